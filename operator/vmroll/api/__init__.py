@@ -1,0 +1,1 @@
+"""Typed models of vmroll's custom resources: the single source of the CRD schemas."""

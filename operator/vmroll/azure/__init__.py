@@ -1,0 +1,1 @@
+"""The Azure boundary: credentials, SDK clients, and one module per Azure concern."""

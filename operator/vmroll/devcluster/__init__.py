@@ -1,0 +1,1 @@
+"""A local Kubernetes control plane (real etcd and kube-apiserver) for development and tests."""

@@ -1,0 +1,1 @@
+"""A local ARM-compatible Azure emulator over HTTPS, for development, demos, tests and benchmarks."""

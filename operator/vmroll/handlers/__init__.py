@@ -1,0 +1,1 @@
+"""kopf handlers, kept thin: parse, observe, plan, act, report."""
