@@ -1,0 +1,121 @@
+"""The cache of built control-plane binaries: its key, its completion marker, its validation.
+
+A cache directory is named after the pinned versions and a hash of the Go wrapper modules'
+go.mod and go.sum, so a change of either builds afresh. A build fills a temporary sibling
+directory and writes the marker (each binary's sha256) last, then renames the directory into
+place: a directory without a valid marker is never used, whatever interrupted its build.
+"""
+
+from __future__ import annotations
+
+import enum
+import hashlib
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from vmroll.devcluster.versions import BINARIES, ETCD_VERSION, KUBERNETES_VERSION
+
+MARKER_NAME = "complete.json"
+_WRAPPER_FILES = ("kube/go.mod", "kube/go.sum", "etcd/go.mod", "etcd/go.sum")
+
+
+def cache_key(wrapper_files: Mapping[str, bytes]) -> str:
+    """A short hash of the wrapper modules' files, keyed by their path under hack/controlplane."""
+    digest = hashlib.sha256()
+    for name in sorted(wrapper_files):
+        content = wrapper_files[name]
+        digest.update(f"{name}\0{len(content)}\0".encode())
+        digest.update(content)
+    return digest.hexdigest()[:12]
+
+
+def cache_dir_name(key: str) -> str:
+    return f"k8s-{KUBERNETES_VERSION}-etcd-{ETCD_VERSION}-{key}"
+
+
+def read_wrapper_files(modules: Path) -> dict[str, bytes]:
+    return {name: (modules / name).read_bytes() for name in _WRAPPER_FILES}
+
+
+@dataclass(frozen=True)
+class BinaryCache:
+    """One versioned cache directory: `<root>/<name>/bin/<binary>` plus its marker."""
+
+    directory: Path
+
+    @property
+    def bin_dir(self) -> Path:
+        return self.directory / "bin"
+
+    @property
+    def marker(self) -> Path:
+        return self.directory / MARKER_NAME
+
+    def binary(self, name: str) -> Path:
+        return self.bin_dir / name
+
+
+class CacheVerdict(enum.Enum):
+    VALID = "valid"
+    MISSING = "missing"
+    CORRUPTED = "corrupted"
+
+
+@dataclass(frozen=True)
+class CacheCheck:
+    verdict: CacheVerdict
+    reason: str = ""
+
+
+def render_marker(key: str, digests: Mapping[str, str]) -> str:
+    marker = {
+        "kubernetes": KUBERNETES_VERSION,
+        "etcd": ETCD_VERSION,
+        "key": key,
+        "sha256": dict(sorted(digests.items())),
+    }
+    return json.dumps(marker, indent=2) + "\n"
+
+
+def judge_marker(
+    marker_text: str | None, key: str, digests: Mapping[str, str | None]
+) -> CacheCheck:
+    """Compare a marker with the binaries' actual digests (None: the binary is missing)."""
+    if marker_text is None:
+        return CacheCheck(CacheVerdict.CORRUPTED, "no completion marker (an interrupted build?)")
+    try:
+        marker = json.loads(marker_text)
+        recorded = marker["sha256"]
+        marker_key = marker["key"]
+    except (ValueError, KeyError, TypeError):
+        return CacheCheck(CacheVerdict.CORRUPTED, "the completion marker is unreadable")
+    if marker_key != key:
+        return CacheCheck(CacheVerdict.CORRUPTED, f"the marker is for key {marker_key}, not {key}")
+    for name in BINARIES:
+        actual = digests.get(name)
+        if actual is None:
+            return CacheCheck(CacheVerdict.CORRUPTED, f"{name} is missing")
+        if recorded.get(name) != actual:
+            return CacheCheck(CacheVerdict.CORRUPTED, f"{name} does not match its recorded sha256")
+    return CacheCheck(CacheVerdict.VALID)
+
+
+def sha256_of(path: Path) -> str | None:
+    if not path.is_file():
+        return None
+    digest = hashlib.sha256()
+    with path.open("rb") as stream:
+        while chunk := stream.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def check_cache(cache: BinaryCache, key: str) -> CacheCheck:
+    if not cache.directory.exists():
+        return CacheCheck(CacheVerdict.MISSING, "not built yet")
+    if not cache.marker.is_file():
+        return judge_marker(None, key, {})
+    digests = {name: sha256_of(cache.binary(name)) for name in BINARIES}
+    return judge_marker(cache.marker.read_text(), key, digests)

@@ -1,0 +1,132 @@
+"""One instance's state directory: what is in it, what it says is running, how to remove it.
+
+Layout of `<state root>/<name>/`: `pki/`, `etcd-data/`, `<binary>.pid`, `<binary>.log`,
+`kubeconfig`, and `state.json`, written last by a successful `up`. Whatever a crashed run left
+behind (a stale pid file, a dead process, a half-written directory) reads as STALE here, and
+`remove` clears it the same way it stops a healthy instance.
+"""
+
+from __future__ import annotations
+
+import enum
+import json
+import shutil
+import subprocess
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from vmroll.devcluster import processes
+from vmroll.devcluster.flags import Ports
+from vmroll.devcluster.versions import ETCD, KUBE_APISERVER
+
+# Stop the apiserver before its etcd, so it never logs a storm of connection errors.
+_STOP_ORDER = (KUBE_APISERVER, ETCD)
+
+
+@dataclass(frozen=True)
+class InstanceFiles:
+    directory: Path
+
+    @property
+    def kubeconfig(self) -> Path:
+        return self.directory / "kubeconfig"
+
+    @property
+    def state(self) -> Path:
+        return self.directory / "state.json"
+
+    @property
+    def pki(self) -> Path:
+        return self.directory / "pki"
+
+    @property
+    def etcd_data(self) -> Path:
+        return self.directory / "etcd-data"
+
+    @property
+    def cert_dir(self) -> Path:
+        return self.directory / "apiserver-certs"
+
+    def log(self, binary: str) -> Path:
+        return self.directory / f"{binary}.log"
+
+    def pid_file(self, binary: str) -> Path:
+        return self.directory / f"{binary}.pid"
+
+    @property
+    def marker(self) -> str:
+        """Appears in the command line of every process of this instance, and of no other."""
+        return f"{self.directory}/"
+
+
+@dataclass(frozen=True)
+class InstanceRecord:
+    """What `up` wrote to state.json once the instance was ready."""
+
+    name: str
+    ports: Ports
+    bin_dir: str
+    kubernetes_version: str
+    etcd_version: str
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), indent=2) + "\n"
+
+    @classmethod
+    def from_json(cls, text: str) -> InstanceRecord:
+        data = json.loads(text)
+        return cls(**{**data, "ports": Ports(**data["ports"])})
+
+
+class Health(enum.Enum):
+    RUNNING = "running"
+    STALE = "stale"
+    ABSENT = "absent"
+
+
+@dataclass(frozen=True)
+class InstanceStatus:
+    name: str
+    files: InstanceFiles
+    health: Health
+    live_pids: Mapping[str, int]
+    record: InstanceRecord | None
+    problem: str = ""
+
+
+def inspect(name: str, files: InstanceFiles) -> InstanceStatus:
+    if not files.directory.exists():
+        return InstanceStatus(name, files, Health.ABSENT, {}, None)
+    live = {}
+    for binary in (ETCD, KUBE_APISERVER):
+        pid = processes.read_pid(files.pid_file(binary))
+        if pid is not None and processes.is_ours(pid, files.marker):
+            live[binary] = pid
+    record = _read_record(files)
+    if record is None:
+        return InstanceStatus(name, files, Health.STALE, live, None, "no complete start recorded")
+    dead = [binary for binary in (ETCD, KUBE_APISERVER) if binary not in live]
+    if dead:
+        problem = f"{' and '.join(dead)} not running"
+        return InstanceStatus(name, files, Health.STALE, live, record, problem)
+    return InstanceStatus(name, files, Health.RUNNING, live, record)
+
+
+def remove(
+    files: InstanceFiles, handles: Mapping[str, subprocess.Popen[bytes]] | None = None
+) -> None:
+    """Stop this instance's processes (those still alive) and delete its directory."""
+    for binary in _STOP_ORDER:
+        handle = (handles or {}).get(binary)
+        pid = handle.pid if handle is not None else processes.read_pid(files.pid_file(binary))
+        if pid is not None:
+            processes.stop(pid, files.marker, handle)
+    shutil.rmtree(files.directory, ignore_errors=True)
+
+
+def _read_record(files: InstanceFiles) -> InstanceRecord | None:
+    try:
+        return InstanceRecord.from_json(files.state.read_text())
+    except (FileNotFoundError, ValueError, KeyError, TypeError):
+        return None
