@@ -1,0 +1,76 @@
+"""Resolve each (subscription, location, image) at most once per check interval, for all pools.
+
+A hundred pools on "Canonical ubuntu latest" in one region need one answer, not a hundred
+reads per pass. Each entry remembers when it was resolved; a caller whose check interval has
+passed since then triggers one new resolution, and callers that arrive while it runs wait for
+it instead of starting their own. Failures are not remembered: the next caller asks again (the
+handlers' own backoff keeps that from becoming a hot loop). The clock is injected.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from vmroll.azure.images import ImageRef, ResolvedImage, normalize_location
+
+Clock = Callable[[], float]
+Resolver = Callable[[], Awaitable[ResolvedImage]]
+
+
+@dataclass(frozen=True)
+class CacheKey:
+    subscription_id: str
+    location: str
+    image: ImageRef
+
+    @classmethod
+    def of(cls, subscription_id: str, location: str, image: ImageRef) -> CacheKey:
+        return cls(subscription_id.lower(), normalize_location(location), image)
+
+
+@dataclass(frozen=True)
+class CachedResolution:
+    image: ResolvedImage
+    resolved_at: float
+
+
+class LatestCache:
+    """Shared image resolutions, refreshed when older than the asking pool's interval."""
+
+    def __init__(self, clock: Clock) -> None:
+        self._clock = clock
+        self._entries: dict[CacheKey, CachedResolution] = {}
+        self._in_flight: dict[CacheKey, asyncio.Future[CachedResolution]] = {}
+
+    def peek(self, key: CacheKey) -> CachedResolution | None:
+        return self._entries.get(key)
+
+    async def get(self, key: CacheKey, max_age: float, resolve: Resolver) -> CachedResolution:
+        """The cached resolution if younger than `max_age` seconds, else a fresh one."""
+        entry = self._entries.get(key)
+        if entry is not None and self._clock() - entry.resolved_at < max_age:
+            return entry
+        pending = self._in_flight.get(key)
+        if pending is not None:
+            return await asyncio.shield(pending)
+        future: asyncio.Future[CachedResolution] = asyncio.get_running_loop().create_future()
+        self._in_flight[key] = future
+        try:
+            entry = CachedResolution(await resolve(), self._clock())
+        except asyncio.CancelledError:
+            future.cancel()
+            raise
+        except Exception as error:
+            future.set_exception(error)
+            future.exception()  # waiters get it; without waiters it must not warn
+            raise
+        finally:
+            del self._in_flight[key]
+        self._entries[key] = entry
+        future.set_result(entry)
+        return entry
+
+    def invalidate(self, key: CacheKey) -> None:
+        self._entries.pop(key, None)

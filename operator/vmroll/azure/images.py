@@ -1,0 +1,250 @@
+"""Resolve what a pool asks for ("Canonical ubuntu latest", a gallery image at 1.2.3, a managed
+image) into the exact image, version and purchase plan available in the pool's region.
+
+"latest" is resolved here, once, and never sent to Azure: every VM of a revision is then created
+from the same version, and a new version is a new revision that the planner rolls out. Marketplace
+"latest" is asked of ARM the way the Azure CLI asks (`$top=1&$orderby=name desc`); gallery
+"latest" follows the gallery rule (highest Major.Minor.Patch, numerically, among versions
+replicated to the region and not excluded from latest). Anything missing in the region raises
+`TerminalAzureError(ImageNotAvailable)` naming the image and the region.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+from azure.core.exceptions import ResourceNotFoundError
+from azure.mgmt.compute.aio import ComputeManagementClient
+from azure.mgmt.compute.models import GalleryImageVersion
+
+from vmroll.azure.errors import IMAGE_NOT_AVAILABLE, TerminalAzureError, azure_errors
+
+LATEST = "latest"
+
+_GALLERY_IMAGE_ID = re.compile(
+    r"^/subscriptions/(?P<sub>[^/]+)/resourceGroups/(?P<rg>[^/]+)/providers/Microsoft\.Compute"
+    r"/galleries/(?P<gallery>[^/]+)/images/(?P<image>[^/]+)$",
+    re.IGNORECASE,
+)
+_MANAGED_IMAGE_ID = re.compile(
+    r"^/subscriptions/(?P<sub>[^/]+)/resourceGroups/(?P<rg>[^/]+)/providers/Microsoft\.Compute"
+    r"/images/(?P<image>[^/]+)$",
+    re.IGNORECASE,
+)
+
+
+class ImageSourceKind(StrEnum):
+    MARKETPLACE = "Marketplace"
+    GALLERY = "Gallery"
+    MANAGED = "ManagedImage"
+
+
+@dataclass(frozen=True)
+class PurchasePlan:
+    """A marketplace image's plan: required on the VM, and the key of its terms."""
+
+    name: str
+    publisher: str
+    product: str
+
+
+@dataclass(frozen=True)
+class MarketplaceImage:
+    publisher: str
+    offer: str
+    sku: str
+    version: str = LATEST
+    plan: PurchasePlan | None = None
+    """Overrides the plan looked up from the image."""
+
+
+@dataclass(frozen=True)
+class GalleryImage:
+    image_id: str
+    """The image definition: `/subscriptions/.../galleries/{g}/images/{i}`, without a version."""
+    version: str = LATEST
+
+
+@dataclass(frozen=True)
+class ManagedImage:
+    image_id: str
+
+
+ImageRef = MarketplaceImage | GalleryImage | ManagedImage
+
+
+@dataclass(frozen=True)
+class ResolvedImage:
+    """An exact image: what VMs are created from, and what status reports."""
+
+    source: ImageSourceKind
+    requested: str
+    resolved_version: str | None
+    """None for managed images, which have no versions."""
+    image_id: str
+    image_reference: Mapping[str, str] = field(hash=False)
+    """The VM's `storageProfile.imageReference`, never with "latest" in it."""
+    plan: PurchasePlan | None = None
+
+
+def normalize_location(location: str) -> str:
+    """ "West Europe" and "westeurope" are the same region to ARM."""
+    return location.replace(" ", "").lower()
+
+
+def version_key(version: str) -> tuple[int, ...]:
+    """Numeric Major.Minor.Patch order: 1.0.18 after 1.0.9."""
+    return tuple(int(part) for part in version.split("."))
+
+
+def describe(ref: ImageRef) -> str:
+    if isinstance(ref, MarketplaceImage):
+        return f"{ref.publisher}:{ref.offer}:{ref.sku}:{ref.version}"
+    if isinstance(ref, GalleryImage):
+        return f"{ref.image_id} version {ref.version}"
+    return ref.image_id
+
+
+async def resolve_image(
+    compute: ComputeManagementClient, subscription_id: str, location: str, ref: ImageRef
+) -> ResolvedImage:
+    """Resolve `ref` in `location` with the reads of one subscription."""
+    if isinstance(ref, MarketplaceImage):
+        return await _resolve_marketplace(compute, location, ref)
+    if isinstance(ref, GalleryImage):
+        return await _resolve_gallery(compute, subscription_id, location, ref)
+    return await _resolve_managed(compute, subscription_id, location, ref)
+
+
+def _not_available(ref: ImageRef, location: str, why: str) -> TerminalAzureError:
+    return TerminalAzureError(
+        IMAGE_NOT_AVAILABLE, f"image {describe(ref)} is not available in {location}: {why}"
+    )
+
+
+async def _resolve_marketplace(
+    compute: ComputeManagementClient, location: str, ref: MarketplaceImage
+) -> ResolvedImage:
+    images = compute.virtual_machine_images
+    version = ref.version
+    action = f"resolve image {describe(ref)} in {location}"
+    with azure_errors(action):
+        try:
+            if version.lower() == LATEST:
+                newest = await images.list(
+                    location, ref.publisher, ref.offer, ref.sku, top=1, orderby="name desc"
+                )
+                if not newest or not newest[0].name:
+                    raise _not_available(ref, location, "no versions are published there")
+                version = newest[0].name
+            image = await images.get(location, ref.publisher, ref.offer, ref.sku, version)
+        except ResourceNotFoundError as error:
+            raise _not_available(ref, location, "Azure does not know it there") from error
+    plan = ref.plan
+    found = image.properties.plan if image.properties is not None else None
+    if plan is None and found is not None and found.name and found.publisher and found.product:
+        plan = PurchasePlan(name=found.name, publisher=found.publisher, product=found.product)
+    reference = {"publisher": ref.publisher, "offer": ref.offer, "sku": ref.sku, "version": version}
+    return ResolvedImage(
+        source=ImageSourceKind.MARKETPLACE,
+        requested=ref.version,
+        resolved_version=version,
+        image_id=image.id or "",
+        image_reference=reference,
+        plan=plan,
+    )
+
+
+async def _resolve_gallery(
+    compute: ComputeManagementClient, subscription_id: str, location: str, ref: GalleryImage
+) -> ResolvedImage:
+    match = _GALLERY_IMAGE_ID.match(ref.image_id.rstrip("/"))
+    if match is None:
+        raise _not_available(ref, location, "not a gallery image definition id")
+    if match["sub"].lower() != subscription_id.lower():
+        raise _not_available(ref, location, "the gallery is in another subscription")
+    versions = compute.gallery_image_versions
+    action = f"resolve image {describe(ref)} in {location}"
+    with azure_errors(action):
+        try:
+            if ref.version.lower() == LATEST:
+                listed = versions.list_by_gallery_image(
+                    match["rg"], match["gallery"], match["image"]
+                )
+                candidates = [v async for v in listed if _eligible_for_latest(v, location)]
+            else:
+                found = await versions.get(
+                    match["rg"], match["gallery"], match["image"], ref.version
+                )
+                candidates = [found] if _usable_in(found, location) else []
+        except ResourceNotFoundError as error:
+            raise _not_available(ref, location, "Azure does not know it") from error
+    if not candidates:
+        raise _not_available(
+            ref, location, "no version is replicated there (or all are excluded from latest)"
+        )
+    chosen = max(candidates, key=lambda v: version_key(v.name or "0"))
+    version_id = chosen.id or f"{ref.image_id.rstrip('/')}/versions/{chosen.name}"
+    return ResolvedImage(
+        source=ImageSourceKind.GALLERY,
+        requested=ref.version,
+        resolved_version=chosen.name,
+        image_id=version_id,
+        image_reference={"id": version_id},
+    )
+
+
+def _usable_in(version: GalleryImageVersion, location: str) -> bool:
+    """Provisioned, and replicated to the location (the source region counts when none listed)."""
+    props = version.properties
+    if props is None or (props.provisioning_state or "Succeeded") != "Succeeded":
+        return False
+    regions = (props.publishing_profile.target_regions if props.publishing_profile else None) or []
+    wanted = normalize_location(location)
+    if not regions:
+        return normalize_location(version.location or "") == wanted
+    return any(normalize_location(region.name or "") == wanted for region in regions)
+
+
+def _eligible_for_latest(version: GalleryImageVersion, location: str) -> bool:
+    if not _usable_in(version, location) or not version.name:
+        return False
+    profile = version.properties.publishing_profile if version.properties else None
+    if profile is None:
+        return True
+    if profile.exclude_from_latest:
+        return False
+    wanted = normalize_location(location)
+    return not any(
+        region.exclude_from_latest
+        for region in profile.target_regions or []
+        if normalize_location(region.name or "") == wanted
+    )
+
+
+async def _resolve_managed(
+    compute: ComputeManagementClient, subscription_id: str, location: str, ref: ManagedImage
+) -> ResolvedImage:
+    match = _MANAGED_IMAGE_ID.match(ref.image_id.rstrip("/"))
+    if match is None:
+        raise _not_available(ref, location, "not a managed image id")
+    if match["sub"].lower() != subscription_id.lower():
+        raise _not_available(ref, location, "the image is in another subscription")
+    with azure_errors(f"resolve image {describe(ref)} in {location}"):
+        try:
+            image = await compute.images.get(match["rg"], match["image"])
+        except ResourceNotFoundError as error:
+            raise _not_available(ref, location, "Azure does not know it") from error
+    if normalize_location(image.location or "") != normalize_location(location):
+        raise _not_available(ref, location, f"it is in {image.location}")
+    image_id = image.id or ref.image_id
+    return ResolvedImage(
+        source=ImageSourceKind.MANAGED,
+        requested=ref.image_id,
+        resolved_version=None,
+        image_id=image_id,
+        image_reference={"id": image_id},
+    )

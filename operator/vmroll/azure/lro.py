@@ -1,0 +1,122 @@
+"""Long-running operations that survive an operator restart.
+
+Every create, delete and reimage is started the same way: send the request, take the SDK
+poller's continuation token at once, and hand the caller an `OperationRecord` to store on the
+pool's status before anything waits. Waiting always resumes from that record, in this process or
+in the next one after a restart, so no operation is started twice and none is forgotten.
+
+The token is azure-core's (base64 JSON holding the first response and its polling URLs). A
+record can be edited by anyone who can write the pool's status, and the SDK would send vmroll's
+ARM bearer token to whatever URL a token names, so a token is only resumed when every URL in it
+is on the connection's resource manager host.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+import json
+from collections.abc import Awaitable, Callable, Iterator, Mapping
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+from urllib.parse import urlsplit
+
+from azure.core.exceptions import ResourceNotFoundError
+from azure.core.polling import AsyncLROPoller
+
+from vmroll.azure.errors import TransientAzureError, azure_errors
+
+_URL_HEADERS = ("azure-asyncoperation", "location", "operation-location")
+
+
+class OperationKind(StrEnum):
+    CREATE = "Create"
+    DELETE = "Delete"
+    REIMAGE = "Reimage"
+
+
+class OperationState(StrEnum):
+    SUCCEEDED = "Succeeded"
+    RUNNING = "Running"
+
+
+@dataclass(frozen=True)
+class OperationRecord:
+    """What was started, on which resource, and how to find it again."""
+
+    kind: OperationKind
+    resource_id: str
+    token: str
+
+    def to_dict(self) -> dict[str, str]:
+        return {"kind": self.kind.value, "resourceId": self.resource_id, "token": self.token}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, str]) -> OperationRecord:
+        return cls(OperationKind(data["kind"]), data["resourceId"], data["token"])
+
+
+class OperationLost(TransientAzureError):
+    """The record cannot be followed (expired, or not vmroll's): observe the resource again."""
+
+
+Poller = AsyncLROPoller[Any]
+Resume = Callable[[str], Awaitable[Poller]]
+
+
+async def start(
+    kind: OperationKind, resource_id: str, begin: Callable[[], Awaitable[Poller]]
+) -> OperationRecord:
+    """Send the request and return its record without waiting for the operation."""
+    with azure_errors(f"{kind.value.lower()} {resource_id}"):
+        poller = await begin()
+    return OperationRecord(kind, resource_id, poller.continuation_token())
+
+
+async def wait(
+    record: OperationRecord, resume: Resume, *, resource_manager: str, max_wait: float
+) -> OperationState:
+    """Follow the operation for up to `max_wait` seconds; failures raise classified errors."""
+    if not token_targets(record.token, resource_manager):
+        raise OperationLost(f"the operation record of {record.resource_id} is not followable")
+    action = f"{record.kind.value.lower()} {record.resource_id}"
+    with azure_errors(action):
+        try:
+            poller = await resume(record.token)
+            await asyncio.wait_for(poller.result(), max_wait)
+        except TimeoutError:
+            return OperationState.RUNNING
+        except ResourceNotFoundError as error:
+            if record.kind is OperationKind.DELETE:
+                return OperationState.SUCCEEDED
+            raise OperationLost(f"{action}: the operation is no longer known") from error
+    return OperationState.SUCCEEDED
+
+
+def token_targets(token: str, resource_manager: str) -> bool:
+    """True when the token decodes and every URL in it is on the resource manager's host."""
+    expected = urlsplit(resource_manager)
+    try:
+        urls = list(_token_urls(token))
+    except (ValueError, TypeError, KeyError, AttributeError, binascii.Error):
+        return False
+    if not urls:
+        return False
+    for url in urls:
+        parts = urlsplit(url)
+        if (parts.scheme, parts.netloc.lower()) != (expected.scheme, expected.netloc.lower()):
+            return False
+    return True
+
+
+def _token_urls(token: str) -> Iterator[str]:
+    data: dict[str, Any] = json.loads(base64.b64decode(token, validate=True))["data"]
+    request = data.get("request")
+    if request is not None:
+        yield str(request["url"])
+    headers = {str(k).lower(): str(v) for k, v in data["response"]["headers"].items()}
+    for name in _URL_HEADERS:
+        if name in headers:
+            yield headers[name]

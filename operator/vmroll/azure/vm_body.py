@@ -1,0 +1,161 @@
+"""What a pool's VM looks like on the wire: the create body and the ownership tags.
+
+Pure data in, the JSON body of `VirtualMachines_CreateOrUpdate` out, so that the shape Azure
+receives is reviewed and tested without a server. (azure-mgmt-compute's TypedDicts in `types`
+declare the keys of derived types such as `VirtualMachine` and `ImageReference` as required,
+so a partial body cannot be typed with them.) Choices made here:
+- the NIC is declared inline (`networkInterfaceConfigurations`, which needs `networkApiVersion`)
+  with `deleteOption: Delete`, and so is the OS disk, so deleting the VM leaves nothing behind;
+- ssh keys only, password authentication off;
+- ownership tags are written last, so a user's `template.tags` can never overwrite them.
+Azure tag names may not contain `< > % & \\ ? /`, hence `vmroll.io_pool-uid` and not a slash.
+"""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from vmroll.azure.images import ResolvedImage
+
+POOL_UID_TAG = "vmroll.io_pool-uid"
+POOL_TAG = "vmroll.io_pool"
+REVISION_TAG = "vmroll.io_revision"
+IMAGE_VERSION_TAG = "vmroll.io_image-version"
+
+NETWORK_API_VERSION = "2020-11-01"
+
+JsonObject = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class PoolOwner:
+    """The pool a VM belongs to; `uid` is what ownership is decided on."""
+
+    uid: str
+    namespace: str
+    name: str
+
+
+@dataclass(frozen=True)
+class OsDiskSpec:
+    ephemeral: bool = False
+    size_gb: int | None = None
+    storage_account_type: str | None = None
+
+
+@dataclass(frozen=True)
+class VmSpec:
+    """One VM to create for a pool at a revision."""
+
+    name: str
+    location: str
+    size: str
+    image: ResolvedImage
+    subnet_id: str
+    admin_username: str
+    owner: PoolOwner
+    revision: str
+    ssh_public_keys: tuple[str, ...] = ()
+    zone: str | None = None
+    os_disk: OsDiskSpec = field(default_factory=OsDiskSpec)
+    custom_data: bytes | None = field(default=None, repr=False)
+    """Cloud-init may hold secrets: never shown in a repr."""
+    tags: Mapping[str, str] = field(default_factory=dict, hash=False)
+
+
+def ownership_tags(owner: PoolOwner, revision: str, image_version: str | None) -> dict[str, str]:
+    tags = {
+        POOL_UID_TAG: owner.uid,
+        POOL_TAG: f"{owner.namespace}/{owner.name}",
+        REVISION_TAG: revision,
+    }
+    if image_version is not None:
+        tags[IMAGE_VERSION_TAG] = image_version
+    return tags
+
+
+def build_vm_body(spec: VmSpec) -> JsonObject:
+    properties: JsonObject = {
+        "hardwareProfile": {"vmSize": spec.size},
+        "storageProfile": {
+            "imageReference": _image_reference(spec.image),
+            "osDisk": _os_disk(spec.os_disk),
+        },
+        "osProfile": _os_profile(spec),
+        "networkProfile": _network_profile(spec),
+    }
+    body: JsonObject = {
+        "location": spec.location,
+        "tags": {
+            **spec.tags,
+            **ownership_tags(spec.owner, spec.revision, spec.image.resolved_version),
+        },
+        "properties": properties,
+    }
+    if spec.zone is not None:
+        body["zones"] = [spec.zone]
+    plan = spec.image.plan
+    if plan is not None:
+        body["plan"] = {"name": plan.name, "publisher": plan.publisher, "product": plan.product}
+    return body
+
+
+def _image_reference(image: ResolvedImage) -> JsonObject:
+    return dict(image.image_reference)
+
+
+def _os_disk(disk: OsDiskSpec) -> JsonObject:
+    os_disk: JsonObject = {"createOption": "FromImage", "deleteOption": "Delete"}
+    if disk.ephemeral:
+        # Ephemeral OS disks live in the VM's cache and must be read-only cached.
+        os_disk["caching"] = "ReadOnly"
+        os_disk["diffDiskSettings"] = {"option": "Local", "placement": "ResourceDisk"}
+    else:
+        os_disk["caching"] = "ReadWrite"
+    if disk.size_gb is not None:
+        os_disk["diskSizeGB"] = disk.size_gb
+    if disk.storage_account_type is not None:
+        os_disk["managedDisk"] = {"storageAccountType": disk.storage_account_type}
+    return os_disk
+
+
+def _os_profile(spec: VmSpec) -> JsonObject:
+    keys: list[JsonObject] = [
+        {"path": f"/home/{spec.admin_username}/.ssh/authorized_keys", "keyData": key}
+        for key in spec.ssh_public_keys
+    ]
+    profile: JsonObject = {
+        "computerName": spec.name,
+        "adminUsername": spec.admin_username,
+        "linuxConfiguration": {
+            "disablePasswordAuthentication": True,
+            "ssh": {"publicKeys": keys},
+        },
+    }
+    if spec.custom_data is not None:
+        profile["customData"] = base64.b64encode(spec.custom_data).decode("ascii")
+    return profile
+
+
+def _network_profile(spec: VmSpec) -> JsonObject:
+    return {
+        "networkApiVersion": NETWORK_API_VERSION,
+        "networkInterfaceConfigurations": [
+            {
+                "name": f"{spec.name}-nic",
+                "properties": {
+                    "primary": True,
+                    "deleteOption": "Delete",
+                    "ipConfigurations": [
+                        {
+                            "name": "ipconfig1",
+                            "properties": {"primary": True, "subnet": {"id": spec.subnet_id}},
+                        }
+                    ],
+                },
+            }
+        ],
+    }

@@ -1,0 +1,179 @@
+"""The pool's virtual machines: observe them cheaply, and start writes that can be resumed.
+
+Observation is one paged list of the resource group per pass, filtered on vmroll's ownership
+tag on this side: ARM's `$filter` on this list only accepts a scale set id, and `$expand=
+instanceView` is only allowed together with such a filter. The list carries provisioning state,
+zone, tags and image; power state and guest health need the instance view of one VM, read only
+when a decision depends on it.
+
+Writes return an `OperationRecord` (see lro.py) and never touch a VM that another pool owns.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from azure.core.exceptions import ResourceNotFoundError
+from azure.mgmt.compute.aio import ComputeManagementClient
+from azure.mgmt.compute.models import (
+    VirtualMachine,
+    VirtualMachineInstanceView,
+    VirtualMachineReimageParameters,
+)
+
+from vmroll.azure.errors import azure_errors
+from vmroll.azure.lro import OperationKind, OperationRecord, Poller, start
+from vmroll.azure.vm_body import (
+    IMAGE_VERSION_TAG,
+    POOL_UID_TAG,
+    REVISION_TAG,
+    VmSpec,
+    build_vm_body,
+)
+
+
+@dataclass(frozen=True)
+class PoolVm:
+    """A VM as one list call sees it."""
+
+    name: str
+    resource_id: str
+    resource_group: str
+    pool_uid: str
+    provisioning_state: str
+    zone: str | None
+    revision: str | None
+    image_version: str | None
+    """The version the VM runs: `exactVersion` when Azure reports it, else vmroll's tag."""
+    tags: Mapping[str, str] = field(hash=False)
+
+
+@dataclass(frozen=True)
+class VmRuntime:
+    """What only the instance view knows."""
+
+    power_state: str | None
+    """E.g. "running", "stopped", "deallocated" (the part after `PowerState/`)."""
+    health: str | None
+    """Guest health from the application health extension, e.g. "healthy"; None if absent."""
+
+
+def to_pool_vm(vm: VirtualMachine, resource_group: str) -> PoolVm:
+    tags = dict(vm.tags or {})
+    props = vm.properties
+    storage = props.storage_profile if props is not None else None
+    reference = storage.image_reference if storage is not None else None
+    exact = reference.exact_version if reference is not None else None
+    return PoolVm(
+        name=vm.name or "",
+        resource_id=vm.id or "",
+        resource_group=resource_group,
+        pool_uid=tags.get(POOL_UID_TAG, ""),
+        provisioning_state=(props.provisioning_state if props is not None else None) or "",
+        zone=vm.zones[0] if vm.zones else None,
+        revision=tags.get(REVISION_TAG),
+        image_version=exact or tags.get(IMAGE_VERSION_TAG),
+        tags=tags,
+    )
+
+
+def to_runtime(view: VirtualMachineInstanceView) -> VmRuntime:
+    power = next(
+        (
+            status.code.split("/", 1)[1]
+            for status in view.statuses or []
+            if status.code and status.code.startswith("PowerState/")
+        ),
+        None,
+    )
+    health_code = view.vm_health.status.code if view.vm_health and view.vm_health.status else None
+    health = health_code.split("/", 1)[-1] if health_code else None
+    return VmRuntime(power_state=power, health=health)
+
+
+async def list_pool_vms(
+    compute: ComputeManagementClient, resource_group: str, pool_uid: str
+) -> list[PoolVm]:
+    with azure_errors(f"list VMs of resource group {resource_group}"):
+        return [
+            to_pool_vm(vm, resource_group)
+            async for vm in compute.virtual_machines.list(resource_group)
+            if (vm.tags or {}).get(POOL_UID_TAG) == pool_uid
+        ]
+
+
+async def get_runtime(compute: ComputeManagementClient, vm: PoolVm) -> VmRuntime | None:
+    """The VM's power state and health; None when the VM is gone."""
+    with azure_errors(f"read instance view of {vm.resource_id}"):
+        try:
+            view = await compute.virtual_machines.instance_view(vm.resource_group, vm.name)
+        except ResourceNotFoundError:
+            return None
+    return to_runtime(view)
+
+
+def vm_resource_id(subscription_id: str, resource_group: str, name: str) -> str:
+    return (
+        f"/subscriptions/{subscription_id}/resourceGroups/{resource_group}"
+        f"/providers/Microsoft.Compute/virtualMachines/{name}"
+    )
+
+
+async def begin_create(
+    compute: ComputeManagementClient, subscription_id: str, resource_group: str, spec: VmSpec
+) -> OperationRecord:
+    body = VirtualMachine(build_vm_body(spec))
+    resource_id = vm_resource_id(subscription_id, resource_group, spec.name)
+
+    async def begin() -> Poller:
+        return await compute.virtual_machines.begin_create_or_update(
+            resource_group, spec.name, body
+        )
+
+    return await start(OperationKind.CREATE, resource_id, begin)
+
+
+async def begin_delete(
+    compute: ComputeManagementClient, vm: PoolVm, *, force: bool = False
+) -> OperationRecord:
+    async def begin() -> Poller:
+        return await compute.virtual_machines.begin_delete(
+            vm.resource_group, vm.name, force_deletion=force or None
+        )
+
+    return await start(OperationKind.DELETE, vm.resource_id, begin)
+
+
+async def begin_reimage(
+    compute: ComputeManagementClient, vm: PoolVm, exact_version: str | None
+) -> OperationRecord:
+    """Reimage the OS disk, to `exact_version` when given (marketplace images)."""
+    parameters = (
+        VirtualMachineReimageParameters(exact_version=exact_version) if exact_version else None
+    )
+
+    async def begin() -> Poller:
+        return await compute.virtual_machines.begin_reimage(vm.resource_group, vm.name, parameters)
+
+    return await start(OperationKind.REIMAGE, vm.resource_id, begin)
+
+
+async def resume(compute: ComputeManagementClient, record: OperationRecord, token: str) -> Poller:
+    """A poller for a recorded operation; the SDK ignores the other arguments given a token."""
+    resource_group, name = _group_and_name(record.resource_id)
+    operations = compute.virtual_machines
+    if record.kind is OperationKind.CREATE:
+        return await operations.begin_create_or_update(
+            resource_group, name, VirtualMachine({}), continuation_token=token
+        )
+    if record.kind is OperationKind.DELETE:
+        return await operations.begin_delete(resource_group, name, continuation_token=token)
+    return await operations.begin_reimage(resource_group, name, continuation_token=token)
+
+
+def _group_and_name(resource_id: str) -> tuple[str, str]:
+    parts = resource_id.strip("/").split("/")
+    lowered = [part.lower() for part in parts]
+    group = parts[lowered.index("resourcegroups") + 1]
+    return group, parts[-1]
