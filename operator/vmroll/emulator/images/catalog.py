@@ -25,7 +25,9 @@ HyperVGeneration = Literal["V1", "V2"]
 Architecture = Literal["x64", "Arm64"]
 
 
-class _Model(BaseModel):
+class CatalogModel(BaseModel):
+    """Catalog YAML conventions: camelCase keys, unknown keys refused, values frozen."""
+
     model_config = ConfigDict(
         alias_generator=to_camel, populate_by_name=True, extra="forbid", frozen=True
     )
@@ -43,7 +45,7 @@ def _normalize_locations(values: list[str]) -> list[str]:
     return [normalize_location(v) for v in values]
 
 
-class PurchasePlan(_Model):
+class PurchasePlan(CatalogModel):
     name: str
     product: str
     publisher: str
@@ -56,12 +58,12 @@ class PurchasePlan(_Model):
         )
 
 
-class AlternativeOption(_Model):
+class AlternativeOption(CatalogModel):
     type: Literal["None", "Offer", "Plan"]
     value: str = ""
 
 
-class Deprecation(_Model):
+class Deprecation(CatalogModel):
     """imageDeprecationStatus of a marketplace image version."""
 
     image_state: Literal["Active", "ScheduledForDeprecation", "Deprecated"] = "Active"
@@ -69,7 +71,7 @@ class Deprecation(_Model):
     alternative_option: AlternativeOption | None = None
 
 
-class MarketplaceVersion(_Model):
+class MarketplaceVersion(CatalogModel):
     version: str
     locations: list[str] = Field(min_length=1)
     boots_unhealthy: bool = False
@@ -80,7 +82,7 @@ class MarketplaceVersion(_Model):
     _locations_normal = field_validator("locations")(_normalize_locations)
 
 
-class MarketplaceImage(_Model):
+class MarketplaceImage(CatalogModel):
     """One publisher:offer:sku with its versions."""
 
     publisher: str
@@ -106,7 +108,7 @@ class MarketplaceImage(_Model):
         return f"{self.publisher}:{self.offer}:{self.sku}:{version}"
 
 
-class TargetRegion(_Model):
+class TargetRegion(CatalogModel):
     """A region a gallery image version is replicated to (or still replicating to)."""
 
     name: str
@@ -126,7 +128,7 @@ class TargetRegion(_Model):
         return normalize_location(value)
 
 
-class GalleryImageVersion(_Model):
+class GalleryImageVersion(CatalogModel):
     name: str
     target_regions: list[TargetRegion] = Field(min_length=1)
     exclude_from_latest: bool = False
@@ -142,7 +144,7 @@ class GalleryImageVersion(_Model):
         return any(r.name == location and r.state == "Completed" for r in self.target_regions)
 
 
-class GalleryImage(_Model):
+class GalleryImage(CatalogModel):
     """A gallery image definition: the identifier and OS shape its versions share."""
 
     name: str
@@ -160,7 +162,7 @@ class GalleryImage(_Model):
         return next((v for v in self.versions if v.name == name), None)
 
 
-class Gallery(_Model):
+class Gallery(CatalogModel):
     subscription_id: str
     resource_group: str
     name: str
@@ -174,7 +176,7 @@ class Gallery(_Model):
         return next((i for i in self.images if i.name.lower() == name.lower()), None)
 
 
-class ManagedImage(_Model):
+class ManagedImage(CatalogModel):
     subscription_id: str
     resource_group: str
     name: str
@@ -188,7 +190,7 @@ class ManagedImage(_Model):
     _location_normal = field_validator("location")(normalize_location)
 
 
-class MarketplaceTerms(_Model):
+class MarketplaceTerms(CatalogModel):
     """A purchase plan whose legal terms must be accepted per subscription before VMs use it."""
 
     publisher: str
@@ -209,7 +211,7 @@ class MarketplaceTerms(_Model):
         )
 
 
-class ImageCatalog(_Model):
+class ImageCatalog(CatalogModel):
     marketplace: list[MarketplaceImage] = Field(default_factory=list)
     galleries: list[Gallery] = Field(default_factory=list)
     managed_images: list[ManagedImage] = Field(default_factory=list)
@@ -274,12 +276,14 @@ class ImageCatalog(_Model):
         found = (t for t in self.marketplace_terms if t.matches(publisher, product, plan))
         return next(found, None)
 
-    def plan_known(self, publisher: str, product: str, plan: str) -> bool:
-        """Whether a purchase plan exists: it has terms or a marketplace image sells it."""
+    def purchase_plan(self, publisher: str, product: str, plan: str) -> PurchasePlan | None:
+        """A plan that exists (it has terms or a marketplace image sells it), as spelled here."""
+        terms = self.terms(publisher, product, plan)
+        if terms is not None:
+            return PurchasePlan(name=terms.plan, product=terms.product, publisher=terms.publisher)
         wanted = PurchasePlan(name=plan, product=product, publisher=publisher)
-        return self.terms(publisher, product, plan) is not None or any(
-            i.plan is not None and i.plan.matches(wanted) for i in self.marketplace
-        )
+        sold = (i.plan for i in self.marketplace if i.plan is not None and i.plan.matches(wanted))
+        return next(sold, None)
 
     def with_marketplace_version(
         self, image: MarketplaceImage, version: MarketplaceVersion

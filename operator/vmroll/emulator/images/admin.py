@@ -1,0 +1,56 @@
+"""Admin routes under `/_emulator/images`: see what images exist, publish new versions at run time.
+
+Tests and demos publish a marketplace or gallery version while the operator runs, to watch it
+roll a pool forward (or back, with `bootsUnhealthy`). These routes are the emulator's own, not
+ARM's; they answer errors in the same ARM shape.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from aiohttp import web
+
+from vmroll.emulator.images.arm import read_json, respond
+from vmroll.emulator.images.state import ImageState, parse_publication
+
+ADMIN_PREFIX = "/_emulator/images"
+
+
+class AdminRoutes:
+    def __init__(self, state: ImageState) -> None:
+        self._state = state
+
+    def register(self, router: web.UrlDispatcher) -> None:
+        router.add_get(ADMIN_PREFIX, self.inventory, name="Emulator_Images_Inventory")
+        router.add_post(
+            ADMIN_PREFIX + "/marketplace/versions",
+            self.publish_marketplace,
+            name="Emulator_Images_PublishMarketplaceVersion",
+        )
+        router.add_post(
+            ADMIN_PREFIX + "/gallery/versions",
+            self.publish_gallery,
+            name="Emulator_Images_PublishGalleryVersion",
+        )
+
+    async def inventory(self, request: web.Request) -> web.Response:
+        return respond(
+            {
+                **self._state.catalog.model_dump(mode="json", by_alias=True),
+                **self._state.snapshot(),
+            }
+        )
+
+    async def publish_marketplace(self, request: web.Request) -> web.Response:
+        return await self._publish(request, "marketplace")
+
+    async def publish_gallery(self, request: web.Request) -> web.Response:
+        return await self._publish(request, "gallery")
+
+    async def _publish(
+        self, request: web.Request, kind: Literal["marketplace", "gallery"]
+    ) -> web.Response:
+        publication = parse_publication(kind, await read_json(request, f"{kind} publication"))
+        self._state.publish(publication)
+        return respond(self._state.publications[-1].model_dump(mode="json", by_alias=True), 201)

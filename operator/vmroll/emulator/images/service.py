@@ -1,0 +1,78 @@
+"""The image side's one entry point for the emulator core: routes, VM image resolution, state.
+
+The core builds one `ImageService` from the catalog's `images:` section, mounts its routes on the
+application (its middleware covers them like every ARM route), asks `resolve_vm_image` on every
+VM create and reimage, and persists `snapshot()` / `restore()` with `--state`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+from aiohttp import web
+
+from vmroll.emulator.images.admin import AdminRoutes
+from vmroll.emulator.images.agreements import AgreementRoutes
+from vmroll.emulator.images.catalog import ImageCatalog
+from vmroll.emulator.images.galleries import GalleryRoutes
+from vmroll.emulator.images.managed import ManagedImageRoutes
+from vmroll.emulator.images.marketplace import MarketplaceRoutes
+from vmroll.emulator.images.resolve import ResolvedImage, resolve_vm_image
+from vmroll.emulator.images.state import ImageState, Publication
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+class ImageService:
+    def __init__(
+        self,
+        catalog: ImageCatalog,
+        *,
+        page_size: int = 50,
+        clock: Callable[[], datetime] = _utc_now,
+    ) -> None:
+        self._state = ImageState(catalog, clock)
+        self._page_size = page_size
+
+    @property
+    def catalog(self) -> ImageCatalog:
+        """The catalog as it stands, run-time publications included."""
+        return self._state.catalog
+
+    def add_routes(self, router: web.UrlDispatcher) -> None:
+        MarketplaceRoutes(self._state).register(router)
+        GalleryRoutes(self._state, self._page_size).register(router)
+        ManagedImageRoutes(self._state, self._page_size).register(router)
+        AgreementRoutes(self._state).register(router)
+        AdminRoutes(self._state).register(router)
+
+    def resolve_vm_image(
+        self,
+        subscription_id: str,
+        location: str,
+        image_reference: dict[str, Any],
+        plan: dict[str, Any] | None,
+        vm_id: str | None = None,
+    ) -> ResolvedImage:
+        """The image a VM in `location` gets, or the ArmError Azure answers (see resolve.py).
+
+        `vm_id`, when given, is quoted in the error for a missing purchase plan, as Azure does.
+        """
+        return resolve_vm_image(
+            self._state, subscription_id, location, image_reference, plan, vm_id
+        )
+
+    def publish(self, publication: Publication) -> None:
+        """Add a marketplace or gallery version now, as the admin route does."""
+        self._state.publish(publication)
+
+    def snapshot(self) -> dict[str, Any]:
+        """Run-time publications and terms agreements, as JSON-ready data."""
+        return self._state.snapshot()
+
+    def restore(self, data: dict[str, Any]) -> None:
+        self._state.restore(data)

@@ -1,0 +1,195 @@
+"""What changes while the emulator runs: versions published at run time, and accepted terms.
+
+The catalog a run starts from stays as loaded; each publication derives a new catalog from the
+current one and is remembered, so `--state` persistence can replay them on restart. Marketplace
+terms are accepted or cancelled per subscription and plan, as MarketplaceOrdering records them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import Field, ValidationError
+
+from vmroll.emulator.errors import ArmError
+from vmroll.emulator.images.catalog import (
+    Architecture,
+    CatalogModel,
+    GalleryImageVersion,
+    HyperVGeneration,
+    ImageCatalog,
+    MarketplaceImage,
+    MarketplaceVersion,
+    OsType,
+    PurchasePlan,
+    TargetRegion,
+)
+
+
+class MarketplacePublication(CatalogModel):
+    """A marketplace image version published at run time; the sku is created when new."""
+
+    kind: Literal["marketplace"] = "marketplace"
+    publisher: str
+    offer: str
+    sku: str
+    version: str
+    locations: list[str] = Field(min_length=1)
+    boots_unhealthy: bool = False
+    os_type: OsType = "Linux"
+    hyper_v_generation: HyperVGeneration = "V2"
+    architecture: Architecture = "x64"
+    plan: PurchasePlan | None = None
+
+    def apply(self, catalog: ImageCatalog) -> ImageCatalog:
+        image = MarketplaceImage(
+            publisher=self.publisher,
+            offer=self.offer,
+            sku=self.sku,
+            os_type=self.os_type,
+            hyper_v_generation=self.hyper_v_generation,
+            architecture=self.architecture,
+            plan=self.plan,
+        )
+        version = MarketplaceVersion(
+            version=self.version, locations=self.locations, boots_unhealthy=self.boots_unhealthy
+        )
+        try:
+            return catalog.with_marketplace_version(image, version)
+        except ValueError as exc:
+            raise ArmError(409, "Conflict", str(exc)) from None
+
+
+class GalleryPublication(CatalogModel):
+    """A gallery image version published at run time into an existing image definition."""
+
+    kind: Literal["gallery"] = "gallery"
+    subscription_id: str
+    resource_group: str
+    gallery: str
+    image: str
+    name: str
+    target_regions: list[TargetRegion] = Field(min_length=1)
+    exclude_from_latest: bool = False
+    boots_unhealthy: bool = False
+    published_date: datetime | None = None
+    source_id: str | None = None
+
+    def apply(self, catalog: ImageCatalog) -> ImageCatalog:
+        gallery = catalog.gallery(self.subscription_id, self.resource_group, self.gallery)
+        image = gallery.image(self.image) if gallery is not None else None
+        if gallery is None or image is None:
+            raise ArmError(
+                404,
+                "ResourceNotFound",
+                f"Gallery image {self.gallery}/{self.image} does not exist in resource group "
+                f"'{self.resource_group}' of subscription '{self.subscription_id}'; declare the "
+                "image definition in the catalog first.",
+            )
+        fields = self.model_dump(
+            include={"name", "target_regions", "exclude_from_latest", "boots_unhealthy"}
+        )
+        version = GalleryImageVersion.model_validate(
+            {**fields, "published_date": self.published_date, "source_id": self.source_id}
+        )
+        try:
+            return catalog.with_gallery_version(gallery, image, version)
+        except ValueError as exc:
+            raise ArmError(409, "Conflict", str(exc)) from None
+
+
+Publication = MarketplacePublication | GalleryPublication
+
+
+def parse_publication(kind: Literal["marketplace", "gallery"], data: dict[str, Any]) -> Publication:
+    """A publication from an admin request body, or a 400 that names the bad field."""
+    model: type[Publication] = (
+        MarketplacePublication if kind == "marketplace" else GalleryPublication
+    )
+    try:
+        return model.model_validate({**data, "kind": kind})
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors()
+        )
+        message = f"Invalid {kind} publication: {problems}"
+        raise ArmError(400, "InvalidRequestContent", message) from None
+
+
+@dataclass(frozen=True)
+class Agreement:
+    """One subscription's answer to one plan's terms."""
+
+    accepted: bool
+    changed_at: datetime
+
+
+TermsKey = tuple[str, str, str, str]
+
+
+def terms_key(subscription_id: str, publisher: str, product: str, plan: str) -> TermsKey:
+    return (subscription_id.lower(), publisher.lower(), product.lower(), plan.lower())
+
+
+class ImageState:
+    """The current catalog, the publications that made it, and the terms agreements."""
+
+    def __init__(self, catalog: ImageCatalog, clock: Callable[[], datetime]) -> None:
+        self.base = catalog
+        self.catalog = catalog
+        self.clock = clock
+        self.publications: list[Publication] = []
+        self.agreements: dict[TermsKey, Agreement] = {}
+        for terms in catalog.marketplace_terms:
+            for subscription_id in terms.accepted_in:
+                key = terms_key(subscription_id, terms.publisher, terms.product, terms.plan)
+                self.agreements[key] = Agreement(accepted=True, changed_at=clock())
+
+    def publish(self, publication: Publication) -> None:
+        if isinstance(publication, GalleryPublication) and publication.published_date is None:
+            publication = publication.model_copy(update={"published_date": self.clock()})
+        self.catalog = publication.apply(self.catalog)
+        self.publications.append(publication)
+
+    def agreement(self, key: TermsKey) -> Agreement | None:
+        return self.agreements.get(key)
+
+    def set_agreement(self, key: TermsKey, accepted: bool) -> Agreement:
+        agreement = Agreement(accepted=accepted, changed_at=self.clock())
+        self.agreements[key] = agreement
+        return agreement
+
+    def snapshot(self) -> dict[str, Any]:
+        return {
+            "publications": [p.model_dump(mode="json", by_alias=True) for p in self.publications],
+            "agreements": [
+                {
+                    "subscriptionId": key[0],
+                    "publisher": key[1],
+                    "product": key[2],
+                    "plan": key[3],
+                    "accepted": agreement.accepted,
+                    "changedAt": agreement.changed_at.isoformat(),
+                }
+                for key, agreement in self.agreements.items()
+            ],
+        }
+
+    def restore(self, data: dict[str, Any]) -> None:
+        """Back to the loaded catalog, then replay a `snapshot()`."""
+        self.catalog = self.base
+        self.publications = []
+        self.agreements = {}
+        for item in data.get("publications", []):
+            self.publish(parse_publication(item["kind"], item))
+        for item in data.get("agreements", []):
+            key = terms_key(
+                item["subscriptionId"], item["publisher"], item["product"], item["plan"]
+            )
+            self.agreements[key] = Agreement(
+                accepted=bool(item["accepted"]),
+                changed_at=datetime.fromisoformat(item["changedAt"]),
+            )
