@@ -1,0 +1,151 @@
+"""The real `ComputeGateway`: the azure/ modules wired together for one connection.
+
+This is the service layer of the Cluster API Provider Azure pattern: it only sequences. Images
+go through the shared `LatestCache`; every write first takes a token from the subscription's
+`WriteBudget`, and a 429 on a write empties that budget for the `Retry-After`, so all pools of
+the subscription back off together.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
+
+from vmroll.azure import images, terms, vms
+from vmroll.azure.budget import BudgetSettings, Clock, Sleep, WriteBudget, WriteBudgets
+from vmroll.azure.clients import AzureClients, ClientCache, ClientOptions
+from vmroll.azure.errors import AzureGatewayError, TransientAzureError
+from vmroll.azure.image_cache import CacheKey, LatestCache
+from vmroll.azure.images import ImageRef, PurchasePlan, ResolvedImage
+from vmroll.azure.lro import OperationRecord, OperationState, Poller, wait
+from vmroll.azure.protocol import ComputeGateway
+from vmroll.azure.settings import AccountConnection
+from vmroll.azure.vm_body import VmSpec
+from vmroll.azure.vms import PoolVm, VmRuntime
+
+T = TypeVar("T")
+
+
+class NotOwnedError(AzureGatewayError):
+    """vmroll was asked to change a VM that the asking pool does not own; nothing was sent."""
+
+
+class AzureGateway:
+    """`ComputeGateway` for one connection."""
+
+    def __init__(
+        self,
+        clients: AzureClients,
+        cache: LatestCache,
+        budget: WriteBudget,
+        accepted_plans: set[tuple[str, PurchasePlan]],
+    ) -> None:
+        self._clients = clients
+        self._subscription = clients.connection.subscription_id
+        self._cache = cache
+        self._budget = budget
+        self._accepted_plans = accepted_plans
+
+    async def resolve_image(
+        self, location: str, image: ImageRef, *, max_age: float
+    ) -> ResolvedImage:
+        key = CacheKey.of(self._subscription, location, image)
+
+        async def resolve() -> ResolvedImage:
+            return await images.resolve_image(
+                self._clients.compute, self._subscription, location, image
+            )
+
+        return (await self._cache.get(key, max_age, resolve)).image
+
+    async def ensure_terms(self, plan: PurchasePlan, *, accept: bool) -> None:
+        key = (self._subscription.lower(), plan)
+        if key in self._accepted_plans:
+            return
+        agreements = self._clients.agreements
+        if not await terms.terms_accepted(agreements, plan):
+            if not accept:
+                raise terms.terms_not_accepted(plan)
+            await self._write(lambda: terms.accept_terms(agreements, plan))
+        self._accepted_plans.add(key)
+
+    async def list_pool_vms(self, resource_group: str, pool_uid: str) -> list[PoolVm]:
+        return await vms.list_pool_vms(self._clients.compute, resource_group, pool_uid)
+
+    async def get_vm_runtime(self, vm: PoolVm) -> VmRuntime | None:
+        return await vms.get_runtime(self._clients.compute, vm)
+
+    async def create_vm(self, resource_group: str, spec: VmSpec) -> OperationRecord:
+        compute = self._clients.compute
+        return await self._write(
+            lambda: vms.begin_create(compute, self._subscription, resource_group, spec)
+        )
+
+    async def delete_vm(self, vm: PoolVm, pool_uid: str, *, force: bool = False) -> OperationRecord:
+        _check_owner(vm, pool_uid)
+        compute = self._clients.compute
+        return await self._write(lambda: vms.begin_delete(compute, vm, force=force))
+
+    async def reimage_vm(
+        self, vm: PoolVm, pool_uid: str, exact_version: str | None
+    ) -> OperationRecord:
+        _check_owner(vm, pool_uid)
+        compute = self._clients.compute
+        return await self._write(lambda: vms.begin_reimage(compute, vm, exact_version))
+
+    async def wait_operation(self, record: OperationRecord, *, max_wait: float) -> OperationState:
+        compute = self._clients.compute
+
+        async def resume(token: str) -> Poller:
+            return await vms.resume(compute, record, token)
+
+        return await wait(
+            record,
+            resume,
+            resource_manager=self._clients.connection.endpoint.base_url,
+            max_wait=max_wait,
+        )
+
+    async def _write(self, send: Callable[[], Awaitable[T]]) -> T:
+        await self._budget.acquire()
+        try:
+            return await send()
+        except TransientAzureError as error:
+            if error.code == "TooManyRequests" and error.retry_after:
+                self._budget.defer(error.retry_after)
+            raise
+
+
+def _check_owner(vm: PoolVm, pool_uid: str) -> None:
+    if not pool_uid or vm.pool_uid != pool_uid:
+        raise NotOwnedError(f"VM {vm.resource_id} is not owned by pool {pool_uid}")
+
+
+class AzureGateways:
+    """`GatewayFactory` over real clients; create it in kopf's startup, close it on cleanup."""
+
+    def __init__(
+        self,
+        *,
+        client_options: ClientOptions | None = None,
+        budget_settings: BudgetSettings | None = None,
+        clock: Clock = time.monotonic,
+        sleep: Sleep = asyncio.sleep,
+    ) -> None:
+        self._clients = ClientCache(client_options)
+        self._cache = LatestCache(clock)
+        self._budgets = WriteBudgets(budget_settings, clock=clock, sleep=sleep)
+        self._accepted_plans: set[tuple[str, PurchasePlan]] = set()
+
+    def gateway(self, connection: AccountConnection) -> ComputeGateway:
+        return AzureGateway(
+            self._clients.for_connection(connection),
+            self._cache,
+            self._budgets.for_subscription(connection.subscription_id),
+            self._accepted_plans,
+        )
+
+    async def close(self) -> None:
+        await self._clients.close()
