@@ -174,12 +174,12 @@ async def _resolve_gallery(
                 listed = versions.list_by_gallery_image(
                     match["rg"], match["gallery"], match["image"]
                 )
-                candidates = [v async for v in listed if _eligible_for_latest(v, location)]
+                candidates = [v async for v in listed if eligible_for_latest(v, location)]
             else:
                 found = await versions.get(
                     match["rg"], match["gallery"], match["image"], ref.version
                 )
-                candidates = [found] if _usable_in(found, location) else []
+                candidates = [found] if usable_in(found, location) else []
         except ResourceNotFoundError as error:
             raise _not_available(ref, location, "Azure does not know it") from error
     if not candidates:
@@ -197,7 +197,7 @@ async def _resolve_gallery(
     )
 
 
-def _usable_in(version: GalleryImageVersion, location: str) -> bool:
+def usable_in(version: GalleryImageVersion, location: str) -> bool:
     """Provisioned, and replicated to the location (the source region counts when none listed)."""
     props = version.properties
     if props is None or (props.provisioning_state or "Succeeded") != "Succeeded":
@@ -209,8 +209,8 @@ def _usable_in(version: GalleryImageVersion, location: str) -> bool:
     return any(normalize_location(region.name or "") == wanted for region in regions)
 
 
-def _eligible_for_latest(version: GalleryImageVersion, location: str) -> bool:
-    if not _usable_in(version, location) or not version.name:
+def eligible_for_latest(version: GalleryImageVersion, location: str) -> bool:
+    if not usable_in(version, location) or not version.name:
         return False
     profile = version.properties.publishing_profile if version.properties else None
     if profile is None:

@@ -1,0 +1,58 @@
+"""Operation records: their persisted form, and which resume tokens vmroll will follow."""
+
+from __future__ import annotations
+
+import base64
+import json
+
+import pytest
+
+from vmroll.azure.lro import OperationKind, OperationRecord, token_targets
+
+ARM = "https://management.example.test"
+VM = "/subscriptions/s/resourceGroups/rg/providers/Microsoft.Compute/virtualMachines/vm-0"
+
+
+def token(request_url: str | None, **headers: str) -> str:
+    """azure-core's token layout: base64 JSON of the first request and response."""
+    data = {
+        "request": None if request_url is None else {"method": "PUT", "url": request_url},
+        "response": {"status_code": 201, "headers": headers, "content": ""},
+        "context": {"deserialized_data": None},
+    }
+    return base64.b64encode(json.dumps({"version": 1, "data": data}).encode()).decode()
+
+
+def test_record_round_trips_through_its_persisted_form() -> None:
+    record = OperationRecord(OperationKind.REIMAGE, VM, token(f"{ARM}{VM}"))
+    assert OperationRecord.from_dict(record.to_dict()) == record
+
+
+@pytest.mark.parametrize(
+    ("candidate", "followed"),
+    [
+        pytest.param(token(f"{ARM}{VM}"), True, id="request-only"),
+        pytest.param(
+            token(
+                f"{ARM}{VM}",
+                **{"Azure-AsyncOperation": f"{ARM}/subscriptions/s/operations/1"},
+                Location=f"{ARM}/subscriptions/s/operations/1?monitor=true",
+            ),
+            True,
+            id="polling-urls-on-arm",
+        ),
+        pytest.param(
+            token(f"{ARM}{VM}", Location="https://attacker.example/collect"),
+            False,
+            id="location-elsewhere",
+        ),
+        pytest.param(token("http://management.example.test/x"), False, id="plain-http"),
+        pytest.param(token(None), False, id="no-url-at-all"),
+        pytest.param("not base64 !", False, id="garbage"),
+        pytest.param(base64.b64encode(b"\x80\x04pickle").decode(), False, id="old-pickle"),
+    ],
+)
+def test_only_tokens_pointing_at_the_resource_manager_are_followed(
+    candidate: str, followed: bool
+) -> None:
+    assert token_targets(candidate, ARM) is followed

@@ -1,0 +1,171 @@
+"""The VM create body: what Azure receives for a pool's VM."""
+
+from __future__ import annotations
+
+import base64
+from dataclasses import replace
+
+import pytest
+
+from vmroll.azure.images import ImageSourceKind, PurchasePlan, ResolvedImage
+from vmroll.azure.vm_body import (
+    IMAGE_VERSION_TAG,
+    POOL_TAG,
+    POOL_UID_TAG,
+    REVISION_TAG,
+    OsDiskSpec,
+    PoolOwner,
+    VmSpec,
+    build_vm_body,
+)
+
+SUBNET = (
+    "/subscriptions/s/resourceGroups/net/providers/Microsoft.Network/virtualNetworks/v/subnets/d"
+)
+UBUNTU = ResolvedImage(
+    source=ImageSourceKind.MARKETPLACE,
+    requested="latest",
+    resolved_version="24.04.202501010",
+    image_id="/Subscriptions/s/Providers/Microsoft.Compute/.../Versions/24.04.202501010",
+    image_reference={
+        "publisher": "Canonical",
+        "offer": "ubuntu-24_04-lts",
+        "sku": "server",
+        "version": "24.04.202501010",
+    },
+)
+OWNER = PoolOwner(uid="uid-1", namespace="team", name="web")
+
+
+def spec(**changes: object) -> VmSpec:
+    base = VmSpec(
+        name="web-abc12",
+        location="westeurope",
+        size="Standard_D2s_v5",
+        image=UBUNTU,
+        subnet_id=SUBNET,
+        admin_username="azureuser",
+        owner=OWNER,
+        revision="r3",
+        ssh_public_keys=("ssh-ed25519 AAAA key1",),
+    )
+    return replace(base, **changes)
+
+
+def test_marketplace_vm_body() -> None:
+    body = build_vm_body(spec(zone="2"))
+    props = body["properties"]
+    assert body["location"] == "westeurope"
+    assert body["zones"] == ["2"]
+    assert "plan" not in body
+    assert props["hardwareProfile"] == {"vmSize": "Standard_D2s_v5"}
+    assert props["storageProfile"]["imageReference"] == UBUNTU.image_reference
+    assert props["storageProfile"]["osDisk"] == {
+        "createOption": "FromImage",
+        "deleteOption": "Delete",
+        "caching": "ReadWrite",
+    }
+    assert props["osProfile"] == {
+        "computerName": "web-abc12",
+        "adminUsername": "azureuser",
+        "linuxConfiguration": {
+            "disablePasswordAuthentication": True,
+            "ssh": {
+                "publicKeys": [
+                    {
+                        "path": "/home/azureuser/.ssh/authorized_keys",
+                        "keyData": "ssh-ed25519 AAAA key1",
+                    }
+                ]
+            },
+        },
+    }
+    nic = props["networkProfile"]["networkInterfaceConfigurations"][0]
+    assert props["networkProfile"]["networkApiVersion"] == "2020-11-01"
+    assert nic["properties"]["deleteOption"] == "Delete"
+    assert nic["properties"]["ipConfigurations"][0]["properties"]["subnet"] == {"id": SUBNET}
+
+
+def test_no_zone_means_no_zones_key() -> None:
+    assert "zones" not in build_vm_body(spec())
+
+
+def test_custom_data_is_base64() -> None:
+    body = build_vm_body(spec(custom_data=b"#cloud-config\npackages: [nginx]\n"))
+    encoded = body["properties"]["osProfile"]["customData"]
+    assert base64.b64decode(encoded) == b"#cloud-config\npackages: [nginx]\n"
+
+
+def test_custom_data_never_in_repr() -> None:
+    assert "cloud-config" not in repr(spec(custom_data=b"#cloud-config password: hunter2"))
+
+
+@pytest.mark.parametrize(
+    ("disk", "expected"),
+    [
+        pytest.param(
+            OsDiskSpec(ephemeral=True),
+            {
+                "createOption": "FromImage",
+                "deleteOption": "Delete",
+                "caching": "ReadOnly",
+                "diffDiskSettings": {"option": "Local", "placement": "ResourceDisk"},
+            },
+            id="ephemeral",
+        ),
+        pytest.param(
+            OsDiskSpec(size_gb=64, storage_account_type="Premium_LRS"),
+            {
+                "createOption": "FromImage",
+                "deleteOption": "Delete",
+                "caching": "ReadWrite",
+                "diskSizeGB": 64,
+                "managedDisk": {"storageAccountType": "Premium_LRS"},
+            },
+            id="managed-premium",
+        ),
+    ],
+)
+def test_os_disk(disk: OsDiskSpec, expected: dict[str, object]) -> None:
+    assert build_vm_body(spec(os_disk=disk))["properties"]["storageProfile"]["osDisk"] == expected
+
+
+def test_plan_image_carries_plan() -> None:
+    plan = PurchasePlan(name="rabbitmq", publisher="bitnami", product="rabbitmq")
+    image = replace(UBUNTU, plan=plan)
+    assert build_vm_body(spec(image=image))["plan"] == {
+        "name": "rabbitmq",
+        "publisher": "bitnami",
+        "product": "rabbitmq",
+    }
+
+
+def test_ownership_tags_cannot_be_overridden_by_user_tags() -> None:
+    tags = build_vm_body(spec(tags={POOL_UID_TAG: "someone-else", "team": "web"}))["tags"]
+    assert tags == {
+        "team": "web",
+        POOL_UID_TAG: "uid-1",
+        POOL_TAG: "team/web",
+        REVISION_TAG: "r3",
+        IMAGE_VERSION_TAG: "24.04.202501010",
+    }
+
+
+def test_tag_names_use_no_character_azure_forbids() -> None:
+    tags = build_vm_body(spec())["tags"]
+    assert not any(set(name) & set("<>%&\\?/") for name in tags)
+
+
+def test_managed_image_has_no_version_tag() -> None:
+    golden = ResolvedImage(
+        source=ImageSourceKind.MANAGED,
+        requested="/subscriptions/s/resourceGroups/rg/providers/Microsoft.Compute/images/golden",
+        resolved_version=None,
+        image_id="/subscriptions/s/resourceGroups/rg/providers/Microsoft.Compute/images/golden",
+        image_reference={
+            "id": "/subscriptions/s/resourceGroups/rg/providers/Microsoft.Compute/images/golden"
+        },
+    )
+    body = build_vm_body(spec(image=golden))
+    assert IMAGE_VERSION_TAG not in body["tags"]
+    assert body["properties"]["storageProfile"]["imageReference"] == golden.image_reference

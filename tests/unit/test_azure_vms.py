@@ -1,0 +1,61 @@
+"""Reading pool VMs out of the SDK's models, as one list call returns them."""
+
+from __future__ import annotations
+
+from azure.mgmt.compute.models import VirtualMachine, VirtualMachineInstanceView
+
+from vmroll.azure.vm_body import IMAGE_VERSION_TAG, POOL_UID_TAG, REVISION_TAG
+from vmroll.azure.vms import to_pool_vm, to_runtime, vm_resource_id
+
+VM_ID = vm_resource_id("sub", "rg", "web-1")
+
+
+def listed_vm(image_reference: dict[str, str], **extra: object) -> VirtualMachine:
+    return VirtualMachine(
+        {
+            "id": VM_ID,
+            "name": "web-1",
+            "location": "westeurope",
+            "tags": {POOL_UID_TAG: "uid-1", REVISION_TAG: "r2", IMAGE_VERSION_TAG: "1.0.1"},
+            "properties": {
+                "provisioningState": "Succeeded",
+                "storageProfile": {"imageReference": image_reference},
+            },
+            **extra,
+        }
+    )
+
+
+def test_exact_version_reported_by_azure_wins_over_the_tag() -> None:
+    vm = to_pool_vm(
+        listed_vm({"publisher": "p", "version": "latest", "exactVersion": "1.0.2"}, zones=["3"]),
+        "rg",
+    )
+    assert (vm.name, vm.pool_uid, vm.revision, vm.zone) == ("web-1", "uid-1", "r2", "3")
+    assert (vm.provisioning_state, vm.image_version) == ("Succeeded", "1.0.2")
+    assert vm.resource_id == VM_ID
+
+
+def test_without_exact_version_the_tag_tells() -> None:
+    vm = to_pool_vm(listed_vm({"id": "/gallery/images/web/versions/1.0.1"}), "rg")
+    assert vm.image_version == "1.0.1"
+    assert vm.zone is None
+
+
+def test_runtime_from_instance_view() -> None:
+    view = VirtualMachineInstanceView(
+        {
+            "statuses": [
+                {"code": "ProvisioningState/succeeded"},
+                {"code": "PowerState/running"},
+            ],
+            "vmHealth": {"status": {"code": "HealthState/healthy"}},
+        }
+    )
+    runtime = to_runtime(view)
+    assert (runtime.power_state, runtime.health) == ("running", "healthy")
+
+
+def test_runtime_without_power_state_or_health() -> None:
+    runtime = to_runtime(VirtualMachineInstanceView({"statuses": []}))
+    assert (runtime.power_state, runtime.health) == (None, None)
