@@ -1,1 +1,1 @@
-"""A local ARM-compatible Azure emulator over HTTPS, for development, demos, tests and benchmarks."""
+"""A local ARM-compatible Azure emulator over HTTPS, for development, demos, tests, benchmarks."""

@@ -1,11 +1,72 @@
-"""The `vmroll emulator` subcommands."""
+"""The `vmroll emulator` subcommands: `serve` runs the ARM-compatible emulator until signalled.
+
+It writes `ca.crt` and `credentials.json` into `--data-dir` once it listens, prints where, and
+stops cleanly on SIGINT or SIGTERM (saving `--state` when given). A bad catalog or state file
+exits with status 2 and a message naming the field and what to change.
+"""
 
 from __future__ import annotations
 
 import argparse
+import asyncio
+import signal
+import sys
+from pathlib import Path
 from typing import Any
 
 
-def register(commands: "argparse._SubParsersAction[Any]") -> None:
-    parser = commands.add_parser("emulator", help="(not yet implemented)")
-    parser.set_defaults(run=lambda args: 2)
+def register(commands: argparse._SubParsersAction[Any]) -> None:
+    emulator = commands.add_parser("emulator", help="the local ARM-compatible Azure emulator")
+    actions = emulator.add_subparsers(dest="emulator_command", required=True, metavar="ACTION")
+    serve = actions.add_parser(
+        "serve",
+        help="serve ARM and an Entra-style token endpoint over HTTPS",
+        description="Serve the Azure emulator over HTTPS until SIGINT or SIGTERM.",
+    )
+    serve.add_argument("--host", default="127.0.0.1", help="address to listen on")
+    serve.add_argument("--port", type=int, default=0, help="port; 0 picks a free one (default)")
+    serve.add_argument(
+        "--data-dir",
+        type=Path,
+        required=True,
+        help="where ca.crt, credentials.json and the emulator's keys are written",
+    )
+    serve.add_argument("--catalog", type=Path, help="catalog YAML (default: the built-in one)")
+    serve.add_argument("--state", type=Path, help="persist VMs and images here across restarts")
+    serve.set_defaults(run=_run_serve)
+
+
+def _run_serve(args: argparse.Namespace) -> int:
+    from vmroll.emulator.catalog import CatalogError
+    from vmroll.emulator.state import StateError
+
+    try:
+        asyncio.run(_serve(args))
+    except (CatalogError, StateError) as exc:
+        print(f"vmroll emulator: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
+async def _serve(args: argparse.Namespace) -> None:
+    from vmroll.emulator.server import running_emulator
+
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    async with running_emulator(
+        args.data_dir,
+        catalog=args.catalog,
+        state_file=args.state,
+        host=args.host,
+        port=args.port,
+    ) as emulator:
+        print(
+            f"vmroll emulator listening on {emulator.base_url}\n"
+            f"  credentials: {args.data_dir / 'credentials.json'}\n"
+            f"  CA bundle:   {emulator.ca_path}",
+            flush=True,
+        )
+        await stop.wait()
+    print("vmroll emulator stopped", flush=True)

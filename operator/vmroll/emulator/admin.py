@@ -1,0 +1,108 @@
+"""The emulator's own control surface under `/_emulator/`, a path ARM never uses.
+
+Tests, demos and benchmarks read what happened (requests per operation, 429s served, VMs and
+their implied resources, operations) and steer what happens next (faults, counters, throttling
+buckets). Unauthenticated: the emulator listens on loopback for one developer.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp import web
+from pydantic import ValidationError
+
+from vmroll.emulator.catalog import Faults
+from vmroll.emulator.context import CONTEXT, EmulatorContext
+from vmroll.emulator.vm_model import VmRecord
+
+PREFIX = "/_emulator"
+
+
+def vm_summary(record: VmRecord) -> dict[str, Any]:
+    return {
+        "id": record.resource_id,
+        "name": record.name,
+        "resourceGroup": record.resource_group,
+        "location": record.location,
+        "provisioningState": record.provisioning_state,
+        "powerState": record.power_state,
+        "vmSize": record.properties["hardwareProfile"]["vmSize"],
+        "exactVersion": record.exact_version,
+        "healthy": record.power_state == "running" and not record.boots_unhealthy,
+        "tags": record.body.get("tags", {}),
+    }
+
+
+def _context(request: web.Request) -> EmulatorContext:
+    return request.app[CONTEXT]
+
+
+async def health(request: web.Request) -> web.Response:
+    return web.json_response({"status": "ok", "baseUrl": _context(request).base_url})
+
+
+async def requests(request: web.Request) -> web.Response:
+    return web.json_response(_context(request).counters.snapshot())
+
+
+async def reset_requests(request: web.Request) -> web.Response:
+    _context(request).counters.reset()
+    return web.json_response(_context(request).counters.snapshot())
+
+
+async def reset_throttling(request: web.Request) -> web.Response:
+    _context(request).throttler.reset()
+    return web.json_response({"reset": True})
+
+
+async def vms(request: web.Request) -> web.Response:
+    context = _context(request)
+    context.operations.settle()
+    records = sorted(context.vms.records.values(), key=lambda r: r.resource_id.lower())
+    return web.json_response({"value": [vm_summary(r) for r in records]})
+
+
+async def resources(request: web.Request) -> web.Response:
+    context = _context(request)
+    context.operations.settle()
+    records = sorted(context.vms.records.values(), key=lambda r: r.resource_id.lower())
+    return web.json_response(
+        {
+            "virtualMachines": [vm_summary(r) for r in records],
+            "implied": sorted(context.vms.resources.values(), key=lambda r: str(r["id"]).lower()),
+        }
+    )
+
+
+async def operations(request: web.Request) -> web.Response:
+    context = _context(request)
+    context.operations.settle()
+    return web.json_response({"value": context.operations.snapshot()})
+
+
+async def get_faults(request: web.Request) -> web.Response:
+    return web.json_response(_context(request).faults.describe())
+
+
+async def put_faults(request: web.Request) -> web.Response:
+    try:
+        faults = Faults.model_validate(await request.json())
+    except (ValueError, ValidationError) as exc:
+        return web.json_response(
+            {"error": {"code": "InvalidFaults", "message": str(exc)}}, status=400
+        )
+    _context(request).faults.replace(faults)
+    return web.json_response(_context(request).faults.describe())
+
+
+def add_routes(router: web.UrlDispatcher) -> None:
+    router.add_get(f"{PREFIX}/health", health)
+    router.add_get(f"{PREFIX}/requests", requests)
+    router.add_post(f"{PREFIX}/requests/reset", reset_requests)
+    router.add_post(f"{PREFIX}/throttling/reset", reset_throttling)
+    router.add_get(f"{PREFIX}/vms", vms)
+    router.add_get(f"{PREFIX}/resources", resources)
+    router.add_get(f"{PREFIX}/operations", operations)
+    router.add_get(f"{PREFIX}/faults", get_faults)
+    router.add_put(f"{PREFIX}/faults", put_faults)

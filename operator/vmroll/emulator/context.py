@@ -1,0 +1,81 @@
+"""The one object that holds an emulator's live state, shared by middleware and handlers.
+
+It is stored on the aiohttp application under `CONTEXT`; there are no module globals, so two
+emulators run side by side in one process (tests do).
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter, defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from aiohttp import web
+
+from vmroll.emulator.catalog import Catalog
+from vmroll.emulator.faults import FaultInjector
+from vmroll.emulator.identity import Identity
+from vmroll.emulator.throttling import Throttler
+
+if TYPE_CHECKING:
+    from vmroll.emulator.images.service import ImageService
+    from vmroll.emulator.lro import OperationStore
+    from vmroll.emulator.vms import VirtualMachines
+
+Clock = Callable[[], float]
+
+
+@dataclass
+class RequestCounters:
+    """What the admin API reports: requests per operation and status, 429s served."""
+
+    by_operation: defaultdict[str, Counter[int]] = field(
+        default_factory=lambda: defaultdict(Counter)
+    )
+    throttled: int = 0
+
+    def record(self, operation: str, status: int) -> None:
+        self.by_operation[operation][status] += 1
+        if status == 429:
+            self.throttled += 1
+
+    def snapshot(self) -> dict[str, Any]:
+        operations = {
+            name: {
+                "total": sum(statuses.values()),
+                "byStatus": {str(k): v for k, v in statuses.items()},
+            }
+            for name, statuses in sorted(self.by_operation.items())
+        }
+        return {
+            "total": sum(o["total"] for o in operations.values()),
+            "throttled": self.throttled,
+            "operations": operations,
+        }
+
+    def reset(self) -> None:
+        self.by_operation.clear()
+        self.throttled = 0
+
+
+@dataclass
+class EmulatorContext:
+    catalog: Catalog
+    identity: Identity
+    throttler: Throttler
+    faults: FaultInjector
+    images: ImageService
+    operations: OperationStore
+    vms: VirtualMachines
+    clock: Clock = time.time
+    counters: RequestCounters = field(default_factory=RequestCounters)
+    base_url: str = ""
+
+    def scaled(self, azure_seconds: float) -> float:
+        """Seconds an operation that takes `azure_seconds` in Azure takes here."""
+        return azure_seconds * self.catalog.time_scale
+
+
+CONTEXT = web.AppKey("vmroll_emulator_context", EmulatorContext)

@@ -1,0 +1,306 @@
+"""The Microsoft.Compute virtualMachines REST surface: paths, status codes, headers, paging.
+
+Handlers translate HTTP into calls on `VirtualMachines` and its answers back into what ARM sends:
+201/200 with a body for PUT, 202 with `Azure-AsyncOperation`, `Location` and `Retry-After` for
+deletes and actions, `nextLink` pages for lists. Route names are ARM's operationIds, which the
+middleware uses to count requests and match fault rules.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+from aiohttp import web
+
+from vmroll.emulator.context import CONTEXT, EmulatorContext
+from vmroll.emulator.errors import ArmError
+from vmroll.emulator.images.resolve import ResolvedImage
+from vmroll.emulator.lro import Operation
+from vmroll.emulator.validation import check_create_request, check_tags, check_vm_name
+from vmroll.emulator.vm_model import VmRecord
+
+JSON = dict[str, Any]
+# The versions of the virtualMachines API the emulator answers (the installed SDK sends the last).
+API_VERSIONS = ("2023-09-01", "2024-03-01", "2024-07-01", "2024-11-01", "2025-04-01", "2026-04-01")
+RG = "/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}"
+VM = RG + "/providers/Microsoft.Compute/virtualMachines/{vmName}"
+
+
+def _api_version(request: web.Request) -> str:
+    version = request.query["api-version"]
+    if version not in API_VERSIONS:
+        location = ""
+        raise ArmError(
+            400,
+            "NoRegisteredProviderFound",
+            f"No registered resource provider found for location '{location}' and API version "
+            f"'{version}' for type 'virtualMachines'. The supported api-versions are "
+            f"'{', '.join(API_VERSIONS)}'. The supported locations are ''.",
+        )
+    return version
+
+
+def _context(request: web.Request) -> EmulatorContext:
+    return request.app[CONTEXT]
+
+
+def _resource_group(request: web.Request) -> tuple[str, str]:
+    context = _context(request)
+    subscription_id = request.match_info["subscriptionId"]
+    name = request.match_info["resourceGroupName"]
+    subscription = context.catalog.subscription(subscription_id)
+    group = subscription.resource_group(name) if subscription is not None else None
+    if group is None:
+        raise ArmError(404, "ResourceGroupNotFound", f"Resource group '{name}' could not be found.")
+    return subscription_id, group.name
+
+
+def _record(request: web.Request) -> VmRecord:
+    subscription_id, group = _resource_group(request)
+    name = request.match_info["vmName"]
+    record = _context(request).vms.get(subscription_id, group, name)
+    if record is None:
+        raise ArmError(
+            404,
+            "ResourceNotFound",
+            f"The Resource 'Microsoft.Compute/virtualMachines/{name}' under resource group "
+            f"'{group}' was not found. For more details please go to "
+            "https://aka.ms/ARMResourceNotFoundFix",
+        )
+    return record
+
+
+async def _body(request: web.Request) -> JSON:
+    if not request.can_read_body:
+        return {}
+    try:
+        body = await request.json()
+    except ValueError:
+        raise ArmError(
+            400, "InvalidRequestContent", "The request content was invalid and could not be parsed."
+        ) from None
+    if not isinstance(body, dict):
+        raise ArmError(400, "InvalidRequestContent", "The request content must be a JSON object.")
+    return body
+
+
+def _lro_headers(context: EmulatorContext, operation: Operation) -> dict[str, str]:
+    headers = context.operations.urls(operation)
+    if context.catalog.lro_retry_after_seconds:
+        headers["Retry-After"] = str(context.catalog.lro_retry_after_seconds)
+    return headers
+
+
+def _check_preconditions(request: web.Request, record: VmRecord | None) -> None:
+    if_none_match = request.headers.get("If-None-Match")
+    if if_none_match == "*" and record is not None:
+        raise ArmError(
+            412,
+            "PreconditionFailed",
+            "The resource already exists and the If-None-Match header is '*'.",
+        )
+    if_match = request.headers.get("If-Match")
+    if if_match and if_match != "*" and (record is None or if_match != f'"{record.etag}"'):
+        raise ArmError(
+            412,
+            "PreconditionFailed",
+            f"The etag '{if_match}' does not match the resource's current etag.",
+        )
+
+
+async def create_or_update(request: web.Request) -> web.Response:
+    context = _context(request)
+    api_version = _api_version(request)
+    subscription_id, group = _resource_group(request)
+    name = request.match_info["vmName"]
+    body = await _body(request)
+    check_vm_name(name)
+    check_tags(body.get("tags"))
+    record = context.vms.get(subscription_id, group, name)
+    _check_preconditions(request, record)
+    if record is not None:
+        operation = context.vms.update(record, body, api_version)
+        status = 200
+    else:
+        check_create_request(body)
+        location = body["location"].replace(" ", "").lower()
+        if context.catalog.location(location) is None:
+            available = ",".join(loc.name for loc in context.catalog.locations)
+            raise ArmError(
+                400,
+                "LocationNotAvailableForResourceType",
+                f"The provided location '{body['location']}' is not available for resource type "
+                f"'Microsoft.Compute/virtualMachines'. List of available regions for the resource "
+                f"type is '{available}'.",
+            )
+        record, operation = context.vms.create(
+            subscription_id, group, name, location, body, api_version
+        )
+        status = 201
+    return web.json_response(
+        record.answer(now=context.clock()), status=status, headers=_lro_headers(context, operation)
+    )
+
+
+async def update(request: web.Request) -> web.Response:
+    context = _context(request)
+    api_version = _api_version(request)
+    record = _record(request)
+    body = await _body(request)
+    check_tags(body.get("tags"))
+    _check_preconditions(request, record)
+    operation = context.vms.update(record, body, api_version)
+    return web.json_response(
+        record.answer(now=context.clock()), headers=_lro_headers(context, operation)
+    )
+
+
+async def get(request: web.Request) -> web.Response:
+    _api_version(request)
+    record = _record(request)
+    expand = request.query.get("$expand", "")
+    return web.json_response(
+        record.answer(
+            instance_view=expand == "instanceView",
+            user_data=expand == "userData",
+            now=_context(request).clock(),
+        )
+    )
+
+
+async def instance_view(request: web.Request) -> web.Response:
+    _api_version(request)
+    record = _record(request)
+    answer = record.answer(instance_view=True, now=_context(request).clock())
+    return web.json_response(answer["properties"]["instanceView"])
+
+
+def _page(request: web.Request, records: list[VmRecord]) -> web.Response:
+    context = _context(request)
+    size = context.catalog.page_size
+    token = request.query.get("$skiptoken", "0")
+    if not token.isdigit():
+        raise ArmError(
+            400,
+            "InvalidParameter",
+            f"The value '{token}' of $skiptoken is invalid.",
+            target="$skiptoken",
+        )
+    start = int(token)
+    expand = request.query.get("$expand") == "instanceView"
+    now = context.clock()
+    body: JSON = {
+        "value": [r.answer(instance_view=expand, now=now) for r in records[start : start + size]]
+    }
+    if start + size < len(records):
+        query = {k: v for k, v in request.query.items() if k != "$skiptoken"}
+        next_url = request.url.with_query({**query, "$skiptoken": str(start + size)})
+        body["nextLink"] = f"{context.base_url}{next_url.raw_path_qs}"
+    return web.json_response(body)
+
+
+async def list_by_resource_group(request: web.Request) -> web.Response:
+    _api_version(request)
+    subscription_id, group = _resource_group(request)
+    return _page(request, _context(request).vms.listing(subscription_id, group))
+
+
+async def list_all(request: web.Request) -> web.Response:
+    _api_version(request)
+    return _page(request, _context(request).vms.listing(request.match_info["subscriptionId"]))
+
+
+async def list_by_location(request: web.Request) -> web.Response:
+    _api_version(request)
+    location = request.match_info["location"].replace(" ", "").lower()
+    records = _context(request).vms.listing(request.match_info["subscriptionId"])
+    return _page(request, [r for r in records if r.location == location])
+
+
+async def delete(request: web.Request) -> web.Response:
+    context = _context(request)
+    api_version = _api_version(request)
+    subscription_id, group = _resource_group(request)
+    record = context.vms.get(subscription_id, group, request.match_info["vmName"])
+    if record is None:
+        return web.Response(status=204)
+    operation = context.vms.delete(record, api_version)
+    return web.Response(status=202, headers=_lro_headers(context, operation))
+
+
+def _action(action: str) -> Any:
+    async def handler(request: web.Request) -> web.Response:
+        context = _context(request)
+        api_version = _api_version(request)
+        record = _record(request)
+        reimage_to = None
+        if action == "reimage":
+            reimage_to = _reimage_target(context, record, await _body(request))
+        operation = context.vms.act(record, action, api_version, reimage_to)
+        return web.Response(status=202, headers=_lro_headers(context, operation))
+
+    return handler
+
+
+def _reimage_target(context: EmulatorContext, record: VmRecord, body: JSON) -> ResolvedImage:
+    """Resolve the version a reimage installs: `exactVersion`, else the VM's current one."""
+    current = {
+        k: v
+        for k, v in record.properties["storageProfile"]["imageReference"].items()
+        if k != "exactVersion"
+    }
+    version = body.get("exactVersion") or record.exact_version
+    wanted = dict(current)
+    if "id" in current and "/galleries/" in current["id"].lower():
+        base = current["id"].split("/versions/")[0]
+        wanted["id"] = f"{base}/versions/{version}"
+    elif "id" in current:
+        if body.get("exactVersion"):
+            raise ArmError(
+                400,
+                "InvalidParameter",
+                "exactVersion can be specified only for VMs created from a platform or gallery "
+                "image.",
+                target="exactVersion",
+            )
+    else:
+        wanted["version"] = version
+    resolved = context.images.resolve_vm_image(
+        record.subscription_id,
+        record.location,
+        wanted,
+        record.body.get("plan"),
+        record.resource_id,
+    )
+    reference = dict(current)
+    if resolved.exact_version:
+        reference["exactVersion"] = resolved.exact_version
+    return dataclasses.replace(resolved, image_reference=reference)
+
+
+def add_routes(router: web.UrlDispatcher) -> None:
+    router.add_put(VM, create_or_update, name="VirtualMachines_CreateOrUpdate")
+    router.add_patch(VM, update, name="VirtualMachines_Update")
+    router.add_get(VM, get, name="VirtualMachines_Get")
+    router.add_delete(VM, delete, name="VirtualMachines_Delete")
+    router.add_get(VM + "/instanceView", instance_view, name="VirtualMachines_InstanceView")
+    for action in ("start", "powerOff", "deallocate", "restart", "reimage"):
+        name = f"VirtualMachines_{action[0].upper()}{action[1:]}"
+        router.add_post(f"{VM}/{action}", _action(action), name=name)
+    router.add_get(
+        RG + "/providers/Microsoft.Compute/virtualMachines",
+        list_by_resource_group,
+        name="VirtualMachines_List",
+    )
+    router.add_get(
+        "/subscriptions/{subscriptionId}/providers/Microsoft.Compute/virtualMachines",
+        list_all,
+        name="VirtualMachines_ListAll",
+    )
+    router.add_get(
+        "/subscriptions/{subscriptionId}/providers/Microsoft.Compute/locations/{location}"
+        "/virtualMachines",
+        list_by_location,
+        name="VirtualMachines_ListByLocation",
+    )

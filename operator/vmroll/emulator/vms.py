@@ -1,0 +1,329 @@
+"""Virtual machines: Compute's rules for accepting a write, and what each operation does when done.
+
+Every VM write is a long-running operation. Accepting it checks what Azure checks synchronously
+(region, size, quota, subnet, image, a concurrent operation); the effect (provisioningState
+Succeeded or Failed, power state, new OS image, deletion with its implied NICs and disks) is
+applied when the operation is settled. A delete preempts an operation in progress, as in Azure.
+"""
+
+from __future__ import annotations
+
+import copy
+import uuid
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from vmroll.emulator import network
+from vmroll.emulator.catalog import Catalog
+from vmroll.emulator.errors import ArmError
+from vmroll.emulator.faults import FaultInjector, allocation_failed
+from vmroll.emulator.lro import Operation, OperationStore, iso
+from vmroll.emulator.vm_model import (
+    VmRecord,
+    complete_os_profile,
+    complete_storage_profile,
+    echoed_properties,
+    vm_id,
+)
+
+if TYPE_CHECKING:
+    from vmroll.emulator.images.resolve import ResolvedImage
+    from vmroll.emulator.images.service import ImageService
+
+JSON = dict[str, Any]
+# Where each action leaves the power state while it runs, and when it is done.
+ACTIONS = {
+    "start": ("starting", "running"),
+    "restart": ("starting", "running"),
+    "powerOff": ("stopping", "stopped"),
+    "deallocate": ("deallocating", "deallocated"),
+    "reimage": ("starting", "running"),
+}
+LATENCY_FIELDS = {"powerOff": "power_off"}
+
+
+class VirtualMachines:
+    def __init__(
+        self,
+        catalog: Catalog,
+        images: ImageService,
+        operations: OperationStore,
+        faults: FaultInjector,
+        clock: Callable[[], float],
+    ) -> None:
+        self.catalog, self.images, self.operations = catalog, images, operations
+        self.faults, self.clock = faults, clock
+        self.records: dict[str, VmRecord] = {}
+        self.resources: dict[str, JSON] = {}
+        for kind in ("create", "update", "delete", *ACTIONS):
+            operations.register(f"vm.{kind}", self._complete)
+
+    def get(self, subscription_id: str, resource_group: str, name: str) -> VmRecord | None:
+        self.operations.settle()
+        return self.records.get(vm_id(subscription_id, resource_group, name).lower())
+
+    def listing(self, subscription_id: str, resource_group: str | None = None) -> list[VmRecord]:
+        self.operations.settle()
+        found = [
+            r
+            for r in self.records.values()
+            if r.subscription_id.lower() == subscription_id.lower()
+            and (resource_group is None or r.resource_group.lower() == resource_group.lower())
+        ]
+        return sorted(found, key=lambda r: (r.resource_group.lower(), r.name.lower()))
+
+    def _duration(self, kind: str) -> float:
+        azure_seconds = getattr(self.catalog.latencies, LATENCY_FIELDS.get(kind, kind))
+        return float(azure_seconds) * self.catalog.time_scale
+
+    def _start(self, record: VmRecord, kind: str, api_version: str, payload: JSON) -> Operation:
+        failed = self.faults.draw(f"VirtualMachines_{kind[0].upper()}{kind[1:]}", ("lroFailed",))
+        failure = None
+        if failed is not None:
+            failure = (
+                allocation_failed()
+                if failed.code in (None, "AllocationFailed")
+                else {
+                    "code": failed.code,
+                    "message": f"The operation failed with code {failed.code} (injected).",
+                }
+            )
+        return self.operations.start(
+            subscription_id=record.subscription_id,
+            location=record.location,
+            kind=f"vm.{kind}",
+            target=record.resource_id,
+            duration=self._duration(kind),
+            api_version=api_version,
+            payload=payload,
+            failure=failure,
+        )
+
+    def _check_idle(self, record: VmRecord, operation: str) -> None:
+        active = self.operations.active_for(record.resource_id)
+        if active is not None:
+            raise ArmError(
+                409,
+                "Conflict",
+                f"Operation '{operation}' is not allowed on VM '{record.name}' since another "
+                f"operation ('{active.kind.removeprefix('vm.')}') is in progress on it. Retry "
+                "after the running operation completes.",
+            )
+
+    def check_quota(
+        self,
+        subscription_id: str,
+        location: str,
+        vcpus: int,
+        family: str,
+        replacing: VmRecord | None,
+    ) -> None:
+        quota = self.catalog.subscription(subscription_id)
+        limits = quota.quotas.get(location) if quota is not None else None
+        if limits is None:
+            return
+        others = [
+            r
+            for r in self.listing(subscription_id)
+            if r.location == location and r is not replacing
+        ]
+        checks = [("Total Regional Cores", limits.total_regional_cores, others)]
+        if family in limits.families:
+            checks.append(
+                (family, limits.families[family], [r for r in others if r.family == family])
+            )
+        for label, limit, counted in checks:
+            usage = sum(r.vcpus for r in counted)
+            if usage + vcpus > limit:
+                raise ArmError(
+                    409,
+                    "OperationNotAllowed",
+                    f"Operation could not be completed as it results in exceeding approved {label} "
+                    f"quota. Additional details - Deployment Model: Resource Manager, Location: "
+                    f"{location}, Current Limit: {limit}, Current Usage: {usage}, Additional "
+                    f"Required: {vcpus}, (Minimum) New Limit Required: {usage + vcpus}. Submit a "
+                    "request for Quota increase at https://aka.ms/ProdportalCRP/#blade/"
+                    "Microsoft_Azure_Capacity/UsageAndQuota.ReactView/Parameters/%7B%22"
+                    "subscriptionId%22:%22" + subscription_id + "%22%7D by specifying parameters "
+                    "listed in the 'Details' section for deployment to succeed. Please read more "
+                    "about quota limits at https://docs.microsoft.com/en-us/azure/"
+                    "azure-supportability/per-vm-quota-requests",
+                )
+
+    def size_of(
+        self, subscription_id: str, resource_group: str, name: str, location: str, vm_size: str
+    ) -> tuple[int, str]:
+        region = self.catalog.location(location)
+        size = region.size(vm_size) if region is not None else None
+        if size is None:
+            raise ArmError(
+                409,
+                "SkuNotAvailable",
+                f"The requested size for resource '{vm_id(subscription_id, resource_group, name)}' "
+                f"is currently not available in location '{location}' zones '' for subscription "
+                f"'{subscription_id}'. Please try another size or deploy to a different location "
+                "or zones. See https://aka.ms/azureskunotavailable for details.",
+            )
+        return size.vcpus, size.family
+
+    def create(
+        self,
+        subscription_id: str,
+        resource_group: str,
+        name: str,
+        location: str,
+        body: JSON,
+        api_version: str,
+    ) -> tuple[VmRecord, Operation]:
+        properties = body["properties"]
+        vcpus, family = self.size_of(
+            subscription_id, resource_group, name, location, properties["hardwareProfile"]["vmSize"]
+        )
+        self.check_quota(subscription_id, location, vcpus, family, None)
+        storage = properties.get("storageProfile") or {}
+        resolved = self.images.resolve_vm_image(
+            subscription_id,
+            location,
+            storage.get("imageReference") or {},
+            body.get("plan"),
+            vm_id(subscription_id, resource_group, name),
+        )
+        now = self.clock()
+        stored = echoed_properties(properties)
+        record = VmRecord(
+            subscription_id=subscription_id,
+            resource_group=resource_group,
+            name=name,
+            location=location,
+            body={},
+            vcpus=vcpus,
+            family=family,
+            os_type=resolved.os_type,
+            exact_version=resolved.exact_version,
+            boots_unhealthy=resolved.boots_unhealthy,
+            user_data=properties.get("userData"),
+        )
+        stored["storageProfile"] = complete_storage_profile(
+            name,
+            subscription_id,
+            resource_group,
+            storage,
+            resolved.image_reference,
+            resolved.os_type,
+            int((storage.get("osDisk") or {}).get("diskSizeGB") or resolved.os_disk_size_gb),
+        )
+        os_profile = complete_os_profile(name, properties.get("osProfile"), resolved.os_type)
+        if os_profile is not None:
+            stored["osProfile"] = os_profile
+        stored.update(vmId=str(uuid.uuid4()), provisioningState="Creating", timeCreated=iso(now))
+        record.body = {
+            "name": name,
+            "id": record.resource_id,
+            "type": "Microsoft.Compute/virtualMachines",
+            "location": location,
+            **{k: copy.deepcopy(v) for k, v in body.items() if k in ("tags", "zones", "identity")},
+            "properties": stored,
+        }
+        if resolved.plan is not None:
+            record.body["plan"] = resolved.plan
+        nics = network.implied_nics(self.catalog, record, stored["networkProfile"])
+        for resource in [*nics, *network.implied_disks(record, now)]:
+            self.resources[resource["id"].lower()] = resource
+            record.implied_resources[resource["id"]] = resource["properties"]["deleteOption"]
+        self.records[record.resource_id.lower()] = record
+        return record, self._start(record, "create", api_version, {})
+
+    def update(self, record: VmRecord, body: JSON, api_version: str) -> Operation:
+        """A PUT or PATCH on an existing VM: tags, size and echoed settings may change."""
+        self._check_idle(record, "Update")
+        properties = body.get("properties") or {}
+        new_size = (properties.get("hardwareProfile") or {}).get("vmSize")
+        if new_size and new_size.lower() != record.properties["hardwareProfile"]["vmSize"].lower():
+            vcpus, family = self.size_of(
+                record.subscription_id,
+                record.resource_group,
+                record.name,
+                record.location,
+                new_size,
+            )
+            self.check_quota(record.subscription_id, record.location, vcpus, family, record)
+            record.vcpus, record.family = vcpus, family
+        if "tags" in body:
+            record.body["tags"] = copy.deepcopy(body["tags"])
+        for key, value in echoed_properties(properties).items():
+            if key not in ("storageProfile", "osProfile", "networkProfile"):
+                record.properties[key] = copy.deepcopy(value)
+        if "userData" in properties:
+            record.user_data = properties["userData"]
+        record.properties["provisioningState"] = "Updating"
+        record.etag += 1
+        return self._start(record, "update", api_version, {})
+
+    def delete(self, record: VmRecord, api_version: str) -> Operation:
+        active = self.operations.active_for(record.resource_id)
+        if active is not None:
+            self.operations.cancel(
+                active,
+                {
+                    "code": "OperationPreempted",
+                    "message": "The operation has been preempted by a more recent operation.",
+                },
+            )
+        record.properties["provisioningState"] = "Deleting"
+        return self._start(record, "delete", api_version, {})
+
+    def act(
+        self,
+        record: VmRecord,
+        action: str,
+        api_version: str,
+        reimage_to: ResolvedImage | None = None,
+    ) -> Operation:
+        self._check_idle(record, action)
+        if action in ("restart", "powerOff") and record.power_state == "deallocated":
+            raise ArmError(
+                409,
+                "OperationNotAllowed",
+                f"Operation '{action}' is not allowed on VM '{record.name}' since the VM is "
+                "deallocated.",
+            )
+        payload: JSON = {"previous": record.power_state}
+        if reimage_to is not None:
+            payload["image"] = {
+                "exact_version": reimage_to.exact_version,
+                "image_reference": reimage_to.image_reference,
+                "boots_unhealthy": reimage_to.boots_unhealthy,
+            }
+        record.power_state = ACTIONS[action][0]
+        record.properties["provisioningState"] = "Updating"
+        return self._start(record, action, api_version, payload)
+
+    def _complete(self, operation: Operation) -> None:
+        record = self.records.get(operation.target.lower())
+        if record is None:
+            return
+        kind = operation.kind.removeprefix("vm.")
+        failed = operation.status != "Succeeded"
+        if kind == "delete" and not failed:
+            self._remove(record)
+            return
+        record.properties["provisioningState"] = "Failed" if failed else "Succeeded"
+        record.failure = operation.error if failed else None
+        record.etag += 1
+        if kind in ("create", "update"):
+            record.power_state = "stopped" if failed and kind == "create" else "running"
+        elif kind in ACTIONS:
+            record.power_state = operation.payload["previous"] if failed else ACTIONS[kind][1]
+            image = operation.payload.get("image")
+            if image is not None and not failed:
+                record.exact_version = image["exact_version"]
+                record.boots_unhealthy = image["boots_unhealthy"]
+                record.properties["storageProfile"]["imageReference"] = image["image_reference"]
+
+    def _remove(self, record: VmRecord) -> None:
+        del self.records[record.resource_id.lower()]
+        for resource_id, delete_option in record.implied_resources.items():
+            if delete_option == "Delete":
+                self.resources.pop(resource_id.lower(), None)
+            elif resource_id.lower() in self.resources:
+                network.detach(self.resources[resource_id.lower()])

@@ -1,0 +1,167 @@
+"""Shared fixtures for integration tests: a real emulator over HTTPS and the real Azure SDK clients.
+
+Fixtures (all function-scoped, so each test gets a fresh, empty emulator):
+
+- `emulator_catalog`: the built-in catalog made fast for tests: `timeScale` 0.001 (a 180 s
+  create takes 0.18 s), no `Retry-After` on LRO answers (the SDK then polls every
+  `POLLING_INTERVAL` seconds), ARM's default throttling. Override it in a test module to change
+  the emulator's world, e.g. `emulator_catalog.model_copy(update={"page_size": 2})`.
+- `emulator`: a running in-process `vmroll.emulator.server.Emulator` built from
+  `emulator_catalog`, data in `tmp_path / "emulator"`. Use `emulator.credentials` (typed, as in
+  credentials.json: subscription, resource group, location, subnet id, CA bundle),
+  `emulator.base_url`, and helpers: `vms()`, `implied_resources()`, `request_counts()`,
+  `reset_counters()`, `set_faults(Faults(...))`, `credentials_for(principal)`,
+  `issue_token(principal, lifetime)`. The catalog has principals `vmroll-operator`
+  (Contributor on the subscription; the default credentials), `vmroll-reader` (Reader on
+  rg-vmroll) and `vmroll-nobody` (no role).
+- `credential`: `azure.identity.aio.ClientSecretCredential` for the default principal, with the
+  emulator as authority, instance discovery disabled and the emulator's CA as `connection_verify`.
+- `compute_client`: `azure.mgmt.compute.aio.ComputeManagementClient` on that credential, with the
+  emulator as `base_url`, ARM's credential scope, the CA bundle, and a short polling interval.
+
+- `vm_body`: a factory of valid VM create bodies (Ubuntu latest, the catalog's subnet).
+
+`make_credential(creds)` and `make_compute_client(creds, credential)` build the same for another
+principal (see `Emulator.credentials_for`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from azure.identity.aio import ClientSecretCredential
+from azure.mgmt.compute.aio import ComputeManagementClient
+
+from vmroll.emulator.catalog import Catalog, load_catalog
+from vmroll.emulator.server import Emulator, EmulatorCredentials, running_emulator
+
+POLLING_INTERVAL = 0.02
+UBUNTU_LATEST = {
+    "publisher": "Canonical",
+    "offer": "ubuntu-24_04-lts",
+    "sku": "server",
+    "version": "latest",
+}
+
+
+def fast_catalog() -> Catalog:
+    return load_catalog().model_copy(update={"time_scale": 0.001, "lro_retry_after_seconds": 0})
+
+
+def make_credential(creds: EmulatorCredentials) -> ClientSecretCredential:
+    return ClientSecretCredential(
+        creds.tenant_id,
+        creds.client_id,
+        creds.client_secret,
+        authority=creds.authority_host,
+        disable_instance_discovery=True,
+        connection_verify=creds.ca_bundle,
+    )
+
+
+def make_compute_client(
+    creds: EmulatorCredentials, credential: ClientSecretCredential
+) -> ComputeManagementClient:
+    return ComputeManagementClient(
+        credential,
+        creds.subscription_id,
+        base_url=creds.resource_manager_endpoint,
+        credential_scopes=[creds.credential_scope],
+        connection_verify=creds.ca_bundle,
+        polling_interval=POLLING_INTERVAL,
+    )
+
+
+@pytest.fixture
+def emulator_catalog() -> Catalog:
+    return fast_catalog()
+
+
+@pytest.fixture
+async def emulator(tmp_path: Path, emulator_catalog: Catalog) -> AsyncIterator[Emulator]:
+    async with running_emulator(tmp_path / "emulator", catalog=emulator_catalog) as running:
+        yield running
+
+
+@pytest.fixture
+async def credential(emulator: Emulator) -> AsyncIterator[ClientSecretCredential]:
+    async with make_credential(emulator.credentials) as created:
+        yield created
+
+
+@pytest.fixture
+async def compute_client(
+    emulator: Emulator, credential: ClientSecretCredential
+) -> AsyncIterator[ComputeManagementClient]:
+    async with make_compute_client(emulator.credentials, credential) as client:
+        yield client
+
+
+VmBody = Callable[..., dict[str, Any]]
+
+
+@pytest.fixture
+def vm_body(emulator: Emulator) -> VmBody:
+    """A factory of valid VM create bodies in the emulator's resource group and subnet.
+
+    Keyword arguments: `size`, `image` (an imageReference), `tags`, `delete_option` (for the NIC
+    and OS disk), `location`.
+    """
+    creds = emulator.credentials
+
+    def build(
+        *,
+        size: str = "Standard_D2s_v5",
+        image: dict[str, str] | None = None,
+        tags: dict[str, str] | None = None,
+        delete_option: str = "Delete",
+        location: str | None = None,
+    ) -> dict[str, Any]:
+        return {
+            "location": location or creds.location,
+            "tags": tags or {},
+            "properties": {
+                "hardwareProfile": {"vmSize": size},
+                "storageProfile": {
+                    "imageReference": image or dict(UBUNTU_LATEST),
+                    "osDisk": {"createOption": "FromImage", "deleteOption": delete_option},
+                },
+                "osProfile": {
+                    "adminUsername": "azureuser",
+                    "linuxConfiguration": {
+                        "disablePasswordAuthentication": True,
+                        "ssh": {
+                            "publicKeys": [
+                                {
+                                    "path": "/home/azureuser/.ssh/authorized_keys",
+                                    "keyData": "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIEmulator",
+                                }
+                            ]
+                        },
+                    },
+                },
+                "networkProfile": {
+                    "networkApiVersion": "2020-11-01",
+                    "networkInterfaceConfigurations": [
+                        {
+                            "name": "nic",
+                            "properties": {
+                                "primary": True,
+                                "deleteOption": delete_option,
+                                "ipConfigurations": [
+                                    {
+                                        "name": "ipconfig",
+                                        "properties": {"subnet": {"id": creds.subnet_id}},
+                                    }
+                                ],
+                            },
+                        }
+                    ],
+                },
+            },
+        }
+
+    return build
