@@ -1,0 +1,118 @@
+"""Which VMs in a resource group belong to a pool, and the tags that say so.
+
+vmroll shares resource groups with people and with other pools, so it acts only on VMs whose
+pool-UID tag is its pool's UID. A VM that looks like the pool's (its pool tags or its name
+match) without that UID is a "look-alike": the VM of a pool of the same name that was deleted
+with deletionPolicy Retain, or of another cluster. vmroll never touches it, and reports it.
+
+Azure tag names cannot contain `< > % & \\ ? /`, hence `vmroll.io_pool-uid` rather than a
+Kubernetes-style `vmroll.io/pool-uid`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Generic, Protocol, TypeVar
+
+from vmroll.plan.naming import vm_index
+
+TAG_PREFIX = "vmroll.io_"
+POOL_UID_TAG = "vmroll.io_pool-uid"
+POOL_TAG = "vmroll.io_pool"
+POOL_NAMESPACE_TAG = "vmroll.io_pool-namespace"
+REVISION_TAG = "vmroll.io_revision"
+IMAGE_VERSION_TAG = "vmroll.io_image-version"
+OWNERSHIP_TAGS = (POOL_UID_TAG, POOL_TAG, POOL_NAMESPACE_TAG, REVISION_TAG, IMAGE_VERSION_TAG)
+MAX_TAGS = 50
+"""Azure's limit of tags per resource."""
+
+
+@dataclass(frozen=True)
+class PoolIdentity:
+    """Who a pool is: enough to tag its VMs and to recognise them."""
+
+    namespace: str
+    name: str
+    uid: str
+
+
+class Ownership(StrEnum):
+    """How a listed VM relates to a pool."""
+
+    OWNED = "Owned"
+    LOOK_ALIKE = "LookAlike"
+    UNRELATED = "Unrelated"
+
+
+class ListedVm(Protocol):
+    """What classification reads of a listed VM (an SDK VirtualMachine fits)."""
+
+    @property
+    def name(self) -> str | None: ...
+
+    @property
+    def tags(self) -> Mapping[str, str] | None: ...
+
+
+VmT = TypeVar("VmT", bound=ListedVm)
+
+
+@dataclass(frozen=True)
+class Partition(Generic[VmT]):
+    """A listing split by ownership, in listing order."""
+
+    owned: tuple[VmT, ...]
+    look_alikes: tuple[VmT, ...]
+    unrelated: tuple[VmT, ...]
+
+
+def ownership_tags(pool: PoolIdentity, revision: str, image_version: str | None) -> dict[str, str]:
+    """The tags that mark a VM as the pool's, at a revision and image version."""
+    tags = {
+        POOL_UID_TAG: pool.uid,
+        POOL_TAG: pool.name,
+        POOL_NAMESPACE_TAG: pool.namespace,
+        REVISION_TAG: revision,
+    }
+    if image_version is not None:
+        tags[IMAGE_VERSION_TAG] = image_version
+    return tags
+
+
+def vm_tags(
+    user_tags: Mapping[str, str], pool: PoolIdentity, revision: str, image_version: str | None
+) -> dict[str, str]:
+    """The full tag set of a new or updated VM: the user's tags, then vmroll's."""
+    reserved = sorted(name for name in user_tags if name.startswith(TAG_PREFIX))
+    if reserved:
+        raise ValueError(f"tag names {reserved} use the prefix {TAG_PREFIX} reserved for vmroll")
+    tags = {**user_tags, **ownership_tags(pool, revision, image_version)}
+    if len(tags) > MAX_TAGS:
+        raise ValueError(f"a VM can carry {MAX_TAGS} tags; this one would carry {len(tags)}")
+    return tags
+
+
+def classify(name: str | None, tags: Mapping[str, str] | None, pool: PoolIdentity) -> Ownership:
+    """Owned when the pool-UID tag is the pool's; look-alike when it only looks so."""
+    tags = tags or {}
+    if tags.get(POOL_UID_TAG) == pool.uid:
+        return Ownership.OWNED
+    same_pool_tags = (
+        tags.get(POOL_TAG) == pool.name and tags.get(POOL_NAMESPACE_TAG) == pool.namespace
+    )
+    same_name = name is not None and vm_index(name, pool.name, pool.uid) is not None
+    return Ownership.LOOK_ALIKE if same_pool_tags or same_name else Ownership.UNRELATED
+
+
+def partition(vms: Iterable[VmT], pool: PoolIdentity) -> Partition[VmT]:
+    """Split a resource group's listing into the pool's VMs, look-alikes and the rest."""
+    groups: dict[Ownership, list[VmT]] = {kind: [] for kind in Ownership}
+    for vm in vms:
+        groups[classify(vm.name, vm.tags, pool)].append(vm)
+    return Partition(
+        owned=tuple(groups[Ownership.OWNED]),
+        look_alikes=tuple(groups[Ownership.LOOK_ALIKE]),
+        unrelated=tuple(groups[Ownership.UNRELATED]),
+    )

@@ -1,0 +1,93 @@
+"""Every condition reason vmroll writes, in one place, each with what it means.
+
+Reasons are the programmatic half of a condition: alerts, dashboards and `kubectl wait` match
+on them, so they are CamelCase constants that never change spelling. `DESCRIPTIONS` documents
+each one; a unit test fails when a reason lacks a description.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from enum import StrEnum
+from types import MappingProxyType
+
+
+class Reason(StrEnum):
+    """Reasons of vmroll's conditions (Ready, Reconciling, Stalled and domain conditions)."""
+
+    # Stalled: a human must change something.
+    ACCESS_DENIED = "AccessDenied"
+    ACCOUNT_NOT_FOUND = "AccountNotFound"
+    CREDENTIALS_NOT_FOUND = "CredentialsNotFound"
+    IMAGE_NOT_AVAILABLE = "ImageNotAvailable"
+    TERMS_NOT_ACCEPTED = "TermsNotAccepted"
+    QUOTA_EXCEEDED = "QuotaExceeded"
+    SKU_NOT_AVAILABLE = "SkuNotAvailable"
+    INVALID_PARAMETER = "InvalidParameter"
+    INVALID_SPEC = "InvalidSpec"
+    AZURE_REQUEST_REJECTED = "AzureRequestRejected"
+    PROGRESS_DEADLINE_EXCEEDED = "ProgressDeadlineExceeded"
+    ROLLED_BACK = "RolledBack"
+    # Reconciling: vmroll is working towards the spec.
+    RECONCILING = "Reconciling"
+    RESOLVING_IMAGE = "ResolvingImage"
+    CREATING = "Creating"
+    SCALING = "Scaling"
+    ROLLING_OUT = "RollingOut"
+    ROLLING_BACK = "RollingBack"
+    DELETING = "Deleting"
+    WAITING_FOR_HEALTHY = "WaitingForHealthy"
+    RETRYING = "Retrying"
+    # Progress held back on purpose.
+    PAUSED = "Paused"
+    WAITING_FOR_MAINTENANCE_WINDOW = "WaitingForMaintenanceWindow"
+    AWAITING_DELETION = "AwaitingDeletion"
+    # Ready and domain conditions when all is well.
+    READY = "Ready"
+    ALL_REPLICAS_READY = "AllReplicasReady"
+    IMAGE_RESOLVED = "ImageResolved"
+    AUTHENTICATED = "Authenticated"
+    AUTHENTICATION_FAILED = "AuthenticationFailed"
+
+
+DESCRIPTIONS: Mapping[Reason, str] = MappingProxyType(
+    {
+        Reason.ACCESS_DENIED: "The AzureAccount does not admit the pool's namespace or resource "
+        "group, or Azure refused the credentials' access.",
+        Reason.ACCOUNT_NOT_FOUND: "spec.accountRef names an AzureAccount that does not exist.",
+        Reason.CREDENTIALS_NOT_FOUND: "The Secret or key the AzureAccount's auth points to "
+        "does not exist.",
+        Reason.IMAGE_NOT_AVAILABLE: "The image or version does not exist, or is not available "
+        "in the pool's location.",
+        Reason.TERMS_NOT_ACCEPTED: "The image is paid and its marketplace terms are not "
+        "accepted; set spec.image.acceptTerms.",
+        Reason.QUOTA_EXCEEDED: "The subscription's vCPU or resource quota does not allow the VMs.",
+        Reason.SKU_NOT_AVAILABLE: "The VM size is not offered in the location or zone.",
+        Reason.INVALID_PARAMETER: "Azure refused a value of the spec as invalid.",
+        Reason.INVALID_SPEC: "The spec fails a rule the CRD schema cannot express.",
+        Reason.AZURE_REQUEST_REJECTED: "Azure refused a request for a reason vmroll does not "
+        "classify; the message carries Azure's code.",
+        Reason.PROGRESS_DEADLINE_EXCEEDED: "The rollout made no progress within "
+        "strategy.progressDeadlineSeconds.",
+        Reason.ROLLED_BACK: "The rollout failed and the pool went back to its previous revision.",
+        Reason.RECONCILING: "vmroll is working towards the spec.",
+        Reason.RESOLVING_IMAGE: "vmroll is resolving the image version to run.",
+        Reason.CREATING: "VMs are being created for a new pool.",
+        Reason.SCALING: "VMs are being added or removed to match spec.replicas.",
+        Reason.ROLLING_OUT: "VMs are moving to the target revision.",
+        Reason.ROLLING_BACK: "VMs are moving back to the previous revision after a failure.",
+        Reason.DELETING: "The pool is being deleted and its VMs with it.",
+        Reason.WAITING_FOR_HEALTHY: "VMs exist on the target revision but are not yet available.",
+        Reason.RETRYING: "A transient Azure failure; vmroll retries after a delay.",
+        Reason.PAUSED: "strategy.paused is set: no new rollout step starts.",
+        Reason.WAITING_FOR_MAINTENANCE_WINDOW: "A rollout is due and waits for a maintenance "
+        "window to open.",
+        Reason.AWAITING_DELETION: "OnDelete strategy: outdated VMs change only once someone "
+        "deletes them.",
+        Reason.READY: "The object is ready.",
+        Reason.ALL_REPLICAS_READY: "Every VM runs the target revision and is available.",
+        Reason.IMAGE_RESOLVED: "The requested image resolved to an exact version.",
+        Reason.AUTHENTICATED: "vmroll authenticated to the subscription with the account's auth.",
+        Reason.AUTHENTICATION_FAILED: "vmroll could not obtain a token with the account's auth.",
+    }
+)
