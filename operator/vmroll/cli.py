@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from vmroll import __version__
 from vmroll.api import cli as api_cli
 from vmroll.devcluster import cli as devcluster_cli
+from vmroll.devstack import cli as devstack_cli
 from vmroll.emulator import cli as emulator_cli
 
 
@@ -22,6 +23,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"vmroll {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    devstack_cli.register(commands)
     devcluster_cli.register(commands)
     emulator_cli.register(commands)
     api_cli.register(commands)

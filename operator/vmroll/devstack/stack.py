@@ -1,0 +1,171 @@
+"""Start the local stack in order, and take it down in reverse, whatever happens in between.
+
+Order: control plane (or the cluster named by VMROLL_KUBECONFIG), the Azure emulator, the CRDs,
+the emulator's Secret and AzureAccount, then the operator. The emulator and the operator are
+child processes run exactly as a user would run them (`vmroll emulator serve`, `vmroll run`),
+so `vmroll dev` exercises the same code paths as a real installation.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from contextlib import ExitStack
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from vmroll.api.crd import render_crds
+from vmroll.devcluster.controlplane import LocalControlPlane
+from vmroll.devcluster.paths import KUBECONFIG_VARIABLE
+from vmroll.devstack.manifests import (
+    credentials_secret,
+    emulator_account,
+    system_namespace,
+)
+
+INSTANCE_NAME = "dev"
+EMULATOR_READY_TIMEOUT_SECONDS = 60.0
+STOP_GRACE_SECONDS = 10.0
+
+Report = Callable[[str], None]
+
+
+class DevStackError(Exception):
+    """The local stack could not start; the message says which part and why."""
+
+
+class DevStack:
+    """The running local stack; use as a context manager so that everything stops on exit."""
+
+    def __init__(self, *, run_operator: bool = True, report: Report = print) -> None:
+        self._run_operator = run_operator
+        self._report = report
+        self._exit = ExitStack()
+        self.kubeconfig = Path()
+        self.kubectl = "kubectl"
+        self.operator: subprocess.Popen[bytes] | None = None
+
+    def __enter__(self) -> DevStack:
+        try:
+            self._start()
+        except BaseException:
+            self._exit.close()
+            raise
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._exit.close()
+
+    def _start(self) -> None:
+        self._start_cluster()
+        workdir = Path(tempfile.mkdtemp(prefix="vmroll-dev-"))
+        self._exit.callback(shutil.rmtree, workdir, ignore_errors=True)
+        credentials, ca_pem = self._start_emulator(workdir / "emulator")
+        self._install(credentials, ca_pem, workdir)
+        if self._run_operator:
+            self.operator = self._spawn(
+                "operator", ["run"], log=None, env={"KUBECONFIG": str(self.kubeconfig)}
+            )
+
+    def _start_cluster(self) -> None:
+        existing = os.environ.get(KUBECONFIG_VARIABLE)
+        if existing:
+            self._report(f"Using the cluster of {KUBECONFIG_VARIABLE}={existing}")
+            self.kubeconfig = Path(existing)
+            self.kubectl = shutil.which("kubectl") or "kubectl"
+            return
+        self._report("Starting the local control plane (etcd + kube-apiserver)...")
+        plane = LocalControlPlane(name=INSTANCE_NAME, report=self._report)
+        plane.start()
+        self._exit.callback(plane.stop)
+        self.kubeconfig = plane.kubeconfig_path
+        self.kubectl = str(plane.kubectl_path)
+
+    def _start_emulator(self, data_dir: Path) -> tuple[dict[str, Any], str]:
+        self._report("Starting the Azure emulator...")
+        data_dir.mkdir(parents=True)
+        process = self._spawn(
+            "emulator",
+            ["emulator", "serve", "--port", "0", "--data-dir", str(data_dir)],
+            log=data_dir / "emulator.log",
+        )
+        credentials_file = data_dir / "credentials.json"
+        deadline = time.monotonic() + EMULATOR_READY_TIMEOUT_SECONDS
+        while not credentials_file.exists():
+            if process.poll() is not None:
+                log = (data_dir / "emulator.log").read_text(errors="replace")[-2000:]
+                raise DevStackError(f"the Azure emulator exited with {process.returncode}:\n{log}")
+            if time.monotonic() > deadline:
+                raise DevStackError("the Azure emulator did not write credentials.json in time")
+            time.sleep(0.1)
+        credentials: dict[str, Any] = json.loads(credentials_file.read_text())
+        ca_pem = Path(credentials["caBundle"]).read_text()
+        self._report(f"Azure emulator: {credentials['resourceManagerEndpoint']}")
+        return credentials, ca_pem
+
+    def _install(self, credentials: dict[str, Any], ca_pem: str, workdir: Path) -> None:
+        self._report("Installing the CRDs and the emulator's AzureAccount...")
+        crd_dir = workdir / "crds"
+        crd_dir.mkdir()
+        for filename, text in render_crds().items():
+            (crd_dir / filename).write_text(text)
+        self.kubectl_run("apply", "--server-side", "-f", str(crd_dir))
+        self.kubectl_run("wait", "--for=condition=Established", "--timeout=60s", "-f", str(crd_dir))
+        manifests = [
+            system_namespace(),
+            credentials_secret(credentials),
+            emulator_account(credentials, ca_pem),
+        ]
+        account_file = workdir / "account.yaml"
+        account_file.write_text(yaml.safe_dump_all(manifests, sort_keys=False))
+        self.kubectl_run("apply", "-f", str(account_file))
+
+    def kubectl_run(self, *args: str) -> str:
+        result = subprocess.run(
+            [self.kubectl, "--kubeconfig", str(self.kubeconfig), *args],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if result.returncode != 0:
+            raise DevStackError(f"kubectl {' '.join(args[:2])} failed: {result.stderr.strip()}")
+        return result.stdout
+
+    def _spawn(
+        self,
+        what: str,
+        vmroll_args: Sequence[str],
+        *,
+        log: Path | None,
+        env: dict[str, str] | None = None,
+    ) -> subprocess.Popen[bytes]:
+        output = log.open("wb") if log is not None else None
+        if output is not None:
+            self._exit.callback(output.close)
+        process = subprocess.Popen(
+            [sys.executable, "-m", "vmroll.cli", *vmroll_args],
+            stdout=output,
+            stderr=subprocess.STDOUT if output is not None else None,
+            env={**os.environ, **(env or {})},
+        )
+        self._exit.callback(_stop, process)
+        return process
+
+
+def _stop(process: subprocess.Popen[bytes]) -> None:
+    if process.poll() is not None:
+        return
+    process.terminate()
+    try:
+        process.wait(timeout=STOP_GRACE_SECONDS)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
