@@ -2,7 +2,7 @@
 
 Tests and demos publish a marketplace or gallery version while the operator runs, to watch it
 roll a pool forward (or back, with `bootsUnhealthy`). These routes are the emulator's own, not
-ARM's; they answer errors in the same ARM shape.
+ARM's, so ARM's middleware does not render their errors: they answer them in ARM's shape here.
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ from typing import Literal
 
 from aiohttp import web
 
+from vmroll.emulator.errors import ArmError
 from vmroll.emulator.images.arm import read_json, respond
 from vmroll.emulator.images.state import ImageState, parse_publication
 
@@ -51,6 +52,9 @@ class AdminRoutes:
     async def _publish(
         self, request: web.Request, kind: Literal["marketplace", "gallery"]
     ) -> web.Response:
-        publication = parse_publication(kind, await read_json(request, f"{kind} publication"))
-        self._state.publish(publication)
+        try:
+            publication = parse_publication(kind, await read_json(request, f"{kind} publication"))
+            self._state.publish(publication)
+        except ArmError as error:
+            return respond(error.body(), error.status)
         return respond(self._state.publications[-1].model_dump(mode="json", by_alias=True), 201)

@@ -33,7 +33,7 @@ class CatalogModel(BaseModel):
     )
 
 
-def _check_version(value: str) -> str:
+def check_version(value: str) -> str:
     if parse_version(value) is None:
         raise ValueError(
             f"{value!r} is not an image version: use Major.Minor.Build, three decimal numbers"
@@ -78,7 +78,7 @@ class MarketplaceVersion(CatalogModel):
     os_disk_size_gb: int = Field(default=30, gt=0, alias="osDiskSizeGB")
     deprecation: Deprecation = Deprecation()
 
-    _version_valid = field_validator("version")(_check_version)
+    _version_valid = field_validator("version")(check_version)
     _locations_normal = field_validator("locations")(_normalize_locations)
 
 
@@ -138,7 +138,7 @@ class GalleryImageVersion(CatalogModel):
     source_id: str | None = None
     os_disk_size_gb: int = Field(default=30, gt=0, alias="osDiskSizeGB")
 
-    _version_valid = field_validator("name")(_check_version)
+    _version_valid = field_validator("name")(check_version)
 
     def replicated_to(self, location: str) -> bool:
         return any(r.name == location and r.state == "Completed" for r in self.target_regions)

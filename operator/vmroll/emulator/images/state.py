@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import Field, ValidationError
+from pydantic import Field, ValidationError, field_validator
 
 from vmroll.emulator.errors import ArmError
 from vmroll.emulator.images.catalog import (
@@ -26,6 +26,7 @@ from vmroll.emulator.images.catalog import (
     OsType,
     PurchasePlan,
     TargetRegion,
+    check_version,
 )
 
 
@@ -43,6 +44,8 @@ class MarketplacePublication(CatalogModel):
     hyper_v_generation: HyperVGeneration = "V2"
     architecture: Architecture = "x64"
     plan: PurchasePlan | None = None
+
+    _version_valid = field_validator("version")(check_version)
 
     def apply(self, catalog: ImageCatalog) -> ImageCatalog:
         image = MarketplaceImage(
@@ -77,6 +80,8 @@ class GalleryPublication(CatalogModel):
     boots_unhealthy: bool = False
     published_date: datetime | None = None
     source_id: str | None = None
+
+    _version_valid = field_validator("name")(check_version)
 
     def apply(self, catalog: ImageCatalog) -> ImageCatalog:
         gallery = catalog.gallery(self.subscription_id, self.resource_group, self.gallery)
