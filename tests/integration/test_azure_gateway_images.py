@@ -1,0 +1,210 @@
+"""Image resolution and marketplace terms through vmroll's Azure boundary, against the emulator.
+
+The gateway is built the way the operator builds it (client secret, custom authority, the
+emulator's CA bundle), so these tests run vmroll's real credential, client and SDK code paths.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import pytest
+
+from vmroll.azure import (
+    AccountConnection,
+    AzureEndpoint,
+    AzureGateways,
+    CaBundleFile,
+    ClientSecretAuth,
+    ComputeGateway,
+    GalleryImage,
+    ImageSourceKind,
+    ManagedImage,
+    MarketplaceImage,
+    PurchasePlan,
+    TerminalAzureError,
+)
+from vmroll.azure.clients import ClientOptions
+from vmroll.azure.errors import IMAGE_NOT_AVAILABLE, TERMS_NOT_ACCEPTED
+from vmroll.emulator.server import Emulator, EmulatorCredentials
+
+pytestmark = pytest.mark.integration
+
+HOUR = 3600.0
+UBUNTU = MarketplaceImage("Canonical", "ubuntu-24_04-lts", "server")
+RABBITMQ = MarketplaceImage("bitnami", "rabbitmq", "rabbitmq")
+RABBITMQ_PLAN = PurchasePlan(name="rabbitmq", publisher="bitnami", product="rabbitmq")
+
+
+def connection_of(creds: EmulatorCredentials) -> AccountConnection:
+    return AccountConnection(
+        subscription_id=creds.subscription_id,
+        tenant_id=creds.tenant_id,
+        auth=ClientSecretAuth(client_id=creds.client_id, secret=creds.client_secret),
+        endpoint=AzureEndpoint(
+            resource_manager=creds.resource_manager_endpoint,
+            authority_host=creds.authority_host,
+            ca_bundle=CaBundleFile(creds.ca_bundle),
+        ),
+    )
+
+
+@pytest.fixture
+async def gateway(emulator: Emulator) -> AsyncIterator[ComputeGateway]:
+    gateways = AzureGateways(client_options=ClientOptions(polling_interval=0.02))
+    try:
+        yield gateways.gateway(connection_of(emulator.credentials))
+    finally:
+        await gateways.close()
+
+
+def gallery_image(emulator: Emulator, name: str) -> str:
+    creds = emulator.credentials
+    return (
+        f"/subscriptions/{creds.subscription_id}/resourceGroups/rg-vmroll/providers/"
+        f"Microsoft.Compute/galleries/vmrollGallery/images/{name}"
+    )
+
+
+def managed_image(emulator: Emulator, group: str, name: str) -> str:
+    return (
+        f"/subscriptions/{emulator.credentials.subscription_id}/resourceGroups/{group}/providers/"
+        f"Microsoft.Compute/images/{name}"
+    )
+
+
+@pytest.mark.parametrize(
+    ("location", "version"),
+    [("westeurope", "24.04.202611100"), ("eastus", "24.04.202610220")],
+)
+async def test_marketplace_latest_is_the_newest_version_in_the_region(
+    gateway: ComputeGateway, location: str, version: str
+) -> None:
+    image = await gateway.resolve_image(location, UBUNTU, max_age=HOUR)
+    assert image.source is ImageSourceKind.MARKETPLACE
+    assert (image.requested, image.resolved_version, image.plan) == ("latest", version, None)
+    assert image.image_reference == {
+        "publisher": "Canonical",
+        "offer": "ubuntu-24_04-lts",
+        "sku": "server",
+        "version": version,
+    }
+    assert image.image_id.lower().endswith(f"/versions/{version}")
+
+
+async def test_marketplace_latest_orders_versions_as_numbers_and_finds_the_plan(
+    gateway: ComputeGateway,
+) -> None:
+    image = await gateway.resolve_image("westeurope", RABBITMQ, max_age=HOUR)
+    assert image.resolved_version == "4.0.18"
+    assert image.plan == RABBITMQ_PLAN
+
+
+async def test_pinned_marketplace_version_is_checked_in_the_region(
+    gateway: ComputeGateway,
+) -> None:
+    pinned = MarketplaceImage("Canonical", "ubuntu-24_04-lts", "server", "24.04.202611100")
+    assert (await gateway.resolve_image("westeurope", pinned, max_age=HOUR)).resolved_version == (
+        "24.04.202611100"
+    )
+    with pytest.raises(TerminalAzureError) as raised:
+        await gateway.resolve_image("eastus", pinned, max_age=HOUR)
+    assert raised.value.reason == IMAGE_NOT_AVAILABLE
+    assert "24.04.202611100" in raised.value.message
+    assert "eastus" in raised.value.message
+
+
+async def test_unknown_marketplace_image_is_not_available(gateway: ComputeGateway) -> None:
+    with pytest.raises(TerminalAzureError) as raised:
+        await gateway.resolve_image(
+            "westeurope", MarketplaceImage("Canonical", "no-such-offer", "server"), max_age=HOUR
+        )
+    assert raised.value.reason == IMAGE_NOT_AVAILABLE
+    assert "Canonical:no-such-offer:server:latest" in raised.value.message
+
+
+async def test_latest_is_resolved_once_per_interval_for_all_pools(
+    emulator: Emulator, gateway: ComputeGateway
+) -> None:
+    emulator.reset_counters()
+    for _ in range(5):
+        await gateway.resolve_image("West Europe", UBUNTU, max_age=HOUR)
+    await gateway.resolve_image("westeurope", UBUNTU, max_age=0)
+    operations = emulator.request_counts()["operations"]
+    assert operations["VirtualMachineImages_List"]["total"] == 2
+
+
+@pytest.mark.parametrize(("location", "version"), [("westeurope", "1.3.0"), ("eastus", "1.1.0")])
+async def test_gallery_latest_skips_excluded_and_unreplicated_versions(
+    emulator: Emulator, gateway: ComputeGateway, location: str, version: str
+) -> None:
+    definition = gallery_image(emulator, "ubuntu-web")
+    image = await gateway.resolve_image(location, GalleryImage(definition), max_age=HOUR)
+    assert image.source is ImageSourceKind.GALLERY
+    assert image.resolved_version == version
+    assert image.image_reference == {"id": f"{definition}/versions/{version}"}
+
+
+async def test_gallery_pinned_version_excluded_from_latest_is_still_usable(
+    emulator: Emulator, gateway: ComputeGateway
+) -> None:
+    pinned = GalleryImage(gallery_image(emulator, "ubuntu-web"), "1.2.0")
+    assert (await gateway.resolve_image("eastus", pinned, max_age=HOUR)).resolved_version == "1.2.0"
+
+
+@pytest.mark.parametrize(
+    ("name", "version", "location"),
+    [
+        pytest.param("ubuntu-web", "1.3.0", "eastus", id="pinned-not-replicated"),
+        pytest.param("ubuntu-web", "9.9.9", "westeurope", id="pinned-unknown"),
+        pytest.param("ubuntu-canary", "latest", "westeurope", id="nothing-eligible"),
+        pytest.param("no-such-image", "latest", "westeurope", id="unknown-definition"),
+    ],
+)
+async def test_gallery_image_not_available(
+    emulator: Emulator, gateway: ComputeGateway, name: str, version: str, location: str
+) -> None:
+    image = GalleryImage(gallery_image(emulator, name), version)
+    with pytest.raises(TerminalAzureError) as raised:
+        await gateway.resolve_image(location, image, max_age=HOUR)
+    assert raised.value.reason == IMAGE_NOT_AVAILABLE
+    assert location in raised.value.message
+
+
+async def test_managed_image_in_its_region(emulator: Emulator, gateway: ComputeGateway) -> None:
+    image_id = managed_image(emulator, "rg-vmroll", "golden-ubuntu-2404")
+    image = await gateway.resolve_image("westeurope", ManagedImage(image_id), max_age=HOUR)
+    assert image.source is ImageSourceKind.MANAGED
+    assert image.resolved_version is None
+    assert image.image_reference["id"].lower() == image_id.lower()
+
+
+@pytest.mark.parametrize(
+    ("group", "name"),
+    [("rg-vmroll-eastus", "golden-ubuntu-2404-eastus"), ("rg-vmroll", "no-such-image")],
+)
+async def test_managed_image_elsewhere_or_unknown_is_not_available(
+    emulator: Emulator, gateway: ComputeGateway, group: str, name: str
+) -> None:
+    image = ManagedImage(managed_image(emulator, group, name))
+    with pytest.raises(TerminalAzureError) as raised:
+        await gateway.resolve_image("westeurope", image, max_age=HOUR)
+    assert raised.value.reason == IMAGE_NOT_AVAILABLE
+
+
+async def test_terms_not_accepted_stop_a_pool_that_does_not_accept_them(
+    gateway: ComputeGateway,
+) -> None:
+    with pytest.raises(TerminalAzureError) as raised:
+        await gateway.ensure_terms(RABBITMQ_PLAN, accept=False)
+    assert raised.value.reason == TERMS_NOT_ACCEPTED
+    assert "acceptTerms" in raised.value.message
+
+
+async def test_terms_accepted_when_the_pool_says_so(
+    emulator: Emulator, gateway: ComputeGateway
+) -> None:
+    await gateway.ensure_terms(RABBITMQ_PLAN, accept=True)
+    await gateway.ensure_terms(RABBITMQ_PLAN, accept=False)
+    agreements = emulator.context.images.snapshot()["agreements"]
+    assert [(a["plan"], a["accepted"]) for a in agreements] == [("rabbitmq", True)]
