@@ -1,0 +1,169 @@
+"""The fleet as one planning pass sees it, and the pass's running tally of decisions.
+
+A pass decides several actions in a row (repairs, scaling, a rollout batch); each decision
+changes what the next one may do: how many VMs still exist, how many are still available, which
+zone is emptiest. `PlanningPass` carries that tally as an immutable value, one `with_*` per
+decision, so each step is a pure function from pass to pass and the two fences are enforced in
+one place:
+
+- the surge ceiling: a VM being deleted still exists until Azure says it is gone, and a VM being
+  created exists as soon as it is asked for;
+- the availability floor: a VM with any operation in flight does not count as available, and
+  deleting or reimaging an available VM spends one unit of `available - floor`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, replace
+from datetime import datetime
+
+from vmroll.plan.availability import Readiness, ReadinessPolicy, assess
+from vmroll.plan.rollout_model import (
+    Action,
+    CreateReason,
+    CreateVM,
+    DeleteReason,
+    DeleteVM,
+    InFlight,
+    ObservedInstance,
+    ReimageVM,
+    Target,
+)
+
+
+@dataclass(frozen=True)
+class Member:
+    """An observed VM with its readiness at `now` and whether it runs the target revision."""
+
+    instance: ObservedInstance
+    readiness: Readiness
+    updated: bool
+
+    @property
+    def name(self) -> str:
+        return self.instance.name
+
+    @property
+    def busy(self) -> bool:
+        return self.instance.in_flight is not InFlight.NONE
+
+    @property
+    def leaving(self) -> bool:
+        return self.instance.in_flight is InFlight.DELETE
+
+    @property
+    def available(self) -> bool:
+        return self.readiness.is_available and not self.busy
+
+
+def assess_fleet(
+    instances: Iterable[ObservedInstance], target: Target, policy: ReadinessPolicy, now: datetime
+) -> tuple[Member, ...]:
+    return tuple(
+        Member(i, assess(i.health, policy, now), i.revision == target.revision)
+        for i in sorted(instances, key=lambda i: i.name)
+    )
+
+
+@dataclass(frozen=True)
+class PlanningPass:
+    """The fleet plus the actions decided so far in this pass."""
+
+    members: tuple[Member, ...]
+    target: Target
+    zones: tuple[str, ...]
+    ceiling: int
+    floor: int
+    actions: tuple[Action, ...] = ()
+    touched: frozenset[str] = frozenset()
+    deleted: frozenset[str] = frozenset()
+    replaced: frozenset[str] = frozenset()
+
+    @property
+    def existing(self) -> int:
+        return len(self.members) + sum(isinstance(a, CreateVM) for a in self.actions)
+
+    @property
+    def room(self) -> int:
+        """How many more VMs may be created without passing the surge ceiling."""
+        return max(0, self.ceiling - self.existing)
+
+    @property
+    def available(self) -> int:
+        return sum(m.available and m.name not in self.touched for m in self.members)
+
+    @property
+    def budget(self) -> int:
+        """How many more available VMs may be disrupted without going below the floor."""
+        return max(0, self.available - self.floor)
+
+    @property
+    def remaining(self) -> tuple[Member, ...]:
+        """VMs that will still be there after this pass: not leaving, not deleted by it."""
+        return tuple(m for m in self.members if not m.leaving and m.name not in self.deleted)
+
+    @property
+    def planned_creates(self) -> tuple[CreateVM, ...]:
+        return tuple(a for a in self.actions if isinstance(a, CreateVM))
+
+    @property
+    def live(self) -> int:
+        return len(self.remaining) + len(self.planned_creates)
+
+    @property
+    def updated_live(self) -> int:
+        return sum(m.updated for m in self.remaining) + len(self.planned_creates)
+
+    def actionable(self, member: Member) -> bool:
+        return not member.busy and member.name not in self.touched
+
+    def may_disrupt(self, member: Member) -> bool:
+        return self.actionable(member) and (not member.available or self.budget > 0)
+
+    def zone_population(self, zone: str | None) -> int:
+        return sum(m.instance.zone == zone for m in self.remaining) + sum(
+            c.zone == zone for c in self.planned_creates
+        )
+
+    def zone_disruptions(self, zone: str | None) -> int:
+        return sum(m.instance.zone == zone for m in self.members if m.name in self.touched)
+
+    def with_replaced(self, names: Iterable[str]) -> PlanningPass:
+        """Record which old VMs the strategy will replace (they do not count where VMs stay)."""
+        return replace(self, replaced=frozenset(names))
+
+    def with_delete(self, member: Member, reason: DeleteReason) -> PlanningPass:
+        return replace(
+            self,
+            actions=(*self.actions, DeleteVM(member.name, reason)),
+            touched=self.touched | {member.name},
+            deleted=self.deleted | {member.name},
+        )
+
+    def with_reimage(self, member: Member) -> PlanningPass:
+        action = ReimageVM(member.name, self.target.revision, self.target.image_version)
+        return replace(self, actions=(*self.actions, action), touched=self.touched | {member.name})
+
+    def with_create(self, reason: CreateReason) -> PlanningPass:
+        action = CreateVM(
+            self._emptiest_zone(), self.target.revision, self.target.image_version, reason
+        )
+        return replace(self, actions=(*self.actions, action))
+
+    def _emptiest_zone(self) -> str | None:
+        # Balance the pool the rollout converges to: old VMs about to be replaced do not count,
+        # so a surge VM lands where the replacement is due, and the zone emptiest right now,
+        # then the spec's order, breaks ties deterministically.
+        if not self.zones:
+            return None
+
+        def staying(zone: str) -> int:
+            return sum(
+                m.instance.zone == zone for m in self.remaining if m.name not in self.replaced
+            ) + sum(c.zone == zone for c in self.planned_creates)
+
+        return min(
+            self.zones,
+            key=lambda zone: (staying(zone), self.zone_population(zone), self.zones.index(zone)),
+        )

@@ -1,0 +1,155 @@
+"""Properties of the rollout planner, checked by driving a simulated fleet with random settings.
+
+At every step of every run the simulator checks the invariants (surge ceiling, availability
+floor, no action on a busy VM, no rollout while paused or outside a window); these tests add
+that runs end where they should: a good revision completes, a bad one is rolled back.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, replace
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from rollout_sim import Behaviour, World, fleet, run
+
+from vmroll.plan.rollout_model import (
+    Plan,
+    ReimagePairs,
+    RollbackPolicy,
+    RolloutHistory,
+    RolloutPhase,
+    RolloutSpec,
+    Strategy,
+    Target,
+)
+
+OLD = Target("rev-old", "1.0.0")
+NEW = Target("rev-new", "2.0.0")
+BOTH_WAYS = ReimagePairs(frozenset({(OLD.revision, NEW.revision), (NEW.revision, OLD.revision)}))
+
+
+@dataclass(frozen=True)
+class Scenario:
+    spec: RolloutSpec
+    world: World
+    pairs: ReimagePairs
+    seed: int
+
+
+fenceposts = st.one_of(st.integers(0, 2), st.sampled_from(["0%", "25%", "50%", "100%"]))
+
+
+@st.composite
+def scenarios(draw: st.DrawFn, *, replicas: st.SearchStrategy[int], on_failure: bool) -> Scenario:
+    count = draw(replicas)
+    zones = draw(st.sampled_from([(), ("1",), ("1", "2", "3")]))
+    strategy = draw(
+        st.sampled_from([Strategy.ROLLING_REPLACE, Strategy.ROLLING_REIMAGE])
+        if on_failure
+        else st.sampled_from(Strategy)
+    )
+    deadline = draw(st.sampled_from([None, 900, 1800]))
+    # A rollback needs a trigger: a deadline, or a share of unhealthy VMs below 100%.
+    max_unhealthy = draw(st.integers(0, 100 if deadline else 99))
+    spec = RolloutSpec(
+        replicas=count,
+        target=NEW,
+        strategy=strategy,
+        max_surge=draw(fenceposts),
+        max_unavailable=draw(fenceposts),
+        min_ready_seconds=draw(st.sampled_from([0, 30, 60])),
+        progress_deadline_seconds=deadline,
+        rollback=RollbackPolicy(on_failure, max_unhealthy),
+        zones=zones,
+        health_grace_seconds=draw(st.sampled_from([60, 120])),
+    )
+    initial = count if on_failure else draw(st.integers(0, 7))
+    world = fleet(OLD, initial, zones, healthy=on_failure or draw(st.booleans()))
+    world = World(world.now, world.vms, RolloutHistory(previous_good=OLD), world.next_order)
+    pairs = BOTH_WAYS if draw(st.booleans()) else ReimagePairs()
+    return Scenario(spec, world, pairs, draw(st.integers(0, 2**32 - 1)))
+
+
+def finished(plan: Plan) -> bool:
+    return plan.phase in (RolloutPhase.COMPLETE, RolloutPhase.ROLLED_BACK)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    scenario=scenarios(replicas=st.integers(0, 6), on_failure=False),
+    chaos_steps=st.integers(0, 12),
+)
+def test_a_good_revision_always_completes(scenario: Scenario, chaos_steps: int) -> None:
+    spec = scenario.spec
+    rng = random.Random(scenario.seed)
+    behaviour = Behaviour(
+        healthy_after_steps={OLD.revision: rng.randint(0, 2), NEW.revision: rng.randint(0, 3)},
+        chaos_steps=chaos_steps,
+        user_deletes_old=spec.strategy is Strategy.ON_DELETE,
+    )
+    bound = 40 + chaos_steps + 20 * max(spec.replicas, len(scenario.world.vms))
+    world, plan, steps = run(
+        scenario.world, spec, behaviour, rng, max_steps=bound, pairs=scenario.pairs, done=finished
+    )
+    assert plan.phase is RolloutPhase.COMPLETE, f"{plan.phase} after {steps} steps: {world.vms}"
+    assert len(world.vms) == spec.replicas
+    assert all(vm.target == NEW and world.is_available(vm, spec) for vm in world.vms)
+    assert plan.history.previous_good == NEW
+    assert plan.actions == ()
+
+
+@settings(max_examples=200, deadline=None)
+@given(scenario=scenarios(replicas=st.integers(1, 6), on_failure=True))
+def test_a_revision_that_never_becomes_healthy_is_rolled_back(scenario: Scenario) -> None:
+    spec = scenario.spec
+    rng = random.Random(scenario.seed)
+    behaviour = Behaviour(healthy_after_steps={OLD.revision: 1, NEW.revision: None})
+    bound = 120 + 20 * spec.replicas
+    world, plan, steps = run(
+        scenario.world, spec, behaviour, rng, max_steps=bound, pairs=scenario.pairs, done=finished
+    )
+    assert plan.phase is RolloutPhase.ROLLED_BACK, f"{plan.phase} after {steps} steps: {world.vms}"
+    assert NEW.revision in plan.history.known_bad
+    assert plan.history.previous_good == OLD
+    assert len(world.vms) == spec.replicas
+    assert all(vm.target == OLD and world.is_available(vm, spec) for vm in world.vms)
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    scenario=scenarios(replicas=st.integers(0, 6), on_failure=False),
+    chaos_steps=st.integers(0, 12),
+    paused=st.booleans(),
+)
+def test_a_held_pool_still_scales_and_repairs_but_never_rolls(
+    scenario: Scenario, chaos_steps: int, paused: bool
+) -> None:
+    spec = replace(scenario.spec, paused=paused)
+    rng = random.Random(scenario.seed)
+    behaviour = Behaviour({OLD.revision: 1, NEW.revision: 1}, chaos_steps=chaos_steps)
+    phases: set[RolloutPhase] = set()
+
+    def watch(plan: Plan) -> bool:
+        phases.add(plan.phase)
+        return False
+
+    world, plan, _ = run(
+        scenario.world,
+        spec,
+        behaviour,
+        rng,
+        max_steps=60 + chaos_steps,
+        pairs=scenario.pairs,
+        done=watch,
+        # Paused throughout, or unpaused but never inside a maintenance window.
+        weather=lambda _step, _rng: (paused, False),
+    )
+    assert not phases & {RolloutPhase.DEADLINE_EXCEEDED, RolloutPhase.ROLLING_BACK}
+    assert not plan.history.known_bad
+    surge = plan.facts.surge
+    assert spec.replicas <= len(world.vms) <= spec.replicas + surge
+    assert not any(vm.failed for vm in world.vms)
+    # Held pools get new VMs only where VMs are missing, and no old VM is reimaged.
+    assert all(vm.target == OLD for vm in world.vms if vm.name.startswith("old-"))
