@@ -132,7 +132,9 @@ def check_user_tags(tags: Mapping[str, str]) -> Mapping[str, str]:
         if FORBIDDEN_TAG_CHARACTERS & set(name):
             raise ValueError(f"tag name {name!r} must not contain any of < > % & \\ ? /")
         if name.startswith(RESERVED_TAG_PREFIX):
-            raise ValueError(f"tag name {name!r} uses the prefix {RESERVED_TAG_PREFIX} of vmroll")
+            raise ValueError(
+                f"tag name {name!r} starts with {RESERVED_TAG_PREFIX}, reserved for vmroll"
+            )
     return tags
 
 
