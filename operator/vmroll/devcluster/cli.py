@@ -137,7 +137,8 @@ def _status(args: argparse.Namespace) -> int:
     binaries = check_cache(cache, key)
     if status.health is Health.ABSENT:
         print(f"control plane {args.name!r}: not running")
-        print(f"  binaries: {cache.bin_dir} ({binaries.verdict.value} {binaries.reason})".rstrip())
+        verdict = ": ".join(filter(None, (binaries.verdict.value, binaries.reason)))
+        print(f"  binaries: {cache.bin_dir} ({verdict})")
         return 1
     if status.health is Health.STALE or status.record is None:
         print(f"control plane {args.name!r}: stale ({status.problem}) in {files.directory}")
