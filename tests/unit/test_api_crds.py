@@ -91,7 +91,8 @@ def test_objects_do_not_mix_properties_and_additional_properties(filename: str) 
     for path, node in walk(schema_of(filename)):
         assert not ("properties" in node and "additionalProperties" in node), path
         if node.get("type") == "object":
-            assert "maxLength" not in node and "minLength" not in node, path
+            assert "maxLength" not in node, path
+            assert "minLength" not in node, path
 
 
 def test_surge_and_unavailable_are_int_or_string() -> None:
