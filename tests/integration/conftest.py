@@ -6,6 +6,8 @@ Fixtures (all function-scoped, so each test gets a fresh, empty emulator):
   create takes 0.18 s), no `Retry-After` on LRO answers (the SDK then polls every
   `POLLING_INTERVAL` seconds), ARM's default throttling. Override it in a test module to change
   the emulator's world, e.g. `emulator_catalog.model_copy(update={"page_size": 2})`.
+- `emulator_clock`: the emulator's clock, `time.time`. Override it with `manual_clock` (a
+  `ManualClock`: call `.advance(seconds)`) to hold operations in progress deterministically.
 - `emulator`: a running in-process `vmroll.emulator.server.Emulator` built from
   `emulator_catalog`, data in `tmp_path / "emulator"`. Use `emulator.credentials` (typed, as in
   credentials.json: subscription, resource group, location, subnet id, CA bundle),
@@ -19,6 +21,11 @@ Fixtures (all function-scoped, so each test gets a fresh, empty emulator):
 - `compute_client`: `azure.mgmt.compute.aio.ComputeManagementClient` on that credential, with the
   emulator as `base_url`, ARM's credential scope, the CA bundle, and a short polling interval.
 
+- `arm`: a raw HTTPS client (`ArmHttp`) holding a bearer token of the default principal, for
+  what the SDK hides: status codes, headers, `nextLink`. `await arm.call("GET", path)` returns
+  `(status, headers, json_or_None)`; `api-version` defaults to the SDK's.
+- `client_for`: `async with client_for("vmroll-reader") as client:` a compute client signed in
+  as another catalog principal.
 - `vm_body`: a factory of valid VM create bodies (Ubuntu latest, the catalog's subnet).
 
 `make_credential(creds)` and `make_compute_client(creds, credential)` build the same for another
@@ -27,16 +34,21 @@ principal (see `Emulator.credentials_for`).
 
 from __future__ import annotations
 
+import ssl
+import time
 from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import pytest
 from azure.identity.aio import ClientSecretCredential
 from azure.mgmt.compute.aio import ComputeManagementClient
 
 from vmroll.emulator.catalog import Catalog, load_catalog
 from vmroll.emulator.server import Emulator, EmulatorCredentials, running_emulator
+from vmroll.emulator.vm_routes import API_VERSIONS
 
 POLLING_INTERVAL = 0.02
 UBUNTU_LATEST = {
@@ -75,15 +87,104 @@ def make_compute_client(
     )
 
 
+class ArmHttp:
+    """Plain HTTPS requests to the emulator's ARM surface, with a bearer token."""
+
+    def __init__(
+        self, emulator: Emulator, session: aiohttp.ClientSession, token: str | None
+    ) -> None:
+        self.emulator = emulator
+        self.session = session
+        self.token = token
+
+    async def call(
+        self,
+        method: str,
+        path: str,
+        *,
+        json: Any = None,
+        params: dict[str, str] | None = None,
+        api_version: str | None = API_VERSIONS[-1],
+        headers: dict[str, str] | None = None,
+    ) -> tuple[int, dict[str, str], Any]:
+        query = dict(params or {})
+        if api_version is not None:
+            query["api-version"] = api_version
+        all_headers = {"Authorization": f"Bearer {self.token}"} if self.token else {}
+        all_headers.update(headers or {})
+        url = path if path.startswith("https://") else self.emulator.base_url + path
+        async with self.session.request(
+            method, url, json=json, params=query, headers=all_headers
+        ) as response:
+            body = await response.json() if response.content_type == "application/json" else None
+            return response.status, dict(response.headers), body
+
+
+def ssl_context(emulator: Emulator) -> ssl.SSLContext:
+    return ssl.create_default_context(cafile=emulator.credentials.ca_bundle)
+
+
+@pytest.fixture
+async def arm(emulator: Emulator) -> AsyncIterator[ArmHttp]:
+    connector = aiohttp.TCPConnector(ssl=ssl_context(emulator))
+    async with aiohttp.ClientSession(connector=connector) as session:
+        yield ArmHttp(emulator, session, emulator.issue_token("vmroll-operator"))
+
+
+class ManualClock:
+    """A clock that moves only when a test says so: operations stay in progress until then."""
+
+    def __init__(self) -> None:
+        self.now = time.time()
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
 @pytest.fixture
 def emulator_catalog() -> Catalog:
     return fast_catalog()
 
 
 @pytest.fixture
-async def emulator(tmp_path: Path, emulator_catalog: Catalog) -> AsyncIterator[Emulator]:
-    async with running_emulator(tmp_path / "emulator", catalog=emulator_catalog) as running:
+def emulator_clock() -> Callable[[], float]:
+    return time.time
+
+
+@pytest.fixture
+def manual_clock() -> ManualClock:
+    return ManualClock()
+
+
+@pytest.fixture
+async def emulator(
+    tmp_path: Path, emulator_catalog: Catalog, emulator_clock: Callable[[], float]
+) -> AsyncIterator[Emulator]:
+    async with running_emulator(
+        tmp_path / "emulator", catalog=emulator_catalog, clock=emulator_clock
+    ) as running:
         yield running
+
+
+@pytest.fixture
+def client_for(
+    emulator: Emulator,
+) -> Callable[[str], AbstractAsyncContextManager[ComputeManagementClient]]:
+    """Open a compute client authenticated as another catalog principal (name or client id)."""
+
+    @asynccontextmanager
+    async def open_client(principal: str) -> AsyncIterator[ComputeManagementClient]:
+        creds = emulator.credentials_for(principal)
+        async with (
+            make_credential(creds) as credential,
+            make_compute_client(creds, credential) as client,
+        ):
+            yield client
+
+    return open_client
 
 
 @pytest.fixture
