@@ -10,7 +10,7 @@ import time
 from types import FrameType
 from typing import Any
 
-EXAMPLE_POOL = "examples/pool-marketplace.yaml"
+EXAMPLE_POOL = "examples/local/pool.yaml"
 
 
 def register(commands: argparse._SubParsersAction[Any]) -> None:
