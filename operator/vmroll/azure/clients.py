@@ -2,8 +2,7 @@
 
 Each connection gets one credential and one client per SDK, each client with its own transport
 (see transport.py), pointed at the connection's ARM endpoint and token scope, carrying vmroll's
-user agent and the bounded `Retry-After` policy. Building must happen inside the running event
-loop (aiohttp sessions bind to it), which is where kopf's startup and handlers run.
+user agent and the bounded `Retry-After` policy.
 """
 
 from __future__ import annotations

@@ -2,9 +2,10 @@
 
 azure-core's `connection_verify=<path>` builds a fresh `SSLContext` on every request, and aiohttp
 keys pooled connections by that context, so every call would pay a new TLS handshake; it also
-cannot take PEM text. Instead each pipeline gets its own aiohttp session whose connector holds
-one context built here. Transports are never shared between pipelines: closing a pipeline closes
-its transport's session.
+cannot take PEM text. Instead each pipeline's transport opens its aiohttp session with a
+connector that holds one context built here. The session is made on first use, inside the event
+loop (aiohttp binds sessions to it), so clients can be built anywhere. Transports are never
+shared between pipelines: closing a pipeline closes its transport's session.
 """
 
 from __future__ import annotations
@@ -26,12 +27,28 @@ def build_ssl_context(ca_bundle: CaBundle | None) -> ssl.SSLContext:
     return ssl.create_default_context(cadata=ca_bundle.pem)
 
 
+# azure-core re-exports AioHttpTransport lazily (module __getattr__), which mypy sees as Any.
+class TrustingTransport(AioHttpTransport):  # type: ignore[misc]
+    """An `AioHttpTransport` whose own session verifies TLS with one fixed `SSLContext`."""
+
+    def __init__(self, ssl_context: ssl.SSLContext) -> None:
+        super().__init__()
+        self._ssl_context = ssl_context
+        self._session_made = False
+
+    async def open(self) -> None:
+        # Only the first open makes a session: after close, the base class must see none and
+        # refuse, as it does for its own sessions.
+        if not self._session_made:
+            self._session_made = True
+            self.session = aiohttp.ClientSession(
+                connector=aiohttp.TCPConnector(ssl=self._ssl_context),
+                cookie_jar=aiohttp.DummyCookieJar(),
+                auto_decompress=False,
+                trust_env=True,
+            )
+        await super().open()
+
+
 def new_transport(ssl_context: ssl.SSLContext) -> AioHttpTransport:
-    """A transport owning its session; must be called with the event loop running."""
-    session = aiohttp.ClientSession(
-        connector=aiohttp.TCPConnector(ssl=ssl_context),
-        cookie_jar=aiohttp.DummyCookieJar(),
-        auto_decompress=False,
-        trust_env=True,
-    )
-    return AioHttpTransport(session=session, session_owner=True)
+    return TrustingTransport(ssl_context)

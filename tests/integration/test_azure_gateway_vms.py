@@ -1,0 +1,280 @@
+"""VM writes, resumable operations and failures through vmroll's Azure boundary, against the
+emulator over HTTPS with the real SDKs.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from vmroll.azure import (
+    AccountConnection,
+    AzureAccessError,
+    AzureEndpoint,
+    AzureGateways,
+    CaBundleFile,
+    CaBundlePem,
+    ClientSecretAuth,
+    ComputeGateway,
+    MarketplaceImage,
+    NotOwnedError,
+    OperationKind,
+    OperationRecord,
+    OperationState,
+    PoolOwner,
+    TerminalAzureError,
+    TransientAzureError,
+    VmSpec,
+)
+from vmroll.azure.clients import ClientOptions
+from vmroll.azure.errors import TERMS_NOT_ACCEPTED
+from vmroll.azure.vm_body import POOL_UID_TAG, REVISION_TAG
+from vmroll.emulator.catalog import FaultRule, Faults
+from vmroll.emulator.server import Emulator, EmulatorCredentials
+
+pytestmark = pytest.mark.integration
+
+HOUR = 3600.0
+FAST = ClientOptions(polling_interval=0.02)
+UBUNTU = MarketplaceImage("Canonical", "ubuntu-24_04-lts", "server")
+WEB = PoolOwner(uid="uid-web", namespace="team", name="web")
+OTHER = PoolOwner(uid="uid-other", namespace="team", name="other")
+
+
+def connection_of(creds: EmulatorCredentials, *, secret: str | None = None) -> AccountConnection:
+    return AccountConnection(
+        subscription_id=creds.subscription_id,
+        tenant_id=creds.tenant_id,
+        auth=ClientSecretAuth(creds.client_id, creds.client_secret if secret is None else secret),
+        endpoint=AzureEndpoint(
+            resource_manager=creds.resource_manager_endpoint,
+            authority_host=creds.authority_host,
+            ca_bundle=CaBundleFile(creds.ca_bundle),
+        ),
+    )
+
+
+@pytest.fixture
+async def gateways() -> AsyncIterator[AzureGateways]:
+    created = AzureGateways(client_options=FAST)
+    try:
+        yield created
+    finally:
+        await created.close()
+
+
+@pytest.fixture
+def gateway(emulator: Emulator, gateways: AzureGateways) -> ComputeGateway:
+    return gateways.gateway(connection_of(emulator.credentials))
+
+
+async def vm_spec(
+    emulator: Emulator,
+    gateway: ComputeGateway,
+    name: str,
+    owner: PoolOwner = WEB,
+    image: MarketplaceImage = UBUNTU,
+) -> VmSpec:
+    creds = emulator.credentials
+    return VmSpec(
+        name=name,
+        location=creds.location,
+        size="Standard_D2s_v5",
+        image=await gateway.resolve_image(creds.location, image, max_age=HOUR),
+        subnet_id=creds.subnet_id,
+        admin_username="azureuser",
+        owner=owner,
+        revision="r1",
+        ssh_public_keys=("ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIVmroll",),
+        zone="1",
+        custom_data=b"#cloud-config\n",
+    )
+
+
+async def created(emulator: Emulator, gateway: ComputeGateway, name: str, owner: PoolOwner = WEB):
+    record = await gateway.create_vm(
+        emulator.credentials.resource_group, await vm_spec(emulator, gateway, name, owner)
+    )
+    assert await gateway.wait_operation(record, max_wait=30) is OperationState.SUCCEEDED
+    return record
+
+
+async def test_create_list_reimage_delete(emulator: Emulator, gateway: ComputeGateway) -> None:
+    group = emulator.credentials.resource_group
+    record = await created(emulator, gateway, "web-0")
+    await created(emulator, gateway, "other-0", OTHER)
+    assert record.kind is OperationKind.CREATE
+    assert record.resource_id.endswith("/virtualMachines/web-0")
+
+    [vm] = await gateway.list_pool_vms(group, WEB.uid)
+    assert (vm.name, vm.pool_uid, vm.revision, vm.zone) == ("web-0", WEB.uid, "r1", "1")
+    assert (vm.provisioning_state, vm.image_version) == ("Succeeded", "24.04.202611100")
+    assert vm.tags[REVISION_TAG] == "r1"
+    runtime = await gateway.get_vm_runtime(vm)
+    assert runtime is not None
+    assert runtime.power_state == "running"
+
+    reimage = await gateway.reimage_vm(vm, WEB.uid, "24.04.202610220")
+    assert reimage.kind is OperationKind.REIMAGE
+    assert await gateway.wait_operation(reimage, max_wait=30) is OperationState.SUCCEEDED
+    [vm] = await gateway.list_pool_vms(group, WEB.uid)
+    assert vm.image_version == "24.04.202610220"
+
+    delete = await gateway.delete_vm(vm, WEB.uid, force=True)
+    assert await gateway.wait_operation(delete, max_wait=30) is OperationState.SUCCEEDED
+    assert await gateway.list_pool_vms(group, WEB.uid) == []
+    assert [v.name for v in await gateway.list_pool_vms(group, OTHER.uid)] == ["other-0"]
+    assert await gateway.get_vm_runtime(vm) is None
+    assert not any("web-0" in str(resource) for resource in emulator.implied_resources())
+
+
+async def test_list_follows_pages(emulator: Emulator, gateway: ComputeGateway) -> None:
+    emulator.context.catalog = emulator.context.catalog.model_copy(update={"page_size": 2})
+    for index in range(5):
+        await created(emulator, gateway, f"web-{index}")
+    emulator.reset_counters()
+    vms = await gateway.list_pool_vms(emulator.credentials.resource_group, WEB.uid)
+    assert sorted(vm.name for vm in vms) == [f"web-{i}" for i in range(5)]
+    assert emulator.request_counts()["operations"]["VirtualMachines_List"]["total"] == 3
+
+
+async def test_a_vm_of_another_pool_is_never_touched(
+    emulator: Emulator, gateway: ComputeGateway
+) -> None:
+    await created(emulator, gateway, "other-0", OTHER)
+    [vm] = await gateway.list_pool_vms(emulator.credentials.resource_group, OTHER.uid)
+    emulator.reset_counters()
+    with pytest.raises(NotOwnedError):
+        await gateway.delete_vm(vm, WEB.uid)
+    with pytest.raises(NotOwnedError):
+        await gateway.reimage_vm(vm, WEB.uid, None)
+    assert emulator.request_counts()["total"] == 0
+
+
+async def test_a_restarted_operator_resumes_a_recorded_operation(
+    emulator: Emulator, gateway: ComputeGateway
+) -> None:
+    spec = await vm_spec(emulator, gateway, "web-0")
+    record = await gateway.create_vm(emulator.credentials.resource_group, spec)
+    stored = json.dumps(record.to_dict())
+
+    restarted = AzureGateways(client_options=FAST)
+    try:
+        again = restarted.gateway(connection_of(emulator.credentials))
+        resumed = OperationRecord.from_dict(json.loads(stored))
+        assert await again.wait_operation(resumed, max_wait=30) is OperationState.SUCCEEDED
+    finally:
+        await restarted.close()
+    assert [vm["name"] for vm in emulator.vms()] == ["web-0"]
+    counts = emulator.request_counts()["operations"]
+    assert counts["VirtualMachines_CreateOrUpdate"]["total"] == 1
+
+
+async def test_waiting_no_time_reports_running(emulator: Emulator, gateway: ComputeGateway) -> None:
+    spec = await vm_spec(emulator, gateway, "web-0")
+    record = await gateway.create_vm(emulator.credentials.resource_group, spec)
+    assert await gateway.wait_operation(record, max_wait=0) is OperationState.RUNNING
+    assert await gateway.wait_operation(record, max_wait=30) is OperationState.SUCCEEDED
+
+
+async def test_throttled_read_is_retried_after_retry_after(
+    emulator: Emulator, gateway: ComputeGateway
+) -> None:
+    emulator.set_faults(
+        Faults(rules=[FaultRule(operation="VirtualMachines_List", status=429, remaining=1)])
+    )
+    assert await gateway.list_pool_vms(emulator.credentials.resource_group, WEB.uid) == []
+    by_status = emulator.request_counts()["operations"]["VirtualMachines_List"]["byStatus"]
+    assert by_status == {"429": 1, "200": 1}
+
+
+async def test_retry_after_beyond_the_bound_surfaces_as_transient(emulator: Emulator) -> None:
+    gateways = AzureGateways(
+        client_options=ClientOptions(polling_interval=0.02, max_retry_wait=0.5)
+    )
+    emulator.set_faults(
+        Faults(rules=[FaultRule(operation="VirtualMachines_List", status=429, remaining=1)])
+    )
+    try:
+        gateway = gateways.gateway(connection_of(emulator.credentials))
+        with pytest.raises(TransientAzureError) as raised:
+            await gateway.list_pool_vms(emulator.credentials.resource_group, WEB.uid)
+    finally:
+        await gateways.close()
+    assert raised.value.retry_after == 1.0
+
+
+async def test_principal_without_a_role_is_denied(
+    emulator: Emulator, gateways: AzureGateways
+) -> None:
+    nobody = gateways.gateway(connection_of(emulator.credentials_for("vmroll-nobody")))
+    with pytest.raises(AzureAccessError) as raised:
+        await nobody.list_pool_vms(emulator.credentials.resource_group, WEB.uid)
+    assert raised.value.reason == "AccessDenied"
+
+
+async def test_reader_can_list_but_not_create(
+    emulator: Emulator, gateway: ComputeGateway, gateways: AzureGateways
+) -> None:
+    reader = gateways.gateway(connection_of(emulator.credentials_for("vmroll-reader")))
+    group = emulator.credentials.resource_group
+    assert await reader.list_pool_vms(group, WEB.uid) == []
+    with pytest.raises(AzureAccessError):
+        await reader.create_vm(group, await vm_spec(emulator, gateway, "web-0"))
+
+
+async def test_wrong_secret_is_denied_and_not_shown(
+    emulator: Emulator, gateways: AzureGateways
+) -> None:
+    wrong = gateways.gateway(connection_of(emulator.credentials, secret="wrong-secret-value"))
+    with pytest.raises(AzureAccessError) as raised:
+        await wrong.list_pool_vms(emulator.credentials.resource_group, WEB.uid)
+    assert "wrong-secret-value" not in str(raised.value)
+
+
+async def test_create_from_a_plan_image_without_terms_is_terminal(
+    emulator: Emulator, gateway: ComputeGateway
+) -> None:
+    rabbitmq = MarketplaceImage("bitnami", "rabbitmq", "rabbitmq")
+    spec = await vm_spec(emulator, gateway, "mq-0", image=rabbitmq)
+
+    async def create_and_wait() -> OperationState:
+        record = await gateway.create_vm(emulator.credentials.resource_group, spec)
+        return await gateway.wait_operation(record, max_wait=30)
+
+    with pytest.raises(TerminalAzureError) as raised:
+        await create_and_wait()
+    assert raised.value.reason == TERMS_NOT_ACCEPTED
+
+
+@pytest.fixture
+def ca_pem(emulator: Emulator) -> str:
+    return Path(emulator.credentials.ca_bundle).read_text()
+
+
+async def test_inline_pem_ca_bundle(
+    emulator: Emulator, gateways: AzureGateways, ca_pem: str
+) -> None:
+    creds = emulator.credentials
+    base = connection_of(creds)
+    pem = ca_pem
+    inline = AccountConnection(
+        base.subscription_id,
+        base.tenant_id,
+        base.auth,
+        AzureEndpoint(
+            base.endpoint.resource_manager, base.endpoint.authority_host, CaBundlePem(pem)
+        ),
+    )
+    assert await gateways.gateway(inline).list_pool_vms(creds.resource_group, WEB.uid) == []
+
+
+async def test_created_vm_carries_ownership_tags(
+    emulator: Emulator, gateway: ComputeGateway
+) -> None:
+    await created(emulator, gateway, "web-0")
+    [vm] = emulator.vms()
+    assert vm["tags"][POOL_UID_TAG] == WEB.uid
