@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ssl
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -19,7 +20,8 @@ from azure.mgmt.compute.aio import ComputeManagementClient
 from azure.mgmt.compute.models import VirtualMachine
 from azure.mgmt.marketplaceordering.aio import MarketplaceOrderingAgreements
 
-from vmroll.emulator.server import Emulator
+from vmroll.emulator.catalog import Catalog
+from vmroll.emulator.server import Emulator, running_emulator
 
 pytestmark = pytest.mark.integration
 
@@ -99,18 +101,50 @@ async def refused(coroutine: Any) -> tuple[int, str, str | None, str]:
     return caught.value.status_code or 0, str(error.code), error.target, str(error.message)
 
 
-@pytest.fixture
-async def terms_client(
-    emulator: Emulator, credential: ClientSecretCredential
-) -> AsyncIterator[MarketplaceOrderingAgreements]:
+def make_credential(emulator: Emulator) -> ClientSecretCredential:
     creds = emulator.credentials
-    async with MarketplaceOrderingAgreements(
+    return ClientSecretCredential(
+        creds.tenant_id,
+        creds.client_id,
+        creds.client_secret,
+        authority=creds.authority_host,
+        disable_instance_discovery=True,
+        connection_verify=creds.ca_bundle,
+    )
+
+
+def make_compute_client(
+    emulator: Emulator, credential: ClientSecretCredential
+) -> ComputeManagementClient:
+    creds = emulator.credentials
+    return ComputeManagementClient(
         credential,
         creds.subscription_id,
         base_url=creds.resource_manager_endpoint,
         credential_scopes=[creds.credential_scope],
         connection_verify=creds.ca_bundle,
-    ) as client:
+        polling_interval=0.02,
+    )
+
+
+def make_terms_client(
+    emulator: Emulator, credential: ClientSecretCredential
+) -> MarketplaceOrderingAgreements:
+    creds = emulator.credentials
+    return MarketplaceOrderingAgreements(
+        credential,
+        creds.subscription_id,
+        base_url=creds.resource_manager_endpoint,
+        credential_scopes=[creds.credential_scope],
+        connection_verify=creds.ca_bundle,
+    )
+
+
+@pytest.fixture
+async def terms_client(
+    emulator: Emulator, credential: ClientSecretCredential
+) -> AsyncIterator[MarketplaceOrderingAgreements]:
+    async with make_terms_client(emulator, credential) as client:
         yield client
 
 
@@ -278,3 +312,31 @@ async def test_versions_published_at_run_time_are_what_new_vms_get(
 
     assert marketplace_vm.storage_profile.image_reference.exact_version == "24.04.202611250"
     assert gallery_vm.storage_profile.image_reference.exact_version == "1.10.0"
+
+
+async def test_published_versions_and_accepted_terms_survive_a_restart_with_state(
+    tmp_path: Path, emulator_catalog: Catalog
+) -> None:
+    state_file = tmp_path / "state.json"
+    async with running_emulator(
+        tmp_path / "first", catalog=emulator_catalog, state_file=state_file
+    ) as first:
+        await publish(first, "marketplace", {**ubuntu("24.04.202611250"), "locations": ["eastus"]})
+        async with (
+            make_credential(first) as credential,
+            make_terms_client(first, credential) as terms,
+        ):
+            await terms.marketplace_agreements.sign("bitnami", "rabbitmq", "rabbitmq")
+
+    async with (
+        running_emulator(
+            tmp_path / "second", catalog=emulator_catalog, state_file=state_file
+        ) as second,
+        make_credential(second) as credential,
+        make_compute_client(second, credential) as client,
+    ):
+        ubuntu_vm = await create_vm(second, client, "web-0", "eastus", ubuntu())
+        paid_vm = await create_vm(second, client, "mq-0", "eastus", rabbit(), RABBIT_PLAN)
+
+    assert ubuntu_vm.storage_profile.image_reference.exact_version == "24.04.202611250"
+    assert paid_vm.storage_profile.image_reference.exact_version == "4.0.18"
