@@ -55,7 +55,6 @@ from vmroll.plan.rollout_model import (
 )
 from vmroll.plan.rollout_steps import (
     add_vms,
-    allowed_live,
     disrupt_old,
     new_vms_wanted,
     remove_surplus,
@@ -96,7 +95,7 @@ def plan_rollout(
     )
     p = replace_failed(p)
     failed = tuple(a.name for a in p.actions if isinstance(a, DeleteVM))
-    p = remove_surplus(p, allowed_live(p, spec.replicas, surge, spec.strategy))
+    p = remove_surplus(p, spec.replicas, surge, spec.strategy)
     p = p.with_replaced(to_replace(p, spec.strategy, reimage_pairs))
     rolling = not spec.paused and in_window and spec.strategy is not Strategy.ON_DELETE
     wanted = new_vms_wanted(p, spec.replicas, surge, unavailable) if rolling else 0

@@ -48,9 +48,12 @@ def track_progress(
     members: Sequence[Member],
     now: datetime,
     *,
+    replicas: int,
     held: bool,
 ) -> RolloutProgress:
-    """Carry the progress record forward; a new target, or a held rollout, restarts the clock."""
+    """Carry the progress record forward. A new target restarts the record; a held rollout or a
+    complete pool restarts the clock, so that resuming, or scaling a pool that has long been
+    complete, is not judged against time nobody was rolling."""
     live = [m for m in members if not m.leaving]
     updated_available = sum(m.updated and m.available for m in live)
     old = sum(not m.updated for m in live)
@@ -58,7 +61,7 @@ def track_progress(
     if record is None or record.revision != target.revision:
         return RolloutProgress.start(target.revision, now, updated_available, old)
     record = record.with_observation(now, updated_available, old)
-    return record.with_progress_at(now) if held else record
+    return record.with_progress_at(now) if held or fleet_complete(members, replicas) else record
 
 
 def deadline_passed(spec: RolloutSpec, progress: RolloutProgress, now: datetime) -> bool:
@@ -85,7 +88,9 @@ def decide_target(
         return _towards(good, wanted.revision, False, spec, history, members_for, now, held)
 
     members = members_for[wanted.revision]
-    progress = track_progress(history, wanted, members, now, held=held or spec.paused)
+    progress = track_progress(
+        history, wanted, members, now, replicas=spec.replicas, held=held or spec.paused
+    )
     failing = False
     exceeded = False
     if not spec.paused and not fleet_complete(members, spec.replicas):
@@ -117,7 +122,9 @@ def _towards(
     held: bool,
 ) -> TargetDecision:
     members = members_for[good.revision]
-    progress = track_progress(history, good, members, now, held=held or spec.paused)
+    progress = track_progress(
+        history, good, members, now, replicas=spec.replicas, held=held or spec.paused
+    )
     exceeded = (
         not held
         and not spec.paused

@@ -66,10 +66,10 @@ def rollout_order(p: PlanningPass) -> Callable[[Member], tuple[bool, int, int, i
     return key
 
 
-def remove_surplus(p: PlanningPass, allowed: int) -> PlanningPass:
-    """Delete VMs beyond `allowed` in `surplus_order`; when the next one in that order would
-    take availability below the floor, wait for a later pass rather than pick another."""
-    while p.live > allowed:
+def remove_surplus(p: PlanningPass, replicas: int, surge: int, strategy: Strategy) -> PlanningPass:
+    """Delete VMs beyond `allowed_live` in `surplus_order`; when the next one in that order
+    would take availability below the floor, wait for a later pass rather than pick another."""
+    while p.live > allowed_live(p, replicas, surge, strategy):
         candidates = [m for m in p.remaining if p.actionable(m)]
         if not candidates:
             break
