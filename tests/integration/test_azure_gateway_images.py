@@ -25,8 +25,8 @@ from vmroll.azure import (
     TerminalAzureError,
 )
 from vmroll.azure.clients import ClientOptions
-from vmroll.azure.errors import IMAGE_NOT_AVAILABLE, TERMS_NOT_ACCEPTED
 from vmroll.emulator.server import Emulator, EmulatorCredentials
+from vmroll.plan.reasons import Reason
 
 pytestmark = pytest.mark.integration
 
@@ -109,7 +109,7 @@ async def test_pinned_marketplace_version_is_checked_in_the_region(
     )
     with pytest.raises(TerminalAzureError) as raised:
         await gateway.resolve_image("eastus", pinned, max_age=HOUR)
-    assert raised.value.reason == IMAGE_NOT_AVAILABLE
+    assert raised.value.reason == Reason.IMAGE_NOT_AVAILABLE
     assert "24.04.202611100" in raised.value.message
     assert "eastus" in raised.value.message
 
@@ -119,7 +119,7 @@ async def test_unknown_marketplace_image_is_not_available(gateway: ComputeGatewa
         await gateway.resolve_image(
             "westeurope", MarketplaceImage("Canonical", "no-such-offer", "server"), max_age=HOUR
         )
-    assert raised.value.reason == IMAGE_NOT_AVAILABLE
+    assert raised.value.reason == Reason.IMAGE_NOT_AVAILABLE
     assert "Canonical:no-such-offer:server:latest" in raised.value.message
 
 
@@ -167,7 +167,7 @@ async def test_gallery_image_not_available(
     image = GalleryImage(gallery_image(emulator, name), version)
     with pytest.raises(TerminalAzureError) as raised:
         await gateway.resolve_image(location, image, max_age=HOUR)
-    assert raised.value.reason == IMAGE_NOT_AVAILABLE
+    assert raised.value.reason == Reason.IMAGE_NOT_AVAILABLE
     assert location in raised.value.message
 
 
@@ -189,7 +189,7 @@ async def test_managed_image_elsewhere_or_unknown_is_not_available(
     image = ManagedImage(managed_image(emulator, group, name))
     with pytest.raises(TerminalAzureError) as raised:
         await gateway.resolve_image("westeurope", image, max_age=HOUR)
-    assert raised.value.reason == IMAGE_NOT_AVAILABLE
+    assert raised.value.reason == Reason.IMAGE_NOT_AVAILABLE
 
 
 async def test_terms_not_accepted_stop_a_pool_that_does_not_accept_them(
@@ -197,7 +197,7 @@ async def test_terms_not_accepted_stop_a_pool_that_does_not_accept_them(
 ) -> None:
     with pytest.raises(TerminalAzureError) as raised:
         await gateway.ensure_terms(RABBITMQ_PLAN, accept=False)
-    assert raised.value.reason == TERMS_NOT_ACCEPTED
+    assert raised.value.reason == Reason.TERMS_NOT_ACCEPTED
     assert "acceptTerms" in raised.value.message
 
 

@@ -24,9 +24,10 @@ from vmroll.azure import (
     VmSpec,
 )
 from vmroll.azure.clients import ClientOptions
-from vmroll.azure.errors import ALLOCATION_RETRY_SECONDS, QUOTA_EXCEEDED
+from vmroll.azure.errors import ALLOCATION_RETRY_SECONDS
 from vmroll.emulator.catalog import Catalog, FaultRule, Faults, Quota, load_catalog
 from vmroll.emulator.server import Emulator
+from vmroll.plan.reasons import Reason
 
 pytestmark = pytest.mark.integration
 
@@ -98,7 +99,7 @@ async def test_quota_exceeded_is_terminal(emulator: Emulator, gateway: ComputeGa
     assert await create(emulator, gateway, "web-0") is OperationState.SUCCEEDED
     with pytest.raises(TerminalAzureError) as raised:
         await create(emulator, gateway, "web-1")
-    assert raised.value.reason == QUOTA_EXCEEDED
+    assert raised.value.reason == Reason.QUOTA_EXCEEDED
     assert "quota" in raised.value.message
 
 

@@ -30,10 +30,10 @@ from vmroll.azure import (
     VmSpec,
 )
 from vmroll.azure.clients import ClientOptions
-from vmroll.azure.errors import TERMS_NOT_ACCEPTED
 from vmroll.azure.vm_body import POOL_UID_TAG, REVISION_TAG
 from vmroll.emulator.catalog import FaultRule, Faults
 from vmroll.emulator.server import Emulator, EmulatorCredentials
+from vmroll.plan.reasons import Reason
 
 pytestmark = pytest.mark.integration
 
@@ -247,7 +247,7 @@ async def test_create_from_a_plan_image_without_terms_is_terminal(
 
     with pytest.raises(TerminalAzureError) as raised:
         await create_and_wait()
-    assert raised.value.reason == TERMS_NOT_ACCEPTED
+    assert raised.value.reason == Reason.TERMS_NOT_ACCEPTED
 
 
 @pytest.fixture

@@ -16,20 +16,14 @@ from azure.core.exceptions import (
 from azure.mgmt.core.exceptions import ARMErrorFormat
 
 from vmroll.azure.errors import (
-    ACCESS_DENIED,
     ALLOCATION_RETRY_SECONDS,
-    IMAGE_NOT_AVAILABLE,
-    INVALID_PARAMETER,
-    QUOTA_EXCEEDED,
-    REQUEST_REJECTED,
-    SKU_NOT_AVAILABLE,
-    TERMS_NOT_ACCEPTED,
     AzureAccessError,
     TerminalAzureError,
     TransientAzureError,
     azure_errors,
     classify,
 )
+from vmroll.plan.reasons import Reason
 
 
 class ArmResponse:
@@ -80,52 +74,52 @@ TERMS_MESSAGE = "You have not accepted the legal terms on this subscription"
     ("error", "reason"),
     [
         pytest.param(
-            arm_error(409, "OperationNotAllowed", QUOTA_MESSAGE), QUOTA_EXCEEDED, id="quota"
+            arm_error(409, "OperationNotAllowed", QUOTA_MESSAGE), Reason.QUOTA_EXCEEDED, id="quota"
         ),
-        pytest.param(arm_error(409, "SkuNotAvailable"), SKU_NOT_AVAILABLE, id="sku"),
+        pytest.param(arm_error(409, "SkuNotAvailable"), Reason.SKU_NOT_AVAILABLE, id="sku"),
         pytest.param(
             arm_error(404, "PlatformImageNotFound", target="imageReference"),
-            IMAGE_NOT_AVAILABLE,
+            Reason.IMAGE_NOT_AVAILABLE,
             id="platform-image",
         ),
         pytest.param(
-            arm_error(404, "GalleryImageNotFound"), IMAGE_NOT_AVAILABLE, id="gallery-image"
+            arm_error(404, "GalleryImageNotFound"), Reason.IMAGE_NOT_AVAILABLE, id="gallery-image"
         ),
         pytest.param(
             arm_error(404, "NotFound", "The Image '/x/images/golden' cannot be found in 'eastus'"),
-            IMAGE_NOT_AVAILABLE,
+            Reason.IMAGE_NOT_AVAILABLE,
             id="managed-image",
         ),
         pytest.param(
             arm_error(400, "InvalidParameter", target="imageReference.version"),
-            IMAGE_NOT_AVAILABLE,
+            Reason.IMAGE_NOT_AVAILABLE,
             id="invalid-image-version",
         ),
         pytest.param(
             arm_error(400, "InvalidParameter", "bad size", target="hardwareProfile.vmSize"),
-            INVALID_PARAMETER,
+            Reason.INVALID_PARAMETER,
             id="invalid-parameter",
         ),
         pytest.param(
             arm_error(400, "ResourcePurchaseValidationFailed", TERMS_MESSAGE),
-            TERMS_NOT_ACCEPTED,
+            Reason.TERMS_NOT_ACCEPTED,
             id="terms-create",
         ),
         pytest.param(
             arm_error(400, "MarketplacePurchaseEligibilityFailed"),
-            TERMS_NOT_ACCEPTED,
+            Reason.TERMS_NOT_ACCEPTED,
             id="terms-deployment",
         ),
-        pytest.param(arm_error(403, "AuthorizationFailed"), ACCESS_DENIED, id="forbidden"),
+        pytest.param(arm_error(403, "AuthorizationFailed"), Reason.ACCESS_DENIED, id="forbidden"),
         pytest.param(
             arm_error(401, "InvalidAuthenticationToken", kind=ClientAuthenticationError),
-            ACCESS_DENIED,
+            Reason.ACCESS_DENIED,
             id="unauthorized",
         ),
-        pytest.param(arm_error(400, "BadRequest"), REQUEST_REJECTED, id="unknown-400"),
+        pytest.param(arm_error(400, "BadRequest"), Reason.AZURE_REQUEST_REJECTED, id="unknown-400"),
         pytest.param(
             arm_error(404, "ResourceGroupNotFound", "Resource group 'rg' could not be found."),
-            REQUEST_REJECTED,
+            Reason.AZURE_REQUEST_REJECTED,
             id="resource-group",
         ),
         pytest.param(
@@ -134,7 +128,7 @@ TERMS_MESSAGE = "You have not accepted the legal terms on this subscription"
                 "ResourceDeploymentFailure",
                 details=[{"code": "SkuNotAvailable", "message": "size"}],
             ),
-            SKU_NOT_AVAILABLE,
+            Reason.SKU_NOT_AVAILABLE,
             id="code-in-details",
         ),
     ],
@@ -189,7 +183,7 @@ def test_operation_not_allowed_without_quota_is_not_quota() -> None:
 def test_credential_failure_without_response_is_access_denied() -> None:
     classified = classify(ClientAuthenticationError("AADSTS7000215: bad secret"), action="x")
     assert isinstance(classified, AzureAccessError)
-    assert classified.reason == ACCESS_DENIED
+    assert classified.reason == Reason.ACCESS_DENIED
 
 
 def test_context_manager_raises_classified_error_chained_to_azure_one() -> None:

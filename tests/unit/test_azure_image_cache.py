@@ -6,9 +6,10 @@ import asyncio
 
 import pytest
 
-from vmroll.azure.errors import IMAGE_NOT_AVAILABLE, TerminalAzureError
+from vmroll.azure.errors import TerminalAzureError
 from vmroll.azure.image_cache import CacheKey, LatestCache
 from vmroll.azure.images import ImageSourceKind, MarketplaceImage, ResolvedImage
+from vmroll.plan.reasons import Reason
 
 UBUNTU = MarketplaceImage("Canonical", "ubuntu-24_04-lts", "server")
 HOUR = 3600.0
@@ -89,7 +90,7 @@ async def test_failures_are_shared_but_not_remembered() -> None:
         nonlocal calls
         calls += 1
         await asyncio.sleep(0)
-        raise TerminalAzureError(IMAGE_NOT_AVAILABLE, "gone")
+        raise TerminalAzureError(Reason.IMAGE_NOT_AVAILABLE, "gone")
 
     outcomes = await asyncio.gather(
         cache.get(key, HOUR, missing), cache.get(key, HOUR, missing), return_exceptions=True

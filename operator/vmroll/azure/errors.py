@@ -4,7 +4,7 @@
   (throttling, 5xx, connection errors, another operation in progress, allocation failures).
 - `TerminalAzureError`: retrying the same spec cannot succeed; a human must change something
   (quota, size or image not available, invalid parameter, marketplace terms). Carries a
-  CamelCase `reason` for the Stalled condition and a message that says what to change.
+  `Reason` (vmroll.plan.reasons) for the Stalled condition and a message saying what to change.
 - `AzureAccessError`: a terminal error with reason `AccessDenied` (401/403, credential failures).
 
 Decision, AllocationFailed: transient. Azure says "retry the request at a later time"; capacity
@@ -25,13 +25,7 @@ from azure.core.exceptions import (
     HttpResponseError,
 )
 
-QUOTA_EXCEEDED = "QuotaExceeded"
-SKU_NOT_AVAILABLE = "SkuNotAvailable"
-INVALID_PARAMETER = "InvalidParameter"
-IMAGE_NOT_AVAILABLE = "ImageNotAvailable"
-TERMS_NOT_ACCEPTED = "TermsNotAccepted"
-ACCESS_DENIED = "AccessDenied"
-REQUEST_REJECTED = "AzureRequestRejected"
+from vmroll.plan.reasons import Reason
 
 ALLOCATION_RETRY_SECONDS = 300.0
 
@@ -72,7 +66,7 @@ class TransientAzureError(AzureGatewayError):
 class TerminalAzureError(AzureGatewayError):
     """The spec cannot succeed as written; `reason` names the Stalled condition's reason."""
 
-    def __init__(self, reason: str, message: str) -> None:
+    def __init__(self, reason: Reason, message: str) -> None:
         super().__init__(f"{reason}: {message}")
         self.reason = reason
         self.message = message
@@ -82,7 +76,7 @@ class AzureAccessError(TerminalAzureError):
     """vmroll's identity may not do this: fix the role assignment or the credential."""
 
     def __init__(self, message: str) -> None:
-        super().__init__(ACCESS_DENIED, message)
+        super().__init__(Reason.ACCESS_DENIED, message)
 
 
 def classify(error: Exception, *, action: str) -> AzureGatewayError:
@@ -114,15 +108,15 @@ def _classify_response(error: HttpResponseError, action: str) -> AzureGatewayErr
     if status == 429:
         return TransientAzureError(message, retry_after=_retry_after(error), code="TooManyRequests")
     if codes & _TERMS_CODES:
-        return TerminalAzureError(TERMS_NOT_ACCEPTED, message)
+        return TerminalAzureError(Reason.TERMS_NOT_ACCEPTED, message)
     if codes & _QUOTA_CODES or ("operationnotallowed" in codes and "quota" in message.lower()):
-        return TerminalAzureError(QUOTA_EXCEEDED, message)
+        return TerminalAzureError(Reason.QUOTA_EXCEEDED, message)
     if "skunotavailable" in codes:
-        return TerminalAzureError(SKU_NOT_AVAILABLE, message)
+        return TerminalAzureError(Reason.SKU_NOT_AVAILABLE, message)
     if codes & _IMAGE_CODES or (codes & {"notfound", "invalidparameter"} and _about_image(error)):
-        return TerminalAzureError(IMAGE_NOT_AVAILABLE, message)
+        return TerminalAzureError(Reason.IMAGE_NOT_AVAILABLE, message)
     if "invalidparameter" in codes:
-        return TerminalAzureError(INVALID_PARAMETER, message)
+        return TerminalAzureError(Reason.INVALID_PARAMETER, message)
     if codes & _ALLOCATION_CODES:
         retry_after = max(_retry_after(error) or 0.0, ALLOCATION_RETRY_SECONDS)
         return TransientAzureError(message, retry_after=retry_after, code="AllocationFailed")
@@ -133,7 +127,7 @@ def _classify_response(error: HttpResponseError, action: str) -> AzureGatewayErr
     if 200 <= status < 300:
         # A long-running operation that ended Failed without a code vmroll knows.
         return TransientAzureError(message, retry_after=_retry_after(error), code=_code(error))
-    return TerminalAzureError(REQUEST_REJECTED, message)
+    return TerminalAzureError(Reason.AZURE_REQUEST_REJECTED, message)
 
 
 def _codes(error: HttpResponseError) -> frozenset[str]:

@@ -20,7 +20,8 @@ from azure.core.exceptions import ResourceNotFoundError
 from azure.mgmt.compute.aio import ComputeManagementClient
 from azure.mgmt.compute.models import GalleryImageVersion
 
-from vmroll.azure.errors import IMAGE_NOT_AVAILABLE, TerminalAzureError, azure_errors
+from vmroll.azure.errors import TerminalAzureError, azure_errors
+from vmroll.plan.reasons import Reason
 
 LATEST = "latest"
 
@@ -121,7 +122,7 @@ async def resolve_image(
 
 def _not_available(ref: ImageRef, location: str, why: str) -> TerminalAzureError:
     return TerminalAzureError(
-        IMAGE_NOT_AVAILABLE, f"image {describe(ref)} is not available in {location}: {why}"
+        Reason.IMAGE_NOT_AVAILABLE, f"image {describe(ref)} is not available in {location}: {why}"
     )
 
 

@@ -10,8 +10,9 @@ from __future__ import annotations
 from azure.mgmt.marketplaceordering.aio import MarketplaceOrderingAgreements
 from azure.mgmt.marketplaceordering.models import AgreementTerms
 
-from vmroll.azure.errors import TERMS_NOT_ACCEPTED, TerminalAzureError, azure_errors
+from vmroll.azure.errors import TerminalAzureError, azure_errors
 from vmroll.azure.images import PurchasePlan
+from vmroll.plan.reasons import Reason
 
 OFFER_TYPE = "virtualmachine"
 
@@ -40,7 +41,7 @@ async def accept_terms(agreements: MarketplaceOrderingAgreements, plan: Purchase
 
 def terms_not_accepted(plan: PurchasePlan) -> TerminalAzureError:
     return TerminalAzureError(
-        TERMS_NOT_ACCEPTED,
+        Reason.TERMS_NOT_ACCEPTED,
         f"the marketplace terms of {_plan_text(plan)} are not accepted on this subscription; "
         "accept them (az vm image terms accept) or set spec.image.acceptTerms: true",
     )
