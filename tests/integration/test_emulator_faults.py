@@ -1,0 +1,111 @@
+"""Fault injection and the admin API: errors, dropped connections, failed LROs, counters."""
+
+from __future__ import annotations
+
+import ssl
+from typing import Any
+
+import aiohttp
+import pytest
+from azure.core.exceptions import HttpResponseError, ResourceNotFoundError
+from azure.mgmt.compute.aio import ComputeManagementClient
+
+from vmroll.emulator.catalog import FaultRule, Faults
+from vmroll.emulator.server import Emulator
+
+pytestmark = pytest.mark.integration
+
+
+async def test_injected_503s_are_retried_by_the_sdk(
+    emulator: Emulator, compute_client: ComputeManagementClient
+) -> None:
+    emulator.set_faults(
+        Faults(rules=[FaultRule(operation="VirtualMachines_Get", status=503, remaining=2)])
+    )
+
+    with pytest.raises(ResourceNotFoundError):
+        await compute_client.virtual_machines.get(emulator.credentials.resource_group, "web-0")
+
+    statuses = emulator.request_counts()["operations"]["VirtualMachines_Get"]["byStatus"]
+    assert statuses == {"503": 2, "404": 1}
+
+
+async def test_a_reset_connection_is_retried_by_the_sdk(
+    emulator: Emulator, compute_client: ComputeManagementClient
+) -> None:
+    emulator.set_faults(
+        Faults(rules=[FaultRule(operation="VirtualMachines_List", kind="reset", remaining=1)])
+    )
+
+    listed = [
+        vm async for vm in compute_client.virtual_machines.list(emulator.credentials.resource_group)
+    ]
+
+    statuses = emulator.request_counts()["operations"]["VirtualMachines_List"]["byStatus"]
+    assert listed == []
+    assert statuses == {"0": 1, "200": 1}
+
+
+async def test_an_lro_can_end_failed_with_allocation_failed(
+    emulator: Emulator, compute_client: ComputeManagementClient, vm_body: Any
+) -> None:
+    group = emulator.credentials.resource_group
+    emulator.set_faults(
+        Faults(rules=[FaultRule(operation="VirtualMachines_Create", kind="lroFailed")])
+    )
+    poller = await compute_client.virtual_machines.begin_create_or_update(group, "web-0", vm_body())
+
+    with pytest.raises(HttpResponseError, match="AllocationFailed"):
+        await poller.result()
+    view = await compute_client.virtual_machines.instance_view(group, "web-0")
+
+    assert view.statuses[0].code == "ProvisioningState/failed/AllocationFailed"
+    assert emulator.vms()[0]["provisioningState"] == "Failed"
+
+
+async def test_seeded_error_rates_fail_the_same_requests(emulator: Emulator, arm: Any) -> None:
+    path = (
+        f"/subscriptions/{emulator.credentials.subscription_id}/resourceGroups/"
+        f"{emulator.credentials.resource_group}/providers/Microsoft.Compute/virtualMachines"
+    )
+    runs = []
+    for _ in range(2):
+        emulator.set_faults(
+            Faults(seed=7, rules=[FaultRule(operation="VirtualMachines_*", rate=0.5, status=500)])
+        )
+        runs.append([(await arm.call("GET", path))[0] for _ in range(12)])
+
+    assert runs[0] == runs[1]
+    assert set(runs[0]) == {200, 500}
+
+
+async def test_admin_api_reports_and_steers(emulator: Emulator, arm: Any, vm_body: Any) -> None:
+    context = ssl.create_default_context(cafile=emulator.credentials.ca_bundle)
+    admin = f"{emulator.base_url}/_emulator"
+    path = (
+        f"/subscriptions/{emulator.credentials.subscription_id}/resourceGroups/"
+        f"{emulator.credentials.resource_group}/providers/Microsoft.Compute/virtualMachines"
+    )
+    rules = {"seed": 1, "rules": [{"operation": "VirtualMachines_List", "status": 429}]}
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(ssl=context)) as session:
+        async with session.put(f"{admin}/faults", json=rules) as response:
+            assert response.status == 200
+        throttled, headers, body = await arm.call("GET", path)
+        await arm.call("PUT", path + "/web-0", json=vm_body())
+        async with session.get(f"{admin}/requests") as response:
+            counts = await response.json()
+        async with session.get(f"{admin}/vms") as response:
+            vms = await response.json()
+        async with session.post(f"{admin}/requests/reset") as response:
+            after_reset = await response.json()
+        async with session.put(f"{admin}/faults", json={"rules": [{"rate": 2}]}) as response:
+            refused = response.status
+
+    assert throttled == 429
+    assert headers["Retry-After"] == "1"
+    assert body["error"]["details"][0]["code"] == "TooManyRequests"
+    assert counts["throttled"] == 1
+    assert counts["operations"]["VirtualMachines_CreateOrUpdate"]["byStatus"] == {"201": 1}
+    assert [vm["name"] for vm in vms["value"]] == ["web-0"]
+    assert after_reset["total"] == 0
+    assert refused == 400

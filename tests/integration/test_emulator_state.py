@@ -1,0 +1,81 @@
+"""`--state`: a restarted emulator keeps its VMs, its trust chain and the tokens it issued."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from azure.identity.aio import ClientSecretCredential
+from azure.mgmt.compute.aio import ComputeManagementClient
+
+from vmroll.emulator.catalog import Catalog
+from vmroll.emulator.server import Emulator, running_emulator
+from vmroll.emulator.state import StateError
+
+pytestmark = pytest.mark.integration
+
+
+def _client(emulator: Emulator, credential: ClientSecretCredential) -> ComputeManagementClient:
+    creds = emulator.credentials
+    return ComputeManagementClient(
+        credential,
+        creds.subscription_id,
+        base_url=creds.resource_manager_endpoint,
+        credential_scopes=[creds.credential_scope],
+        connection_verify=creds.ca_bundle,
+        polling_interval=0.02,
+    )
+
+
+def _credential(emulator: Emulator) -> ClientSecretCredential:
+    creds = emulator.credentials
+    return ClientSecretCredential(
+        creds.tenant_id,
+        creds.client_id,
+        creds.client_secret,
+        authority=creds.authority_host,
+        disable_instance_discovery=True,
+        connection_verify=creds.ca_bundle,
+    )
+
+
+async def test_vms_survive_a_restart(
+    tmp_path: Path, emulator_catalog: Catalog, vm_body: Any
+) -> None:
+    data_dir, state_file = tmp_path / "data", tmp_path / "state.json"
+    async with running_emulator(data_dir, catalog=emulator_catalog, state_file=state_file) as first:
+        group = first.credentials.resource_group
+        async with _credential(first) as credential, _client(first, credential) as client:
+            poller = await client.virtual_machines.begin_create_or_update(
+                group, "web-0", vm_body(tags={"keep": "me"})
+            )
+            created = await poller.result()
+        token = first.issue_token("vmroll-operator")
+        implied = first.implied_resources()
+
+    async with running_emulator(
+        data_dir, catalog=emulator_catalog, state_file=state_file
+    ) as second:
+        async with _credential(second) as credential, _client(second, credential) as client:
+            found = await client.virtual_machines.get(group, "web-0", expand="instanceView")
+        still_valid = second.context.identity.verify(f"Bearer {token}")
+
+    assert found.vm_id == created.vm_id
+    assert found.tags == {"keep": "me"}
+    assert found.instance_view.statuses[1].code == "PowerState/running"
+    assert still_valid.name == "vmroll-operator"
+    assert second.implied_resources() == implied
+
+
+async def test_an_unreadable_state_file_says_what_to_do(
+    tmp_path: Path, emulator_catalog: Catalog
+) -> None:
+    state_file = tmp_path / "state.json"
+    state_file.write_text("{not json")
+
+    with pytest.raises(StateError, match="delete it to start empty"):
+        async with running_emulator(
+            tmp_path / "data", catalog=emulator_catalog, state_file=state_file
+        ):
+            pass
