@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import argparse
+
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -12,7 +14,7 @@ from pydantic import BaseModel, Field
 
 from vmroll.api.crd import RESOURCES, build_crd, render_crds
 from vmroll.api.schema import SchemaError, structural_schema
-from vmroll.cli import main
+from vmroll.api import cli
 
 CRDS = Path(__file__).resolve().parents[2] / "crds"
 CRD_FILES = sorted(render_crds())
@@ -142,7 +144,10 @@ def test_names_scope_and_category(kind: str, scope: str, short_name: str) -> Non
 
 
 def test_cli_writes_the_same_files(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["crds", "--output-dir", str(tmp_path / "out")]) == 0
+    parser = argparse.ArgumentParser(prog="vmroll")
+    cli.register(parser.add_subparsers(dest="command", required=True))
+    args = parser.parse_args(["crds", "--output-dir", str(tmp_path / "out")])
+    assert args.run(args) == 0
     written = {p.name: p.read_text() for p in (tmp_path / "out").iterdir()}
     assert written == render_crds()
     assert "vmroll.io_azureaccounts.yaml" in capsys.readouterr().out

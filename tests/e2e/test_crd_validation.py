@@ -1,0 +1,225 @@
+"""The generated CRDs, installed in a real kube-apiserver, validate and present pools as designed.
+
+Driven through kubectl as a user would: the API server, not vmroll, must refuse a bad spec, and
+name the field to fix.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from e2e_harness import Kubectl, wait_for
+
+pytestmark = pytest.mark.e2e
+
+ROOT = Path(__file__).resolve().parents[2]
+CRDS = ROOT / "crds"
+EXAMPLES = ROOT / "examples"
+CRD_NAMES = ("virtualmachinepools.vmroll.io", "azureaccounts.vmroll.io")
+
+
+@pytest.fixture(scope="session")
+def vmroll_crds(kubectl: Kubectl) -> tuple[str, ...]:
+    """The committed CRDs, applied once per session; applying again changes nothing."""
+    kubectl("apply", "--server-side", "--force-conflicts", "-f", str(CRDS))
+    for name in CRD_NAMES:
+        kubectl("wait", "--for=condition=Established", f"crd/{name}", "--timeout=60s")
+    return CRD_NAMES
+
+
+def example_pool() -> dict[str, Any]:
+    document: dict[str, Any] = yaml.safe_load((EXAMPLES / "pool-marketplace.yaml").read_text())
+    return document
+
+
+def apply(kubectl: Kubectl, namespace: str, document: dict[str, Any]) -> Any:
+    return kubectl("apply", "-n", namespace, "-f", "-", input=json.dumps(document), check=False)
+
+
+@pytest.mark.parametrize(
+    "filename", ["pool-marketplace.yaml", "pool-gallery.yaml", "pool-managed.yaml"]
+)
+def test_example_pools_are_accepted(
+    kubectl: Kubectl, namespace: str, vmroll_crds: tuple[str, ...], filename: str
+) -> None:
+    kubectl("apply", "-n", namespace, "-f", str(EXAMPLES / filename))
+    name = yaml.safe_load((EXAMPLES / filename).read_text())["metadata"]["name"]
+    stored = kubectl.json("get", "-n", namespace, "vmpool", name)
+    assert stored["spec"]["replicas"] >= 1
+
+
+def test_example_account_is_accepted(kubectl: Kubectl, vmroll_crds: tuple[str, ...]) -> None:
+    result = kubectl("apply", "--dry-run=server", "-f", str(EXAMPLES / "azureaccount.yaml"))
+    assert "azureaccount.vmroll.io/prod" in result.stdout
+
+
+def test_api_server_fills_defaults(
+    kubectl: Kubectl, namespace: str, vmroll_crds: tuple[str, ...]
+) -> None:
+    pool = example_pool()
+    for optional in ("strategy", "updatePolicy", "deletionPolicy"):
+        del pool["spec"][optional]
+    del pool["spec"]["template"]["osDisk"]
+    kubectl("apply", "-n", namespace, "-f", "-", input=json.dumps(pool))
+    spec = kubectl.json("get", "-n", namespace, "vmpool", "web")["spec"]
+    assert spec["strategy"]["type"] == "RollingReplace"
+    assert spec["strategy"]["rollingUpdate"] == {"maxSurge": 1, "maxUnavailable": 0}
+    assert spec["strategy"]["progressDeadlineSeconds"] == 1800
+    assert spec["updatePolicy"]["checkInterval"] == "1h"
+    assert spec["template"]["osDisk"]["storageAccountType"] == "Premium_LRS"
+    assert spec["deletionPolicy"] == "Delete"
+
+
+def _set(path: str, value: Any) -> Callable[[dict[str, Any]], None]:
+    def change(document: dict[str, Any]) -> None:
+        *parents, leaf = path.split(".")
+        node = document["spec"]
+        for key in parents:
+            node = node[key]
+        node[leaf] = value
+
+    return change
+
+
+GALLERY_IMAGE = {
+    "imageId": "/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/rg"
+    "/providers/Microsoft.Compute/galleries/g/images/web"
+}
+
+
+@pytest.mark.parametrize(
+    ("change", "field", "message"),
+    [
+        pytest.param(
+            _set("image.gallery", GALLERY_IMAGE),
+            "spec.image",
+            "set exactly one of marketplace, gallery or managedImageId",
+            id="two-image-sources",
+        ),
+        pytest.param(
+            _set("image.marketplace.version", "24.04"),
+            "spec.image.marketplace.version",
+            "should match",
+            id="bad-version",
+        ),
+        pytest.param(
+            _set("replicas", -1),
+            "spec.replicas",
+            "greater than or equal to 0",
+            id="negative-replicas",
+        ),
+        pytest.param(
+            _set("strategy.rollingUpdate", {"maxSurge": 0, "maxUnavailable": "0%"}),
+            "spec.strategy.rollingUpdate",
+            "maxSurge and maxUnavailable must not both be 0",
+            id="surge-and-unavailable-zero",
+        ),
+        pytest.param(
+            _set("strategy.type", "BlueGreen"),
+            "spec.strategy.type",
+            'Unsupported value: "BlueGreen"',
+            id="unknown-strategy",
+        ),
+        pytest.param(
+            _set("template.tags", {"vmroll.io_pool-uid": "forged"}),
+            "spec.template.tags",
+            "reserved for vmroll",
+            id="reserved-tag",
+        ),
+        pytest.param(
+            _set("strategy.rollingUpdate.maxSurge", "150%"),
+            "spec.strategy.rollingUpdate.maxSurge",
+            "should match",
+            id="surge-over-100-percent",
+        ),
+    ],
+)
+def test_invalid_pools_are_refused_naming_the_field(
+    kubectl: Kubectl,
+    namespace: str,
+    vmroll_crds: tuple[str, ...],
+    change: Callable[[dict[str, Any]], None],
+    field: str,
+    message: str,
+) -> None:
+    pool = copy.deepcopy(example_pool())
+    change(pool)
+    result = apply(kubectl, namespace, pool)
+    assert result.returncode != 0, f"accepted: {json.dumps(pool['spec'])}"
+    assert field in result.stderr
+    assert message in result.stderr
+
+
+def test_resource_group_cannot_change(
+    kubectl: Kubectl, namespace: str, vmroll_crds: tuple[str, ...]
+) -> None:
+    kubectl("apply", "-n", namespace, "-f", "-", input=json.dumps(example_pool()))
+    patch = json.dumps({"spec": {"resourceGroup": "rg-other"}})
+    result = kubectl(
+        "patch", "-n", namespace, "vmpool", "web", "--type=merge", "-p", patch, check=False
+    )
+    assert result.returncode != 0
+    assert "spec.resourceGroup" in result.stderr
+    assert "resourceGroup is immutable" in result.stderr
+
+
+def test_explain_shows_descriptions(kubectl: Kubectl, vmroll_crds: tuple[str, ...]) -> None:
+    def explained() -> str | None:
+        result = kubectl("explain", "virtualmachinepool.spec.image", check=False)
+        return result.stdout if result.returncode == 0 else None
+
+    text = " ".join(wait_for("kubectl explain to know VirtualMachinePool", explained).split())
+    assert "The OS image: exactly one of marketplace, gallery or managedImageId." in text
+    assert "acceptTerms <boolean>" in text
+    assert "Accept the marketplace terms of a paid image" in text
+    surge = kubectl("explain", "vmpool.spec.strategy.rollingUpdate.maxSurge").stdout
+    assert "a count, or a percentage of replicas rounded up" in " ".join(surge.split())
+
+
+def test_get_shows_printer_columns(
+    kubectl: Kubectl, namespace: str, vmroll_crds: tuple[str, ...]
+) -> None:
+    kubectl("apply", "-n", namespace, "-f", "-", input=json.dumps(example_pool()))
+    status = {
+        "status": {
+            "image": {
+                "source": "Marketplace",
+                "requested": "Canonical:ubuntu-24_04-lts:server:latest",
+                "resolvedVersion": "24.04.202411010",
+            },
+            "replicas": 3,
+            "readyReplicas": 2,
+            "updatedReplicas": 1,
+            "conditions": [
+                {
+                    "type": "Ready",
+                    "status": "False",
+                    "reason": "RollingOut",
+                    "message": "1 of 3 VMs on the target revision",
+                    "lastTransitionTime": "2026-11-25T17:00:00Z",
+                }
+            ],
+        }
+    }
+    kubectl(
+        "patch", "-n", namespace, "vmpool", "web", "--subresource=status", "--type=merge",
+        "-p", json.dumps(status),
+    )  # fmt: skip
+    header, row = kubectl("get", "-n", namespace, "vmpool").stdout.splitlines()[:2]
+    assert header.split() == ["NAME", "IMAGE", "DESIRED", "READY", "UP-TO-DATE", "STATUS", "AGE"]
+    assert row.split()[:6] == ["web", "24.04.202411010", "3", "2", "1", "RollingOut"]
+
+
+def test_short_name_and_category(
+    kubectl: Kubectl, namespace: str, vmroll_crds: tuple[str, ...]
+) -> None:
+    kubectl("apply", "-n", namespace, "-f", "-", input=json.dumps(example_pool()))
+    listed = kubectl("get", "-n", namespace, "vmroll", "-o", "name").stdout.split()
+    assert "virtualmachinepool.vmroll.io/web" in listed
+    assert kubectl("get", "azacct").returncode == 0
