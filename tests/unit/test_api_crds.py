@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -12,9 +11,9 @@ import pytest
 import yaml
 from pydantic import BaseModel, Field
 
+from vmroll.api import cli
 from vmroll.api.crd import RESOURCES, build_crd, render_crds
 from vmroll.api.schema import SchemaError, structural_schema
-from vmroll.api import cli
 
 CRDS = Path(__file__).resolve().parents[2] / "crds"
 CRD_FILES = sorted(render_crds())
