@@ -1,4 +1,4 @@
-"""Image helpers that need no server: version order, regions, the gallery "latest" rule."""
+"""Gallery versions as the SDK lists them, read into what the gallery "latest" rule decides on."""
 
 from __future__ import annotations
 
@@ -8,76 +8,82 @@ import pytest
 from azure.mgmt.compute.models import GalleryImageVersion
 
 from vmroll.azure.images import (
-    eligible_for_latest,
-    normalize_location,
-    usable_in,
-    version_key,
+    GalleryImage,
+    ImageRef,
+    MarketplaceImage,
+    describe,
+    to_gallery_version,
 )
+from vmroll.plan.versions import GalleryRegion, GalleryVersion, eligible_for_latest
 
 
-def gallery_version(
-    name: str,
-    regions: list[dict[str, Any]],
+def listed(
+    regions: list[dict[str, Any]] | None,
     *,
-    exclude: bool = False,
-    state: str = "Succeeded",
-    location: str = "westeurope",
+    exclude: bool | None = None,
+    state: str | None = "Succeeded",
 ) -> GalleryImageVersion:
+    profile: dict[str, Any] = {}
+    if regions is not None:
+        profile["targetRegions"] = regions
+    if exclude is not None:
+        profile["excludeFromLatest"] = exclude
+    properties: dict[str, Any] = {"publishingProfile": profile}
+    if state is not None:
+        properties["provisioningState"] = state
     return GalleryImageVersion(
-        {
-            "name": name,
-            "location": location,
-            "properties": {
-                "provisioningState": state,
-                "publishingProfile": {"excludeFromLatest": exclude, "targetRegions": regions},
-            },
-        }
+        {"name": "1.2.0", "location": "westeurope", "properties": properties}
     )
 
 
-WEU = {"name": "West Europe"}
+@pytest.mark.parametrize(
+    ("version", "expected"),
+    [
+        pytest.param(
+            listed([{"name": "West Europe"}, {"name": "eastus", "excludeFromLatest": True}]),
+            GalleryVersion(
+                "1.2.0",
+                (GalleryRegion("West Europe"), GalleryRegion("eastus", exclude_from_latest=True)),
+            ),
+            id="regions",
+        ),
+        pytest.param(
+            listed([{"name": "eastus"}], exclude=True),
+            GalleryVersion("1.2.0", (GalleryRegion("eastus"),), exclude_from_latest=True),
+            id="excluded",
+        ),
+        pytest.param(
+            listed([{"name": "eastus"}], state="Creating"),
+            GalleryVersion("1.2.0", (GalleryRegion("eastus"),), provisioned=False),
+            id="creating",
+        ),
+        pytest.param(
+            listed(None, state=None),
+            GalleryVersion("1.2.0", (GalleryRegion("westeurope"),)),
+            id="no-target-regions-means-own-location",
+        ),
+    ],
+)
+def test_listed_version_read_for_the_gallery_rule(
+    version: GalleryImageVersion, expected: GalleryVersion
+) -> None:
+    assert to_gallery_version(version) == expected
 
 
-def test_versions_order_numerically_per_component() -> None:
-    versions = ["1.0.9", "1.0.18", "22.04.202403080", "22.04.202405010", "1.10.0"]
-    assert sorted(versions, key=version_key) == [
-        "1.0.9",
-        "1.0.18",
-        "1.10.0",
-        "22.04.202403080",
-        "22.04.202405010",
-    ]
-
-
-def test_location_spelling() -> None:
-    assert normalize_location("West Europe") == normalize_location("westeurope")
+def test_region_spelling_does_not_matter_to_the_rule() -> None:
+    version = to_gallery_version(listed([{"name": "West Europe"}]))
+    assert eligible_for_latest(version, "westeurope")
 
 
 @pytest.mark.parametrize(
-    ("version", "eligible"),
+    ("ref", "text"),
     [
-        pytest.param(gallery_version("1.0.0", [WEU]), True, id="replicated"),
-        pytest.param(gallery_version("1.0.0", [{"name": "eastus"}]), False, id="not-replicated"),
-        pytest.param(gallery_version("1.0.0", [WEU], exclude=True), False, id="excluded"),
-        pytest.param(
-            gallery_version("1.0.0", [{"name": "westeurope", "excludeFromLatest": True}]),
-            False,
-            id="excluded-in-region",
+        (
+            MarketplaceImage("Canonical", "ubuntu-24_04-lts", "server"),
+            "Canonical:ubuntu-24_04-lts:server:latest",
         ),
-        pytest.param(
-            gallery_version(
-                "1.0.0", [{"name": "westeurope"}, {"name": "eastus", "excludeFromLatest": True}]
-            ),
-            True,
-            id="excluded-elsewhere",
-        ),
-        pytest.param(gallery_version("1.0.0", [WEU], state="Creating"), False, id="creating"),
-        pytest.param(gallery_version("1.0.0", []), True, id="source-region-only"),
+        (GalleryImage("/g/images/web", "1.2.0"), "/g/images/web version 1.2.0"),
     ],
 )
-def test_gallery_latest_rule(version: GalleryImageVersion, eligible: bool) -> None:
-    assert eligible_for_latest(version, "westeurope") is eligible
-
-
-def test_a_pinned_version_ignores_exclude_from_latest() -> None:
-    assert usable_in(gallery_version("1.0.0", [WEU], exclude=True), "westeurope")
+def test_images_are_named_as_azure_names_them(ref: ImageRef, text: str) -> None:
+    assert describe(ref) == text

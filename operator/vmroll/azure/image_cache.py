@@ -13,7 +13,8 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
-from vmroll.azure.images import ImageRef, ResolvedImage, normalize_location
+from vmroll.azure.images import ImageRef, ResolvedImage
+from vmroll.plan.versions import normalize_location
 
 Clock = Callable[[], float]
 Resolver = Callable[[], Awaitable[ResolvedImage]]

@@ -4,9 +4,9 @@ image) into the exact image, version and purchase plan available in the pool's r
 "latest" is resolved here, once, and never sent to Azure: every VM of a revision is then created
 from the same version, and a new version is a new revision that the planner rolls out. Marketplace
 "latest" is asked of ARM the way the Azure CLI asks (`$top=1&$orderby=name desc`); gallery
-"latest" follows the gallery rule (highest Major.Minor.Patch, numerically, among versions
-replicated to the region and not excluded from latest). Anything missing in the region raises
-`TerminalAzureError(ImageNotAvailable)` naming the image and the region.
+"latest" follows the gallery rule of vmroll.plan.versions (highest Major.Minor.Patch among
+versions replicated to the region and not excluded from latest). Anything missing in the region
+raises `TerminalAzureError(ImageNotAvailable)` naming the image and the region.
 """
 
 from __future__ import annotations
@@ -22,8 +22,15 @@ from azure.mgmt.compute.models import GalleryImageVersion
 
 from vmroll.azure.errors import TerminalAzureError, azure_errors
 from vmroll.plan.reasons import Reason
-
-LATEST = "latest"
+from vmroll.plan.versions import (
+    LATEST,
+    GalleryRegion,
+    GalleryVersion,
+    is_latest,
+    normalize_location,
+    resolve_gallery_latest,
+    usable_in,
+)
 
 _GALLERY_IMAGE_ID = re.compile(
     r"^/subscriptions/(?P<sub>[^/]+)/resourceGroups/(?P<rg>[^/]+)/providers/Microsoft\.Compute"
@@ -91,16 +98,6 @@ class ResolvedImage:
     plan: PurchasePlan | None = None
 
 
-def normalize_location(location: str) -> str:
-    """ "West Europe" and "westeurope" are the same region to ARM."""
-    return location.replace(" ", "").lower()
-
-
-def version_key(version: str) -> tuple[int, ...]:
-    """Numeric Major.Minor.Patch order: 1.0.18 after 1.0.9."""
-    return tuple(int(part) for part in version.split("."))
-
-
 def describe(ref: ImageRef) -> str:
     if isinstance(ref, MarketplaceImage):
         return f"{ref.publisher}:{ref.offer}:{ref.sku}:{ref.version}"
@@ -134,7 +131,7 @@ async def _resolve_marketplace(
     action = f"resolve image {describe(ref)} in {location}"
     with azure_errors(action):
         try:
-            if version.lower() == LATEST:
+            if is_latest(version):
                 newest = await images.list(
                     location, ref.publisher, ref.offer, ref.sku, top=1, orderby="name desc"
                 )
@@ -168,61 +165,53 @@ async def _resolve_gallery(
     if match["sub"].lower() != subscription_id.lower():
         raise _not_available(ref, location, "the gallery is in another subscription")
     versions = compute.gallery_image_versions
-    action = f"resolve image {describe(ref)} in {location}"
-    with azure_errors(action):
+    with azure_errors(f"resolve image {describe(ref)} in {location}"):
         try:
-            if ref.version.lower() == LATEST:
+            if is_latest(ref.version):
                 listed = versions.list_by_gallery_image(
                     match["rg"], match["gallery"], match["image"]
                 )
-                candidates = [v async for v in listed if eligible_for_latest(v, location)]
+                chosen = resolve_gallery_latest(
+                    [to_gallery_version(v) async for v in listed], location
+                )
             else:
                 found = await versions.get(
                     match["rg"], match["gallery"], match["image"], ref.version
                 )
-                candidates = [found] if usable_in(found, location) else []
+                chosen = ref.version if usable_in(to_gallery_version(found), location) else None
         except ResourceNotFoundError as error:
             raise _not_available(ref, location, "Azure does not know it") from error
-    if not candidates:
+    if chosen is None:
         raise _not_available(
             ref, location, "no version is replicated there (or all are excluded from latest)"
         )
-    chosen = max(candidates, key=lambda v: version_key(v.name or "0"))
-    version_id = chosen.id or f"{ref.image_id.rstrip('/')}/versions/{chosen.name}"
+    version_id = f"{ref.image_id.rstrip('/')}/versions/{chosen}"
     return ResolvedImage(
         source=ImageSourceKind.GALLERY,
         requested=ref.version,
-        resolved_version=chosen.name,
+        resolved_version=chosen,
         image_id=version_id,
         image_reference={"id": version_id},
     )
 
 
-def usable_in(version: GalleryImageVersion, location: str) -> bool:
-    """Provisioned, and replicated to the location (the source region counts when none listed)."""
+def to_gallery_version(version: GalleryImageVersion) -> GalleryVersion:
+    """What the gallery rule decides on. Azure lists the source region among the target
+    regions; a version listing none is taken to live in its own location only.
+    """
     props = version.properties
-    if props is None or (props.provisioning_state or "Succeeded") != "Succeeded":
-        return False
-    regions = (props.publishing_profile.target_regions if props.publishing_profile else None) or []
-    wanted = normalize_location(location)
-    if not regions:
-        return normalize_location(version.location or "") == wanted
-    return any(normalize_location(region.name or "") == wanted for region in regions)
-
-
-def eligible_for_latest(version: GalleryImageVersion, location: str) -> bool:
-    if not usable_in(version, location) or not version.name:
-        return False
-    profile = version.properties.publishing_profile if version.properties else None
-    if profile is None:
-        return True
-    if profile.exclude_from_latest:
-        return False
-    wanted = normalize_location(location)
-    return not any(
-        region.exclude_from_latest
-        for region in profile.target_regions or []
-        if normalize_location(region.name or "") == wanted
+    profile = props.publishing_profile if props is not None else None
+    listed = (profile.target_regions if profile is not None else None) or []
+    regions = tuple(
+        GalleryRegion(name=r.name or "", exclude_from_latest=bool(r.exclude_from_latest))
+        for r in listed
+    ) or (GalleryRegion(name=version.location or ""),)
+    state = props.provisioning_state if props is not None else None
+    return GalleryVersion(
+        name=version.name or "",
+        regions=regions,
+        exclude_from_latest=bool(profile.exclude_from_latest) if profile is not None else False,
+        provisioned=(state or "Succeeded") == "Succeeded",
     )
 
 
