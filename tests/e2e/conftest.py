@@ -32,7 +32,7 @@ import pytest
 from e2e_harness import Cluster, Kubectl, create_namespace, delete_namespace, unique_namespace
 from kubernetes import client, config
 
-from vmroll.devcluster import KUBECONFIG_VARIABLE, LocalControlPlane, ensure_binaries
+from vmroll.devcluster import LocalControlPlane, ensure_binaries, existing_cluster_kubeconfig
 from vmroll.devcluster.versions import KUBECTL
 
 MANIFESTS = Path(__file__).parent / "manifests"
@@ -41,11 +41,11 @@ WIDGET_CRD = "widgets.tests.vmroll.io"
 
 @pytest.fixture(scope="session")
 def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
-    existing = os.environ.get(KUBECONFIG_VARIABLE)
-    if existing:
+    existing = existing_cluster_kubeconfig()
+    if existing is not None:
         found = shutil.which("kubectl")
         kubectl = Path(found) if found else ensure_binaries().binary(KUBECTL)
-        selected = Cluster(Path(existing), kubectl, local=False)
+        selected = Cluster(existing, kubectl, local=False)
         with pytest.MonkeyPatch.context() as patch:
             patch.setenv("PATH", selected.env()["PATH"])
             yield selected

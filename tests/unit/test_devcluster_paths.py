@@ -11,6 +11,7 @@ from vmroll.devcluster.errors import DevclusterError, SourceTreeMissing
 from vmroll.devcluster.paths import (
     CONTROLPLANE_MODULES,
     binaries_root,
+    existing_cluster_kubeconfig,
     instance_dir,
     state_root,
     wrapper_module,
@@ -65,3 +66,12 @@ def test_the_go_modules_pin_the_versions_in_versions_py() -> None:
         assert directive is not None
         assert (int(directive.group(1)), int(directive.group(2))) == MINIMUM_GO_VERSION
     assert CONTROLPLANE_MODULES.name == "controlplane"
+
+
+def test_an_existing_cluster_is_used_only_when_vmroll_kubeconfig_is_set(tmp_path: Path) -> None:
+    kubeconfig = tmp_path / "kind.yaml"
+    kubeconfig.write_text("apiVersion: v1\n")
+    assert existing_cluster_kubeconfig({"KUBECONFIG": str(kubeconfig)}) is None
+    assert existing_cluster_kubeconfig({"VMROLL_KUBECONFIG": str(kubeconfig)}) == kubeconfig
+    with pytest.raises(DevclusterError, match="VMROLL_KUBECONFIG=/nowhere is not a file"):
+        existing_cluster_kubeconfig({"VMROLL_KUBECONFIG": "/nowhere"})

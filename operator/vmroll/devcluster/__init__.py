@@ -15,7 +15,7 @@ from vmroll.devcluster.errors import (
     SourceTreeMissing,
     StartFailed,
 )
-from vmroll.devcluster.paths import KUBECONFIG_VARIABLE
+from vmroll.devcluster.paths import KUBECONFIG_VARIABLE, existing_cluster_kubeconfig
 from vmroll.devcluster.versions import ETCD_VERSION, KUBERNETES_VERSION
 
 __all__ = [
@@ -31,4 +31,5 @@ __all__ = [
     "SourceTreeMissing",
     "StartFailed",
     "ensure_binaries",
+    "existing_cluster_kubeconfig",
 ]

@@ -71,19 +71,26 @@ def ensure_binaries(
             _run_build(build, environ, report)
         digests = {name: sha256_of(staged.binary(name)) or "" for name in BINARIES}
         staged.marker.write_text(render_marker(key, digests))
-        _install(staging, cache)
+        _install(staging, cache, key, replace_valid=force)
         report(f"control plane built in {_duration(time.monotonic() - started)}: {cache.bin_dir}")
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return cache
 
 
-def _install(staging: Path, cache: BinaryCache) -> None:
+def _install(staging: Path, cache: BinaryCache, key: str, *, replace_valid: bool) -> None:
+    """Move a finished build into place, unless a concurrent build already put a valid one."""
     if cache.directory.exists():
+        if not replace_valid and check_cache(cache, key).verdict is CacheVerdict.VALID:
+            return
         retired = cache.directory.with_name(f".{cache.directory.name}.retired-{os.getpid()}")
         os.rename(cache.directory, retired)
         shutil.rmtree(retired, ignore_errors=True)
-    os.rename(staging, cache.directory)
+    try:
+        os.rename(staging, cache.directory)
+    except OSError:
+        if check_cache(cache, key).verdict is not CacheVerdict.VALID:
+            raise
 
 
 def _remove_abandoned_builds(cache: BinaryCache) -> None:

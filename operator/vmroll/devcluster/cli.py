@@ -19,7 +19,7 @@ from vmroll.devcluster.certs import Pki
 from vmroll.devcluster.controlplane import LocalControlPlane
 from vmroll.devcluster.errors import DevclusterError, InstanceNotFound
 from vmroll.devcluster.flags import apiserver_url, etcd_url
-from vmroll.devcluster.instance import Health, InstanceFiles, InstanceStatus, inspect, remove
+from vmroll.devcluster.instance import InstanceFiles, InstanceState, InstanceStatus, inspect, remove
 from vmroll.devcluster.paths import DEFAULT_INSTANCE_NAME, instance_dir
 from vmroll.devcluster.versions import ETCD, KUBE_APISERVER, KUBECTL
 
@@ -59,6 +59,9 @@ def _guarded(command: Callable[[argparse.Namespace], int]) -> Callable[[argparse
         except DevclusterError as error:
             print(f"vmroll devcluster {args.devcluster_command}: error: {error}", file=sys.stderr)
             return 1
+        except KeyboardInterrupt:
+            print(f"vmroll devcluster {args.devcluster_command}: interrupted", file=sys.stderr)
+            return 130
 
     return run
 
@@ -75,7 +78,7 @@ def _build(args: argparse.Namespace) -> int:
 
 def _up(args: argparse.Namespace) -> int:
     status = inspect(args.name, InstanceFiles(instance_dir(args.name)))
-    if status.health is Health.RUNNING:
+    if status.state is InstanceState.RUNNING:
         print(f"control plane {args.name!r} is already running")
         _print_usage(status)
         return 0
@@ -104,7 +107,7 @@ def _print_usage(status: InstanceStatus) -> None:
 def _down(args: argparse.Namespace) -> int:
     files = InstanceFiles(instance_dir(args.name))
     status = inspect(args.name, files)
-    if status.health is Health.ABSENT:
+    if status.state is InstanceState.ABSENT:
         print(f"no control plane named {args.name!r}: nothing to stop")
         return 0
     remove(files)
@@ -114,7 +117,7 @@ def _down(args: argparse.Namespace) -> int:
 
 def _running(name: str) -> InstanceStatus:
     status = inspect(name, InstanceFiles(instance_dir(name)))
-    if status.health is not Health.RUNNING:
+    if status.state is not InstanceState.RUNNING:
         raise InstanceNotFound(
             f"no control plane named {name!r} is running; start one with "
             f"`vmroll devcluster up{'' if name == DEFAULT_INSTANCE_NAME else f' --name {name}'}`"
@@ -135,12 +138,12 @@ def _status(args: argparse.Namespace) -> int:
     status = inspect(args.name, files)
     cache, key = locate_cache()
     binaries = check_cache(cache, key)
-    if status.health is Health.ABSENT:
+    if status.state is InstanceState.ABSENT:
         print(f"control plane {args.name!r}: not running")
         verdict = ": ".join(filter(None, (binaries.verdict.value, binaries.reason)))
         print(f"  binaries: {cache.bin_dir} ({verdict})")
         return 1
-    if status.health is Health.STALE or status.record is None:
+    if status.state is InstanceState.STALE or status.record is None:
         print(f"control plane {args.name!r}: stale ({status.problem}) in {files.directory}")
         print(f"  clean it up with: vmroll devcluster down --name {args.name}")
         return 1

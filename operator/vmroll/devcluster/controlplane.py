@@ -28,9 +28,9 @@ from vmroll.devcluster.certs import Pki, generate_pki
 from vmroll.devcluster.errors import DevclusterError, PortInUse, StartFailed
 from vmroll.devcluster.flags import Ports, apiserver_args, apiserver_url, etcd_args, etcd_url
 from vmroll.devcluster.instance import (
-    Health,
     InstanceFiles,
     InstanceRecord,
+    InstanceState,
     inspect,
     remove,
 )
@@ -101,12 +101,12 @@ class LocalControlPlane:
 
     def start(self) -> None:
         status = inspect(self.name, self.files)
-        if status.health is Health.RUNNING:
+        if status.state is InstanceState.RUNNING:
             raise DevclusterError(
                 f"the control plane {self.name!r} is already running; stop it with "
                 f"`vmroll devcluster down --name {self.name}` or choose another --name"
             )
-        if status.health is Health.STALE:
+        if status.state is InstanceState.STALE:
             self._report(
                 f"cleaning up leftovers of an earlier run of {self.name!r} ({status.problem})"
             )
@@ -173,18 +173,13 @@ class LocalControlPlane:
         self._await(KUBE_APISERVER, apiserver_ready, APISERVER_READY_TIMEOUT_SECONDS)
 
     def _pick_ports(self) -> Ports:
+        wanted = 2 if self._apiserver_port else 3
         picked: list[int] = []
-        while len(picked) < 2:
+        while len(picked) < wanted:
             port = free_port()
             if port not in picked and port != self._apiserver_port:
                 picked.append(port)
-        return Ports(picked[0], picked[1], self._apiserver_port or self._distinct_port(picked))
-
-    @staticmethod
-    def _distinct_port(taken: list[int]) -> int:
-        while (port := free_port()) in taken:
-            continue
-        return port
+        return Ports(picked[0], picked[1], self._apiserver_port or picked[2])
 
     def _launch(self, binary: str, argv: list[str]) -> None:
         handle = processes.start_detached(argv, self.files.log(binary))

@@ -79,7 +79,7 @@ class InstanceRecord:
         return cls(**{**data, "ports": Ports(**data["ports"])})
 
 
-class Health(enum.Enum):
+class InstanceState(enum.Enum):
     RUNNING = "running"
     STALE = "stale"
     ABSENT = "absent"
@@ -89,7 +89,7 @@ class Health(enum.Enum):
 class InstanceStatus:
     name: str
     files: InstanceFiles
-    health: Health
+    state: InstanceState
     live_pids: Mapping[str, int]
     record: InstanceRecord | None
     problem: str = ""
@@ -97,7 +97,7 @@ class InstanceStatus:
 
 def inspect(name: str, files: InstanceFiles) -> InstanceStatus:
     if not files.directory.exists():
-        return InstanceStatus(name, files, Health.ABSENT, {}, None)
+        return InstanceStatus(name, files, InstanceState.ABSENT, {}, None)
     live = {}
     for binary in (ETCD, KUBE_APISERVER):
         pid = processes.read_pid(files.pid_file(binary))
@@ -105,12 +105,14 @@ def inspect(name: str, files: InstanceFiles) -> InstanceStatus:
             live[binary] = pid
     record = _read_record(files)
     if record is None:
-        return InstanceStatus(name, files, Health.STALE, live, None, "no complete start recorded")
+        return InstanceStatus(
+            name, files, InstanceState.STALE, live, None, "no complete start recorded"
+        )
     dead = [binary for binary in (ETCD, KUBE_APISERVER) if binary not in live]
     if dead:
         problem = f"{' and '.join(dead)} not running"
-        return InstanceStatus(name, files, Health.STALE, live, record, problem)
-    return InstanceStatus(name, files, Health.RUNNING, live, record)
+        return InstanceStatus(name, files, InstanceState.STALE, live, record, problem)
+    return InstanceStatus(name, files, InstanceState.RUNNING, live, record)
 
 
 def remove(

@@ -47,6 +47,20 @@ def state_root(environ: Mapping[str, str] = os.environ) -> Path:
     return cache_root(environ) / "devcluster"
 
 
+def existing_cluster_kubeconfig(environ: Mapping[str, str] = os.environ) -> Path | None:
+    """The kubeconfig named by VMROLL_KUBECONFIG, if set: use that cluster, start none."""
+    explicit = environ.get(KUBECONFIG_VARIABLE)
+    if not explicit:
+        return None
+    kubeconfig = Path(explicit).expanduser()
+    if not kubeconfig.is_file():
+        raise DevclusterError(
+            f"{KUBECONFIG_VARIABLE}={explicit} is not a file: point it at the kubeconfig of the "
+            f"cluster to use, or unset it to start a local control plane"
+        )
+    return kubeconfig
+
+
 def instance_dir(name: str, environ: Mapping[str, str] = os.environ) -> Path:
     if not _INSTANCE_NAME.match(name):
         raise DevclusterError(
