@@ -1,6 +1,6 @@
 """Plan one reconcile pass of a VM pool: scaling, repairs and the rolling update, as pure data.
 
-    plan_rollout(spec, instances, history, now, *, in_window=True, reimage_pairs=ReimagePairs())
+    plan_rollout(spec, instances, history, now, *, in_window=True, reimage_pairs=NO_REIMAGE)
         -> Plan
 
 Inputs (all in `vmroll.plan.rollout_model`):

@@ -14,9 +14,11 @@ one place:
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime
+from functools import cached_property
 
 from vmroll.plan.availability import Readiness, ReadinessPolicy, assess
 from vmroll.plan.rollout_model import (
@@ -39,22 +41,18 @@ class Member:
     instance: ObservedInstance
     readiness: Readiness
     updated: bool
+    name: str = field(init=False)
+    busy: bool = field(init=False)
+    leaving: bool = field(init=False)
+    available: bool = field(init=False)
 
-    @property
-    def name(self) -> str:
-        return self.instance.name
-
-    @property
-    def busy(self) -> bool:
-        return self.instance.in_flight is not InFlight.NONE
-
-    @property
-    def leaving(self) -> bool:
-        return self.instance.in_flight is InFlight.DELETE
-
-    @property
-    def available(self) -> bool:
-        return self.readiness.is_available and not self.busy
+    def __post_init__(self) -> None:
+        # Derived once: a pass of a large pool asks these millions of times.
+        busy = self.instance.in_flight is not InFlight.NONE
+        object.__setattr__(self, "name", self.instance.name)
+        object.__setattr__(self, "busy", busy)
+        object.__setattr__(self, "leaving", self.instance.in_flight is InFlight.DELETE)
+        object.__setattr__(self, "available", self.readiness.is_available and not busy)
 
 
 def assess_fleet(
@@ -68,7 +66,10 @@ def assess_fleet(
 
 @dataclass(frozen=True)
 class PlanningPass:
-    """The fleet plus the actions decided so far in this pass."""
+    """The fleet plus the actions decided so far in this pass.
+
+    Every `with_*` returns a new pass, so the derived tallies are computed at most once each.
+    """
 
     members: tuple[Member, ...]
     target: Target
@@ -80,7 +81,7 @@ class PlanningPass:
     deleted: frozenset[str] = frozenset()
     replaced: frozenset[str] = frozenset()
 
-    @property
+    @cached_property
     def existing(self) -> int:
         return len(self.members) + sum(isinstance(a, CreateVM) for a in self.actions)
 
@@ -89,7 +90,7 @@ class PlanningPass:
         """How many more VMs may be created without passing the surge ceiling."""
         return max(0, self.ceiling - self.existing)
 
-    @property
+    @cached_property
     def available(self) -> int:
         return sum(m.available and m.name not in self.touched for m in self.members)
 
@@ -98,20 +99,20 @@ class PlanningPass:
         """How many more available VMs may be disrupted without going below the floor."""
         return max(0, self.available - self.floor)
 
-    @property
+    @cached_property
     def remaining(self) -> tuple[Member, ...]:
         """VMs that will still be there after this pass: not leaving, not deleted by it."""
         return tuple(m for m in self.members if not m.leaving and m.name not in self.deleted)
 
-    @property
+    @cached_property
     def planned_creates(self) -> tuple[CreateVM, ...]:
         return tuple(a for a in self.actions if isinstance(a, CreateVM))
 
-    @property
+    @cached_property
     def live(self) -> int:
         return len(self.remaining) + len(self.planned_creates)
 
-    @property
+    @cached_property
     def updated_live(self) -> int:
         return sum(m.updated for m in self.remaining) + len(self.planned_creates)
 
@@ -121,13 +122,20 @@ class PlanningPass:
     def may_disrupt(self, member: Member) -> bool:
         return self.actionable(member) and (not member.available or self.budget > 0)
 
-    def zone_population(self, zone: str | None) -> int:
-        return sum(m.instance.zone == zone for m in self.remaining) + sum(
-            c.zone == zone for c in self.planned_creates
+    def disruptable(self, members: Iterable[Member]) -> list[Member]:
+        """`members` that `may_disrupt`, with the budget computed once (pools can be large)."""
+        budget = self.budget
+        return [m for m in members if self.actionable(m) and (not m.available or budget > 0)]
+
+    def zone_populations(self) -> Counter[str | None]:
+        """VMs per zone after this pass: those staying plus those being created."""
+        return Counter(m.instance.zone for m in self.remaining) + Counter(
+            c.zone for c in self.planned_creates
         )
 
-    def zone_disruptions(self, zone: str | None) -> int:
-        return sum(m.instance.zone == zone for m in self.members if m.name in self.touched)
+    def zone_disruptions(self) -> Counter[str | None]:
+        """VMs per zone this pass already deleted or reimaged."""
+        return Counter(m.instance.zone for m in self.members if m.name in self.touched)
 
     def with_replaced(self, names: Iterable[str]) -> PlanningPass:
         """Record which old VMs the strategy will replace (they do not count where VMs stay)."""
@@ -157,13 +165,11 @@ class PlanningPass:
         # then the spec's order, breaks ties deterministically.
         if not self.zones:
             return None
-
-        def staying(zone: str) -> int:
-            return sum(
-                m.instance.zone == zone for m in self.remaining if m.name not in self.replaced
-            ) + sum(c.zone == zone for c in self.planned_creates)
-
+        population = self.zone_populations()
+        staying = population - Counter(
+            m.instance.zone for m in self.remaining if m.name in self.replaced
+        )
         return min(
             self.zones,
-            key=lambda zone: (staying(zone), self.zone_population(zone), self.zones.index(zone)),
+            key=lambda zone: (staying[zone], population[zone], self.zones.index(zone)),
         )

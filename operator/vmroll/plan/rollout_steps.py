@@ -37,11 +37,13 @@ def surplus_order(p: PlanningPass) -> Callable[[Member], tuple[bool, bool, int, 
     minutes, while a pool left lopsided across zones stays so until the next rollout.
     """
 
+    population = p.zone_populations()
+
     def key(m: Member) -> tuple[bool, bool, int, bool, int, str]:
         return (
             not m.readiness.is_unhealthy,
             m.updated,
-            -p.zone_population(m.instance.zone),
+            -population[m.instance.zone],
             m.readiness.is_available,
             -m.instance.created_order,
             m.name,
@@ -53,12 +55,14 @@ def surplus_order(p: PlanningPass) -> Callable[[Member], tuple[bool, bool, int, 
 def rollout_order(p: PlanningPass) -> Callable[[Member], tuple[bool, int, int, int, str]]:
     """Unavailable old VMs first (they cost no availability), then spread over zones, oldest."""
 
+    population, disruptions = p.zone_populations(), p.zone_disruptions()
+
     def key(m: Member) -> tuple[bool, int, int, int, str]:
         zone = m.instance.zone
         return (
             m.available,
-            p.zone_disruptions(zone),
-            -p.zone_population(zone),
+            disruptions[zone],
+            -population[zone],
             m.instance.created_order,
             m.name,
         )
@@ -123,7 +127,7 @@ def disrupt_old(p: PlanningPass) -> tuple[PlanningPass, tuple[str, ...]]:
     reimage path (only meaningful under RollingReimage)."""
     fallback: list[str] = []
     while True:
-        candidates = [m for m in p.remaining if not m.updated and p.may_disrupt(m)]
+        candidates = p.disruptable(m for m in p.remaining if not m.updated)
         if not candidates:
             return p, tuple(fallback)
         member = min(candidates, key=rollout_order(p))
