@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import json
+import os
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -170,3 +174,19 @@ class _Untyped(BaseModel):
 def test_non_structural_models_are_refused(model: type[BaseModel], complaint: str) -> None:
     with pytest.raises(SchemaError, match=complaint):
         structural_schema(model)
+
+
+@pytest.mark.parametrize("seed", ["0", "4242"])
+def test_rendering_does_not_depend_on_hash_seed(seed: str) -> None:
+    script = (
+        "import json, sys; from vmroll.api.crd import render_crds; "
+        "json.dump(render_crds(), sys.stdout)"
+    )
+    completed = subprocess.run(
+        [sys.executable, "-c", script],
+        env={**os.environ, "PYTHONHASHSEED": seed},
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert json.loads(completed.stdout) == render_crds()
