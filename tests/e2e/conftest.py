@@ -1,7 +1,8 @@
 """Fixtures of the e2e tests: a real Kubernetes API to test against, and ways to drive it.
 
 By default the session starts its own local control plane (real etcd + kube-apiserver built by
-`vmroll devcluster build`) in a temporary state directory and stops it at the end. With
+`vmroll devcluster build`), named `e2e-session-<pid>`, and stops it at the end; one left by a
+killed session is removed by the next. With
 `VMROLL_KUBECONFIG=/path/to/kubeconfig` the tests use that cluster instead (kind, for instance);
 a vmroll-specific variable, so a user's everyday KUBECONFIG never receives test objects.
 
@@ -33,14 +34,27 @@ from e2e_harness import Cluster, Kubectl, create_namespace, delete_namespace, un
 from kubernetes import client, config
 
 from vmroll.devcluster import LocalControlPlane, ensure_binaries, existing_cluster_kubeconfig
+from vmroll.devcluster.instance import InstanceFiles, remove
+from vmroll.devcluster.paths import state_root
 from vmroll.devcluster.versions import KUBECTL
 
 MANIFESTS = Path(__file__).parent / "manifests"
 WIDGET_CRD = "widgets.tests.vmroll.io"
+# Each session's control plane is named after its pid, so that sessions run side by side and a
+# later session can tell the leftovers of a killed one.
+SESSION_PREFIX = "e2e-session-"
+
+
+def remove_instances_of_dead_sessions() -> None:
+    """Control planes of test sessions that were killed before they could stop theirs."""
+    for directory in state_root().glob(f"{SESSION_PREFIX}*"):
+        owner = directory.name.removeprefix(SESSION_PREFIX)
+        if owner.isdigit() and not Path(f"/proc/{owner}").exists():
+            remove(InstanceFiles(directory))
 
 
 @pytest.fixture(scope="session")
-def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
+def cluster() -> Iterator[Cluster]:
     existing = existing_cluster_kubeconfig()
     if existing is not None:
         found = shutil.which("kubectl")
@@ -50,10 +64,9 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
             patch.setenv("PATH", selected.env()["PATH"])
             yield selected
         return
-    state = tmp_path_factory.mktemp("devcluster-state")
-    environ = {**os.environ, "VMROLL_STATE_DIR": str(state)}
+    remove_instances_of_dead_sessions()
     with (
-        LocalControlPlane(name="e2e", environ=environ) as control_plane,
+        LocalControlPlane(name=f"{SESSION_PREFIX}{os.getpid()}") as control_plane,
         pytest.MonkeyPatch.context() as patch,
     ):
         local = Cluster(control_plane.kubeconfig_path, control_plane.kubectl_path, local=True)
