@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 import yaml
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from vmroll.api import cli
 from vmroll.api.crd import RESOURCES, build_crd, render_crds
@@ -190,3 +190,26 @@ def test_rendering_does_not_depend_on_hash_seed(seed: str) -> None:
         check=True,
     )
     assert json.loads(completed.stdout) == render_crds()
+
+
+class _Checked(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={"x-kubernetes-validations": [{"rule": "model", "message": "m"}]}
+    )
+
+    value: int = Field(default=0, description="A value.")
+
+
+class _Holder(BaseModel):
+    checked: _Checked | None = Field(
+        default=None,
+        description="The field's own words.",
+        json_schema_extra={"x-kubernetes-validations": [{"rule": "field", "message": "f"}]},
+    )
+
+
+def test_field_and_model_rules_add_up_and_field_description_wins() -> None:
+    checked = structural_schema(_Holder)["properties"]["checked"]
+    assert checked["description"] == "The field's own words."
+    assert [r["rule"] for r in checked["x-kubernetes-validations"]] == ["model", "field"]
+    assert "default" not in checked

@@ -15,6 +15,7 @@ from pydantic import BaseModel
 
 _DROPPED_KEYS = frozenset({"title", "$defs", "examples", "propertyNames"})
 _NULL = {"type": "null"}
+_RULES = "x-kubernetes-validations"
 _OBJECT_BOUNDS = {"minLength": "minProperties", "maxLength": "maxProperties"}
 
 JsonSchema = dict[str, Any]
@@ -36,8 +37,7 @@ def _resolve(node: JsonSchema, definitions: dict[str, JsonSchema], path: str) ->
     node = dict(node)
     ref = node.pop("$ref", None)
     if ref is not None:
-        target = definitions[ref.removeprefix("#/$defs/")]
-        node = {**target, **node}
+        node = _merge(definitions[ref.removeprefix("#/$defs/")], node)
     any_of = node.get("anyOf")
     if any_of is not None and _NULL in any_of:
         rest = [branch for branch in any_of if branch != _NULL]
@@ -46,11 +46,20 @@ def _resolve(node: JsonSchema, definitions: dict[str, JsonSchema], path: str) ->
         del node["anyOf"]
         if node.get("default", ...) is None:
             del node["default"]
-        branch = _resolve(rest[0], definitions, path)
-        node = {**branch, **node}
+        node = _merge(_resolve(rest[0], definitions, path), node)
     if "$ref" in node or ("anyOf" in node and _NULL in node["anyOf"]):
         return _resolve(node, definitions, path)
     return node
+
+
+def _merge(referred: JsonSchema, referring: JsonSchema) -> JsonSchema:
+    """The referring node's keys win (a field's description over a model's docstring), except
+    validation rules, which add up."""
+    merged = {**referred, **referring}
+    rules = [*referred.get(_RULES, []), *referring.get(_RULES, [])]
+    if rules:
+        merged[_RULES] = rules
+    return merged
 
 
 def _convert(node: JsonSchema, definitions: dict[str, JsonSchema], path: str) -> JsonSchema:
