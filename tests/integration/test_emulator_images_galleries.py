@@ -63,7 +63,7 @@ async def test_image_definitions_carry_their_identifier(
     ]
     web = await compute_client.gallery_images.get("rg-vmroll", GALLERY, "ubuntu-web")
 
-    assert [i.name for i in definitions] == ["ubuntu-web", "ubuntu-canary"]
+    assert [i.name for i in definitions] == ["ubuntu-web", "ubuntu-canary", "rabbitmq-hardened"]
     assert (web.identifier.publisher, web.identifier.offer, web.identifier.sku) == (
         "vmroll",
         "ubuntu-web",

@@ -219,3 +219,22 @@ async def test_publishing_refuses_bad_requests(
 ) -> None:
     response = await publish(emulator, "marketplace", body)
     assert response.status == status
+
+
+async def test_inventory_lists_catalog_and_run_time_publications(emulator: Emulator) -> None:
+    body = {**dict(zip(("publisher", "offer", "sku"), UBUNTU, strict=True))}
+    await publish(
+        emulator, "marketplace", {**body, "version": "24.04.202611250", "locations": ["eastus"]}
+    )
+    tls = ssl.create_default_context(cafile=emulator.credentials.ca_bundle)
+    async with (
+        aiohttp.ClientSession() as session,
+        session.get(f"{emulator.base_url}/_emulator/images", ssl=tls) as response,
+    ):
+        inventory = await response.json()
+
+    ubuntu = next(i for i in inventory["marketplace"] if (i["offer"], i["sku"]) == UBUNTU[1:])
+    assert "24.04.202611250" in [v["version"] for v in ubuntu["versions"]]
+    assert [p["version"] for p in inventory["publications"]] == ["24.04.202611250"]
+    assert {g["name"] for g in inventory["galleries"]} == {"vmrollGallery"}
+    assert inventory["agreements"] == []

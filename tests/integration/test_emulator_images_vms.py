@@ -340,3 +340,31 @@ async def test_published_versions_and_accepted_terms_survive_a_restart_with_stat
 
     assert ubuntu_vm.storage_profile.image_reference.exact_version == "24.04.202611250"
     assert paid_vm.storage_profile.image_reference.exact_version == "4.0.18"
+
+
+async def test_replication_finishing_in_a_region_moves_gallery_latest_there(
+    emulator: Emulator, compute_client: ComputeManagementClient
+) -> None:
+    image_id = gallery_image(emulator, "ubuntu-web")
+    before = await create_vm(emulator, compute_client, "web-0", "eastus", {"id": image_id})
+    tls = ssl.create_default_context(cafile=emulator.credentials.ca_bundle)
+    async with (
+        aiohttp.ClientSession() as session,
+        session.patch(
+            f"{emulator.base_url}/_emulator/images/gallery/versions",
+            json={
+                "subscriptionId": emulator.credentials.subscription_id,
+                "resourceGroup": "rg-vmroll",
+                "gallery": "vmrollGallery",
+                "image": "ubuntu-web",
+                "name": "1.3.0",
+                "targetRegions": ["westeurope", "eastus"],
+            },
+            ssl=tls,
+        ) as response,
+    ):
+        assert response.status == 200, await response.text()
+    after = await create_vm(emulator, compute_client, "web-1", "eastus", {"id": image_id})
+
+    assert before.storage_profile.image_reference.exact_version == "1.1.0"
+    assert after.storage_profile.image_reference.exact_version == "1.3.0"

@@ -7,13 +7,12 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from vmroll.emulator.images.catalog import (
+from vmroll.emulator.images.catalog import ImageCatalog, default_image_catalog
+from vmroll.emulator.images.entries import (
     GalleryImageVersion,
-    ImageCatalog,
     MarketplaceImage,
     MarketplaceVersion,
     TargetRegion,
-    default_image_catalog,
 )
 
 

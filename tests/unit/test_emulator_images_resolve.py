@@ -11,7 +11,6 @@ from vmroll.emulator.errors import ArmError
 from vmroll.emulator.images.catalog import default_image_catalog
 from vmroll.emulator.images.resolve import ImageSource
 from vmroll.emulator.images.service import ImageService
-from vmroll.emulator.images.state import GalleryPublication, MarketplacePublication
 
 SUB = "00000000-0000-4000-8000-00000000a001"
 GROUP = f"/subscriptions/{SUB}/resourceGroups/rg-vmroll/providers/Microsoft.Compute"
@@ -299,8 +298,10 @@ def test_refuses_as_azure_does(
     assert message in error.message
 
 
-def test_terms_accepted_in_one_subscription_only_let_that_one_use_the_plan() -> None:
-    service = _service()
+HARDENED = f"{GROUP}/galleries/vmrollGallery/images/rabbitmq-hardened"
+
+
+def _accept_rabbit_terms(service: ImageService) -> None:
     service.restore(
         {
             "agreements": [
@@ -315,87 +316,36 @@ def test_terms_accepted_in_one_subscription_only_let_that_one_use_the_plan() -> 
             ]
         }
     )
+
+
+@pytest.mark.parametrize(
+    ("plan", "accepted", "code"),
+    [
+        (None, True, "VMMarketplaceInvalidInput"),
+        (RABBIT_PLAN, False, "ResourcePurchaseValidationFailed"),
+        (RABBIT_PLAN, True, None),
+    ],
+    ids=["no-plan", "terms-not-accepted", "plan-and-terms"],
+)
+def test_gallery_image_built_from_a_paid_image_needs_plan_and_terms(
+    plan: dict[str, str] | None, accepted: bool, code: str | None
+) -> None:
+    service = _service()
+    if accepted:
+        _accept_rabbit_terms(service)
+    if code is None:
+        resolved = service.resolve_vm_image(SUB, "eastus", {"id": HARDENED}, plan)
+        assert (resolved.exact_version, resolved.plan) == ("4.0.18", RABBIT_PLAN)
+    else:
+        with pytest.raises(ArmError) as caught:
+            service.resolve_vm_image(SUB, "eastus", {"id": HARDENED}, plan)
+        assert (caught.value.status, caught.value.code) == (400, code)
+
+
+def test_terms_accepted_in_one_subscription_only_let_that_one_use_the_plan() -> None:
+    service = _service()
+    _accept_rabbit_terms(service)
     resolved = service.resolve_vm_image(SUB, "eastus", _rabbit(), RABBIT_PLAN)
     assert (resolved.exact_version, resolved.plan) == ("4.0.18", RABBIT_PLAN)
     with pytest.raises(ArmError, match="not accepted the legal terms"):
         service.resolve_vm_image("another-subscription", "eastus", _rabbit(), RABBIT_PLAN)
-
-
-def test_published_versions_change_latest_and_survive_snapshot_restore() -> None:
-    service = _service()
-    service.publish(
-        MarketplacePublication(
-            publisher="Canonical",
-            offer="ubuntu-24_04-lts",
-            sku="server",
-            version="24.04.202611200",
-            locations=["eastus"],
-            boots_unhealthy=True,
-        )
-    )
-    service.publish(
-        GalleryPublication.model_validate(
-            {
-                "subscriptionId": SUB,
-                "resourceGroup": "rg-vmroll",
-                "gallery": "vmrollGallery",
-                "image": "ubuntu-web",
-                "name": "1.10.0",
-                "targetRegions": ["eastus"],
-            }
-        )
-    )
-    snapshot = service.snapshot()
-
-    def latest(svc: ImageService) -> tuple[str, bool, str]:
-        marketplace = svc.resolve_vm_image(SUB, "eastus", _ubuntu("latest"), None)
-        gallery = svc.resolve_vm_image(SUB, "eastus", {"id": WEB}, None)
-        return marketplace.exact_version, marketplace.boots_unhealthy, gallery.exact_version
-
-    assert latest(service) == ("24.04.202611200", True, "1.10.0")
-    assert latest(_service()) == ("24.04.202610220", False, "1.1.0")
-    restored = _service()
-    restored.restore(snapshot)
-    assert latest(restored) == ("24.04.202611200", True, "1.10.0")
-    assert restored.snapshot() == snapshot
-    restored.restore({})
-    assert latest(restored) == ("24.04.202610220", False, "1.1.0")
-
-
-@pytest.mark.parametrize(
-    ("publication", "status"),
-    [
-        (
-            MarketplacePublication(
-                publisher="canonical",
-                offer="ubuntu-24_04-lts",
-                sku="server",
-                version="24.04.202611100",
-                locations=["eastus"],
-            ),
-            409,
-        ),
-        (
-            GalleryPublication.model_validate(
-                {
-                    "subscriptionId": SUB,
-                    "resourceGroup": "rg-vmroll",
-                    "gallery": "vmrollGallery",
-                    "image": "no-such-definition",
-                    "name": "1.0.0",
-                    "targetRegions": ["eastus"],
-                }
-            ),
-            404,
-        ),
-    ],
-    ids=["existing-version", "unknown-definition"],
-)
-def test_publishing_refuses(
-    publication: MarketplacePublication | GalleryPublication, status: int
-) -> None:
-    service = _service()
-    with pytest.raises(ArmError) as caught:
-        service.publish(publication)
-    assert caught.value.status == status
-    assert service.snapshot()["publications"] == []

@@ -1,19 +1,18 @@
 """Admin routes under `/_emulator/images`: see what images exist, publish new versions at run time.
 
 Tests and demos publish a marketplace or gallery version while the operator runs, to watch it
-roll a pool forward (or back, with `bootsUnhealthy`). These routes are the emulator's own, not
+roll a pool forward (or back, with `bootsUnhealthy`), and change a gallery version (replication
+finishing in a region, `excludeFromLatest` set) with PATCH. These routes are the emulator's own, not
 ARM's, so ARM's middleware does not render their errors: they answer them in ARM's shape here.
 """
 
 from __future__ import annotations
 
-from typing import Literal
-
 from aiohttp import web
 
 from vmroll.emulator.errors import ArmError
 from vmroll.emulator.images.arm import read_json, respond
-from vmroll.emulator.images.state import ImageState, parse_publication
+from vmroll.emulator.images.state import ImageState, PublicationKind, parse_publication
 
 ADMIN_PREFIX = "/_emulator/images"
 
@@ -34,6 +33,11 @@ class AdminRoutes:
             self.publish_gallery,
             name="Emulator_Images_PublishGalleryVersion",
         )
+        router.add_patch(
+            ADMIN_PREFIX + "/gallery/versions",
+            self.update_gallery,
+            name="Emulator_Images_UpdateGalleryVersion",
+        )
 
     async def inventory(self, request: web.Request) -> web.Response:
         return respond(
@@ -49,12 +53,15 @@ class AdminRoutes:
     async def publish_gallery(self, request: web.Request) -> web.Response:
         return await self._publish(request, "gallery")
 
+    async def update_gallery(self, request: web.Request) -> web.Response:
+        return await self._publish(request, "galleryUpdate", status=200)
+
     async def _publish(
-        self, request: web.Request, kind: Literal["marketplace", "gallery"]
+        self, request: web.Request, kind: PublicationKind, status: int = 201
     ) -> web.Response:
         try:
             publication = parse_publication(kind, await read_json(request, f"{kind} publication"))
             self._state.publish(publication)
         except ArmError as error:
             return respond(error.body(), error.status)
-        return respond(self._state.publications[-1].model_dump(mode="json", by_alias=True), 201)
+        return respond(self._state.publications[-1].model_dump(mode="json", by_alias=True), status)

@@ -16,7 +16,7 @@ from aiohttp import web
 
 from vmroll.emulator.errors import ArmError
 from vmroll.emulator.images.arm import JSON, read_json, respond
-from vmroll.emulator.images.catalog import PurchasePlan
+from vmroll.emulator.images.entries import PurchasePlan
 from vmroll.emulator.images.state import Agreement, ImageState, TermsKey, terms_key
 
 _PROVIDER = "/subscriptions/{subscription}/providers/Microsoft.MarketplaceOrdering"

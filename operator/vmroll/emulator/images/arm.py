@@ -65,3 +65,16 @@ async def read_json(request: web.Request, what: str) -> JSON:
     if not isinstance(raw, dict):
         raise ArmError(400, "InvalidRequestContent", f"The {what} must be a JSON object.")
     return raw
+
+
+def required_parameter(where: dict[str, Any], prefix: str, field: str) -> str:
+    """A required string of a request body, or Compute's 400 naming `prefix.field`."""
+    value = where.get(field)
+    if not isinstance(value, str) or not value:
+        raise ArmError(
+            400,
+            "InvalidParameter",
+            f"Required parameter '{prefix}.{field}' is missing (null).",
+            target=f"{prefix}.{field}",
+        )
+    return value

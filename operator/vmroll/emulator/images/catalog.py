@@ -2,213 +2,28 @@
 
 Marketplace images (offered per region, optionally with a purchase plan), Azure Compute
 Galleries (image definitions and versions with replication targets and `excludeFromLatest`),
-managed images, and which purchase plans need their marketplace terms accepted. `bootsUnhealthy`
-marks an image a VM boots from but never turns healthy on, so rollback paths can be exercised.
-The models are frozen: run-time publishing derives a new catalog with the `with_*` methods.
+managed images, and which purchase plans need their marketplace terms accepted; the entries are
+in `entries.py`. The catalog is frozen: run-time publishing derives a new one with `with_*`.
 """
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from importlib import resources
-from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
-from pydantic.alias_generators import to_camel
+from pydantic import Field, model_validator
 
-from vmroll.emulator.images.regions import normalize_location
-from vmroll.emulator.images.versions import parse_version
-
-OsType = Literal["Linux", "Windows"]
-HyperVGeneration = Literal["V1", "V2"]
-Architecture = Literal["x64", "Arm64"]
-
-
-class CatalogModel(BaseModel):
-    """Catalog YAML conventions: camelCase keys, unknown keys refused, values frozen."""
-
-    model_config = ConfigDict(
-        alias_generator=to_camel, populate_by_name=True, extra="forbid", frozen=True
-    )
-
-
-def check_version(value: str) -> str:
-    if parse_version(value) is None:
-        raise ValueError(
-            f"{value!r} is not an image version: use Major.Minor.Build, three decimal numbers"
-        )
-    return value
-
-
-def _normalize_locations(values: list[str]) -> list[str]:
-    return [normalize_location(v) for v in values]
-
-
-class PurchasePlan(CatalogModel):
-    name: str
-    product: str
-    publisher: str
-
-    def matches(self, other: PurchasePlan) -> bool:
-        return (self.name.lower(), self.product.lower(), self.publisher.lower()) == (
-            other.name.lower(),
-            other.product.lower(),
-            other.publisher.lower(),
-        )
-
-
-class AlternativeOption(CatalogModel):
-    type: Literal["None", "Offer", "Plan"]
-    value: str = ""
-
-
-class Deprecation(CatalogModel):
-    """imageDeprecationStatus of a marketplace image version."""
-
-    image_state: Literal["Active", "ScheduledForDeprecation", "Deprecated"] = "Active"
-    scheduled_deprecation_time: datetime | None = None
-    alternative_option: AlternativeOption | None = None
-
-
-class MarketplaceVersion(CatalogModel):
-    version: str
-    locations: list[str] = Field(min_length=1)
-    boots_unhealthy: bool = False
-    os_disk_size_gb: int = Field(default=30, gt=0, alias="osDiskSizeGB")
-    deprecation: Deprecation = Deprecation()
-
-    _version_valid = field_validator("version")(check_version)
-    _locations_normal = field_validator("locations")(_normalize_locations)
-
-
-class MarketplaceImage(CatalogModel):
-    """One publisher:offer:sku with its versions."""
-
-    publisher: str
-    offer: str
-    sku: str
-    os_type: OsType = "Linux"
-    hyper_v_generation: HyperVGeneration = "V2"
-    architecture: Architecture = "x64"
-    plan: PurchasePlan | None = None
-    versions: list[MarketplaceVersion] = Field(default_factory=list)
-
-    def matches(self, publisher: str, offer: str, sku: str) -> bool:
-        return (self.publisher.lower(), self.offer.lower(), self.sku.lower()) == (
-            publisher.lower(),
-            offer.lower(),
-            sku.lower(),
-        )
-
-    def version(self, name: str) -> MarketplaceVersion | None:
-        return next((v for v in self.versions if v.version == name), None)
-
-    def urn(self, version: str) -> str:
-        return f"{self.publisher}:{self.offer}:{self.sku}:{version}"
-
-
-class TargetRegion(CatalogModel):
-    """A region a gallery image version is replicated to (or still replicating to)."""
-
-    name: str
-    regional_replica_count: int = Field(default=1, gt=0)
-    storage_account_type: str = "Standard_LRS"
-    exclude_from_latest: bool = False
-    state: Literal["Completed", "Replicating", "Failed"] = "Completed"
-
-    @model_validator(mode="before")
-    @classmethod
-    def _from_name(cls, data: Any) -> Any:
-        return {"name": data} if isinstance(data, str) else data
-
-    @field_validator("name")
-    @classmethod
-    def _normal(cls, value: str) -> str:
-        return normalize_location(value)
-
-
-class GalleryImageVersion(CatalogModel):
-    name: str
-    target_regions: list[TargetRegion] = Field(min_length=1)
-    exclude_from_latest: bool = False
-    boots_unhealthy: bool = False
-    published_date: datetime = datetime(2026, 1, 1, tzinfo=UTC)
-    end_of_life_date: datetime | None = None
-    source_id: str | None = None
-    os_disk_size_gb: int = Field(default=30, gt=0, alias="osDiskSizeGB")
-
-    _version_valid = field_validator("name")(check_version)
-
-    def replicated_to(self, location: str) -> bool:
-        return any(r.name == location and r.state == "Completed" for r in self.target_regions)
-
-
-class GalleryImage(CatalogModel):
-    """A gallery image definition: the identifier and OS shape its versions share."""
-
-    name: str
-    publisher: str
-    offer: str
-    sku: str
-    os_type: OsType = "Linux"
-    os_state: Literal["Generalized", "Specialized"] = "Generalized"
-    hyper_v_generation: HyperVGeneration = "V2"
-    architecture: Architecture = "x64"
-    description: str = ""
-    versions: list[GalleryImageVersion] = Field(default_factory=list)
-
-    def version(self, name: str) -> GalleryImageVersion | None:
-        return next((v for v in self.versions if v.name == name), None)
-
-
-class Gallery(CatalogModel):
-    subscription_id: str
-    resource_group: str
-    name: str
-    location: str
-    description: str = ""
-    images: list[GalleryImage] = Field(default_factory=list)
-
-    _location_normal = field_validator("location")(normalize_location)
-
-    def image(self, name: str) -> GalleryImage | None:
-        return next((i for i in self.images if i.name.lower() == name.lower()), None)
-
-
-class ManagedImage(CatalogModel):
-    subscription_id: str
-    resource_group: str
-    name: str
-    location: str
-    os_type: OsType = "Linux"
-    hyper_v_generation: HyperVGeneration = "V2"
-    os_disk_size_gb: int = Field(default=30, gt=0, alias="osDiskSizeGB")
-    source_virtual_machine_id: str | None = None
-    boots_unhealthy: bool = False
-
-    _location_normal = field_validator("location")(normalize_location)
-
-
-class MarketplaceTerms(CatalogModel):
-    """A purchase plan whose legal terms must be accepted per subscription before VMs use it."""
-
-    publisher: str
-    product: str
-    plan: str
-    license_text_link: str = ""
-    privacy_policy_link: str = ""
-    marketplace_terms_link: str = ""
-    accepted_in: list[str] = Field(
-        default_factory=list, description="subscriptions that have accepted at start"
-    )
-
-    def matches(self, publisher: str, product: str, plan: str) -> bool:
-        return (self.publisher.lower(), self.product.lower(), self.plan.lower()) == (
-            publisher.lower(),
-            product.lower(),
-            plan.lower(),
-        )
+from vmroll.emulator.images.entries import (
+    CatalogModel,
+    Gallery,
+    GalleryImage,
+    GalleryImageVersion,
+    ManagedImage,
+    MarketplaceImage,
+    MarketplaceTerms,
+    MarketplaceVersion,
+    PurchasePlan,
+)
 
 
 class ImageCatalog(CatalogModel):
@@ -277,13 +92,15 @@ class ImageCatalog(CatalogModel):
         return next(found, None)
 
     def purchase_plan(self, publisher: str, product: str, plan: str) -> PurchasePlan | None:
-        """A plan that exists (it has terms or a marketplace image sells it), as spelled here."""
+        """A plan that exists (it has terms or an image sells it), as the catalog spells it."""
         terms = self.terms(publisher, product, plan)
         if terms is not None:
             return PurchasePlan(name=terms.plan, product=terms.product, publisher=terms.publisher)
         wanted = PurchasePlan(name=plan, product=product, publisher=publisher)
-        sold = (i.plan for i in self.marketplace if i.plan is not None and i.plan.matches(wanted))
-        return next(sold, None)
+        sold = [i.plan for i in self.marketplace] + [
+            i.purchase_plan for g in self.galleries for i in g.images
+        ]
+        return next((p for p in sold if p is not None and p.matches(wanted)), None)
 
     def with_marketplace_version(
         self, image: MarketplaceImage, version: MarketplaceVersion
@@ -298,12 +115,20 @@ class ImageCatalog(CatalogModel):
         return self.model_copy(update={"marketplace": [*others, updated]})
 
     def with_gallery_version(
-        self, gallery: Gallery, image: GalleryImage, version: GalleryImageVersion
+        self,
+        gallery: Gallery,
+        image: GalleryImage,
+        version: GalleryImageVersion,
+        *,
+        replace: bool = False,
     ) -> ImageCatalog:
-        """This catalog with `version` added to an existing gallery image definition."""
-        if image.version(version.name) is not None:
-            raise ValueError(f"gallery image {gallery.name}/{image.name} has {version.name}")
-        new_image = image.model_copy(update={"versions": [*image.versions, version]})
+        """This catalog with `version` added to a gallery image definition, or replacing the
+        version of that name when `replace` is set."""
+        if (image.version(version.name) is not None) != replace:
+            state = "has" if not replace else "has no"
+            raise ValueError(f"gallery image {gallery.name}/{image.name} {state} {version.name}")
+        kept = [v for v in image.versions if v.name != version.name]
+        new_image = image.model_copy(update={"versions": [*kept, version]})
         new_gallery = gallery.model_copy(
             update={"images": [new_image if i is image else i for i in gallery.images]}
         )

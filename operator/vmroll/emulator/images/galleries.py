@@ -13,7 +13,7 @@ from aiohttp import web
 
 from vmroll.emulator.images.arm import COMPUTE, JSON, RESOURCE_GROUP, page, query, respond
 from vmroll.emulator.images.arm import resource_not_found as _not_found
-from vmroll.emulator.images.catalog import Gallery, GalleryImage, GalleryImageVersion
+from vmroll.emulator.images.entries import Gallery, GalleryImage, GalleryImageVersion
 from vmroll.emulator.images.regions import display_name
 from vmroll.emulator.images.state import ImageState
 
@@ -50,7 +50,7 @@ def gallery_body(gallery: Gallery) -> JSON:
 
 
 def image_body(gallery: Gallery, image: GalleryImage) -> JSON:
-    return {
+    body: JSON = {
         "id": image_id(gallery, image),
         "name": image.name,
         "type": "Microsoft.Compute/galleries/images",
@@ -66,6 +66,9 @@ def image_body(gallery: Gallery, image: GalleryImage) -> JSON:
             "provisioningState": "Succeeded",
         },
     }
+    if image.purchase_plan is not None:
+        body["properties"]["purchasePlan"] = image.purchase_plan.model_dump()
+    return body
 
 
 def version_body(

@@ -10,7 +10,7 @@ from aiohttp import web
 
 from vmroll.emulator.images.arm import COMPUTE, JSON, RESOURCE_GROUP, page, respond
 from vmroll.emulator.images.arm import resource_not_found as _not_found
-from vmroll.emulator.images.catalog import ManagedImage
+from vmroll.emulator.images.entries import ManagedImage
 from vmroll.emulator.images.state import ImageState
 
 _IN_GROUP = RESOURCE_GROUP + "/providers/Microsoft.Compute/images"

@@ -14,7 +14,7 @@ from aiohttp import web
 
 from vmroll.emulator.errors import ArmError
 from vmroll.emulator.images.arm import COMPUTE, JSON, query, respond
-from vmroll.emulator.images.catalog import MarketplaceImage, MarketplaceVersion
+from vmroll.emulator.images.entries import MarketplaceImage, MarketplaceVersion
 from vmroll.emulator.images.regions import normalize_location
 from vmroll.emulator.images.state import ImageState
 from vmroll.emulator.images.versions import parse_version, parse_version_query

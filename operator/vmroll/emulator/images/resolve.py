@@ -11,15 +11,16 @@ from __future__ import annotations
 
 import enum
 import re
-import uuid
 from dataclasses import dataclass
 from typing import Any
 
 from vmroll.emulator.errors import ArmError
-from vmroll.emulator.images.catalog import GalleryImageVersion, PurchasePlan
+from vmroll.emulator.images.arm import required_parameter
+from vmroll.emulator.images.entries import GalleryImageVersion, PurchasePlan
 from vmroll.emulator.images.marketplace import version_id
+from vmroll.emulator.images.purchase import check_purchase
 from vmroll.emulator.images.regions import normalize_location
-from vmroll.emulator.images.state import ImageState, terms_key
+from vmroll.emulator.images.state import ImageState
 from vmroll.emulator.images.versions import (
     GalleryCandidate,
     is_latest,
@@ -87,7 +88,10 @@ def resolve_vm_image(
         if (match := _MANAGED_ID.match(image_id)) is not None:
             return _managed(state, region, image_id, match)
         if (match := _GALLERY_ID.match(image_id)) is not None:
-            return _gallery(state, region, image_id, match)
+            resolved = _gallery(state, region, image_id, match)
+            sold = PurchasePlan.model_validate(resolved.plan) if resolved.plan else None
+            check_purchase(state, subscription_id, sold, plan, vm_id)
+            return resolved
         raise ArmError(
             400,
             "InvalidParameter",
@@ -173,24 +177,12 @@ def _gallery(state: ImageState, region: str, image_id: str, match: re.Match[str]
         os_type=image.os_type,
         hyper_v_generation=image.hyper_v_generation,
         os_disk_size_gb=chosen.os_disk_size_gb,
-        plan=None,
+        plan=None if image.purchase_plan is None else image.purchase_plan.model_dump(),
     )
 
 
 def _version(versions: list[GalleryImageVersion], name: str) -> GalleryImageVersion:
     return next(v for v in versions if v.name == name)
-
-
-def _required(where: dict[str, Any], prefix: str, field: str) -> str:
-    value = where.get(field)
-    if not isinstance(value, str) or not value:
-        raise ArmError(
-            400,
-            "InvalidParameter",
-            f"Required parameter '{prefix}.{field}' is missing (null).",
-            target=f"{prefix}.{field}",
-        )
-    return value
 
 
 def _marketplace(
@@ -202,7 +194,8 @@ def _marketplace(
     vm_id: str | None,
 ) -> ResolvedImage:
     publisher, offer, sku, version = (
-        _required(reference, "imageReference", f) for f in ("publisher", "offer", "sku", "version")
+        required_parameter(reference, "imageReference", f)
+        for f in ("publisher", "offer", "sku", "version")
     )
     if not is_latest(version) and parse_version(version) is None:
         raise ArmError(
@@ -223,7 +216,7 @@ def _marketplace(
             "profile information, please refer to https://aka.ms/storageprofile",
             target="imageReference",
         )
-    _check_purchase(state, subscription_id, image.plan, plan, vm_id)
+    check_purchase(state, subscription_id, image.plan, plan, vm_id)
     details = next(v for v in image.versions if v.version == chosen)
     return ResolvedImage(
         source=ImageSource.MARKETPLACE,
@@ -235,66 +228,4 @@ def _marketplace(
         hyper_v_generation=image.hyper_v_generation,
         os_disk_size_gb=details.os_disk_size_gb,
         plan=None if image.plan is None else image.plan.model_dump(),
-    )
-
-
-def _check_purchase(
-    state: ImageState,
-    subscription_id: str,
-    sold: PurchasePlan | None,
-    requested: dict[str, Any] | None,
-    vm_id: str | None,
-) -> None:
-    """Plan present and matching, and the plan's terms accepted by the subscription."""
-    if requested is None:
-        if sold is None:
-            return
-        vm = f" VM: '{vm_id}'." if vm_id else ""
-        raise ArmError(
-            400,
-            "VMMarketplaceInvalidInput",
-            "Creating a virtual machine from Marketplace image or a custom image sourced from a "
-            f"Marketplace image requires Plan information in the request.{vm}",
-        )
-    asked = PurchasePlan(
-        name=_required(requested, "plan", "name"),
-        product=_required(requested, "plan", "product"),
-        publisher=_required(requested, "plan", "publisher"),
-    )
-    if state.catalog.purchase_plan(asked.publisher, asked.product, asked.name) is None:
-        raise _purchase_failed(
-            f"Offer with PublisherId: {asked.publisher} and OfferId: {asked.product} not found. If "
-            "this offer has been created recently, please allow upto 30 minutes for this offer to "
-            "be available for Purchase. If error persists, contact support."
-        )
-    if sold is None or not sold.matches(asked):
-        image_plan = "none" if sold is None else f"{sold.publisher}:{sold.product}:{sold.name}"
-        raise ArmError(
-            400,
-            "InvalidParameter",
-            f"The plan {asked.publisher}:{asked.product}:{asked.name} does not match the image's "
-            f"purchase plan ({image_plan}).",
-            target="plan",
-        )
-    terms = state.catalog.terms(sold.publisher, sold.product, sold.name)
-    key = terms_key(subscription_id, sold.publisher, sold.product, sold.name)
-    agreement = state.agreement(key)
-    if terms is not None and (agreement is None or not agreement.accepted):
-        raise _purchase_failed(
-            f"You have not accepted the legal terms on this subscription: '{subscription_id}' for "
-            "this plan. Before the subscription can be used, you need to accept the legal terms "
-            "of the image. To read and accept legal terms, use the Azure CLI commands described "
-            "at https://go.microsoft.com/fwlink/?linkid=2110637 or the PowerShell commands "
-            "available at https://go.microsoft.com/fwlink/?linkid=862451. Alternatively, "
-            "deploying via the Azure portal provides a UI experience for reading and accepting "
-            f"the legal terms. Offer details: publisher='{sold.publisher}' offer = "
-            f"'{sold.product}', sku = '{sold.name}', Correlation Id: '{uuid.uuid4()}'."
-        )
-
-
-def _purchase_failed(detail: str) -> ArmError:
-    return ArmError(
-        400,
-        "ResourcePurchaseValidationFailed",
-        f"User failed validation to purchase resources. Error message: '{detail}'",
     )

@@ -15,12 +15,14 @@ from typing import Any, Literal
 from pydantic import Field, ValidationError, field_validator
 
 from vmroll.emulator.errors import ArmError
-from vmroll.emulator.images.catalog import (
+from vmroll.emulator.images.catalog import ImageCatalog
+from vmroll.emulator.images.entries import (
     Architecture,
     CatalogModel,
+    Gallery,
+    GalleryImage,
     GalleryImageVersion,
     HyperVGeneration,
-    ImageCatalog,
     MarketplaceImage,
     MarketplaceVersion,
     OsType,
@@ -66,24 +68,14 @@ class MarketplacePublication(CatalogModel):
             raise ArmError(409, "Conflict", str(exc)) from None
 
 
-class GalleryPublication(CatalogModel):
-    """A gallery image version published at run time into an existing image definition."""
-
-    kind: Literal["gallery"] = "gallery"
+class _GalleryVersionRef(CatalogModel):
     subscription_id: str
     resource_group: str
     gallery: str
     image: str
     name: str
-    target_regions: list[TargetRegion] = Field(min_length=1)
-    exclude_from_latest: bool = False
-    boots_unhealthy: bool = False
-    published_date: datetime | None = None
-    source_id: str | None = None
 
-    _version_valid = field_validator("name")(check_version)
-
-    def apply(self, catalog: ImageCatalog) -> ImageCatalog:
+    def _definition(self, catalog: ImageCatalog) -> tuple[Gallery, GalleryImage]:
         gallery = catalog.gallery(self.subscription_id, self.resource_group, self.gallery)
         image = gallery.image(self.image) if gallery is not None else None
         if gallery is None or image is None:
@@ -94,6 +86,23 @@ class GalleryPublication(CatalogModel):
                 f"'{self.resource_group}' of subscription '{self.subscription_id}'; declare the "
                 "image definition in the catalog first.",
             )
+        return gallery, image
+
+
+class GalleryPublication(_GalleryVersionRef):
+    """A gallery image version published at run time into an existing image definition."""
+
+    kind: Literal["gallery"] = "gallery"
+    target_regions: list[TargetRegion] = Field(min_length=1)
+    exclude_from_latest: bool = False
+    boots_unhealthy: bool = False
+    published_date: datetime | None = None
+    source_id: str | None = None
+
+    _version_valid = field_validator("name")(check_version)
+
+    def apply(self, catalog: ImageCatalog) -> ImageCatalog:
+        gallery, image = self._definition(catalog)
         fields = self.model_dump(
             include={"name", "target_regions", "exclude_from_latest", "boots_unhealthy"}
         )
@@ -106,16 +115,47 @@ class GalleryPublication(CatalogModel):
             raise ArmError(409, "Conflict", str(exc)) from None
 
 
-Publication = MarketplacePublication | GalleryPublication
+class GalleryVersionUpdate(_GalleryVersionRef):
+    """A change to a gallery image version: replication finished, excluded from latest..."""
+
+    kind: Literal["galleryUpdate"] = "galleryUpdate"
+    target_regions: list[TargetRegion] | None = Field(default=None, min_length=1)
+    exclude_from_latest: bool | None = None
+    boots_unhealthy: bool | None = None
+
+    def apply(self, catalog: ImageCatalog) -> ImageCatalog:
+        gallery, image = self._definition(catalog)
+        current = image.version(self.name)
+        if current is None:
+            raise ArmError(
+                404,
+                "ResourceNotFound",
+                f"Gallery image {self.gallery}/{self.image} has no version {self.name}.",
+            )
+        changes = self.model_dump(
+            include={"target_regions", "exclude_from_latest", "boots_unhealthy"},
+            exclude_none=True,
+        )
+        if "target_regions" in changes:
+            changes["target_regions"] = self.target_regions
+        return catalog.with_gallery_version(
+            gallery, image, current.model_copy(update=changes), replace=True
+        )
 
 
-def parse_publication(kind: Literal["marketplace", "gallery"], data: dict[str, Any]) -> Publication:
+Publication = MarketplacePublication | GalleryPublication | GalleryVersionUpdate
+PublicationKind = Literal["marketplace", "gallery", "galleryUpdate"]
+_KINDS: dict[str, type[Publication]] = {
+    "marketplace": MarketplacePublication,
+    "gallery": GalleryPublication,
+    "galleryUpdate": GalleryVersionUpdate,
+}
+
+
+def parse_publication(kind: PublicationKind, data: dict[str, Any]) -> Publication:
     """A publication from an admin request body, or a 400 that names the bad field."""
-    model: type[Publication] = (
-        MarketplacePublication if kind == "marketplace" else GalleryPublication
-    )
     try:
-        return model.model_validate({**data, "kind": kind})
+        return _KINDS[kind].model_validate({**data, "kind": kind})
     except ValidationError as exc:
         problems = "; ".join(
             f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors()
