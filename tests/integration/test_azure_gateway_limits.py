@@ -18,7 +18,6 @@ from vmroll.azure import (
     GalleryImage,
     MarketplaceImage,
     OperationState,
-    PoolOwner,
     TerminalAzureError,
     TransientAzureError,
     VmSpec,
@@ -27,12 +26,13 @@ from vmroll.azure.clients import ClientOptions
 from vmroll.azure.errors import ALLOCATION_RETRY_SECONDS
 from vmroll.emulator.catalog import Catalog, FaultRule, Faults, Quota, load_catalog
 from vmroll.emulator.server import Emulator
+from vmroll.plan.ownership import PoolIdentity
 from vmroll.plan.reasons import Reason
 
 pytestmark = pytest.mark.integration
 
 HOUR = 3600.0
-WEB = PoolOwner(uid="uid-web", namespace="team", name="web")
+WEB = PoolIdentity(namespace="team", name="web", uid="uid-web")
 
 
 @pytest.fixture

@@ -24,15 +24,14 @@ from vmroll.azure import (
     OperationKind,
     OperationRecord,
     OperationState,
-    PoolOwner,
     TerminalAzureError,
     TransientAzureError,
     VmSpec,
 )
 from vmroll.azure.clients import ClientOptions
-from vmroll.azure.vm_body import POOL_UID_TAG, REVISION_TAG
 from vmroll.emulator.catalog import FaultRule, Faults
 from vmroll.emulator.server import Emulator, EmulatorCredentials
+from vmroll.plan.ownership import POOL_UID_TAG, REVISION_TAG, PoolIdentity
 from vmroll.plan.reasons import Reason
 
 pytestmark = pytest.mark.integration
@@ -40,8 +39,8 @@ pytestmark = pytest.mark.integration
 HOUR = 3600.0
 FAST = ClientOptions(polling_interval=0.02)
 UBUNTU = MarketplaceImage("Canonical", "ubuntu-24_04-lts", "server")
-WEB = PoolOwner(uid="uid-web", namespace="team", name="web")
-OTHER = PoolOwner(uid="uid-other", namespace="team", name="other")
+WEB = PoolIdentity(namespace="team", name="web", uid="uid-web")
+OTHER = PoolIdentity(namespace="team", name="other", uid="uid-other")
 
 
 def connection_of(creds: EmulatorCredentials, *, secret: str | None = None) -> AccountConnection:
@@ -75,7 +74,7 @@ async def vm_spec(
     emulator: Emulator,
     gateway: ComputeGateway,
     name: str,
-    owner: PoolOwner = WEB,
+    owner: PoolIdentity = WEB,
     image: MarketplaceImage = UBUNTU,
 ) -> VmSpec:
     creds = emulator.credentials
@@ -94,7 +93,9 @@ async def vm_spec(
     )
 
 
-async def created(emulator: Emulator, gateway: ComputeGateway, name: str, owner: PoolOwner = WEB):
+async def created(
+    emulator: Emulator, gateway: ComputeGateway, name: str, owner: PoolIdentity = WEB
+) -> OperationRecord:
     record = await gateway.create_vm(
         emulator.credentials.resource_group, await vm_spec(emulator, gateway, name, owner)
     )
@@ -109,7 +110,7 @@ async def test_create_list_reimage_delete(emulator: Emulator, gateway: ComputeGa
     assert record.kind is OperationKind.CREATE
     assert record.resource_id.endswith("/virtualMachines/web-0")
 
-    [vm] = await gateway.list_pool_vms(group, WEB.uid)
+    [vm] = (await gateway.list_pool_vms(group, WEB)).owned
     assert (vm.name, vm.pool_uid, vm.revision, vm.zone) == ("web-0", WEB.uid, "r1", "1")
     assert (vm.provisioning_state, vm.image_version) == ("Succeeded", "24.04.202611100")
     assert vm.tags[REVISION_TAG] == "r1"
@@ -120,13 +121,13 @@ async def test_create_list_reimage_delete(emulator: Emulator, gateway: ComputeGa
     reimage = await gateway.reimage_vm(vm, WEB.uid, "24.04.202610220")
     assert reimage.kind is OperationKind.REIMAGE
     assert await gateway.wait_operation(reimage, max_wait=30) is OperationState.SUCCEEDED
-    [vm] = await gateway.list_pool_vms(group, WEB.uid)
+    [vm] = (await gateway.list_pool_vms(group, WEB)).owned
     assert vm.image_version == "24.04.202610220"
 
     delete = await gateway.delete_vm(vm, WEB.uid, force=True)
     assert await gateway.wait_operation(delete, max_wait=30) is OperationState.SUCCEEDED
-    assert await gateway.list_pool_vms(group, WEB.uid) == []
-    assert [v.name for v in await gateway.list_pool_vms(group, OTHER.uid)] == ["other-0"]
+    assert (await gateway.list_pool_vms(group, WEB)).owned == ()
+    assert [v.name for v in (await gateway.list_pool_vms(group, OTHER)).owned] == ["other-0"]
     assert await gateway.get_vm_runtime(vm) is None
     assert not any("web-0" in str(resource) for resource in emulator.implied_resources())
 
@@ -136,16 +137,26 @@ async def test_list_follows_pages(emulator: Emulator, gateway: ComputeGateway) -
     for index in range(5):
         await created(emulator, gateway, f"web-{index}")
     emulator.reset_counters()
-    vms = await gateway.list_pool_vms(emulator.credentials.resource_group, WEB.uid)
-    assert sorted(vm.name for vm in vms) == [f"web-{i}" for i in range(5)]
+    listing = await gateway.list_pool_vms(emulator.credentials.resource_group, WEB)
+    assert sorted(vm.name for vm in listing.owned) == [f"web-{i}" for i in range(5)]
     assert emulator.request_counts()["operations"]["VirtualMachines_List"]["total"] == 3
+
+
+async def test_a_vm_of_a_former_pool_of_the_same_name_is_a_look_alike(
+    emulator: Emulator, gateway: ComputeGateway
+) -> None:
+    former = PoolIdentity(namespace=WEB.namespace, name=WEB.name, uid="uid-deleted-retained")
+    await created(emulator, gateway, "web-old", former)
+    listing = await gateway.list_pool_vms(emulator.credentials.resource_group, WEB)
+    assert listing.owned == ()
+    assert [vm.name for vm in listing.look_alikes] == ["web-old"]
 
 
 async def test_a_vm_of_another_pool_is_never_touched(
     emulator: Emulator, gateway: ComputeGateway
 ) -> None:
     await created(emulator, gateway, "other-0", OTHER)
-    [vm] = await gateway.list_pool_vms(emulator.credentials.resource_group, OTHER.uid)
+    [vm] = (await gateway.list_pool_vms(emulator.credentials.resource_group, OTHER)).owned
     emulator.reset_counters()
     with pytest.raises(NotOwnedError):
         await gateway.delete_vm(vm, WEB.uid)
@@ -186,7 +197,7 @@ async def test_throttled_read_is_retried_after_retry_after(
     emulator.set_faults(
         Faults(rules=[FaultRule(operation="VirtualMachines_List", status=429, remaining=1)])
     )
-    assert await gateway.list_pool_vms(emulator.credentials.resource_group, WEB.uid) == []
+    assert (await gateway.list_pool_vms(emulator.credentials.resource_group, WEB)).owned == ()
     by_status = emulator.request_counts()["operations"]["VirtualMachines_List"]["byStatus"]
     assert by_status == {"429": 1, "200": 1}
 
@@ -201,7 +212,7 @@ async def test_retry_after_beyond_the_bound_surfaces_as_transient(emulator: Emul
     try:
         gateway = gateways.gateway(connection_of(emulator.credentials))
         with pytest.raises(TransientAzureError) as raised:
-            await gateway.list_pool_vms(emulator.credentials.resource_group, WEB.uid)
+            await gateway.list_pool_vms(emulator.credentials.resource_group, WEB)
     finally:
         await gateways.close()
     assert raised.value.retry_after == 1.0
@@ -212,7 +223,7 @@ async def test_principal_without_a_role_is_denied(
 ) -> None:
     nobody = gateways.gateway(connection_of(emulator.credentials_for("vmroll-nobody")))
     with pytest.raises(AzureAccessError) as raised:
-        await nobody.list_pool_vms(emulator.credentials.resource_group, WEB.uid)
+        await nobody.list_pool_vms(emulator.credentials.resource_group, WEB)
     assert raised.value.reason == "AccessDenied"
 
 
@@ -221,7 +232,7 @@ async def test_reader_can_list_but_not_create(
 ) -> None:
     reader = gateways.gateway(connection_of(emulator.credentials_for("vmroll-reader")))
     group = emulator.credentials.resource_group
-    assert await reader.list_pool_vms(group, WEB.uid) == []
+    assert (await reader.list_pool_vms(group, WEB)).owned == ()
     with pytest.raises(AzureAccessError):
         await reader.create_vm(group, await vm_spec(emulator, gateway, "web-0"))
 
@@ -231,7 +242,7 @@ async def test_wrong_secret_is_denied_and_not_shown(
 ) -> None:
     wrong = gateways.gateway(connection_of(emulator.credentials, secret="wrong-secret-value"))
     with pytest.raises(AzureAccessError) as raised:
-        await wrong.list_pool_vms(emulator.credentials.resource_group, WEB.uid)
+        await wrong.list_pool_vms(emulator.credentials.resource_group, WEB)
     assert "wrong-secret-value" not in str(raised.value)
 
 
@@ -269,7 +280,7 @@ async def test_inline_pem_ca_bundle(
             base.endpoint.resource_manager, base.endpoint.authority_host, CaBundlePem(pem)
         ),
     )
-    assert await gateways.gateway(inline).list_pool_vms(creds.resource_group, WEB.uid) == []
+    assert (await gateways.gateway(inline).list_pool_vms(creds.resource_group, WEB)).owned == ()
 
 
 async def test_created_vm_carries_ownership_tags(

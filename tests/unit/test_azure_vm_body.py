@@ -8,15 +8,14 @@ from dataclasses import replace
 import pytest
 
 from vmroll.azure.images import ImageSourceKind, PurchasePlan, ResolvedImage
-from vmroll.azure.vm_body import (
+from vmroll.azure.vm_body import OsDiskSpec, VmSpec, build_vm_body
+from vmroll.plan.ownership import (
     IMAGE_VERSION_TAG,
+    POOL_NAMESPACE_TAG,
     POOL_TAG,
     POOL_UID_TAG,
     REVISION_TAG,
-    OsDiskSpec,
-    PoolOwner,
-    VmSpec,
-    build_vm_body,
+    PoolIdentity,
 )
 
 SUBNET = (
@@ -34,7 +33,7 @@ UBUNTU = ResolvedImage(
         "version": "24.04.202501010",
     },
 )
-OWNER = PoolOwner(uid="uid-1", namespace="team", name="web")
+OWNER = PoolIdentity(namespace="team", name="web", uid="uid-1")
 
 
 def spec(**changes: object) -> VmSpec:
@@ -140,15 +139,25 @@ def test_plan_image_carries_plan() -> None:
     }
 
 
-def test_ownership_tags_cannot_be_overridden_by_user_tags() -> None:
-    tags = build_vm_body(spec(tags={POOL_UID_TAG: "someone-else", "team": "web"}))["tags"]
-    assert tags == {
+def test_user_tags_then_ownership_tags() -> None:
+    assert build_vm_body(spec(tags={"team": "web"}))["tags"] == {
         "team": "web",
         POOL_UID_TAG: "uid-1",
-        POOL_TAG: "team/web",
+        POOL_TAG: "web",
+        POOL_NAMESPACE_TAG: "team",
         REVISION_TAG: "r3",
         IMAGE_VERSION_TAG: "24.04.202501010",
     }
+
+
+def test_user_tags_cannot_claim_ownership() -> None:
+    with pytest.raises(ValueError, match="reserved"):
+        build_vm_body(spec(tags={POOL_UID_TAG: "someone-else"}))
+
+
+def test_computer_name_is_a_valid_host_name() -> None:
+    body = build_vm_body(spec(name="Web_Pool.0"))
+    assert body["properties"]["osProfile"]["computerName"] == "web-pool-0"
 
 
 def test_tag_names_use_no_character_azure_forbids() -> None:

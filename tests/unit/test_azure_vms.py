@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from azure.mgmt.compute.models import VirtualMachine, VirtualMachineInstanceView
 
-from vmroll.azure.vm_body import IMAGE_VERSION_TAG, POOL_UID_TAG, REVISION_TAG
 from vmroll.azure.vms import to_pool_vm, to_runtime, vm_resource_id
+from vmroll.plan.ownership import IMAGE_VERSION_TAG, POOL_UID_TAG, REVISION_TAG
 
 VM_ID = vm_resource_id("sub", "rg", "web-1")
 

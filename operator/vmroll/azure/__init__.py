@@ -31,8 +31,8 @@ from vmroll.azure.settings import (
     DefaultChainAuth,
     WorkloadIdentityAuth,
 )
-from vmroll.azure.vm_body import OsDiskSpec, PoolOwner, VmSpec
-from vmroll.azure.vms import PoolVm, VmRuntime
+from vmroll.azure.vm_body import OsDiskSpec, VmSpec
+from vmroll.azure.vms import PoolListing, PoolVm, VmRuntime
 
 __all__ = [
     "AccountConnection",
@@ -57,7 +57,7 @@ __all__ = [
     "OperationRecord",
     "OperationState",
     "OsDiskSpec",
-    "PoolOwner",
+    "PoolListing",
     "PoolVm",
     "PurchasePlan",
     "ResolvedImage",

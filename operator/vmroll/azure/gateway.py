@@ -23,7 +23,8 @@ from vmroll.azure.lro import OperationRecord, OperationState, Poller, wait
 from vmroll.azure.protocol import ComputeGateway
 from vmroll.azure.settings import AccountConnection
 from vmroll.azure.vm_body import VmSpec
-from vmroll.azure.vms import PoolVm, VmRuntime
+from vmroll.azure.vms import PoolListing, PoolVm, VmRuntime
+from vmroll.plan.ownership import PoolIdentity
 
 T = TypeVar("T")
 
@@ -71,8 +72,8 @@ class AzureGateway:
             await self._write(lambda: terms.accept_terms(agreements, plan))
         self._accepted_plans.add(key)
 
-    async def list_pool_vms(self, resource_group: str, pool_uid: str) -> list[PoolVm]:
-        return await vms.list_pool_vms(self._clients.compute, resource_group, pool_uid)
+    async def list_pool_vms(self, resource_group: str, pool: PoolIdentity) -> PoolListing:
+        return await vms.list_pool_vms(self._clients.compute, resource_group, pool)
 
     async def get_vm_runtime(self, vm: PoolVm) -> VmRuntime | None:
         return await vms.get_runtime(self._clients.compute, vm)

@@ -14,7 +14,8 @@ from vmroll.azure.images import ImageRef, PurchasePlan, ResolvedImage
 from vmroll.azure.lro import OperationRecord, OperationState
 from vmroll.azure.settings import AccountConnection
 from vmroll.azure.vm_body import VmSpec
-from vmroll.azure.vms import PoolVm, VmRuntime
+from vmroll.azure.vms import PoolListing, PoolVm, VmRuntime
+from vmroll.plan.ownership import PoolIdentity
 
 
 class ComputeGateway(Protocol):
@@ -30,8 +31,8 @@ class ComputeGateway(Protocol):
         """Return when the plan's terms are accepted, accepting them only if `accept`."""
         ...
 
-    async def list_pool_vms(self, resource_group: str, pool_uid: str) -> list[PoolVm]:
-        """Every VM of the resource group owned by the pool, from one paged list."""
+    async def list_pool_vms(self, resource_group: str, pool: PoolIdentity) -> PoolListing:
+        """The pool's VMs and look-alikes in the resource group, from one paged list."""
         ...
 
     async def get_vm_runtime(self, vm: PoolVm) -> VmRuntime | None:

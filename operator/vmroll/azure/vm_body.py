@@ -7,8 +7,8 @@ so a partial body cannot be typed with them.) Choices made here:
 - the NIC is declared inline (`networkInterfaceConfigurations`, which needs `networkApiVersion`)
   with `deleteOption: Delete`, and so is the OS disk, so deleting the VM leaves nothing behind;
 - ssh keys only, password authentication off;
-- ownership tags are written last, so a user's `template.tags` can never overwrite them.
-Azure tag names may not contain `< > % & \\ ? /`, hence `vmroll.io_pool-uid` and not a slash.
+- the tags are vmroll.plan.ownership's `vm_tags`: the user's, then the ownership tags, whose
+  `vmroll.io_` prefix a user's `template.tags` may not use.
 """
 
 from __future__ import annotations
@@ -19,24 +19,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from vmroll.azure.images import ResolvedImage
-
-POOL_UID_TAG = "vmroll.io_pool-uid"
-POOL_TAG = "vmroll.io_pool"
-REVISION_TAG = "vmroll.io_revision"
-IMAGE_VERSION_TAG = "vmroll.io_image-version"
+from vmroll.plan.naming import computer_name
+from vmroll.plan.ownership import PoolIdentity, vm_tags
 
 NETWORK_API_VERSION = "2020-11-01"
 
 JsonObject = dict[str, Any]
-
-
-@dataclass(frozen=True)
-class PoolOwner:
-    """The pool a VM belongs to; `uid` is what ownership is decided on."""
-
-    uid: str
-    namespace: str
-    name: str
 
 
 @dataclass(frozen=True)
@@ -56,7 +44,7 @@ class VmSpec:
     image: ResolvedImage
     subnet_id: str
     admin_username: str
-    owner: PoolOwner
+    owner: PoolIdentity
     revision: str
     ssh_public_keys: tuple[str, ...] = ()
     zone: str | None = None
@@ -66,18 +54,8 @@ class VmSpec:
     tags: Mapping[str, str] = field(default_factory=dict, hash=False)
 
 
-def ownership_tags(owner: PoolOwner, revision: str, image_version: str | None) -> dict[str, str]:
-    tags = {
-        POOL_UID_TAG: owner.uid,
-        POOL_TAG: f"{owner.namespace}/{owner.name}",
-        REVISION_TAG: revision,
-    }
-    if image_version is not None:
-        tags[IMAGE_VERSION_TAG] = image_version
-    return tags
-
-
 def build_vm_body(spec: VmSpec) -> JsonObject:
+    """The create body; `ValueError` when the user's tags use vmroll's prefix or are too many."""
     properties: JsonObject = {
         "hardwareProfile": {"vmSize": spec.size},
         "storageProfile": {
@@ -89,10 +67,7 @@ def build_vm_body(spec: VmSpec) -> JsonObject:
     }
     body: JsonObject = {
         "location": spec.location,
-        "tags": {
-            **spec.tags,
-            **ownership_tags(spec.owner, spec.revision, spec.image.resolved_version),
-        },
+        "tags": vm_tags(spec.tags, spec.owner, spec.revision, spec.image.resolved_version),
         "properties": properties,
     }
     if spec.zone is not None:
@@ -128,7 +103,7 @@ def _os_profile(spec: VmSpec) -> JsonObject:
         for key in spec.ssh_public_keys
     ]
     profile: JsonObject = {
-        "computerName": spec.name,
+        "computerName": computer_name(spec.name),
         "adminUsername": spec.admin_username,
         "linuxConfiguration": {
             "disablePasswordAuthentication": True,

@@ -1,10 +1,11 @@
 """The pool's virtual machines: observe them cheaply, and start writes that can be resumed.
 
-Observation is one paged list of the resource group per pass, filtered on vmroll's ownership
-tag on this side: ARM's `$filter` on this list only accepts a scale set id, and `$expand=
-instanceView` is only allowed together with such a filter. The list carries provisioning state,
-zone, tags and image; power state and guest health need the instance view of one VM, read only
-when a decision depends on it.
+Observation is one paged list of the resource group per pass, split on this side by
+vmroll.plan.ownership into the pool's VMs and look-alikes (VMs that look like the pool's
+without its UID tag, which vmroll reports and never touches). The split cannot be left to ARM:
+`$filter` on this list only accepts a scale set id, and `$expand=instanceView` is only allowed
+together with such a filter. The list carries provisioning state, zone, tags and image; power
+state and guest health need the instance view of one VM, read only when a decision needs it.
 
 Writes return an `OperationRecord` (see lro.py) and never touch a VM that another pool owns.
 """
@@ -24,12 +25,13 @@ from azure.mgmt.compute.models import (
 
 from vmroll.azure.errors import azure_errors
 from vmroll.azure.lro import OperationKind, OperationRecord, Poller, start
-from vmroll.azure.vm_body import (
+from vmroll.azure.vm_body import VmSpec, build_vm_body
+from vmroll.plan.ownership import (
     IMAGE_VERSION_TAG,
     POOL_UID_TAG,
     REVISION_TAG,
-    VmSpec,
-    build_vm_body,
+    PoolIdentity,
+    partition,
 )
 
 
@@ -92,15 +94,24 @@ def to_runtime(view: VirtualMachineInstanceView) -> VmRuntime:
     return VmRuntime(power_state=power, health=health)
 
 
+@dataclass(frozen=True)
+class PoolListing:
+    """The pool's VMs, and the VMs that only look like its own."""
+
+    owned: tuple[PoolVm, ...]
+    look_alikes: tuple[PoolVm, ...]
+
+
 async def list_pool_vms(
-    compute: ComputeManagementClient, resource_group: str, pool_uid: str
-) -> list[PoolVm]:
+    compute: ComputeManagementClient, resource_group: str, pool: PoolIdentity
+) -> PoolListing:
     with azure_errors(f"list VMs of resource group {resource_group}"):
-        return [
+        listed = [
             to_pool_vm(vm, resource_group)
             async for vm in compute.virtual_machines.list(resource_group)
-            if (vm.tags or {}).get(POOL_UID_TAG) == pool_uid
         ]
+    split = partition(listed, pool)
+    return PoolListing(owned=split.owned, look_alikes=split.look_alikes)
 
 
 async def get_runtime(compute: ComputeManagementClient, vm: PoolVm) -> VmRuntime | None:
