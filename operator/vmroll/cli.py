@@ -14,6 +14,7 @@ from vmroll.api import cli as api_cli
 from vmroll.devcluster import cli as devcluster_cli
 from vmroll.devstack import cli as devstack_cli
 from vmroll.emulator import cli as emulator_cli
+from vmroll.handlers import cli as handlers_cli
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -27,6 +28,7 @@ def build_parser() -> argparse.ArgumentParser:
     devcluster_cli.register(commands)
     emulator_cli.register(commands)
     api_cli.register(commands)
+    handlers_cli.register(commands)
     return parser
 
 

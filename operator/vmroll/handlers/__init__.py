@@ -1,1 +1,5 @@
-"""kopf handlers, kept thin: parse, observe, plan, act, report."""
+"""vmroll's kopf handlers: thin adapters from Kubernetes events to `vmroll.reconcile`.
+
+Importing `vmroll.handlers.operator` registers every handler; `vmroll run` does that and starts
+kopf.
+"""

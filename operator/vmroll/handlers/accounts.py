@@ -1,0 +1,93 @@
+"""AzureAccount handlers: index accounts for the pools, and report whether a token can be had.
+
+`Ready` is True when vmroll obtained an ARM token with the account's credential; False names
+what to change (the Secret, the client ID, the tenant, the endpoints). The check runs on every
+change and every `account_check_seconds`. Token failures are summarised by type and Entra's own
+message, which never contains the secret.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import kopf
+from azure.core.exceptions import AzureError, ClientAuthenticationError
+
+from vmroll.api.account import PLURAL, AzureAccount, AzureAccountStatus
+from vmroll.api.base import GROUP, VERSION
+from vmroll.api.types import ConditionStatus
+from vmroll.azure.credentials import build_credential
+from vmroll.handlers.connections import AccountConfigError, connection_for
+from vmroll.handlers.state import OperatorState
+from vmroll.plan.conditions import ConditionType, ConditionUpdate
+from vmroll.plan.reasons import Reason
+
+TOKEN_TIMEOUT_SECONDS = 30.0
+
+
+@kopf.index(GROUP, VERSION, PLURAL)
+def accounts_by_name(name: str | None, body: kopf.Body, **_: Any) -> dict[str | None, Any]:
+    """The account objects by name: pools look theirs up here, not in the API server."""
+    return {name: {"metadata": dict(body.metadata), "spec": dict(body.spec)}}
+
+
+@kopf.on.resume(GROUP, VERSION, PLURAL)
+@kopf.on.create(GROUP, VERSION, PLURAL)
+@kopf.on.update(GROUP, VERSION, PLURAL, field="spec")
+@kopf.timer(GROUP, VERSION, PLURAL, interval=600.0, idle=60.0, initial_delay=60.0)
+async def check_account(body: kopf.Body, memo: kopf.Memo, patch: kopf.Patch, **_: Any) -> None:
+    state: OperatorState = memo.state
+    account = AzureAccount.model_validate(dict(body))
+    reason, message = await token_check(state, account)
+    ready = reason == Reason.AUTHENTICATED
+    status = account.status or AzureAccountStatus()
+    generation = account.metadata.generation
+    update = ConditionUpdate.of(status.conditions).set(
+        ConditionType.READY,
+        ConditionStatus.TRUE if ready else ConditionStatus.FALSE,
+        reason,
+        message,
+        observed_generation=generation,
+        now=state.clock(),
+    )
+    if update.changed or status.observed_generation != generation:
+        new = AzureAccountStatus(conditions=list(update.conditions), observed_generation=generation)
+        patch.status.update(new.to_wire())
+    if not ready:
+        kopf.warn(body, reason=reason, message=message)
+
+
+async def token_check(state: OperatorState, account: AzureAccount) -> tuple[str, str]:
+    try:
+        connection = await connection_for(state, account)
+    except AccountConfigError as error:
+        return error.reason, error.message
+    credential = build_credential(connection)
+    try:
+        await credential.get_token(connection.endpoint.arm_scope)
+    except ClientAuthenticationError as error:
+        return Reason.AUTHENTICATION_FAILED, (
+            f"no token for client {_client_id(account)} in tenant {account.spec.tenant_id}: "
+            f"{_first_line(error.message)}; check the client ID, the secret and the tenant"
+        )
+    except AzureError as error:
+        return Reason.AUTHENTICATION_FAILED, (
+            f"could not reach {connection.endpoint.authority_host}: {_first_line(error.message)}"
+            "; check spec.endpoints"
+        )
+    finally:
+        await credential.close()
+    return Reason.AUTHENTICATED, (f"obtained a token for subscription {connection.subscription_id}")
+
+
+def _client_id(account: AzureAccount) -> str:
+    auth = account.spec.auth
+    if auth.client_secret is not None:
+        return auth.client_secret.client_id
+    if auth.workload_identity is not None:
+        return auth.workload_identity.client_id
+    return "(default chain)"
+
+
+def _first_line(text: str) -> str:
+    return (text or "").strip().splitlines()[0] if (text or "").strip() else "no detail"

@@ -1,0 +1,112 @@
+"""Build an `AccountConnection` from an AzureAccount and the Secrets it references.
+
+The client secret is read from its Secret here and travels only inside the connection, whose
+repr hides it; errors name the Secret and key that are missing, never a value. Connections are
+cached per account and rebuilt when the account changes or after `REFRESH_SECONDS`, so that a
+rotated secret is picked up without reading Secrets on every pass.
+"""
+
+from __future__ import annotations
+
+import os
+
+from vmroll.api.account import AzureAccount, CaBundle
+from vmroll.api.types import NamespacedKeyReference
+from vmroll.azure import settings as az
+from vmroll.handlers.kube import KubeApi
+from vmroll.handlers.state import Connection, OperatorState
+from vmroll.plan.reasons import Reason
+
+REFRESH_SECONDS = 300.0
+FEDERATED_TOKEN_FILE = "AZURE_FEDERATED_TOKEN_FILE"
+
+
+class AccountConfigError(Exception):
+    """The account cannot be turned into a connection; `message` says what to fix."""
+
+    def __init__(self, reason: str, message: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+        self.message = message
+
+
+async def connection_for(state: OperatorState, account: AzureAccount) -> az.AccountConnection:
+    meta = account.metadata
+    key = (meta.uid or "", str(meta.generation or 0))
+    cached = state.connections.get(meta.name)
+    now = state.monotonic()
+    if cached is not None and cached.key == key and now - cached.built_at < REFRESH_SECONDS:
+        return cached.connection
+    connection = await build_connection(state.kube, account)
+    if cached is not None and cached.connection != connection:
+        await state.clients.discard(cached.connection)
+    state.connections[meta.name] = Connection(connection, key, now)
+    return connection
+
+
+async def build_connection(kube: KubeApi, account: AzureAccount) -> az.AccountConnection:
+    spec = account.spec
+    endpoints = spec.endpoints
+    endpoint = az.AzureEndpoint()
+    if endpoints is not None:
+        endpoint = az.AzureEndpoint(
+            resource_manager=endpoints.resource_manager or az.PUBLIC_RESOURCE_MANAGER,
+            authority_host=endpoints.authority_host or az.PUBLIC_AUTHORITY_HOST,
+            ca_bundle=await _ca_bundle(kube, endpoints.ca_bundle),
+        )
+    return az.AccountConnection(
+        subscription_id=spec.subscription_id,
+        tenant_id=spec.tenant_id,
+        auth=await _auth(kube, account),
+        endpoint=endpoint,
+    )
+
+
+async def _auth(kube: KubeApi, account: AzureAccount) -> az.Auth:
+    auth = account.spec.auth
+    if auth.client_secret is not None:
+        ref = auth.client_secret.secret_ref
+        secret = await _secret(kube, ref, "spec.auth.clientSecret.secretRef")
+        return az.ClientSecretAuth(client_id=auth.client_secret.client_id, secret=secret.strip())
+    if auth.workload_identity is not None:
+        token_file = auth.workload_identity.token_file or os.environ.get(FEDERATED_TOKEN_FILE)
+        if not token_file:
+            raise AccountConfigError(
+                Reason.CREDENTIALS_NOT_FOUND,
+                f"workload identity needs spec.auth.workloadIdentity.tokenFile or "
+                f"{FEDERATED_TOKEN_FILE} in the operator's environment",
+            )
+        return az.WorkloadIdentityAuth(auth.workload_identity.client_id, token_file)
+    return az.DefaultChainAuth()
+
+
+async def _secret(kube: KubeApi, ref: NamespacedKeyReference, field: str) -> str:
+    value = await kube.secret_value(ref.namespace, ref.name, ref.key)
+    if value is None:
+        raise AccountConfigError(
+            Reason.CREDENTIALS_NOT_FOUND,
+            f"Secret {ref.namespace}/{ref.name} has no key {ref.key} ({field}); create it or "
+            "fix the reference",
+        )
+    return value
+
+
+async def _ca_bundle(kube: KubeApi, bundle: CaBundle | None) -> az.CaBundle | None:
+    if bundle is None:
+        return None
+    if bundle.pem is not None:
+        return az.CaBundlePem(bundle.pem)
+    if bundle.secret_ref is not None:
+        return az.CaBundlePem(
+            await _secret(kube, bundle.secret_ref, "spec.endpoints.caBundle.secretRef")
+        )
+    ref = bundle.config_map_ref
+    assert ref is not None  # the model guarantees exactly one source
+    pem = await kube.config_map_value(ref.namespace, ref.name, ref.key)
+    if pem is None:
+        raise AccountConfigError(
+            Reason.CREDENTIALS_NOT_FOUND,
+            f"ConfigMap {ref.namespace}/{ref.name} has no key {ref.key} "
+            "(spec.endpoints.caBundle.configMapRef); create it or fix the reference",
+        )
+    return az.CaBundlePem(pem)

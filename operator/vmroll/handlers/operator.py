@@ -1,0 +1,43 @@
+"""The operator's kopf registration point: settings at startup, shared state, cleanup.
+
+Importing this module registers every vmroll handler. Settings are set once here: kopf's
+bookkeeping goes to annotations under vmroll.io (never into the status vmroll owns), the
+finalizer is vmroll's, and only warnings are posted as events from logs (vmroll posts its own
+events for VMs created and deleted).
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import kopf
+
+from vmroll.handlers import accounts, pools  # noqa: F401  (importing registers them)
+from vmroll.handlers.kube import KubeApi, load_api_client
+from vmroll.handlers.state import OperatorState, RunConfig
+
+FINALIZER = "vmroll.io/finalizer"
+ANNOTATION_PREFIX = "vmroll.io"
+
+
+@kopf.on.startup()
+async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> None:
+    settings.persistence.finalizer = FINALIZER
+    settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(
+        prefix=ANNOTATION_PREFIX
+    )
+    settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(
+        prefix=ANNOTATION_PREFIX, key="last-handled-configuration"
+    )
+    settings.posting.level = logging.WARNING
+    settings.watching.server_timeout = 300
+    config: RunConfig = memo.get("config") or RunConfig()
+    memo.state = OperatorState(config=config, kube=KubeApi(load_api_client()))
+
+
+@kopf.on.cleanup()
+async def close(memo: kopf.Memo, **_: Any) -> None:
+    state: OperatorState | None = memo.get("state")
+    if state is not None:
+        await state.clients.close()

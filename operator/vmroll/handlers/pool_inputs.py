@@ -1,0 +1,92 @@
+"""Gather what one pass of a pool needs from Kubernetes: its account, the account's connection
+and gateway, the namespace's labels when the account selects namespaces by label, and the
+template's Secret and ConfigMap values.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from pydantic import ValidationError
+
+from vmroll.api.account import AzureAccount
+from vmroll.api.pool import VirtualMachinePool
+from vmroll.api.types import KeyReference
+from vmroll.handlers.connections import AccountConfigError, connection_for
+from vmroll.handlers.kube import KubeApi
+from vmroll.handlers.state import OperatorState
+from vmroll.plan.reasons import Reason
+from vmroll.reconcile.pool_pass import AccountProblem, AccountView, TemplateInputs
+
+
+def account_from_index(index: Mapping[Any, Any], name: str) -> AzureAccount | None:
+    for stored in index.get(name, ()):
+        try:
+            return AzureAccount.model_validate(stored)
+        except ValidationError:
+            return None
+    return None
+
+
+async def account_view(
+    state: OperatorState, index: Mapping[Any, Any], pool: VirtualMachinePool
+) -> AccountView | AccountProblem:
+    name = pool.spec.account_ref.name
+    account = account_from_index(index, name)
+    if account is None:
+        return AccountProblem(
+            Reason.ACCOUNT_NOT_FOUND,
+            f"AzureAccount {name} does not exist; create it or fix spec.accountRef.name",
+        )
+    try:
+        connection = await connection_for(state, account)
+    except AccountConfigError as error:
+        return AccountProblem(
+            Reason.CREDENTIALS_NOT_FOUND, f"AzureAccount {name} is not usable: {error.message}"
+        )
+    return AccountView(name, account.spec, state.gateway(connection))
+
+
+async def namespace_labels(
+    kube: KubeApi, view: AccountView | AccountProblem, namespace: str
+) -> dict[str, str]:
+    """Read only when the account admits namespaces by label and not already by name."""
+    if isinstance(view, AccountProblem):
+        return {}
+    allowed = view.spec.allowed_namespaces
+    if allowed.selector is None or namespace in allowed.names:
+        return {}
+    return await kube.namespace_labels(namespace) or {}
+
+
+async def template_inputs(kube: KubeApi, pool: VirtualMachinePool) -> TemplateInputs:
+    template = pool.spec.template
+    namespace = pool.metadata.namespace or ""
+    keys: list[str] = []
+    for index, key in enumerate(template.ssh_public_keys):
+        if key.key_data is not None:
+            keys.append(key.key_data)
+            continue
+        assert key.secret_ref is not None  # the model guarantees exactly one
+        value = await kube.secret_value(namespace, key.secret_ref.name, key.secret_ref.key)
+        if value is None:
+            return TemplateInputs(problem=_missing("Secret", key.secret_ref, index))
+        keys.append(value.strip())
+    custom = template.custom_data
+    data: str | None = None
+    if custom is not None and custom.secret_ref is not None:
+        data = await kube.secret_value(namespace, custom.secret_ref.name, custom.secret_ref.key)
+        if data is None:
+            return TemplateInputs(problem=_missing("Secret", custom.secret_ref, None))
+    elif custom is not None and custom.config_map_ref is not None:
+        ref = custom.config_map_ref
+        data = await kube.config_map_value(namespace, ref.name, ref.key)
+        if data is None:
+            return TemplateInputs(problem=_missing("ConfigMap", ref, None))
+    return TemplateInputs(tuple(keys), None if data is None else data.encode())
+
+
+def _missing(kind: str, ref: KeyReference, index: int | None) -> str:
+    field = "spec.template.customData" if index is None else f"spec.template.sshPublicKeys[{index}]"
+    return f"{kind} {ref.name} has no key {ref.key} ({field}); create it or fix the reference"

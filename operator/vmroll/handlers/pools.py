@@ -1,0 +1,168 @@
+"""VirtualMachinePool handlers: one level-triggered loop per pool, and cleanup on deletion.
+
+Why a daemon rather than a timer plus change handlers: a pool's passes must never overlap (two
+passes would both create the missing VMs), and a daemon is one task per pool that runs them in
+sequence by construction. It re-reads the live spec at the start of every pass, and between
+passes it waits for the time the last pass asked for (seconds while operations progress, the
+resync interval when settled, long when Stalled) or until the spec, the pool's annotations or
+its account change, whichever comes first. Deletion is a kopf delete handler behind vmroll's
+finalizer; kopf stops the daemon first, and a per-pool lock keeps the two apart regardless.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import kopf
+from pydantic import ValidationError
+
+from vmroll.api.base import GROUP, VERSION
+from vmroll.api.pool import PLURAL, VirtualMachinePool
+from vmroll.handlers.pool_inputs import account_view, namespace_labels, template_inputs
+from vmroll.handlers.state import OperatorState
+from vmroll.reconcile.deletion import Finalized, PoolDeletion
+from vmroll.reconcile.memory import PoolMemory
+from vmroll.reconcile.pool_pass import Next, Outcome, PoolPass
+
+ACCOUNT_INDEX = "accounts_by_name"
+"""kopf passes each index to handlers as a keyword named after the index function."""
+DELETION_RETRY_SECONDS = 5.0
+DELETION_STALLED_SECONDS = 30.0
+
+
+class PoolStatusSink:
+    def __init__(self, state: OperatorState, namespace: str, name: str) -> None:
+        self._state, self._namespace, self._name = state, namespace, name
+
+    async def patch_status(self, patch: Any) -> None:
+        await self._state.kube.patch_pool_status(self._namespace, self._name, patch)
+
+
+class PoolEventSink:
+    def __init__(self, body: kopf.Body) -> None:
+        self._body = body
+
+    def event(self, type_: str, reason: str, message: str) -> None:
+        kopf.event(self._body, type=type_, reason=reason, message=message)
+
+
+async def build_pass(
+    state: OperatorState, body: kopf.Body, index: Any, pool: VirtualMachinePool
+) -> PoolPass:
+    uid = pool.metadata.uid or ""
+    memory = state.memories.get(uid)
+    if memory is None:
+        memory = state.memories[uid] = PoolMemory.from_status(pool.status)
+    view = await account_view(state, index, pool)
+    namespace = pool.metadata.namespace or ""
+    return PoolPass(
+        pool=pool,
+        account=view,
+        namespace_labels=await namespace_labels(state.kube, view, namespace),
+        inputs=await template_inputs(state.kube, pool),
+        memory=memory,
+        status=PoolStatusSink(state, namespace, pool.metadata.name),
+        events=PoolEventSink(body),
+        clock=state.clock,
+        settings=state.pass_settings,
+    )
+
+
+@kopf.daemon(GROUP, VERSION, PLURAL, cancellation_timeout=10.0)
+async def pool_loop(
+    stopped: kopf.DaemonStopped,
+    body: kopf.Body,
+    memo: kopf.Memo,
+    logger: kopf.Logger,
+    **kwargs: Any,
+) -> None:
+    state: OperatorState = memo.state
+    accounts_by_name = kwargs[ACCOUNT_INDEX]
+    while not stopped:
+        if body.metadata.get("deletionTimestamp"):
+            return
+        wake = _wake_key(body, accounts_by_name)
+        delay = await _one_pass(state, body, accounts_by_name, logger)
+        await _pause(stopped, body, accounts_by_name, wake, delay, state)
+
+
+async def _one_pass(
+    state: OperatorState, body: kopf.Body, index: Any, logger: kopf.Logger
+) -> float:
+    try:
+        pool = VirtualMachinePool.model_validate(dict(body))
+    except ValidationError as error:
+        logger.error(f"cannot read the pool: {error.error_count()} invalid fields")
+        return state.config.stalled_seconds
+    try:
+        async with state.lock(pool.metadata.uid or ""):
+            one = await build_pass(state, body, index, pool)
+            outcome = await one.run()
+    except Exception:
+        # A Kubernetes API hiccup (a status write refused, a timeout) must not end the loop:
+        # the next pass observes again from scratch.
+        logger.exception("reconcile pass failed; retrying")
+        return state.config.progress_seconds * 5
+    return _delay(state, outcome)
+
+
+def _delay(state: OperatorState, outcome: Outcome) -> float:
+    config = state.config
+    match outcome.next:
+        case Next.SETTLED:
+            return config.resync_seconds
+        case Next.PROGRESSING:
+            return config.progress_seconds
+        case Next.RETRY:
+            return max(outcome.retry_after or 0.0, config.progress_seconds * 5)
+        case Next.STALLED:
+            return config.stalled_seconds
+
+
+def _wake_key(body: kopf.Body, index: Any) -> tuple[Any, ...]:
+    """What, when it changes, ends the pause early: spec, annotations, the account."""
+    account_name = (body.spec.get("accountRef") or {}).get("name")
+    account = [
+        (a.get("metadata", {}).get("generation"), a.get("metadata", {}).get("uid"))
+        for a in index.get(account_name, ())
+    ]
+    return (body.metadata.get("generation"), repr(dict(body.metadata.annotations)), repr(account))
+
+
+async def _pause(
+    stopped: kopf.DaemonStopped,
+    body: kopf.Body,
+    index: Any,
+    wake: tuple[Any, ...],
+    seconds: float,
+    state: OperatorState,
+) -> None:
+    deadline = state.monotonic() + seconds
+    while not stopped and state.monotonic() < deadline:
+        await stopped.wait(min(0.5, max(0.0, deadline - state.monotonic())))
+        if _wake_key(body, index) != wake:
+            return
+
+
+@kopf.on.delete(GROUP, VERSION, PLURAL)
+async def pool_deleted(
+    body: kopf.Body,
+    memo: kopf.Memo,
+    logger: kopf.Logger,
+    **kwargs: Any,
+) -> None:
+    state: OperatorState = memo.state
+    accounts_by_name = kwargs[ACCOUNT_INDEX]
+    pool = VirtualMachinePool.model_validate(dict(body))
+    uid = pool.metadata.uid or ""
+    async with state.lock(uid):
+        one = await build_pass(state, body, accounts_by_name, pool)
+        result = await PoolDeletion(one).run()
+    if result is Finalized.DONE:
+        state.memories.pop(uid, None)
+        state.locks.pop(uid, None)
+        logger.log(logging.INFO, f"pool released ({pool.spec.deletion_policy.value})")
+        return
+    delay = DELETION_STALLED_SECONDS if result is Finalized.STALLED else DELETION_RETRY_SECONDS
+    raise kopf.TemporaryError(f"pool cleanup {result.value.lower()}", delay=delay)

@@ -1,0 +1,87 @@
+"""The operator's shared state, kept in kopf's `memo` (never in module globals).
+
+One `OperatorState` per process: the SDK clients per account connection, the image-resolution
+cache shared by all pools, the write budget per subscription, each pool's loop memory and lock,
+the Kubernetes client and the injected clock. `RunConfig` carries what `vmroll run` was told.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from vmroll.azure.budget import WriteBudgets
+from vmroll.azure.clients import ClientCache, ClientOptions
+from vmroll.azure.gateway import AzureGateway
+from vmroll.azure.image_cache import LatestCache
+from vmroll.azure.images import PurchasePlan
+from vmroll.azure.settings import AccountConnection
+from vmroll.handlers.kube import KubeApi
+from vmroll.reconcile.gateway import AzurePoolGateway
+from vmroll.reconcile.memory import PoolMemory
+from vmroll.reconcile.pool_pass import PassSettings
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """Loop timing and concurrency; `vmroll run` flags, defaults for production."""
+
+    resync_seconds: float = 60.0
+    """How often a settled pool is observed again (finds VMs deleted out of band)."""
+    stalled_seconds: float = 600.0
+    """How long a Stalled pool waits before trying again when nothing changes."""
+    progress_seconds: float = 2.0
+    """Pause between passes while operations progress."""
+    account_check_seconds: float = 600.0
+    concurrency: int = 10
+    operation_wait: float = 120.0
+    polling_interval: float = 15.0
+
+
+@dataclass
+class Connection:
+    connection: AccountConnection
+    key: tuple[str, ...]
+    built_at: float
+
+
+@dataclass
+class OperatorState:
+    config: RunConfig
+    kube: KubeApi
+    clock: Callable[[], datetime] = utc_now
+    monotonic: Callable[[], float] = time.monotonic
+    clients: ClientCache = field(init=False)
+    latest: LatestCache = field(init=False)
+    budgets: WriteBudgets = field(init=False)
+    memories: dict[str, PoolMemory] = field(default_factory=dict)
+    locks: dict[str, asyncio.Lock] = field(default_factory=dict)
+    connections: dict[str, Connection] = field(default_factory=dict)
+    accepted_plans: set[tuple[str, PurchasePlan]] = field(default_factory=set)
+
+    def __post_init__(self) -> None:
+        self.clients = ClientCache(ClientOptions(polling_interval=self.config.polling_interval))
+        self.latest = LatestCache(self.monotonic)
+        self.budgets = WriteBudgets(clock=self.monotonic, sleep=asyncio.sleep)
+
+    @property
+    def pass_settings(self) -> PassSettings:
+        return PassSettings(
+            concurrency=self.config.concurrency, operation_wait=self.config.operation_wait
+        )
+
+    def gateway(self, connection: AccountConnection) -> AzurePoolGateway:
+        clients = self.clients.for_connection(connection)
+        budget = self.budgets.for_subscription(connection.subscription_id)
+        boundary = AzureGateway(clients, self.latest, budget, self.accepted_plans)
+        return AzurePoolGateway(boundary, clients, budget)
+
+    def lock(self, uid: str) -> asyncio.Lock:
+        return self.locks.setdefault(uid, asyncio.Lock())

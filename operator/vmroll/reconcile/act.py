@@ -1,0 +1,174 @@
+"""Apply a plan's actions to Azure, recording each one in status before waiting on it.
+
+Order per batch, so that a process killed at any point leaves nothing untracked:
+1. the VM names and operations are written to `status.pendingOperations` (one status write);
+2. the requests are sent, with bounded concurrency;
+3. their resume tokens are written (one status write);
+4. the operations are followed, for a bounded time; finished ones leave the record.
+A restarted operator finds the record: named VMs that Azure lists are the pool's (their tags say
+so), names Azure never saw are forgotten, tokens are resumed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TypeVar
+
+from vmroll.api.pool_status import OperationKind, PendingOperation
+from vmroll.azure.errors import AzureGatewayError
+from vmroll.azure.lro import OperationKind as LroKind
+from vmroll.azure.lro import OperationRecord, OperationState
+from vmroll.azure.vm_body import VmSpec
+from vmroll.azure.vms import PoolVm, vm_resource_id
+from vmroll.reconcile.gateway import PoolGateway
+from vmroll.reconcile.memory import NORMAL, EventSink, PoolMemory, StatusSink
+
+T = TypeVar("T")
+
+_LRO_KINDS = {
+    OperationKind.CREATE: LroKind.CREATE,
+    OperationKind.DELETE: LroKind.DELETE,
+    OperationKind.REIMAGE: LroKind.REIMAGE,
+}
+
+
+@dataclass(frozen=True)
+class Started:
+    name: str
+    kind: OperationKind
+
+
+@dataclass(frozen=True)
+class BatchResult:
+    """What the batch changed, and the first error that stopped part of it."""
+
+    finished: tuple[Started, ...]
+    errors: tuple[AzureGatewayError, ...]
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Everything one batch needs; built per pass by the pool pass."""
+
+    gateway: PoolGateway
+    pool_uid: str
+    subscription_id: str
+    memory: PoolMemory
+    status: StatusSink
+    events: EventSink
+    resource_group: str
+    concurrency: int
+    operation_wait: float
+
+    async def run(
+        self,
+        creates: Sequence[VmSpec],
+        deletes: Sequence[PoolVm],
+        now: datetime,
+    ) -> BatchResult:
+        for spec in creates:
+            self.memory.pending[spec.name] = PendingOperation(
+                vm_name=spec.name,
+                kind=OperationKind.CREATE,
+                revision=spec.revision,
+                started_at=now,
+            )
+        for vm in deletes:
+            self.memory.pending[vm.name] = PendingOperation(
+                vm_name=vm.name, kind=OperationKind.DELETE, revision=vm.revision, started_at=now
+            )
+        if creates or deletes:
+            await self._record()
+        calls: list[Callable[[], Awaitable[tuple[str, OperationRecord]]]] = [
+            *(self._begin_create(spec) for spec in creates),
+            *(self._begin_delete(vm) for vm in deletes),
+        ]
+        begun = await self._bounded(calls)
+        errors: list[AzureGatewayError] = []
+        for outcome in begun:
+            if isinstance(outcome, AzureGatewayError):
+                errors.append(outcome)
+                continue
+            name, record = outcome
+            self.memory.pending[name] = self.memory.pending[name].model_copy(
+                update={"resume_token": record.token}
+            )
+        if creates or deletes:
+            await self._record()
+        finished, wait_errors = await self.follow()
+        return BatchResult(finished, tuple(errors) + wait_errors)
+
+    async def follow(self) -> tuple[tuple[Started, ...], tuple[AzureGatewayError, ...]]:
+        """Wait (bounded) on every recorded operation that has a token."""
+        waiting = [op for op in self.memory.pending.values() if op.resume_token is not None]
+        if not waiting:
+            return (), ()
+        results = await self._bounded([self._wait(op) for op in waiting])
+        finished: list[Started] = []
+        errors: list[AzureGatewayError] = []
+        for op, result in zip(waiting, results, strict=True):
+            if isinstance(result, AzureGatewayError):
+                self.memory.pending.pop(op.vm_name, None)
+                errors.append(result)
+            elif result is OperationState.SUCCEEDED:
+                self.memory.pending.pop(op.vm_name, None)
+                finished.append(Started(op.vm_name, op.kind))
+                verb = f"{op.kind.value}d"
+                self.events.event(NORMAL, verb, f"{verb.lower()} VM {op.vm_name}")
+        if finished or errors:
+            await self._record()
+        return tuple(finished), tuple(errors)
+
+    def _begin_create(self, spec: VmSpec) -> Callable[[], Awaitable[tuple[str, OperationRecord]]]:
+        async def call() -> tuple[str, OperationRecord]:
+            try:
+                return spec.name, await self.gateway.create_vm(self.resource_group, spec)
+            except AzureGatewayError:
+                self.memory.pending.pop(spec.name, None)
+                raise
+
+        return call
+
+    def _begin_delete(self, vm: PoolVm) -> Callable[[], Awaitable[tuple[str, OperationRecord]]]:
+        async def call() -> tuple[str, OperationRecord]:
+            try:
+                return vm.name, await self.gateway.delete_vm(vm, self.pool_uid)
+            except AzureGatewayError:
+                self.memory.pending.pop(vm.name, None)
+                raise
+
+        return call
+
+    def _wait(self, op: PendingOperation) -> Callable[[], Awaitable[OperationState]]:
+        assert op.resume_token is not None
+        record = OperationRecord(
+            _LRO_KINDS[op.kind],
+            vm_resource_id(self.subscription_id, self.resource_group, op.vm_name),
+            op.resume_token,
+        )
+
+        async def call() -> OperationState:
+            return await self.gateway.wait_operation(record, max_wait=self.operation_wait)
+
+        return call
+
+    async def _record(self) -> None:
+        pending = [op.to_wire() for op in self.memory.pending.values()]
+        await self.status.patch_status({"pendingOperations": pending})
+
+    async def _bounded(
+        self, calls: Sequence[Callable[[], Awaitable[T]]]
+    ) -> list[T | AzureGatewayError]:
+        gate = asyncio.Semaphore(self.concurrency)
+
+        async def one(call: Callable[[], Awaitable[T]]) -> T | AzureGatewayError:
+            async with gate:
+                try:
+                    return await call()
+                except AzureGatewayError as error:
+                    return error
+
+        return list(await asyncio.gather(*(one(call) for call in calls)))

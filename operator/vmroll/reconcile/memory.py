@@ -1,0 +1,68 @@
+"""What a pool's loop remembers between passes, and the sinks a pass reports through.
+
+`PoolMemory` lives in the operator process (in kopf's `memo`, per pool) and is rebuilt from the
+pool's status after a restart: the operations in flight come back from
+`status.pendingOperations`, first-seen times from `status.instances[].since`. Nothing in it is
+needed for correctness that Azure's listing and the status do not also hold.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Protocol
+
+from vmroll.api.pool_status import PendingOperation, VirtualMachinePoolStatus
+from vmroll.azure.vms import VmRuntime
+from vmroll.plan.rollout_model import RolloutHistory
+
+
+@dataclass(frozen=True)
+class SeenRuntime:
+    runtime: VmRuntime
+    read_at: datetime
+
+
+@dataclass
+class PoolMemory:
+    """Mutable on purpose: it is the loop's own notebook, never shared between pools."""
+
+    pending: dict[str, PendingOperation] = field(default_factory=dict)
+    first_seen: dict[str, datetime] = field(default_factory=dict)
+    healthy_since: dict[str, datetime] = field(default_factory=dict)
+    runtimes: dict[str, SeenRuntime] = field(default_factory=dict)
+    reported_foreign: set[str] = field(default_factory=set)
+    reported_stall: tuple[str, str] | None = None
+    history: RolloutHistory | None = None
+    status: VirtualMachinePoolStatus | None = None
+    """The status as vmroll last wrote it; the watch may not have delivered it yet."""
+
+    @classmethod
+    def from_status(cls, status: VirtualMachinePoolStatus | None) -> PoolMemory:
+        memory = cls(status=status)
+        if status is None:
+            return memory
+        memory.pending = {op.vm_name: op for op in status.pending_operations}
+        memory.first_seen = {i.name: i.since for i in status.instances if i.since is not None}
+        return memory
+
+    def forget(self, name: str) -> None:
+        for book in (self.first_seen, self.healthy_since, self.runtimes):
+            book.pop(name, None)
+
+
+class StatusSink(Protocol):
+    """Writes a JSON merge patch to the pool's status subresource."""
+
+    async def patch_status(self, patch: Mapping[str, Any]) -> None: ...
+
+
+class EventSink(Protocol):
+    """Posts a Kubernetes event on the pool."""
+
+    def event(self, type_: str, reason: str, message: str) -> None: ...
+
+
+NORMAL = "Normal"
+WARNING = "Warning"

@@ -1,0 +1,157 @@
+"""Turn one listing of the resource group into the planner's view of the pool.
+
+Only VMs carrying the pool's UID tag are the pool's. Operations recorded in status are matched
+against the listing: finished ones are dropped, a create recorded but never seen by Azure (the
+operator died between recording and sending it) is forgotten, so that the planner decides anew
+instead of trusting a VM that does not exist. Health comes from the instance view, read only
+for VMs whose health is still unknown or stale.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+
+from vmroll.api.pool_status import Health, InstanceStatus, OperationKind
+from vmroll.azure.vms import PoolVm, VmRuntime
+from vmroll.plan.availability import AppHealth, HealthSignals, PowerState, ProvisioningState
+from vmroll.plan.rollout_model import InFlight, ObservedInstance
+from vmroll.reconcile.memory import PoolMemory
+
+TERMINAL_STATES = frozenset({"Succeeded", "Failed"})
+_IN_FLIGHT = {
+    OperationKind.CREATE: InFlight.CREATE,
+    OperationKind.DELETE: InFlight.DELETE,
+    OperationKind.REIMAGE: InFlight.REIMAGE,
+    OperationKind.UPDATE: InFlight.REIMAGE,
+}
+_APP_HEALTH = {
+    "healthy": AppHealth.HEALTHY,
+    "unhealthy": AppHealth.UNHEALTHY,
+    "initializing": AppHealth.INITIALIZING,
+}
+
+
+@dataclass(frozen=True)
+class Finished:
+    """An operation recorded in status that the listing shows done."""
+
+    name: str
+    kind: OperationKind
+    succeeded: bool
+
+
+def settle_pending(memory: PoolMemory, owned: dict[str, PoolVm]) -> list[Finished]:
+    """Drop recorded operations the listing shows finished; return them for events."""
+    finished: list[Finished] = []
+    for name, op in list(memory.pending.items()):
+        vm = owned.get(name)
+        if op.kind is OperationKind.DELETE:
+            done = vm is None
+            succeeded = done
+        elif vm is None:
+            # Never reached Azure, or created and deleted since: the planner decides anew.
+            done, succeeded = True, False
+        else:
+            done = vm.provisioning_state in TERMINAL_STATES
+            succeeded = vm.provisioning_state == "Succeeded"
+        if done:
+            del memory.pending[name]
+            finished.append(Finished(name, op.kind, succeeded))
+    return finished
+
+
+def needs_runtime(vm: PoolVm, memory: PoolMemory, now: datetime, refresh_seconds: float) -> bool:
+    if vm.provisioning_state != "Succeeded" or vm.name in memory.pending:
+        return False
+    seen = memory.runtimes.get(vm.name)
+    if seen is None or not _healthy(vm, seen.runtime):
+        return True
+    return (now - seen.read_at).total_seconds() >= refresh_seconds
+
+
+def observe(owned: Iterable[PoolVm], memory: PoolMemory, now: datetime) -> list[ObservedInstance]:
+    """The planner's instances; records first-seen and healthy-since times in `memory`."""
+    instances: list[ObservedInstance] = []
+    for vm in owned:
+        first = memory.first_seen.setdefault(vm.name, now)
+        seen = memory.runtimes.get(vm.name)
+        runtime = seen.runtime if seen else None
+        if _healthy(vm, runtime):
+            memory.healthy_since.setdefault(vm.name, now)
+        else:
+            memory.healthy_since.pop(vm.name, None)
+        instances.append(
+            ObservedInstance(
+                name=vm.name,
+                revision=vm.revision or "",
+                image_version=vm.image_version or "",
+                zone=vm.zone,
+                created_order=int(first.timestamp() * 1_000_000),
+                health=_signals(vm, runtime, memory.healthy_since.get(vm.name), first),
+                in_flight=_in_flight(vm, memory),
+            )
+        )
+    return instances
+
+
+def instance_status(vm: PoolVm, memory: PoolMemory) -> InstanceStatus:
+    seen = memory.runtimes.get(vm.name)
+    runtime = seen.runtime if seen else None
+    health = Health.UNKNOWN
+    if runtime is not None:
+        health = Health.HEALTHY if _healthy(vm, runtime) else Health.UNHEALTHY
+    return InstanceStatus(
+        name=vm.name,
+        revision=vm.revision or "",
+        image_version=vm.image_version,
+        provisioning_state=vm.provisioning_state or None,
+        power_state=runtime.power_state if runtime else None,
+        health=health,
+        zone=vm.zone,
+        since=memory.first_seen.get(vm.name),
+    )
+
+
+def _in_flight(vm: PoolVm, memory: PoolMemory) -> InFlight:
+    op = memory.pending.get(vm.name)
+    if op is not None:
+        return _IN_FLIGHT[op.kind]
+    if vm.provisioning_state == "Deleting":
+        return InFlight.DELETE
+    if vm.provisioning_state == "Creating":
+        return InFlight.CREATE
+    return InFlight.NONE
+
+
+def _healthy(vm: PoolVm, runtime: VmRuntime | None) -> bool:
+    return _signals(vm, runtime, None, datetime.min).healthy
+
+
+def _signals(
+    vm: PoolVm, runtime: VmRuntime | None, healthy_since: datetime | None, changed_at: datetime
+) -> HealthSignals:
+    try:
+        provisioning = ProvisioningState(vm.provisioning_state)
+    except ValueError:
+        provisioning = ProvisioningState.UNKNOWN
+    power = PowerState.UNKNOWN
+    app = AppHealth.NOT_REPORTED
+    if runtime is not None:
+        try:
+            power = PowerState(runtime.power_state or "unknown")
+        except ValueError:
+            power = PowerState.UNKNOWN
+        if runtime.health is not None:
+            app = _APP_HEALTH.get(runtime.health.lower(), AppHealth.UNKNOWN)
+    return HealthSignals(
+        provisioning=provisioning,
+        power=power,
+        # The listing and instance view carry no separate agent signal vmroll relies on: a
+        # running VM whose health extension (when present) is healthy counts as ready.
+        agent_ready=power is PowerState.RUNNING,
+        app_health=app,
+        healthy_since=healthy_since,
+        changed_at=changed_at,
+    )

@@ -1,0 +1,295 @@
+"""One reconcile pass of a VirtualMachinePool: access, image, observe, plan, act, report.
+
+The pass returns how soon the loop should come back: at once while operations progress, after
+the resync interval when the pool is settled, after Azure's Retry-After on a transient error,
+and only when the spec changes (or a long interval passes) when a human must act (`Stalled`).
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from vmroll.api.account import AzureAccountSpec
+from vmroll.api.pool import VirtualMachinePool
+from vmroll.api.pool_status import OperationKind
+from vmroll.azure.errors import TerminalAzureError, TransientAzureError
+from vmroll.azure.images import ResolvedImage
+from vmroll.azure.vms import PoolVm
+from vmroll.plan.access import check_access
+from vmroll.plan.naming import allocate_vm_names
+from vmroll.plan.ownership import PoolIdentity
+from vmroll.plan.reasons import Reason
+from vmroll.plan.revision import revision_of
+from vmroll.plan.rollout import plan_rollout
+from vmroll.plan.rollout_model import CreateVM, DeleteVM, RolloutHistory
+from vmroll.reconcile.act import Actor
+from vmroll.reconcile.gateway import PoolGateway
+from vmroll.reconcile.memory import (
+    NORMAL,
+    WARNING,
+    EventSink,
+    PoolMemory,
+    SeenRuntime,
+    StatusSink,
+)
+from vmroll.reconcile.observe import instance_status, needs_runtime, observe, settle_pending
+from vmroll.reconcile.report import (
+    Progress,
+    Reporter,
+    history_after,
+    progress_verdict,
+    retrying,
+    stalled,
+)
+from vmroll.reconcile.spec_map import (
+    image_ref,
+    image_status,
+    reimage_pairs,
+    revision_inputs,
+    rollout_spec,
+    target_of,
+)
+from vmroll.reconcile.vm_specs import vm_spec
+
+
+class Next(enum.Enum):
+    SETTLED = "Settled"
+    PROGRESSING = "Progressing"
+    RETRY = "Retry"
+    STALLED = "Stalled"
+
+
+@dataclass(frozen=True)
+class Outcome:
+    next: Next
+    retry_after: float | None = None
+
+
+@dataclass(frozen=True)
+class AccountView:
+    """The pool's account as the handler found it, with a gateway to its subscription."""
+
+    name: str
+    spec: AzureAccountSpec
+    gateway: PoolGateway
+
+
+@dataclass(frozen=True)
+class AccountProblem:
+    """The pool's account cannot be used: missing, not ready, its Secret gone."""
+
+    reason: str
+    message: str
+
+
+@dataclass(frozen=True)
+class TemplateInputs:
+    """Values the template takes from Secrets and ConfigMaps, read by the handler."""
+
+    ssh_public_keys: tuple[str, ...] = ()
+    custom_data: bytes | None = field(default=None, repr=False)
+    problem: str | None = None
+
+
+@dataclass(frozen=True)
+class PassSettings:
+    concurrency: int = 10
+    operation_wait: float = 120.0
+    runtime_refresh: float = 600.0
+
+
+@dataclass(frozen=True)
+class PoolPass:
+    pool: VirtualMachinePool
+    account: AccountView | AccountProblem
+    namespace_labels: Mapping[str, str]
+    inputs: TemplateInputs
+    memory: PoolMemory
+    status: StatusSink
+    events: EventSink
+    clock: Callable[[], datetime]
+    settings: PassSettings = PassSettings()
+
+    @property
+    def identity(self) -> PoolIdentity:
+        meta = self.pool.metadata
+        return PoolIdentity(namespace=meta.namespace or "", name=meta.name, uid=meta.uid or "")
+
+    def refusal(self) -> tuple[str, str] | None:
+        """Why this pool may not reach Azure at all: its account, or the account's admission."""
+        account = self.account
+        if isinstance(account, AccountProblem):
+            return account.reason, account.message
+        identity, spec = self.identity, self.pool.spec
+        decision = check_access(
+            account.name,
+            account.spec,
+            identity.namespace,
+            self.namespace_labels,
+            spec.resource_group,
+        )
+        if decision.allowed:
+            return None
+        return (decision.reason or Reason.ACCESS_DENIED).value, decision.message
+
+    async def run(self) -> Outcome:
+        report = Reporter(self.pool, self.memory, self.status, self.events, self.clock())
+        try:
+            return await self._run(report)
+        except TerminalAzureError as error:
+            image_failed = error.reason == Reason.IMAGE_NOT_AVAILABLE
+            return await self._stall(report, error.reason, error.message, image_failed)
+        except TransientAzureError as error:
+            await report.write(retrying(error.message))
+            return Outcome(Next.RETRY, error.retry_after)
+
+    async def _stall(
+        self, report: Reporter, reason: str, message: str, image_failed: bool = False
+    ) -> Outcome:
+        report.warn_once(reason, message)
+        await report.write(stalled(reason, message, image_failed=image_failed))
+        return Outcome(Next.STALLED)
+
+    async def _run(self, report: Reporter) -> Outcome:
+        refusal = self.refusal()
+        if refusal is not None:
+            return await self._stall(report, *refusal)
+        if self.inputs.problem is not None:
+            return await self._stall(report, Reason.INVALID_SPEC, self.inputs.problem)
+        assert isinstance(self.account, AccountView)  # refusal() covers AccountProblem
+        gateway = self.account.gateway
+        spec = self.pool.spec
+        max_age = spec.update_policy.check_interval.total_seconds()
+        resolved = await gateway.resolve_image(
+            spec.location, image_ref(spec.image), max_age=max_age
+        )
+        inputs = revision_inputs(spec, resolved)
+        revision = revision_of(inputs)
+
+        listing = await gateway.list_pool_vms(spec.resource_group, self.identity)
+        owned = {vm.name: vm for vm in listing.owned}
+        self._report_look_alikes([vm.name for vm in listing.look_alikes])
+        for done in settle_pending(self.memory, owned):
+            if done.succeeded:
+                verb = f"{done.kind.value}d"
+                self.events.event(NORMAL, verb, f"{verb.lower()} VM {done.name}")
+        now = report.now
+        await self._read_runtimes(gateway, owned, now)
+
+        instances = observe(owned.values(), self.memory, now)
+        plan = plan_rollout(
+            rollout_spec(spec, target_of(resolved, revision)),
+            instances,
+            self.memory.history or RolloutHistory(),
+            now,
+            reimage_pairs=reimage_pairs(instances, inputs, revision),
+        )
+        self.memory.history = plan.history
+        creates = [a for a in plan.actions if isinstance(a, CreateVM)]
+        if creates and resolved.plan is not None:
+            await gateway.ensure_terms(resolved.plan, accept=spec.image.accept_terms)
+        taken = [*owned, *(vm.name for vm in listing.look_alikes), *self.memory.pending]
+        names = allocate_vm_names(self.identity.name, self.identity.uid, taken, len(creates))
+        specs = [
+            vm_spec(
+                self.pool,
+                resolved,
+                action,
+                name,
+                self.inputs.ssh_public_keys,
+                self.inputs.custom_data,
+            )
+            for action, name in zip(creates, names, strict=True)
+        ]
+        deletes = [owned[a.name] for a in plan.actions if isinstance(a, DeleteVM)]
+        orphans = [
+            owned[name]
+            for name, op in self.memory.pending.items()
+            if op.kind is OperationKind.DELETE and op.resume_token is None and name in owned
+        ]
+        actor = Actor(
+            gateway=gateway,
+            pool_uid=self.identity.uid,
+            subscription_id=self.account.spec.subscription_id,
+            memory=self.memory,
+            status=self.status,
+            events=self.events,
+            resource_group=spec.resource_group,
+            concurrency=self.settings.concurrency,
+            operation_wait=self.settings.operation_wait,
+        )
+        batch = await actor.run(specs, [*deletes, *orphans], now)
+
+        image = image_status(spec.image, resolved, _resolved_at(report, resolved, now))
+        progress = Progress(
+            plan=plan,
+            image=image,
+            instances=tuple(instance_status(owned[n], self.memory) for n in sorted(owned)),
+            busy=bool(self.memory.pending or plan.actions),
+            image_message=f"{image.requested} resolved to {resolved.image_id}",
+        )
+        await self._write_progress(report, progress, resolved)
+        terminal = [e for e in batch.errors if isinstance(e, TerminalAzureError)]
+        if terminal:
+            first = terminal[0]
+            image_failed = first.reason == Reason.IMAGE_NOT_AVAILABLE
+            return await self._stall(report, first.reason, first.message, image_failed)
+        self.memory.reported_stall = None
+        transient = [e for e in batch.errors if isinstance(e, TransientAzureError)]
+        if transient:
+            return Outcome(Next.RETRY, max((e.retry_after or 0.0) for e in transient) or None)
+        settled = not progress.busy and not batch.finished
+        settled = settled and plan.counts.available == spec.replicas == plan.counts.updated
+        return Outcome(Next.SETTLED if settled else Next.PROGRESSING)
+
+    async def _read_runtimes(
+        self, gateway: PoolGateway, owned: Mapping[str, PoolVm], now: datetime
+    ) -> None:
+        for vm in owned.values():
+            if needs_runtime(vm, self.memory, now, self.settings.runtime_refresh):
+                runtime = await gateway.get_vm_runtime(vm)
+                if runtime is not None:
+                    self.memory.runtimes[vm.name] = SeenRuntime(runtime, now)
+        for gone in set(self.memory.first_seen) - set(owned) - set(self.memory.pending):
+            self.memory.forget(gone)
+
+    async def _write_progress(
+        self, report: Reporter, progress: Progress, resolved: ResolvedImage
+    ) -> None:
+        plan = progress.plan
+        await report.write(
+            progress_verdict(progress, self.pool.spec.replicas),
+            image=progress.image,
+            replicas=plan.counts.replicas,
+            ready_replicas=plan.counts.ready,
+            updated_replicas=plan.counts.updated,
+            available_replicas=plan.counts.available,
+            current_revision=plan.current_revision,
+            update_revision=plan.update_revision,
+            instances=list(progress.instances),
+            history=history_after(
+                report.current.history, plan, resolved.resolved_version, report.now
+            ),
+        )
+
+    def _report_look_alikes(self, names: list[str]) -> None:
+        for name in names:
+            if name in self.memory.reported_foreign:
+                continue
+            self.memory.reported_foreign.add(name)
+            self.events.event(
+                WARNING,
+                "ForeignVM",
+                f"VM {name} looks like one of this pool's but does not carry its UID tag; "
+                "vmroll leaves it alone",
+            )
+
+
+def _resolved_at(report: Reporter, resolved: ResolvedImage, now: datetime) -> datetime:
+    old = report.current.image
+    if old is not None and old.image_id == resolved.image_id and old.resolved_at is not None:
+        return old.resolved_at
+    return now

@@ -1,0 +1,191 @@
+"""Write what a pass found into the pool's status: counts, instances, image, conditions.
+
+Conditions follow kstatus: `Ready` says whether every replica runs the target revision and is
+available; `Reconciling` whether vmroll is still working; `Stalled` whether a human must act.
+The status is written only when it differs from what the API server holds, and an event is
+posted once per distinct terminal error rather than on every pass.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from vmroll.api.pool import VirtualMachinePool
+from vmroll.api.pool_status import (
+    ImageStatus,
+    InstanceStatus,
+    RolloutOutcome,
+    RolloutRecord,
+    VirtualMachinePoolStatus,
+)
+from vmroll.api.types import ConditionStatus
+from vmroll.plan.conditions import Assessment, ConditionType, ConditionUpdate, State
+from vmroll.plan.reasons import Reason
+from vmroll.plan.rollout_model import Plan, RolloutPhase
+from vmroll.reconcile.memory import WARNING, EventSink, PoolMemory, StatusSink
+
+MAX_HISTORY = 10
+
+_PHASE_REASONS = {
+    RolloutPhase.PAUSED: Reason.PAUSED,
+    RolloutPhase.WAITING_FOR_WINDOW: Reason.WAITING_FOR_MAINTENANCE_WINDOW,
+    RolloutPhase.AWAITING_DELETION: Reason.AWAITING_DELETION,
+    RolloutPhase.ROLLING_BACK: Reason.ROLLING_BACK,
+}
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """Ready/Reconciling/Stalled from one assessment, and ImageResolved when it was decided."""
+
+    assessment: Assessment
+    image: tuple[ConditionStatus, str, str] | None = None
+
+
+def stalled(reason: str, message: str, *, image_failed: bool = False) -> Verdict:
+    image = (ConditionStatus.FALSE, reason, message) if image_failed else None
+    return Verdict(Assessment(State.STALLED, reason, message), image)
+
+
+def retrying(message: str) -> Verdict:
+    return Verdict(Assessment(State.RECONCILING, Reason.RETRYING, message))
+
+
+def deleting(message: str) -> Verdict:
+    return Verdict(Assessment(State.RECONCILING, Reason.DELETING, message))
+
+
+@dataclass(frozen=True)
+class Progress:
+    """What a pass that got as far as planning reports."""
+
+    plan: Plan
+    image: ImageStatus
+    instances: tuple[InstanceStatus, ...]
+    busy: bool
+    """Operations are still in flight (recorded in status)."""
+    image_message: str
+
+
+def progress_verdict(progress: Progress, spec_replicas: int) -> Verdict:
+    plan = progress.plan
+    counts = plan.counts
+    image = (ConditionStatus.TRUE, Reason.IMAGE_RESOLVED.value, progress.image_message)
+    if plan.phase is RolloutPhase.DEADLINE_EXCEEDED:
+        message = (
+            f"the rollout to revision {plan.update_revision} made no progress within "
+            "spec.strategy.progressDeadlineSeconds; fix the image or the template"
+        )
+        return Verdict(Assessment(State.STALLED, Reason.PROGRESS_DEADLINE_EXCEEDED, message), image)
+    if plan.phase is RolloutPhase.ROLLED_BACK and plan.facts.rolled_back_from:
+        message = (
+            f"revision {plan.facts.rolled_back_from} failed and the pool was rolled back; "
+            "change the spec to try again"
+        )
+        return Verdict(Assessment(State.STALLED, Reason.ROLLED_BACK, message), image)
+    done = plan.phase is RolloutPhase.COMPLETE and not plan.actions and not progress.busy
+    if done and counts.replicas == spec_replicas:
+        message = (
+            f"{counts.available}/{spec_replicas} VMs available at revision {plan.update_revision}"
+        )
+        return Verdict(Assessment(State.READY, Reason.ALL_REPLICAS_READY, message), image)
+    reason = _PHASE_REASONS.get(plan.phase, _working_reason(plan, spec_replicas))
+    message = (
+        f"{counts.replicas} of {spec_replicas} VMs exist, {counts.available} available, "
+        f"{counts.updated} at revision {plan.update_revision}"
+    )
+    return Verdict(Assessment(State.RECONCILING, reason, message), image)
+
+
+def _working_reason(plan: Plan, spec_replicas: int) -> Reason:
+    if plan.counts.replicas != spec_replicas:
+        return Reason.SCALING
+    if plan.counts.updated != plan.counts.replicas:
+        return Reason.ROLLING_OUT
+    return Reason.WAITING_FOR_HEALTHY
+
+
+def history_after(
+    history: Sequence[RolloutRecord], plan: Plan, image_version: str | None, now: datetime
+) -> list[RolloutRecord]:
+    """Open a record when the target revision changes; close it when the rollout ends."""
+    records = list(history)
+    newest = records[0] if records else None
+    if newest is None or newest.revision != plan.update_revision:
+        if newest is not None and newest.outcome is RolloutOutcome.IN_PROGRESS:
+            records[0] = newest.model_copy(
+                update={"outcome": RolloutOutcome.SUPERSEDED, "finished_at": now}
+            )
+        started = RolloutRecord(
+            revision=plan.update_revision, image_version=image_version, started_at=now
+        )
+        records.insert(0, started)
+    newest = records[0]
+    if newest.outcome is RolloutOutcome.IN_PROGRESS and plan.phase in (
+        RolloutPhase.COMPLETE,
+        RolloutPhase.ROLLED_BACK,
+    ):
+        outcome = (
+            RolloutOutcome.SUCCEEDED
+            if plan.phase is RolloutPhase.COMPLETE
+            else RolloutOutcome.ROLLED_BACK
+        )
+        records[0] = newest.model_copy(update={"outcome": outcome, "finished_at": now})
+    return records[:MAX_HISTORY]
+
+
+@dataclass(frozen=True)
+class Reporter:
+    """Writes one pass's status, only when it changed."""
+
+    pool: VirtualMachinePool
+    memory: PoolMemory
+    sink: StatusSink
+    events: EventSink
+    now: datetime
+
+    @property
+    def current(self) -> VirtualMachinePoolStatus:
+        return self.memory.status or self.pool.status or VirtualMachinePoolStatus()
+
+    async def write(self, verdict: Verdict, **fields: Any) -> None:
+        old = self.current
+        generation = self.pool.metadata.generation
+        update = ConditionUpdate.of(old.conditions).assess(
+            verdict.assessment, observed_generation=generation, now=self.now
+        )
+        if verdict.image is not None:
+            update = update.set(
+                ConditionType.IMAGE_RESOLVED,
+                *verdict.image,
+                observed_generation=generation,
+                now=self.now,
+            )
+        new = old.model_copy(
+            update={
+                **fields,
+                "observed_generation": self.pool.metadata.generation,
+                "pending_operations": list(self.memory.pending.values()),
+                "conditions": list(update.conditions),
+            }
+        )
+        new = VirtualMachinePoolStatus.model_validate(new.model_dump())
+        before, after = old.to_wire(), new.to_wire()
+        if before != after:
+            await self.sink.patch_status(merge_patch(before, after))
+        self.memory.status = new
+
+    def warn_once(self, reason: str, message: str) -> None:
+        if self.memory.reported_stall != (reason, message):
+            self.memory.reported_stall = (reason, message)
+            self.events.event(WARNING, reason, message)
+
+
+def merge_patch(before: Mapping[str, Any], after: Mapping[str, Any]) -> dict[str, Any]:
+    """A JSON merge patch from `before` to `after`, top-level keys only (lists are replaced)."""
+    patch: dict[str, Any] = {k: v for k, v in after.items() if before.get(k) != v}
+    patch.update({k: None for k in before if k not in after})
+    return patch

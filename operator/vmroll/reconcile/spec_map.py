@@ -1,0 +1,123 @@
+"""Translate the pool's API models into the boundary's and the planner's own types.
+
+The API models (pydantic, camelCase) are what users write; `vmroll.azure` and `vmroll.plan`
+each take plain frozen records. Mapping in one module keeps both sides free of the other.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+
+from vmroll.api.image import LATEST, ImageSource
+from vmroll.api.image import PurchasePlan as ApiPlan
+from vmroll.api.pool import VirtualMachinePoolSpec
+from vmroll.api.pool_status import ImageStatus
+from vmroll.api.strategy import StrategyType
+from vmroll.azure import images as az
+from vmroll.plan.revision import Change, ImageIdentity, RevisionInputs, VmShape, change_for
+from vmroll.plan.rollout_model import (
+    ObservedInstance,
+    ReimagePairs,
+    RollbackPolicy,
+    RolloutSpec,
+    Strategy,
+    Target,
+)
+
+_STRATEGIES = {
+    StrategyType.ROLLING_REIMAGE: Strategy.ROLLING_REIMAGE,
+    StrategyType.ROLLING_REPLACE: Strategy.ROLLING_REPLACE,
+    StrategyType.ON_DELETE: Strategy.ON_DELETE,
+}
+
+
+def image_ref(image: ImageSource) -> az.ImageRef:
+    if image.marketplace is not None:
+        m = image.marketplace
+        plan = _plan(image.plan)
+        return az.MarketplaceImage(m.publisher, m.offer, m.sku, m.version, plan)
+    if image.gallery is not None:
+        return az.GalleryImage(image.gallery.image_id, image.gallery.version)
+    assert image.managed_image_id is not None  # the model guarantees exactly one source
+    return az.ManagedImage(image.managed_image_id)
+
+
+def _plan(plan: ApiPlan | None) -> az.PurchasePlan | None:
+    if plan is None:
+        return None
+    return az.PurchasePlan(name=plan.name, publisher=plan.publisher, product=plan.product)
+
+
+def requested_text(image: ImageSource) -> str:
+    return az.describe(image_ref(image))
+
+
+def image_status(
+    image: ImageSource, resolved: az.ResolvedImage, resolved_at: datetime
+) -> ImageStatus:
+    plan = resolved.plan
+    api_plan = (
+        None
+        if plan is None
+        else ApiPlan(name=plan.name, product=plan.product, publisher=plan.publisher)
+    )
+    return ImageStatus(
+        source=image.kind,
+        requested=requested_text(image),
+        resolved_version=resolved.resolved_version,
+        image_id=resolved.image_id,
+        plan=api_plan,
+        resolved_at=resolved_at,
+        latest_available=resolved.resolved_version if image.requested_version == LATEST else None,
+    )
+
+
+def revision_inputs(spec: VirtualMachinePoolSpec, resolved: az.ResolvedImage) -> RevisionInputs:
+    """What the revision hashes: the exact image and the template's fixed shape."""
+    ref = resolved.image_reference
+    if resolved.source is az.ImageSourceKind.MARKETPLACE:
+        image = ImageIdentity.marketplace(
+            ref["publisher"], ref["offer"], ref["sku"], resolved.resolved_version or ""
+        )
+    elif resolved.source is az.ImageSourceKind.GALLERY:
+        definition = resolved.image_id.rsplit("/versions/", 1)[0]
+        image = ImageIdentity.gallery(definition, resolved.resolved_version or "")
+    else:
+        image = ImageIdentity.managed(resolved.image_id)
+    return RevisionInputs(image=image, shape=VmShape.of(spec.template))
+
+
+def reimage_pairs(
+    instances: Iterable[ObservedInstance], target: RevisionInputs, revision: str
+) -> ReimagePairs:
+    """The (VM revision, target revision) changes a reimage can make for these VMs."""
+    pairs = {
+        (i.revision, revision)
+        for i in instances
+        if change_for(i.revision, i.image_version or None, target) is Change.REIMAGE
+    }
+    return ReimagePairs(frozenset(pairs))
+
+
+def target_of(resolved: az.ResolvedImage, revision: str) -> Target:
+    return Target(revision=revision, image_version=resolved.resolved_version or "")
+
+
+def rollout_spec(spec: VirtualMachinePoolSpec, target: Target) -> RolloutSpec:
+    strategy = spec.strategy
+    return RolloutSpec(
+        replicas=spec.replicas,
+        target=target,
+        strategy=_STRATEGIES[strategy.type],
+        max_surge=strategy.rolling_update.max_surge,
+        max_unavailable=strategy.rolling_update.max_unavailable,
+        min_ready_seconds=strategy.min_ready_seconds,
+        progress_deadline_seconds=strategy.progress_deadline_seconds,
+        rollback=RollbackPolicy(
+            on_failure=strategy.rollback.on_failure,
+            max_unhealthy_percent=strategy.rollback.max_unhealthy_percent,
+        ),
+        paused=strategy.paused,
+        zones=tuple(spec.template.zones),
+    )
