@@ -228,7 +228,12 @@ def build_instance_view(record: VmRecord, now: float) -> JSON:
                 "type": f"Microsoft.ManagedServices.{extension}",
                 "typeHandlerVersion": "2.0.12",
                 "statuses": [
-                    _status("ProvisioningState/succeeded", "Provisioning succeeded", time=now)
+                    _status(
+                        "ProvisioningState/succeeded",
+                        "Provisioning succeeded",
+                        time=now,
+                        message="Application Health extension is enabled",
+                    )
                 ],
                 "substatuses": [
                     _status(
