@@ -1,8 +1,9 @@
-"""Properties of the rollout planner, checked by driving a simulated fleet with random settings.
+"""Properties of the rollout planner: one pass over any fleet, and whole simulated rollouts.
 
-At every step of every run the simulator checks the invariants (surge ceiling, availability
-floor, no action on a busy VM, no rollout while paused or outside a window); these tests add
-that runs end where they should: a good revision completes, a bad one is rolled back.
+One pass over any fleet, reachable or not, keeps the fences and does not depend on the order
+Azure lists VMs in. In whole runs the simulator checks the same invariants at every step (and no
+rollout while paused or outside a window); these tests add that runs end where they should: a
+good revision completes with zones balanced, a bad one is rolled back, a held pool only scales.
 """
 
 from __future__ import annotations
@@ -12,9 +13,15 @@ from dataclasses import dataclass, replace
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from rollout_builders import NEW, NOW, OLD, spec, vm
 from rollout_sim import Behaviour, World, fleet, run
 
+from vmroll.plan.availability import Readiness
+from vmroll.plan.rollout import plan_rollout
 from vmroll.plan.rollout_model import (
+    CreateVM,
+    InFlight,
+    ObservedInstance,
     Plan,
     ReimagePairs,
     RollbackPolicy,
@@ -25,8 +32,7 @@ from vmroll.plan.rollout_model import (
     Target,
 )
 
-OLD = Target("rev-old", "1.0.0")
-NEW = Target("rev-new", "2.0.0")
+OLDER = Target("rev-older", "0.9.0")
 BOTH_WAYS = ReimagePairs(frozenset({(OLD.revision, NEW.revision), (NEW.revision, OLD.revision)}))
 
 
@@ -153,3 +159,89 @@ def test_a_held_pool_still_scales_and_repairs_but_never_rolls(
     assert not any(vm.failed for vm in world.vms)
     # Held pools get new VMs only where VMs are missing, and no old VM is reimaged.
     assert all(vm.target == OLD for vm in world.vms if vm.name.startswith("old-"))
+
+
+@settings(max_examples=150, deadline=None)
+@given(scenario=scenarios(replicas=st.integers(0, 9), on_failure=False))
+def test_a_replacing_rollout_leaves_zones_balanced(scenario: Scenario) -> None:
+    spec = replace(scenario.spec, zones=("1", "2", "3"), strategy=Strategy.ROLLING_REPLACE)
+    rng = random.Random(scenario.seed)
+    behaviour = Behaviour({OLD.revision: 1, NEW.revision: rng.randint(0, 3)})
+    start = fleet(OLD, len(scenario.world.vms), spec.zones, healthy=True)
+    start = replace(start, history=scenario.world.history)
+    bound = 40 + 20 * max(spec.replicas, len(start.vms))
+    world, plan, _ = run(
+        start, spec, behaviour, rng, max_steps=bound, pairs=scenario.pairs, done=finished
+    )
+    assert plan.phase is RolloutPhase.COMPLETE
+    per_zone = [sum(vm.zone == zone for vm in world.vms) for zone in spec.zones]
+    assert max(per_zone) - min(per_zone) <= 1, per_zone
+
+
+@st.composite
+def observed_fleets(draw: st.DrawFn) -> tuple[ObservedInstance, ...]:
+    """Any fleet, reachable or not: mixed revisions, zones, readiness and operations."""
+    size = draw(st.integers(0, 10))
+    return tuple(
+        vm(
+            f"vm{i}",
+            draw(st.sampled_from(Readiness)),
+            target=draw(st.sampled_from([OLD, NEW, OLDER])),
+            zone=draw(st.sampled_from([None, "1", "2", "3"])),
+            in_flight=draw(st.sampled_from(InFlight)),
+        )
+        for i in range(size)
+    )
+
+
+one_pass_specs = st.builds(
+    spec,
+    replicas=st.integers(0, 8),
+    strategy=st.sampled_from(Strategy),
+    max_surge=fenceposts,
+    max_unavailable=fenceposts,
+    paused=st.booleans(),
+    zones=st.sampled_from([(), ("1", "2", "3")]),
+    rollback=st.builds(RollbackPolicy, st.booleans(), st.integers(0, 100)),
+)
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    rollout=one_pass_specs,
+    observed=observed_fleets(),
+    in_window=st.booleans(),
+    good=st.sampled_from([None, OLD, OLDER]),
+    pairs=st.sampled_from([ReimagePairs(), BOTH_WAYS]),
+    order=st.randoms(use_true_random=False),
+)
+def test_one_pass_over_any_fleet_keeps_the_fences(
+    rollout: RolloutSpec,
+    observed: tuple[ObservedInstance, ...],
+    in_window: bool,
+    good: Target | None,
+    pairs: ReimagePairs,
+    order: random.Random,
+) -> None:
+    history = RolloutHistory(previous_good=good)
+    plan = plan_rollout(rollout, observed, history, NOW, in_window=in_window, reimage_pairs=pairs)
+    surge, unavailable = plan.facts.surge, plan.facts.max_unavailable
+    ceiling, floor = rollout.replicas + surge, max(0, rollout.replicas - unavailable)
+    by_name = {i.name: i for i in observed}
+    named = [a.name for a in plan.actions if not isinstance(a, CreateVM)]
+    assert len(named) == len(set(named))
+    assert all(by_name[name].in_flight is InFlight.NONE for name in named)
+    creates = len(plan.actions) - len(named)
+    assert creates == 0 or len(observed) + creates <= ceiling
+    available = {r.name for r in plan.instances if r.readiness is Readiness.AVAILABLE} - {
+        i.name for i in observed if i.in_flight is not InFlight.NONE
+    }
+    disrupted = len(available & set(named))
+    assert len(available) - disrupted >= min(floor, len(available))
+    assert plan.counts.available == len(available)
+    shuffled = list(observed)
+    order.shuffle(shuffled)
+    assert (
+        plan_rollout(rollout, shuffled, history, NOW, in_window=in_window, reimage_pairs=pairs)
+        == plan
+    )
