@@ -133,6 +133,12 @@ GALLERY_IMAGE = {
             id="reserved-tag",
         ),
         pytest.param(
+            _set("updatePolicy.maintenanceWindows", ["Sat 22:00 169h"]),
+            "spec.updatePolicy.maintenanceWindows[0]",
+            "a maintenance window lasts more than 0 and at most 168h",
+            id="window-longer-than-a-week",
+        ),
+        pytest.param(
             _set("strategy.rollingUpdate.maxSurge", "150%"),
             "spec.strategy.rollingUpdate.maxSurge",
             "should match",

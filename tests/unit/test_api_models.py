@@ -172,6 +172,10 @@ def test_wire_form_round_trips_with_camel_case_names() -> None:
         pytest.param(
             "updatePolicy.maintenanceWindows", ["Sun 24:00 3h"], "maintenanceWindows", id="hour"
         ),
+        pytest.param(
+            "updatePolicy.maintenanceWindows", ["Sat 22:00 169h"], "at most 168h", id="week+"
+        ),
+        pytest.param("updatePolicy.maintenanceWindows", ["Sat 22:00 0m"], "more than 0", id="0m"),
         pytest.param("location", "West Europe", "location", id="display-location"),
         pytest.param("resourceGroup", "rg.", "resourceGroup", id="rg-ends-with-period"),
         pytest.param("deletionPolicy", "Orphan", "deletionPolicy", id="unknown-deletion-policy"),

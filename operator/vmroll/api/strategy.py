@@ -10,10 +10,10 @@ from datetime import timedelta
 from enum import StrEnum
 from typing import Annotated
 
-from pydantic import ConfigDict, Field, model_validator
+from pydantic import AfterValidator, ConfigDict, Field, model_validator
 
 from vmroll.api.base import ApiModel, cel, nested, validations
-from vmroll.api.types import Duration, IntOrPercent, format_duration, is_zero
+from vmroll.api.types import Duration, IntOrPercent, format_duration, is_zero, parse_duration
 
 DEFAULT_CHECK_INTERVAL = timedelta(hours=1)
 
@@ -38,7 +38,31 @@ _DAYS = rf"(\*|{_DAY}(-{_DAY})?(,{_DAY}(-{_DAY})?)*)"
 MAINTENANCE_WINDOW_PATTERN = rf"^{_DAYS} ([01][0-9]|2[0-3]):[0-5][0-9] ([0-9]+h([0-9]+m)?|[0-9]+m)$"
 """`<days> <HH:MM> <duration>` in UTC, the format `vmroll.plan.maintenance` parses."""
 
-MaintenanceWindowText = Annotated[str, Field(max_length=128, pattern=MAINTENANCE_WINDOW_PATTERN)]
+MAX_WINDOW = timedelta(hours=168)
+
+
+def _check_window_length(text: str) -> str:
+    length = parse_duration(text.split(" ")[2])
+    if not (isinstance(length, timedelta) and timedelta(0) < length <= MAX_WINDOW):
+        raise ValueError("a maintenance window lasts more than 0 and at most 168h")
+    return text
+
+
+MaintenanceWindowText = Annotated[
+    str,
+    Field(
+        max_length=128,
+        pattern=MAINTENANCE_WINDOW_PATTERN,
+        json_schema_extra=validations(
+            cel(
+                "duration(self.split(' ')[2]) > duration('0s')"
+                " && duration(self.split(' ')[2]) <= duration('168h')",
+                "a maintenance window lasts more than 0 and at most 168h",
+            )
+        ),
+    ),
+    AfterValidator(_check_window_length),
+]
 
 
 DEFAULT_MAX_SURGE = 1
