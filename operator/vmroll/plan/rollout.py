@@ -9,7 +9,9 @@ Inputs (all in `vmroll.plan.rollout_model`):
   paused, zones, health grace period.
 - `instances`: every VM of the pool Azure listed this pass (`ObservedInstance`: name, revision,
   image version, zone, creation order, `HealthSignals`, the operation vmroll has in flight).
-  A VM deleted out of band is simply absent.
+  A VM deleted out of band is simply absent. A VM whose create vmroll started but Azure does
+  not list yet must be passed too (from the recorded operation, `InFlight.CREATE`), or the
+  planner, seeing it missing, asks for it again.
 - `history: RolloutHistory`: previous good target, known-bad revisions, progress record, as the
   previous plan returned them (the handler stores them in status).
 - `now`: the handler's clock; `in_window`: `maintenance.in_maintenance_window(...)` at `now`;
@@ -27,6 +29,9 @@ Invariants of every plan, whatever subset of its actions succeeds:
 - available VMs (VMs with an operation in flight never count) stay at or above
   `replicas - maxUnavailable`, or, where they already are below it, are not reduced.
 
+Every type named here is importable from this module, the planner's public surface; the
+`rollout_*` modules beside it are its parts. Bad fenceposts raise ValueError.
+
 Scaling and repairs run always; a rollout batch (surge creates, deletes and reimages of old VMs)
 only when not paused, inside a maintenance window, and not OnDelete.
 """
@@ -36,22 +41,38 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime
 
-from vmroll.plan.availability import ReadinessPolicy
+from vmroll.plan.availability import (
+    AppHealth,
+    HealthSignals,
+    PowerState,
+    ProvisioningState,
+    Readiness,
+    ReadinessPolicy,
+)
 from vmroll.plan.fenceposts import resolve_fenceposts
 from vmroll.plan.rollout_failure import TargetDecision, decide_target, fleet_complete
 from vmroll.plan.rollout_fleet import Member, PlanningPass, assess_fleet
 from vmroll.plan.rollout_model import (
+    Action,
     Counts,
+    CreateReason,
+    CreateVM,
+    DeleteReason,
     DeleteVM,
+    InFlight,
     InstanceReport,
     ObservedInstance,
     Plan,
     ReimagePairs,
+    ReimageVM,
+    RollbackPolicy,
     RolloutFacts,
     RolloutHistory,
     RolloutPhase,
+    RolloutProgress,
     RolloutSpec,
     Strategy,
+    Target,
 )
 from vmroll.plan.rollout_steps import (
     add_vms,
@@ -62,6 +83,36 @@ from vmroll.plan.rollout_steps import (
     to_replace,
     up_next,
 )
+
+__all__ = [
+    "NO_REIMAGE",
+    "Action",
+    "AppHealth",
+    "Counts",
+    "CreateReason",
+    "CreateVM",
+    "DeleteReason",
+    "DeleteVM",
+    "HealthSignals",
+    "InFlight",
+    "InstanceReport",
+    "ObservedInstance",
+    "Plan",
+    "PowerState",
+    "ProvisioningState",
+    "Readiness",
+    "ReimagePairs",
+    "ReimageVM",
+    "RollbackPolicy",
+    "RolloutFacts",
+    "RolloutHistory",
+    "RolloutPhase",
+    "RolloutProgress",
+    "RolloutSpec",
+    "Strategy",
+    "Target",
+    "plan_rollout",
+]
 
 NO_REIMAGE = ReimagePairs()
 """No revision change can be made by reimaging: every old VM is replaced."""
