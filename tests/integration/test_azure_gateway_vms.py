@@ -4,8 +4,10 @@ emulator over HTTPS with the real SDKs.
 
 from __future__ import annotations
 
+import base64
 import json
-from collections.abc import AsyncIterator
+import time
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 import pytest
@@ -27,6 +29,7 @@ from vmroll.azure import (
     TerminalAzureError,
     TransientAzureError,
     VmSpec,
+    WorkloadIdentityAuth,
 )
 from vmroll.azure.clients import ClientOptions
 from vmroll.emulator.catalog import FaultRule, Faults
@@ -289,3 +292,51 @@ async def test_created_vm_carries_ownership_tags(
     await created(emulator, gateway, "web-0")
     [vm] = emulator.vms()
     assert vm["tags"][POOL_UID_TAG] == WEB.uid
+
+
+def service_account_token(subject: str) -> str:
+    """A projected service-account token as the emulator reads it: claims count, not signature."""
+
+    def part(data: dict[str, object]) -> str:
+        return base64.urlsafe_b64encode(json.dumps(data).encode()).rstrip(b"=").decode()
+
+    claims = {
+        "iss": "https://kubernetes.default.svc",
+        "aud": ["api://AzureADTokenExchange"],
+        "sub": subject,
+        "exp": int(time.time()) + 3600,
+    }
+    return f"{part({'alg': 'RS256', 'typ': 'JWT'})}.{part(claims)}.c2lnbmF0dXJl"
+
+
+@pytest.fixture
+def federated(
+    emulator: Emulator, gateways: AzureGateways, tmp_path: Path
+) -> Callable[[str], ComputeGateway]:
+    """A gateway authenticating with workload identity as the given service account."""
+
+    def gateway_for(subject: str) -> ComputeGateway:
+        token_file = tmp_path / f"token-{len(list(tmp_path.iterdir()))}"
+        token_file.write_text(service_account_token(subject))
+        base = connection_of(emulator.credentials)
+        auth = WorkloadIdentityAuth(emulator.credentials.client_id, str(token_file))
+        return gateways.gateway(
+            AccountConnection(base.subscription_id, base.tenant_id, auth, base.endpoint)
+        )
+
+    return gateway_for
+
+
+async def test_workload_identity_of_the_federated_service_account(
+    emulator: Emulator, federated: Callable[[str], ComputeGateway]
+) -> None:
+    gateway = federated("system:serviceaccount:vmroll-system:vmroll-operator")
+    assert (await gateway.list_pool_vms(emulator.credentials.resource_group, WEB)).owned == ()
+
+
+async def test_workload_identity_of_another_service_account_is_denied(
+    emulator: Emulator, federated: Callable[[str], ComputeGateway]
+) -> None:
+    gateway = federated("system:serviceaccount:default:someone-else")
+    with pytest.raises(AzureAccessError):
+        await gateway.list_pool_vms(emulator.credentials.resource_group, WEB)
