@@ -229,3 +229,41 @@ def test_short_name_and_category(
     listed = kubectl("get", "-n", namespace, "vmroll", "-o", "name").stdout.split()
     assert "virtualmachinepool.vmroll.io/web" in listed
     assert kubectl("get", "azacct").returncode == 0
+
+
+@pytest.mark.parametrize(
+    ("change", "field", "message"),
+    [
+        pytest.param(
+            {"auth": {"defaultChain": {}, "workloadIdentity": {"clientId": "x"}}},
+            "spec.auth",
+            "set exactly one of clientSecret, workloadIdentity or defaultChain",
+            id="two-auth-methods",
+        ),
+        pytest.param(
+            {"subscriptionId": "prod"},
+            "spec.subscriptionId",
+            "should match",
+            id="subscription-not-a-uuid",
+        ),
+        pytest.param(
+            {"allowedResourceGroups": []},
+            "spec.allowedResourceGroups",
+            "should have at least 1 items",
+            id="no-resource-groups",
+        ),
+    ],
+)
+def test_invalid_accounts_are_refused_naming_the_field(
+    kubectl: Kubectl,
+    vmroll_crds: tuple[str, ...],
+    change: dict[str, Any],
+    field: str,
+    message: str,
+) -> None:
+    account = yaml.safe_load((EXAMPLES / "azureaccount.yaml").read_text())
+    account["spec"].update(change)
+    result = kubectl("apply", "--dry-run=server", "-f", "-", input=json.dumps(account), check=False)
+    assert result.returncode != 0, f"accepted: {json.dumps(account['spec'])}"
+    assert field in result.stderr
+    assert message in result.stderr
