@@ -31,6 +31,7 @@ from vmroll.azure import (
     VmSpec,
     WorkloadIdentityAuth,
 )
+from vmroll.azure.budget import BudgetSettings, WriteBudgetExhausted
 from vmroll.azure.clients import ClientOptions
 from vmroll.emulator.catalog import FaultRule, Faults
 from vmroll.emulator.server import Emulator, EmulatorCredentials
@@ -219,6 +220,35 @@ async def test_retry_after_beyond_the_bound_surfaces_as_transient(emulator: Emul
     finally:
         await gateways.close()
     assert raised.value.retry_after == 1.0
+
+
+async def test_a_throttled_write_holds_back_the_subscriptions_writes(
+    emulator: Emulator, gateway: ComputeGateway
+) -> None:
+    gateways = AzureGateways(
+        client_options=ClientOptions(polling_interval=0.02, max_retry_wait=0.5),
+        budget_settings=BudgetSettings(max_wait=0.1),
+        clock=lambda: 1000.0,
+    )
+    spec = await vm_spec(emulator, gateway, "web-0")
+    group = emulator.credentials.resource_group
+    emulator.set_faults(
+        Faults(
+            rules=[FaultRule(operation="VirtualMachines_CreateOrUpdate", status=429, remaining=1)]
+        )
+    )
+    try:
+        throttled = gateways.gateway(connection_of(emulator.credentials))
+        with pytest.raises(TransientAzureError) as first:
+            await throttled.create_vm(group, spec)
+        emulator.reset_counters()
+        with pytest.raises(WriteBudgetExhausted) as second:
+            await throttled.create_vm(group, spec)
+    finally:
+        await gateways.close()
+    assert first.value.retry_after == 1.0
+    assert second.value.retry_after is not None
+    assert emulator.request_counts()["total"] == 0
 
 
 async def test_principal_without_a_role_is_denied(
