@@ -236,3 +236,12 @@ def test_a_long_complete_pool_scaling_up_is_not_timed_out() -> None:
     assert scaled.phase is RolloutPhase.PROGRESSING
     assert not scaled.facts.deadline_exceeded
     assert describe(scaled.actions) == ["create - rev-new Missing"] * 2
+
+
+def test_a_known_bad_revision_is_forgotten_once_the_spec_moves_on() -> None:
+    newer = Target("rev-newer", "3.0.0")
+    bad = history(bad=frozenset({NEW.revision}))
+    plan = plan_rollout(spec(target=newer), MIDWAY, bad, NOW)
+    assert plan.target == newer
+    assert plan.history.known_bad == frozenset()
+    assert plan.phase is RolloutPhase.PROGRESSING

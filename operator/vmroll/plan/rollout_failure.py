@@ -4,10 +4,11 @@ A rollout fails when its progress deadline passes without progress (as a Deploym
 when more than `maxUnhealthyPercent` of the VMs already on the new revision stay unhealthy past
 their grace period (as a scale set's rolling upgrade does). With `rollback.onFailure` the pool
 then rolls back to the last revision it fully ran, and the failed revision is recorded as known
-bad, so later passes keep rolling back instead of retrying it; the handler forgets known-bad
-revisions when the spec changes. Paused rollouts never fail; time spent paused, outside a
-maintenance window or waiting for someone to delete VMs (OnDelete) does not count against the
-deadline.
+bad, so later passes keep rolling back instead of retrying it. The planner forgets it as soon as
+the spec targets another revision: "not retried until the spec changes", and a user who later
+returns to it, on purpose, gets a fresh attempt. Paused rollouts never fail; time spent
+paused, outside a maintenance window or waiting for someone to delete VMs (OnDelete) does not
+count against the deadline.
 """
 
 from __future__ import annotations
@@ -105,7 +106,7 @@ def decide_target(
         rolled_back_from=None,
         rollback_started=False,
         deadline_exceeded=exceeded,
-        known_bad=history.known_bad,
+        known_bad=history.known_bad & {wanted.revision},
         progress=progress,
         unhealthy_updated=_unhealthy_names(members),
     )
@@ -136,7 +137,7 @@ def _towards(
         rolled_back_from=bad_revision,
         rollback_started=starting,
         deadline_exceeded=exceeded,
-        known_bad=history.known_bad | {bad_revision},
+        known_bad=frozenset({bad_revision}),
         progress=progress,
         unhealthy_updated=_unhealthy_names(members_for[bad_revision]),
     )

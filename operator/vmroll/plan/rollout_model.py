@@ -139,8 +139,8 @@ class RolloutProgress:
 
 @dataclass(frozen=True)
 class RolloutHistory:
-    """What earlier passes established: the last revision the pool fully ran, revisions that
-    failed (the handler clears these when the spec changes), and rollout bookkeeping."""
+    """What earlier passes established: the last revision the pool fully ran, the revision that
+    failed (forgotten by the planner once the spec targets another one), rollout bookkeeping."""
 
     previous_good: Target | None = None
     known_bad: frozenset[str] = frozenset()
