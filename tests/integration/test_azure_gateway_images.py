@@ -23,9 +23,11 @@ from vmroll.azure import (
     MarketplaceImage,
     PurchasePlan,
     TerminalAzureError,
+    VmSpec,
 )
-from vmroll.azure.clients import ClientOptions
+from vmroll.azure.clients import ClientOptions, build_clients
 from vmroll.emulator.server import Emulator, EmulatorCredentials
+from vmroll.plan.ownership import PoolIdentity
 from vmroll.plan.reasons import Reason
 
 pytestmark = pytest.mark.integration
@@ -208,3 +210,31 @@ async def test_terms_accepted_when_the_pool_says_so(
     await gateway.ensure_terms(RABBITMQ_PLAN, accept=False)
     agreements = emulator.context.images.snapshot()["agreements"]
     assert [(a["plan"], a["accepted"]) for a in agreements] == [("rabbitmq", True)]
+
+
+async def test_terms_revoked_after_acceptance_are_asked_again(
+    emulator: Emulator, gateway: ComputeGateway
+) -> None:
+    await gateway.ensure_terms(RABBITMQ_PLAN, accept=True)
+    clients = build_clients(connection_of(emulator.credentials), ClientOptions())
+    try:
+        await clients.agreements.marketplace_agreements.cancel("bitnami", "rabbitmq", "rabbitmq")
+    finally:
+        await clients.close()
+    creds = emulator.credentials
+    spec = VmSpec(
+        name="mq-0",
+        location=creds.location,
+        size="Standard_D2s_v5",
+        image=await gateway.resolve_image(creds.location, RABBITMQ, max_age=HOUR),
+        subnet_id=creds.subnet_id,
+        admin_username="azureuser",
+        owner=PoolIdentity(namespace="team", name="mq", uid="uid-mq"),
+        revision="r1",
+        ssh_public_keys=("ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIVmroll",),
+    )
+    with pytest.raises(TerminalAzureError) as revoked:
+        await gateway.create_vm(creds.resource_group, spec)
+    assert revoked.value.reason == Reason.TERMS_NOT_ACCEPTED
+    with pytest.raises(TerminalAzureError):
+        await gateway.ensure_terms(RABBITMQ_PLAN, accept=False)

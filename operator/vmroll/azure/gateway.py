@@ -16,7 +16,7 @@ from typing import TypeVar
 from vmroll.azure import images, terms, vms
 from vmroll.azure.budget import BudgetSettings, Clock, Sleep, WriteBudget, WriteBudgets
 from vmroll.azure.clients import AzureClients, ClientCache, ClientOptions
-from vmroll.azure.errors import AzureGatewayError, TransientAzureError
+from vmroll.azure.errors import AzureGatewayError, TerminalAzureError, TransientAzureError
 from vmroll.azure.image_cache import CacheKey, LatestCache
 from vmroll.azure.images import ImageRef, PurchasePlan, ResolvedImage
 from vmroll.azure.lro import OperationRecord, OperationState, Poller, wait
@@ -25,6 +25,7 @@ from vmroll.azure.settings import AccountConnection
 from vmroll.azure.vm_body import VmSpec
 from vmroll.azure.vms import PoolListing, PoolVm, VmRuntime
 from vmroll.plan.ownership import PoolIdentity
+from vmroll.plan.reasons import Reason
 
 T = TypeVar("T")
 
@@ -80,9 +81,15 @@ class AzureGateway:
 
     async def create_vm(self, resource_group: str, spec: VmSpec) -> OperationRecord:
         compute = self._clients.compute
-        return await self._write(
-            lambda: vms.begin_create(compute, self._subscription, resource_group, spec)
-        )
+        try:
+            return await self._write(
+                lambda: vms.begin_create(compute, self._subscription, resource_group, spec)
+            )
+        except TerminalAzureError as error:
+            if error.reason == Reason.TERMS_NOT_ACCEPTED and spec.image.plan is not None:
+                # Accepted once, since revoked: the next ensure_terms must ask Azure again.
+                self._accepted_plans.discard((self._subscription.lower(), spec.image.plan))
+            raise
 
     async def delete_vm(self, vm: PoolVm, pool_uid: str, *, force: bool = False) -> OperationRecord:
         _check_owner(vm, pool_uid)
@@ -147,6 +154,9 @@ class AzureGateways:
             self._budgets.for_subscription(connection.subscription_id),
             self._accepted_plans,
         )
+
+    async def discard(self, connection: AccountConnection) -> None:
+        await self._clients.discard(connection)
 
     async def close(self) -> None:
         await self._clients.close()

@@ -61,6 +61,14 @@ class ComputeGateway(Protocol):
 class GatewayFactory(Protocol):
     """Gateways per connection, sharing clients, image resolutions and write budgets."""
 
-    def gateway(self, connection: AccountConnection) -> ComputeGateway: ...
+    def gateway(self, connection: AccountConnection) -> ComputeGateway:
+        """The gateway of a connection; its clients are made once and then shared."""
+        ...
 
-    async def close(self) -> None: ...
+    async def discard(self, connection: AccountConnection) -> None:
+        """Close the clients of a connection no longer used (account deleted, secret rotated)."""
+        ...
+
+    async def close(self) -> None:
+        """Close every client; on operator shutdown."""
+        ...
