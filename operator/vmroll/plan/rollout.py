@@ -32,8 +32,8 @@ Invariants of every plan, whatever subset of its actions succeeds:
 Every type named here is importable from this module, the planner's public surface; the
 `rollout_*` modules beside it are its parts. Bad fenceposts raise ValueError.
 
-Scaling and repairs run always; a rollout batch (surge creates, deletes and reimages of old VMs)
-only when not paused, inside a maintenance window, and not OnDelete.
+Scaling and repairs run always; a rollout batch (surge creates, deletes and reimages of old VMs,
+rolling back included) only when not paused, inside a maintenance window, and not OnDelete.
 """
 
 from __future__ import annotations

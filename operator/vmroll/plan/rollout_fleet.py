@@ -83,7 +83,7 @@ class PlanningPass:
 
     @cached_property
     def existing(self) -> int:
-        return len(self.members) + sum(isinstance(a, CreateVM) for a in self.actions)
+        return len(self.members) + len(self.planned_creates)
 
     @property
     def room(self) -> int:
