@@ -12,6 +12,7 @@ from vmroll.emulator.images.catalog import default_image_catalog
 from vmroll.emulator.images.service import ImageService
 from vmroll.emulator.images.state import (
     GalleryPublication,
+    GalleryVersionDeletion,
     GalleryVersionUpdate,
     MarketplacePublication,
 )
@@ -159,3 +160,24 @@ def test_updating_a_version_that_does_not_exist_is_refused() -> None:
     with pytest.raises(ArmError) as caught:
         _service().publish(_update(name="7.0.0", excludeFromLatest=True))
     assert (caught.value.status, caught.value.code) == (404, "ResourceNotFound")
+
+
+def test_a_deleted_version_stays_deleted_after_replay() -> None:
+    service = _service()
+    deletion = GalleryVersionDeletion.model_validate(
+        {
+            "subscriptionId": SUB,
+            "resourceGroup": "rg-vmroll",
+            "gallery": "vmrollGallery",
+            "image": "ubuntu-web",
+            "name": "1.1.0",
+        }
+    )
+    service.publish(deletion)
+    restored = _service()
+    restored.restore(service.snapshot())
+
+    for svc in (service, restored):
+        assert svc.resolve_vm_image(SUB, "eastus", {"id": WEB}, None).exact_version == "1.0.0"
+        with pytest.raises(ArmError, match="GalleryImageNotFound"):
+            svc.resolve_vm_image(SUB, "eastus", {"id": f"{WEB}/versions/1.1.0"}, None)

@@ -136,6 +136,20 @@ class ImageCatalog(CatalogModel):
             update={"galleries": [new_gallery if g is gallery else g for g in self.galleries]}
         )
 
+    def without_gallery_version(
+        self, gallery: Gallery, image: GalleryImage, name: str
+    ) -> ImageCatalog:
+        """This catalog with gallery image version `name` deleted."""
+        new_image = image.model_copy(
+            update={"versions": [v for v in image.versions if v.name != name]}
+        )
+        new_gallery = gallery.model_copy(
+            update={"images": [new_image if i is image else i for i in gallery.images]}
+        )
+        return self.model_copy(
+            update={"galleries": [new_gallery if g is gallery else g for g in self.galleries]}
+        )
+
 
 def _no_duplicates(what: str, keys: list[tuple[str, ...]]) -> None:
     seen: set[tuple[str, ...]] = set()

@@ -22,6 +22,7 @@ _GALLERY = _IN_GROUP + "/{gallery}"
 _IMAGES = _GALLERY + "/images"
 _IMAGE = _IMAGES + "/{image}"
 _VERSIONS = _IMAGE + "/versions"
+VERSION_PATH = _VERSIONS + "/{version}"
 
 
 def gallery_id(gallery: Gallery) -> str:
@@ -155,7 +156,7 @@ class GalleryRoutes:
             (_IMAGES, self.list_images, "GalleryImages_ListByGallery"),
             (_IMAGE, self.get_image, "GalleryImages_Get"),
             (_VERSIONS, self.list_versions, "GalleryImageVersions_ListByGalleryImage"),
-            (_VERSIONS + "/{version}", self.get_version, "GalleryImageVersions_Get"),
+            (VERSION_PATH, self.get_version, "GalleryImageVersions_Get"),
         ]:
             router.add_get(path, handler, name=operation)
 

@@ -17,6 +17,7 @@ from vmroll.emulator.images.admin import AdminRoutes
 from vmroll.emulator.images.agreements import AgreementRoutes
 from vmroll.emulator.images.catalog import ImageCatalog
 from vmroll.emulator.images.galleries import GalleryRoutes
+from vmroll.emulator.images.gallery_writes import GalleryWriteRoutes
 from vmroll.emulator.images.managed import ManagedImageRoutes
 from vmroll.emulator.images.marketplace import MarketplaceRoutes
 from vmroll.emulator.images.resolve import ResolvedImage, resolve_vm_image
@@ -46,6 +47,7 @@ class ImageService:
     def add_routes(self, router: web.UrlDispatcher) -> None:
         MarketplaceRoutes(self._state).register(router)
         GalleryRoutes(self._state, self._page_size).register(router)
+        GalleryWriteRoutes(self._state).register(router)
         ManagedImageRoutes(self._state, self._page_size).register(router)
         AgreementRoutes(self._state).register(router)
         AdminRoutes(self._state).register(router)

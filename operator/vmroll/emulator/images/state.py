@@ -143,12 +143,25 @@ class GalleryVersionUpdate(_GalleryVersionRef):
         )
 
 
-Publication = MarketplacePublication | GalleryPublication | GalleryVersionUpdate
-PublicationKind = Literal["marketplace", "gallery", "galleryUpdate"]
+class GalleryVersionDeletion(_GalleryVersionRef):
+    """A gallery image version deleted (through ARM's DELETE)."""
+
+    kind: Literal["galleryDelete"] = "galleryDelete"
+
+    def apply(self, catalog: ImageCatalog) -> ImageCatalog:
+        gallery, image = self._definition(catalog)
+        return catalog.without_gallery_version(gallery, image, self.name)
+
+
+Publication = (
+    MarketplacePublication | GalleryPublication | GalleryVersionUpdate | GalleryVersionDeletion
+)
+PublicationKind = Literal["marketplace", "gallery", "galleryUpdate", "galleryDelete"]
 _KINDS: dict[str, type[Publication]] = {
     "marketplace": MarketplacePublication,
     "gallery": GalleryPublication,
     "galleryUpdate": GalleryVersionUpdate,
+    "galleryDelete": GalleryVersionDeletion,
 }
 
 
