@@ -51,7 +51,7 @@ async def test_an_lro_can_end_failed_with_allocation_failed(
 ) -> None:
     group = emulator.credentials.resource_group
     emulator.set_faults(
-        Faults(rules=[FaultRule(operation="VirtualMachines_Create", kind="lroFailed")])
+        Faults(rules=[FaultRule(operation="VirtualMachines_CreateOrUpdate", kind="lroFailed")])
     )
     poller = await compute_client.virtual_machines.begin_create_or_update(group, "web-0", vm_body())
 

@@ -26,6 +26,7 @@ Clock = Callable[[], float]
 JWT_BEARER = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 ARM_AUDIENCES = ("https://management.azure.com", "https://management.core.windows.net")
 KEY_ID = "vmroll-emulator-1"
+VERIFIED_CACHE_SIZE = 1024
 
 
 def _load_or_create_key(data_dir: Path) -> rsa.RSAPrivateKey:
@@ -69,6 +70,7 @@ class Identity:
         self.base_url = ""
         self._key = _load_or_create_key(data_dir)
         self._public = self._key.public_key()
+        self._verified: dict[str, dict[str, Any]] = {}
 
     @property
     def issuer(self) -> str:
@@ -110,19 +112,9 @@ class Identity:
                 "Authentication failed. "
                 "The 'Authorization' header is provided in an invalid format.",
             )
-        try:
-            claims = jwt.decode(
-                token,
-                self._public,
-                algorithms=["RS256"],
-                audience=list(self.audiences()),
-                issuer=self.issuer,
-                options={"verify_exp": False, "verify_nbf": False},
-            )
-        except jwt.InvalidTokenError:
-            raise self._unauthorized(
-                "InvalidAuthenticationToken", "The access token is invalid."
-            ) from None
+        claims = self._verified.get(token)
+        if claims is None:
+            claims = self._decode(token)
         now = self.clock()
         if claims["exp"] <= now:
             raise self._unauthorized(
@@ -136,6 +128,26 @@ class Identity:
                 "InvalidAuthenticationToken", "The access token is from an unknown application."
             )
         return principal
+
+    def _decode(self, token: str) -> dict[str, Any]:
+        """Check a token's signature, audience and issuer once; expiry is checked on every use."""
+        try:
+            claims: dict[str, Any] = jwt.decode(
+                token,
+                self._public,
+                algorithms=["RS256"],
+                audience=list(self.audiences()),
+                issuer=self.issuer,
+                options={"verify_exp": False, "verify_nbf": False},
+            )
+        except jwt.InvalidTokenError:
+            raise self._unauthorized(
+                "InvalidAuthenticationToken", "The access token is invalid."
+            ) from None
+        if len(self._verified) >= VERIFIED_CACHE_SIZE:
+            self._verified.clear()
+        self._verified[token] = claims
+        return claims
 
     def _unauthorized(self, code: str, message: str) -> ArmError:
         challenge = (

@@ -61,8 +61,8 @@ class VmRecord:
     def answer(
         self, *, instance_view: bool = False, user_data: bool = False, now: float = 0
     ) -> JSON:
-        body = copy.deepcopy(self.body)
-        body["etag"] = f'"{self.etag}"'
+        # Answers are serialized, never mutated: copying the two levels written here suffices.
+        body = {**self.body, "etag": f'"{self.etag}"', "properties": dict(self.properties)}
         if user_data and self.user_data is not None:
             body["properties"]["userData"] = self.user_data
         if instance_view:

@@ -17,8 +17,10 @@ from vmroll.emulator.context import CONTEXT, EmulatorContext
 from vmroll.emulator.errors import ArmError
 from vmroll.emulator.images.resolve import ResolvedImage
 from vmroll.emulator.lro import Operation
+from vmroll.emulator.middleware import operation_name
 from vmroll.emulator.validation import check_create_request, check_tags, check_vm_name
 from vmroll.emulator.vm_model import VmRecord
+from vmroll.emulator.vms import Accepting
 
 JSON = dict[str, Any]
 # The versions of the virtualMachines API the emulator answers (the installed SDK sends the last).
@@ -39,6 +41,10 @@ def _api_version(request: web.Request) -> str:
             f"'{', '.join(API_VERSIONS)}'. The supported locations are ''.",
         )
     return version
+
+
+def _accepting(request: web.Request) -> Accepting:
+    return Accepting(_api_version(request), operation_name(request))
 
 
 def _context(request: web.Request) -> EmulatorContext:
@@ -111,7 +117,7 @@ def _check_preconditions(request: web.Request, record: VmRecord | None) -> None:
 
 async def create_or_update(request: web.Request) -> web.Response:
     context = _context(request)
-    api_version = _api_version(request)
+    accepting = _accepting(request)
     subscription_id, group = _resource_group(request)
     name = request.match_info["vmName"]
     body = await _body(request)
@@ -120,7 +126,7 @@ async def create_or_update(request: web.Request) -> web.Response:
     record = context.vms.get(subscription_id, group, name)
     _check_preconditions(request, record)
     if record is not None:
-        operation = context.vms.update(record, body, api_version)
+        operation = context.vms.update(record, body, accepting)
         status = 200
     else:
         check_create_request(body)
@@ -135,7 +141,7 @@ async def create_or_update(request: web.Request) -> web.Response:
                 f"type is '{available}'.",
             )
         record, operation = context.vms.create(
-            subscription_id, group, name, location, body, api_version
+            subscription_id, group, name, location, body, accepting
         )
         status = 201
     return web.json_response(
@@ -145,12 +151,12 @@ async def create_or_update(request: web.Request) -> web.Response:
 
 async def update(request: web.Request) -> web.Response:
     context = _context(request)
-    api_version = _api_version(request)
+    accepting = _accepting(request)
     record = _record(request)
     body = await _body(request)
     check_tags(body.get("tags"))
     _check_preconditions(request, record)
-    operation = context.vms.update(record, body, api_version)
+    operation = context.vms.update(record, body, accepting)
     return web.json_response(
         record.answer(now=context.clock()), headers=_lro_headers(context, operation)
     )
@@ -220,24 +226,24 @@ async def list_by_location(request: web.Request) -> web.Response:
 
 async def delete(request: web.Request) -> web.Response:
     context = _context(request)
-    api_version = _api_version(request)
+    accepting = _accepting(request)
     subscription_id, group = _resource_group(request)
     record = context.vms.get(subscription_id, group, request.match_info["vmName"])
     if record is None:
         return web.Response(status=204)
-    operation = context.vms.delete(record, api_version)
+    operation = context.vms.delete(record, accepting)
     return web.Response(status=202, headers=_lro_headers(context, operation))
 
 
 def _action(action: str) -> Any:
     async def handler(request: web.Request) -> web.Response:
         context = _context(request)
-        api_version = _api_version(request)
+        accepting = _accepting(request)
         record = _record(request)
         reimage_to = None
         if action == "reimage":
             reimage_to = _reimage_target(context, record, await _body(request))
-        operation = context.vms.act(record, action, api_version, reimage_to)
+        operation = context.vms.act(record, action, accepting, reimage_to)
         return web.Response(status=202, headers=_lro_headers(context, operation))
 
     return handler

@@ -11,6 +11,7 @@ from __future__ import annotations
 import copy
 import uuid
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from vmroll.emulator import network
@@ -40,6 +41,14 @@ ACTIONS = {
     "reimage": ("starting", "running"),
 }
 LATENCY_FIELDS = {"powerOff": "power_off"}
+
+
+@dataclass(frozen=True)
+class Accepting:
+    """What an accepted write brings to the operation it starts."""
+
+    api_version: str
+    operation: str  # the route's operationId, which `lroFailed` fault rules match
 
 
 class VirtualMachines:
@@ -76,8 +85,8 @@ class VirtualMachines:
         azure_seconds = getattr(self.catalog.latencies, LATENCY_FIELDS.get(kind, kind))
         return float(azure_seconds) * self.catalog.time_scale
 
-    def _start(self, record: VmRecord, kind: str, api_version: str, payload: JSON) -> Operation:
-        failed = self.faults.draw(f"VirtualMachines_{kind[0].upper()}{kind[1:]}", ("lroFailed",))
+    def _start(self, record: VmRecord, kind: str, request: Accepting, payload: JSON) -> Operation:
+        failed = self.faults.draw(request.operation, ("lroFailed",))
         failure = None
         if failed is not None:
             failure = (
@@ -94,7 +103,7 @@ class VirtualMachines:
             kind=f"vm.{kind}",
             target=record.resource_id,
             duration=self._duration(kind),
-            api_version=api_version,
+            api_version=request.api_version,
             payload=payload,
             failure=failure,
         )
@@ -173,7 +182,7 @@ class VirtualMachines:
         name: str,
         location: str,
         body: JSON,
-        api_version: str,
+        request: Accepting,
     ) -> tuple[VmRecord, Operation]:
         properties = body["properties"]
         vcpus, family = self.size_of(
@@ -231,9 +240,9 @@ class VirtualMachines:
             self.resources[resource["id"].lower()] = resource
             record.implied_resources[resource["id"]] = resource["properties"]["deleteOption"]
         self.records[record.resource_id.lower()] = record
-        return record, self._start(record, "create", api_version, {})
+        return record, self._start(record, "create", request, {})
 
-    def update(self, record: VmRecord, body: JSON, api_version: str) -> Operation:
+    def update(self, record: VmRecord, body: JSON, request: Accepting) -> Operation:
         """A PUT or PATCH on an existing VM: tags, size and echoed settings may change."""
         self._check_idle(record, "Update")
         properties = body.get("properties") or {}
@@ -257,9 +266,9 @@ class VirtualMachines:
             record.user_data = properties["userData"]
         record.properties["provisioningState"] = "Updating"
         record.etag += 1
-        return self._start(record, "update", api_version, {})
+        return self._start(record, "update", request, {})
 
-    def delete(self, record: VmRecord, api_version: str) -> Operation:
+    def delete(self, record: VmRecord, request: Accepting) -> Operation:
         active = self.operations.active_for(record.resource_id)
         if active is not None:
             self.operations.cancel(
@@ -270,13 +279,13 @@ class VirtualMachines:
                 },
             )
         record.properties["provisioningState"] = "Deleting"
-        return self._start(record, "delete", api_version, {})
+        return self._start(record, "delete", request, {})
 
     def act(
         self,
         record: VmRecord,
         action: str,
-        api_version: str,
+        request: Accepting,
         reimage_to: ResolvedImage | None = None,
     ) -> Operation:
         self._check_idle(record, action)
@@ -296,7 +305,7 @@ class VirtualMachines:
             }
         record.power_state = ACTIONS[action][0]
         record.properties["provisioningState"] = "Updating"
-        return self._start(record, action, api_version, payload)
+        return self._start(record, action, request, payload)
 
     def _complete(self, operation: Operation) -> None:
         record = self.records.get(operation.target.lower())
