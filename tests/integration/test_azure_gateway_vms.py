@@ -24,6 +24,7 @@ from vmroll.azure import (
     MarketplaceImage,
     NotOwnedError,
     OperationKind,
+    OperationLost,
     OperationRecord,
     OperationState,
     TerminalAzureError,
@@ -120,7 +121,7 @@ async def test_create_list_reimage_delete(emulator: Emulator, gateway: ComputeGa
     assert vm.tags[REVISION_TAG] == "r1"
     runtime = await gateway.get_vm_runtime(vm)
     assert runtime is not None
-    assert runtime.power_state == "running"
+    assert (runtime.power_state, runtime.health) == ("running", "healthy")
 
     reimage = await gateway.reimage_vm(vm, WEB.uid, "24.04.202610220")
     assert reimage.kind is OperationKind.REIMAGE
@@ -186,6 +187,22 @@ async def test_a_restarted_operator_resumes_a_recorded_operation(
     assert [vm["name"] for vm in emulator.vms()] == ["web-0"]
     counts = emulator.request_counts()["operations"]
     assert counts["VirtualMachines_CreateOrUpdate"]["total"] == 1
+
+
+async def test_a_record_pointing_away_from_arm_is_not_followed(
+    emulator: Emulator, gateway: ComputeGateway
+) -> None:
+    spec = await vm_spec(emulator, gateway, "web-0")
+    record = await gateway.create_vm(emulator.credentials.resource_group, spec)
+    state = json.loads(base64.b64decode(record.token))
+    state["data"]["response"]["headers"]["Azure-AsyncOperation"] = "https://collector.invalid/op"
+    forged = OperationRecord(
+        record.kind, record.resource_id, base64.b64encode(json.dumps(state).encode()).decode()
+    )
+    emulator.reset_counters()
+    with pytest.raises(OperationLost):
+        await gateway.wait_operation(forged, max_wait=30)
+    assert emulator.request_counts()["total"] == 0
 
 
 async def test_waiting_no_time_reports_running(emulator: Emulator, gateway: ComputeGateway) -> None:
