@@ -1,9 +1,22 @@
 """Admin routes under `/_emulator/images`: see what images exist, publish new versions at run time.
 
-Tests and demos publish a marketplace or gallery version while the operator runs, to watch it
-roll a pool forward (or back, with `bootsUnhealthy`), and change a gallery version (replication
-finishing in a region, `excludeFromLatest` set) with PATCH. These routes are the emulator's own, not
-ARM's, so ARM's middleware does not render their errors: they answer them in ARM's shape here.
+Tests and demos change the image world while the operator runs, to watch it roll a pool forward
+(or back, with `bootsUnhealthy`):
+
+- `GET /_emulator/images`: the current catalog, run-time publications and terms agreements.
+- `POST /_emulator/images/marketplace/versions` `{publisher, offer, sku, version, locations,
+  bootsUnhealthy?, osType?, hyperVGeneration?, architecture?, plan?}`: 201; the sku is created
+  when new.
+- `POST /_emulator/images/gallery/versions` `{subscriptionId, resourceGroup, gallery, image,
+  name, targetRegions, excludeFromLatest?, bootsUnhealthy?, publishedDate?, sourceId?}`: 201,
+  into an image definition the catalog declares. A target region is a name or `{name, state:
+  Completed|Replicating|Failed, excludeFromLatest?}`.
+- `PATCH /_emulator/images/gallery/versions` with the same keys, `targetRegions`,
+  `excludeFromLatest` and `bootsUnhealthy` optional: 200 (replication finished, excluded...).
+
+These routes are the emulator's own, not ARM's, so ARM's middleware does not render their
+errors: they answer them in ARM's shape here (400 bad body, 404 unknown definition, 409 version
+exists).
 """
 
 from __future__ import annotations

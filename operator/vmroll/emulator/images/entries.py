@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from pydantic.alias_generators import to_camel
 
 from vmroll.emulator.images.regions import normalize_location
-from vmroll.emulator.images.versions import parse_version
+from vmroll.emulator.images.versions import version_key
 
 OsType = Literal["Linux", "Windows"]
 HyperVGeneration = Literal["V1", "V2"]
@@ -31,10 +31,8 @@ class CatalogModel(BaseModel):
 
 
 def check_version(value: str) -> str:
-    if parse_version(value) is None:
-        raise ValueError(
-            f"{value!r} is not an image version: use Major.Minor.Build, three decimal numbers"
-        )
+    """A field validator: `value` unchanged when it is Major.Minor.Build, else why not."""
+    version_key(value)
     return value
 
 
@@ -70,8 +68,10 @@ class Deprecation(CatalogModel):
 
 class MarketplaceVersion(CatalogModel):
     version: str
-    locations: list[str] = Field(min_length=1)
-    boots_unhealthy: bool = False
+    locations: list[str] = Field(min_length=1, description="the regions offering this version")
+    boots_unhealthy: bool = Field(
+        default=False, description="VMs from it run but never report healthy"
+    )
     os_disk_size_gb: int = Field(default=30, gt=0, alias="osDiskSizeGB")
     deprecation: Deprecation = Deprecation()
 
@@ -88,7 +88,7 @@ class MarketplaceImage(CatalogModel):
     os_type: OsType = "Linux"
     hyper_v_generation: HyperVGeneration = "V2"
     architecture: Architecture = "x64"
-    plan: PurchasePlan | None = None
+    plan: PurchasePlan | None = Field(default=None, description="set for paid images")
     versions: list[MarketplaceVersion] = Field(default_factory=list)
 
     def matches(self, publisher: str, offer: str, sku: str) -> bool:
@@ -112,7 +112,9 @@ class TargetRegion(CatalogModel):
     regional_replica_count: int = Field(default=1, gt=0)
     storage_account_type: str = "Standard_LRS"
     exclude_from_latest: bool = False
-    state: Literal["Completed", "Replicating", "Failed"] = "Completed"
+    state: Literal["Completed", "Replicating", "Failed"] = Field(
+        default="Completed", description="only a Completed replica serves VMs in the region"
+    )
 
     @model_validator(mode="before")
     @classmethod
@@ -128,8 +130,12 @@ class TargetRegion(CatalogModel):
 class GalleryImageVersion(CatalogModel):
     name: str
     target_regions: list[TargetRegion] = Field(min_length=1)
-    exclude_from_latest: bool = False
-    boots_unhealthy: bool = False
+    exclude_from_latest: bool = Field(
+        default=False, description="VMs asking for the definition's latest never get it"
+    )
+    boots_unhealthy: bool = Field(
+        default=False, description="VMs from it run but never report healthy"
+    )
     published_date: datetime = datetime(2026, 1, 1, tzinfo=UTC)
     end_of_life_date: datetime | None = None
     source_id: str | None = None
