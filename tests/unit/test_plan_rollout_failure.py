@@ -26,6 +26,7 @@ from rollout_builders import (
 
 from vmroll.plan.rollout import plan_rollout
 from vmroll.plan.rollout_model import (
+    InFlight,
     ObservedInstance,
     RollbackPolicy,
     RolloutHistory,
@@ -122,6 +123,13 @@ CASES = {
     ),
     "starting-vms-are-not-unhealthy": Case(
         spec(), (new("n1", STARTING), vm("o2"), vm("o3")), history(), RolloutPhase.PROGRESSING, NEW
+    ),
+    "a-vm-busy-being-reimaged-is-not-unhealthy": Case(
+        spec(),
+        (new("n1", UNHEALTHY, in_flight=InFlight.REIMAGE), vm("o2"), vm("o3")),
+        history(),
+        RolloutPhase.PROGRESSING,
+        NEW,
     ),
     "one-in-three-is-not-above-50pct": Case(
         spec(rollback=RollbackPolicy(on_failure=True, max_unhealthy_percent=50)),

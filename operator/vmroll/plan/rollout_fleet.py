@@ -59,9 +59,17 @@ def assess_fleet(
     instances: Iterable[ObservedInstance], target: Target, policy: ReadinessPolicy, now: datetime
 ) -> tuple[Member, ...]:
     return tuple(
-        Member(i, assess(i.health, policy, now), i.revision == target.revision)
+        Member(i, _readiness(i, policy, now), i.revision == target.revision)
         for i in sorted(instances, key=lambda i: i.name)
     )
+
+
+def _readiness(instance: ObservedInstance, policy: ReadinessPolicy, now: datetime) -> Readiness:
+    # A create or reimage vmroll is still running is the VM's grace period: however long Azure
+    # takes, the VM is starting, not unhealthy, and must not count towards a rollback.
+    readiness = assess(instance.health, policy, now)
+    in_transition = instance.in_flight in (InFlight.CREATE, InFlight.REIMAGE)
+    return Readiness.STARTING if in_transition and readiness.is_unhealthy else readiness
 
 
 @dataclass(frozen=True)
