@@ -36,10 +36,17 @@ def test_exact_version_reported_by_azure_wins_over_the_tag() -> None:
     assert vm.resource_id == VM_ID
 
 
-def test_without_exact_version_the_tag_tells() -> None:
-    vm = to_pool_vm(listed_vm({"id": "/gallery/images/web/versions/1.0.1"}), "rg")
-    assert vm.image_version == "1.0.1"
+def test_a_gallery_vm_runs_the_version_in_its_image_id() -> None:
+    vm = to_pool_vm(listed_vm({"id": "/galleries/g/images/web/versions/1.1.0"}), "rg")
+    assert vm.image_version == "1.1.0"
     assert vm.zone is None
+
+
+def test_without_a_version_from_azure_the_tag_tells() -> None:
+    vm = to_pool_vm(
+        listed_vm({"id": "/resourceGroups/rg/providers/Microsoft.Compute/images/g"}), "rg"
+    )
+    assert vm.image_version == "1.0.1"
 
 
 def test_runtime_from_instance_view() -> None:

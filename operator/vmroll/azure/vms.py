@@ -47,7 +47,8 @@ class PoolVm:
     zone: str | None
     revision: str | None
     image_version: str | None
-    """The version the VM runs: `exactVersion` when Azure reports it, else vmroll's tag."""
+    """The version the VM runs: Azure's `exactVersion`, or the version in a gallery image id,
+    else vmroll's tag."""
     tags: Mapping[str, str] = field(hash=False)
 
 
@@ -67,6 +68,7 @@ def to_pool_vm(vm: VirtualMachine, resource_group: str) -> PoolVm:
     storage = props.storage_profile if props is not None else None
     reference = storage.image_reference if storage is not None else None
     exact = reference.exact_version if reference is not None else None
+    gallery = _gallery_version(reference.id if reference is not None else None)
     return PoolVm(
         name=vm.name or "",
         resource_id=vm.id or "",
@@ -75,9 +77,16 @@ def to_pool_vm(vm: VirtualMachine, resource_group: str) -> PoolVm:
         provisioning_state=(props.provisioning_state if props is not None else None) or "",
         zone=vm.zones[0] if vm.zones else None,
         revision=tags.get(REVISION_TAG),
-        image_version=exact or tags.get(IMAGE_VERSION_TAG),
+        image_version=exact or gallery or tags.get(IMAGE_VERSION_TAG),
         tags=tags,
     )
+
+
+def _gallery_version(image_id: str | None) -> str | None:
+    parts = (image_id or "").rstrip("/").split("/")
+    if len(parts) >= 2 and parts[-2].lower() == "versions":
+        return parts[-1]
+    return None
 
 
 def to_runtime(view: VirtualMachineInstanceView) -> VmRuntime:
