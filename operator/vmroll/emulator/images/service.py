@@ -39,11 +39,6 @@ class ImageService:
         self._state = ImageState(catalog, clock)
         self._page_size = page_size
 
-    @property
-    def catalog(self) -> ImageCatalog:
-        """The catalog as it stands, run-time publications included."""
-        return self._state.catalog
-
     def add_routes(self, router: web.UrlDispatcher) -> None:
         MarketplaceRoutes(self._state).register(router)
         GalleryRoutes(self._state, self._page_size).register(router)
