@@ -296,3 +296,12 @@ def test_completion_records_the_new_good_revision() -> None:
 def test_bad_fenceposts_are_refused() -> None:
     with pytest.raises(ValueError, match="maxUnavailable must not exceed 100%"):
         plan_rollout(spec(max_unavailable="150%"), (), RolloutHistory(), NOW)
+
+
+@pytest.mark.parametrize(
+    ("deadline", "min_ready"),
+    [pytest.param(60, 60, id="equal"), pytest.param(0, 0, id="zero")],
+)
+def test_deadline_must_exceed_min_ready(deadline: int, min_ready: int) -> None:
+    with pytest.raises(ValueError, match="must be greater than minReadySeconds"):
+        spec(progress_deadline_seconds=deadline, min_ready_seconds=min_ready)

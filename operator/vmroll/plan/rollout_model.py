@@ -87,6 +87,16 @@ class RolloutSpec:
     zones: tuple[str, ...] = ()
     health_grace_seconds: int = 600
 
+    def __post_init__(self) -> None:
+        # As a Deployment's: a deadline no longer than minReadySeconds could expire before
+        # the first VM even counts as available.
+        deadline = self.progress_deadline_seconds
+        if deadline is not None and deadline <= self.min_ready_seconds:
+            raise ValueError(
+                f"progressDeadlineSeconds ({deadline}) must be greater than "
+                f"minReadySeconds ({self.min_ready_seconds})"
+            )
+
 
 @dataclass(frozen=True)
 class ObservedInstance:
