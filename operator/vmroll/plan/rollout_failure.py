@@ -13,7 +13,7 @@ count against the deadline.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -74,7 +74,7 @@ def deadline_passed(spec: RolloutSpec, progress: RolloutProgress, now: datetime)
 def decide_target(
     spec: RolloutSpec,
     history: RolloutHistory,
-    members_for: dict[str, tuple[Member, ...]],
+    members_for: Mapping[str, tuple[Member, ...]],
     now: datetime,
     *,
     held: bool,
@@ -86,7 +86,7 @@ def decide_target(
     # Rolling back needs somewhere else to go.
     good = previous if previous is not None and previous.revision != wanted.revision else None
     if good is not None and wanted.revision in history.known_bad:
-        return _towards(good, wanted.revision, False, spec, history, members_for, now, held)
+        return _towards(good, wanted.revision, spec, history, members_for, now, held=held)
 
     members = members_for[wanted.revision]
     progress = track_progress(
@@ -100,7 +100,9 @@ def decide_target(
             members, spec.rollback.max_unhealthy_percent
         )
     if spec.rollback.on_failure and good is not None and (failing or exceeded):
-        return _towards(good, wanted.revision, True, spec, history, members_for, now, held)
+        return _towards(
+            good, wanted.revision, spec, history, members_for, now, held=held, starting=True
+        )
     return TargetDecision(
         target=wanted,
         rolled_back_from=None,
@@ -115,13 +117,15 @@ def decide_target(
 def _towards(
     good: Target,
     bad_revision: str,
-    starting: bool,
     spec: RolloutSpec,
     history: RolloutHistory,
-    members_for: dict[str, tuple[Member, ...]],
+    members_for: Mapping[str, tuple[Member, ...]],
     now: datetime,
+    *,
     held: bool,
+    starting: bool = False,
 ) -> TargetDecision:
+    """Roll back to `good`; `starting` when this pass is the one that decided to."""
     members = members_for[good.revision]
     progress = track_progress(
         history, good, members, now, replicas=spec.replicas, held=held or spec.paused
