@@ -368,3 +368,21 @@ async def test_replication_finishing_in_a_region_moves_gallery_latest_there(
 
     assert before.storage_profile.image_reference.exact_version == "1.1.0"
     assert after.storage_profile.image_reference.exact_version == "1.3.0"
+
+
+async def test_a_deprecated_version_is_refused(
+    emulator: Emulator, compute_client: ComputeManagementClient
+) -> None:
+    reference = {
+        "publisher": "Canonical",
+        "offer": "ubuntu-22_04-lts",
+        "sku": "server",
+        "version": "22.04.202601150",
+    }
+    answer = await refused(create_vm(emulator, compute_client, "old-0", "eastus", reference))
+    assert answer == (
+        404,
+        "ImageVersionDeprecated",
+        "imageReference",
+        "The platform image 'Canonical:ubuntu-22_04-lts:server:22.04.202601150' is deprecated.",
+    )

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from vmroll.emulator.errors import ArmError
-from vmroll.emulator.images.catalog import default_image_catalog
+from vmroll.emulator.images.catalog import ImageCatalog, default_image_catalog
 from vmroll.emulator.images.resolve import ImageSource
 from vmroll.emulator.images.service import ImageService
 
@@ -349,3 +349,39 @@ def test_terms_accepted_in_one_subscription_only_let_that_one_use_the_plan() -> 
     assert (resolved.exact_version, resolved.plan) == ("4.0.18", RABBIT_PLAN)
     with pytest.raises(ArmError, match="not accepted the legal terms"):
         service.resolve_vm_image("another-subscription", "eastus", _rabbit(), RABBIT_PLAN)
+
+
+def test_a_deprecated_version_is_refused_and_never_latest() -> None:
+    catalog = ImageCatalog.model_validate(
+        {
+            "marketplace": [
+                {
+                    "publisher": "p",
+                    "offer": "o",
+                    "sku": "s",
+                    "versions": [
+                        {"version": "1.0.0", "locations": ["eastus"]},
+                        {
+                            "version": "1.1.0",
+                            "locations": ["eastus"],
+                            "deprecation": {"imageState": "Deprecated"},
+                        },
+                    ],
+                }
+            ]
+        }
+    )
+    service = ImageService(catalog)
+    reference = {"publisher": "p", "offer": "o", "sku": "s"}
+
+    latest = service.resolve_vm_image(SUB, "eastus", {**reference, "version": "latest"}, None)
+    with pytest.raises(ArmError) as caught:
+        service.resolve_vm_image(SUB, "eastus", {**reference, "version": "1.1.0"}, None)
+
+    assert latest.exact_version == "1.0.0"
+    assert (caught.value.status, caught.value.code, caught.value.target) == (
+        404,
+        "ImageVersionDeprecated",
+        "imageReference",
+    )
+    assert caught.value.message == "The platform image 'p:o:s:1.1.0' is deprecated."

@@ -1,7 +1,8 @@
 """Which image a VM's `storageProfile.imageReference` names, or the error Azure answers instead.
 
 The emulator's VM create and reimage ask here, so a VM gets exactly the version the image routes
-advertise: marketplace `latest` is the numerically newest version offered in the VM's region;
+advertise: marketplace `latest` is the numerically newest version offered in the VM's region
+(a deprecated version is refused, and never `latest`);
 gallery `latest` (an image id without `/versions/...`) is the newest version not excluded from
 latest and replicated to that region; a managed image must be in the VM's region. Paid images
 need the request's purchase plan and, for plans with terms, the subscription's acceptance.
@@ -205,8 +206,11 @@ def _marketplace(
             target="imageReference.version",
         )
     image = state.catalog.marketplace_image(publisher, offer, sku)
-    offered = [] if image is None else [v.version for v in image.versions if region in v.locations]
-    chosen = newest(offered) if is_latest(version) else (version if version in offered else None)
+    offered = [] if image is None else [v for v in image.versions if region in v.locations]
+    if is_latest(version):
+        chosen = newest(v.version for v in offered if v.deprecation.image_state != "Deprecated")
+    else:
+        chosen = version if version in [v.version for v in offered] else None
     if image is None or chosen is None:
         raise ArmError(
             404,
@@ -218,6 +222,13 @@ def _marketplace(
         )
     check_purchase(state, subscription_id, image.plan, plan, vm_id)
     details = next(v for v in image.versions if v.version == chosen)
+    if details.deprecation.image_state == "Deprecated":
+        raise ArmError(
+            404,
+            "ImageVersionDeprecated",
+            f"The platform image '{image.urn(chosen)}' is deprecated.",
+            target="imageReference",
+        )
     return ResolvedImage(
         source=ImageSource.MARKETPLACE,
         exact_version=chosen,
