@@ -198,3 +198,26 @@ async def test_managed_images_are_read_and_listed(
     assert image.source_virtual_machine.id.endswith("/virtualMachines/image-builder")
     assert [i.name for i in in_group] == ["golden-ubuntu-2404-eastus"]
     assert sorted(i.name for i in everywhere) == ["golden-ubuntu-2404", "golden-ubuntu-2404-eastus"]
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda c: c.galleries.get("rg-nowhere", GALLERY),
+        lambda c: c.gallery_image_versions.get("rg-nowhere", GALLERY, "ubuntu-web", "1.0.0"),
+        lambda c: c.images.get("rg-nowhere", "golden-ubuntu-2404"),
+        lambda c: anext(aiter(c.galleries.list_by_resource_group("rg-nowhere"))),
+        lambda c: anext(aiter(c.images.list_by_resource_group("rg-nowhere"))),
+    ],
+    ids=["gallery", "gallery-version", "managed-image", "galleries-in-group", "images-in-group"],
+)
+async def test_an_unknown_resource_group_is_not_found(
+    compute_client: ComputeManagementClient, call: Any
+) -> None:
+    with pytest.raises(ResourceNotFoundError) as caught:
+        await call(compute_client)
+    assert caught.value.error is not None
+    assert (caught.value.error.code, caught.value.error.message) == (
+        "ResourceGroupNotFound",
+        "Resource group 'rg-nowhere' could not be found.",
+    )

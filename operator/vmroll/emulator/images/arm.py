@@ -1,5 +1,8 @@
 """ARM wire helpers shared by the image routes: JSON answers, query options, paging, ids, 404s.
 
+Resource groups are the emulator core's (its catalog, on the application's context), so a
+gallery or managed image path naming an unknown group answers `ResourceGroupNotFound` as ARM does.
+
 ARM treats query option names and resource names case-insensitively and pages collections with
 an absolute `nextLink` that carries a `$skiptoken`; each route reads and writes them the same way.
 """
@@ -11,6 +14,7 @@ from typing import Any
 
 from aiohttp import web
 
+from vmroll.emulator.context import CONTEXT
 from vmroll.emulator.errors import ArmError
 
 JSON = dict[str, Any]
@@ -42,6 +46,18 @@ def page(request: web.Request, items: Sequence[JSON], page_size: int) -> JSON:
         url = request.url.with_query({**others, "$skiptoken": str(start + page_size)})
         body["nextLink"] = str(url)
     return body
+
+
+def require_resource_group(request: web.Request) -> None:
+    """ARM's 404 for a path naming a resource group the emulator's catalog does not have."""
+    info = request.match_info
+    subscription = request.app[CONTEXT].catalog.subscription(info["subscription"])
+    if subscription is None or subscription.resource_group(info["resource_group"]) is None:
+        raise ArmError(
+            404,
+            "ResourceGroupNotFound",
+            f"Resource group '{info['resource_group']}' could not be found.",
+        )
 
 
 def resource_not_found(resource_type: str, name: str, resource_group: str) -> ArmError:

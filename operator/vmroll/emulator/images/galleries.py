@@ -11,7 +11,15 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from vmroll.emulator.images.arm import COMPUTE, JSON, RESOURCE_GROUP, page, query, respond
+from vmroll.emulator.images.arm import (
+    COMPUTE,
+    JSON,
+    RESOURCE_GROUP,
+    page,
+    query,
+    require_resource_group,
+    respond,
+)
 from vmroll.emulator.images.arm import resource_not_found as _not_found
 from vmroll.emulator.images.entries import Gallery, GalleryImage, GalleryImageVersion
 from vmroll.emulator.images.regions import display_name
@@ -161,6 +169,7 @@ class GalleryRoutes:
             router.add_get(path, handler, name=operation)
 
     def _gallery(self, request: web.Request) -> Gallery:
+        require_resource_group(request)
         info = request.match_info
         gallery = self._state.catalog.gallery(
             info["subscription"], info["resource_group"], info["gallery"]
@@ -190,6 +199,7 @@ class GalleryRoutes:
         return respond(page(request, [gallery_body(g) for g in galleries], self._page_size))
 
     async def list_in_group(self, request: web.Request) -> web.Response:
+        require_resource_group(request)
         info = request.match_info
         galleries = self._galleries(info["subscription"], info["resource_group"])
         return respond(page(request, [gallery_body(g) for g in galleries], self._page_size))

@@ -15,7 +15,7 @@ from typing import Any
 from aiohttp import web
 
 from vmroll.emulator.errors import ArmError
-from vmroll.emulator.images.arm import JSON, read_json, respond
+from vmroll.emulator.images.arm import JSON, read_json, require_resource_group, respond
 from vmroll.emulator.images.entries import Gallery, GalleryImage
 from vmroll.emulator.images.galleries import VERSION_PATH, version_body
 from vmroll.emulator.images.regions import normalize_location
@@ -37,6 +37,7 @@ class GalleryWriteRoutes:
         router.add_delete(VERSION_PATH, self.delete, name="GalleryImageVersions_Delete")
 
     def _parent(self, request: web.Request) -> tuple[Gallery, GalleryImage]:
+        require_resource_group(request)
         info = request.match_info
         gallery = self._state.catalog.gallery(
             info["subscription"], info["resource_group"], info["gallery"]

@@ -8,7 +8,14 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from vmroll.emulator.images.arm import COMPUTE, JSON, RESOURCE_GROUP, page, respond
+from vmroll.emulator.images.arm import (
+    COMPUTE,
+    JSON,
+    RESOURCE_GROUP,
+    page,
+    require_resource_group,
+    respond,
+)
 from vmroll.emulator.images.arm import resource_not_found as _not_found
 from vmroll.emulator.images.entries import ManagedImage
 from vmroll.emulator.images.state import ImageState
@@ -78,11 +85,13 @@ class ManagedImageRoutes:
         return respond(page(request, images, self._page_size))
 
     async def list_in_group(self, request: web.Request) -> web.Response:
+        require_resource_group(request)
         info = request.match_info
         images = self._images(info["subscription"], info["resource_group"])
         return respond(page(request, images, self._page_size))
 
     async def get(self, request: web.Request) -> web.Response:
+        require_resource_group(request)
         info = request.match_info
         image = self._state.catalog.managed_image(
             info["subscription"], info["resource_group"], info["image"]
