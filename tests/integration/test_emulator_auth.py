@@ -12,6 +12,7 @@ from azure.core.exceptions import ClientAuthenticationError, HttpResponseError
 from azure.identity.aio import ClientSecretCredential, WorkloadIdentityCredential
 from azure.mgmt.compute.aio import ComputeManagementClient
 
+from vmroll.emulator.identity import JWT_BEARER
 from vmroll.emulator.server import Emulator
 
 pytestmark = pytest.mark.integration
@@ -200,3 +201,55 @@ async def test_an_unknown_resource_group_is_not_found(emulator: Emulator, arm: A
 
     assert status == 404
     assert body["error"]["code"] == "ResourceGroupNotFound"
+
+
+async def test_openid_discovery_names_the_emulators_endpoints(emulator: Emulator, arm: Any) -> None:
+    tenant = emulator.credentials.tenant_id
+    url = f"{emulator.base_url}/{tenant}/v2.0/.well-known/openid-configuration"
+    async with arm.session.get(url) as response:
+        discovery = await response.json()
+    async with arm.session.get(discovery["jwks_uri"]) as response:
+        keys = await response.json()
+
+    assert discovery["token_endpoint"] == f"{emulator.base_url}/{tenant}/oauth2/v2.0/token"
+    assert keys["keys"][0]["kty"] == "RSA"
+
+
+@pytest.mark.parametrize(
+    ("form", "error", "aadsts"),
+    [
+        ({"client_id": "unknown", "client_secret": "x"}, "unauthorized_client", "AADSTS700016"),
+        (
+            {
+                "client_secret": "vmroll-emulator-secret",
+                "scope": "https://vault.azure.net/.default",
+            },
+            "invalid_scope",
+            "AADSTS500011",
+        ),
+        ({"grant_type": "password"}, "unsupported_grant_type", "AADSTS70003"),
+        (
+            {"client_assertion": "x.y.z", "client_assertion_type": JWT_BEARER},
+            "invalid_client",
+            "AADSTS50027",
+        ),
+    ],
+    ids=["unknown-client", "foreign-scope", "grant-type", "malformed-assertion"],
+)
+async def test_the_token_endpoint_refuses_as_entra_does(
+    emulator: Emulator, arm: Any, form: dict[str, str], error: str, aadsts: str
+) -> None:
+    creds = emulator.credentials
+    data = {
+        "grant_type": "client_credentials",
+        "client_id": creds.client_id,
+        "scope": SCOPE,
+        **form,
+    }
+    url = f"{emulator.base_url}/{creds.tenant_id}/oauth2/v2.0/token"
+    async with arm.session.post(url, data=data) as response:
+        body = await response.json()
+
+    assert response.status in (400, 401)
+    assert body["error"] == error
+    assert body["error_description"].startswith(aadsts)

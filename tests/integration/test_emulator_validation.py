@@ -183,3 +183,43 @@ async def test_regional_cores_quota_is_enforced_with_azures_wording(
         "westeurope, Current Limit: 6, Current Usage: 4, Additional Required: 4, (Minimum) New "
         "Limit Required: 8."
     ) in raised.value.error.message
+
+
+async def test_a_body_that_is_not_json_is_refused(emulator: Emulator, arm: Any) -> None:
+    path = (
+        f"/subscriptions/{emulator.credentials.subscription_id}/resourceGroups/rg-vmroll"
+        "/providers/Microsoft.Compute/virtualMachines/web-0"
+    )
+    async with arm.session.put(
+        emulator.base_url + path,
+        data=b"{not json",
+        params={"api-version": "2024-07-01"},
+        headers={"Authorization": f"Bearer {arm.token}", "Content-Type": "application/json"},
+    ) as response:
+        body = await response.json()
+
+    assert response.status == 400
+    assert body["error"]["code"] == "InvalidRequestContent"
+
+
+async def test_etag_preconditions(emulator: Emulator, arm: Any, vm_body: Any) -> None:
+    path = (
+        f"/subscriptions/{emulator.credentials.subscription_id}/resourceGroups/rg-vmroll"
+        "/providers/Microsoft.Compute/virtualMachines/web-0"
+    )
+    missing_if_match, _, _ = await arm.call("PUT", path, json=vm_body(), headers={"If-Match": "*"})
+    created, _, body = await arm.call("PUT", path, json=vm_body(), headers={"If-None-Match": "*"})
+    exists, _, _ = await arm.call("PUT", path, json=vm_body(), headers={"If-None-Match": "*"})
+    stale, _, _ = await arm.call("PUT", path, json=vm_body(), headers={"If-Match": '"999"'})
+
+    assert (missing_if_match, created, exists, stale) == (412, 201, 412, 412)
+    assert body["etag"] == '"1"'
+
+
+async def test_unknown_arm_paths_answer_in_arm_shape(emulator: Emulator, arm: Any) -> None:
+    path = f"/subscriptions/{emulator.credentials.subscription_id}/providers/Microsoft.Nope/things"
+
+    status, _, body = await arm.call("GET", path)
+
+    assert status == 404
+    assert body["error"]["code"] == "InvalidResourceType"

@@ -221,3 +221,25 @@ async def test_lists_page_with_next_link(
     assert len(first["value"]) == 2
     assert first["nextLink"].startswith(emulator.base_url)
     assert "api-version=" in first["nextLink"]
+
+
+async def test_implied_disk_and_nic_can_be_read_back(
+    emulator: Emulator, compute_client: ComputeManagementClient, vm_body: Any, arm: Any
+) -> None:
+    group = emulator.credentials.resource_group
+    vm = await _create(compute_client, group, "web-0", vm_body(delete_option="Detach"))
+    nic_path = (
+        f"/subscriptions/{emulator.credentials.subscription_id}/resourceGroups/{group}"
+        "/providers/Microsoft.Network/networkInterfaces/web-0-nic"
+    )
+
+    disk = await compute_client.disks.get(group, vm.storage_profile.os_disk.name)
+    status, _, nic = await arm.call("GET", nic_path, api_version="2024-05-01")
+
+    assert disk.managed_by == vm.id
+    assert disk.disk_state == "Attached"
+    assert status == 200
+    assert nic["properties"]["virtualMachine"]["id"] == vm.id
+    assert nic["properties"]["ipConfigurations"][0]["properties"]["subnet"]["id"] == (
+        emulator.credentials.subnet_id
+    )

@@ -13,6 +13,13 @@ from typing import Any
 
 from aiohttp import web
 
+from vmroll.emulator.arm_request import (
+    api_version,
+    check_preconditions,
+    json_body,
+    not_found,
+    resource_group,
+)
 from vmroll.emulator.context import CONTEXT, EmulatorContext
 from vmroll.emulator.errors import ArmError
 from vmroll.emulator.images.resolve import ResolvedImage
@@ -29,66 +36,12 @@ RG = "/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}"
 VM = RG + "/providers/Microsoft.Compute/virtualMachines/{vmName}"
 
 
-def _api_version(request: web.Request) -> str:
-    version = request.query["api-version"]
-    if version not in API_VERSIONS:
-        location = ""
-        raise ArmError(
-            400,
-            "NoRegisteredProviderFound",
-            f"No registered resource provider found for location '{location}' and API version "
-            f"'{version}' for type 'virtualMachines'. The supported api-versions are "
-            f"'{', '.join(API_VERSIONS)}'. The supported locations are ''.",
-        )
-    return version
-
-
 def _accepting(request: web.Request) -> Accepting:
-    return Accepting(_api_version(request), operation_name(request))
+    return Accepting(api_version(request, API_VERSIONS, "virtualMachines"), operation_name(request))
 
 
 def _context(request: web.Request) -> EmulatorContext:
     return request.app[CONTEXT]
-
-
-def _resource_group(request: web.Request) -> tuple[str, str]:
-    context = _context(request)
-    subscription_id = request.match_info["subscriptionId"]
-    name = request.match_info["resourceGroupName"]
-    subscription = context.catalog.subscription(subscription_id)
-    group = subscription.resource_group(name) if subscription is not None else None
-    if group is None:
-        raise ArmError(404, "ResourceGroupNotFound", f"Resource group '{name}' could not be found.")
-    return subscription_id, group.name
-
-
-def _record(request: web.Request) -> VmRecord:
-    subscription_id, group = _resource_group(request)
-    name = request.match_info["vmName"]
-    record = _context(request).vms.get(subscription_id, group, name)
-    if record is None:
-        raise ArmError(
-            404,
-            "ResourceNotFound",
-            f"The Resource 'Microsoft.Compute/virtualMachines/{name}' under resource group "
-            f"'{group}' was not found. For more details please go to "
-            "https://aka.ms/ARMResourceNotFoundFix",
-        )
-    return record
-
-
-async def _body(request: web.Request) -> JSON:
-    if not request.can_read_body:
-        return {}
-    try:
-        body = await request.json()
-    except ValueError:
-        raise ArmError(
-            400, "InvalidRequestContent", "The request content was invalid and could not be parsed."
-        ) from None
-    if not isinstance(body, dict):
-        raise ArmError(400, "InvalidRequestContent", "The request content must be a JSON object.")
-    return body
 
 
 def _lro_headers(context: EmulatorContext, operation: Operation) -> dict[str, str]:
@@ -98,33 +51,25 @@ def _lro_headers(context: EmulatorContext, operation: Operation) -> dict[str, st
     return headers
 
 
-def _check_preconditions(request: web.Request, record: VmRecord | None) -> None:
-    if_none_match = request.headers.get("If-None-Match")
-    if if_none_match == "*" and record is not None:
-        raise ArmError(
-            412,
-            "PreconditionFailed",
-            "The resource already exists and the If-None-Match header is '*'.",
-        )
-    if_match = request.headers.get("If-Match")
-    if if_match and if_match != "*" and (record is None or if_match != f'"{record.etag}"'):
-        raise ArmError(
-            412,
-            "PreconditionFailed",
-            f"The etag '{if_match}' does not match the resource's current etag.",
-        )
+def _record(request: web.Request) -> VmRecord:
+    subscription_id, group = resource_group(request)
+    name = request.match_info["vmName"]
+    record = _context(request).vms.get(subscription_id, group, name)
+    if record is None:
+        raise not_found("Microsoft.Compute/virtualMachines", name, group)
+    return record
 
 
 async def create_or_update(request: web.Request) -> web.Response:
     context = _context(request)
     accepting = _accepting(request)
-    subscription_id, group = _resource_group(request)
+    subscription_id, group = resource_group(request)
     name = request.match_info["vmName"]
-    body = await _body(request)
+    body = await json_body(request)
     check_vm_name(name)
     check_tags(body.get("tags"))
     record = context.vms.get(subscription_id, group, name)
-    _check_preconditions(request, record)
+    check_preconditions(request, record.etag if record else None)
     if record is not None:
         operation = context.vms.update(record, body, accepting)
         status = 200
@@ -153,9 +98,9 @@ async def update(request: web.Request) -> web.Response:
     context = _context(request)
     accepting = _accepting(request)
     record = _record(request)
-    body = await _body(request)
+    body = await json_body(request)
     check_tags(body.get("tags"))
-    _check_preconditions(request, record)
+    check_preconditions(request, record.etag if record else None)
     operation = context.vms.update(record, body, accepting)
     return web.json_response(
         record.answer(now=context.clock()), headers=_lro_headers(context, operation)
@@ -163,7 +108,7 @@ async def update(request: web.Request) -> web.Response:
 
 
 async def get(request: web.Request) -> web.Response:
-    _api_version(request)
+    api_version(request, API_VERSIONS, "virtualMachines")
     record = _record(request)
     expand = request.query.get("$expand", "")
     return web.json_response(
@@ -176,7 +121,7 @@ async def get(request: web.Request) -> web.Response:
 
 
 async def instance_view(request: web.Request) -> web.Response:
-    _api_version(request)
+    api_version(request, API_VERSIONS, "virtualMachines")
     record = _record(request)
     answer = record.answer(instance_view=True, now=_context(request).clock())
     return web.json_response(answer["properties"]["instanceView"])
@@ -207,18 +152,18 @@ def _page(request: web.Request, records: list[VmRecord]) -> web.Response:
 
 
 async def list_by_resource_group(request: web.Request) -> web.Response:
-    _api_version(request)
-    subscription_id, group = _resource_group(request)
+    api_version(request, API_VERSIONS, "virtualMachines")
+    subscription_id, group = resource_group(request)
     return _page(request, _context(request).vms.listing(subscription_id, group))
 
 
 async def list_all(request: web.Request) -> web.Response:
-    _api_version(request)
+    api_version(request, API_VERSIONS, "virtualMachines")
     return _page(request, _context(request).vms.listing(request.match_info["subscriptionId"]))
 
 
 async def list_by_location(request: web.Request) -> web.Response:
-    _api_version(request)
+    api_version(request, API_VERSIONS, "virtualMachines")
     location = request.match_info["location"].replace(" ", "").lower()
     records = _context(request).vms.listing(request.match_info["subscriptionId"])
     return _page(request, [r for r in records if r.location == location])
@@ -227,7 +172,7 @@ async def list_by_location(request: web.Request) -> web.Response:
 async def delete(request: web.Request) -> web.Response:
     context = _context(request)
     accepting = _accepting(request)
-    subscription_id, group = _resource_group(request)
+    subscription_id, group = resource_group(request)
     record = context.vms.get(subscription_id, group, request.match_info["vmName"])
     if record is None:
         return web.Response(status=204)
@@ -242,7 +187,7 @@ def _action(action: str) -> Any:
         record = _record(request)
         reimage_to = None
         if action == "reimage":
-            reimage_to = _reimage_target(context, record, await _body(request))
+            reimage_to = _reimage_target(context, record, await json_body(request))
         operation = context.vms.act(record, action, accepting, reimage_to)
         return web.Response(status=202, headers=_lro_headers(context, operation))
 

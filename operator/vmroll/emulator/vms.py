@@ -15,10 +15,12 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from vmroll.emulator import network
+from vmroll.emulator.capacity import check_cores_quota, offered_size
 from vmroll.emulator.catalog import Catalog
 from vmroll.emulator.errors import ArmError
 from vmroll.emulator.faults import FaultInjector, allocation_failed
 from vmroll.emulator.lro import Operation, OperationStore, iso
+from vmroll.emulator.validation import check_vm_name
 from vmroll.emulator.vm_model import (
     VmRecord,
     complete_os_profile,
@@ -119,62 +121,6 @@ class VirtualMachines:
                 "after the running operation completes.",
             )
 
-    def check_quota(
-        self,
-        subscription_id: str,
-        location: str,
-        vcpus: int,
-        family: str,
-        replacing: VmRecord | None,
-    ) -> None:
-        quota = self.catalog.subscription(subscription_id)
-        limits = quota.quotas.get(location) if quota is not None else None
-        if limits is None:
-            return
-        others = [
-            r
-            for r in self.listing(subscription_id)
-            if r.location == location and r is not replacing
-        ]
-        checks = [("Total Regional Cores", limits.total_regional_cores, others)]
-        if family in limits.families:
-            checks.append(
-                (family, limits.families[family], [r for r in others if r.family == family])
-            )
-        for label, limit, counted in checks:
-            usage = sum(r.vcpus for r in counted)
-            if usage + vcpus > limit:
-                raise ArmError(
-                    409,
-                    "OperationNotAllowed",
-                    f"Operation could not be completed as it results in exceeding approved {label} "
-                    f"quota. Additional details - Deployment Model: Resource Manager, Location: "
-                    f"{location}, Current Limit: {limit}, Current Usage: {usage}, Additional "
-                    f"Required: {vcpus}, (Minimum) New Limit Required: {usage + vcpus}. Submit a "
-                    "request for Quota increase at https://aka.ms/ProdportalCRP/#blade/"
-                    "Microsoft_Azure_Capacity/UsageAndQuota.ReactView/Parameters/%7B%22"
-                    "subscriptionId%22:%22" + subscription_id + "%22%7D by specifying parameters "
-                    "listed in the 'Details' section for deployment to succeed. Please read more "
-                    "about quota limits at https://docs.microsoft.com/en-us/azure/"
-                    "azure-supportability/per-vm-quota-requests",
-                )
-
-    def size_of(
-        self, subscription_id: str, resource_group: str, name: str, location: str, vm_size: str
-    ) -> tuple[int, str]:
-        region = self.catalog.location(location)
-        size = region.size(vm_size) if region is not None else None
-        if size is None:
-            raise ArmError(
-                409,
-                "SkuNotAvailable",
-                f"The requested size for resource '{vm_id(subscription_id, resource_group, name)}' "
-                f"is currently not available in location '{location}' zones '' for subscription "
-                f"'{subscription_id}'. Please try another size or deploy to a different location "
-                "or zones. See https://aka.ms/azureskunotavailable for details.",
-            )
-        return size.vcpus, size.family
-
     def create(
         self,
         subscription_id: str,
@@ -185,18 +131,27 @@ class VirtualMachines:
         request: Accepting,
     ) -> tuple[VmRecord, Operation]:
         properties = body["properties"]
-        vcpus, family = self.size_of(
-            subscription_id, resource_group, name, location, properties["hardwareProfile"]["vmSize"]
+        resource_id = vm_id(subscription_id, resource_group, name)
+        size = offered_size(
+            self.catalog,
+            resource_id,
+            subscription_id,
+            location,
+            properties["hardwareProfile"]["vmSize"],
+            body.get("zones") or (),
         )
-        self.check_quota(subscription_id, location, vcpus, family, None)
+        check_cores_quota(
+            self.catalog, subscription_id, location, size, self.listing(subscription_id)
+        )
         storage = properties.get("storageProfile") or {}
         resolved = self.images.resolve_vm_image(
             subscription_id,
             location,
             storage.get("imageReference") or {},
             body.get("plan"),
-            vm_id(subscription_id, resource_group, name),
+            resource_id,
         )
+        check_vm_name(name, resolved.os_type)
         now = self.clock()
         stored = echoed_properties(properties)
         record = VmRecord(
@@ -205,8 +160,8 @@ class VirtualMachines:
             name=name,
             location=location,
             body={},
-            vcpus=vcpus,
-            family=family,
+            vcpus=size.vcpus,
+            family=size.family,
             os_type=resolved.os_type,
             exact_version=resolved.exact_version,
             boots_unhealthy=resolved.boots_unhealthy,
@@ -248,15 +203,17 @@ class VirtualMachines:
         properties = body.get("properties") or {}
         new_size = (properties.get("hardwareProfile") or {}).get("vmSize")
         if new_size and new_size.lower() != record.properties["hardwareProfile"]["vmSize"].lower():
-            vcpus, family = self.size_of(
+            size = offered_size(
+                self.catalog,
+                record.resource_id,
                 record.subscription_id,
-                record.resource_group,
-                record.name,
                 record.location,
                 new_size,
+                record.body.get("zones") or (),
             )
-            self.check_quota(record.subscription_id, record.location, vcpus, family, record)
-            record.vcpus, record.family = vcpus, family
+            others = [r for r in self.listing(record.subscription_id) if r is not record]
+            check_cores_quota(self.catalog, record.subscription_id, record.location, size, others)
+            record.vcpus, record.family = size.vcpus, size.family
         if "tags" in body:
             record.body["tags"] = copy.deepcopy(body["tags"])
         for key, value in echoed_properties(properties).items():
