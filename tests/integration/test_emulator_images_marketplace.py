@@ -238,3 +238,15 @@ async def test_inventory_lists_catalog_and_run_time_publications(emulator: Emula
     assert [p["version"] for p in inventory["publications"]] == ["24.04.202611250"]
     assert {g["name"] for g in inventory["galleries"]} == {"vmrollGallery"}
     assert inventory["agreements"] == []
+
+
+async def test_deprecated_versions_answer_get_but_are_not_listed(
+    compute_client: ComputeManagementClient,
+) -> None:
+    images = compute_client.virtual_machine_images
+    urn = ("Canonical", "ubuntu-22_04-lts", "server")
+    listed = await images.list("eastus", *urn)
+    deprecated = await images.get("eastus", *urn, "22.04.202601150")
+
+    assert [v.name for v in listed] == ["22.04.202610150"]
+    assert deprecated.image_deprecation_status.image_state == "Deprecated"

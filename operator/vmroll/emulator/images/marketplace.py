@@ -5,7 +5,8 @@
 array of `{name, location, id}`, and answers 404 `Artifact: VMImage was not found.` for what the
 region does not offer. The versions list honours `$orderby=name desc` (numeric per component)
 and `$top`, which is how the operator and the Azure CLI resolve `latest`; `$expand=properties`
-returns full images (the SDK's `list_with_properties`).
+returns full images (the SDK's `list_with_properties`). Deprecated versions answer GET (with
+their imageDeprecationStatus) but are not listed, since no new VM may use them.
 """
 
 from __future__ import annotations
@@ -88,6 +89,11 @@ def image_body(
     }
 
 
+def _deprecated(image: MarketplaceImage, name: str) -> bool:
+    version = image.version(name)
+    return version is not None and version.deprecation.image_state == "Deprecated"
+
+
 class MarketplaceRoutes:
     """VirtualMachineImages_* operations over the current catalog."""
 
@@ -149,7 +155,10 @@ class MarketplaceRoutes:
         [(image, names)] = self._offered(request)
         subscription = request.match_info["subscription"]
         location = normalize_location(request.match_info["location"])
-        selected = version_query.apply(names)
+        # Deprecated versions are gone for new deployments, so they are not listed either:
+        # `$top=1&$orderby=name desc` then names what a VM asking for `latest` gets.
+        deployable = [n for n in names if not _deprecated(image, n)]
+        selected = version_query.apply(deployable)
         expand = (query(request, "$expand") or "").lower()
         if expand == "properties":
             bodies = [
