@@ -109,3 +109,24 @@ async def test_admin_api_reports_and_steers(emulator: Emulator, arm: Any, vm_bod
     assert [vm["name"] for vm in vms["value"]] == ["web-0"]
     assert after_reset["total"] == 0
     assert refused == 400
+
+
+async def test_token_requests_are_counted_and_reset_forgets_vms(
+    emulator: Emulator, compute_client: ComputeManagementClient, vm_body: Any
+) -> None:
+    poller = await compute_client.virtual_machines.begin_create_or_update(
+        "rg-vmroll", "web-0", vm_body()
+    )
+    await poller.result()
+    counted = emulator.request_counts()["operations"]
+    context = ssl.create_default_context(cafile=emulator.credentials.ca_bundle)
+    async with (
+        aiohttp.ClientSession(connector=aiohttp.TCPConnector(ssl=context)) as session,
+        session.post(f"{emulator.base_url}/_emulator/reset") as response,
+    ):
+        assert response.status == 200
+
+    assert counted["Identity_Token"]["byStatus"] == {"200": 1}
+    assert emulator.vms() == []
+    assert emulator.implied_resources() == []
+    assert emulator.request_counts()["total"] == 0

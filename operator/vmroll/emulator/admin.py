@@ -56,6 +56,17 @@ async def reset_throttling(request: web.Request) -> web.Response:
     return web.json_response({"reset": True})
 
 
+async def reset_resources(request: web.Request) -> web.Response:
+    """Forget every VM, implied resource and operation; counters and buckets start afresh."""
+    context = _context(request)
+    context.vms.records.clear()
+    context.vms.resources.clear()
+    context.operations.clear()
+    context.counters.reset()
+    context.throttler.reset()
+    return web.json_response({"reset": True})
+
+
 async def vms(request: web.Request) -> web.Response:
     context = _context(request)
     context.operations.settle()
@@ -101,6 +112,7 @@ def add_routes(router: web.UrlDispatcher) -> None:
     router.add_get(f"{PREFIX}/requests", requests)
     router.add_post(f"{PREFIX}/requests/reset", reset_requests)
     router.add_post(f"{PREFIX}/throttling/reset", reset_throttling)
+    router.add_post(f"{PREFIX}/reset", reset_resources)
     router.add_get(f"{PREFIX}/vms", vms)
     router.add_get(f"{PREFIX}/resources", resources)
     router.add_get(f"{PREFIX}/operations", operations)

@@ -157,10 +157,18 @@ class Identity:
         return ArmError(401, code, message, headers={"WWW-Authenticate": challenge})
 
     def add_routes(self, router: web.UrlDispatcher) -> None:
-        router.add_get("/{tenant}/v2.0/.well-known/openid-configuration", self._openid)
-        router.add_get("/{tenant}/.well-known/openid-configuration", self._openid)
-        router.add_get("/{tenant}/discovery/v2.0/keys", self._keys)
-        router.add_post("/{tenant}/oauth2/v2.0/token", self._token)
+        router.add_get(
+            "/{tenant}/v2.0/.well-known/openid-configuration",
+            self._openid,
+            name="Identity_OpenIdConfiguration",
+        )
+        router.add_get(
+            "/{tenant}/.well-known/openid-configuration",
+            self._openid,
+            name="Identity_OpenIdConfigurationV1",
+        )
+        router.add_get("/{tenant}/discovery/v2.0/keys", self._keys, name="Identity_Keys")
+        router.add_post("/{tenant}/oauth2/v2.0/token", self._token, name="Identity_Token")
 
     async def _openid(self, request: web.Request) -> web.Response:
         tenant = self._tenant(request)

@@ -21,6 +21,7 @@ from aiohttp import web
 from vmroll.emulator.errors import ArmError
 
 IN_PROGRESS, SUCCEEDED, FAILED, CANCELED = "InProgress", "Succeeded", "Failed", "Canceled"
+KEPT_OPERATIONS = 10_000
 
 
 def iso(epoch: float) -> str:
@@ -72,6 +73,7 @@ class OperationStore:
         self.clock = clock
         self.base_url = ""
         self._operations: dict[str, Operation] = {}
+        self._active: dict[str, Operation] = {}
         self._completions: dict[str, Completion] = {}
 
     def register(self, kind: str, completion: Completion) -> None:
@@ -104,13 +106,16 @@ class OperationStore:
         if failure is not None:
             operation.payload["failure"] = failure
         self._operations[operation.operation_id] = operation
+        self._active[operation.operation_id] = operation
+        self._forget_oldest()
         return operation
 
     def settle(self) -> None:
         """Finish every operation whose deadline has passed, oldest first."""
         now = self.clock()
-        due = [op for op in self._operations.values() if not op.done and op.deadline <= now]
+        due = [op for op in self._active.values() if op.deadline <= now]
         for operation in sorted(due, key=lambda op: op.deadline):
+            del self._active[operation.operation_id]
             failure = operation.payload.get("failure")
             operation.status = FAILED if failure else SUCCEEDED
             operation.error = failure
@@ -119,6 +124,15 @@ class OperationStore:
 
     def cancel(self, operation: Operation, error: dict[str, Any]) -> None:
         operation.status, operation.error, operation.ended = CANCELED, error, self.clock()
+        self._active.pop(operation.operation_id, None)
+
+    def _forget_oldest(self) -> None:
+        """Keep the status of the last KEPT_OPERATIONS operations, as ARM keeps them a while."""
+        while len(self._operations) > KEPT_OPERATIONS:
+            oldest = next(iter(self._operations))
+            if oldest in self._active:
+                break
+            del self._operations[oldest]
 
     def get(self, operation_id: str) -> Operation | None:
         return self._operations.get(operation_id)
@@ -126,7 +140,7 @@ class OperationStore:
     def active_for(self, target: str) -> Operation | None:
         wanted = target.lower()
         return next(
-            (op for op in self._operations.values() if not op.done and op.target.lower() == wanted),
+            (op for op in self._active.values() if op.target.lower() == wanted),
             None,
         )
 
@@ -145,6 +159,11 @@ class OperationStore:
 
     def restore(self, data: list[dict[str, Any]]) -> None:
         self._operations = {item["operation_id"]: Operation(**item) for item in data}
+        self._active = {k: op for k, op in self._operations.items() if not op.done}
+
+    def clear(self) -> None:
+        self._operations.clear()
+        self._active.clear()
 
     def add_routes(self, router: web.UrlDispatcher, retry_after: Callable[[], int]) -> None:
         async def status(request: web.Request) -> web.Response:

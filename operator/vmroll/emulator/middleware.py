@@ -5,7 +5,8 @@ find the subscription (404), throttle (429 with Retry-After), authorize (403), i
 faults, then run the handler and turn any `ArmError` into ARM's CloudError body. Routes are ARM
 routes when their path starts with `/subscriptions/` or `/providers/`; the operation name used for
 counting and fault matching is the aiohttp route name (by convention ARM's operationId, such as
-`VirtualMachines_Get`), or `METHOD /path/template` for an unnamed route.
+`VirtualMachines_Get`), or `METHOD /path/template` for an unnamed route. Identity routes are
+counted too; the `/_emulator/` admin routes are not.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from vmroll.emulator.rbac import authorize
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 ARM_PREFIXES = ("/subscriptions/", "/providers/")
+ADMIN_PREFIX = "/_emulator/"
 
 
 def is_arm_path(path: str) -> bool:
@@ -108,8 +110,10 @@ async def _admit(context: EmulatorContext, request: web.Request, operation: str)
 
 @web.middleware
 async def arm_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-    if not is_arm_path(request.path):
+    if request.path.startswith(ADMIN_PREFIX):
         return await handler(request)
+    if not is_arm_path(request.path):
+        return await _counted(request, handler)
     context = request.app[CONTEXT]
     operation = operation_name(request)
     request_id = str(uuid.uuid4())
@@ -138,6 +142,18 @@ async def arm_middleware(request: web.Request, handler: Handler) -> web.StreamRe
     for name, value in {**ids, **headers}.items():
         response.headers.setdefault(name, value)
     context.counters.record(operation, response.status)
+    return response
+
+
+async def _counted(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Identity endpoints are counted too (tokens issued show credential caching at work)."""
+    operation = operation_name(request)
+    try:
+        response = await handler(request)
+    except web.HTTPException as exc:
+        request.app[CONTEXT].counters.record(operation, exc.status)
+        raise
+    request.app[CONTEXT].counters.record(operation, response.status)
     return response
 
 

@@ -39,6 +39,7 @@ class VmRecord:
     os_type: str
     exact_version: str
     boots_unhealthy: bool
+    hyper_v_generation: str = "V2"
     power_state: str = "starting"
     user_data: str | None = None
     etag: int = 1
@@ -252,7 +253,7 @@ def build_instance_view(record: VmRecord, now: float) -> JSON:
                 level="Info" if healthy else "Warning",
             )
         },
-        "hyperVGeneration": "V2",
+        "hyperVGeneration": record.hyper_v_generation,
         "isVMInStandbyPool": False,
         "statuses": [
             _provisioning_status(record, now),

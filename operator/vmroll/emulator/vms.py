@@ -165,6 +165,7 @@ class VirtualMachines:
             os_type=resolved.os_type,
             exact_version=resolved.exact_version,
             boots_unhealthy=resolved.boots_unhealthy,
+            hyper_v_generation=resolved.hyper_v_generation,
             user_data=properties.get("userData"),
         )
         stored["storageProfile"] = complete_storage_profile(
@@ -259,6 +260,7 @@ class VirtualMachines:
                 "exact_version": reimage_to.exact_version,
                 "image_reference": reimage_to.image_reference,
                 "boots_unhealthy": reimage_to.boots_unhealthy,
+                "hyper_v_generation": reimage_to.hyper_v_generation,
             }
         record.power_state = ACTIONS[action][0]
         record.properties["provisioningState"] = "Updating"
@@ -284,6 +286,7 @@ class VirtualMachines:
             if image is not None and not failed:
                 record.exact_version = image["exact_version"]
                 record.boots_unhealthy = image["boots_unhealthy"]
+                record.hyper_v_generation = image["hyper_v_generation"]
                 record.properties["storageProfile"]["imageReference"] = image["image_reference"]
 
     def _remove(self, record: VmRecord) -> None:
