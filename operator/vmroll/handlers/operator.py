@@ -31,6 +31,8 @@ async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) 
         prefix=ANNOTATION_PREFIX, key="last-handled-configuration"
     )
     settings.posting.level = logging.WARNING
+    # azure-core logs every request and response at INFO: far too much for an operator's log.
+    logging.getLogger("azure").setLevel(logging.WARNING)
     settings.watching.server_timeout = 300
     config: RunConfig = memo.get("config") or RunConfig()
     memo.state = OperatorState(config=config, kube=KubeApi(load_api_client()))

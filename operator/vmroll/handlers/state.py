@@ -41,7 +41,7 @@ class RunConfig:
     """Pause between passes while operations progress."""
     account_check_seconds: float = 600.0
     concurrency: int = 10
-    operation_wait: float = 120.0
+    operation_wait: float = 30.0
     polling_interval: float = 15.0
 
 

@@ -4,7 +4,8 @@ Order per batch, so that a process killed at any point leaves nothing untracked:
 1. the VM names and operations are written to `status.pendingOperations` (one status write);
 2. the requests are sent, with bounded concurrency;
 3. their resume tokens are written (one status write);
-4. the operations are followed, for a bounded time; finished ones leave the record.
+4. (`follow`, after the pass has reported) the operations are followed for a bounded time;
+   finished ones leave the record.
 A restarted operator finds the record: named VMs that Azure lists are the pool's (their tags say
 so), names Azure never saw are forgotten, tokens are resumed.
 """
@@ -63,12 +64,13 @@ class Actor:
     concurrency: int
     operation_wait: float
 
-    async def run(
+    async def start(
         self,
         creates: Sequence[VmSpec],
         deletes: Sequence[PoolVm],
         now: datetime,
-    ) -> BatchResult:
+    ) -> tuple[AzureGatewayError, ...]:
+        """Record, send and record again; the errors of the requests Azure refused."""
         for spec in creates:
             self.memory.pending[spec.name] = PendingOperation(
                 vm_name=spec.name,
@@ -98,14 +100,13 @@ class Actor:
             )
         if creates or deletes:
             await self._record()
-        finished, wait_errors = await self.follow()
-        return BatchResult(finished, tuple(errors) + wait_errors)
+        return tuple(errors)
 
-    async def follow(self) -> tuple[tuple[Started, ...], tuple[AzureGatewayError, ...]]:
+    async def follow(self) -> BatchResult:
         """Wait (bounded) on every recorded operation that has a token."""
         waiting = [op for op in self.memory.pending.values() if op.resume_token is not None]
         if not waiting:
-            return (), ()
+            return BatchResult((), ())
         results = await self._bounded([self._wait(op) for op in waiting])
         finished: list[Started] = []
         errors: list[AzureGatewayError] = []
@@ -120,7 +121,7 @@ class Actor:
                 self.events.event(NORMAL, verb, f"{verb.lower()} VM {op.vm_name}")
         if finished or errors:
             await self._record()
-        return tuple(finished), tuple(errors)
+        return BatchResult(tuple(finished), tuple(errors))
 
     def _begin_create(self, spec: VmSpec) -> Callable[[], Awaitable[tuple[str, OperationRecord]]]:
         async def call() -> tuple[str, OperationRecord]:

@@ -101,7 +101,7 @@ class PoolDeletion:
         ]
         message = f"deleting {len(owned)} VMs (deletionPolicy Delete)"
         await report.write(deleting(message))
-        batch = await actor.run([], to_delete, report.now)
-        if batch.errors:
-            await report.write(retrying(str(batch.errors[0])))
+        errors = await actor.start([], to_delete, report.now) + (await actor.follow()).errors
+        if errors:
+            await report.write(retrying(str(errors[0])))
         return Finalized.PROGRESSING

@@ -8,14 +8,14 @@ and only when the spec changes (or a long interval passes) when a human must act
 from __future__ import annotations
 
 import enum
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
 from vmroll.api.account import AzureAccountSpec
 from vmroll.api.pool import VirtualMachinePool
 from vmroll.api.pool_status import OperationKind
-from vmroll.azure.errors import TerminalAzureError, TransientAzureError
+from vmroll.azure.errors import AzureGatewayError, TerminalAzureError, TransientAzureError
 from vmroll.azure.images import ResolvedImage
 from vmroll.azure.vms import PoolVm
 from vmroll.plan.access import check_access
@@ -97,7 +97,7 @@ class TemplateInputs:
 @dataclass(frozen=True)
 class PassSettings:
     concurrency: int = 10
-    operation_wait: float = 120.0
+    operation_wait: float = 30.0
     runtime_refresh: float = 600.0
 
 
@@ -221,7 +221,7 @@ class PoolPass:
             concurrency=self.settings.concurrency,
             operation_wait=self.settings.operation_wait,
         )
-        batch = await actor.run(specs, [*deletes, *orphans], now)
+        refused = await actor.start(specs, [*deletes, *orphans], now)
 
         image = image_status(spec.image, resolved, _resolved_at(report, resolved, now))
         progress = Progress(
@@ -232,17 +232,19 @@ class PoolPass:
             image_message=f"{image.requested} resolved to {resolved.image_id}",
         )
         await self._write_progress(report, progress, resolved)
-        terminal = [e for e in batch.errors if isinstance(e, TerminalAzureError)]
-        if terminal:
-            first = terminal[0]
-            image_failed = first.reason == Reason.IMAGE_NOT_AVAILABLE
-            return await self._stall(report, first.reason, first.message, image_failed)
+        followed = await actor.follow() if not _terminal(refused) else None
+        errors = refused + (followed.errors if followed else ())
+        terminal = _terminal(errors)
+        if terminal is not None:
+            image_failed = terminal.reason == Reason.IMAGE_NOT_AVAILABLE
+            return await self._stall(report, terminal.reason, terminal.message, image_failed)
         self.memory.reported_stall = None
-        transient = [e for e in batch.errors if isinstance(e, TransientAzureError)]
+        transient = [e for e in errors if isinstance(e, TransientAzureError)]
         if transient:
             return Outcome(Next.RETRY, max((e.retry_after or 0.0) for e in transient) or None)
-        settled = not progress.busy and not batch.finished
-        settled = settled and plan.counts.available == spec.replicas == plan.counts.updated
+        if progress.busy or (followed and followed.finished):
+            return Outcome(Next.PROGRESSING)
+        settled = plan.counts.available == spec.replicas == plan.counts.updated
         return Outcome(Next.SETTLED if settled else Next.PROGRESSING)
 
     async def _read_runtimes(
@@ -286,6 +288,10 @@ class PoolPass:
                 f"VM {name} looks like one of this pool's but does not carry its UID tag; "
                 "vmroll leaves it alone",
             )
+
+
+def _terminal(errors: Sequence[AzureGatewayError]) -> TerminalAzureError | None:
+    return next((e for e in errors if isinstance(e, TerminalAzureError)), None)
 
 
 def _resolved_at(report: Reporter, resolved: ResolvedImage, now: datetime) -> datetime:

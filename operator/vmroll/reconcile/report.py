@@ -101,10 +101,10 @@ def progress_verdict(progress: Progress, spec_replicas: int) -> Verdict:
 
 
 def _working_reason(plan: Plan, spec_replicas: int) -> Reason:
+    if plan.up_next or plan.counts.updated < min(plan.counts.replicas, spec_replicas):
+        return Reason.ROLLING_OUT
     if plan.counts.replicas != spec_replicas:
         return Reason.SCALING
-    if plan.counts.updated != plan.counts.replicas:
-        return Reason.ROLLING_OUT
     return Reason.WAITING_FOR_HEALTHY
 
 
