@@ -223,3 +223,54 @@ async def test_unknown_arm_paths_answer_in_arm_shape(emulator: Emulator, arm: An
 
     assert status == 404
     assert body["error"]["code"] == "InvalidResourceType"
+
+
+@pytest.mark.parametrize(
+    ("mutate", "code", "message_part"),
+    [
+        (_set("eastus", "location"), "InvalidResourceLocation", "already exists in location"),
+        (
+            _set(
+                {
+                    "publisher": "Canonical",
+                    "offer": "ubuntu-22_04-lts",
+                    "sku": "server",
+                    "version": "latest",
+                },
+                "properties",
+                "storageProfile",
+                "imageReference",
+            ),
+            "PropertyChangeNotAllowed",
+            "Changing property 'storageProfile.imageReference' is not allowed.",
+        ),
+        (
+            _set("root2", "properties", "osProfile", "adminUsername"),
+            "PropertyChangeNotAllowed",
+            "'osProfile.adminUsername'",
+        ),
+    ],
+    ids=["region", "image", "admin"],
+)
+async def test_a_put_cannot_change_what_azure_fixes_at_create(
+    emulator: Emulator,
+    compute_client: ComputeManagementClient,
+    vm_body: Any,
+    mutate: Mutation,
+    code: str,
+    message_part: str,
+) -> None:
+    group = emulator.credentials.resource_group
+    await (
+        await compute_client.virtual_machines.begin_create_or_update(group, "web-0", vm_body())
+    ).result()
+    body = vm_body()
+    mutate(body)
+
+    with pytest.raises(HttpResponseError) as raised:
+        await compute_client.virtual_machines.begin_create_or_update(group, "web-0", body)
+
+    assert raised.value.status_code == 409
+    assert raised.value.error is not None
+    assert raised.value.error.code == code
+    assert message_part in raised.value.error.message

@@ -140,3 +140,41 @@ def check_create_request(body: Mapping[str, Any]) -> None:
         )
     if network.get("networkInterfaceConfigurations"):
         require(properties, "networkProfile.networkApiVersion")
+
+
+IMMUTABLE_PROPERTIES = (
+    "storageProfile.imageReference",
+    "osProfile.adminUsername",
+    "osProfile.computerName",
+)
+
+
+def _comparable(value: Any) -> Any:
+    if isinstance(value, Mapping):
+        return {k: _comparable(v) for k, v in value.items() if k != "exactVersion"}
+    return value.lower() if isinstance(value, str) else value
+
+
+def check_unchanged(current: Mapping[str, Any], requested: Mapping[str, Any], group: str) -> None:
+    """What a PUT on an existing VM may not change: its region, image, admin and computer name."""
+    location = requested.get("location")
+    if isinstance(location, str) and location.replace(" ", "").lower() != current["location"]:
+        raise ArmError(
+            409,
+            "InvalidResourceLocation",
+            f"The resource '{current['name']}' already exists in location "
+            f"'{current['location']}' in resource group '{group}'. A resource with the same "
+            f"name cannot be created in location '{location}'. Please select a new resource name.",
+        )
+    wanted_properties = requested.get("properties") or {}
+    for path in IMMUTABLE_PROPERTIES:
+        wanted = lookup(wanted_properties, path)
+        if wanted is not None and _comparable(wanted) != _comparable(
+            lookup(current["properties"], path)
+        ):
+            raise ArmError(
+                409,
+                "PropertyChangeNotAllowed",
+                f"Changing property '{path}' is not allowed.",
+                target=path,
+            )

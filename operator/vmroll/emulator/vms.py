@@ -20,7 +20,7 @@ from vmroll.emulator.catalog import Catalog
 from vmroll.emulator.errors import ArmError
 from vmroll.emulator.faults import FaultInjector, allocation_failed
 from vmroll.emulator.lro import Operation, OperationStore, iso
-from vmroll.emulator.validation import check_vm_name
+from vmroll.emulator.validation import check_unchanged, check_vm_name
 from vmroll.emulator.vm_model import (
     VmRecord,
     complete_os_profile,
@@ -201,6 +201,7 @@ class VirtualMachines:
     def update(self, record: VmRecord, body: JSON, request: Accepting) -> Operation:
         """A PUT or PATCH on an existing VM: tags, size and echoed settings may change."""
         self._check_idle(record, "Update")
+        check_unchanged(record.body, body, record.resource_group)
         properties = body.get("properties") or {}
         new_size = (properties.get("hardwareProfile") or {}).get("vmSize")
         if new_size and new_size.lower() != record.properties["hardwareProfile"]["vmSize"].lower():
