@@ -178,6 +178,7 @@ def _prepare(
     data_dir: Path, catalog: Catalog | Path | None, state_file: Path | None, host: str, clock: Clock
 ) -> tuple[EmulatorContext, ServerTls]:
     """The blocking part of starting: files, keys, catalog and saved state."""
+    data_dir = data_dir.resolve()
     data_dir.mkdir(parents=True, exist_ok=True)
     loaded = catalog if isinstance(catalog, Catalog) else load_catalog(catalog)
     context = build_context(loaded, data_dir, clock)

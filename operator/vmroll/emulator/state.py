@@ -34,6 +34,7 @@ def snapshot(context: EmulatorContext) -> dict[str, Any]:
 
 
 def save(context: EmulatorContext, path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
     temporary = path.with_name(path.name + ".tmp")
     temporary.write_text(json.dumps(snapshot(context), indent=1, sort_keys=True))
     os.replace(temporary, path)
