@@ -212,11 +212,17 @@ async def test_lists_page_with_next_link(
 
     in_group = [vm.name async for vm in compute_client.virtual_machines.list(group)]
     in_subscription = [vm.name async for vm in compute_client.virtual_machines.list_all()]
+    in_region = [
+        vm.name async for vm in compute_client.virtual_machines.list_by_location("westeurope")
+    ]
+    elsewhere = [vm.name async for vm in compute_client.virtual_machines.list_by_location("eastus")]
     path = f"/subscriptions/{emulator.credentials.subscription_id}/resourceGroups/{group}"
     status, _, first = await arm.call("GET", path + "/providers/Microsoft.Compute/virtualMachines")
 
     assert in_group == [f"web-{i}" for i in range(5)]
     assert in_subscription == in_group
+    assert in_region == in_group
+    assert elsewhere == []
     assert status == 200
     assert len(first["value"]) == 2
     assert first["nextLink"].startswith(emulator.base_url)

@@ -9,6 +9,7 @@ middleware uses to count requests and match fault rules.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiohttp import web
@@ -100,7 +101,7 @@ async def update(request: web.Request) -> web.Response:
     record = _record(request)
     body = await json_body(request)
     check_tags(body.get("tags"))
-    check_preconditions(request, record.etag if record else None)
+    check_preconditions(request, record.etag)
     operation = context.vms.update(record, body, accepting)
     return web.json_response(
         record.answer(now=context.clock()), headers=_lro_headers(context, operation)
@@ -180,7 +181,7 @@ async def delete(request: web.Request) -> web.Response:
     return web.Response(status=202, headers=_lro_headers(context, operation))
 
 
-def _action(action: str) -> Any:
+def _action(action: str) -> Callable[[web.Request], Awaitable[web.Response]]:
     async def handler(request: web.Request) -> web.Response:
         context = _context(request)
         accepting = _accepting(request)
