@@ -17,7 +17,7 @@ from vmroll.handlers.connections import AccountConfigError, connection_for
 from vmroll.handlers.kube import KubeApi
 from vmroll.handlers.state import OperatorState
 from vmroll.plan.reasons import Reason
-from vmroll.reconcile.pool_pass import AccountProblem, AccountView, TemplateInputs
+from vmroll.reconcile.inputs import AccountProblem, AccountView, TemplateInputs
 
 
 def account_from_index(index: Mapping[Any, Any], name: str) -> AzureAccount | None:

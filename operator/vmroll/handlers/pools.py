@@ -22,8 +22,9 @@ from vmroll.api.pool import PLURAL, VirtualMachinePool
 from vmroll.handlers.pool_inputs import account_view, namespace_labels, template_inputs
 from vmroll.handlers.state import OperatorState
 from vmroll.reconcile.deletion import Finalized, PoolDeletion
+from vmroll.reconcile.inputs import Next, Outcome
 from vmroll.reconcile.memory import PoolMemory
-from vmroll.reconcile.pool_pass import Next, Outcome, PoolPass
+from vmroll.reconcile.pool_pass import PoolPass
 
 ACCOUNT_INDEX = "accounts_by_name"
 """kopf passes each index to handlers as a keyword named after the index function."""

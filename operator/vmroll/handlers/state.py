@@ -21,8 +21,8 @@ from vmroll.azure.images import PurchasePlan
 from vmroll.azure.settings import AccountConnection
 from vmroll.handlers.kube import KubeApi
 from vmroll.reconcile.gateway import AzurePoolGateway
+from vmroll.reconcile.inputs import PassSettings
 from vmroll.reconcile.memory import PoolMemory
-from vmroll.reconcile.pool_pass import PassSettings
 
 
 def utc_now() -> datetime:

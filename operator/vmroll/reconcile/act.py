@@ -24,6 +24,7 @@ from vmroll.azure.lro import OperationKind as LroKind
 from vmroll.azure.lro import OperationRecord, OperationState
 from vmroll.azure.vm_body import VmSpec
 from vmroll.azure.vms import PoolVm, vm_resource_id
+from vmroll.plan.rollout_model import ReimageVM
 from vmroll.reconcile.gateway import PoolGateway
 from vmroll.reconcile.memory import NORMAL, EventSink, PoolMemory, StatusSink
 
@@ -69,6 +70,7 @@ class Actor:
         creates: Sequence[VmSpec],
         deletes: Sequence[PoolVm],
         now: datetime,
+        reimages: Sequence[tuple[PoolVm, ReimageVM]] = (),
     ) -> tuple[AzureGatewayError, ...]:
         """Record, send and record again; the errors of the requests Azure refused."""
         for spec in creates:
@@ -82,11 +84,17 @@ class Actor:
             self.memory.pending[vm.name] = PendingOperation(
                 vm_name=vm.name, kind=OperationKind.DELETE, revision=vm.revision, started_at=now
             )
-        if creates or deletes:
+        for vm, action in reimages:
+            self.memory.pending[vm.name] = PendingOperation(
+                vm_name=vm.name, kind=OperationKind.REIMAGE, revision=action.revision,
+                started_at=now,
+            )  # fmt: skip
+        if creates or deletes or reimages:
             await self._record()
         calls: list[Callable[[], Awaitable[tuple[str, OperationRecord]]]] = [
             *(self._begin_create(spec) for spec in creates),
             *(self._begin_delete(vm) for vm in deletes),
+            *(self._begin_reimage(vm, action) for vm, action in reimages),
         ]
         begun = await self._bounded(calls)
         errors: list[AzureGatewayError] = []
@@ -98,7 +106,7 @@ class Actor:
             self.memory.pending[name] = self.memory.pending[name].model_copy(
                 update={"resume_token": record.token}
             )
-        if creates or deletes:
+        if creates or deletes or reimages:
             await self._record()
         return tuple(errors)
 
@@ -116,6 +124,8 @@ class Actor:
                 errors.append(result)
             elif result is OperationState.SUCCEEDED:
                 self.memory.pending.pop(op.vm_name, None)
+                # A new or reimaged VM's health is read afresh.
+                self.memory.runtimes.pop(op.vm_name, None)
                 finished.append(Started(op.vm_name, op.kind))
                 verb = f"{op.kind.value}d"
                 self.events.event(NORMAL, verb, f"{verb.lower()} VM {op.vm_name}")
@@ -140,6 +150,19 @@ class Actor:
             except AzureGatewayError:
                 self.memory.pending.pop(vm.name, None)
                 raise
+
+        return call
+
+    def _begin_reimage(
+        self, vm: PoolVm, action: ReimageVM
+    ) -> Callable[[], Awaitable[tuple[str, OperationRecord]]]:
+        async def call() -> tuple[str, OperationRecord]:
+            try:
+                record = await self.gateway.reimage_vm(vm, self.pool_uid, action.image_version)
+            except AzureGatewayError:
+                self.memory.pending.pop(vm.name, None)
+                raise
+            return vm.name, record
 
         return call
 

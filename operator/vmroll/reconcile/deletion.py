@@ -18,9 +18,10 @@ from vmroll.api.pool import DeletionPolicy
 from vmroll.azure.errors import TerminalAzureError
 from vmroll.reconcile.act import Actor
 from vmroll.reconcile.gateway import RELEASED_TAG
+from vmroll.reconcile.inputs import AccountProblem
 from vmroll.reconcile.memory import WARNING
 from vmroll.reconcile.observe import settle_pending
-from vmroll.reconcile.pool_pass import AccountProblem, PoolPass
+from vmroll.reconcile.pool_pass import PoolPass
 from vmroll.reconcile.report import Reporter, deleting, retrying, stalled
 
 RELEASE_ANNOTATION = "vmroll.io/release-without-cleanup"

@@ -7,12 +7,10 @@ and only when the spec changes (or a long interval passes) when a human must act
 
 from __future__ import annotations
 
-import enum
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from vmroll.api.account import AzureAccountSpec
 from vmroll.api.pool import VirtualMachinePool
 from vmroll.api.pool_status import OperationKind
 from vmroll.azure.errors import AzureGatewayError, TerminalAzureError, TransientAzureError
@@ -24,9 +22,17 @@ from vmroll.plan.ownership import PoolIdentity
 from vmroll.plan.reasons import Reason
 from vmroll.plan.revision import revision_of
 from vmroll.plan.rollout import plan_rollout
-from vmroll.plan.rollout_model import CreateVM, DeleteVM, RolloutHistory
+from vmroll.plan.rollout_model import CreateVM, DeleteVM, ReimageVM, RolloutHistory
 from vmroll.reconcile.act import Actor
 from vmroll.reconcile.gateway import PoolGateway
+from vmroll.reconcile.inputs import (
+    AccountProblem,
+    AccountView,
+    Next,
+    Outcome,
+    PassSettings,
+    TemplateInputs,
+)
 from vmroll.reconcile.memory import (
     NORMAL,
     WARNING,
@@ -45,6 +51,7 @@ from vmroll.reconcile.report import (
     stalled,
 )
 from vmroll.reconcile.spec_map import (
+    as_reimaged,
     image_ref,
     image_status,
     reimage_pairs,
@@ -53,52 +60,6 @@ from vmroll.reconcile.spec_map import (
     target_of,
 )
 from vmroll.reconcile.vm_specs import vm_spec
-
-
-class Next(enum.Enum):
-    SETTLED = "Settled"
-    PROGRESSING = "Progressing"
-    RETRY = "Retry"
-    STALLED = "Stalled"
-
-
-@dataclass(frozen=True)
-class Outcome:
-    next: Next
-    retry_after: float | None = None
-
-
-@dataclass(frozen=True)
-class AccountView:
-    """The pool's account as the handler found it, with a gateway to its subscription."""
-
-    name: str
-    spec: AzureAccountSpec
-    gateway: PoolGateway
-
-
-@dataclass(frozen=True)
-class AccountProblem:
-    """The pool's account cannot be used: missing, not ready, its Secret gone."""
-
-    reason: str
-    message: str
-
-
-@dataclass(frozen=True)
-class TemplateInputs:
-    """Values the template takes from Secrets and ConfigMaps, read by the handler."""
-
-    ssh_public_keys: tuple[str, ...] = ()
-    custom_data: bytes | None = field(default=None, repr=False)
-    problem: str | None = None
-
-
-@dataclass(frozen=True)
-class PassSettings:
-    concurrency: int = 10
-    operation_wait: float = 30.0
-    runtime_refresh: float = 600.0
 
 
 @dataclass(frozen=True)
@@ -111,7 +72,7 @@ class PoolPass:
     status: StatusSink
     events: EventSink
     clock: Callable[[], datetime]
-    settings: PassSettings = PassSettings()
+    settings: PassSettings = field(default_factory=PassSettings)
 
     @property
     def identity(self) -> PoolIdentity:
@@ -170,7 +131,7 @@ class PoolPass:
         revision = revision_of(inputs)
 
         listing = await gateway.list_pool_vms(spec.resource_group, self.identity)
-        owned = {vm.name: vm for vm in listing.owned}
+        owned = {vm.name: as_reimaged(vm, inputs) for vm in listing.owned}
         self._report_look_alikes([vm.name for vm in listing.look_alikes])
         for done in settle_pending(self.memory, owned):
             if done.succeeded:
@@ -205,6 +166,7 @@ class PoolPass:
             for action, name in zip(creates, names, strict=True)
         ]
         deletes = [owned[a.name] for a in plan.actions if isinstance(a, DeleteVM)]
+        reimages = [(owned[a.name], a) for a in plan.actions if isinstance(a, ReimageVM)]
         orphans = [
             owned[name]
             for name, op in self.memory.pending.items()
@@ -221,7 +183,7 @@ class PoolPass:
             concurrency=self.settings.concurrency,
             operation_wait=self.settings.operation_wait,
         )
-        refused = await actor.start(specs, [*deletes, *orphans], now)
+        refused = await actor.start(specs, [*deletes, *orphans], now, reimages)
 
         image = image_status(spec.image, resolved, _resolved_at(report, resolved, now))
         progress = Progress(

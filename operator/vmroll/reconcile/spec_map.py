@@ -7,6 +7,7 @@ each take plain frozen records. Mapping in one module keeps both sides free of t
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import replace
 from datetime import datetime
 
 from vmroll.api.image import LATEST, ImageSource
@@ -15,7 +16,16 @@ from vmroll.api.pool import VirtualMachinePoolSpec
 from vmroll.api.pool_status import ImageStatus
 from vmroll.api.strategy import StrategyType
 from vmroll.azure import images as az
-from vmroll.plan.revision import Change, ImageIdentity, RevisionInputs, VmShape, change_for
+from vmroll.azure.vms import PoolVm
+from vmroll.plan.ownership import IMAGE_VERSION_TAG
+from vmroll.plan.revision import (
+    Change,
+    ImageIdentity,
+    RevisionInputs,
+    VmShape,
+    change_for,
+    revision_of,
+)
 from vmroll.plan.rollout_model import (
     ObservedInstance,
     ReimagePairs,
@@ -98,6 +108,26 @@ def reimage_pairs(
         if change_for(i.revision, i.image_version or None, target) is Change.REIMAGE
     }
     return ReimagePairs(frozenset(pairs))
+
+
+def as_reimaged(vm: PoolVm, target: RevisionInputs) -> PoolVm:
+    """The VM with the revision it runs now, after a reimage its tags do not know about.
+
+    A reimage changes the OS disk's image version but not the VM's tags: the revision tag still
+    names the revision the VM was created at. When the VM runs another version than its tag
+    says, and its tagged revision is the target's shape at the tagged version, it now runs the
+    target's shape at the version Azure reports. Derived, not written, so a crash between a
+    reimage and a tag update cannot leave a VM that looks outdated forever.
+    """
+    tagged_version = vm.tags.get(IMAGE_VERSION_TAG)
+    if (
+        tagged_version is None
+        or vm.image_version is None
+        or tagged_version == vm.image_version
+        or vm.revision != revision_of(target.with_image_version(tagged_version))
+    ):
+        return vm
+    return replace(vm, revision=revision_of(target.with_image_version(vm.image_version)))
 
 
 def target_of(resolved: az.ResolvedImage, revision: str) -> Target:

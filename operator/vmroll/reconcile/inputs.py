@@ -1,0 +1,56 @@
+"""What a pool pass is given and what it returns: the account as the handler found it, the
+template's Secret values, tuning, and how soon the loop should come back."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+
+from vmroll.api.account import AzureAccountSpec
+from vmroll.reconcile.gateway import PoolGateway
+
+
+class Next(enum.Enum):
+    SETTLED = "Settled"
+    PROGRESSING = "Progressing"
+    RETRY = "Retry"
+    STALLED = "Stalled"
+
+
+@dataclass(frozen=True)
+class Outcome:
+    next: Next
+    retry_after: float | None = None
+
+
+@dataclass(frozen=True)
+class AccountView:
+    """The pool's account as the handler found it, with a gateway to its subscription."""
+
+    name: str
+    spec: AzureAccountSpec
+    gateway: PoolGateway
+
+
+@dataclass(frozen=True)
+class AccountProblem:
+    """The pool's account cannot be used: missing, not ready, its Secret gone."""
+
+    reason: str
+    message: str
+
+
+@dataclass(frozen=True)
+class TemplateInputs:
+    """Values the template takes from Secrets and ConfigMaps, read by the handler."""
+
+    ssh_public_keys: tuple[str, ...] = ()
+    custom_data: bytes | None = field(default=None, repr=False)
+    problem: str | None = None
+
+
+@dataclass(frozen=True)
+class PassSettings:
+    concurrency: int = 10
+    operation_wait: float = 30.0
+    runtime_refresh: float = 600.0
