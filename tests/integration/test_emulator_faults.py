@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ssl
+from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -10,8 +11,8 @@ import pytest
 from azure.core.exceptions import HttpResponseError, ResourceNotFoundError
 from azure.mgmt.compute.aio import ComputeManagementClient
 
-from vmroll.emulator.catalog import FaultRule, Faults
-from vmroll.emulator.server import Emulator
+from vmroll.emulator.catalog import Catalog, FaultRule, Faults
+from vmroll.emulator.server import Emulator, running_emulator
 
 pytestmark = pytest.mark.integration
 
@@ -130,3 +131,37 @@ async def test_token_requests_are_counted_and_reset_forgets_vms(
     assert emulator.vms() == []
     assert emulator.implied_resources() == []
     assert emulator.request_counts()["total"] == 0
+
+
+async def test_faults_from_the_catalog_apply_from_the_start(
+    tmp_path: Path, emulator_catalog: Catalog
+) -> None:
+    faults = Faults(
+        seed=1,
+        rules=[
+            FaultRule(operation="VirtualMachines_List", kind="latency", latency_seconds=0.01),
+            FaultRule(operation="VirtualMachines_List", status=500, code="InternalServerError"),
+        ],
+    )
+    catalog = emulator_catalog.model_copy(update={"faults": faults})
+    async with running_emulator(tmp_path / "data", catalog=catalog) as emulator:
+        context = ssl.create_default_context(cafile=emulator.credentials.ca_bundle)
+        token = emulator.issue_token("vmroll-operator")
+        url = (
+            f"{emulator.base_url}/subscriptions/{emulator.credentials.subscription_id}"
+            "/resourceGroups/rg-vmroll/providers/Microsoft.Compute/virtualMachines"
+        )
+        async with (
+            aiohttp.ClientSession(connector=aiohttp.TCPConnector(ssl=context)) as session,
+            session.get(
+                url,
+                params={"api-version": "2024-07-01"},
+                headers={"Authorization": f"Bearer {token}"},
+            ) as response,
+        ):
+            body = await response.json()
+        described = emulator.context.faults.describe()
+
+    assert response.status == 500
+    assert body["error"]["code"] == "InternalServerError"
+    assert described["injected"] == 2

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import logging
 import signal
 import sys
 from pathlib import Path
@@ -33,6 +34,9 @@ def register(commands: argparse._SubParsersAction[Any]) -> None:
     )
     serve.add_argument("--catalog", type=Path, help="catalog YAML (default: the built-in one)")
     serve.add_argument("--state", type=Path, help="persist VMs and images here across restarts")
+    serve.add_argument(
+        "--access-log", action="store_true", help="print one line per request on stderr"
+    )
     serve.set_defaults(run=_run_serve)
 
 
@@ -51,6 +55,10 @@ def _run_serve(args: argparse.Namespace) -> int:
 async def _serve(args: argparse.Namespace) -> None:
     from vmroll.emulator.server import running_emulator
 
+    access_log = None
+    if args.access_log:
+        logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stderr)
+        access_log = logging.getLogger("vmroll.emulator.access")
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
@@ -61,6 +69,7 @@ async def _serve(args: argparse.Namespace) -> None:
         state_file=args.state,
         host=args.host,
         port=args.port,
+        access_log=access_log,
     ) as emulator:
         print(
             f"vmroll emulator listening on {emulator.base_url}\n"

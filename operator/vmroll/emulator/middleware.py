@@ -126,9 +126,9 @@ async def arm_middleware(request: web.Request, handler: Handler) -> web.StreamRe
     }
     headers: dict[str, str] = {}
     try:
+        headers = await _admit(context, request, operation)
         if request.match_info.http_exception is not None:
             raise _unmatched(request, request.match_info.http_exception)
-        headers = await _admit(context, request, operation)
         fault = context.faults.draw(operation, ("error", "reset"))
         if fault is not None and fault.kind == "reset":
             context.counters.record(operation, 0)

@@ -9,6 +9,7 @@ helpers so tests need not speak the admin API by hand.
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -201,10 +202,15 @@ async def running_emulator(
     host: str = "127.0.0.1",
     port: int = 0,
     clock: Clock = time.time,
+    access_log: logging.Logger | None = None,
 ) -> AsyncIterator[Emulator]:
     """Run an emulator until the block exits; see the module docstring."""
     context, tls = _prepare(data_dir, catalog, state_file, host, clock)
-    runner = web.AppRunner(build_app(context, state_file), access_log=None)
+    runner = web.AppRunner(
+        build_app(context, state_file),
+        access_log=access_log,
+        access_log_format='%a "%r" %s %b %Tfs',
+    )
     await runner.setup()
     try:
         site = web.TCPSite(runner, host, port, ssl_context=tls.context)
