@@ -34,6 +34,8 @@ def is_arm_path(path: str) -> bool:
 
 
 def operation_name(request: web.Request) -> str:
+    if request.match_info.http_exception is not None:
+        return "Unmatched"
     route = request.match_info.route
     if route.name:
         return route.name
