@@ -17,10 +17,10 @@ import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from kubernetes import client
-from kubernetes.client.rest import ApiException
+from kubernetes.client.exceptions import ApiException
 
 T = TypeVar("T")
 DEFAULT_TIMEOUT_SECONDS = 60.0
@@ -79,7 +79,8 @@ def unique_namespace(test_name: str) -> str:
 
 
 def create_namespace(api: client.ApiClient, name: str) -> None:
-    body = {"metadata": {"name": name, "labels": {"e2e.vmroll.io/test-namespace": "true"}}}
+    labels = {"e2e.vmroll.io/test-namespace": "true"}
+    body = client.V1Namespace(metadata=client.V1ObjectMeta(name=name, labels=labels))
     client.CoreV1Api(api).create_namespace(body)
 
 
@@ -93,14 +94,12 @@ def delete_namespace(api: client.ApiClient, name: str) -> None:
     """
     custom = client.CustomObjectsApi(api)
     for group, version, plural in _namespaced_custom_resources(api):
-        listed = custom.list_namespaced_custom_object(group, version, name, plural)
-        for item in listed["items"]:
+        for item in _custom_objects(custom, group, version, name, plural):
             object_name = item["metadata"]["name"]
             _ignore_missing(
                 custom.delete_namespaced_custom_object, group, version, name, plural, object_name
             )
-        remaining = custom.list_namespaced_custom_object(group, version, name, plural)
-        for item in remaining["items"]:
+        for item in _custom_objects(custom, group, version, name, plural):
             unblock = {"metadata": {"finalizers": None}}
             _ignore_missing(
                 custom.patch_namespaced_custom_object,
@@ -116,6 +115,16 @@ def delete_namespace(api: client.ApiClient, name: str) -> None:
     core.delete_collection_namespaced_config_map(name)
     core.delete_collection_namespaced_secret(name)
     _ignore_missing(core.delete_namespace, name)
+
+
+def _custom_objects(
+    custom: client.CustomObjectsApi, group: str, version: str, namespace: str, plural: str
+) -> list[dict[str, Any]]:
+    listed = cast(
+        "dict[str, Any]", custom.list_namespaced_custom_object(group, version, namespace, plural)
+    )
+    items: list[dict[str, Any]] = listed["items"]
+    return items
 
 
 def _namespaced_custom_resources(api: client.ApiClient) -> Iterator[tuple[str, str, str]]:
