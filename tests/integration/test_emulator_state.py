@@ -79,3 +79,31 @@ async def test_an_unreadable_state_file_says_what_to_do(
             tmp_path / "data", catalog=emulator_catalog, state_file=state_file
         ):
             pass
+
+
+async def test_an_operation_in_flight_resumes_from_its_continuation_token_after_a_restart(
+    tmp_path: Path, emulator_catalog: Catalog, vm_body: Any, manual_clock: Any
+) -> None:
+    data_dir, state_file = tmp_path / "data", tmp_path / "state.json"
+    async with running_emulator(
+        data_dir, catalog=emulator_catalog, state_file=state_file, clock=manual_clock
+    ) as first:
+        port = int(first.base_url.rsplit(":", 1)[1])
+        async with _credential(first) as credential, _client(first, credential) as client:
+            poller = await client.virtual_machines.begin_create_or_update(
+                first.credentials.resource_group, "web-0", vm_body()
+            )
+            token = poller.continuation_token()
+
+    async with running_emulator(
+        data_dir, catalog=emulator_catalog, state_file=state_file, clock=manual_clock, port=port
+    ) as second:
+        manual_clock.advance(60)
+        async with _credential(second) as credential, _client(second, credential) as client:
+            resumed = await client.virtual_machines.begin_create_or_update(
+                second.credentials.resource_group, "web-0", None, continuation_token=token
+            )
+            created = await resumed.result()
+
+    assert created.provisioning_state == "Succeeded"
+    assert created.name == "web-0"
