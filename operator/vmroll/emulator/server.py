@@ -21,7 +21,7 @@ from aiohttp.typedefs import Middleware
 from pydantic import BaseModel, ConfigDict
 from pydantic.alias_generators import to_camel
 
-from vmroll.emulator import admin, network, state, vm_routes
+from vmroll.emulator import admin, compute_info, network, state, vm_routes
 from vmroll.emulator.admin import vm_summary
 from vmroll.emulator.catalog import Catalog, Faults, load_catalog
 from vmroll.emulator.context import CONTEXT, EmulatorContext
@@ -164,6 +164,7 @@ def build_app(context: EmulatorContext, state_file: Path | None = None) -> web.A
     context.identity.add_routes(app.router)
     context.operations.add_routes(app.router, lambda: context.catalog.lro_retry_after_seconds)
     vm_routes.add_routes(app.router)
+    compute_info.add_routes(app.router)
     network.add_routes(app.router, context.vms.resources)
     context.images.add_routes(app.router)
     return app
