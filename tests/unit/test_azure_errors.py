@@ -101,6 +101,21 @@ TERMS_MESSAGE = "You have not accepted the legal terms on this subscription"
             id="invalid-parameter",
         ),
         pytest.param(
+            arm_error(404, "ImageVersionDeprecated", target="imageReference"),
+            Reason.IMAGE_NOT_AVAILABLE,
+            id="deprecated-image-version",
+        ),
+        pytest.param(
+            arm_error(
+                400,
+                "VMMarketplaceInvalidInput",
+                "Creating a virtual machine from "
+                "Marketplace image requires Plan information in the request.",
+            ),
+            Reason.INVALID_PARAMETER,
+            id="plan-missing",
+        ),
+        pytest.param(
             arm_error(400, "ResourcePurchaseValidationFailed", TERMS_MESSAGE),
             Reason.TERMS_NOT_ACCEPTED,
             id="terms-create",

@@ -29,7 +29,9 @@ from vmroll.plan.reasons import Reason
 
 ALLOCATION_RETRY_SECONDS = 300.0
 
-_IMAGE_CODES = frozenset({"platformimagenotfound", "galleryimagenotfound", "imagenotfound"})
+_IMAGE_CODES = frozenset(
+    {"platformimagenotfound", "galleryimagenotfound", "imagenotfound", "imageversiondeprecated"}
+)
 _TERMS_CODES = frozenset(
     {"resourcepurchasevalidationfailed", "marketplacepurchaseeligibilityfailed"}
 )
@@ -115,7 +117,7 @@ def _classify_response(error: HttpResponseError, action: str) -> AzureGatewayErr
         return TerminalAzureError(Reason.SKU_NOT_AVAILABLE, message)
     if codes & _IMAGE_CODES or (codes & {"notfound", "invalidparameter"} and _about_image(error)):
         return TerminalAzureError(Reason.IMAGE_NOT_AVAILABLE, message)
-    if "invalidparameter" in codes:
+    if codes & {"invalidparameter", "vmmarketplaceinvalidinput"}:
         return TerminalAzureError(Reason.INVALID_PARAMETER, message)
     if codes & _ALLOCATION_CODES:
         retry_after = max(_retry_after(error) or 0.0, ALLOCATION_RETRY_SECONDS)
