@@ -1,0 +1,83 @@
+"""Recorded operations against a listing, reimaged VMs' revisions, and status merge patches."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import UTC, datetime
+
+import pytest
+from test_reconcile_fakes import IMAGE, World, vm
+
+from vmroll.api.pool import VirtualMachinePool
+from vmroll.api.pool_status import OperationKind, PendingOperation
+from vmroll.plan.revision import revision_of
+from vmroll.reconcile.memory import PoolMemory
+from vmroll.reconcile.observe import settle_pending
+from vmroll.reconcile.report import merge_patch
+from vmroll.reconcile.spec_map import as_reimaged, revision_inputs
+
+T0 = datetime(2026, 11, 25, tzinfo=UTC)
+
+
+def pending(kind: OperationKind, token: str | None) -> PendingOperation:
+    return PendingOperation(vm_name="web-1", kind=kind, resume_token=token, started_at=T0)
+
+
+@pytest.mark.parametrize(
+    ("kind", "token", "listed_state", "finished", "succeeded"),
+    [
+        pytest.param(OperationKind.CREATE, None, None, True, False, id="create-never-sent"),
+        pytest.param(OperationKind.CREATE, "t", None, True, False, id="create-gone-since"),
+        pytest.param(OperationKind.CREATE, None, "Creating", False, False, id="create-running"),
+        pytest.param(OperationKind.CREATE, "t", "Succeeded", True, True, id="create-done"),
+        pytest.param(OperationKind.CREATE, "t", "Failed", True, False, id="create-failed"),
+        pytest.param(OperationKind.DELETE, "t", "Deleting", False, False, id="delete-running"),
+        pytest.param(OperationKind.DELETE, None, None, True, True, id="delete-done"),
+    ],
+)
+def test_recorded_operations_are_settled_by_the_listing(
+    kind: OperationKind,
+    token: str | None,
+    listed_state: str | None,
+    finished: bool,
+    succeeded: bool,
+) -> None:
+    memory = PoolMemory(pending={"web-1": pending(kind, token)})
+    owned = {} if listed_state is None else {"web-1": vm("web-1", "uid", {}, listed_state)}
+
+    done = settle_pending(memory, owned)
+
+    assert [(d.name, d.succeeded) for d in done] == ([("web-1", succeeded)] if finished else [])
+    assert ("web-1" in memory.pending) is not finished
+
+
+def _tags(revision: str, version: str) -> dict[str, str]:
+    return {"vmroll.io_revision": revision, "vmroll.io_image-version": version}
+
+
+def test_a_reimaged_vm_runs_the_targets_revision_at_the_version_azure_reports() -> None:
+    spec = VirtualMachinePool.model_validate(World().pool).spec
+    target = revision_inputs(spec, IMAGE)
+    old = revision_of(target.with_image_version("1.0.1"))
+    reimaged = replace(vm("web-1", "uid", _tags(old, "1.0.1")), image_version="1.0.2")
+
+    assert as_reimaged(reimaged, target).revision == revision_of(target)
+    untouched = vm("web-2", "uid", _tags(old, "1.0.1"))
+    assert as_reimaged(untouched, target).revision == old
+    other_shape = replace(vm("web-3", "uid", _tags("other", "1.0.1")), image_version="1.0.2")
+    assert as_reimaged(other_shape, target).revision == "other"
+
+
+@pytest.mark.parametrize(
+    ("before", "after", "patch"),
+    [
+        ({"a": 1}, {"a": 1}, {}),
+        ({"a": 1}, {"a": 2}, {"a": 2}),
+        ({"a": 1, "b": [1]}, {"a": 1}, {"b": None}),
+        ({}, {"c": [1, 2]}, {"c": [1, 2]}),
+    ],
+)
+def test_merge_patch_sets_changes_and_removes_dropped_keys(
+    before: dict[str, object], after: dict[str, object], patch: dict[str, object]
+) -> None:
+    assert merge_patch(before, after) == patch

@@ -1,0 +1,145 @@
+"""One reconcile pass against a fake Azure: what it refuses, what it records, what it reports."""
+
+from __future__ import annotations
+
+import pytest
+from test_reconcile_fakes import World, account_spec
+
+from vmroll.azure.errors import TerminalAzureError, TransientAzureError
+from vmroll.azure.images import PurchasePlan
+from vmroll.reconcile.inputs import Next
+
+
+def conditions(world: World) -> dict[str, tuple[str, str]]:
+    status = world.memory.status
+    assert status is not None
+    return {c.type: (c.status.value, c.reason) for c in status.conditions}
+
+
+async def test_a_refused_namespace_stalls_without_any_azure_call() -> None:
+    world = World(account=account_spec(["other"], ["rg-web"]))
+
+    outcome = await world.pass_().run()
+
+    assert outcome.next is Next.STALLED
+    assert conditions(world)["Stalled"] == ("True", "AccessDenied")
+    assert not [entry for entry in world.log if not entry.startswith("status")]
+    assert [e[1] for e in world.sinks.events] == ["AccessDenied"]
+
+
+async def test_a_missing_image_stalls_and_marks_the_image_unresolved() -> None:
+    world = World()
+    world.azure.image_error = TerminalAzureError("ImageNotAvailable", "not in westeurope")
+
+    outcome = await world.pass_().run()
+
+    assert outcome.next is Next.STALLED
+    assert conditions(world)["ImageResolved"] == ("False", "ImageNotAvailable")
+    assert not any(entry.startswith("create") for entry in world.log)
+
+
+async def test_unaccepted_terms_stall_before_any_create() -> None:
+    world = World()
+    world.azure.plan = PurchasePlan(name="p", publisher="pub", product="prod")
+
+    await world.pass_().run()
+
+    assert conditions(world)["Stalled"] == ("True", "TermsNotAccepted")
+    assert not any(entry.startswith("create") for entry in world.log)
+
+
+async def test_accept_terms_accepts_and_creates() -> None:
+    world = World()
+    world.pool["spec"]["image"]["acceptTerms"] = True
+    world.azure.plan = PurchasePlan(name="p", publisher="pub", product="prod")
+
+    await world.pass_().run()
+
+    assert "terms accept=True" in world.log
+    assert len(world.azure.vms) == 3
+
+
+async def test_creates_are_recorded_in_status_before_they_are_sent() -> None:
+    world = World()
+
+    outcome = await world.pass_().run()
+
+    first_create = next(i for i, e in enumerate(world.log) if e.startswith("create"))
+    recorded = world.sinks.patches[0]["pendingOperations"]
+    assert world.log[first_create - 1] == "status ['pendingOperations']"
+    assert sorted(op["vmName"] for op in recorded) == sorted(world.azure.vms)
+    assert all("resumeToken" not in op for op in recorded)
+    assert all(op["resumeToken"] for op in world.sinks.patches[1]["pendingOperations"])
+    assert outcome.next is Next.PROGRESSING
+    assert [e[1] for e in world.sinks.events] == ["Created"] * 3
+
+
+async def test_a_settled_pool_is_ready_and_then_writes_nothing() -> None:
+    world = World()
+    await world.pass_().run()
+    world.tick()
+    outcome = await world.pass_().run()
+    assert outcome.next is Next.SETTLED
+    assert conditions(world)["Ready"] == ("True", "AllReplicasReady")
+    writes = len(world.sinks.patches)
+    world.log.clear()
+
+    world.tick(30)
+    outcome = await world.pass_().run()
+
+    assert outcome.next is Next.SETTLED
+    assert len(world.sinks.patches) == writes
+    assert world.log == ["resolve", "list"]
+
+
+async def test_scaling_down_deletes_the_newest_and_reports_it() -> None:
+    world = World()
+    await world.pass_().run()
+    world.tick()
+    await world.pass_().run()
+    world.pool["spec"]["replicas"] = 1
+    world.pool["metadata"]["generation"] = 2
+
+    await world.pass_().run()
+
+    assert len(world.azure.vms) == 1
+    assert [e[1] for e in world.sinks.events].count("Deleted") == 2
+
+
+async def test_a_quota_error_stalls_once_with_azures_message() -> None:
+    world = World()
+    world.azure.create_error = TerminalAzureError("QuotaExceeded", "exceeding approved quota")
+
+    first = await world.pass_().run()
+    world.tick()
+    second = await world.pass_().run()
+
+    assert first.next is second.next is Next.STALLED
+    status = world.memory.status
+    assert status is not None
+    assert status.pending_operations == []
+    stalled = next(c for c in status.conditions if c.type == "Stalled")
+    assert (stalled.reason, stalled.message) == ("QuotaExceeded", "exceeding approved quota")
+    assert [e[1] for e in world.sinks.events] == ["QuotaExceeded"]
+
+
+async def test_a_transient_error_retries_after_azures_delay() -> None:
+    world = World()
+    world.azure.list_error = TransientAzureError("throttled", retry_after=17.0)
+
+    outcome = await world.pass_().run()
+
+    assert (outcome.next, outcome.retry_after) == (Next.RETRY, 17.0)
+    assert conditions(world)["Reconciling"] == ("True", "Retrying")
+
+
+@pytest.mark.parametrize("replicas", [0, 2, 5])
+async def test_the_pool_converges_on_its_replicas(replicas: int) -> None:
+    world = World()
+    world.pool["spec"]["replicas"] = replicas
+    for _ in range(3):
+        await world.pass_().run()
+        world.tick()
+
+    assert len(world.azure.vms) == replicas
+    assert world.memory.pending == {}
