@@ -45,12 +45,20 @@ class DevStackError(Exception):
 class DevStack:
     """The running local stack; use as a context manager so that everything stops on exit."""
 
-    def __init__(self, *, run_operator: bool = True, report: Report = print) -> None:
+    def __init__(
+        self,
+        *,
+        run_operator: bool = True,
+        catalog: Path | None = None,
+        report: Report = print,
+    ) -> None:
         self._run_operator = run_operator
+        self._catalog = catalog
         self._report = report
         self._exit = ExitStack()
         self.kubeconfig = Path()
         self.kubectl = "kubectl"
+        self.credentials: dict[str, Any] = {}
         self.operator: subprocess.Popen[bytes] | None = None
 
     def __enter__(self) -> DevStack:
@@ -68,12 +76,10 @@ class DevStack:
         self._start_cluster()
         workdir = Path(tempfile.mkdtemp(prefix="vmroll-dev-"))
         self._exit.callback(shutil.rmtree, workdir, ignore_errors=True)
-        credentials, ca_pem = self._start_emulator(workdir / "emulator")
-        self._install(credentials, ca_pem, workdir)
+        self.credentials, ca_pem = self._start_emulator(workdir / "emulator")
+        self._install(self.credentials, ca_pem, workdir)
         if self._run_operator:
-            self.operator = self._spawn(
-                "operator", ["run"], log=None, env={"KUBECONFIG": str(self.kubeconfig)}
-            )
+            self.operator = self._spawn(["run"], log=None, env={"KUBECONFIG": str(self.kubeconfig)})
 
     def _start_cluster(self) -> None:
         existing = os.environ.get(KUBECONFIG_VARIABLE)
@@ -92,11 +98,10 @@ class DevStack:
     def _start_emulator(self, data_dir: Path) -> tuple[dict[str, Any], str]:
         self._report("Starting the Azure emulator...")
         data_dir.mkdir(parents=True)
-        process = self._spawn(
-            "emulator",
-            ["emulator", "serve", "--port", "0", "--data-dir", str(data_dir)],
-            log=data_dir / "emulator.log",
-        )
+        serve = ["emulator", "serve", "--port", "0", "--data-dir", str(data_dir)]
+        if self._catalog is not None:
+            serve += ["--catalog", str(self._catalog)]
+        process = self._spawn(serve, log=data_dir / "emulator.log")
         credentials_file = data_dir / "credentials.json"
         deadline = time.monotonic() + EMULATOR_READY_TIMEOUT_SECONDS
         while not credentials_file.exists():
@@ -141,7 +146,6 @@ class DevStack:
 
     def _spawn(
         self,
-        what: str,
         vmroll_args: Sequence[str],
         *,
         log: Path | None,
