@@ -9,13 +9,13 @@ needed for correctness that Azure's listing and the status do not also hold.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any, Protocol
 
-from vmroll.api.pool_status import PendingOperation, VirtualMachinePoolStatus
+from vmroll.api.pool_status import PendingOperation, RolloutOutcome, VirtualMachinePoolStatus
 from vmroll.azure.vms import VmRuntime
-from vmroll.plan.rollout_model import RolloutHistory
+from vmroll.plan.rollout_model import RolloutHistory, Target
 
 
 @dataclass(frozen=True)
@@ -35,6 +35,8 @@ class PoolMemory:
     reported_foreign: set[str] = field(default_factory=set)
     reported_stall: tuple[str, str] | None = None
     history: RolloutHistory | None = None
+    generation: int | None = None
+    """The spec generation `history.known_bad` was established against."""
     status: VirtualMachinePoolStatus | None = None
     """The status as vmroll last wrote it; the watch may not have delivered it yet."""
 
@@ -47,9 +49,34 @@ class PoolMemory:
         memory.first_seen = {i.name: i.since for i in status.instances if i.since is not None}
         return memory
 
+    def rollout_history(self, generation: int | None) -> RolloutHistory:
+        """The planner's history; a changed spec forgives the revisions that failed."""
+        if self.history is None:
+            self.history = restore_history(self.status, generation)
+        elif generation != self.generation:
+            self.history = replace(self.history, known_bad=frozenset())
+        self.generation = generation
+        return self.history
+
     def forget(self, name: str) -> None:
         for book in (self.first_seen, self.healthy_since, self.runtimes):
             book.pop(name, None)
+
+
+def restore_history(
+    status: VirtualMachinePoolStatus | None, generation: int | None
+) -> RolloutHistory:
+    """What a restarted operator knows of earlier rollouts: the revision the pool last fully
+    ran, and (for the same spec) the revisions it rolled back from. The progress clock starts
+    again."""
+    if status is None:
+        return RolloutHistory()
+    versions = {r.revision: r.image_version or "" for r in status.history}
+    good = status.current_revision
+    previous_good = Target(good, versions.get(good, "")) if good else None
+    same_spec = status.observed_generation == generation
+    bad = frozenset(r.revision for r in status.history if r.outcome is RolloutOutcome.ROLLED_BACK)
+    return RolloutHistory(previous_good=previous_good, known_bad=bad if same_spec else frozenset())
 
 
 class StatusSink(Protocol):

@@ -17,12 +17,14 @@ from vmroll.azure.errors import AzureGatewayError, TerminalAzureError, Transient
 from vmroll.azure.images import ResolvedImage
 from vmroll.azure.vms import PoolVm
 from vmroll.plan.access import check_access
+from vmroll.plan.conditions import State
+from vmroll.plan.maintenance import in_maintenance_window, parse_window
 from vmroll.plan.naming import allocate_vm_names
 from vmroll.plan.ownership import PoolIdentity
 from vmroll.plan.reasons import Reason
 from vmroll.plan.revision import revision_of
 from vmroll.plan.rollout import plan_rollout
-from vmroll.plan.rollout_model import CreateVM, DeleteVM, ReimageVM, RolloutHistory
+from vmroll.plan.rollout_model import CreateVM, DeleteVM, ReimageVM
 from vmroll.reconcile.act import Actor
 from vmroll.reconcile.gateway import PoolGateway
 from vmroll.reconcile.inputs import (
@@ -52,13 +54,13 @@ from vmroll.reconcile.report import (
 )
 from vmroll.reconcile.spec_map import (
     as_reimaged,
-    image_ref,
     image_status,
     reimage_pairs,
     revision_inputs,
     rollout_spec,
     target_of,
 )
+from vmroll.reconcile.target import resolve_target
 from vmroll.reconcile.vm_specs import vm_spec
 
 
@@ -123,10 +125,8 @@ class PoolPass:
         assert isinstance(self.account, AccountView)  # refusal() covers AccountProblem
         gateway = self.account.gateway
         spec = self.pool.spec
-        max_age = spec.update_policy.check_interval.total_seconds()
-        resolved = await gateway.resolve_image(
-            spec.location, image_ref(spec.image), max_age=max_age
-        )
+        target_image = await resolve_target(gateway, spec, report.current.image)
+        resolved = target_image.image
         inputs = revision_inputs(spec, resolved)
         revision = revision_of(inputs)
 
@@ -144,8 +144,11 @@ class PoolPass:
         plan = plan_rollout(
             rollout_spec(spec, target_of(resolved, revision)),
             instances,
-            self.memory.history or RolloutHistory(),
+            self.memory.rollout_history(self.pool.metadata.generation),
             now,
+            in_window=in_maintenance_window(
+                [parse_window(w) for w in spec.update_policy.maintenance_windows], now
+            ),
             reimage_pairs=reimage_pairs(instances, inputs, revision),
         )
         self.memory.history = plan.history
@@ -185,7 +188,9 @@ class PoolPass:
         )
         refused = await actor.start(specs, [*deletes, *orphans], now, reimages)
 
-        image = image_status(spec.image, resolved, _resolved_at(report, resolved, now))
+        image = image_status(
+            spec.image, resolved, _resolved_at(report, resolved, now), target_image.latest_available
+        )
         progress = Progress(
             plan=plan,
             image=image,
@@ -224,8 +229,11 @@ class PoolPass:
         self, report: Reporter, progress: Progress, resolved: ResolvedImage
     ) -> None:
         plan = progress.plan
+        verdict = progress_verdict(progress, self.pool.spec.replicas)
+        if verdict.assessment.state is State.STALLED:
+            report.warn_once(verdict.assessment.reason, verdict.assessment.message)
         await report.write(
-            progress_verdict(progress, self.pool.spec.replicas),
+            verdict,
             image=progress.image,
             replicas=plan.counts.replicas,
             ready_replicas=plan.counts.ready,

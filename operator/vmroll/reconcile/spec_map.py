@@ -10,7 +10,7 @@ from collections.abc import Iterable
 from dataclasses import replace
 from datetime import datetime
 
-from vmroll.api.image import LATEST, ImageSource
+from vmroll.api.image import ImageSource
 from vmroll.api.image import PurchasePlan as ApiPlan
 from vmroll.api.pool import VirtualMachinePoolSpec
 from vmroll.api.pool_status import ImageStatus
@@ -64,7 +64,7 @@ def requested_text(image: ImageSource) -> str:
 
 
 def image_status(
-    image: ImageSource, resolved: az.ResolvedImage, resolved_at: datetime
+    image: ImageSource, resolved: az.ResolvedImage, resolved_at: datetime, latest: str | None
 ) -> ImageStatus:
     plan = resolved.plan
     api_plan = (
@@ -79,7 +79,7 @@ def image_status(
         image_id=resolved.image_id,
         plan=api_plan,
         resolved_at=resolved_at,
-        latest_available=resolved.resolved_version if image.requested_version == LATEST else None,
+        latest_available=latest,
     )
 
 

@@ -1,0 +1,63 @@
+"""Which exact image a pool's VMs should run, and the newest one available.
+
+- A pinned version (`1.2.3`) is the target; `latest` is still resolved, only to be reported as
+  `status.image.latestAvailable`.
+- `latest` with `updatePolicy.track: Latest` targets the newest version: when the shared cache
+  finds a newer one (at most once per `checkInterval`), the pool rolls to it.
+- `latest` with `track: Pinned` keeps the version it first resolved (kept in
+  `status.image.resolvedVersion`) and only reports newer ones.
+- A managed image has no versions: it is its own target.
+Both resolutions go through the shared cache, so a steady pool costs no extra request.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+from vmroll.api.image import LATEST
+from vmroll.api.pool import VirtualMachinePoolSpec
+from vmroll.api.pool_status import ImageStatus
+from vmroll.api.strategy import Track
+from vmroll.azure.images import ImageRef, ManagedImage, ResolvedImage
+from vmroll.reconcile.gateway import PoolGateway
+from vmroll.reconcile.spec_map import image_ref, requested_text
+
+
+@dataclass(frozen=True)
+class ResolvedTarget:
+    image: ResolvedImage
+    latest_available: str | None
+
+
+def _at(ref: ImageRef, version: str) -> ImageRef:
+    return ref if isinstance(ref, ManagedImage) else replace(ref, version=version)
+
+
+async def resolve_target(
+    gateway: PoolGateway, spec: VirtualMachinePoolSpec, previous: ImageStatus | None
+) -> ResolvedTarget:
+    location = spec.location
+    max_age = spec.update_policy.check_interval.total_seconds()
+    ref = image_ref(spec.image)
+    requested = spec.image.requested_version
+    if requested is None:
+        return ResolvedTarget(await gateway.resolve_image(location, ref, max_age=max_age), None)
+    if requested != LATEST:
+        pinned = await gateway.resolve_image(location, ref, max_age=max_age)
+        latest = await gateway.resolve_image(location, _at(ref, LATEST), max_age=max_age)
+        return ResolvedTarget(pinned, latest.resolved_version)
+    latest = await gateway.resolve_image(location, ref, max_age=max_age)
+    kept = _kept_version(spec, previous)
+    if kept is None or kept == latest.resolved_version:
+        return ResolvedTarget(latest, latest.resolved_version)
+    pinned = await gateway.resolve_image(location, _at(ref, kept), max_age=max_age)
+    return ResolvedTarget(pinned, latest.resolved_version)
+
+
+def _kept_version(spec: VirtualMachinePoolSpec, previous: ImageStatus | None) -> str | None:
+    """With `track: Pinned`, the version `latest` resolved to before, for the same image."""
+    if spec.update_policy.track is not Track.PINNED or previous is None:
+        return None
+    if previous.requested != requested_text(spec.image):
+        return None
+    return previous.resolved_version

@@ -1,0 +1,71 @@
+"""Which version a pool targets, by `version` and `updatePolicy.track`, and what it reports."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+from test_reconcile_fakes import IMAGE, pool_object
+
+from vmroll.api.pool import VirtualMachinePool
+from vmroll.api.pool_status import ImageStatus
+from vmroll.azure.images import ImageRef, MarketplaceImage, ResolvedImage
+from vmroll.reconcile.target import resolve_target
+
+NEWEST = "1.0.9"
+REQUESTED = "Canonical:ubuntu:server:latest"
+
+
+class Catalog:
+    """Resolves `latest` to NEWEST and any other version to itself."""
+
+    async def resolve_image(
+        self, location: str, image: ImageRef, *, max_age: float
+    ) -> ResolvedImage:
+        assert isinstance(image, MarketplaceImage)
+        version = NEWEST if image.version == "latest" else image.version
+        return replace(IMAGE, resolved_version=version)
+
+
+def spec(version: str, track: str) -> Any:
+    pool = pool_object(updatePolicy={"track": track})
+    pool["spec"]["image"]["marketplace"]["version"] = version
+    return VirtualMachinePool.model_validate(pool).spec
+
+
+def previous(requested: str, version: str) -> ImageStatus:
+    return ImageStatus.model_validate({
+        "source": "Marketplace", "requested": requested, "resolvedVersion": version,
+        "resolvedAt": datetime(2026, 1, 1, tzinfo=UTC),
+    })  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("version", "track", "before", "target", "latest"),
+    [
+        pytest.param("latest", "Latest", None, NEWEST, NEWEST, id="latest-follows"),
+        pytest.param("latest", "Latest", ("1.0.2",), NEWEST, NEWEST, id="latest-moves-on"),
+        pytest.param("latest", "Pinned", None, NEWEST, NEWEST, id="pinned-first-resolution"),
+        pytest.param("latest", "Pinned", ("1.0.2",), "1.0.2", NEWEST, id="pinned-keeps"),
+        pytest.param("1.0.3", "Latest", None, "1.0.3", NEWEST, id="exact-reports-latest"),
+        pytest.param("1.0.3", "Pinned", ("1.0.2",), "1.0.3", NEWEST, id="exact-wins"),
+    ],
+)
+async def test_the_target_version_and_the_newest_reported(
+    version: str, track: str, before: tuple[str] | None, target: str, latest: str
+) -> None:
+    old = previous(REQUESTED, before[0]) if before else None
+
+    resolved = await resolve_target(Catalog(), spec(version, track), old)
+
+    assert (resolved.image.resolved_version, resolved.latest_available) == (target, latest)
+
+
+async def test_pinned_resolves_again_when_the_image_itself_changes() -> None:
+    old = previous("Canonical:other:server:latest", "1.0.2")
+
+    resolved = await resolve_target(Catalog(), spec("latest", "Pinned"), old)
+
+    assert resolved.image.resolved_version == NEWEST
