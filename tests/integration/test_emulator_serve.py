@@ -79,3 +79,23 @@ async def test_a_bad_catalog_exits_2_naming_the_field(tmp_path: Path) -> None:
     assert process.returncode == 2
     assert b"subscriptions: List should have at least 1 item" in stderr
     assert str(catalog).encode() in stderr
+
+
+async def test_sigint_stops_cleanly_and_saves_the_state(tmp_path: Path) -> None:
+    state_file = tmp_path / "state.json"
+    process = await asyncio.create_subprocess_exec(
+        *COMMAND,
+        "--data-dir",
+        str(tmp_path / "data"),
+        "--state",
+        str(state_file),
+        stdout=asyncio.subprocess.PIPE,
+    )
+    await _wait_for_listening(process)
+
+    process.send_signal(signal.SIGINT)
+    stdout, _ = await asyncio.wait_for(process.communicate(), timeout=60)
+
+    assert process.returncode == 0
+    assert b"vmroll emulator stopped" in stdout
+    assert json.loads(state_file.read_text())["vms"] == []
