@@ -200,7 +200,11 @@ def parse_catalog(data: Any, source: str) -> Catalog:
             f"  - {'.'.join(str(p) for p in err['loc']) or '(top level)'}: {err['msg']}"
             for err in exc.errors()
         )
-        raise CatalogError(f"catalog {source} is not valid:\n{problems}") from None
+        raise CatalogError(
+            f"catalog {source} is not valid:\n{problems}\n"
+            "Fields are camelCase; vmroll/emulator/README.md lists them and "
+            "vmroll/emulator/default_catalog.yaml is a complete example."
+        ) from None
 
 
 def load_catalog(path: Path | None = None) -> Catalog:
