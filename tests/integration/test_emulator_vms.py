@@ -249,3 +249,21 @@ async def test_implied_disk_and_nic_can_be_read_back(
     assert nic["properties"]["ipConfigurations"][0]["properties"]["subnet"]["id"] == (
         emulator.credentials.subnet_id
     )
+
+
+async def test_lists_can_carry_the_instance_view(
+    emulator: Emulator, compute_client: ComputeManagementClient, vm_body: Any
+) -> None:
+    group = emulator.credentials.resource_group
+    await _create(compute_client, group, "web-0", vm_body())
+    await (await compute_client.virtual_machines.begin_deallocate(group, "web-0")).result()
+
+    status_only = [vm async for vm in compute_client.virtual_machines.list_all(status_only="true")]
+    expanded = [
+        vm async for vm in compute_client.virtual_machines.list(group, expand="instanceView")
+    ]
+    plain = [vm async for vm in compute_client.virtual_machines.list(group)]
+
+    for listed in (status_only, expanded):
+        assert listed[0].instance_view.statuses[1].code == "PowerState/deallocated"
+    assert plain[0].instance_view is None

@@ -140,7 +140,10 @@ def _page(request: web.Request, records: list[VmRecord]) -> web.Response:
             target="$skiptoken",
         )
     start = int(token)
-    expand = request.query.get("$expand") == "instanceView"
+    expand = (
+        request.query.get("$expand") == "instanceView"
+        or request.query.get("statusOnly", "").lower() == "true"
+    )
     now = context.clock()
     body: JSON = {
         "value": [r.answer(instance_view=expand, now=now) for r in records[start : start + size]]
