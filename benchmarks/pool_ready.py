@@ -1,0 +1,145 @@
+"""Issue 4's figures: a 10-VM pool from `kubectl apply` to Ready, ARM requests per steady-state
+pass, and the operator's memory, on the local stack at the emulator's default latencies.
+
+Starts the stack as users run it (`DevStack`: control plane, `vmroll emulator serve` with its
+built-in catalog, CRDs, the `emulator` AzureAccount, `vmroll run` with its default flags), then
+`--runs` times applies examples/local/pool.yaml with `--replicas` VMs under a fresh name and
+times `kubectl apply` -> Ready=True for the pool's generation (polled every 0.2 s), checking
+that the emulator then holds that many Succeeded VMs. Every pool but the last is deleted (and
+its VMs gone) before the next run.
+
+Steady state: the last pool, once Ready, is left alone for `--steady-seconds`. The emulator's
+request counters (`GET /_emulator/requests`) are read at both ends. A pass is counted per
+`VirtualMachines_List` in the window: every pass of `vmroll.reconcile.pool_pass.PoolPass` lists
+the resource group exactly once, and nothing else lists it; the count is checked against the
+operator's pacing (a settled pool is passed every `RunConfig.resync_seconds`, 60 s by default,
+from `vmroll.handlers.pools._delay`). Requests per pass = ARM requests in the window (the token
+endpoint excluded) / passes. Memory: VmRSS and VmHWM of the `vmroll run` process from
+/proc/<pid>/status after each Ready and at the end of the steady window.
+
+    .venv/bin/python benchmarks/pool_ready.py [--replicas 10] [--runs 3] [--steady-seconds 250]
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+from _stack import (
+    Emulator,
+    Pools,
+    apply,
+    bench_stack,
+    conditions_line,
+    count_states,
+    delete_and_wait,
+    is_ready,
+    load_average,
+    memory_mib,
+    operator_pid,
+    pool_manifest,
+    pool_vms,
+    source_version,
+    wait_operator_up,
+    wait_until,
+)
+
+from vmroll.devstack.stack import DevStack
+from vmroll.handlers.state import RunConfig
+from vmroll.reconcile.inputs import PassSettings
+
+READY_TIMEOUT_SECONDS = 300.0
+SETTLE_SECONDS = 10.0
+"""After Ready, how long before the steady window opens (the last progressing pass ends)."""
+
+
+def time_to_ready(
+    dev: DevStack, pools: Pools, emulator: Emulator, name: str, replicas: int, workdir: Path
+) -> float:
+    manifest = pool_manifest(name, replicas)
+    started = time.monotonic()
+    apply(dev, manifest, workdir)
+    try:
+        ready_at = wait_until(
+            f"pool {name} Ready", lambda: is_ready(pools.get(name)), READY_TIMEOUT_SECONDS
+        )
+    except TimeoutError as error:
+        raise SystemExit(f"{error}; conditions: {conditions_line(pools.get(name))}") from None
+    pool = pools.get(name)
+    assert pool is not None
+    vms = pool_vms(emulator.vms(), pool["metadata"]["uid"])
+    states = count_states(vms)
+    if len(vms) != replicas or any(not key.startswith("Succeeded/") for key in states):
+        raise SystemExit(f"pool {name} Ready but the emulator holds {dict(states)}")
+    return ready_at - started
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--replicas", type=int, default=10)
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--steady-seconds", type=float, default=250.0)
+    args = parser.parse_args()
+    resync = RunConfig().resync_seconds
+    refresh = PassSettings().runtime_refresh
+
+    print(f"{source_version()}; {load_average()}")
+    with bench_stack() as dev, tempfile.TemporaryDirectory() as temporary:
+        workdir = Path(temporary)
+        emulator, pools = Emulator(dev.credentials), Pools(dev.kubeconfig)
+        pid = operator_pid(dev)
+        wait_operator_up(pools)
+        print(f"operator pid {pid}, account Ready, no pool yet: {_memory(pid)}")
+        durations: list[float] = []
+        rss_after_ready: list[float] = []
+        name = ""
+        for run in range(args.runs):
+            if name:
+                delete_and_wait(pools, emulator, name)
+            name = f"ready-{run}"
+            durations.append(time_to_ready(dev, pools, emulator, name, args.replicas, workdir))
+            rss_after_ready.append(memory_mib(pid)["VmRSS"])
+            print(f"run {run + 1}: apply -> Ready {durations[-1]:.2f}s, {_memory(pid)}", flush=True)
+
+        time.sleep(SETTLE_SECONDS)
+        before = emulator.requests()
+        opened = time.monotonic()
+        time.sleep(args.steady_seconds)
+        window = (emulator.requests() - before, time.monotonic() - opened)
+        steady_memory = memory_mib(pid)
+        load = load_average()
+
+    delta, seconds = window
+    passes = delta.total("VirtualMachines_List")
+    print()
+    print(f"{args.replicas}-VM pool, default catalog (timeScale 0.05), {args.runs} runs; {load}")
+    print(f"{'apply -> Ready':<34} min {min(durations):6.2f}s  median "
+          f"{statistics.median(durations):6.2f}s  max {max(durations):6.2f}s")  # fmt: skip
+    print(f"{'steady window':<34} {seconds:.0f}s, {passes} passes counted "
+          f"(one VirtualMachines_List each; pacing predicts {seconds / resync:.1f})")  # fmt: skip
+    if passes:
+        print(f"{'ARM requests per steady pass':<34} {delta.arm_total() / passes:.2f} "
+              f"({delta.arm_total()} ARM requests / {passes} passes; "
+              f"token requests {delta.total('Identity_Token')})")  # fmt: skip
+    print(
+        f"  (instance views are re-read every {refresh:.0f}s per VM; a window shorter than "
+        f"that may miss them: amortized +{args.replicas * resync / refresh:.2f}/pass)"
+    )
+    print("requests in the steady window (operation, total, by status):")
+    for line in delta.lines():
+        print(line)
+    print(f"{'operator RSS after Ready':<34} median {statistics.median(rss_after_ready):.0f} MiB")
+    print(f"{'operator at end of steady window':<34} VmRSS {steady_memory['VmRSS']:.0f} MiB, "
+          f"VmHWM (peak) {steady_memory['VmHWM']:.0f} MiB")  # fmt: skip
+
+
+def _memory(pid: int) -> str:
+    found = memory_mib(pid)
+    return f"VmRSS {found['VmRSS']:.0f} MiB, VmHWM {found['VmHWM']:.0f} MiB"
+
+
+if __name__ == "__main__":
+    main()
