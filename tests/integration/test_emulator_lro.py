@@ -129,3 +129,17 @@ async def test_an_unknown_operation_id_is_not_found(emulator: Emulator, arm: Any
 
     assert status == 404
     assert body["error"]["code"] == "NotFound"
+
+
+async def test_the_instance_view_times_provisioning_at_the_operations_end(
+    emulator: Emulator, arm: Any, vm_body: Any, manual_clock: Any
+) -> None:
+    path = _vm_path(emulator, "web-0")
+    _, headers, _ = await arm.call("PUT", path, json=vm_body())
+    manual_clock.advance(60)
+
+    _, _, operation = await arm.call("GET", headers["Azure-AsyncOperation"], api_version=None)
+    _, _, view = await arm.call("GET", path + "/instanceView")
+
+    assert view["statuses"][0]["code"] == "ProvisioningState/succeeded"
+    assert view["statuses"][0]["time"] == operation["endTime"]

@@ -44,6 +44,7 @@ class VmRecord:
     user_data: str | None = None
     etag: int = 1
     failure: JSON | None = None
+    changed_at: float | None = None  # when the last operation on it ended
     implied_resources: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -165,7 +166,10 @@ def _status(
 
 
 def _provisioning_status(record: VmRecord, now: float) -> JSON:
+    """The provisioning status, timed when the last operation ended (now while one runs)."""
     state = record.provisioning_state
+    if record.changed_at is not None and state in ("Succeeded", "Failed"):
+        now = record.changed_at
     if state == "Failed" and record.failure is not None:
         return _status(
             f"ProvisioningState/failed/{record.failure['code']}",

@@ -278,6 +278,7 @@ class VirtualMachines:
             return
         record.properties["provisioningState"] = "Failed" if failed else "Succeeded"
         record.failure = operation.error if failed else None
+        record.changed_at = operation.ended
         record.etag += 1
         if kind in ("create", "update"):
             record.power_state = "stopped" if failed and kind == "create" else "running"
