@@ -128,9 +128,9 @@ class Operator:
         self.log = log
         self.process: subprocess.Popen[bytes] | None = None
 
-    def start(self) -> None:
+    def start(self, *extra: str) -> None:
         argv = [sys.executable, "-m", "vmroll.cli", "run", "--namespace", self._namespace,
-                *OPERATOR_FLAGS]  # fmt: skip
+                *OPERATOR_FLAGS, *extra]  # fmt: skip
         with self.log.open("ab") as sink:
             self.process = subprocess.Popen(
                 argv, env=self._env, stdin=subprocess.DEVNULL, stdout=sink,
