@@ -139,7 +139,7 @@ class Catalog(_Model):
     tenant_id: str
     subscriptions: list[Subscription] = Field(min_length=1)
     locations: list[Location] = Field(min_length=1)
-    principals: list[Principal] = Field(default_factory=list)
+    principals: list[Principal] = Field(min_length=1)
     role_assignments: list[RoleAssignment] = Field(default_factory=list)
     latencies: Latencies = Latencies()
     time_scale: float = Field(default=1.0, gt=0)
@@ -163,6 +163,12 @@ class Catalog(_Model):
                         f"subscription {sub.subscription_id}: {where} names location {loc!r}, "
                         f"which is not under `locations` ({sorted(known_locations)})"
                     )
+        first = self.subscriptions[0]
+        if not any(g.virtual_networks for g in first.resource_groups):
+            raise ValueError(
+                f"subscription {first.subscription_id} (the first) needs a resource group with "
+                "a virtual network: credentials.json names a subnet of it where VMs can be created"
+            )
         for assignment in self.role_assignments:
             if assignment.principal not in names:
                 raise ValueError(

@@ -63,9 +63,7 @@ def _credentials(
 ) -> EmulatorCredentials:
     chosen = next(p for p in catalog.principals if principal in (p.name, p.client_id))
     subscription = catalog.subscriptions[0]
-    group = next((g for g in subscription.resource_groups if g.virtual_networks), None)
-    if group is None:
-        raise ValueError("the catalog's first subscription needs a resource group with a vnet")
+    group = next(g for g in subscription.resource_groups if g.virtual_networks)
     vnet = group.virtual_networks[0]
     subnet_id = (
         f"/subscriptions/{subscription.subscription_id}/resourceGroups/{group.name}/providers/"
