@@ -3,15 +3,14 @@
 Each test sends the example's request (adapted to the emulator's catalog: region, size, image)
 and checks that every key path of the example's response is present in the emulator's with the
 same kind of value (object, array or scalar); values are not compared. The paths left out are
-listed with the reason. Examples are read from `VMROLL_AZURE_REFERENCE` (default
-/work/shared/azure-reference).
+listed with the reason. The examples are the verbatim copies in
+`azure_examples/` beside this file (their sources are in its SOURCES.md).
 """
 
 from __future__ import annotations
 
 import copy
 import json
-import os
 from pathlib import Path
 from typing import Any
 
@@ -22,9 +21,7 @@ from vmroll.emulator.server import Emulator
 
 pytestmark = pytest.mark.integration
 
-EXAMPLES = (
-    Path(os.environ.get("VMROLL_AZURE_REFERENCE", "/work/shared/azure-reference")) / "examples"
-)
+EXAMPLES = Path(__file__).parent / "azure_examples"
 SUBSCRIPTION = "00000000-0000-4000-8000-00000000a001"
 GROUP_ID = f"/subscriptions/{SUBSCRIPTION}/resourceGroups/rg-vmroll"
 UBUNTU = {

@@ -2,15 +2,14 @@
 
 Each test drives the operation with the real SDK, captures the raw JSON body it received, and
 checks that every key path of the x-ms-examples response is present with the same kind of value
-(object, array or scalar); values are not compared. The examples are read from the reference
-folder named by `VMROLL_AZURE_REFERENCE` (by default /work/shared/azure-reference). The few paths
+(object, array or scalar); values are not compared. The examples are the verbatim copies in
+`azure_examples/` beside this file (their sources are in its SOURCES.md). The few paths
 left out are listed with the reason Azure itself omits them for the emulator's images.
 """
 
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
@@ -26,9 +25,7 @@ from vmroll.emulator.server import Emulator
 
 pytestmark = pytest.mark.integration
 
-EXAMPLES = (
-    Path(os.environ.get("VMROLL_AZURE_REFERENCE", "/work/shared/azure-reference")) / "examples"
-)
+EXAMPLES = Path(__file__).parent / "azure_examples"
 UBUNTU = ("Canonical", "ubuntu-24_04-lts", "server")
 RABBIT = ("bitnami", "rabbitmq", "rabbitmq")
 
