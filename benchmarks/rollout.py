@@ -12,8 +12,11 @@ poll at which the pool is Ready=True for its new generation, `updatedReplicas` e
 `replicas`, and the emulator holds exactly `replicas` Succeeded VMs on NEW. The emulator
 (`GET /_emulator/vms`) and the pool are polled every 0.25 s: the most VMs of the pool in
 existence (any provisioning state, deleting ones included) and the fewest available (Succeeded,
-running, healthy) are recorded. ARM writes = write requests (PUT, PATCH, DELETE, POST actions;
-any status) the emulator counted between the patch and the end, divided by `replicas`.
+running, healthy) are recorded, and, whenever an available VM is taken down, how many had been
+available for minReadySeconds then (the floor applies to those: see `Watch`). ARM writes = write requests (PUT, PATCH, DELETE, POST actions;
+any status) the emulator counted between the patch and the end, divided by `replicas`; every
+request of the last run is listed by operation. `--timeline` prints, for every run, each change
+in the pool's VMs as the emulator showed them (provisioning state x old/new version).
 
 The ideal critical path uses only Azure's times (catalog latency x timeScale) and
 minReadySeconds, as if the operator reacted instantly: with maxUnavailable 0 a batch of
@@ -90,8 +93,7 @@ class Settings:
 class Rollout:
     strategy: str
     seconds: float
-    writes: Requests
-    arm_requests: int
+    requests: Requests
     watch: Watch
     completed: bool
     note: str
@@ -260,8 +262,7 @@ def roll(
             f"conditions: {conditions_line(pools.get(name))}"
         )
     seconds = time.monotonic() - started
-    delta = emulator.requests() - before
-    return Rollout(strategy, seconds, delta.writes(), delta.arm_total(), watch, completed, note)
+    return Rollout(strategy, seconds, emulator.requests() - before, watch, completed, note)
 
 
 def main() -> None:
@@ -330,8 +331,8 @@ def report(strategy: str, mine: list[Rollout], settings: Settings, catalog: Cata
         )
     print(f"  ideal path         {ideal:6.1f}s   cadence-adjusted {adjusted:6.1f}s")
     print(f"    = {formula}")
-    writes = statistics.median(r.writes.arm_total() for r in mine) / settings.replicas
-    requests = statistics.median(r.arm_requests for r in mine) / settings.replicas
+    writes = statistics.median(r.requests.writes().arm_total() for r in mine) / settings.replicas
+    requests = statistics.median(r.requests.arm_total() for r in mine) / settings.replicas
     print(
         f"  ARM writes / VM    median {writes:.2f}  (all ARM requests / VM median {requests:.1f})"
     )
@@ -345,18 +346,19 @@ def report(strategy: str, mine: list[Rollout], settings: Settings, catalog: Cata
         f"was taken down: {min(s for s in seasoned if s is not None) if any(seasoned) else '-'}"
         f" (floor {floor})"
     )
-    print("  writes of the last run (operation, total, by status):")
-    for line in mine[-1].writes.lines():
+    print("  requests of the last run (operation, total, by status):")
+    for line in mine[-1].requests.lines():
         print(f"  {line}")
 
 
 def _line(result: Rollout, settings: Settings) -> str:
     state = "done" if result.completed else "NOT DONE"
     watch = result.watch
+    writes = result.requests.writes().arm_total()
     return (
         f"{result.strategy} {state} in {result.seconds:.1f}s (Azure side at "
-        f"{watch.azure_done or 0:.1f}s); writes {result.writes.arm_total()} "
-        f"({result.writes.arm_total() / settings.replicas:.2f}/VM); most VMs {watch.most}, "
+        f"{watch.azure_done or 0:.1f}s); writes {writes} ({writes / settings.replicas:.2f}/VM); "
+        f"most VMs {watch.most}, "
         f"fewest available {watch.fewest}, at take-downs {watch.seasoned_at_disruption}"
     )
 
