@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import ssl
 import subprocess
 import sys
@@ -66,6 +67,8 @@ def _children_output_to(log: Path) -> Iterator[None]:
 @contextmanager
 def bench_stack(catalog: Path | None = None) -> Iterator[DevStack]:
     """The local stack in a throwaway state directory; the operator's log goes to a file."""
+    # A benchmark run in the background ignores SIGINT; SIGTERM must still stop the stack.
+    signal.signal(signal.SIGTERM, _exit_on_sigterm)
     with ExitStack() as stack:
         state = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="vmroll-bench-")))
         previous = os.environ.get(STATE_DIR_VARIABLE)
@@ -78,6 +81,10 @@ def bench_stack(catalog: Path | None = None) -> Iterator[DevStack]:
             dev = stack.enter_context(DevStack(catalog=catalog, report=lambda _line: None))
         print(f"stack up in {time.monotonic() - started:.1f}s", flush=True)
         yield dev
+
+
+def _exit_on_sigterm(signum: int, _frame: object) -> None:
+    raise SystemExit(128 + signum)
 
 
 def _restore_env(name: str, value: str | None) -> None:
