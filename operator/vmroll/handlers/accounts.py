@@ -2,12 +2,13 @@
 
 `Ready` is True when vmroll obtained an ARM token with the account's credential; False names
 what to change (the Secret, the client ID, the tenant, the endpoints). The check runs on every
-change and every `account_check_seconds`. Token failures are summarised by type and Entra's own
+change and every `CHECK_INTERVAL_SECONDS`. Token failures are summarised by type and Entra's own
 message, which never contains the secret.
 """
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import kopf
@@ -22,6 +23,7 @@ from vmroll.handlers.state import OperatorState
 from vmroll.plan.conditions import ConditionType, ConditionUpdate
 from vmroll.plan.reasons import Reason
 
+CHECK_INTERVAL_SECONDS = 600.0
 TOKEN_TIMEOUT_SECONDS = 30.0
 
 
@@ -34,7 +36,7 @@ def accounts_by_name(name: str | None, body: kopf.Body, **_: Any) -> dict[str | 
 @kopf.on.resume(GROUP, VERSION, PLURAL)
 @kopf.on.create(GROUP, VERSION, PLURAL)
 @kopf.on.update(GROUP, VERSION, PLURAL, field="spec")
-@kopf.timer(GROUP, VERSION, PLURAL, interval=600.0, idle=60.0, initial_delay=60.0)
+@kopf.timer(GROUP, VERSION, PLURAL, interval=CHECK_INTERVAL_SECONDS, initial_delay=60.0)
 async def check_account(body: kopf.Body, memo: kopf.Memo, patch: kopf.Patch, **_: Any) -> None:
     state: OperatorState = memo.state
     account = AzureAccount.model_validate(dict(body))
@@ -64,7 +66,14 @@ async def token_check(state: OperatorState, account: AzureAccount) -> tuple[str,
         return error.reason, error.message
     credential = build_credential(connection)
     try:
-        await credential.get_token(connection.endpoint.arm_scope)
+        await asyncio.wait_for(
+            credential.get_token(connection.endpoint.arm_scope), TOKEN_TIMEOUT_SECONDS
+        )
+    except TimeoutError:
+        return Reason.AUTHENTICATION_FAILED, (
+            f"no answer from {connection.endpoint.authority_host} within "
+            f"{TOKEN_TIMEOUT_SECONDS:.0f}s; check spec.endpoints.authorityHost"
+        )
     except ClientAuthenticationError as error:
         return Reason.AUTHENTICATION_FAILED, (
             f"no token for client {_client_id(account)} in tenant {account.spec.tenant_id}: "

@@ -12,6 +12,7 @@ finalizer; kopf stops the daemon first, and a per-pool lock keeps the two apart 
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from typing import Any
 
 import kopf
@@ -36,7 +37,7 @@ class PoolStatusSink:
     def __init__(self, state: OperatorState, namespace: str, name: str) -> None:
         self._state, self._namespace, self._name = state, namespace, name
 
-    async def patch_status(self, patch: Any) -> None:
+    async def patch_status(self, patch: Mapping[str, Any]) -> None:
         await self._state.kube.patch_pool_status(self._namespace, self._name, patch)
 
 

@@ -39,7 +39,6 @@ class RunConfig:
     """How long a Stalled pool waits before trying again when nothing changes."""
     progress_seconds: float = 2.0
     """Pause between passes while operations progress."""
-    account_check_seconds: float = 600.0
     concurrency: int = 10
     operation_wait: float = 30.0
     polling_interval: float = 15.0
