@@ -253,8 +253,7 @@ def wait_vm_count(emulator: EmulatorProcess, namespace: str, count: int) -> list
                     describe=lambda: json.dumps(emulator.vms(namespace), indent=1))  # fmt: skip
 
 
-def delete_vm_out_of_band(emulator: EmulatorProcess, resource_group: str, name: str) -> None:
-    """Delete a VM behind vmroll's back, through ARM with the real SDK, as an admin would."""
+def _compute(emulator: EmulatorProcess) -> tuple[ComputeManagementClient, ClientSecretCredential]:
     creds = emulator.credentials
     credential = ClientSecretCredential(
         creds["tenantId"], creds["clientId"], creds["clientSecret"],
@@ -266,5 +265,45 @@ def delete_vm_out_of_band(emulator: EmulatorProcess, resource_group: str, name: 
         credential_scopes=[f"{emulator.base_url}/.default"], connection_verify=creds["caBundle"],
         polling_interval=0.1,
     )  # fmt: skip
+    return compute, credential
+
+
+def delete_vm_out_of_band(emulator: EmulatorProcess, resource_group: str, name: str) -> None:
+    """Delete a VM behind vmroll's back, through ARM with the real SDK, as an admin would."""
+    compute, credential = _compute(emulator)
     with compute, credential:
         compute.virtual_machines.begin_delete(resource_group, name).result()
+
+
+def create_vm_out_of_band(
+    emulator: EmulatorProcess, resource_group: str, name: str, tags: dict[str, str]
+) -> None:
+    """Create a VM that vmroll did not create, through ARM with the real SDK."""
+    image = {"publisher": "Canonical", "offer": "ubuntu-24_04-lts", "sku": "server",
+             "version": "latest"}  # fmt: skip
+    linux = {"disablePasswordAuthentication": True, "ssh": {"publicKeys": []}}
+    ip = {"name": "ipconfig1", "properties": {"subnet": {"id": emulator.subnet_id()}}}
+    nic = {"name": f"{name}-nic", "properties": {"primary": True, "ipConfigurations": [ip]}}
+    body = {
+        "location": "westeurope",
+        "tags": tags,
+        "properties": {
+            "hardwareProfile": {"vmSize": "Standard_D2s_v5"},
+            "storageProfile": {
+                "imageReference": image,
+                "osDisk": {"createOption": "FromImage", "deleteOption": "Delete"},
+            },
+            "osProfile": {
+                "computerName": name,
+                "adminUsername": "azureuser",
+                "linuxConfiguration": linux,
+            },
+            "networkProfile": {
+                "networkApiVersion": "2020-11-01",
+                "networkInterfaceConfigurations": [nic],
+            },
+        },
+    }
+    compute, credential = _compute(emulator)
+    with compute, credential:
+        compute.virtual_machines.begin_create_or_update(resource_group, name, body).result()

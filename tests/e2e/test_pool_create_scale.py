@@ -11,11 +11,14 @@ from pool_helpers import (
     EmulatorProcess,
     Operator,
     apply,
+    create_vm_out_of_band,
     delete_vm_out_of_band,
     pool_manifest,
     wait_condition,
     wait_vm_count,
 )
+
+from vmroll.plan.naming import vm_name
 
 pytestmark = pytest.mark.e2e
 pytest_plugins = ("pool_fixtures",)
@@ -91,3 +94,30 @@ def test_a_vm_deleted_out_of_band_comes_back(
 def _created_events(kubectl: Kubectl, namespace: str) -> int:
     events = kubectl.json("get", "events", "-n", namespace)["items"]
     return sum(e.get("count", 1) for e in events if e["reason"] == "Created")
+
+
+def test_a_look_alike_vm_is_reported_once_and_left_alone(
+    kubectl: Kubectl, namespace: str, account: str, emulator: EmulatorProcess, operator: Operator
+) -> None:
+    manifest = pool_manifest("web", account, emulator, replicas=1)
+    apply(kubectl, namespace, manifest)
+    pool = wait_condition(kubectl, namespace, "web", "Ready", operator)
+    look_alike = vm_name("web", pool["metadata"]["uid"], 1)
+    create_vm_out_of_band(emulator, "rg-vmroll", look_alike, {"owner": "someone-else"})
+
+    wait_for("the look-alike to be reported", lambda: _reported(kubectl, namespace) or None,
+             timeout=60, describe=operator.output)  # fmt: skip
+    manifest["spec"]["replicas"] = 2
+    apply(kubectl, namespace, manifest)
+    pool = wait_condition(kubectl, namespace, "web", "Ready", operator)
+
+    assert _reported(kubectl, namespace) == 1
+    names = {vm["name"] for vm in emulator.all_vms()}
+    assert look_alike in names
+    assert len(emulator.vms(namespace)) == 2
+    assert look_alike not in {i["name"] for i in pool["status"]["instances"]}
+
+
+def _reported(kubectl: Kubectl, namespace: str) -> int:
+    events = kubectl.json("get", "events", "-n", namespace)["items"]
+    return sum(e.get("count", 1) for e in events if e["reason"] == "ForeignVM")
