@@ -129,7 +129,7 @@ async def test_a_transient_error_retries_after_azures_delay() -> None:
 
     outcome = await world.pass_().run()
 
-    assert (outcome.next, outcome.retry_after) == (Next.RETRY, 17.0)
+    assert (outcome.next, outcome.after) == (Next.RETRY, 17.0)
     assert conditions(world)["Reconciling"] == ("True", "Retrying")
 
 
@@ -143,3 +143,20 @@ async def test_the_pool_converges_on_its_replicas(replicas: int) -> None:
 
     assert len(world.azure.vms) == replicas
     assert world.memory.pending == {}
+
+
+async def test_the_loop_comes_back_when_operations_end_and_when_vms_become_available() -> None:
+    world = World()
+    world.pool["spec"]["strategy"] = {"minReadySeconds": 10}
+
+    created = await world.pass_().run()
+    world.tick()
+    healthy = await world.pass_().run()
+    world.tick(4)
+    waiting = await world.pass_().run()
+
+    assert (created.next, created.after) == (Next.PROGRESSING, 0.0)
+    assert (healthy.next, healthy.after) == (Next.PROGRESSING, 10.0)
+    assert (waiting.next, waiting.after) == (Next.PROGRESSING, 6.0)
+    world.tick(6)
+    assert (await world.pass_().run()).next is Next.SETTLED

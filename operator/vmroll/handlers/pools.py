@@ -115,9 +115,9 @@ def _delay(state: OperatorState, outcome: Outcome) -> float:
         case Next.SETTLED:
             return config.resync_seconds
         case Next.PROGRESSING:
-            return config.progress_seconds
+            return config.progress_seconds if outcome.after is None else outcome.after
         case Next.RETRY:
-            return max(outcome.retry_after or 0.0, config.progress_seconds * 5)
+            return max(outcome.after or 0.0, config.progress_seconds * 5)
         case Next.STALLED:
             return config.stalled_seconds
 

@@ -19,8 +19,11 @@ class Next(enum.Enum):
 
 @dataclass(frozen=True)
 class Outcome:
+    """`after`: seconds until the next pass, when the pass knows better than the loop's default
+    (Azure's Retry-After; 0 when operations just finished; when a VM becomes available)."""
+
     next: Next
-    retry_after: float | None = None
+    after: float | None = None
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from vmroll.api.pool import VirtualMachinePool
 from vmroll.api.pool_status import OperationKind
@@ -17,6 +17,7 @@ from vmroll.azure.errors import AzureGatewayError, TerminalAzureError, Transient
 from vmroll.azure.images import ResolvedImage
 from vmroll.azure.vms import PoolVm
 from vmroll.plan.access import check_access
+from vmroll.plan.availability import Readiness
 from vmroll.plan.conditions import State
 from vmroll.plan.maintenance import in_maintenance_window, parse_window
 from vmroll.plan.naming import allocate_vm_names
@@ -24,7 +25,7 @@ from vmroll.plan.ownership import PoolIdentity
 from vmroll.plan.reasons import Reason
 from vmroll.plan.revision import revision_of
 from vmroll.plan.rollout import plan_rollout
-from vmroll.plan.rollout_model import CreateVM, DeleteVM, ReimageVM
+from vmroll.plan.rollout_model import CreateVM, DeleteVM, Plan, ReimageVM
 from vmroll.reconcile.act import Actor
 from vmroll.reconcile.gateway import PoolGateway
 from vmroll.reconcile.inputs import (
@@ -107,7 +108,7 @@ class PoolPass:
             return await self._stall(report, error.reason, error.message, image_failed)
         except TransientAzureError as error:
             await report.write(retrying(error.message))
-            return Outcome(Next.RETRY, error.retry_after)
+            return Outcome(Next.RETRY, after=error.retry_after)
 
     async def _stall(
         self, report: Reporter, reason: str, message: str, image_failed: bool = False
@@ -208,11 +209,25 @@ class PoolPass:
         self.memory.reported_stall = None
         transient = [e for e in errors if isinstance(e, TransientAzureError)]
         if transient:
-            return Outcome(Next.RETRY, max((e.retry_after or 0.0) for e in transient) or None)
-        if progress.busy or (followed and followed.finished):
+            return Outcome(Next.RETRY, after=max((e.retry_after or 0.0) for e in transient) or None)
+        if followed is not None and followed.finished:
+            return Outcome(Next.PROGRESSING, after=0.0)
+        if progress.busy:
             return Outcome(Next.PROGRESSING)
         settled = plan.counts.available == spec.replicas == plan.counts.updated
-        return Outcome(Next.SETTLED if settled else Next.PROGRESSING)
+        if settled:
+            return Outcome(Next.SETTLED)
+        return Outcome(Next.PROGRESSING, after=self._until_available(plan, now))
+
+    def _until_available(self, plan: Plan, now: datetime) -> float | None:
+        """Seconds until the first ready VM has been healthy for minReadySeconds."""
+        min_ready = timedelta(seconds=self.pool.spec.strategy.min_ready_seconds)
+        due = [
+            (self.memory.healthy_since[i.name] + min_ready - now).total_seconds()
+            for i in plan.instances
+            if i.readiness is Readiness.READY and i.name in self.memory.healthy_since
+        ]
+        return max(0.0, min(due)) if due else None
 
     async def _read_runtimes(
         self, gateway: PoolGateway, owned: Mapping[str, PoolVm], now: datetime
