@@ -13,9 +13,17 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+from cryptography.hazmat.primitives import serialization
+from cryptography.x509.oid import ExtendedKeyUsageOID
+
+from vmroll.pki import (
+    distinguished_name,
+    issue_ca,
+    issue_leaf,
+    new_key,
+    write_certificates,
+    write_private_key,
+)
 
 _VALIDITY = datetime.timedelta(days=365)
 
@@ -62,119 +70,37 @@ class Pki:
         return self.path("sa.key")
 
 
-def _key() -> ec.EllipticCurvePrivateKey:
-    return ec.generate_private_key(ec.SECP256R1())
-
-
-def _name(common_name: str, organization: str | None = None) -> x509.Name:
-    attributes = [x509.NameAttribute(NameOID.COMMON_NAME, common_name)]
-    if organization:
-        attributes.append(x509.NameAttribute(NameOID.ORGANIZATION_NAME, organization))
-    return x509.Name(attributes)
-
-
-def _builder(
-    subject: x509.Name, issuer: x509.Name, key: ec.EllipticCurvePrivateKey
-) -> x509.CertificateBuilder:
-    now = datetime.datetime.now(datetime.UTC)
-    return (
-        x509.CertificateBuilder()
-        .subject_name(subject)
-        .issuer_name(issuer)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(minutes=5))
-        .not_valid_after(now + _VALIDITY)
-    )
-
-
-def _ca(common_name: str) -> tuple[x509.Certificate, ec.EllipticCurvePrivateKey]:
-    key = _key()
-    name = _name(common_name)
-    certificate = (
-        _builder(name, name, key)
-        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
-        .add_extension(
-            x509.KeyUsage(
-                digital_signature=True,
-                content_commitment=False,
-                key_encipherment=False,
-                data_encipherment=False,
-                key_agreement=False,
-                key_cert_sign=True,
-                crl_sign=True,
-                encipher_only=False,
-                decipher_only=False,
-            ),
-            critical=True,
-        )
-        .sign(key, hashes.SHA256())
-    )
-    return certificate, key
-
-
-def _leaf(
-    subject: x509.Name,
-    ca: tuple[x509.Certificate, ec.EllipticCurvePrivateKey],
-    usage: x509.ObjectIdentifier,
-    names: list[x509.GeneralName],
-) -> tuple[x509.Certificate, ec.EllipticCurvePrivateKey]:
-    key = _key()
-    builder = (
-        _builder(subject, ca[0].subject, key)
-        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-        .add_extension(x509.ExtendedKeyUsage([usage]), critical=False)
-    )
-    if names:
-        builder = builder.add_extension(x509.SubjectAlternativeName(names), critical=False)
-    return builder.sign(ca[1], hashes.SHA256()), key
-
-
-def _write_pair(
-    certificate_path: Path,
-    key_path: Path,
-    pair: tuple[x509.Certificate, ec.EllipticCurvePrivateKey],
-) -> None:
-    certificate_path.write_bytes(pair[0].public_bytes(serialization.Encoding.PEM))
-    key_path.touch(mode=0o600)
-    key_path.write_bytes(
-        pair[1].private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-    )
-
-
 def generate_pki(directory: Path) -> Pki:
     """Write a fresh set of CAs, certificates and keys into `directory`."""
     directory.mkdir(parents=True, exist_ok=True)
     pki = Pki(directory)
-    serving_ca = _ca("vmroll-devcluster-serving-ca")
-    client_ca = _ca("vmroll-devcluster-client-ca")
-    serving = _leaf(
-        _name("kube-apiserver"),
+    serving_ca = issue_ca("vmroll-devcluster-serving-ca", valid_for=_VALIDITY)
+    client_ca = issue_ca("vmroll-devcluster-client-ca", valid_for=_VALIDITY)
+    serving = issue_leaf(
         serving_ca,
-        ExtendedKeyUsageOID.SERVER_AUTH,
-        [x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))],
+        distinguished_name("kube-apiserver"),
+        usage=ExtendedKeyUsageOID.SERVER_AUTH,
+        names=[x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))],
+        valid_for=_VALIDITY,
     )
-    admin = _leaf(_name("admin", "system:masters"), client_ca, ExtendedKeyUsageOID.CLIENT_AUTH, [])
-    pki.serving_ca.write_bytes(serving_ca[0].public_bytes(serialization.Encoding.PEM))
-    pki.client_ca.write_bytes(client_ca[0].public_bytes(serialization.Encoding.PEM))
-    _write_pair(pki.serving_cert, pki.serving_key, serving)
-    _write_pair(pki.admin_cert, pki.admin_key, admin)
-    service_account = _key()
+    admin = issue_leaf(
+        client_ca,
+        distinguished_name("admin", "system:masters"),
+        usage=ExtendedKeyUsageOID.CLIENT_AUTH,
+        names=[],
+        valid_for=_VALIDITY,
+    )
+    write_certificates(pki.serving_ca, serving_ca.certificate)
+    write_certificates(pki.client_ca, client_ca.certificate)
+    write_certificates(pki.serving_cert, serving.certificate)
+    write_private_key(pki.serving_key, serving.key)
+    write_certificates(pki.admin_cert, admin.certificate)
+    write_private_key(pki.admin_key, admin.key)
+    service_account = new_key()
     pki.service_account_public_key.write_bytes(
         service_account.public_key().public_bytes(
             serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
         )
     )
-    pki.service_account_key.touch(mode=0o600)
-    pki.service_account_key.write_bytes(
-        service_account.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-    )
+    write_private_key(pki.service_account_key, service_account)
     return pki

@@ -21,6 +21,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 
 from vmroll.emulator.catalog import Catalog, Principal
 from vmroll.emulator.errors import ArmError
+from vmroll.pki import write_private_key
 
 Clock = Callable[[], float]
 JWT_BEARER = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
@@ -36,14 +37,7 @@ def _load_or_create_key(data_dir: Path) -> rsa.RSAPrivateKey:
         if isinstance(key, rsa.RSAPrivateKey):
             return key
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    path.touch(mode=0o600)
-    path.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-    )
+    write_private_key(path, key)
     return key
 
 
