@@ -20,6 +20,9 @@ Fixtures (all function-scoped, so each test gets a fresh, empty emulator):
   emulator as authority, instance discovery disabled and the emulator's CA as `connection_verify`.
 - `compute_client`: `azure.mgmt.compute.aio.ComputeManagementClient` on that credential, with the
   emulator as `base_url`, ARM's credential scope, the CA bundle, and a short polling interval.
+- `terms_client`: `azure.mgmt.marketplaceordering.aio.MarketplaceOrderingAgreements`, likewise.
+- `gateways` / `gateway`: vmroll's own `AzureGateways` (short polling interval, closed after the
+  test) and the `ComputeGateway` it opens for the default principal, as the operator builds it.
 
 - `arm`: a raw HTTPS client (`ArmHttp`) holding a bearer token of the default principal, for
   what the SDK hides: status codes, headers, `nextLink`. `await arm.call("GET", path)` returns
@@ -28,13 +31,13 @@ Fixtures (all function-scoped, so each test gets a fresh, empty emulator):
   as another catalog principal.
 - `vm_body`: a factory of valid VM create bodies (Ubuntu latest, the catalog's subnet).
 
-`make_credential(creds)` and `make_compute_client(creds, credential)` build the same for another
-principal (see `Emulator.credentials_for`).
+`emulator_clients` (a plain module beside this one, imported by name) builds the same for another
+principal or another emulator: `make_credential(creds)`, `make_compute_client(creds, credential)`,
+`make_terms_client(creds, credential)`, `connection_of(creds)` and `ssl_context(emulator)`.
 """
 
 from __future__ import annotations
 
-import ssl
 import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
@@ -45,12 +48,22 @@ import aiohttp
 import pytest
 from azure.identity.aio import ClientSecretCredential
 from azure.mgmt.compute.aio import ComputeManagementClient
+from azure.mgmt.marketplaceordering.aio import MarketplaceOrderingAgreements
+from emulator_clients import (
+    POLLING_INTERVAL,
+    connection_of,
+    make_compute_client,
+    make_credential,
+    make_terms_client,
+    ssl_context,
+)
 
+from vmroll.azure import AzureGateways, ComputeGateway
+from vmroll.azure.clients import ClientOptions
 from vmroll.emulator.catalog import Catalog, load_catalog
-from vmroll.emulator.server import Emulator, EmulatorCredentials, running_emulator
+from vmroll.emulator.server import Emulator, running_emulator
 from vmroll.emulator.vm_routes import API_VERSIONS
 
-POLLING_INTERVAL = 0.02
 UBUNTU_LATEST = {
     "publisher": "Canonical",
     "offer": "ubuntu-24_04-lts",
@@ -61,30 +74,6 @@ UBUNTU_LATEST = {
 
 def fast_catalog() -> Catalog:
     return load_catalog().model_copy(update={"time_scale": 0.001, "lro_retry_after_seconds": 0})
-
-
-def make_credential(creds: EmulatorCredentials) -> ClientSecretCredential:
-    return ClientSecretCredential(
-        creds.tenant_id,
-        creds.client_id,
-        creds.client_secret,
-        authority=creds.authority_host,
-        disable_instance_discovery=True,
-        connection_verify=creds.ca_bundle,
-    )
-
-
-def make_compute_client(
-    creds: EmulatorCredentials, credential: ClientSecretCredential
-) -> ComputeManagementClient:
-    return ComputeManagementClient(
-        credential,
-        creds.subscription_id,
-        base_url=creds.resource_manager_endpoint,
-        credential_scopes=[creds.credential_scope],
-        connection_verify=creds.ca_bundle,
-        polling_interval=POLLING_INTERVAL,
-    )
 
 
 class ArmHttp:
@@ -118,10 +107,6 @@ class ArmHttp:
         ) as response:
             body = await response.json() if response.content_type == "application/json" else None
             return response.status, dict(response.headers), body
-
-
-def ssl_context(emulator: Emulator) -> ssl.SSLContext:
-    return ssl.create_default_context(cafile=emulator.credentials.ca_bundle)
 
 
 @pytest.fixture
@@ -199,6 +184,28 @@ async def compute_client(
 ) -> AsyncIterator[ComputeManagementClient]:
     async with make_compute_client(emulator.credentials, credential) as client:
         yield client
+
+
+@pytest.fixture
+async def terms_client(
+    emulator: Emulator, credential: ClientSecretCredential
+) -> AsyncIterator[MarketplaceOrderingAgreements]:
+    async with make_terms_client(emulator.credentials, credential) as client:
+        yield client
+
+
+@pytest.fixture
+async def gateways() -> AsyncIterator[AzureGateways]:
+    created = AzureGateways(client_options=ClientOptions(polling_interval=POLLING_INTERVAL))
+    try:
+        yield created
+    finally:
+        await created.close()
+
+
+@pytest.fixture
+def gateway(emulator: Emulator, gateways: AzureGateways) -> ComputeGateway:
+    return gateways.gateway(connection_of(emulator.credentials))
 
 
 VmBody = Callable[..., dict[str, Any]]

@@ -6,16 +6,10 @@ emulator's CA bundle), so these tests run vmroll's real credential, client and S
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
 import pytest
+from emulator_clients import connection_of
 
 from vmroll.azure import (
-    AccountConnection,
-    AzureEndpoint,
-    AzureGateways,
-    CaBundleFile,
-    ClientSecretAuth,
     ComputeGateway,
     GalleryImage,
     ImageSourceKind,
@@ -26,7 +20,7 @@ from vmroll.azure import (
     VmSpec,
 )
 from vmroll.azure.clients import ClientOptions, build_clients
-from vmroll.emulator.server import Emulator, EmulatorCredentials
+from vmroll.emulator.server import Emulator
 from vmroll.plan.ownership import PoolIdentity
 from vmroll.plan.reasons import Reason
 
@@ -36,28 +30,6 @@ HOUR = 3600.0
 UBUNTU = MarketplaceImage("Canonical", "ubuntu-24_04-lts", "server")
 RABBITMQ = MarketplaceImage("bitnami", "rabbitmq", "rabbitmq")
 RABBITMQ_PLAN = PurchasePlan(name="rabbitmq", publisher="bitnami", product="rabbitmq")
-
-
-def connection_of(creds: EmulatorCredentials) -> AccountConnection:
-    return AccountConnection(
-        subscription_id=creds.subscription_id,
-        tenant_id=creds.tenant_id,
-        auth=ClientSecretAuth(client_id=creds.client_id, secret=creds.client_secret),
-        endpoint=AzureEndpoint(
-            resource_manager=creds.resource_manager_endpoint,
-            authority_host=creds.authority_host,
-            ca_bundle=CaBundleFile(creds.ca_bundle),
-        ),
-    )
-
-
-@pytest.fixture
-async def gateway(emulator: Emulator) -> AsyncIterator[ComputeGateway]:
-    gateways = AzureGateways(client_options=ClientOptions(polling_interval=0.02))
-    try:
-        yield gateways.gateway(connection_of(emulator.credentials))
-    finally:
-        await gateways.close()
 
 
 def gallery_image(emulator: Emulator, name: str) -> str:

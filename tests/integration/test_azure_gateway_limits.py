@@ -4,16 +4,9 @@ operations, and paged listings (this module's emulator has a tight quota and one
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
 import pytest
 
 from vmroll.azure import (
-    AccountConnection,
-    AzureEndpoint,
-    AzureGateways,
-    CaBundleFile,
-    ClientSecretAuth,
     ComputeGateway,
     GalleryImage,
     MarketplaceImage,
@@ -22,7 +15,6 @@ from vmroll.azure import (
     TransientAzureError,
     VmSpec,
 )
-from vmroll.azure.clients import ClientOptions
 from vmroll.azure.errors import ALLOCATION_RETRY_SECONDS
 from vmroll.emulator.catalog import Catalog, FaultRule, Faults, Quota, load_catalog
 from vmroll.emulator.server import Emulator
@@ -53,26 +45,6 @@ def emulator_catalog() -> Catalog:
             ],
         }
     )
-
-
-@pytest.fixture
-async def gateway(emulator: Emulator) -> AsyncIterator[ComputeGateway]:
-    creds = emulator.credentials
-    connection = AccountConnection(
-        subscription_id=creds.subscription_id,
-        tenant_id=creds.tenant_id,
-        auth=ClientSecretAuth(creds.client_id, creds.client_secret),
-        endpoint=AzureEndpoint(
-            resource_manager=creds.resource_manager_endpoint,
-            authority_host=creds.authority_host,
-            ca_bundle=CaBundleFile(creds.ca_bundle),
-        ),
-    )
-    gateways = AzureGateways(client_options=ClientOptions(polling_interval=0.02))
-    try:
-        yield gateways.gateway(connection)
-    finally:
-        await gateways.close()
 
 
 async def create(emulator: Emulator, gateway: ComputeGateway, name: str) -> OperationState:

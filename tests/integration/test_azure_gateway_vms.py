@@ -7,19 +7,18 @@ from __future__ import annotations
 import base64
 import json
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from emulator_clients import POLLING_INTERVAL, connection_of
 
 from vmroll.azure import (
     AccountConnection,
     AzureAccessError,
     AzureEndpoint,
     AzureGateways,
-    CaBundleFile,
     CaBundlePem,
-    ClientSecretAuth,
     ComputeGateway,
     MarketplaceImage,
     NotOwnedError,
@@ -35,44 +34,17 @@ from vmroll.azure import (
 from vmroll.azure.budget import BudgetSettings, WriteBudgetExhausted
 from vmroll.azure.clients import ClientOptions
 from vmroll.emulator.catalog import FaultRule, Faults
-from vmroll.emulator.server import Emulator, EmulatorCredentials
+from vmroll.emulator.server import Emulator
 from vmroll.plan.ownership import POOL_UID_TAG, REVISION_TAG, PoolIdentity
 from vmroll.plan.reasons import Reason
 
 pytestmark = pytest.mark.integration
 
 HOUR = 3600.0
-FAST = ClientOptions(polling_interval=0.02)
+FAST = ClientOptions(polling_interval=POLLING_INTERVAL)
 UBUNTU = MarketplaceImage("Canonical", "ubuntu-24_04-lts", "server")
 WEB = PoolIdentity(namespace="team", name="web", uid="uid-web")
 OTHER = PoolIdentity(namespace="team", name="other", uid="uid-other")
-
-
-def connection_of(creds: EmulatorCredentials, *, secret: str | None = None) -> AccountConnection:
-    return AccountConnection(
-        subscription_id=creds.subscription_id,
-        tenant_id=creds.tenant_id,
-        auth=ClientSecretAuth(creds.client_id, creds.client_secret if secret is None else secret),
-        endpoint=AzureEndpoint(
-            resource_manager=creds.resource_manager_endpoint,
-            authority_host=creds.authority_host,
-            ca_bundle=CaBundleFile(creds.ca_bundle),
-        ),
-    )
-
-
-@pytest.fixture
-async def gateways() -> AsyncIterator[AzureGateways]:
-    created = AzureGateways(client_options=FAST)
-    try:
-        yield created
-    finally:
-        await created.close()
-
-
-@pytest.fixture
-def gateway(emulator: Emulator, gateways: AzureGateways) -> ComputeGateway:
-    return gateways.gateway(connection_of(emulator.credentials))
 
 
 async def vm_spec(
@@ -225,7 +197,7 @@ async def test_throttled_read_is_retried_after_retry_after(
 
 async def test_retry_after_beyond_the_bound_surfaces_as_transient(emulator: Emulator) -> None:
     gateways = AzureGateways(
-        client_options=ClientOptions(polling_interval=0.02, max_retry_wait=0.5)
+        client_options=ClientOptions(polling_interval=POLLING_INTERVAL, max_retry_wait=0.5)
     )
     emulator.set_faults(
         Faults(rules=[FaultRule(operation="VirtualMachines_List", status=429, remaining=1)])
@@ -243,7 +215,7 @@ async def test_a_throttled_write_holds_back_the_subscriptions_writes(
     emulator: Emulator, gateway: ComputeGateway
 ) -> None:
     gateways = AzureGateways(
-        client_options=ClientOptions(polling_interval=0.02, max_retry_wait=0.5),
+        client_options=ClientOptions(polling_interval=POLLING_INTERVAL, max_retry_wait=0.5),
         budget_settings=BudgetSettings(max_wait=0.1),
         clock=lambda: 1000.0,
     )

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import ssl
 from pathlib import Path
 from typing import Any
 
@@ -10,6 +9,7 @@ import aiohttp
 import pytest
 from azure.core.exceptions import HttpResponseError, ResourceNotFoundError
 from azure.mgmt.compute.aio import ComputeManagementClient
+from emulator_clients import ssl_context
 
 from vmroll.emulator.catalog import Catalog, FaultRule, Faults
 from vmroll.emulator.server import Emulator, running_emulator
@@ -81,7 +81,7 @@ async def test_seeded_error_rates_fail_the_same_requests(emulator: Emulator, arm
 
 
 async def test_admin_api_reports_and_steers(emulator: Emulator, arm: Any, vm_body: Any) -> None:
-    context = ssl.create_default_context(cafile=emulator.credentials.ca_bundle)
+    context = ssl_context(emulator)
     admin = f"{emulator.base_url}/_emulator"
     path = (
         f"/subscriptions/{emulator.credentials.subscription_id}/resourceGroups/"
@@ -120,7 +120,7 @@ async def test_token_requests_are_counted_and_reset_forgets_vms(
     )
     await poller.result()
     counted = emulator.request_counts()["operations"]
-    context = ssl.create_default_context(cafile=emulator.credentials.ca_bundle)
+    context = ssl_context(emulator)
     async with (
         aiohttp.ClientSession(connector=aiohttp.TCPConnector(ssl=context)) as session,
         session.post(f"{emulator.base_url}/_emulator/reset") as response,
@@ -145,7 +145,7 @@ async def test_faults_from_the_catalog_apply_from_the_start(
     )
     catalog = emulator_catalog.model_copy(update={"faults": faults})
     async with running_emulator(tmp_path / "data", catalog=catalog) as emulator:
-        context = ssl.create_default_context(cafile=emulator.credentials.ca_bundle)
+        context = ssl_context(emulator)
         token = emulator.issue_token("vmroll-operator")
         url = (
             f"{emulator.base_url}/subscriptions/{emulator.credentials.subscription_id}"

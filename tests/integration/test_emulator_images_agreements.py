@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
 import pytest
 from azure.core.exceptions import HttpResponseError, ResourceNotFoundError
-from azure.identity.aio import ClientSecretCredential
 from azure.mgmt.marketplaceordering.aio import MarketplaceOrderingAgreements
 from azure.mgmt.marketplaceordering.models import AgreementTerms
 
@@ -15,21 +12,6 @@ from vmroll.emulator.server import Emulator
 pytestmark = pytest.mark.integration
 
 RABBIT = ("bitnami", "rabbitmq", "rabbitmq")
-
-
-@pytest.fixture
-async def terms_client(
-    emulator: Emulator, credential: ClientSecretCredential
-) -> AsyncIterator[MarketplaceOrderingAgreements]:
-    creds = emulator.credentials
-    async with MarketplaceOrderingAgreements(
-        credential,
-        creds.subscription_id,
-        base_url=creds.resource_manager_endpoint,
-        credential_scopes=[creds.credential_scope],
-        connection_verify=creds.ca_bundle,
-    ) as client:
-        yield client
 
 
 async def test_terms_start_unaccepted_and_can_be_accepted_and_revoked(

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import ssl
 from typing import Any
 
 import aiohttp
 import pytest
 from azure.core.exceptions import ResourceNotFoundError
 from azure.mgmt.compute.aio import ComputeManagementClient
+from emulator_clients import ssl_context
 
 from vmroll.emulator.catalog import Catalog
 from vmroll.emulator.server import Emulator
@@ -26,7 +26,7 @@ def emulator_catalog(emulator_catalog: Catalog) -> Catalog:
 
 
 async def publish_gallery_version(emulator: Emulator, body: dict[str, Any]) -> int:
-    tls = ssl.create_default_context(cafile=emulator.credentials.ca_bundle)
+    tls = ssl_context(emulator)
     async with (
         aiohttp.ClientSession() as session,
         session.post(

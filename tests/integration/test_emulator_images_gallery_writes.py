@@ -6,7 +6,6 @@ from typing import Any
 
 import pytest
 from azure.core.exceptions import HttpResponseError, ResourceNotFoundError
-from azure.identity.aio import ClientSecretCredential
 from azure.mgmt.compute.aio import ComputeManagementClient
 
 from vmroll.emulator.server import Emulator
@@ -122,25 +121,8 @@ async def test_bad_writes_are_refused(
     assert caught.value.error.code == code
 
 
-async def test_a_reader_cannot_publish(emulator: Emulator) -> None:
-    creds = emulator.credentials_for("vmroll-reader")
-    async with (
-        ClientSecretCredential(
-            creds.tenant_id,
-            creds.client_id,
-            creds.client_secret,
-            authority=creds.authority_host,
-            disable_instance_discovery=True,
-            connection_verify=creds.ca_bundle,
-        ) as credential,
-        ComputeManagementClient(
-            credential,
-            creds.subscription_id,
-            base_url=creds.resource_manager_endpoint,
-            credential_scopes=[creds.credential_scope],
-            connection_verify=creds.ca_bundle,
-        ) as client,
-    ):
+async def test_a_reader_cannot_publish(client_for: Any) -> None:
+    async with client_for("vmroll-reader") as client:
         readable = await client.gallery_image_versions.get(*GALLERY, "1.0.0")
         with pytest.raises(HttpResponseError) as caught:
             await client.gallery_image_versions.begin_create_or_update(

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import ssl
 from typing import Any
 
 import aiohttp
 import pytest
 from azure.core.exceptions import HttpResponseError, ResourceNotFoundError
 from azure.mgmt.compute.aio import ComputeManagementClient
+from emulator_clients import ssl_context
 
 from vmroll.emulator.server import Emulator
 
@@ -19,7 +19,7 @@ UBUNTU = ("Canonical", "ubuntu-24_04-lts", "server")
 
 async def publish(emulator: Emulator, kind: str, body: dict[str, Any]) -> aiohttp.ClientResponse:
     """POST to the images admin API, as a test or demo publishes a version at run time."""
-    tls = ssl.create_default_context(cafile=emulator.credentials.ca_bundle)
+    tls = ssl_context(emulator)
     async with aiohttp.ClientSession() as session:
         response = await session.post(
             f"{emulator.base_url}/_emulator/images/{kind}/versions", json=body, ssl=tls
@@ -226,7 +226,7 @@ async def test_inventory_lists_catalog_and_run_time_publications(emulator: Emula
     await publish(
         emulator, "marketplace", {**body, "version": "24.04.202611250", "locations": ["eastus"]}
     )
-    tls = ssl.create_default_context(cafile=emulator.credentials.ca_bundle)
+    tls = ssl_context(emulator)
     async with (
         aiohttp.ClientSession() as session,
         session.get(f"{emulator.base_url}/_emulator/images", ssl=tls) as response,

@@ -10,18 +10,16 @@ left out are listed with the reason Azure itself omits them for the emulator's i
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 from azure.core.pipeline import PipelineResponse
-from azure.identity.aio import ClientSecretCredential
 from azure.mgmt.compute.aio import ComputeManagementClient
 from azure.mgmt.marketplaceordering.aio import MarketplaceOrderingAgreements
 
 from vmroll.emulator.catalog import Catalog
-from vmroll.emulator.server import Emulator
 
 pytestmark = pytest.mark.integration
 
@@ -106,21 +104,6 @@ async def captured_body(call: Callable[[Captured], Any]) -> Any:
     else:
         await result
     return captured.bodies[0]
-
-
-@pytest.fixture
-async def terms_client(
-    emulator: Emulator, credential: ClientSecretCredential
-) -> AsyncIterator[MarketplaceOrderingAgreements]:
-    creds = emulator.credentials
-    async with MarketplaceOrderingAgreements(
-        credential,
-        creds.subscription_id,
-        base_url=creds.resource_manager_endpoint,
-        credential_scopes=[creds.credential_scope],
-        connection_verify=creds.ca_bundle,
-    ) as client:
-        yield client
 
 
 COMPUTE_CASES: list[tuple[str, Callable[[ComputeManagementClient, Captured], Any], set[str]]] = [

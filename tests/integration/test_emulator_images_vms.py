@@ -7,18 +7,16 @@ images bound to their region, and versions published while the emulator runs.
 
 from __future__ import annotations
 
-import ssl
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import aiohttp
 import pytest
 from azure.core.exceptions import HttpResponseError
-from azure.identity.aio import ClientSecretCredential
 from azure.mgmt.compute.aio import ComputeManagementClient
 from azure.mgmt.compute.models import VirtualMachine
 from azure.mgmt.marketplaceordering.aio import MarketplaceOrderingAgreements
+from emulator_clients import make_compute_client, make_credential, make_terms_client, ssl_context
 
 from vmroll.emulator.catalog import Catalog
 from vmroll.emulator.server import Emulator, running_emulator
@@ -101,55 +99,8 @@ async def refused(coroutine: Any) -> tuple[int, str, str | None, str]:
     return caught.value.status_code or 0, str(error.code), error.target, str(error.message)
 
 
-def make_credential(emulator: Emulator) -> ClientSecretCredential:
-    creds = emulator.credentials
-    return ClientSecretCredential(
-        creds.tenant_id,
-        creds.client_id,
-        creds.client_secret,
-        authority=creds.authority_host,
-        disable_instance_discovery=True,
-        connection_verify=creds.ca_bundle,
-    )
-
-
-def make_compute_client(
-    emulator: Emulator, credential: ClientSecretCredential
-) -> ComputeManagementClient:
-    creds = emulator.credentials
-    return ComputeManagementClient(
-        credential,
-        creds.subscription_id,
-        base_url=creds.resource_manager_endpoint,
-        credential_scopes=[creds.credential_scope],
-        connection_verify=creds.ca_bundle,
-        polling_interval=0.02,
-    )
-
-
-def make_terms_client(
-    emulator: Emulator, credential: ClientSecretCredential
-) -> MarketplaceOrderingAgreements:
-    creds = emulator.credentials
-    return MarketplaceOrderingAgreements(
-        credential,
-        creds.subscription_id,
-        base_url=creds.resource_manager_endpoint,
-        credential_scopes=[creds.credential_scope],
-        connection_verify=creds.ca_bundle,
-    )
-
-
-@pytest.fixture
-async def terms_client(
-    emulator: Emulator, credential: ClientSecretCredential
-) -> AsyncIterator[MarketplaceOrderingAgreements]:
-    async with make_terms_client(emulator, credential) as client:
-        yield client
-
-
 async def publish(emulator: Emulator, kind: str, body: dict[str, Any]) -> None:
-    tls = ssl.create_default_context(cafile=emulator.credentials.ca_bundle)
+    tls = ssl_context(emulator)
     async with (
         aiohttp.ClientSession() as session,
         session.post(
@@ -323,8 +274,8 @@ async def test_published_versions_and_accepted_terms_survive_a_restart_with_stat
     ) as first:
         await publish(first, "marketplace", {**ubuntu("24.04.202611250"), "locations": ["eastus"]})
         async with (
-            make_credential(first) as credential,
-            make_terms_client(first, credential) as terms,
+            make_credential(first.credentials) as credential,
+            make_terms_client(first.credentials, credential) as terms,
         ):
             await terms.marketplace_agreements.sign("bitnami", "rabbitmq", "rabbitmq")
 
@@ -332,8 +283,8 @@ async def test_published_versions_and_accepted_terms_survive_a_restart_with_stat
         running_emulator(
             tmp_path / "second", catalog=emulator_catalog, state_file=state_file
         ) as second,
-        make_credential(second) as credential,
-        make_compute_client(second, credential) as client,
+        make_credential(second.credentials) as credential,
+        make_compute_client(second.credentials, credential) as client,
     ):
         ubuntu_vm = await create_vm(second, client, "web-0", "eastus", ubuntu())
         paid_vm = await create_vm(second, client, "mq-0", "eastus", rabbit(), RABBIT_PLAN)
@@ -347,7 +298,7 @@ async def test_replication_finishing_in_a_region_moves_gallery_latest_there(
 ) -> None:
     image_id = gallery_image(emulator, "ubuntu-web")
     before = await create_vm(emulator, compute_client, "web-0", "eastus", {"id": image_id})
-    tls = ssl.create_default_context(cafile=emulator.credentials.ca_bundle)
+    tls = ssl_context(emulator)
     async with (
         aiohttp.ClientSession() as session,
         session.patch(

@@ -6,38 +6,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from azure.identity.aio import ClientSecretCredential
-from azure.mgmt.compute.aio import ComputeManagementClient
+from emulator_clients import make_compute_client, make_credential
 
 from vmroll.emulator.catalog import Catalog
-from vmroll.emulator.server import Emulator, running_emulator
+from vmroll.emulator.server import running_emulator
 from vmroll.emulator.state import StateError
 
 pytestmark = pytest.mark.integration
-
-
-def _client(emulator: Emulator, credential: ClientSecretCredential) -> ComputeManagementClient:
-    creds = emulator.credentials
-    return ComputeManagementClient(
-        credential,
-        creds.subscription_id,
-        base_url=creds.resource_manager_endpoint,
-        credential_scopes=[creds.credential_scope],
-        connection_verify=creds.ca_bundle,
-        polling_interval=0.02,
-    )
-
-
-def _credential(emulator: Emulator) -> ClientSecretCredential:
-    creds = emulator.credentials
-    return ClientSecretCredential(
-        creds.tenant_id,
-        creds.client_id,
-        creds.client_secret,
-        authority=creds.authority_host,
-        disable_instance_discovery=True,
-        connection_verify=creds.ca_bundle,
-    )
 
 
 async def test_vms_survive_a_restart(
@@ -46,7 +21,10 @@ async def test_vms_survive_a_restart(
     data_dir, state_file = tmp_path / "data", tmp_path / "state.json"
     async with running_emulator(data_dir, catalog=emulator_catalog, state_file=state_file) as first:
         group = first.credentials.resource_group
-        async with _credential(first) as credential, _client(first, credential) as client:
+        async with (
+            make_credential(first.credentials) as credential,
+            make_compute_client(first.credentials, credential) as client,
+        ):
             poller = await client.virtual_machines.begin_create_or_update(
                 group, "web-0", vm_body(tags={"keep": "me"})
             )
@@ -57,7 +35,10 @@ async def test_vms_survive_a_restart(
     async with running_emulator(
         data_dir, catalog=emulator_catalog, state_file=state_file
     ) as second:
-        async with _credential(second) as credential, _client(second, credential) as client:
+        async with (
+            make_credential(second.credentials) as credential,
+            make_compute_client(second.credentials, credential) as client,
+        ):
             found = await client.virtual_machines.get(group, "web-0", expand="instanceView")
         still_valid = second.context.identity.verify(f"Bearer {token}")
 
@@ -89,7 +70,10 @@ async def test_an_operation_in_flight_resumes_from_its_continuation_token_after_
         data_dir, catalog=emulator_catalog, state_file=state_file, clock=manual_clock
     ) as first:
         port = int(first.base_url.rsplit(":", 1)[1])
-        async with _credential(first) as credential, _client(first, credential) as client:
+        async with (
+            make_credential(first.credentials) as credential,
+            make_compute_client(first.credentials, credential) as client,
+        ):
             poller = await client.virtual_machines.begin_create_or_update(
                 first.credentials.resource_group, "web-0", vm_body()
             )
@@ -99,7 +83,10 @@ async def test_an_operation_in_flight_resumes_from_its_continuation_token_after_
         data_dir, catalog=emulator_catalog, state_file=state_file, clock=manual_clock, port=port
     ) as second:
         manual_clock.advance(60)
-        async with _credential(second) as credential, _client(second, credential) as client:
+        async with (
+            make_credential(second.credentials) as credential,
+            make_compute_client(second.credentials, credential) as client,
+        ):
             resumed = await client.virtual_machines.begin_create_or_update(
                 second.credentials.resource_group, "web-0", None, continuation_token=token
             )

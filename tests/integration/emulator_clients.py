@@ -1,0 +1,78 @@
+"""How integration tests connect to the emulator: SDK credentials and clients, vmroll's own
+gateway connection, and a TLS context that trusts the emulator's CA.
+
+Kept apart from conftest.py so that tests which start their own emulator (a restart, a second
+principal) build their clients by name, the same way the fixtures do.
+"""
+
+from __future__ import annotations
+
+import ssl
+
+from azure.identity.aio import ClientSecretCredential
+from azure.mgmt.compute.aio import ComputeManagementClient
+from azure.mgmt.marketplaceordering.aio import MarketplaceOrderingAgreements
+
+from vmroll.azure import AccountConnection, AzureEndpoint, CaBundleFile, ClientSecretAuth
+from vmroll.emulator.server import Emulator, EmulatorCredentials
+
+POLLING_INTERVAL = 0.02
+
+
+def make_credential(creds: EmulatorCredentials) -> ClientSecretCredential:
+    """A client-secret credential with the emulator as authority and its CA trusted."""
+    return ClientSecretCredential(
+        creds.tenant_id,
+        creds.client_id,
+        creds.client_secret,
+        authority=creds.authority_host,
+        disable_instance_discovery=True,
+        connection_verify=creds.ca_bundle,
+    )
+
+
+def make_compute_client(
+    creds: EmulatorCredentials, credential: ClientSecretCredential
+) -> ComputeManagementClient:
+    """A compute client on the emulator's ARM endpoint, polling operations every
+    `POLLING_INTERVAL` seconds."""
+    return ComputeManagementClient(
+        credential,
+        creds.subscription_id,
+        base_url=creds.resource_manager_endpoint,
+        credential_scopes=[creds.credential_scope],
+        connection_verify=creds.ca_bundle,
+        polling_interval=POLLING_INTERVAL,
+    )
+
+
+def make_terms_client(
+    creds: EmulatorCredentials, credential: ClientSecretCredential
+) -> MarketplaceOrderingAgreements:
+    """A marketplace-ordering client on the emulator's ARM endpoint."""
+    return MarketplaceOrderingAgreements(
+        credential,
+        creds.subscription_id,
+        base_url=creds.resource_manager_endpoint,
+        credential_scopes=[creds.credential_scope],
+        connection_verify=creds.ca_bundle,
+    )
+
+
+def connection_of(creds: EmulatorCredentials, *, secret: str | None = None) -> AccountConnection:
+    """The connection vmroll's gateway uses for these credentials (or for another `secret`)."""
+    return AccountConnection(
+        subscription_id=creds.subscription_id,
+        tenant_id=creds.tenant_id,
+        auth=ClientSecretAuth(creds.client_id, creds.client_secret if secret is None else secret),
+        endpoint=AzureEndpoint(
+            resource_manager=creds.resource_manager_endpoint,
+            authority_host=creds.authority_host,
+            ca_bundle=CaBundleFile(creds.ca_bundle),
+        ),
+    )
+
+
+def ssl_context(emulator: Emulator) -> ssl.SSLContext:
+    """A client TLS context that trusts the emulator's CA, for plain HTTPS requests."""
+    return ssl.create_default_context(cafile=emulator.credentials.ca_bundle)
