@@ -8,6 +8,7 @@ from test_reconcile_fakes import World, account_spec
 from vmroll.azure.errors import TerminalAzureError, TransientAzureError
 from vmroll.azure.images import PurchasePlan
 from vmroll.reconcile.inputs import Next
+from vmroll.reconcile.memory import PoolMemory
 
 
 def conditions(world: World) -> dict[str, tuple[str, str]]:
@@ -160,3 +161,25 @@ async def test_the_loop_comes_back_when_operations_end_and_when_vms_become_avail
     assert (waiting.next, waiting.after) == (Next.PROGRESSING, 6.0)
     world.tick(6)
     assert (await world.pass_().run()).next is Next.SETTLED
+
+
+async def test_a_restart_keeps_healthy_vms_available_through_a_rollout() -> None:
+    world = World()
+    world.pool["spec"]["strategy"] = {
+        "minReadySeconds": 60, "rollingUpdate": {"maxSurge": 1, "maxUnavailable": 0}
+    }  # fmt: skip
+    for _ in range(3):
+        await world.pass_().run()
+        world.tick(61)
+    assert conditions(world)["Ready"] == ("True", "AllReplicasReady")
+    restarted = World(pool=world.pool, memory=PoolMemory.from_status(world.memory.status))
+    restarted.azure.vms = world.azure.vms
+    restarted.azure.plan = None
+    restarted.now = world.now
+    restarted.pool["spec"]["template"]["vmSize"] = "Standard_D4s_v5"
+    restarted.pool["metadata"]["generation"] = 2
+
+    await restarted.pass_().run()
+
+    assert sum(entry.startswith("delete") for entry in restarted.log) == 0
+    assert sum(entry.startswith("create") for entry in restarted.log) == 1

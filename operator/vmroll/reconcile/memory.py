@@ -2,8 +2,8 @@
 
 `PoolMemory` lives in the operator process (in kopf's `memo`, per pool) and is rebuilt from the
 pool's status after a restart: the operations in flight come back from
-`status.pendingOperations`, first-seen times from `status.instances[].since`. Nothing in it is
-needed for correctness that Azure's listing and the status do not also hold.
+`status.pendingOperations`, healthy-since (or first-seen) times from `status.instances[].since`.
+Nothing in it is needed for correctness that Azure's listing and the status do not also hold.
 """
 
 from __future__ import annotations
@@ -13,7 +13,12 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any, Protocol
 
-from vmroll.api.pool_status import PendingOperation, RolloutOutcome, VirtualMachinePoolStatus
+from vmroll.api.pool_status import (
+    Health,
+    PendingOperation,
+    RolloutOutcome,
+    VirtualMachinePoolStatus,
+)
 from vmroll.azure.vms import VmRuntime
 from vmroll.plan.rollout_model import RolloutHistory, Target
 
@@ -47,6 +52,13 @@ class PoolMemory:
             return memory
         memory.pending = {op.vm_name: op for op in status.pending_operations}
         memory.first_seen = {i.name: i.since for i in status.instances if i.since is not None}
+        # A restart must not make a healthy fleet look new: minReadySeconds counts from the
+        # time the status recorded, not from the restart.
+        memory.healthy_since = {
+            i.name: i.since
+            for i in status.instances
+            if i.since is not None and i.health is Health.HEALTHY
+        }
         return memory
 
     def rollout_history(self, generation: int | None) -> RolloutHistory:

@@ -110,7 +110,7 @@ def instance_status(vm: PoolVm, memory: PoolMemory) -> InstanceStatus:
         power_state=runtime.power_state if runtime else None,
         health=health,
         zone=vm.zone,
-        since=memory.first_seen.get(vm.name),
+        since=memory.healthy_since.get(vm.name, memory.first_seen.get(vm.name)),
     )
 
 
