@@ -28,10 +28,11 @@ deleted, and a deleting VM still exists, so the next batch starts when the delet
     RollingReimage: create + minReady + ceil(N / surge) x (reimage + minReady) + delete
 (RollingReimage with maxUnavailable 0 first creates `surge` temporary VMs as headroom, reimages
 old VMs `surge` at a time, then removes the headroom.) A cadence-adjusted estimate adds what
-the operator's loop costs at each step by construction: every operation ends at an LRO poll
-(up to the emulator's Retry-After later), then the loop pauses `--progress-interval` (2 s)
-before the pass that acts on it, and minReadySeconds is noticed at a pass, so it rounds up to
-whole pauses. The time a pass itself takes is not included.
+the operator's loop costs at each step by construction: the operator learns that an operation
+ended at its next LRO poll, up to the emulator's `Retry-After` later. The loop itself adds no
+pause on the path: it passes again at once when operations end and when the first ready VM
+reaches minReadySeconds (`vmroll.reconcile.pool_pass.PoolPass`, `Outcome.after`). The time a
+pass itself takes is not included.
 
     .venv/bin/python benchmarks/rollout.py [--replicas 30] [--max-surge 5] [--runs 3]
         [--strategy RollingReplace --strategy RollingReimage]
@@ -74,7 +75,6 @@ from _stack import (
 
 from vmroll.devstack.stack import DevStack
 from vmroll.emulator.catalog import Catalog, default_catalog_data, parse_catalog
-from vmroll.handlers.state import RunConfig
 
 OLD, NEW = "24.04.202609160", "24.04.202610220"
 POLL_SECONDS = 0.25
@@ -120,29 +120,21 @@ def critical_path(strategy: str, settings: Settings, catalog: Catalog) -> tuple[
     delete = catalog.latencies.delete * scale
     reimage = catalog.latencies.reimage * scale
     batches = math.ceil(settings.replicas / settings.surge)
-    retry_after = float(catalog.lro_retry_after_seconds)
-    pause = RunConfig().progress_seconds
+    poll = float(catalog.lro_retry_after_seconds)
     ready = settings.min_ready
-    noticed_ready = math.ceil(ready / pause) * pause
-    step = retry_after + pause
     inputs = (
         f"create {catalog.latencies.create:g}s, delete {catalog.latencies.delete:g}s, reimage "
         f"{catalog.latencies.reimage:g}s x timeScale {scale:g} = {create:g}s, {delete:g}s, "
         f"{reimage:g}s; minReady {ready:g}s; batches ceil({settings.replicas}/{settings.surge}) "
-        f"= {batches}; cadence: LRO Retry-After {retry_after:g}s + pause {pause:g}s per "
-        f"operation, minReady noticed after {noticed_ready:g}s"
+        f"= {batches}; cadence: + LRO Retry-After {poll:g}s per operation on the path"
     )
     if strategy == "RollingReplace":
         ideal = batches * (create + ready + delete)
-        adjusted = batches * (create + step + noticed_ready + delete + step)
+        adjusted = ideal + batches * 2 * poll
         formula = "batches x (create + minReady + delete)"
     else:
         ideal = create + ready + batches * (reimage + ready) + delete
-        adjusted = (
-            create + step + noticed_ready
-            + batches * (reimage + step + noticed_ready)
-            + delete + step
-        )  # fmt: skip
+        adjusted = ideal + (batches + 2) * poll
         formula = "create + minReady + batches x (reimage + minReady) + delete"
     return ideal, adjusted, f"{formula}; {inputs}"
 
