@@ -4,7 +4,8 @@ Killed at three points: with creates recorded in status and their requests held 
 the emulator (they never reach Azure); with VMs accepted and still Creating; and with some VMs
 done while others are still held in flight. After the restart the pool is Ready with exactly
 `replicas` VMs, every VM in the resource group is one the pool's status lists, and nothing is
-left recorded as pending.
+left recorded as pending. Killed mid-rollout, the restarted operator finishes the rollout
+without ever exceeding replicas + maxSurge VMs.
 """
 
 from __future__ import annotations
@@ -88,3 +89,34 @@ def test_operator_killed_during_creation_converges_on_exactly_n_vms(
     assert all(vm["tags"]["vmroll.io_pool-uid"] == pool["metadata"]["uid"] for vm in vms)
     assert {i["name"] for i in pool["status"]["instances"]} == {vm["name"] for vm in vms}
     assert pool["status"].get("pendingOperations", []) == []
+
+
+def test_operator_killed_mid_rollout_converges_within_the_surge_bound(
+    kubectl: Kubectl, namespace: str, account: str, emulator: EmulatorProcess, operator: Operator
+) -> None:
+    old, new = "24.04.202609160", "24.04.202610220"
+    manifest = pool_manifest("web", account, emulator, replicas=3)
+    manifest["spec"]["image"]["marketplace"]["version"] = old
+    apply(kubectl, namespace, manifest)
+    wait_condition(kubectl, namespace, "web", "Ready", operator)
+    manifest["spec"]["image"]["marketplace"]["version"] = new
+    apply(kubectl, namespace, manifest)
+    most = 0
+
+    def count_until(done: Callable[[list[dict[str, Any]]], bool]) -> bool | None:
+        nonlocal most
+        vms = emulator.vms(namespace)
+        most = max(most, len(vms))
+        return True if done(vms) else None
+
+    wait_for("a VM on the new version", lambda: count_until(
+        lambda vms: any(vm["exactVersion"] == new for vm in vms)
+    ), timeout=60, describe=operator.output)  # fmt: skip
+    operator.kill()
+    operator.start()
+    wait_for("every VM on the new version", lambda: count_until(
+        lambda vms: len(vms) == 3 and all(vm["exactVersion"] == new for vm in vms)
+    ), timeout=120, describe=operator.output)  # fmt: skip
+    wait_condition(kubectl, namespace, "web", "Ready", operator)
+
+    assert most <= 3 + 1
