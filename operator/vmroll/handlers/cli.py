@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from vmroll.handlers.state import RunConfig
+from vmroll.handlers.run_config import RunConfig
 
 
 def register(commands: argparse._SubParsersAction[Any]) -> None:

@@ -15,7 +15,8 @@ import kopf
 
 from vmroll.handlers import accounts, pools  # noqa: F401  (importing registers them)
 from vmroll.handlers.kube import KubeApi, load_api_client
-from vmroll.handlers.state import OperatorState, RunConfig
+from vmroll.handlers.run_config import RunConfig
+from vmroll.handlers.state import OperatorState
 
 FINALIZER = "vmroll.io/finalizer"
 ANNOTATION_PREFIX = "vmroll.io"

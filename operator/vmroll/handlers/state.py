@@ -20,6 +20,7 @@ from vmroll.azure.image_cache import LatestCache
 from vmroll.azure.images import PurchasePlan
 from vmroll.azure.settings import AccountConnection
 from vmroll.handlers.kube import KubeApi
+from vmroll.handlers.run_config import RunConfig
 from vmroll.reconcile.gateway import AzurePoolGateway
 from vmroll.reconcile.inputs import PassSettings
 from vmroll.reconcile.memory import PoolMemory
@@ -27,21 +28,6 @@ from vmroll.reconcile.memory import PoolMemory
 
 def utc_now() -> datetime:
     return datetime.now(UTC)
-
-
-@dataclass(frozen=True)
-class RunConfig:
-    """Loop timing and concurrency; `vmroll run` flags, defaults for production."""
-
-    resync_seconds: float = 60.0
-    """How often a settled pool is observed again (finds VMs deleted out of band)."""
-    stalled_seconds: float = 600.0
-    """How long a Stalled pool waits before trying again when nothing changes."""
-    progress_seconds: float = 2.0
-    """Pause between passes while operations progress."""
-    concurrency: int = 10
-    operation_wait: float = 30.0
-    polling_interval: float = 15.0
 
 
 @dataclass

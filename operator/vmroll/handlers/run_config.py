@@ -1,0 +1,25 @@
+"""The operator's loop timing and concurrency, apart from the state that uses them.
+
+Kept free of heavy imports: the `vmroll` command line reads these defaults for its `run` flags,
+and every other subcommand (`vmroll emulator serve`, `vmroll devcluster ...`) would otherwise
+pay for importing kopf and the Azure SDK at start.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """Loop timing and concurrency; `vmroll run` flags, defaults for production."""
+
+    resync_seconds: float = 60.0
+    """How often a settled pool is observed again (finds VMs deleted out of band)."""
+    stalled_seconds: float = 600.0
+    """How long a Stalled pool waits before trying again when nothing changes."""
+    progress_seconds: float = 2.0
+    """Pause between passes while operations progress."""
+    concurrency: int = 10
+    operation_wait: float = 30.0
+    polling_interval: float = 15.0
