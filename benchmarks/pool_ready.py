@@ -54,7 +54,7 @@ from _stack import (
 
 from vmroll.devstack.stack import DevStack
 from vmroll.emulator.catalog import default_catalog_data, parse_catalog
-from vmroll.handlers.state import RunConfig
+from vmroll.handlers.run_config import RunConfig
 from vmroll.reconcile.inputs import PassSettings
 
 READY_TIMEOUT_SECONDS = 300.0
