@@ -87,7 +87,14 @@ def test_a_vm_deleted_out_of_band_comes_back(
         return True if len(succeeded) == len(vms) == 2 else None
 
     wait_for("the deleted VM to be replaced", replaced, timeout=60, describe=operator.output)
-    assert _created_events(kubectl, namespace) == 3
+
+    # Events are posted asynchronously; wait for the third, then make sure there is no fourth.
+    def three_or_more() -> int | None:
+        count = _created_events(kubectl, namespace)
+        return count if count >= 3 else None
+
+    created = wait_for("the replacement's Created event", three_or_more, timeout=30)
+    assert created == 3
     wait_condition(kubectl, namespace, "web", "Ready", operator)
 
 
