@@ -183,3 +183,25 @@ async def test_a_restart_keeps_healthy_vms_available_through_a_rollout() -> None
 
     assert sum(entry.startswith("delete") for entry in restarted.log) == 0
     assert sum(entry.startswith("create") for entry in restarted.log) == 1
+
+
+async def test_a_paused_rollout_lists_the_vms_that_go_next_and_touches_none() -> None:
+    world = World()
+    world.pool["spec"]["strategy"] = {"rollingUpdate": {"maxSurge": 1, "maxUnavailable": 0}}
+    for _ in range(2):
+        await world.pass_().run()
+        world.tick()
+    old = sorted(world.azure.vms)
+    world.pool["spec"]["template"]["vmSize"] = "Standard_D4s_v5"
+    world.pool["spec"]["strategy"]["paused"] = True
+    world.pool["metadata"]["generation"] = 2
+    world.log.clear()
+
+    await world.pass_().run()
+
+    status = world.memory.status
+    assert status is not None
+    assert sorted(status.up_next) == old
+    assert conditions(world)["Reconciling"] == ("True", "Paused")
+    assert not [e for e in world.log if e.startswith(("create", "delete", "reimage"))]
+    assert world.sinks.patches[-1]["upNext"] == status.up_next

@@ -143,6 +143,15 @@ class VirtualMachinePoolStatus(ApiModel):
     update_revision: str | None = Field(
         default=None, description="Revision the pool is moving to (the target revision)."
     )
+    up_next: list[str] = Field(
+        default_factory=list,
+        max_length=MAX_INSTANCES,
+        description=(
+            "Names of the VMs not yet on the target revision and not yet being changed, in the "
+            "order the next rollout batches will take them. Empty when no rollout is due. "
+            "While paused, waiting for a maintenance window or under OnDelete, these VMs wait."
+        ),
+    )
     instances: list[InstanceStatus] = Field(
         default_factory=list,
         max_length=MAX_INSTANCES,

@@ -256,6 +256,7 @@ class PoolPass:
             available_replicas=plan.counts.available,
             current_revision=plan.current_revision,
             update_revision=plan.update_revision,
+            up_next=list(plan.up_next),
             instances=list(progress.instances),
             history=history_after(
                 report.current.history, plan, resolved.resolved_version, report.now
