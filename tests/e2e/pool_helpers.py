@@ -253,6 +253,40 @@ def wait_vm_count(emulator: EmulatorProcess, namespace: str, count: int) -> list
                     describe=lambda: json.dumps(emulator.vms(namespace), indent=1))  # fmt: skip
 
 
+def available_in_emulator(vm: dict[str, Any]) -> bool:
+    """Provisioned, running and healthy: a VM being created, reimaged or deleted is not."""
+    return vm["provisioningState"] == "Succeeded" and bool(vm["healthy"])
+
+
+@dataclass
+class RolloutBounds:
+    """A rollout's bounds, checked against the emulator's VMs of a namespace at every `poll`:
+    never more than `replicas + surge` VMs, never fewer than `replicas - unavailable` available.
+    Only for pools whose VMs nobody else deletes, and only once the pool has been Ready."""
+
+    emulator: EmulatorProcess
+    namespace: str
+    replicas: int
+    surge: int
+    unavailable: int
+
+    def poll(self) -> list[dict[str, Any]]:
+        vms = self.emulator.vms(self.namespace)
+        available = [vm["name"] for vm in vms if available_in_emulator(vm)]
+        summary = json.dumps(vms, indent=1)
+        assert len(vms) <= self.replicas + self.surge, f"above the surge ceiling:\n{summary}"
+        assert len(available) >= self.replicas - self.unavailable, (
+            f"below the availability floor:\n{summary}"
+        )
+        return vms
+
+
+def list_requests(emulator: EmulatorProcess) -> int:
+    """VM listings the emulator has served: one per operator pass over a pool."""
+    operations = emulator.admin("GET", "requests")["operations"]
+    return int(operations.get("VirtualMachines_List", {}).get("total", 0))
+
+
 def _compute(emulator: EmulatorProcess) -> tuple[ComputeManagementClient, ClientSecretCredential]:
     creds = emulator.credentials
     credential = ClientSecretCredential(

@@ -1,8 +1,9 @@
-"""A pinned version bump rolls every VM to the new version, within the surge bound.
+"""A pinned version bump rolls every VM to the new version, within the surge and
+unavailability bounds.
 
 RollingReplace creates new VMs before deleting old ones (never more than replicas + maxSurge
-VMs); RollingReimage keeps every VM and moves it in place. Checked against the emulator at
-every poll.
+VMs); RollingReimage keeps every VM and moves it in place (never fewer than replicas -
+maxUnavailable available). Both bounds are checked against the emulator at every poll.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from e2e_harness import Kubectl, wait_for
 from pool_helpers import (
     EmulatorProcess,
     Operator,
+    RolloutBounds,
     apply,
     current,
     get_pool,
@@ -56,13 +58,11 @@ def test_a_pinned_version_bump_rolls_every_vm(
     before = {vm["name"] for vm in emulator.vms(namespace)}
 
     manifest["spec"]["image"] = _ubuntu(NEW)
+    bounds = RolloutBounds(emulator, namespace, REPLICAS, surge, unavailable)
     apply(kubectl, namespace, manifest)
-    most = 0
 
     def rolled() -> bool | None:
-        nonlocal most
-        vms = emulator.vms(namespace)
-        most = max(most, len(vms))
+        vms = bounds.poll()
         pool = get_pool(kubectl, namespace, "web")
         ready = next((c for c in pool["status"]["conditions"] if c["type"] == "Ready"), None)
         done = current(pool) and ready is not None and ready["status"] == "True"
@@ -72,7 +72,6 @@ def test_a_pinned_version_bump_rolls_every_vm(
 
     vms = emulator.vms(namespace)
     assert len(vms) == REPLICAS
-    assert most <= REPLICAS + surge
     assert all(vm["provisioningState"] == "Succeeded" for vm in vms)
     events = kubectl.json("get", "events", "-n", namespace)["items"]
     counted = {r: sum(e.get("count", 1) for e in events if e["reason"] == r)
