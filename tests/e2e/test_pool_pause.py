@@ -3,8 +3,9 @@
 A pinned version bump starts a RollingReplace rollout of four VMs. Once the first old VM has
 gone, `spec.strategy.paused` is set. When the pool says Paused and the operations started
 before have ended, the old VMs left are watched over several operator passes: none is deleted
-or reimaged, and `status.upNext` names them. Unpaused, the rollout finishes. The surge and
-unavailability bounds are checked against the emulator at every poll throughout.
+or reimaged, `RolloutPaused` is True and `status.upNext` names them. Unpaused, the rollout
+finishes. The surge and unavailability bounds are checked against the emulator at every poll
+throughout.
 """
 
 from __future__ import annotations
@@ -93,6 +94,7 @@ def test_pause_stops_a_rollout_midway_and_resume_finishes_it(
         assert still_old == waiting, f"an old VM changed while paused: {vms}"
         assert all(available_in_emulator(vm) for vm in vms if vm["name"] in waiting), vms
         assert (condition(pool, "Reconciling") or {}).get("reason") == "Paused", pool["status"]
+        assert (condition(pool, "RolloutPaused") or {}).get("status") == "True", pool["status"]
         assert set(pool["status"].get("upNext", [])) == waiting, pool["status"]
         return list_requests(emulator) >= passes_before + PASSES_WHILE_PAUSED
 
@@ -113,3 +115,4 @@ def test_pause_stops_a_rollout_midway_and_resume_finishes_it(
     _, pool = until("the resumed rollout to finish", finished)
     assert pool["status"]["updatedReplicas"] == REPLICAS
     assert pool["status"].get("upNext", []) == []
+    assert condition(pool, "RolloutPaused") is None

@@ -203,5 +203,22 @@ async def test_a_paused_rollout_lists_the_vms_that_go_next_and_touches_none() ->
     assert status is not None
     assert sorted(status.up_next) == old
     assert conditions(world)["Reconciling"] == ("True", "Paused")
+    assert conditions(world)["RolloutPaused"] == ("True", "Paused")
     assert not [e for e in world.log if e.startswith(("create", "delete", "reimage"))]
     assert world.sinks.patches[-1]["upNext"] == status.up_next
+
+
+async def test_rollout_paused_shows_on_a_ready_pool_and_goes_when_unpaused() -> None:
+    world = World()
+    world.pool["spec"]["strategy"] = {"paused": True}
+    for _ in range(2):
+        await world.pass_().run()
+        world.tick()
+    assert conditions(world)["Ready"] == ("True", "AllReplicasReady")
+    assert conditions(world)["RolloutPaused"] == ("True", "Paused")
+
+    world.pool["spec"]["strategy"] = {"paused": False}
+    world.pool["metadata"]["generation"] = 2
+    await world.pass_().run()
+
+    assert "RolloutPaused" not in conditions(world)

@@ -198,6 +198,7 @@ class PoolPass:
             instances=tuple(instance_status(owned[n], self.memory) for n in sorted(owned)),
             busy=bool(self.memory.pending or plan.actions),
             image_message=f"{image.requested} resolved to {resolved.image_id}",
+            paused=spec.strategy.paused,
         )
         await self._write_progress(report, progress, resolved)
         followed = await actor.follow() if not _terminal(refused) else None

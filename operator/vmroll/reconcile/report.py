@@ -2,6 +2,8 @@
 
 Conditions follow kstatus: `Ready` says whether every replica runs the target revision and is
 available; `Reconciling` whether vmroll is still working; `Stalled` whether a human must act.
+`RolloutPaused` is present, True, while `spec.strategy.paused` is set, even on a Ready pool, so
+that a pause left behind after a rollout stays visible.
 The status is written only when it differs from what the API server holds, and an event is
 posted once per distinct terminal error rather than on every pass.
 """
@@ -9,7 +11,7 @@ posted once per distinct terminal error rather than on every pass.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -28,6 +30,9 @@ from vmroll.plan.rollout_model import Plan, RolloutPhase
 from vmroll.reconcile.memory import WARNING, EventSink, PoolMemory, StatusSink
 
 MAX_HISTORY = 10
+PAUSED_MESSAGE = (
+    "spec.strategy.paused is true: no new rollout step starts; set it to false to resume"
+)
 
 _PHASE_REASONS = {
     RolloutPhase.PAUSED: Reason.PAUSED,
@@ -39,10 +44,12 @@ _PHASE_REASONS = {
 
 @dataclass(frozen=True)
 class Verdict:
-    """Ready/Reconciling/Stalled from one assessment, and ImageResolved when it was decided."""
+    """Ready/Reconciling/Stalled from one assessment, ImageResolved when it was decided, and
+    RolloutPaused when the pass read the strategy (None leaves it as it was)."""
 
     assessment: Assessment
     image: tuple[ConditionStatus, str, str] | None = None
+    paused: bool | None = None
 
 
 def stalled(reason: str, message: str, *, image_failed: bool = False) -> Verdict:
@@ -68,9 +75,15 @@ class Progress:
     busy: bool
     """Operations are still in flight (recorded in status)."""
     image_message: str
+    paused: bool
+    """`spec.strategy.paused` as this pass read it."""
 
 
 def progress_verdict(progress: Progress, spec_replicas: int) -> Verdict:
+    return replace(_progress_verdict(progress, spec_replicas), paused=progress.paused)
+
+
+def _progress_verdict(progress: Progress, spec_replicas: int) -> Verdict:
     plan = progress.plan
     counts = plan.counts
     image = (ConditionStatus.TRUE, Reason.IMAGE_RESOLVED.value, progress.image_message)
@@ -164,6 +177,17 @@ class Reporter:
                 observed_generation=generation,
                 now=self.now,
             )
+        if verdict.paused:
+            update = update.set(
+                ConditionType.ROLLOUT_PAUSED,
+                ConditionStatus.TRUE,
+                Reason.PAUSED,
+                PAUSED_MESSAGE,
+                observed_generation=generation,
+                now=self.now,
+            )
+        elif verdict.paused is not None:
+            update = update.remove(ConditionType.ROLLOUT_PAUSED)
         new = old.model_copy(
             update={
                 **fields,
