@@ -124,8 +124,7 @@ class Actor:
                 errors.append(result)
             elif result is OperationState.SUCCEEDED:
                 self.memory.pending.pop(op.vm_name, None)
-                # A new or reimaged VM's health is read afresh.
-                self.memory.runtimes.pop(op.vm_name, None)
+                self.memory.operation_ended(op.vm_name)
                 finished.append(Started(op.vm_name, op.kind))
                 verb = f"{op.kind.value}d"
                 self.events.event(NORMAL, verb, f"{verb.lower()} VM {op.vm_name}")

@@ -74,6 +74,13 @@ class PoolMemory:
         for book in (self.first_seen, self.healthy_since, self.runtimes):
             book.pop(name, None)
 
+    def operation_ended(self, name: str) -> None:
+        """A VM just created or reimaged is judged afresh: its health is read again, and
+        minReadySeconds counts from when it is next seen healthy, not from before the
+        operation."""
+        for book in (self.healthy_since, self.runtimes):
+            book.pop(name, None)
+
 
 def restore_history(
     status: VirtualMachinePoolStatus | None, generation: int | None

@@ -58,6 +58,7 @@ def settle_pending(memory: PoolMemory, owned: dict[str, PoolVm]) -> list[Finishe
             succeeded = vm.provisioning_state == "Succeeded"
         if done:
             del memory.pending[name]
+            memory.operation_ended(name)
             finished.append(Finished(name, op.kind, succeeded))
     return finished
 

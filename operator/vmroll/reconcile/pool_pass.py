@@ -215,7 +215,10 @@ class PoolPass:
             return Outcome(Next.PROGRESSING, after=0.0)
         if progress.busy:
             return Outcome(Next.PROGRESSING)
-        settled = plan.counts.available == spec.replicas == plan.counts.updated
+        # Surge VMs still standing (replicas above the spec) mean old VMs are left to remove.
+        settled = (
+            plan.counts.replicas == plan.counts.available == spec.replicas == plan.counts.updated
+        )
         if settled:
             return Outcome(Next.SETTLED)
         return Outcome(Next.PROGRESSING, after=self._until_available(plan, now))
