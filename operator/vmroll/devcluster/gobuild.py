@@ -50,7 +50,8 @@ def kubernetes_ldflags(version: str = KUBERNETES_VERSION) -> str:
 
 
 def go_builds(go: str, out_dir: Path) -> tuple[GoBuild, ...]:
-    common = (go, "build", "-v", "-trimpath")
+    # No VCS stamp: the binaries are the same whichever checkout (or none) builds them.
+    common = (go, "build", "-v", "-trimpath", "-buildvcs=false")
     kube = ("-tags", "selinux,notest", "-ldflags", kubernetes_ldflags())
     return (
         GoBuild(
