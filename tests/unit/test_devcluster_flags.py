@@ -65,7 +65,7 @@ def test_go_builds_write_each_binary_into_the_output_directory() -> None:
     apiserver = builds["kube-apiserver"].argv
     assert apiserver[:5] == ("/go/bin/go", "build", "-v", "-trimpath", "-buildvcs=false")
     assert apiserver[-1] == "k8s.io/kubernetes/cmd/kube-apiserver"
-    assert apiserver[4:6] == ("-tags", "selinux,notest")
+    assert apiserver[5:7] == ("-tags", "selinux,notest")
     assert builds["kubectl"].argv[-1] == "k8s.io/kubernetes/cmd/kubectl"
 
 
