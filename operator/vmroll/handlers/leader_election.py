@@ -207,8 +207,9 @@ async def _acquire(
                 acquired = datetime.now(UTC)
                 new_version = await leases.write(step.record, version, acquired)
                 logger.info(
-                    "Acquired %s as %s after %.1f s standing by; starting the operator.",
-                    election, election.identity, time.monotonic() - started,
+                    "Acquired %s as %s (%s) after %.1f s standing by; starting the operator.",
+                    election, election.identity, _how(observation.record, election.identity),
+                    time.monotonic() - started,
                 )  # fmt: skip
                 return _Held(step.record, new_version, acquired, now)
         except LeaseConflict:
@@ -222,6 +223,16 @@ async def _acquire(
             logger.warning("Could not read or write %s: %s", election, error)
         await _sleep_unless(stopping, election.timing.retry_period)
     return None
+
+
+def _how(previous: LeaseRecord | None, identity: str) -> str:
+    if previous is None:
+        return "created it"
+    if not previous.holder:
+        return "it was released"
+    if previous.holder == identity:
+        return "it named this replica already"
+    return f"{previous.holder} stopped renewing it"
 
 
 async def _keep(
