@@ -50,6 +50,15 @@ def lease_holder(kubectl: Kubectl, namespace: str) -> str | None:
     return holder
 
 
+STARTED = "starting the operator"
+
+
+def never_acted(operator: Operator) -> bool:
+    """It never started kopf: no handler, no watch, nothing but standing by."""
+    output = operator.output()
+    return "Standing by" in output and STARTED not in output and "kopf" not in output
+
+
 def wait_holder(kubectl: Kubectl, namespace: str, operators: list[Operator]) -> Operator:
     def probe() -> Operator | None:
         holder = lease_holder(kubectl, namespace)
@@ -105,8 +114,8 @@ def test_leader_killed_mid_rollout_standby_finishes_it_within_bounds(
     manifest["spec"]["image"]["marketplace"]["version"] = OLD
     apply(kubectl, namespace, manifest)
     wait_condition(kubectl, namespace, "web", "Ready", leader)
-    assert f"{namespace}/web" in leader.output()
-    assert f"{namespace}/web" not in standby.output(), standby.output()
+    assert STARTED in leader.output()
+    assert never_acted(standby), standby.output()
 
     bounds = RolloutBounds(emulator, namespace, replicas=3, surge=1, unavailable=0)
     manifest["spec"]["image"]["marketplace"]["version"] = NEW
@@ -156,6 +165,7 @@ def test_leader_stopped_releases_the_lease_and_standby_takes_over_at_once(
     manifest = pool_manifest("web", account, emulator, replicas=1)
     apply(kubectl, namespace, manifest)
     wait_condition(kubectl, namespace, "web", "Ready", leader)
+    assert never_acted(standby), standby.output()
 
     stopped = time.monotonic()
     code = leader.stop()

@@ -109,7 +109,9 @@ def run(args: argparse.Namespace) -> int:
     )
     kopf.configure(verbose=args.verbose)
 
-    async def act(stopping: asyncio.Event | None = None) -> None:
+    async def act(
+        stopping: asyncio.Event | None = None, started: asyncio.Event | None = None
+    ) -> None:
         await kopf.operator(
             clusterwide=not args.namespace,
             namespaces=args.namespace,
@@ -117,6 +119,7 @@ def run(args: argparse.Namespace) -> int:
             liveness_endpoint=args.liveness,
             memo=kopf.Memo(config=config),
             stop_flag=stopping,
+            ready_flag=started,
         )
 
     if not args.leader_elect:

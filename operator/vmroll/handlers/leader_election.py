@@ -154,16 +154,15 @@ class _Held:
     renewed_at: float
 
 
-Act = Callable[[asyncio.Event], Awaitable[None]]
+Act = Callable[[asyncio.Event, asyncio.Event], Awaitable[None]]
+"""The operator: it stops when the first event is set, and sets the second once started."""
 
 
 async def lead(election: Election, act: Act, liveness: str | None) -> int:
     """Stand by until this process holds the Lease; run `act` while renewing it; release it
-    when `act` returns. `act` receives the event set by SIGTERM/SIGINT and must stop on it."""
+    when `act` returns. SIGTERM and SIGINT set the stop event that `act` watches."""
     stopping = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for number in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(number, stopping.set)
+    _stop_on_signals(stopping)
     leases = LeaseClient(load_api_client(), election)
     try:
         async with _standby_liveness(liveness):
@@ -174,14 +173,32 @@ async def lead(election: Election, act: Act, liveness: str | None) -> int:
     if held is None:
         logger.info("Stopped while standing by for %s.", election)
         return 0
+    # Created before `act` starts kopf, so that kopf's shutdown leaves these tasks alone.
+    started = asyncio.Event()
     renewing = asyncio.create_task(_keep(leases, election, held, stopping), name="lease renewal")
+    reclaiming = asyncio.create_task(_reclaim_signals(started, stopping), name="signals")
     try:
-        await act(stopping)
+        await act(stopping, started)
     finally:
         stopping.set()
+        reclaiming.cancel()
         await renewing
         await _release(leases, election, held)
     return 0
+
+
+def _stop_on_signals(stopping: asyncio.Event) -> None:
+    loop = asyncio.get_running_loop()
+    for number in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(number, stopping.set)
+
+
+async def _reclaim_signals(started: asyncio.Event, stopping: asyncio.Event) -> None:
+    """kopf installs its own signal handlers as it starts; once it has, route the signals back
+    to the stop event it watches. Otherwise kopf, stopped by its handler, would wait 5 s for
+    its own task that waits on that event."""
+    await started.wait()
+    _stop_on_signals(stopping)
 
 
 async def _acquire(
