@@ -24,6 +24,8 @@ from pool_helpers import (
     Operator,
     RolloutBounds,
     apply,
+    free_port,
+    healthy,
     pool_manifest,
     wait_condition,
 )
@@ -75,8 +77,19 @@ def azure_writes(emulator: EmulatorProcess) -> int:
 
 
 @pytest.fixture
+def liveness() -> dict[Operator, str]:
+    """Each operator's liveness endpoint (`--liveness`)."""
+    return {}
+
+
+@pytest.fixture
 def pair(
-    cluster: Cluster, kubectl: Kubectl, namespace: str, account: str, tmp_path: Path
+    cluster: Cluster,
+    kubectl: Kubectl,
+    namespace: str,
+    account: str,
+    tmp_path: Path,
+    liveness: dict[Operator, str],
 ) -> Iterator[tuple[Operator, Operator]]:
     """Two operator processes electing a leader in the test namespace's Lease."""
     operators = (
@@ -84,7 +97,9 @@ def pair(
         Operator(cluster, namespace, tmp_path / "operator-2.log"),
     )
     for operator in operators:
-        operator.start("--leader-elect", "--leader-election-namespace", namespace)
+        liveness[operator] = f"http://127.0.0.1:{free_port()}/healthz"
+        operator.start("--leader-elect", "--leader-election-namespace", namespace,
+                       "--liveness", liveness[operator])  # fmt: skip
     yield operators
     for operator in operators:
         operator.stop()
@@ -160,12 +175,14 @@ def test_leader_stopped_releases_the_lease_and_standby_takes_over_at_once(
     account: str,
     emulator: EmulatorProcess,
     pair: tuple[Operator, Operator],
+    liveness: dict[Operator, str],
 ) -> None:
     leader, standby = leader_and_standby(kubectl, namespace, pair)
     manifest = pool_manifest("web", account, emulator, replicas=1)
     apply(kubectl, namespace, manifest)
     wait_condition(kubectl, namespace, "web", "Ready", leader)
     assert never_acted(standby), standby.output()
+    assert healthy(liveness[standby]), "a standby answers its liveness probe"
 
     stopped = time.monotonic()
     code = leader.stop()
@@ -177,6 +194,8 @@ def test_leader_stopped_releases_the_lease_and_standby_takes_over_at_once(
              timeout=60, describe=standby.output)  # fmt: skip
     acquired = time.monotonic()
     assert "(it was released)" in standby.output(), standby.output()
+    wait_for("kopf's liveness endpoint on the new leader", lambda: healthy(liveness[standby]),
+             timeout=60, describe=standby.output)  # fmt: skip
 
     manifest["spec"]["replicas"] = 2
     apply(kubectl, namespace, manifest)
