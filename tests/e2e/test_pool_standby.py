@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import re
+import signal
 import socket
 import time
 from collections.abc import Iterator
@@ -222,3 +223,34 @@ def test_leader_whose_lease_is_taken_stops_at_once_with_code_3(
     assert standby.process is not None
     assert standby.process.poll() is None
     assert lease_holder(kubectl, namespace) == "intruder"
+
+
+def test_leader_frozen_past_the_lease_stops_on_waking_and_the_standby_leads(
+    kubectl: Kubectl,
+    namespace: str,
+    account: str,
+    emulator: EmulatorProcess,
+    pair: tuple[Operator, Operator],
+) -> None:
+    leader, standby = leader_and_standby(kubectl, namespace, pair)
+    manifest = pool_manifest("web", account, emulator, replicas=1)
+    apply(kubectl, namespace, manifest)
+    wait_condition(kubectl, namespace, "web", "Ready", leader)
+    assert leader.process is not None
+
+    leader.process.send_signal(signal.SIGSTOP)
+    try:
+        wait_for("the standby holding the Lease",
+                 lambda: True if lease_holder(kubectl, namespace) == identity(standby) else None,
+                 timeout=60, describe=standby.output)  # fmt: skip
+    finally:
+        leader.process.send_signal(signal.SIGCONT)
+    code = wait_for("the old leader exiting", leader.process.poll, timeout=30,
+                    describe=leader.output)  # fmt: skip
+
+    assert code == 3, leader.output()
+    assert "not renewed for 10 s" in leader.output()
+    manifest["spec"]["replicas"] = 2
+    apply(kubectl, namespace, manifest)
+    wait_condition(kubectl, namespace, "web", "Ready", standby)
+    assert len(emulator.vms(namespace)) == 2

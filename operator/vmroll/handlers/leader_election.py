@@ -255,12 +255,22 @@ def _how(previous: LeaseRecord | None, identity: str) -> str:
 async def _keep(
     leases: LeaseClient, election: Election, held: _Held, stopping: asyncio.Event
 ) -> None:
-    """Renew every retry_period until `stopping`; exit the process once renewal is lost."""
+    """Renew every retry_period until `stopping`; exit the process once renewal is lost.
+
+    Waits are cut at the renew deadline, whatever the client's own timeouts and retries do,
+    so that this process stops before a standby may count the Lease as expired."""
     timing = election.timing
-    while not await _sleep_unless(stopping, timing.retry_period):
-        await _renew(leases, election, held)
+    while not await _sleep_unless(stopping, min(timing.retry_period, _left(held, timing))):
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(_left(held, timing)):
+                await _renew(leases, election, held)
         if leadership_lost(held.renewed_at, time.monotonic(), timing):
             _abandon(election, f"not renewed for {timing.renew_deadline:.0f} s")
+
+
+def _left(held: _Held, timing: LeaseTiming) -> float:
+    """Seconds until the renew deadline."""
+    return max(0.0, held.renewed_at + timing.renew_deadline - time.monotonic())
 
 
 async def _renew(leases: LeaseClient, election: Election, held: _Held) -> None:
