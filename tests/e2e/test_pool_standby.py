@@ -4,7 +4,9 @@ The leader SIGKILLed mid-rollout: the standby takes the Lease once it expires an
 rollout, with no duplicate VM and within the surge and availability bounds as the emulator saw
 them. The leader stopped with SIGTERM: it releases the Lease and the standby takes it at once,
 without waiting for it to expire. A leader whose Lease is taken from it exits at once with
-code 3. Failover times are printed (`pytest -s`), never asserted: benchmarks measure speed.
+code 3; so does one frozen (SIGSTOP) past the Lease's duration, as it wakes, while the standby
+it left the Lease to leads. A standby answers its liveness probe. Failover times are printed
+(`pytest -s`), never asserted: benchmarks/failover.py measures them.
 """
 
 from __future__ import annotations
