@@ -10,6 +10,8 @@ controller-runtime does, a process starts the kopf operator only once it holds a
 (the Deployment restarts it as a standby): never two actors. On a clean stop (SIGTERM) it lets
 kopf finish, then releases the Lease, so a standby takes over without waiting for it to expire.
 A standby serves the liveness endpoint while it waits, so that it is not restarted for waiting.
+As with controller-runtime, this is not fencing: a process frozen (SIGSTOP, a paused VM) past
+the Lease's duration exits as it wakes, but a request it had already sent may still complete.
 
 The decisions (expired? whose? what next?) are `vmroll.plan.leases`; this module only reads
 and writes the Lease (with its resourceVersion: a concurrent write fails with 409) and keeps
