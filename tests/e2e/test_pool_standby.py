@@ -64,6 +64,13 @@ def never_acted(operator: Operator) -> bool:
     return "Standing by" in output and STARTED not in output and "kopf" not in output
 
 
+def lease_events(kubectl: Kubectl, namespace: str) -> list[tuple[str, str, str]]:
+    """(type, reason, message) of the events about the Lease."""
+    events = kubectl.json("get", "events", "-n", namespace)["items"]
+    return [(e["type"], e["reason"], e["message"]) for e in events
+            if e["involvedObject"]["kind"] == "Lease"]  # fmt: skip
+
+
 def wait_holder(kubectl: Kubectl, namespace: str, operators: list[Operator]) -> Operator:
     def probe() -> Operator | None:
         holder = lease_holder(kubectl, namespace)
@@ -197,6 +204,11 @@ def test_leader_stopped_releases_the_lease_and_standby_takes_over_at_once(
              timeout=60, describe=standby.output)  # fmt: skip
     acquired = time.monotonic()
     assert "(it was released)" in standby.output(), standby.output()
+    events = lease_events(kubectl, namespace)
+    for message in (f"{identity(leader)} became leader",
+                    f"{identity(leader)} stopped leading and released the Lease",
+                    f"{identity(standby)} became leader"):  # fmt: skip
+        assert ("Normal", "LeaderElection", message) in events, events
     wait_for("kopf's liveness endpoint on the new leader", lambda: healthy(liveness[standby]),
              timeout=60, describe=standby.output)  # fmt: skip
 
@@ -222,6 +234,8 @@ def test_leader_whose_lease_is_taken_stops_at_once_with_code_3(
                     describe=leader.output)  # fmt: skip
     assert code == 3, leader.output()
     assert "it now names intruder" in leader.output()
+    lost = f"{identity(leader)} stopped acting and exits (it now names intruder)"
+    assert ("Warning", "LeadershipLost", lost) in lease_events(kubectl, namespace)
     assert standby.process is not None
     assert standby.process.poll() is None
     assert lease_holder(kubectl, namespace) == "intruder"
@@ -252,6 +266,8 @@ def test_leader_frozen_past_the_lease_stops_on_waking_and_the_standby_leads(
 
     assert code == 3, leader.output()
     assert "not renewed for 10 s" in leader.output()
+    lost = f"{identity(leader)} stopped acting and exits (not renewed for 10 s)"
+    assert ("Warning", "LeadershipLost", lost) in lease_events(kubectl, namespace)
     manifest["spec"]["replicas"] = 2
     apply(kubectl, namespace, manifest)
     wait_condition(kubectl, namespace, "web", "Ready", standby)
