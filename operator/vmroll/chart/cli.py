@@ -11,8 +11,9 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from vmroll.chart.helm import DEFAULT_NAMESPACE, DEFAULT_RELEASE
-
+RELEASE = "vmroll"
+NAMESPACE = "vmroll-system"
+"""The release and namespace the base installs, as `helm install vmroll -n vmroll-system` does."""
 CHART_CRDS = Path("files") / "crds"
 
 
@@ -29,20 +30,14 @@ def register(commands: argparse._SubParsersAction[Any]) -> None:
 
 
 def _write_manifests(args: argparse.Namespace) -> int:
+    from vmroll.chart.helm import ensure_helm, template
     from vmroll.chart.kustomize import kustomize_base
-    from vmroll.chart.tools import ensure_helm
 
     chart: Path = args.chart
     write_chart_crds(chart)
-    rendered = _template(ensure_helm(), chart)
-    replace_yaml_files(args.output_dir, kustomize_base(rendered, DEFAULT_NAMESPACE))
+    rendered = template(ensure_helm(), chart, release=RELEASE, namespace=NAMESPACE)
+    replace_yaml_files(args.output_dir, kustomize_base(rendered, NAMESPACE))
     return 0
-
-
-def _template(helm: Path, chart: Path) -> str:
-    from vmroll.chart.helm import template
-
-    return template(helm, chart, release=DEFAULT_RELEASE, namespace=DEFAULT_NAMESPACE)
 
 
 def write_chart_crds(chart: Path) -> None:
