@@ -55,9 +55,7 @@ def kustomize_base(rendered: str, namespace: str) -> dict[str, str]:
         NAMESPACE_FILE: HEADER + yaml.safe_dump(namespace_document(namespace), sort_keys=False)
     }
     for source, documents in split_by_source(rendered).items():
-        files[source] = HEADER.format(source=f"charts/vmroll/templates/{source}") + "---\n".join(
-            documents
-        )
+        files[source] = HEADER + "---\n".join(documents)
     files[KUSTOMIZATION] = _kustomization(sorted(name for name in files if name != KUSTOMIZATION))
     return files
 
