@@ -65,8 +65,9 @@ def _children_output_to(log: Path) -> Iterator[None]:
 
 
 @contextmanager
-def bench_stack(catalog: Path | None = None) -> Iterator[DevStack]:
-    """The local stack in a throwaway state directory; the operator's log goes to a file."""
+def bench_stack(catalog: Path | None = None, run_operator: bool = True) -> Iterator[DevStack]:
+    """The local stack in a throwaway state directory; the operator's log goes to a file.
+    Without `run_operator`, the benchmark starts its own operators (`spawn_vmroll`)."""
     # A benchmark run in the background ignores SIGINT; SIGTERM must still stop the stack.
     signal.signal(signal.SIGTERM, _exit_on_sigterm)
     with ExitStack() as stack:
@@ -74,13 +75,30 @@ def bench_stack(catalog: Path | None = None) -> Iterator[DevStack]:
         previous = os.environ.get(STATE_DIR_VARIABLE)
         os.environ[STATE_DIR_VARIABLE] = str(state)
         stack.callback(_restore_env, STATE_DIR_VARIABLE, previous)
-        log = Path(tempfile.gettempdir()) / f"vmroll-bench-{os.getpid()}.log"
+        log = bench_log()
         print(f"starting the local stack (children's output: {log})", flush=True)
         started = time.monotonic()
         with _children_output_to(log):
-            dev = stack.enter_context(DevStack(catalog=catalog, report=lambda _line: None))
+            dev = stack.enter_context(
+                DevStack(catalog=catalog, run_operator=run_operator, report=lambda _line: None)
+            )
         print(f"stack up in {time.monotonic() - started:.1f}s", flush=True)
         yield dev
+
+
+def bench_log() -> Path:
+    return Path(tempfile.gettempdir()) / f"vmroll-bench-{os.getpid()}.log"
+
+
+def spawn_vmroll(dev: DevStack, *args: str) -> subprocess.Popen[bytes]:
+    """`vmroll ARGS` against the stack's cluster, its output appended to the benchmark's log."""
+    with bench_log().open("ab") as sink:
+        return subprocess.Popen(
+            [sys.executable, "-m", "vmroll.cli", *args],
+            stdout=sink,
+            stderr=subprocess.STDOUT,
+            env={**os.environ, "KUBECONFIG": str(dev.kubeconfig)},
+        )
 
 
 def _exit_on_sigterm(signum: int, _frame: object) -> None:
