@@ -224,3 +224,21 @@ def _no_pool_series(url: str, operator: Operator) -> bool | None:
     samples = scrape(url)
     assert samples is not None, operator.output()
     return True if all(labels.get("pool") != "web" for _, labels, _ in samples) else None
+
+
+def test_a_metrics_address_in_use_stops_the_operator(
+    cluster: Cluster, namespace: str, tmp_path: Path
+) -> None:
+    operator = Operator(cluster, namespace, tmp_path / "operator.log")
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        operator.start("--metrics", f"127.0.0.1:{port}")
+        try:
+            assert operator.process is not None
+            code = operator.process.wait(timeout=60)
+        finally:
+            operator.stop()
+    assert code != 0
+    assert f"cannot serve metrics on 127.0.0.1:{port}" in operator.output()

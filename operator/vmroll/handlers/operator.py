@@ -4,7 +4,8 @@ Importing this module registers every vmroll handler. Settings are set once here
 bookkeeping goes to annotations under vmroll.io (never into the status vmroll owns), the
 finalizer is vmroll's, and only warnings are posted as events from logs (vmroll posts its own
 events for VMs created and deleted). With `--metrics`, the Prometheus endpoint starts here and
-stops in cleanup, so that SIGTERM closes it with the operator.
+stops in cleanup, so that SIGTERM closes it with the operator; an address it cannot listen on
+stops the operator at startup.
 """
 
 from __future__ import annotations
@@ -43,9 +44,16 @@ async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) 
     memo.state = state
     if config.metrics is not None:
         address = config.metrics
-        memo.metrics_server = await serve_metrics(
-            state.metrics.registry, address.host, address.port
-        )
+        try:
+            memo.metrics_server = await serve_metrics(
+                state.metrics.registry, address.host, address.port
+            )
+        except OSError as error:
+            # A port in use does not free itself: exit (and be restarted) rather than retry.
+            raise kopf.PermanentError(
+                f"cannot serve metrics on {address.host}:{address.port}: {error.strerror}; "
+                "free the port or change --metrics"
+            ) from error
 
 
 @kopf.on.cleanup()
