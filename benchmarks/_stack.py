@@ -20,7 +20,7 @@ import tempfile
 import time
 import urllib.request
 from collections import Counter
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -65,9 +65,12 @@ def _children_output_to(log: Path) -> Iterator[None]:
 
 
 @contextmanager
-def bench_stack(catalog: Path | None = None, run_operator: bool = True) -> Iterator[DevStack]:
+def bench_stack(
+    catalog: Path | None = None, run_operator: bool = True, operator_args: Sequence[str] = ()
+) -> Iterator[DevStack]:
     """The local stack in a throwaway state directory; the operator's log goes to a file.
-    Without `run_operator`, the benchmark starts its own operators (`spawn_vmroll`)."""
+    Without `run_operator`, the benchmark starts its own operators (`spawn_vmroll`);
+    `operator_args` are added to the operator's `vmroll run`."""
     # A benchmark run in the background ignores SIGINT; SIGTERM must still stop the stack.
     signal.signal(signal.SIGTERM, _exit_on_sigterm)
     with ExitStack() as stack:
@@ -80,7 +83,12 @@ def bench_stack(catalog: Path | None = None, run_operator: bool = True) -> Itera
         started = time.monotonic()
         with _children_output_to(log):
             dev = stack.enter_context(
-                DevStack(catalog=catalog, run_operator=run_operator, report=lambda _line: None)
+                DevStack(
+                    catalog=catalog,
+                    run_operator=run_operator,
+                    operator_args=operator_args,
+                    report=lambda _line: None,
+                )
             )
         print(f"stack up in {time.monotonic() - started:.1f}s", flush=True)
         yield dev

@@ -1,10 +1,10 @@
 """`vmroll run`: the operator against the current kubeconfig (or in-cluster configuration).
 
 Clusterwide unless `--namespace` is given. With `--leader-elect`, the operator acts only while
-it holds a Lease (`vmroll.handlers.leader_election`), so that a second replica stands by. kopf
-handles SIGTERM and SIGINT: handlers finish or are cancelled, and the process exits 0. The flags
-are a contract with the Helm chart (charts/vmroll/templates/deployment.yaml), which passes them
-from its values.
+it holds a Lease (`vmroll.handlers.leader_election`), so that a second replica stands by.
+`--metrics HOST:PORT` serves Prometheus metrics at /metrics. kopf handles SIGTERM and SIGINT:
+handlers finish or are cancelled, and the process exits 0. The flags are a contract with the
+Helm chart (charts/vmroll/templates/deployment.yaml), which passes them from its values.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import os
 import sys
 from typing import Any
 
-from vmroll.handlers.run_config import RunConfig
+from vmroll.handlers.run_config import ListenAddress, RunConfig
 
 LOG_LEVELS = ("debug", "info", "warning")
 
@@ -31,6 +31,12 @@ def register(commands: argparse._SubParsersAction[Any]) -> None:
     )
     parser.add_argument(
         "--liveness", metavar="URL", help="serve liveness, e.g. http://0.0.0.0:8080/healthz"
+    )
+    parser.add_argument(
+        "--metrics",
+        metavar="HOST:PORT",
+        type=_listen_address,
+        help="serve Prometheus metrics at /metrics there, e.g. 0.0.0.0:8080 (default: not served)",
     )
     parser.add_argument(
         "--leader-elect",
@@ -115,6 +121,7 @@ def run(args: argparse.Namespace) -> int:
         progress_seconds=args.progress_interval,
         concurrency=args.concurrency,
         polling_interval=args.polling_interval,
+        metrics=args.metrics,
     )
     kopf.configure(verbose=args.log_level == "debug", quiet=args.log_level == "warning")
 
@@ -137,3 +144,10 @@ def run(args: argparse.Namespace) -> int:
     assert lease_namespace  # checked above, before the heavy imports
     election = leader_election.Election(namespace=lease_namespace, name=args.leader_election_name)
     return asyncio.run(leader_election.lead(election, act, args.liveness))
+
+
+def _listen_address(text: str) -> ListenAddress:
+    try:
+        return ListenAddress.parse(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from error
