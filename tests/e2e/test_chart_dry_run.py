@@ -19,6 +19,8 @@ import pytest
 from chart_helpers import as_list, container_args, of_kind, only, pod_of, render
 from e2e_harness import Kubectl
 
+from vmroll.cli import build_parser
+
 pytestmark = pytest.mark.e2e
 
 CLIENT_ID = "00000000-0000-0000-0000-0000000000aa"
@@ -96,6 +98,24 @@ CASES: list[tuple[str, dict[str, Any], Check]] = [
         "metrics": {"serviceMonitor": {"enabled": True, "labels": {"release": "prom"}}}},
      _pdb_and_service_monitor),
 ]  # fmt: skip
+
+
+@pytest.mark.parametrize("values", [c[1] for c in CASES], ids=[c[0] for c in CASES])
+def test_vmroll_run_accepts_the_arguments_the_chart_passes(
+    helm: Path, values: dict[str, Any]
+) -> None:
+    """The chart's container args are `vmroll run`'s flags, parsed by vmroll's own parser."""
+    objects = render(helm, release="vmroll", namespace="vmroll-system", values=values)
+    args = build_parser().parse_args(container_args(objects))
+    assert args.command == "run"
+    assert args.log_level == values.get("logLevel", "info")
+    assert args.namespace == values.get("watchNamespaces", [])
+    metrics = values.get("metrics", {}).get("enabled", True)
+    assert (args.metrics is not None) == metrics
+    assert args.leader_elect == (values.get("replicas", 1) > 1)
+    if args.leader_elect:
+        lease = (args.leader_election_namespace, args.leader_election_name)
+        assert lease == ("vmroll-system", "vmroll")
 
 
 def restrict(kubectl: Kubectl, namespace: str) -> None:
