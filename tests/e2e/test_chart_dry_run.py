@@ -3,9 +3,8 @@ the combinations users set; the operator's Pod is admitted in a namespace that e
 Security "restricted", and one that breaks it (hostNetwork) is refused there.
 
 Each rendering is applied with `kubectl apply --dry-run=server`: the apiserver validates every
-object (schemas, CRD structure, RBAC references) and persists nothing. The ServiceMonitor's CRD
-belongs to the Prometheus Operator and is not on the local control plane, so that one object is
-checked for what it selects instead of being applied.
+object (schemas, CRD structure, RBAC references) and persists nothing; the ServiceMonitor against
+the Prometheus Operator's own CRD (the `service_monitor_crd` fixture).
 """
 
 from __future__ import annotations
@@ -22,6 +21,7 @@ from e2e_harness import Kubectl
 from vmroll.cli import build_parser
 
 pytestmark = pytest.mark.e2e
+pytest_plugins = ("chart_fixtures",)
 
 CLIENT_ID = "00000000-0000-0000-0000-0000000000aa"
 TENANT_ID = "00000000-0000-0000-0000-0000000000bb"
@@ -125,15 +125,19 @@ def restrict(kubectl: Kubectl, namespace: str) -> None:
 
 @pytest.mark.parametrize(("values", "check"), [c[1:] for c in CASES], ids=[c[0] for c in CASES])
 def test_the_rendering_is_valid_and_its_pod_is_admitted_as_restricted(
-    helm: Path, kubectl: Kubectl, namespace: str, values: dict[str, Any], check: Check
+    helm: Path,
+    kubectl: Kubectl,
+    namespace: str,
+    service_monitor_crd: str,
+    values: dict[str, Any],
+    check: Check,
 ) -> None:
     restrict(kubectl, namespace)
     objects = render(helm, release="vmroll", namespace=namespace, values=values)
     check(objects, namespace)
 
-    applicable = [o for o in objects if o["kind"] != "ServiceMonitor"]
-    applied = kubectl("apply", "--dry-run=server", "-f", "-", input=as_list(applicable))
-    assert applied.stdout.count("(server dry run)") == len(applicable), applied.stdout
+    applied = kubectl("apply", "--dry-run=server", "-f", "-", input=as_list(objects))
+    assert applied.stdout.count("(server dry run)") == len(objects), applied.stdout
     pod = pod_of(only(objects, "Deployment"), "vmroll-dry-run")
     admitted = kubectl("apply", "-n", namespace, "--dry-run=server", "-f", "-",
                        input=json.dumps(pod))  # fmt: skip
