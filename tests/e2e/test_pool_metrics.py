@@ -178,7 +178,7 @@ def test_metrics_agree_with_azure_and_the_status_during_and_after_a_rollout(
                 or value(samples, "vmroll_pool_state", state="Ready", **pool) != 1
             ):
                 return None
-            return samples, azure  # fmt: skip
+            return samples, azure
 
         samples, azure = wait_for("the operator's counts to equal Azure's", settled, timeout=60,
                                   describe=operator.output)  # fmt: skip

@@ -122,15 +122,19 @@ async def _run_pass(
         # the next pass observes again from scratch.
         logger.exception("reconcile pass failed; retrying")
         return PassResult.ERROR, state.config.progress_seconds * 5
-    return _RESULTS[outcome.next], _delay(state, outcome)
+    return _result(outcome), _delay(state, outcome)
 
 
-_RESULTS = {
-    Next.SETTLED: PassResult.SETTLED,
-    Next.PROGRESSING: PassResult.PROGRESSING,
-    Next.RETRY: PassResult.RETRY,
-    Next.STALLED: PassResult.STALLED,
-}
+def _result(outcome: Outcome) -> PassResult:
+    match outcome.next:
+        case Next.SETTLED:
+            return PassResult.SETTLED
+        case Next.PROGRESSING:
+            return PassResult.PROGRESSING
+        case Next.RETRY:
+            return PassResult.RETRY
+        case Next.STALLED:
+            return PassResult.STALLED
 
 
 def _report_figures(state: OperatorState, pool: VirtualMachinePool) -> None:

@@ -1,4 +1,4 @@
-"""The operator's loop timing and concurrency, apart from the state that uses them.
+"""The operator's loop timing, concurrency and endpoints, apart from the state that uses them.
 
 Kept free of heavy imports: the `vmroll` command line reads these defaults for its `run` flags,
 and every other subcommand (`vmroll emulator serve`, `vmroll devcluster ...`) would otherwise
