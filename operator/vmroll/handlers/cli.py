@@ -3,14 +3,21 @@
 Clusterwide unless `--namespace` is given; standalone unless `--peering` names a peering object
 (a second replica then stands by). kopf handles SIGTERM and SIGINT: handlers finish or are
 cancelled, and the process exits 0.
+
+Trust is off by default: AzureAccounts may use only the known Azure clouds' endpoints unless
+`--allow-custom-endpoints` is given (the emulator needs it), and their Secrets are read only from
+`--cluster-resource-namespace` (the pod's own namespace in a cluster).
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 from typing import Any
 
-from vmroll.handlers.run_config import RunConfig
+from vmroll.handlers.run_config import DEFAULT_CLUSTER_RESOURCE_NAMESPACE, RunConfig
+
+POD_NAMESPACE_VARIABLE = "POD_NAMESPACE"
 
 
 def register(commands: argparse._SubParsersAction[Any]) -> None:
@@ -58,6 +65,19 @@ def register(commands: argparse._SubParsersAction[Any]) -> None:
         default=defaults.polling_interval,
         help="seconds between polls of an Azure operation without Retry-After",
     )
+    parser.add_argument(
+        "--allow-custom-endpoints",
+        action="store_true",
+        help="let AzureAccounts use endpoints outside the public, China and US Government "
+        "clouds, and CA bundles (the local emulator needs this)",
+    )
+    parser.add_argument(
+        "--cluster-resource-namespace",
+        metavar="NS",
+        default=os.environ.get(POD_NAMESPACE_VARIABLE) or DEFAULT_CLUSTER_RESOURCE_NAMESPACE,
+        help="the only namespace whose Secrets and ConfigMaps AzureAccounts may reference "
+        f"(default: ${POD_NAMESPACE_VARIABLE}, else {DEFAULT_CLUSTER_RESOURCE_NAMESPACE})",
+    )
     parser.set_defaults(run=run)
 
 
@@ -72,6 +92,8 @@ def run(args: argparse.Namespace) -> int:
         progress_seconds=args.progress_interval,
         concurrency=args.concurrency,
         polling_interval=args.polling_interval,
+        allow_custom_endpoints=args.allow_custom_endpoints,
+        cluster_resource_namespace=args.cluster_resource_namespace,
     )
     kopf.configure(verbose=args.verbose)
     kopf.run(

@@ -1,4 +1,4 @@
-"""The operator's loop timing and concurrency, apart from the state that uses them.
+"""The operator's loop timing, concurrency and trust settings, apart from the state using them.
 
 Kept free of heavy imports: the `vmroll` command line reads these defaults for its `run` flags,
 and every other subcommand (`vmroll emulator serve`, `vmroll devcluster ...`) would otherwise
@@ -9,10 +9,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+DEFAULT_CLUSTER_RESOURCE_NAMESPACE = "vmroll-system"
+
 
 @dataclass(frozen=True)
 class RunConfig:
-    """Loop timing and concurrency; `vmroll run` flags, defaults for production."""
+    """Loop timing, concurrency and trust; `vmroll run` flags, defaults for production."""
 
     resync_seconds: float = 60.0
     """How often a settled pool is observed again (finds VMs deleted out of band)."""
@@ -23,3 +25,7 @@ class RunConfig:
     concurrency: int = 10
     operation_wait: float = 30.0
     polling_interval: float = 15.0
+    allow_custom_endpoints: bool = False
+    """Whether AzureAccounts may name endpoints outside the known Azure clouds, or a CA bundle."""
+    cluster_resource_namespace: str = DEFAULT_CLUSTER_RESOURCE_NAMESPACE
+    """The only namespace whose Secrets and ConfigMaps AzureAccounts may reference."""
