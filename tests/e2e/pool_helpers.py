@@ -79,7 +79,8 @@ class EmulatorProcess:
         data = None if body is None else json.dumps(body).encode()
         request = urllib.request.Request(
             f"{self.base_url}/_emulator/{path}", data=data, method=method,
-            headers={"Content-Type": "application/json"},
+            headers={"Content-Type": "application/json",
+                     "Authorization": f"Bearer {self.credentials['adminToken']}"},
         )  # fmt: skip
         with urllib.request.urlopen(request, context=context, timeout=30) as response:
             return json.loads(response.read())
