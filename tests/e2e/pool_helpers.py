@@ -126,9 +126,15 @@ class Operator:
     """`vmroll run` for the test namespace, as a process that tests may kill and restart."""
 
     def __init__(
-        self, cluster: Cluster, namespace: str, log: Path, *, allow_custom_endpoints: bool = True
+        self,
+        cluster: Cluster,
+        namespace: str,
+        log: Path,
+        *,
+        allow_custom_endpoints: bool = True,
+        env: dict[str, str] | None = None,
     ) -> None:
-        self._env = cluster.env()
+        self._env = {**cluster.env(), **(env or {})}
         self._namespace = namespace
         self._trust = ("--allow-custom-endpoints",) if allow_custom_endpoints else ()
         self.log = log
