@@ -317,6 +317,7 @@ def test_a_secret_outside_the_operators_namespace_is_refused_unread(
             "the account's Ready condition", lambda: account_ready(kubectl, cluster_account),
             timeout=90, describe=operator.output,
         )  # fmt: skip
+        assert (ready["status"], ready["reason"]) == ("False", "ReferenceNamespaceNotAllowed")
         warnings = wait_for(
             "the account's Warning event",
             lambda: account_warnings(kubectl, cluster_account) or None,
@@ -324,7 +325,6 @@ def test_a_secret_outside_the_operators_namespace_is_refused_unread(
     finally:
         operator.stop()
 
-    assert (ready["status"], ready["reason"]) == ("False", "ReferenceNamespaceNotAllowed")
     for named in ("spec.auth.clientSecret.secretRef", other_namespace, f"to {namespace}",
                   "--cluster-resource-namespace"):  # fmt: skip
         assert named in ready["message"]
