@@ -37,6 +37,8 @@ from vmroll.devstack.manifests import (
 INSTANCE_NAME = "dev"
 EMULATOR_READY_TIMEOUT_SECONDS = 60.0
 STOP_GRACE_SECONDS = 10.0
+TRUST_EMULATOR = ("--allow-custom-endpoints", "--cluster-resource-namespace", SYSTEM_NAMESPACE)
+"""The emulator is a custom endpoint with its own CA; its Secret is in the system namespace."""
 
 Report = Callable[[str], None]
 
@@ -52,10 +54,12 @@ class DevStack:
         self,
         *,
         run_operator: bool = True,
+        operator_args: Sequence[str] = (),
         catalog: Path | None = None,
         report: Report = print,
     ) -> None:
         self._run_operator = run_operator
+        self._operator_args = tuple(operator_args)
         self._catalog = catalog
         self._report = report
         self._exit = ExitStack()
@@ -83,12 +87,7 @@ class DevStack:
         self._install(self.credentials, ca_pem, workdir)
         if self._run_operator:
             self.operator = self._spawn(
-                [
-                    "run",
-                    "--allow-custom-endpoints",
-                    "--cluster-resource-namespace",
-                    SYSTEM_NAMESPACE,
-                ],
+                ["run", *TRUST_EMULATOR, *self._operator_args],
                 log=None,
                 env={"KUBECONFIG": str(self.kubeconfig)},
             )
