@@ -3,7 +3,7 @@
 `bench_stack` starts `vmroll.devstack.stack.DevStack` (control plane, `vmroll emulator serve`,
 CRDs, the `emulator` AzureAccount, `vmroll run`) in a throwaway `VMROLL_STATE_DIR`, with the
 children's output in a log file so that the benchmark's table stays readable. `Emulator` reads
-the emulator's admin API (`/_emulator/...`, HTTPS with the emulator's CA, loopback only);
+the emulator's admin API (`/_emulator/...`, HTTPS with the emulator's CA and its admin token);
 `Pools` reads VirtualMachinePools through the Kubernetes API without a kubectl process per poll,
 which on a 2-core machine would take CPU from the operator being measured.
 """
@@ -176,9 +176,14 @@ class Emulator:
     def __init__(self, credentials: Mapping[str, Any]) -> None:
         self._base = str(credentials["resourceManagerEndpoint"]).rstrip("/")
         self._tls = ssl.create_default_context(cafile=str(credentials["caBundle"]))
+        self._authorization = f"Bearer {credentials['adminToken']}"
 
     def _call(self, method: str, path: str) -> Any:
-        request = urllib.request.Request(f"{self._base}/_emulator/{path}", method=method)
+        request = urllib.request.Request(
+            f"{self._base}/_emulator/{path}",
+            method=method,
+            headers={"Authorization": self._authorization},
+        )
         with urllib.request.urlopen(request, context=self._tls, timeout=30) as response:
             return json.load(response)
 

@@ -90,7 +90,7 @@ CASES: list[tuple[str, dict[str, Any], Check]] = [
     ("defaults", {}, _defaults),
     ("metrics off", {"metrics": {"enabled": False}}, _metrics_off),
     ("two replicas", {"replicas": 2}, _two_replicas),
-    ("workload identity", {"azure": {"workloadIdentity": {
+    ("workload identity", {"azure": {"allowCustomEndpoints": True, "workloadIdentity": {
         "enabled": True, "clientId": CLIENT_ID, "tenantId": TENANT_ID}}}, _workload_identity),
     ("one namespace, debug", {"watchNamespaces": ["pools"], "logLevel": "debug"}, _one_namespace),
     ("pdb and service monitor", {"replicas": 2, "crds": {"install": False},
@@ -113,6 +113,9 @@ def test_vmroll_run_accepts_the_arguments_the_chart_passes(
     metrics = values.get("metrics", {}).get("enabled", True)
     assert (args.metrics is not None) == metrics
     assert args.leader_elect == (values.get("replicas", 1) > 1)
+    assert args.cluster_resource_namespace == "vmroll-system"
+    custom = values.get("azure", {}).get("allowCustomEndpoints", False)
+    assert args.allow_custom_endpoints == custom
     if args.leader_elect:
         lease = (args.leader_election_namespace, args.leader_election_name)
         assert lease == ("vmroll-system", "vmroll")

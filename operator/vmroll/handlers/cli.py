@@ -5,6 +5,10 @@ it holds a Lease (`vmroll.handlers.leader_election`), so that a second replica s
 `--metrics HOST:PORT` serves Prometheus metrics at /metrics. kopf handles SIGTERM and SIGINT:
 handlers finish or are cancelled, and the process exits 0. The flags are a contract with the
 Helm chart (charts/vmroll/templates/deployment.yaml), which passes them from its values.
+
+Trust is off by default: AzureAccounts may use only the known Azure clouds' endpoints unless
+`--allow-custom-endpoints` is given (the emulator needs it), and their Secrets are read only from
+`--cluster-resource-namespace` (the pod's own namespace in a cluster).
 """
 
 from __future__ import annotations
@@ -14,7 +18,13 @@ import os
 import sys
 from typing import Any
 
-from vmroll.handlers.run_config import ListenAddress, RunConfig
+from vmroll.handlers.run_config import (
+    DEFAULT_CLUSTER_RESOURCE_NAMESPACE,
+    ListenAddress,
+    RunConfig,
+)
+
+POD_NAMESPACE_VARIABLE = "POD_NAMESPACE"
 
 LOG_LEVELS = ("debug", "info", "warning")
 
@@ -46,7 +56,7 @@ def register(commands: argparse._SubParsersAction[Any]) -> None:
     parser.add_argument(
         "--leader-election-namespace",
         metavar="NS",
-        help=f"namespace of the Lease (default: ${POD_NAMESPACE})",
+        help=f"namespace of the Lease (default: ${POD_NAMESPACE_VARIABLE})",
     )
     parser.add_argument(
         "--leader-election-name",
@@ -90,18 +100,28 @@ def register(commands: argparse._SubParsersAction[Any]) -> None:
         default=defaults.polling_interval,
         help="seconds between polls of an Azure operation without Retry-After",
     )
+    parser.add_argument(
+        "--allow-custom-endpoints",
+        action="store_true",
+        help="let AzureAccounts use endpoints outside the public, China and US Government "
+        "clouds, and CA bundles (the local emulator needs this)",
+    )
+    parser.add_argument(
+        "--cluster-resource-namespace",
+        metavar="NS",
+        default=os.environ.get(POD_NAMESPACE_VARIABLE) or DEFAULT_CLUSTER_RESOURCE_NAMESPACE,
+        help="the only namespace whose Secrets and ConfigMaps AzureAccounts may reference "
+        f"(default: ${POD_NAMESPACE_VARIABLE}, else {DEFAULT_CLUSTER_RESOURCE_NAMESPACE})",
+    )
     parser.set_defaults(run=run)
 
 
-POD_NAMESPACE = "POD_NAMESPACE"
-
-
 def run(args: argparse.Namespace) -> int:
-    lease_namespace = args.leader_election_namespace or os.environ.get(POD_NAMESPACE)
+    lease_namespace = args.leader_election_namespace or os.environ.get(POD_NAMESPACE_VARIABLE)
     if args.leader_elect and not lease_namespace:
         print(
             "vmroll run: error: --leader-elect needs the Lease's namespace: pass "
-            f"--leader-election-namespace NS or set {POD_NAMESPACE}",
+            f"--leader-election-namespace NS or set {POD_NAMESPACE_VARIABLE}",
             file=sys.stderr,
         )
         return 2
@@ -122,6 +142,8 @@ def run(args: argparse.Namespace) -> int:
         concurrency=args.concurrency,
         polling_interval=args.polling_interval,
         metrics=args.metrics,
+        allow_custom_endpoints=args.allow_custom_endpoints,
+        cluster_resource_namespace=args.cluster_resource_namespace,
     )
     kopf.configure(verbose=args.log_level == "debug", quiet=args.log_level == "warning")
 
