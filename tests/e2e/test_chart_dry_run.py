@@ -31,7 +31,8 @@ Check = Callable[[list[dict[str, Any]], str], None]
 def _defaults(objects: list[dict[str, Any]], namespace: str) -> None:
     args = container_args(objects)
     assert args == ["run", "--liveness", "http://0.0.0.0:8081/healthz",
-                    "--metrics", "0.0.0.0:8080", "--log-level", "info"]  # fmt: skip
+                    "--metrics", "0.0.0.0:8080", "--log-level", "info",
+                    "--cluster-resource-namespace", namespace]  # fmt: skip
     assert only(objects, "Service")["spec"]["ports"][0]["targetPort"] == "metrics"
     assert of_kind(objects, "Role") == []
     assert len(of_kind(objects, "CustomResourceDefinition")) == 2
