@@ -1,8 +1,14 @@
 """`vmroll run`: the operator against the current kubeconfig (or in-cluster configuration).
 
 Clusterwide unless `--namespace` is given. With `--leader-elect`, the operator acts only while
-it holds a Lease (`vmroll.handlers.leader_election`), so that a second replica stands by. kopf
-handles SIGTERM and SIGINT: handlers finish or are cancelled, and the process exits 0.
+it holds a Lease (`vmroll.handlers.leader_election`), so that a second replica stands by.
+`--metrics HOST:PORT` serves Prometheus metrics at /metrics. kopf handles SIGTERM and SIGINT:
+handlers finish or are cancelled, and the process exits 0. The flags are a contract with the
+Helm chart (charts/vmroll/templates/deployment.yaml), which passes them from its values.
+
+Trust is off by default: AzureAccounts may use only the known Azure clouds' endpoints unless
+`--allow-custom-endpoints` is given (the emulator needs it), and their Secrets are read only from
+`--cluster-resource-namespace` (the pod's own namespace in a cluster).
 """
 
 from __future__ import annotations
@@ -12,7 +18,15 @@ import os
 import sys
 from typing import Any
 
-from vmroll.handlers.run_config import RunConfig
+from vmroll.handlers.run_config import (
+    DEFAULT_CLUSTER_RESOURCE_NAMESPACE,
+    ListenAddress,
+    RunConfig,
+)
+
+POD_NAMESPACE_VARIABLE = "POD_NAMESPACE"
+
+LOG_LEVELS = ("debug", "info", "warning")
 
 
 def register(commands: argparse._SubParsersAction[Any]) -> None:
@@ -29,6 +43,12 @@ def register(commands: argparse._SubParsersAction[Any]) -> None:
         "--liveness", metavar="URL", help="serve liveness, e.g. http://0.0.0.0:8080/healthz"
     )
     parser.add_argument(
+        "--metrics",
+        metavar="HOST:PORT",
+        type=_listen_address,
+        help="serve Prometheus metrics at /metrics there, e.g. 0.0.0.0:8080 (default: not served)",
+    )
+    parser.add_argument(
         "--leader-elect",
         action="store_true",
         help="act only while holding a Lease, so that more replicas stand by",
@@ -36,7 +56,7 @@ def register(commands: argparse._SubParsersAction[Any]) -> None:
     parser.add_argument(
         "--leader-election-namespace",
         metavar="NS",
-        help=f"namespace of the Lease (default: ${POD_NAMESPACE})",
+        help=f"namespace of the Lease (default: ${POD_NAMESPACE_VARIABLE})",
     )
     parser.add_argument(
         "--leader-election-name",
@@ -44,7 +64,12 @@ def register(commands: argparse._SubParsersAction[Any]) -> None:
         default="vmroll",
         help="name of the Lease (default: vmroll)",
     )
-    parser.add_argument("--verbose", action="store_true", help="debug logging")
+    parser.add_argument(
+        "--log-level",
+        choices=LOG_LEVELS,
+        default="info",
+        help="what the operator logs: debug, info (default) or warning and above",
+    )
     parser.add_argument(
         "--resync-interval",
         type=float,
@@ -75,18 +100,28 @@ def register(commands: argparse._SubParsersAction[Any]) -> None:
         default=defaults.polling_interval,
         help="seconds between polls of an Azure operation without Retry-After",
     )
+    parser.add_argument(
+        "--allow-custom-endpoints",
+        action="store_true",
+        help="let AzureAccounts use endpoints outside the public, China and US Government "
+        "clouds, and CA bundles (the local emulator needs this)",
+    )
+    parser.add_argument(
+        "--cluster-resource-namespace",
+        metavar="NS",
+        default=os.environ.get(POD_NAMESPACE_VARIABLE) or DEFAULT_CLUSTER_RESOURCE_NAMESPACE,
+        help="the only namespace whose Secrets and ConfigMaps AzureAccounts may reference "
+        f"(default: ${POD_NAMESPACE_VARIABLE}, else {DEFAULT_CLUSTER_RESOURCE_NAMESPACE})",
+    )
     parser.set_defaults(run=run)
 
 
-POD_NAMESPACE = "POD_NAMESPACE"
-
-
 def run(args: argparse.Namespace) -> int:
-    lease_namespace = args.leader_election_namespace or os.environ.get(POD_NAMESPACE)
+    lease_namespace = args.leader_election_namespace or os.environ.get(POD_NAMESPACE_VARIABLE)
     if args.leader_elect and not lease_namespace:
         print(
             "vmroll run: error: --leader-elect needs the Lease's namespace: pass "
-            f"--leader-election-namespace NS or set {POD_NAMESPACE}",
+            f"--leader-election-namespace NS or set {POD_NAMESPACE_VARIABLE}",
             file=sys.stderr,
         )
         return 2
@@ -106,8 +141,11 @@ def run(args: argparse.Namespace) -> int:
         progress_seconds=args.progress_interval,
         concurrency=args.concurrency,
         polling_interval=args.polling_interval,
+        metrics=args.metrics,
+        allow_custom_endpoints=args.allow_custom_endpoints,
+        cluster_resource_namespace=args.cluster_resource_namespace,
     )
-    kopf.configure(verbose=args.verbose)
+    kopf.configure(verbose=args.log_level == "debug", quiet=args.log_level == "warning")
 
     async def act(
         stopping: asyncio.Event | None = None, started: asyncio.Event | None = None
@@ -128,3 +166,10 @@ def run(args: argparse.Namespace) -> int:
     assert lease_namespace  # checked above, before the heavy imports
     election = leader_election.Election(namespace=lease_namespace, name=args.leader_election_name)
     return asyncio.run(leader_election.lead(election, act, args.liveness))
+
+
+def _listen_address(text: str) -> ListenAddress:
+    try:
+        return ListenAddress.parse(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from error
