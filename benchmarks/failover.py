@@ -3,7 +3,8 @@ the leader is SIGKILLed, or stopped with SIGTERM, in the middle of a rollout.
 
 Starts the local stack without its operator (`bench_stack(run_operator=False)`: control plane,
 `vmroll emulator serve` with its built-in catalog, CRDs, the `emulator` AzureAccount), then two
-`vmroll run --leader-elect --leader-election-namespace default` processes with default flags.
+`vmroll run --leader-elect --leader-election-namespace default` processes with default flags
+(and those that `vmroll dev` passes to trust the emulator).
 Each run applies examples/local/pool.yaml with `--replicas` VMs pinned at OLD, waits for Ready,
 pins NEW, and once a VM on NEW exists stops the process that holds the Lease `default/vmroll`
 (SIGKILL and SIGTERM alternate). From that instant it times, polling every 0.1 s: the stopped
@@ -47,11 +48,11 @@ from _stack import (
 from kubernetes import client, config
 from kubernetes.client.exceptions import ApiException
 
-from vmroll.devstack.stack import DevStack
+from vmroll.devstack.stack import TRUST_EMULATOR, DevStack
 
 OLD, NEW = "24.04.202609160", "24.04.202610220"
 LEASE = ("vmroll", "default")
-ELECT = ("run", "--leader-elect", "--leader-election-namespace", "default")
+ELECT = ("run", *TRUST_EMULATOR, "--leader-elect", "--leader-election-namespace", "default")
 TIMEOUT_SECONDS = 300.0
 
 
