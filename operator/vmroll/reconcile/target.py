@@ -54,6 +54,15 @@ async def resolve_target(
     return ResolvedTarget(pinned, latest.resolved_version)
 
 
+async def resolve_version(
+    gateway: PoolGateway, spec: VirtualMachinePoolSpec, version: str
+) -> ResolvedImage:
+    """The spec's image at an exact version (a managed image has none: it is itself)."""
+    ref = _at(image_ref(spec.image), version)
+    max_age = spec.update_policy.check_interval.total_seconds()
+    return await gateway.resolve_image(spec.location, ref, max_age=max_age)
+
+
 def _kept_version(spec: VirtualMachinePoolSpec, previous: ImageStatus | None) -> str | None:
     """With `track: Pinned`, the version `latest` resolved to before, for the same image."""
     if spec.update_policy.track is not Track.PINNED or previous is None:

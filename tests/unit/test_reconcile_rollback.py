@@ -1,0 +1,144 @@
+"""An automatic rollback, pass by pass against a fake Azure: it puts back exactly the previous
+revision's image whatever the spec or `latest` says now, records it truthfully, and then stops:
+`Stalled` with reason `RolledBack`, one event, and no further write until the spec changes."""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from test_reconcile_fakes import GALLERY_IMAGE, World
+
+from vmroll.api.pool_status import VirtualMachinePoolStatus
+from vmroll.reconcile.inputs import Next
+
+DEADLINE = 120
+STRATEGY = {
+    "type": "RollingReimage",
+    "rollingUpdate": {"maxSurge": 0, "maxUnavailable": 1},
+    "minReadySeconds": 0,
+    "progressDeadlineSeconds": DEADLINE,
+    "rollback": {"onFailure": True, "maxUnhealthyPercent": 20},
+}
+
+
+@dataclass(frozen=True)
+class Case:
+    """A pool that is Ready on `good`, then `bad` (which boots unhealthy) becomes its target."""
+
+    image: dict[str, Any]
+    good: str
+    bad: str
+    spec_bump: bool
+    """The spec names the bad version (a new generation); else `latest` moves to it."""
+
+
+GALLERY_PINNED = Case({"gallery": {"imageId": GALLERY_IMAGE, "version": "1.1.0"}},
+                      "1.1.0", "1.2.0", spec_bump=True)  # fmt: skip
+MARKETPLACE_LATEST = Case({"marketplace": {"publisher": "Canonical", "offer": "ubuntu",
+                                           "sku": "server", "version": "latest"}},
+                          "1.0.2", "1.0.9", spec_bump=False)  # fmt: skip
+CASES = [
+    pytest.param(GALLERY_PINNED, id="gallery-pinned"),
+    pytest.param(MARKETPLACE_LATEST, id="marketplace-latest"),
+]
+
+
+def ready_pool(case: Case) -> World:
+    world = World()
+    world.pool["spec"]["image"] = copy.deepcopy(case.image)
+    world.pool["spec"]["strategy"] = copy.deepcopy(STRATEGY)
+    world.azure.latest = case.good
+    world.azure.unhealthy = {case.bad}
+    return world
+
+
+def status_of(world: World) -> VirtualMachinePoolStatus:
+    assert world.memory.status is not None
+    return world.memory.status
+
+
+def condition(world: World, type_: str) -> tuple[str, str, str]:
+    found = next(c for c in status_of(world).conditions if c.type == type_)
+    return found.status.value, found.reason, found.message
+
+
+async def settle(world: World, passes: int, seconds: float) -> Next:
+    outcome = Next.PROGRESSING
+    for _ in range(passes):
+        outcome = (await world.pass_().run()).next
+        world.tick(seconds)
+    return outcome
+
+
+async def roll_to_bad(case: Case) -> World:
+    world = ready_pool(case)
+    await settle(world, 3, 1)
+    assert condition(world, "Ready")[:2] == ("True", "AllReplicasReady")
+    if case.spec_bump:
+        image = world.pool["spec"]["image"]
+        image["gallery"] = {**image["gallery"], "version": case.bad}
+        world.pool["metadata"]["generation"] = 2
+    else:
+        world.azure.latest = case.bad
+    # Long enough for the deadline and the health grace to pass, and the rollback to finish.
+    await settle(world, 120, 10)
+    return world
+
+
+@pytest.mark.parametrize("case", CASES)
+async def test_a_rollback_runs_the_previous_image_again(case: Case) -> None:
+    world = await roll_to_bad(case)
+
+    assert {vm.image_version for vm in world.azure.vms.values()} == {case.good}
+    assert len(world.azure.vms) == 3
+    status = status_of(world)
+    assert {i.image_version for i in status.instances} == {case.good}
+    assert {i.revision for i in status.instances} == {status.current_revision}
+
+
+@pytest.mark.parametrize("case", CASES)
+async def test_a_rollback_records_the_image_it_put_back(case: Case) -> None:
+    world = await roll_to_bad(case)
+
+    status = status_of(world)
+    latest, failed = status.history[0], status.history[1]
+    assert (latest.revision, latest.image_version) == (status.current_revision, case.good)
+    assert (failed.image_version, failed.outcome.value) == (case.bad, "RolledBack")
+    assert status.update_revision == status.current_revision
+    assert status.image is not None
+    assert status.image.resolved_version == case.good
+    assert status.image.image_id is not None
+    assert status.image.image_id.endswith(case.good)
+    resolved = condition(world, "ImageResolved")
+    assert resolved[0] == "True"
+    assert case.bad in resolved[2]
+    assert case.good in resolved[2]
+
+
+@pytest.mark.parametrize("case", CASES)
+async def test_a_rollback_stalls_once_naming_the_bad_version(case: Case) -> None:
+    world = await roll_to_bad(case)
+
+    stalled = condition(world, "Stalled")
+    assert stalled[:2] == ("True", "RolledBack")
+    assert case.bad in stalled[2]
+    assert condition(world, "Ready")[0] == "False"
+    warnings = [e for e in world.sinks.events if e[0] == "Warning"]
+    assert [e[1] for e in warnings] == ["RolledBack"]
+
+
+@pytest.mark.parametrize("case", CASES)
+async def test_a_rolled_back_pool_writes_nothing_more_until_the_spec_changes(case: Case) -> None:
+    world = await roll_to_bad(case)
+    patches, events = len(world.sinks.patches), len(world.sinks.events)
+    world.log.clear()
+
+    outcome = await settle(world, 20, 30)
+
+    assert outcome in (Next.SETTLED, Next.STALLED)
+    writes = [e for e in world.log if e.startswith(("create", "delete", "reimage", "status"))]
+    assert writes == []
+    assert (len(world.sinks.patches), len(world.sinks.events)) == (patches, events)
