@@ -139,3 +139,22 @@ def test_a_reimaged_pool_following_latest_rolls_back_from_a_bad_published_versio
                                replicas=2)  # fmt: skip
     assert pool["status"]["image"]["latestAvailable"] == BAD
     _assert_quiet(kubectl, namespace, emulator, pool)
+
+
+def test_an_unhealthy_share_rolls_back_after_the_health_grace_not_at_the_deadline(
+    kubectl: Kubectl, namespace: str, account: str, emulator: EmulatorProcess, operator: Operator
+) -> None:
+    """With an hour's deadline, only the unhealthy share past a 5 s grace can end the rollout."""
+    publish_marketplace_version(emulator, BAD, boots_unhealthy=True)
+    manifest = pool_manifest("web", account, emulator, replicas=2)
+    manifest["spec"]["image"]["marketplace"]["version"] = GOOD
+    _rolling_back(manifest, REIMAGE)
+    manifest["spec"]["strategy"]["progressDeadlineSeconds"] = 3600
+    manifest["spec"]["strategy"]["rollback"]["healthGraceSeconds"] = 5
+    apply(kubectl, namespace, manifest)
+    wait_condition(kubectl, namespace, "web", "Ready", operator)
+
+    manifest["spec"]["image"]["marketplace"]["version"] = BAD
+    apply(kubectl, namespace, manifest)
+
+    _assert_rolled_back(kubectl, namespace, emulator, operator, good=GOOD, bad=BAD, replicas=2)

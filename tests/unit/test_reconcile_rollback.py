@@ -142,3 +142,46 @@ async def test_a_rolled_back_pool_writes_nothing_more_until_the_spec_changes(cas
     writes = [e for e in world.log if e.startswith(("create", "delete", "reimage", "status"))]
     assert writes == []
     assert (len(world.sinks.patches), len(world.sinks.events)) == (patches, events)
+
+
+@pytest.mark.parametrize("case", CASES)
+async def test_a_rollback_comes_once_the_health_grace_is_over_not_at_the_deadline(
+    case: Case,
+) -> None:
+    """healthGraceSeconds 60 with a one-day deadline: the unhealthy share decides alone."""
+    world = ready_pool(case)
+    world.pool["spec"]["strategy"]["progressDeadlineSeconds"] = 86400
+    world.pool["spec"]["strategy"]["rollback"]["healthGraceSeconds"] = 60
+    await settle(world, 3, 1)
+    if case.spec_bump:
+        world.pool["spec"]["image"]["gallery"]["version"] = case.bad
+        world.pool["metadata"]["generation"] = 2
+    else:
+        world.azure.latest = case.bad
+
+    await settle(world, 30, 10)
+
+    assert condition(world, "Stalled")[:2] == ("True", "RolledBack")
+    assert {vm.image_version for vm in world.azure.vms.values()} == {case.good}
+
+
+@pytest.mark.parametrize("case", CASES)
+async def test_the_health_grace_is_waited_for(case: Case) -> None:
+    """The grace counts from the VM's create or reimage, not from when the VM was first seen:
+    the pool ran for hours before the rollout."""
+    world = ready_pool(case)
+    world.pool["spec"]["strategy"]["progressDeadlineSeconds"] = 86400
+    world.pool["spec"]["strategy"]["rollback"]["healthGraceSeconds"] = 600
+    await settle(world, 3, 1)
+    world.tick(7200)
+    await settle(world, 1, 1)
+    if case.spec_bump:
+        world.pool["spec"]["image"]["gallery"]["version"] = case.bad
+        world.pool["metadata"]["generation"] = 2
+    else:
+        world.azure.latest = case.bad
+
+    await settle(world, 30, 10)
+
+    assert status_of(world).update_revision != status_of(world).current_revision
+    assert not any(e[1] == "RolledBack" for e in world.sinks.events)

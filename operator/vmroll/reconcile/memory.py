@@ -36,6 +36,9 @@ class PoolMemory:
     pending: dict[str, PendingOperation] = field(default_factory=dict)
     first_seen: dict[str, datetime] = field(default_factory=dict)
     healthy_since: dict[str, datetime] = field(default_factory=dict)
+    changed_at: dict[str, datetime | None] = field(default_factory=dict)
+    """When a VM's last create or reimage ended, the start of its health grace period (None:
+    ended, not observed since; absent: counts from when the VM was first seen)."""
     runtimes: dict[str, SeenRuntime] = field(default_factory=dict)
     reported_foreign: set[str] = field(default_factory=set)
     reported_stall: tuple[str, str] | None = None
@@ -71,15 +74,16 @@ class PoolMemory:
         return self.history
 
     def forget(self, name: str) -> None:
-        for book in (self.first_seen, self.healthy_since, self.runtimes):
+        for book in (self.first_seen, self.healthy_since, self.runtimes, self.changed_at):
             book.pop(name, None)
 
     def operation_ended(self, name: str) -> None:
-        """A VM just created or reimaged is judged afresh: its health is read again, and
-        minReadySeconds counts from when it is next seen healthy, not from before the
-        operation."""
+        """A VM just created or reimaged is judged afresh: its health is read again,
+        minReadySeconds counts from when it is next seen healthy, and its health grace period
+        from when it is next observed, not from before the operation."""
         for book in (self.healthy_since, self.runtimes):
             book.pop(name, None)
+        self.changed_at[name] = None
 
 
 def restore_history(

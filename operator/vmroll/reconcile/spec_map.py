@@ -152,5 +152,6 @@ def rollout_spec(
         ),
         paused=strategy.paused,
         zones=tuple(spec.template.zones),
+        health_grace_seconds=strategy.rollback.health_grace_seconds,
         previous_rebuildable=previous_rebuildable,
     )
