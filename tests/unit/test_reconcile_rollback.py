@@ -13,6 +13,7 @@ from test_reconcile_fakes import GALLERY_IMAGE, World
 
 from vmroll.api.pool_status import VirtualMachinePoolStatus
 from vmroll.reconcile.inputs import Next
+from vmroll.reconcile.memory import PoolMemory
 
 DEADLINE = 120
 STRATEGY = {
@@ -185,3 +186,32 @@ async def test_the_health_grace_is_waited_for(case: Case) -> None:
 
     assert status_of(world).update_revision != status_of(world).current_revision
     assert not any(e[1] == "RolledBack" for e in world.sinks.events)
+
+
+def restarted(world: World) -> World:
+    """The same pool and Azure seen by a new operator process, which has only the status."""
+    fresh = World(pool=world.pool, memory=PoolMemory.from_status(world.memory.status))
+    fresh.azure = world.azure
+    fresh.now = world.now
+    return fresh
+
+
+async def test_an_operator_restart_does_not_restart_the_progress_deadline() -> None:
+    """Deadline 120 s, health grace an hour: only the deadline can fail the rollout, whose last
+    progress (the first VM taken down) was in its first pass or two. Restarted 100 s in, the
+    operator rolls back within the next 60 s, not 120 s after the restart."""
+    world = ready_pool(GALLERY_PINNED)
+    world.pool["spec"]["strategy"]["rollback"]["healthGraceSeconds"] = 3600
+    await settle(world, 3, 1)
+    world.pool["spec"]["image"]["gallery"]["version"] = GALLERY_PINNED.bad
+    world.pool["metadata"]["generation"] = 2
+    await settle(world, 10, 10)
+    assert status_of(world).update_revision != status_of(world).current_revision
+    assert status_of(world).progress is not None
+
+    world = restarted(world)
+    await settle(world, 6, 10)
+
+    status = status_of(world)
+    assert status.update_revision == status.current_revision
+    assert status.history[1].outcome.value == "RolledBack"

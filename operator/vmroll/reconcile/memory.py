@@ -20,7 +20,7 @@ from vmroll.api.pool_status import (
     VirtualMachinePoolStatus,
 )
 from vmroll.azure.vms import VmRuntime
-from vmroll.plan.rollout_model import RolloutHistory, Target
+from vmroll.plan.rollout_model import RolloutHistory, RolloutProgress, Target
 
 
 @dataclass(frozen=True)
@@ -90,8 +90,8 @@ def restore_history(
     status: VirtualMachinePoolStatus | None, generation: int | None
 ) -> RolloutHistory:
     """What a restarted operator knows of earlier rollouts: the revision the pool last fully
-    ran, and (for the same spec) the revisions it rolled back from. The progress clock starts
-    again."""
+    ran, (for the same spec) the revisions it rolled back from, and the progress clock of the
+    rollout in progress (the planner restarts it when the target is another revision)."""
     if status is None:
         return RolloutHistory()
     versions = {r.revision: r.image_version or "" for r in status.history}
@@ -99,7 +99,23 @@ def restore_history(
     previous_good = Target(good, versions.get(good, "")) if good else None
     same_spec = status.observed_generation == generation
     bad = frozenset(r.revision for r in status.history if r.outcome is RolloutOutcome.ROLLED_BACK)
-    return RolloutHistory(previous_good=previous_good, known_bad=bad if same_spec else frozenset())
+    record = status.progress
+    progress = (
+        None
+        if record is None
+        else RolloutProgress(
+            record.revision,
+            record.started_at,
+            record.last_progress_at,
+            record.updated_available,
+            record.old_remaining,
+        )
+    )
+    return RolloutHistory(
+        previous_good=previous_good,
+        known_bad=bad if same_spec else frozenset(),
+        progress=progress,
+    )
 
 
 class StatusSink(Protocol):

@@ -48,6 +48,7 @@ from vmroll.reconcile.report import (
     Progress,
     Reporter,
     history_after,
+    progress_record,
     progress_verdict,
     retrying,
     stalled,
@@ -263,6 +264,7 @@ class PoolPass:
             up_next=list(plan.up_next),
             instances=list(progress.instances),
             history=history_after(report.current.history, plan, report.now),
+            progress=progress_record(plan),
         )
         return stalled_now
 

@@ -19,6 +19,7 @@ from vmroll.api.pool import VirtualMachinePool
 from vmroll.api.pool_status import (
     ImageStatus,
     InstanceStatus,
+    ProgressRecord,
     RolloutOutcome,
     RolloutRecord,
     VirtualMachinePoolStatus,
@@ -121,6 +122,29 @@ def _working_reason(plan: Plan, spec_replicas: int) -> Reason:
     if plan.counts.replicas != spec_replicas:
         return Reason.SCALING
     return Reason.WAITING_FOR_HEALTHY
+
+
+_CLOCK_RUNNING = (
+    RolloutPhase.PROGRESSING,
+    RolloutPhase.ROLLING_BACK,
+    RolloutPhase.DEADLINE_EXCEEDED,
+)
+
+
+def progress_record(plan: Plan) -> ProgressRecord | None:
+    """The progress clock to keep in status: only while it runs. A complete or held rollout
+    restarts it on every pass, which would make every pass write status; a restarted operator
+    restarts it just the same."""
+    record = plan.history.progress
+    if record is None or plan.phase not in _CLOCK_RUNNING:
+        return None
+    return ProgressRecord(
+        revision=record.revision,
+        started_at=record.started_at,
+        last_progress_at=record.last_progress_at,
+        updated_available=record.updated_available,
+        old_remaining=record.old_remaining,
+    )
 
 
 def history_after(
