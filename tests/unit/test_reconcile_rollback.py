@@ -32,18 +32,27 @@ class Case:
     image: dict[str, Any]
     good: str
     bad: str
-    spec_bump: bool
-    """The spec names the bad version (a new generation); else `latest` moves to it."""
+    bumped: dict[str, Any] | None = None
+    """The spec's image that names the bad version (a new generation); None: `latest` moves."""
+    update_policy: dict[str, Any] | None = None
 
 
-GALLERY_PINNED = Case({"gallery": {"imageId": GALLERY_IMAGE, "version": "1.1.0"}},
-                      "1.1.0", "1.2.0", spec_bump=True)  # fmt: skip
-MARKETPLACE_LATEST = Case({"marketplace": {"publisher": "Canonical", "offer": "ubuntu",
-                                           "sku": "server", "version": "latest"}},
-                          "1.0.2", "1.0.9", spec_bump=False)  # fmt: skip
+MARKETPLACE = {"publisher": "Canonical", "offer": "ubuntu", "sku": "server"}
+GALLERY_PINNED = Case(
+    {"gallery": {"imageId": GALLERY_IMAGE, "version": "1.1.0"}}, "1.1.0", "1.2.0",
+    bumped={"gallery": {"imageId": GALLERY_IMAGE, "version": "1.2.0"}},
+)  # fmt: skip
+MARKETPLACE_LATEST = Case({"marketplace": {**MARKETPLACE, "version": "latest"}}, "1.0.2", "1.0.9")
+MARKETPLACE_LATEST_PINNED = Case(
+    {"marketplace": {**MARKETPLACE, "version": "1.0.2"}}, "1.0.2", "1.0.9",
+    bumped={"marketplace": {**MARKETPLACE, "version": "latest"}},
+    update_policy={"track": "Pinned"},
+)  # fmt: skip
+"""Moved from an exact version to `latest` with `track: Pinned`: the first resolution fails."""
 CASES = [
     pytest.param(GALLERY_PINNED, id="gallery-pinned"),
     pytest.param(MARKETPLACE_LATEST, id="marketplace-latest"),
+    pytest.param(MARKETPLACE_LATEST_PINNED, id="marketplace-latest-pinned"),
 ]
 
 
@@ -51,9 +60,19 @@ def ready_pool(case: Case) -> World:
     world = World()
     world.pool["spec"]["image"] = copy.deepcopy(case.image)
     world.pool["spec"]["strategy"] = copy.deepcopy(STRATEGY)
+    if case.update_policy is not None:
+        world.pool["spec"]["updatePolicy"] = case.update_policy
     world.azure.latest = case.good
     world.azure.unhealthy = {case.bad}
     return world
+
+
+def bump(world: World, case: Case) -> None:
+    """Make the bad version the pool's target: in the spec, or as what `latest` resolves to."""
+    if case.bumped is not None:
+        world.pool["spec"]["image"] = copy.deepcopy(case.bumped)
+        world.pool["metadata"]["generation"] = 2
+    world.azure.latest = case.bad
 
 
 def status_of(world: World) -> VirtualMachinePoolStatus:
@@ -78,12 +97,7 @@ async def roll_to_bad(case: Case) -> World:
     world = ready_pool(case)
     await settle(world, 3, 1)
     assert condition(world, "Ready")[:2] == ("True", "AllReplicasReady")
-    if case.spec_bump:
-        image = world.pool["spec"]["image"]
-        image["gallery"] = {**image["gallery"], "version": case.bad}
-        world.pool["metadata"]["generation"] = 2
-    else:
-        world.azure.latest = case.bad
+    bump(world, case)
     # Long enough for the deadline and the health grace to pass, and the rollback to finish.
     await settle(world, 120, 10)
     return world
@@ -154,11 +168,7 @@ async def test_a_rollback_comes_once_the_health_grace_is_over_not_at_the_deadlin
     world.pool["spec"]["strategy"]["progressDeadlineSeconds"] = 86400
     world.pool["spec"]["strategy"]["rollback"]["healthGraceSeconds"] = 60
     await settle(world, 3, 1)
-    if case.spec_bump:
-        world.pool["spec"]["image"]["gallery"]["version"] = case.bad
-        world.pool["metadata"]["generation"] = 2
-    else:
-        world.azure.latest = case.bad
+    bump(world, case)
 
     await settle(world, 30, 10)
 
@@ -176,11 +186,7 @@ async def test_the_health_grace_is_waited_for(case: Case) -> None:
     await settle(world, 3, 1)
     world.tick(7200)
     await settle(world, 1, 1)
-    if case.spec_bump:
-        world.pool["spec"]["image"]["gallery"]["version"] = case.bad
-        world.pool["metadata"]["generation"] = 2
-    else:
-        world.azure.latest = case.bad
+    bump(world, case)
 
     await settle(world, 30, 10)
 
@@ -203,8 +209,7 @@ async def test_an_operator_restart_does_not_restart_the_progress_deadline() -> N
     world = ready_pool(GALLERY_PINNED)
     world.pool["spec"]["strategy"]["rollback"]["healthGraceSeconds"] = 3600
     await settle(world, 3, 1)
-    world.pool["spec"]["image"]["gallery"]["version"] = GALLERY_PINNED.bad
-    world.pool["metadata"]["generation"] = 2
+    bump(world, GALLERY_PINNED)
     await settle(world, 10, 10)
     assert status_of(world).update_revision != status_of(world).current_revision
     assert status_of(world).progress is not None

@@ -60,7 +60,7 @@ from vmroll.reconcile.report import (
 )
 from vmroll.reconcile.revision_images import revision_images
 from vmroll.reconcile.spec_map import as_reimaged, image_status, rollout_spec
-from vmroll.reconcile.target import resolve_target
+from vmroll.reconcile.target import held_back_version, resolve_target
 from vmroll.reconcile.vm_specs import vm_spec
 
 
@@ -125,7 +125,10 @@ class PoolPass:
         assert isinstance(self.account, AccountView)  # refusal() covers AccountProblem
         gateway = self.account.gateway
         spec = self.pool.spec
-        target_image = await resolve_target(gateway, spec, report.current.image)
+        current = report.current
+        target_image = await resolve_target(
+            gateway, spec, current.image, held_back=held_back_version(current)
+        )
         resolved = target_image.image
         history = self.memory.rollout_history(self.pool.metadata.generation)
         images = await revision_images(gateway, spec, resolved, history.previous_good)
