@@ -9,7 +9,7 @@ import time
 from typing import Any
 
 import pytest
-from e2e_harness import Kubectl
+from e2e_harness import Kubectl, wait_for
 from pool_helpers import (
     EmulatorProcess,
     Operator,
@@ -158,3 +158,35 @@ def test_an_unhealthy_share_rolls_back_after_the_health_grace_not_at_the_deadlin
     apply(kubectl, namespace, manifest)
 
     _assert_rolled_back(kubectl, namespace, emulator, operator, good=GOOD, bad=BAD, replicas=2)
+
+
+def test_an_operator_restart_does_not_restart_the_progress_deadline(
+    kubectl: Kubectl, namespace: str, account: str, emulator: EmulatorProcess, operator: Operator
+) -> None:
+    """The operator is down for longer than the deadline while the bad VM fails: back, it rolls
+    back at once. With the clock restarted it could not before a new deadline had passed,
+    longer than the wait allows."""
+    gallery = {"gallery": {"imageId": emulator.gallery_image(), "version": GALLERY_GOOD}}
+    manifest = pool_manifest("web", account, emulator, replicas=2, image=gallery)
+    _rolling_back(manifest, REIMAGE)
+    manifest["spec"]["strategy"]["rollback"]["healthGraceSeconds"] = 3600
+    apply(kubectl, namespace, manifest)
+    wait_condition(kubectl, namespace, "web", "Ready", operator)
+    manifest["spec"]["image"]["gallery"]["version"] = GALLERY_BAD
+    apply(kubectl, namespace, manifest)
+
+    def clock_recorded() -> bool | None:
+        status = get_pool(kubectl, namespace, "web").get("status", {})
+        bad_vm = any(vm["exactVersion"] == GALLERY_BAD for vm in emulator.vms(namespace))
+        running = (status.get("progress") or {}).get("revision") == status.get("updateRevision")
+        return True if bad_vm and running and not status.get("pendingOperations") else None
+
+    wait_for("the bad VM and the progress clock in status", clock_recorded, timeout=60,
+             describe=operator.output)  # fmt: skip
+    operator.kill()
+    time.sleep(DEADLINE_SECONDS + 10)
+    operator.start()
+
+    wait_condition(kubectl, namespace, "web", "Stalled", operator, reason="RolledBack",
+                   timeout=DEADLINE_SECONDS - 15)  # fmt: skip
+    assert {vm["exactVersion"] for vm in emulator.vms(namespace)} == {GALLERY_GOOD}
