@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 import pytest
 
 from vmroll.devcluster.cache import (
+    BUILD_COMMANDS,
     CacheCheck,
     CacheVerdict,
     cache_dir_name,
     cache_key,
     judge_marker,
+    read_wrapper_files,
     render_marker,
 )
 from vmroll.devcluster.toolsets import CONTROLPLANE, HELM_SET
@@ -91,3 +94,11 @@ def test_judge_marker(
     marker: str | None, digests: dict[str, str | None], expected: CacheCheck
 ) -> None:
     assert judge_marker(marker, "k1", digests) == expected
+
+
+def test_the_key_changes_with_the_build_commands() -> None:
+    stamped = read_wrapper_files(HELM_SET)
+    restamped = replace(HELM_SET, builds=(replace(HELM_SET.builds[0], ldflags="-s -w"),))
+    assert stamped[BUILD_COMMANDS] != read_wrapper_files(restamped)[BUILD_COMMANDS]
+    assert cache_key(stamped) != cache_key(read_wrapper_files(restamped))
+    assert stamped.keys() == {"helm/go.mod", "helm/go.sum", BUILD_COMMANDS}

@@ -10,6 +10,9 @@ from __future__ import annotations
 KUBERNETES_VERSION = "v1.36.3"
 ETCD_VERSION = "v3.6.8"
 HELM_VERSION = "v3.22.0"
+# The Kubernetes version helm assumes without a cluster (`helm template`, `helm lint`): upstream
+# stamps the minor of the client-go it is built with; a unit test reads it from hack/helm/go.mod.
+HELM_KUBERNETES_MINOR = "37"
 
 # The wrapper modules' `go` directive; an older toolchain cannot build them offline.
 MINIMUM_GO_VERSION = (1, 26)
