@@ -30,7 +30,7 @@ from vmroll.reconcile.inputs import Next, Outcome, PassSettings, TemplateInputs
 from vmroll.reconcile.memory import PoolMemory
 
 SETTINGS = PassSettings(backoff=BackoffPolicy(base=5.0, cap=300.0), draw=lambda: 0.5)
-"""Draw 0.5: delays 10, 17.5, 28.75, ... (halfway between the base and three times the last)."""
+"""Draw 0.5: delays 10, 20, 40, ... (halfway between the last delay and three times it)."""
 
 
 async def run(world: World, **changes: Any) -> Outcome:
@@ -71,10 +71,10 @@ async def test_a_transient_error_backs_off_counts_retries_and_warns_once() -> No
         delays.append(outcome.after)
         world.tick(60)
 
-    assert delays == [10.0, 17.5, 28.75]
+    assert delays == [10.0, 20.0, 40.0]
     assert reconciling(world) == (
         "Retrying",
-        "retry 3 in 29s: list VMs: HTTP 500 InternalServerError: oops",
+        "retry 3 in 40s: list VMs: HTTP 500 InternalServerError: oops",
     )
     assert warnings(world) == [("Retrying", "list VMs: HTTP 500 InternalServerError: oops")]
 
@@ -114,7 +114,7 @@ async def test_a_different_cause_is_reported_again() -> None:
     await run(world)
 
     assert [m for _, m in warnings(world)] == ["list VMs: 503", "list VMs: reset"]
-    assert reconciling(world)[1] == "retry 2 in 18s: list VMs: reset"
+    assert reconciling(world)[1] == "retry 2 in 20s: list VMs: reset"
 
 
 async def test_an_unexpected_error_is_reconciling_with_its_type_and_first_line_only() -> None:
@@ -127,7 +127,7 @@ async def test_an_unexpected_error_is_reconciling_with_its_type_and_first_line_o
     await run(world)
 
     assert outcome == Outcome(Next.RETRY, after=10.0)
-    assert reconciling(world) == ("UnexpectedError", "retry 2 in 18s: RuntimeError: boom")
+    assert reconciling(world) == ("UnexpectedError", "retry 2 in 20s: RuntimeError: boom")
     assert warnings(world) == [("UnexpectedError", "RuntimeError: boom")]
     assert "canary" not in repr(world.sinks.patches)
 

@@ -248,7 +248,15 @@ async def pool_deleted(
 ) -> None:
     state: OperatorState = memo.state
     accounts_by_name = kwargs[ACCOUNT_INDEX]
-    pool = VirtualMachinePool.model_validate(dict(body))
+    try:
+        pool = VirtualMachinePool.model_validate(dict(body))
+    except ValidationError as error:
+        # Never a permanent failure: that would drop the finalizer and orphan the VMs.
+        await _report_invalid(state, body, invalid_pool_message(error), logger)
+        raise kopf.TemporaryError(
+            "the pool does not validate; fix the spec to let it be deleted",
+            delay=DELETION_STALLED_SECONDS,
+        ) from None
     uid = pool.metadata.uid or ""
     async with state.lock(uid):
         one = await build_pass(state, body, accounts_by_name, pool)
