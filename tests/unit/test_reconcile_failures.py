@@ -7,6 +7,7 @@ jitter fixed, so that the delays are known.
 from __future__ import annotations
 
 import base64
+import logging
 from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any
@@ -117,7 +118,10 @@ async def test_a_different_cause_is_reported_again() -> None:
     assert reconciling(world)[1] == "retry 2 in 20s: list VMs: reset"
 
 
-async def test_an_unexpected_error_is_reconciling_with_its_type_and_first_line_only() -> None:
+async def test_an_unexpected_error_is_reconciling_with_its_type_and_first_line_only(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.DEBUG)
     world = World()
     world.azure.list_pool_vms = BrokenList(  # type: ignore[method-assign]
         RuntimeError("boom\nAuthorization: Bearer canary-token")
@@ -126,10 +130,12 @@ async def test_an_unexpected_error_is_reconciling_with_its_type_and_first_line_o
     outcome = await run(world)
     await run(world)
 
-    assert outcome == Outcome(Next.RETRY, after=10.0)
+    assert outcome == Outcome(Next.RETRY, after=10.0, failed=True)
     assert reconciling(world) == ("UnexpectedError", "retry 2 in 20s: RuntimeError: boom")
     assert warnings(world) == [("UnexpectedError", "RuntimeError: boom")]
     assert "canary" not in repr(world.sinks.patches)
+    assert "RuntimeError: boom" in caplog.text
+    assert "canary" not in caplog.text
 
 
 class RefusingStatus:
@@ -150,7 +156,7 @@ async def test_a_failed_status_write_still_warns_and_backs_off() -> None:
     with pytest.raises(StatusNotWritten) as raised:
         await run(world, status=refusing)
 
-    assert raised.value.outcome == Outcome(Next.RETRY, after=10.0)
+    assert raised.value.outcome == Outcome(Next.RETRY, after=10.0, failed=True)
     assert refusing.tries == 2
     assert warnings(world) == [("UnexpectedError", "PermissionError: status is forbidden")]
 

@@ -33,6 +33,7 @@ from vmroll.reconcile.failures import (
     StatusNotWritten,
     describe_error,
     invalid_pool_message,
+    log_unexpected,
     retry_later,
     stall_invalid_pool,
     stored_status,
@@ -154,6 +155,7 @@ async def _guarded_pass(
         one = await build_pass(state, body, index, pool)
     except Exception as error:
         namespace = pool.metadata.namespace or ""
+        log_unexpected(f"{namespace}/{pool.metadata.name}", error)
         report = Reporter(
             pool,
             _memory(state, pool),
@@ -181,6 +183,8 @@ async def _report_invalid(
 
 
 def _result(outcome: Outcome) -> PassResult:
+    if outcome.failed:
+        return PassResult.ERROR
     match outcome.next:
         case Next.SETTLED:
             return PassResult.SETTLED

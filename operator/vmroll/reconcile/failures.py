@@ -18,6 +18,8 @@ or a response (the Kubernetes client puts headers and bodies there).
 
 from __future__ import annotations
 
+import logging
+import traceback
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
@@ -33,6 +35,8 @@ from vmroll.reconcile.report import Reporter, Verdict, merge_patch
 
 MAX_CAUSE = 200
 MAX_INVALID_FIELDS = 3
+
+logger = logging.getLogger(__name__)
 
 
 class StatusNotWritten(Exception):
@@ -56,6 +60,15 @@ def describe_error(error: BaseException) -> str:
     return f"{name}: {first}" if first else name
 
 
+def log_unexpected(pool: str, error: BaseException) -> None:
+    """Type and first line; at debug level also where it was raised (the frames only: the
+    exception's full text is what must not reach a log)."""
+    logger.warning(f"pool {pool}: unexpected error: {describe_error(error)}")
+    if logger.isEnabledFor(logging.DEBUG):
+        frames = "".join(traceback.format_tb(error.__traceback__))
+        logger.debug(f"pool {pool}: {type(error).__name__} raised at:\n{frames}")
+
+
 def warn_once(memory: PoolMemory, events: EventSink, reason: str, message: str) -> None:
     if memory.reported_stall != (reason, message):
         memory.reported_stall = (reason, message)
@@ -69,7 +82,7 @@ async def retry_later(
     memory = report.memory
     backoff = settings.backoff.next(memory.backoff, retry_after, settings.draw())
     memory.backoff = backoff
-    outcome = Outcome(Next.RETRY, after=backoff.delay)
+    outcome = Outcome(Next.RETRY, after=backoff.delay, failed=reason == Reason.UNEXPECTED_ERROR)
     warn_once(memory, report.events, reason, cause)
     message = f"retry {backoff.attempt} in {backoff.delay:.0f}s: {cause}"
     try:

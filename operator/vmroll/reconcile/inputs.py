@@ -28,6 +28,8 @@ class Outcome:
 
     next: Next
     after: float | None = None
+    failed: bool = False
+    """The pass raised something that is not an Azure error (a Kubernetes API error, a bug)."""
 
 
 @dataclass(frozen=True)

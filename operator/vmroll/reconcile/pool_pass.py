@@ -27,7 +27,12 @@ from vmroll.plan.revision import revision_of
 from vmroll.plan.rollout import plan_rollout
 from vmroll.plan.rollout_model import CreateVM, DeleteVM, Plan, ReimageVM
 from vmroll.reconcile.act import Actor
-from vmroll.reconcile.failures import StatusNotWritten, describe_error, retry_later
+from vmroll.reconcile.failures import (
+    StatusNotWritten,
+    describe_error,
+    log_unexpected,
+    retry_later,
+)
 from vmroll.reconcile.gateway import PoolGateway
 from vmroll.reconcile.inputs import (
     AccountProblem,
@@ -112,6 +117,7 @@ class PoolPass:
         except StatusNotWritten:
             raise
         except Exception as error:
+            log_unexpected(f"{self.identity.namespace}/{self.identity.name}", error)
             cause = describe_error(error)
             return await retry_later(report, Reason.UNEXPECTED_ERROR, cause, None, self.settings)
 
