@@ -38,7 +38,7 @@ EASTUS_CORES = 4
 POOL_NAMESPACE_TAG = "vmroll.io_pool-namespace"
 OPERATOR_FLAGS = (
     "--resync-interval", "2", "--stalled-interval", "30", "--progress-interval", "0.5",
-    "--polling-interval", "0.2",
+    "--polling-interval", "0.2", "--retry-base-interval", "1", "--retry-max-interval", "10",
 )  # fmt: skip
 
 ADMIN = "admin"

@@ -20,6 +20,7 @@ from vmroll.api.pool_status import (
     VirtualMachinePoolStatus,
 )
 from vmroll.azure.vms import VmRuntime
+from vmroll.plan.backoff import Backoff
 from vmroll.plan.rollout_model import RolloutHistory, RolloutProgress, Target
 
 
@@ -42,6 +43,9 @@ class PoolMemory:
     runtimes: dict[str, SeenRuntime] = field(default_factory=dict)
     reported_foreign: set[str] = field(default_factory=set)
     reported_stall: tuple[str, str] | None = None
+    """The failure last posted as an event (reason, cause): each is posted once."""
+    backoff: Backoff | None = None
+    """Retries in a row after transient failures; None once a pass succeeds."""
     history: RolloutHistory | None = None
     generation: int | None = None
     """The spec generation `history.known_bad` was established against."""
@@ -72,6 +76,11 @@ class PoolMemory:
             self.history = replace(self.history, known_bad=frozenset())
         self.generation = generation
         return self.history
+
+    def succeeded(self) -> None:
+        """A pass ended well: the next failure is news, and its backoff starts afresh."""
+        self.reported_stall = None
+        self.backoff = None
 
     def forget(self, name: str) -> None:
         for book in (self.first_seen, self.healthy_since, self.runtimes, self.changed_at):

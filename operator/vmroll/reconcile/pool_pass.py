@@ -1,8 +1,9 @@
 """One reconcile pass of a VirtualMachinePool: access, image, observe, plan, act, report.
 
 The pass returns how soon the loop should come back: at once while operations progress, after
-the resync interval when the pool is settled, after Azure's Retry-After on a transient error,
-and only when the spec changes (or a long interval passes) when a human must act (`Stalled`).
+the resync interval when the pool is settled, after a capped exponential backoff (never sooner
+than Azure's Retry-After) on a transient or unexpected error (reconcile/failures.py), and only
+when the spec changes (or a long interval passes) when a human must act (`Stalled`).
 """
 
 from __future__ import annotations
@@ -25,6 +26,12 @@ from vmroll.plan.reasons import Reason
 from vmroll.plan.rollout import plan_rollout
 from vmroll.plan.rollout_model import CreateVM, DeleteVM, Plan, ReimageVM, RolloutPhase
 from vmroll.reconcile.act import Actor
+from vmroll.reconcile.failures import (
+    StatusNotWritten,
+    describe_error,
+    log_unexpected,
+    retry_later,
+)
 from vmroll.reconcile.gateway import PoolGateway
 from vmroll.reconcile.inputs import (
     AccountProblem,
@@ -55,7 +62,6 @@ from vmroll.reconcile.report import (
     history_after,
     progress_record,
     progress_verdict,
-    retrying,
     stalled,
 )
 from vmroll.reconcile.revision_images import revision_images
@@ -101,17 +107,33 @@ class PoolPass:
     async def run(self) -> Outcome:
         report = Reporter(self.pool, self.memory, self.status, self.events, self.clock())
         try:
+            return await self._run_classified(report)
+        except StatusNotWritten:
+            raise
+        except Exception as error:
+            log_unexpected(f"{self.identity.namespace}/{self.identity.name}", error)
+            cause = describe_error(error)
+            return await retry_later(report, Reason.UNEXPECTED_ERROR, cause, None, self.settings)
+
+    async def _run_classified(self, report: Reporter) -> Outcome:
+        try:
             return await self._run(report)
         except TerminalAzureError as error:
             image_failed = error.reason == Reason.IMAGE_NOT_AVAILABLE
             return await self._stall(report, error.reason, error.message, image_failed)
         except TransientAzureError as error:
-            await report.write(retrying(error.message))
-            return Outcome(Next.RETRY, after=error.retry_after)
+            return await self._retry(report, [error])
+
+    async def _retry(self, report: Reporter, errors: Sequence[TransientAzureError]) -> Outcome:
+        retry_after = max((e.retry_after or 0.0) for e in errors) or None
+        return await retry_later(
+            report, Reason.RETRYING, errors[0].message, retry_after, self.settings
+        )
 
     async def _stall(
         self, report: Reporter, reason: str, message: str, image_failed: bool = False
     ) -> Outcome:
+        self.memory.backoff = None
         report.warn_once(reason, message)
         await report.write(stalled(reason, message, image_failed=image_failed))
         return Outcome(Next.STALLED)
@@ -121,7 +143,7 @@ class PoolPass:
         if refusal is not None:
             return await self._stall(report, *refusal)
         if self.inputs.problem is not None:
-            return await self._stall(report, Reason.INVALID_SPEC, self.inputs.problem)
+            return await self._stall(report, self.inputs.problem_reason, self.inputs.problem)
         assert isinstance(self.account, AccountView)  # refusal() covers AccountProblem
         gateway = self.account.gateway
         spec = self.pool.spec
@@ -209,11 +231,13 @@ class PoolPass:
         if terminal is not None:
             image_failed = terminal.reason == Reason.IMAGE_NOT_AVAILABLE
             return await self._stall(report, terminal.reason, terminal.message, image_failed)
-        if not stalled_now:
-            self.memory.reported_stall = None
         transient = [e for e in errors if isinstance(e, TransientAzureError)]
         if transient:
-            return Outcome(Next.RETRY, after=max((e.retry_after or 0.0) for e in transient) or None)
+            return await self._retry(report, transient)
+        if stalled_now:
+            self.memory.backoff = None
+        else:
+            self.memory.succeeded()
         if followed is not None and followed.finished:
             return Outcome(Next.PROGRESSING, after=0.0)
         if progress.busy:
