@@ -17,8 +17,8 @@ from vmroll.devcluster.paths import HACK_ROOT
 from vmroll.devcluster.versions import (
     ETCD,
     ETCD_VERSION,
-    HELM,
     GO_CONTAINERREGISTRY_VERSION,
+    HELM,
     HELM_VERSION,
     IMAGETOOL,
     KUBE_APISERVER,

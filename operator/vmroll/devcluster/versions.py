@@ -1,8 +1,8 @@
 """The pinned versions of the local stack's tools: the one place to change when moving on.
 
-`hack/controlplane/{kube,etcd}/go.mod`, `hack/helm/go.mod` and `hack/imagetool/go.mod` require the same versions; a unit
-test keeps them in step, so bumping a version means editing it here and re-resolving the wrapper
-modules there.
+`hack/controlplane/{kube,etcd}/go.mod`, `hack/helm/go.mod` and `hack/imagetool/go.mod` require
+the same versions; a unit test keeps them in step, so bumping a version means editing it here and
+re-resolving the wrapper modules there.
 """
 
 from __future__ import annotations
