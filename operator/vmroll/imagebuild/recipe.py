@@ -28,7 +28,6 @@ DPKG_PATH_EXCLUDES = (
     "path-exclude=/usr/share/man/*",
     "path-exclude=/usr/share/info/*",
     "path-exclude=/usr/share/locale/*",
-    "path-include=/usr/share/locale/locale.alias",
 )
 
 # The Debian part is cached across commits, so its dates (shadow's last password change, for one)
