@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import gzip
 import io
+import os
 import subprocess
 import tarfile
 from pathlib import Path
@@ -52,7 +53,7 @@ def in_image(root: Path, *argv: str, user: str = "65532:65532") -> subprocess.Co
     """Run a program of the image as `user`, in its own mount and pid namespaces."""
     return subprocess.run(
         ["unshare", "--mount", "--pid", "--fork", "chroot", f"--userspec={user}", str(root), *argv],
-        env={"PATH": recipe.ENV[0].removeprefix("PATH="), "LANG": "C.UTF-8"},
+        env=dict(variable.split("=", 1) for variable in recipe.ENV),
         capture_output=True,
         text=True,
         check=False,
@@ -78,7 +79,9 @@ def test_the_config_runs_vmroll_run_as_65532(image: OpenedImage) -> None:
     assert config["User"] == "65532:65532"
     assert config["WorkingDir"] == "/"
     assert config["Env"] == [
-        "PATH=/opt/vmroll/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+        "PATH=/opt/vmroll/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+        "PYTHONUNBUFFERED=1",
+        "PYTHONDONTWRITEBYTECODE=1",
     ]
     assert (image.config["os"], image.config["architecture"]) == ("linux", "amd64")
     assert image.manifest["layers"][0]["mediaType"] == (
@@ -96,7 +99,7 @@ def test_the_labels_name_version_revision_and_source(image: OpenedImage) -> None
 
 def test_every_file_has_the_source_date_and_the_entries_are_sorted(image: OpenedImage) -> None:
     members = layer_members(image)
-    epoch = source_date_epoch({})
+    epoch = source_date_epoch(os.environ)
     assert {member.mtime for member in members} == {epoch}
     assert {member.uname for member in members} == {""}
     names = [member.name.rstrip("/") for member in members]
@@ -127,6 +130,18 @@ def test_manuals_translations_and_apt_lists_are_left_out(image_root: Path) -> No
     translations = list(image_root.glob("usr/share/locale/**/*.mo"))
     apt_lists = list((image_root / "var/lib/apt/lists").iterdir())
     assert (manuals, translations, apt_lists) == ([], [], [])
+
+
+def test_every_module_of_the_venv_is_compiled_for_a_read_only_root(image_root: Path) -> None:
+    site = image_root / SITE_PACKAGES
+    sources = list(site.rglob("*.py"))
+    uncompiled = [
+        path
+        for path in sources
+        if not (path.parent / "__pycache__" / f"{path.stem}.cpython-311.pyc").is_file()
+    ]
+    assert len(sources) > 1000
+    assert uncompiled == []
 
 
 def test_vmroll_version_runs_inside_as_65532(image_root: Path) -> None:

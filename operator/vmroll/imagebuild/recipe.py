@@ -42,7 +42,13 @@ USER_NAME = "vmroll"
 WORKDIR = "/"
 ENTRYPOINT = (f"{VENV}/bin/vmroll",)
 CMD = ("run",)
-ENV = (f"PATH={VENV}/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",)
+ENV = (
+    f"PATH={VENV}/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+    # Logs reach `kubectl logs` as they are written; nothing tries to write bytecode to the
+    # read-only root filesystem the chart runs the image with (it is all compiled already).
+    "PYTHONUNBUFFERED=1",
+    "PYTHONDONTWRITEBYTECODE=1",
+)
 DEFAULT_SOURCE = "https://github.com/vmroll/vmroll"
 
 # manylinux tags whose wheels run on bookworm (glibc 2.36) on x86-64: pip does not derive the
