@@ -18,47 +18,14 @@ import subprocess
 import sys
 import tarfile
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import pytest
+from image_layout import OpenedImage, read_layout
 
 from vmroll import __version__
 from vmroll.imagebuild.build import SOURCE_ROOT
 from vmroll.imagebuild.recipe import archive_name
-
-
-@dataclass(frozen=True)
-class OpenedImage:
-    archive: Path
-    index: dict[str, Any]
-    manifest: dict[str, Any]
-    config: dict[str, Any]
-    blobs: dict[str, bytes]
-    layer_digest: str
-
-    @property
-    def layer(self) -> bytes:
-        return self.blobs[self.layer_digest]
-
-
-def read_layout(archive: Path) -> tuple[dict[str, Any], dict[str, bytes]]:
-    """index.json and every blob (by its `sha256:` digest) of an OCI layout tarball."""
-    blobs: dict[str, bytes] = {}
-    index: dict[str, Any] = {}
-    with tarfile.open(archive) as layout:
-        for member in layout.getmembers():
-            if not member.isfile():
-                continue
-            stream = layout.extractfile(member)
-            assert stream is not None
-            data = stream.read()
-            if member.name == "index.json":
-                index = json.loads(data)
-            elif member.name.startswith("blobs/sha256/"):
-                blobs["sha256:" + member.name.removeprefix("blobs/sha256/")] = data
-    return index, blobs
 
 
 @pytest.fixture(scope="session")

@@ -15,7 +15,7 @@ import tarfile
 from pathlib import Path
 
 import pytest
-from conftest import OpenedImage
+from image_layout import OpenedImage
 
 from vmroll import __version__
 from vmroll.imagebuild import recipe

@@ -14,7 +14,7 @@ from datetime import datetime
 from pathlib import Path
 
 import pytest
-from conftest import OpenedImage, read_layout
+from image_layout import OpenedImage, read_layout
 
 from vmroll import __version__
 from vmroll.devcluster.build import ensure_tools

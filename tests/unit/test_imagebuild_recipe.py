@@ -1,4 +1,4 @@
-"""The image recipe: its commands, its user entry, and the cache keys that decide a rebuild."""
+"""The image recipe: its commands, its user entry, the cache keys, and the guard on removal."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from vmroll.imagebuild import recipe
+from vmroll.imagebuild.rootfs import mounts_inside
 
 PASSWD = (
     "root:x:0:0:root:/root:/bin/bash\nnobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin\n"
@@ -78,3 +79,20 @@ BASE = {"rootfs": "r", "wheel_content": "w", "imagetool_key": "t", "revision": "
 )
 def test_the_image_key_changes_with_each_input(changed: dict[str, object]) -> None:
     assert recipe.image_key(**{**BASE, **changed}) != recipe.image_key(**BASE)  # type: ignore[arg-type]
+
+
+MOUNTS = """\
+/dev/sda1 / ext4 rw 0 0
+udev /cache/image/.rootfs-1.x/rootfs/dev devtmpfs rw 0 0
+proc /cache/image/.rootfs-1.x/rootfs/proc proc rw 0 0
+tmpfs /cache/image/.rootfs-10.y tmpfs rw 0 0
+"""
+
+
+def test_a_build_directory_with_a_mount_left_inside_is_found_before_removal() -> None:
+    assert mounts_inside(Path("/cache/image/.rootfs-1.x"), MOUNTS) == [
+        "/cache/image/.rootfs-1.x/rootfs/dev",
+        "/cache/image/.rootfs-1.x/rootfs/proc",
+    ]
+    assert mounts_inside(Path("/cache/image/.rootfs-1"), MOUNTS) == []
+    assert mounts_inside(Path("/cache/image/.rootfs-10.y"), MOUNTS) == ["/cache/image/.rootfs-10.y"]

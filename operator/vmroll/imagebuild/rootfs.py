@@ -148,14 +148,19 @@ def finish(rootfs: Path) -> None:
         _empty(rootfs / relative)
 
 
+def mounts_inside(path: Path, mounts: str) -> list[str]:
+    """The mount points at or below `path`, from the text of /proc/self/mounts."""
+    inside = str(path) + "/"
+    points = [line.split()[1] for line in mounts.splitlines() if line.strip()]
+    return [point for point in points if (point + "/").startswith(inside)]
+
+
 def remove_tree(path: Path) -> None:
     """rmtree, refusing to descend into a mount (an interrupted mmdebstrap may leave /dev or
     /proc bound inside its target: deleting through it would delete the host's)."""
     if not path.exists():
         return
-    inside = str(path.resolve()) + "/"
-    mounts = [line.split()[1] for line in Path("/proc/self/mounts").read_text().splitlines()]
-    held = [mount for mount in mounts if (mount + "/").startswith(inside)]
+    held = mounts_inside(path.resolve(), Path("/proc/self/mounts").read_text())
     if held:
         raise ImageBuildError(
             f"not removing {path}: {', '.join(held)} is still mounted inside it; unmount it "
