@@ -10,6 +10,7 @@ from __future__ import annotations
 import gzip
 import io
 import os
+import stat
 import subprocess
 import tarfile
 from pathlib import Path
@@ -105,6 +106,15 @@ def test_every_file_has_the_source_date_and_the_entries_are_sorted(image: Opened
     names = [member.name.rstrip("/") for member in members]
     assert names == sorted(names)
     assert image.config["created"].startswith("20")
+
+
+def test_no_program_is_set_user_or_group_id(image: OpenedImage) -> None:
+    set_id = [
+        member.name
+        for member in layer_members(image)
+        if member.isfile() and member.mode & (stat.S_ISUID | stat.S_ISGID)
+    ]
+    assert set_id == []
 
 
 def test_the_user_has_a_passwd_and_group_entry(image_root: Path) -> None:

@@ -63,12 +63,20 @@ def test_the_debian_key_follows_the_archive_state() -> None:
     assert key != recipe.rootfs_key("mmdebstrap 1.4.0", releases)
 
 
-BASE = {"rootfs": "r", "wheel_content": "w", "imagetool_key": "t", "revision": "c", "epoch": 1}
+BASE = {
+    "builder": "b",
+    "rootfs": "r",
+    "wheel_content": "w",
+    "imagetool_key": "t",
+    "revision": "c",
+    "epoch": 1,
+}
 
 
 @pytest.mark.parametrize(
     "changed",
     [
+        {"builder": "b2"},
         {"rootfs": "r2"},
         {"wheel_content": "w2"},
         {"imagetool_key": "t2"},

@@ -3,8 +3,9 @@
 Two caches under `<cache>/image/`. `rootfs-<key>/` holds the Debian root filesystem, keyed by
 the recipe, mmdebstrap's version and the host's apt Release files (the archive state), so a code
 change does not run mmdebstrap again. `<key>/` holds a finished archive, keyed by that, the
-wheel's content, the imagetool build, the source revision and SOURCE_DATE_EPOCH. Each is filled
-in a staging directory and renamed into place with its marker written last.
+wheel's content, the imagetool build, this package's source, the source revision and
+SOURCE_DATE_EPOCH. Each is filled in a staging directory and renamed into place with its marker
+written last; a lock makes concurrent builds (other checkouts share the cache) wait in turn.
 """
 
 from __future__ import annotations
@@ -68,7 +69,9 @@ def build_image(
     with _exclusive(root / ".lock", report):
         wheel = operator_wheel(SOURCE_ROOT, root, epoch, report)
         rootfs_key = recipe.rootfs_key(mmdebstrap_version, rootfs.apt_releases())
-        key = recipe.image_key(rootfs_key, wheel_content_hash(wheel), tools_key, revision, epoch)
+        key = recipe.image_key(
+            builder_hash(), rootfs_key, wheel_content_hash(wheel), tools_key, revision, epoch
+        )
         cache = root / key
         archive_name = recipe.archive_name(__version__)
         if rebuild or not _valid(cache, archive_name):
@@ -109,6 +112,12 @@ def source_date_epoch(environ: Mapping[str, str]) -> int:
     if explicit := environ.get("SOURCE_DATE_EPOCH"):
         return int(explicit)
     return int(_git("log", "-1", "--format=%ct") or 0)
+
+
+def builder_hash() -> str:
+    """This package's own source: editing the recipe or the steps assembles the image again."""
+    package = Path(__file__).parent
+    return recipe.digest_of((path.name, path.read_bytes()) for path in package.glob("*.py"))
 
 
 def source_revision() -> str:

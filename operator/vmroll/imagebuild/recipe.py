@@ -1,8 +1,9 @@
 """What goes into vmroll's image and the exact commands that put it there: plain data.
 
 Everything here is a function of its arguments (unit-tested); `rootfs.py` and `build.py` run
-the commands. Changing anything that changes the image's bytes bumps `RECIPE_VERSION`, which is
-part of every cache key.
+the commands. The image's cache key includes the source of this package, so any change to it
+assembles the image again; a change to how the Debian part is built that its mmdebstrap command
+does not show bumps `ROOTFS_RECIPE_VERSION`.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ import hashlib
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
-RECIPE_VERSION = "1"
+ROOTFS_RECIPE_VERSION = "1"
 
 REPOSITORY = "docker.io/vmroll/vmroll"
 SUITE = "bookworm"
@@ -195,16 +196,21 @@ def digest_of(parts: Iterable[tuple[str, bytes]]) -> str:
 def rootfs_key(mmdebstrap_version: str, apt_releases: Mapping[str, bytes]) -> str:
     """The Debian part: the recipe, the tool, and the archive state the host's apt lists name."""
     recipe = "\n".join(
-        (RECIPE_VERSION, str(ROOTFS_EPOCH), mmdebstrap_version, *mmdebstrap_argv(Path("/rootfs")))
+        (
+            ROOTFS_RECIPE_VERSION,
+            str(ROOTFS_EPOCH),
+            mmdebstrap_version,
+            *mmdebstrap_argv(Path("/rootfs")),
+        )
     ).encode()
     return digest_of([("recipe", recipe), *apt_releases.items()])
 
 
 def image_key(
-    rootfs: str, wheel_content: str, imagetool_key: str, revision: str, epoch: int
+    builder: str, rootfs: str, wheel_content: str, imagetool_key: str, revision: str, epoch: int
 ) -> str:
     parts = {
-        "recipe": RECIPE_VERSION,
+        "builder": builder,
         "rootfs": rootfs,
         "wheel": wheel_content,
         "imagetool": imagetool_key,
