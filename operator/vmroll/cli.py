@@ -2,9 +2,10 @@
 
 Subcommand modules import their heavy dependencies lazily, so `vmroll --help` stays fast.
 
-The local stack (`dev`, `devcluster`, `emulator`) and the image builder (`image`) live in the
-source checkout only: the wheel and the container image carry the operator. Where they are
-absent, or their `vmroll[local]` dependencies are, their commands stay listed and say so.
+The local stack (`dev`, `devcluster`, `emulator`), the image builder (`image`) and the chart
+renderer (`manifests`) live in the source checkout only: the wheel and the container image carry
+the operator. Where they are absent, or their `vmroll[local]` dependencies are, their commands
+stay listed and say so.
 """
 
 from __future__ import annotations
@@ -36,6 +37,8 @@ LOCAL_COMMANDS = (
     LocalCommand("devcluster", "vmroll.devcluster.cli", "the local control plane"),
     LocalCommand("emulator", "vmroll.emulator.cli", "the local ARM-compatible Azure emulator"),
     LocalCommand("image", "vmroll.imagebuild.cli", "build vmroll's container image"),
+    # Renders manifests/ with helm, which the local stack's tool sets build.
+    LocalCommand("manifests", "vmroll.chart.cli", "render manifests/ from charts/vmroll"),
 )
 # Imported only by the local stack: the `local` extra in pyproject.toml.
 LOCAL_DEPENDENCIES = ("jwt", "cryptography")

@@ -17,6 +17,7 @@ Fixtures:
   cleared), events, configmaps and secrets are deleted, then the namespace. Objects of other
   kinds, and cluster-scoped objects, are the test's to delete.
 - `widget_crd` (session): the test-only CRD `widgets.tests.vmroll.io`, removed at the end.
+- `helm` (session): the path of helm from the "helm" tool set, built first when missing.
 
 For the whole session the directory of the built kubectl is first on PATH.
 Every e2e test module sets `pytestmark = pytest.mark.e2e`.
@@ -33,6 +34,7 @@ import pytest
 from e2e_harness import Cluster, Kubectl, create_namespace, delete_namespace, unique_namespace
 from kubernetes import client, config
 
+from vmroll.chart.helm import ensure_helm
 from vmroll.devcluster import LocalControlPlane, ensure_binaries, existing_cluster_kubeconfig
 from vmroll.devcluster.instance import InstanceFiles, remove
 from vmroll.devcluster.paths import state_root
@@ -105,3 +107,8 @@ def widget_crd(kubectl: Kubectl) -> Iterator[str]:
     kubectl("wait", "--for=condition=Established", f"crd/{WIDGET_CRD}", "--timeout=60s")
     yield WIDGET_CRD
     kubectl("delete", "crd", WIDGET_CRD, "--wait=true", "--timeout=120s")
+
+
+@pytest.fixture(scope="session")
+def helm() -> Path:
+    return ensure_helm()

@@ -8,6 +8,7 @@ from __future__ import annotations
 import pytest
 from e2e_harness import Kubectl
 from pool_helpers import (
+    BY_CREDENTIAL,
     EmulatorProcess,
     Operator,
     apply,
@@ -16,7 +17,7 @@ from pool_helpers import (
     wait_condition,
 )
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, BY_CREDENTIAL]
 pytest_plugins = ("pool_fixtures",)
 
 RELEASED_TAG = "vmroll.io_released"

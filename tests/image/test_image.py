@@ -42,6 +42,7 @@ ABSENT = (
     "vmroll/devcluster",
     "vmroll/devstack",
     "vmroll/imagebuild",
+    "vmroll/chart",
 )
 
 
@@ -171,7 +172,7 @@ def test_the_operators_modules_import_inside(image_root: Path) -> None:
     assert completed.stdout.strip() == "vmroll"
 
 
-@pytest.mark.parametrize("command", ["dev", "devcluster", "emulator", "image"])
+@pytest.mark.parametrize("command", ["dev", "devcluster", "emulator", "image", "manifests"])
 def test_local_stack_commands_say_they_are_not_in_the_image(image_root: Path, command: str) -> None:
     completed = in_image(image_root, "/opt/vmroll/bin/vmroll", command, "build")
     assert completed.returncode == 2

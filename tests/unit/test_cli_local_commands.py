@@ -8,7 +8,7 @@ from vmroll import cli
 
 
 def test_the_checkouts_local_commands_are_available() -> None:
-    assert [cli.unavailable_reason(command) for command in cli.LOCAL_COMMANDS] == [None] * 4
+    assert [cli.unavailable_reason(command) for command in cli.LOCAL_COMMANDS] == [None] * 5
 
 
 def test_a_command_whose_package_is_absent_says_it_needs_a_source_checkout(

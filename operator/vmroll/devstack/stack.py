@@ -3,7 +3,9 @@
 Order: control plane (or the cluster named by VMROLL_KUBECONFIG), the Azure emulator, the CRDs,
 the emulator's Secret and AzureAccount, then the operator. The emulator and the operator are
 child processes run exactly as a user would run them (`vmroll emulator serve`, `vmroll run`),
-so `vmroll dev` exercises the same code paths as a real installation.
+so `vmroll dev` exercises the same code paths as a real installation. The operator is told to
+trust the emulator's endpoints and CA (`--allow-custom-endpoints`) and to read the account's
+Secret from the namespace an installed operator would run in (`--cluster-resource-namespace`).
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from vmroll.api.crd import render_crds
 from vmroll.devcluster.controlplane import LocalControlPlane
 from vmroll.devcluster.paths import KUBECONFIG_VARIABLE
 from vmroll.devstack.manifests import (
+    SYSTEM_NAMESPACE,
     credentials_secret,
     emulator_account,
     system_namespace,
@@ -34,6 +37,8 @@ from vmroll.devstack.manifests import (
 INSTANCE_NAME = "dev"
 EMULATOR_READY_TIMEOUT_SECONDS = 60.0
 STOP_GRACE_SECONDS = 10.0
+TRUST_EMULATOR = ("--allow-custom-endpoints", "--cluster-resource-namespace", SYSTEM_NAMESPACE)
+"""The emulator is a custom endpoint with its own CA; its Secret is in the system namespace."""
 
 Report = Callable[[str], None]
 
@@ -49,10 +54,12 @@ class DevStack:
         self,
         *,
         run_operator: bool = True,
+        operator_args: Sequence[str] = (),
         catalog: Path | None = None,
         report: Report = print,
     ) -> None:
         self._run_operator = run_operator
+        self._operator_args = tuple(operator_args)
         self._catalog = catalog
         self._report = report
         self._exit = ExitStack()
@@ -79,7 +86,11 @@ class DevStack:
         self.credentials, ca_pem = self._start_emulator(workdir / "emulator")
         self._install(self.credentials, ca_pem, workdir)
         if self._run_operator:
-            self.operator = self._spawn(["run"], log=None, env={"KUBECONFIG": str(self.kubeconfig)})
+            self.operator = self._spawn(
+                ["run", *TRUST_EMULATOR, *self._operator_args],
+                log=None,
+                env={"KUBECONFIG": str(self.kubeconfig)},
+            )
 
     def _start_cluster(self) -> None:
         existing = os.environ.get(KUBECONFIG_VARIABLE)

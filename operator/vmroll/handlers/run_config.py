@@ -1,4 +1,4 @@
-"""The operator's loop timing and concurrency, apart from the state that uses them.
+"""The operator's loop timing, concurrency, endpoints and trust, apart from the state using them.
 
 Kept free of heavy imports: the `vmroll` command line reads these defaults for its `run` flags,
 and every other subcommand (`vmroll emulator serve`, `vmroll devcluster ...`) would otherwise
@@ -9,10 +9,28 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+DEFAULT_CLUSTER_RESOURCE_NAMESPACE = "vmroll-system"
+
+
+@dataclass(frozen=True)
+class ListenAddress:
+    """Where an endpoint listens: `HOST:PORT`, `[IPv6]:PORT`, or `:PORT` for every address."""
+
+    host: str
+    port: int
+
+    @classmethod
+    def parse(cls, text: str) -> ListenAddress:
+        host, sep, port = text.rpartition(":")
+        if not sep or not port.isdigit() or not 0 < int(port) < 65536:
+            raise ValueError(f"{text!r} is not HOST:PORT, such as 0.0.0.0:8080")
+        host = host.removeprefix("[").removesuffix("]")
+        return cls(host or "0.0.0.0", int(port))
+
 
 @dataclass(frozen=True)
 class RunConfig:
-    """Loop timing and concurrency; `vmroll run` flags, defaults for production."""
+    """Loop timing, concurrency and trust; `vmroll run` flags, defaults for production."""
 
     resync_seconds: float = 60.0
     """How often a settled pool is observed again (finds VMs deleted out of band)."""
@@ -23,3 +41,9 @@ class RunConfig:
     concurrency: int = 10
     operation_wait: float = 30.0
     polling_interval: float = 15.0
+    metrics: ListenAddress | None = None
+    """Where to serve Prometheus `/metrics`; None serves nothing."""
+    allow_custom_endpoints: bool = False
+    """Whether AzureAccounts may name endpoints outside the known Azure clouds, or a CA bundle."""
+    cluster_resource_namespace: str = DEFAULT_CLUSTER_RESOURCE_NAMESPACE
+    """The only namespace whose Secrets and ConfigMaps AzureAccounts may reference."""
