@@ -5,8 +5,8 @@ mmdebstrap, the wheels fetched from the package index, the chroot install, image
 build cache is not reset, so imagetool's compile is the warm one (a few seconds). Then, in the
 last cold run's cache: a cached build (nothing changed: the archive is copied) and a `--rebuild`
 (the Debian root filesystem cached, everything after it done again). SOURCE_DATE_EPOCH is the
-checkout's as usual; every run has the same inputs, so all archives should be byte-identical,
-which the script reports. Needs root, like the build.
+checkout's as usual; every run has the same inputs (do not commit while it runs: the commit is
+one), so all archives should be byte-identical, which the script reports. Needs root.
 """
 
 from __future__ import annotations
@@ -36,13 +36,13 @@ def main() -> None:
             cache = Path(scratch) / f"cache-{run}"
             archive, seconds = _timed_build(cache, Path(scratch) / f"dist-{run}", environ, False)
             digests.append(_sha256(archive))
-            print(f"cold build {run}: {seconds:.1f} s, sha256 {digests[-1][:16]}")
+            print(f"cold build {run}: {seconds:.1f} s, {_digests(archive)}")
         dist = Path(scratch) / "dist-warm"
         archive, seconds = _timed_build(cache, dist, environ, False)
         print(f"cached build (nothing changed): {seconds:.1f} s")
         archive, seconds = _timed_build(cache, dist, environ, True)
         digests.append(_sha256(archive))
-        print(f"--rebuild (Debian root filesystem cached): {seconds:.1f} s")
+        print(f"--rebuild (Debian root filesystem cached): {seconds:.1f} s, {_digests(archive)}")
         print(f"archives byte-identical: {len(set(digests)) == 1} ({len(digests)} builds)")
         _print_sizes(archive)
 
@@ -78,6 +78,14 @@ def _print_sizes(archive: Path) -> None:
     print(f"files in the layer, uncompressed: {total / mib:.1f} MiB")
     for area, size in sorted(sizes.items(), key=lambda item: -item[1])[:8]:
         print(f"  {area}: {size / mib:.1f} MiB")
+
+
+def _digests(archive: Path) -> str:
+    with tarfile.open(archive) as layout:
+        index = json.load(_member(layout, "index.json"))
+        manifest = json.load(_blob(layout, index["manifests"][0]["digest"]))
+    layer = manifest["layers"][0]["digest"].removeprefix("sha256:")
+    return f"archive sha256 {_sha256(archive)[:16]}, layer {layer[:16]}"
 
 
 def _area(name: str) -> str:
