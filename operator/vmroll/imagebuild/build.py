@@ -84,7 +84,7 @@ def build_image(
         for used in (cache, wheel.parent, root / f"rootfs-{rootfs_key}"):
             if used.exists():
                 os.utime(used)
-        _prune(root, report)
+        prune(root, report)
     dist.mkdir(parents=True, exist_ok=True)
     target = dist / archive_name
     partial = target.with_name(f".{target.name}.{os.getpid()}")
@@ -193,7 +193,7 @@ def _assemble(
     report(f"image assembled in {_duration(time.monotonic() - started)}")
 
 
-def _prune(root: Path, report: Report) -> None:
+def prune(root: Path, report: Report) -> None:
     """Keep the most recently used entries of each kind (their directory's time is their last
     use); every commit makes a new image key, so without this the cache only grows."""
     kinds: dict[str, list[Path]] = {"image": [], "rootfs": [], "wheel": []}
