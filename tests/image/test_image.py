@@ -43,6 +43,8 @@ ABSENT = (
     "vmroll/devstack",
     "vmroll/imagebuild",
     "vmroll/chart",
+    "vmroll/pki",
+    "vmroll/pki.py",
 )
 
 
