@@ -17,9 +17,11 @@ from vmroll.devcluster.paths import HACK_ROOT
 from vmroll.devcluster.versions import (
     ETCD,
     ETCD_VERSION,
+    GO_CONTAINERREGISTRY_VERSION,
     HELM,
     HELM_KUBERNETES_MINOR,
     HELM_VERSION,
+    IMAGETOOL,
     KUBE_APISERVER,
     KUBECTL,
     KUBERNETES_VERSION,
@@ -28,13 +30,18 @@ from vmroll.devcluster.versions import (
 
 @dataclass(frozen=True)
 class ToolSet:
-    """Binaries built together: `modules` are wrapper module directories under `modules_root`."""
+    """Binaries built together: `modules` are wrapper module directories under `modules_root`.
+
+    `sources` names the Go files of a module that holds its own program (paths under
+    `modules_root`): they are part of the cache key like go.mod and go.sum.
+    """
 
     name: str
     label: str
     modules_root: Path
     modules: tuple[str, ...]
     builds: tuple[GoBuild, ...]
+    sources: tuple[str, ...] = ()
 
     @property
     def binaries(self) -> tuple[str, ...]:
@@ -81,7 +88,17 @@ HELM_SET = ToolSet(
     builds=(GoBuild(HELM, "helm", "helm.sh/helm/v3/cmd/helm", helm_ldflags()),),
 )
 
-TOOL_SETS = {tools.name: tools for tools in (CONTROLPLANE, HELM_SET)}
+# The image assembler of `make image`: a program of vmroll's own over go-containerregistry.
+IMAGETOOL_SET = ToolSet(
+    name="imagetool",
+    label=f"imagetool-ggcr-{GO_CONTAINERREGISTRY_VERSION}",
+    modules_root=HACK_ROOT,
+    modules=("imagetool",),
+    builds=(GoBuild(IMAGETOOL, "imagetool", "vmroll.io/hack/imagetool"),),
+    sources=("imagetool/main.go",),
+)
+
+TOOL_SETS = {tools.name: tools for tools in (CONTROLPLANE, HELM_SET, IMAGETOOL_SET)}
 
 
 def tool_set(name: str) -> ToolSet:
