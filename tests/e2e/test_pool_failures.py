@@ -1,7 +1,8 @@
 """Failures that are not a spec Azure refuses still reach the pool's conditions, once.
 
-A customData Secret holding binary data ends `Stalled` with `InvalidSecret` naming the Secret and
-key, with one event however long it stays so. ARM answering 500 to every listing makes the pool
+An SSH key Secret holding binary data ends `Stalled` with `InvalidSecret` naming the Secret and
+key, with one event however long it stays so; binary customData (gzip'd cloud-init) is sent to
+Azure as it is. ARM answering 500 to every listing makes the pool
 `Reconciling` with "retry N in Ns", and vmroll backs off: the emulator serves fewer listings in
 the second half of the fault than in the first (a fixed retry interval would serve about as
 many). Once the fault is gone the pool is Ready again.
@@ -49,16 +50,20 @@ def warning_events(kubectl: Kubectl, namespace: str) -> list[dict[str, Any]]:
     return [e for e in events if e["type"] == "Warning"]
 
 
-def test_binary_custom_data_stalls_naming_the_secret_and_warns_once(
+def binary_secret(kubectl: Kubectl, namespace: str) -> None:
+    secret = {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "binary"},
+              "data": {"value": base64.b64encode(BINARY).decode()}}  # fmt: skip
+    kubectl("apply", "-n", namespace, "-f", "-", input=json.dumps(secret))
+
+
+def test_a_binary_ssh_key_stalls_naming_the_secret_and_warns_once(
     kubectl: Kubectl, namespace: str, account: str, emulator: EmulatorProcess, operator: Operator
 ) -> None:
-    secret = {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "cloud-init"},
-              "data": {"user-data": base64.b64encode(BINARY).decode()}}  # fmt: skip
-    kubectl("apply", "-n", namespace, "-f", "-", input=json.dumps(secret))
+    binary_secret(kubectl, namespace)
     manifest = pool_manifest("web", account, emulator, replicas=1)
-    manifest["spec"]["template"]["customData"] = {
-        "secretRef": {"name": "cloud-init", "key": "user-data"}
-    }
+    manifest["spec"]["template"]["sshPublicKeys"] = [
+        {"secretRef": {"name": "binary", "key": "value"}}
+    ]
     apply(kubectl, namespace, manifest)
 
     pool = wait_condition(kubectl, namespace, "web", "Stalled", operator, reason="InvalidSecret")
@@ -66,12 +71,26 @@ def test_binary_custom_data_stalls_naming_the_secret_and_warns_once(
 
     stalled = condition(get_pool(kubectl, namespace, "web"), "Stalled")
     assert stalled is not None
-    assert "Secret cloud-init key user-data (spec.template.customData)" in stalled["message"]
+    assert "Secret binary key value (spec.template.sshPublicKeys[0])" in stalled["message"]
     warnings = warning_events(kubectl, namespace)
     assert [(e["reason"], e.get("count", 1)) for e in warnings] == [("InvalidSecret", 1)]
     assert emulator.all_vms() == []
     written = json.dumps(pool) + json.dumps(warnings) + operator.output()
     assert CANARY not in written
+
+
+def test_binary_custom_data_is_sent_as_it_is(
+    kubectl: Kubectl, namespace: str, account: str, emulator: EmulatorProcess, operator: Operator
+) -> None:
+    binary_secret(kubectl, namespace)
+    manifest = pool_manifest("web", account, emulator, replicas=1)
+    manifest["spec"]["template"]["customData"] = {"secretRef": {"name": "binary", "key": "value"}}
+    apply(kubectl, namespace, manifest)
+
+    pool = wait_condition(kubectl, namespace, "web", "Ready", operator)
+
+    assert len(emulator.all_vms()) == 1
+    assert CANARY not in json.dumps(pool) + operator.output()
 
 
 @pytest.fixture

@@ -42,15 +42,20 @@ class KubeApi:
         self._core = client.CoreV1Api(api_client)
         self._custom = client.CustomObjectsApi(api_client)
 
-    async def secret_value(self, namespace: str, name: str, key: str) -> str | None:
-        """The decoded value, or None when the Secret or the key does not exist; raises
-        `SecretNotText` when the value is binary."""
+    async def secret_bytes(self, namespace: str, name: str, key: str) -> bytes | None:
+        """The value as stored, or None when the Secret or the key does not exist."""
         secret = await self._get(self._core.read_namespaced_secret, name, namespace)
         data: Mapping[str, str] = (secret.data if secret is not None else None) or {}
-        if key not in data:
+        return base64.b64decode(data[key]) if key in data else None
+
+    async def secret_value(self, namespace: str, name: str, key: str) -> str | None:
+        """The value as text, or None when the Secret or the key does not exist; raises
+        `SecretNotText` when the value is binary."""
+        value = await self.secret_bytes(namespace, name, key)
+        if value is None:
             return None
         try:
-            return base64.b64decode(data[key]).decode()
+            return value.decode()
         except UnicodeDecodeError:
             # Not chained: the decode error's text quotes a byte of the secret.
             raise SecretNotText(namespace, name, key) from None
