@@ -3,7 +3,7 @@
 Each set is a few binaries built from wrapper modules under `hack/` at pinned versions. A set has
 a cache directory of its own (see `cache.py`), so adding a tool never invalidates another set's
 binaries, and a command builds only the sets it runs: `make dev` needs the control plane, the
-chart's tests need helm too.
+chart's tests need helm too, the GitOps health tests kstatus.
 """
 
 from __future__ import annotations
@@ -15,11 +15,13 @@ from vmroll.devcluster.errors import DevclusterError
 from vmroll.devcluster.gobuild import GoBuild, kubernetes_ldflags
 from vmroll.devcluster.paths import HACK_ROOT
 from vmroll.devcluster.versions import (
+    CLI_UTILS_VERSION,
     ETCD,
     ETCD_VERSION,
     HELM,
     HELM_KUBERNETES_MINOR,
     HELM_VERSION,
+    KSTATUS,
     KUBE_APISERVER,
     KUBECTL,
     KUBERNETES_VERSION,
@@ -81,7 +83,16 @@ HELM_SET = ToolSet(
     builds=(GoBuild(HELM, "helm", "helm.sh/helm/v3/cmd/helm", helm_ldflags()),),
 )
 
-TOOL_SETS = {tools.name: tools for tools in (CONTROLPLANE, HELM_SET)}
+KSTATUS_SET = ToolSet(
+    name="kstatus",
+    label=f"kstatus-cli-utils-{CLI_UTILS_VERSION}",
+    modules_root=HACK_ROOT,
+    modules=("kstatus",),
+    builds=(GoBuild(KSTATUS, "kstatus", "vmroll.io/hack/kstatus"),),
+)
+"""`kstatus FILE...`: what sigs.k8s.io/cli-utils' status.Compute says of each object, as JSON."""
+
+TOOL_SETS = {tools.name: tools for tools in (CONTROLPLANE, HELM_SET, KSTATUS_SET)}
 
 
 def tool_set(name: str) -> ToolSet:
