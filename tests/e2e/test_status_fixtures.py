@@ -10,6 +10,7 @@ operator's behaviour). Emulator latency faults hold the pool in a moment long en
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -21,6 +22,7 @@ from pool_helpers import (
     apply,
     condition,
     current,
+    get_pool,
     pool_manifest,
     wait_condition,
 )
@@ -157,3 +159,28 @@ def test_account_ready_and_not(
         capture(kubectl, "azureaccount", name, "not-ready")
     finally:
         kubectl("delete", "azureaccount", broken["metadata"]["name"], "--ignore-not-found")
+
+
+def test_a_new_pool_says_reconciling_before_its_first_vms_are_requested(
+    kubectl: Kubectl, namespace: str, account: str, emulator: EmulatorProcess, operator: Operator
+) -> None:
+    """Without conditions or observedGeneration, kstatus (Flux's `wait`) takes a pool for
+    Current: the first status vmroll writes must already say Reconciling."""
+    _hold(emulator, "VirtualMachines_CreateOrUpdate", 5)
+    apply(kubectl, namespace, _pinned(account, emulator, OLD, replicas=2))
+
+    def pool_once(requested: bool) -> Callable[[], dict[str, Any] | None]:
+        def probe() -> dict[str, Any] | None:
+            pool = get_pool(kubectl, namespace, "web")
+            status = pool.get("status") or {}
+            return pool if (status.get("pendingOperations") if requested else status) else None
+
+        return probe
+
+    pool = wait_for("the pool's first status", pool_once(requested=False), timeout=60,
+                    describe=operator.output)  # fmt: skip
+    assert current(pool), pool["status"]
+    assert (condition(pool, "Reconciling") or {}).get("status") == "True", pool["status"]
+    wait_for("the first VMs to be requested", pool_once(requested=True), timeout=60,
+             describe=operator.output)  # fmt: skip
+    capture(kubectl, "vmpool", "web", "creating", namespace)

@@ -57,6 +57,7 @@ from vmroll.reconcile.report import (
     progress_verdict,
     retrying,
     stalled,
+    starting,
 )
 from vmroll.reconcile.spec_map import (
     as_reimaged,
@@ -188,6 +189,8 @@ class PoolPass:
             concurrency=self.settings.concurrency,
             operation_wait=self.settings.operation_wait,
         )
+        if report.current.observed_generation is None:
+            await report.write(starting(self.pool.metadata.generation))
         refused = await actor.start(specs, [*deletes, *orphans], now, reimages)
 
         image = image_status(
