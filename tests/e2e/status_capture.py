@@ -7,6 +7,9 @@ bookkeeping, not status). Otherwise it compares the live object with the committ
 health checks read: the conditions' types, statuses and reasons, whether `observedGeneration`
 lags and whether the object is being deleted. So a change of the operator that would make a
 fixture stale fails the e2e run instead of leaving the health tests checking a past behaviour.
+After rewriting, the expected verdicts beside the fixtures (`health_test.yaml`,
+`kstatus_test.yaml`) may name new messages (namespaces, revisions): tests/unit/test_gitops_health.py
+shows each difference; review and update them.
 """
 
 from __future__ import annotations
