@@ -1,6 +1,6 @@
 """An AzureAccount that cannot authenticate is Stalled as well as not Ready, so that kstatus
-readers (Flux's `wait`, `kubectl wait`) see it Failed instead of Current; one that can is Ready
-with no Stalled condition left behind."""
+readers (Flux's `wait`) see it Failed at once instead of InProgress until they time out; one
+that can is Ready with no Stalled condition left behind."""
 
 from __future__ import annotations
 

@@ -2,10 +2,11 @@
 
 `Ready` is True when vmroll obtained an ARM token with the account's credential; otherwise it is
 False and `Stalled` True, both naming what to change (the Secret, the client ID, the tenant, the
-endpoints): kstatus readers (Flux) take an object with only `Ready` False for Current. The
-check runs on every change and every `CHECK_INTERVAL_SECONDS`; a failure gets one Warning event
-when the condition changes, not one more from every check that finds it unchanged. Token
-failures are summarised by type and Entra's own message, which never contains the secret.
+endpoints): kstatus readers (Flux) take an object with only `Ready` False for InProgress and
+wait for it until they time out, where Stalled fails them at once. The check runs on every
+change and every `CHECK_INTERVAL_SECONDS`; a failure gets one Warning event when the condition
+changes, not one more from every check that finds it unchanged. Token failures are summarised
+by type and Entra's own message, which never contains the secret.
 """
 
 from __future__ import annotations
