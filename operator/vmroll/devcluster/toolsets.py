@@ -3,7 +3,7 @@
 Each set is a few binaries built from wrapper modules under `hack/` at pinned versions. A set has
 a cache directory of its own (see `cache.py`), so adding a tool never invalidates another set's
 binaries, and a command builds only the sets it runs: `make dev` needs the control plane, the
-chart's tests need helm too.
+chart's tests need helm too, the GitOps health tests kstatus.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from vmroll.devcluster.errors import DevclusterError
 from vmroll.devcluster.gobuild import GoBuild, kubernetes_ldflags
 from vmroll.devcluster.paths import HACK_ROOT
 from vmroll.devcluster.versions import (
+    CLI_UTILS_VERSION,
     ETCD,
     ETCD_VERSION,
     GO_CONTAINERREGISTRY_VERSION,
@@ -22,6 +23,7 @@ from vmroll.devcluster.versions import (
     HELM_KUBERNETES_MINOR,
     HELM_VERSION,
     IMAGETOOL,
+    KSTATUS,
     KUBE_APISERVER,
     KUBECTL,
     KUBERNETES_VERSION,
@@ -98,7 +100,17 @@ IMAGETOOL_SET = ToolSet(
     sources=("imagetool/main.go",),
 )
 
-TOOL_SETS = {tools.name: tools for tools in (CONTROLPLANE, HELM_SET, IMAGETOOL_SET)}
+KSTATUS_SET = ToolSet(
+    name="kstatus",
+    label=f"kstatus-cli-utils-{CLI_UTILS_VERSION}",
+    modules_root=HACK_ROOT,
+    modules=("kstatus",),
+    builds=(GoBuild(KSTATUS, "kstatus", "vmroll.io/hack/kstatus"),),
+    sources=("kstatus/main.go",),
+)
+"""`kstatus FILE...`: what sigs.k8s.io/cli-utils' status.Compute says of each object, as JSON."""
+
+TOOL_SETS = {tools.name: tools for tools in (CONTROLPLANE, HELM_SET, IMAGETOOL_SET, KSTATUS_SET)}
 
 
 def tool_set(name: str) -> ToolSet:

@@ -63,6 +63,7 @@ from vmroll.reconcile.report import (
     progress_record,
     progress_verdict,
     stalled,
+    starting,
 )
 from vmroll.reconcile.revision_images import revision_images
 from vmroll.reconcile.spec_map import as_reimaged, image_status, rollout_spec
@@ -211,6 +212,8 @@ class PoolPass:
             concurrency=self.settings.concurrency,
             operation_wait=self.settings.operation_wait,
         )
+        if report.current.observed_generation is None:
+            await report.write(starting(self.pool.metadata.generation))
         refused = await actor.start(specs, [*deletes, *orphans], now, reimages)
 
         image = image_status(

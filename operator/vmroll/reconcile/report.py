@@ -62,6 +62,16 @@ def retrying(message: str) -> Verdict:
     return Verdict(Assessment(State.RECONCILING, Reason.RETRYING, message))
 
 
+def starting(generation: int | None) -> Verdict:
+    """The first status of a pool, written before its first Azure operation is recorded.
+
+    Without it the first status would hold `pendingOperations` alone: no `observedGeneration`
+    and no condition, which kstatus (Flux's `wait`, `kubectl wait` readers) reads as Current.
+    """
+    message = f"vmroll is working towards generation {generation} of the spec"
+    return Verdict(Assessment(State.RECONCILING, Reason.RECONCILING, message))
+
+
 def deleting(message: str) -> Verdict:
     return Verdict(Assessment(State.RECONCILING, Reason.DELETING, message))
 
