@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: dev test lint controlplane
+.PHONY: dev test lint controlplane tools
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -18,7 +18,11 @@ dev: $(STAMP)
 
 ## Build (or reuse from the cache) the control plane binaries.
 controlplane: $(STAMP)
-	$(BIN)/vmroll devcluster build
+	$(BIN)/vmroll devcluster build controlplane
+
+## Build (or reuse from the cache) every Go tool the tests use: the control plane, helm.
+tools: $(STAMP)
+	$(BIN)/vmroll devcluster build all
 
 ## Static checks: lint, format, types and layering.
 lint: $(STAMP)
@@ -28,5 +32,5 @@ lint: $(STAMP)
 	$(BIN)/lint-imports
 
 ## The whole test suite: static checks, then unit, integration and e2e tests.
-test: lint controlplane
+test: lint tools
 	$(BIN)/pytest

@@ -14,6 +14,7 @@ from vmroll.devcluster.cache import (
     judge_marker,
     render_marker,
 )
+from vmroll.devcluster.toolsets import CONTROLPLANE, HELM_SET
 
 FILES = {"kube/go.mod": b"module kube\n", "kube/go.sum": b"sum\n", "etcd/go.mod": b"module etcd\n"}
 DIGESTS = {"etcd": "e" * 64, "kube-apiserver": "a" * 64, "kubectl": "c" * 64}
@@ -39,7 +40,8 @@ def test_cache_key_changes_with_any_wrapper_file(changed: dict[str, bytes]) -> N
 
 
 def test_cache_dir_name_carries_the_versions() -> None:
-    assert cache_dir_name("abc123def456") == "k8s-v1.36.3-etcd-v3.6.8-abc123def456"
+    assert cache_dir_name(CONTROLPLANE, "abc123def456") == "k8s-v1.36.3-etcd-v3.6.8-abc123def456"
+    assert cache_dir_name(HELM_SET, "abc123def456") == "helm-v3.22.0-abc123def456"
 
 
 def corrupted(reason: str) -> CacheCheck:
@@ -49,23 +51,27 @@ def corrupted(reason: str) -> CacheCheck:
 @pytest.mark.parametrize(
     ("marker", "digests", "expected"),
     [
-        (render_marker("k1", DIGESTS), DIGESTS, CacheCheck(CacheVerdict.VALID)),
+        (render_marker(CONTROLPLANE, "k1", DIGESTS), DIGESTS, CacheCheck(CacheVerdict.VALID)),
         (None, DIGESTS, corrupted("no completion marker (an interrupted build?)")),
         ("{not json", DIGESTS, corrupted("the completion marker is unreadable")),
         (json.dumps({"key": "k1"}), DIGESTS, corrupted("the completion marker is unreadable")),
-        (render_marker("k0", DIGESTS), DIGESTS, corrupted("the marker is for key k0, not k1")),
         (
-            render_marker("k1", DIGESTS),
+            render_marker(CONTROLPLANE, "k0", DIGESTS),
+            DIGESTS,
+            corrupted("the marker is for key k0, not k1"),
+        ),
+        (
+            render_marker(CONTROLPLANE, "k1", DIGESTS),
             {**DIGESTS, "kubectl": None},
             corrupted("kubectl is missing"),
         ),
         (
-            render_marker("k1", DIGESTS),
+            render_marker(CONTROLPLANE, "k1", DIGESTS),
             {**DIGESTS, "kube-apiserver": "0" * 64},
             corrupted("kube-apiserver does not match its recorded sha256"),
         ),
         (
-            render_marker("k1", {k: v for k, v in DIGESTS.items() if k != "etcd"}),
+            render_marker(CONTROLPLANE, "k1", {k: v for k, v in DIGESTS.items() if k != "etcd"}),
             DIGESTS,
             corrupted("etcd does not match its recorded sha256"),
         ),

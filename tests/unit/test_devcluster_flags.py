@@ -9,9 +9,11 @@ import pytest
 import yaml
 
 from vmroll.devcluster.certs import Pki
+from vmroll.devcluster.errors import DevclusterError
 from vmroll.devcluster.flags import Ports, apiserver_args, etcd_args
-from vmroll.devcluster.gobuild import go_builds, kubernetes_ldflags, parse_go_version
+from vmroll.devcluster.gobuild import kubernetes_ldflags, parse_go_version
 from vmroll.devcluster.kubeconfig import render_kubeconfig
+from vmroll.devcluster.toolsets import CONTROLPLANE, HELM_SET, tool_set
 
 PORTS = Ports(etcd_client=2379, etcd_peer=2380, apiserver=6443)
 PKI = Pki(Path("/state/pki"))
@@ -58,15 +60,30 @@ def test_kubernetes_builds_are_stamped_with_the_pinned_version() -> None:
 
 
 def test_go_builds_write_each_binary_into_the_output_directory() -> None:
-    builds = {build.binary: build for build in go_builds("/go/bin/go", Path("/out"))}
+    builds = {build.binary: build for build in CONTROLPLANE.builds}
     assert sorted(builds) == ["etcd", "kube-apiserver", "kubectl"]
     assert builds["etcd"].module == "etcd"
-    assert builds["etcd"].argv[-3:] == ("-o", "/out/etcd", "go.etcd.io/etcd/server/v3")
-    apiserver = builds["kube-apiserver"].argv
+    etcd = builds["etcd"].argv("/go/bin/go", Path("/out"))
+    assert etcd[-3:] == ("-o", "/out/etcd", "go.etcd.io/etcd/server/v3")
+    assert "-tags" not in etcd
+    apiserver = builds["kube-apiserver"].argv("/go/bin/go", Path("/out"))
     assert apiserver[:5] == ("/go/bin/go", "build", "-v", "-trimpath", "-buildvcs=false")
     assert apiserver[-1] == "k8s.io/kubernetes/cmd/kube-apiserver"
     assert apiserver[5:7] == ("-tags", "selinux,notest")
-    assert builds["kubectl"].argv[-1] == "k8s.io/kubernetes/cmd/kubectl"
+    assert builds["kubectl"].argv("go", Path("/out"))[-1] == "k8s.io/kubernetes/cmd/kubectl"
+
+
+def test_helm_is_stamped_with_its_pinned_version() -> None:
+    (helm,) = HELM_SET.builds
+    argv = helm.argv("go", Path("/out"))
+    assert argv[-3:] == ("-o", "/out/helm", "helm.sh/helm/v3/cmd/helm")
+    assert "-X helm.sh/helm/v3/internal/version.version=v3.22.0" in helm.ldflags
+
+
+def test_an_unknown_tool_set_names_the_ones_there_are() -> None:
+    assert tool_set("helm") is HELM_SET
+    with pytest.raises(DevclusterError, match="no tool set named 'kind': choose one of"):
+        tool_set("kind")
 
 
 @pytest.mark.parametrize(

@@ -9,14 +9,20 @@ import pytest
 
 from vmroll.devcluster.errors import DevclusterError, SourceTreeMissing
 from vmroll.devcluster.paths import (
-    CONTROLPLANE_MODULES,
-    binaries_root,
+    HACK_ROOT,
     existing_cluster_kubeconfig,
     instance_dir,
     state_root,
+    tools_root,
     wrapper_module,
 )
-from vmroll.devcluster.versions import ETCD_VERSION, KUBERNETES_VERSION, MINIMUM_GO_VERSION
+from vmroll.devcluster.toolsets import CONTROLPLANE
+from vmroll.devcluster.versions import (
+    ETCD_VERSION,
+    HELM_VERSION,
+    KUBERNETES_VERSION,
+    MINIMUM_GO_VERSION,
+)
 
 
 @pytest.mark.parametrize(
@@ -32,7 +38,7 @@ def test_roots(
     environ: dict[str, str], binaries: str, state: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("HOME", environ.get("HOME", "/h"))
-    assert binaries_root(environ) == Path(binaries)
+    assert tools_root("controlplane", environ) == Path(binaries)
     assert state_root(environ) == Path(state)
 
 
@@ -53,19 +59,20 @@ def test_a_missing_source_tree_says_how_to_get_one(tmp_path: Path) -> None:
 
 
 def test_the_go_modules_pin_the_versions_in_versions_py() -> None:
-    kube = (wrapper_module("kube") / "go.mod").read_text()
-    etcd = (wrapper_module("etcd") / "go.mod").read_text()
+    kube = (wrapper_module("kube", CONTROLPLANE.modules_root) / "go.mod").read_text()
+    etcd = (wrapper_module("etcd", CONTROLPLANE.modules_root) / "go.mod").read_text()
+    helm = (wrapper_module("helm", HACK_ROOT) / "go.mod").read_text()
     assert f"require k8s.io/kubernetes {KUBERNETES_VERSION}\n" in kube
     staging = "v0." + KUBERNETES_VERSION.removeprefix("v1.")
     replaced = re.findall(r"^\s*(k8s\.io/\S+) => \1 (\S+)$", kube, re.MULTILINE)
     assert len(replaced) == 33
     assert {version for _, version in replaced} == {staging}
     assert f"require go.etcd.io/etcd/server/v3 {ETCD_VERSION}\n" in etcd
-    for go_mod in (kube, etcd):
+    assert f"require helm.sh/helm/v3 {HELM_VERSION}\n" in helm
+    for go_mod in (kube, etcd, helm):
         directive = re.search(r"^go (\d+)\.(\d+)", go_mod, re.MULTILINE)
         assert directive is not None
         assert (int(directive.group(1)), int(directive.group(2))) == MINIMUM_GO_VERSION
-    assert CONTROLPLANE_MODULES.name == "controlplane"
 
 
 def test_an_existing_cluster_is_used_only_when_vmroll_kubeconfig_is_set(tmp_path: Path) -> None:

@@ -7,6 +7,7 @@ from dataclasses import replace
 
 from test_reconcile_fakes import World
 
+from vmroll.api.pool_status import OperationKind, PendingOperation
 from vmroll.reconcile.deletion import RELEASE_ANNOTATION, Finalized, PoolDeletion
 from vmroll.reconcile.inputs import AccountProblem
 
@@ -54,3 +55,20 @@ async def test_a_lost_account_stalls_until_the_release_annotation() -> None:
 
     assert released is Finalized.DONE
     assert len(world.azure.vms) == 3
+
+
+async def test_a_delete_recorded_but_never_sent_is_sent_by_the_cleanup() -> None:
+    # The operator died between recording the delete in status and sending it: the VM is still
+    # listed, the record has no resume token, and the finalizer must not wait for it forever.
+    world = await ready_world("Delete")
+    name = sorted(world.azure.vms)[0]
+    world.memory.pending[name] = PendingOperation(
+        vm_name=name, kind=OperationKind.DELETE, resume_token=None, started_at=world.now
+    )
+
+    first = await PoolDeletion(world.pass_()).run()
+    second = await PoolDeletion(world.pass_()).run()
+
+    assert (first, second) == (Finalized.PROGRESSING, Finalized.DONE)
+    assert world.azure.vms == {}
+    assert world.memory.pending == {}

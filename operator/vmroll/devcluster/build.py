@@ -1,4 +1,4 @@
-"""`vmroll devcluster build`: build etcd, kube-apiserver and kubectl into the versioned cache.
+"""`vmroll devcluster build`: build a tool set (see `toolsets.py`) into its versioned cache.
 
 A cold build takes minutes on a small machine, so it reports progress every few seconds (packages
 compiled, time elapsed) to show CI logs that it is alive. The cache is replaced atomically: see
@@ -28,28 +28,41 @@ from vmroll.devcluster.cache import (
     sha256_of,
 )
 from vmroll.devcluster.errors import BuildFailed
-from vmroll.devcluster.gobuild import GoBuild, find_go, go_build_environment, go_builds
-from vmroll.devcluster.paths import CONTROLPLANE_MODULES, binaries_root, wrapper_module
-from vmroll.devcluster.versions import BINARIES
+from vmroll.devcluster.gobuild import GoBuild, find_go, go_build_environment
+from vmroll.devcluster.paths import tools_root, wrapper_module
+from vmroll.devcluster.toolsets import CONTROLPLANE, ToolSet
 
 Report = Callable[[str], None]
 PROGRESS_INTERVAL_SECONDS = 10.0
 
 
-def locate_cache(environ: Mapping[str, str] = os.environ) -> tuple[BinaryCache, str]:
-    """The cache directory for the wrapper modules as they are in this checkout, and its key."""
-    for module in ("kube", "etcd"):
-        wrapper_module(module)
-    key = cache_key(read_wrapper_files(CONTROLPLANE_MODULES))
-    return BinaryCache(binaries_root(environ) / cache_dir_name(key)), key
+def locate_cache(
+    tools: ToolSet, environ: Mapping[str, str] = os.environ
+) -> tuple[BinaryCache, str]:
+    """The set's cache directory for its wrapper modules as they are in this checkout, and key."""
+    for module in tools.modules:
+        wrapper_module(module, tools.modules_root)
+    key = cache_key(read_wrapper_files(tools))
+    return BinaryCache(tools_root(tools.name, environ) / cache_dir_name(tools, key)), key
 
 
 def ensure_binaries(
     *, force: bool = False, report: Report = print, environ: Mapping[str, str] = os.environ
 ) -> BinaryCache:
-    """A valid cache of the three binaries, building it when missing, corrupted or forced."""
-    cache, key = locate_cache(environ)
-    check = check_cache(cache, key)
+    """The control plane's binaries: etcd, kube-apiserver and kubectl."""
+    return ensure_tools(CONTROLPLANE, force=force, report=report, environ=environ)
+
+
+def ensure_tools(
+    tools: ToolSet,
+    *,
+    force: bool = False,
+    report: Report = print,
+    environ: Mapping[str, str] = os.environ,
+) -> BinaryCache:
+    """A valid cache of the set's binaries, building it when missing, corrupted or forced."""
+    cache, key = locate_cache(tools, environ)
+    check = check_cache(tools, cache, key)
     if check.verdict is CacheVerdict.VALID and not force:
         return cache
     if check.verdict is CacheVerdict.CORRUPTED:
@@ -67,21 +80,24 @@ def ensure_binaries(
         staged = BinaryCache(staging)
         staged.bin_dir.mkdir()
         started = time.monotonic()
-        for build in go_builds(go, staged.bin_dir):
-            _run_build(build, environ, report)
-        digests = {name: sha256_of(staged.binary(name)) or "" for name in BINARIES}
-        staged.marker.write_text(render_marker(key, digests))
-        _install(staging, cache, key, replace_valid=force)
-        report(f"control plane built in {_duration(time.monotonic() - started)}: {cache.bin_dir}")
+        for build in tools.builds:
+            _run_build(tools, build, build.argv(go, staged.bin_dir), environ, report)
+        digests = {name: sha256_of(staged.binary(name)) or "" for name in tools.binaries}
+        staged.marker.write_text(render_marker(tools, key, digests))
+        _install(tools, staging, cache, key, replace_valid=force)
+        elapsed = _duration(time.monotonic() - started)
+        report(f"{tools.name} tools built in {elapsed}: {cache.bin_dir}")
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return cache
 
 
-def _install(staging: Path, cache: BinaryCache, key: str, *, replace_valid: bool) -> None:
+def _install(
+    tools: ToolSet, staging: Path, cache: BinaryCache, key: str, *, replace_valid: bool
+) -> None:
     """Move a finished build into place, unless a concurrent build already put a valid one."""
     if cache.directory.exists():
-        if not replace_valid and check_cache(cache, key).verdict is CacheVerdict.VALID:
+        if not replace_valid and check_cache(tools, cache, key).verdict is CacheVerdict.VALID:
             return
         retired = cache.directory.with_name(f".{cache.directory.name}.retired-{os.getpid()}")
         os.rename(cache.directory, retired)
@@ -89,7 +105,7 @@ def _install(staging: Path, cache: BinaryCache, key: str, *, replace_valid: bool
     try:
         os.rename(staging, cache.directory)
     except OSError:
-        if check_cache(cache, key).verdict is not CacheVerdict.VALID:
+        if check_cache(tools, cache, key).verdict is not CacheVerdict.VALID:
             raise
 
 
@@ -101,12 +117,19 @@ def _remove_abandoned_builds(cache: BinaryCache) -> None:
             shutil.rmtree(leftover, ignore_errors=True)
 
 
-def _run_build(build: GoBuild, environ: Mapping[str, str], report: Report) -> None:
-    report(f"building {build.binary} (go build in hack/controlplane/{build.module})")
+def _run_build(
+    tools: ToolSet,
+    build: GoBuild,
+    argv: tuple[str, ...],
+    environ: Mapping[str, str],
+    report: Report,
+) -> None:
+    module = wrapper_module(build.module, tools.modules_root)
+    report(f"building {build.binary} (go build in {module})")
     started = time.monotonic()
     process = subprocess.Popen(
-        build.argv,
-        cwd=wrapper_module(build.module),
+        argv,
+        cwd=module,
         env=go_build_environment(environ),
         stdin=subprocess.DEVNULL,
         stdout=subprocess.PIPE,

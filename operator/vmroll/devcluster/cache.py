@@ -1,6 +1,6 @@
-"""The cache of built control-plane binaries: its key, its completion marker, its validation.
+"""The cache of a tool set's built binaries: its key, its completion marker, its validation.
 
-A cache directory is named after the pinned versions and a hash of the Go wrapper modules'
+A cache directory is named after the set's pinned versions and a hash of its Go wrapper modules'
 go.mod and go.sum, so a change of either builds afresh. A build fills a temporary sibling
 directory and writes the marker (each binary's sha256) last, then renames the directory into
 place: a directory without a valid marker is never used, whatever interrupted its build.
@@ -15,14 +15,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from vmroll.devcluster.versions import BINARIES, ETCD_VERSION, KUBERNETES_VERSION
+from vmroll.devcluster.toolsets import ToolSet
 
 MARKER_NAME = "complete.json"
-_WRAPPER_FILES = ("kube/go.mod", "kube/go.sum", "etcd/go.mod", "etcd/go.sum")
 
 
 def cache_key(wrapper_files: Mapping[str, bytes]) -> str:
-    """A short hash of the wrapper modules' files, keyed by their path under hack/controlplane."""
+    """A short hash of the wrapper modules' files, keyed by their path under the set's root."""
     digest = hashlib.sha256()
     for name in sorted(wrapper_files):
         content = wrapper_files[name]
@@ -31,12 +30,13 @@ def cache_key(wrapper_files: Mapping[str, bytes]) -> str:
     return digest.hexdigest()[:12]
 
 
-def cache_dir_name(key: str) -> str:
-    return f"k8s-{KUBERNETES_VERSION}-etcd-{ETCD_VERSION}-{key}"
+def cache_dir_name(tools: ToolSet, key: str) -> str:
+    return f"{tools.label}-{key}"
 
 
-def read_wrapper_files(modules: Path) -> dict[str, bytes]:
-    return {name: (modules / name).read_bytes() for name in _WRAPPER_FILES}
+def read_wrapper_files(tools: ToolSet) -> dict[str, bytes]:
+    names = [f"{module}/{file}" for module in tools.modules for file in ("go.mod", "go.sum")]
+    return {name: (tools.modules_root / name).read_bytes() for name in names}
 
 
 @dataclass(frozen=True)
@@ -69,10 +69,10 @@ class CacheCheck:
     reason: str = ""
 
 
-def render_marker(key: str, digests: Mapping[str, str]) -> str:
+def render_marker(tools: ToolSet, key: str, digests: Mapping[str, str]) -> str:
     marker = {
-        "kubernetes": KUBERNETES_VERSION,
-        "etcd": ETCD_VERSION,
+        "tools": tools.name,
+        "versions": tools.label,
         "key": key,
         "sha256": dict(sorted(digests.items())),
     }
@@ -82,7 +82,7 @@ def render_marker(key: str, digests: Mapping[str, str]) -> str:
 def judge_marker(
     marker_text: str | None, key: str, digests: Mapping[str, str | None]
 ) -> CacheCheck:
-    """Compare a marker with the binaries' actual digests (None: the binary is missing)."""
+    """Compare a marker with each binary's actual digest (None: the binary is missing)."""
     if marker_text is None:
         return CacheCheck(CacheVerdict.CORRUPTED, "no completion marker (an interrupted build?)")
     try:
@@ -93,8 +93,7 @@ def judge_marker(
         return CacheCheck(CacheVerdict.CORRUPTED, "the completion marker is unreadable")
     if marker_key != key:
         return CacheCheck(CacheVerdict.CORRUPTED, f"the marker is for key {marker_key}, not {key}")
-    for name in BINARIES:
-        actual = digests.get(name)
+    for name, actual in digests.items():
         if actual is None:
             return CacheCheck(CacheVerdict.CORRUPTED, f"{name} is missing")
         if recorded.get(name) != actual:
@@ -112,10 +111,10 @@ def sha256_of(path: Path) -> str | None:
     return digest.hexdigest()
 
 
-def check_cache(cache: BinaryCache, key: str) -> CacheCheck:
+def check_cache(tools: ToolSet, cache: BinaryCache, key: str) -> CacheCheck:
     if not cache.directory.exists():
         return CacheCheck(CacheVerdict.MISSING, "not built yet")
     if not cache.marker.is_file():
         return judge_marker(None, key, {})
-    digests = {name: sha256_of(cache.binary(name)) for name in BINARIES}
+    digests = {name: sha256_of(cache.binary(name)) for name in tools.binaries}
     return judge_marker(cache.marker.read_text(), key, digests)

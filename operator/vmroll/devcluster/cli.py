@@ -13,7 +13,7 @@ from collections.abc import Callable
 from typing import Any
 
 from vmroll.devcluster import health
-from vmroll.devcluster.build import ensure_binaries, locate_cache
+from vmroll.devcluster.build import ensure_tools, locate_cache
 from vmroll.devcluster.cache import check_cache
 from vmroll.devcluster.certs import Pki
 from vmroll.devcluster.controlplane import LocalControlPlane
@@ -21,6 +21,7 @@ from vmroll.devcluster.errors import DevclusterError, InstanceNotFound
 from vmroll.devcluster.flags import apiserver_url, etcd_url
 from vmroll.devcluster.instance import InstanceFiles, InstanceState, InstanceStatus, inspect, remove
 from vmroll.devcluster.paths import DEFAULT_INSTANCE_NAME, instance_dir
+from vmroll.devcluster.toolsets import CONTROLPLANE, TOOL_SETS, tool_set
 from vmroll.devcluster.versions import ETCD, KUBE_APISERVER, KUBECTL
 
 
@@ -31,7 +32,15 @@ def register(commands: argparse._SubParsersAction[Any]) -> None:
         description="Build, start and stop a local Kubernetes control plane on loopback.",
     )
     actions = parser.add_subparsers(dest="devcluster_command", required=True, metavar="ACTION")
-    build = actions.add_parser("build", help="build etcd, kube-apiserver and kubectl (cached)")
+    build = actions.add_parser(
+        "build", help="build the local stack's tools (cached): etcd, kube-apiserver, kubectl, helm"
+    )
+    build.add_argument(
+        "tool_sets",
+        nargs="*",
+        metavar="SET",
+        help=f"tool sets to build: {', '.join(TOOL_SETS)} or all (default: {CONTROLPLANE.name})",
+    )
     build.add_argument("--force", action="store_true", help="rebuild even when the cache is valid")
     build.set_defaults(run=_guarded(_build))
     up = _with_name(actions.add_parser("up", help="start a control plane"))
@@ -71,8 +80,11 @@ def _progress(message: str) -> None:
 
 
 def _build(args: argparse.Namespace) -> int:
-    cache = ensure_binaries(force=args.force, report=_progress)
-    print(f"control-plane binaries are ready in {cache.bin_dir}")
+    names = args.tool_sets or [CONTROLPLANE.name]
+    chosen = list(TOOL_SETS.values()) if "all" in names else [tool_set(name) for name in names]
+    for tools in chosen:
+        cache = ensure_tools(tools, force=args.force, report=_progress)
+        print(f"{tools.name} tools are ready in {cache.bin_dir}")
     return 0
 
 
@@ -136,12 +148,13 @@ def _env(args: argparse.Namespace) -> int:
 def _status(args: argparse.Namespace) -> int:
     files = InstanceFiles(instance_dir(args.name))
     status = inspect(args.name, files)
-    cache, key = locate_cache()
-    binaries = check_cache(cache, key)
     if status.state is InstanceState.ABSENT:
         print(f"control plane {args.name!r}: not running")
-        verdict = ": ".join(filter(None, (binaries.verdict.value, binaries.reason)))
-        print(f"  binaries: {cache.bin_dir} ({verdict})")
+        for tools in TOOL_SETS.values():
+            cache, key = locate_cache(tools)
+            check = check_cache(tools, cache, key)
+            verdict = ": ".join(filter(None, (check.verdict.value, check.reason)))
+            print(f"  {tools.name} binaries: {cache.bin_dir} ({verdict})")
         return 1
     if status.state is InstanceState.STALE or status.record is None:
         print(f"control plane {args.name!r}: stale ({status.problem}) in {files.directory}")

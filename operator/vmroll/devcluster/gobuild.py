@@ -1,4 +1,4 @@
-"""How each control-plane binary is built with Go: the toolchain check and the exact commands.
+"""How a Go tool is built: the toolchain check and the exact `go build` command of each binary.
 
 Pure where it can be: the commands and the version parsing are plain functions of their inputs
 (unit-tested), the toolchain lookup is the only part that runs anything.
@@ -15,25 +15,29 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from vmroll.devcluster.errors import GoToolchainMissing
-from vmroll.devcluster.versions import (
-    ETCD,
-    KUBE_APISERVER,
-    KUBECTL,
-    KUBERNETES_VERSION,
-    MINIMUM_GO_VERSION,
-)
+from vmroll.devcluster.versions import KUBERNETES_VERSION, MINIMUM_GO_VERSION
 
-ETCD_PACKAGE = "go.etcd.io/etcd/server/v3"
 _GO_VERSION = re.compile(r"^go(\d+)\.(\d+)")
 
 
 @dataclass(frozen=True)
 class GoBuild:
-    """One `go build`: which wrapper module it runs in and its full argument list."""
+    """One binary: the wrapper module it is built in, its main package and its flags."""
 
     binary: str
     module: str
-    argv: tuple[str, ...]
+    package: str
+    ldflags: str = "-s -w -buildid="
+    tags: tuple[str, ...] = ()
+
+    def argv(self, go: str, out_dir: Path) -> tuple[str, ...]:
+        # No VCS stamp: the binaries are the same whichever checkout (or none) builds them.
+        tags = ("-tags", ",".join(self.tags)) if self.tags else ()
+        return (
+            *(go, "build", "-v", "-trimpath", "-buildvcs=false"),
+            *tags,
+            *("-ldflags", self.ldflags, "-o", str(out_dir / self.binary), self.package),
+        )
 
 
 def kubernetes_ldflags(version: str = KUBERNETES_VERSION) -> str:
@@ -49,35 +53,6 @@ def kubernetes_ldflags(version: str = KUBERNETES_VERSION) -> str:
     return " ".join(flags)
 
 
-def go_builds(go: str, out_dir: Path) -> tuple[GoBuild, ...]:
-    # No VCS stamp: the binaries are the same whichever checkout (or none) builds them.
-    common = (go, "build", "-v", "-trimpath", "-buildvcs=false")
-    kube = ("-tags", "selinux,notest", "-ldflags", kubernetes_ldflags())
-    return (
-        GoBuild(
-            ETCD,
-            "etcd",
-            (*common, "-ldflags", "-s -w -buildid=", "-o", str(out_dir / ETCD), ETCD_PACKAGE),
-        ),
-        GoBuild(
-            KUBE_APISERVER,
-            "kube",
-            (
-                *common,
-                *kube,
-                "-o",
-                str(out_dir / KUBE_APISERVER),
-                "k8s.io/kubernetes/cmd/kube-apiserver",
-            ),
-        ),
-        GoBuild(
-            KUBECTL,
-            "kube",
-            (*common, *kube, "-o", str(out_dir / KUBECTL), "k8s.io/kubernetes/cmd/kubectl"),
-        ),
-    )
-
-
 def go_build_environment(environ: Mapping[str, str]) -> dict[str, str]:
     # GOTOOLCHAIN=local: never try to download another toolchain, fail clearly instead.
     return {**environ, "CGO_ENABLED": "0", "GOTOOLCHAIN": "local"}
@@ -91,7 +66,7 @@ def parse_go_version(text: str) -> tuple[int, int] | None:
 def _missing_go(detail: str) -> GoToolchainMissing:
     wanted = ".".join(map(str, MINIMUM_GO_VERSION))
     return GoToolchainMissing(
-        f"{detail}: building the local control plane needs Go {wanted} or newer on PATH "
+        f"{detail}: building the local stack's tools needs Go {wanted} or newer on PATH "
         "(install it from your distribution or the Go project's release archive), "
         "or set VMROLL_KUBECONFIG to the kubeconfig of an existing cluster (kind, for "
         "instance) to use that cluster instead"

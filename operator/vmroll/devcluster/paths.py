@@ -25,7 +25,7 @@ _INSTANCE_NAME = re.compile(r"^[a-z0-9]([a-z0-9-]{0,38}[a-z0-9])?$")
 
 # operator/vmroll/devcluster/paths.py -> the checkout's root is three directories up.
 _SOURCE_ROOT = Path(__file__).resolve().parents[3]
-CONTROLPLANE_MODULES = _SOURCE_ROOT / "hack" / "controlplane"
+HACK_ROOT = _SOURCE_ROOT / "hack"
 
 
 def cache_root(environ: Mapping[str, str] = os.environ) -> Path:
@@ -36,8 +36,9 @@ def cache_root(environ: Mapping[str, str] = os.environ) -> Path:
     return Path(xdg).expanduser() / "vmroll"
 
 
-def binaries_root(environ: Mapping[str, str] = os.environ) -> Path:
-    return cache_root(environ) / "controlplane"
+def tools_root(tool_set: str, environ: Mapping[str, str] = os.environ) -> Path:
+    """Where the built binaries of one tool set live, a directory per version and key."""
+    return cache_root(environ) / tool_set
 
 
 def state_root(environ: Mapping[str, str] = os.environ) -> Path:
@@ -70,12 +71,12 @@ def instance_dir(name: str, environ: Mapping[str, str] = os.environ) -> Path:
     return state_root(environ) / name
 
 
-def wrapper_module(name: str, modules: Path = CONTROLPLANE_MODULES) -> Path:
-    """The Go wrapper module `name` (`kube` or `etcd`) in the source checkout."""
+def wrapper_module(name: str, modules: Path) -> Path:
+    """The Go wrapper module `name` under `modules` (a directory of the source checkout)."""
     module = modules / name
     if not (module / "go.mod").is_file():
         raise SourceTreeMissing(
-            f"the Go module {module} is missing: building the control plane needs vmroll's "
+            f"the Go module {module} is missing: building the local stack's tools needs vmroll's "
             "source checkout (install it with `pip install -e .` from a clone), or set "
             "VMROLL_KUBECONFIG to use an existing cluster instead"
         )

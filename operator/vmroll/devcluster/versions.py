@@ -1,13 +1,15 @@
-"""The pinned versions of the local control plane: the one place to change when moving on.
+"""The pinned versions of the local stack's tools: the one place to change when moving on.
 
-`hack/controlplane/{kube,etcd}/go.mod` require the same versions; a unit test keeps the two in
-step, so bumping a version means editing it here and re-resolving the wrapper modules there.
+`hack/controlplane/{kube,etcd}/go.mod` and `hack/helm/go.mod` require the same versions; a unit
+test keeps them in step, so bumping a version means editing it here and re-resolving the wrapper
+modules there.
 """
 
 from __future__ import annotations
 
 KUBERNETES_VERSION = "v1.36.3"
 ETCD_VERSION = "v3.6.8"
+HELM_VERSION = "v3.22.0"
 
 # The wrapper modules' `go` directive; an older toolchain cannot build them offline.
 MINIMUM_GO_VERSION = (1, 26)
@@ -15,4 +17,4 @@ MINIMUM_GO_VERSION = (1, 26)
 ETCD = "etcd"
 KUBE_APISERVER = "kube-apiserver"
 KUBECTL = "kubectl"
-BINARIES = (ETCD, KUBE_APISERVER, KUBECTL)
+HELM = "helm"

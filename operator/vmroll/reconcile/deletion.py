@@ -20,7 +20,7 @@ from vmroll.reconcile.act import Actor
 from vmroll.reconcile.gateway import RELEASED_TAG
 from vmroll.reconcile.inputs import AccountProblem
 from vmroll.reconcile.memory import WARNING
-from vmroll.reconcile.observe import settle_pending
+from vmroll.reconcile.observe import settle_pending, unsent_deletes
 from vmroll.reconcile.pool_pass import PoolPass
 from vmroll.reconcile.report import Reporter, deleting, retrying, stalled
 
@@ -99,7 +99,7 @@ class PoolDeletion:
             vm
             for vm in owned.values()
             if vm.name not in p.memory.pending and vm.provisioning_state != "Deleting"
-        ]
+        ] + unsent_deletes(p.memory, owned)
         message = f"deleting {len(owned)} VMs (deletionPolicy Delete)"
         await report.write(deleting(message))
         errors = await actor.start([], to_delete, report.now) + (await actor.follow()).errors

@@ -63,6 +63,18 @@ def settle_pending(memory: PoolMemory, owned: dict[str, PoolVm]) -> list[Finishe
     return finished
 
 
+def unsent_deletes(memory: PoolMemory, owned: dict[str, PoolVm]) -> list[PoolVm]:
+    """Listed VMs whose recorded delete has no resume token: the operator died before sending it.
+
+    Both a normal pass and a deleted pool's cleanup send these again; nothing else would.
+    """
+    return [
+        owned[name]
+        for name, op in memory.pending.items()
+        if op.kind is OperationKind.DELETE and op.resume_token is None and name in owned
+    ]
+
+
 def needs_runtime(vm: PoolVm, memory: PoolMemory, now: datetime, refresh_seconds: float) -> bool:
     if vm.provisioning_state != "Succeeded" or vm.name in memory.pending:
         return False

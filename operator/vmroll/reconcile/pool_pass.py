@@ -12,7 +12,6 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from vmroll.api.pool import VirtualMachinePool
-from vmroll.api.pool_status import OperationKind
 from vmroll.azure.errors import AzureGatewayError, TerminalAzureError, TransientAzureError
 from vmroll.azure.images import ResolvedImage
 from vmroll.azure.vms import PoolVm
@@ -44,7 +43,13 @@ from vmroll.reconcile.memory import (
     SeenRuntime,
     StatusSink,
 )
-from vmroll.reconcile.observe import instance_status, needs_runtime, observe, settle_pending
+from vmroll.reconcile.observe import (
+    instance_status,
+    needs_runtime,
+    observe,
+    settle_pending,
+    unsent_deletes,
+)
 from vmroll.reconcile.report import (
     Progress,
     Reporter,
@@ -171,11 +176,7 @@ class PoolPass:
         ]
         deletes = [owned[a.name] for a in plan.actions if isinstance(a, DeleteVM)]
         reimages = [(owned[a.name], a) for a in plan.actions if isinstance(a, ReimageVM)]
-        orphans = [
-            owned[name]
-            for name, op in self.memory.pending.items()
-            if op.kind is OperationKind.DELETE and op.resume_token is None and name in owned
-        ]
+        orphans = unsent_deletes(self.memory, owned)
         actor = Actor(
             gateway=gateway,
             pool_uid=self.identity.uid,

@@ -1,0 +1,88 @@
+"""The Go tools the local stack builds, grouped in sets that are cached apart from each other.
+
+Each set is a few binaries built from wrapper modules under `hack/` at pinned versions. A set has
+a cache directory of its own (see `cache.py`), so adding a tool never invalidates another set's
+binaries, and a command builds only the sets it runs: `make dev` needs the control plane, the
+chart's tests need helm too.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from vmroll.devcluster.errors import DevclusterError
+from vmroll.devcluster.gobuild import GoBuild, kubernetes_ldflags
+from vmroll.devcluster.paths import HACK_ROOT
+from vmroll.devcluster.versions import (
+    ETCD,
+    ETCD_VERSION,
+    HELM,
+    HELM_VERSION,
+    KUBE_APISERVER,
+    KUBECTL,
+    KUBERNETES_VERSION,
+)
+
+
+@dataclass(frozen=True)
+class ToolSet:
+    """Binaries built together: `modules` are wrapper module directories under `modules_root`."""
+
+    name: str
+    label: str
+    modules_root: Path
+    modules: tuple[str, ...]
+    builds: tuple[GoBuild, ...]
+
+    @property
+    def binaries(self) -> tuple[str, ...]:
+        return tuple(build.binary for build in self.builds)
+
+
+_KUBE_TAGS = ("selinux", "notest")
+
+CONTROLPLANE = ToolSet(
+    name="controlplane",
+    label=f"k8s-{KUBERNETES_VERSION}-etcd-{ETCD_VERSION}",
+    modules_root=HACK_ROOT / "controlplane",
+    modules=("kube", "etcd"),
+    builds=(
+        GoBuild(ETCD, "etcd", "go.etcd.io/etcd/server/v3"),
+        GoBuild(
+            KUBE_APISERVER,
+            "kube",
+            "k8s.io/kubernetes/cmd/kube-apiserver",
+            kubernetes_ldflags(),
+            _KUBE_TAGS,
+        ),
+        GoBuild(KUBECTL, "kube", "k8s.io/kubernetes/cmd/kubectl", kubernetes_ldflags(), _KUBE_TAGS),
+    ),
+)
+
+HELM_SET = ToolSet(
+    name="helm",
+    label=f"helm-{HELM_VERSION}",
+    modules_root=HACK_ROOT,
+    modules=("helm",),
+    builds=(
+        GoBuild(
+            HELM,
+            "helm",
+            "helm.sh/helm/v3/cmd/helm",
+            f"-s -w -buildid= -X helm.sh/helm/v3/internal/version.version={HELM_VERSION}",
+        ),
+    ),
+)
+
+TOOL_SETS = {tools.name: tools for tools in (CONTROLPLANE, HELM_SET)}
+
+
+def tool_set(name: str) -> ToolSet:
+    """The set called `name`, or an error listing the sets there are."""
+    try:
+        return TOOL_SETS[name]
+    except KeyError:
+        raise DevclusterError(
+            f"no tool set named {name!r}: choose one of {', '.join(TOOL_SETS)}"
+        ) from None
