@@ -18,6 +18,8 @@ from pathlib import Path
 
 from vmroll.devcluster import processes
 from vmroll.devcluster.flags import Ports
+from vmroll.devcluster.node.layout import NodeLayout
+from vmroll.devcluster.node.teardown import remove_node
 from vmroll.devcluster.versions import ETCD, KUBE_APISERVER
 
 # Stop the apiserver before its etcd, so it never logs a storm of connection errors.
@@ -69,6 +71,7 @@ class InstanceRecord:
     bin_dir: str
     kubernetes_version: str
     etcd_version: str
+    with_node: bool = False
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), indent=2) + "\n"
@@ -118,7 +121,12 @@ def inspect(name: str, files: InstanceFiles) -> InstanceStatus:
 def remove(
     files: InstanceFiles, handles: Mapping[str, subprocess.Popen[bytes]] | None = None
 ) -> None:
-    """Stop this instance's processes (those still alive) and delete its directory."""
+    """Stop this instance's processes (those still alive) and delete its directory.
+
+    The node goes first, while the apiserver still runs, so that its processes are not left
+    retrying a server that is gone.
+    """
+    remove_node(NodeLayout(files.directory))
     for binary in _STOP_ORDER:
         handle = (handles or {}).get(binary)
         pid = handle.pid if handle is not None else processes.read_pid(files.pid_file(binary))

@@ -20,7 +20,10 @@ from vmroll.devcluster.versions import (
     HELM,
     HELM_VERSION,
     KUBE_APISERVER,
+    KUBE_CONTROLLER_MANAGER,
+    KUBE_SCHEDULER,
     KUBECTL,
+    KUBELET,
     KUBERNETES_VERSION,
 )
 
@@ -75,7 +78,20 @@ HELM_SET = ToolSet(
     ),
 )
 
-TOOL_SETS = {tools.name: tools for tools in (CONTROLPLANE, HELM_SET)}
+# A wrapper module of its own, so that the node's dependencies (cadvisor, the containerd API)
+# leave the control plane's go.sum, and so its cache key, as they are.
+NODE = ToolSet(
+    name="node",
+    label=f"k8s-{KUBERNETES_VERSION}",
+    modules_root=HACK_ROOT,
+    modules=("node",),
+    builds=tuple(
+        GoBuild(binary, "node", f"k8s.io/kubernetes/cmd/{binary}", kubernetes_ldflags(), _KUBE_TAGS)
+        for binary in (KUBE_SCHEDULER, KUBE_CONTROLLER_MANAGER, KUBELET)
+    ),
+)
+
+TOOL_SETS = {tools.name: tools for tools in (CONTROLPLANE, HELM_SET, NODE)}
 
 
 def tool_set(name: str) -> ToolSet:

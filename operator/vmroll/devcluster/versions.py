@@ -1,8 +1,8 @@
 """The pinned versions of the local stack's tools: the one place to change when moving on.
 
-`hack/controlplane/{kube,etcd}/go.mod` and `hack/helm/go.mod` require the same versions; a unit
-test keeps them in step, so bumping a version means editing it here and re-resolving the wrapper
-modules there.
+`hack/controlplane/{kube,etcd}/go.mod`, `hack/node/go.mod` and `hack/helm/go.mod` require the
+same versions; a unit test keeps them in step, so bumping a version means editing it here and
+re-resolving the wrapper modules there.
 """
 
 from __future__ import annotations
@@ -18,3 +18,6 @@ ETCD = "etcd"
 KUBE_APISERVER = "kube-apiserver"
 KUBECTL = "kubectl"
 HELM = "helm"
+KUBELET = "kubelet"
+KUBE_SCHEDULER = "kube-scheduler"
+KUBE_CONTROLLER_MANAGER = "kube-controller-manager"

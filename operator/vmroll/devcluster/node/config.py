@@ -32,7 +32,9 @@ def _toml(value: str) -> str:
 
 def containerd_config(layout: NodeLayout) -> str:
     cri = '[plugins."io.containerd.grpc.v1.cri"'
-    disabled = ", ".join(_toml(f"io.containerd.snapshotter.v1.{name}") for name in _DISABLED_SNAPSHOTTERS)
+    disabled = ", ".join(
+        _toml(f"io.containerd.snapshotter.v1.{name}") for name in _DISABLED_SNAPSHOTTERS
+    )
     return "\n".join(
         [
             "version = 2",
@@ -63,6 +65,7 @@ def containerd_config(layout: NodeLayout) -> str:
             "",
             f"{cri}.containerd.runtimes.runc.options]",
             "  SystemdCgroup = false",
+            f"  Root = {_toml(str(layout.directory / 'runc'))}",
             "",
             f"{cri}.cni]",
             f"  bin_dir = {_toml(str(CNI_BIN_DIR))}",

@@ -82,8 +82,13 @@ def stray_processes(marker: str) -> list[int]:
 
 
 def kill_stray_processes(marker: str) -> None:
-    for pid in stray_processes(marker):
-        processes.stop(pid, marker)
+    """SIGKILL at once: what is left once containerd is gone (its shims) has nothing to save."""
+    deadline = time.monotonic() + _SETTLE_SECONDS
+    while (pids := stray_processes(marker)) and time.monotonic() < deadline:
+        for pid in pids:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        time.sleep(0.05)
 
 
 def _unescape(field: str) -> str:

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 NODE_NAME = "localhost"
+CONTAINERD = "containerd"
 
 
 @dataclass(frozen=True)
@@ -27,6 +28,17 @@ class NodeLayout:
     @property
     def _suffix(self) -> str:
         return hashlib.sha256(str(self.instance_dir).encode()).hexdigest()[:8]
+
+    @property
+    def marker(self) -> str:
+        """In the command line of every process of the instance (shims too), and of no other."""
+        return f"{self.instance_dir}/"
+
+    def log(self, process: str) -> Path:
+        return self.directory / f"{process}.log"
+
+    def pid_file(self, process: str) -> Path:
+        return self.directory / f"{process}.pid"
 
     @property
     def containerd_config(self) -> Path:

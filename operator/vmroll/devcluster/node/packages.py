@@ -81,7 +81,9 @@ def ensure_node_packages(
         )
         if completed.returncode != 0:
             tail = "\n".join((completed.stdout + completed.stderr).splitlines()[-15:])
-            raise PackagesMissing(f"`{' '.join(argv)}` failed (exit {completed.returncode}):\n{tail}")
+            raise PackagesMissing(
+                f"`{' '.join(argv)}` failed (exit {completed.returncode}):\n{tail}"
+            )
     still_missing = missing_packages(environ)
     if still_missing:
         raise PackagesMissing(f"apt-get installed, but still missing: {', '.join(still_missing)}")
