@@ -91,6 +91,20 @@ def kill_stray_processes(marker: str) -> None:
         time.sleep(0.05)
 
 
+def shim_sockets(containerd_state: Path) -> list[Path]:
+    """The shims' sockets, which containerd 1.6 puts in /run/containerd/s whatever its state dir.
+
+    Each task's bundle records its shim's address; a shim killed rather than shut down leaves
+    its socket behind, so `down` reads these before the shims go and deletes them after.
+    """
+    bundles = containerd_state / "io.containerd.runtime.v2.task"
+    sockets = set()
+    for address in bundles.glob("*/*/address"):
+        with contextlib.suppress(OSError):
+            sockets.add(Path(address.read_text().strip().removeprefix("unix://")))
+    return sorted(sockets)
+
+
 def _unescape(field: str) -> str:
     # mountinfo writes space, tab, newline and backslash as three-digit octal escapes.
     for code in ("040", "011", "012", "134"):

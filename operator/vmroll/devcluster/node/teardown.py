@@ -35,7 +35,10 @@ def remove_node(
     for name in _STOP_FIRST:
         _stop(layout, name, handles or {})
     host.remove_cgroup_parent(layout.cgroup_parent)
+    shim_sockets = host.shim_sockets(layout.containerd_state)
     _stop(layout, CONTAINERD, handles or {})
     host.kill_stray_processes(layout.marker)
+    for socket in shim_sockets:
+        socket.unlink(missing_ok=True)
     host.unmount_under(layout.instance_dir)
     host.delete_bridge(layout.bridge)
