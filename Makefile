@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: dev test lint controlplane tools
+.PHONY: dev test lint controlplane tools manifests
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -23,6 +23,12 @@ controlplane: $(STAMP)
 ## Build (or reuse from the cache) every Go tool the tests use: the control plane, helm.
 tools: $(STAMP)
 	$(BIN)/vmroll devcluster build all
+
+## Regenerate what is rendered from sources: crds/ from the models, the chart's copy of the
+## CRDs, and manifests/ (the kustomize base) from the chart. Tests fail when these drift.
+manifests: $(STAMP)
+	$(BIN)/vmroll crds
+	$(BIN)/vmroll manifests
 
 ## Static checks: lint, format, types and layering.
 lint: $(STAMP)

@@ -11,6 +11,7 @@ from collections.abc import Sequence
 
 from vmroll import __version__
 from vmroll.api import cli as api_cli
+from vmroll.chart import cli as chart_cli
 from vmroll.devcluster import cli as devcluster_cli
 from vmroll.devstack import cli as devstack_cli
 from vmroll.emulator import cli as emulator_cli
@@ -28,6 +29,7 @@ def build_parser() -> argparse.ArgumentParser:
     devcluster_cli.register(commands)
     emulator_cli.register(commands)
     api_cli.register(commands)
+    chart_cli.register(commands)
     handlers_cli.register(commands)
     return parser
 

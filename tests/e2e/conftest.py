@@ -17,6 +17,7 @@ Fixtures:
   cleared), events, configmaps and secrets are deleted, then the namespace. Objects of other
   kinds, and cluster-scoped objects, are the test's to delete.
 - `widget_crd` (session): the test-only CRD `widgets.tests.vmroll.io`, removed at the end.
+- `helm` (session): the path of helm from the "helm" tool set, built first when missing.
 
 - `node_cluster` (session, from node_fixtures.py): a second local control plane with a real
   node, for tests marked `node`; VMROLL_SKIP_NODE_TESTS=1 deselects those (never set in CI).
@@ -37,6 +38,7 @@ from e2e_harness import Cluster, Kubectl, create_namespace, delete_namespace, un
 from kubernetes import client, config
 from node_fixtures import node_cluster
 
+from vmroll.chart.helm import ensure_helm
 from vmroll.devcluster import LocalControlPlane, ensure_binaries, existing_cluster_kubeconfig
 from vmroll.devcluster.instance import InstanceFiles, remove
 from vmroll.devcluster.node.support import node_tests_opted_out
@@ -122,3 +124,8 @@ def widget_crd(kubectl: Kubectl) -> Iterator[str]:
     kubectl("wait", "--for=condition=Established", f"crd/{WIDGET_CRD}", "--timeout=60s")
     yield WIDGET_CRD
     kubectl("delete", "crd", WIDGET_CRD, "--wait=true", "--timeout=120s")
+
+
+@pytest.fixture(scope="session")
+def helm() -> Path:
+    return ensure_helm()

@@ -3,6 +3,11 @@ for it, and the operator.
 
 The emulator is per test, so that counters, accepted terms and faults never leak from one test
 into another. A test module uses them with `pytest_plugins = ("pool_fixtures",)`.
+
+The operator authenticates as the cluster's admin, or, for a module that sets
+`pytestmark = BY_CREDENTIAL` (with `pytest.mark.e2e`), once as the admin and once as the Helm
+chart's ServiceAccount with only the RBAC the chart grants: every scenario of such a module then
+proves that the chart's ClusterRole is enough.
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from chart_fixtures import ChartServiceAccount
 from e2e_harness import Cluster, Kubectl, wait_for
 from pool_helpers import (
     CRD_NAMES,
@@ -25,6 +31,14 @@ from pool_helpers import (
     Operator,
     account_manifest,
     fast_catalog_data,
+)
+
+pytest_plugins = ("chart_fixtures",)
+
+ADMIN = "admin"
+CHART_SERVICE_ACCOUNT = "chart-serviceaccount"
+BY_CREDENTIAL = pytest.mark.parametrize(
+    "operator_credential", [ADMIN, CHART_SERVICE_ACCOUNT], indirect=True
 )
 
 
@@ -85,8 +99,23 @@ def account(
 
 
 @pytest.fixture
-def operator(cluster: Cluster, namespace: str, account: str, tmp_path: Path) -> Iterator[Operator]:
-    runner = Operator(cluster, namespace, tmp_path / "operator.log")
+def operator_credential(request: pytest.FixtureRequest) -> Path | None:
+    """The operator's kubeconfig: None for the admin's, else the chart ServiceAccount's."""
+    if getattr(request, "param", ADMIN) == ADMIN:
+        return None
+    account: ChartServiceAccount = request.getfixturevalue("chart_service_account")
+    return account.kubeconfig
+
+
+@pytest.fixture
+def operator(
+    cluster: Cluster,
+    namespace: str,
+    account: str,
+    tmp_path: Path,
+    operator_credential: Path | None,
+) -> Iterator[Operator]:
+    runner = Operator(cluster, namespace, tmp_path / "operator.log", operator_credential)
     runner.start()
     yield runner
     runner.stop()

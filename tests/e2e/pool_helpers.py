@@ -122,8 +122,13 @@ def account_manifest(
 class Operator:
     """`vmroll run` for the test namespace, as a process that tests may kill and restart."""
 
-    def __init__(self, cluster: Cluster, namespace: str, log: Path) -> None:
+    def __init__(
+        self, cluster: Cluster, namespace: str, log: Path, kubeconfig: Path | None = None
+    ) -> None:
+        """`kubeconfig`: whom the operator authenticates as; the cluster's admin when None."""
         self._env = cluster.env()
+        if kubeconfig is not None:
+            self._env["KUBECONFIG"] = str(kubeconfig)
         self._namespace = namespace
         self.log = log
         self.process: subprocess.Popen[bytes] | None = None

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import pytest
 from e2e_harness import Kubectl, wait_for
+from pool_fixtures import BY_CREDENTIAL
 from pool_helpers import (
     EmulatorProcess,
     Operator,
@@ -20,7 +21,7 @@ from pool_helpers import (
 
 from vmroll.plan.naming import vm_name
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, BY_CREDENTIAL]
 pytest_plugins = ("pool_fixtures",)
 
 UID_TAG = "vmroll.io_pool-uid"

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import pytest
 from e2e_harness import Kubectl
+from pool_fixtures import BY_CREDENTIAL
 from pool_helpers import (
     EmulatorProcess,
     Operator,
@@ -16,7 +17,7 @@ from pool_helpers import (
     wait_condition,
 )
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, BY_CREDENTIAL]
 pytest_plugins = ("pool_fixtures",)
 
 RELEASED_TAG = "vmroll.io_released"

@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 from e2e_harness import Kubectl, wait_for
+from pool_fixtures import BY_CREDENTIAL
 from pool_helpers import (
     EmulatorProcess,
     Operator,
@@ -23,7 +24,7 @@ from pool_helpers import (
     wait_condition,
 )
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, BY_CREDENTIAL]
 pytest_plugins = ("pool_fixtures",)
 
 OLD, NEW = "24.04.202609160", "24.04.202610220"

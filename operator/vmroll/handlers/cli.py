@@ -2,7 +2,8 @@
 
 Clusterwide unless `--namespace` is given; standalone unless `--peering` names a peering object
 (a second replica then stands by). kopf handles SIGTERM and SIGINT: handlers finish or are
-cancelled, and the process exits 0.
+cancelled, and the process exits 0. The flags are a contract with the Helm chart
+(charts/vmroll/templates/deployment.yaml), which passes them from its values.
 """
 
 from __future__ import annotations
@@ -11,6 +12,8 @@ import argparse
 from typing import Any
 
 from vmroll.handlers.run_config import RunConfig
+
+LOG_LEVELS = ("debug", "info", "warning")
 
 
 def register(commands: argparse._SubParsersAction[Any]) -> None:
@@ -27,7 +30,12 @@ def register(commands: argparse._SubParsersAction[Any]) -> None:
         "--liveness", metavar="URL", help="serve liveness, e.g. http://0.0.0.0:8080/healthz"
     )
     parser.add_argument("--peering", metavar="NAME", help="peering object for standby replicas")
-    parser.add_argument("--verbose", action="store_true", help="debug logging")
+    parser.add_argument(
+        "--log-level",
+        choices=LOG_LEVELS,
+        default="info",
+        help="what the operator logs: debug, info (default) or warning and above",
+    )
     parser.add_argument(
         "--resync-interval",
         type=float,
@@ -73,7 +81,7 @@ def run(args: argparse.Namespace) -> int:
         concurrency=args.concurrency,
         polling_interval=args.polling_interval,
     )
-    kopf.configure(verbose=args.verbose)
+    kopf.configure(verbose=args.log_level == "debug", quiet=args.log_level == "warning")
     kopf.run(
         clusterwide=not args.namespace,
         namespaces=args.namespace,

@@ -1,0 +1,88 @@
+"""The chart's ServiceAccount with its RBAC on the real apiserver, and a kubeconfig holding a
+token for it, so that an operator process runs with exactly the rights the chart grants.
+
+The local apiserver runs without the ServiceAccount admission plugin and without a controller
+manager, so no token Secret appears; the TokenRequest API (`kubectl create token`) issues one
+as the kubelet would for a pod. A module uses the fixture with
+`pytest_plugins = ("chart_fixtures",)` (pool_fixtures does).
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from chart_helpers import RBAC_KINDS, as_list, of_kind, only, render
+from e2e_harness import Cluster, Kubectl, create_namespace, delete_namespace
+from kubernetes import client
+
+TOKEN_LIFETIME = "4h"
+"""Longer than any test session; a pod's projected token is renewed, this one need not be."""
+
+
+@dataclass(frozen=True)
+class ChartServiceAccount:
+    """The chart's ServiceAccount in its release namespace, and a kubeconfig authenticated as it."""
+
+    namespace: str
+    name: str
+    release: str
+    kubeconfig: Path
+    cluster_role: dict[str, Any]
+    role: dict[str, Any]
+
+    @property
+    def username(self) -> str:
+        return f"system:serviceaccount:{self.namespace}:{self.name}"
+
+
+def token_kubeconfig(admin: Path, token: str, namespace: str) -> dict[str, Any]:
+    """The admin kubeconfig's cluster, with the token as its only user."""
+    config = yaml.safe_load(admin.read_text())
+    context = next(c for c in config["contexts"] if c["name"] == config["current-context"])
+    cluster = next(c for c in config["clusters"] if c["name"] == context["context"]["cluster"])
+    return {
+        "apiVersion": "v1",
+        "kind": "Config",
+        "clusters": [cluster],
+        "users": [{"name": "vmroll", "user": {"token": token}}],
+        "contexts": [{"name": "vmroll", "context": {
+            "cluster": cluster["name"], "user": "vmroll", "namespace": namespace}}],
+        "current-context": "vmroll",
+    }  # fmt: skip
+
+
+@pytest.fixture(scope="session")
+def chart_service_account(
+    helm: Path,
+    cluster: Cluster,
+    kubectl: Kubectl,
+    k8s_client: client.ApiClient,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[ChartServiceAccount]:
+    suffix = secrets.token_hex(3)
+    namespace, release = f"e2e-vmroll-system-{suffix}", f"vmroll-{suffix}"
+    create_namespace(k8s_client, namespace)
+    # Leader election on, so that its Role in the release namespace is granted (and listed) too.
+    values = {"leaderElection": {"enabled": True}}
+    objects = render(helm, release=release, namespace=namespace, values=values)
+    rbac = [o for o in objects if o["kind"] in RBAC_KINDS]
+    bound = only(objects, "ClusterRoleBinding")["roleRef"]["name"]
+    (cluster_role,) = [o for o in of_kind(objects, "ClusterRole") if o["metadata"]["name"] == bound]
+    kubectl("apply", "-f", "-", input=as_list(rbac))
+    name = only(objects, "ServiceAccount")["metadata"]["name"]
+    token = kubectl("create", "token", name, "-n", namespace, "--duration", TOKEN_LIFETIME)
+    path = tmp_path_factory.mktemp("chart-service-account") / "kubeconfig"
+    path.write_text(yaml.safe_dump(token_kubeconfig(cluster.kubeconfig, token.stdout.strip(),
+                                                    namespace)))  # fmt: skip
+    path.chmod(0o600)
+    yield ChartServiceAccount(namespace, name, release, path, cluster_role, only(objects, "Role"))
+    for kind in ("ClusterRoleBinding", "ClusterRole"):
+        names = [o["metadata"]["name"] for o in of_kind(rbac, kind)]
+        kubectl("delete", kind.lower(), *names, "--ignore-not-found")
+    delete_namespace(k8s_client, namespace)

@@ -1,0 +1,144 @@
+"""Everything the chart renders is valid on a real kube-apiserver, for the default values and for
+the combinations users set; the operator's Pod is admitted in a namespace that enforces Pod
+Security "restricted", and one that breaks it (hostNetwork) is refused there.
+
+Each rendering is applied with `kubectl apply --dry-run=server`: the apiserver validates every
+object (schemas, CRD structure, RBAC references) and persists nothing. The ServiceMonitor's CRD
+belongs to the Prometheus Operator and is not on the local control plane, so that one object is
+checked for what it selects instead of being applied.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from chart_helpers import as_list, container_args, of_kind, only, pod_of, render
+from e2e_harness import Kubectl
+
+pytestmark = pytest.mark.e2e
+
+CLIENT_ID = "00000000-0000-0000-0000-0000000000aa"
+TENANT_ID = "00000000-0000-0000-0000-0000000000bb"
+Check = Callable[[list[dict[str, Any]], str], None]
+
+
+def _defaults(objects: list[dict[str, Any]], namespace: str) -> None:
+    args = container_args(objects)
+    assert args == ["run", "--liveness", "http://0.0.0.0:8081/healthz",
+                    "--metrics", "0.0.0.0:8080", "--log-level", "info"]  # fmt: skip
+    assert only(objects, "Service")["spec"]["ports"][0]["targetPort"] == "metrics"
+    assert of_kind(objects, "Role") == []
+    assert len(of_kind(objects, "CustomResourceDefinition")) == 2
+
+
+def _metrics_off(objects: list[dict[str, Any]], namespace: str) -> None:
+    assert "--metrics" not in container_args(objects)
+    assert of_kind(objects, "Service") == []
+    (container,) = only(objects, "Deployment")["spec"]["template"]["spec"]["containers"]
+    assert [port["name"] for port in container["ports"]] == ["health"]
+
+
+def _two_replicas(objects: list[dict[str, Any]], namespace: str) -> None:
+    args = container_args(objects)
+    election = args.index("--leader-elect")
+    assert args[election + 1 : election + 3] == ["--leader-election-namespace", namespace]
+    role = only(objects, "Role")
+    assert role["metadata"]["namespace"] == namespace
+    assert {verb for rule in role["rules"] for verb in rule["verbs"]} == {"get", "create", "update"}
+    assert only(objects, "RoleBinding")["roleRef"]["name"] == role["metadata"]["name"]
+    assert only(objects, "Deployment")["spec"]["replicas"] == 2
+
+
+def _workload_identity(objects: list[dict[str, Any]], namespace: str) -> None:
+    account = only(objects, "ServiceAccount")["metadata"]
+    assert account["annotations"] == {
+        "azure.workload.identity/client-id": CLIENT_ID,
+        "azure.workload.identity/tenant-id": TENANT_ID,
+    }
+    labels = only(objects, "Deployment")["spec"]["template"]["metadata"]["labels"]
+    assert labels["azure.workload.identity/use"] == "true"
+
+
+def _one_namespace(objects: list[dict[str, Any]], namespace: str) -> None:
+    args = container_args(objects)
+    assert args[args.index("-n") + 1] == "pools"
+    assert args.count("-n") == 1
+
+
+def _pdb_and_service_monitor(objects: list[dict[str, Any]], namespace: str) -> None:
+    budget = only(objects, "PodDisruptionBudget")["spec"]
+    pod_labels = only(objects, "Deployment")["spec"]["template"]["metadata"]["labels"]
+    assert budget["selector"]["matchLabels"].items() <= pod_labels.items()
+    assert budget["minAvailable"] == 1
+    monitor = only(objects, "ServiceMonitor")
+    service = only(objects, "Service")
+    assert monitor["apiVersion"] == "monitoring.coreos.com/v1"
+    selected = monitor["spec"]["selector"]["matchLabels"]
+    assert selected.items() <= service["metadata"]["labels"].items()
+    assert monitor["spec"]["namespaceSelector"] == {"matchNames": [namespace]}
+    (endpoint,) = monitor["spec"]["endpoints"]
+    assert endpoint["port"] == service["spec"]["ports"][0]["name"]
+
+
+CASES: list[tuple[str, dict[str, Any], Check]] = [
+    ("defaults", {}, _defaults),
+    ("metrics off", {"metrics": {"enabled": False}}, _metrics_off),
+    ("two replicas", {"replicas": 2}, _two_replicas),
+    ("workload identity", {"azure": {"workloadIdentity": {
+        "enabled": True, "clientId": CLIENT_ID, "tenantId": TENANT_ID}}}, _workload_identity),
+    ("one namespace, debug", {"watchNamespaces": ["pools"], "logLevel": "debug"}, _one_namespace),
+    ("pdb and service monitor", {"replicas": 2, "crds": {"install": False},
+        "podDisruptionBudget": {"enabled": True, "minAvailable": 1},
+        "metrics": {"serviceMonitor": {"enabled": True, "labels": {"release": "prom"}}}},
+     _pdb_and_service_monitor),
+]  # fmt: skip
+
+
+def restrict(kubectl: Kubectl, namespace: str) -> None:
+    kubectl("label", "namespace", namespace, "pod-security.kubernetes.io/enforce=restricted",
+            "pod-security.kubernetes.io/enforce-version=latest")  # fmt: skip
+
+
+@pytest.mark.parametrize(("values", "check"), [c[1:] for c in CASES], ids=[c[0] for c in CASES])
+def test_the_rendering_is_valid_and_its_pod_is_admitted_as_restricted(
+    helm: Path, kubectl: Kubectl, namespace: str, values: dict[str, Any], check: Check
+) -> None:
+    restrict(kubectl, namespace)
+    objects = render(helm, release="vmroll", namespace=namespace, values=values)
+    check(objects, namespace)
+
+    applicable = [o for o in objects if o["kind"] != "ServiceMonitor"]
+    applied = kubectl("apply", "--dry-run=server", "-f", "-", input=as_list(applicable))
+    assert applied.stdout.count("(server dry run)") == len(applicable), applied.stdout
+    pod = pod_of(only(objects, "Deployment"), "vmroll-dry-run")
+    admitted = kubectl("apply", "-n", namespace, "--dry-run=server", "-f", "-",
+                       input=json.dumps(pod))  # fmt: skip
+    assert "pod/vmroll-dry-run created (server dry run)" in admitted.stdout
+    assert "Warning" not in applied.stderr + admitted.stderr
+
+
+def test_host_network_is_refused_by_the_restricted_namespace(
+    helm: Path, kubectl: Kubectl, namespace: str
+) -> None:
+    """The control: the namespace really enforces, so the admissions above mean something."""
+    restrict(kubectl, namespace)
+    objects = render(helm, release="vmroll", namespace=namespace, values={"hostNetwork": True})
+    pod = pod_of(only(objects, "Deployment"), "vmroll-dry-run")
+    refused = kubectl("apply", "-n", namespace, "--dry-run=server", "-f", "-",
+                      input=json.dumps(pod), check=False)  # fmt: skip
+    assert refused.returncode != 0
+    assert 'violates PodSecurity "restricted:latest": host namespaces' in refused.stderr
+
+
+def test_extra_env_reaches_the_container(helm: Path) -> None:
+    secret = {"secretKeyRef": {"name": "s", "key": "k"}}
+    extra = [{"name": "KUBERNETES_SERVICE_HOST", "value": "127.0.0.1"},
+             {"name": "FROM_SECRET", "valueFrom": secret}]  # fmt: skip
+    objects = render(helm, release="vmroll", namespace="ns", values={"extraEnv": extra})
+    (container,) = only(objects, "Deployment")["spec"]["template"]["spec"]["containers"]
+    names = [e["name"] for e in container["env"]]
+    assert names == ["POD_NAME", "POD_NAMESPACE", "KUBERNETES_SERVICE_HOST", "FROM_SECRET"]
