@@ -12,9 +12,10 @@ from vmroll.devcluster.cache import (
     cache_dir_name,
     cache_key,
     judge_marker,
+    read_wrapper_files,
     render_marker,
 )
-from vmroll.devcluster.toolsets import CONTROLPLANE, HELM_SET
+from vmroll.devcluster.toolsets import CONTROLPLANE, HELM_SET, IMAGETOOL_SET
 
 FILES = {"kube/go.mod": b"module kube\n", "kube/go.sum": b"sum\n", "etcd/go.mod": b"module etcd\n"}
 DIGESTS = {"etcd": "e" * 64, "kube-apiserver": "a" * 64, "kubectl": "c" * 64}
@@ -91,3 +92,9 @@ def test_judge_marker(
     marker: str | None, digests: dict[str, str | None], expected: CacheCheck
 ) -> None:
     assert judge_marker(marker, "k1", digests) == expected
+
+
+def test_a_set_with_a_program_of_its_own_keys_its_cache_on_the_program_too() -> None:
+    files = read_wrapper_files(IMAGETOOL_SET)
+    assert set(files) == {"imagetool/go.mod", "imagetool/go.sum", "imagetool/main.go"}
+    assert b"package main" in files["imagetool/main.go"]

@@ -19,6 +19,7 @@ from vmroll.devcluster.paths import (
 from vmroll.devcluster.toolsets import CONTROLPLANE
 from vmroll.devcluster.versions import (
     ETCD_VERSION,
+    GO_CONTAINERREGISTRY_VERSION,
     HELM_VERSION,
     KUBERNETES_VERSION,
     MINIMUM_GO_VERSION,
@@ -62,6 +63,7 @@ def test_the_go_modules_pin_the_versions_in_versions_py() -> None:
     kube = (wrapper_module("kube", CONTROLPLANE.modules_root) / "go.mod").read_text()
     etcd = (wrapper_module("etcd", CONTROLPLANE.modules_root) / "go.mod").read_text()
     helm = (wrapper_module("helm", HACK_ROOT) / "go.mod").read_text()
+    imagetool = (wrapper_module("imagetool", HACK_ROOT) / "go.mod").read_text()
     assert f"require k8s.io/kubernetes {KUBERNETES_VERSION}\n" in kube
     staging = "v0." + KUBERNETES_VERSION.removeprefix("v1.")
     replaced = re.findall(r"^\s*(k8s\.io/\S+) => \1 (\S+)$", kube, re.MULTILINE)
@@ -73,7 +75,10 @@ def test_the_go_modules_pin_the_versions_in_versions_py() -> None:
     assert f"require k8s.io/kubernetes {KUBERNETES_VERSION}\n" in node
     node_replaced = re.findall(r"^\s*(k8s\.io/\S+) => \1 (\S+)$", node, re.MULTILINE)
     assert node_replaced == replaced
-    for go_mod in (kube, etcd, helm, node):
+    assert f"require github.com/google/go-containerregistry {GO_CONTAINERREGISTRY_VERSION}\n" in (
+        imagetool
+    )
+    for go_mod in (kube, etcd, helm, imagetool, node):
         directive = re.search(r"^go (\d+)\.(\d+)", go_mod, re.MULTILINE)
         assert directive is not None
         assert (int(directive.group(1)), int(directive.group(2))) == MINIMUM_GO_VERSION

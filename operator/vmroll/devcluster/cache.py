@@ -36,6 +36,7 @@ def cache_dir_name(tools: ToolSet, key: str) -> str:
 
 def read_wrapper_files(tools: ToolSet) -> dict[str, bytes]:
     names = [f"{module}/{file}" for module in tools.modules for file in ("go.mod", "go.sum")]
+    names += tools.sources
     return {name: (tools.modules_root / name).read_bytes() for name in names}
 
 

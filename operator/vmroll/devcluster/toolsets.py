@@ -17,8 +17,10 @@ from vmroll.devcluster.paths import HACK_ROOT
 from vmroll.devcluster.versions import (
     ETCD,
     ETCD_VERSION,
+    GO_CONTAINERREGISTRY_VERSION,
     HELM,
     HELM_VERSION,
+    IMAGETOOL,
     KUBE_APISERVER,
     KUBE_CONTROLLER_MANAGER,
     KUBE_SCHEDULER,
@@ -30,13 +32,18 @@ from vmroll.devcluster.versions import (
 
 @dataclass(frozen=True)
 class ToolSet:
-    """Binaries built together: `modules` are wrapper module directories under `modules_root`."""
+    """Binaries built together: `modules` are wrapper module directories under `modules_root`.
+
+    `sources` names the Go files of a module that holds its own program (paths under
+    `modules_root`): they are part of the cache key like go.mod and go.sum.
+    """
 
     name: str
     label: str
     modules_root: Path
     modules: tuple[str, ...]
     builds: tuple[GoBuild, ...]
+    sources: tuple[str, ...] = ()
 
     @property
     def binaries(self) -> tuple[str, ...]:
@@ -91,7 +98,17 @@ NODE = ToolSet(
     ),
 )
 
-TOOL_SETS = {tools.name: tools for tools in (CONTROLPLANE, HELM_SET, NODE)}
+# The image assembler of `make image`: a program of vmroll's own over go-containerregistry.
+IMAGETOOL_SET = ToolSet(
+    name="imagetool",
+    label=f"imagetool-ggcr-{GO_CONTAINERREGISTRY_VERSION}",
+    modules_root=HACK_ROOT,
+    modules=("imagetool",),
+    builds=(GoBuild(IMAGETOOL, "imagetool", "vmroll.io/hack/imagetool"),),
+    sources=("imagetool/main.go",),
+)
+
+TOOL_SETS = {tools.name: tools for tools in (CONTROLPLANE, HELM_SET, NODE, IMAGETOOL_SET)}
 
 
 def tool_set(name: str) -> ToolSet:

@@ -1,8 +1,8 @@
 """The pinned versions of the local stack's tools: the one place to change when moving on.
 
-`hack/controlplane/{kube,etcd}/go.mod`, `hack/node/go.mod` and `hack/helm/go.mod` require the
-same versions; a unit test keeps them in step, so bumping a version means editing it here and
-re-resolving the wrapper modules there.
+`hack/controlplane/{kube,etcd}/go.mod`, `hack/node/go.mod`, `hack/helm/go.mod` and
+`hack/imagetool/go.mod` require the same versions; a unit test keeps them in step, so bumping a
+version means editing it here and re-resolving the wrapper modules there.
 """
 
 from __future__ import annotations
@@ -10,6 +10,8 @@ from __future__ import annotations
 KUBERNETES_VERSION = "v1.36.3"
 ETCD_VERSION = "v3.6.8"
 HELM_VERSION = "v3.22.0"
+# The library hack/imagetool writes vmroll's container image with.
+GO_CONTAINERREGISTRY_VERSION = "v0.22.1"
 
 # The wrapper modules' `go` directive; an older toolchain cannot build them offline.
 MINIMUM_GO_VERSION = (1, 26)
@@ -21,3 +23,4 @@ HELM = "helm"
 KUBELET = "kubelet"
 KUBE_SCHEDULER = "kube-scheduler"
 KUBE_CONTROLLER_MANAGER = "kube-controller-manager"
+IMAGETOOL = "imagetool"
