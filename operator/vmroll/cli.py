@@ -19,7 +19,6 @@ from typing import Any
 
 from vmroll import __version__
 from vmroll.api import cli as api_cli
-from vmroll.chart import cli as chart_cli
 from vmroll.handlers import cli as handlers_cli
 
 
@@ -37,6 +36,8 @@ LOCAL_COMMANDS = (
     LocalCommand("devcluster", "vmroll.devcluster.cli", "the local control plane"),
     LocalCommand("emulator", "vmroll.emulator.cli", "the local ARM-compatible Azure emulator"),
     LocalCommand("image", "vmroll.imagebuild.cli", "build vmroll's container image"),
+    # Renders manifests/ with helm, which the local stack's tool sets build.
+    LocalCommand("manifests", "vmroll.chart.cli", "render manifests/ from charts/vmroll"),
 )
 # Imported only by the local stack: the `local` extra in pyproject.toml.
 LOCAL_DEPENDENCIES = ("jwt", "cryptography")
@@ -62,7 +63,6 @@ def build_parser() -> argparse.ArgumentParser:
     for command in LOCAL_COMMANDS:
         _register_local(commands, command)
     api_cli.register(commands)
-    chart_cli.register(commands)
     handlers_cli.register(commands)
     return parser
 
