@@ -11,50 +11,24 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import pytest
 import yaml
-from chart_helpers import RBAC_KINDS, as_list, of_kind, only, render
+from chart_helpers import (
+    RBAC_KINDS,
+    ChartServiceAccount,
+    as_list,
+    of_kind,
+    only,
+    render,
+    token_kubeconfig,
+)
 from e2e_harness import Cluster, Kubectl, create_namespace, delete_namespace
 from kubernetes import client
 
 TOKEN_LIFETIME = "4h"
 """Longer than any test session; a pod's projected token is renewed, this one need not be."""
-
-
-@dataclass(frozen=True)
-class ChartServiceAccount:
-    """The chart's ServiceAccount in its release namespace, and a kubeconfig authenticated as it."""
-
-    namespace: str
-    name: str
-    release: str
-    kubeconfig: Path
-    cluster_role: dict[str, Any]
-    role: dict[str, Any]
-
-    @property
-    def username(self) -> str:
-        return f"system:serviceaccount:{self.namespace}:{self.name}"
-
-
-def token_kubeconfig(admin: Path, token: str, namespace: str) -> dict[str, Any]:
-    """The admin kubeconfig's cluster, with the token as its only user."""
-    config = yaml.safe_load(admin.read_text())
-    context = next(c for c in config["contexts"] if c["name"] == config["current-context"])
-    cluster = next(c for c in config["clusters"] if c["name"] == context["context"]["cluster"])
-    return {
-        "apiVersion": "v1",
-        "kind": "Config",
-        "clusters": [cluster],
-        "users": [{"name": "vmroll", "user": {"token": token}}],
-        "contexts": [{"name": "vmroll", "context": {
-            "cluster": cluster["name"], "user": "vmroll", "namespace": namespace}}],
-        "current-context": "vmroll",
-    }  # fmt: skip
 
 
 @pytest.fixture(scope="session")

@@ -1,11 +1,13 @@
 """Helpers of the chart's e2e tests: render charts/vmroll with helm (the same call as
-`vmroll manifests`), pick objects out of a rendering, and build a Pod from the Deployment.
+`vmroll manifests`), pick objects out of a rendering, build a Pod from the Deployment, and the
+chart's ServiceAccount with a kubeconfig for it (fixture: chart_fixtures.py).
 """
 
 from __future__ import annotations
 
 import json
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -56,3 +58,35 @@ def pod_of(deployment: dict[str, Any], name: str) -> dict[str, Any]:
 
 def as_list(documents: list[dict[str, Any]]) -> str:
     return json.dumps({"apiVersion": "v1", "kind": "List", "items": documents})
+
+
+@dataclass(frozen=True)
+class ChartServiceAccount:
+    """The chart's ServiceAccount in its release namespace, and a kubeconfig authenticated as it."""
+
+    namespace: str
+    name: str
+    release: str
+    kubeconfig: Path
+    cluster_role: dict[str, Any]
+    role: dict[str, Any]
+
+    @property
+    def username(self) -> str:
+        return f"system:serviceaccount:{self.namespace}:{self.name}"
+
+
+def token_kubeconfig(admin: Path, token: str, namespace: str) -> dict[str, Any]:
+    """The admin kubeconfig's cluster, with the token as its only user."""
+    config = yaml.safe_load(admin.read_text())
+    context = next(c for c in config["contexts"] if c["name"] == config["current-context"])
+    cluster = next(c for c in config["clusters"] if c["name"] == context["context"]["cluster"])
+    return {
+        "apiVersion": "v1",
+        "kind": "Config",
+        "clusters": [cluster],
+        "users": [{"name": "vmroll", "user": {"token": token}}],
+        "contexts": [{"name": "vmroll", "context": {
+            "cluster": cluster["name"], "user": "vmroll", "namespace": namespace}}],
+        "current-context": "vmroll",
+    }  # fmt: skip

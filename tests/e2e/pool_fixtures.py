@@ -22,9 +22,10 @@ from pathlib import Path
 
 import pytest
 import yaml
-from chart_fixtures import ChartServiceAccount
+from chart_helpers import ChartServiceAccount
 from e2e_harness import Cluster, Kubectl, wait_for
 from pool_helpers import (
+    ADMIN,
     CRD_NAMES,
     CRDS,
     EmulatorProcess,
@@ -34,12 +35,6 @@ from pool_helpers import (
 )
 
 pytest_plugins = ("chart_fixtures",)
-
-ADMIN = "admin"
-CHART_SERVICE_ACCOUNT = "chart-serviceaccount"
-BY_CREDENTIAL = pytest.mark.parametrize(
-    "operator_credential", [ADMIN, CHART_SERVICE_ACCOUNT], indirect=True
-)
 
 
 @pytest.fixture(scope="session")

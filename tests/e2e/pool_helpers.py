@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import pytest
 from azure.identity import ClientSecretCredential
 from azure.mgmt.compute import ComputeManagementClient
 from e2e_harness import Cluster, Kubectl, wait_for
@@ -36,6 +37,14 @@ OPERATOR_FLAGS = (
     "--resync-interval", "2", "--stalled-interval", "30", "--progress-interval", "0.5",
     "--polling-interval", "0.2",
 )  # fmt: skip
+
+ADMIN = "admin"
+CHART_SERVICE_ACCOUNT = "chart-serviceaccount"
+BY_CREDENTIAL = pytest.mark.parametrize(
+    "operator_credential", [ADMIN, CHART_SERVICE_ACCOUNT], indirect=True
+)
+"""A module's scenarios run twice: the operator as the cluster's admin, then as the chart's
+ServiceAccount (see `operator_credential` in pool_fixtures.py)."""
 
 
 def fast_catalog_data() -> dict[str, Any]:

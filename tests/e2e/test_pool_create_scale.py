@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import pytest
 from e2e_harness import Kubectl, wait_for
-from pool_fixtures import BY_CREDENTIAL
 from pool_helpers import (
+    BY_CREDENTIAL,
     EmulatorProcess,
     Operator,
     apply,

@@ -12,8 +12,8 @@ from typing import Any
 
 import pytest
 from e2e_harness import Kubectl, wait_for
-from pool_fixtures import BY_CREDENTIAL
 from pool_helpers import (
+    BY_CREDENTIAL,
     EmulatorProcess,
     Operator,
     RolloutBounds,

@@ -188,8 +188,11 @@ def _prepare(
 
 
 def _write_credentials(path: Path, credentials: EmulatorCredentials) -> None:
-    path.touch(mode=0o600)
-    path.write_text(credentials.model_dump_json(by_alias=True, indent=2) + "\n")
+    # Written aside and renamed into place: whoever waits for the file never reads it half-written.
+    staging = path.with_name(f".{path.name}.tmp")
+    staging.touch(mode=0o600)
+    staging.write_text(credentials.model_dump_json(by_alias=True, indent=2) + "\n")
+    staging.replace(path)
 
 
 @asynccontextmanager
