@@ -20,7 +20,7 @@ import tempfile
 import time
 import urllib.request
 from collections import Counter
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -65,8 +65,11 @@ def _children_output_to(log: Path) -> Iterator[None]:
 
 
 @contextmanager
-def bench_stack(catalog: Path | None = None) -> Iterator[DevStack]:
-    """The local stack in a throwaway state directory; the operator's log goes to a file."""
+def bench_stack(
+    catalog: Path | None = None, operator_args: Sequence[str] = ()
+) -> Iterator[DevStack]:
+    """The local stack in a throwaway state directory; the operator's log goes to a file.
+    `operator_args` are added to the operator's `vmroll run`."""
     # A benchmark run in the background ignores SIGINT; SIGTERM must still stop the stack.
     signal.signal(signal.SIGTERM, _exit_on_sigterm)
     with ExitStack() as stack:
@@ -78,7 +81,9 @@ def bench_stack(catalog: Path | None = None) -> Iterator[DevStack]:
         print(f"starting the local stack (children's output: {log})", flush=True)
         started = time.monotonic()
         with _children_output_to(log):
-            dev = stack.enter_context(DevStack(catalog=catalog, report=lambda _line: None))
+            dev = stack.enter_context(
+                DevStack(catalog=catalog, operator_args=operator_args, report=lambda _line: None)
+            )
         print(f"stack up in {time.monotonic() - started:.1f}s", flush=True)
         yield dev
 

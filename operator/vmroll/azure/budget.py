@@ -5,7 +5,8 @@ a 429 from it stalls every pool in the subscription at once. vmroll spends its o
 smaller than Azure's, so that many pools rolling together slow down instead of tripping Azure's
 limit; when Azure still answers 429, `defer` empties the bucket until the `Retry-After` passes.
 
-The clock and the sleep are injected so that tests drive time by hand.
+The clock and the sleep are injected so that tests drive time by hand; waits and refusals are
+reported to the observer (the operator's metrics).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from vmroll.azure.errors import TransientAzureError
+from vmroll.azure.observer import NOT_OBSERVED, AzureObserver
 
 Clock = Callable[[], float]
 Sleep = Callable[[float], Awaitable[None]]
@@ -36,10 +38,18 @@ class WriteBudgetExhausted(TransientAzureError):
 class WriteBudget:
     """An async token bucket; callers queue in arrival order."""
 
-    def __init__(self, settings: BudgetSettings, *, clock: Clock, sleep: Sleep) -> None:
+    def __init__(
+        self,
+        settings: BudgetSettings,
+        *,
+        clock: Clock,
+        sleep: Sleep,
+        observer: AzureObserver = NOT_OBSERVED,
+    ) -> None:
         self._settings = settings
         self._clock = clock
         self._sleep = sleep
+        self._observer = observer
         self._tokens = settings.capacity
         self._updated = clock()
         self._blocked_until = self._updated
@@ -63,10 +73,12 @@ class WriteBudget:
         async with self._lock:
             wait = self.wait_needed()
             if wait > self._settings.max_wait:
+                self._observer.budget_exhausted()
                 raise WriteBudgetExhausted(
                     f"write budget exhausted; next write in {wait:.1f}s", retry_after=wait
                 )
             if wait > 0:
+                self._observer.budget_wait(wait)
                 await self._sleep(wait)
                 self._refill()
             self._tokens = max(0.0, self._tokens - 1.0)
@@ -90,17 +102,25 @@ class WriteBudgets:
     """The budgets of all subscriptions, created on first use."""
 
     def __init__(
-        self, settings: BudgetSettings | None = None, *, clock: Clock, sleep: Sleep
+        self,
+        settings: BudgetSettings | None = None,
+        *,
+        clock: Clock,
+        sleep: Sleep,
+        observer: AzureObserver = NOT_OBSERVED,
     ) -> None:
         self._settings = settings or BudgetSettings()
         self._clock = clock
         self._sleep = sleep
+        self._observer = observer
         self._budgets: dict[str, WriteBudget] = {}
 
     def for_subscription(self, subscription_id: str) -> WriteBudget:
         key = subscription_id.lower()
         budget = self._budgets.get(key)
         if budget is None:
-            budget = WriteBudget(self._settings, clock=self._clock, sleep=self._sleep)
+            budget = WriteBudget(
+                self._settings, clock=self._clock, sleep=self._sleep, observer=self._observer
+            )
             self._budgets[key] = budget
         return budget

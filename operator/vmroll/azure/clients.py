@@ -2,7 +2,8 @@
 
 Each connection gets one credential and one client per SDK, each client with its own transport
 (see transport.py), pointed at the connection's ARM endpoint and token scope, carrying vmroll's
-user agent and the bounded `Retry-After` policy.
+user agent, the bounded `Retry-After` policy and, after it, the policy that counts every attempt
+for the operator's metrics.
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ from azure.mgmt.marketplaceordering.aio import MarketplaceOrderingAgreements
 
 from vmroll import __version__
 from vmroll.azure.credentials import build_credential
+from vmroll.azure.observer import NOT_OBSERVED, AzureObserver
+from vmroll.azure.request_policy import RequestCountingPolicy
 from vmroll.azure.retry import BoundedRetryAfterPolicy
 from vmroll.azure.settings import AccountConnection
 from vmroll.azure.transport import build_ssl_context, new_transport
@@ -53,7 +56,11 @@ class AzureClients:
             await self.credential.close()
 
 
-def build_clients(connection: AccountConnection, options: ClientOptions) -> AzureClients:
+def build_clients(
+    connection: AccountConnection,
+    options: ClientOptions,
+    observer: AzureObserver = NOT_OBSERVED,
+) -> AzureClients:
     """Open nothing yet: sessions connect on first use."""
     credential = build_credential(connection)
     endpoint = connection.endpoint
@@ -63,19 +70,20 @@ def build_clients(connection: AccountConnection, options: ClientOptions) -> Azur
         "credential_scopes": [endpoint.arm_scope],
         "user_agent": USER_AGENT,
         "polling_interval": options.polling_interval,
+        "per_retry_policies": [RequestCountingPolicy(observer)],
     }
     compute = ComputeManagementClient(
         credential,
         connection.subscription_id,
         transport=new_transport(ssl_context),
-        retry_policy=BoundedRetryAfterPolicy(max_wait=options.max_retry_wait),
+        retry_policy=BoundedRetryAfterPolicy(max_wait=options.max_retry_wait, observer=observer),
         **common,
     )
     agreements = MarketplaceOrderingAgreements(
         credential,
         connection.subscription_id,
         transport=new_transport(ssl_context),
-        retry_policy=BoundedRetryAfterPolicy(max_wait=options.max_retry_wait),
+        retry_policy=BoundedRetryAfterPolicy(max_wait=options.max_retry_wait, observer=observer),
         **common,
     )
     return AzureClients(connection, credential, compute, agreements)
@@ -84,14 +92,17 @@ def build_clients(connection: AccountConnection, options: ClientOptions) -> Azur
 class ClientCache:
     """One `AzureClients` per connection; a changed connection (a rotated secret) is a new key."""
 
-    def __init__(self, options: ClientOptions | None = None) -> None:
+    def __init__(
+        self, options: ClientOptions | None = None, observer: AzureObserver = NOT_OBSERVED
+    ) -> None:
         self._options = options or ClientOptions()
+        self._observer = observer
         self._clients: dict[AccountConnection, AzureClients] = {}
 
     def for_connection(self, connection: AccountConnection) -> AzureClients:
         clients = self._clients.get(connection)
         if clients is None:
-            clients = build_clients(connection, self._options)
+            clients = build_clients(connection, self._options, self._observer)
             self._clients[connection] = clients
         return clients
 

@@ -20,6 +20,7 @@ from vmroll.azure.errors import AzureGatewayError, TerminalAzureError, Transient
 from vmroll.azure.image_cache import CacheKey, LatestCache
 from vmroll.azure.images import ImageRef, PurchasePlan, ResolvedImage
 from vmroll.azure.lro import OperationRecord, OperationState, Poller, wait
+from vmroll.azure.observer import NOT_OBSERVED, AzureObserver
 from vmroll.azure.protocol import ComputeGateway
 from vmroll.azure.settings import AccountConnection
 from vmroll.azure.vm_body import VmSpec
@@ -141,10 +142,11 @@ class AzureGateways:
         budget_settings: BudgetSettings | None = None,
         clock: Clock = time.monotonic,
         sleep: Sleep = asyncio.sleep,
+        observer: AzureObserver = NOT_OBSERVED,
     ) -> None:
-        self._clients = ClientCache(client_options)
+        self._clients = ClientCache(client_options, observer)
         self._cache = LatestCache(clock)
-        self._budgets = WriteBudgets(budget_settings, clock=clock, sleep=sleep)
+        self._budgets = WriteBudgets(budget_settings, clock=clock, sleep=sleep, observer=observer)
         self._accepted_plans: set[tuple[str, PurchasePlan]] = set()
 
     def gateway(self, connection: AccountConnection) -> ComputeGateway:

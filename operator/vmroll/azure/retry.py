@@ -4,7 +4,8 @@ azure-core's `AsyncRetryPolicy` already honours `Retry-After` on 429 and 503, bu
 whatever the server asks, even an hour, inside a kopf handler. This policy retries while the
 total of the waits stays under `max_wait`; a longer `Retry-After` ends the retries, the response
 surfaces as an error, and `errors.py` turns it into `TransientAzureError(retry_after=...)` so the
-framework requeues the pool instead of holding a handler.
+framework requeues the pool instead of holding a handler. Every wait it does take is reported to
+the observer, with whether Azure asked for it (`Retry-After`) or the backoff chose it.
 """
 
 from __future__ import annotations
@@ -16,18 +17,23 @@ from azure.core.pipeline.policies import AsyncRetryPolicy
 from azure.core.pipeline.transport import AsyncHttpTransport
 from azure.core.rest import AsyncHttpResponse, HttpRequest
 
+from vmroll.azure.observer import NOT_OBSERVED, AzureObserver, RetryCause
+
 _WAITED = "vmroll_waited_seconds"
 
 
 class BoundedRetryAfterPolicy(AsyncRetryPolicy[HttpRequest, AsyncHttpResponse]):
     """`AsyncRetryPolicy` with a ceiling on the total time spent waiting between attempts."""
 
-    def __init__(self, *, max_wait: float = 30.0, **kwargs: Any) -> None:
+    def __init__(
+        self, *, max_wait: float = 30.0, observer: AzureObserver = NOT_OBSERVED, **kwargs: Any
+    ) -> None:
         kwargs.setdefault("retry_total", 4)
         kwargs.setdefault("retry_backoff_factor", 0.8)
         kwargs.setdefault("retry_backoff_max", int(max_wait))
         super().__init__(**kwargs)
         self.max_wait = max_wait
+        self._observer = observer
 
     def configure_retries(self, options: dict[str, Any]) -> dict[str, Any]:
         settings = super().configure_retries(options)
@@ -45,7 +51,10 @@ class BoundedRetryAfterPolicy(AsyncRetryPolicy[HttpRequest, AsyncHttpResponse]):
         transport: AsyncHttpTransport[HttpRequest, AsyncHttpResponse],
         response: PipelineResponse[HttpRequest, AsyncHttpResponse] | None = None,
     ) -> None:
-        settings[_WAITED] += self._next_wait(settings, response)
+        wait = self._next_wait(settings, response)
+        settings[_WAITED] += wait
+        asked = response is not None and bool(self.get_retry_after(response))
+        self._observer.retry_wait(RetryCause.RETRY_AFTER if asked else RetryCause.BACKOFF, wait)
         await super().sleep(settings, transport, response)
 
     def _next_wait(

@@ -49,10 +49,12 @@ class DevStack:
         self,
         *,
         run_operator: bool = True,
+        operator_args: Sequence[str] = (),
         catalog: Path | None = None,
         report: Report = print,
     ) -> None:
         self._run_operator = run_operator
+        self._operator_args = tuple(operator_args)
         self._catalog = catalog
         self._report = report
         self._exit = ExitStack()
@@ -79,7 +81,9 @@ class DevStack:
         self.credentials, ca_pem = self._start_emulator(workdir / "emulator")
         self._install(self.credentials, ca_pem, workdir)
         if self._run_operator:
-            self.operator = self._spawn(["run"], log=None, env={"KUBECONFIG": str(self.kubeconfig)})
+            self.operator = self._spawn(
+                ["run", *self._operator_args], log=None, env={"KUBECONFIG": str(self.kubeconfig)}
+            )
 
     def _start_cluster(self) -> None:
         existing = os.environ.get(KUBECONFIG_VARIABLE)

@@ -1,9 +1,10 @@
 """`vmroll run`: the operator against the current kubeconfig (or in-cluster configuration).
 
 Clusterwide unless `--namespace` is given; standalone unless `--peering` names a peering object
-(a second replica then stands by). kopf handles SIGTERM and SIGINT: handlers finish or are
-cancelled, and the process exits 0. The flags are a contract with the Helm chart
-(charts/vmroll/templates/deployment.yaml), which passes them from its values.
+(a second replica then stands by). `--metrics HOST:PORT` serves Prometheus metrics at /metrics.
+kopf handles SIGTERM and SIGINT: handlers finish or are cancelled, and the process exits 0. The
+flags are a contract with the Helm chart (charts/vmroll/templates/deployment.yaml), which passes
+them from its values.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from vmroll.handlers.run_config import RunConfig
+from vmroll.handlers.run_config import ListenAddress, RunConfig
 
 LOG_LEVELS = ("debug", "info", "warning")
 
@@ -28,6 +29,12 @@ def register(commands: argparse._SubParsersAction[Any]) -> None:
     )
     parser.add_argument(
         "--liveness", metavar="URL", help="serve liveness, e.g. http://0.0.0.0:8080/healthz"
+    )
+    parser.add_argument(
+        "--metrics",
+        metavar="HOST:PORT",
+        type=_listen_address,
+        help="serve Prometheus metrics at /metrics there, e.g. 0.0.0.0:8080 (default: not served)",
     )
     parser.add_argument("--peering", metavar="NAME", help="peering object for standby replicas")
     parser.add_argument(
@@ -80,6 +87,7 @@ def run(args: argparse.Namespace) -> int:
         progress_seconds=args.progress_interval,
         concurrency=args.concurrency,
         polling_interval=args.polling_interval,
+        metrics=args.metrics,
     )
     kopf.configure(verbose=args.log_level == "debug", quiet=args.log_level == "warning")
     kopf.run(
@@ -91,3 +99,10 @@ def run(args: argparse.Namespace) -> int:
         memo=kopf.Memo(config=config),
     )
     return 0
+
+
+def _listen_address(text: str) -> ListenAddress:
+    try:
+        return ListenAddress.parse(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from error

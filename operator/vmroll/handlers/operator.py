@@ -3,7 +3,9 @@
 Importing this module registers every vmroll handler. Settings are set once here: kopf's
 bookkeeping goes to annotations under vmroll.io (never into the status vmroll owns), the
 finalizer is vmroll's, and only warnings are posted as events from logs (vmroll posts its own
-events for VMs created and deleted).
+events for VMs created and deleted). With `--metrics`, the Prometheus endpoint starts here and
+stops in cleanup, so that SIGTERM closes it with the operator; an address it cannot listen on
+stops the operator at startup.
 """
 
 from __future__ import annotations
@@ -12,11 +14,13 @@ import logging
 from typing import Any
 
 import kopf
+from aiohttp import web
 
 from vmroll.handlers import accounts, pools  # noqa: F401  (importing registers them)
 from vmroll.handlers.kube import KubeApi, load_api_client
 from vmroll.handlers.run_config import RunConfig
 from vmroll.handlers.state import OperatorState
+from vmroll.metrics.server import serve_metrics
 
 FINALIZER = "vmroll.io/finalizer"
 ANNOTATION_PREFIX = "vmroll.io"
@@ -36,11 +40,27 @@ async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) 
     logging.getLogger("azure").setLevel(logging.WARNING)
     settings.watching.server_timeout = 300
     config: RunConfig = memo.get("config") or RunConfig()
-    memo.state = OperatorState(config=config, kube=KubeApi(load_api_client()))
+    state = OperatorState(config=config, kube=KubeApi(load_api_client()))
+    memo.state = state
+    if config.metrics is not None:
+        address = config.metrics
+        try:
+            memo.metrics_server = await serve_metrics(
+                state.metrics.registry, address.host, address.port
+            )
+        except OSError as error:
+            # A port in use does not free itself: exit (and be restarted) rather than retry.
+            raise kopf.PermanentError(
+                f"cannot serve metrics on {address.host}:{address.port}: {error.strerror}; "
+                "free the port or change --metrics"
+            ) from error
 
 
 @kopf.on.cleanup()
 async def close(memo: kopf.Memo, **_: Any) -> None:
+    server: web.AppRunner | None = memo.get("metrics_server")
+    if server is not None:
+        await server.cleanup()
     state: OperatorState | None = memo.get("state")
     if state is not None:
         await state.clients.close()

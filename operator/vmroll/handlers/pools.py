@@ -7,6 +7,7 @@ passes it waits for the time the last pass asked for (seconds while operations p
 resync interval when settled, long when Stalled) or until the spec, the pool's annotations or
 its account change, whichever comes first. Deletion is a kopf delete handler behind vmroll's
 finalizer; kopf stops the daemon first, and a per-pool lock keeps the two apart regardless.
+Each pass is timed and counted, and leaves the pool's figures for the metrics; deletion drops them.
 """
 
 from __future__ import annotations
@@ -22,6 +23,8 @@ from vmroll.api.base import GROUP, VERSION
 from vmroll.api.pool import PLURAL, VirtualMachinePool
 from vmroll.handlers.pool_inputs import account_view, namespace_labels, template_inputs
 from vmroll.handlers.state import OperatorState
+from vmroll.metrics.pool_figures import pool_figures
+from vmroll.metrics.registry import PassResult
 from vmroll.reconcile.deletion import Finalized, PoolDeletion
 from vmroll.reconcile.inputs import Next, Outcome
 from vmroll.reconcile.memory import PoolMemory
@@ -92,21 +95,55 @@ async def pool_loop(
 async def _one_pass(
     state: OperatorState, body: kopf.Body, index: Any, logger: kopf.Logger
 ) -> float:
+    started = state.monotonic()
+    result, delay = await _run_pass(state, body, index, logger)
+    state.metrics.reconcile_pass(result, state.monotonic() - started)
+    return delay
+
+
+async def _run_pass(
+    state: OperatorState, body: kopf.Body, index: Any, logger: kopf.Logger
+) -> tuple[PassResult, float]:
     try:
         pool = VirtualMachinePool.model_validate(dict(body))
     except ValidationError as error:
         logger.error(f"cannot read the pool: {error.error_count()} invalid fields")
-        return state.config.stalled_seconds
+        return PassResult.INVALID, state.config.stalled_seconds
+    uid = pool.metadata.uid or ""
     try:
-        async with state.lock(pool.metadata.uid or ""):
-            one = await build_pass(state, body, index, pool)
-            outcome = await one.run()
+        async with state.lock(uid):
+            try:
+                one = await build_pass(state, body, index, pool)
+                outcome = await one.run()
+            finally:
+                _report_figures(state, pool)
     except Exception:
         # A Kubernetes API hiccup (a status write refused, a timeout) must not end the loop:
         # the next pass observes again from scratch.
         logger.exception("reconcile pass failed; retrying")
-        return state.config.progress_seconds * 5
-    return _delay(state, outcome)
+        return PassResult.ERROR, state.config.progress_seconds * 5
+    return _result(outcome), _delay(state, outcome)
+
+
+def _result(outcome: Outcome) -> PassResult:
+    match outcome.next:
+        case Next.SETTLED:
+            return PassResult.SETTLED
+        case Next.PROGRESSING:
+            return PassResult.PROGRESSING
+        case Next.RETRY:
+            return PassResult.RETRY
+        case Next.STALLED:
+            return PassResult.STALLED
+
+
+def _report_figures(state: OperatorState, pool: VirtualMachinePool) -> None:
+    """Under the pool's lock, so that a deletion that dropped the figures stays last."""
+    memory = state.memories.get(pool.metadata.uid or "")
+    if memory is None or memory.status is None:
+        return
+    figures = pool_figures(pool.spec.replicas, memory.status)
+    state.metrics.pool(pool.metadata.namespace or "", pool.metadata.name, figures)
 
 
 def _delay(state: OperatorState, outcome: Outcome) -> float:
@@ -164,6 +201,7 @@ async def pool_deleted(
     if result is Finalized.DONE:
         state.memories.pop(uid, None)
         state.locks.pop(uid, None)
+        state.metrics.forget_pool(pool.metadata.namespace or "", pool.metadata.name)
         logger.log(logging.INFO, f"pool released ({pool.spec.deletion_policy.value})")
         return
     delay = DELETION_STALLED_SECONDS if result is Finalized.STALLED else DELETION_RETRY_SECONDS

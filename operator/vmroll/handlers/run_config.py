@@ -1,4 +1,4 @@
-"""The operator's loop timing and concurrency, apart from the state that uses them.
+"""The operator's loop timing, concurrency and endpoints, apart from the state that uses them.
 
 Kept free of heavy imports: the `vmroll` command line reads these defaults for its `run` flags,
 and every other subcommand (`vmroll emulator serve`, `vmroll devcluster ...`) would otherwise
@@ -8,6 +8,22 @@ pay for importing kopf and the Azure SDK at start.
 from __future__ import annotations
 
 from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class ListenAddress:
+    """Where an endpoint listens: `HOST:PORT`, `[IPv6]:PORT`, or `:PORT` for every address."""
+
+    host: str
+    port: int
+
+    @classmethod
+    def parse(cls, text: str) -> ListenAddress:
+        host, sep, port = text.rpartition(":")
+        if not sep or not port.isdigit() or not 0 < int(port) < 65536:
+            raise ValueError(f"{text!r} is not HOST:PORT, such as 0.0.0.0:8080")
+        host = host.removeprefix("[").removesuffix("]")
+        return cls(host or "0.0.0.0", int(port))
 
 
 @dataclass(frozen=True)
@@ -23,3 +39,5 @@ class RunConfig:
     concurrency: int = 10
     operation_wait: float = 30.0
     polling_interval: float = 15.0
+    metrics: ListenAddress | None = None
+    """Where to serve Prometheus `/metrics`; None serves nothing."""

@@ -2,7 +2,8 @@
 
 One `OperatorState` per process: the SDK clients per account connection, the image-resolution
 cache shared by all pools, the write budget per subscription, each pool's loop memory and lock,
-the Kubernetes client and the injected clock. `RunConfig` carries what `vmroll run` was told.
+the Kubernetes client, the injected clock and the metrics (the SDK pipelines and the write budgets
+report to them). `RunConfig` carries what `vmroll run` was told.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from vmroll.azure.images import PurchasePlan
 from vmroll.azure.settings import AccountConnection
 from vmroll.handlers.kube import KubeApi
 from vmroll.handlers.run_config import RunConfig
+from vmroll.metrics.registry import OperatorMetrics
 from vmroll.reconcile.gateway import AzurePoolGateway
 from vmroll.reconcile.inputs import PassSettings
 from vmroll.reconcile.memory import PoolMemory
@@ -43,6 +45,7 @@ class OperatorState:
     kube: KubeApi
     clock: Callable[[], datetime] = utc_now
     monotonic: Callable[[], float] = time.monotonic
+    metrics: OperatorMetrics = field(default_factory=OperatorMetrics)
     clients: ClientCache = field(init=False)
     latest: LatestCache = field(init=False)
     budgets: WriteBudgets = field(init=False)
@@ -52,9 +55,13 @@ class OperatorState:
     accepted_plans: set[tuple[str, PurchasePlan]] = field(default_factory=set)
 
     def __post_init__(self) -> None:
-        self.clients = ClientCache(ClientOptions(polling_interval=self.config.polling_interval))
+        self.clients = ClientCache(
+            ClientOptions(polling_interval=self.config.polling_interval), self.metrics
+        )
         self.latest = LatestCache(self.monotonic)
-        self.budgets = WriteBudgets(clock=self.monotonic, sleep=asyncio.sleep)
+        self.budgets = WriteBudgets(
+            clock=self.monotonic, sleep=asyncio.sleep, observer=self.metrics
+        )
 
     @property
     def pass_settings(self) -> PassSettings:
