@@ -79,7 +79,7 @@ class Release:
             "hostNetwork": True,
             "watchNamespaces": [self.pools],
             "health": {"port": free_port()},
-            "metrics": {"enabled": False},
+            "metrics": {"port": free_port()},
             "logLevel": "debug",
             "extraEnv": [
                 {"name": "KUBERNETES_SERVICE_HOST", "value": "127.0.0.1"},
