@@ -143,7 +143,8 @@ def release(
         kubectl("create", "namespace", namespace)
     yield installed
     # Pools first, while the operator still runs to remove their finalizers and VMs.
-    kubectl("delete", "vmpool", "--all", "-n", installed.pools, "--timeout=120s", check=False)
+    kubectl("delete", "vmpool", "--all", "-n", installed.pools, "--timeout=240s",
+            timeout=TIMEOUT_SECONDS)  # fmt: skip
     installed.helm_run("uninstall", installed.name, "--namespace", installed.namespace,
                        "--wait", "--timeout", "120s")  # fmt: skip
     kubectl("delete", "azureaccount", f"emu-{installed.pools}", "--ignore-not-found")
