@@ -66,10 +66,11 @@ def _children_output_to(log: Path) -> Iterator[None]:
 
 @contextmanager
 def bench_stack(
-    catalog: Path | None = None, operator_args: Sequence[str] = ()
+    catalog: Path | None = None, operator_args: Sequence[str] = (), *, with_node: bool = False
 ) -> Iterator[DevStack]:
     """The local stack in a throwaway state directory; the operator's log goes to a file.
-    `operator_args` are added to the operator's `vmroll run`."""
+    `operator_args` are added to the operator's `vmroll run`. `with_node`: a node runs too, and
+    no operator process (it is to be installed as a pod)."""
     # A benchmark run in the background ignores SIGINT; SIGTERM must still stop the stack.
     signal.signal(signal.SIGTERM, _exit_on_sigterm)
     with ExitStack() as stack:
@@ -82,7 +83,13 @@ def bench_stack(
         started = time.monotonic()
         with _children_output_to(log):
             dev = stack.enter_context(
-                DevStack(catalog=catalog, operator_args=operator_args, report=lambda _line: None)
+                DevStack(
+                    catalog=catalog,
+                    operator_args=operator_args,
+                    with_node=with_node,
+                    run_operator=not with_node,
+                    report=lambda _line: None,
+                )
             )
         print(f"stack up in {time.monotonic() - started:.1f}s", flush=True)
         yield dev
