@@ -134,22 +134,29 @@ class Release:
 
 @pytest.fixture
 def release(
-    node_cluster: NodeCluster, helm: Path, operator_image: Path, tmp_path: Path
+    node_cluster: NodeCluster,
+    helm: Path,
+    operator_image: Path,
+    emulator: EmulatorProcess,
+    tmp_path: Path,
 ) -> Iterator[Release]:
+    """The release, removed before the emulator stops: deleting a pool deletes its VMs there."""
     node_cluster.control_plane.node.import_image(operator_image)
     installed = Release(node_cluster, helm, tmp_path)
     kubectl = installed.kubectl
     for namespace in (installed.namespace, installed.pools):
         kubectl("create", "namespace", namespace)
-    yield installed
-    # Pools first, while the operator still runs to remove their finalizers and VMs.
-    kubectl("delete", "vmpool", "--all", "-n", installed.pools, "--timeout=240s",
-            timeout=TIMEOUT_SECONDS)  # fmt: skip
-    installed.helm_run("uninstall", installed.name, "--namespace", installed.namespace,
-                       "--wait", "--timeout", "120s")  # fmt: skip
-    kubectl("delete", "azureaccount", f"emu-{installed.pools}", "--ignore-not-found")
-    for namespace in (installed.namespace, installed.pools):
-        kubectl("delete", "namespace", namespace, "--wait=false")
+    try:
+        yield installed
+        # Pools first, while the operator still runs to remove their finalizers and VMs.
+        kubectl("delete", "vmpool", "--all", "-n", installed.pools, "--timeout=240s",
+                timeout=TIMEOUT_SECONDS)  # fmt: skip
+    finally:
+        installed.helm_run("uninstall", installed.name, "--namespace", installed.namespace,
+                           "--wait", "--timeout", "120s")  # fmt: skip
+        kubectl("delete", "azureaccount", f"emu-{installed.pools}", "--ignore-not-found")
+        for namespace in (installed.namespace, installed.pools):
+            kubectl("delete", "namespace", namespace, "--wait=false")
 
 
 def _wait_pool(kubectl: Kubectl, namespace: str, describe: Any, done: Any) -> dict[str, Any]:
