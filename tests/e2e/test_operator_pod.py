@@ -140,7 +140,8 @@ def release(
     emulator: EmulatorProcess,
     tmp_path: Path,
 ) -> Iterator[Release]:
-    """The release, removed before the emulator stops: deleting a pool deletes its VMs there."""
+    """The release, removed before the emulator stops: deleting a pool deletes its VMs there.
+    The pool and the account go while the operator still runs, to remove their finalizers."""
     node_cluster.control_plane.node.import_image(operator_image)
     installed = Release(node_cluster, helm, tmp_path)
     kubectl = installed.kubectl
@@ -148,13 +149,13 @@ def release(
         kubectl("create", "namespace", namespace)
     try:
         yield installed
-        # Pools first, while the operator still runs to remove their finalizers and VMs.
         kubectl("delete", "vmpool", "--all", "-n", installed.pools, "--timeout=240s",
                 timeout=TIMEOUT_SECONDS)  # fmt: skip
+        kubectl("delete", "azureaccount", f"emu-{installed.pools}", "--ignore-not-found",
+                "--timeout=120s", timeout=TIMEOUT_SECONDS)  # fmt: skip
     finally:
         installed.helm_run("uninstall", installed.name, "--namespace", installed.namespace,
                            "--wait", "--timeout", "120s")  # fmt: skip
-        kubectl("delete", "azureaccount", f"emu-{installed.pools}", "--ignore-not-found")
         for namespace in (installed.namespace, installed.pools):
             kubectl("delete", "namespace", namespace, "--wait=false")
 
