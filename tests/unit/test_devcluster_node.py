@@ -13,7 +13,7 @@ import yaml
 
 from vmroll.devcluster.certs import Pki
 from vmroll.devcluster.flags import Ports, apiserver_args
-from vmroll.devcluster.node import config, support
+from vmroll.devcluster.node import config, host, support
 from vmroll.devcluster.node.image_archive import ImageFile, write_oci_archive
 from vmroll.devcluster.node.layout import NodeLayout
 from vmroll.devcluster.toolsets import NODE, tool_set
@@ -139,3 +139,26 @@ def test_the_node_tests_are_deselected_only_by_the_explicit_variable() -> None:
     assert support.node_tests_opted_out({"VMROLL_SKIP_NODE_TESTS": "1"})
     assert not support.node_tests_opted_out({})
     assert not support.node_tests_opted_out({"VMROLL_SKIP_NODE_TESTS": "yes"})
+
+
+def test_cgroup_hierarchies_are_the_root_on_v2_and_its_controllers_on_v1(tmp_path: Path) -> None:
+    v1 = tmp_path / "v1"
+    for controller in ("cpu", "memory"):
+        (v1 / controller).mkdir(parents=True)
+        (v1 / controller / "cgroup.procs").write_text("")
+    (v1 / "not-a-hierarchy").mkdir()
+    assert host.cgroup_hierarchies(v1) == [v1 / "cpu", v1 / "memory"]
+    v2 = tmp_path / "v2"
+    v2.mkdir()
+    (v2 / "cgroup.procs").write_text("")
+    assert host.cgroup_hierarchies(v2) == [v2]
+
+
+def test_shim_sockets_are_read_from_the_task_bundles(tmp_path: Path) -> None:
+    for sandbox, socket in (("a", "/run/containerd/s/1"), ("b", "/run/containerd/s/1"),
+                            ("c", "/run/containerd/s/2")):  # fmt: skip
+        bundle = tmp_path / "io.containerd.runtime.v2.task" / "k8s.io" / sandbox
+        bundle.mkdir(parents=True)
+        (bundle / "address").write_text(f"unix://{socket}")
+    assert host.shim_sockets(tmp_path) == [Path("/run/containerd/s/1"), Path("/run/containerd/s/2")]
+    assert host.shim_sockets(tmp_path / "absent") == []

@@ -19,7 +19,7 @@ from pathlib import Path
 from vmroll.devcluster import processes
 from vmroll.devcluster.flags import Ports
 from vmroll.devcluster.node.layout import NodeLayout
-from vmroll.devcluster.node.teardown import remove_node
+from vmroll.devcluster.node.teardown import NODE_PROCESSES, remove_node
 from vmroll.devcluster.versions import ETCD, KUBE_APISERVER
 
 # Stop the apiserver before its etcd, so it never logs a storm of connection errors.
@@ -112,6 +112,13 @@ def inspect(name: str, files: InstanceFiles) -> InstanceStatus:
             name, files, InstanceState.STALE, live, None, "no complete start recorded"
         )
     dead = [binary for binary in (ETCD, KUBE_APISERVER) if binary not in live]
+    if record.with_node:
+        layout = NodeLayout(files.directory)
+        dead += [
+            process
+            for process in NODE_PROCESSES
+            if not _alive(processes.read_pid(layout.pid_file(process)), files.marker)
+        ]
     if dead:
         problem = f"{' and '.join(dead)} not running"
         return InstanceStatus(name, files, InstanceState.STALE, live, record, problem)
@@ -133,6 +140,10 @@ def remove(
         if pid is not None:
             processes.stop(pid, files.marker, handle)
     shutil.rmtree(files.directory, ignore_errors=True)
+
+
+def _alive(pid: int | None, marker: str) -> bool:
+    return pid is not None and processes.is_ours(pid, marker)
 
 
 def _read_record(files: InstanceFiles) -> InstanceRecord | None:

@@ -26,13 +26,14 @@ from vmroll.devcluster.node import config, host
 from vmroll.devcluster.node.layout import CONTAINERD, NODE_NAME, NodeLayout
 from vmroll.devcluster.node.pause import build_pause_archive
 from vmroll.devcluster.node.teardown import remove_node
+from vmroll.devcluster.paths import STATE_DIR_VARIABLE
 from vmroll.devcluster.ports import free_port
 from vmroll.devcluster.versions import KUBE_CONTROLLER_MANAGER, KUBE_SCHEDULER, KUBELET
 
 CONTAINERD_READY_TIMEOUT_SECONDS = 30.0
 NODE_READY_TIMEOUT_SECONDS = 120.0
 _LOG_TAIL_LINES = 25
-_CONTROLLERS = (KUBE_CONTROLLER_MANAGER, KUBE_SCHEDULER)
+_MAX_SOCKET_PATH = 107
 
 
 class LocalNode:
@@ -98,6 +99,12 @@ class LocalNode:
 
     def _write_files(self, name: str, server: str, pki: Pki) -> None:
         layout = self.layout
+        # containerd also listens on `<socket>.ttrpc`; the kernel caps socket paths at 107 bytes.
+        if len(str(layout.containerd_socket)) + len(".ttrpc") > _MAX_SOCKET_PATH:
+            raise StartFailed(
+                f"the node's socket path {layout.containerd_socket} is too long for a unix "
+                f"socket: use a shorter {STATE_DIR_VARIABLE} or instance name"
+            )
         for directory in (layout.cni_config_dir, layout.static_pods, layout.images):
             directory.mkdir(parents=True)
         layout.containerd_config.write_text(config.containerd_config(layout))

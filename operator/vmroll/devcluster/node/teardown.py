@@ -17,6 +17,7 @@ from vmroll.devcluster.node.layout import CONTAINERD, NodeLayout
 from vmroll.devcluster.versions import KUBE_CONTROLLER_MANAGER, KUBE_SCHEDULER, KUBELET
 
 _STOP_FIRST = (KUBE_CONTROLLER_MANAGER, KUBE_SCHEDULER, KUBELET)
+NODE_PROCESSES = (*_STOP_FIRST, CONTAINERD)
 
 
 def _stop(layout: NodeLayout, name: str, handles: Mapping[str, subprocess.Popen[bytes]]) -> None:
