@@ -162,3 +162,11 @@ def test_shim_sockets_are_read_from_the_task_bundles(tmp_path: Path) -> None:
         (bundle / "address").write_text(f"unix://{socket}")
     assert host.shim_sockets(tmp_path) == [Path("/run/containerd/s/1"), Path("/run/containerd/s/2")]
     assert host.shim_sockets(tmp_path / "absent") == []
+
+
+def test_without_root_the_node_refuses_and_says_how_tests_opt_out(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(support.os, "geteuid", lambda: 1000)
+    with pytest.raises(support.NodeUnsupported, match=r"must run as root.*SKIP_NODE_TESTS=1"):
+        support.require_node_support()
