@@ -67,6 +67,8 @@ def _pool_ready(dev: DevStack, name: str) -> bool:
 def _values(dev: DevStack, path: Path) -> Path:
     assert dev.control_plane is not None
     path.write_text(yaml.safe_dump({
+        # The stack applied the CRDs (and the namespace) already, as `vmroll dev` does.
+        "crds": {"install": False},
         "hostNetwork": True,
         "health": {"port": free_port()},
         "metrics": {"port": free_port()},
@@ -98,11 +100,13 @@ def main() -> None:
         figures["image import into containerd"] = time.monotonic() - started
         kube = ["--kubeconfig", str(dev.kubeconfig)]
         started = time.monotonic()
-        subprocess.run(
+        installed = subprocess.run(
             [helm, *kube, "install", RELEASE, str(CHART), "-n", RELEASE_NAMESPACE,
-             "--create-namespace", "--values", str(_values(dev, Path(work) / "values.yaml"))],
-            check=True, capture_output=True,
+             "--values", str(_values(dev, Path(work) / "values.yaml"))],
+            capture_output=True, text=True, check=False,
         )  # fmt: skip
+        if installed.returncode != 0:
+            raise SystemExit(f"helm install failed:\n{installed.stderr}")
         _wait("the operator pod", lambda: _pod_ready(dev))
         figures["helm install -> operator pod Ready"] = time.monotonic() - started
         pool: dict[str, Any] = yaml.safe_load(EXAMPLE_POOL.read_text())
