@@ -16,7 +16,7 @@ import base64
 import json
 import secrets
 import subprocess
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +36,7 @@ from pool_helpers import (
     pool_manifest,
 )
 
+from vmroll import __version__
 from vmroll.devcluster.ports import free_port
 from vmroll.imagebuild.build import build_image
 
@@ -160,7 +161,12 @@ def release(
             kubectl("delete", "namespace", namespace, "--wait=false")
 
 
-def _wait_pool(kubectl: Kubectl, namespace: str, describe: Any, done: Any) -> dict[str, Any]:
+def _wait_pool(
+    kubectl: Kubectl,
+    namespace: str,
+    describe: Callable[[], str],
+    done: Callable[[dict[str, Any]], bool],
+) -> dict[str, Any]:
     def probe() -> dict[str, Any] | None:
         pool = get_pool(kubectl, namespace, "web")
         return pool if done(pool) else None
@@ -181,6 +187,8 @@ def test_the_operator_pod_runs_a_pool_and_its_replacement_finishes_the_rollout(
     first = release.ready_pod()
     assert first["spec"]["serviceAccountName"] == "vmroll"
     assert first["spec"]["hostNetwork"] is True
+    (container,) = first["status"]["containerStatuses"]
+    assert container["image"] == f"docker.io/vmroll/vmroll:{__version__}"
 
     secret = base64.b64encode(emulator.credentials["clientSecret"].encode()).decode()
     kubectl("apply", "-n", release.pools, "-f", "-", input=json.dumps({
