@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: dev test lint controlplane tools manifests
+.PHONY: dev test lint controlplane tools manifests image
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -30,6 +30,11 @@ manifests: $(STAMP)
 	$(BIN)/vmroll crds
 	$(BIN)/vmroll manifests
 
+## Build (or reuse from the cache) the container image: dist/vmroll-<version>.oci.tar. Needs root;
+## installs mmdebstrap with apt-get when it is missing.
+image: $(STAMP)
+	$(BIN)/vmroll image build
+
 ## Static checks: lint, format, types and layering.
 lint: $(STAMP)
 	$(BIN)/ruff check .
@@ -37,6 +42,6 @@ lint: $(STAMP)
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 
-## The whole test suite: static checks, then unit, integration and e2e tests.
-test: lint tools
+## The whole test suite: static checks, then unit, integration, image and e2e tests.
+test: lint tools image
 	$(BIN)/pytest

@@ -3,7 +3,7 @@
 `bench_stack` starts `vmroll.devstack.stack.DevStack` (control plane, `vmroll emulator serve`,
 CRDs, the `emulator` AzureAccount, `vmroll run`) in a throwaway `VMROLL_STATE_DIR`, with the
 children's output in a log file so that the benchmark's table stays readable. `Emulator` reads
-the emulator's admin API (`/_emulator/...`, HTTPS with the emulator's CA, loopback only);
+the emulator's admin API (`/_emulator/...`, HTTPS with the emulator's CA and its admin token);
 `Pools` reads VirtualMachinePools through the Kubernetes API without a kubectl process per poll,
 which on a 2-core machine would take CPU from the operator being measured.
 """
@@ -66,11 +66,16 @@ def _children_output_to(log: Path) -> Iterator[None]:
 
 @contextmanager
 def bench_stack(
-    catalog: Path | None = None, operator_args: Sequence[str] = (), *, with_node: bool = False
+    catalog: Path | None = None,
+    run_operator: bool = True,
+    operator_args: Sequence[str] = (),
+    *,
+    with_node: bool = False,
 ) -> Iterator[DevStack]:
     """The local stack in a throwaway state directory; the operator's log goes to a file.
-    `operator_args` are added to the operator's `vmroll run`. `with_node`: a node runs too, and
-    no operator process (it is to be installed as a pod)."""
+    Without `run_operator`, the benchmark starts its own operators (`spawn_vmroll`) or installs
+    one as a pod; `operator_args` are added to the operator's `vmroll run`; `with_node`: a node
+    runs too, so that pods do."""
     # A benchmark run in the background ignores SIGINT; SIGTERM must still stop the stack.
     signal.signal(signal.SIGTERM, _exit_on_sigterm)
     with ExitStack() as stack:
@@ -78,21 +83,36 @@ def bench_stack(
         previous = os.environ.get(STATE_DIR_VARIABLE)
         os.environ[STATE_DIR_VARIABLE] = str(state)
         stack.callback(_restore_env, STATE_DIR_VARIABLE, previous)
-        log = Path(tempfile.gettempdir()) / f"vmroll-bench-{os.getpid()}.log"
+        log = bench_log()
         print(f"starting the local stack (children's output: {log})", flush=True)
         started = time.monotonic()
         with _children_output_to(log):
             dev = stack.enter_context(
                 DevStack(
                     catalog=catalog,
+                    run_operator=run_operator,
                     operator_args=operator_args,
                     with_node=with_node,
-                    run_operator=not with_node,
                     report=lambda _line: None,
                 )
             )
         print(f"stack up in {time.monotonic() - started:.1f}s", flush=True)
         yield dev
+
+
+def bench_log() -> Path:
+    return Path(tempfile.gettempdir()) / f"vmroll-bench-{os.getpid()}.log"
+
+
+def spawn_vmroll(dev: DevStack, *args: str) -> subprocess.Popen[bytes]:
+    """`vmroll ARGS` against the stack's cluster, its output appended to the benchmark's log."""
+    with bench_log().open("ab") as sink:
+        return subprocess.Popen(
+            [sys.executable, "-m", "vmroll.cli", *args],
+            stdout=sink,
+            stderr=subprocess.STDOUT,
+            env={**os.environ, "KUBECONFIG": str(dev.kubeconfig)},
+        )
 
 
 def _exit_on_sigterm(signum: int, _frame: object) -> None:
@@ -162,9 +182,14 @@ class Emulator:
     def __init__(self, credentials: Mapping[str, Any]) -> None:
         self._base = str(credentials["resourceManagerEndpoint"]).rstrip("/")
         self._tls = ssl.create_default_context(cafile=str(credentials["caBundle"]))
+        self._authorization = f"Bearer {credentials['adminToken']}"
 
     def _call(self, method: str, path: str) -> Any:
-        request = urllib.request.Request(f"{self._base}/_emulator/{path}", method=method)
+        request = urllib.request.Request(
+            f"{self._base}/_emulator/{path}",
+            method=method,
+            headers={"Authorization": self._authorization},
+        )
         with urllib.request.urlopen(request, context=self._tls, timeout=30) as response:
             return json.load(response)
 

@@ -2,9 +2,10 @@
 
 Subcommand modules import their heavy dependencies lazily, so `vmroll --help` stays fast.
 
-The local stack (`dev`, `devcluster`, `emulator`) and the image builder (`image`) live in the
-source checkout only: the wheel and the container image carry the operator. Where they are
-absent, or their `vmroll[local]` dependencies are, their commands stay listed and say so.
+The local stack (`dev`, `devcluster`, `emulator`), the image builder (`image`) and the chart
+renderer (`manifests`) live in the source checkout only: the wheel and the container image carry
+the operator. Where they are absent, or their `vmroll[local]` dependencies are, their commands
+stay listed and say so.
 """
 
 from __future__ import annotations
@@ -89,18 +90,20 @@ def _register_local(commands: argparse._SubParsersAction[Any], command: LocalCom
         description=reason,
         add_help=False,
     )
-    parser.add_argument("ignored", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
 
     def refuse(args: argparse.Namespace) -> int:
         print(f"vmroll: {reason}", file=sys.stderr)
         return 2
 
-    parser.set_defaults(run=refuse)
+    parser.set_defaults(run=refuse, any_arguments=True)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    # An absent command refuses whatever its arguments; every other command parses strictly.
+    args, unknown = parser.parse_known_args(argv)
+    if unknown and not getattr(args, "any_arguments", False):
+        parser.error(f"unrecognized arguments: {' '.join(unknown)}")
     code: int = args.run(args)
     return code
 

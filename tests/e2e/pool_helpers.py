@@ -3,8 +3,10 @@ manifests, and waits on conditions and on the emulator's VMs (fixtures: pool_fix
 
 Everything runs as a user would run it: the emulator is `vmroll emulator serve` in its own
 process (HTTPS, its own CA), the operator is `vmroll run --namespace <test namespace>` in its
-own process, and objects are applied with kubectl. The emulator's catalog is the built-in one
-made fast (`timeScale` 0.01: a 180 s create takes 1.8 s) with a small quota in eastus.
+own process (allowed to use the emulator's custom endpoints, and taking its accounts' Secrets
+from the test namespace, as an installed operator takes them from its own), and objects are
+applied with kubectl. The emulator's catalog is the built-in one made fast (`timeScale` 0.01: a
+180 s create takes 1.8 s) with a small quota in eastus.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 import ssl
 import subprocess
 import sys
@@ -86,7 +89,8 @@ class EmulatorProcess:
         data = None if body is None else json.dumps(body).encode()
         request = urllib.request.Request(
             f"{self.base_url}/_emulator/{path}", data=data, method=method,
-            headers={"Content-Type": "application/json"},
+            headers={"Content-Type": "application/json",
+                     "Authorization": f"Bearer {self.credentials['adminToken']}"},
         )  # fmt: skip
         with urllib.request.urlopen(request, context=context, timeout=30) as response:
             return json.loads(response.read())
@@ -132,19 +136,28 @@ class Operator:
     """`vmroll run` for the test namespace, as a process that tests may kill and restart."""
 
     def __init__(
-        self, cluster: Cluster, namespace: str, log: Path, kubeconfig: Path | None = None
+        self,
+        cluster: Cluster,
+        namespace: str,
+        log: Path,
+        kubeconfig: Path | None = None,
+        *,
+        allow_custom_endpoints: bool = True,
+        env: dict[str, str] | None = None,
     ) -> None:
         """`kubeconfig`: whom the operator authenticates as; the cluster's admin when None."""
-        self._env = cluster.env()
+        self._env = {**cluster.env(), **(env or {})}
         if kubeconfig is not None:
             self._env["KUBECONFIG"] = str(kubeconfig)
         self._namespace = namespace
+        self._trust = ("--allow-custom-endpoints",) if allow_custom_endpoints else ()
         self.log = log
         self.process: subprocess.Popen[bytes] | None = None
 
     def start(self, *extra: str) -> None:
         argv = [sys.executable, "-m", "vmroll.cli", "run", "--namespace", self._namespace,
-                *OPERATOR_FLAGS, *extra]  # fmt: skip
+                "--cluster-resource-namespace", self._namespace, *self._trust, *OPERATOR_FLAGS,
+                *extra]  # fmt: skip
         with self.log.open("ab") as sink:
             self.process = subprocess.Popen(
                 argv, env=self._env, stdin=subprocess.DEVNULL, stdout=sink,
@@ -171,6 +184,22 @@ class Operator:
 
     def output(self) -> str:
         return self.log.read_text(errors="replace")
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+def healthy(url: str) -> bool | None:
+    """True when `url` (an operator's liveness endpoint) answers 200, else None (for wait_for)."""
+    try:
+        with urllib.request.urlopen(url, timeout=2) as response:
+            return True if response.status == 200 else None
+    except OSError:
+        return None
 
 
 def pool_manifest(

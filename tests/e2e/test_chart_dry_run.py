@@ -3,9 +3,8 @@ the combinations users set; the operator's Pod is admitted in a namespace that e
 Security "restricted", and one that breaks it (hostNetwork) is refused there.
 
 Each rendering is applied with `kubectl apply --dry-run=server`: the apiserver validates every
-object (schemas, CRD structure, RBAC references) and persists nothing. The ServiceMonitor's CRD
-belongs to the Prometheus Operator and is not on the local control plane, so that one object is
-checked for what it selects instead of being applied.
+object (schemas, CRD structure, RBAC references) and persists nothing; the ServiceMonitor against
+the Prometheus Operator's own CRD (the `service_monitor_crd` fixture).
 """
 
 from __future__ import annotations
@@ -19,7 +18,10 @@ import pytest
 from chart_helpers import as_list, container_args, of_kind, only, pod_of, render
 from e2e_harness import Kubectl
 
+from vmroll.cli import build_parser
+
 pytestmark = pytest.mark.e2e
+pytest_plugins = ("chart_fixtures",)
 
 CLIENT_ID = "00000000-0000-0000-0000-0000000000aa"
 TENANT_ID = "00000000-0000-0000-0000-0000000000bb"
@@ -29,7 +31,8 @@ Check = Callable[[list[dict[str, Any]], str], None]
 def _defaults(objects: list[dict[str, Any]], namespace: str) -> None:
     args = container_args(objects)
     assert args == ["run", "--liveness", "http://0.0.0.0:8081/healthz",
-                    "--metrics", "0.0.0.0:8080", "--log-level", "info"]  # fmt: skip
+                    "--metrics", "0.0.0.0:8080", "--log-level", "info",
+                    "--cluster-resource-namespace", namespace]  # fmt: skip
     assert only(objects, "Service")["spec"]["ports"][0]["targetPort"] == "metrics"
     assert of_kind(objects, "Role") == []
     assert len(of_kind(objects, "CustomResourceDefinition")) == 2
@@ -88,7 +91,7 @@ CASES: list[tuple[str, dict[str, Any], Check]] = [
     ("defaults", {}, _defaults),
     ("metrics off", {"metrics": {"enabled": False}}, _metrics_off),
     ("two replicas", {"replicas": 2}, _two_replicas),
-    ("workload identity", {"azure": {"workloadIdentity": {
+    ("workload identity", {"azure": {"allowCustomEndpoints": True, "workloadIdentity": {
         "enabled": True, "clientId": CLIENT_ID, "tenantId": TENANT_ID}}}, _workload_identity),
     ("one namespace, debug", {"watchNamespaces": ["pools"], "logLevel": "debug"}, _one_namespace),
     ("pdb and service monitor", {"replicas": 2, "crds": {"install": False},
@@ -98,6 +101,27 @@ CASES: list[tuple[str, dict[str, Any], Check]] = [
 ]  # fmt: skip
 
 
+@pytest.mark.parametrize("values", [c[1] for c in CASES], ids=[c[0] for c in CASES])
+def test_vmroll_run_accepts_the_arguments_the_chart_passes(
+    helm: Path, values: dict[str, Any]
+) -> None:
+    """The chart's container args are `vmroll run`'s flags, parsed by vmroll's own parser."""
+    objects = render(helm, release="vmroll", namespace="vmroll-system", values=values)
+    args = build_parser().parse_args(container_args(objects))
+    assert args.command == "run"
+    assert args.log_level == values.get("logLevel", "info")
+    assert args.namespace == values.get("watchNamespaces", [])
+    metrics = values.get("metrics", {}).get("enabled", True)
+    assert (args.metrics is not None) == metrics
+    assert args.leader_elect == (values.get("replicas", 1) > 1)
+    assert args.cluster_resource_namespace == "vmroll-system"
+    custom = values.get("azure", {}).get("allowCustomEndpoints", False)
+    assert args.allow_custom_endpoints == custom
+    if args.leader_elect:
+        lease = (args.leader_election_namespace, args.leader_election_name)
+        assert lease == ("vmroll-system", "vmroll")
+
+
 def restrict(kubectl: Kubectl, namespace: str) -> None:
     kubectl("label", "namespace", namespace, "pod-security.kubernetes.io/enforce=restricted",
             "pod-security.kubernetes.io/enforce-version=latest")  # fmt: skip
@@ -105,15 +129,19 @@ def restrict(kubectl: Kubectl, namespace: str) -> None:
 
 @pytest.mark.parametrize(("values", "check"), [c[1:] for c in CASES], ids=[c[0] for c in CASES])
 def test_the_rendering_is_valid_and_its_pod_is_admitted_as_restricted(
-    helm: Path, kubectl: Kubectl, namespace: str, values: dict[str, Any], check: Check
+    helm: Path,
+    kubectl: Kubectl,
+    namespace: str,
+    service_monitor_crd: str,
+    values: dict[str, Any],
+    check: Check,
 ) -> None:
     restrict(kubectl, namespace)
     objects = render(helm, release="vmroll", namespace=namespace, values=values)
     check(objects, namespace)
 
-    applicable = [o for o in objects if o["kind"] != "ServiceMonitor"]
-    applied = kubectl("apply", "--dry-run=server", "-f", "-", input=as_list(applicable))
-    assert applied.stdout.count("(server dry run)") == len(applicable), applied.stdout
+    applied = kubectl("apply", "--dry-run=server", "-f", "-", input=as_list(objects))
+    assert applied.stdout.count("(server dry run)") == len(objects), applied.stdout
     pod = pod_of(only(objects, "Deployment"), "vmroll-dry-run")
     admitted = kubectl("apply", "-n", namespace, "--dry-run=server", "-f", "-",
                        input=json.dumps(pod))  # fmt: skip

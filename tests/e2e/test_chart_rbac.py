@@ -5,7 +5,7 @@
 ServiceAccount of the same namespace), must be exactly the table below: one more verb or
 resource fails the test. That these rules are also enough is proven by the pool scenarios
 (test_pool_create_scale, test_pool_rollout, test_pool_deletion), which run the operator with the
-token of this ServiceAccount.
+token of this ServiceAccount, and for leader election by the last test here.
 
 Why each rule (read from the code that makes the call):
 - customresourcedefinitions list, watch: kopf's scan of its resources and the watch that
@@ -25,14 +25,17 @@ Why each rule (read from the code that makes the call):
 
 from __future__ import annotations
 
+import json
 import re
+from pathlib import Path
 
 import pytest
 from chart_helpers import ChartServiceAccount
-from e2e_harness import Kubectl
+from e2e_harness import Cluster, Kubectl, wait_for
+from pool_helpers import EmulatorProcess, Operator, apply, pool_manifest, wait_condition
 
 pytestmark = pytest.mark.e2e
-pytest_plugins = ("chart_fixtures",)
+pytest_plugins = ("pool_fixtures",)
 
 Row = tuple[str, str, str, frozenset[str]]
 """One line of `kubectl auth can-i --list`: resource, non-resource URLs, resource names, verbs."""
@@ -105,3 +108,38 @@ def test_the_token_authenticates_as_the_service_account_and_cannot_list_secrets(
     refused = as_account("get", "secrets", "-n", namespace, check=False)
     assert refused.returncode != 0
     assert 'cannot list resource "secrets"' in refused.stderr
+
+
+def test_as_the_service_account_a_leader_holds_its_lease_and_releases_it(
+    cluster: Cluster,
+    kubectl: Kubectl,
+    namespace: str,
+    account: str,
+    emulator: EmulatorProcess,
+    chart_service_account: ChartServiceAccount,
+    tmp_path: Path,
+) -> None:
+    """The leader-election Role is enough: create the Lease, renew it, release it on SIGTERM."""
+    service_account = chart_service_account
+    lease = ["lease", service_account.release, "-n", service_account.namespace]
+    operator = Operator(cluster, namespace, tmp_path / "operator.log", service_account.kubeconfig)
+    operator.start("--leader-elect", "--leader-election-namespace", service_account.namespace,
+                   "--leader-election-name", service_account.release)  # fmt: skip
+    try:
+        apply(kubectl, namespace, pool_manifest("web", account, emulator, replicas=1))
+        wait_condition(kubectl, namespace, "web", "Ready", operator)
+
+        def holder() -> str | None:
+            found = kubectl("get", *lease, "-o", "json", check=False)
+            spec = json.loads(found.stdout)["spec"] if found.returncode == 0 else {}
+            return spec.get("holderIdentity") or None
+
+        held_by = wait_for("the Lease held", holder, timeout=30, describe=operator.output)
+        assert operator.process is not None
+        assert held_by.endswith(f"_{operator.process.pid}")
+        assert operator.stop() == 0, operator.output()
+        assert "Forbidden" not in operator.output()
+        assert holder() is None, "SIGTERM did not release the Lease"
+    finally:
+        operator.stop()
+        kubectl("delete", *lease, "--ignore-not-found")

@@ -1,5 +1,5 @@
 """How integration tests connect to the emulator: SDK credentials and clients, vmroll's own
-gateway connection, and a TLS context that trusts the emulator's CA.
+gateway connection, a TLS context that trusts the emulator's CA, and an admin API session.
 
 Kept apart from conftest.py so that tests which start their own emulator (a restart, a second
 principal) build their clients by name, the same way the fixtures do.
@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ssl
 
+import aiohttp
 from azure.identity.aio import ClientSecretCredential
 from azure.mgmt.compute.aio import ComputeManagementClient
 from azure.mgmt.marketplaceordering.aio import MarketplaceOrderingAgreements
@@ -76,3 +77,11 @@ def connection_of(creds: EmulatorCredentials, *, secret: str | None = None) -> A
 def ssl_context(emulator: Emulator) -> ssl.SSLContext:
     """A client TLS context that trusts the emulator's CA, for plain HTTPS requests."""
     return ssl.create_default_context(cafile=emulator.credentials.ca_bundle)
+
+
+def admin_session(emulator: Emulator) -> aiohttp.ClientSession:
+    """A session for the admin API: the emulator's CA trusted, its admin token sent."""
+    return aiohttp.ClientSession(
+        connector=aiohttp.TCPConnector(ssl=ssl_context(emulator)),
+        headers=emulator.credentials.admin_headers,
+    )

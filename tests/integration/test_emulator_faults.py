@@ -9,7 +9,7 @@ import aiohttp
 import pytest
 from azure.core.exceptions import HttpResponseError, ResourceNotFoundError
 from azure.mgmt.compute.aio import ComputeManagementClient
-from emulator_clients import ssl_context
+from emulator_clients import admin_session, ssl_context
 
 from vmroll.emulator.catalog import Catalog, FaultRule, Faults
 from vmroll.emulator.server import Emulator, running_emulator
@@ -81,14 +81,13 @@ async def test_seeded_error_rates_fail_the_same_requests(emulator: Emulator, arm
 
 
 async def test_admin_api_reports_and_steers(emulator: Emulator, arm: Any, vm_body: Any) -> None:
-    context = ssl_context(emulator)
     admin = f"{emulator.base_url}/_emulator"
     path = (
         f"/subscriptions/{emulator.credentials.subscription_id}/resourceGroups/"
         f"{emulator.credentials.resource_group}/providers/Microsoft.Compute/virtualMachines"
     )
     rules = {"seed": 1, "rules": [{"operation": "VirtualMachines_List", "status": 429}]}
-    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(ssl=context)) as session:
+    async with admin_session(emulator) as session:
         async with session.put(f"{admin}/faults", json=rules) as response:
             assert response.status == 200
         throttled, headers, body = await arm.call("GET", path)
@@ -120,9 +119,8 @@ async def test_token_requests_are_counted_and_reset_forgets_vms(
     )
     await poller.result()
     counted = emulator.request_counts()["operations"]
-    context = ssl_context(emulator)
     async with (
-        aiohttp.ClientSession(connector=aiohttp.TCPConnector(ssl=context)) as session,
+        admin_session(emulator) as session,
         session.post(f"{emulator.base_url}/_emulator/reset") as response,
     ):
         assert response.status == 200

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-import aiohttp
 import pytest
 from azure.core.exceptions import ResourceNotFoundError
 from azure.mgmt.compute.aio import ComputeManagementClient
-from emulator_clients import ssl_context
+from emulator_clients import admin_session
 
 from vmroll.emulator.catalog import Catalog
 from vmroll.emulator.server import Emulator
@@ -26,11 +25,10 @@ def emulator_catalog(emulator_catalog: Catalog) -> Catalog:
 
 
 async def publish_gallery_version(emulator: Emulator, body: dict[str, Any]) -> int:
-    tls = ssl_context(emulator)
     async with (
-        aiohttp.ClientSession() as session,
+        admin_session(emulator) as session,
         session.post(
-            f"{emulator.base_url}/_emulator/images/gallery/versions", json=body, ssl=tls
+            f"{emulator.base_url}/_emulator/images/gallery/versions", json=body
         ) as response,
     ):
         return response.status

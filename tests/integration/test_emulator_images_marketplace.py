@@ -8,7 +8,7 @@ import aiohttp
 import pytest
 from azure.core.exceptions import HttpResponseError, ResourceNotFoundError
 from azure.mgmt.compute.aio import ComputeManagementClient
-from emulator_clients import ssl_context
+from emulator_clients import admin_session
 
 from vmroll.emulator.server import Emulator
 
@@ -19,10 +19,9 @@ UBUNTU = ("Canonical", "ubuntu-24_04-lts", "server")
 
 async def publish(emulator: Emulator, kind: str, body: dict[str, Any]) -> aiohttp.ClientResponse:
     """POST to the images admin API, as a test or demo publishes a version at run time."""
-    tls = ssl_context(emulator)
-    async with aiohttp.ClientSession() as session:
+    async with admin_session(emulator) as session:
         response = await session.post(
-            f"{emulator.base_url}/_emulator/images/{kind}/versions", json=body, ssl=tls
+            f"{emulator.base_url}/_emulator/images/{kind}/versions", json=body
         )
         await response.read()
         return response
@@ -226,10 +225,9 @@ async def test_inventory_lists_catalog_and_run_time_publications(emulator: Emula
     await publish(
         emulator, "marketplace", {**body, "version": "24.04.202611250", "locations": ["eastus"]}
     )
-    tls = ssl_context(emulator)
     async with (
-        aiohttp.ClientSession() as session,
-        session.get(f"{emulator.base_url}/_emulator/images", ssl=tls) as response,
+        admin_session(emulator) as session,
+        session.get(f"{emulator.base_url}/_emulator/images") as response,
     ):
         inventory = await response.json()
 

@@ -10,13 +10,17 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import aiohttp
 import pytest
 from azure.core.exceptions import HttpResponseError
 from azure.mgmt.compute.aio import ComputeManagementClient
 from azure.mgmt.compute.models import VirtualMachine
 from azure.mgmt.marketplaceordering.aio import MarketplaceOrderingAgreements
-from emulator_clients import make_compute_client, make_credential, make_terms_client, ssl_context
+from emulator_clients import (
+    admin_session,
+    make_compute_client,
+    make_credential,
+    make_terms_client,
+)
 
 from vmroll.emulator.catalog import Catalog
 from vmroll.emulator.server import Emulator, running_emulator
@@ -100,11 +104,10 @@ async def refused(coroutine: Any) -> tuple[int, str, str | None, str]:
 
 
 async def publish(emulator: Emulator, kind: str, body: dict[str, Any]) -> None:
-    tls = ssl_context(emulator)
     async with (
-        aiohttp.ClientSession() as session,
+        admin_session(emulator) as session,
         session.post(
-            f"{emulator.base_url}/_emulator/images/{kind}/versions", json=body, ssl=tls
+            f"{emulator.base_url}/_emulator/images/{kind}/versions", json=body
         ) as response,
     ):
         assert response.status == 201, await response.text()
@@ -298,9 +301,8 @@ async def test_replication_finishing_in_a_region_moves_gallery_latest_there(
 ) -> None:
     image_id = gallery_image(emulator, "ubuntu-web")
     before = await create_vm(emulator, compute_client, "web-0", "eastus", {"id": image_id})
-    tls = ssl_context(emulator)
     async with (
-        aiohttp.ClientSession() as session,
+        admin_session(emulator) as session,
         session.patch(
             f"{emulator.base_url}/_emulator/images/gallery/versions",
             json={
@@ -311,7 +313,6 @@ async def test_replication_finishing_in_a_region_moves_gallery_latest_there(
                 "name": "1.3.0",
                 "targetRegions": ["westeurope", "eastus"],
             },
-            ssl=tls,
         ) as response,
     ):
         assert response.status == 200, await response.text()

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 import pytest
 
 from vmroll.devcluster.cache import (
+    BUILD_COMMANDS,
     CacheCheck,
     CacheVerdict,
     cache_dir_name,
@@ -94,7 +96,20 @@ def test_judge_marker(
     assert judge_marker(marker, "k1", digests) == expected
 
 
+def test_the_key_changes_with_the_build_commands() -> None:
+    stamped = read_wrapper_files(HELM_SET)
+    restamped = replace(HELM_SET, builds=(replace(HELM_SET.builds[0], ldflags="-s -w"),))
+    assert stamped[BUILD_COMMANDS] != read_wrapper_files(restamped)[BUILD_COMMANDS]
+    assert cache_key(stamped) != cache_key(read_wrapper_files(restamped))
+    assert stamped.keys() == {"helm/go.mod", "helm/go.sum", BUILD_COMMANDS}
+
+
 def test_a_set_with_a_program_of_its_own_keys_its_cache_on_the_program_too() -> None:
     files = read_wrapper_files(IMAGETOOL_SET)
-    assert set(files) == {"imagetool/go.mod", "imagetool/go.sum", "imagetool/main.go"}
+    assert set(files) == {
+        "imagetool/go.mod",
+        "imagetool/go.sum",
+        "imagetool/main.go",
+        BUILD_COMMANDS,
+    }
     assert b"package main" in files["imagetool/main.go"]

@@ -20,6 +20,7 @@ from vmroll.devcluster.toolsets import CONTROLPLANE
 from vmroll.devcluster.versions import (
     ETCD_VERSION,
     GO_CONTAINERREGISTRY_VERSION,
+    HELM_KUBERNETES_MINOR,
     HELM_VERSION,
     KUBERNETES_VERSION,
     MINIMUM_GO_VERSION,
@@ -91,3 +92,10 @@ def test_an_existing_cluster_is_used_only_when_vmroll_kubeconfig_is_set(tmp_path
     assert existing_cluster_kubeconfig({"VMROLL_KUBECONFIG": str(kubeconfig)}) == kubeconfig
     with pytest.raises(DevclusterError, match="VMROLL_KUBECONFIG=/nowhere is not a file"):
         existing_cluster_kubeconfig({"VMROLL_KUBECONFIG": "/nowhere"})
+
+
+def test_helm_assumes_the_kubernetes_of_the_client_go_it_is_built_with() -> None:
+    helm = (wrapper_module("helm", HACK_ROOT) / "go.mod").read_text()
+    client_go = re.search(r"^\s*k8s\.io/client-go v0\.(\d+)\.", helm, re.MULTILINE)
+    assert client_go is not None
+    assert client_go.group(1) == HELM_KUBERNETES_MINOR

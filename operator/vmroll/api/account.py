@@ -55,15 +55,14 @@ class ClientSecretAuth(ApiModel):
 
 
 class WorkloadIdentityAuth(ApiModel):
-    """Workload identity federation: the operator's projected service-account token."""
+    """Workload identity federation with the operator's own projected service-account token.
+
+    The token file is always AZURE_FEDERATED_TOKEN_FILE of the operator's environment (set by
+    the workload identity webhook), never a path from the account: a path would let whoever
+    writes an AzureAccount make the operator read any file and send it to the authority.
+    """
 
     client_id: str = Field(pattern=UUID_PATTERN, description="Application (client) ID.")
-    token_file: str | None = Field(
-        default=None,
-        max_length=4096,
-        pattern=r"^/.*$",
-        description="Path of the projected token; AZURE_FEDERATED_TOKEN_FILE when omitted.",
-    )
 
 
 class DefaultChainAuth(ApiModel):
@@ -168,22 +167,32 @@ class CaBundle(ApiModel):
 
 
 class Endpoints(ApiModel):
-    """Endpoints other than Azure's public cloud: sovereign clouds, or the local emulator."""
+    """Endpoints other than Azure's public cloud: sovereign clouds, or the local emulator.
+
+    Hosts other than those of the public, China and US Government clouds, and any CA bundle,
+    are used only when the operator was started with `--allow-custom-endpoints`.
+    """
 
     resource_manager: str | None = Field(
         default=None,
         max_length=2048,
         pattern=HTTPS_URL_PATTERN,
-        description="Azure Resource Manager URL; https://management.azure.com when omitted.",
+        description="Azure Resource Manager URL; https://management.azure.com when omitted. "
+        "A host outside the public, China and US Government clouds needs the operator's "
+        "--allow-custom-endpoints.",
     )
     authority_host: str | None = Field(
         default=None,
         max_length=2048,
         pattern=HTTPS_URL_PATTERN,
-        description="Entra ID authority URL; https://login.microsoftonline.com when omitted.",
+        description="Entra ID authority URL; https://login.microsoftonline.com when omitted. "
+        "A host outside the public, China and US Government clouds needs the operator's "
+        "--allow-custom-endpoints.",
     )
     ca_bundle: CaBundle | None = Field(
-        default=None, description="Certificates to trust in addition to the system ones."
+        default=None,
+        description="Certificates to trust in addition to the system ones; needs the "
+        "operator's --allow-custom-endpoints.",
     )
 
 

@@ -108,10 +108,20 @@ class KeyReference(ApiModel):
 
 
 class NamespacedKeyReference(ApiModel):
-    """A key of a Secret or ConfigMap in a named namespace (used by cluster-scoped objects)."""
+    """A key of a Secret or ConfigMap referenced by a cluster-scoped object.
+
+    The operator reads such objects only from its own namespace (`--cluster-resource-namespace`),
+    as cert-manager does for ClusterIssuers. `namespace` stays optional so that manifests that
+    already name that namespace keep working; any other namespace is refused by the operator
+    (the schema cannot know which namespace the operator runs in).
+    """
 
     name: K8sName = Field(description="Name of the Secret or ConfigMap.")
-    namespace: K8sName = Field(description="Namespace of the Secret or ConfigMap.")
+    namespace: K8sName | None = Field(
+        default=None,
+        description="The operator's own namespace (its --cluster-resource-namespace), where "
+        "it is read from when omitted; any other namespace is refused.",
+    )
     key: ConfigKey = Field(description="Key inside the Secret or ConfigMap data.")
 
 

@@ -18,6 +18,7 @@ from pathlib import Path
 from vmroll.devcluster.toolsets import ToolSet
 
 MARKER_NAME = "complete.json"
+BUILD_COMMANDS = "go build commands"
 
 
 def cache_key(wrapper_files: Mapping[str, bytes]) -> str:
@@ -35,9 +36,16 @@ def cache_dir_name(tools: ToolSet, key: str) -> str:
 
 
 def read_wrapper_files(tools: ToolSet) -> dict[str, bytes]:
+    """What the set's binaries are built from: its wrapper modules' files and its build commands.
+
+    The commands count too, so that changing a flag (a version stamped by ldflags) builds afresh.
+    """
     names = [f"{module}/{file}" for module in tools.modules for file in ("go.mod", "go.sum")]
     names += tools.sources
-    return {name: (tools.modules_root / name).read_bytes() for name in names}
+    files = {name: (tools.modules_root / name).read_bytes() for name in names}
+    commands = (" ".join(build.argv("go", Path("bin"))) for build in tools.builds)
+    files[BUILD_COMMANDS] = "\n".join(commands).encode()
+    return files
 
 
 @dataclass(frozen=True)

@@ -19,6 +19,7 @@ from vmroll.devcluster.versions import (
     ETCD_VERSION,
     GO_CONTAINERREGISTRY_VERSION,
     HELM,
+    HELM_KUBERNETES_MINOR,
     HELM_VERSION,
     IMAGETOOL,
     KUBE_APISERVER,
@@ -70,19 +71,24 @@ CONTROLPLANE = ToolSet(
     ),
 )
 
+
+def helm_ldflags() -> str:
+    """Stamped as upstream's Makefile does: its version, and the Kubernetes it assumes offline."""
+    flags = ["-s", "-w", "-buildid=", f"-X helm.sh/helm/v3/internal/version.version={HELM_VERSION}"]
+    for package in ("helm.sh/helm/v3/pkg/chartutil", "helm.sh/helm/v3/pkg/lint/rules"):
+        flags += [
+            f"-X {package}.k8sVersionMajor=1",
+            f"-X {package}.k8sVersionMinor={HELM_KUBERNETES_MINOR}",
+        ]
+    return " ".join(flags)
+
+
 HELM_SET = ToolSet(
     name="helm",
     label=f"helm-{HELM_VERSION}",
     modules_root=HACK_ROOT,
     modules=("helm",),
-    builds=(
-        GoBuild(
-            HELM,
-            "helm",
-            "helm.sh/helm/v3/cmd/helm",
-            f"-s -w -buildid= -X helm.sh/helm/v3/internal/version.version={HELM_VERSION}",
-        ),
-    ),
+    builds=(GoBuild(HELM, "helm", "helm.sh/helm/v3/cmd/helm", helm_ldflags()),),
 )
 
 # A wrapper module of its own, so that the node's dependencies (cadvisor, the containerd API)

@@ -10,6 +10,9 @@ from __future__ import annotations
 KUBERNETES_VERSION = "v1.36.3"
 ETCD_VERSION = "v3.6.8"
 HELM_VERSION = "v3.22.0"
+# The Kubernetes version helm assumes without a cluster (`helm template`, `helm lint`): upstream
+# stamps the minor of the client-go it is built with; a unit test reads it from hack/helm/go.mod.
+HELM_KUBERNETES_MINOR = "37"
 # The library hack/imagetool writes vmroll's container image with.
 GO_CONTAINERREGISTRY_VERSION = "v0.22.1"
 

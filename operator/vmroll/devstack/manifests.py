@@ -1,7 +1,10 @@
 """The Kubernetes objects that connect the local operator to the local Azure emulator.
 
-Pure: the emulator's `credentials.json` in, manifests out. The client secret goes into a Secret,
-never into the AzureAccount itself, exactly as a user would wire a real subscription.
+Pure: the emulator's `credentials.json` in, manifests out. The client secret goes into a Secret
+in the operator's own namespace (`vmroll dev` starts the operator with
+`--cluster-resource-namespace vmroll-system`), never into the AzureAccount itself, exactly as a
+user would wire a real subscription. The emulator's endpoints and CA are custom endpoints, which
+the operator uses only because `vmroll dev` also passes `--allow-custom-endpoints`.
 """
 
 from __future__ import annotations

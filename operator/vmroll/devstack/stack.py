@@ -3,7 +3,9 @@
 Order: control plane (or the cluster named by VMROLL_KUBECONFIG), the Azure emulator, the CRDs,
 the emulator's Secret and AzureAccount, then the operator. The emulator and the operator are
 child processes run exactly as a user would run them (`vmroll emulator serve`, `vmroll run`),
-so `vmroll dev` exercises the same code paths as a real installation.
+so `vmroll dev` exercises the same code paths as a real installation. The operator is told to
+trust the emulator's endpoints and CA (`--allow-custom-endpoints`) and to read the account's
+Secret from the namespace an installed operator would run in (`--cluster-resource-namespace`).
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from vmroll.api.crd import render_crds
 from vmroll.devcluster.controlplane import LocalControlPlane
 from vmroll.devcluster.paths import KUBECONFIG_VARIABLE
 from vmroll.devstack.manifests import (
+    SYSTEM_NAMESPACE,
     credentials_secret,
     emulator_account,
     system_namespace,
@@ -34,6 +37,8 @@ from vmroll.devstack.manifests import (
 INSTANCE_NAME = "dev"
 EMULATOR_READY_TIMEOUT_SECONDS = 60.0
 STOP_GRACE_SECONDS = 10.0
+TRUST_EMULATOR = ("--allow-custom-endpoints", "--cluster-resource-namespace", SYSTEM_NAMESPACE)
+"""The emulator is a custom endpoint with its own CA; its Secret is in the system namespace."""
 
 Report = Callable[[str], None]
 
@@ -85,7 +90,9 @@ class DevStack:
         self._install(self.credentials, ca_pem, workdir)
         if self._run_operator:
             self.operator = self._spawn(
-                ["run", *self._operator_args], log=None, env={"KUBECONFIG": str(self.kubeconfig)}
+                ["run", *TRUST_EMULATOR, *self._operator_args],
+                log=None,
+                env={"KUBECONFIG": str(self.kubeconfig)},
             )
 
     def _start_cluster(self) -> None:

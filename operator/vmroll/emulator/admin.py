@@ -2,11 +2,17 @@
 
 Tests, demos and benchmarks read what happened (requests per operation, 429s served, VMs and
 their implied resources, operations) and steer what happens next (faults, counters, throttling
-buckets). Unauthenticated: the emulator listens on loopback for one developer.
+buckets). Every admin request carries `Authorization: Bearer <adminToken>`, the token written
+with the client secret to the owner-only `credentials.json`: loopback is shared by every local
+user, and without it any of them could inject faults or wipe the VMs of someone else's test.
+The token is kept in the data directory, so an emulator restarted on it keeps its token.
 """
 
 from __future__ import annotations
 
+import hmac
+import secrets
+from pathlib import Path
 from typing import Any
 
 from aiohttp import web
@@ -14,9 +20,54 @@ from pydantic import ValidationError
 
 from vmroll.emulator.catalog import Faults
 from vmroll.emulator.context import CONTEXT, EmulatorContext
+from vmroll.emulator.middleware import ADMIN_PREFIX, Handler
 from vmroll.emulator.vm_model import VmRecord
 
 PREFIX = "/_emulator"
+TOKEN_FILE = "admin.token"
+
+
+def load_or_create_token(data_dir: Path) -> str:
+    """The data directory's admin token, created (owner-only) on first use."""
+    path = data_dir / TOKEN_FILE
+    if path.exists():
+        token = path.read_text().strip()
+        if token:
+            return token
+    token = secrets.token_urlsafe(32)
+    path.touch(mode=0o600)
+    path.write_text(token + "\n")
+    return token
+
+
+def authorization_header(token: str) -> dict[str, str]:
+    """What a client sends to the admin API."""
+    return {"Authorization": f"Bearer {token}"}
+
+
+def _authorized(request: web.Request, token: str) -> bool:
+    scheme, _, given = request.headers.get("Authorization", "").partition(" ")
+    return scheme.lower() == "bearer" and hmac.compare_digest(given.encode(), token.encode())
+
+
+@web.middleware
+async def admin_auth(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """401 for an admin request without the data directory's token; other paths pass."""
+    if request.path.startswith(ADMIN_PREFIX) and not _authorized(
+        request, request.app[CONTEXT].admin_token
+    ):
+        return web.json_response(
+            {
+                "error": {
+                    "code": "AdminTokenRequired",
+                    "message": "send 'Authorization: Bearer <adminToken>' with the adminToken "
+                    "of the emulator's credentials.json",
+                }
+            },
+            status=401,
+            headers={"WWW-Authenticate": 'Bearer realm="vmroll-emulator-admin"'},
+        )
+    return await handler(request)
 
 
 def vm_summary(record: VmRecord) -> dict[str, Any]:

@@ -72,6 +72,7 @@ class EmulatorContext:
     clock: Clock = time.time
     counters: RequestCounters = field(default_factory=RequestCounters)
     base_url: str = ""
+    admin_token: str = field(default="", repr=False)
 
     def scaled(self, azure_seconds: float) -> float:
         """Seconds an operation that takes `azure_seconds` in Azure takes here."""

@@ -52,6 +52,12 @@ class EmulatorCredentials(BaseModel):
     resource_group: str
     location: str
     subnet_id: str
+    admin_token: str
+    """`Authorization: Bearer <adminToken>` opens the admin API (`/_emulator/`)."""
+
+    @property
+    def admin_headers(self) -> dict[str, str]:
+        return admin.authorization_header(self.admin_token)
 
     @property
     def credential_scope(self) -> str:
@@ -59,8 +65,9 @@ class EmulatorCredentials(BaseModel):
 
 
 def _credentials(
-    catalog: Catalog, base_url: str, ca_path: Path, principal: str
+    context: EmulatorContext, base_url: str, ca_path: Path, principal: str
 ) -> EmulatorCredentials:
+    catalog = context.catalog
     chosen = next(p for p in catalog.principals if principal in (p.name, p.client_id))
     subscription = catalog.subscriptions[0]
     group = next(g for g in subscription.resource_groups if g.virtual_networks)
@@ -80,6 +87,7 @@ def _credentials(
         resource_group=group.name,
         location=group.location,
         subnet_id=subnet_id,
+        admin_token=context.admin_token,
     )
 
 
@@ -91,12 +99,12 @@ class Emulator:
         self.base_url = base_url
         self.ca_path = ca_path
         self.credentials = _credentials(
-            context.catalog, base_url, ca_path, context.catalog.principals[0].name
+            context, base_url, ca_path, context.catalog.principals[0].name
         )
 
     def credentials_for(self, principal: str) -> EmulatorCredentials:
         """Credentials of another catalog principal (by name or client id)."""
-        return _credentials(self.context.catalog, self.base_url, self.ca_path, principal)
+        return _credentials(self.context, self.base_url, self.ca_path, principal)
 
     def issue_token(self, principal: str, lifetime: float | None = None) -> str:
         chosen = next(
@@ -135,6 +143,7 @@ def build_context(catalog: Catalog, data_dir: Path, clock: Clock = time.time) ->
         operations=operations,
         vms=VirtualMachines(catalog, images, operations, faults, clock),
         clock=clock,
+        admin_token=admin.load_or_create_token(data_dir),
     )
 
 
@@ -156,6 +165,7 @@ def build_app(context: EmulatorContext, state_file: Path | None = None) -> web.A
     middlewares: list[Middleware] = [arm_middleware]
     if state_file is not None:
         middlewares.insert(0, _persisting(state_file))
+    middlewares.insert(0, admin.admin_auth)
     app = web.Application(middlewares=middlewares, client_max_size=4 * 1024 * 1024)
     app[CONTEXT] = context
     admin.add_routes(app.router)

@@ -2,8 +2,9 @@
 
 `Ready` is True when vmroll obtained an ARM token with the account's credential; False names
 what to change (the Secret, the client ID, the tenant, the endpoints). The check runs on every
-change and every `CHECK_INTERVAL_SECONDS`. Token failures are summarised by type and Entra's own
-message, which never contains the secret.
+change and every `CHECK_INTERVAL_SECONDS`; a failure gets one Warning event when the condition
+changes, not one more from every check that finds it unchanged. Token failures are summarised by
+type and Entra's own message, which never contains the secret.
 """
 
 from __future__ import annotations
@@ -55,7 +56,7 @@ async def check_account(body: kopf.Body, memo: kopf.Memo, patch: kopf.Patch, **_
     if update.changed or status.observed_generation != generation:
         new = AzureAccountStatus(conditions=list(update.conditions), observed_generation=generation)
         patch.status.update(new.to_wire())
-    if not ready:
+    if not ready and update.changed:
         kopf.warn(body, reason=reason, message=message)
 
 

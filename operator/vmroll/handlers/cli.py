@@ -1,18 +1,30 @@
 """`vmroll run`: the operator against the current kubeconfig (or in-cluster configuration).
 
-Clusterwide unless `--namespace` is given; standalone unless `--peering` names a peering object
-(a second replica then stands by). `--metrics HOST:PORT` serves Prometheus metrics at /metrics.
-kopf handles SIGTERM and SIGINT: handlers finish or are cancelled, and the process exits 0. The
-flags are a contract with the Helm chart (charts/vmroll/templates/deployment.yaml), which passes
-them from its values.
+Clusterwide unless `--namespace` is given. With `--leader-elect`, the operator acts only while
+it holds a Lease (`vmroll.handlers.leader_election`), so that a second replica stands by.
+`--metrics HOST:PORT` serves Prometheus metrics at /metrics. kopf handles SIGTERM and SIGINT:
+handlers finish or are cancelled, and the process exits 0. The flags are a contract with the
+Helm chart (charts/vmroll/templates/deployment.yaml), which passes them from its values.
+
+Trust is off by default: AzureAccounts may use only the known Azure clouds' endpoints unless
+`--allow-custom-endpoints` is given (the emulator needs it), and their Secrets are read only from
+`--cluster-resource-namespace` (the pod's own namespace in a cluster).
 """
 
 from __future__ import annotations
 
 import argparse
+import os
+import sys
 from typing import Any
 
-from vmroll.handlers.run_config import ListenAddress, RunConfig
+from vmroll.handlers.run_config import (
+    DEFAULT_CLUSTER_RESOURCE_NAMESPACE,
+    ListenAddress,
+    RunConfig,
+)
+
+POD_NAMESPACE_VARIABLE = "POD_NAMESPACE"
 
 LOG_LEVELS = ("debug", "info", "warning")
 
@@ -36,7 +48,22 @@ def register(commands: argparse._SubParsersAction[Any]) -> None:
         type=_listen_address,
         help="serve Prometheus metrics at /metrics there, e.g. 0.0.0.0:8080 (default: not served)",
     )
-    parser.add_argument("--peering", metavar="NAME", help="peering object for standby replicas")
+    parser.add_argument(
+        "--leader-elect",
+        action="store_true",
+        help="act only while holding a Lease, so that more replicas stand by",
+    )
+    parser.add_argument(
+        "--leader-election-namespace",
+        metavar="NS",
+        help=f"namespace of the Lease (default: ${POD_NAMESPACE_VARIABLE})",
+    )
+    parser.add_argument(
+        "--leader-election-name",
+        metavar="NAME",
+        default="vmroll",
+        help="name of the Lease (default: vmroll)",
+    )
     parser.add_argument(
         "--log-level",
         choices=LOG_LEVELS,
@@ -73,13 +100,40 @@ def register(commands: argparse._SubParsersAction[Any]) -> None:
         default=defaults.polling_interval,
         help="seconds between polls of an Azure operation without Retry-After",
     )
+    parser.add_argument(
+        "--allow-custom-endpoints",
+        action="store_true",
+        help="let AzureAccounts use endpoints outside the public, China and US Government "
+        "clouds, and CA bundles (the local emulator needs this)",
+    )
+    parser.add_argument(
+        "--cluster-resource-namespace",
+        metavar="NS",
+        default=os.environ.get(POD_NAMESPACE_VARIABLE) or DEFAULT_CLUSTER_RESOURCE_NAMESPACE,
+        help="the only namespace whose Secrets and ConfigMaps AzureAccounts may reference "
+        f"(default: ${POD_NAMESPACE_VARIABLE}, else {DEFAULT_CLUSTER_RESOURCE_NAMESPACE})",
+    )
     parser.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    lease_namespace = args.leader_election_namespace or os.environ.get(POD_NAMESPACE_VARIABLE)
+    if args.leader_elect and not lease_namespace:
+        print(
+            "vmroll run: error: --leader-elect needs the Lease's namespace: pass "
+            f"--leader-election-namespace NS or set {POD_NAMESPACE_VARIABLE}",
+            file=sys.stderr,
+        )
+        return 2
+
+    import asyncio
+
     import kopf
 
-    from vmroll.handlers import operator  # noqa: F401  (importing registers the handlers)
+    from vmroll.handlers import (
+        leader_election,
+        operator,  # noqa: F401  (importing registers the handlers)
+    )
 
     config = RunConfig(
         resync_seconds=args.resync_interval,
@@ -88,17 +142,30 @@ def run(args: argparse.Namespace) -> int:
         concurrency=args.concurrency,
         polling_interval=args.polling_interval,
         metrics=args.metrics,
+        allow_custom_endpoints=args.allow_custom_endpoints,
+        cluster_resource_namespace=args.cluster_resource_namespace,
     )
     kopf.configure(verbose=args.log_level == "debug", quiet=args.log_level == "warning")
-    kopf.run(
-        clusterwide=not args.namespace,
-        namespaces=args.namespace,
-        standalone=args.peering is None,
-        peering_name=args.peering,
-        liveness_endpoint=args.liveness,
-        memo=kopf.Memo(config=config),
-    )
-    return 0
+
+    async def act(
+        stopping: asyncio.Event | None = None, started: asyncio.Event | None = None
+    ) -> None:
+        await kopf.operator(
+            clusterwide=not args.namespace,
+            namespaces=args.namespace,
+            standalone=True,
+            liveness_endpoint=args.liveness,
+            memo=kopf.Memo(config=config),
+            stop_flag=stopping,
+            ready_flag=started,
+        )
+
+    if not args.leader_elect:
+        asyncio.run(act())
+        return 0
+    assert lease_namespace  # checked above, before the heavy imports
+    election = leader_election.Election(namespace=lease_namespace, name=args.leader_election_name)
+    return asyncio.run(leader_election.lead(election, act, args.liveness))
 
 
 def _listen_address(text: str) -> ListenAddress:

@@ -4,6 +4,11 @@ The client secret is read from its Secret here and travels only inside the conne
 repr hides it; errors name the Secret and key that are missing, never a value. Connections are
 cached per account and rebuilt when the account changes or after `REFRESH_SECONDS`, so that a
 rotated secret is picked up without reading Secrets on every pass.
+
+Before anything is read or sent, the account passes the operator's trust policy
+(`plan.account_trust`): known clouds only unless custom endpoints are allowed, Secrets only from
+the operator's own namespace. The workload identity token is always the operator's own
+(AZURE_FEDERATED_TOKEN_FILE), never a file the account names.
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ from vmroll.api.types import NamespacedKeyReference
 from vmroll.azure import settings as az
 from vmroll.handlers.kube import KubeApi
 from vmroll.handlers.state import Connection, OperatorState
+from vmroll.plan.account_trust import TrustPolicy, check_trust, reference_namespace
 from vmroll.plan.reasons import Reason
 
 REFRESH_SECONDS = 300.0
@@ -37,76 +43,89 @@ async def connection_for(state: OperatorState, account: AzureAccount) -> az.Acco
     now = state.monotonic()
     if cached is not None and cached.key == key and now - cached.built_at < REFRESH_SECONDS:
         return cached.connection
-    connection = await build_connection(state.kube, account)
+    connection = await build_connection(state.kube, account, state.trust_policy)
     if cached is not None and cached.connection != connection:
         await state.clients.discard(cached.connection)
     state.connections[meta.name] = Connection(connection, key, now)
     return connection
 
 
-async def build_connection(kube: KubeApi, account: AzureAccount) -> az.AccountConnection:
+async def build_connection(
+    kube: KubeApi, account: AzureAccount, policy: TrustPolicy
+) -> az.AccountConnection:
     spec = account.spec
+    decision = check_trust(spec, policy)
+    if not decision.allowed:
+        assert decision.reason is not None  # a refusal always has one
+        raise AccountConfigError(decision.reason, decision.message)
     endpoints = spec.endpoints
     endpoint = az.AzureEndpoint()
     if endpoints is not None:
         endpoint = az.AzureEndpoint(
             resource_manager=endpoints.resource_manager or az.PUBLIC_RESOURCE_MANAGER,
             authority_host=endpoints.authority_host or az.PUBLIC_AUTHORITY_HOST,
-            ca_bundle=await _ca_bundle(kube, endpoints.ca_bundle),
+            ca_bundle=await _ca_bundle(kube, endpoints.ca_bundle, policy),
         )
     return az.AccountConnection(
         subscription_id=spec.subscription_id,
         tenant_id=spec.tenant_id,
-        auth=await _auth(kube, account),
+        auth=await _auth(kube, account, policy),
         endpoint=endpoint,
     )
 
 
-async def _auth(kube: KubeApi, account: AzureAccount) -> az.Auth:
+async def _auth(kube: KubeApi, account: AzureAccount, policy: TrustPolicy) -> az.Auth:
     auth = account.spec.auth
     if auth.client_secret is not None:
         ref = auth.client_secret.secret_ref
-        secret = await _secret(kube, ref, "spec.auth.clientSecret.secretRef")
+        secret = await _secret(kube, ref, policy, "spec.auth.clientSecret.secretRef")
         return az.ClientSecretAuth(client_id=auth.client_secret.client_id, secret=secret.strip())
     if auth.workload_identity is not None:
-        token_file = auth.workload_identity.token_file or os.environ.get(FEDERATED_TOKEN_FILE)
+        token_file = os.environ.get(FEDERATED_TOKEN_FILE)
         if not token_file:
             raise AccountConfigError(
                 Reason.CREDENTIALS_NOT_FOUND,
-                f"workload identity needs spec.auth.workloadIdentity.tokenFile or "
-                f"{FEDERATED_TOKEN_FILE} in the operator's environment",
+                f"workload identity needs {FEDERATED_TOKEN_FILE} in the operator's environment: "
+                "label the operator's pod azure.workload.identity/use=true and annotate its "
+                "ServiceAccount with the client ID",
             )
         return az.WorkloadIdentityAuth(auth.workload_identity.client_id, token_file)
     return az.DefaultChainAuth()
 
 
-async def _secret(kube: KubeApi, ref: NamespacedKeyReference, field: str) -> str:
-    value = await kube.secret_value(ref.namespace, ref.name, ref.key)
+async def _secret(
+    kube: KubeApi, ref: NamespacedKeyReference, policy: TrustPolicy, field: str
+) -> str:
+    namespace = reference_namespace(ref, policy)
+    value = await kube.secret_value(namespace, ref.name, ref.key)
     if value is None:
         raise AccountConfigError(
             Reason.CREDENTIALS_NOT_FOUND,
-            f"Secret {ref.namespace}/{ref.name} has no key {ref.key} ({field}); create it or "
+            f"Secret {namespace}/{ref.name} has no key {ref.key} ({field}); create it or "
             "fix the reference",
         )
     return value
 
 
-async def _ca_bundle(kube: KubeApi, bundle: CaBundle | None) -> az.CaBundle | None:
+async def _ca_bundle(
+    kube: KubeApi, bundle: CaBundle | None, policy: TrustPolicy
+) -> az.CaBundle | None:
     if bundle is None:
         return None
     if bundle.pem is not None:
         return az.CaBundlePem(bundle.pem)
     if bundle.secret_ref is not None:
         return az.CaBundlePem(
-            await _secret(kube, bundle.secret_ref, "spec.endpoints.caBundle.secretRef")
+            await _secret(kube, bundle.secret_ref, policy, "spec.endpoints.caBundle.secretRef")
         )
     ref = bundle.config_map_ref
     assert ref is not None  # the model guarantees exactly one source
-    pem = await kube.config_map_value(ref.namespace, ref.name, ref.key)
+    namespace = reference_namespace(ref, policy)
+    pem = await kube.config_map_value(namespace, ref.name, ref.key)
     if pem is None:
         raise AccountConfigError(
             Reason.CREDENTIALS_NOT_FOUND,
-            f"ConfigMap {ref.namespace}/{ref.name} has no key {ref.key} "
+            f"ConfigMap {namespace}/{ref.name} has no key {ref.key} "
             "(spec.endpoints.caBundle.configMapRef); create it or fix the reference",
         )
     return az.CaBundlePem(pem)

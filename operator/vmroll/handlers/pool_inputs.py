@@ -42,9 +42,7 @@ async def account_view(
     try:
         connection = await connection_for(state, account)
     except AccountConfigError as error:
-        return AccountProblem(
-            Reason.CREDENTIALS_NOT_FOUND, f"AzureAccount {name} is not usable: {error.message}"
-        )
+        return AccountProblem(error.reason, f"AzureAccount {name} is not usable: {error.message}")
     return AccountView(name, account.spec, state.gateway(connection))
 
 

@@ -1,4 +1,4 @@
-"""The operator's loop timing, concurrency and endpoints, apart from the state that uses them.
+"""The operator's loop timing, concurrency, endpoints and trust, apart from the state using them.
 
 Kept free of heavy imports: the `vmroll` command line reads these defaults for its `run` flags,
 and every other subcommand (`vmroll emulator serve`, `vmroll devcluster ...`) would otherwise
@@ -8,6 +8,8 @@ pay for importing kopf and the Azure SDK at start.
 from __future__ import annotations
 
 from dataclasses import dataclass
+
+DEFAULT_CLUSTER_RESOURCE_NAMESPACE = "vmroll-system"
 
 
 @dataclass(frozen=True)
@@ -28,7 +30,7 @@ class ListenAddress:
 
 @dataclass(frozen=True)
 class RunConfig:
-    """Loop timing and concurrency; `vmroll run` flags, defaults for production."""
+    """Loop timing, concurrency and trust; `vmroll run` flags, defaults for production."""
 
     resync_seconds: float = 60.0
     """How often a settled pool is observed again (finds VMs deleted out of band)."""
@@ -41,3 +43,7 @@ class RunConfig:
     polling_interval: float = 15.0
     metrics: ListenAddress | None = None
     """Where to serve Prometheus `/metrics`; None serves nothing."""
+    allow_custom_endpoints: bool = False
+    """Whether AzureAccounts may name endpoints outside the known Azure clouds, or a CA bundle."""
+    cluster_resource_namespace: str = DEFAULT_CLUSTER_RESOURCE_NAMESPACE
+    """The only namespace whose Secrets and ConfigMaps AzureAccounts may reference."""

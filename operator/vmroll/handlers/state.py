@@ -23,6 +23,7 @@ from vmroll.azure.settings import AccountConnection
 from vmroll.handlers.kube import KubeApi
 from vmroll.handlers.run_config import RunConfig
 from vmroll.metrics.registry import OperatorMetrics
+from vmroll.plan.account_trust import TrustPolicy
 from vmroll.reconcile.gateway import AzurePoolGateway
 from vmroll.reconcile.inputs import PassSettings
 from vmroll.reconcile.memory import PoolMemory
@@ -67,6 +68,13 @@ class OperatorState:
     def pass_settings(self) -> PassSettings:
         return PassSettings(
             concurrency=self.config.concurrency, operation_wait=self.config.operation_wait
+        )
+
+    @property
+    def trust_policy(self) -> TrustPolicy:
+        return TrustPolicy(
+            allow_custom_endpoints=self.config.allow_custom_endpoints,
+            cluster_resource_namespace=self.config.cluster_resource_namespace,
         )
 
     def gateway(self, connection: AccountConnection) -> AzurePoolGateway:

@@ -3,8 +3,9 @@
 Two caches under `<cache>/image/`. `rootfs-<key>/` holds the Debian root filesystem, keyed by
 the recipe, mmdebstrap's version and the host's apt Release files (the archive state), so a code
 change does not run mmdebstrap again. `<key>/` holds a finished archive, keyed by that, the
-wheel's content, the imagetool build, the source revision and SOURCE_DATE_EPOCH. Each is filled
-in a staging directory and renamed into place with its marker written last.
+wheel's content, the imagetool build, this package's source, the source revision and
+SOURCE_DATE_EPOCH. Each is filled in a staging directory and renamed into place with its marker
+written last; a lock makes concurrent builds (other checkouts share the cache) wait in turn.
 """
 
 from __future__ import annotations
@@ -19,7 +20,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import zipfile
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,12 +31,15 @@ from vmroll.devcluster.toolsets import IMAGETOOL_SET
 from vmroll.devcluster.versions import IMAGETOOL
 from vmroll.imagebuild import recipe, rootfs
 from vmroll.imagebuild.rootfs import ImageBuildError
+from vmroll.imagebuild.wheel import operator_wheel, wheel_content_hash
 
 Report = Callable[[str], None]
 SOURCE_ROOT = HACK_ROOT.parent
 MARKER = "complete.json"
 ROOTFS_MARKER = "packages.json"
 SOURCE_VARIABLE = "VMROLL_IMAGE_SOURCE"
+# How many entries of each kind the cache keeps, most recently used first.
+KEEP = {"image": 3, "rootfs": 2, "wheel": 3}
 
 
 @dataclass(frozen=True)
@@ -63,13 +66,12 @@ def build_image(
     revision = source_revision()
     root = cache_root(environ) / "image"
     root.mkdir(parents=True, exist_ok=True)
-    with (
-        _exclusive(root / ".lock", report),
-        tempfile.TemporaryDirectory(prefix=".wheel-", dir=root) as scratch,
-    ):
-        wheel = build_wheel(Path(scratch), epoch, report)
+    with _exclusive(root / ".lock", report):
+        wheel = operator_wheel(SOURCE_ROOT, root, epoch, report)
         rootfs_key = recipe.rootfs_key(mmdebstrap_version, rootfs.apt_releases())
-        key = recipe.image_key(rootfs_key, wheel_content_hash(wheel), tools_key, revision, epoch)
+        key = recipe.image_key(
+            builder_hash(), rootfs_key, wheel_content_hash(wheel), tools_key, revision, epoch
+        )
         cache = root / key
         archive_name = recipe.archive_name(__version__)
         if rebuild or not _valid(cache, archive_name):
@@ -79,6 +81,10 @@ def build_image(
         else:
             report(f"image cache hit: {cache}")
             cached = True
+        for used in (cache, wheel.parent, root / f"rootfs-{rootfs_key}"):
+            if used.exists():
+                os.utime(used)
+        prune(root, report)
     dist.mkdir(parents=True, exist_ok=True)
     target = dist / archive_name
     partial = target.with_name(f".{target.name}.{os.getpid()}")
@@ -108,53 +114,17 @@ def source_date_epoch(environ: Mapping[str, str]) -> int:
     return int(_git("log", "-1", "--format=%ct") or 0)
 
 
+def builder_hash() -> str:
+    """This package's own source: editing the recipe or the steps assembles the image again."""
+    package = Path(__file__).parent
+    return recipe.digest_of((path.name, path.read_bytes()) for path in package.glob("*.py"))
+
+
 def source_revision() -> str:
     """The commit; `-dirty` when tracked files differ from it (the wheel then holds the edits)."""
     commit = _git("rev-parse", "HEAD") or "unknown"
     dirty = _git("status", "--porcelain", "--untracked-files=no")
     return f"{commit}-dirty" if dirty else commit
-
-
-def build_wheel(out: Path, epoch: int, report: Report) -> Path:
-    """The vmroll wheel, built from a copy of the sources so stale build/ dirs cannot leak in."""
-    report("building the vmroll wheel")
-    tree = out / "source"
-    tree.mkdir()
-    for name in ("pyproject.toml", "README.md"):
-        shutil.copy2(SOURCE_ROOT / name, tree / name)
-    shutil.copytree(
-        SOURCE_ROOT / "operator" / "vmroll",
-        tree / "operator" / "vmroll",
-        ignore=shutil.ignore_patterns("__pycache__", "*.pyc", "*.egg-info"),
-    )
-    wheels = out / "wheel"
-    completed = subprocess.run(
-        (
-            sys.executable,
-            "-m",
-            "pip",
-            "wheel",
-            "--quiet",
-            "--no-deps",
-            "--wheel-dir",
-            str(wheels),
-            str(tree),
-        ),
-        env={**os.environ, "SOURCE_DATE_EPOCH": str(epoch)},
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    if completed.returncode != 0:
-        raise ImageBuildError(f"building the vmroll wheel failed:\n{completed.stderr[-4000:]}")
-    (wheel,) = wheels.glob("vmroll-*.whl")
-    return wheel
-
-
-def wheel_content_hash(wheel: Path) -> str:
-    """A hash of the wheel's files and their bytes, whatever the zip's own metadata."""
-    with zipfile.ZipFile(wheel) as archive:
-        return recipe.digest_of((info.filename, archive.read(info)) for info in archive.infolist())
 
 
 def _ensure_debian(cache: Path, report: Report) -> Path:
@@ -221,6 +191,22 @@ def _assemble(
     finally:
         rootfs.remove_tree(staging)
     report(f"image assembled in {_duration(time.monotonic() - started)}")
+
+
+def prune(root: Path, report: Report) -> None:
+    """Keep the most recently used entries of each kind (their directory's time is their last
+    use); every commit makes a new image key, so without this the cache only grows."""
+    kinds: dict[str, list[Path]] = {"image": [], "rootfs": [], "wheel": []}
+    for entry in root.iterdir():
+        if entry.name.startswith("."):
+            continue
+        kind = entry.name.split("-")[0] if "-" in entry.name else "image"
+        kinds.setdefault(kind, []).append(entry)
+    for kind, entries in kinds.items():
+        entries.sort(key=lambda entry: entry.stat().st_mtime, reverse=True)
+        for stale in entries[KEEP.get(kind, 1) :]:
+            report(f"removing the unused cache entry {stale}")
+            rootfs.remove_tree(stale)
 
 
 def _valid(cache: Path, archive_name: str) -> bool:

@@ -1,8 +1,9 @@
 """What goes into vmroll's image and the exact commands that put it there: plain data.
 
 Everything here is a function of its arguments (unit-tested); `rootfs.py` and `build.py` run
-the commands. Changing anything that changes the image's bytes bumps `RECIPE_VERSION`, which is
-part of every cache key.
+the commands. The image's cache key includes the source of this package, so any change to it
+assembles the image again; a change to how the Debian part is built that its mmdebstrap command
+does not show bumps `ROOTFS_RECIPE_VERSION`.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ import hashlib
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
-RECIPE_VERSION = "1"
+ROOTFS_RECIPE_VERSION = "1"
 
 REPOSITORY = "docker.io/vmroll/vmroll"
 SUITE = "bookworm"
@@ -28,7 +29,6 @@ DPKG_PATH_EXCLUDES = (
     "path-exclude=/usr/share/man/*",
     "path-exclude=/usr/share/info/*",
     "path-exclude=/usr/share/locale/*",
-    "path-include=/usr/share/locale/locale.alias",
 )
 
 # The Debian part is cached across commits, so its dates (shadow's last password change, for one)
@@ -43,7 +43,13 @@ USER_NAME = "vmroll"
 WORKDIR = "/"
 ENTRYPOINT = (f"{VENV}/bin/vmroll",)
 CMD = ("run",)
-ENV = (f"PATH={VENV}/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",)
+ENV = (
+    f"PATH={VENV}/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+    # Logs reach `kubectl logs` as they are written; nothing tries to write bytecode to the
+    # read-only root filesystem the chart runs the image with (it is all compiled already).
+    "PYTHONUNBUFFERED=1",
+    "PYTHONDONTWRITEBYTECODE=1",
+)
 DEFAULT_SOURCE = "https://github.com/vmroll/vmroll"
 
 # manylinux tags whose wheels run on bookworm (glibc 2.36) on x86-64: pip does not derive the
@@ -190,16 +196,21 @@ def digest_of(parts: Iterable[tuple[str, bytes]]) -> str:
 def rootfs_key(mmdebstrap_version: str, apt_releases: Mapping[str, bytes]) -> str:
     """The Debian part: the recipe, the tool, and the archive state the host's apt lists name."""
     recipe = "\n".join(
-        (RECIPE_VERSION, str(ROOTFS_EPOCH), mmdebstrap_version, *mmdebstrap_argv(Path("/rootfs")))
+        (
+            ROOTFS_RECIPE_VERSION,
+            str(ROOTFS_EPOCH),
+            mmdebstrap_version,
+            *mmdebstrap_argv(Path("/rootfs")),
+        )
     ).encode()
     return digest_of([("recipe", recipe), *apt_releases.items()])
 
 
 def image_key(
-    rootfs: str, wheel_content: str, imagetool_key: str, revision: str, epoch: int
+    builder: str, rootfs: str, wheel_content: str, imagetool_key: str, revision: str, epoch: int
 ) -> str:
     parts = {
-        "recipe": RECIPE_VERSION,
+        "builder": builder,
         "rootfs": rootfs,
         "wheel": wheel_content,
         "imagetool": imagetool_key,

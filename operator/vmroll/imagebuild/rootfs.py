@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import stat
 import subprocess
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -132,7 +133,8 @@ def install_operator(rootfs: Path, wheels: Path, wheel_name: str, report: Report
 
 
 def finish(rootfs: Path) -> None:
-    """Add vmroll's user; drop what differs from build to build or is filled at run time."""
+    """Add vmroll's user; drop what differs from build to build or is filled at run time, and
+    the set-ID bits."""
     passwd, group = recipe.with_user(
         (rootfs / "etc/passwd").read_text(), (rootfs / "etc/group").read_text()
     )
@@ -146,6 +148,23 @@ def finish(rootfs: Path) -> None:
             path.unlink()
     for relative in recipe.EMPTIED_DIRS:
         _empty(rootfs / relative)
+    _drop_setuid(rootfs)
+
+
+def _drop_setuid(rootfs: Path) -> None:
+    """No set-user/group-ID programs (su, passwd, mount...): the operator never changes user."""
+    for path in rootfs.rglob("*"):
+        if path.is_file() and not path.is_symlink():
+            mode = path.lstat().st_mode
+            if mode & (stat.S_ISUID | stat.S_ISGID):
+                path.chmod(stat.S_IMODE(mode) & ~(stat.S_ISUID | stat.S_ISGID))
+
+
+def mounts_inside(path: Path, mounts: str) -> list[str]:
+    """The mount points at or below `path`, from the text of /proc/self/mounts."""
+    inside = str(path) + "/"
+    points = [line.split()[1] for line in mounts.splitlines() if line.strip()]
+    return [point for point in points if (point + "/").startswith(inside)]
 
 
 def remove_tree(path: Path) -> None:
@@ -153,9 +172,7 @@ def remove_tree(path: Path) -> None:
     /proc bound inside its target: deleting through it would delete the host's)."""
     if not path.exists():
         return
-    inside = str(path.resolve()) + "/"
-    mounts = [line.split()[1] for line in Path("/proc/self/mounts").read_text().splitlines()]
-    held = [mount for mount in mounts if (mount + "/").startswith(inside)]
+    held = mounts_inside(path.resolve(), Path("/proc/self/mounts").read_text())
     if held:
         raise ImageBuildError(
             f"not removing {path}: {', '.join(held)} is still mounted inside it; unmount it "

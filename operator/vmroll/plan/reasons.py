@@ -18,6 +18,8 @@ class Reason(StrEnum):
     # Stalled: a human must change something.
     ACCESS_DENIED = "AccessDenied"
     ACCOUNT_NOT_FOUND = "AccountNotFound"
+    CUSTOM_ENDPOINTS_NOT_ALLOWED = "CustomEndpointsNotAllowed"
+    REFERENCE_NAMESPACE_NOT_ALLOWED = "ReferenceNamespaceNotAllowed"
     CREDENTIALS_NOT_FOUND = "CredentialsNotFound"
     IMAGE_NOT_AVAILABLE = "ImageNotAvailable"
     TERMS_NOT_ACCEPTED = "TermsNotAccepted"
@@ -55,6 +57,11 @@ DESCRIPTIONS: Mapping[Reason, str] = MappingProxyType(
         Reason.ACCESS_DENIED: "The AzureAccount does not admit the pool's namespace or resource "
         "group, or Azure refused the credentials' access.",
         Reason.ACCOUNT_NOT_FOUND: "spec.accountRef names an AzureAccount that does not exist.",
+        Reason.CUSTOM_ENDPOINTS_NOT_ALLOWED: "The AzureAccount sets an endpoint outside the "
+        "known Azure clouds, or a CA bundle, and the operator was not started with "
+        "--allow-custom-endpoints.",
+        Reason.REFERENCE_NAMESPACE_NOT_ALLOWED: "The AzureAccount names a Secret or ConfigMap "
+        "outside the operator's own namespace (--cluster-resource-namespace).",
         Reason.CREDENTIALS_NOT_FOUND: "The Secret or key the AzureAccount's auth points to "
         "does not exist.",
         Reason.IMAGE_NOT_AVAILABLE: "The image or version does not exist, or is not available "

@@ -1,0 +1,34 @@
+"""`vmroll run` checks its flags before anything starts: the Lease's namespace, the log level."""
+
+from __future__ import annotations
+
+import pytest
+
+from vmroll.cli import build_parser, main
+
+
+def test_leader_elect_without_a_namespace_says_what_to_set(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.delenv("POD_NAMESPACE", raising=False)
+
+    assert main(["run", "--leader-elect"]) == 2
+    error = capsys.readouterr().err
+    assert "--leader-election-namespace NS" in error
+    assert "POD_NAMESPACE" in error
+
+
+@pytest.mark.parametrize("level", ["debug", "info", "warning"])
+def test_log_level_takes_the_levels_the_chart_offers(level: str) -> None:
+    assert build_parser().parse_args(["run", "--log-level", level]).log_level == level
+
+
+def test_log_level_refuses_another_level_naming_the_choices(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    with pytest.raises(SystemExit) as exited:
+        build_parser().parse_args(["run", "--log-level", "trace"])
+    assert exited.value.code == 2
+    error = capsys.readouterr().err
+    assert "argument --log-level: invalid choice: 'trace'" in error
+    assert all(level in error for level in ("debug", "info", "warning"))
