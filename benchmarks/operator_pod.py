@@ -70,6 +70,8 @@ def _values(dev: DevStack, path: Path) -> Path:
         # The stack applied the CRDs (and the namespace) already, as `vmroll dev` does.
         "crds": {"install": False},
         "hostNetwork": True,
+        # The emulator is a custom endpoint; the stack put the account's Secret in vmroll-system.
+        "azure": {"allowCustomEndpoints": True},
         "health": {"port": free_port()},
         "metrics": {"port": free_port()},
         "extraEnv": [

@@ -78,6 +78,8 @@ class Release:
         # Host networking shares the host's ports: free ones, not the chart's 8080/8081.
         return {
             "hostNetwork": True,
+            # The emulator is a custom endpoint with its own CA.
+            "azure": {"allowCustomEndpoints": True},
             "watchNamespaces": [self.pools],
             "health": {"port": free_port()},
             "metrics": {"port": free_port()},
@@ -190,13 +192,14 @@ def test_the_operator_pod_runs_a_pool_and_its_replacement_finishes_the_rollout(
     (container,) = first["status"]["containerStatuses"]
     assert container["image"] == f"docker.io/vmroll/vmroll:{__version__}"
 
+    # The account's Secret lives where the operator reads Secrets from: its own namespace.
     secret = base64.b64encode(emulator.credentials["clientSecret"].encode()).decode()
-    kubectl("apply", "-n", release.pools, "-f", "-", input=json.dumps({
+    kubectl("apply", "-n", release.namespace, "-f", "-", input=json.dumps({
         "apiVersion": "v1", "kind": "Secret", "metadata": {"name": "azure"},
         "data": {"secret": secret},
     }))  # fmt: skip
     account = f"emu-{release.pools}"
-    admitted = account_manifest(account, emulator, release.pools, [release.pools])
+    admitted = account_manifest(account, emulator, release.namespace, [release.pools])
     kubectl("apply", "-f", "-", input=json.dumps(admitted))
     manifest = pool_manifest("web", account, emulator, replicas=REPLICAS, image=_ubuntu(OLD))
     manifest["spec"]["strategy"] = {
