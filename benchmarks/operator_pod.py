@@ -92,7 +92,7 @@ def main() -> None:
     helm = str(ensure_helm(report=lambda _line: None))
     with ExitStack() as stack, tempfile.TemporaryDirectory() as work:
         started = time.monotonic()
-        dev = stack.enter_context(bench_stack(with_node=True))
+        dev = stack.enter_context(bench_stack(run_operator=False, with_node=True))
         figures["stack up with the node (control plane, node, emulator, CRDs)"] = (
             time.monotonic() - started
         )
