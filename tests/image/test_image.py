@@ -145,6 +145,14 @@ def test_manuals_translations_and_apt_lists_are_left_out(image_root: Path) -> No
     assert (manuals, translations, apt_lists) == ([], [], [])
 
 
+def test_usr_is_merged_without_the_usrmerge_package_and_its_perl(image_root: Path) -> None:
+    for directory in ("bin", "sbin", "lib"):
+        assert (image_root / directory).readlink() == Path(f"usr/{directory}")
+    status = (image_root / "var/lib/dpkg/status").read_text()
+    assert "Package: usrmerge\n" not in status
+    assert "Package: perl\n" not in status
+
+
 def test_every_module_of_the_venv_is_compiled_for_a_read_only_root(image_root: Path) -> None:
     site = image_root / SITE_PACKAGES
     sources = list(site.rglob("*.py"))

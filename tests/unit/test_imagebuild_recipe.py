@@ -28,6 +28,7 @@ def test_mmdebstrap_gets_no_mirror_so_it_uses_the_hosts_apt_sources() -> None:
     assert argv[-2:] == ("bookworm", "/target")
     assert "--variant=minbase" in argv
     assert "--include=python3,python3-venv,ca-certificates" in argv
+    assert "--hook-dir=/usr/share/mmdebstrap/hooks/merged-usr" in argv
     assert not [arg for arg in argv if "://" in arg]
 
 

@@ -14,7 +14,7 @@ from vmroll.api.account import AzureAccount
 from vmroll.api.pool import VirtualMachinePool
 from vmroll.api.types import KeyReference
 from vmroll.handlers.connections import AccountConfigError, connection_for
-from vmroll.handlers.kube import KubeApi
+from vmroll.handlers.kube import KubeApi, SecretNotText
 from vmroll.handlers.state import OperatorState
 from vmroll.plan.reasons import Reason
 from vmroll.reconcile.inputs import AccountProblem, AccountView, TemplateInputs
@@ -59,6 +59,18 @@ async def namespace_labels(
 
 
 async def template_inputs(kube: KubeApi, pool: VirtualMachinePool) -> TemplateInputs:
+    try:
+        return await _template_inputs(kube, pool)
+    except SecretNotText as error:
+        field = _field_of(pool, error.name, error.key)
+        return TemplateInputs(
+            problem=f"Secret {error.name} key {error.key} ({field}) holds binary data, not "
+            "UTF-8 text; store the text in it or fix the reference",
+            problem_reason=Reason.INVALID_SECRET,
+        )
+
+
+async def _template_inputs(kube: KubeApi, pool: VirtualMachinePool) -> TemplateInputs:
     template = pool.spec.template
     namespace = pool.metadata.namespace or ""
     keys: list[str] = []
@@ -83,6 +95,15 @@ async def template_inputs(kube: KubeApi, pool: VirtualMachinePool) -> TemplateIn
         if data is None:
             return TemplateInputs(problem=_missing("ConfigMap", ref, None))
     return TemplateInputs(tuple(keys), None if data is None else data.encode())
+
+
+def _field_of(pool: VirtualMachinePool, name: str, key: str) -> str:
+    template = pool.spec.template
+    for index, ssh in enumerate(template.ssh_public_keys):
+        ref = ssh.secret_ref
+        if ref is not None and (ref.name, ref.key) == (name, key):
+            return f"spec.template.sshPublicKeys[{index}]"
+    return "spec.template.customData"
 
 
 def _missing(kind: str, ref: KeyReference, index: int | None) -> str:

@@ -36,6 +36,8 @@ DPKG_PATH_EXCLUDES = (
 # commit's (SOURCE_DATE_EPOCH) whatever this is.
 ROOTFS_EPOCH = 1747699200
 
+MERGED_USR_HOOKS = "/usr/share/mmdebstrap/hooks/merged-usr"
+
 VENV = "/opt/vmroll"
 WHEELS_IN_ROOTFS = "/tmp/vmroll-wheels"
 USER_ID = 65532
@@ -93,6 +95,9 @@ def mmdebstrap_argv(target: Path) -> tuple[str, ...]:
         "--mode=root",
         "--variant=minbase",
         f"--include={','.join(APT_PACKAGES)}",
+        # Merged /usr as debootstrap makes it, by symlinks: otherwise apt installs the usrmerge
+        # package to convert the tree, and perl (47 MB) with it, which nothing here runs.
+        f"--hook-dir={MERGED_USR_HOOKS}",
         *(f"--dpkgopt={option}" for option in DPKG_PATH_EXCLUDES),
         SUITE,
         str(target),
