@@ -66,11 +66,16 @@ def _children_output_to(log: Path) -> Iterator[None]:
 
 @contextmanager
 def bench_stack(
-    catalog: Path | None = None, run_operator: bool = True, operator_args: Sequence[str] = ()
+    catalog: Path | None = None,
+    run_operator: bool = True,
+    operator_args: Sequence[str] = (),
+    *,
+    with_node: bool = False,
 ) -> Iterator[DevStack]:
     """The local stack in a throwaway state directory; the operator's log goes to a file.
-    Without `run_operator`, the benchmark starts its own operators (`spawn_vmroll`);
-    `operator_args` are added to the operator's `vmroll run`."""
+    Without `run_operator`, the benchmark starts its own operators (`spawn_vmroll`) or installs
+    one as a pod; `operator_args` are added to the operator's `vmroll run`; `with_node`: a node
+    runs too, so that pods do."""
     # A benchmark run in the background ignores SIGINT; SIGTERM must still stop the stack.
     signal.signal(signal.SIGTERM, _exit_on_sigterm)
     with ExitStack() as stack:
@@ -87,6 +92,7 @@ def bench_stack(
                     catalog=catalog,
                     run_operator=run_operator,
                     operator_args=operator_args,
+                    with_node=with_node,
                     report=lambda _line: None,
                 )
             )

@@ -19,6 +19,9 @@ Fixtures:
 - `widget_crd` (session): the test-only CRD `widgets.tests.vmroll.io`, removed at the end.
 - `helm` (session): the path of helm from the "helm" tool set, built first when missing.
 
+- `node_cluster` (session, from node_fixtures.py): a second local control plane with a real
+  node, for tests marked `node`; VMROLL_SKIP_NODE_TESTS=1 deselects those (never set in CI).
+
 For the whole session the directory of the built kubectl is first on PATH.
 Every e2e test module sets `pytestmark = pytest.mark.e2e`.
 """
@@ -33,10 +36,12 @@ from pathlib import Path
 import pytest
 from e2e_harness import Cluster, Kubectl, create_namespace, delete_namespace, unique_namespace
 from kubernetes import client, config
+from node_fixtures import node_cluster
 
 from vmroll.chart.helm import ensure_helm
 from vmroll.devcluster import LocalControlPlane, ensure_binaries, existing_cluster_kubeconfig
 from vmroll.devcluster.instance import InstanceFiles, remove
+from vmroll.devcluster.node.support import node_tests_opted_out
 from vmroll.devcluster.paths import state_root
 from vmroll.devcluster.versions import KUBECTL
 
@@ -45,6 +50,18 @@ WIDGET_CRD = "widgets.tests.vmroll.io"
 # Each session's control plane is named after its pid, so that sessions run side by side and a
 # later session can tell the leftovers of a killed one.
 SESSION_PREFIX = "e2e-session-"
+
+
+__all__ = ["node_cluster"]
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """VMROLL_SKIP_NODE_TESTS=1 deselects the tests that need a node; nothing else does."""
+    if not node_tests_opted_out():
+        return
+    kept = [item for item in items if item.get_closest_marker("node") is None]
+    config.hook.pytest_deselected(items=[item for item in items if item not in kept])
+    items[:] = kept
 
 
 def remove_instances_of_dead_sessions() -> None:

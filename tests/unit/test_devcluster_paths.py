@@ -74,11 +74,15 @@ def test_the_go_modules_pin_the_versions_in_versions_py() -> None:
     assert {version for _, version in replaced} == {staging}
     assert f"require go.etcd.io/etcd/server/v3 {ETCD_VERSION}\n" in etcd
     assert f"require helm.sh/helm/v3 {HELM_VERSION}\n" in helm
+    node = (wrapper_module("node", HACK_ROOT) / "go.mod").read_text()
+    assert f"require k8s.io/kubernetes {KUBERNETES_VERSION}\n" in node
+    node_replaced = re.findall(r"^\s*(k8s\.io/\S+) => \1 (\S+)$", node, re.MULTILINE)
+    assert node_replaced == replaced
     assert f"require github.com/google/go-containerregistry {GO_CONTAINERREGISTRY_VERSION}\n" in (
         imagetool
     )
     assert f"\tsigs.k8s.io/cli-utils {CLI_UTILS_VERSION}\n" in kstatus
-    for go_mod in (kube, etcd, helm, imagetool, kstatus):
+    for go_mod in (kube, etcd, helm, imagetool, kstatus, node):
         directive = re.search(r"^go (\d+)\.(\d+)", go_mod, re.MULTILINE)
         assert directive is not None
         assert (int(directive.group(1)), int(directive.group(2))) == MINIMUM_GO_VERSION

@@ -1,8 +1,11 @@
 """The certificates of a local control plane, generated fresh for each instance.
 
 Three separate trust roots, as kube-apiserver expects them: a serving CA and a certificate for
-localhost / 127.0.0.1, a client CA that signs the admin certificate (CN admin, O system:masters,
-so RBAC lets it do anything), and a key pair that signs service-account tokens.
+localhost / 127.0.0.1, a client CA that signs the client certificates, and a key pair that signs
+service-account tokens. The client certificates: admin (O system:masters, so RBAC lets it do
+anything), and the identities Kubernetes' bootstrap RBAC and Node authorizer know for the
+node's parts: the kubelet (system:node:localhost in system:nodes), the scheduler and the
+controller-manager.
 """
 
 from __future__ import annotations
@@ -26,6 +29,14 @@ from vmroll.pki import (
 )
 
 _VALIDITY = datetime.timedelta(days=365)
+
+# Client certificate file stem -> (common name, organization).
+CLIENT_IDENTITIES: dict[str, tuple[str, str | None]] = {
+    "admin": ("admin", "system:masters"),
+    "kubelet": ("system:node:localhost", "system:nodes"),
+    "kube-scheduler": ("system:kube-scheduler", None),
+    "kube-controller-manager": ("system:kube-controller-manager", None),
+}
 
 
 @dataclass(frozen=True)
@@ -55,11 +66,17 @@ class Pki:
 
     @property
     def admin_cert(self) -> Path:
-        return self.path("admin.crt")
+        return self.client_cert("admin")
 
     @property
     def admin_key(self) -> Path:
-        return self.path("admin.key")
+        return self.client_key("admin")
+
+    def client_cert(self, user: str) -> Path:
+        return self.path(f"{user}.crt")
+
+    def client_key(self, user: str) -> Path:
+        return self.path(f"{user}.key")
 
     @property
     def service_account_public_key(self) -> Path:
@@ -83,19 +100,20 @@ def generate_pki(directory: Path) -> Pki:
         names=[x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))],
         valid_for=_VALIDITY,
     )
-    admin = issue_leaf(
-        client_ca,
-        distinguished_name("admin", "system:masters"),
-        usage=ExtendedKeyUsageOID.CLIENT_AUTH,
-        names=[],
-        valid_for=_VALIDITY,
-    )
     write_certificates(pki.serving_ca, serving_ca.certificate)
     write_certificates(pki.client_ca, client_ca.certificate)
     write_certificates(pki.serving_cert, serving.certificate)
     write_private_key(pki.serving_key, serving.key)
-    write_certificates(pki.admin_cert, admin.certificate)
-    write_private_key(pki.admin_key, admin.key)
+    for user, (common_name, organization) in CLIENT_IDENTITIES.items():
+        client = issue_leaf(
+            client_ca,
+            distinguished_name(common_name, organization),
+            usage=ExtendedKeyUsageOID.CLIENT_AUTH,
+            names=[],
+            valid_for=_VALIDITY,
+        )
+        write_certificates(pki.client_cert(user), client.certificate)
+        write_private_key(pki.client_key(user), client.key)
     service_account = new_key()
     pki.service_account_public_key.write_bytes(
         service_account.public_key().public_bytes(

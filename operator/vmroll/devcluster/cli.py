@@ -20,6 +20,7 @@ from vmroll.devcluster.controlplane import LocalControlPlane
 from vmroll.devcluster.errors import DevclusterError, InstanceNotFound
 from vmroll.devcluster.flags import apiserver_url, etcd_url
 from vmroll.devcluster.instance import InstanceFiles, InstanceState, InstanceStatus, inspect, remove
+from vmroll.devcluster.node.layout import NodeLayout
 from vmroll.devcluster.paths import DEFAULT_INSTANCE_NAME, instance_dir
 from vmroll.devcluster.toolsets import CONTROLPLANE, TOOL_SETS, tool_set
 from vmroll.devcluster.versions import ETCD, KUBE_APISERVER, KUBECTL
@@ -45,6 +46,12 @@ def register(commands: argparse._SubParsersAction[Any]) -> None:
     build.set_defaults(run=_guarded(_build))
     up = _with_name(actions.add_parser("up", help="start a control plane"))
     up.add_argument("--port", type=int, help="kube-apiserver's port (default: a free one)")
+    up.add_argument(
+        "--with-node",
+        action="store_true",
+        help="also run a real node (containerd, kubelet, scheduler, controller-manager) so that "
+        "pods run; Linux and root only",
+    )
     up.set_defaults(run=_guarded(_up))
     down = _with_name(actions.add_parser("down", help="stop a control plane and remove its data"))
     down.set_defaults(run=_guarded(_down))
@@ -94,7 +101,9 @@ def _up(args: argparse.Namespace) -> int:
         print(f"control plane {args.name!r} is already running")
         _print_usage(status)
         return 0
-    control_plane = LocalControlPlane(args.name, apiserver_port=args.port, report=_progress)
+    control_plane = LocalControlPlane(
+        args.name, apiserver_port=args.port, with_node=args.with_node, report=_progress
+    )
     control_plane.start()
     status = inspect(args.name, control_plane.files)
     print(f"control plane {args.name!r} is up at {control_plane.server}")
@@ -174,4 +183,6 @@ def _status(args: argparse.Namespace) -> int:
     )
     print(f"  kubeconfig:     {files.kubeconfig}")
     print(f"  binaries:       {record.bin_dir}")
+    if record.with_node:
+        print(f"  node:           localhost (state in {NodeLayout(files.directory).directory})")
     return 0

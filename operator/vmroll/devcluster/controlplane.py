@@ -7,6 +7,9 @@ Used by `vmroll devcluster up/down` and, as a context manager, by the e2e test f
 
 Ports are picked by the kernel (bind to port 0) unless one is asked for; when another process
 takes a picked port before the server binds it, the start is retried on fresh ports.
+
+With `with_node=True` a real node joins it once the apiserver is ready (see `node/`), so that
+pods run; the apiserver is then started with the admission and authorization a node needs.
 """
 
 from __future__ import annotations
@@ -22,11 +25,12 @@ from pathlib import Path
 from types import TracebackType
 
 from vmroll.devcluster import health, processes
-from vmroll.devcluster.build import Report, ensure_binaries
+from vmroll.devcluster.build import Report, ensure_binaries, ensure_tools
 from vmroll.devcluster.cache import BinaryCache
 from vmroll.devcluster.certs import Pki, generate_pki
 from vmroll.devcluster.errors import DevclusterError, PortInUse, StartFailed
 from vmroll.devcluster.flags import Ports, apiserver_args, apiserver_url, etcd_args, etcd_url
+from vmroll.devcluster.gobuild import find_go
 from vmroll.devcluster.instance import (
     InstanceFiles,
     InstanceRecord,
@@ -35,8 +39,13 @@ from vmroll.devcluster.instance import (
     remove,
 )
 from vmroll.devcluster.kubeconfig import render_kubeconfig
-from vmroll.devcluster.paths import DEFAULT_INSTANCE_NAME, instance_dir
+from vmroll.devcluster.node.local_node import LocalNode
+from vmroll.devcluster.node.packages import ensure_node_packages
+from vmroll.devcluster.node.pause import kubernetes_source
+from vmroll.devcluster.node.support import require_node_support
+from vmroll.devcluster.paths import DEFAULT_INSTANCE_NAME, HACK_ROOT, instance_dir, wrapper_module
 from vmroll.devcluster.ports import free_port, port_in_use_message, require_free
+from vmroll.devcluster.toolsets import NODE
 from vmroll.devcluster.versions import (
     ETCD,
     ETCD_VERSION,
@@ -69,11 +78,14 @@ class LocalControlPlane:
         name: str = DEFAULT_INSTANCE_NAME,
         *,
         apiserver_port: int | None = None,
+        with_node: bool = False,
         environ: Mapping[str, str] = os.environ,
         report: Report = _log.info,
     ) -> None:
         self.name = name
         self.files = InstanceFiles(instance_dir(name, environ))
+        self.node = LocalNode(self.files.directory, report=report, environ=environ)
+        self.with_node = with_node
         self._apiserver_port = apiserver_port
         self._environ = environ
         self._report = report
@@ -113,18 +125,36 @@ class LocalControlPlane:
             remove(self.files)
         if self._apiserver_port is not None:
             require_free(self._apiserver_port, "--port")
+        if self.with_node:
+            require_node_support()
+            ensure_node_packages(self._report, self._environ)
+            node_binaries = ensure_tools(NODE, report=self._report, environ=self._environ)
         self._binaries = ensure_binaries(report=self._report, environ=self._environ)
         try:
             self._start_servers(self._binaries)
+            if self.with_node:
+                self._start_node(node_binaries.bin_dir)
         except BaseException:
             self.stop()
             raise
 
     def stop(self) -> None:
-        """Stop both servers and delete the instance's directory; safe to call twice."""
+        """Stop the node and both servers, delete the instance's directory; safe to call twice."""
+        self.node.stop()
         remove(self.files, self._handles)
         self._handles.clear()
         self._ports = None
+
+    def _start_node(self, bin_dir: Path) -> None:
+        go = find_go(self._environ)
+        module = wrapper_module("node", HACK_ROOT)
+        self.node.start(
+            name=self.name,
+            server=self.server,
+            pki=Pki(self.files.pki),
+            bin_dir=bin_dir,
+            kubernetes_dir=kubernetes_source(go, module, self._environ),
+        )
 
     def __enter__(self) -> LocalControlPlane:
         self.start()
@@ -166,7 +196,13 @@ class LocalControlPlane:
         self._launch(ETCD, etcd_args(binaries.binary(ETCD), ports, self.files.etcd_data))
         etcd_ready = functools.partial(health.etcd_healthy, etcd_url(ports))
         self._await(ETCD, etcd_ready, ETCD_READY_TIMEOUT_SECONDS)
-        args = apiserver_args(binaries.binary(KUBE_APISERVER), ports, pki, self.files.cert_dir)
+        args = apiserver_args(
+            binaries.binary(KUBE_APISERVER),
+            ports,
+            pki,
+            self.files.cert_dir,
+            with_node=self.with_node,
+        )
         self._launch(KUBE_APISERVER, args)
         tls = health.admin_tls(pki)
         apiserver_ready = functools.partial(health.apiserver_ready, apiserver_url(ports), tls)
@@ -222,5 +258,6 @@ class LocalControlPlane:
             bin_dir=str(binaries.bin_dir),
             kubernetes_version=KUBERNETES_VERSION,
             etcd_version=ETCD_VERSION,
+            with_node=self.with_node,
         )
         self.files.state.write_text(record.to_json())

@@ -2,7 +2,10 @@
 
 The flags follow controller-runtime's envtest: a single-member etcd that skips fsync (its data
 is thrown away), and a kube-apiserver with RBAC, client-certificate authentication and no
-ServiceAccount admission (no controller-manager creates the default ServiceAccounts).
+ServiceAccount admission (no controller-manager creates the default ServiceAccounts). With a
+node, the apiserver is set up as a cluster's: ServiceAccount admission on (the controller-manager
+creates the accounts and `kube-root-ca.crt`), and the Node authorizer with NodeRestriction, which
+is what grants the kubelet's `system:node:localhost` identity its rights.
 """
 
 from __future__ import annotations
@@ -47,7 +50,15 @@ def etcd_args(binary: Path, ports: Ports, data_dir: Path) -> list[str]:
     ]
 
 
-def apiserver_args(binary: Path, ports: Ports, pki: Pki, cert_dir: Path) -> list[str]:
+def apiserver_args(
+    binary: Path, ports: Ports, pki: Pki, cert_dir: Path, *, with_node: bool = False
+) -> list[str]:
+    if with_node:
+        admission = ["--enable-admission-plugins=NodeRestriction"]
+        authorization = "Node,RBAC"
+    else:
+        admission = ["--disable-admission-plugins=ServiceAccount"]
+        authorization = "RBAC"
     return [
         str(binary),
         f"--etcd-servers={etcd_url(ports)}",
@@ -60,8 +71,8 @@ def apiserver_args(binary: Path, ports: Ports, pki: Pki, cert_dir: Path) -> list
         f"--advertise-address={LOOPBACK}",
         f"--service-cluster-ip-range={SERVICE_CLUSTER_IP_RANGE}",
         "--allow-privileged=true",
-        "--disable-admission-plugins=ServiceAccount",
-        "--authorization-mode=RBAC",
+        *admission,
+        f"--authorization-mode={authorization}",
         f"--service-account-issuer={apiserver_url(ports)}/",
         f"--service-account-key-file={pki.service_account_public_key}",
         f"--service-account-signing-key-file={pki.service_account_key}",

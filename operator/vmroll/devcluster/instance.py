@@ -18,6 +18,8 @@ from pathlib import Path
 
 from vmroll.devcluster import processes
 from vmroll.devcluster.flags import Ports
+from vmroll.devcluster.node.layout import NodeLayout
+from vmroll.devcluster.node.teardown import NODE_PROCESSES, remove_node
 from vmroll.devcluster.versions import ETCD, KUBE_APISERVER
 
 # Stop the apiserver before its etcd, so it never logs a storm of connection errors.
@@ -69,6 +71,7 @@ class InstanceRecord:
     bin_dir: str
     kubernetes_version: str
     etcd_version: str
+    with_node: bool = False
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), indent=2) + "\n"
@@ -109,6 +112,13 @@ def inspect(name: str, files: InstanceFiles) -> InstanceStatus:
             name, files, InstanceState.STALE, live, None, "no complete start recorded"
         )
     dead = [binary for binary in (ETCD, KUBE_APISERVER) if binary not in live]
+    if record.with_node:
+        layout = NodeLayout(files.directory)
+        dead += [
+            process
+            for process in NODE_PROCESSES
+            if not _alive(processes.read_pid(layout.pid_file(process)), files.marker)
+        ]
     if dead:
         problem = f"{' and '.join(dead)} not running"
         return InstanceStatus(name, files, InstanceState.STALE, live, record, problem)
@@ -118,13 +128,22 @@ def inspect(name: str, files: InstanceFiles) -> InstanceStatus:
 def remove(
     files: InstanceFiles, handles: Mapping[str, subprocess.Popen[bytes]] | None = None
 ) -> None:
-    """Stop this instance's processes (those still alive) and delete its directory."""
+    """Stop this instance's processes (those still alive) and delete its directory.
+
+    The node goes first, while the apiserver still runs, so that its processes are not left
+    retrying a server that is gone.
+    """
+    remove_node(NodeLayout(files.directory))
     for binary in _STOP_ORDER:
         handle = (handles or {}).get(binary)
         pid = handle.pid if handle is not None else processes.read_pid(files.pid_file(binary))
         if pid is not None:
             processes.stop(pid, files.marker, handle)
     shutil.rmtree(files.directory, ignore_errors=True)
+
+
+def _alive(pid: int | None, marker: str) -> bool:
+    return pid is not None and processes.is_ours(pid, marker)
 
 
 def _read_record(files: InstanceFiles) -> InstanceRecord | None:

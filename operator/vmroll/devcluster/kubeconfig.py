@@ -18,7 +18,8 @@ def _data(path: Path) -> str:
     return base64.b64encode(path.read_bytes()).decode()
 
 
-def render_kubeconfig(name: str, server: str, pki: Pki) -> str:
+def render_kubeconfig(name: str, server: str, pki: Pki, user: str = "admin") -> str:
+    """A kubeconfig for `user`, one of the client identities of `certs.CLIENT_IDENTITIES`."""
     context = f"vmroll-{name}"
     config = {
         "apiVersion": "v1",
@@ -34,17 +35,17 @@ def render_kubeconfig(name: str, server: str, pki: Pki) -> str:
         ],
         "users": [
             {
-                "name": f"{context}-admin",
+                "name": f"{context}-{user}",
                 "user": {
-                    "client-certificate-data": _data(pki.admin_cert),
-                    "client-key-data": _data(pki.admin_key),
+                    "client-certificate-data": _data(pki.client_cert(user)),
+                    "client-key-data": _data(pki.client_key(user)),
                 },
             }
         ],
         "contexts": [
             {
                 "name": context,
-                "context": {"cluster": context, "user": f"{context}-admin"},
+                "context": {"cluster": context, "user": f"{context}-{user}"},
             }
         ],
         "current-context": context,

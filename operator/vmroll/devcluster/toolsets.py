@@ -25,7 +25,10 @@ from vmroll.devcluster.versions import (
     IMAGETOOL,
     KSTATUS,
     KUBE_APISERVER,
+    KUBE_CONTROLLER_MANAGER,
+    KUBE_SCHEDULER,
     KUBECTL,
+    KUBELET,
     KUBERNETES_VERSION,
 )
 
@@ -90,6 +93,19 @@ HELM_SET = ToolSet(
     builds=(GoBuild(HELM, "helm", "helm.sh/helm/v3/cmd/helm", helm_ldflags()),),
 )
 
+# A wrapper module of its own, so that the node's dependencies (cadvisor, the containerd API)
+# leave the control plane's go.sum, and so its cache key, as they are.
+NODE = ToolSet(
+    name="node",
+    label=f"k8s-{KUBERNETES_VERSION}",
+    modules_root=HACK_ROOT,
+    modules=("node",),
+    builds=tuple(
+        GoBuild(binary, "node", f"k8s.io/kubernetes/cmd/{binary}", kubernetes_ldflags(), _KUBE_TAGS)
+        for binary in (KUBE_SCHEDULER, KUBE_CONTROLLER_MANAGER, KUBELET)
+    ),
+)
+
 # The image assembler of `make image`: a program of vmroll's own over go-containerregistry.
 IMAGETOOL_SET = ToolSet(
     name="imagetool",
@@ -110,7 +126,9 @@ KSTATUS_SET = ToolSet(
 )
 """`kstatus FILE...`: what sigs.k8s.io/cli-utils' status.Compute says of each object, as JSON."""
 
-TOOL_SETS = {tools.name: tools for tools in (CONTROLPLANE, HELM_SET, IMAGETOOL_SET, KSTATUS_SET)}
+TOOL_SETS = {
+    tools.name: tools for tools in (CONTROLPLANE, HELM_SET, NODE, IMAGETOOL_SET, KSTATUS_SET)
+}
 
 
 def tool_set(name: str) -> ToolSet:

@@ -1,8 +1,9 @@
 """The pinned versions of the local stack's tools: the one place to change when moving on.
 
-`hack/controlplane/{kube,etcd}/go.mod`, `hack/helm/go.mod`, `hack/imagetool/go.mod` and
-`hack/kstatus/go.mod` require the same versions; a unit test keeps them in step, so bumping a
-version means editing it here and re-resolving the wrapper modules there.
+`hack/controlplane/{kube,etcd}/go.mod`, `hack/node/go.mod`, `hack/helm/go.mod`,
+`hack/imagetool/go.mod` and `hack/kstatus/go.mod` require the same versions; a unit test keeps
+them in step, so bumping a version means editing it here and re-resolving the wrapper modules
+there.
 """
 
 from __future__ import annotations
@@ -25,5 +26,8 @@ ETCD = "etcd"
 KUBE_APISERVER = "kube-apiserver"
 KUBECTL = "kubectl"
 HELM = "helm"
+KUBELET = "kubelet"
+KUBE_SCHEDULER = "kube-scheduler"
+KUBE_CONTROLLER_MANAGER = "kube-controller-manager"
 IMAGETOOL = "imagetool"
 KSTATUS = "kstatus"

@@ -54,11 +54,14 @@ class DevStack:
         self,
         *,
         run_operator: bool = True,
+        with_node: bool = False,
         operator_args: Sequence[str] = (),
         catalog: Path | None = None,
         report: Report = print,
     ) -> None:
         self._run_operator = run_operator
+        self._with_node = with_node
+        self.control_plane: LocalControlPlane | None = None
         self._operator_args = tuple(operator_args)
         self._catalog = catalog
         self._report = report
@@ -100,9 +103,12 @@ class DevStack:
             self.kubectl = shutil.which("kubectl") or "kubectl"
             return
         self._report("Starting the local control plane (etcd + kube-apiserver)...")
-        plane = LocalControlPlane(name=INSTANCE_NAME, report=self._report)
+        plane = LocalControlPlane(
+            name=INSTANCE_NAME, with_node=self._with_node, report=self._report
+        )
         plane.start()
         self._exit.callback(plane.stop)
+        self.control_plane = plane
         self.kubeconfig = plane.kubeconfig_path
         self.kubectl = str(plane.kubectl_path)
 
