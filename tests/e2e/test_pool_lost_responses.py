@@ -120,3 +120,27 @@ def test_a_pool_rolls_without_duplicates_or_excess_under(
         assert {vm["name"] for vm in vms} == created
     if adversity is lost_responses:
         assert unanswered > 0
+    else:
+        # Each create sent once: a VM the list did not show yet was read by name, not made again.
+        replaced = REPLICAS if strategy == "RollingReplace" else 0
+        assert requests["VirtualMachines_CreateOrUpdate"]["total"] == REPLICAS + replaced
+
+
+def test_a_pool_deleted_before_its_list_shows_its_vms_leaves_none_behind(
+    kubectl: Kubectl,
+    namespace: str,
+    account: str,
+    emulator: EmulatorProcess,
+    operator: Operator,
+) -> None:
+    lagging_lists(emulator)
+    apply(kubectl, namespace, pool_manifest("web", account, emulator, replicas=REPLICAS))
+    wait_for(
+        "the creates",
+        lambda: True if len(emulator.vms(namespace)) == REPLICAS else None,
+        timeout=60, describe=operator.output,
+    )  # fmt: skip
+
+    kubectl("delete", "-n", namespace, "vmpool", "web", "--timeout=90s", timeout=120)
+
+    assert emulator.vms(namespace) == []
