@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 import ssl
 import subprocess
 import sys
@@ -37,7 +38,7 @@ EASTUS_CORES = 4
 POOL_NAMESPACE_TAG = "vmroll.io_pool-namespace"
 OPERATOR_FLAGS = (
     "--resync-interval", "2", "--stalled-interval", "30", "--progress-interval", "0.5",
-    "--polling-interval", "0.2",
+    "--polling-interval", "0.2", "--retry-base-interval", "1", "--retry-max-interval", "10",
 )  # fmt: skip
 
 ADMIN = "admin"
@@ -81,6 +82,13 @@ class EmulatorProcess:
         return (
             f"/subscriptions/{subscription}/resourceGroups/rg-vmroll-eastus/providers/"
             "Microsoft.Network/virtualNetworks/vnet-eastus/subnets/default"
+        )
+
+    def gallery_image(self, name: str = "ubuntu-web") -> str:
+        """An image definition of the built-in catalog's gallery (in rg-vmroll, westeurope)."""
+        return (
+            f"/subscriptions/{self.credentials['subscriptionId']}/resourceGroups/rg-vmroll/"
+            f"providers/Microsoft.Compute/galleries/vmrollGallery/images/{name}"
         )
 
     def admin(self, method: str, path: str, body: Any = None) -> Any:
@@ -183,6 +191,22 @@ class Operator:
 
     def output(self) -> str:
         return self.log.read_text(errors="replace")
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+def healthy(url: str) -> bool | None:
+    """True when `url` (an operator's liveness endpoint) answers 200, else None (for wait_for)."""
+    try:
+        with urllib.request.urlopen(url, timeout=2) as response:
+            return True if response.status == 200 else None
+    except OSError:
+        return None
 
 
 def pool_manifest(
@@ -305,6 +329,37 @@ class RolloutBounds:
             f"below the availability floor:\n{summary}"
         )
         return vms
+
+
+VM_WRITES = (
+    "VirtualMachines_CreateOrUpdate", "VirtualMachines_Update", "VirtualMachines_Delete",
+    "VirtualMachines_Reimage", "VirtualMachines_Start", "VirtualMachines_PowerOff",
+    "VirtualMachines_Deallocate", "VirtualMachines_Restart",
+)  # fmt: skip
+
+
+def vm_writes(emulator: EmulatorProcess) -> int:
+    """Writes to VMs the emulator has served, refused ones included: any attempt counts."""
+    operations = emulator.admin("GET", "requests")["operations"]
+    return sum(int(operations.get(name, {}).get("total", 0)) for name in VM_WRITES)
+
+
+def publish_marketplace_version(
+    emulator: EmulatorProcess, version: str, *, boots_unhealthy: bool = False
+) -> None:
+    """Publish a Canonical ubuntu-24_04-lts/server version in westeurope (see pool_manifest)."""
+    emulator.admin("POST", "images/marketplace/versions", {
+        "publisher": "Canonical", "offer": "ubuntu-24_04-lts", "sku": "server",
+        "version": version, "locations": ["westeurope"], "bootsUnhealthy": boots_unhealthy,
+    })  # fmt: skip
+
+
+def warnings(kubectl: Kubectl, namespace: str, reason: str) -> int:
+    """Warning events of `reason` in the namespace, counting a repeated event's repeats."""
+    events = kubectl.json("get", "events", "-n", namespace)["items"]
+    return sum(
+        int(e.get("count") or 1) for e in events if e["type"] == "Warning" and e["reason"] == reason
+    )
 
 
 def list_requests(emulator: EmulatorProcess) -> int:

@@ -4,31 +4,23 @@ what it writes (its log, the pool's status, events)."""
 from __future__ import annotations
 
 import json
-import socket
-import urllib.request
 from pathlib import Path
 
 import pytest
 from e2e_harness import Cluster, Kubectl, wait_for
-from pool_helpers import EmulatorProcess, Operator, apply, get_pool, pool_manifest, wait_condition
+from pool_helpers import (
+    EmulatorProcess,
+    Operator,
+    apply,
+    free_port,
+    get_pool,
+    healthy,
+    pool_manifest,
+    wait_condition,
+)
 
 pytestmark = pytest.mark.e2e
 pytest_plugins = ("pool_fixtures",)
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
-def _healthy(url: str) -> bool | None:
-    try:
-        with urllib.request.urlopen(url, timeout=2) as response:
-            return True if response.status == 200 else None
-    except OSError:
-        return None
 
 
 def test_liveness_clean_shutdown_and_no_secret_in_output(
@@ -40,10 +32,10 @@ def test_liveness_clean_shutdown_and_no_secret_in_output(
     tmp_path: Path,
 ) -> None:
     operator = Operator(cluster, namespace, tmp_path / "operator.log")
-    url = f"http://127.0.0.1:{_free_port()}/healthz"
+    url = f"http://127.0.0.1:{free_port()}/healthz"
     operator.start("--liveness", url)
     try:
-        wait_for("the liveness endpoint", lambda: _healthy(url), timeout=60,
+        wait_for("the liveness endpoint", lambda: healthy(url), timeout=60,
                  describe=operator.output)  # fmt: skip
         apply(kubectl, namespace, pool_manifest("web", account, emulator, replicas=1))
         wait_condition(kubectl, namespace, "web", "Ready", operator)

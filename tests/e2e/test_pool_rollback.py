@@ -1,52 +1,192 @@
-"""A version that boots unhealthy is rolled back: the pool returns to its previous revision,
-says so (`Stalled` reason `RolledBack`, an event, a history entry), and does not try the bad
-version again while the spec stays the same."""
+"""A version that boots unhealthy is rolled back: the pool returns to its previous revision, at
+that revision's own image version whatever the spec or `latest` says now, says so once
+(`Stalled` reason `RolledBack` naming the bad version, one event, a truthful history entry), and
+then writes nothing more, to Azure or to its status, while the spec stays the same."""
 
 from __future__ import annotations
 
+import time
+from typing import Any
+
 import pytest
-from e2e_harness import Kubectl
+from e2e_harness import Kubectl, wait_for
 from pool_helpers import (
     EmulatorProcess,
     Operator,
     apply,
+    condition,
+    get_pool,
     pool_manifest,
+    publish_marketplace_version,
+    vm_writes,
     wait_condition,
+    warnings,
 )
 
 pytestmark = pytest.mark.e2e
 pytest_plugins = ("pool_fixtures",)
 
 GOOD, BAD = "24.04.202611100", "24.04.202612020"
+"""The newest marketplace version of the test catalog, and one published to boot unhealthy."""
+GALLERY_GOOD, GALLERY_BAD = "1.1.0", "1.2.0"
+"""Gallery ubuntu-web versions of the built-in catalog; 1.2.0 boots unhealthy."""
 DEADLINE_SECONDS = 60
 """The smallest progressDeadlineSeconds the API allows."""
+QUIET_SECONDS = 20
+"""How long a rolled-back pool is watched for writes: ten resync intervals of the test operator."""
+REIMAGE = {"type": "RollingReimage", "rollingUpdate": {"maxSurge": 0, "maxUnavailable": 1}}
+
+
+def _rolling_back(manifest: dict[str, Any], strategy: dict[str, Any] | None = None) -> None:
+    manifest["spec"]["strategy"].update(strategy or {})
+    manifest["spec"]["strategy"]["progressDeadlineSeconds"] = DEADLINE_SECONDS
+    manifest["spec"]["strategy"]["rollback"] = {"onFailure": True, "maxUnhealthyPercent": 0}
+
+
+def _assert_rolled_back(
+    kubectl: Kubectl, namespace: str, emulator: EmulatorProcess, operator: Operator,
+    *, good: str, bad: str, replicas: int,
+) -> dict[str, Any]:  # fmt: skip
+    pool = wait_condition(
+        kubectl, namespace, "web", "Stalled", operator, reason="RolledBack",
+        timeout=DEADLINE_SECONDS + 150,
+    )  # fmt: skip
+    vms = emulator.vms(namespace)
+    assert len(vms) == replicas
+    assert {vm["exactVersion"] for vm in vms} == {good}
+    assert all(vm["healthy"] for vm in vms)
+    status = pool["status"]
+    assert {i["imageVersion"] for i in status["instances"]} == {good}
+    assert {i["revision"] for i in status["instances"]} == {status["currentRevision"]}
+    history = status["history"]
+    assert (history[0]["revision"], history[0]["imageVersion"], history[0]["outcome"]) == (
+        status["currentRevision"],
+        good,
+        "Succeeded",
+    )
+    assert (history[1]["imageVersion"], history[1]["outcome"]) == (bad, "RolledBack")
+    assert status["image"]["resolvedVersion"] == good
+    stalled = condition(pool, "Stalled")
+    assert stalled is not None
+    assert bad in stalled["message"]
+    image = condition(pool, "ImageResolved")
+    assert image is not None
+    assert bad in image["message"]
+    assert good in image["message"]
+    return pool
+
+
+def _assert_quiet(
+    kubectl: Kubectl, namespace: str, emulator: EmulatorProcess, pool: dict[str, Any]
+) -> None:
+    """No VM write, no status write and no second event while the spec stays the same."""
+    writes = vm_writes(emulator)
+    time.sleep(QUIET_SECONDS)
+    after = get_pool(kubectl, namespace, "web")
+    assert vm_writes(emulator) == writes
+    assert after["metadata"]["resourceVersion"] == pool["metadata"]["resourceVersion"]
+    assert warnings(kubectl, namespace, "RolledBack") == 1
 
 
 def test_an_unhealthy_version_is_rolled_back(
     kubectl: Kubectl, namespace: str, account: str, emulator: EmulatorProcess, operator: Operator
 ) -> None:
-    emulator.admin("POST", "images/marketplace/versions", {
-        "publisher": "Canonical", "offer": "ubuntu-24_04-lts", "sku": "server",
-        "version": BAD, "locations": ["westeurope"], "bootsUnhealthy": True,
-    })  # fmt: skip
+    publish_marketplace_version(emulator, BAD, boots_unhealthy=True)
     manifest = pool_manifest("web", account, emulator, replicas=2)
     manifest["spec"]["image"]["marketplace"]["version"] = GOOD
-    manifest["spec"]["strategy"]["progressDeadlineSeconds"] = DEADLINE_SECONDS
-    manifest["spec"]["strategy"]["rollback"] = {"onFailure": True, "maxUnhealthyPercent": 0}
+    _rolling_back(manifest)
     apply(kubectl, namespace, manifest)
     wait_condition(kubectl, namespace, "web", "Ready", operator)
 
     manifest["spec"]["image"]["marketplace"]["version"] = BAD
     apply(kubectl, namespace, manifest)
-    pool = wait_condition(
-        kubectl, namespace, "web", "Stalled", operator, reason="RolledBack",
-        timeout=DEADLINE_SECONDS + 90,
-    )  # fmt: skip
 
-    vms = emulator.vms(namespace)
-    assert len(vms) == 2
-    assert {vm["exactVersion"] for vm in vms} == {GOOD}
-    history = pool["status"]["history"]
-    assert (history[0]["imageVersion"], history[0]["outcome"]) == (BAD, "RolledBack")
-    events = kubectl.json("get", "events", "-n", namespace)["items"]
-    assert "RolledBack" in {e["reason"] for e in events if e["type"] == "Warning"}
+    pool = _assert_rolled_back(kubectl, namespace, emulator, operator, good=GOOD, bad=BAD,
+                               replicas=2)  # fmt: skip
+    _assert_quiet(kubectl, namespace, emulator, pool)
+
+
+def test_a_pinned_gallery_version_reimaged_pool_rolls_back_to_the_previous_version(
+    kubectl: Kubectl, namespace: str, account: str, emulator: EmulatorProcess, operator: Operator
+) -> None:
+    gallery = {"gallery": {"imageId": emulator.gallery_image(), "version": GALLERY_GOOD}}
+    manifest = pool_manifest("web", account, emulator, replicas=2, image=gallery)
+    _rolling_back(manifest, REIMAGE)
+    apply(kubectl, namespace, manifest)
+    wait_condition(kubectl, namespace, "web", "Ready", operator)
+
+    manifest["spec"]["image"]["gallery"]["version"] = GALLERY_BAD
+    apply(kubectl, namespace, manifest)
+
+    pool = _assert_rolled_back(kubectl, namespace, emulator, operator, good=GALLERY_GOOD,
+                               bad=GALLERY_BAD, replicas=2)  # fmt: skip
+    _assert_quiet(kubectl, namespace, emulator, pool)
+
+
+def test_a_reimaged_pool_following_latest_rolls_back_from_a_bad_published_version(
+    kubectl: Kubectl, namespace: str, account: str, emulator: EmulatorProcess, operator: Operator
+) -> None:
+    manifest = pool_manifest("web", account, emulator, replicas=2)
+    manifest["spec"]["updatePolicy"] = {"track": "Latest", "checkInterval": "1m"}
+    _rolling_back(manifest, REIMAGE)
+    apply(kubectl, namespace, manifest)
+    ready = wait_condition(kubectl, namespace, "web", "Ready", operator)
+    assert ready["status"]["image"]["resolvedVersion"] == GOOD
+
+    publish_marketplace_version(emulator, BAD, boots_unhealthy=True)
+
+    pool = _assert_rolled_back(kubectl, namespace, emulator, operator, good=GOOD, bad=BAD,
+                               replicas=2)  # fmt: skip
+    assert pool["status"]["image"]["latestAvailable"] == BAD
+    _assert_quiet(kubectl, namespace, emulator, pool)
+
+
+def test_an_unhealthy_share_rolls_back_after_the_health_grace_not_at_the_deadline(
+    kubectl: Kubectl, namespace: str, account: str, emulator: EmulatorProcess, operator: Operator
+) -> None:
+    """With an hour's deadline, only the unhealthy share past a 5 s grace can end the rollout."""
+    publish_marketplace_version(emulator, BAD, boots_unhealthy=True)
+    manifest = pool_manifest("web", account, emulator, replicas=2)
+    manifest["spec"]["image"]["marketplace"]["version"] = GOOD
+    _rolling_back(manifest, REIMAGE)
+    manifest["spec"]["strategy"]["progressDeadlineSeconds"] = 3600
+    manifest["spec"]["strategy"]["rollback"]["healthGraceSeconds"] = 5
+    apply(kubectl, namespace, manifest)
+    wait_condition(kubectl, namespace, "web", "Ready", operator)
+
+    manifest["spec"]["image"]["marketplace"]["version"] = BAD
+    apply(kubectl, namespace, manifest)
+
+    _assert_rolled_back(kubectl, namespace, emulator, operator, good=GOOD, bad=BAD, replicas=2)
+
+
+def test_an_operator_restart_does_not_restart_the_progress_deadline(
+    kubectl: Kubectl, namespace: str, account: str, emulator: EmulatorProcess, operator: Operator
+) -> None:
+    """The operator is down for longer than the deadline while the bad VM fails: back, it rolls
+    back at once. With the clock restarted it could not before a new deadline had passed,
+    longer than the wait allows."""
+    gallery = {"gallery": {"imageId": emulator.gallery_image(), "version": GALLERY_GOOD}}
+    manifest = pool_manifest("web", account, emulator, replicas=2, image=gallery)
+    _rolling_back(manifest, REIMAGE)
+    manifest["spec"]["strategy"]["rollback"]["healthGraceSeconds"] = 3600
+    apply(kubectl, namespace, manifest)
+    wait_condition(kubectl, namespace, "web", "Ready", operator)
+    manifest["spec"]["image"]["gallery"]["version"] = GALLERY_BAD
+    apply(kubectl, namespace, manifest)
+
+    def clock_recorded() -> bool | None:
+        status = get_pool(kubectl, namespace, "web").get("status", {})
+        bad_vm = any(vm["exactVersion"] == GALLERY_BAD for vm in emulator.vms(namespace))
+        running = (status.get("progress") or {}).get("revision") == status.get("updateRevision")
+        return True if bad_vm and running and not status.get("pendingOperations") else None
+
+    wait_for("the bad VM and the progress clock in status", clock_recorded, timeout=60,
+             describe=operator.output)  # fmt: skip
+    operator.kill()
+    time.sleep(DEADLINE_SECONDS + 10)
+    operator.start()
+
+    wait_condition(kubectl, namespace, "web", "Stalled", operator, reason="RolledBack",
+                   timeout=DEADLINE_SECONDS - 15)  # fmt: skip
+    assert {vm["exactVersion"] for vm in emulator.vms(namespace)} == {GALLERY_GOOD}

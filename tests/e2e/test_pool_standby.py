@@ -4,13 +4,16 @@ The leader SIGKILLed mid-rollout: the standby takes the Lease once it expires an
 rollout, with no duplicate VM and within the surge and availability bounds as the emulator saw
 them. The leader stopped with SIGTERM: it releases the Lease and the standby takes it at once,
 without waiting for it to expire. A leader whose Lease is taken from it exits at once with
-code 3. Failover times are printed (`pytest -s`), never asserted: benchmarks measure speed.
+code 3; so does one frozen (SIGSTOP) past the Lease's duration, as it wakes, while the standby
+it left the Lease to leads. A standby answers its liveness probe. Failover times are printed
+(`pytest -s`), never asserted: benchmarks/failover.py measures them.
 """
 
 from __future__ import annotations
 
 import json
 import re
+import signal
 import socket
 import time
 from collections.abc import Iterator
@@ -24,6 +27,8 @@ from pool_helpers import (
     Operator,
     RolloutBounds,
     apply,
+    free_port,
+    healthy,
     pool_manifest,
     wait_condition,
 )
@@ -59,6 +64,13 @@ def never_acted(operator: Operator) -> bool:
     return "Standing by" in output and STARTED not in output and "kopf" not in output
 
 
+def lease_events(kubectl: Kubectl, namespace: str) -> list[tuple[str, str, str]]:
+    """(type, reason, message) of the events about the Lease."""
+    events = kubectl.json("get", "events", "-n", namespace)["items"]
+    return [(e["type"], e["reason"], e["message"]) for e in events
+            if e["involvedObject"]["kind"] == "Lease"]  # fmt: skip
+
+
 def wait_holder(kubectl: Kubectl, namespace: str, operators: list[Operator]) -> Operator:
     def probe() -> Operator | None:
         holder = lease_holder(kubectl, namespace)
@@ -75,8 +87,19 @@ def azure_writes(emulator: EmulatorProcess) -> int:
 
 
 @pytest.fixture
+def liveness() -> dict[Operator, str]:
+    """Each operator's liveness endpoint (`--liveness`)."""
+    return {}
+
+
+@pytest.fixture
 def pair(
-    cluster: Cluster, kubectl: Kubectl, namespace: str, account: str, tmp_path: Path
+    cluster: Cluster,
+    kubectl: Kubectl,
+    namespace: str,
+    account: str,
+    tmp_path: Path,
+    liveness: dict[Operator, str],
 ) -> Iterator[tuple[Operator, Operator]]:
     """Two operator processes electing a leader in the test namespace's Lease."""
     operators = (
@@ -84,7 +107,9 @@ def pair(
         Operator(cluster, namespace, tmp_path / "operator-2.log"),
     )
     for operator in operators:
-        operator.start("--leader-elect", "--leader-election-namespace", namespace)
+        liveness[operator] = f"http://127.0.0.1:{free_port()}/healthz"
+        operator.start("--leader-elect", "--leader-election-namespace", namespace,
+                       "--liveness", liveness[operator])  # fmt: skip
     yield operators
     for operator in operators:
         operator.stop()
@@ -160,12 +185,14 @@ def test_leader_stopped_releases_the_lease_and_standby_takes_over_at_once(
     account: str,
     emulator: EmulatorProcess,
     pair: tuple[Operator, Operator],
+    liveness: dict[Operator, str],
 ) -> None:
     leader, standby = leader_and_standby(kubectl, namespace, pair)
     manifest = pool_manifest("web", account, emulator, replicas=1)
     apply(kubectl, namespace, manifest)
     wait_condition(kubectl, namespace, "web", "Ready", leader)
     assert never_acted(standby), standby.output()
+    assert healthy(liveness[standby]), "a standby answers its liveness probe"
 
     stopped = time.monotonic()
     code = leader.stop()
@@ -177,6 +204,13 @@ def test_leader_stopped_releases_the_lease_and_standby_takes_over_at_once(
              timeout=60, describe=standby.output)  # fmt: skip
     acquired = time.monotonic()
     assert "(it was released)" in standby.output(), standby.output()
+    events = lease_events(kubectl, namespace)
+    for message in (f"{identity(leader)} became leader",
+                    f"{identity(leader)} stopped leading and released the Lease",
+                    f"{identity(standby)} became leader"):  # fmt: skip
+        assert ("Normal", "LeaderElection", message) in events, events
+    wait_for("kopf's liveness endpoint on the new leader", lambda: healthy(liveness[standby]),
+             timeout=60, describe=standby.output)  # fmt: skip
 
     manifest["spec"]["replicas"] = 2
     apply(kubectl, namespace, manifest)
@@ -200,6 +234,41 @@ def test_leader_whose_lease_is_taken_stops_at_once_with_code_3(
                     describe=leader.output)  # fmt: skip
     assert code == 3, leader.output()
     assert "it now names intruder" in leader.output()
+    lost = f"{identity(leader)} stopped acting and exits (it now names intruder)"
+    assert ("Warning", "LeadershipLost", lost) in lease_events(kubectl, namespace)
     assert standby.process is not None
     assert standby.process.poll() is None
     assert lease_holder(kubectl, namespace) == "intruder"
+
+
+def test_leader_frozen_past_the_lease_stops_on_waking_and_the_standby_leads(
+    kubectl: Kubectl,
+    namespace: str,
+    account: str,
+    emulator: EmulatorProcess,
+    pair: tuple[Operator, Operator],
+) -> None:
+    leader, standby = leader_and_standby(kubectl, namespace, pair)
+    manifest = pool_manifest("web", account, emulator, replicas=1)
+    apply(kubectl, namespace, manifest)
+    wait_condition(kubectl, namespace, "web", "Ready", leader)
+    assert leader.process is not None
+
+    leader.process.send_signal(signal.SIGSTOP)
+    try:
+        wait_for("the standby holding the Lease",
+                 lambda: True if lease_holder(kubectl, namespace) == identity(standby) else None,
+                 timeout=60, describe=standby.output)  # fmt: skip
+    finally:
+        leader.process.send_signal(signal.SIGCONT)
+    code = wait_for("the old leader exiting", leader.process.poll, timeout=30,
+                    describe=leader.output)  # fmt: skip
+
+    assert code == 3, leader.output()
+    assert "not renewed for 10 s" in leader.output()
+    lost = f"{identity(leader)} stopped acting and exits (not renewed for 10 s)"
+    assert ("Warning", "LeadershipLost", lost) in lease_events(kubectl, namespace)
+    manifest["spec"]["replicas"] = 2
+    apply(kubectl, namespace, manifest)
+    wait_condition(kubectl, namespace, "web", "Ready", standby)
+    assert len(emulator.vms(namespace)) == 2

@@ -146,6 +146,38 @@ TERMS_MESSAGE = "You have not accepted the legal terms on this subscription"
             Reason.SKU_NOT_AVAILABLE,
             id="code-in-details",
         ),
+        pytest.param(
+            arm_error(409, "OperationNotAllowed", "not allowed on the specified SKU"),
+            Reason.AZURE_REQUEST_REJECTED,
+            id="operation-not-allowed-409",
+        ),
+        pytest.param(
+            arm_error(200, "OperationNotAllowed", QUOTA_MESSAGE),
+            Reason.QUOTA_EXCEEDED,
+            id="quota-as-failed-operation",
+        ),
+        pytest.param(
+            arm_error(200, "ResourceGroupNotFound", "Resource group 'rg' could not be found."),
+            Reason.AZURE_REQUEST_REJECTED,
+            id="resource-group-as-failed-operation",
+        ),
+        pytest.param(
+            arm_error(
+                200,
+                "ResourceDeploymentFailure",
+                details=[{"code": "PlatformImageNotFound", "message": "gone"}],
+            ),
+            Reason.IMAGE_NOT_AVAILABLE,
+            id="image-as-failed-operation",
+        ),
+        pytest.param(
+            arm_error(200, "InvalidParameter", "bad size", target="hardwareProfile.vmSize"),
+            Reason.INVALID_PARAMETER,
+            id="invalid-parameter-as-failed-operation",
+        ),
+        pytest.param(
+            arm_error(409, "QuotaExceeded"), Reason.QUOTA_EXCEEDED, id="quota-exceeded-code"
+        ),
     ],
 )
 def test_terminal_errors_carry_their_reason(error: HttpResponseError, reason: str) -> None:
@@ -174,6 +206,28 @@ def test_terminal_errors_carry_their_reason(error: HttpResponseError, reason: st
         pytest.param(
             arm_error(429, "TooManyRequests", headers={"retry-after-ms": "1500"}), 1.5, id="ms"
         ),
+        pytest.param(
+            arm_error(
+                409,
+                "OperationNotAllowed",
+                details=[{"code": "TooManyRequests", "message": "{}"}],
+                headers={"Retry-After": "20"},
+            ),
+            20.0,
+            id="compute-throttling-not-as-429",
+        ),
+        pytest.param(arm_error(502, "BadGateway"), None, id="502"),
+        pytest.param(arm_error(409, "SomethingUnknown"), None, id="unknown-409"),
+        pytest.param(arm_error(200, "ResourceDeploymentFailure"), None, id="unknown-failed-op"),
+        pytest.param(
+            arm_error(
+                200,
+                "ResourceDeploymentFailure",
+                details=[{"code": "AllocationFailed", "message": "capacity"}],
+            ),
+            ALLOCATION_RETRY_SECONDS,
+            id="allocation-in-details",
+        ),
         pytest.param(ServiceRequestError("connection refused"), None, id="connect"),
         pytest.param(ServiceResponseError("connection reset"), None, id="read"),
     ],
@@ -190,9 +244,11 @@ def test_quota_wins_over_conflict_status() -> None:
     assert not isinstance(classified, TransientAzureError)
 
 
-def test_operation_not_allowed_without_quota_is_not_quota() -> None:
-    classified = classify(arm_error(409, "OperationNotAllowed", "VM is deallocating"), action="x")
-    assert isinstance(classified, TransientAzureError)
+def test_operation_not_allowed_without_quota_is_terminal_but_not_quota() -> None:
+    """The reference: an operation "not allowed on specified SKU", which no retry changes."""
+    classified = classify(arm_error(409, "OperationNotAllowed", "not on this SKU"), action="x")
+    assert isinstance(classified, TerminalAzureError)
+    assert classified.reason == Reason.AZURE_REQUEST_REJECTED
 
 
 def test_credential_failure_without_response_is_access_denied() -> None:

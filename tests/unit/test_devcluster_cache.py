@@ -17,7 +17,7 @@ from vmroll.devcluster.cache import (
     read_wrapper_files,
     render_marker,
 )
-from vmroll.devcluster.toolsets import CONTROLPLANE, HELM_SET
+from vmroll.devcluster.toolsets import CONTROLPLANE, HELM_SET, IMAGETOOL_SET
 
 FILES = {"kube/go.mod": b"module kube\n", "kube/go.sum": b"sum\n", "etcd/go.mod": b"module etcd\n"}
 DIGESTS = {"etcd": "e" * 64, "kube-apiserver": "a" * 64, "kubectl": "c" * 64}
@@ -102,3 +102,14 @@ def test_the_key_changes_with_the_build_commands() -> None:
     assert stamped[BUILD_COMMANDS] != read_wrapper_files(restamped)[BUILD_COMMANDS]
     assert cache_key(stamped) != cache_key(read_wrapper_files(restamped))
     assert stamped.keys() == {"helm/go.mod", "helm/go.sum", BUILD_COMMANDS}
+
+
+def test_a_set_with_a_program_of_its_own_keys_its_cache_on_the_program_too() -> None:
+    files = read_wrapper_files(IMAGETOOL_SET)
+    assert set(files) == {
+        "imagetool/go.mod",
+        "imagetool/go.sum",
+        "imagetool/main.go",
+        BUILD_COMMANDS,
+    }
+    assert b"package main" in files["imagetool/main.go"]

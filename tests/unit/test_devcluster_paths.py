@@ -18,7 +18,9 @@ from vmroll.devcluster.paths import (
 )
 from vmroll.devcluster.toolsets import CONTROLPLANE
 from vmroll.devcluster.versions import (
+    CLI_UTILS_VERSION,
     ETCD_VERSION,
+    GO_CONTAINERREGISTRY_VERSION,
     HELM_KUBERNETES_MINOR,
     HELM_VERSION,
     KUBERNETES_VERSION,
@@ -63,6 +65,8 @@ def test_the_go_modules_pin_the_versions_in_versions_py() -> None:
     kube = (wrapper_module("kube", CONTROLPLANE.modules_root) / "go.mod").read_text()
     etcd = (wrapper_module("etcd", CONTROLPLANE.modules_root) / "go.mod").read_text()
     helm = (wrapper_module("helm", HACK_ROOT) / "go.mod").read_text()
+    imagetool = (wrapper_module("imagetool", HACK_ROOT) / "go.mod").read_text()
+    kstatus = (wrapper_module("kstatus", HACK_ROOT) / "go.mod").read_text()
     assert f"require k8s.io/kubernetes {KUBERNETES_VERSION}\n" in kube
     staging = "v0." + KUBERNETES_VERSION.removeprefix("v1.")
     replaced = re.findall(r"^\s*(k8s\.io/\S+) => \1 (\S+)$", kube, re.MULTILINE)
@@ -70,7 +74,11 @@ def test_the_go_modules_pin_the_versions_in_versions_py() -> None:
     assert {version for _, version in replaced} == {staging}
     assert f"require go.etcd.io/etcd/server/v3 {ETCD_VERSION}\n" in etcd
     assert f"require helm.sh/helm/v3 {HELM_VERSION}\n" in helm
-    for go_mod in (kube, etcd, helm):
+    assert f"require github.com/google/go-containerregistry {GO_CONTAINERREGISTRY_VERSION}\n" in (
+        imagetool
+    )
+    assert f"\tsigs.k8s.io/cli-utils {CLI_UTILS_VERSION}\n" in kstatus
+    for go_mod in (kube, etcd, helm, imagetool, kstatus):
         directive = re.search(r"^go (\d+)\.(\d+)", go_mod, re.MULTILINE)
         assert directive is not None
         assert (int(directive.group(1)), int(directive.group(2))) == MINIMUM_GO_VERSION

@@ -24,15 +24,19 @@ from rollout_builders import (
     vm,
 )
 
-from vmroll.plan.rollout import plan_rollout
+from vmroll.plan.rollout import NO_REIMAGE, plan_rollout
 from vmroll.plan.rollout_model import (
+    CreateVM,
     InFlight,
     ObservedInstance,
+    ReimagePairs,
+    ReimageVM,
     RollbackPolicy,
     RolloutHistory,
     RolloutPhase,
     RolloutProgress,
     RolloutSpec,
+    Strategy,
     Target,
 )
 
@@ -112,6 +116,27 @@ CASES = {
         (new("n1"), new("n2", STARTING)),
         history(stalled_since(601, old=0), good=None),
         RolloutPhase.DEADLINE_EXCEEDED,
+        NEW,
+    ),
+    "deadline-exceeded-with-a-previous-that-cannot-be-rebuilt": Case(
+        spec(previous_rebuildable=False),
+        MIDWAY,
+        history(stalled_since(601)),
+        RolloutPhase.DEADLINE_EXCEEDED,
+        NEW,
+    ),
+    "unhealthy-share-with-a-previous-that-cannot-be-rebuilt": Case(
+        spec(previous_rebuildable=False),
+        (new("n1", UNHEALTHY), vm("o2"), vm("o3")),
+        history(),
+        RolloutPhase.PROGRESSING,
+        NEW,
+    ),
+    "known-bad-with-a-previous-that-cannot-be-rebuilt": Case(
+        spec(previous_rebuildable=False),
+        MIDWAY,
+        history(bad=frozenset({NEW.revision})),
+        RolloutPhase.PROGRESSING,
         NEW,
     ),
     "unhealthy-share-above-limit-rolls-back": Case(
@@ -197,7 +222,7 @@ def test_failure_handling(case: Case) -> None:
 def test_rollback_marks_the_revision_bad_and_rolls_towards_the_good_one() -> None:
     plan = plan_rollout(spec(), (new("n1", UNHEALTHY), vm("o2"), vm("o3")), history(), NOW)
     assert plan.facts.rollback_started
-    assert plan.facts.rolled_back_from == NEW.revision
+    assert plan.facts.rolled_back_from == NEW
     assert plan.facts.unhealthy_updated == ("n1",)
     assert plan.history.known_bad == {NEW.revision}
     assert plan.history.previous_good == OLD
@@ -208,7 +233,7 @@ def test_rollback_marks_the_revision_bad_and_rolls_towards_the_good_one() -> Non
 def test_rollback_in_progress_is_not_restarted() -> None:
     plan = plan_rollout(spec(), MIDWAY, history(bad=frozenset({NEW.revision})), NOW)
     assert not plan.facts.rollback_started
-    assert plan.facts.rolled_back_from == NEW.revision
+    assert plan.facts.rolled_back_from == NEW
 
 
 def test_a_new_target_starts_a_progress_record() -> None:
@@ -253,3 +278,49 @@ def test_a_known_bad_revision_is_forgotten_once_the_spec_moves_on() -> None:
     assert plan.target == newer
     assert plan.history.known_bad == frozenset()
     assert plan.phase is RolloutPhase.PROGRESSING
+
+
+ROLLING_BACK = history(bad=frozenset({NEW.revision}))
+
+
+@pytest.mark.parametrize(
+    ("strategy", "fleet", "pairs", "before", "expected"),
+    [
+        pytest.param(
+            Strategy.ROLLING_REPLACE, (new("n1", UNHEALTHY), vm("o2"), vm("o3")), NO_REIMAGE,
+            history(), ["create - rev-old 1.0.0"], id="replace-creates-the-previous-version",
+        ),
+        pytest.param(
+            Strategy.ROLLING_REIMAGE, (new("n1", UNHEALTHY), new("n2", UNHEALTHY), vm("o3")),
+            ReimagePairs(frozenset({(NEW.revision, OLD.revision)})), history(),
+            ["reimage n1 rev-old 1.0.0", "reimage n2 rev-old 1.0.0"],
+            id="reimage-back-to-the-previous-version",
+        ),
+        pytest.param(
+            Strategy.ROLLING_REIMAGE, (vm("o3"),), NO_REIMAGE, ROLLING_BACK,
+            ["create - rev-old 1.0.0"] * 2, id="replaced-by-the-previous-version",
+        ),
+    ],
+)  # fmt: skip
+def test_a_rollback_writes_the_previous_revisions_image(
+    strategy: Strategy,
+    fleet: tuple[ObservedInstance, ...],
+    pairs: ReimagePairs,
+    before: RolloutHistory,
+    expected: list[str],
+) -> None:
+    """Whatever the spec's target is now, every VM a rollback writes is the previous good
+    revision at its own image version, never the failed one."""
+    reimage = strategy is Strategy.ROLLING_REIMAGE
+    rolling = spec(strategy=strategy, max_surge=0 if reimage else 1,
+                   max_unavailable=1 if reimage else 0)  # fmt: skip
+    plan = plan_rollout(rolling, fleet, before, NOW, reimage_pairs=pairs)
+    written = [
+        f"{'reimage ' + a.name if isinstance(a, ReimageVM) else 'create -'} "
+        f"{a.revision} {a.image_version}"
+        for a in plan.actions
+        if isinstance(a, CreateVM | ReimageVM)
+    ]
+    assert written == expected
+    assert plan.target == OLD
+    assert plan.facts.rolled_back_from == NEW

@@ -11,7 +11,14 @@ from typing import Any
 
 from vmroll.api.pool import VirtualMachinePool
 from vmroll.azure.errors import TerminalAzureError, TransientAzureError
-from vmroll.azure.images import ImageRef, ImageSourceKind, PurchasePlan, ResolvedImage
+from vmroll.azure.images import (
+    GalleryImage,
+    ImageRef,
+    ImageSourceKind,
+    ManagedImage,
+    PurchasePlan,
+    ResolvedImage,
+)
 from vmroll.azure.lro import OperationKind, OperationRecord, OperationState
 from vmroll.azure.vm_body import VmSpec, build_vm_body
 from vmroll.azure.vms import PoolListing, PoolVm, VmRuntime
@@ -32,14 +39,39 @@ IMAGE = ResolvedImage(
                      "version": VERSION},
 )  # fmt: skip
 START = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
+GALLERY_IMAGE = (
+    f"/subscriptions/{SUBSCRIPTION}/resourceGroups/{RG}/providers/Microsoft.Compute"
+    "/galleries/g/images/web"
+)
+
+
+def resolved_at(image: ImageRef, version: str) -> ResolvedImage:
+    """What Azure resolves `image` to when `version` is the exact version asked (or latest)."""
+    if isinstance(image, GalleryImage):
+        version_id = f"{image.image_id}/versions/{version}"
+        return ResolvedImage(
+            source=ImageSourceKind.GALLERY, requested=image.version, resolved_version=version,
+            image_id=version_id, image_reference={"id": version_id},
+        )  # fmt: skip
+    assert not isinstance(image, ManagedImage)
+    return replace(
+        IMAGE,
+        requested=image.version,
+        resolved_version=version,
+        image_id=f"/images/canonical/ubuntu/server/{version}",
+        image_reference={**IMAGE.image_reference, "version": version},
+    )
 
 
 @dataclass
 class FakeAzure:
-    """One resource group; creates and deletes finish when waited on."""
+    """One resource group; creates and deletes finish when waited on. A VM runs the version its
+    image reference names (or the reimage asked for); versions in `unhealthy` boot unhealthy."""
 
     log: list[str]
     vms: dict[str, PoolVm] = field(default_factory=dict)
+    latest: str = VERSION
+    unhealthy: set[str] = field(default_factory=set)
     image_error: TerminalAzureError | None = None
     list_error: TransientAzureError | None = None
     create_error: TerminalAzureError | None = None
@@ -55,7 +87,9 @@ class FakeAzure:
         self.log.append("resolve")
         if self.image_error is not None:
             raise self.image_error
-        return replace(IMAGE, plan=self.plan)
+        exact = getattr(image, "version", "latest")
+        version = self.latest if exact == "latest" else exact
+        return replace(resolved_at(image, version), plan=self.plan)
 
     async def ensure_terms(self, plan: PurchasePlan, *, accept: bool) -> None:
         self.log.append(f"terms accept={accept}")
@@ -77,14 +111,18 @@ class FakeAzure:
 
     async def get_vm_runtime(self, vm: PoolVm) -> VmRuntime | None:
         self.log.append(f"runtime {vm.name}")
-        return VmRuntime(power_state="running", health=None)
+        health = "unhealthy" if vm.image_version in self.unhealthy else None
+        return VmRuntime(power_state="running", health=health)
 
     async def create_vm(self, resource_group: str, spec: VmSpec) -> OperationRecord:
         self.log.append(f"create {spec.name}")
         if self.create_error is not None:
             raise self.create_error
-        tags = build_vm_body(spec)["tags"]
-        self.vms[spec.name] = vm(spec.name, tags["vmroll.io_pool-uid"], tags, "Creating")
+        body = build_vm_body(spec)
+        tags, reference = body["tags"], body["properties"]["storageProfile"]["imageReference"]
+        runs = reference.get("version") or reference["id"].rsplit("/", 1)[-1]
+        created = vm(spec.name, tags["vmroll.io_pool-uid"], tags, "Creating")
+        self.vms[spec.name] = replace(created, image_version=runs)
         return OperationRecord(OperationKind.CREATE, f"/vms/{spec.name}", f"token-{spec.name}")
 
     async def delete_vm(self, vm: PoolVm, pool_uid: str, *, force: bool = False) -> OperationRecord:
@@ -97,6 +135,7 @@ class FakeAzure:
         self, vm: PoolVm, pool_uid: str, exact_version: str | None
     ) -> OperationRecord:
         self.log.append(f"reimage {vm.name}")
+        self.vms[vm.name] = replace(self.vms[vm.name], image_version=exact_version)
         return OperationRecord(OperationKind.REIMAGE, f"/vms/{vm.name}", f"token-{vm.name}")
 
     async def wait_operation(self, record: OperationRecord, *, max_wait: float) -> OperationState:

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from vmroll.api.pool_status import VirtualMachinePoolStatus
-from vmroll.plan.rollout_model import Target
+from vmroll.plan.rollout_model import RolloutProgress, Target
 from vmroll.reconcile.memory import PoolMemory
 
 T0 = datetime(2026, 11, 25, tzinfo=UTC)
@@ -40,3 +40,16 @@ def test_a_changed_spec_forgives_the_revisions_that_failed() -> None:
     running = PoolMemory.from_status(status(observed_generation=4))
     assert running.rollout_history(generation=4).known_bad == frozenset({"bad"})
     assert running.rollout_history(generation=5).known_bad == frozenset()
+
+
+def test_a_restart_keeps_the_progress_deadline_clock() -> None:
+    recorded = VirtualMachinePoolStatus.model_validate({
+        **status(observed_generation=4).to_wire(),
+        "progress": {"revision": "next", "startedAt": T0.isoformat(),
+                     "lastProgressAt": (T0 + timedelta(seconds=40)).isoformat(),
+                     "updatedAvailable": 1, "oldRemaining": 2},
+    })  # fmt: skip
+
+    history = PoolMemory.from_status(recorded).rollout_history(generation=4)
+
+    assert history.progress == RolloutProgress("next", T0, T0 + timedelta(seconds=40), 1, 2)

@@ -66,11 +66,11 @@ async def test_creates_are_recorded_in_status_before_they_are_sent() -> None:
     outcome = await world.pass_().run()
 
     first_create = next(i for i, e in enumerate(world.log) if e.startswith("create"))
-    recorded = world.sinks.patches[0]["pendingOperations"]
+    recorded = world.sinks.patches[1]["pendingOperations"]
     assert world.log[first_create - 1] == "status ['pendingOperations']"
     assert sorted(op["vmName"] for op in recorded) == sorted(world.azure.vms)
     assert all("resumeToken" not in op for op in recorded)
-    assert all(op["resumeToken"] for op in world.sinks.patches[1]["pendingOperations"])
+    assert all(op["resumeToken"] for op in world.sinks.patches[2]["pendingOperations"])
     assert outcome.next is Next.PROGRESSING
 
 
@@ -85,6 +85,22 @@ async def test_creates_are_reported_once_a_list_shows_them() -> None:
     assert after_follow == []
     assert [e[1] for e in world.sinks.events] == ["Created"] * 3
     assert world.memory.pending == {}
+
+
+async def test_a_new_pools_first_status_says_reconciling_before_any_operation_is_recorded() -> None:
+    """kstatus reads a status with neither observedGeneration nor conditions as Current."""
+    world = World()
+
+    await world.pass_().run()
+
+    first = world.sinks.patches[0]
+    assert first["observedGeneration"] == world.pool["metadata"]["generation"]
+    assert {(c["type"], c["status"]) for c in first["conditions"]} == {
+        ("Ready", "False"), ("Reconciling", "True")
+    }  # fmt: skip
+    assert world.log.index(f"status {sorted(first)}") < world.log.index(
+        "status ['pendingOperations']"
+    )
 
 
 async def test_a_settled_pool_is_ready_and_then_writes_nothing() -> None:

@@ -10,9 +10,9 @@ import pytest
 from test_reconcile_fakes import IMAGE, pool_object
 
 from vmroll.api.pool import VirtualMachinePool
-from vmroll.api.pool_status import ImageStatus
+from vmroll.api.pool_status import ImageStatus, VirtualMachinePoolStatus
 from vmroll.azure.images import ImageRef, MarketplaceImage, ResolvedImage
-from vmroll.reconcile.target import resolve_target
+from vmroll.reconcile.target import held_back_version, resolve_target
 
 NEWEST = "1.0.9"
 REQUESTED = "Canonical:ubuntu:server:latest"
@@ -69,3 +69,42 @@ async def test_pinned_resolves_again_when_the_image_itself_changes() -> None:
     resolved = await resolve_target(Catalog(), spec("latest", "Pinned"), old)
 
     assert resolved.image.resolved_version == NEWEST
+
+
+async def test_pinned_keeps_the_version_it_rolled_back_from() -> None:
+    """After a rollback, status.image names the previous version the pool runs; `Pinned` still
+    keeps the version `latest` resolved to, which the planner knows failed, so the pool stays
+    rolled back instead of adopting the previous version as its target."""
+    old = previous(REQUESTED, "1.0.2")
+
+    resolved = await resolve_target(Catalog(), spec("latest", "Pinned"), old, held_back="1.0.5")
+
+    assert resolved.image.resolved_version == "1.0.5"
+
+
+def status_with(history: list[tuple[str, str, str]], update_revision: str) -> Any:
+    return VirtualMachinePoolStatus.model_validate({
+        "updateRevision": update_revision,
+        "history": [{"revision": r, "imageVersion": v, "outcome": o,
+                     "startedAt": "2026-01-01T00:00:00Z"} for r, v, o in history],
+    })  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("history", "update_revision", "held"),
+    [
+        pytest.param([("a", "1.0.2", "InProgress"), ("b", "1.0.5", "RolledBack")], "a", "1.0.5",
+                     id="rolling-back"),
+        pytest.param([("a", "1.0.2", "Succeeded"), ("b", "1.0.5", "RolledBack")], "a", "1.0.5",
+                     id="rolled-back"),
+        pytest.param([("c", "1.0.7", "InProgress"), ("a", "1.0.2", "Succeeded"),
+                      ("b", "1.0.5", "RolledBack")], "c", None, id="moved-on"),
+        pytest.param([("b", "1.0.5", "Succeeded"), ("a", "1.0.2", "Succeeded")], "b", None,
+                     id="no-rollback"),
+        pytest.param([], None, None, id="no-history"),
+    ],
+)  # fmt: skip
+def test_the_version_a_pool_is_held_back_from(
+    history: list[tuple[str, str, str]], update_revision: str | None, held: str | None
+) -> None:
+    assert held_back_version(status_with(history, update_revision or "")) == held

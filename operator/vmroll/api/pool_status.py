@@ -95,6 +95,21 @@ class RolloutRecord(ApiModel):
     )
 
 
+class ProgressRecord(ApiModel):
+    """The progress-deadline clock of the rollout in progress: when it last made progress, and
+    the counts that progress is measured against."""
+
+    revision: str = Field(description="Revision the rollout moves to.")
+    started_at: datetime = Field(description="When the rollout to this revision started.")
+    last_progress_at: datetime = Field(
+        description="When more VMs became available on the revision, or fewer old ones remained."
+    )
+    updated_available: int = Field(
+        ge=0, description="VMs available on the revision at the last progress."
+    )
+    old_remaining: int = Field(ge=0, description="Old VMs left at the last progress.")
+
+
 class OperationKind(StrEnum):
     """Azure operations vmroll starts on a VM and may have to resume."""
 
@@ -162,6 +177,14 @@ class VirtualMachinePoolStatus(ApiModel):
         default_factory=list,
         max_length=MAX_HISTORY,
         description=f"The last {MAX_HISTORY} rollouts, newest first.",
+    )
+    progress: ProgressRecord | None = Field(
+        default=None,
+        description=(
+            "The progress deadline's clock while a rollout runs, kept so that an operator "
+            "restart does not restart it; absent when no rollout is running (complete, paused, "
+            "outside a maintenance window or waiting for deletions)."
+        ),
     )
     pending_operations: list[PendingOperation] = Field(
         default_factory=list,

@@ -69,6 +69,7 @@ DEFAULT_MAX_SURGE = 1
 DEFAULT_MAX_UNAVAILABLE = 0
 DEFAULT_MIN_READY_SECONDS = 0
 DEFAULT_PROGRESS_DEADLINE_SECONDS = 1800
+DEFAULT_HEALTH_GRACE_SECONDS = 600
 
 
 def _or_default(field: str, default: object) -> str:
@@ -132,6 +133,17 @@ class Rollback(ApiModel):
         ge=0,
         le=100,
         description="Percentage of new-revision VMs that may be unhealthy before rolling back.",
+    )
+    health_grace_seconds: int = Field(
+        default=DEFAULT_HEALTH_GRACE_SECONDS,
+        ge=0,
+        le=86400,
+        description=(
+            "Seconds a created or reimaged VM may take to become healthy before it counts as "
+            "unhealthy (as a scale set's health probe grace period). Once more than "
+            "maxUnhealthyPercent of the new-revision VMs are unhealthy past it, the rollout "
+            "fails at once, without waiting for progressDeadlineSeconds."
+        ),
     )
 
 

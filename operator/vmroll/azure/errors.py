@@ -12,6 +12,17 @@ comes back without the spec changing, so vmroll keeps trying, but no sooner than
 `ALLOCATION_RETRY_SECONDS`, and the code stays on the error for the handler's message.
 Codes are matched before HTTP statuses, because Compute answers quota and SKU problems with 409,
 the same status it uses for a conflicting operation.
+
+Terminal codes are those the shared Azure reference documents as needing a change
+(errors_throttling.md): the quota and SKU codes, `OperationNotAllowed` (an operation the SKU does
+not allow, or quota; but not a 429 or a `TooManyRequests` detail, which is Compute throttling),
+the image codes, `InvalidParameter`, the marketplace terms codes and `ResourceGroupNotFound`,
+wherever they appear: top level, in `details`, or as a failed long-running operation's error.
+What stays transient is what the reference calls temporary or state-dependent: 429, 5xx
+(`InternalServerError` "Caused by a temporary problem"), `Conflict` and
+`AnotherOperationInProgress` (the resource's current state), `AllocationFailed`, and a failed
+operation with no code vmroll knows; the pool's loop retries them with capped exponential
+backoff (vmroll.plan.backoff), not at a fixed rate.
 """
 
 from __future__ import annotations
@@ -49,6 +60,7 @@ _BUSY_CODES = frozenset(
 )
 _ALLOCATION_CODES = frozenset({"allocationfailed", "zonalallocationfailed"})
 _QUOTA_CODES = frozenset({"quotaexceeded", "resourcequotaexceeded"})
+_REJECTED_CODES = frozenset({"operationnotallowed", "resourcegroupnotfound"})
 
 
 class AzureGatewayError(Exception):
@@ -107,7 +119,7 @@ def _classify_response(error: HttpResponseError, action: str) -> AzureGatewayErr
     status = error.status_code or 0
     codes = _codes(error)
     message = f"{action}: {_summary(error)}"
-    if status == 429:
+    if status == 429 or "toomanyrequests" in codes:
         return TransientAzureError(message, retry_after=_retry_after(error), code="TooManyRequests")
     if codes & _TERMS_CODES:
         return TerminalAzureError(Reason.TERMS_NOT_ACCEPTED, message)
@@ -124,6 +136,8 @@ def _classify_response(error: HttpResponseError, action: str) -> AzureGatewayErr
         return TransientAzureError(message, retry_after=retry_after, code="AllocationFailed")
     if status in (401, 403) or codes & _ACCESS_CODES:
         return AzureAccessError(message)
+    if codes & _REJECTED_CODES:
+        return TerminalAzureError(Reason.AZURE_REQUEST_REJECTED, message)
     if status in (408, 409) or status >= 500 or codes & _BUSY_CODES:
         return TransientAzureError(message, retry_after=_retry_after(error), code=_code(error))
     if 200 <= status < 300:

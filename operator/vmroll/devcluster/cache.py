@@ -41,6 +41,7 @@ def read_wrapper_files(tools: ToolSet) -> dict[str, bytes]:
     The commands count too, so that changing a flag (a version stamped by ldflags) builds afresh.
     """
     names = [f"{module}/{file}" for module in tools.modules for file in ("go.mod", "go.sum")]
+    names += tools.sources
     files = {name: (tools.modules_root / name).read_bytes() for name in names}
     commands = (" ".join(build.argv("go", Path("bin"))) for build in tools.builds)
     files[BUILD_COMMANDS] = "\n".join(commands).encode()

@@ -3,7 +3,7 @@
 Each set is a few binaries built from wrapper modules under `hack/` at pinned versions. A set has
 a cache directory of its own (see `cache.py`), so adding a tool never invalidates another set's
 binaries, and a command builds only the sets it runs: `make dev` needs the control plane, the
-chart's tests need helm too.
+chart's tests need helm too, the GitOps health tests kstatus.
 """
 
 from __future__ import annotations
@@ -15,11 +15,15 @@ from vmroll.devcluster.errors import DevclusterError
 from vmroll.devcluster.gobuild import GoBuild, kubernetes_ldflags
 from vmroll.devcluster.paths import HACK_ROOT
 from vmroll.devcluster.versions import (
+    CLI_UTILS_VERSION,
     ETCD,
     ETCD_VERSION,
+    GO_CONTAINERREGISTRY_VERSION,
     HELM,
     HELM_KUBERNETES_MINOR,
     HELM_VERSION,
+    IMAGETOOL,
+    KSTATUS,
     KUBE_APISERVER,
     KUBECTL,
     KUBERNETES_VERSION,
@@ -28,13 +32,18 @@ from vmroll.devcluster.versions import (
 
 @dataclass(frozen=True)
 class ToolSet:
-    """Binaries built together: `modules` are wrapper module directories under `modules_root`."""
+    """Binaries built together: `modules` are wrapper module directories under `modules_root`.
+
+    `sources` names the Go files of a module that holds its own program (paths under
+    `modules_root`): they are part of the cache key like go.mod and go.sum.
+    """
 
     name: str
     label: str
     modules_root: Path
     modules: tuple[str, ...]
     builds: tuple[GoBuild, ...]
+    sources: tuple[str, ...] = ()
 
     @property
     def binaries(self) -> tuple[str, ...]:
@@ -81,7 +90,27 @@ HELM_SET = ToolSet(
     builds=(GoBuild(HELM, "helm", "helm.sh/helm/v3/cmd/helm", helm_ldflags()),),
 )
 
-TOOL_SETS = {tools.name: tools for tools in (CONTROLPLANE, HELM_SET)}
+# The image assembler of `make image`: a program of vmroll's own over go-containerregistry.
+IMAGETOOL_SET = ToolSet(
+    name="imagetool",
+    label=f"imagetool-ggcr-{GO_CONTAINERREGISTRY_VERSION}",
+    modules_root=HACK_ROOT,
+    modules=("imagetool",),
+    builds=(GoBuild(IMAGETOOL, "imagetool", "vmroll.io/hack/imagetool"),),
+    sources=("imagetool/main.go",),
+)
+
+KSTATUS_SET = ToolSet(
+    name="kstatus",
+    label=f"kstatus-cli-utils-{CLI_UTILS_VERSION}",
+    modules_root=HACK_ROOT,
+    modules=("kstatus",),
+    builds=(GoBuild(KSTATUS, "kstatus", "vmroll.io/hack/kstatus"),),
+    sources=("kstatus/main.go",),
+)
+"""`kstatus FILE...`: what sigs.k8s.io/cli-utils' status.Compute says of each object, as JSON."""
+
+TOOL_SETS = {tools.name: tools for tools in (CONTROLPLANE, HELM_SET, IMAGETOOL_SET, KSTATUS_SET)}
 
 
 def tool_set(name: str) -> ToolSet:

@@ -1,10 +1,12 @@
 """AzureAccount handlers: index accounts for the pools, and report whether a token can be had.
 
-`Ready` is True when vmroll obtained an ARM token with the account's credential; False names
-what to change (the Secret, the client ID, the tenant, the endpoints). The check runs on every
+`Ready` is True when vmroll obtained an ARM token with the account's credential; otherwise it is
+False and `Stalled` True, both naming what to change (the Secret, the client ID, the tenant, the
+endpoints): kstatus readers (Flux) take an object with only `Ready` False for InProgress and
+wait for it until they time out, where Stalled fails them at once. The check runs on every
 change and every `CHECK_INTERVAL_SECONDS`; a failure gets one Warning event when the condition
-changes, not one more from every check that finds it unchanged. Token failures are summarised by
-type and Entra's own message, which never contains the secret.
+changes, not one more from every check that finds it unchanged. Token failures are summarised
+by type and Entra's own message, which never contains the secret.
 """
 
 from __future__ import annotations
@@ -17,11 +19,10 @@ from azure.core.exceptions import AzureError, ClientAuthenticationError
 
 from vmroll.api.account import PLURAL, AzureAccount, AzureAccountStatus
 from vmroll.api.base import GROUP, VERSION
-from vmroll.api.types import ConditionStatus
 from vmroll.azure.credentials import build_credential
 from vmroll.handlers.connections import AccountConfigError, connection_for
 from vmroll.handlers.state import OperatorState
-from vmroll.plan.conditions import ConditionType, ConditionUpdate
+from vmroll.plan.conditions import Assessment, ConditionUpdate, State
 from vmroll.plan.reasons import Reason
 
 CHECK_INTERVAL_SECONDS = 600.0
@@ -45,19 +46,20 @@ async def check_account(body: kopf.Body, memo: kopf.Memo, patch: kopf.Patch, **_
     ready = reason == Reason.AUTHENTICATED
     status = account.status or AzureAccountStatus()
     generation = account.metadata.generation
-    update = ConditionUpdate.of(status.conditions).set(
-        ConditionType.READY,
-        ConditionStatus.TRUE if ready else ConditionStatus.FALSE,
-        reason,
-        message,
-        observed_generation=generation,
-        now=state.clock(),
+    update = ConditionUpdate.of(status.conditions).assess(
+        account_assessment(reason, message), observed_generation=generation, now=state.clock()
     )
     if update.changed or status.observed_generation != generation:
         new = AzureAccountStatus(conditions=list(update.conditions), observed_generation=generation)
         patch.status.update(new.to_wire())
     if not ready and update.changed:
         kopf.warn(body, reason=reason, message=message)
+
+
+def account_assessment(reason: str, message: str) -> Assessment:
+    """Ready once authenticated; else Stalled: every other outcome needs the account changed."""
+    state = State.READY if reason == Reason.AUTHENTICATED else State.STALLED
+    return Assessment(state, reason, message)
 
 
 async def token_check(state: OperatorState, account: AzureAccount) -> tuple[str, str]:

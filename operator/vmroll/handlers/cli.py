@@ -89,6 +89,18 @@ def register(commands: argparse._SubParsersAction[Any]) -> None:
         help="seconds between passes while operations progress",
     )
     parser.add_argument(
+        "--retry-base-interval",
+        type=float,
+        default=defaults.retry_base_seconds,
+        help="seconds before the first retry after a transient failure (backoff base)",
+    )
+    parser.add_argument(
+        "--retry-max-interval",
+        type=float,
+        default=defaults.retry_max_seconds,
+        help="the longest backoff between retries, unless Azure asks for longer",
+    )
+    parser.add_argument(
         "--concurrency",
         type=int,
         default=defaults.concurrency,
@@ -139,6 +151,8 @@ def run(args: argparse.Namespace) -> int:
         resync_seconds=args.resync_interval,
         stalled_seconds=args.stalled_interval,
         progress_seconds=args.progress_interval,
+        retry_base_seconds=args.retry_base_interval,
+        retry_max_seconds=args.retry_max_interval,
         concurrency=args.concurrency,
         polling_interval=args.polling_interval,
         metrics=args.metrics,

@@ -18,7 +18,7 @@ import os
 from vmroll.api.account import AzureAccount, CaBundle
 from vmroll.api.types import NamespacedKeyReference
 from vmroll.azure import settings as az
-from vmroll.handlers.kube import KubeApi
+from vmroll.handlers.kube import KubeApi, SecretNotText
 from vmroll.handlers.state import Connection, OperatorState
 from vmroll.plan.account_trust import TrustPolicy, check_trust, reference_namespace
 from vmroll.plan.reasons import Reason
@@ -97,7 +97,13 @@ async def _secret(
     kube: KubeApi, ref: NamespacedKeyReference, policy: TrustPolicy, field: str
 ) -> str:
     namespace = reference_namespace(ref, policy)
-    value = await kube.secret_value(namespace, ref.name, ref.key)
+    try:
+        value = await kube.secret_value(namespace, ref.name, ref.key)
+    except SecretNotText as error:
+        raise AccountConfigError(
+            Reason.INVALID_SECRET,
+            f"{error} ({field}); store the text in it or fix the reference",
+        ) from None
     if value is None:
         raise AccountConfigError(
             Reason.CREDENTIALS_NOT_FOUND,

@@ -29,18 +29,36 @@ def load_api_client() -> Any:
     return client.ApiClient()
 
 
+class SecretNotText(ValueError):
+    """A Secret's key holds bytes that are not UTF-8 text; the value itself is never kept."""
+
+    def __init__(self, namespace: str, name: str, key: str) -> None:
+        super().__init__(f"Secret {namespace}/{name} key {key} is not UTF-8 text")
+        self.namespace, self.name, self.key = namespace, name, key
+
+
 class KubeApi:
     def __init__(self, api_client: Any) -> None:
         self._core = client.CoreV1Api(api_client)
         self._custom = client.CustomObjectsApi(api_client)
 
-    async def secret_value(self, namespace: str, name: str, key: str) -> str | None:
-        """The decoded value, or None when the Secret or the key does not exist."""
+    async def secret_bytes(self, namespace: str, name: str, key: str) -> bytes | None:
+        """The value as stored, or None when the Secret or the key does not exist."""
         secret = await self._get(self._core.read_namespaced_secret, name, namespace)
         data: Mapping[str, str] = (secret.data if secret is not None else None) or {}
-        if key not in data:
+        return base64.b64decode(data[key]) if key in data else None
+
+    async def secret_value(self, namespace: str, name: str, key: str) -> str | None:
+        """The value as text, or None when the Secret or the key does not exist; raises
+        `SecretNotText` when the value is binary."""
+        value = await self.secret_bytes(namespace, name, key)
+        if value is None:
             return None
-        return base64.b64decode(data[key]).decode()
+        try:
+            return value.decode()
+        except UnicodeDecodeError:
+            # Not chained: the decode error's text quotes a byte of the secret.
+            raise SecretNotText(namespace, name, key) from None
 
     async def config_map_value(self, namespace: str, name: str, key: str) -> str | None:
         found = await self._get(self._core.read_namespaced_config_map, name, namespace)

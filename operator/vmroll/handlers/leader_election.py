@@ -10,10 +10,13 @@ controller-runtime does, a process starts the kopf operator only once it holds a
 (the Deployment restarts it as a standby): never two actors. On a clean stop (SIGTERM) it lets
 kopf finish, then releases the Lease, so a standby takes over without waiting for it to expire.
 A standby serves the liveness endpoint while it waits, so that it is not restarted for waiting.
+As with controller-runtime, this is not fencing: a process frozen (SIGSTOP, a paused VM) past
+the Lease's duration exits as it wakes, but a request it had already sent may still complete.
 
 The decisions (expired? whose? what next?) are `vmroll.plan.leases`; this module only reads
-and writes the Lease (with its resourceVersion: a concurrent write fails with 409) and keeps
-time. Needs, in the Lease's namespace: leases get, create, update.
+and writes the Lease (with its resourceVersion: a concurrent write fails with 409), keeps time,
+and posts events on the Lease: who became leader, who released it, and a warning from a leader
+that lost it. Needs, in the Lease's namespace: leases get, create, update; events create.
 """
 
 from __future__ import annotations
@@ -52,6 +55,10 @@ from vmroll.plan.leases import (
 logger = logging.getLogger(__name__)
 
 DEFAULT_LEASE_NAME = "vmroll"
+EVENT_SOURCE = "vmroll"
+LEADER_ELECTION = "LeaderElection"
+"""The reason of the events about a leader starting and stopping, as client-go names it."""
+LEADERSHIP_LOST = "LeadershipLost"
 EXIT_LEADERSHIP_LOST = 3
 """The exit code of a process that lost the Lease while acting (1 is any other failure)."""
 _TRANSIENT = (ApiException, urllib3.exceptions.HTTPError, OSError, TimeoutError)
@@ -86,6 +93,7 @@ class LeaseClient:
 
     def __init__(self, api_client: Any, election: Election) -> None:
         self._api: Any = client.CoordinationV1Api(api_client)
+        self._core: Any = client.CoreV1Api(api_client)
         self._election = election
         self._timeout = election.timing.retry_period
 
@@ -139,6 +147,39 @@ class LeaseClient:
                 raise LeaseConflict(str(self._election)) from error
             raise
         return str(lease.metadata.resource_version)
+
+    def event(self, type_: str, reason: str, message: str) -> None:
+        """Post an event about the Lease, blocking (see `_abandon`); a failure is only logged:
+        an event must never keep the operator from stopping or starting."""
+        namespace, now = self._election.namespace, datetime.now(UTC)
+        stamp = now.strftime("%Y-%m-%dT%H:%M:%SZ")
+        body = {
+            "metadata": {
+                "name": f"{self._election.name}.{now.timestamp() * 1e9:.0f}",
+                "namespace": namespace,
+            },
+            "involvedObject": {
+                "apiVersion": "coordination.k8s.io/v1",
+                "kind": "Lease",
+                "namespace": namespace,
+                "name": self._election.name,
+            },
+            "type": type_,
+            "reason": reason,
+            "message": message,
+            "source": {"component": EVENT_SOURCE},
+            "reportingComponent": EVENT_SOURCE,
+            "reportingInstance": self._election.identity,
+            "firstTimestamp": stamp,
+            "lastTimestamp": stamp,
+            "count": 1,
+        }
+        try:
+            self._core.create_namespaced_event(namespace, body, _request_timeout=self._timeout)
+        except _TRANSIENT as error:
+            logger.warning(
+                "Could not post the event %s about %s: %s", reason, self._election, error
+            )
 
 
 def _micro_time(moment: datetime) -> str:
@@ -228,6 +269,9 @@ async def _acquire(
                     election, election.identity, _how(observation.record, election.identity),
                     time.monotonic() - started,
                 )  # fmt: skip
+                await asyncio.to_thread(
+                    leases.event, "Normal", LEADER_ELECTION, f"{election.identity} became leader"
+                )
                 return _Held(step.record, new_version, acquired, now)
         except LeaseConflict:
             logger.info("Another replica wrote %s first; standing by.", election)
@@ -255,12 +299,22 @@ def _how(previous: LeaseRecord | None, identity: str) -> str:
 async def _keep(
     leases: LeaseClient, election: Election, held: _Held, stopping: asyncio.Event
 ) -> None:
-    """Renew every retry_period until `stopping`; exit the process once renewal is lost."""
+    """Renew every retry_period until `stopping`; exit the process once renewal is lost.
+
+    Waits are cut at the renew deadline, whatever the client's own timeouts and retries do,
+    so that this process stops before a standby may count the Lease as expired."""
     timing = election.timing
-    while not await _sleep_unless(stopping, timing.retry_period):
-        await _renew(leases, election, held)
+    while not await _sleep_unless(stopping, min(timing.retry_period, _left(held, timing))):
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(_left(held, timing)):
+                await _renew(leases, election, held)
         if leadership_lost(held.renewed_at, time.monotonic(), timing):
-            _abandon(election, f"not renewed for {timing.renew_deadline:.0f} s")
+            _abandon(leases, election, f"not renewed for {timing.renew_deadline:.0f} s")
+
+
+def _left(held: _Held, timing: LeaseTiming) -> float:
+    """Seconds until the renew deadline."""
+    return max(0.0, held.renewed_at + timing.renew_deadline - time.monotonic())
 
 
 async def _renew(leases: LeaseClient, election: Election, held: _Held) -> None:
@@ -273,15 +327,18 @@ async def _renew(leases: LeaseClient, election: Election, held: _Held) -> None:
             record, version = await leases.read()
             if not still_holds(observe(None, record, version, started), election.identity):
                 holder = record.holder or "nobody (released)" if record else "nobody (deleted)"
-                _abandon(election, f"it now names {holder}")
+                _abandon(leases, election, f"it now names {holder}")
             held.version = version
     except _TRANSIENT as error:
         logger.warning("Could not renew %s: %s", election, error)
 
 
-def _abandon(election: Election, why: str) -> None:
-    """Stop acting at once: no handler may run one more step, so no graceful shutdown."""
-    logger.critical("Lost %s (%s): exiting so that only one replica acts.", election, why)
+def _abandon(leases: LeaseClient, election: Election, why: str) -> None:
+    """Stop acting at once: no handler may run one more step, so no graceful shutdown, and the
+    warning event is posted without yielding to the event loop (where handlers run)."""
+    message = f"{election.identity} stopped acting and exits ({why})"
+    logger.critical("Lost %s: %s.", election, message)
+    leases.event("Warning", LEADERSHIP_LOST, message)
     logging.shutdown()
     os._exit(EXIT_LEADERSHIP_LOST)
 
@@ -295,6 +352,8 @@ async def _release(leases: LeaseClient, election: Election, held: _Held) -> None
         logger.warning("Could not release %s (it expires on its own): %s", election, error)
     else:
         logger.info("Released %s.", election)
+        message = f"{election.identity} stopped leading and released the Lease"
+        await asyncio.to_thread(leases.event, "Normal", LEADER_ELECTION, message)
 
 
 async def _sleep_unless(stopping: asyncio.Event, seconds: float) -> bool:

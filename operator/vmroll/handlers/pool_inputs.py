@@ -14,7 +14,7 @@ from vmroll.api.account import AzureAccount
 from vmroll.api.pool import VirtualMachinePool
 from vmroll.api.types import KeyReference
 from vmroll.handlers.connections import AccountConfigError, connection_for
-from vmroll.handlers.kube import KubeApi
+from vmroll.handlers.kube import KubeApi, SecretNotText
 from vmroll.handlers.state import OperatorState
 from vmroll.plan.reasons import Reason
 from vmroll.reconcile.inputs import AccountProblem, AccountView, TemplateInputs
@@ -59,6 +59,18 @@ async def namespace_labels(
 
 
 async def template_inputs(kube: KubeApi, pool: VirtualMachinePool) -> TemplateInputs:
+    try:
+        return await _template_inputs(kube, pool)
+    except SecretNotText as error:
+        field = _field_of(pool, error.name, error.key)
+        return TemplateInputs(
+            problem=f"Secret {error.name} key {error.key} ({field}) holds binary data, not "
+            "UTF-8 text; store the text in it or fix the reference",
+            problem_reason=Reason.INVALID_SECRET,
+        )
+
+
+async def _template_inputs(kube: KubeApi, pool: VirtualMachinePool) -> TemplateInputs:
     template = pool.spec.template
     namespace = pool.metadata.namespace or ""
     keys: list[str] = []
@@ -72,17 +84,29 @@ async def template_inputs(kube: KubeApi, pool: VirtualMachinePool) -> TemplateIn
             return TemplateInputs(problem=_missing("Secret", key.secret_ref, index))
         keys.append(value.strip())
     custom = template.custom_data
-    data: str | None = None
+    data: bytes | None = None
     if custom is not None and custom.secret_ref is not None:
-        data = await kube.secret_value(namespace, custom.secret_ref.name, custom.secret_ref.key)
+        # Bytes as they are: Azure takes any customData, and cloud-init reads gzip'd user data.
+        data = await kube.secret_bytes(namespace, custom.secret_ref.name, custom.secret_ref.key)
         if data is None:
             return TemplateInputs(problem=_missing("Secret", custom.secret_ref, None))
     elif custom is not None and custom.config_map_ref is not None:
         ref = custom.config_map_ref
-        data = await kube.config_map_value(namespace, ref.name, ref.key)
-        if data is None:
+        text = await kube.config_map_value(namespace, ref.name, ref.key)
+        if text is None:
             return TemplateInputs(problem=_missing("ConfigMap", ref, None))
-    return TemplateInputs(tuple(keys), None if data is None else data.encode())
+        data = text.encode()
+    return TemplateInputs(tuple(keys), data)
+
+
+def _field_of(pool: VirtualMachinePool, name: str, key: str) -> str:
+    """The SSH key entry that names the Secret: the only template text read from a Secret."""
+    keys = pool.spec.template.ssh_public_keys
+    for index, ssh in enumerate(keys):
+        ref = ssh.secret_ref
+        if ref is not None and (ref.name, ref.key) == (name, key):
+            return f"spec.template.sshPublicKeys[{index}]"
+    return "spec.template.sshPublicKeys"
 
 
 def _missing(kind: str, ref: KeyReference, index: int | None) -> str:

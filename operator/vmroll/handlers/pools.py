@@ -8,6 +8,8 @@ resync interval when settled, long when Stalled) or until the spec, the pool's a
 its account change, whichever comes first. Deletion is a kopf delete handler behind vmroll's
 finalizer; kopf stops the daemon first, and a per-pool lock keeps the two apart regardless.
 Each pass is timed and counted, and leaves the pool's figures for the metrics; deletion drops them.
+No failure ends only in the log: an invalid body, inputs that cannot be read, a status that
+cannot be written all end in a condition and an event (reconcile/failures.py), with backoff.
 """
 
 from __future__ import annotations
@@ -25,10 +27,21 @@ from vmroll.handlers.pool_inputs import account_view, namespace_labels, template
 from vmroll.handlers.state import OperatorState
 from vmroll.metrics.pool_figures import pool_figures
 from vmroll.metrics.registry import PassResult
+from vmroll.plan.reasons import Reason
 from vmroll.reconcile.deletion import Finalized, PoolDeletion
+from vmroll.reconcile.failures import (
+    StatusNotWritten,
+    describe_error,
+    invalid_pool_message,
+    log_unexpected,
+    retry_later,
+    stall_invalid_pool,
+    stored_status,
+)
 from vmroll.reconcile.inputs import Next, Outcome
 from vmroll.reconcile.memory import PoolMemory
 from vmroll.reconcile.pool_pass import PoolPass
+from vmroll.reconcile.report import Reporter
 
 ACCOUNT_INDEX = "accounts_by_name"
 """kopf passes each index to handlers as a keyword named after the index function."""
@@ -52,13 +65,18 @@ class PoolEventSink:
         kopf.event(self._body, type=type_, reason=reason, message=message)
 
 
-async def build_pass(
-    state: OperatorState, body: kopf.Body, index: Any, pool: VirtualMachinePool
-) -> PoolPass:
+def _memory(state: OperatorState, pool: VirtualMachinePool) -> PoolMemory:
     uid = pool.metadata.uid or ""
     memory = state.memories.get(uid)
     if memory is None:
         memory = state.memories[uid] = PoolMemory.from_status(pool.status)
+    return memory
+
+
+async def build_pass(
+    state: OperatorState, body: kopf.Body, index: Any, pool: VirtualMachinePool
+) -> PoolPass:
+    memory = _memory(state, pool)
     view = await account_view(state, index, pool)
     namespace = pool.metadata.namespace or ""
     return PoolPass(
@@ -107,25 +125,66 @@ async def _run_pass(
     try:
         pool = VirtualMachinePool.model_validate(dict(body))
     except ValidationError as error:
-        logger.error(f"cannot read the pool: {error.error_count()} invalid fields")
+        await _report_invalid(state, body, invalid_pool_message(error), logger)
         return PassResult.INVALID, state.config.stalled_seconds
     uid = pool.metadata.uid or ""
     try:
         async with state.lock(uid):
             try:
-                one = await build_pass(state, body, index, pool)
-                outcome = await one.run()
+                outcome = await _guarded_pass(state, body, index, pool)
             finally:
                 _report_figures(state, pool)
-    except Exception:
-        # A Kubernetes API hiccup (a status write refused, a timeout) must not end the loop:
-        # the next pass observes again from scratch.
-        logger.exception("reconcile pass failed; retrying")
+    except StatusNotWritten as error:
+        # The event was attempted; the loop backs off and the next pass writes again.
+        cause = describe_error(error.__cause__ or error)
+        logger.error(f"cannot write the pool's status: {cause}")
+        return PassResult.ERROR, _delay(state, error.outcome)
+    except Exception as error:
+        # Only what the pass could not report at all (the event sink itself) lands here; the
+        # loop must not end, and the next pass observes again from scratch.
+        logger.error(f"reconcile pass failed; retrying: {describe_error(error)}")
         return PassResult.ERROR, state.config.progress_seconds * 5
     return _result(outcome), _delay(state, outcome)
 
 
+async def _guarded_pass(
+    state: OperatorState, body: kopf.Body, index: Any, pool: VirtualMachinePool
+) -> Outcome:
+    """A pass whose inputs could not even be gathered still ends in a condition and an event."""
+    try:
+        one = await build_pass(state, body, index, pool)
+    except Exception as error:
+        namespace = pool.metadata.namespace or ""
+        log_unexpected(f"{namespace}/{pool.metadata.name}", error)
+        report = Reporter(
+            pool,
+            _memory(state, pool),
+            PoolStatusSink(state, namespace, pool.metadata.name),
+            PoolEventSink(body),
+            state.clock(),
+        )
+        cause = describe_error(error)
+        return await retry_later(report, Reason.UNEXPECTED_ERROR, cause, None, state.pass_settings)
+    return await one.run()
+
+
+async def _report_invalid(
+    state: OperatorState, body: kopf.Body, message: str, logger: kopf.Logger
+) -> None:
+    uid = body.metadata.uid or ""
+    memory = state.memories.get(uid)
+    if memory is None:
+        memory = state.memories[uid] = PoolMemory.from_status(stored_status(body))
+    sink = PoolStatusSink(state, body.metadata.namespace or "", body.metadata.name or "")
+    try:
+        await stall_invalid_pool(body, memory, sink, PoolEventSink(body), state.clock(), message)
+    except Exception as error:
+        logger.error(f"cannot write the invalid pool's status: {describe_error(error)}")
+
+
 def _result(outcome: Outcome) -> PassResult:
+    if outcome.failed:
+        return PassResult.ERROR
     match outcome.next:
         case Next.SETTLED:
             return PassResult.SETTLED
@@ -154,7 +213,7 @@ def _delay(state: OperatorState, outcome: Outcome) -> float:
         case Next.PROGRESSING:
             return config.progress_seconds if outcome.after is None else outcome.after
         case Next.RETRY:
-            return max(outcome.after or 0.0, config.progress_seconds * 5)
+            return config.progress_seconds * 5 if outcome.after is None else outcome.after
         case Next.STALLED:
             return config.stalled_seconds
 
@@ -193,7 +252,15 @@ async def pool_deleted(
 ) -> None:
     state: OperatorState = memo.state
     accounts_by_name = kwargs[ACCOUNT_INDEX]
-    pool = VirtualMachinePool.model_validate(dict(body))
+    try:
+        pool = VirtualMachinePool.model_validate(dict(body))
+    except ValidationError as error:
+        # Never a permanent failure: that would drop the finalizer and orphan the VMs.
+        await _report_invalid(state, body, invalid_pool_message(error), logger)
+        raise kopf.TemporaryError(
+            "the pool does not validate; fix the spec to let it be deleted",
+            delay=DELETION_STALLED_SECONDS,
+        ) from None
     uid = pool.metadata.uid or ""
     async with state.lock(uid):
         one = await build_pass(state, body, accounts_by_name, pool)

@@ -38,6 +38,10 @@ class RunConfig:
     """How long a Stalled pool waits before trying again when nothing changes."""
     progress_seconds: float = 2.0
     """Pause between passes while operations progress."""
+    retry_base_seconds: float = 5.0
+    """First delay after a transient failure; each retry draws up to three times the last."""
+    retry_max_seconds: float = 300.0
+    """The longest delay between retries (Azure's Retry-After may ask for longer)."""
     concurrency: int = 10
     operation_wait: float = 30.0
     polling_interval: float = 15.0

@@ -9,6 +9,7 @@ report to them). `RunConfig` carries what `vmroll run` was told.
 from __future__ import annotations
 
 import asyncio
+import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -24,6 +25,7 @@ from vmroll.handlers.kube import KubeApi
 from vmroll.handlers.run_config import RunConfig
 from vmroll.metrics.registry import OperatorMetrics
 from vmroll.plan.account_trust import TrustPolicy
+from vmroll.plan.backoff import BackoffPolicy
 from vmroll.reconcile.gateway import AzurePoolGateway
 from vmroll.reconcile.inputs import PassSettings
 from vmroll.reconcile.memory import PoolMemory
@@ -46,6 +48,8 @@ class OperatorState:
     kube: KubeApi
     clock: Callable[[], datetime] = utc_now
     monotonic: Callable[[], float] = time.monotonic
+    jitter: random.Random = field(default_factory=random.Random)
+    """Draws the retry backoff's jitter, so that pools failing together spread out."""
     metrics: OperatorMetrics = field(default_factory=OperatorMetrics)
     clients: ClientCache = field(init=False)
     latest: LatestCache = field(init=False)
@@ -67,7 +71,10 @@ class OperatorState:
     @property
     def pass_settings(self) -> PassSettings:
         return PassSettings(
-            concurrency=self.config.concurrency, operation_wait=self.config.operation_wait
+            concurrency=self.config.concurrency,
+            operation_wait=self.config.operation_wait,
+            backoff=BackoffPolicy(self.config.retry_base_seconds, self.config.retry_max_seconds),
+            draw=self.jitter.random,
         )
 
     @property

@@ -27,6 +27,7 @@ class Reason(StrEnum):
     SKU_NOT_AVAILABLE = "SkuNotAvailable"
     INVALID_PARAMETER = "InvalidParameter"
     INVALID_SPEC = "InvalidSpec"
+    INVALID_SECRET = "InvalidSecret"
     AZURE_REQUEST_REJECTED = "AzureRequestRejected"
     PROGRESS_DEADLINE_EXCEEDED = "ProgressDeadlineExceeded"
     ROLLED_BACK = "RolledBack"
@@ -40,6 +41,7 @@ class Reason(StrEnum):
     DELETING = "Deleting"
     WAITING_FOR_HEALTHY = "WaitingForHealthy"
     RETRYING = "Retrying"
+    UNEXPECTED_ERROR = "UnexpectedError"
     # Progress held back on purpose.
     PAUSED = "Paused"
     WAITING_FOR_MAINTENANCE_WINDOW = "WaitingForMaintenanceWindow"
@@ -71,7 +73,10 @@ DESCRIPTIONS: Mapping[Reason, str] = MappingProxyType(
         Reason.QUOTA_EXCEEDED: "The subscription's vCPU or resource quota does not allow the VMs.",
         Reason.SKU_NOT_AVAILABLE: "The VM size is not offered in the location or zone.",
         Reason.INVALID_PARAMETER: "Azure refused a value of the spec as invalid.",
-        Reason.INVALID_SPEC: "The spec fails a rule the CRD schema cannot express.",
+        Reason.INVALID_SPEC: "The spec fails a rule the CRD schema cannot express, or names "
+        "a Secret or ConfigMap key that does not exist.",
+        Reason.INVALID_SECRET: "A Secret the template reads (customData, an SSH key) holds a "
+        "value vmroll cannot use, such as binary data where text is expected.",
         Reason.AZURE_REQUEST_REJECTED: "Azure refused a request for a reason vmroll does not "
         "classify; the message carries Azure's code.",
         Reason.PROGRESS_DEADLINE_EXCEEDED: "The rollout made no progress within "
@@ -85,7 +90,10 @@ DESCRIPTIONS: Mapping[Reason, str] = MappingProxyType(
         Reason.ROLLING_BACK: "VMs are moving back to the previous revision after a failure.",
         Reason.DELETING: "The pool is being deleted and its VMs with it.",
         Reason.WAITING_FOR_HEALTHY: "VMs exist on the target revision but are not yet available.",
-        Reason.RETRYING: "A transient Azure failure; vmroll retries after a delay.",
+        Reason.RETRYING: "A transient Azure failure; vmroll retries with capped exponential "
+        "backoff, and the message gives the retry count and the delay.",
+        Reason.UNEXPECTED_ERROR: "A failure that is not Azure's (a Kubernetes API error, a bug); "
+        "vmroll retries with backoff, and the message gives the error's type and first line.",
         Reason.PAUSED: "strategy.paused is set: no new rollout step starts.",
         Reason.WAITING_FOR_MAINTENANCE_WINDOW: "A rollout is due and waits for a maintenance "
         "window to open.",

@@ -6,7 +6,9 @@ their grace period (as a scale set's rolling upgrade does). With `rollback.onFai
 then rolls back to the last revision it fully ran, and the failed revision is recorded as known
 bad, so later passes keep rolling back instead of retrying it. The planner forgets it as soon as
 the spec targets another revision: "not retried until the spec changes", and a user who later
-returns to it, on purpose, gets a fresh attempt. Paused rollouts never fail; time spent
+returns to it, on purpose, gets a fresh attempt. A previous revision the handler cannot rebuild
+exactly (`previous_rebuildable`) is never rolled back to: the rollout stalls at its deadline
+instead. Paused rollouts never fail; time spent
 paused, outside a maintenance window or waiting for someone to delete VMs (OnDelete) does not
 count against the deadline.
 """
@@ -24,7 +26,7 @@ from vmroll.plan.rollout_model import RolloutHistory, RolloutProgress, RolloutSp
 @dataclass(frozen=True)
 class TargetDecision:
     target: Target
-    rolled_back_from: str | None
+    rolled_back_from: Target | None
     rollback_started: bool
     deadline_exceeded: bool
     known_bad: frozenset[str]
@@ -83,10 +85,16 @@ def decide_target(
     (the spec's revision and, when there is one, the previous good revision)."""
     wanted = spec.target
     previous = history.previous_good
-    # Rolling back needs somewhere else to go.
-    good = previous if previous is not None and previous.revision != wanted.revision else None
+    # Rolling back needs somewhere else to go, that the handler can rebuild.
+    good = (
+        previous
+        if previous is not None
+        and previous.revision != wanted.revision
+        and spec.previous_rebuildable
+        else None
+    )
     if good is not None and wanted.revision in history.known_bad:
-        return _towards(good, wanted.revision, spec, history, members_for, now, held=held)
+        return _towards(good, wanted, spec, history, members_for, now, held=held)
 
     members = members_for[wanted.revision]
     progress = track_progress(
@@ -100,9 +108,7 @@ def decide_target(
             members, spec.rollback.max_unhealthy_percent
         )
     if spec.rollback.on_failure and good is not None and (failing or exceeded):
-        return _towards(
-            good, wanted.revision, spec, history, members_for, now, held=held, starting=True
-        )
+        return _towards(good, wanted, spec, history, members_for, now, held=held, starting=True)
     return TargetDecision(
         target=wanted,
         rolled_back_from=None,
@@ -116,7 +122,7 @@ def decide_target(
 
 def _towards(
     good: Target,
-    bad_revision: str,
+    bad: Target,
     spec: RolloutSpec,
     history: RolloutHistory,
     members_for: Mapping[str, tuple[Member, ...]],
@@ -138,12 +144,12 @@ def _towards(
     )
     return TargetDecision(
         target=good,
-        rolled_back_from=bad_revision,
+        rolled_back_from=bad,
         rollback_started=starting,
         deadline_exceeded=exceeded,
-        known_bad=frozenset({bad_revision}),
+        known_bad=frozenset({bad.revision}),
         progress=progress,
-        unhealthy_updated=_unhealthy_names(members_for[bad_revision]),
+        unhealthy_updated=_unhealthy_names(members_for[bad.revision]),
     )
 
 

@@ -72,7 +72,9 @@ class RolloutSpec:
     `max_surge`/`max_unavailable` are ints or percentages like "25%" (see fenceposts).
     `progress_deadline_seconds` None means no deadline. `zones` empty means regional VMs.
     `health_grace_seconds` is how long a new or reimaged VM may take to become healthy before
-    it counts as unhealthy.
+    it counts as unhealthy. `previous_rebuildable` says whether the handler can write VMs of the
+    previous good revision exactly as it was (its image and template): a revision that cannot be
+    rebuilt is never rolled back to, since its VMs would carry its tag but not its image.
     """
 
     replicas: int
@@ -86,6 +88,7 @@ class RolloutSpec:
     paused: bool = False
     zones: tuple[str, ...] = ()
     health_grace_seconds: int = 600
+    previous_rebuildable: bool = True
 
     def __post_init__(self) -> None:
         # As a Deployment's: a deadline no longer than minReadySeconds could expire before
@@ -229,7 +232,8 @@ class RolloutFacts:
 
     surge: int
     max_unavailable: int
-    rolled_back_from: str | None = None
+    rolled_back_from: Target | None = None
+    """The failed target (revision and image version) the pool rolled back from."""
     rollback_started: bool = False
     deadline_exceeded: bool = False
     outside_window: bool = False

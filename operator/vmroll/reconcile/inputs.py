@@ -4,9 +4,13 @@ template's Secret values, tuning, and how soon the loop should come back."""
 from __future__ import annotations
 
 import enum
+import random
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from vmroll.api.account import AzureAccountSpec
+from vmroll.plan.backoff import BackoffPolicy
+from vmroll.plan.reasons import Reason
 from vmroll.reconcile.gateway import PoolGateway
 
 
@@ -24,6 +28,8 @@ class Outcome:
 
     next: Next
     after: float | None = None
+    failed: bool = False
+    """The pass raised something that is not an Azure error (a Kubernetes API error, a bug)."""
 
 
 @dataclass(frozen=True)
@@ -50,6 +56,8 @@ class TemplateInputs:
     ssh_public_keys: tuple[str, ...] = ()
     custom_data: bytes | None = field(default=None, repr=False)
     problem: str | None = None
+    problem_reason: str = Reason.INVALID_SPEC
+    """The Stalled reason for `problem`: InvalidSpec, or InvalidSecret for an unusable value."""
 
 
 @dataclass(frozen=True)
@@ -57,3 +65,6 @@ class PassSettings:
     concurrency: int = 10
     operation_wait: float = 30.0
     runtime_refresh: float = 600.0
+    backoff: BackoffPolicy = field(default_factory=BackoffPolicy)
+    draw: Callable[[], float] = random.random
+    """The backoff's jitter: uniform in [0, 1); tests fix it."""

@@ -20,7 +20,8 @@ from vmroll.api.pool_status import (
     VirtualMachinePoolStatus,
 )
 from vmroll.azure.vms import VmRuntime
-from vmroll.plan.rollout_model import RolloutHistory, Target
+from vmroll.plan.backoff import Backoff
+from vmroll.plan.rollout_model import RolloutHistory, RolloutProgress, Target
 
 
 @dataclass(frozen=True)
@@ -36,9 +37,15 @@ class PoolMemory:
     pending: dict[str, PendingOperation] = field(default_factory=dict)
     first_seen: dict[str, datetime] = field(default_factory=dict)
     healthy_since: dict[str, datetime] = field(default_factory=dict)
+    changed_at: dict[str, datetime | None] = field(default_factory=dict)
+    """When a VM's last create or reimage ended, the start of its health grace period (None:
+    ended, not observed since; absent: counts from when the VM was first seen)."""
     runtimes: dict[str, SeenRuntime] = field(default_factory=dict)
     reported_foreign: set[str] = field(default_factory=set)
     reported_stall: tuple[str, str] | None = None
+    """The failure last posted as an event (reason, cause): each is posted once."""
+    backoff: Backoff | None = None
+    """Retries in a row after transient failures; None once a pass succeeds."""
     history: RolloutHistory | None = None
     generation: int | None = None
     """The spec generation `history.known_bad` was established against."""
@@ -70,24 +77,30 @@ class PoolMemory:
         self.generation = generation
         return self.history
 
+    def succeeded(self) -> None:
+        """A pass ended well: the next failure is news, and its backoff starts afresh."""
+        self.reported_stall = None
+        self.backoff = None
+
     def forget(self, name: str) -> None:
-        for book in (self.first_seen, self.healthy_since, self.runtimes):
+        for book in (self.first_seen, self.healthy_since, self.runtimes, self.changed_at):
             book.pop(name, None)
 
     def operation_ended(self, name: str) -> None:
-        """A VM just created or reimaged is judged afresh: its health is read again, and
-        minReadySeconds counts from when it is next seen healthy, not from before the
-        operation."""
+        """A VM just created or reimaged is judged afresh: its health is read again,
+        minReadySeconds counts from when it is next seen healthy, and its health grace period
+        from when it is next observed, not from before the operation."""
         for book in (self.healthy_since, self.runtimes):
             book.pop(name, None)
+        self.changed_at[name] = None
 
 
 def restore_history(
     status: VirtualMachinePoolStatus | None, generation: int | None
 ) -> RolloutHistory:
     """What a restarted operator knows of earlier rollouts: the revision the pool last fully
-    ran, and (for the same spec) the revisions it rolled back from. The progress clock starts
-    again."""
+    ran, (for the same spec) the revisions it rolled back from, and the progress clock of the
+    rollout in progress (the planner restarts it when the target is another revision)."""
     if status is None:
         return RolloutHistory()
     versions = {r.revision: r.image_version or "" for r in status.history}
@@ -95,7 +108,23 @@ def restore_history(
     previous_good = Target(good, versions.get(good, "")) if good else None
     same_spec = status.observed_generation == generation
     bad = frozenset(r.revision for r in status.history if r.outcome is RolloutOutcome.ROLLED_BACK)
-    return RolloutHistory(previous_good=previous_good, known_bad=bad if same_spec else frozenset())
+    record = status.progress
+    progress = (
+        None
+        if record is None
+        else RolloutProgress(
+            record.revision,
+            record.started_at,
+            record.last_progress_at,
+            record.updated_available,
+            record.old_remaining,
+        )
+    )
+    return RolloutHistory(
+        previous_good=previous_good,
+        known_bad=bad if same_spec else frozenset(),
+        progress=progress,
+    )
 
 
 class StatusSink(Protocol):

@@ -111,6 +111,9 @@ def observe(owned: Iterable[PoolVm], memory: PoolMemory, now: datetime) -> list[
     instances: list[ObservedInstance] = []
     for vm in owned:
         first = memory.first_seen.setdefault(vm.name, now)
+        if vm.name in memory.changed_at and memory.changed_at[vm.name] is None:
+            memory.changed_at[vm.name] = now
+        changed = memory.changed_at.get(vm.name) or first
         seen = memory.runtimes.get(vm.name)
         runtime = seen.runtime if seen else None
         if _healthy(vm, runtime):
@@ -124,7 +127,7 @@ def observe(owned: Iterable[PoolVm], memory: PoolMemory, now: datetime) -> list[
                 image_version=vm.image_version or "",
                 zone=vm.zone,
                 created_order=int(first.timestamp() * 1_000_000),
-                health=_signals(vm, runtime, memory.healthy_since.get(vm.name), first),
+                health=_signals(vm, runtime, memory.healthy_since.get(vm.name), changed),
                 in_flight=_in_flight(vm, memory),
             )
         )

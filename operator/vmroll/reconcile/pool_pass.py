@@ -1,8 +1,9 @@
 """One reconcile pass of a VirtualMachinePool: access, image, observe, plan, act, report.
 
 The pass returns how soon the loop should come back: at once while operations progress, after
-the resync interval when the pool is settled, after Azure's Retry-After on a transient error,
-and only when the spec changes (or a long interval passes) when a human must act (`Stalled`).
+the resync interval when the pool is settled, after a capped exponential backoff (never sooner
+than Azure's Retry-After) on a transient or unexpected error (reconcile/failures.py), and only
+when the spec changes (or a long interval passes) when a human must act (`Stalled`).
 """
 
 from __future__ import annotations
@@ -22,10 +23,15 @@ from vmroll.plan.maintenance import in_maintenance_window, parse_window
 from vmroll.plan.naming import allocate_vm_names
 from vmroll.plan.ownership import PoolIdentity
 from vmroll.plan.reasons import Reason
-from vmroll.plan.revision import revision_of
 from vmroll.plan.rollout import plan_rollout
-from vmroll.plan.rollout_model import CreateVM, DeleteVM, Plan, ReimageVM
+from vmroll.plan.rollout_model import CreateVM, DeleteVM, Plan, ReimageVM, RolloutPhase
 from vmroll.reconcile.act import Actor
+from vmroll.reconcile.failures import (
+    StatusNotWritten,
+    describe_error,
+    log_unexpected,
+    retry_later,
+)
 from vmroll.reconcile.gateway import PoolGateway
 from vmroll.reconcile.inputs import (
     AccountProblem,
@@ -55,19 +61,14 @@ from vmroll.reconcile.report import (
     Progress,
     Reporter,
     history_after,
+    progress_record,
     progress_verdict,
-    retrying,
     stalled,
+    starting,
 )
-from vmroll.reconcile.spec_map import (
-    as_reimaged,
-    image_status,
-    reimage_pairs,
-    revision_inputs,
-    rollout_spec,
-    target_of,
-)
-from vmroll.reconcile.target import resolve_target
+from vmroll.reconcile.revision_images import revision_images
+from vmroll.reconcile.spec_map import as_reimaged, image_status, rollout_spec
+from vmroll.reconcile.target import held_back_version, resolve_target
 from vmroll.reconcile.vm_specs import vm_spec
 
 
@@ -108,17 +109,33 @@ class PoolPass:
     async def run(self) -> Outcome:
         report = Reporter(self.pool, self.memory, self.status, self.events, self.clock())
         try:
+            return await self._run_classified(report)
+        except StatusNotWritten:
+            raise
+        except Exception as error:
+            log_unexpected(f"{self.identity.namespace}/{self.identity.name}", error)
+            cause = describe_error(error)
+            return await retry_later(report, Reason.UNEXPECTED_ERROR, cause, None, self.settings)
+
+    async def _run_classified(self, report: Reporter) -> Outcome:
+        try:
             return await self._run(report)
         except TerminalAzureError as error:
             image_failed = error.reason == Reason.IMAGE_NOT_AVAILABLE
             return await self._stall(report, error.reason, error.message, image_failed)
         except TransientAzureError as error:
-            await report.write(retrying(error.message))
-            return Outcome(Next.RETRY, after=error.retry_after)
+            return await self._retry(report, [error])
+
+    async def _retry(self, report: Reporter, errors: Sequence[TransientAzureError]) -> Outcome:
+        retry_after = max((e.retry_after or 0.0) for e in errors) or None
+        return await retry_later(
+            report, Reason.RETRYING, errors[0].message, retry_after, self.settings
+        )
 
     async def _stall(
         self, report: Reporter, reason: str, message: str, image_failed: bool = False
     ) -> Outcome:
+        self.memory.backoff = None
         report.warn_once(reason, message)
         await report.write(stalled(reason, message, image_failed=image_failed))
         return Outcome(Next.STALLED)
@@ -128,14 +145,18 @@ class PoolPass:
         if refusal is not None:
             return await self._stall(report, *refusal)
         if self.inputs.problem is not None:
-            return await self._stall(report, Reason.INVALID_SPEC, self.inputs.problem)
+            return await self._stall(report, self.inputs.problem_reason, self.inputs.problem)
         assert isinstance(self.account, AccountView)  # refusal() covers AccountProblem
         gateway = self.account.gateway
         spec = self.pool.spec
-        target_image = await resolve_target(gateway, spec, report.current.image)
+        current = report.current
+        target_image = await resolve_target(
+            gateway, spec, current.image, held_back=held_back_version(current)
+        )
         resolved = target_image.image
-        inputs = revision_inputs(spec, resolved)
-        revision = revision_of(inputs)
+        history = self.memory.rollout_history(self.pool.metadata.generation)
+        images = await revision_images(gateway, spec, resolved, history.previous_good)
+        inputs = images.wanted.inputs
 
         listing = await observe_pool(gateway, spec.resource_group, self.identity, self.memory)
         owned = {name: as_reimaged(vm, inputs) for name, vm in listing.owned.items()}
@@ -149,25 +170,28 @@ class PoolPass:
 
         instances = observe(owned.values(), self.memory, now)
         plan = plan_rollout(
-            rollout_spec(spec, target_of(resolved, revision)),
+            rollout_spec(
+                spec, images.wanted.target, previous_rebuildable=images.previous_rebuildable
+            ),
             instances,
-            self.memory.rollout_history(self.pool.metadata.generation),
+            history,
             now,
             in_window=in_maintenance_window(
                 [parse_window(w) for w in spec.update_policy.maintenance_windows], now
             ),
-            reimage_pairs=reimage_pairs(instances, inputs, revision),
+            reimage_pairs=images.reimage_pairs(instances),
         )
         self.memory.history = plan.history
         creates = [a for a in plan.actions if isinstance(a, CreateVM)]
-        if creates and resolved.plan is not None:
-            await gateway.ensure_terms(resolved.plan, accept=spec.image.accept_terms)
+        target = images.of(plan.target.revision).image
+        if creates and target.plan is not None:
+            await gateway.ensure_terms(target.plan, accept=spec.image.accept_terms)
         taken = [*owned, *(vm.name for vm in listing.look_alikes), *self.memory.pending]
         names = allocate_vm_names(self.identity.name, self.identity.uid, taken, len(creates))
         specs = [
             vm_spec(
                 self.pool,
-                resolved,
+                images.of(action.revision).image,
                 action,
                 name,
                 self.inputs.ssh_public_keys,
@@ -189,34 +213,41 @@ class PoolPass:
             concurrency=self.settings.concurrency,
             operation_wait=self.settings.operation_wait,
         )
+        if report.current.observed_generation is None:
+            await report.write(starting(self.pool.metadata.generation))
         refused = await actor.start(specs, [*deletes, *orphans], now, reimages)
 
         image = image_status(
-            spec.image, resolved, _resolved_at(report, resolved, now), target_image.latest_available
+            spec.image, target, _resolved_at(report, target, now), target_image.latest_available
         )
         progress = Progress(
             plan=plan,
             image=image,
             instances=tuple(instance_status(owned[n], self.memory) for n in sorted(owned)),
             busy=bool(self.memory.pending or plan.actions),
-            image_message=f"{image.requested} resolved to {resolved.image_id}",
+            image_message=image_message(image.requested, resolved, target),
             paused=spec.strategy.paused,
         )
-        await self._write_progress(report, progress, resolved)
+        stalled_now = await self._write_progress(report, progress)
         followed = await actor.follow() if not _terminal(refused) else None
         errors = refused + (followed.errors if followed else ())
         terminal = _terminal(errors)
         if terminal is not None:
             image_failed = terminal.reason == Reason.IMAGE_NOT_AVAILABLE
             return await self._stall(report, terminal.reason, terminal.message, image_failed)
-        self.memory.reported_stall = None
         transient = [e for e in errors if isinstance(e, TransientAzureError)]
         if transient:
-            return Outcome(Next.RETRY, after=max((e.retry_after or 0.0) for e in transient) or None)
+            return await self._retry(report, transient)
+        if stalled_now:
+            self.memory.backoff = None
+        else:
+            self.memory.succeeded()
         if followed is not None and followed.finished:
             return Outcome(Next.PROGRESSING, after=0.0)
         if progress.busy:
             return Outcome(Next.PROGRESSING)
+        if plan.phase is RolloutPhase.ROLLED_BACK:
+            return Outcome(Next.STALLED)
         # Surge VMs still standing (replicas above the spec) mean old VMs are left to remove.
         settled = (
             plan.counts.replicas == plan.counts.available == spec.replicas == plan.counts.updated
@@ -246,12 +277,12 @@ class PoolPass:
         for gone in set(self.memory.first_seen) - set(owned) - set(self.memory.pending):
             self.memory.forget(gone)
 
-    async def _write_progress(
-        self, report: Reporter, progress: Progress, resolved: ResolvedImage
-    ) -> None:
+    async def _write_progress(self, report: Reporter, progress: Progress) -> bool:
+        """Write the pass's status; whether it says Stalled (warned of once)."""
         plan = progress.plan
         verdict = progress_verdict(progress, self.pool.spec.replicas)
-        if verdict.assessment.state is State.STALLED:
+        stalled_now = verdict.assessment.state is State.STALLED
+        if stalled_now:
             report.warn_once(verdict.assessment.reason, verdict.assessment.message)
         await report.write(
             verdict,
@@ -264,10 +295,10 @@ class PoolPass:
             update_revision=plan.update_revision,
             up_next=list(plan.up_next),
             instances=list(progress.instances),
-            history=history_after(
-                report.current.history, plan, resolved.resolved_version, report.now
-            ),
+            history=history_after(report.current.history, plan, report.now),
+            progress=progress_record(plan),
         )
+        return stalled_now
 
     def _report_look_alikes(self, names: list[str]) -> None:
         for name in names:
@@ -284,6 +315,18 @@ class PoolPass:
 
 def _terminal(errors: Sequence[AzureGatewayError]) -> TerminalAzureError | None:
     return next((e for e in errors if isinstance(e, TerminalAzureError)), None)
+
+
+def image_message(requested: str, resolved: ResolvedImage, target: ResolvedImage) -> str:
+    """What ImageResolved says: what the spec resolved to, and, while the pool is held on the
+    previous revision after a failure, the image it runs instead."""
+    message = f"{requested} resolved to {resolved.image_id}"
+    if target.image_id == resolved.image_id:
+        return message
+    return (
+        f"{message} (version {resolved.resolved_version}), which failed; the pool was rolled "
+        f"back to {target.image_id} (version {target.resolved_version})"
+    )
 
 
 def _resolved_at(report: Reporter, resolved: ResolvedImage, now: datetime) -> datetime:

@@ -19,6 +19,7 @@ from vmroll.api.pool import VirtualMachinePool
 from vmroll.api.pool_status import (
     ImageStatus,
     InstanceStatus,
+    ProgressRecord,
     RolloutOutcome,
     RolloutRecord,
     VirtualMachinePoolStatus,
@@ -61,6 +62,16 @@ def retrying(message: str) -> Verdict:
     return Verdict(Assessment(State.RECONCILING, Reason.RETRYING, message))
 
 
+def starting(generation: int | None) -> Verdict:
+    """The first status of a pool, written before its first Azure operation is recorded.
+
+    Without it the first status would hold `pendingOperations` alone: no `observedGeneration`
+    and no condition, which kstatus (Flux's `wait`, `kubectl wait` readers) reads as Current.
+    """
+    message = f"vmroll is working towards generation {generation} of the spec"
+    return Verdict(Assessment(State.RECONCILING, Reason.RECONCILING, message))
+
+
 def deleting(message: str) -> Verdict:
     return Verdict(Assessment(State.RECONCILING, Reason.DELETING, message))
 
@@ -93,10 +104,12 @@ def _progress_verdict(progress: Progress, spec_replicas: int) -> Verdict:
             "spec.strategy.progressDeadlineSeconds; fix the image or the template"
         )
         return Verdict(Assessment(State.STALLED, Reason.PROGRESS_DEADLINE_EXCEEDED, message), image)
-    if plan.phase is RolloutPhase.ROLLED_BACK and plan.facts.rolled_back_from:
+    failed = plan.facts.rolled_back_from
+    if plan.phase is RolloutPhase.ROLLED_BACK and failed is not None:
         message = (
-            f"revision {plan.facts.rolled_back_from} failed and the pool was rolled back; "
-            "change the spec to try again"
+            f"revision {failed.revision} (image version {failed.image_version}) failed and the "
+            f"pool was rolled back to revision {plan.target.revision} (image version "
+            f"{plan.target.image_version}); change the spec to try again"
         )
         return Verdict(Assessment(State.STALLED, Reason.ROLLED_BACK, message), image)
     done = plan.phase is RolloutPhase.COMPLETE and not plan.actions and not progress.busy
@@ -121,19 +134,50 @@ def _working_reason(plan: Plan, spec_replicas: int) -> Reason:
     return Reason.WAITING_FOR_HEALTHY
 
 
+_CLOCK_RUNNING = (
+    RolloutPhase.PROGRESSING,
+    RolloutPhase.ROLLING_BACK,
+    RolloutPhase.DEADLINE_EXCEEDED,
+)
+
+
+def progress_record(plan: Plan) -> ProgressRecord | None:
+    """The progress clock to keep in status: only while it runs. A complete or held rollout
+    restarts it on every pass, which would make every pass write status; a restarted operator
+    restarts it just the same."""
+    record = plan.history.progress
+    if record is None or plan.phase not in _CLOCK_RUNNING:
+        return None
+    return ProgressRecord(
+        revision=record.revision,
+        started_at=record.started_at,
+        last_progress_at=record.last_progress_at,
+        updated_available=record.updated_available,
+        old_remaining=record.old_remaining,
+    )
+
+
 def history_after(
-    history: Sequence[RolloutRecord], plan: Plan, image_version: str | None, now: datetime
+    history: Sequence[RolloutRecord], plan: Plan, now: datetime
 ) -> list[RolloutRecord]:
-    """Open a record when the target revision changes; close it when the rollout ends."""
+    """Open a record when the target revision changes, with the image version of the revision
+    rolled to (the previous one's, when rolling back); close it when the rollout ends. A rollout
+    the pool rolls back from ends `RolledBack`; the rollback is a rollout of its own."""
     records = list(history)
     newest = records[0] if records else None
     if newest is None or newest.revision != plan.update_revision:
         if newest is not None and newest.outcome is RolloutOutcome.IN_PROGRESS:
-            records[0] = newest.model_copy(
-                update={"outcome": RolloutOutcome.SUPERSEDED, "finished_at": now}
+            failed = plan.facts.rolled_back_from
+            outcome = (
+                RolloutOutcome.ROLLED_BACK
+                if failed is not None and failed.revision == newest.revision
+                else RolloutOutcome.SUPERSEDED
             )
+            records[0] = newest.model_copy(update={"outcome": outcome, "finished_at": now})
         started = RolloutRecord(
-            revision=plan.update_revision, image_version=image_version, started_at=now
+            revision=plan.update_revision,
+            image_version=plan.target.image_version or None,
+            started_at=now,
         )
         records.insert(0, started)
     newest = records[0]
@@ -141,12 +185,9 @@ def history_after(
         RolloutPhase.COMPLETE,
         RolloutPhase.ROLLED_BACK,
     ):
-        outcome = (
-            RolloutOutcome.SUCCEEDED
-            if plan.phase is RolloutPhase.COMPLETE
-            else RolloutOutcome.ROLLED_BACK
+        records[0] = newest.model_copy(
+            update={"outcome": RolloutOutcome.SUCCEEDED, "finished_at": now}
         )
-        records[0] = newest.model_copy(update={"outcome": outcome, "finished_at": now})
     return records[:MAX_HISTORY]
 
 

@@ -134,7 +134,9 @@ def target_of(resolved: az.ResolvedImage, revision: str) -> Target:
     return Target(revision=revision, image_version=resolved.resolved_version or "")
 
 
-def rollout_spec(spec: VirtualMachinePoolSpec, target: Target) -> RolloutSpec:
+def rollout_spec(
+    spec: VirtualMachinePoolSpec, target: Target, *, previous_rebuildable: bool = True
+) -> RolloutSpec:
     strategy = spec.strategy
     return RolloutSpec(
         replicas=spec.replicas,
@@ -150,4 +152,6 @@ def rollout_spec(spec: VirtualMachinePoolSpec, target: Target) -> RolloutSpec:
         ),
         paused=strategy.paused,
         zones=tuple(spec.template.zones),
+        health_grace_seconds=strategy.rollback.health_grace_seconds,
+        previous_rebuildable=previous_rebuildable,
     )

@@ -1,0 +1,138 @@
+"""Every failure of a pool's pass ends in a condition and one event, never only in a log line.
+
+`kubectl wait`, Argo CD and Flux read conditions; a failure that is only logged leaves them
+waiting forever. So a transient failure (Azure's, or anything unexpected: a Kubernetes API
+error, a bug) is written as `Reconciling` with the retry count, the delay and the cause, and the
+pool's loop comes back after a capped exponential backoff (vmroll.plan.backoff) kept in the
+pool's memory; a pool body that does not validate is written as `Stalled` with `InvalidSpec`
+from the raw object, since there is no typed pool to report through.
+
+One Warning event per distinct failure: the event carries the cause without the retry count,
+and is posted again only when the cause changes or after a pass succeeded. The event is posted
+before the status is written, so that when the write itself fails (the API server refuses it,
+RBAC lacks `status`), the event is still attempted and the loop still backs off
+(`StatusNotWritten` carries the outcome to the handler, which logs the write's error).
+Causes are named by type and first line only: an exception's further lines may quote a request
+or a response (the Kubernetes client puts headers and bodies there).
+"""
+
+from __future__ import annotations
+
+import logging
+import traceback
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+from pydantic import ValidationError
+
+from vmroll.api.pool_status import VirtualMachinePoolStatus
+from vmroll.plan.conditions import Assessment, ConditionUpdate, State
+from vmroll.plan.reasons import Reason
+from vmroll.reconcile.inputs import Next, Outcome, PassSettings
+from vmroll.reconcile.memory import WARNING, EventSink, PoolMemory, StatusSink
+from vmroll.reconcile.report import Reporter, Verdict, merge_patch
+
+MAX_CAUSE = 200
+MAX_INVALID_FIELDS = 3
+
+logger = logging.getLogger(__name__)
+
+
+class StatusNotWritten(Exception):
+    """The failure's status could not be written; `outcome` still says when to come back."""
+
+    def __init__(self, outcome: Outcome) -> None:
+        super().__init__("the pool's status could not be written")
+        self.outcome = outcome
+
+
+def describe_error(error: BaseException) -> str:
+    """`Type: first line`, short; never the lines after, never the bytes of a decode error."""
+    name = type(error).__name__
+    if isinstance(error, UnicodeDecodeError):
+        return f"{name}: {error.reason}"
+    status, reason = getattr(error, "status", None), getattr(error, "reason", None)
+    if isinstance(status, int) and isinstance(reason, str):
+        return f"{name}: ({status}) {reason}"
+    lines = str(error).strip().splitlines()
+    first = lines[0][:MAX_CAUSE] if lines else ""
+    return f"{name}: {first}" if first else name
+
+
+def log_unexpected(pool: str, error: BaseException) -> None:
+    """Type and first line; at debug level also where it was raised (the frames only: the
+    exception's full text is what must not reach a log)."""
+    logger.warning(f"pool {pool}: unexpected error: {describe_error(error)}")
+    if logger.isEnabledFor(logging.DEBUG):
+        frames = "".join(traceback.format_tb(error.__traceback__))
+        logger.debug(f"pool {pool}: {type(error).__name__} raised at:\n{frames}")
+
+
+def warn_once(memory: PoolMemory, events: EventSink, reason: str, message: str) -> None:
+    if memory.reported_stall != (reason, message):
+        memory.reported_stall = (reason, message)
+        events.event(WARNING, reason, message)
+
+
+async def retry_later(
+    report: Reporter, reason: str, cause: str, retry_after: float | None, settings: PassSettings
+) -> Outcome:
+    """Back off, post the cause once, and write `Reconciling` with "retry N in Ns: cause"."""
+    memory = report.memory
+    backoff = settings.backoff.next(memory.backoff, retry_after, settings.draw())
+    memory.backoff = backoff
+    outcome = Outcome(Next.RETRY, after=backoff.delay, failed=reason == Reason.UNEXPECTED_ERROR)
+    warn_once(memory, report.events, reason, cause)
+    message = f"retry {backoff.attempt} in {backoff.delay:.0f}s: {cause}"
+    try:
+        await report.write(Verdict(Assessment(State.RECONCILING, reason, message)))
+    except Exception as error:
+        raise StatusNotWritten(outcome) from error
+    return outcome
+
+
+def invalid_pool_message(error: ValidationError) -> str:
+    """The first invalid fields and what is wrong with them; never their values."""
+    found = [
+        f"{'.'.join(str(part) for part in detail['loc'])}: {detail['msg']}"
+        for detail in error.errors(include_url=False, include_input=False)
+    ]
+    shown = "; ".join(found[:MAX_INVALID_FIELDS])
+    hidden = len(found) - MAX_INVALID_FIELDS
+    more = f" (and {hidden} more)" if hidden > 0 else ""
+    return f"the pool does not validate: {shown}{more}; fix the spec"
+
+
+def stored_status(body: Mapping[str, Any]) -> VirtualMachinePoolStatus | None:
+    try:
+        return VirtualMachinePoolStatus.model_validate(body.get("status") or {})
+    except ValidationError:
+        return None
+
+
+async def stall_invalid_pool(
+    body: Mapping[str, Any],
+    memory: PoolMemory,
+    status: StatusSink,
+    events: EventSink,
+    now: datetime,
+    message: str,
+) -> None:
+    """Write `Stalled`/`InvalidSpec` on a pool whose body does not validate, and warn once."""
+    generation = (body.get("metadata") or {}).get("generation")
+    old = memory.status or stored_status(body) or VirtualMachinePoolStatus()
+    update = ConditionUpdate.of(old.conditions).assess(
+        Assessment(State.STALLED, Reason.INVALID_SPEC, message),
+        observed_generation=generation,
+        now=now,
+    )
+    memory.backoff = None
+    warn_once(memory, events, Reason.INVALID_SPEC, message)
+    new = old.model_copy(
+        update={"observed_generation": generation, "conditions": list(update.conditions)}
+    )
+    before, after = old.to_wire(), new.to_wire()
+    if before != after:
+        await status.patch_status(merge_patch(before, after))
+    memory.status = new
