@@ -7,9 +7,11 @@ else the context's, else `default`. It acts with the user's own credentials and 
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from http import HTTPStatus
 from typing import Any
 
 from kubernetes import client, config, watch
@@ -20,6 +22,7 @@ from vmroll.api.pool import PLURAL
 from vmroll.kubectl.pool_object import Pool
 
 RESOURCE = f"{PLURAL}.{GROUP}"
+WATCH_ROUND_SECONDS = 300
 
 
 class PluginError(Exception):
@@ -69,23 +72,28 @@ class Pools:
                           _content_type="application/merge-patch+json")  # fmt: skip
 
     def watch(self, name: str, timeout: float | None) -> Iterator[Pool | None]:
-        """The pool now and at every change; None once it is deleted. Ends after `timeout`."""
+        """The pool now and at every change; None once it is deleted. Ends after `timeout`.
+
+        Each round reads the pool (so a missing pool fails at once) and watches from that read's
+        resourceVersion; a watch the server ends or expires (410 Gone) starts a new round.
+        """
         deadline = None if timeout is None else time.monotonic() + timeout
         while deadline is None or time.monotonic() < deadline:
-            left = 300 if deadline is None else max(1, round(deadline - time.monotonic()))
+            pool = self.get(name)
+            yield pool
+            left = WATCH_ROUND_SECONDS if deadline is None else deadline - time.monotonic()
             stream = watch.Watch().stream(  # type: ignore[no-untyped-call]
                 self._api.list_namespaced_custom_object, GROUP, VERSION, self.namespace, PLURAL,
-                field_selector=f"metadata.name={name}", timeout_seconds=left,
+                field_selector=f"metadata.name={name}",
+                resource_version=pool["metadata"]["resourceVersion"],
+                timeout_seconds=max(1, math.ceil(min(left, WATCH_ROUND_SECONDS))),
             )  # fmt: skip
             try:
-                seen = False
                 for event in stream:
-                    seen = True
                     yield None if event["type"] == "DELETED" else event["object"]
-                if not seen:
-                    self.get(name)
             except ApiException as error:
-                raise PluginError(self._explain(name, error)) from error
+                if error.status != HTTPStatus.GONE:
+                    raise PluginError(self._explain(name, error)) from error
 
     def _call(self, name: str, method: Any, *args: Any, **kwargs: Any) -> Pool:
         try:
