@@ -3,15 +3,19 @@
 Every call goes through the built kubectl (`kubectl vmroll ...`), which finds the installed
 `kubectl-vmroll` console script on PATH. One pool is followed through its life: a pinned
 version, `status`, `pause` before a version change (`rollout status` says paused), a timeout
-while no operator runs, `resume` and `rollout status` to the end, `history`, `undo`. A second
-pool rolls back from a version that boots unhealthy: `rollout status` fails with `RolledBack`,
-and `undo` sets the version the condition asks for.
+while no operator runs, `resume` and `rollout status` to the end, `history`, `undo`, while
+`status --watch` redraws the pool going back. A second pool rolls back from a version that
+boots unhealthy: `rollout status` fails with `RolledBack`, and `undo` sets the version the
+condition asks for.
 """
 
 from __future__ import annotations
 
+import contextlib
+import signal
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -52,6 +56,16 @@ class Plugin:
             [*self.argv, *args, "-n", self.namespace], env=self.env, text=True,
             stdout=subprocess.PIPE, stderr=subprocess.PIPE,
         )  # fmt: skip
+
+    @contextlib.contextmanager
+    def running(self, *args: str) -> Iterator[subprocess.Popen[str]]:
+        """The plugin as a background process, killed on the way out if still running."""
+        with self.popen(*args) as process:
+            try:
+                yield process
+            finally:
+                if process.poll() is None:
+                    process.kill()
 
     def __call__(self, *args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
         process = self.popen(*args)
@@ -126,13 +140,13 @@ def test_status_pause_rollout_status_resume_history_and_undo(
         'Waiting for pool "web" spec update to be observed...\n'
     )
 
-    following = plugin.popen("rollout", "status", "web", "--timeout", "3m")
-    assert following.stdout is not None
-    first = following.stdout.readline()
-    assert first == 'Waiting for pool "web" spec update to be observed...\n'
-    operator.start()
-    rest, stderr = following.communicate(timeout=200)
-    assert following.returncode == 0, f"{stderr}\n{operator.output()}"
+    with plugin.running("rollout", "status", "web", "--timeout", "3m") as following:
+        assert following.stdout is not None
+        first = following.stdout.readline()
+        assert first == 'Waiting for pool "web" spec update to be observed...\n'
+        operator.start()
+        rest = following.stdout.read()
+        assert following.wait(timeout=200) == 0, operator.output()
     pool = get_pool(kubectl, namespace, "web")
     new_revision = pool["status"]["updateRevision"]
     assert new_revision != old_revision
@@ -147,16 +161,29 @@ def test_status_pause_rollout_status_resume_history_and_undo(
     assert history[1][:3] == [new_revision, NEW, "Succeeded"]
     assert [old_revision, OLD, "Succeeded"] in [row[:3] for row in history[2:]]
 
-    assert ok(plugin("undo", "web")) == (
-        f"virtualmachinepools.vmroll.io/web rolled back to image version {OLD} "
-        f"(revision {old_revision})\n"
-    )
-    assert spec_of(kubectl, namespace)["image"]["marketplace"]["version"] == OLD
-    done = ok(plugin("rollout", "status", "web", "--timeout", "3m", timeout=200))
-    assert done.splitlines()[-1] == (
-        f'pool "web" successfully rolled out: 2 VMs at revision {old_revision} (image {OLD})'
-    )
-    assert {vm["exactVersion"] for vm in emulator.vms(namespace)} == {OLD}
+    with plugin.running("status", "web", "--watch") as watching:
+        assert watching.stdout is not None
+        first_view = [watching.stdout.readline() for _ in range(6)]
+        assert first_view[:2] == ["\n", f"Pool:        web (namespace {namespace})\n"]
+        assert first_view[5].startswith("Rollout:")
+        assert first_view[5].endswith(", complete\n")
+        assert ok(plugin("undo", "web")) == (
+            f"virtualmachinepools.vmroll.io/web rolled back to image version {OLD} "
+            f"(revision {old_revision})\n"
+        )
+        assert spec_of(kubectl, namespace)["image"]["marketplace"]["version"] == OLD
+        done = ok(plugin("rollout", "status", "web", "--timeout", "3m", timeout=200))
+        assert done.splitlines()[-1] == (
+            f'pool "web" successfully rolled out: 2 VMs at revision {old_revision} (image {OLD})'
+        )
+        assert {vm["exactVersion"] for vm in emulator.vms(namespace)} == {OLD}
+        watching.send_signal(signal.SIGINT)
+        views = watching.stdout.read()
+        assert watching.wait(timeout=30) == 130
+    rollouts = [line for line in views.splitlines() if line.startswith("Rollout:")]
+    assert any(line.endswith(", in progress") for line in rollouts), views
+    assert rollouts[-1].endswith("2/2 VMs updated, RollingReplace, complete"), views
+    assert f"Current:     2 VMs on {OLD} (current revision {old_revision})" in views
 
 
 def test_rollout_status_fails_on_a_rollback_and_undo_sets_the_good_version(
