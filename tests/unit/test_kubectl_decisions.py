@@ -1,7 +1,8 @@
 """`kubectl vmroll`'s pure decisions, over the pool objects captured from real runs.
 
 The fixtures are tests/fixtures/status/VirtualMachinePool/*.yaml (`make status-fixtures`): what
-`rollout status` decides, what `status` and `history` print, and what `undo` would patch.
+`rollout status` decides, what `status` and `history` print, and what `undo` would patch; and
+how the flags kubectl plugins share (`-n`, `--context`, `--kubeconfig`) pick the namespace.
 """
 
 from __future__ import annotations
@@ -15,7 +16,8 @@ import pytest
 import yaml
 
 from vmroll.kubectl import progress, undo, view
-from vmroll.kubectl.cli import duration
+from vmroll.kubectl.cli import build_parser, duration
+from vmroll.kubectl.cluster import Pools, Target
 from vmroll.kubectl.progress import Phase
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "status" / "VirtualMachinePool"
@@ -168,3 +170,32 @@ def test_duration(text: str, seconds: float) -> None:
 def test_bad_duration(text: str) -> None:
     with pytest.raises(argparse.ArgumentTypeError):
         duration(text)
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["-n", "team", "status", "web"],
+        ["status", "web", "-n", "team"],
+        ["status", "--namespace", "team", "web"],
+    ],
+)
+def test_connection_flags_go_before_or_after_the_command(argv: list[str]) -> None:
+    args = build_parser().parse_args(argv)
+    assert (args.command, args.pool, args.namespace) == ("status", "web", "team")
+
+
+def test_the_namespace_defaults_to_the_contexts(tmp_path: Path) -> None:
+    kubeconfig = tmp_path / "config"
+    kubeconfig.write_text(yaml.safe_dump({
+        "apiVersion": "v1", "kind": "Config", "current-context": "a",
+        "clusters": [{"name": "c", "cluster": {"server": "https://127.0.0.1:1"}}],
+        "users": [{"name": "u", "user": {"token": "t"}}],
+        "contexts": [
+            {"name": "a", "context": {"cluster": "c", "user": "u", "namespace": "team-a"}},
+            {"name": "b", "context": {"cluster": "c", "user": "u"}},
+        ],
+    }))  # fmt: skip
+    assert Pools(Target(str(kubeconfig), None, None)).namespace == "team-a"
+    assert Pools(Target(str(kubeconfig), "b", None)).namespace == "default"
+    assert Pools(Target(str(kubeconfig), "b", "mine")).namespace == "mine"
