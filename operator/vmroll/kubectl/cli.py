@@ -11,7 +11,7 @@ import re
 import sys
 from collections.abc import Sequence
 
-from vmroll.kubectl import progress, undo, view
+from vmroll.kubectl import pool_object, progress, undo, view
 from vmroll.kubectl.cluster import RESOURCE, PluginError, Pools, Target
 from vmroll.kubectl.pool_object import Pool
 
@@ -107,8 +107,7 @@ def _rollout_status(pools: Pools, name: str, timeout: float) -> int:
 
 def _set_paused(pools: Pools, name: str, paused: bool) -> int:
     word = "paused" if paused else "resumed"
-    pool = pools.get(name)
-    if bool(pool.get("spec", {}).get("strategy", {}).get("paused", False)) == paused:
+    if pool_object.paused(pools.get(name)) == paused:
         print(f"{RESOURCE}/{name} already {word}")
         return 0
     pools.patch(name, {"spec": {"strategy": {"paused": paused}}})

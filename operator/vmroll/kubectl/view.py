@@ -86,6 +86,10 @@ def history_rows(pool: Pool, limit: int | None = None) -> list[list[str]]:
 HISTORY_HEADER = ("REVISION", "VERSION", "OUTCOME", "STARTED", "FINISHED")
 
 
+def _section(title: str, header: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
+    return ["", title, *(table(header, rows, "  ") if rows else ["  none"])]
+
+
 def render_status(pool: Pool) -> str:
     status = pool_object.status(pool)
     image = status.get("image", {})
@@ -107,28 +111,17 @@ def render_status(pool: Pool) -> str:
             f"(status is for generation {status.get('observedGeneration', '-')})"
         )
     lines.append(f"Up next:     {', '.join(status.get('upNext') or []) or '-'}")
-    lines += ["", "VMs (* = at the target revision):"]
-    rows = _instance_rows(pool, update_revision)
-    header = ("NAME", "ZONE", "VERSION", "REVISION", "HEALTH", "STATE")
-    lines += table(header, rows, "  ") if rows else ["  none"]
     conditions = [
-        [
-            str(c.get("type")),
-            str(c.get("status")),
-            str(c.get("reason", "")),
-            str(c.get("message", "")),
-        ]
+        [str(c.get(key, "")) for key in ("type", "status", "reason", "message")]
         for c in status.get("conditions", [])
     ]
-    lines += ["", "Conditions:"]
-    lines += (
-        table(("TYPE", "STATUS", "REASON", "MESSAGE"), conditions, "  ")
-        if conditions
-        else ["  none"]
+    lines += _section(
+        "VMs (* = at the target revision):",
+        ("NAME", "ZONE", "VERSION", "REVISION", "HEALTH", "STATE"),
+        _instance_rows(pool, update_revision),
     )
-    history = history_rows(pool, HISTORY_IN_STATUS)
-    lines += ["", "Last rollouts:"]
-    lines += table(HISTORY_HEADER, history, "  ") if history else ["  none"]
+    lines += _section("Conditions:", ("TYPE", "STATUS", "REASON", "MESSAGE"), conditions)
+    lines += _section("Last rollouts:", HISTORY_HEADER, history_rows(pool, HISTORY_IN_STATUS))
     return "\n".join(lines) + "\n"
 
 
