@@ -146,7 +146,17 @@ def test_the_rendering_is_valid_and_its_pod_is_admitted_as_restricted(
     admitted = kubectl("apply", "-n", namespace, "--dry-run=server", "-f", "-",
                        input=json.dumps(pod))  # fmt: skip
     assert "pod/vmroll-dry-run created (server dry run)" in admitted.stdout
-    assert "Warning" not in applied.stderr + admitted.stderr
+    assert warnings(applied.stderr + admitted.stderr) == []
+
+
+SESSION_ARTEFACT = "is missing the kubectl.kubernetes.io/last-applied-configuration annotation"
+"""Other tests of the session apply vmroll's CRDs server-side; a client-side apply of the
+chart's copy over them says so. That is about how the CRDs got there, not about the chart."""
+
+
+def warnings(stderr: str) -> list[str]:
+    lines = stderr.splitlines()
+    return [line for line in lines if "Warning" in line and SESSION_ARTEFACT not in line]
 
 
 def test_host_network_is_refused_by_the_restricted_namespace(
