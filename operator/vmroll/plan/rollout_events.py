@@ -4,8 +4,11 @@ A person reading `kubectl describe vmpool` should be able to tell the pool's sto
 operator's logs: "a newer image was published, the VMs were moved to it in three batches, it
 took 3m12s". Each event marks a transition between what the status recorded before the pass
 (`Before`) and what this pass planned, so it is posted once however many passes follow: the
-status the pass writes is the next pass's `Before`. A batch is the old VMs a pass takes down
-(reimaged or deleted to be replaced); it is posted when the planner asks for it.
+status the pass writes is the next pass's `Before`, and it survives a restart of the operator
+(a pass whose status write fails posts its events again). The pool's memory of failures posted
+(`reported_stall`) cannot carry these: it is cleared by every pass that goes well. A batch is
+the old VMs a pass takes down (reimaged, or deleted to be replaced); it is posted when the
+planner asks for it.
 
 Failures (`RolledBack`, `ProgressDeadlineExceeded`) are not here: they are Stalled conditions,
 warned of once by the reporter.
