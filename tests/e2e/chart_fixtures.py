@@ -91,6 +91,6 @@ def service_monitor_crd(kubectl: Kubectl) -> Iterator[str]:
     assert completed.returncode == 0, completed.stdout + completed.stderr
     crd = Path(json.loads(completed.stdout)["Dir"]) / SERVICE_MONITOR_CRD_FILE
     kubectl("apply", "--server-side", "-f", str(crd))
-    kubectl("wait", "--for=condition=Established", f"crd/{SERVICE_MONITOR_CRD}", "--timeout=60s")
+    kubectl.wait_established(SERVICE_MONITOR_CRD)
     yield SERVICE_MONITOR_CRD
     kubectl("delete", "crd", SERVICE_MONITOR_CRD, "--wait=false")

@@ -121,7 +121,7 @@ def namespace(request: pytest.FixtureRequest, k8s_client: client.ApiClient) -> I
 @pytest.fixture(scope="session")
 def widget_crd(kubectl: Kubectl) -> Iterator[str]:
     kubectl("apply", "-f", str(MANIFESTS / "widgets.yaml"))
-    kubectl("wait", "--for=condition=Established", f"crd/{WIDGET_CRD}", "--timeout=60s")
+    kubectl.wait_established(WIDGET_CRD)
     yield WIDGET_CRD
     kubectl("delete", "crd", WIDGET_CRD, "--wait=true", "--timeout=120s")
 

@@ -71,6 +71,18 @@ class Kubectl:
         """`kubectl ... -o json`, parsed."""
         return json.loads(self(*args, "-o", "json").stdout)
 
+    def wait_established(self, crd: str, timeout: float = 60) -> None:
+        """Until the CRD is served. Not `kubectl wait`: it fails outright, instead of waiting,
+        while a just-created CRD has no conditions yet."""
+
+        def established() -> bool | None:
+            found = self.json("get", "crd", crd)
+            conditions = found.get("status", {}).get("conditions") or []
+            ok = any(c["type"] == "Established" and c["status"] == "True" for c in conditions)
+            return True if ok else None
+
+        wait_for(f"CRD {crd} to be established", established, timeout)
+
 
 def unique_namespace(test_name: str) -> str:
     """A DNS-1123 label naming the test, unique per run: `e2e-<test>-<random>`."""

@@ -42,7 +42,7 @@ def pool_crds(kubectl: Kubectl) -> tuple[str, ...]:
     """vmroll's CRDs, applied once per session (applying again changes nothing)."""
     kubectl("apply", "--server-side", "--force-conflicts", "-f", str(CRDS))
     for name in CRD_NAMES:
-        kubectl("wait", "--for=condition=Established", f"crd/{name}", "--timeout=60s")
+        kubectl.wait_established(name)
     return CRD_NAMES
 
 

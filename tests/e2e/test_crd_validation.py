@@ -29,7 +29,7 @@ def vmroll_crds(kubectl: Kubectl) -> tuple[str, ...]:
     """The committed CRDs, applied once per session; applying again changes nothing."""
     kubectl("apply", "--server-side", "--force-conflicts", "-f", str(CRDS))
     for name in CRD_NAMES:
-        kubectl("wait", "--for=condition=Established", f"crd/{name}", "--timeout=60s")
+        kubectl.wait_established(name)
     return CRD_NAMES
 
 

@@ -359,3 +359,35 @@ async def test_workload_identity_of_another_service_account_is_denied(
     gateway = federated("system:serviceaccount:default:someone-else")
     with pytest.raises(AzureAccessError):
         await gateway.list_pool_vms(emulator.credentials.resource_group, WEB)
+
+
+async def test_a_vm_the_list_does_not_show_yet_is_read_by_name(
+    emulator: Emulator, gateway: ComputeGateway
+) -> None:
+    emulator.set_list_lag(HOUR)
+    group = emulator.credentials.resource_group
+    await created(emulator, gateway, "web-0")
+
+    listing = await gateway.list_pool_vms(group, WEB)
+    found = await gateway.get_pool_vm(group, "web-0")
+    missing = await gateway.get_pool_vm(group, "web-1")
+
+    assert listing.owned == ()
+    assert found is not None
+    assert (found.name, found.pool_uid, found.provisioning_state) == ("web-0", WEB.uid, "Succeeded")
+    assert found.revision == "r1"
+    assert missing is None
+
+
+async def test_a_create_whose_answer_is_lost_makes_one_vm_through_the_gateway(
+    emulator: Emulator, gateway: ComputeGateway
+) -> None:
+    emulator.set_faults(
+        Faults(rules=[FaultRule(operation="VirtualMachines_CreateOrUpdate", kind="lostResponse",
+                                remaining=1)])
+    )  # fmt: skip
+
+    await created(emulator, gateway, "web-0")
+
+    assert [vm["name"] for vm in emulator.vms()] == ["web-0"]
+    assert emulator.tag_peaks()[POOL_UID_TAG] == {WEB.uid: 1}

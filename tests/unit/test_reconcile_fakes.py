@@ -75,6 +75,8 @@ class FakeAzure:
     image_error: TerminalAzureError | None = None
     list_error: TransientAzureError | None = None
     create_error: TerminalAzureError | None = None
+    unlisted: set[str] = field(default_factory=set)
+    """Names lists leave out while a GET by name finds them (ARM's list lag)."""
     plan: PurchasePlan | None = None
     terms_accepted: bool = False
     released: list[str] = field(default_factory=list)
@@ -99,8 +101,13 @@ class FakeAzure:
         self.log.append("list")
         if self.list_error is not None:
             raise self.list_error
-        split = partition(self.vms.values(), pool)
+        listed = [vm for vm in self.vms.values() if vm.name not in self.unlisted]
+        split = partition(listed, pool)
         return PoolListing(owned=split.owned, look_alikes=split.look_alikes)
+
+    async def get_pool_vm(self, resource_group: str, name: str) -> PoolVm | None:
+        self.log.append(f"get {name}")
+        return self.vms.get(name)
 
     async def get_vm_runtime(self, vm: PoolVm) -> VmRuntime | None:
         self.log.append(f"runtime {vm.name}")

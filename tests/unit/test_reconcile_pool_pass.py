@@ -72,7 +72,19 @@ async def test_creates_are_recorded_in_status_before_they_are_sent() -> None:
     assert all("resumeToken" not in op for op in recorded)
     assert all(op["resumeToken"] for op in world.sinks.patches[2]["pendingOperations"])
     assert outcome.next is Next.PROGRESSING
+
+
+async def test_creates_are_reported_once_a_list_shows_them() -> None:
+    world = World()
+
+    await world.pass_().run()
+    after_follow = list(world.sinks.events)
+    world.tick()
+    await world.pass_().run()
+
+    assert after_follow == []
     assert [e[1] for e in world.sinks.events] == ["Created"] * 3
+    assert world.memory.pending == {}
 
 
 async def test_a_new_pools_first_status_says_reconciling_before_any_operation_is_recorded() -> None:

@@ -35,6 +35,10 @@ class ComputeGateway(Protocol):
         """The pool's VMs and look-alikes in the resource group, from one paged list."""
         ...
 
+    async def get_pool_vm(self, resource_group: str, name: str) -> PoolVm | None:
+        """One VM by name, as Compute has it now (lists may lag); None when it does not exist."""
+        ...
+
     async def get_vm_runtime(self, vm: PoolVm) -> VmRuntime | None:
         """Power state and guest health of one VM; None when it is gone."""
         ...

@@ -123,6 +123,18 @@ async def list_pool_vms(
     return PoolListing(owned=split.owned, look_alikes=split.look_alikes)
 
 
+async def get_pool_vm(
+    compute: ComputeManagementClient, resource_group: str, name: str
+) -> PoolVm | None:
+    """One VM by name, read from Compute itself (a list may lag a write); None when absent."""
+    with azure_errors(f"read VM {name} in resource group {resource_group}"):
+        try:
+            found = await compute.virtual_machines.get(resource_group, name)
+        except ResourceNotFoundError:
+            return None
+    return to_pool_vm(found, resource_group)
+
+
 async def get_runtime(compute: ComputeManagementClient, vm: PoolVm) -> VmRuntime | None:
     """The VM's power state and health; None when the VM is gone."""
     with azure_errors(f"read instance view of {vm.resource_id}"):

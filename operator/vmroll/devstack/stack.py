@@ -140,7 +140,7 @@ class DevStack:
         for filename, text in render_crds().items():
             (crd_dir / filename).write_text(text)
         self.kubectl_run("apply", "--server-side", "-f", str(crd_dir))
-        self.kubectl_run("wait", "--for=condition=Established", "--timeout=60s", "-f", str(crd_dir))
+        self._wait_established(crd_dir)
         manifests = [
             system_namespace(),
             credentials_secret(credentials),
@@ -149,6 +149,21 @@ class DevStack:
         account_file = workdir / "account.yaml"
         account_file.write_text(yaml.safe_dump_all(manifests, sort_keys=False))
         self.kubectl_run("apply", "-f", str(account_file))
+
+    def _wait_established(self, crd_dir: Path) -> None:
+        # `kubectl wait` fails outright, instead of waiting, while a just-created CRD's
+        # status.conditions is still null ("accessor error"): ask again until it has them.
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                self.kubectl_run(
+                    "wait", "--for=condition=Established", "--timeout=60s", "-f", str(crd_dir)
+                )
+                return
+            except DevStackError as error:
+                if "accessor error" not in str(error) or time.monotonic() > deadline:
+                    raise
+            time.sleep(0.5)
 
     def kubectl_run(self, *args: str) -> str:
         result = subprocess.run(

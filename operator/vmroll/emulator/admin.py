@@ -113,6 +113,8 @@ async def reset_resources(request: web.Request) -> web.Response:
     context.vms.records.clear()
     context.vms.resources.clear()
     context.operations.clear()
+    context.vms.list_lag.departed.clear()
+    context.vms.peaks.clear()
     context.counters.reset()
     context.throttler.reset()
     return web.json_response({"reset": True})
@@ -158,6 +160,37 @@ async def put_faults(request: web.Request) -> web.Response:
     return web.json_response(_context(request).faults.describe())
 
 
+async def get_consistency(request: web.Request) -> web.Response:
+    return web.json_response({"listLagSeconds": _context(request).vms.list_lag.seconds})
+
+
+async def put_consistency(request: web.Request) -> web.Response:
+    try:
+        body = await request.json()
+        lag = float(body["listLagSeconds"])
+        if lag < 0:
+            raise ValueError("listLagSeconds must not be negative")
+    except (ValueError, KeyError, TypeError) as exc:
+        return web.json_response(
+            {"error": {"code": "InvalidConsistency", "message": f"listLagSeconds: {exc}"}},
+            status=400,
+        )
+    _context(request).vms.list_lag.seconds = lag
+    return web.json_response({"listLagSeconds": lag})
+
+
+async def peaks(request: web.Request) -> web.Response:
+    """The most VMs that carried each tag value at once, counted as writes were applied."""
+    context = _context(request)
+    context.operations.settle()
+    return web.json_response({"tags": context.vms.peaks.snapshot()})
+
+
+async def reset_peaks(request: web.Request) -> web.Response:
+    _context(request).vms.peaks.clear()
+    return web.json_response({"tags": {}})
+
+
 def add_routes(router: web.UrlDispatcher) -> None:
     router.add_get(f"{PREFIX}/health", health)
     router.add_get(f"{PREFIX}/requests", requests)
@@ -169,3 +202,7 @@ def add_routes(router: web.UrlDispatcher) -> None:
     router.add_get(f"{PREFIX}/operations", operations)
     router.add_get(f"{PREFIX}/faults", get_faults)
     router.add_put(f"{PREFIX}/faults", put_faults)
+    router.add_get(f"{PREFIX}/consistency", get_consistency)
+    router.add_put(f"{PREFIX}/consistency", put_consistency)
+    router.add_get(f"{PREFIX}/peaks", peaks)
+    router.add_post(f"{PREFIX}/peaks/reset", reset_peaks)

@@ -109,7 +109,7 @@ class FaultRule(_Model):
 
     operation: str = "*"
     rate: float = Field(default=1.0, ge=0, le=1)
-    kind: Literal["error", "reset", "lroFailed", "latency"] = "error"
+    kind: Literal["error", "reset", "lostResponse", "lroFailed", "latency"] = "error"
     status: int = Field(default=500, ge=400, le=599)
     code: str | None = None
     latency_seconds: float = Field(default=0.0, ge=0)
@@ -145,6 +145,12 @@ class Catalog(_Model):
     time_scale: float = Field(default=1.0, gt=0)
     lro_retry_after_seconds: int = Field(default=10, ge=0)
     page_size: int = Field(default=50, gt=0)
+    list_lag_seconds: float = Field(
+        default=0.0,
+        ge=0,
+        description="how long VM lists lag writes: a VM created (deleted) within this many "
+        "seconds is not yet listed (still listed); a GET by name sees the truth at once",
+    )
     token_lifetime_seconds: int = Field(default=3600, gt=0)
     throttling: Throttling = Throttling()
     faults: Faults = Faults()

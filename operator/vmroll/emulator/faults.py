@@ -3,8 +3,10 @@
 Rules come from the catalog and can be replaced at run time through the admin API. Each rule
 matches operation names (aiohttp route names such as `VirtualMachines_Get`, fnmatch patterns) and
 fires with a probability drawn from one seeded generator, so a seeded run fails the same requests
-every time. Kinds: `error` (an ARM error answer), `reset` (the connection is dropped),
-`latency` (the answer is delayed), `lroFailed` (the long-running operation ends Failed).
+every time. Kinds: `error` (an ARM error answer), `reset` (the connection is dropped before the
+request is handled), `lostResponse` (the request is handled, the write applied, and then the
+connection is dropped instead of answering), `latency` (the answer is delayed), `lroFailed` (the
+long-running operation ends Failed).
 """
 
 from __future__ import annotations

@@ -2,7 +2,10 @@
 
 In order: count the request, authenticate the bearer token (401), require `api-version` (400),
 find the subscription (404), throttle (429 with Retry-After), authorize (403), inject configured
-faults, then run the handler and turn any `ArmError` into ARM's CloudError body. Routes are ARM
+faults, then run the handler and turn any `ArmError` into ARM's CloudError body. A `reset` fault
+drops the connection instead of running the handler; a `lostResponse` fault runs it (the write
+is applied) and then drops the connection instead of answering, the classic cause of duplicates
+when a client takes "no answer" for "not done". Both count as status 0. Routes are ARM
 routes when their path starts with `/subscriptions/` or `/providers/`; the operation name used for
 counting and fault matching is the aiohttp route name (by convention ARM's operationId, such as
 `VirtualMachines_Get`), or `METHOD /path/template` for an unnamed route. Identity routes are
@@ -16,6 +19,7 @@ import socket
 import struct
 import uuid
 from collections.abc import Awaitable, Callable
+from typing import NoReturn
 
 from aiohttp import web
 
@@ -64,6 +68,13 @@ def _reset_connection(request: web.Request) -> None:
     if sock is not None:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
     transport.abort()
+
+
+def _drop(context: EmulatorContext, request: web.Request, operation: str) -> NoReturn:
+    """No answer: the connection is reset; the request counts with status 0."""
+    context.counters.record(operation, 0)
+    _reset_connection(request)
+    raise web.HTTPServiceUnavailable()
 
 
 async def _admit(context: EmulatorContext, request: web.Request, operation: str) -> dict[str, str]:
@@ -127,19 +138,22 @@ async def arm_middleware(request: web.Request, handler: Handler) -> web.StreamRe
         "x-ms-routing-request-id": f"EMULATOR:{request_id}",
     }
     headers: dict[str, str] = {}
+    fault = None
     try:
         headers = await _admit(context, request, operation)
         if request.match_info.http_exception is not None:
             raise _unmatched(request, request.match_info.http_exception)
-        fault = context.faults.draw(operation, ("error", "reset"))
-        if fault is not None and fault.kind == "reset":
-            context.counters.record(operation, 0)
-            _reset_connection(request)
-            raise web.HTTPServiceUnavailable()
-        if fault is not None:
+        fault = context.faults.draw(operation, ("error", "reset", "lostResponse"))
+        if fault is not None and fault.kind == "error":
             raise injected_error(fault)
+        if fault is not None and fault.kind == "reset":
+            _drop(context, request, operation)
         response = await handler(request)
+        if fault is not None:
+            _drop(context, request, operation)
     except ArmError as error:
+        if fault is not None and fault.kind == "lostResponse":
+            _drop(context, request, operation)
         response = error_response(error)
     for name, value in {**ids, **headers}.items():
         response.headers.setdefault(name, value)

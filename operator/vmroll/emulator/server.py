@@ -121,6 +121,13 @@ class Emulator:
     def set_faults(self, faults: Faults) -> None:
         self.context.faults.replace(faults)
 
+    def set_list_lag(self, seconds: float) -> None:
+        self.context.vms.list_lag.seconds = seconds
+
+    def tag_peaks(self) -> dict[str, dict[str, int]]:
+        """The most VMs that carried each tag value at once (consistency.TagPeaks)."""
+        return self.context.vms.peaks.snapshot()
+
     def vms(self) -> list[dict[str, Any]]:
         self.context.operations.settle()
         return [vm_summary(r) for r in self.context.vms.records.values()]
@@ -153,10 +160,14 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 def _persisting(path: Path) -> Middleware:
     @web.middleware
     async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-        response = await handler(request)
-        if request.method != "GET" and (is_arm_path(request.path) or "/_emulator/" in request.path):
-            state.save(request.app[CONTEXT], path)
-        return response
+        # Saved even when no answer goes out: a `lostResponse` fault applies the write first.
+        try:
+            return await handler(request)
+        finally:
+            if request.method != "GET" and (
+                is_arm_path(request.path) or "/_emulator/" in request.path
+            ):
+                state.save(request.app[CONTEXT], path)
 
     return middleware
 

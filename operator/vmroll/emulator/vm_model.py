@@ -45,6 +45,7 @@ class VmRecord:
     etag: int = 1
     failure: JSON | None = None
     changed_at: float | None = None  # when the last operation on it ended
+    created_at: float | None = None  # when its create was accepted (lists lag behind it)
     implied_resources: dict[str, str] = field(default_factory=dict)
 
     @property

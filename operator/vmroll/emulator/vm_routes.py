@@ -71,7 +71,10 @@ async def create_or_update(request: web.Request) -> web.Response:
     check_tags(body.get("tags"))
     record = context.vms.get(subscription_id, group, name)
     check_preconditions(request, record.etag if record else None)
-    if record is not None:
+    repeated = context.vms.repeated(record, body) if record is not None else None
+    if record is not None and repeated is not None:
+        operation, status = repeated, 200
+    elif record is not None:
         operation = context.vms.update(record, body, accepting)
         status = 200
     else:
@@ -158,18 +161,18 @@ def _page(request: web.Request, records: list[VmRecord]) -> web.Response:
 async def list_by_resource_group(request: web.Request) -> web.Response:
     api_version(request, API_VERSIONS, "virtualMachines")
     subscription_id, group = resource_group(request)
-    return _page(request, _context(request).vms.listing(subscription_id, group))
+    return _page(request, _context(request).vms.listed(subscription_id, group))
 
 
 async def list_all(request: web.Request) -> web.Response:
     api_version(request, API_VERSIONS, "virtualMachines")
-    return _page(request, _context(request).vms.listing(request.match_info["subscriptionId"]))
+    return _page(request, _context(request).vms.listed(request.match_info["subscriptionId"]))
 
 
 async def list_by_location(request: web.Request) -> web.Response:
     api_version(request, API_VERSIONS, "virtualMachines")
     location = request.match_info["location"].replace(" ", "").lower()
-    records = _context(request).vms.listing(request.match_info["subscriptionId"])
+    records = _context(request).vms.listed(request.match_info["subscriptionId"])
     return _page(request, [r for r in records if r.location == location])
 
 

@@ -4,11 +4,16 @@ Every VM write is a long-running operation. Accepting it checks what Azure check
 (region, size, quota, subnet, image, a concurrent operation); the effect (provisioningState
 Succeeded or Failed, power state, new OS image, deletion with its implied NICs and disks) is
 applied when the operation is settled. A delete preempts an operation in progress, as in Azure.
+A request repeated while the operation it started runs (the client lost the answer and sent it
+again: ARM requires PUT and DELETE to be idempotent) joins that operation instead of conflicting
+with it. Lists lag writes by the catalog's `listLagSeconds` (consistency.py).
 """
 
 from __future__ import annotations
 
 import copy
+import hashlib
+import json
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -17,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 from vmroll.emulator import network
 from vmroll.emulator.capacity import check_cores_quota, offered_size
 from vmroll.emulator.catalog import Catalog
+from vmroll.emulator.consistency import ListLag, TagPeaks
 from vmroll.emulator.errors import ArmError
 from vmroll.emulator.faults import FaultInjector, allocation_failed
 from vmroll.emulator.lro import Operation, OperationStore, iso
@@ -66,6 +72,8 @@ class VirtualMachines:
         self.faults, self.clock = faults, clock
         self.records: dict[str, VmRecord] = {}
         self.resources: dict[str, JSON] = {}
+        self.list_lag = ListLag(catalog.list_lag_seconds, clock)
+        self.peaks = TagPeaks()
         for kind in ("create", "update", "delete", *ACTIONS):
             operations.register(f"vm.{kind}", self._complete)
 
@@ -82,6 +90,24 @@ class VirtualMachines:
             and (resource_group is None or r.resource_group.lower() == resource_group.lower())
         ]
         return sorted(found, key=lambda r: (r.resource_group.lower(), r.name.lower()))
+
+    def listed(self, subscription_id: str, resource_group: str | None = None) -> list[VmRecord]:
+        """What ARM's list operations show: the listing as it was `listLagSeconds` ago."""
+        truth = self.listing(subscription_id, resource_group)
+        found = [
+            r
+            for r in self.list_lag.visible(truth)
+            if r.subscription_id.lower() == subscription_id.lower()
+            and (resource_group is None or r.resource_group.lower() == resource_group.lower())
+        ]
+        return sorted(found, key=lambda r: (r.resource_group.lower(), r.name.lower()))
+
+    def repeated(self, record: VmRecord, body: JSON) -> Operation | None:
+        """The operation in progress on `record` that this very PUT body started, if any."""
+        active = self.operations.active_for(record.resource_id)
+        if active is not None and active.payload.get("request") == _digest(body):
+            return active
+        return None
 
     def _duration(self, kind: str) -> float:
         azure_seconds = getattr(self.catalog.latencies, LATENCY_FIELDS.get(kind, kind))
@@ -167,6 +193,7 @@ class VirtualMachines:
             boots_unhealthy=resolved.boots_unhealthy,
             hyper_v_generation=resolved.hyper_v_generation,
             user_data=properties.get("userData"),
+            created_at=self.clock(),
         )
         stored["storageProfile"] = complete_storage_profile(
             name,
@@ -196,7 +223,8 @@ class VirtualMachines:
             self.resources[resource["id"].lower()] = resource
             record.implied_resources[resource["id"]] = resource["properties"]["deleteOption"]
         self.records[record.resource_id.lower()] = record
-        return record, self._start(record, "create", request, {})
+        self.peaks.note(record, self.records.values())
+        return record, self._start(record, "create", request, {"request": _digest(body)})
 
     def update(self, record: VmRecord, body: JSON, request: Accepting) -> Operation:
         """A PUT or PATCH on an existing VM: tags, size and echoed settings may change."""
@@ -218,6 +246,7 @@ class VirtualMachines:
             record.vcpus, record.family = size.vcpus, size.family
         if "tags" in body:
             record.body["tags"] = copy.deepcopy(body["tags"])
+            self.peaks.note(record, self.records.values())
         for key, value in echoed_properties(properties).items():
             if key not in ("storageProfile", "osProfile", "networkProfile"):
                 record.properties[key] = copy.deepcopy(value)
@@ -225,10 +254,12 @@ class VirtualMachines:
             record.user_data = properties["userData"]
         record.properties["provisioningState"] = "Updating"
         record.etag += 1
-        return self._start(record, "update", request, {})
+        return self._start(record, "update", request, {"request": _digest(body)})
 
     def delete(self, record: VmRecord, request: Accepting) -> Operation:
         active = self.operations.active_for(record.resource_id)
+        if active is not None and active.kind == "vm.delete":
+            return active
         if active is not None:
             self.operations.cancel(
                 active,
@@ -275,6 +306,7 @@ class VirtualMachines:
         failed = operation.status != "Succeeded"
         if kind == "delete" and not failed:
             self._remove(record)
+            self.list_lag.gone(record, operation.ended or self.clock())
             return
         record.properties["provisioningState"] = "Failed" if failed else "Succeeded"
         record.failure = operation.error if failed else None
@@ -298,3 +330,8 @@ class VirtualMachines:
                 self.resources.pop(resource_id.lower(), None)
             elif resource_id.lower() in self.resources:
                 network.detach(self.resources[resource_id.lower()])
+
+
+def _digest(body: JSON) -> str:
+    """What identifies a request body: the same JSON, whatever its key order."""
+    return hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()

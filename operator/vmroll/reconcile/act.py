@@ -7,7 +7,9 @@ Order per batch, so that a process killed at any point leaves nothing untracked:
 4. (`follow`, after the pass has reported) the operations are followed for a bounded time;
    finished ones leave the record.
 A restarted operator finds the record: named VMs that Azure lists are the pool's (their tags say
-so), names Azure never saw are forgotten, tokens are resumed.
+so), names Azure never saw are forgotten, tokens are resumed. A create stays recorded after a
+transient error (its answer may be what was lost) and after it succeeds, until a list shows
+the VM: lists lag writes, and a name given up too soon would be created again (listing.py).
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from datetime import datetime
 from typing import TypeVar
 
 from vmroll.api.pool_status import OperationKind, PendingOperation
-from vmroll.azure.errors import AzureGatewayError
+from vmroll.azure.errors import AzureGatewayError, TransientAzureError
 from vmroll.azure.lro import OperationKind as LroKind
 from vmroll.azure.lro import OperationRecord, OperationState
 from vmroll.azure.vm_body import VmSpec
@@ -122,6 +124,11 @@ class Actor:
             if isinstance(result, AzureGatewayError):
                 self.memory.pending.pop(op.vm_name, None)
                 errors.append(result)
+            elif result is OperationState.SUCCEEDED and op.kind is OperationKind.CREATE:
+                # Kept, without its token, until a list shows the VM (lists lag writes): the
+                # next pass settles it and reports it created (observe.settle_pending).
+                self.memory.pending[op.vm_name] = op.model_copy(update={"resume_token": None})
+                finished.append(Started(op.vm_name, op.kind))
             elif result is OperationState.SUCCEEDED:
                 self.memory.pending.pop(op.vm_name, None)
                 self.memory.operation_ended(op.vm_name)
@@ -136,8 +143,11 @@ class Actor:
         async def call() -> tuple[str, OperationRecord]:
             try:
                 return spec.name, await self.gateway.create_vm(self.resource_group, spec)
-            except AzureGatewayError:
-                self.memory.pending.pop(spec.name, None)
+            except AzureGatewayError as error:
+                # After a transient error the record stays: the answer may be what was lost (a
+                # reset after Azure took the PUT); the next pass reads the VM by name first.
+                if not isinstance(error, TransientAzureError):
+                    self.memory.pending.pop(spec.name, None)
                 raise
 
         return call

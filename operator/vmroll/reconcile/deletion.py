@@ -19,6 +19,7 @@ from vmroll.azure.errors import TerminalAzureError
 from vmroll.reconcile.act import Actor
 from vmroll.reconcile.gateway import RELEASED_TAG
 from vmroll.reconcile.inputs import AccountProblem
+from vmroll.reconcile.listing import observe_pool
 from vmroll.reconcile.memory import WARNING
 from vmroll.reconcile.observe import settle_pending, unsent_deletes
 from vmroll.reconcile.pool_pass import PoolPass
@@ -73,9 +74,9 @@ class PoolDeletion:
         assert not isinstance(account, AccountProblem)
         gateway = account.gateway
         pool = p.pool
-        listing = await gateway.list_pool_vms(pool.spec.resource_group, p.identity)
-        owned = {vm.name: vm for vm in listing.owned}
-        settle_pending(p.memory, owned)
+        listing = await observe_pool(gateway, pool.spec.resource_group, p.identity, p.memory)
+        owned = listing.owned
+        settle_pending(p.memory, owned, listing.unlisted)
         if pool.spec.deletion_policy is DeletionPolicy.RETAIN:
             stamp = report.now.isoformat()
             for vm in owned.values():

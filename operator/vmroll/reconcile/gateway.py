@@ -52,6 +52,9 @@ class AzurePoolGateway:
     async def list_pool_vms(self, resource_group: str, pool: PoolIdentity) -> PoolListing:
         return await self._gateway.list_pool_vms(resource_group, pool)
 
+    async def get_pool_vm(self, resource_group: str, name: str) -> PoolVm | None:
+        return await self._gateway.get_pool_vm(resource_group, name)
+
     async def get_vm_runtime(self, vm: PoolVm) -> VmRuntime | None:
         return await self._gateway.get_vm_runtime(vm)
 

@@ -3,13 +3,16 @@
 Only VMs carrying the pool's UID tag are the pool's. Operations recorded in status are matched
 against the listing: finished ones are dropped, a create recorded but never seen by Azure (the
 operator died between recording and sending it) is forgotten, so that the planner decides anew
-instead of trusting a VM that does not exist. Health comes from the instance view, read only
-for VMs whose health is still unknown or stale.
+instead of trusting a VM that does not exist. A list may lag a write (ARM's eventual
+consistency), so "not listed" alone never forgets a create: listing.py reads such a VM by name
+first, and a create stays recorded until a list shows it finished or a GET says it does not
+exist. Health comes from the instance view, read only for VMs whose health is still unknown or
+stale.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -42,8 +45,22 @@ class Finished:
     succeeded: bool
 
 
-def settle_pending(memory: PoolMemory, owned: dict[str, PoolVm]) -> list[Finished]:
-    """Drop recorded operations the listing shows finished; return them for events."""
+def unlisted_creates(memory: PoolMemory, listed: Collection[str]) -> list[str]:
+    """Recorded creates the listing does not show: to read by name before forgetting them."""
+    return [
+        name
+        for name, op in memory.pending.items()
+        if op.kind is OperationKind.CREATE and name not in listed
+    ]
+
+
+def settle_pending(
+    memory: PoolMemory, owned: Mapping[str, PoolVm], unlisted: Collection[str] = ()
+) -> list[Finished]:
+    """Drop recorded operations the listing shows finished; return them for events.
+
+    `owned` holds the listed VMs and those of `unlisted`, found by name but not yet listed.
+    """
     finished: list[Finished] = []
     for name, op in list(memory.pending.items()):
         vm = owned.get(name)
@@ -51,8 +68,13 @@ def settle_pending(memory: PoolMemory, owned: dict[str, PoolVm]) -> list[Finishe
             done = vm is None
             succeeded = done
         elif vm is None:
-            # Never reached Azure, or created and deleted since: the planner decides anew.
+            # Read by name and not found: never reached Azure, or created and deleted since.
+            # The planner decides anew.
             done, succeeded = True, False
+        elif name in unlisted and op.kind is OperationKind.CREATE:
+            # It exists, the list does not show it yet: forgetting it now would let the next
+            # pass, listing the same, create it again under another name.
+            done = succeeded = False
         else:
             done = vm.provisioning_state in TERMINAL_STATES
             succeeded = vm.provisioning_state == "Succeeded"

@@ -42,6 +42,7 @@ from vmroll.reconcile.inputs import (
     PassSettings,
     TemplateInputs,
 )
+from vmroll.reconcile.listing import observe_pool
 from vmroll.reconcile.memory import (
     NORMAL,
     WARNING,
@@ -159,10 +160,10 @@ class PoolPass:
         images = await revision_images(gateway, spec, resolved, history.previous_good)
         inputs = images.wanted.inputs
 
-        listing = await gateway.list_pool_vms(spec.resource_group, self.identity)
-        owned = {vm.name: as_reimaged(vm, inputs) for vm in listing.owned}
+        listing = await observe_pool(gateway, spec.resource_group, self.identity, self.memory)
+        owned = {name: as_reimaged(vm, inputs) for name, vm in listing.owned.items()}
         self._report_look_alikes([vm.name for vm in listing.look_alikes])
-        for done in settle_pending(self.memory, owned):
+        for done in settle_pending(self.memory, owned, listing.unlisted):
             if done.succeeded:
                 verb = f"{done.kind.value}d"
                 self.events.event(NORMAL, verb, f"{verb.lower()} VM {done.name}")

@@ -1,0 +1,41 @@
+"""The pool's VMs as one pass must see them: the listing, corrected for a list that lags writes.
+
+ARM's lists are eventually consistent (a VM created a moment ago may be missing from them, see
+vmroll.emulator.consistency for what is known of it), but a GET by name reads Compute itself.
+A create vmroll recorded that the list does not show is read by name before anything is
+concluded: a VM found is the pool's (the planner counts it, so no second one is made for its
+slot, and the surge bound holds), one not found never reached Azure or is gone. One GET per such
+create and pass, and only while the list lags; the common pass costs the one list, as before.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from vmroll.azure.vms import PoolVm
+from vmroll.plan.ownership import PoolIdentity
+from vmroll.reconcile.gateway import PoolGateway
+from vmroll.reconcile.memory import PoolMemory
+from vmroll.reconcile.observe import unlisted_creates
+
+
+@dataclass(frozen=True)
+class PoolVms:
+    owned: dict[str, PoolVm]
+    """Listed VMs carrying the pool's UID, and recorded creates found by name."""
+    unlisted: frozenset[str]
+    """Names in `owned` that only a GET found: the list does not show them yet."""
+    look_alikes: tuple[PoolVm, ...]
+
+
+async def observe_pool(
+    gateway: PoolGateway, resource_group: str, pool: PoolIdentity, memory: PoolMemory
+) -> PoolVms:
+    listing = await gateway.list_pool_vms(resource_group, pool)
+    owned = {vm.name: vm for vm in listing.owned}
+    found: dict[str, PoolVm] = {}
+    for name in unlisted_creates(memory, owned):
+        vm = await gateway.get_pool_vm(resource_group, name)
+        if vm is not None and vm.pool_uid == pool.uid:
+            found[name] = vm
+    return PoolVms({**owned, **found}, frozenset(found), listing.look_alikes)
