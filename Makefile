@@ -28,7 +28,7 @@ tools: $(STAMP)
 ## and Flux's health checks are tested on); then review the expected messages in their
 ## health_test.yaml and kstatus_test.yaml, which tests/unit/test_gitops_health.py checks.
 status-fixtures: tools
-	VMROLL_WRITE_STATUS_FIXTURES=1 $(BIN)/pytest tests/e2e/test_status_fixtures.py
+	VMROLL_WRITE_STATUS_FIXTURES=1 $(BIN)/pytest tests/e2e/test_status_fixtures.py tests/e2e/test_pool_rollout_events.py
 
 ## Regenerate what is rendered from sources: crds/ from the models, the chart's copy of the
 ## CRDs, and manifests/ (the kustomize base) from the chart. Tests fail when these drift.

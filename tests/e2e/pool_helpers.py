@@ -362,6 +362,31 @@ def warnings(kubectl: Kubectl, namespace: str, reason: str) -> int:
     )
 
 
+ROLLOUT_REASONS = (
+    "RolloutStarted",
+    "WaitingForMaintenanceWindow",
+    "RolloutBatch",
+    "RolloutComplete",
+    "RollingBack",
+)
+
+
+def pool_events(kubectl: Kubectl, namespace: str, name: str) -> list[dict[str, Any]]:
+    """The pool's events in the order they were posted (eventTime has microseconds)."""
+    selector = f"involvedObject.name={name},involvedObject.kind=VirtualMachinePool"
+    items = kubectl.json("get", "events", "-n", namespace, "--field-selector", selector)["items"]
+    return sorted(items, key=lambda e: e.get("eventTime") or e["firstTimestamp"])
+
+
+def story(kubectl: Kubectl, namespace: str, name: str) -> list[tuple[str, str]]:
+    """The pool's rollout events (reason, message) in order: what `kubectl describe` tells."""
+    return [
+        (e["reason"], e["message"])
+        for e in pool_events(kubectl, namespace, name)
+        if e["reason"] in ROLLOUT_REASONS
+    ]
+
+
 def list_requests(emulator: EmulatorProcess) -> int:
     """VM listings the emulator has served: one per operator pass over a pool."""
     operations = emulator.admin("GET", "requests")["operations"]

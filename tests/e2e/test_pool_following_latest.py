@@ -1,5 +1,5 @@
 """A version of the image published while the operator runs: `track: Latest` rolls its pool to
-it; `track: Pinned` only reports it in `status.image.latestAvailable`.
+it, and its events say so; `track: Pinned` only reports it in `status.image.latestAvailable`.
 
 Both pools run side by side, so that one wait for the shared `latest` cache to expire (the
 smallest `checkInterval` the API allows is one minute) serves both.
@@ -17,6 +17,7 @@ from pool_helpers import (
     apply,
     get_pool,
     pool_manifest,
+    story,
     wait_condition,
 )
 
@@ -61,6 +62,19 @@ def test_latest_rolls_to_a_published_version_and_pinned_only_reports_it(
     follows = wait_condition(kubectl, namespace, "follows", "Ready", operator)
     assert follows["status"]["image"]["resolvedVersion"] == PUBLISHED
     assert len(emulator.vms(namespace)) == 4
+    told = story(kubectl, namespace, "follows")
+    assert [reason for reason, _ in told] == [
+        "RolloutComplete", "RolloutStarted", "RolloutBatch", "RolloutBatch", "RolloutComplete",
+    ]  # fmt: skip
+    revision = follows["status"]["updateRevision"]
+    assert told[1][1] == (
+        f"rolling out image version {PUBLISHED} (revision {revision}) over {NEWEST_BEFORE}: "
+        "a newer image version was published and the pool tracks the latest"
+    )
+    batches = [message.split(": replacing ")[0] for reason, message in told[2:4]]
+    assert batches == ["batch 1 of 2", "batch 2 of 2"]
+    assert told[4][1].startswith(f"rolled 2 VMs from {NEWEST_BEFORE} to {PUBLISHED} in ")
+    assert [reason for reason, _ in story(kubectl, namespace, "pinned")] == ["RolloutComplete"]
 
     def reported() -> bool | None:
         image = get_pool(kubectl, namespace, "pinned")["status"]["image"]

@@ -271,6 +271,25 @@ def test_a_long_complete_pool_scaling_up_is_not_timed_out() -> None:
     assert describe(scaled.actions) == ["create - rev-new Missing"] * 2
 
 
+@pytest.mark.parametrize("held", ["paused", "outside-window"])
+def test_the_first_pass_after_a_long_hold_restarts_the_clock(held: str) -> None:
+    """A pool outside its window is next visited when the window opens, hours later: that
+    pass must not judge the rollout against the hours it was held."""
+    paused = held == "paused"
+    waiting = plan_rollout(
+        spec(paused=paused), MIDWAY, history(stalled_since(10)), ago(4 * 3600), in_window=paused
+    )
+    assert waiting.history.progress is not None
+    assert waiting.history.progress.stopped
+    resumed = plan_rollout(spec(), MIDWAY, waiting.history, NOW)
+    assert resumed.phase is RolloutPhase.PROGRESSING
+    assert not resumed.facts.deadline_exceeded
+    assert resumed.facts.rolled_back_from is None
+    assert resumed.history.progress is not None
+    assert resumed.history.progress.last_progress_at == NOW
+    assert not resumed.history.progress.stopped
+
+
 def test_a_known_bad_revision_is_forgotten_once_the_spec_moves_on() -> None:
     newer = Target("rev-newer", "3.0.0")
     bad = history(bad=frozenset({NEW.revision}))

@@ -142,7 +142,10 @@ async def test_a_rollback_stalls_once_naming_the_bad_version(case: Case) -> None
     assert case.bad in stalled[2]
     assert condition(world, "Ready")[0] == "False"
     warnings = [e for e in world.sinks.events if e[0] == "Warning"]
-    assert [e[1] for e in warnings] == ["RolledBack"]
+    # One warning when the rollback starts, one when it ends in `Stalled`.
+    assert [e[1] for e in warnings] == ["RollingBack", "RolledBack"]
+    assert warnings[0][2].startswith(f"image version {case.bad} (revision ")
+    assert f"failed: rolling back to image version {case.good} " in warnings[0][2]
 
 
 @pytest.mark.parametrize("case", CASES)

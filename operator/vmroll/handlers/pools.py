@@ -211,7 +211,11 @@ def _delay(state: OperatorState, outcome: Outcome) -> float:
         case Next.SETTLED:
             return config.resync_seconds
         case Next.PROGRESSING:
-            return config.progress_seconds if outcome.after is None else outcome.after
+            # A rollout waiting hours for its window still gets a pass every resync: repairs
+            # and scaling are never held back.
+            if outcome.after is None:
+                return config.progress_seconds
+            return min(outcome.after, config.resync_seconds)
         case Next.RETRY:
             return config.progress_seconds * 5 if outcome.after is None else outcome.after
         case Next.STALLED:

@@ -63,8 +63,11 @@ def track_progress(
     record = history.progress
     if record is None or record.revision != target.revision:
         return RolloutProgress.start(target.revision, now, updated_available, old)
+    stopped = record.stopped
     record = record.with_observation(now, updated_available, old)
-    return record.with_progress_at(now) if held or fleet_complete(members, replicas) else record
+    if held or fleet_complete(members, replicas):
+        return record.with_progress_at(now, stopped=True)
+    return record.with_progress_at(now) if stopped else record
 
 
 def deadline_passed(spec: RolloutSpec, progress: RolloutProgress, now: datetime) -> bool:

@@ -123,7 +123,9 @@ class RolloutProgress:
     """The progress record kept in status between passes, for the progress deadline.
 
     Progress is made when more VMs on `revision` became available, or fewer old VMs remain,
-    than when the record last moved.
+    than when the record last moved. `stopped` says the clock was stopped (the rollout held or
+    complete) when the record was last carried forward: the next pass that runs restarts it,
+    however long ago that pass was (a pool waiting for a window is not visited until it opens).
     """
 
     revision: str
@@ -131,6 +133,7 @@ class RolloutProgress:
     last_progress_at: datetime
     updated_available: int
     old_remaining: int
+    stopped: bool = False
 
     @classmethod
     def start(
@@ -143,10 +146,10 @@ class RolloutProgress:
             return RolloutProgress(self.revision, self.started_at, now, updated_available, old)
         return self
 
-    def with_progress_at(self, now: datetime) -> RolloutProgress:
+    def with_progress_at(self, now: datetime, *, stopped: bool = False) -> RolloutProgress:
         """Restart the deadline clock, e.g. while paused or outside a window."""
         return RolloutProgress(
-            self.revision, self.started_at, now, self.updated_available, self.old_remaining
+            self.revision, self.started_at, now, self.updated_available, self.old_remaining, stopped
         )
 
 

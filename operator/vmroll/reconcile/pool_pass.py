@@ -19,11 +19,12 @@ from vmroll.azure.vms import PoolVm
 from vmroll.plan.access import check_access
 from vmroll.plan.availability import Readiness
 from vmroll.plan.conditions import State
-from vmroll.plan.maintenance import in_maintenance_window, parse_window
+from vmroll.plan.maintenance import in_maintenance_window, next_window_opening, parse_window
 from vmroll.plan.naming import allocate_vm_names
 from vmroll.plan.ownership import PoolIdentity
 from vmroll.plan.reasons import Reason
 from vmroll.plan.rollout import plan_rollout
+from vmroll.plan.rollout_events import PassContext, rollout_events
 from vmroll.plan.rollout_model import CreateVM, DeleteVM, Plan, ReimageVM, RolloutPhase
 from vmroll.reconcile.act import Actor
 from vmroll.reconcile.failures import (
@@ -60,6 +61,7 @@ from vmroll.reconcile.observe import (
 from vmroll.reconcile.report import (
     Progress,
     Reporter,
+    before_pass,
     history_after,
     progress_record,
     progress_verdict,
@@ -169,6 +171,8 @@ class PoolPass:
         await self._read_runtimes(gateway, owned, now)
 
         instances = observe(owned.values(), self.memory, now)
+        windows = [parse_window(w) for w in spec.update_policy.maintenance_windows]
+        before = before_pass(report.current)
         plan = plan_rollout(
             rollout_spec(
                 spec, images.wanted.target, previous_rebuildable=images.previous_rebuildable
@@ -176,9 +180,7 @@ class PoolPass:
             instances,
             history,
             now,
-            in_window=in_maintenance_window(
-                [parse_window(w) for w in spec.update_policy.maintenance_windows], now
-            ),
+            in_window=in_maintenance_window(windows, now),
             reimage_pairs=images.reimage_pairs(instances),
         )
         self.memory.history = plan.history
@@ -216,6 +218,10 @@ class PoolPass:
         if report.current.observed_generation is None:
             await report.write(starting(self.pool.metadata.generation))
         refused = await actor.start(specs, [*deletes, *orphans], now, reimages)
+        next_window = next_window_opening(windows, now)
+        context = PassContext(self.pool.metadata.generation, spec.replicas, now, next_window)
+        for event in rollout_events(before, plan, context):
+            self.events.event(event.type.value, event.reason.value, event.message)
 
         image = image_status(
             spec.image, target, _resolved_at(report, target, now), target_image.latest_available
@@ -227,6 +233,7 @@ class PoolPass:
             busy=bool(self.memory.pending or plan.actions),
             image_message=image_message(image.requested, resolved, target),
             paused=spec.strategy.paused,
+            next_window=next_window,
         )
         stalled_now = await self._write_progress(report, progress)
         followed = await actor.follow() if not _terminal(refused) else None
@@ -248,6 +255,10 @@ class PoolPass:
             return Outcome(Next.PROGRESSING)
         if plan.phase is RolloutPhase.ROLLED_BACK:
             return Outcome(Next.STALLED)
+        if plan.phase is RolloutPhase.WAITING_FOR_WINDOW and next_window is not None:
+            opens = (next_window - now).total_seconds()
+            due = self._until_available(plan, now)
+            return Outcome(Next.PROGRESSING, after=opens if due is None else min(due, opens))
         # Surge VMs still standing (replicas above the spec) mean old VMs are left to remove.
         settled = (
             plan.counts.replicas == plan.counts.available == spec.replicas == plan.counts.updated

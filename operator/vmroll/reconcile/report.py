@@ -27,6 +27,7 @@ from vmroll.api.pool_status import (
 from vmroll.api.types import ConditionStatus
 from vmroll.plan.conditions import Assessment, ConditionType, ConditionUpdate, State
 from vmroll.plan.reasons import Reason
+from vmroll.plan.rollout_events import Before, RecordedRollout, waiting_message
 from vmroll.plan.rollout_model import Plan, RolloutPhase
 from vmroll.reconcile.memory import WARNING, EventSink, PoolMemory, StatusSink
 
@@ -88,6 +89,8 @@ class Progress:
     image_message: str
     paused: bool
     """`spec.strategy.paused` as this pass read it."""
+    next_window: datetime | None = None
+    """When the next maintenance window opens (None without windows)."""
 
 
 def progress_verdict(progress: Progress, spec_replicas: int) -> Verdict:
@@ -119,6 +122,9 @@ def _progress_verdict(progress: Progress, spec_replicas: int) -> Verdict:
         )
         return Verdict(Assessment(State.READY, Reason.ALL_REPLICAS_READY, message), image)
     reason = _PHASE_REASONS.get(plan.phase, _working_reason(plan, spec_replicas))
+    if plan.phase is RolloutPhase.WAITING_FOR_WINDOW:
+        message = waiting_message(plan, progress.next_window)
+        return Verdict(Assessment(State.RECONCILING, reason, message), image)
     message = (
         f"{counts.replicas} of {spec_replicas} VMs exist, {counts.available} available, "
         f"{counts.updated} at revision {plan.update_revision}"
@@ -189,6 +195,32 @@ def history_after(
             update={"outcome": RolloutOutcome.SUCCEEDED, "finished_at": now}
         )
     return records[:MAX_HISTORY]
+
+
+def before_pass(status: VirtualMachinePoolStatus) -> Before:
+    """What the status recorded before a pass, for deciding the pass's rollout events."""
+    records = status.history
+    newest = (
+        RecordedRollout(
+            revision=records[0].revision,
+            image_version=records[0].image_version or "",
+            started_at=records[0].started_at,
+            in_progress=records[0].outcome is RolloutOutcome.IN_PROGRESS,
+        )
+        if records
+        else None
+    )
+    reconciling = next(
+        (c for c in status.conditions if c.type == ConditionType.RECONCILING.value), None
+    )
+    return Before(
+        newest=newest,
+        previous_version=(records[1].image_version or "") if len(records) > 1 else "",
+        observed_generation=status.observed_generation,
+        waiting_for_window=reconciling is not None
+        and reconciling.status is ConditionStatus.TRUE
+        and reconciling.reason == Reason.WAITING_FOR_MAINTENANCE_WINDOW,
+    )
 
 
 @dataclass(frozen=True)
