@@ -100,7 +100,6 @@ def build_clients(
 class _Entry:
     clients: AzureClients
     borrowers: int = 0
-    discarded: bool = False
 
 
 class ClientCache:
@@ -137,7 +136,8 @@ class ClientCache:
             yield entry.clients
         finally:
             entry.borrowers -= 1
-            if entry.discarded and entry.borrowers == 0:
+            # Unless shutdown closed it already (and so took it from the retired).
+            if entry.borrowers == 0 and entry in self._retired:
                 self._retired.remove(entry)
                 await entry.clients.close()
 
@@ -148,7 +148,6 @@ class ClientCache:
         if entry is None:
             return
         if entry.borrowers:
-            entry.discarded = True
             self._retired.append(entry)
             return
         await entry.clients.close()
