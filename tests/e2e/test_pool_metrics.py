@@ -208,11 +208,11 @@ def test_metrics_agree_with_azure_and_the_status_during_and_after_a_rollout(
 
         kubectl("delete", "vmpool", "web", "-n", namespace, "--wait=false")
         wait_for("the deleted pool's series to go", lambda: _no_pool_series(url, operator))
-        samples = scrape(url)
-        assert samples is not None
+        gone = scrape(url)
+        assert gone is not None
         for kind in ("pool_memories", "pool_locks"):
-            assert value(samples, "vmroll_tracked_entries", kind=kind) == 0, kind
-        assert value(samples, "vmroll_tracked_entries", kind="sdk_clients") == 1
+            assert value(gone, "vmroll_tracked_entries", kind=kind) == 0, kind
+        assert value(gone, "vmroll_tracked_entries", kind="sdk_clients") == 1
     finally:
         code = operator.stop()
     assert code == 0, operator.output()
