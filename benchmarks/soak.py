@@ -289,7 +289,7 @@ def main() -> None:
     second_half = [s for s in samples if s.minute >= args.minutes / 2]
     rss_slope = slope([(s.minute, s.rss_kib) for s in second_half])
     fd_slope = slope([(s.minute, s.fds) for s in second_half])
-    print(f"\nsoak, {source_version()}, {args.minutes:g} min, load {load_average()}")
+    print(f"\nsoak, {source_version()}, {args.minutes:g} min, {load_average()}")
     print(f"churn: {counts.cycles} cycles, {counts.pools} pools and {counts.accounts} accounts "
           f"created and deleted, {counts.rotations} credential rotations")  # fmt: skip
     first, last = samples[0], samples[-1]
