@@ -1,6 +1,7 @@
 """`vmroll run --metrics`: the operator process serves Prometheus metrics that agree with what
 Azure (the emulator) counted and with the pool's status, during and after a rollout; a deleted
-pool's series go with it; SIGTERM stops the endpoint with the operator.
+pool's series go with it, and so does everything the operator kept for it (its memory and lock, in
+`vmroll_tracked_entries`); SIGTERM stops the endpoint with the operator.
 
 The endpoint is scraped over HTTP and parsed with prometheus_client's text parser, as Prometheus
 reads it. The operator is scraped before the emulator's counters are read, and the emulator
@@ -207,6 +208,11 @@ def test_metrics_agree_with_azure_and_the_status_during_and_after_a_rollout(
 
         kubectl("delete", "vmpool", "web", "-n", namespace, "--wait=false")
         wait_for("the deleted pool's series to go", lambda: _no_pool_series(url, operator))
+        gone = scrape(url)
+        assert gone is not None
+        for kind in ("pool_memories", "pool_locks"):
+            assert value(gone, "vmroll_tracked_entries", kind=kind) == 0, kind
+        assert value(gone, "vmroll_tracked_entries", kind="sdk_clients") == 1
     finally:
         code = operator.stop()
     assert code == 0, operator.output()

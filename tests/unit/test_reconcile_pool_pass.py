@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from test_reconcile_fakes import World, account_spec
+from test_reconcile_fakes import World, account_spec, vm
 
 from vmroll.azure.errors import TerminalAzureError, TransientAzureError
 from vmroll.azure.images import PurchasePlan
@@ -251,3 +251,38 @@ async def test_rollout_paused_shows_on_a_ready_pool_and_goes_when_unpaused() -> 
     await world.pass_().run()
 
     assert "RolloutPaused" not in conditions(world)
+
+
+async def test_a_look_alike_is_reported_once_and_forgotten_when_gone() -> None:
+    world = World()
+    await world.pass_().run()
+    owned = next(iter(world.azure.vms.values()))
+    tags = {**owned.tags, "vmroll.io_pool-uid": "uid-of-an-older-pool"}
+    world.azure.vms["old-web"] = vm("old-web", "uid-of-an-older-pool", tags)
+
+    await world.pass_().run()
+    await world.pass_().run()
+    assert world.memory.reported_foreign == {"old-web"}
+    del world.azure.vms["old-web"]
+    await world.pass_().run()
+
+    assert world.memory.reported_foreign == set()
+    assert [e[1] for e in world.sinks.events].count("ForeignVM") == 1
+
+
+async def test_the_notebook_forgets_vms_that_are_no_longer_listed() -> None:
+    world = World()
+    await world.pass_().run()
+    await world.pass_().run()
+    noted = world.memory.runtimes[sorted(world.azure.vms)[0]]
+    when = world.now
+    world.memory.healthy_since["vanished"] = when
+    world.memory.runtimes["vanished"] = noted
+    world.memory.changed_at["vanished"] = None
+
+    await world.pass_().run()
+
+    memory = world.memory
+    books = (memory.first_seen, memory.healthy_since, memory.runtimes, memory.changed_at)
+    assert all("vanished" not in book for book in books)
+    assert set(memory.first_seen) == set(world.azure.vms)

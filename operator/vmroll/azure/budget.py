@@ -12,7 +12,7 @@ reported to the observer (the operator's metrics).
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Collection
 from dataclasses import dataclass
 
 from vmroll.azure.errors import TransientAzureError
@@ -124,3 +124,11 @@ class WriteBudgets:
             )
             self._budgets[key] = budget
         return budget
+
+    def retain(self, subscriptions: Collection[str]) -> None:
+        """Forget the budgets of other subscriptions (lower case): no account uses them."""
+        for key in [key for key in self._budgets if key not in subscriptions]:
+            del self._budgets[key]
+
+    def __len__(self) -> int:
+        return len(self._budgets)

@@ -1,13 +1,20 @@
-"""SDK clients per connection: built once, shared by every pool, closed on shutdown.
+"""SDK clients per connection: built once, shared by every pool, closed when no longer used.
 
 Each connection gets one credential and one client per SDK, each client with its own transport
 (see transport.py), pointed at the connection's ARM endpoint and token scope, carrying vmroll's
 user agent, the bounded `Retry-After` policy and, after it, the policy that counts every attempt
 for the operator's metrics.
+
+A pass borrows the clients for as long as it uses them (`ClientCache.borrow`). When an account's
+credentials rotate or the account is deleted, its old connection is discarded: it is dropped at
+once, so that new passes build clients for the new one, but closed only when the last pass still
+borrowing it returns them, never under a call in flight.
 """
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator, Collection
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -89,6 +96,12 @@ def build_clients(
     return AzureClients(connection, credential, compute, agreements)
 
 
+@dataclass
+class _Entry:
+    clients: AzureClients
+    borrowers: int = 0
+
+
 class ClientCache:
     """One `AzureClients` per connection; a changed connection (a rotated secret) is a new key."""
 
@@ -97,22 +110,57 @@ class ClientCache:
     ) -> None:
         self._options = options or ClientOptions()
         self._observer = observer
-        self._clients: dict[AccountConnection, AzureClients] = {}
+        self._entries: dict[AccountConnection, _Entry] = {}
+        self._retired: list[_Entry] = []
+        """Discarded while borrowed: closed by their last borrower, or at shutdown."""
+
+    def __len__(self) -> int:
+        return len(self._entries) + len(self._retired)
 
     def for_connection(self, connection: AccountConnection) -> AzureClients:
-        clients = self._clients.get(connection)
-        if clients is None:
+        return self._entry(connection).clients
+
+    def _entry(self, connection: AccountConnection) -> _Entry:
+        entry = self._entries.get(connection)
+        if entry is None:
             clients = build_clients(connection, self._options, self._observer)
-            self._clients[connection] = clients
-        return clients
+            entry = self._entries[connection] = _Entry(clients)
+        return entry
+
+    @asynccontextmanager
+    async def borrow(self, connection: AccountConnection) -> AsyncIterator[AzureClients]:
+        """The connection's clients, kept open until the block ends even if discarded in it."""
+        entry = self._entry(connection)
+        entry.borrowers += 1
+        try:
+            yield entry.clients
+        finally:
+            entry.borrowers -= 1
+            # Unless shutdown closed it already (and so took it from the retired).
+            if entry.borrowers == 0 and entry in self._retired:
+                self._retired.remove(entry)
+                await entry.clients.close()
 
     async def discard(self, connection: AccountConnection) -> None:
-        """Close and forget a connection that is no longer used (account deleted or changed)."""
-        clients = self._clients.pop(connection, None)
-        if clients is not None:
-            await clients.close()
+        """Forget a connection that is no longer used (account deleted or changed) and close
+        its clients, at once if no pass borrows them, else when the last one returns them."""
+        entry = self._entries.pop(connection, None)
+        if entry is None:
+            return
+        if entry.borrowers:
+            self._retired.append(entry)
+            return
+        await entry.clients.close()
+
+    async def retain(self, connections: Collection[AccountConnection]) -> None:
+        """Discard every connection but `connections`."""
+        for connection in [c for c in self._entries if c not in connections]:
+            await self.discard(connection)
 
     async def close(self) -> None:
-        while self._clients:
-            _, clients = self._clients.popitem()
-            await clients.close()
+        """At shutdown: every client, borrowed or not (the passes are stopped by then)."""
+        entries = [*self._entries.values(), *self._retired]
+        self._entries.clear()
+        self._retired.clear()
+        for entry in entries:
+            await entry.clients.close()

@@ -10,7 +10,7 @@ handlers' own backoff keeps that from becoming a hot loop). The clock is injecte
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Collection
 from dataclasses import dataclass
 
 from vmroll.azure.images import ImageRef, ResolvedImage
@@ -75,3 +75,12 @@ class LatestCache:
 
     def invalidate(self, key: CacheKey) -> None:
         self._entries.pop(key, None)
+
+    def retain(self, subscriptions: Collection[str], resolved_after: float) -> None:
+        """Keep only resolutions for `subscriptions` (lower case) made after `resolved_after`."""
+        for key, entry in list(self._entries.items()):
+            if key.subscription_id not in subscriptions or entry.resolved_at <= resolved_after:
+                del self._entries[key]
+
+    def __len__(self) -> int:
+        return len(self._entries)

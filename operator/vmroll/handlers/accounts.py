@@ -6,7 +6,8 @@ endpoints): kstatus readers (Flux) take an object with only `Ready` False for In
 wait for it until they time out, where Stalled fails them at once. The check runs on every
 change and every `CHECK_INTERVAL_SECONDS`; a failure gets one Warning event when the condition
 changes, not one more from every check that finds it unchanged. Token failures are summarised
-by type and Entra's own message, which never contains the secret.
+by type and Entra's own message, which never contains the secret. A deleted account's
+connection and clients are dropped (closed once no pass borrows them).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from vmroll.api.account import PLURAL, AzureAccount, AzureAccountStatus
 from vmroll.api.base import GROUP, VERSION
 from vmroll.azure.credentials import build_credential
 from vmroll.handlers.connections import AccountConfigError, connection_for
+from vmroll.handlers.pruning import forget_account
 from vmroll.handlers.state import OperatorState
 from vmroll.plan.conditions import Assessment, ConditionUpdate, State
 from vmroll.plan.reasons import Reason
@@ -54,6 +56,11 @@ async def check_account(body: kopf.Body, memo: kopf.Memo, patch: kopf.Patch, **_
         patch.status.update(new.to_wire())
     if not ready and update.changed:
         kopf.warn(body, reason=reason, message=message)
+
+
+@kopf.on.delete(GROUP, VERSION, PLURAL, optional=True)
+async def account_deleted(name: str | None, memo: kopf.Memo, **_: Any) -> None:
+    await forget_account(memo.state, name or "")
 
 
 def account_assessment(reason: str, message: str) -> Assessment:

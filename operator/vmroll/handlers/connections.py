@@ -3,7 +3,9 @@
 The client secret is read from its Secret here and travels only inside the connection, whose
 repr hides it; errors name the Secret and key that are missing, never a value. Connections are
 cached per account and rebuilt when the account changes or after `REFRESH_SECONDS`, so that a
-rotated secret is picked up without reading Secrets on every pass.
+rotated secret is picked up without reading Secrets on every pass. The old connection's clients
+are discarded unless another account uses the same connection; passes that still borrow them
+finish with them before they are closed (azure/clients.py).
 
 Before anything is read or sent, the account passes the operator's trust policy
 (`plan.account_trust`): known clouds only unless custom endpoints are allowed, Secrets only from
@@ -44,9 +46,11 @@ async def connection_for(state: OperatorState, account: AzureAccount) -> az.Acco
     if cached is not None and cached.key == key and now - cached.built_at < REFRESH_SECONDS:
         return cached.connection
     connection = await build_connection(state.kube, account, state.trust_policy)
-    if cached is not None and cached.connection != connection:
-        await state.clients.discard(cached.connection)
     state.connections[meta.name] = Connection(connection, key, now)
+    old = None if cached is None else cached.connection
+    unused = all(kept.connection != old for kept in state.connections.values())
+    if old is not None and unused:
+        await state.clients.discard(old)
     return connection
 
 

@@ -1,11 +1,13 @@
 """Gather what one pass of a pool needs from Kubernetes: its account, the account's connection
 and gateway, the namespace's labels when the account selects namespaces by label, and the
-template's Secret and ConfigMap values.
+template's Secret and ConfigMap values. The gateway is borrowed into the pass's `leases`, which
+the pass closes when it ends.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from contextlib import AsyncExitStack
 from typing import Any
 
 from pydantic import ValidationError
@@ -30,7 +32,10 @@ def account_from_index(index: Mapping[Any, Any], name: str) -> AzureAccount | No
 
 
 async def account_view(
-    state: OperatorState, index: Mapping[Any, Any], pool: VirtualMachinePool
+    state: OperatorState,
+    index: Mapping[Any, Any],
+    pool: VirtualMachinePool,
+    leases: AsyncExitStack,
 ) -> AccountView | AccountProblem:
     name = pool.spec.account_ref.name
     account = account_from_index(index, name)
@@ -43,7 +48,8 @@ async def account_view(
         connection = await connection_for(state, account)
     except AccountConfigError as error:
         return AccountProblem(error.reason, f"AzureAccount {name} is not usable: {error.message}")
-    return AccountView(name, account.spec, state.gateway(connection))
+    gateway = await leases.enter_async_context(state.borrow_gateway(connection))
+    return AccountView(name, account.spec, gateway)
 
 
 async def namespace_labels(

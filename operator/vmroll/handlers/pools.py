@@ -7,7 +7,10 @@ passes it waits for the time the last pass asked for (seconds while operations p
 resync interval when settled, long when Stalled) or until the spec, the pool's annotations or
 its account change, whichever comes first. Deletion is a kopf delete handler behind vmroll's
 finalizer; kopf stops the daemon first, and a per-pool lock keeps the two apart regardless.
-Each pass is timed and counted, and leaves the pool's figures for the metrics; deletion drops them.
+Each pass is timed and counted, and leaves the pool's figures for the metrics; deletion drops them
+with the pool's memory and lock, and passes prune what is kept for pools and accounts that are gone
+(handlers/pruning.py). A pass borrows its account's gateway for as long as it runs, so that
+rotated credentials never close the clients under a call in flight.
 No failure ends only in the log: an invalid body, inputs that cannot be read, a status that
 cannot be written all end in a condition and an event (reconcile/failures.py), with backoff.
 """
@@ -16,6 +19,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
+from contextlib import AsyncExitStack
 from typing import Any
 
 import kopf
@@ -24,6 +28,7 @@ from pydantic import ValidationError
 from vmroll.api.base import GROUP, VERSION
 from vmroll.api.pool import PLURAL, VirtualMachinePool
 from vmroll.handlers.pool_inputs import account_view, namespace_labels, template_inputs
+from vmroll.handlers.pruning import Live, forget_pool, prune_if_due
 from vmroll.handlers.state import OperatorState
 from vmroll.metrics.pool_figures import pool_figures
 from vmroll.metrics.registry import PassResult
@@ -45,6 +50,7 @@ from vmroll.reconcile.report import Reporter
 
 ACCOUNT_INDEX = "accounts_by_name"
 """kopf passes each index to handlers as a keyword named after the index function."""
+POOL_INDEX = "pools_by_uid"
 DELETION_RETRY_SECONDS = 5.0
 DELETION_STALLED_SECONDS = 30.0
 
@@ -74,10 +80,15 @@ def _memory(state: OperatorState, pool: VirtualMachinePool) -> PoolMemory:
 
 
 async def build_pass(
-    state: OperatorState, body: kopf.Body, index: Any, pool: VirtualMachinePool
+    state: OperatorState,
+    body: kopf.Body,
+    index: Any,
+    pool: VirtualMachinePool,
+    leases: AsyncExitStack,
 ) -> PoolPass:
+    """The pass's gateway is borrowed into `leases`: close them when the pass has ended."""
     memory = _memory(state, pool)
-    view = await account_view(state, index, pool)
+    view = await account_view(state, index, pool, leases)
     namespace = pool.metadata.namespace or ""
     return PoolPass(
         pool=pool,
@@ -90,6 +101,14 @@ async def build_pass(
         clock=state.clock,
         settings=state.pass_settings,
     )
+
+
+@kopf.index(GROUP, VERSION, PLURAL)
+def pools_by_uid(
+    uid: str | None, namespace: str | None, name: str | None, **_: Any
+) -> dict[str | None, tuple[str, str]]:
+    """The pools that exist, for pruning what is kept for those that do not."""
+    return {uid: (namespace or "", name or "")}
 
 
 @kopf.daemon(GROUP, VERSION, PLURAL, cancellation_timeout=10.0)
@@ -107,6 +126,7 @@ async def pool_loop(
             return
         wake = _wake_key(body, accounts_by_name)
         delay = await _one_pass(state, body, accounts_by_name, logger)
+        await prune_if_due(state, Live.of(kwargs[POOL_INDEX], accounts_by_name))
         await _pause(stopped, body, accounts_by_name, wake, delay, state)
 
 
@@ -151,21 +171,28 @@ async def _guarded_pass(
     state: OperatorState, body: kopf.Body, index: Any, pool: VirtualMachinePool
 ) -> Outcome:
     """A pass whose inputs could not even be gathered still ends in a condition and an event."""
-    try:
-        one = await build_pass(state, body, index, pool)
-    except Exception as error:
-        namespace = pool.metadata.namespace or ""
-        log_unexpected(f"{namespace}/{pool.metadata.name}", error)
-        report = Reporter(
-            pool,
-            _memory(state, pool),
-            PoolStatusSink(state, namespace, pool.metadata.name),
-            PoolEventSink(body),
-            state.clock(),
-        )
-        cause = describe_error(error)
-        return await retry_later(report, Reason.UNEXPECTED_ERROR, cause, None, state.pass_settings)
-    return await one.run()
+    async with AsyncExitStack() as leases:
+        try:
+            one = await build_pass(state, body, index, pool, leases)
+        except Exception as error:
+            return await _report_unbuilt(state, body, pool, error)
+        return await one.run()
+
+
+async def _report_unbuilt(
+    state: OperatorState, body: kopf.Body, pool: VirtualMachinePool, error: Exception
+) -> Outcome:
+    namespace = pool.metadata.namespace or ""
+    log_unexpected(f"{namespace}/{pool.metadata.name}", error)
+    report = Reporter(
+        pool,
+        _memory(state, pool),
+        PoolStatusSink(state, namespace, pool.metadata.name),
+        PoolEventSink(body),
+        state.clock(),
+    )
+    cause = describe_error(error)
+    return await retry_later(report, Reason.UNEXPECTED_ERROR, cause, None, state.pass_settings)
 
 
 async def _report_invalid(
@@ -266,13 +293,11 @@ async def pool_deleted(
             delay=DELETION_STALLED_SECONDS,
         ) from None
     uid = pool.metadata.uid or ""
-    async with state.lock(uid):
-        one = await build_pass(state, body, accounts_by_name, pool)
+    async with state.lock(uid), AsyncExitStack() as leases:
+        one = await build_pass(state, body, accounts_by_name, pool, leases)
         result = await PoolDeletion(one).run()
     if result is Finalized.DONE:
-        state.memories.pop(uid, None)
-        state.locks.pop(uid, None)
-        state.metrics.forget_pool(pool.metadata.namespace or "", pool.metadata.name)
+        forget_pool(state, uid, pool.metadata.namespace or "", pool.metadata.name)
         logger.log(logging.INFO, f"pool released ({pool.spec.deletion_policy.value})")
         return
     delay = DELETION_STALLED_SECONDS if result is Finalized.STALLED else DELETION_RETRY_SECONDS

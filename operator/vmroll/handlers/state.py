@@ -3,15 +3,19 @@
 One `OperatorState` per process: the SDK clients per account connection, the image-resolution
 cache shared by all pools, the write budget per subscription, each pool's loop memory and lock,
 the Kubernetes client, the injected clock and the metrics (the SDK pipelines and the write budgets
-report to them). `RunConfig` carries what `vmroll run` was told.
+report to them). `RunConfig` carries what `vmroll run` was told. A pass borrows its gateway for
+as long as it uses it, so that a rotation or deletion of its account never closes clients under
+it; what is kept for pools and accounts that are gone is dropped by handlers/pruning.py.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import random
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -58,6 +62,8 @@ class OperatorState:
     locks: dict[str, asyncio.Lock] = field(default_factory=dict)
     connections: dict[str, Connection] = field(default_factory=dict)
     accepted_plans: set[tuple[str, PurchasePlan]] = field(default_factory=set)
+    pruned_at: float = float("-inf")
+    """When handlers/pruning.py last dropped what is kept for pools and accounts that are gone."""
 
     def __post_init__(self) -> None:
         self.clients = ClientCache(
@@ -67,6 +73,23 @@ class OperatorState:
         self.budgets = WriteBudgets(
             clock=self.monotonic, sleep=asyncio.sleep, observer=self.metrics
         )
+        self.metrics.track(self.tracked)
+
+    def tracked(self) -> dict[str, int]:
+        """What is kept per pool and per account, for `vmroll_tracked_entries`."""
+        counts = {
+            "pool_memories": len(self.memories),
+            "pool_locks": len(self.locks),
+            "account_connections": len(self.connections),
+            "sdk_clients": len(self.clients),
+            "write_budgets": len(self.budgets),
+            "image_resolutions": len(self.latest),
+            "accepted_plans": len(self.accepted_plans),
+        }
+        # Scraped outside the event loop (a unit test), there are no tasks to count.
+        with contextlib.suppress(RuntimeError):
+            counts["asyncio_tasks"] = len(asyncio.all_tasks())
+        return counts
 
     @property
     def pass_settings(self) -> PassSettings:
@@ -84,11 +107,15 @@ class OperatorState:
             cluster_resource_namespace=self.config.cluster_resource_namespace,
         )
 
-    def gateway(self, connection: AccountConnection) -> AzurePoolGateway:
-        clients = self.clients.for_connection(connection)
-        budget = self.budgets.for_subscription(connection.subscription_id)
-        boundary = AzureGateway(clients, self.latest, budget, self.accepted_plans)
-        return AzurePoolGateway(boundary, clients, budget)
+    @asynccontextmanager
+    async def borrow_gateway(
+        self, connection: AccountConnection
+    ) -> AsyncIterator[AzurePoolGateway]:
+        """The connection's gateway, whose clients stay open until the block ends."""
+        async with self.clients.borrow(connection) as clients:
+            budget = self.budgets.for_subscription(connection.subscription_id)
+            boundary = AzureGateway(clients, self.latest, budget, self.accepted_plans)
+            yield AzurePoolGateway(boundary, clients, budget)
 
     def lock(self, uid: str) -> asyncio.Lock:
         return self.locks.setdefault(uid, asyncio.Lock())

@@ -3,13 +3,15 @@ that each operator, and each test, counts from zero and exposes only vmroll's se
 
 Counters and histograms record what happens as it happens; pool gauges are collected at scrape
 time from the last figures of each pool, and a deleted pool's figures are dropped with it, so
-that memory stays flat however many pools come and go.
+that memory stays flat however many pools come and go. `vmroll_tracked_entries` shows how much
+the operator keeps per pool and per account (memories, locks, connections, clients, ...) and how
+many asyncio tasks run, so that a leak shows on a dashboard before it shows in RSS.
 """
 
 from __future__ import annotations
 
 import enum
-from collections.abc import Iterator
+from collections.abc import Callable, Collection, Iterator, Mapping
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
 from prometheus_client.core import GaugeMetricFamily
@@ -80,6 +82,12 @@ class OperatorMetrics:
             self._passes.labels(result.value)
         self._pools = PoolCollector()
         registry.register(self._pools)
+        self._tracked = TrackedCollector()
+        registry.register(self._tracked)
+
+    def track(self, counts: Callable[[], Mapping[str, int]]) -> None:
+        """Report `counts()` (entries kept, by kind) at every scrape."""
+        self._tracked.counts = counts
 
     def reconcile_pass(self, result: PassResult, seconds: float) -> None:
         self._passes.labels(result.value).inc()
@@ -90,6 +98,12 @@ class OperatorMetrics:
 
     def forget_pool(self, namespace: str, name: str) -> None:
         self._pools.figures.pop((namespace, name), None)
+
+    def keep_pools(self, pools: Collection[tuple[str, str]]) -> None:
+        """Forget the figures of every pool (namespace, name) but `pools`."""
+        figures = self._pools.figures
+        for key in [key for key in figures if key not in pools]:
+            del figures[key]
 
     def request(self, operation: str, status: str) -> None:
         self._requests.labels(operation, status).inc()
@@ -156,3 +170,20 @@ class PoolCollector(Collector):
                     time_behind.add_metric(pool, staleness.seconds_behind)
         yield from counts.values()
         yield from (state, vms, versions_behind, time_behind)
+
+
+class TrackedCollector(Collector):
+    """Entries the operator keeps, by kind, counted at scrape time."""
+
+    def __init__(self) -> None:
+        self.counts: Callable[[], Mapping[str, int]] = dict
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        family = GaugeMetricFamily(
+            "vmroll_tracked_entries",
+            "Entries the operator keeps for pools and accounts, and its asyncio tasks, by kind.",
+            labels=["kind"],
+        )
+        for kind, count in sorted(self.counts().items()):
+            family.add_metric([kind], count)
+        yield family

@@ -8,7 +8,7 @@ Nothing in it is needed for correctness that Azure's listing and the status do n
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any, Protocol
@@ -82,9 +82,15 @@ class PoolMemory:
         self.reported_stall = None
         self.backoff = None
 
-    def forget(self, name: str) -> None:
-        for book in (self.first_seen, self.healthy_since, self.runtimes, self.changed_at):
-            book.pop(name, None)
+    def keep_only(self, names: Collection[str]) -> None:
+        """Forget every VM but `names` (those listed, or with an operation in flight), so that a
+        pool whose VMs come and go for weeks keeps a notebook the size of its fleet."""
+        books: tuple[dict[str, Any], ...] = (
+            self.first_seen, self.healthy_since, self.runtimes, self.changed_at
+        )  # fmt: skip
+        for book in books:
+            for name in [name for name in book if name not in names]:
+                del book[name]
 
     def operation_ended(self, name: str) -> None:
         """A VM just created or reimaged is judged afresh: its health is read again,

@@ -285,8 +285,7 @@ class PoolPass:
                 runtime = await gateway.get_vm_runtime(vm)
                 if runtime is not None:
                     self.memory.runtimes[vm.name] = SeenRuntime(runtime, now)
-        for gone in set(self.memory.first_seen) - set(owned) - set(self.memory.pending):
-            self.memory.forget(gone)
+        self.memory.keep_only(set(owned) | set(self.memory.pending))
 
     async def _write_progress(self, report: Reporter, progress: Progress) -> bool:
         """Write the pass's status; whether it says Stalled (warned of once)."""
@@ -312,6 +311,8 @@ class PoolPass:
         return stalled_now
 
     def _report_look_alikes(self, names: list[str]) -> None:
+        """Once per look-alike; one that is gone is forgotten (and reported if it comes back)."""
+        self.memory.reported_foreign.intersection_update(names)
         for name in names:
             if name in self.memory.reported_foreign:
                 continue
