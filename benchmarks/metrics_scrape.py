@@ -71,7 +71,7 @@ def main() -> None:
         data["timeScale"] = TIME_SCALE
         catalog = workdir / "catalog.yaml"
         catalog.write_text(yaml.safe_dump(data))
-        with bench_stack(catalog, ["--metrics", f"127.0.0.1:{port}"]) as dev:
+        with bench_stack(catalog, operator_args=["--metrics", f"127.0.0.1:{port}"]) as dev:
             pools = Pools(dev.kubeconfig)
             wait_operator_up(pools)
             size, series, _ = scrape(url)
