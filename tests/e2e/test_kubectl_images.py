@@ -1,0 +1,205 @@
+"""`kubectl vmroll images` run as kubectl runs a plugin, against the real local stack.
+
+The plugin reads the test's AzureAccount and its Secret with the caller's kubeconfig and talks to
+the emulator over HTTPS with the real SDKs, trusting the emulator's CA from the account's
+`caBundle` (which needs `--allow-custom-endpoints`, as the operator does). It lists the
+marketplace level by level, marks the version `latest` resolves to, shows a paid image's terms
+before and after they are accepted in the subscription, lists a gallery's versions with their
+regions, and fails with a message saying what to change: no such account, a Secret the caller
+may not read, a missing Secret, custom endpoints without the flag, a wrong client secret.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from azure.identity import ClientSecretCredential
+from azure.mgmt.marketplaceordering import MarketplaceOrderingAgreements
+from chart_helpers import token_kubeconfig
+from e2e_harness import Cluster, Kubectl
+from pool_helpers import EmulatorProcess
+from test_kubectl_plugin import Plugin, failed, ok
+
+pytestmark = pytest.mark.e2e
+pytest_plugins = ("pool_fixtures",)
+
+Completed = subprocess.CompletedProcess[str]
+RABBIT = ("bitnami", "rabbitmq", "rabbitmq")
+"""The emulator's paid image: publisher, product (offer) and plan (sku)."""
+
+
+class Images:
+    """`kubectl vmroll images --account A -l LOCATION ...` with the emulator's trust flags."""
+
+    def __init__(self, plugin: Plugin, account: str, namespace: str) -> None:
+        self.plugin = plugin
+        self.flags = ("--account", account, "--allow-custom-endpoints",
+                      "--cluster-resource-namespace", namespace)  # fmt: skip
+
+    def __call__(
+        self, *args: str, location: str = "westeurope"
+    ) -> subprocess.CompletedProcess[str]:
+        return self.plugin("images", *args, "-l", location, *self.flags)
+
+    def rows(self, *args: str, location: str = "westeurope") -> list[dict[str, Any]]:
+        loaded: list[dict[str, Any]] = json.loads(ok(self(*args, "-o", "json", location=location)))
+        return loaded
+
+
+def table(text: str) -> list[list[str]]:
+    """A table's rows, empty cells left out (cells hold single spaces, columns at least 3)."""
+    return [re.split(r" {2,}", line.strip()) for line in text.splitlines()]
+
+
+def accept_terms(emulator: EmulatorProcess) -> None:
+    """Accept the paid image's terms as a subscription owner would (`az vm image terms accept`)."""
+    creds = emulator.credentials
+    credential = ClientSecretCredential(
+        creds["tenantId"], creds["clientId"], creds["clientSecret"],
+        authority=creds["authorityHost"], disable_instance_discovery=True,
+        connection_verify=creds["caBundle"],
+    )  # fmt: skip
+    agreements = MarketplaceOrderingAgreements(
+        credential, creds["subscriptionId"], base_url=emulator.base_url,
+        credential_scopes=[f"{emulator.base_url}/.default"], connection_verify=creds["caBundle"],
+    )  # fmt: skip
+    with agreements, credential:
+        assert agreements.marketplace_agreements.sign(*RABBIT).state == "Active"
+
+
+@pytest.fixture
+def images(cluster: Cluster, namespace: str, account: str) -> Images:
+    return Images(Plugin(cluster, namespace), account, namespace)
+
+
+def test_marketplace_levels_newest_and_paid_terms(
+    images: Images, emulator: EmulatorProcess
+) -> None:
+    publishers = table(ok(images("publishers")))
+    assert publishers[0] == ["PUBLISHER"]
+    assert {"Canonical", "bitnami"} <= {row[0] for row in publishers[1:]}
+    assert images.rows("publishers") == [{"publisher": row[0]} for row in publishers[1:]]
+    offers = images.rows("offers", "--publisher", "Canonical")
+    assert {"ubuntu-24_04-lts", "ubuntu-22_04-lts"} <= {row["offer"] for row in offers}
+    skus = images.rows("skus", "--publisher", "Canonical", "--offer", "ubuntu-24_04-lts")
+    assert {row["sku"] for row in skus} == {"server", "server-arm64"}
+
+    every = ["--publisher", "Canonical", "--offer", "ubuntu-24_04-lts", "--sku", "server", "--all"]
+    west = images.rows(*every)
+    assert [(r["version"], r["newest"]) for r in west] == [
+        ("24.04.202608110", False), ("24.04.202609160", False), ("24.04.202610220", False),
+        ("24.04.202611100", True),
+    ]  # fmt: skip
+    assert {(r["plan"], r["termsAccepted"]) for r in west} == {(None, None)}
+    east = images.rows(*every, location="eastus")
+    assert [r["version"] for r in east if r["newest"]] == ["24.04.202610220"]
+    newest_only = table(ok(images(*every[:-1])))
+    assert newest_only == [
+        ["PUBLISHER", "OFFER", "SKU", "VERSION", "NEWEST", "PLAN", "TERMS"],
+        ["Canonical", "ubuntu-24_04-lts", "server", "24.04.202611100", "*", "-", "-"],
+    ]
+    assert "POLICY" not in ok(images(*every))
+
+    paid = ["--publisher", "bitnami", "--offer", "rabbitmq", "--all"]
+    before = table(ok(images(*paid)))
+    assert [row[3:] for row in before[1:]] == [
+        ["4.0.5", "bitnami/rabbitmq/rabbitmq", "not accepted"],
+        ["4.0.9", "bitnami/rabbitmq/rabbitmq", "not accepted"],
+        ["4.0.18", "*", "bitnami/rabbitmq/rabbitmq", "not accepted"],
+    ]
+    accept_terms(emulator)
+    after = yaml.safe_load(ok(images(*paid, "-o", "yaml")))
+    assert [(r["version"], r["newest"], r["termsAccepted"]) for r in after] == [
+        ("4.0.5", False, True), ("4.0.9", False, True), ("4.0.18", True, True),
+    ]  # fmt: skip
+
+
+def test_gallery_versions_with_regions(images: Images, emulator: EmulatorProcess) -> None:
+    gallery = emulator.gallery_image().rsplit("/images/", 1)[0]
+    west = {r["version"]: r for r in images.rows("--gallery", gallery, "--image", "ubuntu-web")}
+    assert sorted(west) == ["1.0.0", "1.1.0", "1.2.0", "1.3.0"]
+    assert [name for name, r in west.items() if r["newest"]] == ["1.3.0"]
+    assert west["1.3.0"]["targetRegions"] == ["West Europe"]
+    assert west["1.2.0"]["excludeFromLatest"] is True
+    assert west["1.1.0"]["targetRegions"] == ["West Europe", "East US"]
+    east = images.rows("--gallery", "vmrollGallery", "-g", "rg-vmroll", location="eastus")
+    by_key = {(r["image"], r["version"]): r for r in east}
+    newest = [key for key, r in by_key.items() if r["newest"]]
+    assert newest == [("ubuntu-web", "1.1.0"), ("rabbitmq-hardened", "4.0.18")]
+    assert by_key[("ubuntu-web", "1.3.0")]["availableInLocation"] is False
+    assert by_key[("ubuntu-canary", "0.1.0")]["newest"] is False
+    paid = [r for r in east if r["image"] == "rabbitmq-hardened"]
+    assert paid
+    assert {(r["plan"], r["termsAccepted"]) for r in paid} == {("bitnami/rabbitmq/rabbitmq", False)}
+    shown = table(ok(images("--gallery", gallery, "--image", "ubuntu-web", location="eastus")))
+    assert shown[0] == ["IMAGE", "VERSION", "NEWEST", "IN REGION", "TARGET REGIONS",
+                        "EXCLUDED FROM LATEST", "END OF LIFE", "PLAN", "TERMS"]  # fmt: skip
+    assert ["ubuntu-web", "1.3.0", "no", "West Europe", "no", "-", "-", "-"] in shown
+
+
+def test_unknown_account_and_unknown_names(images: Images) -> None:
+    unknown = Images(images.plugin, "no-such-account", images.plugin.namespace)
+    error = failed(unknown("publishers"))
+    assert 'azureaccounts.vmroll.io "no-such-account" not found' in error
+    assert "--account" in error
+    error = failed(images("--publisher", "Canonical", "--offer", "no-such-offer"))
+    assert "no-such-offer" in error
+    assert "check --location and the names given" in error
+    assert "needs --publisher and --offer" in failed(images("skus"))
+
+
+def test_custom_endpoints_need_the_flag(images: Images, account: str) -> None:
+    trusting_nothing = (
+        "--account",
+        account,
+        "--cluster-resource-namespace",
+        images.plugin.namespace,
+    )
+    error = failed(images.plugin("images", "publishers", "-l", "westeurope", *trusting_nothing))
+    assert "spec.endpoints.resourceManager" in error
+    assert "pass --allow-custom-endpoints" in error
+
+
+def test_a_secret_the_user_may_not_read_or_that_is_missing(
+    images: Images, cluster: Cluster, kubectl: Kubectl, namespace: str, account: str,
+    emulator: EmulatorProcess, tmp_path: Path,
+) -> None:  # fmt: skip
+    reader = f"images-reader-{namespace}"[:63]
+    kubectl("create", "serviceaccount", "images-reader", "-n", namespace)
+    kubectl("create", "clusterrole", reader, "--verb=get,list",
+            "--resource=azureaccounts.vmroll.io")  # fmt: skip
+    kubectl("create", "clusterrolebinding", reader, f"--clusterrole={reader}",
+            f"--serviceaccount={namespace}:images-reader")  # fmt: skip
+    try:
+        token = kubectl("create", "token", "images-reader", "-n", namespace).stdout.strip()
+        config = tmp_path / "reader.kubeconfig"
+        config.write_text(yaml.safe_dump(token_kubeconfig(cluster.kubeconfig, token, namespace)))
+        error = failed(images("publishers", "--kubeconfig", str(config)))
+    finally:
+        kubectl("delete", "clusterrolebinding,clusterrole", reader, "--ignore-not-found")
+    assert f"forbidden: your RBAC does not allow get on secrets in namespace {namespace}" in error
+    assert f"secrets {namespace}/azure" in error
+    secret = emulator.credentials["clientSecret"]
+    assert secret not in error
+
+    kubectl("delete", "secret", "azure", "-n", namespace)
+    error = failed(images("publishers"))
+    assert f"Secret {namespace}/azure has no key secret" in error
+    assert "create it or fix the reference" in error
+
+
+def test_azure_refuses_a_wrong_client_secret(
+    images: Images, kubectl: Kubectl, namespace: str
+) -> None:
+    patch = json.dumps({"stringData": {"secret": "not-the-secret"}})
+    kubectl("patch", "secret", "azure", "-n", namespace, "--type=merge", "-p", patch)
+    error = failed(images("publishers"))
+    assert "Azure refused AzureAccount" in error
+    assert "check the account's client ID and Secret" in error
+    assert "not-the-secret" not in error
