@@ -11,7 +11,7 @@ import re
 import sys
 from collections.abc import Sequence
 
-from vmroll.kubectl import pool_object, progress, undo, view
+from vmroll.kubectl import images, pool_object, progress, undo, view
 from vmroll.kubectl.cluster import RESOURCE, PluginError, Pools, Target
 from vmroll.kubectl.pool_object import Pool
 
@@ -72,6 +72,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="the revision (from `history`) whose image version to run; default: the last good "
         "version before the current one",
     )  # fmt: skip
+    images.add_parser(commands, flags)
     return parser
 
 
@@ -131,6 +132,8 @@ def _undo(pools: Pools, name: str, to_revision: str | None) -> int:
 def run(args: argparse.Namespace) -> int:
     target = Target(getattr(args, "kubeconfig", None), getattr(args, "context", None),
                     getattr(args, "namespace", None))  # fmt: skip
+    if args.command == "images":
+        return images.run(args, target)
     pools = Pools(target)
     if args.command == "status":
         return _show_status(pools, args.pool, args.watch)
