@@ -5,8 +5,9 @@ the emulator over HTTPS with the real SDKs, trusting the emulator's CA from the 
 `caBundle` (which needs `--allow-custom-endpoints`, as the operator does). It lists the
 marketplace level by level, marks the version `latest` resolves to, shows a paid image's terms
 before and after they are accepted in the subscription, lists a gallery's versions with their
-regions, and fails with a message saying what to change: no such account, a Secret the caller
-may not read, a missing Secret, custom endpoints without the flag, a wrong client secret.
+regions, shows a POLICY column only once ImagePolicy is served (a stand-in CRD), and fails with
+a message saying what to change: no such account, a Secret the caller may not read, a missing
+Secret, custom endpoints without the flag, a wrong client secret.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from __future__ import annotations
 import json
 import re
 import subprocess
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +24,7 @@ import yaml
 from azure.identity import ClientSecretCredential
 from azure.mgmt.marketplaceordering import MarketplaceOrderingAgreements
 from chart_helpers import token_kubeconfig
-from e2e_harness import Cluster, Kubectl
+from e2e_harness import Cluster, Kubectl, wait_for
 from pool_helpers import EmulatorProcess
 from test_kubectl_plugin import Plugin, failed, ok
 
@@ -203,3 +205,50 @@ def test_azure_refuses_a_wrong_client_secret(
     assert "Azure refused AzureAccount" in error
     assert "check the account's client ID and Secret" in error
     assert "not-the-secret" not in error
+
+
+STAND_IN_POLICY_CRD = "imagepolicies.vmroll.io"
+
+
+@pytest.fixture
+def stand_in_image_policy(kubectl: Kubectl) -> Iterator[str]:
+    """A CRD serving kind ImagePolicy in vmroll's group, as issue 9's will: discovery sees it."""
+    crd = {
+        "apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition",
+        "metadata": {"name": STAND_IN_POLICY_CRD},
+        "spec": {
+            "group": "vmroll.io", "scope": "Cluster",
+            "names": {"plural": "imagepolicies", "singular": "imagepolicy", "kind": "ImagePolicy"},
+            "versions": [{"name": "v1alpha1", "served": True, "storage": True, "schema": {
+                "openAPIV3Schema": {"type": "object", "x-kubernetes-preserve-unknown-fields": True},
+            }}],
+        },
+    }  # fmt: skip
+    kubectl("apply", "-f", "-", input=json.dumps(crd))
+    try:
+        kubectl.wait_established(STAND_IN_POLICY_CRD)
+        wait_for(
+            "ImagePolicy in the API server's discovery",
+            lambda: True if '"ImagePolicy"' in kubectl("get", "--raw", "/apis/vmroll.io/v1alpha1")
+            .stdout else None,
+            timeout=60,
+        )  # fmt: skip
+        yield STAND_IN_POLICY_CRD
+    finally:
+        kubectl("delete", "crd", STAND_IN_POLICY_CRD, "--ignore-not-found")
+
+
+def test_the_policy_column_appears_when_image_policy_is_served(
+    images: Images, stand_in_image_policy: str
+) -> None:
+    result = images("--publisher", "Canonical", "--offer", "ubuntu-24_04-lts", "--sku", "server")
+    shown = table(ok(result))
+    assert shown[0][-1] == "POLICY"
+    assert shown[1][-1] == "unknown"
+    assert (
+        result.stderr == "note: ImagePolicy is served, but this plugin does not evaluate it yet\n"
+    )
+    (row,) = images.rows(
+        "--publisher", "Canonical", "--offer", "ubuntu-24_04-lts", "--sku", "server"
+    )
+    assert row["policy"] == "unknown"
