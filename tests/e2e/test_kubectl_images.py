@@ -25,7 +25,7 @@ from azure.identity import ClientSecretCredential
 from azure.mgmt.marketplaceordering import MarketplaceOrderingAgreements
 from chart_helpers import token_kubeconfig
 from e2e_harness import Cluster, Kubectl, wait_for
-from pool_helpers import EmulatorProcess
+from pool_helpers import EmulatorProcess, fast_catalog_data
 from test_kubectl_plugin import Plugin, failed, ok
 
 pytestmark = pytest.mark.e2e
@@ -156,6 +156,13 @@ def test_unknown_account_and_unknown_names(images: Images) -> None:
     assert "needs --publisher and --offer" in failed(images("skus"))
 
 
+def test_a_region_with_nothing_is_said_so(images: Images) -> None:
+    result = images("publishers", location="nowhere")
+    assert ok(result) == ""
+    assert result.stderr == "No publishers found in nowhere.\n"
+    assert images.rows("publishers", location="nowhere") == []
+
+
 def test_custom_endpoints_need_the_flag(images: Images, account: str) -> None:
     trusting_nothing = (
         "--account",
@@ -194,6 +201,21 @@ def test_a_secret_the_user_may_not_read_or_that_is_missing(
     error = failed(images("publishers"))
     assert f"Secret {namespace}/azure has no key secret" in error
     assert "create it or fix the reference" in error
+
+
+def test_azure_refuses_an_identity_without_a_role(
+    images: Images, kubectl: Kubectl, namespace: str, account: str
+) -> None:
+    (nobody,) = [p for p in fast_catalog_data()["principals"] if p["name"] == "vmroll-nobody"]
+    secret = json.dumps({"stringData": {"secret": nobody["clientSecret"]}})
+    kubectl("patch", "secret", "azure", "-n", namespace, "--type=merge", "-p", secret)
+    client_id = json.dumps({"spec": {"auth": {"clientSecret": {"clientId": nobody["clientId"]}}}})
+    kubectl("patch", "azureaccount", account, "--type=merge", "-p", client_id)
+    error = failed(images("publishers"))
+    assert f"Azure refused AzureAccount {account}: list image publishers in westeurope" in error
+    assert "AuthorizationFailed" in error
+    assert "has a role on the subscription that may read images" in error
+    assert nobody["clientSecret"] not in error
 
 
 def test_azure_refuses_a_wrong_client_secret(

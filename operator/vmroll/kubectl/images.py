@@ -110,6 +110,9 @@ def run(args: argparse.Namespace, target: Target) -> int:
         print(f"note: {POLICY_KIND} is served, but this plugin does not evaluate it yet",
               file=sys.stderr)  # fmt: skip
         rows = image_rows.with_policy(rows)
+    if not rows and args.output == Output.TABLE:
+        # As kubectl says "No resources found": on stderr, and not an error.
+        print(f"No {listing} found in {args.location}.", file=sys.stderr)
     print(image_rows.render(listing, rows, Output(args.output)), end="")
     return 0
 
