@@ -11,12 +11,14 @@ import json
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime
 from enum import StrEnum
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 
-from vmroll.azure.images import PurchasePlan
 from vmroll.kubectl.view import table
+
+if TYPE_CHECKING:
+    from vmroll.azure.images import PurchasePlan
 
 Row = dict[str, Any]
 POLICY_NOT_EVALUATED = "unknown"
