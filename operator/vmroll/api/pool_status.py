@@ -38,6 +38,12 @@ class RolloutOutcome(StrEnum):
     SUPERSEDED = "Superseded"
 
 
+class RolloutReason(StrEnum):
+    """Why a rollout was recorded, where the revision alone does not tell."""
+
+    RESTART = "Restart"
+
+
 class ImageStatus(ApiModel):
     """The image the pool's target revision uses, as resolved by vmroll."""
 
@@ -92,6 +98,15 @@ class RolloutRecord(ApiModel):
     outcome: RolloutOutcome = Field(
         default=RolloutOutcome.IN_PROGRESS,
         description="InProgress, Succeeded, RolledBack, Failed or Superseded.",
+    )
+    restarted_at: str | None = Field(
+        default=None,
+        description="The restart stamp (spec.template.restartedAt) of the revision, if any.",
+    )
+    reason: RolloutReason | None = Field(
+        default=None,
+        description="Restart when the rollout was started by a new restart stamp alone or "
+        "with other changes; absent otherwise.",
     )
 
 

@@ -30,6 +30,15 @@ class SeenRuntime:
     read_at: datetime
 
 
+@dataclass(frozen=True)
+class Retag:
+    """The tags a VM is to carry once its restart reimage ends (reconcile/restart_tags.py)."""
+
+    revision: str
+    image_version: str
+    restart: str | None
+
+
 @dataclass
 class PoolMemory:
     """Mutable on purpose: it is the loop's own notebook, never shared between pools."""
@@ -42,6 +51,8 @@ class PoolMemory:
     ended, not observed since; absent: counts from when the VM was first seen)."""
     runtimes: dict[str, SeenRuntime] = field(default_factory=dict)
     reported_foreign: set[str] = field(default_factory=set)
+    retags: dict[str, Retag] = field(default_factory=dict)
+    """Restart reimages whose VM's tags are to be written when they end."""
     reported_stall: tuple[str, str] | None = None
     """The failure last posted as an event (reason, cause): each is posted once."""
     backoff: Backoff | None = None
