@@ -157,7 +157,7 @@ def test_status_pause_rollout_status_resume_history_and_undo(
     assert (condition(pool, "Ready") or {}).get("status") == "True"
 
     history = [line.split() for line in ok(plugin("history", "web")).splitlines()]
-    assert history[0] == ["REVISION", "VERSION", "OUTCOME", "STARTED", "FINISHED"]
+    assert history[0] == ["REVISION", "VERSION", "OUTCOME", "STARTED", "FINISHED", "REASON"]
     assert history[1][:3] == [new_revision, NEW, "Succeeded"]
     assert [old_revision, OLD, "Succeeded"] in [row[:3] for row in history[2:]]
 

@@ -10,8 +10,9 @@ import argparse
 import re
 import sys
 from collections.abc import Sequence
+from datetime import UTC, datetime
 
-from vmroll.kubectl import pool_object, progress, undo, view
+from vmroll.kubectl import pool_object, progress, restart, undo, view
 from vmroll.kubectl.cluster import RESOURCE, PluginError, Pools, Target
 from vmroll.kubectl.pool_object import Pool
 
@@ -72,6 +73,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="the revision (from `history`) whose image version to run; default: the last good "
         "version before the current one",
     )  # fmt: skip
+    restart.add_parser(commands, flags)
     return parser
 
 
@@ -138,6 +140,8 @@ def run(args: argparse.Namespace) -> int:
         return _rollout_status(pools, args.pool, args.timeout)
     if args.command in ("pause", "resume"):
         return _set_paused(pools, args.pool, args.command == "pause")
+    if args.command == "restart":
+        return restart.run(pools, args.pool, datetime.now(UTC))
     if args.command == "history":
         print(view.render_history(pools.get(args.pool)), end="")
         return 0
