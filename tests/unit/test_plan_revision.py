@@ -14,6 +14,7 @@ from vmroll.plan.revision import (
     RevisionInputs,
     VmShape,
     change_for,
+    changed_fields,
     is_restart,
     revision_of,
 )
@@ -191,3 +192,24 @@ def test_change_for_a_restart(
 )  # fmt: skip
 def test_is_restart(before: str | None, after: str | None, expected: bool) -> None:
     assert is_restart(before, after) is expected
+
+
+@pytest.mark.parametrize(
+    ("before", "after", "expected"),
+    [
+        pytest.param(BASE, BASE, (), id="same"),
+        pytest.param(BASE, BASE.with_image_version("24.04.9"),
+                     ("image version 24.04.202411010 -> 24.04.9",), id="version"),
+        pytest.param(BASE, RevisionInputs(UBUNTU, shape(vmSize="Standard_D4s_v5", zones=["1"])),
+                     ("spec.template.vmSize", "spec.template.zones"), id="fixed-shape"),
+        pytest.param(BASE, RevisionInputs(ImageIdentity.gallery(GALLERY, "1.0.0"), shape()),
+                     (f"spec.image: another image ({UBUNTU.name} -> {GALLERY.lower()})",),
+                     id="image-source"),
+        pytest.param(BASE, RevisionInputs(UBUNTU, shape(), STAMP),
+                     (f"spec.template.restartedAt - -> {STAMP}",), id="restart"),
+    ],
+)  # fmt: skip
+def test_changed_fields(
+    before: RevisionInputs, after: RevisionInputs, expected: tuple[str, ...]
+) -> None:
+    assert changed_fields(before, after) == expected

@@ -128,6 +128,36 @@ class Change(StrEnum):
     REPLACE = "Replace"
 
 
+SHAPE_FIELDS = {
+    "vm_size": "spec.template.vmSize",
+    "zones": "spec.template.zones",
+    "subnet_id": "spec.template.subnetId",
+    "admin_username": "spec.template.adminUsername",
+    "ssh_public_keys": "spec.template.sshPublicKeys",
+    "os_disk": "spec.template.osDisk",
+    "custom_data": "spec.template.customData",
+}
+"""Each fixed-shape field, by the spec path a person edits."""
+
+
+def changed_fields(before: RevisionInputs, after: RevisionInputs) -> tuple[str, ...]:
+    """Why two revisions differ, in the spec's words: the image, its version, each template
+    field Azure cannot change in place, the restart stamp. Empty when they are the same."""
+    reasons: list[str] = []
+    if (before.image.source, before.image.name) != (after.image.source, after.image.name):
+        reasons.append(f"spec.image: another image ({before.image.name} -> {after.image.name})")
+    elif before.image.version != after.image.version:
+        reasons.append(f"image version {before.image.version} -> {after.image.version}")
+    reasons += [
+        path
+        for attribute, path in SHAPE_FIELDS.items()
+        if getattr(before.shape, attribute) != getattr(after.shape, attribute)
+    ]
+    if before.restart != after.restart:
+        reasons.append(f"spec.template.restartedAt {before.restart or '-'} -> {after.restart}")
+    return tuple(reasons)
+
+
 def is_restart(previous_stamp: str | None, stamp: str | None) -> bool:
     """A rollout is a restart when the restart stamp is set and differs from the one before."""
     return stamp is not None and stamp != previous_stamp
