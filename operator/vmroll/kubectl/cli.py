@@ -12,7 +12,7 @@ import sys
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
-from vmroll.kubectl import pool_object, progress, restart, undo, view
+from vmroll.kubectl import plan_command, pool_object, progress, restart, undo, view
 from vmroll.kubectl.cluster import RESOURCE, PluginError, Pools, Target
 from vmroll.kubectl.pool_object import Pool
 
@@ -74,6 +74,7 @@ def build_parser() -> argparse.ArgumentParser:
         "version before the current one",
     )  # fmt: skip
     restart.add_parser(commands, flags)
+    plan_command.add_parser(commands, flags)
     return parser
 
 
@@ -140,6 +141,8 @@ def run(args: argparse.Namespace) -> int:
         return _rollout_status(pools, args.pool, args.timeout)
     if args.command in ("pause", "resume"):
         return _set_paused(pools, args.pool, args.command == "pause")
+    if args.command == "plan":
+        return plan_command.run(target, args)
     if args.command == "restart":
         return restart.run(pools, args.pool, datetime.now(UTC))
     if args.command == "history":
