@@ -220,7 +220,8 @@ def test_errors_name_the_pool_and_the_namespace(
     cluster: Cluster, namespace: str, pool_crds: tuple[str, ...]
 ) -> None:
     plugin = Plugin(cluster, namespace)
-    for command in (["status"], ["rollout", "status"], ["pause"], ["history"], ["undo"]):
+    for command in (["status"], ["rollout", "status"], ["pause"], ["history"], ["undo"],
+                    ["restart"], ["plan"]):  # fmt: skip
         assert failed(plugin(*command, "nope")) == (
             f'error: virtualmachinepools.vmroll.io "nope" not found in namespace "{namespace}"\n'
         )

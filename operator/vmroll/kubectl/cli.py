@@ -42,7 +42,8 @@ def build_parser() -> argparse.ArgumentParser:
     flags = _connection_flags()
     parser = argparse.ArgumentParser(
         prog="kubectl vmroll", parents=[flags],
-        description="Operate vmroll VirtualMachinePools: status, rollouts, pause, history, undo.",
+        description="Operate vmroll VirtualMachinePools: status, rollouts, pause, history, undo, "
+        "restart, plan.",
     )  # fmt: skip
     commands = parser.add_subparsers(dest="command", required=True)
     status = commands.add_parser("status", parents=[flags], help="a pool's compact status view")
