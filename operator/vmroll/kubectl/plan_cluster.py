@@ -19,6 +19,7 @@ from vmroll.kubectl.cluster import PluginError, Pools
 @dataclass(frozen=True)
 class ServerVerdict:
     accepted: bool
+    """False only when the server refused the spec; a dry run it did not allow is no refusal."""
     message: str
     object: dict[str, Any] | None
     """The pool as the server would store it (defaults filled in), when accepted."""
@@ -34,6 +35,13 @@ class PlanCluster(Pools):
         except ApiException as error:
             if error.status in (400, 409, 422):
                 return ServerVerdict(False, _status_message(error), None)
+            if error.status == 403:
+                return ServerVerdict(
+                    True,
+                    "not asked: your RBAC does not allow update on virtualmachinepools, which "
+                    "a server-side dry run needs; the API server's schema and CEL did not run",
+                    None,
+                )
             raise PluginError(self._explain(name, error)) from error
         return ServerVerdict(True, "accepted (dryRun=All, nothing stored)", stored)
 
