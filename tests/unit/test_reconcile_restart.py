@@ -5,7 +5,9 @@ from __future__ import annotations
 
 from test_reconcile_fakes import World
 
+from vmroll.azure.lro import OperationRecord, OperationState
 from vmroll.reconcile.inputs import Next
+from vmroll.reconcile.memory import PoolMemory
 
 STRATEGY = {
     "type": "RollingReimage",
@@ -50,3 +52,29 @@ async def test_a_restart_reimages_every_vm_once_then_nothing() -> None:
     world.log.clear()
     await settle(world, passes=4)
     assert not [line for line in world.log if line.startswith(("reimage ", "create ", "delete "))]
+
+
+async def test_an_operator_restarted_while_a_restart_reimage_runs_still_retags_the_vm() -> None:
+    world = World()
+    world.pool["spec"]["strategy"] = STRATEGY
+    await settle(world)
+    world.pool["spec"]["template"]["restartedAt"] = STAMP
+    world.pool["metadata"]["generation"] = 2
+
+    async def still_running(record: OperationRecord, *, max_wait: float) -> OperationState:
+        return OperationState.RUNNING
+
+    finishing = world.azure.wait_operation
+    world.azure.wait_operation = still_running  # type: ignore[method-assign]
+    await world.pass_().run()
+    assert world.memory.status is not None
+    pending = world.memory.status.pending_operations
+    assert [(op.kind.value, op.retag_restart) for op in pending] == [("Reimage", STAMP)]
+
+    restarted = World(pool=world.pool, memory=PoolMemory.from_status(world.memory.status))
+    restarted.azure.vms = world.azure.vms
+    restarted.now = world.now
+    restarted.azure.wait_operation = finishing  # type: ignore[method-assign]
+    await settle(restarted)
+    reimaged = [line for line in [*world.log, *restarted.log] if line.startswith("reimage ")]
+    assert sorted(reimaged) == sorted(f"reimage {name}" for name in world.azure.vms)

@@ -144,6 +144,11 @@ class PendingOperation(ApiModel):
     vm_name: str = Field(description="VM the operation acts on.")
     kind: OperationKind = Field(description="Create, Delete, Reimage or Update.")
     revision: str | None = Field(default=None, description="Revision the operation moves to.")
+    retag_restart: str | None = Field(
+        default=None,
+        description="For a reimage at the same version (a restart): the restart stamp to tag "
+        "the VM with once it ends, empty to remove the VM's stamp.",
+    )
     resume_token: str | None = Field(
         default=None, max_length=16384, description="Opaque token to resume polling."
     )

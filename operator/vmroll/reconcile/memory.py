@@ -15,6 +15,7 @@ from typing import Any, Protocol
 
 from vmroll.api.pool_status import (
     Health,
+    OperationKind,
     PendingOperation,
     RolloutOutcome,
     VirtualMachinePoolStatus,
@@ -35,7 +36,6 @@ class Retag:
     """The tags a VM is to carry once its restart reimage ends (reconcile/restart_tags.py)."""
 
     revision: str
-    image_version: str
     restart: str | None
 
 
@@ -69,6 +69,13 @@ class PoolMemory:
         if status is None:
             return memory
         memory.pending = {op.vm_name: op for op in status.pending_operations}
+        memory.retags = {
+            op.vm_name: Retag(op.revision, op.retag_restart or None)
+            for op in status.pending_operations
+            if op.kind is OperationKind.REIMAGE
+            and op.revision is not None
+            and op.retag_restart is not None
+        }
         memory.first_seen = {i.name: i.since for i in status.instances if i.since is not None}
         # A restart must not make a healthy fleet look new: minReadySeconds counts from the
         # time the status recorded, not from the restart.

@@ -4,9 +4,11 @@ A reimage to another image version needs no tag write: the version Azure reports
 revision the VM runs (`spec_map.as_reimaged`). A restart reimages at the same version, so
 nothing Azure reports changes: without a tag update the VM would still look outdated and be
 reimaged again and again. The pass that starts such a reimage notes the tags the VM is to carry
-(`PoolMemory.retags`); a later pass, once the reimage has ended well, writes them (one
-`VirtualMachines_Update`, through the write budget) before it plans. If the operator restarts in
-between, the note is lost and the VM is reimaged once more: an extra reimage, never a wrong tag.
+(`PoolMemory.retags`, and `retagRestart` on the reimage's record in status, so that an operator
+restarted while the reimage runs still knows); a later pass, once the reimage has ended well,
+writes them (one `VirtualMachines_Update`, through the write budget) before it plans. Only an
+operator stopped between the reimage's end and that pass forgets: the VM is then reimaged once
+more, an extra reimage, never a wrong tag.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ def note_restart_reimages(
     """Note the tags of each reimage that keeps the VM's version but moves its restart stamp."""
     for vm, action in reimages:
         if vm.tags.get(RESTART_TAG) != restart:
-            memory.retags[vm.name] = Retag(action.revision, action.image_version, restart)
+            memory.retags[vm.name] = Retag(action.revision, restart)
 
 
 async def apply_retags(gateway: PoolGateway, memory: PoolMemory, owned: dict[str, PoolVm]) -> None:
@@ -36,9 +38,9 @@ async def apply_retags(gateway: PoolGateway, memory: PoolMemory, owned: dict[str
             continue
         del memory.retags[name]
         vm = owned.get(name)
-        if vm is None or vm.provisioning_state != "Succeeded":
+        if vm is None or vm.provisioning_state != "Succeeded" or vm.image_version is None:
             continue
-        tags = {**vm.tags, REVISION_TAG: retag.revision, IMAGE_VERSION_TAG: retag.image_version}
+        tags = {**vm.tags, REVISION_TAG: retag.revision, IMAGE_VERSION_TAG: vm.image_version}
         if retag.restart is None:
             tags.pop(RESTART_TAG, None)
         else:
