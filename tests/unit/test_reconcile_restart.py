@@ -78,3 +78,26 @@ async def test_an_operator_restarted_while_a_restart_reimage_runs_still_retags_t
     await settle(restarted)
     reimaged = [line for line in [*world.log, *restarted.log] if line.startswith("reimage ")]
     assert sorted(reimaged) == sorted(f"reimage {name}" for name in world.azure.vms)
+
+
+async def test_a_paused_or_on_delete_pool_restarts_nothing_until_resumed_or_deleted() -> None:
+    world = World()
+    world.pool["spec"]["strategy"] = {**STRATEGY, "paused": True}
+    await settle(world)
+    world.log.clear()
+    world.pool["spec"]["template"]["restartedAt"] = STAMP
+    world.pool["metadata"]["generation"] = 2
+    await settle(world, passes=3)
+    assert not [line for line in world.log if line.startswith(("reimage ", "create ", "delete "))]
+
+    world.pool["spec"]["strategy"] = {**STRATEGY, "type": "OnDelete"}
+    world.pool["metadata"]["generation"] = 3
+    await settle(world, passes=3)
+    assert not [line for line in world.log if line.startswith(("reimage ", "create ", "delete "))]
+    gone = sorted(world.azure.vms)[0]
+    del world.azure.vms[gone]
+    await settle(world, passes=4)
+    created = [line.split()[1] for line in world.log if line.startswith("create ")]
+    assert len(created) == 1
+    assert world.azure.vms[created[0]].tags["vmroll.io_restarted-at"] == STAMP
+    assert not [line for line in world.log if line.startswith(("reimage ", "delete "))]
