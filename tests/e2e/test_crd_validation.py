@@ -139,6 +139,20 @@ GALLERY_IMAGE = {
             id="window-longer-than-a-week",
         ),
         pytest.param(
+            _set("template.restartedAt", "yesterday"),
+            "spec.template.restartedAt",
+            "date-time",
+            id="restart-stamp-not-a-time",
+        ),
+        pytest.param(
+            lambda pool: pool["spec"]["template"].update(
+                restartedAt="2026-11-28T21:00:00Z", tags={f"t{i}": "x" for i in range(45)}
+            ),
+            "spec.template",
+            "with restartedAt set, at most 44 tags",
+            id="restart-stamp-needs-a-tag",
+        ),
+        pytest.param(
             _set("strategy.rollingUpdate.maxSurge", "150%"),
             "spec.strategy.rollingUpdate.maxSurge",
             "should match",

@@ -157,7 +157,7 @@ def test_status_pause_rollout_status_resume_history_and_undo(
     assert (condition(pool, "Ready") or {}).get("status") == "True"
 
     history = [line.split() for line in ok(plugin("history", "web")).splitlines()]
-    assert history[0] == ["REVISION", "VERSION", "OUTCOME", "STARTED", "FINISHED"]
+    assert history[0] == ["REVISION", "VERSION", "OUTCOME", "STARTED", "FINISHED", "REASON"]
     assert history[1][:3] == [new_revision, NEW, "Succeeded"]
     assert [old_revision, OLD, "Succeeded"] in [row[:3] for row in history[2:]]
 
@@ -220,7 +220,8 @@ def test_errors_name_the_pool_and_the_namespace(
     cluster: Cluster, namespace: str, pool_crds: tuple[str, ...]
 ) -> None:
     plugin = Plugin(cluster, namespace)
-    for command in (["status"], ["rollout", "status"], ["pause"], ["history"], ["undo"]):
+    for command in (["status"], ["rollout", "status"], ["pause"], ["history"], ["undo"],
+                    ["restart"], ["plan"]):  # fmt: skip
         assert failed(plugin(*command, "nope")) == (
             f'error: virtualmachinepools.vmroll.io "nope" not found in namespace "{namespace}"\n'
         )

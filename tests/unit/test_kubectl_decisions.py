@@ -103,7 +103,8 @@ def test_status_view_of_a_new_pool_has_empty_sections() -> None:
 
 def test_history_lists_every_entry_newest_first() -> None:
     lines = view.render_history(fixture("stalled-rolled-back")).splitlines()
-    assert lines[0].split() == ["REVISION", "VERSION", "OUTCOME", "STARTED", "FINISHED"]
+    assert lines[0].split() == ["REVISION", "VERSION", "OUTCOME", "STARTED", "FINISHED", "REASON"]
+    assert all(line.split()[-1] == "-" for line in lines[1:])
     assert [line.split()[:3] for line in lines[1:]] == [
         ["39632c089c", "24.04.202609160", "Succeeded"],
         ["6d7854a005", "24.04.202612020", "RolledBack"],

@@ -14,6 +14,8 @@ from vmroll.plan.revision import (
     RevisionInputs,
     VmShape,
     change_for,
+    changed_fields,
+    is_restart,
     revision_of,
 )
 
@@ -144,3 +146,70 @@ def test_ids_compare_case_insensitively() -> None:
     assert ImageIdentity.gallery(GALLERY, "1.0.0") == ImageIdentity.gallery(
         GALLERY.upper() + "/", "1.0.0"
     )
+
+
+STAMP = "2026-11-28T21:00:00Z"
+
+
+def test_an_unset_restart_stamp_keeps_the_revision_and_a_set_one_changes_it() -> None:
+    assert revision_of(RevisionInputs(UBUNTU, shape(), None)) == revision_of(BASE) == "2fa6dfbcf2"
+    restarted = RevisionInputs(UBUNTU, shape(), STAMP)
+    again = RevisionInputs(UBUNTU, shape(), "2026-11-28T22:00:00Z")
+    assert len({revision_of(BASE), revision_of(restarted), revision_of(again)}) == 3
+
+
+@pytest.mark.parametrize(
+    ("vm_inputs", "target", "expected"),
+    [
+        pytest.param(BASE, RevisionInputs(UBUNTU, shape(), STAMP), Change.REIMAGE,
+                     id="first-restart-reimages"),
+        pytest.param(RevisionInputs(UBUNTU, shape(), STAMP),
+                     RevisionInputs(UBUNTU, shape(), "2026-11-29T08:00:00Z"), Change.REIMAGE,
+                     id="second-restart-reimages"),
+        pytest.param(RevisionInputs(UBUNTU, shape(), STAMP),
+                     RevisionInputs(UBUNTU, shape(), STAMP), Change.NONE,
+                     id="same-stamp-nothing"),
+        pytest.param(BASE, RevisionInputs(UBUNTU, shape(), STAMP).with_image_version("24.04.9"),
+                     Change.REIMAGE, id="restart-and-new-version-reimage"),
+        pytest.param(BASE, RevisionInputs(UBUNTU, shape(vmSize="Standard_D4s_v5"), STAMP),
+                     Change.REPLACE, id="restart-and-new-size-replace"),
+        pytest.param(RevisionInputs(ImageIdentity.gallery(GALLERY, "1.0.0"), shape()),
+                     RevisionInputs(ImageIdentity.gallery(GALLERY, "1.0.0"), shape(), STAMP),
+                     Change.REPLACE, id="gallery-restart-replaces"),
+    ],
+)  # fmt: skip
+def test_change_for_a_restart(
+    vm_inputs: RevisionInputs, target: RevisionInputs, expected: Change
+) -> None:
+    vm_revision = revision_of(vm_inputs)
+    assert change_for(vm_revision, vm_inputs.image.version, target, vm_inputs.restart) is expected
+
+
+@pytest.mark.parametrize(
+    ("before", "after", "expected"),
+    [(None, None, False), (None, STAMP, True), (STAMP, STAMP, False),
+     (STAMP, "2026-11-29T08:00:00Z", True), (STAMP, None, False)],
+)  # fmt: skip
+def test_is_restart(before: str | None, after: str | None, expected: bool) -> None:
+    assert is_restart(before, after) is expected
+
+
+@pytest.mark.parametrize(
+    ("before", "after", "expected"),
+    [
+        pytest.param(BASE, BASE, (), id="same"),
+        pytest.param(BASE, BASE.with_image_version("24.04.9"),
+                     ("image version 24.04.202411010 -> 24.04.9",), id="version"),
+        pytest.param(BASE, RevisionInputs(UBUNTU, shape(vmSize="Standard_D4s_v5", zones=["1"])),
+                     ("spec.template.vmSize", "spec.template.zones"), id="fixed-shape"),
+        pytest.param(BASE, RevisionInputs(ImageIdentity.gallery(GALLERY, "1.0.0"), shape()),
+                     (f"spec.image: another image ({UBUNTU.name} -> {GALLERY.lower()})",),
+                     id="image-source"),
+        pytest.param(BASE, RevisionInputs(UBUNTU, shape(), STAMP),
+                     (f"spec.template.restartedAt - -> {STAMP}",), id="restart"),
+    ],
+)  # fmt: skip
+def test_changed_fields(
+    before: RevisionInputs, after: RevisionInputs, expected: tuple[str, ...]
+) -> None:
+    assert changed_fields(before, after) == expected

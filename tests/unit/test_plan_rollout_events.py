@@ -215,3 +215,19 @@ def test_a_failed_revision_posts_a_rollback_warning() -> None:
 )
 def test_durations_read_like_go(seconds: int, text: str) -> None:
     assert format_duration(timedelta(seconds=seconds)) == text
+
+
+def test_a_new_restart_stamp_is_named_as_the_cause() -> None:
+    before = _before(OLD, generation=1)
+    context = PassContext(2, 6, NOW, WINDOW, restart="2026-11-28T21:00:00Z")
+    assert _lines(before, _reimage_plan(*OLD6), context)[0] == (
+        "Normal RolloutStarted: rolling out image version 2.0.0 (revision rev-new) over 1.0.0: "
+        "a restart was requested (spec.template.restartedAt 2026-11-28T21:00:00Z)"
+    )
+    unchanged = Before(
+        RecordedRollout(OLD.revision, OLD.image_version, ago(192), False, "2026-11-28T21:00:00Z"),
+        "",
+        1,
+        False,
+    )
+    assert "the spec changed (generation 2)" in _lines(unchanged, _reimage_plan(*OLD6), context)[0]

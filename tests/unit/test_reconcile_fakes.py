@@ -150,6 +150,11 @@ class FakeAzure:
     async def release_vm(self, vm: PoolVm, released_at: str) -> None:
         self.released.append(vm.name)
 
+    async def retag_vm(self, vm: PoolVm, tags: dict[str, str]) -> None:
+        self.vms[vm.name] = replace(
+            self.vms[vm.name], revision=tags.get("vmroll.io_revision"), tags=dict(tags)
+        )
+
 
 def vm(name: str, uid: str, tags: Mapping[str, str], state: str = "Succeeded") -> PoolVm:
     return PoolVm(

@@ -38,6 +38,12 @@ class RolloutOutcome(StrEnum):
     SUPERSEDED = "Superseded"
 
 
+class RolloutReason(StrEnum):
+    """Why a rollout was recorded, where the revision alone does not tell."""
+
+    RESTART = "Restart"
+
+
 class ImageStatus(ApiModel):
     """The image the pool's target revision uses, as resolved by vmroll."""
 
@@ -93,6 +99,15 @@ class RolloutRecord(ApiModel):
         default=RolloutOutcome.IN_PROGRESS,
         description="InProgress, Succeeded, RolledBack, Failed or Superseded.",
     )
+    restarted_at: str | None = Field(
+        default=None,
+        description="The restart stamp (spec.template.restartedAt) of the revision, if any.",
+    )
+    reason: RolloutReason | None = Field(
+        default=None,
+        description="Restart when the rollout was started by a new restart stamp alone or "
+        "with other changes; absent otherwise.",
+    )
 
 
 class ProgressRecord(ApiModel):
@@ -129,6 +144,11 @@ class PendingOperation(ApiModel):
     vm_name: str = Field(description="VM the operation acts on.")
     kind: OperationKind = Field(description="Create, Delete, Reimage or Update.")
     revision: str | None = Field(default=None, description="Revision the operation moves to.")
+    retag_restart: str | None = Field(
+        default=None,
+        description="For a reimage at the same version (a restart): the restart stamp to tag "
+        "the VM with once it ends, empty to remove the VM's stamp.",
+    )
     resume_token: str | None = Field(
         default=None, max_length=16384, description="Opaque token to resume polling."
     )

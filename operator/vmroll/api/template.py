@@ -8,6 +8,7 @@ spec Azure would refuse is refused by the API server first.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, Literal
 
@@ -28,6 +29,8 @@ RESERVED_TAG_PREFIX = "vmroll.io_"
 FORBIDDEN_TAG_CHARACTERS = frozenset("<>%&\\?/")
 MAX_USER_TAGS = 45
 """Azure allows 50 tags per VM; vmroll keeps five for its ownership tags."""
+MAX_USER_TAGS_RESTARTED = MAX_USER_TAGS - 1
+"""A restarted pool's VMs carry a sixth tag of vmroll's, the restart stamp."""
 
 # Azure refuses these as a VM admin user name.
 RESERVED_USERNAMES = (
@@ -148,6 +151,17 @@ UserTags = Annotated[
 class VmTemplate(ApiModel):
     """The shape of every VM in the pool."""
 
+    model_config = ConfigDict(
+        json_schema_extra=validations(
+            cel(
+                f"!has(self.restartedAt) || !has(self.tags) "
+                f"|| size(self.tags) <= {MAX_USER_TAGS_RESTARTED}",
+                f"with restartedAt set, at most {MAX_USER_TAGS_RESTARTED} tags: the restart "
+                "stamp takes one of the VM's 50",
+            )
+        )
+    )
+
     vm_size: str = Field(
         max_length=64,
         pattern=VM_SIZE_PATTERN,
@@ -200,9 +214,29 @@ class VmTemplate(ApiModel):
             f"ownership tags, whose names start with {RESERVED_TAG_PREFIX}."
         ),
     )
+    restarted_at: datetime | None = Field(
+        default=None,
+        description=(
+            "A restart stamp, as `kubectl rollout restart` writes into a Deployment's pod "
+            "template: changing it rolls every VM again at the same image version, as a new "
+            "revision, through the pool's strategy (RollingReimage reimages, RollingReplace "
+            "replaces, OnDelete waits for VMs to be deleted). `kubectl vmroll restart` sets it "
+            "to the current time. It lives in the template, so it is declarative: it is in "
+            "Git when committed there, and a GitOps tool that removes it starts another restart."
+        ),
+    )
 
     @model_validator(mode="after")
     def _username_not_reserved(self) -> VmTemplate:
         if self.admin_username in RESERVED_USERNAMES:
             raise ValueError(f"adminUsername {self.admin_username!r} is reserved by Azure")
+        return self
+
+    @model_validator(mode="after")
+    def _room_for_the_restart_tag(self) -> VmTemplate:
+        if self.restarted_at is not None and len(self.tags) > MAX_USER_TAGS_RESTARTED:
+            raise ValueError(
+                f"with restartedAt set, at most {MAX_USER_TAGS_RESTARTED} tags: the restart "
+                "stamp takes one of the VM's 50"
+            )
         return self

@@ -52,6 +52,8 @@ class VmSpec:
     custom_data: bytes | None = field(default=None, repr=False)
     """Cloud-init may hold secrets: never shown in a repr."""
     tags: Mapping[str, str] = field(default_factory=dict, hash=False)
+    restart: str | None = None
+    """The pool's restart stamp, tagged on the VM (`vmroll.io_restarted-at`)."""
 
 
 def build_vm_body(spec: VmSpec) -> JsonObject:
@@ -67,7 +69,9 @@ def build_vm_body(spec: VmSpec) -> JsonObject:
     }
     body: JsonObject = {
         "location": spec.location,
-        "tags": vm_tags(spec.tags, spec.owner, spec.revision, spec.image.resolved_version),
+        "tags": vm_tags(
+            spec.tags, spec.owner, spec.revision, spec.image.resolved_version, spec.restart
+        ),
         "properties": properties,
     }
     if spec.zone is not None:

@@ -10,8 +10,9 @@ import argparse
 import re
 import sys
 from collections.abc import Sequence
+from datetime import UTC, datetime
 
-from vmroll.kubectl import images, pool_object, progress, undo, view
+from vmroll.kubectl import images, plan_command, pool_object, progress, restart, undo, view
 from vmroll.kubectl.cluster import RESOURCE, PluginError, Pools, Target
 from vmroll.kubectl.pool_object import Pool
 
@@ -41,7 +42,8 @@ def build_parser() -> argparse.ArgumentParser:
     flags = _connection_flags()
     parser = argparse.ArgumentParser(
         prog="kubectl vmroll", parents=[flags],
-        description="Operate vmroll VirtualMachinePools: status, rollouts, pause, history, undo.",
+        description="Operate vmroll VirtualMachinePools: status, rollouts, pause, history, undo, "
+        "restart, plan, images.",
     )  # fmt: skip
     commands = parser.add_subparsers(dest="command", required=True)
     status = commands.add_parser("status", parents=[flags], help="a pool's compact status view")
@@ -72,6 +74,8 @@ def build_parser() -> argparse.ArgumentParser:
         help="the revision (from `history`) whose image version to run; default: the last good "
         "version before the current one",
     )  # fmt: skip
+    restart.add_parser(commands, flags)
+    plan_command.add_parser(commands, flags)
     images.add_parser(commands, flags)
     return parser
 
@@ -141,6 +145,10 @@ def run(args: argparse.Namespace) -> int:
         return _rollout_status(pools, args.pool, args.timeout)
     if args.command in ("pause", "resume"):
         return _set_paused(pools, args.pool, args.command == "pause")
+    if args.command == "plan":
+        return plan_command.run(target, args)
+    if args.command == "restart":
+        return restart.run(pools, args.pool, datetime.now(UTC))
     if args.command == "history":
         print(view.render_history(pools.get(args.pool)), end="")
         return 0

@@ -126,8 +126,13 @@ def render_status(pool: Pool) -> str:
 
 
 def render_history(pool: Pool) -> str:
-    """Newest first, as the operator records it in status.history."""
-    rows = history_rows(pool)
-    if not rows:
+    """Newest first, as the operator records it in status.history; REASON says `Restart` for
+    a rollout a new restart stamp started."""
+    entries = pool_object.status(pool).get("history", [])
+    if not entries:
         return f'pool "{pool_object.name(pool)}" has no rollout history yet\n'
-    return "\n".join(table(HISTORY_HEADER, rows)) + "\n"
+    rows = [
+        [*row, str(entry.get("reason") or "-")]
+        for row, entry in zip(history_rows(pool), entries, strict=True)
+    ]
+    return "\n".join(table((*HISTORY_HEADER, "REASON"), rows)) + "\n"

@@ -24,6 +24,8 @@ POOL_TAG = "vmroll.io_pool"
 POOL_NAMESPACE_TAG = "vmroll.io_pool-namespace"
 REVISION_TAG = "vmroll.io_revision"
 IMAGE_VERSION_TAG = "vmroll.io_image-version"
+RESTART_TAG = "vmroll.io_restarted-at"
+"""The restart stamp a VM was written under; only on VMs of a pool that was restarted."""
 OWNERSHIP_TAGS = (POOL_UID_TAG, POOL_TAG, POOL_NAMESPACE_TAG, REVISION_TAG, IMAGE_VERSION_TAG)
 MAX_TAGS = 50
 """Azure's limit of tags per resource."""
@@ -68,8 +70,10 @@ class Partition(Generic[VmT]):
     unrelated: tuple[VmT, ...]
 
 
-def ownership_tags(pool: PoolIdentity, revision: str, image_version: str | None) -> dict[str, str]:
-    """The tags that mark a VM as the pool's, at a revision and image version."""
+def ownership_tags(
+    pool: PoolIdentity, revision: str, image_version: str | None, restart: str | None = None
+) -> dict[str, str]:
+    """The tags that mark a VM as the pool's, at a revision, image version and restart stamp."""
     tags = {
         POOL_UID_TAG: pool.uid,
         POOL_TAG: pool.name,
@@ -78,17 +82,23 @@ def ownership_tags(pool: PoolIdentity, revision: str, image_version: str | None)
     }
     if image_version is not None:
         tags[IMAGE_VERSION_TAG] = image_version
+    if restart is not None:
+        tags[RESTART_TAG] = restart
     return tags
 
 
 def vm_tags(
-    user_tags: Mapping[str, str], pool: PoolIdentity, revision: str, image_version: str | None
+    user_tags: Mapping[str, str],
+    pool: PoolIdentity,
+    revision: str,
+    image_version: str | None,
+    restart: str | None = None,
 ) -> dict[str, str]:
     """The full tag set of a new or updated VM: the user's tags, then vmroll's."""
     reserved = sorted(name for name in user_tags if name.startswith(TAG_PREFIX))
     if reserved:
         raise ValueError(f"tag names {reserved} use the prefix {TAG_PREFIX} reserved for vmroll")
-    tags = {**user_tags, **ownership_tags(pool, revision, image_version)}
+    tags = {**user_tags, **ownership_tags(pool, revision, image_version, restart)}
     if len(tags) > MAX_TAGS:
         raise ValueError(f"a VM can carry {MAX_TAGS} tags; this one would carry {len(tags)}")
     return tags

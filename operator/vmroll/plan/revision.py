@@ -8,6 +8,11 @@ marketplace image changed: a reimage to the exact version does that in place.
 
 Secrets are referenced, not read: a new SSH key or cloud-init under the same Secret key does not
 make a new revision; pointing at another key does.
+
+A restart stamp (`spec.template.restartedAt`) is hashed too, only when set (so that a pool that
+was never restarted keeps its revisions): a new stamp is a new revision at the same image. VMs
+carry the stamp they were written under in a tag, so that a VM differing from the target only by
+its stamp (and its marketplace version) is known to be reimageable.
 """
 
 from __future__ import annotations
@@ -103,10 +108,16 @@ class RevisionInputs:
 
     image: ImageIdentity
     shape: VmShape
+    restart: str | None = None
+    """The restart stamp (RFC 3339, UTC), None when the pool was never restarted."""
 
     def with_image_version(self, version: str | None) -> RevisionInputs:
         """The same inputs with another version of the same image."""
         return replace(self, image=replace(self.image, version=version))
+
+    def as_vm(self, version: str | None, restart: str | None) -> RevisionInputs:
+        """The same shape and image at the version and restart stamp a VM was written with."""
+        return replace(self.with_image_version(version), restart=restart)
 
 
 class Change(StrEnum):
@@ -117,27 +128,73 @@ class Change(StrEnum):
     REPLACE = "Replace"
 
 
+SHAPE_FIELDS = {
+    "vm_size": "spec.template.vmSize",
+    "zones": "spec.template.zones",
+    "subnet_id": "spec.template.subnetId",
+    "admin_username": "spec.template.adminUsername",
+    "ssh_public_keys": "spec.template.sshPublicKeys",
+    "os_disk": "spec.template.osDisk",
+    "custom_data": "spec.template.customData",
+}
+"""Each fixed-shape field, by the spec path a person edits."""
+
+
+def changed_fields(before: RevisionInputs, after: RevisionInputs) -> tuple[str, ...]:
+    """Why two revisions differ, in the spec's words: the image, its version, each template
+    field Azure cannot change in place, the restart stamp. Empty when they are the same."""
+    reasons: list[str] = []
+    if (before.image.source, before.image.name) != (after.image.source, after.image.name):
+        reasons.append(f"spec.image: another image ({before.image.name} -> {after.image.name})")
+    elif before.image.version != after.image.version:
+        reasons.append(f"image version {before.image.version} -> {after.image.version}")
+    reasons += [
+        path
+        for attribute, path in SHAPE_FIELDS.items()
+        if getattr(before.shape, attribute) != getattr(after.shape, attribute)
+    ]
+    if before.restart != after.restart:
+        reasons.append(f"spec.template.restartedAt {before.restart or '-'} -> {after.restart}")
+    return tuple(reasons)
+
+
+def is_restart(previous_stamp: str | None, stamp: str | None) -> bool:
+    """A rollout is a restart when the restart stamp is set and differs from the one before."""
+    return stamp is not None and stamp != previous_stamp
+
+
 def revision_of(inputs: RevisionInputs) -> str:
-    """A 10-hex-digit hash of the inputs; stable across processes and Python versions."""
-    canonical = json.dumps(asdict(inputs), sort_keys=True, separators=(",", ":"))
+    """A 10-hex-digit hash of the inputs; stable across processes and Python versions.
+
+    An unset restart stamp is left out of the hash, so revisions from before restarts existed
+    stay what they were.
+    """
+    fields = asdict(inputs)
+    if inputs.restart is None:
+        del fields["restart"]
+    canonical = json.dumps(fields, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(canonical.encode()).hexdigest()[:REVISION_LENGTH]
 
 
 def change_for(
-    vm_revision: str | None, vm_image_version: str | None, target: RevisionInputs
+    vm_revision: str | None,
+    vm_image_version: str | None,
+    target: RevisionInputs,
+    vm_restart: str | None = None,
 ) -> Change:
-    """How a VM tagged with `vm_revision` and `vm_image_version` reaches `target`.
+    """How a VM tagged with `vm_revision`, `vm_image_version` and `vm_restart` reaches `target`.
 
     Reimage is possible when the target is a marketplace image and the VM's revision equals
-    the target's with the VM's image version put back: only the version differs. A gallery
-    or managed image always needs a replacement, since a reimage keeps the VM's image.
+    the target's with the VM's image version and restart stamp put back: only the version or
+    the stamp differs. A gallery or managed image always needs a replacement, since a reimage
+    keeps the VM's image.
     """
     if vm_revision == revision_of(target):
         return Change.NONE
     if (
         target.image.source is ImageSourceKind.MARKETPLACE
         and vm_image_version is not None
-        and vm_revision == revision_of(target.with_image_version(vm_image_version))
+        and vm_revision == revision_of(target.as_vm(vm_image_version, vm_restart))
     ):
         return Change.REIMAGE
     return Change.REPLACE

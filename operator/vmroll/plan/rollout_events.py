@@ -21,6 +21,7 @@ import math
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from vmroll.plan.revision import is_restart
 from vmroll.plan.rollout_model import DeleteReason, DeleteVM, Plan, ReimageVM, RolloutPhase
 
 
@@ -52,6 +53,8 @@ class RecordedRollout:
     image_version: str
     started_at: datetime
     in_progress: bool
+    restart: str | None = None
+    """The restart stamp the rollout recorded."""
 
 
 @dataclass(frozen=True)
@@ -76,6 +79,8 @@ class PassContext:
     now: datetime
     next_window: datetime | None
     """When the next maintenance window opens (None without windows)."""
+    restart: str | None = None
+    """The spec's restart stamp (spec.template.restartedAt), None when never restarted."""
 
 
 def rollout_events(before: Before, plan: Plan, context: PassContext) -> tuple[RolloutEvent, ...]:
@@ -141,7 +146,9 @@ def _started(
             f"failed: rolling back to image version {new} (revision {plan.update_revision})"
         )
         return RolloutEvent(EventType.WARNING, EventReason.ROLLING_BACK, message)
-    if context.generation != before.observed_generation:
+    if is_restart(newest.restart, context.restart):
+        why = f"a restart was requested (spec.template.restartedAt {context.restart})"
+    elif context.generation != before.observed_generation:
         why = f"the spec changed (generation {context.generation})"
     elif newest.image_version != plan.target.image_version:
         why = "a newer image version was published and the pool tracks the latest"

@@ -116,6 +116,8 @@ class ObservedInstance:
     created_order: int
     health: HealthSignals
     in_flight: InFlight = InFlight.NONE
+    restart: str | None = None
+    """The restart stamp the VM was written under (its tag), None when never restarted."""
 
 
 @dataclass(frozen=True)

@@ -87,9 +87,10 @@ class Actor:
                 vm_name=vm.name, kind=OperationKind.DELETE, revision=vm.revision, started_at=now
             )
         for vm, action in reimages:
+            retag = self.memory.retags.get(vm.name)
             self.memory.pending[vm.name] = PendingOperation(
                 vm_name=vm.name, kind=OperationKind.REIMAGE, revision=action.revision,
-                started_at=now,
+                started_at=now, retag_restart=None if retag is None else retag.restart or "",
             )  # fmt: skip
         if creates or deletes or reimages:
             await self._record()

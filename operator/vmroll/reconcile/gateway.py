@@ -1,6 +1,7 @@
 """The seam between a reconcile pass and Azure: `vmroll.azure`'s `ComputeGateway`, plus the
-one call a pool needs that the boundary does not offer yet: `release_vm`, with which
-`deletionPolicy: Retain` tags the VMs it leaves behind. It goes through the same clients and
+calls a pool needs that the boundary does not offer yet: `release_vm`, with which
+`deletionPolicy: Retain` tags the VMs it leaves behind, and `retag_vm`, with which a restart's
+reimage records the revision the VM runs. It goes through the same clients and
 the same write budget as the boundary's own calls.
 """
 
@@ -30,6 +31,10 @@ class PoolGateway(ComputeGateway, Protocol):
 
     async def release_vm(self, vm: PoolVm, released_at: str) -> None:
         """Tag a retained VM as released; its other tags stay."""
+        ...
+
+    async def retag_vm(self, vm: PoolVm, tags: dict[str, str]) -> None:
+        """Replace a VM's tags (after a restart's reimage: reconcile/restart_tags.py)."""
         ...
 
 
@@ -73,9 +78,16 @@ class AzurePoolGateway:
         return await self._gateway.wait_operation(record, max_wait=max_wait)
 
     async def release_vm(self, vm: PoolVm, released_at: str) -> None:
+        await self._update_tags(vm, {**vm.tags, RELEASED_TAG: released_at}, "as released")
+
+    async def retag_vm(self, vm: PoolVm, tags: dict[str, str]) -> None:
+        await self._update_tags(vm, tags, "with the revision it runs")
+
+    async def _update_tags(self, vm: PoolVm, tags: dict[str, str], why: str) -> None:
         await self._budget.acquire()
         operations = self._clients.compute.virtual_machines
-        update = VirtualMachineUpdate(tags={**vm.tags, RELEASED_TAG: released_at})
-        with azure_errors(f"tag {vm.resource_id} as released"):
-            poller = await operations.begin_update(vm.resource_group, vm.name, update)
+        with azure_errors(f"tag {vm.resource_id} {why}"):
+            poller = await operations.begin_update(
+                vm.resource_group, vm.name, VirtualMachineUpdate(tags=tags)
+            )
             await poller.result()

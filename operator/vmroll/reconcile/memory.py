@@ -15,6 +15,7 @@ from typing import Any, Protocol
 
 from vmroll.api.pool_status import (
     Health,
+    OperationKind,
     PendingOperation,
     RolloutOutcome,
     VirtualMachinePoolStatus,
@@ -30,6 +31,14 @@ class SeenRuntime:
     read_at: datetime
 
 
+@dataclass(frozen=True)
+class Retag:
+    """The tags a VM is to carry once its restart reimage ends (reconcile/restart_tags.py)."""
+
+    revision: str
+    restart: str | None
+
+
 @dataclass
 class PoolMemory:
     """Mutable on purpose: it is the loop's own notebook, never shared between pools."""
@@ -42,6 +51,8 @@ class PoolMemory:
     ended, not observed since; absent: counts from when the VM was first seen)."""
     runtimes: dict[str, SeenRuntime] = field(default_factory=dict)
     reported_foreign: set[str] = field(default_factory=set)
+    retags: dict[str, Retag] = field(default_factory=dict)
+    """Restart reimages whose VM's tags are to be written when they end."""
     reported_stall: tuple[str, str] | None = None
     """The failure last posted as an event (reason, cause): each is posted once."""
     backoff: Backoff | None = None
@@ -58,6 +69,13 @@ class PoolMemory:
         if status is None:
             return memory
         memory.pending = {op.vm_name: op for op in status.pending_operations}
+        memory.retags = {
+            op.vm_name: Retag(op.revision, op.retag_restart or None)
+            for op in status.pending_operations
+            if op.kind is OperationKind.REIMAGE
+            and op.revision is not None
+            and op.retag_restart is not None
+        }
         memory.first_seen = {i.name: i.since for i in status.instances if i.since is not None}
         # A restart must not make a healthy fleet look new: minReadySeconds counts from the
         # time the status recorded, not from the restart.

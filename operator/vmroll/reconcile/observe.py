@@ -19,6 +19,7 @@ from datetime import datetime
 from vmroll.api.pool_status import Health, InstanceStatus, OperationKind
 from vmroll.azure.vms import PoolVm, VmRuntime
 from vmroll.plan.availability import AppHealth, HealthSignals, PowerState, ProvisioningState
+from vmroll.plan.ownership import RESTART_TAG
 from vmroll.plan.rollout_model import InFlight, ObservedInstance
 from vmroll.reconcile.memory import PoolMemory
 
@@ -129,6 +130,7 @@ def observe(owned: Iterable[PoolVm], memory: PoolMemory, now: datetime) -> list[
                 created_order=int(first.timestamp() * 1_000_000),
                 health=_signals(vm, runtime, memory.healthy_since.get(vm.name), changed),
                 in_flight=_in_flight(vm, memory),
+                restart=vm.tags.get(RESTART_TAG),
             )
         )
     return instances

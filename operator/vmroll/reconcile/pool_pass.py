@@ -68,8 +68,9 @@ from vmroll.reconcile.report import (
     stalled,
     starting,
 )
+from vmroll.reconcile.restart_tags import apply_retags, note_restart_reimages
 from vmroll.reconcile.revision_images import revision_images
-from vmroll.reconcile.spec_map import as_reimaged, image_status, rollout_spec
+from vmroll.reconcile.spec_map import as_reimaged, image_status, restart_stamp, rollout_spec
 from vmroll.reconcile.target import held_back_version, resolve_target
 from vmroll.reconcile.vm_specs import vm_spec
 
@@ -167,6 +168,7 @@ class PoolPass:
             if done.succeeded:
                 verb = f"{done.kind.value}d"
                 self.events.event(NORMAL, verb, f"{verb.lower()} VM {done.name}")
+        await apply_retags(gateway, self.memory, owned)
         now = report.now
         await self._read_runtimes(gateway, owned, now)
 
@@ -198,11 +200,13 @@ class PoolPass:
                 name,
                 self.inputs.ssh_public_keys,
                 self.inputs.custom_data,
+                images.of(action.revision).inputs.restart,
             )
             for action, name in zip(creates, names, strict=True)
         ]
         deletes = [owned[a.name] for a in plan.actions if isinstance(a, DeleteVM)]
         reimages = [(owned[a.name], a) for a in plan.actions if isinstance(a, ReimageVM)]
+        note_restart_reimages(self.memory, reimages, inputs.restart)
         orphans = unsent_deletes(self.memory, owned)
         actor = Actor(
             gateway=gateway,
@@ -219,7 +223,9 @@ class PoolPass:
             await report.write(starting(self.pool.metadata.generation))
         refused = await actor.start(specs, [*deletes, *orphans], now, reimages)
         next_window = next_window_opening(windows, now)
-        context = PassContext(self.pool.metadata.generation, spec.replicas, now, next_window)
+        context = PassContext(
+            self.pool.metadata.generation, spec.replicas, now, next_window, inputs.restart
+        )
         for event in rollout_events(before, plan, context):
             self.events.event(event.type.value, event.reason.value, event.message)
 
@@ -305,7 +311,9 @@ class PoolPass:
             update_revision=plan.update_revision,
             up_next=list(plan.up_next),
             instances=list(progress.instances),
-            history=history_after(report.current.history, plan, report.now),
+            history=history_after(
+                report.current.history, plan, report.now, restart_stamp(self.pool.spec.template)
+            ),
             progress=progress_record(plan),
         )
         return stalled_now

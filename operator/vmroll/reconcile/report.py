@@ -21,12 +21,14 @@ from vmroll.api.pool_status import (
     InstanceStatus,
     ProgressRecord,
     RolloutOutcome,
+    RolloutReason,
     RolloutRecord,
     VirtualMachinePoolStatus,
 )
 from vmroll.api.types import ConditionStatus
 from vmroll.plan.conditions import Assessment, ConditionType, ConditionUpdate, State
 from vmroll.plan.reasons import Reason
+from vmroll.plan.revision import is_restart
 from vmroll.plan.rollout_events import Before, RecordedRollout, waiting_message
 from vmroll.plan.rollout_model import Plan, RolloutPhase
 from vmroll.reconcile.memory import WARNING, EventSink, PoolMemory, StatusSink
@@ -164,11 +166,12 @@ def progress_record(plan: Plan) -> ProgressRecord | None:
 
 
 def history_after(
-    history: Sequence[RolloutRecord], plan: Plan, now: datetime
+    history: Sequence[RolloutRecord], plan: Plan, now: datetime, restart: str | None = None
 ) -> list[RolloutRecord]:
     """Open a record when the target revision changes, with the image version of the revision
-    rolled to (the previous one's, when rolling back); close it when the rollout ends. A rollout
-    the pool rolls back from ends `RolledBack`; the rollback is a rollout of its own."""
+    rolled to (the previous one's, when rolling back) and the spec's restart stamp (reason
+    `Restart` when the stamp is new); close it when the rollout ends. A rollout the pool rolls
+    back from ends `RolledBack`; the rollback is a rollout of its own."""
     records = list(history)
     newest = records[0] if records else None
     if newest is None or newest.revision != plan.update_revision:
@@ -180,10 +183,18 @@ def history_after(
                 else RolloutOutcome.SUPERSEDED
             )
             records[0] = newest.model_copy(update={"outcome": outcome, "finished_at": now})
+        rolling_back = plan.facts.rolled_back_from is not None
+        previous_stamp = newest.restarted_at if newest is not None else None
         started = RolloutRecord(
             revision=plan.update_revision,
             image_version=plan.target.image_version or None,
             started_at=now,
+            restarted_at=restart,
+            reason=(
+                RolloutReason.RESTART
+                if not rolling_back and is_restart(previous_stamp, restart)
+                else None
+            ),
         )
         records.insert(0, started)
     newest = records[0]
@@ -205,6 +216,7 @@ def before_pass(status: VirtualMachinePoolStatus) -> Before:
             revision=records[0].revision,
             image_version=records[0].image_version or "",
             started_at=records[0].started_at,
+            restart=records[0].restarted_at,
             in_progress=records[0].outcome is RolloutOutcome.IN_PROGRESS,
         )
         if records

@@ -8,16 +8,17 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import replace
-from datetime import datetime
+from datetime import UTC, datetime
 
 from vmroll.api.image import ImageSource
 from vmroll.api.image import PurchasePlan as ApiPlan
 from vmroll.api.pool import VirtualMachinePoolSpec
 from vmroll.api.pool_status import ImageStatus
 from vmroll.api.strategy import StrategyType
+from vmroll.api.template import VmTemplate
 from vmroll.azure import images as az
 from vmroll.azure.vms import PoolVm
-from vmroll.plan.ownership import IMAGE_VERSION_TAG
+from vmroll.plan.ownership import IMAGE_VERSION_TAG, RESTART_TAG
 from vmroll.plan.revision import (
     Change,
     ImageIdentity,
@@ -95,7 +96,19 @@ def revision_inputs(spec: VirtualMachinePoolSpec, resolved: az.ResolvedImage) ->
         image = ImageIdentity.gallery(definition, resolved.resolved_version or "")
     else:
         image = ImageIdentity.managed(resolved.image_id)
-    return RevisionInputs(image=image, shape=VmShape.of(spec.template))
+    return RevisionInputs(
+        image=image, shape=VmShape.of(spec.template), restart=restart_stamp(spec.template)
+    )
+
+
+def restart_stamp(template: VmTemplate) -> str | None:
+    """`restartedAt` as one canonical text (RFC 3339, UTC, to the second), whatever its form."""
+    if template.restarted_at is None:
+        return None
+    instant = template.restarted_at
+    if instant.tzinfo is not None:
+        instant = instant.astimezone(UTC)
+    return instant.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def reimage_pairs(
@@ -105,7 +118,7 @@ def reimage_pairs(
     pairs = {
         (i.revision, revision)
         for i in instances
-        if change_for(i.revision, i.image_version or None, target) is Change.REIMAGE
+        if change_for(i.revision, i.image_version or None, target, i.restart) is Change.REIMAGE
     }
     return ReimagePairs(frozenset(pairs))
 
@@ -120,14 +133,15 @@ def as_reimaged(vm: PoolVm, target: RevisionInputs) -> PoolVm:
     reimage and a tag update cannot leave a VM that looks outdated forever.
     """
     tagged_version = vm.tags.get(IMAGE_VERSION_TAG)
+    restart = vm.tags.get(RESTART_TAG)
     if (
         tagged_version is None
         or vm.image_version is None
         or tagged_version == vm.image_version
-        or vm.revision != revision_of(target.with_image_version(tagged_version))
+        or vm.revision != revision_of(target.as_vm(tagged_version, restart))
     ):
         return vm
-    return replace(vm, revision=revision_of(target.with_image_version(vm.image_version)))
+    return replace(vm, revision=revision_of(target.as_vm(vm.image_version, restart)))
 
 
 def target_of(resolved: az.ResolvedImage, revision: str) -> Target:

@@ -17,6 +17,7 @@ def vm_spec(
     name: str,
     ssh_public_keys: tuple[str, ...],
     custom_data: bytes | None,
+    restart: str | None = None,
 ) -> VmSpec:
     spec, meta = pool.spec, pool.metadata
     template = spec.template
@@ -39,4 +40,5 @@ def vm_spec(
         ),
         custom_data=custom_data,
         tags=dict(template.tags),
+        restart=restart,
     )
