@@ -7,8 +7,9 @@ from dataclasses import replace
 
 from test_reconcile_fakes import World
 
+from vmroll.api.pool import RELEASE_ANNOTATION
 from vmroll.api.pool_status import OperationKind, PendingOperation
-from vmroll.reconcile.deletion import RELEASE_ANNOTATION, Finalized, PoolDeletion
+from vmroll.reconcile.deletion import Finalized, PoolDeletion
 from vmroll.reconcile.inputs import AccountProblem
 
 

@@ -275,6 +275,25 @@ class Reporter:
             await self.sink.patch_status(merge_patch(before, after))
         self.memory.status = new
 
+    async def record_subscription(self, subscription_id: str) -> None:
+        """Record the subscription the pool's VMs live in; a pool's first status also says
+        Reconciling (see `starting`), never the field alone."""
+        old = self.current
+        if old.observed_generation is None:
+            verdict = starting(self.pool.metadata.generation)
+            await self.write(verdict, subscription_id=subscription_id)
+            return
+        new = old.model_copy(
+            update={
+                "subscription_id": subscription_id,
+                "pending_operations": list(self.memory.pending.values()),
+            }
+        )
+        before, after = old.to_wire(), new.to_wire()
+        if before != after:
+            await self.sink.patch_status(merge_patch(before, after))
+        self.memory.status = new
+
     def warn_once(self, reason: str, message: str) -> None:
         if self.memory.reported_stall != (reason, message):
             self.memory.reported_stall = (reason, message)
