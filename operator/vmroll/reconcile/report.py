@@ -59,10 +59,6 @@ def stalled(reason: str, message: str, *, image_failed: bool = False) -> Verdict
     return Verdict(Assessment(State.STALLED, reason, message), image)
 
 
-def retrying(message: str) -> Verdict:
-    return Verdict(Assessment(State.RECONCILING, Reason.RETRYING, message))
-
-
 def starting(generation: int | None) -> Verdict:
     """The first status of a pool, written before its first Azure operation is recorded.
 
