@@ -61,12 +61,12 @@ class PoolDeletion:
         p = self.pass_
         report = Reporter(p.pool, p.memory, p.status, p.events, p.clock())
         problem = p.refusal()
-        if problem is None:
-            changed = await p.settle_subscription(report, deleting=True)
-            if changed is not None:
-                problem = Reason.ACCOUNT_CHANGED.value, changed
         if problem is not None:
             return await self._stall(report, *problem)
+        changed = await p.settle_subscription(report, deleting=True)
+        if changed is not None:
+            # The message already says how to finish, the release annotation included.
+            return await self._stall(report, Reason.ACCOUNT_CHANGED, changed, hint=False)
         try:
             return await self._clean_up(report)
         except TerminalAzureError as error:
@@ -74,7 +74,9 @@ class PoolDeletion:
         except TransientAzureError as error:
             return await self._retry(report, [error])
 
-    async def _stall(self, report: Reporter, reason: str, message: str) -> Finalized:
+    async def _stall(
+        self, report: Reporter, reason: str, message: str, *, hint: bool = True
+    ) -> Finalized:
         p = self.pass_
         p.memory.backoff = None
         if p.pool.metadata.annotations.get(RELEASE_ANNOTATION) == "true":
@@ -84,7 +86,7 @@ class PoolDeletion:
                 f"{RELEASE_ANNOTATION} is set: the pool goes, its VMs stay in Azure untouched",
             )
             return Finalized.DONE
-        if RELEASE_ANNOTATION not in message:
+        if hint:
             message += (
                 f"; to let the pool go without cleanup, annotate it {RELEASE_ANNOTATION}=true"
             )
