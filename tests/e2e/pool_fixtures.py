@@ -19,6 +19,7 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -47,10 +48,16 @@ def pool_crds(kubectl: Kubectl) -> tuple[str, ...]:
 
 
 @pytest.fixture
-def emulator(tmp_path: Path) -> Iterator[EmulatorProcess]:
+def emulator_catalog() -> dict[str, Any]:
+    """The emulator's catalog; a module overrides this fixture to test in another world."""
+    return fast_catalog_data()
+
+
+@pytest.fixture
+def emulator(tmp_path: Path, emulator_catalog: dict[str, Any]) -> Iterator[EmulatorProcess]:
     data_dir = tmp_path / "emulator"
     catalog = tmp_path / "catalog.yaml"
-    catalog.write_text(yaml.safe_dump(fast_catalog_data()))
+    catalog.write_text(yaml.safe_dump(emulator_catalog))
     log = tmp_path / "emulator.log"
     argv = [sys.executable, "-m", "vmroll.cli", "emulator", "serve", "--port", "0",
             "--data-dir", str(data_dir), "--catalog", str(catalog)]  # fmt: skip

@@ -189,6 +189,54 @@ def test_resource_group_cannot_change(
     assert "resourceGroup is immutable" in result.stderr
 
 
+def test_account_ref_cannot_change(
+    kubectl: Kubectl, namespace: str, vmroll_crds: tuple[str, ...]
+) -> None:
+    kubectl("apply", "-n", namespace, "-f", "-", input=json.dumps(example_pool()))
+    patch = json.dumps({"spec": {"accountRef": {"name": "another"}}})
+    result = kubectl(
+        "patch", "-n", namespace, "vmpool", "web", "--type=merge", "-p", patch, check=False
+    )
+    assert result.returncode != 0
+    assert "spec.accountRef" in result.stderr
+    assert "accountRef is immutable" in result.stderr
+    assert "create a new pool" in result.stderr
+    unchanged = kubectl.json("get", "-n", namespace, "vmpool", "web")["spec"]["accountRef"]
+    assert unchanged == example_pool()["spec"]["accountRef"]
+
+
+def test_other_spec_fields_of_a_pool_still_change(
+    kubectl: Kubectl, namespace: str, vmroll_crds: tuple[str, ...]
+) -> None:
+    """The transition rule on accountRef holds only accountRef: a spec update passes it."""
+    kubectl("apply", "-n", namespace, "-f", "-", input=json.dumps(example_pool()))
+    patch = json.dumps({"spec": {"replicas": 5}})
+    kubectl("patch", "-n", namespace, "vmpool", "web", "--type=merge", "-p", patch)
+    assert kubectl.json("get", "-n", namespace, "vmpool", "web")["spec"]["replicas"] == 5
+
+
+def test_an_accounts_subscription_cannot_change_but_its_tenant_can(
+    kubectl: Kubectl, namespace: str, vmroll_crds: tuple[str, ...]
+) -> None:
+    account = yaml.safe_load((EXAMPLES / "azureaccount.yaml").read_text())
+    name = account["metadata"]["name"] = f"prod-{namespace}"
+    kubectl("apply", "-f", "-", input=json.dumps(account))
+    try:
+        other = json.dumps({"spec": {"subscriptionId": "33333333-3333-3333-3333-333333333333"}})
+        refused = kubectl("patch", "azureaccount", name, "--type=merge", "-p", other, check=False)
+        tenant = json.dumps({"spec": {"tenantId": "44444444-4444-4444-4444-444444444444"}})
+        kubectl("patch", "azureaccount", name, "--type=merge", "-p", tenant)
+        stored = kubectl.json("get", "azureaccount", name)["spec"]
+    finally:
+        kubectl("delete", "azureaccount", name, "--ignore-not-found")
+    assert refused.returncode != 0
+    assert "spec.subscriptionId" in refused.stderr
+    assert "subscriptionId is immutable" in refused.stderr
+    assert "create another AzureAccount" in refused.stderr
+    assert stored["subscriptionId"] == account["spec"]["subscriptionId"]
+    assert stored["tenantId"] == "44444444-4444-4444-4444-444444444444"
+
+
 def test_explain_shows_descriptions(kubectl: Kubectl, vmroll_crds: tuple[str, ...]) -> None:
     def explained() -> str | None:
         result = kubectl("explain", "virtualmachinepool.spec.image", check=False)

@@ -5,7 +5,9 @@ key, with one event however long it stays so; binary customData (gzip'd cloud-in
 Azure as it is. ARM answering 500 to every listing makes the pool
 `Reconciling` with "retry N in Ns", and vmroll backs off: the emulator serves fewer listings in
 the second half of the fault than in the first (a fixed retry interval would serve about as
-many). Once the fault is gone the pool is Ready again.
+many). Once the fault is gone the pool is Ready again. A deleted pool whose VM deletes ARM
+refuses with 503 backs off the same way, "retry N in Ns" in its condition, and goes once the
+fault is gone.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from e2e_harness import Cluster, Kubectl
+from e2e_harness import Cluster, Kubectl, wait_for
 from pool_helpers import (
     EmulatorProcess,
     Operator,
@@ -144,3 +146,34 @@ def test_500s_back_off_with_growing_intervals_and_recover(
 
     pool = wait_condition(kubectl, namespace, "web", "Ready", backing_off)
     assert condition(pool, "Reconciling") is None
+
+
+def test_a_deletion_azure_refuses_for_a_while_backs_off_and_then_finishes(
+    kubectl: Kubectl,
+    namespace: str,
+    account: str,
+    emulator: EmulatorProcess,
+    backing_off: Operator,
+) -> None:
+    apply(kubectl, namespace, pool_manifest("web", account, emulator, replicas=1))
+    wait_condition(kubectl, namespace, "web", "Ready", backing_off)
+    fault = {"operation": "VirtualMachines_Delete", "kind": "error", "status": 503}
+    emulator.admin("PUT", "faults", {"seed": 1, "rules": [fault]})
+
+    kubectl("delete", "-n", namespace, "vmpool", "web", "--wait=false")
+
+    def third_retry() -> dict[str, Any] | None:
+        reconciling = condition(get_pool(kubectl, namespace, "web"), "Reconciling")
+        found = RETRY.match(reconciling["message"]) if reconciling is not None else None
+        return reconciling if found is not None and int(found.group(1)) >= 3 else None
+
+    reconciling = wait_for("the third retry of the deletion", third_retry, timeout=150,
+                           describe=backing_off.output)  # fmt: skip
+    emulator.admin("PUT", "faults", {"rules": []})
+
+    assert reconciling["reason"] == "Retrying"
+    assert "HTTP 503" in reconciling["message"]
+    retrying = [e for e in warning_events(kubectl, namespace) if e["reason"] == "Retrying"]
+    assert [e.get("count", 1) for e in retrying] == [1]
+    kubectl("wait", "-n", namespace, "vmpool/web", "--for=delete", "--timeout=90s", timeout=120)
+    assert emulator.vms(namespace) == []

@@ -7,8 +7,17 @@ from dataclasses import replace
 
 from test_reconcile_fakes import World
 
+from vmroll.api.pool import RELEASE_ANNOTATION
 from vmroll.api.pool_status import OperationKind, PendingOperation
-from vmroll.reconcile.deletion import RELEASE_ANNOTATION, Finalized, PoolDeletion
+from vmroll.azure.errors import TerminalAzureError, TransientAzureError
+from vmroll.plan.reasons import Reason
+from vmroll.reconcile.deletion import (
+    PROGRESS_SECONDS,
+    STALLED_SECONDS,
+    Finalized,
+    PoolDeletion,
+    retry_delay,
+)
 from vmroll.reconcile.inputs import AccountProblem
 
 
@@ -72,3 +81,80 @@ async def test_a_delete_recorded_but_never_sent_is_sent_by_the_cleanup() -> None
     assert (first, second) == (Finalized.PROGRESSING, Finalized.DONE)
     assert world.azure.vms == {}
     assert world.memory.pending == {}
+
+
+def reconciling_message(world: World) -> str:
+    status = world.memory.status
+    assert status is not None
+    found = next(c for c in status.conditions if c.type == "Reconciling")
+    assert (found.status, found.reason) == ("True", "Retrying")
+    return found.message
+
+
+async def test_a_transient_delete_failure_backs_off_with_growing_delays() -> None:
+    world = await ready_world("Delete")
+    world.azure.delete_error = TransientAzureError("ARM answered 503", retry_after=None)
+    settings = replace(world.pass_().settings, draw=lambda: 0.5)
+
+    first = await PoolDeletion(replace(world.pass_(), settings=settings)).run()
+    first_delay = retry_delay(first, world.memory)
+    first_message = reconciling_message(world)
+    second = await PoolDeletion(replace(world.pass_(), settings=settings)).run()
+    second_delay = retry_delay(second, world.memory)
+
+    assert (first, second) == (Finalized.RETRY, Finalized.RETRY)
+    assert (first_delay, second_delay) == (10.0, 20.0)
+    assert first_message == "retry 1 in 10s: ARM answered 503"
+    assert reconciling_message(world) == "retry 2 in 20s: ARM answered 503"
+    assert [e[1] for e in world.sinks.events].count("Retrying") == 1
+
+
+async def test_retry_after_is_the_floor_of_the_deletion_backoff() -> None:
+    world = await ready_world("Delete")
+    world.azure.delete_error = TransientAzureError("throttled", retry_after=120.0)
+
+    result = await PoolDeletion(world.pass_()).run()
+
+    assert retry_delay(result, world.memory) >= 120.0
+    assert reconciling_message(world).startswith("retry 1 in 120s")
+
+
+async def test_a_transient_listing_failure_backs_off_too() -> None:
+    world = await ready_world("Delete")
+    world.azure.list_error = TransientAzureError("connection reset")
+
+    result = await PoolDeletion(world.pass_()).run()
+
+    assert result is Finalized.RETRY
+    assert reconciling_message(world).endswith(": connection reset")
+
+
+async def test_a_terminal_delete_failure_stalls_instead_of_retrying() -> None:
+    world = await ready_world("Delete")
+    world.azure.delete_error = TerminalAzureError(
+        Reason.ACCESS_DENIED, "the client may not delete VMs"
+    )
+
+    result = await PoolDeletion(world.pass_()).run()
+
+    assert result is Finalized.STALLED
+    assert retry_delay(result, world.memory) == STALLED_SECONDS
+    assert world.memory.backoff is None
+    status = world.memory.status
+    assert status is not None
+    found = next(c for c in status.conditions if c.type == "Stalled")
+    assert (found.status, found.reason) == ("True", "AccessDenied")
+    assert RELEASE_ANNOTATION in found.message
+
+
+async def test_a_successful_step_resets_the_backoff() -> None:
+    world = await ready_world("Delete")
+    world.azure.delete_error = TransientAzureError("ARM answered 500")
+    await PoolDeletion(world.pass_()).run()
+    world.azure.delete_error = None
+
+    result = await PoolDeletion(world.pass_()).run()
+
+    assert result is Finalized.PROGRESSING
+    assert world.memory.backoff is None
+    assert retry_delay(result, world.memory) == PROGRESS_SECONDS

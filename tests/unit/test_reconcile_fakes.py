@@ -75,6 +75,7 @@ class FakeAzure:
     image_error: TerminalAzureError | None = None
     list_error: TransientAzureError | None = None
     create_error: TerminalAzureError | None = None
+    delete_error: TerminalAzureError | TransientAzureError | None = None
     unlisted: set[str] = field(default_factory=set)
     """Names lists leave out while a GET by name finds them (ARM's list lag)."""
     plan: PurchasePlan | None = None
@@ -128,6 +129,8 @@ class FakeAzure:
     async def delete_vm(self, vm: PoolVm, pool_uid: str, *, force: bool = False) -> OperationRecord:
         assert vm.pool_uid == pool_uid
         self.log.append(f"delete {vm.name}")
+        if self.delete_error is not None:
+            raise self.delete_error
         self.vms[vm.name] = replace(self.vms[vm.name], provisioning_state="Deleting")
         return OperationRecord(OperationKind.DELETE, f"/vms/{vm.name}", f"token-{vm.name}")
 

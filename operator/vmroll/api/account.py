@@ -199,8 +199,24 @@ class Endpoints(ApiModel):
 class AzureAccountSpec(ApiModel):
     """Desired state of an AzureAccount."""
 
-    subscription_id: str = Field(pattern=UUID_PATTERN, description="Azure subscription ID.")
-    tenant_id: str = Field(pattern=UUID_PATTERN, description="Entra ID tenant ID.")
+    subscription_id: str = Field(
+        pattern=UUID_PATTERN,
+        json_schema_extra=validations(
+            cel(
+                "self == oldSelf",
+                "subscriptionId is immutable: the pools of this account have their VMs in "
+                "this subscription; for another subscription, create another AzureAccount "
+                "and new pools that name it",
+            )
+        ),
+        description="Azure subscription ID. Immutable: pools record it and stall with "
+        "AccountChanged when an account of the same name names another one.",
+    )
+    tenant_id: str = Field(
+        pattern=UUID_PATTERN,
+        description="Entra ID tenant ID. May change: a subscription can move to another "
+        "tenant and keeps its VMs.",
+    )
     auth: AccountAuth = Field(description="How to authenticate: exactly one method.")
     allowed_namespaces: AllowedNamespaces = nested(
         AllowedNamespaces,

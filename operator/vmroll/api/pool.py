@@ -35,16 +35,33 @@ class DeletionPolicy(StrEnum):
     RETAIN = "Retain"
 
 
-def _immutable(field: str) -> JsonDict:
-    return validations(cel("self == oldSelf", f"{field} is immutable"))
+RELEASE_ANNOTATION: Final = "vmroll.io/release-without-cleanup"
+"""Set to "true" to let a deleted pool go without touching its VMs (reconcile/deletion.py)."""
+ACCEPT_SUBSCRIPTION_ANNOTATION: Final = "vmroll.io/accept-subscription"
+"""Set to the account's new subscription ID to make the pool adopt it (see `account_ref`)."""
+
+
+def _immutable(field: str, why: str = "") -> JsonDict:
+    return validations(cel("self == oldSelf", f"{field} is immutable{why}"))
 
 
 class VirtualMachinePoolSpec(ApiModel):
     """Desired state of a VirtualMachinePool."""
 
     account_ref: LocalObjectReference = Field(
+        json_schema_extra=_immutable(
+            "accountRef",
+            ": the pool's VMs stay in the subscription they were created in; to use another "
+            "account, create a new pool (this pool's VMs stay with this pool)",
+        ),
         description="The AzureAccount whose subscription and credentials the pool uses; it "
-        "must admit the pool's namespace and resource group."
+        "must admit the pool's namespace and resource group. Immutable. vmroll records the "
+        "subscription in status.subscriptionId; when the account later names another one "
+        "(deleted and recreated under the same name), the pool is Stalled with AccountChanged "
+        "and vmroll writes to neither subscription until subscriptionId is restored on the "
+        f"account, or the pool is annotated {ACCEPT_SUBSCRIPTION_ANNOTATION}=<the new "
+        "subscription ID>: the pool then starts afresh in the new subscription and leaves "
+        "its VMs in the old one, unmanaged and not deleted.",
     )
     resource_group: str = Field(
         pattern=RESOURCE_GROUP_PATTERN,

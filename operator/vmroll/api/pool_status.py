@@ -164,6 +164,12 @@ class VirtualMachinePoolStatus(ApiModel):
     image: ImageStatus | None = Field(
         default=None, description="The resolved image of the target revision."
     )
+    subscription_id: str | None = Field(
+        default=None,
+        description="The Azure subscription the pool's VMs live in, recorded before vmroll "
+        "first writes to Azure for the pool. When the account names another subscription, "
+        "the pool is Stalled with AccountChanged and writes nothing.",
+    )
     replicas: int = Field(default=0, ge=0, description="VMs of the pool that exist.")
     ready_replicas: int = Field(default=0, ge=0, description="VMs that are healthy.")
     updated_replicas: int = Field(

@@ -33,7 +33,7 @@ from vmroll.handlers.state import OperatorState
 from vmroll.metrics.pool_figures import pool_figures
 from vmroll.metrics.registry import PassResult
 from vmroll.plan.reasons import Reason
-from vmroll.reconcile.deletion import Finalized, PoolDeletion
+from vmroll.reconcile.deletion import STALLED_SECONDS, Finalized, PoolDeletion, retry_delay
 from vmroll.reconcile.failures import (
     StatusNotWritten,
     describe_error,
@@ -51,8 +51,6 @@ from vmroll.reconcile.report import Reporter
 ACCOUNT_INDEX = "accounts_by_name"
 """kopf passes each index to handlers as a keyword named after the index function."""
 POOL_INDEX = "pools_by_uid"
-DELETION_RETRY_SECONDS = 5.0
-DELETION_STALLED_SECONDS = 30.0
 
 
 class PoolStatusSink:
@@ -290,7 +288,7 @@ async def pool_deleted(
         await _report_invalid(state, body, invalid_pool_message(error), logger)
         raise kopf.TemporaryError(
             "the pool does not validate; fix the spec to let it be deleted",
-            delay=DELETION_STALLED_SECONDS,
+            delay=STALLED_SECONDS,
         ) from None
     uid = pool.metadata.uid or ""
     async with state.lock(uid), AsyncExitStack() as leases:
@@ -300,5 +298,5 @@ async def pool_deleted(
         forget_pool(state, uid, pool.metadata.namespace or "", pool.metadata.name)
         logger.log(logging.INFO, f"pool released ({pool.spec.deletion_policy.value})")
         return
-    delay = DELETION_STALLED_SECONDS if result is Finalized.STALLED else DELETION_RETRY_SECONDS
+    delay = retry_delay(result, state.memories[uid])
     raise kopf.TemporaryError(f"pool cleanup {result.value.lower()}", delay=delay)

@@ -18,6 +18,7 @@ class Reason(StrEnum):
     # Stalled: a human must change something.
     ACCESS_DENIED = "AccessDenied"
     ACCOUNT_NOT_FOUND = "AccountNotFound"
+    ACCOUNT_CHANGED = "AccountChanged"
     CUSTOM_ENDPOINTS_NOT_ALLOWED = "CustomEndpointsNotAllowed"
     REFERENCE_NAMESPACE_NOT_ALLOWED = "ReferenceNamespaceNotAllowed"
     CREDENTIALS_NOT_FOUND = "CredentialsNotFound"
@@ -59,6 +60,10 @@ DESCRIPTIONS: Mapping[Reason, str] = MappingProxyType(
         Reason.ACCESS_DENIED: "The AzureAccount does not admit the pool's namespace or resource "
         "group, or Azure refused the credentials' access.",
         Reason.ACCOUNT_NOT_FOUND: "spec.accountRef names an AzureAccount that does not exist.",
+        Reason.ACCOUNT_CHANGED: "The pool's AzureAccount now names another subscription than "
+        "the one its VMs live in (status.subscriptionId): restore subscriptionId on the "
+        "account, or annotate the pool vmroll.io/accept-subscription=<new ID> to start afresh "
+        "there and leave the old VMs unmanaged.",
         Reason.CUSTOM_ENDPOINTS_NOT_ALLOWED: "The AzureAccount sets an endpoint outside the "
         "known Azure clouds, or a CA bundle, and the operator was not started with "
         "--allow-custom-endpoints.",

@@ -4,6 +4,9 @@ The pass returns how soon the loop should come back: at once while operations pr
 the resync interval when the pool is settled, after a capped exponential backoff (never sooner
 than Azure's Retry-After) on a transient or unexpected error (reconcile/failures.py), and only
 when the spec changes (or a long interval passes) when a human must act (`Stalled`).
+Before anything reaches Azure, the pass makes sure it writes only to the subscription the pool's
+VMs live in (vmroll.plan.subscription): recorded in status before the first write, stalled with
+`AccountChanged` when the account now names another one.
 """
 
 from __future__ import annotations
@@ -12,7 +15,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from vmroll.api.pool import VirtualMachinePool
+from vmroll.api.pool import ACCEPT_SUBSCRIPTION_ANNOTATION, VirtualMachinePool
 from vmroll.azure.errors import AzureGatewayError, TerminalAzureError, TransientAzureError
 from vmroll.azure.images import ResolvedImage
 from vmroll.azure.vms import PoolVm
@@ -26,6 +29,7 @@ from vmroll.plan.reasons import Reason
 from vmroll.plan.rollout import plan_rollout
 from vmroll.plan.rollout_events import PassContext, rollout_events
 from vmroll.plan.rollout_model import CreateVM, DeleteVM, Plan, ReimageVM, RolloutPhase
+from vmroll.plan.subscription import Choice, SubscriptionCheck, decide_subscription
 from vmroll.reconcile.act import Actor
 from vmroll.reconcile.failures import (
     StatusNotWritten,
@@ -74,6 +78,8 @@ from vmroll.reconcile.spec_map import as_reimaged, image_status, restart_stamp, 
 from vmroll.reconcile.target import held_back_version, resolve_target
 from vmroll.reconcile.vm_specs import vm_spec
 
+SUBSCRIPTION_ADOPTED = "SubscriptionAdopted"
+
 
 @dataclass(frozen=True)
 class PoolPass:
@@ -108,6 +114,34 @@ class PoolPass:
         if decision.allowed:
             return None
         return (decision.reason or Reason.ACCESS_DENIED).value, decision.message
+
+    async def settle_subscription(self, report: Reporter, *, deleting: bool = False) -> str | None:
+        """Record or adopt the account's subscription (vmroll.plan.subscription); the Stalled
+        message when the account names another one than the pool's VMs live in."""
+        account = self.account
+        assert isinstance(account, AccountView)  # refusal() covers AccountProblem
+        current = account.spec.subscription_id
+        annotations = self.pool.metadata.annotations
+        check = SubscriptionCheck(
+            account=account.name,
+            recorded=report.current.subscription_id,
+            current=current,
+            accepted=annotations.get(ACCEPT_SUBSCRIPTION_ANNOTATION),
+            pool_uid=self.identity.uid,
+        )
+        decision = decide_subscription(check, deleting=deleting)
+        match decision.choice:
+            case Choice.CHANGED:
+                return decision.message
+            case Choice.ADOPT:
+                self.events.event(WARNING, SUBSCRIPTION_ADOPTED, decision.message)
+                # Operations in flight are the old subscription's: nothing here can follow them.
+                self.memory.pending.clear()
+                self.memory.reported_stall = None
+                await report.record_subscription(current)
+            case Choice.RECORD if not deleting:
+                await report.record_subscription(current)
+        return None
 
     async def run(self) -> Outcome:
         report = Reporter(self.pool, self.memory, self.status, self.events, self.clock())
@@ -147,6 +181,9 @@ class PoolPass:
         refusal = self.refusal()
         if refusal is not None:
             return await self._stall(report, *refusal)
+        changed = await self.settle_subscription(report)
+        if changed is not None:
+            return await self._stall(report, Reason.ACCOUNT_CHANGED, changed)
         if self.inputs.problem is not None:
             return await self._stall(report, self.inputs.problem_reason, self.inputs.problem)
         assert isinstance(self.account, AccountView)  # refusal() covers AccountProblem

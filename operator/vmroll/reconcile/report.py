@@ -61,10 +61,6 @@ def stalled(reason: str, message: str, *, image_failed: bool = False) -> Verdict
     return Verdict(Assessment(State.STALLED, reason, message), image)
 
 
-def retrying(message: str) -> Verdict:
-    return Verdict(Assessment(State.RECONCILING, Reason.RETRYING, message))
-
-
 def starting(generation: int | None) -> Verdict:
     """The first status of a pool, written before its first Azure operation is recorded.
 
@@ -282,6 +278,25 @@ class Reporter:
             }
         )
         new = VirtualMachinePoolStatus.model_validate(new.model_dump())
+        before, after = old.to_wire(), new.to_wire()
+        if before != after:
+            await self.sink.patch_status(merge_patch(before, after))
+        self.memory.status = new
+
+    async def record_subscription(self, subscription_id: str) -> None:
+        """Record the subscription the pool's VMs live in; a pool's first status also says
+        Reconciling (see `starting`), never the field alone."""
+        old = self.current
+        if old.observed_generation is None:
+            verdict = starting(self.pool.metadata.generation)
+            await self.write(verdict, subscription_id=subscription_id)
+            return
+        new = old.model_copy(
+            update={
+                "subscription_id": subscription_id,
+                "pending_operations": list(self.memory.pending.values()),
+            }
+        )
         before, after = old.to_wire(), new.to_wire()
         if before != after:
             await self.sink.patch_status(merge_patch(before, after))
