@@ -45,9 +45,6 @@ class LatestCache:
         self._entries: dict[CacheKey, CachedResolution] = {}
         self._in_flight: dict[CacheKey, asyncio.Future[CachedResolution]] = {}
 
-    def peek(self, key: CacheKey) -> CachedResolution | None:
-        return self._entries.get(key)
-
     async def get(self, key: CacheKey, max_age: float, resolve: Resolver) -> CachedResolution:
         """The cached resolution if younger than `max_age` seconds, else a fresh one."""
         entry = self._entries.get(key)
@@ -72,9 +69,6 @@ class LatestCache:
         self._entries[key] = entry
         future.set_result(entry)
         return entry
-
-    def invalidate(self, key: CacheKey) -> None:
-        self._entries.pop(key, None)
 
     def retain(self, subscriptions: Collection[str], resolved_after: float) -> None:
         """Keep only resolutions for `subscriptions` (lower case) made after `resolved_after`."""

@@ -17,7 +17,7 @@ import asyncio
 import base64
 import binascii
 import json
-from collections.abc import Awaitable, Callable, Iterator, Mapping
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
@@ -49,13 +49,6 @@ class OperationRecord:
     kind: OperationKind
     resource_id: str
     token: str
-
-    def to_dict(self) -> dict[str, str]:
-        return {"kind": self.kind.value, "resourceId": self.resource_id, "token": self.token}
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, str]) -> OperationRecord:
-        return cls(OperationKind(data["kind"]), data["resourceId"], data["token"])
 
 
 class OperationLost(TransientAzureError):

@@ -21,8 +21,6 @@ MAX_VM_NAME_LENGTH = 64
 MAX_COMPUTER_NAME_LENGTH = 64
 UID_TAG_LENGTH = 5
 _BASE36 = "0123456789abcdefghijklmnopqrstuvwxyz"
-_VM_NAME = re.compile(r"[A-Za-z0-9]([A-Za-z0-9_.-]{0,62}[A-Za-z0-9_])?")
-_COMPUTER_NAME = re.compile(r"[A-Za-z0-9]([A-Za-z0-9-]{0,62}[A-Za-z0-9])?")
 
 
 def uid_tag(pool_uid: str) -> str:
@@ -80,19 +78,9 @@ def _names(pool_name: str, pool_uid: str) -> Iterator[str]:
         index += 1
 
 
-def is_valid_vm_name(name: str) -> bool:
-    """Whether Azure accepts `name` for a Linux VM."""
-    return _VM_NAME.fullmatch(name) is not None
-
-
 def computer_name(vm_name: str) -> str:
     """The Linux host name for a VM: its name, with what a host name forbids replaced."""
     name = re.sub(r"[^a-z0-9-]", "-", vm_name.lower())[:MAX_COMPUTER_NAME_LENGTH].strip("-")
     if not name or name.isdigit():
         name = f"vm-{name}"[:MAX_COMPUTER_NAME_LENGTH].rstrip("-")
     return name
-
-
-def is_valid_computer_name(name: str) -> bool:
-    """Whether Azure accepts `name` as a Linux computer name."""
-    return _COMPUTER_NAME.fullmatch(name) is not None and not name.isdigit()
