@@ -3,8 +3,10 @@
 A hundred pools on "Canonical ubuntu latest" in one region need one answer, not a hundred
 reads per pass. Each entry remembers when it was resolved; a caller whose check interval has
 passed since then triggers one new resolution, and callers that arrive while it runs wait for
-it instead of starting their own. Failures are not remembered: the next caller asks again (the
-handlers' own backoff keeps that from becoming a hot loop). The clock is injected.
+it instead of starting their own. Failures are not remembered: the next caller asks again. That
+is no hot loop, because a pool whose resolution failed does not ask again at once: a transient
+failure sends it into its retry backoff (reconcile/failures.py), a terminal one stalls it until
+its next pass (handlers/pools.py). The clock is injected.
 """
 
 from __future__ import annotations

@@ -56,8 +56,10 @@ def allocate_vm_names(
 ) -> tuple[str, ...]:
     """`count` new names for the pool: the lowest indexes whose names are not taken.
 
-    Pass every VM name in the resource group as `taken` (not only the pool's), so that a new
-    name never collides with any VM there, whoever owns it.
+    Pass as `taken` every name in the resource group that could collide: the pool's own VMs,
+    its look-alikes (`ownership.partition`: other VMs whose names are of this pool's form) and
+    the names of operations still in flight. A name of any other form can never equal one
+    of these, so a new name never collides with any VM there, whoever owns it.
     """
     if count < 0:
         raise ValueError(f"count must not be negative, got {count}")

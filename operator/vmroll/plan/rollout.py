@@ -10,11 +10,13 @@ Inputs (all in `vmroll.plan.rollout_model`):
 - `instances`: every VM of the pool Azure listed this pass (`ObservedInstance`: name, revision,
   image version, zone, creation order, `HealthSignals`, the operation vmroll has in flight).
   A VM deleted out of band is simply absent. A VM whose create vmroll started but Azure does
-  not list yet must be passed too (from the recorded operation, `InFlight.CREATE`), or the
-  planner, seeing it missing, asks for it again.
+  not list yet must be passed too, with `InFlight.CREATE`, or the planner, seeing it missing,
+  asks for it again: the pool pass reads such a VM by name (reconcile/listing.py) and takes
+  its in-flight state from the recorded operation (reconcile/observe.py).
 - `history: RolloutHistory`: previous good target, known-bad revisions, progress record, as the
-  previous plan returned them (the handler stores them in status).
-- `now`: the handler's clock; `in_window`: `maintenance.in_maintenance_window(...)` at `now`;
+  previous plan returned them (the pool pass keeps them in memory and restores them from
+  status after a restart, reconcile/memory.py).
+- `now`: the pass's clock; `in_window`: `maintenance.in_maintenance_window(...)` at `now`;
   `reimage_pairs`: which (from, to) revision changes a reimage can make (default none).
 
 Output, a `Plan`: `actions` (CreateVM / DeleteVM / ReimageVM) safe to run concurrently; the
