@@ -20,9 +20,9 @@ from vmroll.azure import (
     AzureGateways,
     CaBundlePem,
     ComputeGateway,
+    LroKind,
     MarketplaceImage,
     NotOwnedError,
-    OperationKind,
     OperationLost,
     OperationRecord,
     OperationState,
@@ -84,7 +84,7 @@ async def test_create_list_reimage_delete(emulator: Emulator, gateway: ComputeGa
     group = emulator.credentials.resource_group
     record = await created(emulator, gateway, "web-0")
     await created(emulator, gateway, "other-0", OTHER)
-    assert record.kind is OperationKind.CREATE
+    assert record.kind is LroKind.CREATE
     assert record.resource_id.endswith("/virtualMachines/web-0")
 
     [vm] = (await gateway.list_pool_vms(group, WEB)).owned
@@ -96,7 +96,7 @@ async def test_create_list_reimage_delete(emulator: Emulator, gateway: ComputeGa
     assert (runtime.power_state, runtime.health) == ("running", "healthy")
 
     reimage = await gateway.reimage_vm(vm, WEB.uid, "24.04.202610220")
-    assert reimage.kind is OperationKind.REIMAGE
+    assert reimage.kind is LroKind.REIMAGE
     assert await gateway.wait_operation(reimage, max_wait=30) is OperationState.SUCCEEDED
     [vm] = (await gateway.list_pool_vms(group, WEB)).owned
     assert vm.image_version == "24.04.202610220"

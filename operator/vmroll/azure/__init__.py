@@ -20,7 +20,7 @@ from vmroll.azure.images import (
     PurchasePlan,
     ResolvedImage,
 )
-from vmroll.azure.lro import OperationKind, OperationLost, OperationRecord, OperationState
+from vmroll.azure.lro import LroKind, OperationLost, OperationRecord, OperationState
 from vmroll.azure.protocol import ComputeGateway, GatewayFactory
 from vmroll.azure.settings import (
     AccountConnection,
@@ -49,10 +49,10 @@ __all__ = [
     "GatewayFactory",
     "ImageRef",
     "ImageSourceKind",
+    "LroKind",
     "ManagedImage",
     "MarketplaceImage",
     "NotOwnedError",
-    "OperationKind",
     "OperationLost",
     "OperationRecord",
     "OperationState",

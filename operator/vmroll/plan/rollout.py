@@ -73,7 +73,7 @@ from vmroll.plan.rollout_model import (
     RolloutPhase,
     RolloutProgress,
     RolloutSpec,
-    Strategy,
+    RolloutStrategy,
     Target,
 )
 from vmroll.plan.rollout_steps import (
@@ -111,7 +111,7 @@ __all__ = [
     "RolloutPhase",
     "RolloutProgress",
     "RolloutSpec",
-    "Strategy",
+    "RolloutStrategy",
     "Target",
     "plan_rollout",
 ]
@@ -135,7 +135,7 @@ def plan_rollout(
     policy = ReadinessPolicy(spec.min_ready_seconds, spec.health_grace_seconds)
     targets = [spec.target] + ([history.previous_good] if history.previous_good else [])
     members_for = {t.revision: assess_fleet(observed, t, policy, now) for t in targets}
-    held = not in_window or spec.strategy is Strategy.ON_DELETE
+    held = not in_window or spec.strategy is RolloutStrategy.ON_DELETE
     decision = decide_target(spec, history, members_for, now, held=held)
     members = members_for[decision.target.revision]
 
@@ -150,7 +150,7 @@ def plan_rollout(
     failed = tuple(a.name for a in p.actions if isinstance(a, DeleteVM))
     p = remove_surplus(p, spec.replicas, surge, spec.strategy)
     p = p.with_replaced(to_replace(p, spec.strategy, reimage_pairs))
-    rolling = not spec.paused and in_window and spec.strategy is not Strategy.ON_DELETE
+    rolling = not spec.paused and in_window and spec.strategy is not RolloutStrategy.ON_DELETE
     wanted = new_vms_wanted(p, spec.replicas, surge, unavailable) if rolling else 0
     p = add_vms(p, missing=spec.replicas - p.live, wanted=wanted)
     fallback: tuple[str, ...] = ()
@@ -185,7 +185,7 @@ def plan_rollout(
             below_availability_floor=_available(members) < p.floor,
             unhealthy_updated=decision.unhealthy_updated,
             replaced_instead_of_reimaged=(
-                fallback if spec.strategy is Strategy.ROLLING_REIMAGE else ()
+                fallback if spec.strategy is RolloutStrategy.ROLLING_REIMAGE else ()
             ),
             failed_replaced=failed,
         ),
@@ -211,7 +211,7 @@ def _phase(
         return RolloutPhase.ROLLING_BACK
     if old_remain and not in_window:
         return RolloutPhase.WAITING_FOR_WINDOW
-    if old_remain and spec.strategy is Strategy.ON_DELETE:
+    if old_remain and spec.strategy is RolloutStrategy.ON_DELETE:
         return RolloutPhase.AWAITING_DELETION
     return RolloutPhase.PROGRESSING
 
