@@ -21,6 +21,7 @@ from azure.mgmt.compute.models import (
     VirtualMachine,
     VirtualMachineInstanceView,
     VirtualMachineReimageParameters,
+    VirtualMachineUpdate,
 )
 
 from vmroll.azure.errors import azure_errors
@@ -29,6 +30,7 @@ from vmroll.azure.vm_body import VmSpec, build_vm_body
 from vmroll.plan.ownership import (
     IMAGE_VERSION_TAG,
     POOL_UID_TAG,
+    RELEASED_TAG,
     REVISION_TAG,
     PoolIdentity,
     partition,
@@ -189,6 +191,14 @@ async def begin_reimage(
         return await compute.virtual_machines.begin_reimage(vm.resource_group, vm.name, parameters)
 
     return await start(LroKind.REIMAGE, vm.resource_id, begin)
+
+
+async def release(compute: ComputeManagementClient, vm: PoolVm, released_at: str) -> None:
+    """Tag a retained VM as released, keeping its other tags; wait for the update to end."""
+    update = VirtualMachineUpdate(tags={**vm.tags, RELEASED_TAG: released_at})
+    with azure_errors(f"tag {vm.resource_id} as released"):
+        poller = await compute.virtual_machines.begin_update(vm.resource_group, vm.name, update)
+        await poller.result()
 
 
 async def resume(compute: ComputeManagementClient, record: OperationRecord, token: str) -> Poller:

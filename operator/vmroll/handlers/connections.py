@@ -50,7 +50,7 @@ async def connection_for(state: OperatorState, account: AzureAccount) -> setting
     old = None if cached is None else cached.connection
     unused = all(kept.connection != old for kept in state.connections.values())
     if old is not None and unused:
-        await state.clients.discard(old)
+        await state.azure.discard(old)
     return connection
 
 

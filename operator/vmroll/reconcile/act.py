@@ -23,10 +23,10 @@ from typing import TypeVar
 from vmroll.api.pool_status import OperationKind, PendingOperation
 from vmroll.azure.errors import AzureGatewayError, TransientAzureError
 from vmroll.azure.lro import LroKind, OperationRecord, OperationState
+from vmroll.azure.protocol import ComputeGateway
 from vmroll.azure.vm_body import VmSpec
 from vmroll.azure.vms import PoolVm, vm_resource_id
 from vmroll.plan.rollout_model import ReimageVM
-from vmroll.reconcile.gateway import PoolGateway
 from vmroll.reconcile.memory import NORMAL, EventSink, PoolMemory, StatusSink
 
 T = TypeVar("T")
@@ -50,7 +50,7 @@ class BatchResult:
 class Actor:
     """Everything one batch needs; built per pass by the pool pass."""
 
-    gateway: PoolGateway
+    gateway: ComputeGateway
     pool_uid: str
     subscription_id: str
     memory: PoolMemory

@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 from vmroll.api.pool import VirtualMachinePool
 from vmroll.azure.errors import AzureGatewayError, TerminalAzureError, TransientAzureError
 from vmroll.azure.images import ResolvedImage
+from vmroll.azure.protocol import ComputeGateway
 from vmroll.azure.vms import PoolVm
 from vmroll.plan.access import check_access
 from vmroll.plan.availability import Readiness
@@ -33,7 +34,6 @@ from vmroll.reconcile.failures import (
     log_unexpected,
     retry_later,
 )
-from vmroll.reconcile.gateway import PoolGateway
 from vmroll.reconcile.inputs import (
     AccountProblem,
     AccountView,
@@ -278,7 +278,7 @@ class PoolPass:
         return max(0.0, min(due)) if due else None
 
     async def _read_runtimes(
-        self, gateway: PoolGateway, owned: Mapping[str, PoolVm], now: datetime
+        self, gateway: ComputeGateway, owned: Mapping[str, PoolVm], now: datetime
     ) -> None:
         for vm in owned.values():
             if needs_runtime(vm, self.memory, now, self.settings.runtime_refresh):
