@@ -1,7 +1,13 @@
-"""Translate the pool's API models into the boundary's and the planner's own types.
+"""Translate the pool's API models into the boundary's and the rollout planner's own types.
 
-The API models (pydantic, camelCase) are what users write; `vmroll.azure` and `vmroll.plan`
-each take plain frozen records. Mapping in one module keeps both sides free of the other.
+The API models (pydantic, camelCase) are what users write. `vmroll.azure` never sees them: it
+takes plain frozen records (image references, purchase plans), mapped here, and its resolved
+images come back here as the status's `ImageStatus`. The rollout planner (`plan.rollout` and
+its parts) takes its own records too (`RolloutSpec`), because its inputs mix the spec, the
+status and Azure's listing. Other `plan` modules read API models directly where the decision is
+about the object as written (conditions, an account's access and trust, a template's revision
+hash): mapping those would copy the models field for field. import-linter contracts hold each
+of these lines (pyproject.toml).
 """
 
 from __future__ import annotations
