@@ -13,8 +13,9 @@ from typing import Any
 
 from aiohttp import web
 
-from vmroll.emulator.arm_request import api_version, not_found, resource_group
+from vmroll.emulator.arm_request import not_found
 from vmroll.emulator.catalog import Location
+from vmroll.emulator.catalog_request import api_version, resource_group
 from vmroll.emulator.context import CONTEXT, EmulatorContext
 from vmroll.emulator.errors import ArmError
 from vmroll.emulator.vm_routes import API_VERSIONS

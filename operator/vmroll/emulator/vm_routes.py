@@ -14,13 +14,8 @@ from typing import Any
 
 from aiohttp import web
 
-from vmroll.emulator.arm_request import (
-    api_version,
-    check_preconditions,
-    json_body,
-    not_found,
-    resource_group,
-)
+from vmroll.emulator.arm_request import check_preconditions, json_body, not_found
+from vmroll.emulator.catalog_request import api_version, resource_group
 from vmroll.emulator.context import CONTEXT, EmulatorContext
 from vmroll.emulator.errors import ArmError
 from vmroll.emulator.images.resolve import ResolvedImage
