@@ -1,5 +1,6 @@
 """What the core's ARM routes read from the catalog: the api-versions a type serves (ARM's
-refusal lists the catalog's locations) and the resource group a path names.
+refusal lists the catalog's locations), the resource group a path names, and ARM's refusal of
+a location the catalog does not have.
 
 The catalog is the core's; `resource_groups` turns it into the plain lookup that the shared
 wire helpers (arm_request.py) and the image side are given, so that neither imports the core.
@@ -26,6 +27,17 @@ def resource_groups(catalog: Catalog) -> ResourceGroups:
         return group.name if group is not None else None
 
     return lookup
+
+
+def location_not_available(catalog: Catalog, name: str, resource_type: str) -> ArmError:
+    """ARM's 400 for a location the catalog does not have, listing the ones it has."""
+    available = ",".join(loc.name for loc in catalog.locations)
+    return ArmError(
+        400,
+        "LocationNotAvailableForResourceType",
+        f"The provided location '{name}' is not available for resource type "
+        f"'{resource_type}'. List of available regions for the resource type is '{available}'.",
+    )
 
 
 def api_version(request: web.Request, supported: Sequence[str], resource_type: str) -> str:
