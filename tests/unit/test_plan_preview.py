@@ -11,7 +11,7 @@ from vmroll.plan.rollout_model import (
     ReimagePairs,
     RollbackPolicy,
     RolloutSpec,
-    Strategy,
+    RolloutStrategy,
     Target,
 )
 
@@ -21,7 +21,7 @@ FOUR = [PreviewVm(f"web-{i}", "old", "1.0.0", None) for i in range(4)]
 CAN_REIMAGE = ReimagePairs(frozenset({("old", "new")}))
 
 
-def spec(strategy: Strategy, surge: int | str, unavailable: int | str, replicas: int = 4,
+def spec(strategy: RolloutStrategy, surge: int | str, unavailable: int | str, replicas: int = 4,
          target: Target = NEW) -> RolloutSpec:  # fmt: skip
     return RolloutSpec(
         replicas=replicas, target=target, strategy=strategy, max_surge=surge,
@@ -33,22 +33,22 @@ def spec(strategy: Strategy, surge: int | str, unavailable: int | str, replicas:
 @pytest.mark.parametrize(
     ("rollout", "pairs", "batches", "complete"),
     [
-        pytest.param(spec(Strategy.ROLLING_REIMAGE, 0, 1), CAN_REIMAGE,
+        pytest.param(spec(RolloutStrategy.ROLLING_REIMAGE, 0, 1), CAN_REIMAGE,
                      [Batch(reimaged=(f"web-{i}",)) for i in range(4)], True,
                      id="reimage-one-at-a-time-even-when-paused"),
-        pytest.param(spec(Strategy.ROLLING_REIMAGE, 0, 2), CAN_REIMAGE,
+        pytest.param(spec(RolloutStrategy.ROLLING_REIMAGE, 0, 2), CAN_REIMAGE,
                      [Batch(reimaged=("web-0", "web-1")), Batch(reimaged=("web-2", "web-3"))],
                      True, id="reimage-two-at-a-time"),
-        pytest.param(spec(Strategy.ROLLING_REIMAGE, 0, 2), ReimagePairs(),
+        pytest.param(spec(RolloutStrategy.ROLLING_REIMAGE, 0, 2), ReimagePairs(),
                      [Batch(replaced=("web-0", "web-1")),
                       Batch(replaced=("web-2", "web-3"))],
                      True, id="reimage-strategy-replaces-what-a-reimage-cannot-do"),
-        pytest.param(spec(Strategy.ROLLING_REPLACE, 1, 0), CAN_REIMAGE,
+        pytest.param(spec(RolloutStrategy.ROLLING_REPLACE, 1, 0), CAN_REIMAGE,
                      [Batch(replaced=(f"web-{i}",)) for i in range(4)], True,
                      id="replace-surge-one"),
-        pytest.param(spec(Strategy.ON_DELETE, 1, 0), CAN_REIMAGE, [], False,
+        pytest.param(spec(RolloutStrategy.ON_DELETE, 1, 0), CAN_REIMAGE, [], False,
                      id="on-delete-waits-for-deletions"),
-        pytest.param(spec(Strategy.ROLLING_REIMAGE, 0, 1, target=OLD), CAN_REIMAGE, [], True,
+        pytest.param(spec(RolloutStrategy.ROLLING_REIMAGE, 0, 1, target=OLD), CAN_REIMAGE, [], True,
                      id="nothing-to-do"),
     ],
 )  # fmt: skip
@@ -61,13 +61,15 @@ def test_batches(
 
 
 def test_scaling_up_during_a_rollout_counts_the_new_vms() -> None:
-    preview = preview_rollout(spec(Strategy.ROLLING_REIMAGE, 0, 1, replicas=5), FOUR, OLD, NOW,
-                              CAN_REIMAGE)  # fmt: skip
+    pool = spec(RolloutStrategy.ROLLING_REIMAGE, 0, 1, replicas=5)
+    preview = preview_rollout(pool, FOUR, OLD, NOW, CAN_REIMAGE)
     assert preview.created == 1
     assert [b.reimaged for b in preview.batches] == [(f"web-{i}",) for i in range(4)]
     assert preview.complete
 
 
 def test_every_replaced_vm_is_created_anew() -> None:
-    preview = preview_rollout(spec(Strategy.ROLLING_REPLACE, 1, 0), FOUR, OLD, NOW, ReimagePairs())
+    preview = preview_rollout(
+        spec(RolloutStrategy.ROLLING_REPLACE, 1, 0), FOUR, OLD, NOW, ReimagePairs()
+    )
     assert preview.created == 4

@@ -15,9 +15,9 @@ from vmroll.plan.revision import (
     VmShape,
     change_for,
     changed_fields,
-    is_restart,
     revision_of,
 )
+from vmroll.plan.rollout_model import is_restart
 
 SUBNET = (
     "/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/rg-net/providers/"

@@ -131,7 +131,6 @@ class OperationKind(StrEnum):
     CREATE = "Create"
     DELETE = "Delete"
     REIMAGE = "Reimage"
-    UPDATE = "Update"
 
 
 class PendingOperation(ApiModel):
@@ -142,7 +141,7 @@ class PendingOperation(ApiModel):
     """
 
     vm_name: str = Field(description="VM the operation acts on.")
-    kind: OperationKind = Field(description="Create, Delete, Reimage or Update.")
+    kind: OperationKind = Field(description="Create, Delete or Reimage.")
     revision: str | None = Field(default=None, description="Revision the operation moves to.")
     retag_restart: str | None = Field(
         default=None,

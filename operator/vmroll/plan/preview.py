@@ -26,7 +26,7 @@ from vmroll.plan.rollout_model import (
     ReimageVM,
     RolloutHistory,
     RolloutSpec,
-    Strategy,
+    RolloutStrategy,
     Target,
 )
 
@@ -101,7 +101,7 @@ def preview_rollout(
             spec, fleet.values(), history, now, in_window=True, reimage_pairs=reimage_pairs
         )
         if not plan.actions:
-            complete = spec.strategy is not Strategy.ON_DELETE or not any(
+            complete = spec.strategy is not RolloutStrategy.ON_DELETE or not any(
                 vm.revision != spec.target.revision for vm in fleet.values()
             )
             return Preview(tuple(batches), created, complete=complete)

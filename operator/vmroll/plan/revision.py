@@ -158,11 +158,6 @@ def changed_fields(before: RevisionInputs, after: RevisionInputs) -> tuple[str, 
     return tuple(reasons)
 
 
-def is_restart(previous_stamp: str | None, stamp: str | None) -> bool:
-    """A rollout is a restart when the restart stamp is set and differs from the one before."""
-    return stamp is not None and stamp != previous_stamp
-
-
 def revision_of(inputs: RevisionInputs) -> str:
     """A 10-hex-digit hash of the inputs; stable across processes and Python versions.
 

@@ -21,8 +21,14 @@ import math
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from vmroll.plan.revision import is_restart
-from vmroll.plan.rollout_model import DeleteReason, DeleteVM, Plan, ReimageVM, RolloutPhase
+from vmroll.plan.rollout_model import (
+    DeleteReason,
+    DeleteVM,
+    Plan,
+    ReimageVM,
+    RolloutPhase,
+    is_restart,
+)
 
 
 class EventType(enum.Enum):

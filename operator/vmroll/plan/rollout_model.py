@@ -15,8 +15,8 @@ from datetime import datetime
 from vmroll.plan.availability import HealthSignals, Readiness
 
 
-class Strategy(enum.Enum):
-    """How old VMs are brought to the target revision."""
+class RolloutStrategy(enum.Enum):
+    """How old VMs are brought to the target revision (the spec's `strategy.type`)."""
 
     ROLLING_REIMAGE = "RollingReimage"  # reimage in place; replace when the change needs it
     ROLLING_REPLACE = "RollingReplace"  # create new VMs, then delete old ones
@@ -79,7 +79,7 @@ class RolloutSpec:
 
     replicas: int
     target: Target
-    strategy: Strategy
+    strategy: RolloutStrategy
     max_surge: int | str
     max_unavailable: int | str
     min_ready_seconds: int
@@ -267,3 +267,8 @@ class Plan:
     instances: tuple[InstanceReport, ...]
     history: RolloutHistory
     facts: RolloutFacts
+
+
+def is_restart(previous_stamp: str | None, stamp: str | None) -> bool:
+    """A rollout is a restart when the restart stamp is set and differs from the one before."""
+    return stamp is not None and stamp != previous_stamp

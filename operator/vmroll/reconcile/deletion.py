@@ -20,10 +20,10 @@ from dataclasses import dataclass
 
 from vmroll.api.pool import RELEASE_ANNOTATION, DeletionPolicy
 from vmroll.azure.errors import TerminalAzureError, TransientAzureError
+from vmroll.plan.ownership import RELEASED_TAG
 from vmroll.plan.reasons import Reason
 from vmroll.reconcile.act import Actor
 from vmroll.reconcile.failures import retry_later
-from vmroll.reconcile.gateway import RELEASED_TAG
 from vmroll.reconcile.inputs import AccountProblem
 from vmroll.reconcile.listing import observe_pool
 from vmroll.reconcile.memory import WARNING, PoolMemory

@@ -28,9 +28,8 @@ from vmroll.api.pool_status import (
 from vmroll.api.types import ConditionStatus
 from vmroll.plan.conditions import Assessment, ConditionType, ConditionUpdate, State
 from vmroll.plan.reasons import Reason
-from vmroll.plan.revision import is_restart
 from vmroll.plan.rollout_events import Before, RecordedRollout, waiting_message
-from vmroll.plan.rollout_model import Plan, RolloutPhase
+from vmroll.plan.rollout_model import Plan, RolloutPhase, is_restart
 from vmroll.reconcile.memory import WARNING, EventSink, PoolMemory, StatusSink
 
 MAX_HISTORY = 10

@@ -15,10 +15,10 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+from vmroll.azure.protocol import ComputeGateway
 from vmroll.azure.vms import PoolVm
 from vmroll.plan.ownership import IMAGE_VERSION_TAG, RESTART_TAG, REVISION_TAG
 from vmroll.plan.rollout_model import ReimageVM
-from vmroll.reconcile.gateway import PoolGateway
 from vmroll.reconcile.memory import PoolMemory, Retag
 
 
@@ -31,7 +31,9 @@ def note_restart_reimages(
             memory.retags[vm.name] = Retag(action.revision, restart)
 
 
-async def apply_retags(gateway: PoolGateway, memory: PoolMemory, owned: dict[str, PoolVm]) -> None:
+async def apply_retags(
+    gateway: ComputeGateway, memory: PoolMemory, owned: dict[str, PoolVm]
+) -> None:
     """Write the noted tags of VMs whose reimage ended well; `owned` then shows them."""
     for name, retag in list(memory.retags.items()):
         if name in memory.pending:
