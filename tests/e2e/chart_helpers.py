@@ -1,6 +1,6 @@
 """Helpers of the chart's e2e tests: render charts/vmroll with helm (the same call as
-`vmroll manifests`), pick objects out of a rendering, build a Pod from the Deployment, and the
-chart's ServiceAccount with a kubeconfig for it (fixture: chart_fixtures.py).
+`vmroll manifests`) and lint it, pick objects out of a rendering, build a Pod from the
+Deployment, and the chart's ServiceAccount with a kubeconfig for it (fixture: chart_fixtures.py).
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from typing import Any
 import yaml
 
 from vmroll.chart import helm as chart_helm
+from vmroll.devcluster.versions import KUBERNETES_VERSION
 
 ROOT = Path(__file__).resolve().parents[2]
 CHART = ROOT / "charts" / "vmroll"
@@ -32,6 +33,12 @@ def render(
             helm, CHART, release=release, namespace=namespace, values_files=[values_file]
         )
     return [document for document in yaml.safe_load_all(text) if document]
+
+
+def lint(helm: Path, chart: Path, *, strict: bool = True) -> str:
+    """`helm lint` of a chart, against the Kubernetes version the chart is rendered for."""
+    args = ["lint", str(chart), "--kube-version", KUBERNETES_VERSION]
+    return chart_helm.run_helm(helm, *args, *(["--strict"] if strict else []))
 
 
 def of_kind(documents: list[dict[str, Any]], kind: str) -> list[dict[str, Any]]:

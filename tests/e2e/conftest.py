@@ -34,14 +34,20 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from e2e_harness import Cluster, Kubectl, create_namespace, delete_namespace, unique_namespace
+from e2e_harness import (
+    Cluster,
+    Kubectl,
+    create_namespace,
+    delete_namespace,
+    node_tests_opted_out,
+    unique_namespace,
+)
 from kubernetes import client, config
 from node_fixtures import node_cluster
 
 from vmroll.chart.helm import ensure_helm
 from vmroll.devcluster import LocalControlPlane, ensure_binaries, existing_cluster_kubeconfig
 from vmroll.devcluster.instance import InstanceFiles, remove
-from vmroll.devcluster.node.support import node_tests_opted_out
 from vmroll.devcluster.paths import state_root
 from vmroll.devcluster.versions import KUBECTL
 

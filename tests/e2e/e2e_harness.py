@@ -22,6 +22,8 @@ from typing import Any, TypeVar, cast
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
+from vmroll.devcluster.node.support import SKIP_NODE_TESTS_VARIABLE
+
 T = TypeVar("T")
 DEFAULT_TIMEOUT_SECONDS = 60.0
 
@@ -82,6 +84,11 @@ class Kubectl:
             return True if ok else None
 
         wait_for(f"CRD {crd} to be established", established, timeout)
+
+
+def node_tests_opted_out(environ: Mapping[str, str] = os.environ) -> bool:
+    """Whether the user deselected the node's tests, with exactly `VMROLL_SKIP_NODE_TESTS=1`."""
+    return environ.get(SKIP_NODE_TESTS_VARIABLE) == "1"
 
 
 def unique_namespace(test_name: str) -> str:

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from chart_helpers import CHART, MANIFESTS, only, pod_of, render
+from chart_helpers import CHART, MANIFESTS, lint, only, pod_of, render
 from e2e_harness import Kubectl
 
 from vmroll.chart import helm as chart_helm
@@ -25,7 +25,7 @@ pytestmark = pytest.mark.e2e
 
 
 def test_helm_lint_strict_passes(helm: Path) -> None:
-    output = chart_helm.lint(helm, CHART, strict=True)
+    output = lint(helm, CHART, strict=True)
     assert "1 chart(s) linted, 0 chart(s) failed" in output
     assert "[WARNING]" not in output
     assert "[ERROR]" not in output

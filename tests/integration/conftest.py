@@ -21,8 +21,10 @@ Fixtures (all function-scoped, so each test gets a fresh, empty emulator):
 - `compute_client`: `azure.mgmt.compute.aio.ComputeManagementClient` on that credential, with the
   emulator as `base_url`, ARM's credential scope, the CA bundle, and a short polling interval.
 - `terms_client`: `azure.mgmt.marketplaceordering.aio.MarketplaceOrderingAgreements`, likewise.
-- `gateways` / `gateway`: vmroll's own `AzureGateways` (short polling interval, closed after the
-  test) and the `ComputeGateway` it opens for the default principal, as the operator builds it.
+- `gateways` / `lend` / `gateway`: vmroll's own `AzureGateways` (short polling interval, closed
+  after the test), the production factory the operator keeps in its state; `await
+  lend(connection)` borrows a connection's `ComputeGateway` from it until the test ends (as a
+  pass borrows one for the pass); `gateway` is the one of the default principal.
 
 - `arm`: a raw HTTPS client (`ArmHttp`) holding a bearer token of the default principal, for
   what the SDK hides: status codes, headers, `nextLink`. `await arm.call("GET", path)` returns
@@ -40,7 +42,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import AsyncIterator, Callable
-from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -51,6 +53,7 @@ from azure.mgmt.compute.aio import ComputeManagementClient
 from azure.mgmt.marketplaceordering.aio import MarketplaceOrderingAgreements
 from emulator_clients import (
     POLLING_INTERVAL,
+    Lend,
     connection_of,
     make_compute_client,
     make_credential,
@@ -60,6 +63,7 @@ from emulator_clients import (
 
 from vmroll.azure import AzureGateways, ComputeGateway
 from vmroll.azure.clients import ClientOptions
+from vmroll.azure.settings import AccountConnection
 from vmroll.emulator.catalog import Catalog, load_catalog
 from vmroll.emulator.server import Emulator, running_emulator
 from vmroll.emulator.vm_routes import API_VERSIONS
@@ -204,8 +208,18 @@ async def gateways() -> AsyncIterator[AzureGateways]:
 
 
 @pytest.fixture
-def gateway(emulator: Emulator, gateways: AzureGateways) -> ComputeGateway:
-    return gateways.gateway(connection_of(emulator.credentials))
+async def lend(gateways: AzureGateways) -> AsyncIterator[Lend]:
+    async with AsyncExitStack() as borrowed:
+
+        async def borrow(connection: AccountConnection) -> ComputeGateway:
+            return await borrowed.enter_async_context(gateways.borrow(connection))
+
+        yield borrow
+
+
+@pytest.fixture
+async def gateway(emulator: Emulator, lend: Lend) -> ComputeGateway:
+    return await lend(connection_of(emulator.credentials))
 
 
 VmBody = Callable[..., dict[str, Any]]

@@ -8,16 +8,25 @@ principal) build their clients by name, the same way the fixtures do.
 from __future__ import annotations
 
 import ssl
+from collections.abc import Awaitable, Callable
 
 import aiohttp
 from azure.identity.aio import ClientSecretCredential
 from azure.mgmt.compute.aio import ComputeManagementClient
 from azure.mgmt.marketplaceordering.aio import MarketplaceOrderingAgreements
 
-from vmroll.azure import AccountConnection, AzureEndpoint, CaBundleFile, ClientSecretAuth
+from vmroll.azure import (
+    AccountConnection,
+    AzureEndpoint,
+    CaBundleFile,
+    ClientSecretAuth,
+    ComputeGateway,
+)
 from vmroll.emulator.server import Emulator, EmulatorCredentials
 
 POLLING_INTERVAL = 0.02
+Lend = Callable[[AccountConnection], Awaitable[ComputeGateway]]
+"""The `lend` fixture: a connection's gateway, borrowed from `AzureGateways` for the test."""
 
 
 def make_credential(creds: EmulatorCredentials) -> ClientSecretCredential:

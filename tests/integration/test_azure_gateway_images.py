@@ -148,7 +148,7 @@ async def test_gallery_image_not_available(
 async def test_managed_image_in_its_region(emulator: Emulator, gateway: ComputeGateway) -> None:
     image_id = managed_image(emulator, "rg-vmroll", "golden-ubuntu-2404")
     image = await gateway.resolve_image("westeurope", ManagedImage(image_id), max_age=HOUR)
-    assert image.source is ImageSourceKind.MANAGED
+    assert image.source is ImageSourceKind.MANAGED_IMAGE
     assert image.resolved_version is None
     assert image.image_reference["id"].lower() == image_id.lower()
 

@@ -7,11 +7,11 @@ from __future__ import annotations
 import base64
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import pytest
-from emulator_clients import POLLING_INTERVAL, connection_of
+from emulator_clients import POLLING_INTERVAL, Lend, connection_of
 
 from vmroll.azure import (
     AccountConnection,
@@ -20,9 +20,9 @@ from vmroll.azure import (
     AzureGateways,
     CaBundlePem,
     ComputeGateway,
+    LroKind,
     MarketplaceImage,
     NotOwnedError,
-    OperationKind,
     OperationLost,
     OperationRecord,
     OperationState,
@@ -35,7 +35,7 @@ from vmroll.azure.budget import BudgetSettings, WriteBudgetExhausted
 from vmroll.azure.clients import ClientOptions
 from vmroll.emulator.catalog import FaultRule, Faults
 from vmroll.emulator.server import Emulator
-from vmroll.plan.ownership import POOL_UID_TAG, REVISION_TAG, PoolIdentity
+from vmroll.plan.ownership import POOL_UID_TAG, RELEASED_TAG, REVISION_TAG, PoolIdentity
 from vmroll.plan.reasons import Reason
 
 pytestmark = pytest.mark.integration
@@ -84,7 +84,7 @@ async def test_create_list_reimage_delete(emulator: Emulator, gateway: ComputeGa
     group = emulator.credentials.resource_group
     record = await created(emulator, gateway, "web-0")
     await created(emulator, gateway, "other-0", OTHER)
-    assert record.kind is OperationKind.CREATE
+    assert record.kind is LroKind.CREATE
     assert record.resource_id.endswith("/virtualMachines/web-0")
 
     [vm] = (await gateway.list_pool_vms(group, WEB)).owned
@@ -96,7 +96,7 @@ async def test_create_list_reimage_delete(emulator: Emulator, gateway: ComputeGa
     assert (runtime.power_state, runtime.health) == ("running", "healthy")
 
     reimage = await gateway.reimage_vm(vm, WEB.uid, "24.04.202610220")
-    assert reimage.kind is OperationKind.REIMAGE
+    assert reimage.kind is LroKind.REIMAGE
     assert await gateway.wait_operation(reimage, max_wait=30) is OperationState.SUCCEEDED
     [vm] = (await gateway.list_pool_vms(group, WEB)).owned
     assert vm.image_version == "24.04.202610220"
@@ -147,13 +147,13 @@ async def test_a_restarted_operator_resumes_a_recorded_operation(
 ) -> None:
     spec = await vm_spec(emulator, gateway, "web-0")
     record = await gateway.create_vm(emulator.credentials.resource_group, spec)
-    stored = json.dumps(record.to_dict())
+    stored = record.token  # what status.pendingOperations keeps, beside the VM's name and kind
 
     restarted = AzureGateways(client_options=FAST)
     try:
-        again = restarted.gateway(connection_of(emulator.credentials))
-        resumed = OperationRecord.from_dict(json.loads(stored))
-        assert await again.wait_operation(resumed, max_wait=30) is OperationState.SUCCEEDED
+        resumed = OperationRecord(record.kind, record.resource_id, stored)
+        async with restarted.borrow(connection_of(emulator.credentials)) as again:
+            assert await again.wait_operation(resumed, max_wait=30) is OperationState.SUCCEEDED
     finally:
         await restarted.close()
     assert [vm["name"] for vm in emulator.vms()] == ["web-0"]
@@ -203,9 +203,9 @@ async def test_retry_after_beyond_the_bound_surfaces_as_transient(emulator: Emul
         Faults(rules=[FaultRule(operation="VirtualMachines_List", status=429, remaining=1)])
     )
     try:
-        gateway = gateways.gateway(connection_of(emulator.credentials))
-        with pytest.raises(TransientAzureError) as raised:
-            await gateway.list_pool_vms(emulator.credentials.resource_group, WEB)
+        async with gateways.borrow(connection_of(emulator.credentials)) as gateway:
+            with pytest.raises(TransientAzureError) as raised:
+                await gateway.list_pool_vms(emulator.credentials.resource_group, WEB)
     finally:
         await gateways.close()
     assert raised.value.retry_after == 1.0
@@ -227,12 +227,12 @@ async def test_a_throttled_write_holds_back_the_subscriptions_writes(
         )
     )
     try:
-        throttled = gateways.gateway(connection_of(emulator.credentials))
-        with pytest.raises(TransientAzureError) as first:
-            await throttled.create_vm(group, spec)
-        emulator.reset_counters()
-        with pytest.raises(WriteBudgetExhausted) as second:
-            await throttled.create_vm(group, spec)
+        async with gateways.borrow(connection_of(emulator.credentials)) as throttled:
+            with pytest.raises(TransientAzureError) as first:
+                await throttled.create_vm(group, spec)
+            emulator.reset_counters()
+            with pytest.raises(WriteBudgetExhausted) as second:
+                await throttled.create_vm(group, spec)
     finally:
         await gateways.close()
     assert first.value.retry_after == 1.0
@@ -240,29 +240,57 @@ async def test_a_throttled_write_holds_back_the_subscriptions_writes(
     assert emulator.request_counts()["total"] == 0
 
 
-async def test_principal_without_a_role_is_denied(
-    emulator: Emulator, gateways: AzureGateways
+async def test_a_released_vm_keeps_its_tags_and_a_throttled_release_holds_back_writes(
+    emulator: Emulator, gateway: ComputeGateway
 ) -> None:
-    nobody = gateways.gateway(connection_of(emulator.credentials_for("vmroll-nobody")))
+    group = emulator.credentials.resource_group
+    await created(emulator, gateway, "web-0")
+    [vm] = (await gateway.list_pool_vms(group, WEB)).owned
+    gateways = AzureGateways(
+        client_options=ClientOptions(polling_interval=POLLING_INTERVAL, max_retry_wait=0.5),
+        budget_settings=BudgetSettings(max_wait=0.1),
+        clock=lambda: 1000.0,
+    )
+    emulator.set_faults(
+        Faults(rules=[FaultRule(operation="VirtualMachines_Update", status=429, remaining=1)])
+    )
+    try:
+        async with gateways.borrow(connection_of(emulator.credentials)) as throttled:
+            with pytest.raises(TransientAzureError) as first:
+                await throttled.release_vm(vm, "2026-01-01T00:00:00Z")
+            emulator.reset_counters()
+            with pytest.raises(WriteBudgetExhausted):
+                await throttled.release_vm(vm, "2026-01-01T00:00:00Z")
+    finally:
+        await gateways.close()
+    assert first.value.retry_after == 1.0
+    assert emulator.request_counts()["total"] == 0
+
+    await gateway.release_vm(vm, "2026-01-01T00:00:00Z")
+    [tags] = [v["tags"] for v in emulator.vms()]
+    assert tags[RELEASED_TAG] == "2026-01-01T00:00:00Z"
+    assert tags[POOL_UID_TAG] == WEB.uid
+
+
+async def test_principal_without_a_role_is_denied(emulator: Emulator, lend: Lend) -> None:
+    nobody = await lend(connection_of(emulator.credentials_for("vmroll-nobody")))
     with pytest.raises(AzureAccessError) as raised:
         await nobody.list_pool_vms(emulator.credentials.resource_group, WEB)
     assert raised.value.reason == "AccessDenied"
 
 
 async def test_reader_can_list_but_not_create(
-    emulator: Emulator, gateway: ComputeGateway, gateways: AzureGateways
+    emulator: Emulator, gateway: ComputeGateway, lend: Lend
 ) -> None:
-    reader = gateways.gateway(connection_of(emulator.credentials_for("vmroll-reader")))
+    reader = await lend(connection_of(emulator.credentials_for("vmroll-reader")))
     group = emulator.credentials.resource_group
     assert (await reader.list_pool_vms(group, WEB)).owned == ()
     with pytest.raises(AzureAccessError):
         await reader.create_vm(group, await vm_spec(emulator, gateway, "web-0"))
 
 
-async def test_wrong_secret_is_denied_and_not_shown(
-    emulator: Emulator, gateways: AzureGateways
-) -> None:
-    wrong = gateways.gateway(connection_of(emulator.credentials, secret="wrong-secret-value"))
+async def test_wrong_secret_is_denied_and_not_shown(emulator: Emulator, lend: Lend) -> None:
+    wrong = await lend(connection_of(emulator.credentials, secret="wrong-secret-value"))
     with pytest.raises(AzureAccessError) as raised:
         await wrong.list_pool_vms(emulator.credentials.resource_group, WEB)
     assert "wrong-secret-value" not in str(raised.value)
@@ -288,9 +316,7 @@ def ca_pem(emulator: Emulator) -> str:
     return Path(emulator.credentials.ca_bundle).read_text()
 
 
-async def test_inline_pem_ca_bundle(
-    emulator: Emulator, gateways: AzureGateways, ca_pem: str
-) -> None:
+async def test_inline_pem_ca_bundle(emulator: Emulator, lend: Lend, ca_pem: str) -> None:
     creds = emulator.credentials
     base = connection_of(creds)
     pem = ca_pem
@@ -302,7 +328,7 @@ async def test_inline_pem_ca_bundle(
             base.endpoint.resource_manager, base.endpoint.authority_host, CaBundlePem(pem)
         ),
     )
-    assert (await gateways.gateway(inline).list_pool_vms(creds.resource_group, WEB)).owned == ()
+    assert (await (await lend(inline)).list_pool_vms(creds.resource_group, WEB)).owned == ()
 
 
 async def test_created_vm_carries_ownership_tags(
@@ -330,33 +356,31 @@ def service_account_token(subject: str) -> str:
 
 @pytest.fixture
 def federated(
-    emulator: Emulator, gateways: AzureGateways, tmp_path: Path
-) -> Callable[[str], ComputeGateway]:
+    emulator: Emulator, lend: Lend, tmp_path: Path
+) -> Callable[[str], Awaitable[ComputeGateway]]:
     """A gateway authenticating with workload identity as the given service account."""
 
-    def gateway_for(subject: str) -> ComputeGateway:
+    def gateway_for(subject: str) -> Awaitable[ComputeGateway]:
         token_file = tmp_path / f"token-{len(list(tmp_path.iterdir()))}"
         token_file.write_text(service_account_token(subject))
         base = connection_of(emulator.credentials)
         auth = WorkloadIdentityAuth(emulator.credentials.client_id, str(token_file))
-        return gateways.gateway(
-            AccountConnection(base.subscription_id, base.tenant_id, auth, base.endpoint)
-        )
+        return lend(AccountConnection(base.subscription_id, base.tenant_id, auth, base.endpoint))
 
     return gateway_for
 
 
 async def test_workload_identity_of_the_federated_service_account(
-    emulator: Emulator, federated: Callable[[str], ComputeGateway]
+    emulator: Emulator, federated: Callable[[str], Awaitable[ComputeGateway]]
 ) -> None:
-    gateway = federated("system:serviceaccount:vmroll-system:vmroll-operator")
+    gateway = await federated("system:serviceaccount:vmroll-system:vmroll-operator")
     assert (await gateway.list_pool_vms(emulator.credentials.resource_group, WEB)).owned == ()
 
 
 async def test_workload_identity_of_another_service_account_is_denied(
-    emulator: Emulator, federated: Callable[[str], ComputeGateway]
+    emulator: Emulator, federated: Callable[[str], Awaitable[ComputeGateway]]
 ) -> None:
-    gateway = federated("system:serviceaccount:default:someone-else")
+    gateway = await federated("system:serviceaccount:default:someone-else")
     with pytest.raises(AzureAccessError):
         await gateway.list_pool_vms(emulator.credentials.resource_group, WEB)
 

@@ -73,7 +73,8 @@ async def observed(emulator: Emulator, metrics: OperatorMetrics) -> AsyncIterato
         observer=metrics,
     )
     try:
-        yield gateways.gateway(connection_of(emulator.credentials))
+        async with gateways.borrow(connection_of(emulator.credentials)) as gateway:
+            yield gateway
     finally:
         await gateways.close()
 

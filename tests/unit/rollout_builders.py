@@ -26,7 +26,7 @@ from vmroll.plan.rollout_model import (
     ObservedInstance,
     RollbackPolicy,
     RolloutSpec,
-    Strategy,
+    RolloutStrategy,
     Target,
 )
 
@@ -87,7 +87,7 @@ def new(name: str, readiness: Readiness = AVAILABLE, **kwargs: Any) -> ObservedI
 DEFAULT_SPEC = RolloutSpec(
     replicas=3,
     target=NEW,
-    strategy=Strategy.ROLLING_REPLACE,
+    strategy=RolloutStrategy.ROLLING_REPLACE,
     max_surge=1,
     max_unavailable=0,
     min_ready_seconds=60,

@@ -30,7 +30,7 @@ from vmroll.plan.rollout_model import (
     ReimageVM,
     RolloutHistory,
     RolloutSpec,
-    Strategy,
+    RolloutStrategy,
     Target,
 )
 
@@ -131,7 +131,7 @@ def check_invariants(world: World, spec: RolloutSpec, plan: Plan, *, in_window: 
     assert before - disrupted >= min(floor, before), (
         f"available {before} - {disrupted} disrupted below floor {floor}: {plan.actions}"
     )
-    if spec.paused or not in_window or spec.strategy is Strategy.ON_DELETE:
+    if spec.paused or not in_window or spec.strategy is RolloutStrategy.ON_DELETE:
         for action in plan.actions:
             assert not isinstance(action, ReimageVM), f"rollout while held: {action}"
             assert not isinstance(action, CreateVM) or action.reason is CreateReason.MISSING

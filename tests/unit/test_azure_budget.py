@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
 from vmroll.azure.budget import BudgetSettings, WriteBudget, WriteBudgetExhausted, WriteBudgets
@@ -61,6 +63,26 @@ async def test_wait_beyond_max_wait_raises_without_spending() -> None:
         await bucket.acquire()
     assert raised.value.retry_after == pytest.approx(100.0)
     assert time.slept == []
+
+
+async def test_time_queued_behind_other_writes_counts_against_max_wait() -> None:
+    class QueueingTime(FakeTime):
+        async def sleep(self, seconds: float) -> None:
+            await asyncio.sleep(0)  # the other caller arrives and queues meanwhile
+            await super().sleep(seconds)
+
+    time = QueueingTime()
+    bucket = WriteBudget(
+        BudgetSettings(capacity=1, refill_per_second=0.125, max_wait=10),
+        clock=time.clock,
+        sleep=time.sleep,
+    )
+    await bucket.acquire()
+    first, second = await asyncio.gather(bucket.acquire(), bucket.acquire(), return_exceptions=True)
+    assert first is None
+    assert isinstance(second, WriteBudgetExhausted)
+    assert second.retry_after == pytest.approx(8.0)
+    assert time.slept == [8.0]
 
 
 async def test_throttled_write_blocks_the_subscription_for_retry_after() -> None:

@@ -32,7 +32,8 @@ async def test_a_connection_discarded_while_borrowed_closes_when_returned(
     async with cache.borrow(OLD) as clients:
         await cache.discard(OLD)
         assert closed == []
-        assert cache.for_connection(NEW) is not clients
+        async with cache.borrow(NEW) as fresh:
+            assert fresh is not clients
     assert closed == [OLD]
     assert len(cache) == 1  # NEW only
 
@@ -67,8 +68,9 @@ async def test_an_unborrowed_connection_closes_when_discarded(
 
 async def test_retain_discards_the_others(closed: list[AccountConnection]) -> None:
     cache = ClientCache()
-    cache.for_connection(OLD)
-    cache.for_connection(NEW)
+    for connection in (OLD, NEW):
+        async with cache.borrow(connection):
+            pass
 
     await cache.retain({NEW})
 
@@ -83,7 +85,8 @@ async def test_shutdown_closes_borrowed_and_retired_clients(
     borrowed = cache.borrow(OLD)
     await borrowed.__aenter__()
     await cache.discard(OLD)
-    cache.for_connection(NEW)
+    async with cache.borrow(NEW):
+        pass
 
     await cache.close()
 

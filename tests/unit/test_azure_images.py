@@ -7,6 +7,8 @@ from typing import Any
 import pytest
 from azure.mgmt.compute.models import GalleryImageVersion
 
+from vmroll.api import image as api_image
+from vmroll.azure import images
 from vmroll.azure.images import (
     GalleryImage,
     ImageRef,
@@ -87,3 +89,10 @@ def test_region_spelling_does_not_matter_to_the_rule() -> None:
 )
 def test_images_are_named_as_azure_names_them(ref: ImageRef, text: str) -> None:
     assert describe(ref) == text
+
+
+def test_the_boundary_names_image_sources_as_the_api_does() -> None:
+    """azure.images.ImageSourceKind is the boundary's copy of the API's; they must agree."""
+    assert [(k.name, k.value) for k in images.ImageSourceKind] == [
+        (k.name, k.value) for k in api_image.ImageSourceKind
+    ]

@@ -167,7 +167,7 @@ def test_tag_names_use_no_character_azure_forbids() -> None:
 
 def test_managed_image_has_no_version_tag() -> None:
     golden = ResolvedImage(
-        source=ImageSourceKind.MANAGED,
+        source=ImageSourceKind.MANAGED_IMAGE,
         requested="/subscriptions/s/resourceGroups/rg/providers/Microsoft.Compute/images/golden",
         resolved_version=None,
         image_id="/subscriptions/s/resourceGroups/rg/providers/Microsoft.Compute/images/golden",

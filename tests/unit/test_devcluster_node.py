@@ -135,12 +135,6 @@ def test_the_oci_archive_is_a_valid_layout_with_one_named_image(tmp_path: Path) 
         assert rootfs.extractfile(member).read() == b"binary"  # type: ignore[union-attr]
 
 
-def test_the_node_tests_are_deselected_only_by_the_explicit_variable() -> None:
-    assert support.node_tests_opted_out({"VMROLL_SKIP_NODE_TESTS": "1"})
-    assert not support.node_tests_opted_out({})
-    assert not support.node_tests_opted_out({"VMROLL_SKIP_NODE_TESTS": "yes"})
-
-
 def test_cgroup_hierarchies_are_the_root_on_v2_and_its_controllers_on_v1(tmp_path: Path) -> None:
     v1 = tmp_path / "v1"
     for controller in ("cpu", "memory"):

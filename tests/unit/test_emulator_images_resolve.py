@@ -21,8 +21,13 @@ RABBIT_PLAN = {"name": "rabbitmq", "product": "rabbitmq", "publisher": "bitnami"
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
 
 
+def any_group(subscription_id: str, name: str) -> str:
+    """These tests serve no route: every resource group exists."""
+    return name
+
+
 def _service() -> ImageService:
-    return ImageService(default_image_catalog(), clock=lambda: NOW)
+    return ImageService(default_image_catalog(), resource_groups=any_group, clock=lambda: NOW)
 
 
 def _ubuntu(version: str, sku: str = "server") -> dict[str, Any]:
@@ -371,7 +376,7 @@ def test_a_deprecated_version_is_refused_and_never_latest() -> None:
             ]
         }
     )
-    service = ImageService(catalog)
+    service = ImageService(catalog, resource_groups=any_group)
     reference = {"publisher": "p", "offer": "o", "sku": "s"}
 
     latest = service.resolve_vm_image(SUB, "eastus", {**reference, "version": "latest"}, None)

@@ -23,8 +23,13 @@ WEB = f"{GROUP}/galleries/vmrollGallery/images/ubuntu-web"
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
 
 
+def any_group(subscription_id: str, name: str) -> str:
+    """These tests serve no route: every resource group exists."""
+    return name
+
+
 def _service() -> ImageService:
-    return ImageService(default_image_catalog(), clock=lambda: NOW)
+    return ImageService(default_image_catalog(), resource_groups=any_group, clock=lambda: NOW)
 
 
 def _ubuntu(version: str) -> dict[str, Any]:

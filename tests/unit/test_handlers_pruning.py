@@ -91,7 +91,7 @@ async def test_a_rotation_during_a_pass_closes_the_old_clients_only_after_it(
     started, rotated = asyncio.Event(), asyncio.Event()
 
     async def a_pass() -> bool:
-        async with state.borrow_gateway(old) as gateway:
+        async with state.azure.borrow(old) as gateway:
             started.set()
             await rotated.wait()
             # The pass's call would go out now: its clients must still be open.
@@ -114,7 +114,8 @@ async def test_a_rotation_keeps_clients_another_account_shares(
     kube, clock = FakeKube(), Clock()
     state = operator_state(kube, clock)
     shared = await connection_for(state, account("prod", 1))
-    state.clients.for_connection(shared)
+    async with state.azure.borrow(shared):
+        pass
     assert await connection_for(state, account("copy", 1)) == shared
 
     kube.secrets[("ops", "azure", "secret")] = "second"
@@ -130,9 +131,9 @@ async def test_a_deleted_account_takes_its_connection_clients_and_budget(
 ) -> None:
     state = operator_state(FakeKube(), Clock())
     connection = await connection_for(state, account("prod", 1))
-    async with state.borrow_gateway(connection):
+    async with state.azure.borrow(connection):
         pass
-    state.accepted_plans.add((SUBSCRIPTION, PurchasePlan("p", "pub", "prod")))
+    state.azure.accepted_plans.add((SUBSCRIPTION, PurchasePlan("p", "pub", "prod")))
 
     await forget_account(state, "prod")
 
@@ -159,11 +160,13 @@ async def test_prune_drops_what_is_kept_for_pools_and_accounts_that_are_gone(
     kept = await connection_for(state, account("kept", 1))
     gone = await connection_for(state, account("gone", 1, OTHER_SUBSCRIPTION))
     for connection in (kept, gone):
-        async with state.borrow_gateway(connection):
+        async with state.azure.borrow(connection):
             pass
         key = CacheKey.of(connection.subscription_id, "westeurope", UBUNTU)
-        await state.latest.get(key, 60.0, resolve)
-        state.accepted_plans.add((connection.subscription_id, PurchasePlan("p", "pub", "prod")))
+        await state.azure.latest.get(key, 60.0, resolve)
+        state.azure.accepted_plans.add(
+            (connection.subscription_id, PurchasePlan("p", "pub", "prod"))
+        )
     remember_pool(state, "uid-a", "a")
     remember_pool(state, "uid-b", "b")
     live = Live.of({"uid-a": [("default", "a")]}, {"kept": []})
@@ -185,14 +188,14 @@ async def test_prune_forgets_old_image_resolutions() -> None:
     clock = Clock()
     state = operator_state(FakeKube(), clock)
     await connection_for(state, account("kept", 1))
-    await state.latest.get(CacheKey.of(SUBSCRIPTION, "westeurope", UBUNTU), 60.0, resolve)
+    await state.azure.latest.get(CacheKey.of(SUBSCRIPTION, "westeurope", UBUNTU), 60.0, resolve)
     live = Live.of({}, {"kept": []})
 
     await prune(state, live)
-    assert len(state.latest) == 1
+    assert len(state.azure.latest) == 1
     clock.now += 2 * 86400
     await prune(state, live)
-    assert len(state.latest) == 0
+    assert len(state.azure.latest) == 0
 
 
 async def test_prune_leaves_the_lock_of_a_pass_that_holds_it() -> None:

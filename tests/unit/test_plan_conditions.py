@@ -16,7 +16,6 @@ from vmroll.plan.conditions import (
     State,
     assess,
     find_condition,
-    is_true,
     remove_condition,
     set_condition,
 )
@@ -133,7 +132,9 @@ def test_assess_sets_kstatus_conditions_together(
     kstatus = {c.type: str(c.status) for c in update.conditions if c.type != "ImageResolved"}
     assert kstatus == expected
     assert all(c.reason == reason for c in update.conditions if c.type != "ImageResolved")
-    assert is_true(update.conditions, ConditionType.IMAGE_RESOLVED)
+    resolved = find_condition(update.conditions, ConditionType.IMAGE_RESOLVED)
+    assert resolved is not None
+    assert resolved.status is ConditionStatus.TRUE
     assert update.changed
 
 

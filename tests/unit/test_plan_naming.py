@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -9,8 +11,6 @@ from hypothesis import strategies as st
 from vmroll.plan.naming import (
     allocate_vm_names,
     computer_name,
-    is_valid_computer_name,
-    is_valid_vm_name,
     uid_tag,
     vm_index,
     vm_name,
@@ -18,6 +18,21 @@ from vmroll.plan.naming import (
 
 UID = "6f1c2a0e-8d7b-4a51-9d3e-0c6a7b1e2f3d"
 TAG = uid_tag(UID)
+
+# Azure's rules for Linux VMs (plan/naming.py's docstring), as the tests check them.
+_VM_NAME = re.compile(r"[A-Za-z0-9]([A-Za-z0-9_.-]{0,62}[A-Za-z0-9_])?")
+_COMPUTER_NAME = re.compile(r"[A-Za-z0-9]([A-Za-z0-9-]{0,62}[A-Za-z0-9])?")
+
+
+def is_valid_vm_name(name: str) -> bool:
+    """Whether Azure accepts `name` for a Linux VM."""
+    return _VM_NAME.fullmatch(name) is not None
+
+
+def is_valid_computer_name(name: str) -> bool:
+    """Whether Azure accepts `name` as a Linux computer name."""
+    return _COMPUTER_NAME.fullmatch(name) is not None and not name.isdigit()
+
 
 k8s_names = st.from_regex(r"[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?", fullmatch=True)
 

@@ -32,12 +32,12 @@ from vmroll.plan.rollout_model import (
     RolloutHistory,
     RolloutPhase,
     RolloutSpec,
-    Strategy,
+    RolloutStrategy,
     Target,
 )
 
 OLDER = Target("rev-older", "0.9.0")
-REIMAGE = Strategy.ROLLING_REIMAGE
+REIMAGE = RolloutStrategy.ROLLING_REIMAGE
 ZONES = ("1", "2", "3")
 OLD_TO_NEW = ReimagePairs(frozenset({(OLD.revision, NEW.revision)}))
 STEADY = RolloutHistory(previous_good=NEW)
@@ -82,7 +82,7 @@ CASES = {
         history=STEADY,
     ),
     "scale-down-old-revision-first": Case(
-        spec(replicas=2, strategy=Strategy.ON_DELETE),
+        spec(replicas=2, strategy=RolloutStrategy.ON_DELETE),
         (new("n1"), vm("o2"), new("n3")),
         ["delete o2 Surplus"],
         phase=RolloutPhase.PROGRESSING,
@@ -206,10 +206,10 @@ CASES = {
     ),
     # OnDelete, windows, completion.
     "on-delete-leaves-old-vms-alone": Case(
-        spec(strategy=Strategy.ON_DELETE), three_old(), [], RolloutPhase.AWAITING_DELETION
+        spec(strategy=RolloutStrategy.ON_DELETE), three_old(), [], RolloutPhase.AWAITING_DELETION
     ),
     "on-delete-creates-missing-on-the-target": Case(
-        spec(strategy=Strategy.ON_DELETE),
+        spec(strategy=RolloutStrategy.ON_DELETE),
         (vm("o1"), vm("o2")),
         ["create - rev-new Missing"],
         RolloutPhase.AWAITING_DELETION,

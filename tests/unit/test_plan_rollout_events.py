@@ -13,7 +13,7 @@ from vmroll.plan.rollout import (
     Plan,
     ReimagePairs,
     RolloutHistory,
-    Strategy,
+    RolloutStrategy,
     Target,
     plan_rollout,
 )
@@ -33,7 +33,7 @@ GOOD = RolloutHistory(previous_good=OLD)
 
 def _reimage_plan(*instances: ObservedInstance, in_window: bool = True, replicas: int = 6) -> Plan:
     rollout = spec(
-        replicas=replicas, strategy=Strategy.ROLLING_REIMAGE, max_surge=0, max_unavailable=2
+        replicas=replicas, strategy=RolloutStrategy.ROLLING_REIMAGE, max_surge=0, max_unavailable=2
     )
     return plan_rollout(rollout, instances, GOOD, NOW, in_window=in_window, reimage_pairs=REIMAGE)
 
@@ -178,7 +178,9 @@ def test_rollout_events(row: Row) -> None:
 
 
 def test_a_replaced_batch_names_the_vms_it_replaces() -> None:
-    rollout = spec(replicas=3, strategy=Strategy.ROLLING_REPLACE, max_surge=1, max_unavailable=0)
+    rollout = spec(
+        replicas=3, strategy=RolloutStrategy.ROLLING_REPLACE, max_surge=1, max_unavailable=0
+    )
     fleet = [new("web-4"), vm("web-1"), vm("web-2"), vm("web-3")]
     plan = plan_rollout(rollout, fleet, GOOD, NOW)
     assert _lines(_before(NEW, in_progress=True, previous="1.0.0"), plan, _context(replicas=3)) == [
@@ -189,7 +191,7 @@ def test_a_replaced_batch_names_the_vms_it_replaces() -> None:
 def test_a_failed_revision_posts_a_rollback_warning() -> None:
     rollout = spec(
         replicas=2,
-        strategy=Strategy.ROLLING_REIMAGE,
+        strategy=RolloutStrategy.ROLLING_REIMAGE,
         max_surge=0,
         max_unavailable=1,
         progress_deadline_seconds=600,

@@ -36,7 +36,7 @@ from vmroll.plan.rollout_model import (
     RolloutPhase,
     RolloutProgress,
     RolloutSpec,
-    Strategy,
+    RolloutStrategy,
     Target,
 )
 
@@ -306,23 +306,23 @@ ROLLING_BACK = history(bad=frozenset({NEW.revision}))
     ("strategy", "fleet", "pairs", "before", "expected"),
     [
         pytest.param(
-            Strategy.ROLLING_REPLACE, (new("n1", UNHEALTHY), vm("o2"), vm("o3")), NO_REIMAGE,
+            RolloutStrategy.ROLLING_REPLACE, (new("n1", UNHEALTHY), vm("o2"), vm("o3")), NO_REIMAGE,
             history(), ["create - rev-old 1.0.0"], id="replace-creates-the-previous-version",
         ),
         pytest.param(
-            Strategy.ROLLING_REIMAGE, (new("n1", UNHEALTHY), new("n2", UNHEALTHY), vm("o3")),
+            RolloutStrategy.ROLLING_REIMAGE, (new("n1", UNHEALTHY), new("n2", UNHEALTHY), vm("o3")),
             ReimagePairs(frozenset({(NEW.revision, OLD.revision)})), history(),
             ["reimage n1 rev-old 1.0.0", "reimage n2 rev-old 1.0.0"],
             id="reimage-back-to-the-previous-version",
         ),
         pytest.param(
-            Strategy.ROLLING_REIMAGE, (vm("o3"),), NO_REIMAGE, ROLLING_BACK,
+            RolloutStrategy.ROLLING_REIMAGE, (vm("o3"),), NO_REIMAGE, ROLLING_BACK,
             ["create - rev-old 1.0.0"] * 2, id="replaced-by-the-previous-version",
         ),
     ],
 )  # fmt: skip
 def test_a_rollback_writes_the_previous_revisions_image(
-    strategy: Strategy,
+    strategy: RolloutStrategy,
     fleet: tuple[ObservedInstance, ...],
     pairs: ReimagePairs,
     before: RolloutHistory,
@@ -330,7 +330,7 @@ def test_a_rollback_writes_the_previous_revisions_image(
 ) -> None:
     """Whatever the spec's target is now, every VM a rollback writes is the previous good
     revision at its own image version, never the failed one."""
-    reimage = strategy is Strategy.ROLLING_REIMAGE
+    reimage = strategy is RolloutStrategy.ROLLING_REIMAGE
     rolling = spec(strategy=strategy, max_surge=0 if reimage else 1,
                    max_unavailable=1 if reimage else 0)  # fmt: skip
     plan = plan_rollout(rolling, fleet, before, NOW, reimage_pairs=pairs)

@@ -28,7 +28,7 @@ from vmroll.plan.rollout_model import (
     RolloutHistory,
     RolloutPhase,
     RolloutSpec,
-    Strategy,
+    RolloutStrategy,
     Target,
 )
 
@@ -52,9 +52,9 @@ def scenarios(draw: st.DrawFn, *, replicas: st.SearchStrategy[int], on_failure: 
     count = draw(replicas)
     zones = draw(st.sampled_from([(), ("1",), ("1", "2", "3")]))
     strategy = draw(
-        st.sampled_from([Strategy.ROLLING_REPLACE, Strategy.ROLLING_REIMAGE])
+        st.sampled_from([RolloutStrategy.ROLLING_REPLACE, RolloutStrategy.ROLLING_REIMAGE])
         if on_failure
-        else st.sampled_from(Strategy)
+        else st.sampled_from(RolloutStrategy)
     )
     deadline = draw(st.sampled_from([None, 900, 1800]))
     # A rollback needs a trigger: a deadline, or a share of unhealthy VMs below 100%.
@@ -103,7 +103,7 @@ def test_a_good_revision_always_completes(
             NEW.revision: rng.randint(0, 1 if on_failure else 3),
         },
         chaos_steps=chaos_steps,
-        user_deletes_old=spec.strategy is Strategy.ON_DELETE,
+        user_deletes_old=spec.strategy is RolloutStrategy.ON_DELETE,
     )
     bound = 40 + chaos_steps + 20 * max(spec.replicas, len(scenario.world.vms))
     world, plan, steps = run(
@@ -174,7 +174,7 @@ def test_a_held_pool_still_scales_and_repairs_but_never_rolls(
 @settings(max_examples=150, deadline=None)
 @given(scenario=scenarios(replicas=st.integers(0, 9), on_failure=False))
 def test_a_replacing_rollout_leaves_zones_balanced(scenario: Scenario) -> None:
-    spec = replace(scenario.spec, zones=("1", "2", "3"), strategy=Strategy.ROLLING_REPLACE)
+    spec = replace(scenario.spec, zones=("1", "2", "3"), strategy=RolloutStrategy.ROLLING_REPLACE)
     rng = random.Random(scenario.seed)
     behaviour = Behaviour({OLD.revision: 1, NEW.revision: rng.randint(0, 3)})
     start = fleet(OLD, len(scenario.world.vms), spec.zones, healthy=True)
@@ -207,7 +207,7 @@ def observed_fleets(draw: st.DrawFn) -> tuple[ObservedInstance, ...]:
 one_pass_specs = st.builds(
     spec,
     replicas=st.integers(0, 8),
-    strategy=st.sampled_from(Strategy),
+    strategy=st.sampled_from(RolloutStrategy),
     max_surge=fenceposts,
     max_unavailable=fenceposts,
     paused=st.booleans(),

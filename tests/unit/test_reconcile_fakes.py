@@ -19,7 +19,7 @@ from vmroll.azure.images import (
     PurchasePlan,
     ResolvedImage,
 )
-from vmroll.azure.lro import OperationKind, OperationRecord, OperationState
+from vmroll.azure.lro import LroKind, OperationRecord, OperationState
 from vmroll.azure.vm_body import VmSpec, build_vm_body
 from vmroll.azure.vms import PoolListing, PoolVm, VmRuntime
 from vmroll.plan.ownership import PoolIdentity, partition
@@ -123,25 +123,25 @@ class FakeAzure:
         runs = reference.get("version") or reference["id"].rsplit("/", 1)[-1]
         created = vm(spec.name, tags["vmroll.io_pool-uid"], tags, "Creating")
         self.vms[spec.name] = replace(created, image_version=runs)
-        return OperationRecord(OperationKind.CREATE, f"/vms/{spec.name}", f"token-{spec.name}")
+        return OperationRecord(LroKind.CREATE, f"/vms/{spec.name}", f"token-{spec.name}")
 
     async def delete_vm(self, vm: PoolVm, pool_uid: str, *, force: bool = False) -> OperationRecord:
         assert vm.pool_uid == pool_uid
         self.log.append(f"delete {vm.name}")
         self.vms[vm.name] = replace(self.vms[vm.name], provisioning_state="Deleting")
-        return OperationRecord(OperationKind.DELETE, f"/vms/{vm.name}", f"token-{vm.name}")
+        return OperationRecord(LroKind.DELETE, f"/vms/{vm.name}", f"token-{vm.name}")
 
     async def reimage_vm(
         self, vm: PoolVm, pool_uid: str, exact_version: str | None
     ) -> OperationRecord:
         self.log.append(f"reimage {vm.name}")
         self.vms[vm.name] = replace(self.vms[vm.name], image_version=exact_version)
-        return OperationRecord(OperationKind.REIMAGE, f"/vms/{vm.name}", f"token-{vm.name}")
+        return OperationRecord(LroKind.REIMAGE, f"/vms/{vm.name}", f"token-{vm.name}")
 
     async def wait_operation(self, record: OperationRecord, *, max_wait: float) -> OperationState:
         name = record.resource_id.rsplit("/", 1)[-1]
         self.log.append(f"wait {name}")
-        if record.kind is OperationKind.DELETE:
+        if record.kind is LroKind.DELETE:
             self.vms.pop(name, None)
         elif name in self.vms:
             self.vms[name] = replace(self.vms[name], provisioning_state="Succeeded")

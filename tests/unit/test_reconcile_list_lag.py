@@ -15,7 +15,7 @@ import pytest
 from test_reconcile_fakes import FakeAzure, World
 
 from vmroll.azure.errors import TransientAzureError
-from vmroll.azure.lro import OperationKind, OperationRecord, OperationState
+from vmroll.azure.lro import LroKind, OperationRecord, OperationState
 from vmroll.azure.vm_body import VmSpec
 from vmroll.azure.vms import PoolListing, PoolVm
 from vmroll.plan.ownership import PoolIdentity, partition
@@ -61,7 +61,7 @@ class LaggingAzure(FakeAzure):
 
     async def wait_operation(self, record: OperationRecord, *, max_wait: float) -> OperationState:
         name = record.resource_id.rsplit("/", 1)[-1]
-        if record.kind is OperationKind.DELETE and name in self.vms:
+        if record.kind is LroKind.DELETE and name in self.vms:
             self.departed[name] = (self.vms[name], self.now)
         return await super().wait_operation(record, max_wait=max_wait)
 

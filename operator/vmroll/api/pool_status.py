@@ -116,7 +116,6 @@ class OperationKind(StrEnum):
     CREATE = "Create"
     DELETE = "Delete"
     REIMAGE = "Reimage"
-    UPDATE = "Update"
 
 
 class PendingOperation(ApiModel):
@@ -127,7 +126,7 @@ class PendingOperation(ApiModel):
     """
 
     vm_name: str = Field(description="VM the operation acts on.")
-    kind: OperationKind = Field(description="Create, Delete, Reimage or Update.")
+    kind: OperationKind = Field(description="Create, Delete or Reimage.")
     revision: str | None = Field(default=None, description="Revision the operation moves to.")
     resume_token: str | None = Field(
         default=None, max_length=16384, description="Opaque token to resume polling."

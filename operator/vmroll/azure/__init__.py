@@ -1,7 +1,10 @@
 """The Azure boundary: credentials, SDK clients, and one module per Azure concern.
 
-Handlers use only what is re-exported here: the `ComputeGateway` protocol and its factory, the
-data that crosses the boundary, and the three-kind error hierarchy.
+The rest of the operator builds gateways only through `AzureGateways` (the one factory, used by
+the operator's state and by the integration tests alike) and reaches Azure only through the
+`ComputeGateway` protocol; what it passes and gets back (settings, image references, VM specs,
+operation records) and the three-kind error hierarchy are re-exported here. The reconcile
+package is held to that by an import-linter contract: no SDK, no clients, no gateway internals.
 """
 
 from vmroll.azure.errors import (
@@ -20,8 +23,8 @@ from vmroll.azure.images import (
     PurchasePlan,
     ResolvedImage,
 )
-from vmroll.azure.lro import OperationKind, OperationLost, OperationRecord, OperationState
-from vmroll.azure.protocol import ComputeGateway, GatewayFactory
+from vmroll.azure.lro import LroKind, OperationLost, OperationRecord, OperationState
+from vmroll.azure.protocol import ComputeGateway
 from vmroll.azure.settings import (
     AccountConnection,
     AzureEndpoint,
@@ -46,13 +49,12 @@ __all__ = [
     "ComputeGateway",
     "DefaultChainAuth",
     "GalleryImage",
-    "GatewayFactory",
     "ImageRef",
     "ImageSourceKind",
+    "LroKind",
     "ManagedImage",
     "MarketplaceImage",
     "NotOwnedError",
-    "OperationKind",
     "OperationLost",
     "OperationRecord",
     "OperationState",

@@ -24,7 +24,8 @@ Sleep = Callable[[float], Awaitable[None]]
 
 @dataclass(frozen=True)
 class BudgetSettings:
-    """`capacity` writes at once, then `refill_per_second`; a caller waits at most `max_wait`."""
+    """`capacity` writes at once, then `refill_per_second`; a caller waits at most `max_wait`,
+    queueing behind earlier callers included."""
 
     capacity: float = 20.0
     refill_per_second: float = 1.0
@@ -69,10 +70,12 @@ class WriteBudget:
         return max(blocked, missing / self._settings.refill_per_second)
 
     async def acquire(self) -> None:
-        """Take one write, waiting up to `max_wait`; beyond it raise `WriteBudgetExhausted`."""
+        """Take one write, waiting up to `max_wait` in all (the queue included); beyond it
+        raise `WriteBudgetExhausted`."""
+        arrived = self._clock()
         async with self._lock:
             wait = self.wait_needed()
-            if wait > self._settings.max_wait:
+            if self._clock() - arrived + wait > self._settings.max_wait:
                 self._observer.budget_exhausted()
                 raise WriteBudgetExhausted(
                     f"write budget exhausted; next write in {wait:.1f}s", retry_after=wait

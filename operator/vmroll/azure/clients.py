@@ -117,9 +117,6 @@ class ClientCache:
     def __len__(self) -> int:
         return len(self._entries) + len(self._retired)
 
-    def for_connection(self, connection: AccountConnection) -> AzureClients:
-        return self._entry(connection).clients
-
     def _entry(self, connection: AccountConnection) -> _Entry:
         entry = self._entries.get(connection)
         if entry is None:

@@ -1,16 +1,23 @@
-"""The real `ComputeGateway`: the azure/ modules wired together for one connection.
+"""The real `ComputeGateway`, and `AzureGateways`, the one factory that builds it.
 
-This is the service layer of the Cluster API Provider Azure pattern: it only sequences. Images
-go through the shared `LatestCache`; every write first takes a token from the subscription's
+`AzureGateway` is the service layer of the Cluster API Provider Azure pattern: it only
+sequences. Images go through the shared `LatestCache`; every write (create, delete, reimage,
+the release tag of a retained VM, accepting terms) first takes a token from the subscription's
 `WriteBudget`, and a 429 on a write empties that budget for the `Retry-After`, so all pools of
 the subscription back off together.
+
+`AzureGateways` owns what the gateways share: the SDK clients per connection, the image
+resolutions, the write budgets and the accepted terms. The operator keeps one in its state
+(handlers/state.py) and the integration tests build theirs the same way, so that both run the
+same wiring.
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Collection
+from contextlib import asynccontextmanager
 from typing import TypeVar
 
 from vmroll.azure import images, terms, vms
@@ -120,6 +127,10 @@ class AzureGateway:
             max_wait=max_wait,
         )
 
+    async def release_vm(self, vm: PoolVm, released_at: str) -> None:
+        compute = self._clients.compute
+        await self._write(lambda: vms.release(compute, vm, released_at))
+
     async def _write(self, send: Callable[[], Awaitable[T]]) -> T:
         await self._budget.acquire()
         try:
@@ -136,7 +147,10 @@ def _check_owner(vm: PoolVm, pool_uid: str) -> None:
 
 
 class AzureGateways:
-    """`GatewayFactory` over real clients; create it in kopf's startup, close it on cleanup."""
+    """Gateways per connection, sharing clients, image resolutions, write budgets and terms.
+
+    Create it in kopf's startup (or a test's fixture), close it on cleanup.
+    """
 
     def __init__(
         self,
@@ -147,21 +161,44 @@ class AzureGateways:
         sleep: Sleep = asyncio.sleep,
         observer: AzureObserver = NOT_OBSERVED,
     ) -> None:
-        self._clients = ClientCache(client_options, observer)
-        self._cache = LatestCache(clock)
-        self._budgets = WriteBudgets(budget_settings, clock=clock, sleep=sleep, observer=observer)
-        self._accepted_plans: set[tuple[str, PurchasePlan]] = set()
+        self.clients = ClientCache(client_options, observer)
+        self.latest = LatestCache(clock)
+        self.budgets = WriteBudgets(budget_settings, clock=clock, sleep=sleep, observer=observer)
+        self.accepted_plans: set[tuple[str, PurchasePlan]] = set()
 
-    def gateway(self, connection: AccountConnection) -> ComputeGateway:
-        return AzureGateway(
-            self._clients.for_connection(connection),
-            self._cache,
-            self._budgets.for_subscription(connection.subscription_id),
-            self._accepted_plans,
-        )
+    @asynccontextmanager
+    async def borrow(self, connection: AccountConnection) -> AsyncIterator[ComputeGateway]:
+        """The connection's gateway, whose clients stay open until the block ends (even if the
+        connection is discarded meanwhile: a rotated secret never closes a call in flight)."""
+        async with self.clients.borrow(connection) as clients:
+            budget = self.budgets.for_subscription(connection.subscription_id)
+            yield AzureGateway(clients, self.latest, budget, self.accepted_plans)
 
     async def discard(self, connection: AccountConnection) -> None:
-        await self._clients.discard(connection)
+        """Close the clients of a connection no longer used (account changed or deleted)."""
+        await self.clients.discard(connection)
+
+    async def retain(
+        self, connections: Collection[AccountConnection], *, resolved_after: float
+    ) -> None:
+        """Keep only what `connections` use: their clients, and their subscriptions' budgets,
+        accepted terms and image resolutions made after `resolved_after`."""
+        await self.clients.retain(connections)
+        subscriptions = {connection.subscription_id.lower() for connection in connections}
+        self.budgets.retain(subscriptions)
+        kept = {key for key in self.accepted_plans if key[0] in subscriptions}
+        self.accepted_plans.intersection_update(kept)
+        self.latest.retain(subscriptions, resolved_after)
+
+    def tracked(self) -> dict[str, int]:
+        """How many of each shared thing are kept, for `vmroll_tracked_entries`."""
+        return {
+            "sdk_clients": len(self.clients),
+            "write_budgets": len(self.budgets),
+            "image_resolutions": len(self.latest),
+            "accepted_plans": len(self.accepted_plans),
+        }
 
     async def close(self) -> None:
-        await self._clients.close()
+        """Close every client; on operator shutdown."""
+        await self.clients.close()

@@ -3,8 +3,10 @@
 A hundred pools on "Canonical ubuntu latest" in one region need one answer, not a hundred
 reads per pass. Each entry remembers when it was resolved; a caller whose check interval has
 passed since then triggers one new resolution, and callers that arrive while it runs wait for
-it instead of starting their own. Failures are not remembered: the next caller asks again (the
-handlers' own backoff keeps that from becoming a hot loop). The clock is injected.
+it instead of starting their own. Failures are not remembered: the next caller asks again. That
+is no hot loop, because a pool whose resolution failed does not ask again at once: a transient
+failure sends it into its retry backoff (reconcile/failures.py), a terminal one stalls it until
+its next pass (handlers/pools.py). The clock is injected.
 """
 
 from __future__ import annotations
@@ -45,9 +47,6 @@ class LatestCache:
         self._entries: dict[CacheKey, CachedResolution] = {}
         self._in_flight: dict[CacheKey, asyncio.Future[CachedResolution]] = {}
 
-    def peek(self, key: CacheKey) -> CachedResolution | None:
-        return self._entries.get(key)
-
     async def get(self, key: CacheKey, max_age: float, resolve: Resolver) -> CachedResolution:
         """The cached resolution if younger than `max_age` seconds, else a fresh one."""
         entry = self._entries.get(key)
@@ -72,9 +71,6 @@ class LatestCache:
         self._entries[key] = entry
         future.set_result(entry)
         return entry
-
-    def invalidate(self, key: CacheKey) -> None:
-        self._entries.pop(key, None)
 
     def retain(self, subscriptions: Collection[str], resolved_after: float) -> None:
         """Keep only resolutions for `subscriptions` (lower case) made after `resolved_after`."""

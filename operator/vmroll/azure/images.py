@@ -45,14 +45,19 @@ _MANAGED_IMAGE_ID = re.compile(
 
 
 class ImageSourceKind(StrEnum):
+    """The boundary's own copy of `vmroll.api.image.ImageSourceKind`, same members and values
+    (the boundary never imports the API models; a unit test keeps the two equal)."""
+
     MARKETPLACE = "Marketplace"
     GALLERY = "Gallery"
-    MANAGED = "ManagedImage"
+    MANAGED_IMAGE = "ManagedImage"
 
 
 @dataclass(frozen=True)
 class PurchasePlan:
-    """A marketplace image's plan: required on the VM, and the key of its terms."""
+    """A marketplace image's plan: required on the VM, and the key of its terms. The boundary's
+    hashable record of what `vmroll.api.image.PurchasePlan` says (reconcile/spec_map.py maps
+    one to the other)."""
 
     name: str
     publisher: str
@@ -232,7 +237,7 @@ async def _resolve_managed(
         raise _not_available(ref, location, f"it is in {image.location}")
     image_id = image.id or ref.image_id
     return ResolvedImage(
-        source=ImageSourceKind.MANAGED,
+        source=ImageSourceKind.MANAGED_IMAGE,
         requested=ref.image_id,
         resolved_version=None,
         image_id=image_id,

@@ -17,7 +17,7 @@ import asyncio
 import base64
 import binascii
 import json
-from collections.abc import Awaitable, Callable, Iterator, Mapping
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
@@ -31,7 +31,10 @@ from vmroll.azure.errors import TransientAzureError, azure_errors
 _URL_HEADERS = ("azure-asyncoperation", "location", "operation-location")
 
 
-class OperationKind(StrEnum):
+class LroKind(StrEnum):
+    """What a long-running operation does. The pool's status records the same values as its
+    own `vmroll.api.pool_status.OperationKind`, which the boundary does not import."""
+
     CREATE = "Create"
     DELETE = "Delete"
     REIMAGE = "Reimage"
@@ -46,16 +49,9 @@ class OperationState(StrEnum):
 class OperationRecord:
     """What was started, on which resource, and how to find it again."""
 
-    kind: OperationKind
+    kind: LroKind
     resource_id: str
     token: str
-
-    def to_dict(self) -> dict[str, str]:
-        return {"kind": self.kind.value, "resourceId": self.resource_id, "token": self.token}
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, str]) -> OperationRecord:
-        return cls(OperationKind(data["kind"]), data["resourceId"], data["token"])
 
 
 class OperationLost(TransientAzureError):
@@ -67,7 +63,7 @@ Resume = Callable[[str], Awaitable[Poller]]
 
 
 async def start(
-    kind: OperationKind, resource_id: str, begin: Callable[[], Awaitable[Poller]]
+    kind: LroKind, resource_id: str, begin: Callable[[], Awaitable[Poller]]
 ) -> OperationRecord:
     """Send the request and return its record without waiting for the operation."""
     with azure_errors(f"{kind.value.lower()} {resource_id}"):
@@ -89,7 +85,7 @@ async def wait(
         except TimeoutError:
             return OperationState.RUNNING
         except ResourceNotFoundError as error:
-            if record.kind is OperationKind.DELETE:
+            if record.kind is LroKind.DELETE:
                 return OperationState.SUCCEEDED
             raise OperationLost(f"{action}: the operation is no longer known") from error
     return OperationState.SUCCEEDED

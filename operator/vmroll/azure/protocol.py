@@ -1,9 +1,12 @@
-"""What the handlers may ask of Azure, as `typing.Protocol`s.
+"""What a reconcile pass may ask of Azure, as a `typing.Protocol`.
 
-Handlers depend on these and nothing else from `vmroll.azure`'s internals, so that they can be
-tested with a fake and so that every Azure call goes through the one place that resolves
-images once per interval, spends the write budget, records long-running operations and
-classifies errors (`TransientAzureError`, `TerminalAzureError`, `AzureAccessError`).
+The reconcile package depends on `ComputeGateway` and on the data that crosses it, never on the
+SDK or on how the gateway is built (an import-linter contract holds it to that), so that a pass
+is tested with a fake and every Azure call goes through the one place that resolves images once
+per interval, spends the write budget (and empties it on a 429), records long-running
+operations and classifies errors (`TransientAzureError`, `TerminalAzureError`,
+`AzureAccessError`). The real gateway is built by `AzureGateways` (azure/gateway.py), the one
+factory that the operator and the integration tests both use.
 """
 
 from __future__ import annotations
@@ -12,7 +15,6 @@ from typing import Protocol
 
 from vmroll.azure.images import ImageRef, PurchasePlan, ResolvedImage
 from vmroll.azure.lro import OperationRecord, OperationState
-from vmroll.azure.settings import AccountConnection
 from vmroll.azure.vm_body import VmSpec
 from vmroll.azure.vms import PoolListing, PoolVm, VmRuntime
 from vmroll.plan.ownership import PoolIdentity
@@ -61,18 +63,6 @@ class ComputeGateway(Protocol):
         """Follow a recorded operation for up to `max_wait` seconds, after a restart too."""
         ...
 
-
-class GatewayFactory(Protocol):
-    """Gateways per connection, sharing clients, image resolutions and write budgets."""
-
-    def gateway(self, connection: AccountConnection) -> ComputeGateway:
-        """The gateway of a connection; its clients are made once and then shared."""
-        ...
-
-    async def discard(self, connection: AccountConnection) -> None:
-        """Close the clients of a connection no longer used (account deleted, secret rotated)."""
-        ...
-
-    async def close(self) -> None:
-        """Close every client; on operator shutdown."""
+    async def release_vm(self, vm: PoolVm, released_at: str) -> None:
+        """Tag a VM of a `deletionPolicy: Retain` pool as released; its other tags stay."""
         ...

@@ -16,7 +16,8 @@ PUBLIC_AUTHORITY_HOST = "https://login.microsoftonline.com"
 
 @dataclass(frozen=True)
 class ClientSecretAuth:
-    """A service principal with a client secret (for example from a Kubernetes Secret)."""
+    """A service principal with its client secret, read from the Secret that
+    `vmroll.api.account.ClientSecretAuth` references (handlers/connections.py reads it)."""
 
     client_id: str
     secret: str = field(repr=False)

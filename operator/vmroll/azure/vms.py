@@ -21,14 +21,16 @@ from azure.mgmt.compute.models import (
     VirtualMachine,
     VirtualMachineInstanceView,
     VirtualMachineReimageParameters,
+    VirtualMachineUpdate,
 )
 
 from vmroll.azure.errors import azure_errors
-from vmroll.azure.lro import OperationKind, OperationRecord, Poller, start
+from vmroll.azure.lro import LroKind, OperationRecord, Poller, start
 from vmroll.azure.vm_body import VmSpec, build_vm_body
 from vmroll.plan.ownership import (
     IMAGE_VERSION_TAG,
     POOL_UID_TAG,
+    RELEASED_TAG,
     REVISION_TAG,
     PoolIdentity,
     partition,
@@ -163,7 +165,7 @@ async def begin_create(
             resource_group, spec.name, body
         )
 
-    return await start(OperationKind.CREATE, resource_id, begin)
+    return await start(LroKind.CREATE, resource_id, begin)
 
 
 async def begin_delete(
@@ -174,7 +176,7 @@ async def begin_delete(
             vm.resource_group, vm.name, force_deletion=force or None
         )
 
-    return await start(OperationKind.DELETE, vm.resource_id, begin)
+    return await start(LroKind.DELETE, vm.resource_id, begin)
 
 
 async def begin_reimage(
@@ -188,18 +190,26 @@ async def begin_reimage(
     async def begin() -> Poller:
         return await compute.virtual_machines.begin_reimage(vm.resource_group, vm.name, parameters)
 
-    return await start(OperationKind.REIMAGE, vm.resource_id, begin)
+    return await start(LroKind.REIMAGE, vm.resource_id, begin)
+
+
+async def release(compute: ComputeManagementClient, vm: PoolVm, released_at: str) -> None:
+    """Tag a retained VM as released, keeping its other tags; wait for the update to end."""
+    update = VirtualMachineUpdate(tags={**vm.tags, RELEASED_TAG: released_at})
+    with azure_errors(f"tag {vm.resource_id} as released"):
+        poller = await compute.virtual_machines.begin_update(vm.resource_group, vm.name, update)
+        await poller.result()
 
 
 async def resume(compute: ComputeManagementClient, record: OperationRecord, token: str) -> Poller:
     """A poller for a recorded operation; the SDK ignores the other arguments given a token."""
     resource_group, name = _group_and_name(record.resource_id)
     operations = compute.virtual_machines
-    if record.kind is OperationKind.CREATE:
+    if record.kind is LroKind.CREATE:
         return await operations.begin_create_or_update(
             resource_group, name, VirtualMachine({}), continuation_token=token
         )
-    if record.kind is OperationKind.DELETE:
+    if record.kind is LroKind.DELETE:
         return await operations.begin_delete(resource_group, name, continuation_token=token)
     return await operations.begin_reimage(resource_group, name, continuation_token=token)
 

@@ -49,8 +49,3 @@ def template(
     for values in values_files:
         args += ["--values", str(values)]
     return run_helm(helm, *args, "--kube-version", KUBERNETES_VERSION)
-
-
-def lint(helm: Path, chart: Path, *, strict: bool = True) -> str:
-    args = ["lint", str(chart), "--kube-version", KUBERNETES_VERSION]
-    return run_helm(helm, *args, *(["--strict"] if strict else []))

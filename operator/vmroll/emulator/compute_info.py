@@ -13,10 +13,10 @@ from typing import Any
 
 from aiohttp import web
 
-from vmroll.emulator.arm_request import api_version, not_found, resource_group
+from vmroll.emulator.arm_request import not_found
 from vmroll.emulator.catalog import Location
+from vmroll.emulator.catalog_request import api_version, location_not_available, resource_group
 from vmroll.emulator.context import CONTEXT, EmulatorContext
-from vmroll.emulator.errors import ArmError
 from vmroll.emulator.vm_routes import API_VERSIONS
 
 JSON = dict[str, Any]
@@ -43,14 +43,7 @@ def _location(context: EmulatorContext, request: web.Request, kind: str) -> Loca
     name = request.match_info["location"]
     region = context.catalog.location(name)
     if region is None:
-        available = ",".join(loc.name for loc in context.catalog.locations)
-        raise ArmError(
-            400,
-            "LocationNotAvailableForResourceType",
-            f"The provided location '{name}' is not available for resource type "
-            f"'Microsoft.Compute/locations/{kind}'. List of available regions for the resource "
-            f"type is '{available}'.",
-        )
+        raise location_not_available(context.catalog, name, f"Microsoft.Compute/locations/{kind}")
     return region
 
 

@@ -24,6 +24,7 @@ from pydantic.alias_generators import to_camel
 from vmroll.emulator import admin, compute_info, network, state, vm_routes
 from vmroll.emulator.admin import vm_summary
 from vmroll.emulator.catalog import Catalog, Faults, load_catalog
+from vmroll.emulator.catalog_request import resource_groups
 from vmroll.emulator.context import CONTEXT, EmulatorContext
 from vmroll.emulator.faults import FaultInjector
 from vmroll.emulator.identity import Identity
@@ -139,7 +140,9 @@ class Emulator:
 
 def build_context(catalog: Catalog, data_dir: Path, clock: Clock = time.time) -> EmulatorContext:
     faults = FaultInjector(catalog.faults)
-    images = ImageService(catalog.images, page_size=catalog.page_size)
+    images = ImageService(
+        catalog.images, resource_groups=resource_groups(catalog), page_size=catalog.page_size
+    )
     operations = OperationStore(clock)
     return EmulatorContext(
         catalog=catalog,

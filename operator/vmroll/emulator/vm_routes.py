@@ -14,13 +14,8 @@ from typing import Any
 
 from aiohttp import web
 
-from vmroll.emulator.arm_request import (
-    api_version,
-    check_preconditions,
-    json_body,
-    not_found,
-    resource_group,
-)
+from vmroll.emulator.arm_request import check_preconditions, json_body, not_found
+from vmroll.emulator.catalog_request import api_version, location_not_available, resource_group
 from vmroll.emulator.context import CONTEXT, EmulatorContext
 from vmroll.emulator.errors import ArmError
 from vmroll.emulator.images.resolve import ResolvedImage
@@ -81,13 +76,8 @@ async def create_or_update(request: web.Request) -> web.Response:
         check_create_request(body)
         location = body["location"].replace(" ", "").lower()
         if context.catalog.location(location) is None:
-            available = ",".join(loc.name for loc in context.catalog.locations)
-            raise ArmError(
-                400,
-                "LocationNotAvailableForResourceType",
-                f"The provided location '{body['location']}' is not available for resource type "
-                f"'Microsoft.Compute/virtualMachines'. List of available regions for the resource "
-                f"type is '{available}'.",
+            raise location_not_available(
+                context.catalog, body["location"], "Microsoft.Compute/virtualMachines"
             )
         record, operation = context.vms.create(
             subscription_id, group, name, location, body, accepting

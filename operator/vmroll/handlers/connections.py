@@ -19,7 +19,7 @@ import os
 
 from vmroll.api.account import AzureAccount, CaBundle
 from vmroll.api.types import NamespacedKeyReference
-from vmroll.azure import settings as az
+from vmroll.azure import settings
 from vmroll.handlers.kube import KubeApi, SecretNotText
 from vmroll.handlers.state import Connection, OperatorState
 from vmroll.plan.account_trust import TrustPolicy, check_trust, reference_namespace
@@ -38,7 +38,7 @@ class AccountConfigError(Exception):
         self.message = message
 
 
-async def connection_for(state: OperatorState, account: AzureAccount) -> az.AccountConnection:
+async def connection_for(state: OperatorState, account: AzureAccount) -> settings.AccountConnection:
     meta = account.metadata
     key = (meta.uid or "", str(meta.generation or 0))
     cached = state.connections.get(meta.name)
@@ -50,27 +50,27 @@ async def connection_for(state: OperatorState, account: AzureAccount) -> az.Acco
     old = None if cached is None else cached.connection
     unused = all(kept.connection != old for kept in state.connections.values())
     if old is not None and unused:
-        await state.clients.discard(old)
+        await state.azure.discard(old)
     return connection
 
 
 async def build_connection(
     kube: KubeApi, account: AzureAccount, policy: TrustPolicy
-) -> az.AccountConnection:
+) -> settings.AccountConnection:
     spec = account.spec
     decision = check_trust(spec, policy)
     if not decision.allowed:
         assert decision.reason is not None  # a refusal always has one
         raise AccountConfigError(decision.reason, decision.message)
     endpoints = spec.endpoints
-    endpoint = az.AzureEndpoint()
+    endpoint = settings.AzureEndpoint()
     if endpoints is not None:
-        endpoint = az.AzureEndpoint(
-            resource_manager=endpoints.resource_manager or az.PUBLIC_RESOURCE_MANAGER,
-            authority_host=endpoints.authority_host or az.PUBLIC_AUTHORITY_HOST,
+        endpoint = settings.AzureEndpoint(
+            resource_manager=endpoints.resource_manager or settings.PUBLIC_RESOURCE_MANAGER,
+            authority_host=endpoints.authority_host or settings.PUBLIC_AUTHORITY_HOST,
             ca_bundle=await _ca_bundle(kube, endpoints.ca_bundle, policy),
         )
-    return az.AccountConnection(
+    return settings.AccountConnection(
         subscription_id=spec.subscription_id,
         tenant_id=spec.tenant_id,
         auth=await _auth(kube, account, policy),
@@ -78,12 +78,14 @@ async def build_connection(
     )
 
 
-async def _auth(kube: KubeApi, account: AzureAccount, policy: TrustPolicy) -> az.Auth:
+async def _auth(kube: KubeApi, account: AzureAccount, policy: TrustPolicy) -> settings.Auth:
     auth = account.spec.auth
     if auth.client_secret is not None:
         ref = auth.client_secret.secret_ref
         secret = await _secret(kube, ref, policy, "spec.auth.clientSecret.secretRef")
-        return az.ClientSecretAuth(client_id=auth.client_secret.client_id, secret=secret.strip())
+        return settings.ClientSecretAuth(
+            client_id=auth.client_secret.client_id, secret=secret.strip()
+        )
     if auth.workload_identity is not None:
         token_file = os.environ.get(FEDERATED_TOKEN_FILE)
         if not token_file:
@@ -93,8 +95,8 @@ async def _auth(kube: KubeApi, account: AzureAccount, policy: TrustPolicy) -> az
                 "label the operator's pod azure.workload.identity/use=true and annotate its "
                 "ServiceAccount with the client ID",
             )
-        return az.WorkloadIdentityAuth(auth.workload_identity.client_id, token_file)
-    return az.DefaultChainAuth()
+        return settings.WorkloadIdentityAuth(auth.workload_identity.client_id, token_file)
+    return settings.DefaultChainAuth()
 
 
 async def _secret(
@@ -119,13 +121,13 @@ async def _secret(
 
 async def _ca_bundle(
     kube: KubeApi, bundle: CaBundle | None, policy: TrustPolicy
-) -> az.CaBundle | None:
+) -> settings.CaBundle | None:
     if bundle is None:
         return None
     if bundle.pem is not None:
-        return az.CaBundlePem(bundle.pem)
+        return settings.CaBundlePem(bundle.pem)
     if bundle.secret_ref is not None:
-        return az.CaBundlePem(
+        return settings.CaBundlePem(
             await _secret(kube, bundle.secret_ref, policy, "spec.endpoints.caBundle.secretRef")
         )
     ref = bundle.config_map_ref
@@ -138,4 +140,4 @@ async def _ca_bundle(
             f"ConfigMap {namespace}/{ref.name} has no key {ref.key} "
             "(spec.endpoints.caBundle.configMapRef); create it or fix the reference",
         )
-    return az.CaBundlePem(pem)
+    return settings.CaBundlePem(pem)

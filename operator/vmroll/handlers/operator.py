@@ -63,4 +63,4 @@ async def close(memo: kopf.Memo, **_: Any) -> None:
         await server.cleanup()
     state: OperatorState | None = memo.get("state")
     if state is not None:
-        await state.clients.close()
+        await state.azure.close()

@@ -48,7 +48,7 @@ async def account_view(
         connection = await connection_for(state, account)
     except AccountConfigError as error:
         return AccountProblem(error.reason, f"AzureAccount {name} is not usable: {error.message}")
-    gateway = await leases.enter_async_context(state.borrow_gateway(connection))
+    gateway = await leases.enter_async_context(state.azure.borrow(connection))
     return AccountView(name, account.spec, gateway)
 
 

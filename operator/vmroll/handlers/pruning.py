@@ -77,9 +77,5 @@ async def _drop_unused_connections(state: OperatorState) -> None:
     """Clients, write budgets, accepted terms and image resolutions of connections and
     subscriptions no account uses any more."""
     connections = {cached.connection for cached in state.connections.values()}
-    await state.clients.retain(connections)
-    subscriptions = {connection.subscription_id.lower() for connection in connections}
-    state.budgets.retain(subscriptions)
-    kept = {key for key in state.accepted_plans if key[0] in subscriptions}
-    state.accepted_plans.intersection_update(kept)
-    state.latest.retain(subscriptions, state.monotonic() - IMAGE_ENTRY_MAX_AGE_SECONDS)
+    resolved_after = state.monotonic() - IMAGE_ENTRY_MAX_AGE_SECONDS
+    await state.azure.retain(connections, resolved_after=resolved_after)

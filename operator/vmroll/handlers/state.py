@@ -1,11 +1,12 @@
 """The operator's shared state, kept in kopf's `memo` (never in module globals).
 
-One `OperatorState` per process: the SDK clients per account connection, the image-resolution
-cache shared by all pools, the write budget per subscription, each pool's loop memory and lock,
-the Kubernetes client, the injected clock and the metrics (the SDK pipelines and the write budgets
-report to them). `RunConfig` carries what `vmroll run` was told. A pass borrows its gateway for
-as long as it uses it, so that a rotation or deletion of its account never closes clients under
-it; what is kept for pools and accounts that are gone is dropped by handlers/pruning.py.
+One `OperatorState` per process: `AzureGateways` (the SDK clients per account connection, the
+image-resolution cache shared by all pools, the write budget per subscription, the accepted
+terms), each pool's loop memory and lock, the Kubernetes client, the injected clock and the
+metrics (the SDK pipelines and the write budgets report to them). `RunConfig` carries what
+`vmroll run` was told. A pass borrows its gateway (`azure.borrow`) for as long as it uses it, so
+that a rotation or deletion of its account never closes clients under it; what is kept for
+pools and accounts that are gone is dropped by handlers/pruning.py.
 """
 
 from __future__ import annotations
@@ -14,23 +15,18 @@ import asyncio
 import contextlib
 import random
 import time
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from vmroll.azure.budget import WriteBudgets
-from vmroll.azure.clients import ClientCache, ClientOptions
-from vmroll.azure.gateway import AzureGateway
-from vmroll.azure.image_cache import LatestCache
-from vmroll.azure.images import PurchasePlan
+from vmroll.azure.clients import ClientOptions
+from vmroll.azure.gateway import AzureGateways
 from vmroll.azure.settings import AccountConnection
 from vmroll.handlers.kube import KubeApi
 from vmroll.handlers.run_config import RunConfig
 from vmroll.metrics.registry import OperatorMetrics
 from vmroll.plan.account_trust import TrustPolicy
 from vmroll.plan.backoff import BackoffPolicy
-from vmroll.reconcile.gateway import AzurePoolGateway
 from vmroll.reconcile.inputs import PassSettings
 from vmroll.reconcile.memory import PoolMemory
 
@@ -55,23 +51,19 @@ class OperatorState:
     jitter: random.Random = field(default_factory=random.Random)
     """Draws the retry backoff's jitter, so that pools failing together spread out."""
     metrics: OperatorMetrics = field(default_factory=OperatorMetrics)
-    clients: ClientCache = field(init=False)
-    latest: LatestCache = field(init=False)
-    budgets: WriteBudgets = field(init=False)
+    azure: AzureGateways = field(init=False)
     memories: dict[str, PoolMemory] = field(default_factory=dict)
     locks: dict[str, asyncio.Lock] = field(default_factory=dict)
     connections: dict[str, Connection] = field(default_factory=dict)
-    accepted_plans: set[tuple[str, PurchasePlan]] = field(default_factory=set)
     pruned_at: float = float("-inf")
     """When handlers/pruning.py last dropped what is kept for pools and accounts that are gone."""
 
     def __post_init__(self) -> None:
-        self.clients = ClientCache(
-            ClientOptions(polling_interval=self.config.polling_interval), self.metrics
-        )
-        self.latest = LatestCache(self.monotonic)
-        self.budgets = WriteBudgets(
-            clock=self.monotonic, sleep=asyncio.sleep, observer=self.metrics
+        self.azure = AzureGateways(
+            client_options=ClientOptions(polling_interval=self.config.polling_interval),
+            clock=self.monotonic,
+            sleep=asyncio.sleep,
+            observer=self.metrics,
         )
         self.metrics.track(self.tracked)
 
@@ -81,10 +73,7 @@ class OperatorState:
             "pool_memories": len(self.memories),
             "pool_locks": len(self.locks),
             "account_connections": len(self.connections),
-            "sdk_clients": len(self.clients),
-            "write_budgets": len(self.budgets),
-            "image_resolutions": len(self.latest),
-            "accepted_plans": len(self.accepted_plans),
+            **self.azure.tracked(),
         }
         # Scraped outside the event loop (a unit test), there are no tasks to count.
         with contextlib.suppress(RuntimeError):
@@ -106,16 +95,6 @@ class OperatorState:
             allow_custom_endpoints=self.config.allow_custom_endpoints,
             cluster_resource_namespace=self.config.cluster_resource_namespace,
         )
-
-    @asynccontextmanager
-    async def borrow_gateway(
-        self, connection: AccountConnection
-    ) -> AsyncIterator[AzurePoolGateway]:
-        """The connection's gateway, whose clients stay open until the block ends."""
-        async with self.clients.borrow(connection) as clients:
-            budget = self.budgets.for_subscription(connection.subscription_id)
-            boundary = AzureGateway(clients, self.latest, budget, self.accepted_plans)
-            yield AzurePoolGateway(boundary, clients, budget)
 
     def lock(self, uid: str) -> asyncio.Lock:
         return self.locks.setdefault(uid, asyncio.Lock())

@@ -99,12 +99,6 @@ def find_condition(conditions: Sequence[Condition], type_: str) -> Condition | N
     return next((c for c in conditions if c.type == type_), None)
 
 
-def is_true(conditions: Sequence[Condition], type_: str) -> bool:
-    """Whether the condition of `type_` is present and True."""
-    found = find_condition(conditions, type_)
-    return found is not None and found.status is ConditionStatus.TRUE
-
-
 def set_condition(
     conditions: Sequence[Condition],
     type_: str,

@@ -21,8 +21,6 @@ MAX_VM_NAME_LENGTH = 64
 MAX_COMPUTER_NAME_LENGTH = 64
 UID_TAG_LENGTH = 5
 _BASE36 = "0123456789abcdefghijklmnopqrstuvwxyz"
-_VM_NAME = re.compile(r"[A-Za-z0-9]([A-Za-z0-9_.-]{0,62}[A-Za-z0-9_])?")
-_COMPUTER_NAME = re.compile(r"[A-Za-z0-9]([A-Za-z0-9-]{0,62}[A-Za-z0-9])?")
 
 
 def uid_tag(pool_uid: str) -> str:
@@ -58,8 +56,10 @@ def allocate_vm_names(
 ) -> tuple[str, ...]:
     """`count` new names for the pool: the lowest indexes whose names are not taken.
 
-    Pass every VM name in the resource group as `taken` (not only the pool's), so that a new
-    name never collides with any VM there, whoever owns it.
+    Pass as `taken` every name in the resource group that could collide: the pool's own VMs,
+    its look-alikes (`ownership.partition`: other VMs whose names are of this pool's form) and
+    the names of operations still in flight. A name of any other form can never equal one
+    of these, so a new name never collides with any VM there, whoever owns it.
     """
     if count < 0:
         raise ValueError(f"count must not be negative, got {count}")
@@ -80,19 +80,9 @@ def _names(pool_name: str, pool_uid: str) -> Iterator[str]:
         index += 1
 
 
-def is_valid_vm_name(name: str) -> bool:
-    """Whether Azure accepts `name` for a Linux VM."""
-    return _VM_NAME.fullmatch(name) is not None
-
-
 def computer_name(vm_name: str) -> str:
     """The Linux host name for a VM: its name, with what a host name forbids replaced."""
     name = re.sub(r"[^a-z0-9-]", "-", vm_name.lower())[:MAX_COMPUTER_NAME_LENGTH].strip("-")
     if not name or name.isdigit():
         name = f"vm-{name}"[:MAX_COMPUTER_NAME_LENGTH].rstrip("-")
     return name
-
-
-def is_valid_computer_name(name: str) -> bool:
-    """Whether Azure accepts `name` as a Linux computer name."""
-    return _COMPUTER_NAME.fullmatch(name) is not None and not name.isdigit()

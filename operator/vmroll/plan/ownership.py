@@ -24,6 +24,8 @@ POOL_TAG = "vmroll.io_pool"
 POOL_NAMESPACE_TAG = "vmroll.io_pool-namespace"
 REVISION_TAG = "vmroll.io_revision"
 IMAGE_VERSION_TAG = "vmroll.io_image-version"
+RELEASED_TAG = "vmroll.io_released"
+"""Set on the VMs of a `deletionPolicy: Retain` pool when the pool goes: vmroll lets go."""
 OWNERSHIP_TAGS = (POOL_UID_TAG, POOL_TAG, POOL_NAMESPACE_TAG, REVISION_TAG, IMAGE_VERSION_TAG)
 MAX_TAGS = 50
 """Azure's limit of tags per resource."""

@@ -10,11 +10,13 @@ Inputs (all in `vmroll.plan.rollout_model`):
 - `instances`: every VM of the pool Azure listed this pass (`ObservedInstance`: name, revision,
   image version, zone, creation order, `HealthSignals`, the operation vmroll has in flight).
   A VM deleted out of band is simply absent. A VM whose create vmroll started but Azure does
-  not list yet must be passed too (from the recorded operation, `InFlight.CREATE`), or the
-  planner, seeing it missing, asks for it again.
+  not list yet must be passed too, with `InFlight.CREATE`, or the planner, seeing it missing,
+  asks for it again: the pool pass reads such a VM by name (reconcile/listing.py) and takes
+  its in-flight state from the recorded operation (reconcile/observe.py).
 - `history: RolloutHistory`: previous good target, known-bad revisions, progress record, as the
-  previous plan returned them (the handler stores them in status).
-- `now`: the handler's clock; `in_window`: `maintenance.in_maintenance_window(...)` at `now`;
+  previous plan returned them (the pool pass keeps them in memory and restores them from
+  status after a restart, reconcile/memory.py).
+- `now`: the pass's clock; `in_window`: `maintenance.in_maintenance_window(...)` at `now`;
   `reimage_pairs`: which (from, to) revision changes a reimage can make (default none).
 
 Output, a `Plan`: `actions` (CreateVM / DeleteVM / ReimageVM) safe to run concurrently; the
@@ -71,7 +73,7 @@ from vmroll.plan.rollout_model import (
     RolloutPhase,
     RolloutProgress,
     RolloutSpec,
-    Strategy,
+    RolloutStrategy,
     Target,
 )
 from vmroll.plan.rollout_steps import (
@@ -109,7 +111,7 @@ __all__ = [
     "RolloutPhase",
     "RolloutProgress",
     "RolloutSpec",
-    "Strategy",
+    "RolloutStrategy",
     "Target",
     "plan_rollout",
 ]
@@ -133,7 +135,7 @@ def plan_rollout(
     policy = ReadinessPolicy(spec.min_ready_seconds, spec.health_grace_seconds)
     targets = [spec.target] + ([history.previous_good] if history.previous_good else [])
     members_for = {t.revision: assess_fleet(observed, t, policy, now) for t in targets}
-    held = not in_window or spec.strategy is Strategy.ON_DELETE
+    held = not in_window or spec.strategy is RolloutStrategy.ON_DELETE
     decision = decide_target(spec, history, members_for, now, held=held)
     members = members_for[decision.target.revision]
 
@@ -148,7 +150,7 @@ def plan_rollout(
     failed = tuple(a.name for a in p.actions if isinstance(a, DeleteVM))
     p = remove_surplus(p, spec.replicas, surge, spec.strategy)
     p = p.with_replaced(to_replace(p, spec.strategy, reimage_pairs))
-    rolling = not spec.paused and in_window and spec.strategy is not Strategy.ON_DELETE
+    rolling = not spec.paused and in_window and spec.strategy is not RolloutStrategy.ON_DELETE
     wanted = new_vms_wanted(p, spec.replicas, surge, unavailable) if rolling else 0
     p = add_vms(p, missing=spec.replicas - p.live, wanted=wanted)
     fallback: tuple[str, ...] = ()
@@ -183,7 +185,7 @@ def plan_rollout(
             below_availability_floor=_available(members) < p.floor,
             unhealthy_updated=decision.unhealthy_updated,
             replaced_instead_of_reimaged=(
-                fallback if spec.strategy is Strategy.ROLLING_REIMAGE else ()
+                fallback if spec.strategy is RolloutStrategy.ROLLING_REIMAGE else ()
             ),
             failed_replaced=failed,
         ),
@@ -209,7 +211,7 @@ def _phase(
         return RolloutPhase.ROLLING_BACK
     if old_remain and not in_window:
         return RolloutPhase.WAITING_FOR_WINDOW
-    if old_remain and spec.strategy is Strategy.ON_DELETE:
+    if old_remain and spec.strategy is RolloutStrategy.ON_DELETE:
         return RolloutPhase.AWAITING_DELETION
     return RolloutPhase.PROGRESSING
 

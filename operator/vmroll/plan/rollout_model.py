@@ -15,8 +15,8 @@ from datetime import datetime
 from vmroll.plan.availability import HealthSignals, Readiness
 
 
-class Strategy(enum.Enum):
-    """How old VMs are brought to the target revision."""
+class RolloutStrategy(enum.Enum):
+    """How old VMs are brought to the target revision (the spec's `strategy.type`)."""
 
     ROLLING_REIMAGE = "RollingReimage"  # reimage in place; replace when the change needs it
     ROLLING_REPLACE = "RollingReplace"  # create new VMs, then delete old ones
@@ -79,7 +79,7 @@ class RolloutSpec:
 
     replicas: int
     target: Target
-    strategy: Strategy
+    strategy: RolloutStrategy
     max_surge: int | str
     max_unavailable: int | str
     min_ready_seconds: int

@@ -19,7 +19,7 @@ from collections.abc import Callable
 
 from vmroll.plan.availability import Readiness
 from vmroll.plan.rollout_fleet import Member, PlanningPass
-from vmroll.plan.rollout_model import CreateReason, DeleteReason, ReimagePairs, Strategy
+from vmroll.plan.rollout_model import CreateReason, DeleteReason, ReimagePairs, RolloutStrategy
 
 
 def replace_failed(p: PlanningPass) -> PlanningPass:
@@ -70,7 +70,9 @@ def rollout_order(p: PlanningPass) -> Callable[[Member], tuple[bool, int, int, i
     return key
 
 
-def remove_surplus(p: PlanningPass, replicas: int, surge: int, strategy: Strategy) -> PlanningPass:
+def remove_surplus(
+    p: PlanningPass, replicas: int, surge: int, strategy: RolloutStrategy
+) -> PlanningPass:
     """Delete VMs beyond `allowed_live` in `surplus_order`; when the next one in that order
     would take availability below the floor, wait for a later pass rather than pick another."""
     while p.live > allowed_live(p, replicas, surge, strategy):
@@ -84,22 +86,24 @@ def remove_surplus(p: PlanningPass, replicas: int, surge: int, strategy: Strateg
     return p
 
 
-def allowed_live(p: PlanningPass, replicas: int, surge: int, strategy: Strategy) -> int:
+def allowed_live(p: PlanningPass, replicas: int, surge: int, strategy: RolloutStrategy) -> int:
     """While old VMs remain a rolling strategy may use its surge; otherwise `replicas`."""
     old_remain = any(not m.updated for m in p.remaining)
-    return replicas + surge if old_remain and strategy is not Strategy.ON_DELETE else replicas
+    return (
+        replicas + surge if old_remain and strategy is not RolloutStrategy.ON_DELETE else replicas
+    )
 
 
-def to_replace(p: PlanningPass, strategy: Strategy, pairs: ReimagePairs) -> frozenset[str]:
+def to_replace(p: PlanningPass, strategy: RolloutStrategy, pairs: ReimagePairs) -> frozenset[str]:
     """Old VMs the strategy will replace rather than keep (in place, or forever for OnDelete)."""
-    if strategy is Strategy.ON_DELETE:
+    if strategy is RolloutStrategy.ON_DELETE:
         return frozenset()
     return frozenset(
         m.name
         for m in p.remaining
         if not m.updated
         and (
-            strategy is Strategy.ROLLING_REPLACE
+            strategy is RolloutStrategy.ROLLING_REPLACE
             or not pairs.allows(m.instance.revision, p.target.revision)
         )
     )

@@ -54,25 +54,10 @@ def is_latest(text: str) -> bool:
     return text.lower() == LATEST
 
 
-def sort_versions(names: Iterable[str]) -> list[str]:
-    """Exact versions in ascending numeric order; names that are not versions are dropped."""
-    return [str(v) for v in sorted(parse_image_version(n) for n in names if is_image_version(n))]
-
-
 def newest_version(names: Iterable[str]) -> str | None:
     """The newest exact version among `names`, or None when there is none."""
     versions = [parse_image_version(name) for name in names if is_image_version(name)]
     return str(max(versions)) if versions else None
-
-
-def is_newer(candidate: str, than: str) -> bool:
-    """Whether exact version `candidate` comes after exact version `than`."""
-    return parse_image_version(candidate).components > parse_image_version(than).components
-
-
-def resolve_marketplace_latest(listed_names: Iterable[str]) -> str | None:
-    """Marketplace "latest" from a listing of version names (one SKU in one region)."""
-    return newest_version(listed_names)
 
 
 def normalize_location(location: str) -> str:

@@ -22,21 +22,14 @@ from typing import TypeVar
 
 from vmroll.api.pool_status import OperationKind, PendingOperation
 from vmroll.azure.errors import AzureGatewayError, TransientAzureError
-from vmroll.azure.lro import OperationKind as LroKind
-from vmroll.azure.lro import OperationRecord, OperationState
+from vmroll.azure.lro import LroKind, OperationRecord, OperationState
+from vmroll.azure.protocol import ComputeGateway
 from vmroll.azure.vm_body import VmSpec
 from vmroll.azure.vms import PoolVm, vm_resource_id
 from vmroll.plan.rollout_model import ReimageVM
-from vmroll.reconcile.gateway import PoolGateway
 from vmroll.reconcile.memory import NORMAL, EventSink, PoolMemory, StatusSink
 
 T = TypeVar("T")
-
-_LRO_KINDS = {
-    OperationKind.CREATE: LroKind.CREATE,
-    OperationKind.DELETE: LroKind.DELETE,
-    OperationKind.REIMAGE: LroKind.REIMAGE,
-}
 
 
 @dataclass(frozen=True)
@@ -57,7 +50,7 @@ class BatchResult:
 class Actor:
     """Everything one batch needs; built per pass by the pool pass."""
 
-    gateway: PoolGateway
+    gateway: ComputeGateway
     pool_uid: str
     subscription_id: str
     memory: PoolMemory
@@ -178,7 +171,7 @@ class Actor:
     def _wait(self, op: PendingOperation) -> Callable[[], Awaitable[OperationState]]:
         assert op.resume_token is not None
         record = OperationRecord(
-            _LRO_KINDS[op.kind],
+            LroKind(op.kind.value),
             vm_resource_id(self.subscription_id, self.resource_group, op.vm_name),
             op.resume_token,
         )

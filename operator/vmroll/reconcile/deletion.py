@@ -16,8 +16,8 @@ from dataclasses import dataclass
 
 from vmroll.api.pool import DeletionPolicy
 from vmroll.azure.errors import TerminalAzureError
+from vmroll.plan.ownership import RELEASED_TAG
 from vmroll.reconcile.act import Actor
-from vmroll.reconcile.gateway import RELEASED_TAG
 from vmroll.reconcile.inputs import AccountProblem
 from vmroll.reconcile.listing import observe_pool
 from vmroll.reconcile.memory import WARNING

@@ -9,9 +9,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from vmroll.api.account import AzureAccountSpec
+from vmroll.azure.protocol import ComputeGateway
 from vmroll.plan.backoff import BackoffPolicy
 from vmroll.plan.reasons import Reason
-from vmroll.reconcile.gateway import PoolGateway
 
 
 class Next(enum.Enum):
@@ -38,7 +38,7 @@ class AccountView:
 
     name: str
     spec: AzureAccountSpec
-    gateway: PoolGateway
+    gateway: ComputeGateway
 
 
 @dataclass(frozen=True)

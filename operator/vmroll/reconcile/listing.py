@@ -12,9 +12,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from vmroll.azure.protocol import ComputeGateway
 from vmroll.azure.vms import PoolVm
 from vmroll.plan.ownership import PoolIdentity
-from vmroll.reconcile.gateway import PoolGateway
 from vmroll.reconcile.memory import PoolMemory
 from vmroll.reconcile.observe import unlisted_creates
 
@@ -29,7 +29,7 @@ class PoolVms:
 
 
 async def observe_pool(
-    gateway: PoolGateway, resource_group: str, pool: PoolIdentity, memory: PoolMemory
+    gateway: ComputeGateway, resource_group: str, pool: PoolIdentity, memory: PoolMemory
 ) -> PoolVms:
     listing = await gateway.list_pool_vms(resource_group, pool)
     owned = {vm.name: vm for vm in listing.owned}

@@ -27,7 +27,6 @@ _IN_FLIGHT = {
     OperationKind.CREATE: InFlight.CREATE,
     OperationKind.DELETE: InFlight.DELETE,
     OperationKind.REIMAGE: InFlight.REIMAGE,
-    OperationKind.UPDATE: InFlight.REIMAGE,
 }
 _APP_HEALTH = {
     "healthy": AppHealth.HEALTHY,

@@ -15,17 +15,33 @@ from datetime import datetime, timedelta
 from vmroll.api.pool import VirtualMachinePool
 from vmroll.azure.errors import AzureGatewayError, TerminalAzureError, TransientAzureError
 from vmroll.azure.images import ResolvedImage
+from vmroll.azure.protocol import ComputeGateway
+from vmroll.azure.vm_body import VmSpec
 from vmroll.azure.vms import PoolVm
 from vmroll.plan.access import check_access
 from vmroll.plan.availability import Readiness
 from vmroll.plan.conditions import State
-from vmroll.plan.maintenance import in_maintenance_window, next_window_opening, parse_window
+from vmroll.plan.maintenance import (
+    MaintenanceWindow,
+    in_maintenance_window,
+    next_window_opening,
+    parse_window,
+)
 from vmroll.plan.naming import allocate_vm_names
 from vmroll.plan.ownership import PoolIdentity
 from vmroll.plan.reasons import Reason
+from vmroll.plan.revision import RevisionInputs
 from vmroll.plan.rollout import plan_rollout
-from vmroll.plan.rollout_events import PassContext, rollout_events
-from vmroll.plan.rollout_model import CreateVM, DeleteVM, Plan, ReimageVM, RolloutPhase
+from vmroll.plan.rollout_events import Before, PassContext, rollout_events
+from vmroll.plan.rollout_model import (
+    CreateVM,
+    DeleteVM,
+    ObservedInstance,
+    Plan,
+    ReimageVM,
+    RolloutHistory,
+    RolloutPhase,
+)
 from vmroll.reconcile.act import Actor
 from vmroll.reconcile.failures import (
     StatusNotWritten,
@@ -33,7 +49,6 @@ from vmroll.reconcile.failures import (
     log_unexpected,
     retry_later,
 )
-from vmroll.reconcile.gateway import PoolGateway
 from vmroll.reconcile.inputs import (
     AccountProblem,
     AccountView,
@@ -68,10 +83,30 @@ from vmroll.reconcile.report import (
     stalled,
     starting,
 )
-from vmroll.reconcile.revision_images import revision_images
+from vmroll.reconcile.revision_images import RevisionImages, revision_images
 from vmroll.reconcile.spec_map import as_reimaged, image_status, rollout_spec
-from vmroll.reconcile.target import held_back_version, resolve_target
+from vmroll.reconcile.target import ResolvedTarget, held_back_version, resolve_target
 from vmroll.reconcile.vm_specs import vm_spec
+
+
+@dataclass(frozen=True)
+class Seen:
+    """The pool as one listing showed it, after settling what finished."""
+
+    owned: dict[str, PoolVm]
+    """The pool's VMs by name, with the revision a reimage gave them."""
+    look_alikes: tuple[str, ...]
+    instances: tuple[ObservedInstance, ...]
+    """The planner's view of `owned`."""
+
+
+@dataclass(frozen=True)
+class Requests:
+    """A plan's actions, as what the actor sends."""
+
+    creates: list[VmSpec]
+    deletes: list[PoolVm]
+    reimages: list[tuple[PoolVm, ReimageVM]]
 
 
 @dataclass(frozen=True)
@@ -143,52 +178,98 @@ class PoolPass:
         return Outcome(Next.STALLED)
 
     async def _run(self, report: Reporter) -> Outcome:
+        """The pass as a story: admitted, target image, observe, plan, send, report, follow."""
+        refused = await self._refuse(report)
+        if refused is not None:
+            return refused
+        assert isinstance(self.account, AccountView)  # _refuse covers AccountProblem
+        gateway = self.account.gateway
+        current = report.current
+        target_image = await resolve_target(
+            gateway, self.pool.spec, current.image, held_back=held_back_version(current)
+        )
+        history = self.memory.rollout_history(self.pool.metadata.generation)
+        images = await revision_images(
+            gateway, self.pool.spec, target_image.image, history.previous_good
+        )
+        seen = await self._observe(gateway, images.wanted.inputs, report.now)
+        before = before_pass(report.current)
+        plan = self._plan(seen, images, history, report.now)
+        requests = await self._requests(gateway, plan, images, seen)
+        actor = self._actor(gateway)
+        if report.current.observed_generation is None:
+            await report.write(starting(self.pool.metadata.generation))
+        errors = await actor.start(
+            requests.creates, requests.deletes, report.now, requests.reimages
+        )
+        progress = self._progress(report, plan, seen, target_image, images)
+        self._post_rollout_events(before, plan, progress.next_window, report.now)
+        stalled_now = await self._write_progress(report, progress)
+        followed = await actor.follow() if not _terminal(errors) else None
+        if followed is not None:
+            errors += followed.errors
+        finished = followed is not None and bool(followed.finished)
+        return await self._conclude(report, progress, stalled_now, errors, finished)
+
+    async def _refuse(self, report: Reporter) -> Outcome | None:
+        """Stalled before reaching Azure: the account refuses the pool, or inputs are missing."""
         refusal = self.refusal()
         if refusal is not None:
             return await self._stall(report, *refusal)
         if self.inputs.problem is not None:
             return await self._stall(report, self.inputs.problem_reason, self.inputs.problem)
-        assert isinstance(self.account, AccountView)  # refusal() covers AccountProblem
-        gateway = self.account.gateway
-        spec = self.pool.spec
-        current = report.current
-        target_image = await resolve_target(
-            gateway, spec, current.image, held_back=held_back_version(current)
-        )
-        resolved = target_image.image
-        history = self.memory.rollout_history(self.pool.metadata.generation)
-        images = await revision_images(gateway, spec, resolved, history.previous_good)
-        inputs = images.wanted.inputs
+        return None
 
-        listing = await observe_pool(gateway, spec.resource_group, self.identity, self.memory)
+    async def _observe(
+        self, gateway: ComputeGateway, inputs: RevisionInputs, now: datetime
+    ) -> Seen:
+        """One listing: settle recorded operations, read stale runtimes, build the instances."""
+        listing = await observe_pool(
+            gateway, self.pool.spec.resource_group, self.identity, self.memory
+        )
         owned = {name: as_reimaged(vm, inputs) for name, vm in listing.owned.items()}
-        self._report_look_alikes([vm.name for vm in listing.look_alikes])
+        look_alikes = tuple(vm.name for vm in listing.look_alikes)
+        self._report_look_alikes(list(look_alikes))
         for done in settle_pending(self.memory, owned, listing.unlisted):
             if done.succeeded:
                 verb = f"{done.kind.value}d"
                 self.events.event(NORMAL, verb, f"{verb.lower()} VM {done.name}")
-        now = report.now
         await self._read_runtimes(gateway, owned, now)
+        return Seen(owned, look_alikes, tuple(observe(owned.values(), self.memory, now)))
 
-        instances = observe(owned.values(), self.memory, now)
-        windows = [parse_window(w) for w in spec.update_policy.maintenance_windows]
-        before = before_pass(report.current)
+    def _windows(self) -> list[MaintenanceWindow]:
+        return [parse_window(w) for w in self.pool.spec.update_policy.maintenance_windows]
+
+    def _plan(
+        self, seen: Seen, images: RevisionImages, history: RolloutHistory, now: datetime
+    ) -> Plan:
+        """The planner's decision for this pass; its history is kept for the next one."""
+        spec = self.pool.spec
         plan = plan_rollout(
             rollout_spec(
                 spec, images.wanted.target, previous_rebuildable=images.previous_rebuildable
             ),
-            instances,
+            seen.instances,
             history,
             now,
-            in_window=in_maintenance_window(windows, now),
-            reimage_pairs=images.reimage_pairs(instances),
+            in_window=in_maintenance_window(self._windows(), now),
+            reimage_pairs=images.reimage_pairs(seen.instances),
         )
         self.memory.history = plan.history
+        return plan
+
+    async def _requests(
+        self, gateway: ComputeGateway, plan: Plan, images: RevisionImages, seen: Seen
+    ) -> Requests:
+        """The plan's actions as Azure requests: named VM specs (after the image's terms),
+        the VMs to delete (with deletes recorded but never sent) and to reimage."""
+        spec = self.pool.spec
         creates = [a for a in plan.actions if isinstance(a, CreateVM)]
         target = images.of(plan.target.revision).image
         if creates and target.plan is not None:
             await gateway.ensure_terms(target.plan, accept=spec.image.accept_terms)
-        taken = [*owned, *(vm.name for vm in listing.look_alikes), *self.memory.pending]
+        owned = seen.owned
+        taken = [*owned, *seen.look_alikes, *self.memory.pending]
         names = allocate_vm_names(self.identity.name, self.identity.uid, taken, len(creates))
         specs = [
             vm_spec(
@@ -204,40 +285,64 @@ class PoolPass:
         deletes = [owned[a.name] for a in plan.actions if isinstance(a, DeleteVM)]
         reimages = [(owned[a.name], a) for a in plan.actions if isinstance(a, ReimageVM)]
         orphans = unsent_deletes(self.memory, owned)
-        actor = Actor(
+        return Requests(specs, [*deletes, *orphans], reimages)
+
+    def _actor(self, gateway: ComputeGateway) -> Actor:
+        assert isinstance(self.account, AccountView)
+        return Actor(
             gateway=gateway,
             pool_uid=self.identity.uid,
             subscription_id=self.account.spec.subscription_id,
             memory=self.memory,
             status=self.status,
             events=self.events,
-            resource_group=spec.resource_group,
+            resource_group=self.pool.spec.resource_group,
             concurrency=self.settings.concurrency,
             operation_wait=self.settings.operation_wait,
         )
-        if report.current.observed_generation is None:
-            await report.write(starting(self.pool.metadata.generation))
-        refused = await actor.start(specs, [*deletes, *orphans], now, reimages)
-        next_window = next_window_opening(windows, now)
+
+    def _post_rollout_events(
+        self, before: Before, plan: Plan, next_window: datetime | None, now: datetime
+    ) -> None:
+        spec = self.pool.spec
         context = PassContext(self.pool.metadata.generation, spec.replicas, now, next_window)
         for event in rollout_events(before, plan, context):
             self.events.event(event.type.value, event.reason.value, event.message)
 
+    def _progress(
+        self,
+        report: Reporter,
+        plan: Plan,
+        seen: Seen,
+        target_image: ResolvedTarget,
+        images: RevisionImages,
+    ) -> Progress:
+        """What the pass's status says: the plan, the image, the instances, what is pending."""
+        spec, now = self.pool.spec, report.now
+        target = images.of(plan.target.revision).image
         image = image_status(
             spec.image, target, _resolved_at(report, target, now), target_image.latest_available
         )
-        progress = Progress(
+        owned = seen.owned
+        return Progress(
             plan=plan,
             image=image,
             instances=tuple(instance_status(owned[n], self.memory) for n in sorted(owned)),
             busy=bool(self.memory.pending or plan.actions),
-            image_message=image_message(image.requested, resolved, target),
+            image_message=image_message(image.requested, target_image.image, target),
             paused=spec.strategy.paused,
-            next_window=next_window,
+            next_window=next_window_opening(self._windows(), now),
         )
-        stalled_now = await self._write_progress(report, progress)
-        followed = await actor.follow() if not _terminal(refused) else None
-        errors = refused + (followed.errors if followed else ())
+
+    async def _conclude(
+        self,
+        report: Reporter,
+        progress: Progress,
+        stalled_now: bool,
+        errors: Sequence[AzureGatewayError],
+        finished: bool,
+    ) -> Outcome:
+        """Stall on a terminal error, retry on a transient one, else say when to come back."""
         terminal = _terminal(errors)
         if terminal is not None:
             image_failed = terminal.reason == Reason.IMAGE_NOT_AVAILABLE
@@ -249,7 +354,13 @@ class PoolPass:
             self.memory.backoff = None
         else:
             self.memory.succeeded()
-        if followed is not None and followed.finished:
+        return self.next_pass(progress, finished, report.now)
+
+    def next_pass(self, progress: Progress, finished: bool, now: datetime) -> Outcome:
+        """When the loop should come back after a pass without errors; `finished`: operations
+        ended during this pass."""
+        plan, next_window = progress.plan, progress.next_window
+        if finished:
             return Outcome(Next.PROGRESSING, after=0.0)
         if progress.busy:
             return Outcome(Next.PROGRESSING)
@@ -260,9 +371,8 @@ class PoolPass:
             due = self._until_available(plan, now)
             return Outcome(Next.PROGRESSING, after=opens if due is None else min(due, opens))
         # Surge VMs still standing (replicas above the spec) mean old VMs are left to remove.
-        settled = (
-            plan.counts.replicas == plan.counts.available == spec.replicas == plan.counts.updated
-        )
+        replicas = self.pool.spec.replicas
+        settled = plan.counts.replicas == plan.counts.available == replicas == plan.counts.updated
         if settled:
             return Outcome(Next.SETTLED)
         return Outcome(Next.PROGRESSING, after=self._until_available(plan, now))
@@ -278,7 +388,7 @@ class PoolPass:
         return max(0.0, min(due)) if due else None
 
     async def _read_runtimes(
-        self, gateway: PoolGateway, owned: Mapping[str, PoolVm], now: datetime
+        self, gateway: ComputeGateway, owned: Mapping[str, PoolVm], now: datetime
     ) -> None:
         for vm in owned.values():
             if needs_runtime(vm, self.memory, now, self.settings.runtime_refresh):

@@ -17,9 +17,9 @@ from dataclasses import dataclass
 from vmroll.api.pool import VirtualMachinePoolSpec
 from vmroll.azure.errors import TerminalAzureError
 from vmroll.azure.images import ResolvedImage
+from vmroll.azure.protocol import ComputeGateway
 from vmroll.plan.revision import RevisionInputs, revision_of
 from vmroll.plan.rollout_model import ObservedInstance, ReimagePairs, Target
-from vmroll.reconcile.gateway import PoolGateway
 from vmroll.reconcile.spec_map import reimage_pairs, revision_inputs, target_of
 from vmroll.reconcile.target import resolve_version
 
@@ -63,7 +63,7 @@ class RevisionImages:
 
 
 async def revision_images(
-    gateway: PoolGateway,
+    gateway: ComputeGateway,
     spec: VirtualMachinePoolSpec,
     wanted: ResolvedImage,
     previous_good: Target | None,

@@ -1,7 +1,13 @@
-"""Translate the pool's API models into the boundary's and the planner's own types.
+"""Translate the pool's API models into the boundary's and the rollout planner's own types.
 
-The API models (pydantic, camelCase) are what users write; `vmroll.azure` and `vmroll.plan`
-each take plain frozen records. Mapping in one module keeps both sides free of the other.
+The API models (pydantic, camelCase) are what users write. `vmroll.azure` never sees them: it
+takes plain frozen records (image references, purchase plans), mapped here, and its resolved
+images come back here as the status's `ImageStatus`. The rollout planner (`plan.rollout` and
+its parts) takes its own records too (`RolloutSpec`), because its inputs mix the spec, the
+status and Azure's listing. Other `plan` modules read API models directly where the decision is
+about the object as written (conditions, an account's access and trust, a template's revision
+hash): mapping those would copy the models field for field. import-linter contracts hold each
+of these lines (pyproject.toml).
 """
 
 from __future__ import annotations
@@ -15,7 +21,7 @@ from vmroll.api.image import PurchasePlan as ApiPlan
 from vmroll.api.pool import VirtualMachinePoolSpec
 from vmroll.api.pool_status import ImageStatus
 from vmroll.api.strategy import StrategyType
-from vmroll.azure import images as az
+from vmroll.azure import images
 from vmroll.azure.vms import PoolVm
 from vmroll.plan.ownership import IMAGE_VERSION_TAG
 from vmroll.plan.revision import (
@@ -31,40 +37,40 @@ from vmroll.plan.rollout_model import (
     ReimagePairs,
     RollbackPolicy,
     RolloutSpec,
-    Strategy,
+    RolloutStrategy,
     Target,
 )
 
 _STRATEGIES = {
-    StrategyType.ROLLING_REIMAGE: Strategy.ROLLING_REIMAGE,
-    StrategyType.ROLLING_REPLACE: Strategy.ROLLING_REPLACE,
-    StrategyType.ON_DELETE: Strategy.ON_DELETE,
+    StrategyType.ROLLING_REIMAGE: RolloutStrategy.ROLLING_REIMAGE,
+    StrategyType.ROLLING_REPLACE: RolloutStrategy.ROLLING_REPLACE,
+    StrategyType.ON_DELETE: RolloutStrategy.ON_DELETE,
 }
 
 
-def image_ref(image: ImageSource) -> az.ImageRef:
+def image_ref(image: ImageSource) -> images.ImageRef:
     if image.marketplace is not None:
         m = image.marketplace
         plan = _plan(image.plan)
-        return az.MarketplaceImage(m.publisher, m.offer, m.sku, m.version, plan)
+        return images.MarketplaceImage(m.publisher, m.offer, m.sku, m.version, plan)
     if image.gallery is not None:
-        return az.GalleryImage(image.gallery.image_id, image.gallery.version)
+        return images.GalleryImage(image.gallery.image_id, image.gallery.version)
     assert image.managed_image_id is not None  # the model guarantees exactly one source
-    return az.ManagedImage(image.managed_image_id)
+    return images.ManagedImage(image.managed_image_id)
 
 
-def _plan(plan: ApiPlan | None) -> az.PurchasePlan | None:
+def _plan(plan: ApiPlan | None) -> images.PurchasePlan | None:
     if plan is None:
         return None
-    return az.PurchasePlan(name=plan.name, publisher=plan.publisher, product=plan.product)
+    return images.PurchasePlan(name=plan.name, publisher=plan.publisher, product=plan.product)
 
 
 def requested_text(image: ImageSource) -> str:
-    return az.describe(image_ref(image))
+    return images.describe(image_ref(image))
 
 
 def image_status(
-    image: ImageSource, resolved: az.ResolvedImage, resolved_at: datetime, latest: str | None
+    image: ImageSource, resolved: images.ResolvedImage, resolved_at: datetime, latest: str | None
 ) -> ImageStatus:
     plan = resolved.plan
     api_plan = (
@@ -83,14 +89,14 @@ def image_status(
     )
 
 
-def revision_inputs(spec: VirtualMachinePoolSpec, resolved: az.ResolvedImage) -> RevisionInputs:
+def revision_inputs(spec: VirtualMachinePoolSpec, resolved: images.ResolvedImage) -> RevisionInputs:
     """What the revision hashes: the exact image and the template's fixed shape."""
     ref = resolved.image_reference
-    if resolved.source is az.ImageSourceKind.MARKETPLACE:
+    if resolved.source is images.ImageSourceKind.MARKETPLACE:
         image = ImageIdentity.marketplace(
             ref["publisher"], ref["offer"], ref["sku"], resolved.resolved_version or ""
         )
-    elif resolved.source is az.ImageSourceKind.GALLERY:
+    elif resolved.source is images.ImageSourceKind.GALLERY:
         definition = resolved.image_id.rsplit("/versions/", 1)[0]
         image = ImageIdentity.gallery(definition, resolved.resolved_version or "")
     else:
@@ -130,7 +136,7 @@ def as_reimaged(vm: PoolVm, target: RevisionInputs) -> PoolVm:
     return replace(vm, revision=revision_of(target.with_image_version(vm.image_version)))
 
 
-def target_of(resolved: az.ResolvedImage, revision: str) -> Target:
+def target_of(resolved: images.ResolvedImage, revision: str) -> Target:
     return Target(revision=revision, image_version=resolved.resolved_version or "")
 
 

@@ -21,7 +21,7 @@ from vmroll.api.pool import VirtualMachinePoolSpec
 from vmroll.api.pool_status import ImageStatus, RolloutOutcome, VirtualMachinePoolStatus
 from vmroll.api.strategy import Track
 from vmroll.azure.images import ImageRef, ManagedImage, ResolvedImage
-from vmroll.reconcile.gateway import PoolGateway
+from vmroll.azure.protocol import ComputeGateway
 from vmroll.reconcile.spec_map import image_ref, requested_text
 
 
@@ -36,7 +36,7 @@ def _at(ref: ImageRef, version: str) -> ImageRef:
 
 
 async def resolve_target(
-    gateway: PoolGateway,
+    gateway: ComputeGateway,
     spec: VirtualMachinePoolSpec,
     previous: ImageStatus | None,
     *,
@@ -62,7 +62,7 @@ async def resolve_target(
 
 
 async def resolve_version(
-    gateway: PoolGateway, spec: VirtualMachinePoolSpec, version: str
+    gateway: ComputeGateway, spec: VirtualMachinePoolSpec, version: str
 ) -> ResolvedImage:
     """The spec's image at an exact version (a managed image has none: it is itself)."""
     ref = _at(image_ref(spec.image), version)

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Mapping
 
 from vmroll.devcluster.errors import DevclusterError
 
@@ -38,7 +37,3 @@ def require_node_support() -> None:
             f"{reason}, or use a control plane without a node (no --with-node); tests that need "
             f"the node are deselected only with {SKIP_NODE_TESTS_VARIABLE}=1"
         )
-
-
-def node_tests_opted_out(environ: Mapping[str, str] = os.environ) -> bool:
-    return environ.get(SKIP_NODE_TESTS_VARIABLE) == "1"

@@ -23,8 +23,8 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from vmroll.emulator.arm_request import json_body, respond
 from vmroll.emulator.errors import ArmError
-from vmroll.emulator.images.arm import read_json, respond
 from vmroll.emulator.images.state import ImageState, PublicationKind, parse_publication
 
 ADMIN_PREFIX = "/_emulator/images"
@@ -73,7 +73,7 @@ class AdminRoutes:
         self, request: web.Request, kind: PublicationKind, status: int = 201
     ) -> web.Response:
         try:
-            publication = parse_publication(kind, await read_json(request, f"{kind} publication"))
+            publication = parse_publication(kind, await json_body(request, required=True))
             self._state.publish(publication)
         except ArmError as error:
             return respond(error.body(), error.status)

@@ -14,8 +14,8 @@ import uuid
 
 from aiohttp import web
 
+from vmroll.emulator.arm_request import JSON, json_body, respond
 from vmroll.emulator.errors import ArmError
-from vmroll.emulator.images.arm import JSON, read_json, respond
 from vmroll.emulator.images.entries import PurchasePlan
 from vmroll.emulator.images.state import Agreement, ImageState, TermsKey, terms_key
 
@@ -128,7 +128,7 @@ class AgreementRoutes:
 
     async def create_terms(self, request: web.Request) -> web.Response:
         key, plan = self._plan(request)
-        body = await read_json(request, "agreement terms")
+        body = await json_body(request, required=True)
         accepted = body.get("properties", {}).get("accepted")
         if not isinstance(accepted, bool):
             raise ArmError(

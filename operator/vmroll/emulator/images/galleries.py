@@ -11,16 +11,17 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from vmroll.emulator.images.arm import (
+from vmroll.emulator.arm_request import (
     COMPUTE,
     JSON,
     RESOURCE_GROUP,
+    ResourceGroups,
     page,
     query,
     require_resource_group,
     respond,
 )
-from vmroll.emulator.images.arm import resource_not_found as _not_found
+from vmroll.emulator.arm_request import not_found as _not_found
 from vmroll.emulator.images.entries import Gallery, GalleryImage, GalleryImageVersion
 from vmroll.emulator.images.regions import display_name
 from vmroll.emulator.images.state import ImageState
@@ -152,9 +153,10 @@ def replication_status(version: GalleryImageVersion) -> JSON:
 class GalleryRoutes:
     """Galleries_*, GalleryImages_* and GalleryImageVersions_* reads."""
 
-    def __init__(self, state: ImageState, page_size: int) -> None:
+    def __init__(self, state: ImageState, page_size: int, groups: ResourceGroups) -> None:
         self._state = state
         self._page_size = page_size
+        self._groups = groups
 
     def register(self, router: web.UrlDispatcher) -> None:
         for path, handler, operation in [
@@ -169,7 +171,7 @@ class GalleryRoutes:
             router.add_get(path, handler, name=operation)
 
     def _gallery(self, request: web.Request) -> Gallery:
-        require_resource_group(request)
+        require_resource_group(self._groups, request)
         info = request.match_info
         gallery = self._state.catalog.gallery(
             info["subscription"], info["resource_group"], info["gallery"]
@@ -199,7 +201,7 @@ class GalleryRoutes:
         return respond(page(request, [gallery_body(g) for g in galleries], self._page_size))
 
     async def list_in_group(self, request: web.Request) -> web.Response:
-        require_resource_group(request)
+        require_resource_group(self._groups, request)
         info = request.match_info
         galleries = self._galleries(info["subscription"], info["resource_group"])
         return respond(page(request, [gallery_body(g) for g in galleries], self._page_size))

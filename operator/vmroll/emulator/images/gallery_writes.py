@@ -14,8 +14,14 @@ from typing import Any
 
 from aiohttp import web
 
+from vmroll.emulator.arm_request import (
+    JSON,
+    ResourceGroups,
+    json_body,
+    require_resource_group,
+    respond,
+)
 from vmroll.emulator.errors import ArmError
-from vmroll.emulator.images.arm import JSON, read_json, require_resource_group, respond
 from vmroll.emulator.images.entries import Gallery, GalleryImage
 from vmroll.emulator.images.galleries import VERSION_PATH, version_body
 from vmroll.emulator.images.regions import normalize_location
@@ -26,8 +32,9 @@ _TARGET_REGION_FIELDS = ("name", "regionalReplicaCount", "storageAccountType", "
 
 
 class GalleryWriteRoutes:
-    def __init__(self, state: ImageState) -> None:
+    def __init__(self, state: ImageState, groups: ResourceGroups) -> None:
         self._state = state
+        self._groups = groups
 
     def register(self, router: web.UrlDispatcher) -> None:
         router.add_put(
@@ -37,7 +44,7 @@ class GalleryWriteRoutes:
         router.add_delete(VERSION_PATH, self.delete, name="GalleryImageVersions_Delete")
 
     def _parent(self, request: web.Request) -> tuple[Gallery, GalleryImage]:
-        require_resource_group(request)
+        require_resource_group(self._groups, request)
         info = request.match_info
         gallery = self._state.catalog.gallery(
             info["subscription"], info["resource_group"], info["gallery"]
@@ -81,7 +88,7 @@ class GalleryWriteRoutes:
                 "Major.Minor.Patch, three decimal numbers that fit a 32-bit integer.",
                 target="galleryImageVersionName",
             )
-        body = await read_json(request, "gallery image version")
+        body = await json_body(request, required=True)
         location = body.get("location")
         if not isinstance(location, str) or not location:
             raise ArmError(
@@ -118,7 +125,7 @@ class GalleryWriteRoutes:
                 f"'{gallery.resource_group}' was not found. For more details please go to "
                 "https://aka.ms/ARMResourceNotFoundFix",
             )
-        body = await read_json(request, "gallery image version update")
+        body = await json_body(request, required=True)
         publishing = (body.get("properties") or {}).get("publishingProfile") or {}
         self._apply(request, "galleryUpdate", _publishing_fields(publishing))
         return self._answer(request, 200)

@@ -8,15 +8,16 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from vmroll.emulator.images.arm import (
+from vmroll.emulator.arm_request import (
     COMPUTE,
     JSON,
     RESOURCE_GROUP,
+    ResourceGroups,
     page,
     require_resource_group,
     respond,
 )
-from vmroll.emulator.images.arm import resource_not_found as _not_found
+from vmroll.emulator.arm_request import not_found as _not_found
 from vmroll.emulator.images.entries import ManagedImage
 from vmroll.emulator.images.state import ImageState
 
@@ -63,9 +64,10 @@ def managed_image_body(image: ManagedImage) -> JSON:
 class ManagedImageRoutes:
     """Images_Get, Images_ListByResourceGroup and Images_List."""
 
-    def __init__(self, state: ImageState, page_size: int) -> None:
+    def __init__(self, state: ImageState, page_size: int, groups: ResourceGroups) -> None:
         self._state = state
         self._page_size = page_size
+        self._groups = groups
 
     def register(self, router: web.UrlDispatcher) -> None:
         router.add_get(COMPUTE + "/images", self.list_all, name="Images_List")
@@ -85,13 +87,13 @@ class ManagedImageRoutes:
         return respond(page(request, images, self._page_size))
 
     async def list_in_group(self, request: web.Request) -> web.Response:
-        require_resource_group(request)
+        require_resource_group(self._groups, request)
         info = request.match_info
         images = self._images(info["subscription"], info["resource_group"])
         return respond(page(request, images, self._page_size))
 
     async def get(self, request: web.Request) -> web.Response:
-        require_resource_group(request)
+        require_resource_group(self._groups, request)
         info = request.match_info
         image = self._state.catalog.managed_image(
             info["subscription"], info["resource_group"], info["image"]

@@ -13,8 +13,8 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from vmroll.emulator.arm_request import COMPUTE, JSON, query, respond
 from vmroll.emulator.errors import ArmError
-from vmroll.emulator.images.arm import COMPUTE, JSON, query, respond
 from vmroll.emulator.images.entries import MarketplaceImage, MarketplaceVersion
 from vmroll.emulator.images.regions import normalize_location
 from vmroll.emulator.images.state import ImageState

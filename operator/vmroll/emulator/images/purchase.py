@@ -10,8 +10,8 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
+from vmroll.emulator.arm_request import required_parameter
 from vmroll.emulator.errors import ArmError
-from vmroll.emulator.images.arm import required_parameter
 from vmroll.emulator.images.entries import PurchasePlan
 from vmroll.emulator.images.state import ImageState, terms_key
 

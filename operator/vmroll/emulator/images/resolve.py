@@ -15,8 +15,8 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from vmroll.emulator.arm_request import required_parameter
 from vmroll.emulator.errors import ArmError
-from vmroll.emulator.images.arm import required_parameter
 from vmroll.emulator.images.entries import GalleryImageVersion, PurchasePlan
 from vmroll.emulator.images.marketplace import version_id
 from vmroll.emulator.images.purchase import check_purchase

@@ -1,6 +1,7 @@
 """The image side's one entry point for the emulator core: routes, VM image resolution, state.
 
-The core builds one `ImageService` from the catalog's `images:` section, mounts its routes on the
+The core builds one `ImageService` from the catalog's `images:` section and a lookup of the
+catalog's resource groups (the image side never imports the core), mounts its routes on the
 application (its middleware covers them like every ARM route), asks `resolve_vm_image` on every
 VM create and reimage, and persists `snapshot()` / `restore()` with `--state`.
 """
@@ -13,6 +14,7 @@ from typing import Any
 
 from aiohttp import web
 
+from vmroll.emulator.arm_request import ResourceGroups
 from vmroll.emulator.images.admin import AdminRoutes
 from vmroll.emulator.images.agreements import AgreementRoutes
 from vmroll.emulator.images.catalog import ImageCatalog
@@ -33,17 +35,19 @@ class ImageService:
         self,
         catalog: ImageCatalog,
         *,
+        resource_groups: ResourceGroups,
         page_size: int = 50,
         clock: Callable[[], datetime] = _utc_now,
     ) -> None:
         self._state = ImageState(catalog, clock)
         self._page_size = page_size
+        self._groups = resource_groups
 
     def add_routes(self, router: web.UrlDispatcher) -> None:
         MarketplaceRoutes(self._state).register(router)
-        GalleryRoutes(self._state, self._page_size).register(router)
-        GalleryWriteRoutes(self._state).register(router)
-        ManagedImageRoutes(self._state, self._page_size).register(router)
+        GalleryRoutes(self._state, self._page_size, self._groups).register(router)
+        GalleryWriteRoutes(self._state, self._groups).register(router)
+        ManagedImageRoutes(self._state, self._page_size, self._groups).register(router)
         AgreementRoutes(self._state).register(router)
         AdminRoutes(self._state).register(router)
 
