@@ -8,41 +8,22 @@ from __future__ import annotations
 
 import copy
 import json
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from e2e_harness import Cluster, Kubectl, wait_for
+from e2e_harness import Kubectl, wait_for
 from pool_helpers import EmulatorProcess, Operator, apply, free_port, pool_manifest
-from webhook_helpers import Webhook, register, registered_webhook, serving, webhook_operator
+from webhook_helpers import Webhook, register, registered_webhook
 
 from vmroll.pki.webhook import write_webhook_certificates
 
 pytestmark = pytest.mark.e2e
-pytest_plugins = ("pool_fixtures",)
+pytest_plugins = ("pool_fixtures", "webhook_fixtures")
 
 FINALIZER = "vmroll.io/finalizer"
 TOO_BIG = "1.0.2147483648"
 """Azure keeps each part of an image version as a 32-bit integer: one past its largest."""
-
-
-@pytest.fixture
-def webhook(kubectl: Kubectl, namespace: str, tmp_path: Path) -> Iterator[Webhook]:
-    with registered_webhook(kubectl, namespace, tmp_path / "webhook") as registered:
-        yield registered
-
-
-@pytest.fixture
-def serving_operator(
-    cluster: Cluster, namespace: str, tmp_path: Path, webhook: Webhook, pool_crds: tuple[str, ...]
-) -> Iterator[Operator]:
-    operator = webhook_operator(cluster, namespace, tmp_path / "operator.log", webhook)
-    try:
-        wait_for("the webhook to serve", lambda: serving(webhook), describe=operator.output)
-        yield operator
-    finally:
-        operator.stop()
 
 
 def _create(kubectl: Kubectl, namespace: str, manifest: dict[str, Any]) -> Any:

@@ -208,10 +208,10 @@ def run(args: argparse.Namespace) -> int:
         async def operate() -> int:
             return await leader_election.lead(election, act, args.liveness)
 
-    return asyncio.run(_with_webhook(args.webhook, args.webhook_cert_dir, operate))
+    return asyncio.run(with_webhook(args.webhook, args.webhook_cert_dir, operate))
 
 
-async def _with_webhook(
+async def with_webhook(
     address: ListenAddress | None, cert_dir: Path, operate: Callable[[], Awaitable[int]]
 ) -> int:
     """Serve the webhook, when asked, for as long as the operator runs, leader or not."""
