@@ -162,16 +162,23 @@ def test_refuses_a_spec_change_the_operator_could_not_act_on() -> None:
     assert "spec.image.marketplace.version" in message
 
 
-def test_further_pool_checks_run_on_the_parsed_pool() -> None:
-    seen: list[str] = []
+def test_further_pool_checks_run_on_the_parsed_pool_and_the_old_one() -> None:
+    seen: list[tuple[str, str | None]] = []
 
-    def deny(pool: VirtualMachinePool) -> str | None:
-        seen.append(pool.metadata.name)
+    def deny(pool: VirtualMachinePool, old: VirtualMachinePool | None) -> str | None:
+        seen.append((pool.spec.template.vm_size, old.spec.template.vm_size if old else None))
         return "policy patched-30d denies it"
 
+    bigger = _with(POOL, "spec.template.vmSize", "Standard_D4s_v5")
     assert refusal_of(_request(POOL), [deny]) == "policy patched-30d denies it"
+    assert refusal_of(_request(bigger, "UPDATE", old=POOL), [deny]) is not None
+    assert refusal_of(_request(bigger, "UPDATE", old=BAD), [deny]) is not None
     assert refusal_of(_request(ACCOUNT), [deny]) is None
-    assert seen == ["web"]
+    assert seen == [
+        ("Standard_D2s_v5", None),
+        ("Standard_D4s_v5", "Standard_D2s_v5"),
+        ("Standard_D4s_v5", None),
+    ]
 
 
 def test_refuses_a_kind_it_does_not_know() -> None:

@@ -26,8 +26,10 @@ from vmroll.api.pool import VirtualMachinePool
 API_VERSION: Final = "admission.k8s.io/v1"
 MAX_FIELDS_SHOWN = 3
 
-PoolCheck = Callable[[VirtualMachinePool], str | None]
-"""A further rule on a parsed pool (such as an ImagePolicy): a refusal message, or None."""
+PoolCheck = Callable[[VirtualMachinePool, VirtualMachinePool | None], str | None]
+"""A further rule on a parsed pool and, on update, the pool as it was (None on create, or when
+the old one does not parse), such as an ImagePolicy's: a refusal message, or None. Synchronous:
+it reads what it needs from memory the operator keeps, never from the API server."""
 
 _MODELS: dict[str, type[BaseModel]] = {POOL_KIND: VirtualMachinePool, ACCOUNT_KIND: AzureAccount}
 
@@ -63,11 +65,21 @@ def refusal_of(request: Mapping[str, Any], pool_checks: Sequence[PoolCheck] = ()
     except ValidationError as error:
         return invalid_fields_message(kind, error)
     if isinstance(parsed, VirtualMachinePool):
+        before = _parsed_pool(old) if old is not None else None
         for check in pool_checks:
-            message = check(parsed)
+            message = check(parsed, before)
             if message is not None:
                 return message
     return None
+
+
+def _parsed_pool(old: Mapping[str, Any]) -> VirtualMachinePool | None:
+    try:
+        return VirtualMachinePool.model_validate(
+            {key: value for key, value in old.items() if key != "status"}
+        )
+    except ValidationError:
+        return None
 
 
 def invalid_fields_message(kind: str, error: ValidationError) -> str:
