@@ -9,6 +9,7 @@ the Prometheus Operator's own CRD (the `service_monitor_crd` fixture).
 
 from __future__ import annotations
 
+import base64
 import json
 from collections.abc import Callable
 from pathlib import Path
@@ -16,8 +17,11 @@ from typing import Any
 
 import pytest
 from chart_helpers import as_list, container_args, of_kind, only, pod_of, render
+from cryptography import x509
 from e2e_harness import Kubectl
 
+from vmroll.admission.registration import webhook_configuration
+from vmroll.admission.server import PATH
 from vmroll.cli import build_parser
 
 pytestmark = pytest.mark.e2e
@@ -87,6 +91,35 @@ def _pdb_and_service_monitor(objects: list[dict[str, Any]], namespace: str) -> N
     assert endpoint["port"] == service["spec"]["ports"][0]["name"]
 
 
+def _webhook(objects: list[dict[str, Any]], namespace: str) -> None:
+    """Served by every replica, registered as vmroll/admission/registration.py describes it,
+    towards the Service, trusting the CA that signed the Secret's certificate for that name."""
+    args = container_args(objects)
+    assert args[args.index("--webhook") + 1] == "0.0.0.0:9443"
+    assert args[args.index("--webhook-cert-dir") + 1] == "/etc/vmroll/webhook"
+    service = next(
+        s for s in of_kind(objects, "Service") if s["metadata"]["name"].endswith("-webhook")
+    )
+    secret = only(objects, "Secret")
+    configuration = only(objects, "ValidatingWebhookConfiguration")
+    client_config = {
+        "service": {"name": service["metadata"]["name"], "namespace": namespace,
+                    "path": PATH, "port": 443},
+        "caBundle": secret["data"]["ca.crt"],
+    }  # fmt: skip
+    assert configuration["webhooks"] == webhook_configuration(client_config)["webhooks"]
+    authority = x509.load_pem_x509_certificate(base64.b64decode(secret["data"]["ca.crt"]))
+    leaf = x509.load_pem_x509_certificate(base64.b64decode(secret["data"]["tls.crt"]))
+    leaf.verify_directly_issued_by(authority)
+    names = leaf.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    host = f"{service['metadata']['name']}.{namespace}.svc"
+    assert host in names.get_values_for_type(x509.DNSName)
+    mounts = only(objects, "Deployment")["spec"]["template"]["spec"]["volumes"]
+    assert {"secretName": secret["metadata"]["name"], "defaultMode": 0o440} in [
+        m.get("secret") for m in mounts
+    ]
+
+
 CASES: list[tuple[str, dict[str, Any], Check]] = [
     ("defaults", {}, _defaults),
     ("metrics off", {"metrics": {"enabled": False}}, _metrics_off),
@@ -98,6 +131,7 @@ CASES: list[tuple[str, dict[str, Any], Check]] = [
         "podDisruptionBudget": {"enabled": True, "minAvailable": 1},
         "metrics": {"serviceMonitor": {"enabled": True, "labels": {"release": "prom"}}}},
      _pdb_and_service_monitor),
+    ("webhook, two replicas", {"replicas": 2, "webhook": {"enabled": True}}, _webhook),
 ]  # fmt: skip
 
 
@@ -117,6 +151,7 @@ def test_vmroll_run_accepts_the_arguments_the_chart_passes(
     assert args.cluster_resource_namespace == "vmroll-system"
     custom = values.get("azure", {}).get("allowCustomEndpoints", False)
     assert args.allow_custom_endpoints == custom
+    assert (args.webhook is not None) == values.get("webhook", {}).get("enabled", False)
     if args.leader_elect:
         lease = (args.leader_election_namespace, args.leader_election_name)
         assert lease == ("vmroll-system", "vmroll")

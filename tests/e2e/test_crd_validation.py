@@ -158,6 +158,32 @@ GALLERY_IMAGE = {
             "should match",
             id="surge-over-100-percent",
         ),
+        pytest.param(
+            _set("template.tags", {"t" * 513: "long"}),
+            "spec.template.tags",
+            "tag names must be 1 to 512 characters",
+            id="tag-name-over-512",
+        ),
+        pytest.param(
+            _set(
+                "template.subnetId",
+                "/subscriptions/prod/resourceGroups/rg/providers/"
+                "Microsoft.Network/virtualNetworks/v/subnets/s",
+            ),
+            "spec.template.subnetId",
+            "should match",
+            id="subnet-subscription-not-a-guid",
+        ),
+        pytest.param(
+            _set(
+                "template.subnetId",
+                "/subscriptions/00000000-0000-0000-0000-000000000000/"
+                "resourceGroups/rg net/providers/Microsoft.Network/virtualNetworks/v/subnets/s",
+            ),
+            "spec.template.subnetId",
+            "should match",
+            id="subnet-with-whitespace",
+        ),
     ],
 )
 def test_invalid_pools_are_refused_naming_the_field(
@@ -313,6 +339,22 @@ def test_short_name_and_category(
             "spec.allowedResourceGroups",
             "should have at least 1 items",
             id="no-resource-groups",
+        ),
+        pytest.param(
+            {
+                "allowedNamespaces": {
+                    "selector": {"matchExpressions": [{"key": "team", "operator": "In"}]}
+                }
+            },
+            "spec.allowedNamespaces.selector.matchExpressions[0]",
+            "values must be non-empty for In and NotIn",
+            id="selector-in-without-values",
+        ),
+        pytest.param(
+            {"allowedNamespaces": {"selector": {"matchLabels": {"team": "web app"}}}},
+            "spec.allowedNamespaces.selector.matchLabels.team",
+            "should match",
+            id="selector-value-with-a-space",
         ),
     ],
 )

@@ -2,7 +2,8 @@
 
 It starts its own control plane (in a throwaway state directory), the emulator and the operator;
 the example pool from its printed instructions becomes Ready with its VMs in the emulator; on
-SIGTERM everything it started stops and its state is gone.
+SIGTERM everything it started stops and its state is gone. Its operator serves the admission
+webhook, registered with the stack's own CA: a version Azure cannot hold is refused.
 """
 
 from __future__ import annotations
@@ -96,6 +97,16 @@ def test_vmroll_dev_runs_the_example_pool_and_cleans_up(tmp_path: Path) -> None:
         assert status["readyReplicas"] == 3
         assert len(status["instances"]) == 3
         assert status["image"]["resolvedVersion"]
+
+        beyond_azure = EXAMPLE.read_text().replace("version: latest", "version: 1.0.2147483648")
+        assert beyond_azure != EXAMPLE.read_text()
+        refused = subprocess.run(
+            [*kubectl, "apply", "-f", "-"], input=beyond_azure, capture_output=True, text=True,
+            check=False,
+        )  # fmt: skip
+        assert refused.returncode != 0
+        assert 'admission webhook "pools.vmroll.io" denied the request' in refused.stderr
+        assert "spec.image.marketplace.version" in refused.stderr
     finally:
         process.send_signal(signal.SIGTERM)
         out, _ = process.communicate(timeout=60)

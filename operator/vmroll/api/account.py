@@ -6,10 +6,11 @@ subscription without handing out the credentials themselves.
 
 from __future__ import annotations
 
+import re
 from enum import StrEnum
 from typing import Annotated, Final, Literal
 
-from pydantic import ConfigDict, Field, model_validator
+from pydantic import AfterValidator, ConfigDict, Field, model_validator
 from pydantic.config import JsonDict
 
 from vmroll.api.base import API_VERSION, ApiModel, cel, nested, validations
@@ -30,6 +31,16 @@ ANY_RESOURCE_GROUP = "*"
 
 UUID_PATTERN = r"^[0-9a-fA-F]{8}-([0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}$"
 HTTPS_URL_PATTERN = r"^https://[^\s/]+(/[^\s]*)?$"
+# Kubernetes' label rules (apimachinery's IsQualifiedName and IsValidLabelValue).
+LABEL_NAME_PATTERN = r"([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]"
+LABEL_KEY_PATTERN = (
+    r"^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?"
+    + LABEL_NAME_PATTERN
+    + "$"
+)
+MAX_LABEL_PREFIX = 253
+MAX_LABEL_NAME = 63
+LabelValue = Annotated[str, Field(max_length=63, pattern=rf"^({LABEL_NAME_PATTERN})?$")]
 ResourceGroupOrAny = Annotated[
     str, Field(max_length=90, pattern=r"^(\*|[-A-Za-z0-9_.()]{0,89}[-A-Za-z0-9_()])$")
 ]
@@ -43,6 +54,38 @@ def _exactly_one(*fields: str) -> JsonDict:
 
 def _count_set(*values: object) -> int:
     return sum(value is not None for value in values)
+
+
+def check_label_key(key: str) -> str:
+    """What the pattern cannot say: the prefix and the name each within Kubernetes' lengths."""
+    prefix, _, name = key.rpartition("/")
+    if not re.fullmatch(LABEL_KEY_PATTERN, key):
+        raise ValueError(
+            f"label key {key!r} must be a name (letters, digits, -, _ and ., starting and "
+            "ending with a letter or digit), optionally prefixed by a DNS subdomain and /"
+        )
+    if len(prefix) > MAX_LABEL_PREFIX or len(name) > MAX_LABEL_NAME:
+        raise ValueError(
+            f"label key {key!r}: the prefix may have at most {MAX_LABEL_PREFIX} characters and "
+            f"the name at most {MAX_LABEL_NAME}"
+        )
+    return key
+
+
+def _check_label_keys(labels: dict[str, str]) -> dict[str, str]:
+    for key in labels:
+        check_label_key(key)
+    return labels
+
+
+LabelKey = Annotated[
+    str,
+    Field(min_length=1, max_length=317, pattern=LABEL_KEY_PATTERN),
+    AfterValidator(check_label_key),
+]
+_VALUES_MATCH_OPERATOR = (
+    "values must be non-empty for In and NotIn, and empty for Exists and DoesNotExist"
+)
 
 
 class ClientSecretAuth(ApiModel):
@@ -106,19 +149,35 @@ class SelectorOperator(StrEnum):
 class LabelSelectorRequirement(ApiModel):
     """One requirement of a label selector, as in metav1.LabelSelectorRequirement."""
 
-    key: str = Field(min_length=1, max_length=317, description="Label key.")
+    model_config = ConfigDict(
+        json_schema_extra=validations(
+            cel(
+                "(self.operator in ['In', 'NotIn']) == (has(self.values) && size(self.values) > 0)",
+                _VALUES_MATCH_OPERATOR,
+            )
+        )
+    )
+
+    key: LabelKey = Field(description="Label key.")
     operator: SelectorOperator = Field(description="In, NotIn, Exists or DoesNotExist.")
-    values: list[str] = Field(
+    values: list[LabelValue] = Field(
         default_factory=list,
         max_length=64,
         description="Values for In and NotIn; empty for Exists and DoesNotExist.",
     )
 
+    @model_validator(mode="after")
+    def _values_match_operator(self) -> LabelSelectorRequirement:
+        wants_values = self.operator in (SelectorOperator.IN, SelectorOperator.NOT_IN)
+        if wants_values != bool(self.values):
+            raise ValueError(_VALUES_MATCH_OPERATOR)
+        return self
+
 
 class LabelSelector(ApiModel):
     """A label selector, as in metav1.LabelSelector. An empty selector matches everything."""
 
-    match_labels: dict[str, str] = Field(
+    match_labels: Annotated[dict[str, LabelValue], AfterValidator(_check_label_keys)] = Field(
         default_factory=dict, max_length=64, description="Labels that must all be present."
     )
     match_expressions: list[LabelSelectorRequirement] = Field(

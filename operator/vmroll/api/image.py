@@ -9,16 +9,35 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Annotated
 
-from pydantic import ConfigDict, Field, model_validator
+from pydantic import AfterValidator, ConfigDict, Field, model_validator
 
 from vmroll.api.base import ApiModel, cel, validations
 
 LATEST = "latest"
 VERSION_PATTERN = r"^(latest|[0-9]+\.[0-9]+\.[0-9]+)$"
-_ARM_PREFIX = r"(?i)^/subscriptions/[^/]+/resourceGroups/[^/]+/providers/"
-GALLERY_IMAGE_ID_PATTERN = _ARM_PREFIX + r"Microsoft\.Compute/galleries/[^/]+/images/[^/]+$"
-MANAGED_IMAGE_ID_PATTERN = _ARM_PREFIX + r"Microsoft\.Compute/images/[^/]+$"
+MAX_VERSION_PART = 2**31 - 1
+"""Azure stores each part of Major.Minor.Build as a 32-bit signed integer."""
+SUBSCRIPTION_SEGMENT = r"[0-9a-fA-F]{8}-([0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}"
+ARM_NAME_SEGMENT = r"[^/\s]+"
+"""A resource ID's name segment: Azure names never hold a slash or whitespace."""
+ARM_PREFIX = (
+    rf"(?i)^/subscriptions/{SUBSCRIPTION_SEGMENT}/resourceGroups/{ARM_NAME_SEGMENT}/providers/"
+)
+GALLERY_IMAGE_ID_PATTERN = (
+    ARM_PREFIX + rf"Microsoft\.Compute/galleries/{ARM_NAME_SEGMENT}/images/{ARM_NAME_SEGMENT}$"
+)
+MANAGED_IMAGE_ID_PATTERN = ARM_PREFIX + rf"Microsoft\.Compute/images/{ARM_NAME_SEGMENT}$"
 _IMAGE_NAME_PATTERN = r"^[A-Za-z0-9][-A-Za-z0-9_.]*$"
+
+
+def check_version_range(text: str) -> str:
+    """What the schema's pattern cannot say: each number fits Azure's 32-bit range."""
+    if text != LATEST and any(int(part) > MAX_VERSION_PART for part in text.split(".")):
+        raise ValueError(
+            f"version {text!r}: each of Major.Minor.Build must be at most {MAX_VERSION_PART}"
+        )
+    return text
+
 
 ImageVersionText = Annotated[
     str,
@@ -30,6 +49,7 @@ ImageVersionText = Annotated[
             "Major.Minor.Build in decimal numbers, such as 22.04.202405140."
         ),
     ),
+    AfterValidator(check_version_range),
 ]
 ImageNamePart = Annotated[str, Field(min_length=1, max_length=128, pattern=_IMAGE_NAME_PATTERN)]
 

@@ -15,12 +15,13 @@ from typing import Annotated, Literal
 from pydantic import AfterValidator, ConfigDict, Field, model_validator
 
 from vmroll.api.base import ApiModel, cel, nested, validations
+from vmroll.api.image import ARM_NAME_SEGMENT, ARM_PREFIX
 from vmroll.api.types import KeyReference
 
 VM_SIZE_PATTERN = r"^(Standard|Basic)_[A-Za-z0-9][-A-Za-z0-9_]*$"
 SUBNET_ID_PATTERN = (
-    r"(?i)^/subscriptions/[^/]+/resourceGroups/[^/]+/providers/Microsoft\.Network"
-    r"/virtualNetworks/[^/]+/subnets/[^/]+$"
+    ARM_PREFIX
+    + rf"Microsoft\.Network/virtualNetworks/{ARM_NAME_SEGMENT}/subnets/{ARM_NAME_SEGMENT}$"
 )
 ADMIN_USERNAME_PATTERN = r"^[a-z_][a-z0-9_-]*$"
 SSH_KEY_PATTERN = r"^(ssh-rsa|ssh-ed25519|ecdsa-sha2-nistp(256|384|521)) [A-Za-z0-9+/=]+( .*)?$"
@@ -203,6 +204,10 @@ class VmTemplate(ApiModel):
             cel(
                 f"self.all(k, !k.startsWith('{RESERVED_TAG_PREFIX}'))",
                 f"tag names starting with {RESERVED_TAG_PREFIX} are reserved for vmroll",
+            ),
+            cel(
+                "self.all(k, size(k) >= 1 && size(k) <= 512)",
+                "tag names must be 1 to 512 characters",
             ),
             cel(
                 "self.all(k, !k.matches('[<>%&\\\\\\\\?/]'))",

@@ -24,8 +24,9 @@ def register(commands: argparse._SubParsersAction[Any]) -> None:
     parser.add_argument(
         "--no-operator",
         action="store_true",
-        help="start everything but the operator (to run it yourself, in a debugger: `vmroll "
-        "run --allow-custom-endpoints --cluster-resource-namespace vmroll-system`)",
+        help="start everything but the operator and its admission webhook (to run it "
+        "yourself, in a debugger: `vmroll run --allow-custom-endpoints "
+        "--cluster-resource-namespace vmroll-system`)",
     )
     parser.set_defaults(run=_run)
 

@@ -6,6 +6,9 @@ child processes run exactly as a user would run them (`vmroll emulator serve`, `
 so `vmroll dev` exercises the same code paths as a real installation. The operator is told to
 trust the emulator's endpoints and CA (`--allow-custom-endpoints`) and to read the account's
 Secret from the namespace an installed operator would run in (`--cluster-resource-namespace`).
+It also serves the admission webhook at `https://127.0.0.1:<port>` with a certificate from a CA
+of the stack's own, registered with that CA as the bundle, so `kubectl apply` of a pool the
+operator could not act on is refused as in a cluster with the chart's `webhook.enabled`.
 """
 
 from __future__ import annotations
@@ -13,6 +16,8 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import socket
+import ssl
 import subprocess
 import sys
 import tempfile
@@ -24,6 +29,7 @@ from typing import Any
 
 import yaml
 
+from vmroll.admission.registration import url_client_config, webhook_configuration
 from vmroll.api.crd import render_crds
 from vmroll.devcluster.controlplane import LocalControlPlane
 from vmroll.devcluster.paths import KUBECONFIG_VARIABLE
@@ -33,9 +39,12 @@ from vmroll.devstack.manifests import (
     emulator_account,
     system_namespace,
 )
+from vmroll.pki.webhook import WebhookCertificates, write_webhook_certificates
 
 INSTANCE_NAME = "dev"
+WEBHOOK_CONFIGURATION = "vmroll-dev"
 EMULATOR_READY_TIMEOUT_SECONDS = 60.0
+WEBHOOK_READY_TIMEOUT_SECONDS = 60.0
 STOP_GRACE_SECONDS = 10.0
 TRUST_EMULATOR = ("--allow-custom-endpoints", "--cluster-resource-namespace", SYSTEM_NAMESPACE)
 """The emulator is a custom endpoint with its own CA; its Secret is in the system namespace."""
@@ -89,11 +98,53 @@ class DevStack:
         self.credentials, ca_pem = self._start_emulator(workdir / "emulator")
         self._install(self.credentials, ca_pem, workdir)
         if self._run_operator:
+            certificates = write_webhook_certificates(workdir / "webhook")
+            port = _free_port()
             self.operator = self._spawn(
-                ["run", *TRUST_EMULATOR, *self._operator_args],
+                ["run", *TRUST_EMULATOR, "--webhook", f"127.0.0.1:{port}",
+                 "--webhook-cert-dir", str(certificates.directory), *self._operator_args],
                 log=None,
                 env={"KUBECONFIG": str(self.kubeconfig)},
-            )
+            )  # fmt: skip
+            self._wait_webhook(self.operator, port, certificates)
+            self._register_webhook(port, certificates)
+
+    def _wait_webhook(
+        self, operator: subprocess.Popen[bytes], port: int, certificates: WebhookCertificates
+    ) -> None:
+        """Until the operator's webhook completes a TLS handshake verified against its CA: a
+        pool applied right after `vmroll dev` prints its instructions must not find it absent."""
+        trust = ssl.create_default_context(cadata=certificates.ca_pem.decode())
+        deadline = time.monotonic() + WEBHOOK_READY_TIMEOUT_SECONDS
+        while True:
+            try:
+                with (
+                    socket.create_connection(("127.0.0.1", port), timeout=2) as raw,
+                    trust.wrap_socket(raw, server_hostname="127.0.0.1"),
+                ):
+                    return
+            except OSError as error:
+                if operator.poll() is not None:
+                    raise DevStackError(
+                        f"the operator exited with {operator.returncode} before serving its webhook"
+                    ) from error
+                if time.monotonic() > deadline:
+                    raise DevStackError(
+                        f"the operator's webhook did not answer on 127.0.0.1:{port}: {error}"
+                    ) from error
+            time.sleep(0.2)
+
+    def _register_webhook(self, port: int, certificates: WebhookCertificates) -> None:
+        """Register the served webhook with the stack's CA as its bundle; unregister on exit."""
+        directory = certificates.directory
+        client_config = url_client_config(f"https://127.0.0.1:{port}", certificates.ca_bundle)
+        manifest = webhook_configuration(client_config, name=WEBHOOK_CONFIGURATION)
+        configuration = directory / "webhook.json"
+        configuration.write_text(json.dumps(manifest))
+        self.kubectl_run("apply", "-f", str(configuration))
+        self._exit.callback(
+            self.kubectl_run, "delete", "-f", str(configuration), "--ignore-not-found"
+        )
 
     def _start_cluster(self) -> None:
         existing = os.environ.get(KUBECONFIG_VARIABLE)
@@ -194,6 +245,13 @@ class DevStack:
         )
         self._exit.callback(_stop, process)
         return process
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
 
 
 def _stop(process: subprocess.Popen[bytes]) -> None:

@@ -2,7 +2,9 @@
 
 Clusterwide unless `--namespace` is given. With `--leader-elect`, the operator acts only while
 it holds a Lease (`vmroll.handlers.leader_election`), so that a second replica stands by.
-`--metrics HOST:PORT` serves Prometheus metrics at /metrics. kopf handles SIGTERM and SIGINT:
+`--metrics HOST:PORT` serves Prometheus metrics at /metrics. `--webhook HOST:PORT` serves the
+validating admission webhook (`vmroll.admission`) over HTTPS with the certificate in
+`--webhook-cert-dir`, in every replica, leader or not. kopf handles SIGTERM and SIGINT:
 handlers finish or are cancelled, and the process exits 0. The flags are a contract with the
 Helm chart (charts/vmroll/templates/deployment.yaml), which passes them from its values.
 
@@ -16,6 +18,8 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Any
 
 from vmroll.handlers.run_config import (
@@ -25,6 +29,7 @@ from vmroll.handlers.run_config import (
 )
 
 POD_NAMESPACE_VARIABLE = "POD_NAMESPACE"
+DEFAULT_WEBHOOK_CERT_DIR = "/etc/vmroll/webhook"
 
 LOG_LEVELS = ("debug", "info", "warning")
 
@@ -47,6 +52,21 @@ def register(commands: argparse._SubParsersAction[Any]) -> None:
         metavar="HOST:PORT",
         type=_listen_address,
         help="serve Prometheus metrics at /metrics there, e.g. 0.0.0.0:8080 (default: not served)",
+    )
+    parser.add_argument(
+        "--webhook",
+        metavar="HOST:PORT",
+        type=_listen_address,
+        help="serve the validating admission webhook there over HTTPS, e.g. 0.0.0.0:9443, in "
+        "every replica (default: not served)",
+    )
+    parser.add_argument(
+        "--webhook-cert-dir",
+        metavar="DIR",
+        type=Path,
+        default=Path(DEFAULT_WEBHOOK_CERT_DIR),
+        help="the webhook's certificate and key, tls.crt and tls.key "
+        f"(default: {DEFAULT_WEBHOOK_CERT_DIR})",
     )
     parser.add_argument(
         "--leader-elect",
@@ -175,11 +195,45 @@ def run(args: argparse.Namespace) -> int:
         )
 
     if not args.leader_elect:
-        asyncio.run(act())
-        return 0
-    assert lease_namespace  # checked above, before the heavy imports
-    election = leader_election.Election(namespace=lease_namespace, name=args.leader_election_name)
-    return asyncio.run(leader_election.lead(election, act, args.liveness))
+
+        async def operate() -> int:
+            await act()
+            return 0
+    else:
+        assert lease_namespace  # checked above, before the heavy imports
+        election = leader_election.Election(
+            namespace=lease_namespace, name=args.leader_election_name
+        )
+
+        async def operate() -> int:
+            return await leader_election.lead(election, act, args.liveness)
+
+    return asyncio.run(with_webhook(args.webhook, args.webhook_cert_dir, operate))
+
+
+async def with_webhook(
+    address: ListenAddress | None, cert_dir: Path, operate: Callable[[], Awaitable[int]]
+) -> int:
+    """Serve the webhook, when asked, for as long as the operator runs, leader or not."""
+    if address is None:
+        return await operate()
+    from vmroll.admission.server import ServingCertificate, serve_webhook
+
+    try:
+        runner = await serve_webhook(
+            address.host, address.port, ServingCertificate.in_directory(cert_dir)
+        )
+    except OSError as error:
+        print(
+            f"vmroll run: error: cannot serve the webhook on {address.host}:{address.port} "
+            f"with {cert_dir}: {error.strerror or error}; fix --webhook or --webhook-cert-dir",
+            file=sys.stderr,
+        )
+        return 1
+    try:
+        return await operate()
+    finally:
+        await runner.cleanup()
 
 
 def _listen_address(text: str) -> ListenAddress:
