@@ -25,6 +25,7 @@ from vmroll.azure.budget import BudgetSettings, Clock, Sleep, WriteBudget, Write
 from vmroll.azure.clients import AzureClients, ClientCache, ClientOptions
 from vmroll.azure.errors import AzureGatewayError, TerminalAzureError, TransientAzureError
 from vmroll.azure.image_cache import CacheKey, LatestCache
+from vmroll.azure.image_versions import ImageVersionInfo, list_image_versions
 from vmroll.azure.images import ImageRef, PurchasePlan, ResolvedImage
 from vmroll.azure.lro import OperationRecord, OperationState, Poller, wait
 from vmroll.azure.observer import NOT_OBSERVED, AzureObserver
@@ -69,6 +70,9 @@ class AzureGateway:
             )
 
         return (await self._cache.get(key, max_age, resolve)).image
+
+    async def image_versions(self, location: str, image: ImageRef) -> tuple[ImageVersionInfo, ...]:
+        return await list_image_versions(self._clients.compute, location, image)
 
     async def ensure_terms(self, plan: PurchasePlan, *, accept: bool) -> None:
         key = (self._subscription.lower(), plan)

@@ -50,6 +50,7 @@ class Reason(StrEnum):
     READY = "Ready"
     ALL_REPLICAS_READY = "AllReplicasReady"
     IMAGE_RESOLVED = "ImageResolved"
+    POLICY_COMPLIANT = "Compliant"
     AUTHENTICATED = "Authenticated"
     AUTHENTICATION_FAILED = "AuthenticationFailed"
 
@@ -102,6 +103,8 @@ DESCRIPTIONS: Mapping[Reason, str] = MappingProxyType(
         Reason.READY: "The object is ready.",
         Reason.ALL_REPLICAS_READY: "Every VM runs the target revision and is available.",
         Reason.IMAGE_RESOLVED: "The requested image resolved to an exact version.",
+        Reason.POLICY_COMPLIANT: "The pool's image complies with every ImagePolicy that applies "
+        "to it (PolicyCompliant; when it does not, the reason names the rule broken).",
         Reason.AUTHENTICATED: "vmroll authenticated to the subscription with the account's auth.",
         Reason.AUTHENTICATION_FAILED: "vmroll could not obtain a token with the account's auth.",
     }

@@ -9,7 +9,7 @@ when the spec changes (or a long interval passes) when a human must act (`Stalle
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
 from vmroll.api.pool import VirtualMachinePool
@@ -20,7 +20,7 @@ from vmroll.azure.vm_body import VmSpec
 from vmroll.azure.vms import PoolVm
 from vmroll.plan.access import check_access
 from vmroll.plan.availability import Readiness
-from vmroll.plan.conditions import State
+from vmroll.plan.conditions import ConditionType, State, find_condition
 from vmroll.plan.maintenance import (
     MaintenanceWindow,
     in_maintenance_window,
@@ -29,6 +29,7 @@ from vmroll.plan.maintenance import (
 )
 from vmroll.plan.naming import allocate_vm_names
 from vmroll.plan.ownership import PoolIdentity
+from vmroll.plan.policy import NamedPolicy
 from vmroll.plan.reasons import Reason
 from vmroll.plan.revision import RevisionInputs
 from vmroll.plan.rollout import plan_rollout
@@ -73,6 +74,7 @@ from vmroll.reconcile.observe import (
     settle_pending,
     unsent_deletes,
 )
+from vmroll.reconcile.policy_audit import PolicyAudit, audit_policies, policy_events
 from vmroll.reconcile.report import (
     Progress,
     Reporter,
@@ -120,6 +122,8 @@ class PoolPass:
     events: EventSink
     clock: Callable[[], datetime]
     settings: PassSettings = field(default_factory=PassSettings)
+    policies: tuple[NamedPolicy, ...] = ()
+    """The ImagePolicies that apply to the pool."""
 
     @property
     def identity(self) -> PoolIdentity:
@@ -203,8 +207,10 @@ class PoolPass:
             requests.creates, requests.deletes, report.now, requests.reimages
         )
         progress = self._progress(report, plan, seen, target_image, images)
+        target = images.of(plan.target.revision).image
+        audit = await audit_policies(gateway, self.pool, self.policies, target, report.now)
         self._post_rollout_events(before, plan, progress.next_window, report.now)
-        stalled_now = await self._write_progress(report, progress)
+        stalled_now = await self._write_progress(report, progress, audit)
         followed = await actor.follow() if not _terminal(errors) else None
         if followed is not None:
             errors += followed.errors
@@ -397,10 +403,20 @@ class PoolPass:
                     self.memory.runtimes[vm.name] = SeenRuntime(runtime, now)
         self.memory.keep_only(set(owned) | set(self.memory.pending))
 
-    async def _write_progress(self, report: Reporter, progress: Progress) -> bool:
+    async def _write_progress(
+        self, report: Reporter, progress: Progress, audit: PolicyAudit
+    ) -> bool:
         """Write the pass's status; whether it says Stalled (warned of once)."""
         plan = progress.plan
-        verdict = progress_verdict(progress, self.pool.spec.replicas)
+        verdict = replace(
+            progress_verdict(progress, self.pool.spec.replicas),
+            policy=audit.condition,
+            no_policy=audit.condition is None,
+        )
+        old = find_condition(report.current.conditions, ConditionType.POLICY_COMPLIANT)
+        for type_, reason, message in policy_events(old, audit.condition):
+            self.events.event(type_, reason, message)
+        self.memory.policy_verdicts = audit.verdict.policies if audit.verdict else ()
         stalled_now = verdict.assessment.state is State.STALLED
         if stalled_now:
             report.warn_once(verdict.assessment.reason, verdict.assessment.message)
