@@ -18,7 +18,12 @@ from vmroll.plan.policy import (
     Violation,
 )
 from vmroll.plan.policy_status import PoolResult, policy_status
-from vmroll.reconcile.policy_audit import policy_condition, policy_events
+from vmroll.reconcile.policy_audit import (
+    PolicyAudit,
+    policy_condition,
+    policy_events,
+    remediation,
+)
 
 NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
 AUDIT = Enforcement.AUDIT
@@ -119,3 +124,41 @@ def test_events_on_transitions(
     events: list[tuple[str, str, str]],
 ) -> None:
     assert policy_events(old, new) == events
+
+
+def remediate(policy: str) -> PolicyVerdict:
+    violation = Violation(policy, Enforcement.REMEDIATE, PolicyRule.DENIED_VERSION, "1.0.0 denied")
+    return PolicyVerdict(policy, Enforcement.REMEDIATE, (violation,))
+
+
+@pytest.mark.parametrize(
+    ("verdict", "remedy", "stall", "condition"),
+    [
+        pytest.param(Verdict((bad("a"),), Alternative.FOUND, "1.2.0"), None, None, None,
+                     id="audit-only-reports"),
+        pytest.param(
+            Verdict((remediate("r"), bad("a")), Alternative.FOUND, "1.2.0"), "1.2.0", None,
+            (ConditionStatus.TRUE, "Remediated",
+             "1.0.0 denied; vmroll runs 1.2.0, the newest compliant version, instead"),
+            id="remediates-to-the-newest-compliant",
+        ),
+        pytest.param(
+            Verdict((remediate("r"),), Alternative.NO_COMPLIANT_VERSION), None,
+            ("NoCompliantVersion", "1.0.0 denied; no version available in the region complies "
+             "with every policy: publish one, or change the policy"),
+            None, id="no-compliant-version-stalls",
+        ),
+        pytest.param(Verdict((remediate("r"),), Alternative.SPEC_CHANGE_NEEDED), None, None, None,
+                     id="a-spec-change-cannot-be-remediated"),
+    ],
+)  # fmt: skip
+def test_remediation(
+    verdict: Verdict,
+    remedy: str | None,
+    stall: tuple[str, str] | None,
+    condition: tuple[ConditionStatus, str, str] | None,
+) -> None:
+    audit = remediation(verdict, PolicyAudit(FALSE, verdict))
+    assert (audit.remedy, audit.stall) == (remedy, stall)
+    assert audit.condition == (condition or FALSE)
+    assert (audit.remedy_why is not None) is (remedy is not None)

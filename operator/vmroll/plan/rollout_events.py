@@ -76,6 +76,8 @@ class PassContext:
     now: datetime
     next_window: datetime | None
     """When the next maintenance window opens (None without windows)."""
+    remediation: str | None = None
+    """Why an ImagePolicy moved the target off the spec's version, when it did."""
 
 
 def rollout_events(before: Before, plan: Plan, context: PassContext) -> tuple[RolloutEvent, ...]:
@@ -141,7 +143,9 @@ def _started(
             f"failed: rolling back to image version {new} (revision {plan.update_revision})"
         )
         return RolloutEvent(EventType.WARNING, EventReason.ROLLING_BACK, message)
-    if context.generation != before.observed_generation:
+    if context.remediation is not None:
+        why = context.remediation
+    elif context.generation != before.observed_generation:
         why = f"the spec changed (generation {context.generation})"
     elif newest.image_version != plan.target.image_version:
         why = "a newer image version was published and the pool tracks the latest"

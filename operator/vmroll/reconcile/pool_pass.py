@@ -87,7 +87,12 @@ from vmroll.reconcile.report import (
 )
 from vmroll.reconcile.revision_images import RevisionImages, revision_images
 from vmroll.reconcile.spec_map import as_reimaged, image_status, rollout_spec
-from vmroll.reconcile.target import ResolvedTarget, held_back_version, resolve_target
+from vmroll.reconcile.target import (
+    ResolvedTarget,
+    held_back_version,
+    resolve_target,
+    resolve_version,
+)
 from vmroll.reconcile.vm_specs import vm_spec
 
 
@@ -173,6 +178,18 @@ class PoolPass:
             report, Reason.RETRYING, errors[0].message, retry_after, self.settings
         )
 
+    async def _stall_on_policy(self, report: Reporter, audit: PolicyAudit) -> Outcome:
+        """No compliant version to remediate to: Stalled, PolicyCompliant False, no VM touched."""
+        assert audit.stall is not None
+        reason, message = audit.stall
+        self.memory.backoff = None
+        old = find_condition(report.current.conditions, ConditionType.POLICY_COMPLIANT)
+        for type_, event_reason, event_message in policy_events(old, audit.condition):
+            self.events.event(type_, event_reason, event_message)
+        report.warn_once(reason, message)
+        await report.write(replace(stalled(reason, message), policy=audit.condition))
+        return Outcome(Next.STALLED)
+
     async def _stall(
         self, report: Reporter, reason: str, message: str, image_failed: bool = False
     ) -> Outcome:
@@ -192,6 +209,15 @@ class PoolPass:
         target_image = await resolve_target(
             gateway, self.pool.spec, current.image, held_back=held_back_version(current)
         )
+        audit = await audit_policies(
+            gateway, self.pool, self.policies, target_image.image, report.now
+        )
+        self.memory.policy_verdicts = audit.verdict.policies if audit.verdict else ()
+        if audit.stall is not None:
+            return await self._stall_on_policy(report, audit)
+        if audit.remedy is not None:
+            remedied = await resolve_version(gateway, self.pool.spec, audit.remedy)
+            target_image = replace(target_image, image=remedied)
         history = self.memory.rollout_history(self.pool.metadata.generation)
         images = await revision_images(
             gateway, self.pool.spec, target_image.image, history.previous_good
@@ -207,9 +233,7 @@ class PoolPass:
             requests.creates, requests.deletes, report.now, requests.reimages
         )
         progress = self._progress(report, plan, seen, target_image, images)
-        target = images.of(plan.target.revision).image
-        audit = await audit_policies(gateway, self.pool, self.policies, target, report.now)
-        self._post_rollout_events(before, plan, progress.next_window, report.now)
+        self._post_rollout_events(before, plan, progress.next_window, report.now, audit)
         stalled_now = await self._write_progress(report, progress, audit)
         followed = await actor.follow() if not _terminal(errors) else None
         if followed is not None:
@@ -308,10 +332,17 @@ class PoolPass:
         )
 
     def _post_rollout_events(
-        self, before: Before, plan: Plan, next_window: datetime | None, now: datetime
+        self,
+        before: Before,
+        plan: Plan,
+        next_window: datetime | None,
+        now: datetime,
+        audit: PolicyAudit,
     ) -> None:
         spec = self.pool.spec
-        context = PassContext(self.pool.metadata.generation, spec.replicas, now, next_window)
+        context = PassContext(
+            self.pool.metadata.generation, spec.replicas, now, next_window, audit.remedy_why
+        )
         for event in rollout_events(before, plan, context):
             self.events.event(event.type.value, event.reason.value, event.message)
 
@@ -416,7 +447,6 @@ class PoolPass:
         old = find_condition(report.current.conditions, ConditionType.POLICY_COMPLIANT)
         for type_, reason, message in policy_events(old, audit.condition):
             self.events.event(type_, reason, message)
-        self.memory.policy_verdicts = audit.verdict.policies if audit.verdict else ()
         stalled_now = verdict.assessment.state is State.STALLED
         if stalled_now:
             report.warn_once(verdict.assessment.reason, verdict.assessment.message)
