@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from vmroll.api.image import ImageSource
 from vmroll.api.policy import Enforcement, ImagePolicySpec
+from vmroll.api.pool import VirtualMachinePoolSpec
 from vmroll.plan.policy import (
     Alternative,
     NamedPolicy,
@@ -18,12 +21,14 @@ from vmroll.plan.policy import (
     PolicySubject,
     VersionFact,
     evaluate,
+    judge_pool_spec,
     newest_compliant_version,
     version_date,
 )
 from vmroll.plan.policy_match import policy_applies
 
 NOW = datetime(2026, 8, 28, 12, 0, tzinfo=UTC)
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 UBUNTU = {"publisher": "Canonical", "offer": "ubuntu-24_04-lts", "sku": "server"}
 GALLERY = (
     "/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/rg-images/providers/"
@@ -317,3 +322,47 @@ def test_adding_a_policy_never_makes_a_pool_compliant(
     more = evaluate(policies, case, NOW)
     assert set(fewer.violations) <= set(more.violations)
     assert not (more.compliant and not fewer.compliant)
+
+
+def pool_spec(version: str, **image: Any) -> VirtualMachinePoolSpec:
+    """The example pool, with its image replaced."""
+    example = yaml.safe_load((EXAMPLES / "pool-marketplace.yaml").read_text())
+    example["spec"]["image"] = {"marketplace": {**UBUNTU, "version": version}, **image}
+    return VirtualMachinePoolSpec.model_validate(example["spec"])
+
+
+DENY_CVE = policy(
+    "deny-cve",
+    {"deniedVersions": [{"version": "24.04.202607010", "reason": "CVE-2026-1234"}]},
+    "Deny",
+    poolSelector={"matchLabels": {"tier": "web"}},
+)
+PAID_DENIED = policy("no-paid", {"licensing": {}}, "Deny")
+
+
+@pytest.mark.parametrize(
+    ("spec", "labels", "enforcement", "message"),
+    [
+        pytest.param(pool_spec("24.04.202607010"), {"tier": "web"}, Enforcement.DENY,
+                     "24.04.202607010 is denied by policy deny-cve: CVE-2026-1234; newest "
+                     "compliant version: 24.04.202608200", id="denied-version-refused"),
+        pytest.param(pool_spec("24.04.202607010"), {"tier": "db"}, None, "",
+                     id="unselected-pool"),
+        pytest.param(pool_spec("latest"), {"tier": "web"}, None, "",
+                     id="latest-needs-resolution"),
+        pytest.param(pool_spec("latest", plan=RABBIT_PLAN), {}, Enforcement.DENY,
+                     "Canonical:ubuntu-24_04-lts:server is a paid image (plan bitnami/rabbitmq); "
+                     "policy no-paid restricts paid images (rules.licensing)",
+                     id="paid-image-refused-without-azure"),
+    ],
+)  # fmt: skip
+def test_judge_pool_spec_for_admission(
+    spec: VirtualMachinePoolSpec,
+    labels: dict[str, str],
+    enforcement: Enforcement | None,
+    message: str,
+) -> None:
+    available = tuple(VersionFact(v) for v in AVAILABLE)
+    verdict = judge_pool_spec([DENY_CVE, PAID_DENIED], spec, {}, labels, NOW, available)
+    assert verdict.enforcement is enforcement
+    assert verdict.message == message

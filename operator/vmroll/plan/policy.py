@@ -1,18 +1,20 @@
 """Judge a pool's image against the ImagePolicies that match it: pure, so that the operator's
 audit, its remediation and the admission webhook reach the same verdict from the same facts.
 
-`evaluate` is the one entry point. It takes the matching policies, what the pool runs (or asks
-for) and the facts vmroll observed about the image's versions in the pool's region, and returns
+`evaluate` is the core. It takes the matching policies, what the pool runs (or asks for) and
+the facts vmroll observed about the image's versions in the pool's region, and returns
 a verdict per policy: compliant, or the rules violated with messages that name the version, the
 policy and the limit. It also names the newest available version that every policy accepts, which
 is what Remediate rolls to and what a refusal suggests. All matching policies apply; the
 strictest enforcement among the violated ones wins (Deny > Remediate > Audit).
+`judge_pool_spec` is the entry point for admission: a pool spec as submitted, every policy, and
+whatever facts the caller has; it selects the policies and judges the version the spec names.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from enum import StrEnum
@@ -24,7 +26,14 @@ from vmroll.api.policy import (
     Licensing,
     PolicyRules,
 )
-from vmroll.plan.policy_match import any_glob, describe_image, image_matches, source_allowed
+from vmroll.api.pool import VirtualMachinePoolSpec
+from vmroll.plan.policy_match import (
+    any_glob,
+    describe_image,
+    image_matches,
+    policy_applies,
+    source_allowed,
+)
 from vmroll.plan.versions import is_image_version, normalize_location, parse_image_version
 
 _STRICTNESS = (Enforcement.DENY, Enforcement.REMEDIATE, Enforcement.AUDIT)
@@ -185,6 +194,37 @@ def evaluate(policies: Sequence[NamedPolicy], subject: PolicySubject, now: datet
     if newest is None:
         return Verdict(verdicts, Alternative.NO_COMPLIANT_VERSION)
     return Verdict(verdicts, Alternative.FOUND, newest)
+
+
+def judge_pool_spec(
+    policies: Sequence[NamedPolicy],
+    spec: VirtualMachinePoolSpec,
+    namespace_labels: Mapping[str, str],
+    pool_labels: Mapping[str, str],
+    now: datetime,
+    available: Sequence[VersionFact] = (),
+) -> Verdict:
+    """The verdict on a pool spec as submitted, by the policies that select it.
+
+    For the admission webhook, which needs no Azure read: a pinned version is judged as written
+    (denied and minimum versions, a marketplace version's build date), `latest` and a managed
+    image only by the rules about the spec itself (source, region, licensing); `available`,
+    when the caller knows the region's versions, adds maxVersionsBehind, gallery dates and the
+    compliant alternative to name. Refuse when `verdict.enforcement is Enforcement.DENY`.
+    """
+    selected = [p for p in policies if policy_applies(p.spec, namespace_labels, pool_labels)]
+    requested = spec.image.requested_version
+    version = requested if requested is not None and is_image_version(requested) else None
+    published = next((f.published for f in available if f.version == version), None)
+    subject = PolicySubject(
+        image=spec.image,
+        location=spec.location,
+        version=version,
+        plan=spec.image.plan,
+        published=published,
+        available=tuple(available),
+    )
+    return evaluate(selected, subject, now)
 
 
 def newest_compliant_version(
