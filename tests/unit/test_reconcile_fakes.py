@@ -93,7 +93,9 @@ class FakeAzure:
         version = self.latest if exact == "latest" else exact
         return replace(resolved_at(image, version), plan=self.plan)
 
-    async def image_versions(self, location: str, image: ImageRef) -> tuple[ImageVersionInfo, ...]:
+    async def image_versions(
+        self, location: str, image: ImageRef, *, max_age: float
+    ) -> tuple[ImageVersionInfo, ...]:
         self.log.append("versions")
         return tuple(ImageVersionInfo(v) for v in self.available)
 

@@ -30,8 +30,11 @@ class ComputeGateway(Protocol):
         """The exact image in `location`, resolved at most once per `max_age` seconds."""
         ...
 
-    async def image_versions(self, location: str, image: ImageRef) -> tuple[ImageVersionInfo, ...]:
-        """The versions of `image` usable in `location`, for judging it against ImagePolicies."""
+    async def image_versions(
+        self, location: str, image: ImageRef, *, max_age: float
+    ) -> tuple[ImageVersionInfo, ...]:
+        """The versions of `image` usable in `location`, for judging it against ImagePolicies;
+        listed at most once per `max_age` seconds, for all pools."""
         ...
 
     async def ensure_terms(self, plan: PurchasePlan, *, accept: bool) -> None:

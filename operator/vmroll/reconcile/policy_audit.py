@@ -67,7 +67,9 @@ async def audit_policies(
         return NO_POLICY
     spec = pool.spec
     version = target.resolved_version
-    infos = await gateway.image_versions(spec.location, image_ref(spec.image)) if version else ()
+    max_age = spec.update_policy.check_interval.total_seconds()
+    ref = image_ref(spec.image)
+    infos = await gateway.image_versions(spec.location, ref, max_age=max_age) if version else ()
     published = next((i.published for i in infos if i.version == version), None)
     plan = target.plan
     subject = PolicySubject(
