@@ -2,8 +2,9 @@
 
 A pool's pass judges it against the policies that match it (reconcile/policy_audit.py); this
 module only finds those policies and, every `STATUS_INTERVAL_SECONDS`, sums the pools' last
-verdicts into each policy's status. A change to a policy wakes the pools (handlers/pools.py
-watches the index), so that a new or deleted policy shows on them within a pass.
+verdicts into each policy's status and its gauges. A change to a policy wakes the pools
+(handlers/pools.py watches the index), so that a new or deleted policy shows on them within a
+pass.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from vmroll.api.pool import VirtualMachinePool
 from vmroll.api.pool_status import VirtualMachinePoolStatus
 from vmroll.handlers.kube import KubeApi
 from vmroll.handlers.state import OperatorState
+from vmroll.metrics.registry import PolicyFigures
 from vmroll.plan.policy import NamedPolicy
 from vmroll.plan.policy_match import policy_applies
 from vmroll.plan.policy_status import PoolResult, policy_status
@@ -92,8 +94,16 @@ async def report_policy(
             )
     current = policy.status or ImagePolicyStatus()
     new = policy_status(name or "", policy.metadata.generation, pools, current, state.clock())
+    figures = PolicyFigures(new.matched_pools, new.matched_vms, new.non_compliant_pools)
+    state.metrics.policy(name or "", figures)
     if new.to_wire() != current.to_wire():
         patch.status.update(new.to_wire())
+
+
+@kopf.on.delete(GROUP, VERSION, PLURAL, optional=True)
+async def policy_deleted(name: str | None, memo: kopf.Memo, **_: Any) -> None:
+    """Its gauges go with it; the pools notice through the index and drop the condition."""
+    memo.state.metrics.forget_policy(name or "")
 
 
 def _vms(status: VirtualMachinePoolStatus | None) -> int:
