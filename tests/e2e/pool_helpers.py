@@ -32,7 +32,11 @@ from vmroll.emulator.catalog import default_catalog_data
 
 ROOT = Path(__file__).resolve().parents[2]
 CRDS = ROOT / "crds"
-CRD_NAMES = ("virtualmachinepools.vmroll.io", "azureaccounts.vmroll.io")
+CRD_NAMES = (
+    "virtualmachinepools.vmroll.io",
+    "azureaccounts.vmroll.io",
+    "imagepolicies.vmroll.io",
+)
 EASTUS_CORES = 4
 """eastus quota of the test catalog: one Standard_NC6s_v3 (6 vCPUs) already exceeds it."""
 POOL_NAMESPACE_TAG = "vmroll.io_pool-namespace"

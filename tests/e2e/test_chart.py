@@ -75,7 +75,8 @@ def test_the_kustomize_base_applies_and_its_pod_is_admitted_as_restricted(
     built = [d for d in yaml.safe_load_all(kubectl("kustomize", str(MANIFESTS)).stdout) if d]
     kinds = sorted(d["kind"] for d in built)
     assert kinds == sorted(
-        ["Namespace", "CustomResourceDefinition", "CustomResourceDefinition", "ServiceAccount",
+        ["Namespace", "CustomResourceDefinition", "CustomResourceDefinition",
+         "CustomResourceDefinition", "ServiceAccount",
          "ClusterRole", "ClusterRole", "ClusterRole", "ClusterRoleBinding", "Service",
          "Deployment"]
     )  # fmt: skip

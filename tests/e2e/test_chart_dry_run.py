@@ -39,7 +39,7 @@ def _defaults(objects: list[dict[str, Any]], namespace: str) -> None:
                     "--cluster-resource-namespace", namespace]  # fmt: skip
     assert only(objects, "Service")["spec"]["ports"][0]["targetPort"] == "metrics"
     assert of_kind(objects, "Role") == []
-    assert len(of_kind(objects, "CustomResourceDefinition")) == 2
+    assert len(of_kind(objects, "CustomResourceDefinition")) == 3
 
 
 def _metrics_off(objects: list[dict[str, Any]], namespace: str) -> None:

@@ -72,8 +72,10 @@ CLUSTERWIDE = {
     row("configmaps", "get"),
     row("virtualmachinepools.vmroll.io", "list", "watch", "patch"),
     row("azureaccounts.vmroll.io", "list", "watch", "patch"),
+    row("imagepolicies.vmroll.io", "list", "watch", "patch"),
     row("virtualmachinepools.vmroll.io/status", "patch"),
     row("azureaccounts.vmroll.io/status", "patch"),
+    row("imagepolicies.vmroll.io/status", "patch"),
 }
 
 

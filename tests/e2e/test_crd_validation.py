@@ -21,7 +21,11 @@ pytestmark = pytest.mark.e2e
 ROOT = Path(__file__).resolve().parents[2]
 CRDS = ROOT / "crds"
 EXAMPLES = ROOT / "examples"
-CRD_NAMES = ("virtualmachinepools.vmroll.io", "azureaccounts.vmroll.io")
+CRD_NAMES = (
+    "virtualmachinepools.vmroll.io",
+    "azureaccounts.vmroll.io",
+    "imagepolicies.vmroll.io",
+)
 
 
 @pytest.fixture(scope="session")
@@ -306,7 +310,16 @@ def test_get_shows_printer_columns(
         "-p", json.dumps(status),
     )  # fmt: skip
     header, row = kubectl("get", "-n", namespace, "vmpool").stdout.splitlines()[:2]
-    assert header.split() == ["NAME", "IMAGE", "DESIRED", "READY", "UP-TO-DATE", "STATUS", "AGE"]
+    assert header.split() == [
+        "NAME",
+        "IMAGE",
+        "DESIRED",
+        "READY",
+        "UP-TO-DATE",
+        "STATUS",
+        "POLICY",
+        "AGE",
+    ]
     assert row.split()[:6] == ["web", "24.04.202411010", "3", "2", "1", "RollingOut"]
 
 

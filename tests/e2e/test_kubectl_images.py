@@ -5,7 +5,7 @@ the emulator over HTTPS with the real SDKs, trusting the emulator's CA from the 
 `caBundle` (which needs `--allow-custom-endpoints`, as the operator does). It lists the
 marketplace level by level, marks the version `latest` resolves to, shows a paid image's terms
 before and after they are accepted in the subscription, lists a gallery's versions with their
-regions, shows a POLICY column only once ImagePolicy is served (a stand-in CRD), and fails with
+regions, shows a POLICY column only once ImagePolicy is served (its CRD), and fails with
 a message saying what to change: no such account, a Secret the caller may not read, a missing
 Secret, custom endpoints without the flag, a wrong client secret.
 """
@@ -25,7 +25,7 @@ from azure.identity import ClientSecretCredential
 from azure.mgmt.marketplaceordering import MarketplaceOrderingAgreements
 from chart_helpers import token_kubeconfig
 from e2e_harness import Cluster, Kubectl, wait_for
-from pool_helpers import EmulatorProcess, fast_catalog_data
+from pool_helpers import CRDS, EmulatorProcess, fast_catalog_data
 from test_kubectl_plugin import Plugin, failed, ok
 
 pytestmark = pytest.mark.e2e
@@ -78,6 +78,41 @@ def accept_terms(emulator: EmulatorProcess) -> None:
 @pytest.fixture
 def images(cluster: Cluster, namespace: str, account: str) -> Images:
     return Images(Plugin(cluster, namespace), account, namespace)
+
+
+POLICY_CRD = "imagepolicies.vmroll.io"
+
+
+def wait_policy_served(kubectl: Kubectl, served: bool) -> None:
+    def check() -> bool | None:
+        shown = '"ImagePolicy"' in kubectl("get", "--raw", "/apis/vmroll.io/v1alpha1").stdout
+        return True if shown == served else None
+
+    wait_for(f"ImagePolicy {'in' if served else 'out of'} the API server's discovery", check,
+             timeout=60)  # fmt: skip
+
+
+def apply_policy_crd(kubectl: Kubectl) -> None:
+    kubectl("apply", "--server-side", "--force-conflicts", "-f",
+            str(CRDS / "vmroll.io_imagepolicies.yaml"))  # fmt: skip
+    kubectl.wait_established(POLICY_CRD)
+    wait_policy_served(kubectl, served=True)
+
+
+def remove_policy_crd(kubectl: Kubectl) -> None:
+    kubectl("delete", "crd", POLICY_CRD, "--ignore-not-found")
+    wait_policy_served(kubectl, served=False)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def image_policy_not_served(kubectl: Kubectl, pool_crds: tuple[str, ...]) -> Iterator[None]:
+    """This module's tests run without the ImagePolicy CRD (every other CRD stays), as on a
+    cluster that has not installed it; the session gets it back afterwards."""
+    remove_policy_crd(kubectl)
+    try:
+        yield
+    finally:
+        apply_policy_crd(kubectl)
 
 
 def test_marketplace_levels_newest_and_paid_terms(
@@ -229,39 +264,18 @@ def test_azure_refuses_a_wrong_client_secret(
     assert "not-the-secret" not in error
 
 
-STAND_IN_POLICY_CRD = "imagepolicies.vmroll.io"
-
-
 @pytest.fixture
-def stand_in_image_policy(kubectl: Kubectl) -> Iterator[str]:
-    """A CRD serving kind ImagePolicy in vmroll's group, as issue 9's will: discovery sees it."""
-    crd = {
-        "apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition",
-        "metadata": {"name": STAND_IN_POLICY_CRD},
-        "spec": {
-            "group": "vmroll.io", "scope": "Cluster",
-            "names": {"plural": "imagepolicies", "singular": "imagepolicy", "kind": "ImagePolicy"},
-            "versions": [{"name": "v1alpha1", "served": True, "storage": True, "schema": {
-                "openAPIV3Schema": {"type": "object", "x-kubernetes-preserve-unknown-fields": True},
-            }}],
-        },
-    }  # fmt: skip
-    kubectl("apply", "-f", "-", input=json.dumps(crd))
+def image_policy_served(kubectl: Kubectl) -> Iterator[str]:
+    """vmroll's own ImagePolicy CRD, for one test: discovery sees it."""
+    apply_policy_crd(kubectl)
     try:
-        kubectl.wait_established(STAND_IN_POLICY_CRD)
-        wait_for(
-            "ImagePolicy in the API server's discovery",
-            lambda: True if '"ImagePolicy"' in kubectl("get", "--raw", "/apis/vmroll.io/v1alpha1")
-            .stdout else None,
-            timeout=60,
-        )  # fmt: skip
-        yield STAND_IN_POLICY_CRD
+        yield POLICY_CRD
     finally:
-        kubectl("delete", "crd", STAND_IN_POLICY_CRD, "--ignore-not-found")
+        remove_policy_crd(kubectl)
 
 
 def test_the_policy_column_appears_when_image_policy_is_served(
-    images: Images, stand_in_image_policy: str
+    images: Images, image_policy_served: str
 ) -> None:
     result = images("--publisher", "Canonical", "--offer", "ubuntu-24_04-lts", "--sku", "server")
     shown = table(ok(result))

@@ -210,3 +210,53 @@ async def test_terms_revoked_after_acceptance_are_asked_again(
     assert revoked.value.reason == Reason.TERMS_NOT_ACCEPTED
     with pytest.raises(TerminalAzureError):
         await gateway.ensure_terms(RABBITMQ_PLAN, accept=False)
+
+
+@pytest.mark.parametrize(
+    ("location", "versions"),
+    [
+        (
+            "westeurope",
+            {"24.04.202608110", "24.04.202609160", "24.04.202610220", "24.04.202611100"},
+        ),
+        ("eastus", {"24.04.202608110", "24.04.202609160", "24.04.202610220"}),
+    ],
+)
+async def test_marketplace_versions_in_the_region_for_policies(
+    gateway: ComputeGateway, location: str, versions: set[str]
+) -> None:
+    found = await gateway.image_versions(location, UBUNTU, max_age=HOUR)
+    assert {info.version for info in found} == versions
+    assert {info.published for info in found} == {None}
+
+
+async def test_gallery_versions_usable_in_the_region_carry_their_published_date(
+    gateway: ComputeGateway, emulator: Emulator
+) -> None:
+    image = GalleryImage(gallery_image(emulator, "ubuntu-web"))
+    listed_west = await gateway.image_versions("westeurope", image, max_age=HOUR)
+    west = {info.version: info.published for info in listed_west}
+    listed_east = await gateway.image_versions("eastus", image, max_age=HOUR)
+    east = {info.version for info in listed_east}
+    assert set(west) == {"1.0.0", "1.1.0", "1.2.0", "1.3.0"}
+    assert east == {"1.0.0", "1.1.0", "1.2.0"}
+    assert all(
+        published is not None and published.tzinfo is not None for published in west.values()
+    )
+
+
+async def test_a_managed_image_has_no_versions(gateway: ComputeGateway, emulator: Emulator) -> None:
+    image = ManagedImage(managed_image(emulator, "rg-vmroll", "golden"))
+    assert await gateway.image_versions("westeurope", image, max_age=HOUR) == ()
+
+
+async def test_version_lists_are_listed_once_per_interval_for_all_pools(
+    gateway: ComputeGateway, emulator: Emulator
+) -> None:
+    emulator.reset_counters()
+    first = await gateway.image_versions("West Europe", UBUNTU, max_age=HOUR)
+    for _ in range(4):
+        assert await gateway.image_versions("westeurope", UBUNTU, max_age=HOUR) == first
+    await gateway.image_versions("westeurope", UBUNTU, max_age=0)
+    operations = emulator.request_counts()["operations"]
+    assert operations["VirtualMachineImages_List"]["total"] == 2

@@ -125,6 +125,7 @@ def test_pool_printer_columns() -> None:
         "Ready": ".status.readyReplicas",
         "Up-to-date": ".status.updatedReplicas",
         "Status": '.status.conditions[?(@.type=="Ready")].reason',
+        "Policy": '.status.conditions[?(@.type=="PolicyCompliant")].reason',
         "Age": ".metadata.creationTimestamp",
     }
     assert version["subresources"]["status"] == {}
@@ -135,6 +136,7 @@ def test_pool_printer_columns() -> None:
     [
         pytest.param("VirtualMachinePool", "Namespaced", "vmpool", id="pool"),
         pytest.param("AzureAccount", "Cluster", "azacct", id="account"),
+        pytest.param("ImagePolicy", "Cluster", "imgpol", id="policy"),
     ],
 )
 def test_names_scope_and_category(kind: str, scope: str, short_name: str) -> None:

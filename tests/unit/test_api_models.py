@@ -15,6 +15,7 @@ from pydantic import BaseModel, ValidationError
 
 from vmroll.api.account import AzureAccount, AzureAccountSpec
 from vmroll.api.image import ImageSource, ImageSourceKind
+from vmroll.api.policy import ImagePolicy
 from vmroll.api.pool import VirtualMachinePool, VirtualMachinePoolSpec
 from vmroll.api.pool_status import VirtualMachinePoolStatus
 from vmroll.api.strategy import StrategyType, Track
@@ -66,6 +67,9 @@ def spec_with(path: str, value: Any) -> dict[str, Any]:
         pytest.param(VirtualMachinePool, "pool-gallery.yaml", id="gallery"),
         pytest.param(VirtualMachinePool, "pool-managed.yaml", id="managed"),
         pytest.param(AzureAccount, "azureaccount.yaml", id="account"),
+        pytest.param(ImagePolicy, "policy-patched-30d.yaml", id="policy-patched-30d"),
+        pytest.param(ImagePolicy, "policy-deny-list.yaml", id="policy-deny-list"),
+        pytest.param(ImagePolicy, "policy-paid-images.yaml", id="policy-paid-images"),
     ],
 )
 def test_examples_validate(model: type[BaseModel], filename: str) -> None:

@@ -12,6 +12,7 @@ import pytest
 
 from vmroll.handlers import pools
 from vmroll.handlers.kube import KubeApi
+from vmroll.handlers.policies import POLICY_INDEX
 from vmroll.handlers.pools import _pause, _wake_key, pool_loop
 from vmroll.handlers.run_config import RunConfig
 from vmroll.handlers.state import OperatorState
@@ -76,15 +77,34 @@ Change = Callable[[dict[str, Any], dict[str, Any]], None]
         pytest.param(replaced_account, True, id="account-replaced"),
         pytest.param(deleted_account, True, id="account-deleted"),
         pytest.param(changed_status, False, id="status"),
-        pytest.param(changed_label, False, id="label"),
+        pytest.param(changed_label, True, id="label-selects-policies"),
         pytest.param(changed_other_account, False, id="another-account"),
     ],
 )
 def test_what_wakes_a_paused_pool(change: Change, wakes: bool) -> None:
     raw, index = pool_body(), accounts()
-    before = _wake_key(kopf.Body(raw), index)
+    before = _wake_key(kopf.Body(raw), index, {})
     change(raw, index)
-    assert (_wake_key(kopf.Body(raw), index) != before) is wakes
+    assert (_wake_key(kopf.Body(raw), index, {}) != before) is wakes
+
+
+@pytest.mark.parametrize(
+    ("after", "wakes"),
+    [
+        pytest.param({"p": [{"metadata": {"generation": 1}}]}, False, id="unchanged"),
+        pytest.param({"p": [{"metadata": {"generation": 2}}]}, True, id="policy-changed"),
+        pytest.param({}, True, id="policy-deleted"),
+        pytest.param(
+            {"p": [{"metadata": {"generation": 1}}], "q": [{"metadata": {"generation": 1}}]},
+            True,
+            id="policy-added",
+        ),
+    ],
+)
+def test_an_image_policy_change_wakes_a_paused_pool(after: dict[str, Any], wakes: bool) -> None:
+    raw, index = pool_body(), accounts()
+    before = _wake_key(kopf.Body(raw), index, {"p": [{"metadata": {"generation": 1}}]})
+    assert (_wake_key(kopf.Body(raw), index, after) != before) is wakes
 
 
 class Clock:
@@ -121,8 +141,10 @@ async def test_a_pause_lasts_its_seconds_when_nothing_changes() -> None:
     clock = Clock()
     raw, index = pool_body(), accounts()
     stopped = Stopped(clock)
-    wake = _wake_key(kopf.Body(raw), index)
-    await _pause(cast(kopf.DaemonStopped, stopped), kopf.Body(raw), index, wake, 1.2, state(clock))
+    wake = _wake_key(kopf.Body(raw), index, {})
+    await _pause(
+        cast(kopf.DaemonStopped, stopped), kopf.Body(raw), (index, {}), wake, 1.2, state(clock)
+    )
     assert stopped.waits == pytest.approx([0.5, 0.5, 0.2])
     assert clock.now == pytest.approx(101.2)
 
@@ -136,8 +158,10 @@ async def test_a_change_ends_the_pause_at_the_next_look() -> None:
             raw["metadata"]["generation"] = 2
 
     stopped = Stopped(clock, spec_changes)
-    wake = _wake_key(kopf.Body(raw), index)
-    await _pause(cast(kopf.DaemonStopped, stopped), kopf.Body(raw), index, wake, 600, state(clock))
+    wake = _wake_key(kopf.Body(raw), index, {})
+    await _pause(
+        cast(kopf.DaemonStopped, stopped), kopf.Body(raw), (index, {}), wake, 600, state(clock)
+    )
     assert len(stopped.waits) == 2
     assert clock.now == pytest.approx(101.0)
 
@@ -147,8 +171,10 @@ async def test_a_stopped_daemon_does_not_pause() -> None:
     raw, index = pool_body(), accounts()
     stopped = Stopped(clock)
     stopped.stopped = True
-    wake = _wake_key(kopf.Body(raw), index)
-    await _pause(cast(kopf.DaemonStopped, stopped), kopf.Body(raw), index, wake, 600, state(clock))
+    wake = _wake_key(kopf.Body(raw), index, {})
+    await _pause(
+        cast(kopf.DaemonStopped, stopped), kopf.Body(raw), (index, {}), wake, 600, state(clock)
+    )
     assert stopped.waits == []
 
 
@@ -169,6 +195,6 @@ async def test_a_pool_being_deleted_ends_the_loop_without_a_pass(
         body=kopf.Body(raw),
         memo=kopf.Memo(state=state(clock)),
         logger=cast(kopf.Logger, None),
-        **{pools.ACCOUNT_INDEX: accounts(), pools.POOL_INDEX: {}},
+        **{pools.ACCOUNT_INDEX: accounts(), pools.POOL_INDEX: {}, POLICY_INDEX: {}},
     )
     assert passes == []

@@ -20,7 +20,7 @@ from vmroll.api.pool_status import (
 from vmroll.api.types import Condition, ConditionStatus
 from vmroll.handlers.run_config import ListenAddress
 from vmroll.metrics.pool_figures import PoolState, pool_figures, pool_state
-from vmroll.metrics.registry import OperatorMetrics, PassResult
+from vmroll.metrics.registry import OperatorMetrics, PassResult, PolicyFigures
 
 NOW = datetime(2026, 11, 28, tzinfo=UTC)
 OLD, NEW = "24.04.202609160", "24.04.202610220"
@@ -157,3 +157,21 @@ def test_listen_address(text: str, address: ListenAddress) -> None:
 def test_listen_address_refuses(text: str) -> None:
     with pytest.raises(ValueError, match="HOST:PORT"):
         ListenAddress.parse(text)
+
+
+def test_image_policy_gauges_appear_with_their_status_and_go_with_the_policy() -> None:
+    metrics = OperatorMetrics()
+    metrics.policy("patched-30d", PolicyFigures(pools=3, vms=7, non_compliant_pools=2))
+    metrics.policy("deny-list", PolicyFigures(pools=1, vms=2, non_compliant_pools=0))
+    metrics.forget_policy("deny-list")
+    samples = {
+        (sample.name, sample.labels["policy"]): sample.value
+        for family in text_string_to_metric_families(generate_latest(metrics.registry).decode())
+        if family.name.startswith("vmroll_imagepolicy_")
+        for sample in family.samples
+    }
+    assert samples == {
+        ("vmroll_imagepolicy_pools", "patched-30d"): 3.0,
+        ("vmroll_imagepolicy_vms", "patched-30d"): 7.0,
+        ("vmroll_imagepolicy_non_compliant_pools", "patched-30d"): 2.0,
+    }

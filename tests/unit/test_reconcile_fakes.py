@@ -11,6 +11,7 @@ from typing import Any
 
 from vmroll.api.pool import VirtualMachinePool
 from vmroll.azure.errors import TerminalAzureError, TransientAzureError
+from vmroll.azure.image_versions import ImageVersionInfo
 from vmroll.azure.images import (
     GalleryImage,
     ImageRef,
@@ -81,6 +82,7 @@ class FakeAzure:
     plan: PurchasePlan | None = None
     terms_accepted: bool = False
     released: list[str] = field(default_factory=list)
+    available: tuple[str, ...] = ()
 
     async def resolve_image(
         self, location: str, image: ImageRef, *, max_age: float
@@ -91,6 +93,12 @@ class FakeAzure:
         exact = getattr(image, "version", "latest")
         version = self.latest if exact == "latest" else exact
         return replace(resolved_at(image, version), plan=self.plan)
+
+    async def image_versions(
+        self, location: str, image: ImageRef, *, max_age: float
+    ) -> tuple[ImageVersionInfo, ...]:
+        self.log.append("versions")
+        return tuple(ImageVersionInfo(v) for v in self.available)
 
     async def ensure_terms(self, plan: PurchasePlan, *, accept: bool) -> None:
         self.log.append(f"terms accept={accept}")

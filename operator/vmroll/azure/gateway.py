@@ -25,6 +25,7 @@ from vmroll.azure.budget import BudgetSettings, Clock, Sleep, WriteBudget, Write
 from vmroll.azure.clients import AzureClients, ClientCache, ClientOptions
 from vmroll.azure.errors import AzureGatewayError, TerminalAzureError, TransientAzureError
 from vmroll.azure.image_cache import CacheKey, LatestCache
+from vmroll.azure.image_versions import ImageVersionInfo, list_image_versions
 from vmroll.azure.images import ImageRef, PurchasePlan, ResolvedImage
 from vmroll.azure.lro import OperationRecord, OperationState, Poller, wait
 from vmroll.azure.observer import NOT_OBSERVED, AzureObserver
@@ -48,13 +49,15 @@ class AzureGateway:
     def __init__(
         self,
         clients: AzureClients,
-        cache: LatestCache,
+        cache: LatestCache[ResolvedImage],
         budget: WriteBudget,
         accepted_plans: set[tuple[str, PurchasePlan]],
+        version_lists: LatestCache[tuple[ImageVersionInfo, ...]],
     ) -> None:
         self._clients = clients
         self._subscription = clients.connection.subscription_id
         self._cache = cache
+        self._version_lists = version_lists
         self._budget = budget
         self._accepted_plans = accepted_plans
 
@@ -69,6 +72,16 @@ class AzureGateway:
             )
 
         return (await self._cache.get(key, max_age, resolve)).image
+
+    async def image_versions(
+        self, location: str, image: ImageRef, *, max_age: float
+    ) -> tuple[ImageVersionInfo, ...]:
+        key = CacheKey.of(self._subscription, location, image)
+
+        async def listed() -> tuple[ImageVersionInfo, ...]:
+            return await list_image_versions(self._clients.compute, location, image)
+
+        return (await self._version_lists.get(key, max_age, listed)).image
 
     async def ensure_terms(self, plan: PurchasePlan, *, accept: bool) -> None:
         key = (self._subscription.lower(), plan)
@@ -166,7 +179,8 @@ class AzureGateways:
         observer: AzureObserver = NOT_OBSERVED,
     ) -> None:
         self.clients = ClientCache(client_options, observer)
-        self.latest = LatestCache(clock)
+        self.latest: LatestCache[ResolvedImage] = LatestCache(clock)
+        self.version_lists: LatestCache[tuple[ImageVersionInfo, ...]] = LatestCache(clock)
         self.budgets = WriteBudgets(budget_settings, clock=clock, sleep=sleep, observer=observer)
         self.accepted_plans: set[tuple[str, PurchasePlan]] = set()
 
@@ -176,7 +190,9 @@ class AzureGateways:
         connection is discarded meanwhile: a rotated secret never closes a call in flight)."""
         async with self.clients.borrow(connection) as clients:
             budget = self.budgets.for_subscription(connection.subscription_id)
-            yield AzureGateway(clients, self.latest, budget, self.accepted_plans)
+            yield AzureGateway(
+                clients, self.latest, budget, self.accepted_plans, self.version_lists
+            )
 
     async def discard(self, connection: AccountConnection) -> None:
         """Close the clients of a connection no longer used (account changed or deleted)."""
@@ -193,13 +209,14 @@ class AzureGateways:
         kept = {key for key in self.accepted_plans if key[0] in subscriptions}
         self.accepted_plans.intersection_update(kept)
         self.latest.retain(subscriptions, resolved_after)
+        self.version_lists.retain(subscriptions, resolved_after)
 
     def tracked(self) -> dict[str, int]:
         """How many of each shared thing are kept, for `vmroll_tracked_entries`."""
         return {
             "sdk_clients": len(self.clients),
             "write_budgets": len(self.budgets),
-            "image_resolutions": len(self.latest),
+            "image_resolutions": len(self.latest) + len(self.version_lists),
             "accepted_plans": len(self.accepted_plans),
         }
 

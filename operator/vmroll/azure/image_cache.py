@@ -14,12 +14,13 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable, Collection
 from dataclasses import dataclass
+from typing import Generic, TypeVar
 
-from vmroll.azure.images import ImageRef, ResolvedImage
+from vmroll.azure.images import ImageRef
 from vmroll.plan.versions import normalize_location
 
 Clock = Callable[[], float]
-Resolver = Callable[[], Awaitable[ResolvedImage]]
+V = TypeVar("V")
 
 
 @dataclass(frozen=True)
@@ -34,20 +35,23 @@ class CacheKey:
 
 
 @dataclass(frozen=True)
-class CachedResolution:
-    image: ResolvedImage
+class CachedResolution(Generic[V]):
+    image: V
+    """What was resolved: an image version, or (for ImagePolicy) the versions in the region."""
     resolved_at: float
 
 
-class LatestCache:
+class LatestCache(Generic[V]):
     """Shared image resolutions, refreshed when older than the asking pool's interval."""
 
     def __init__(self, clock: Clock) -> None:
         self._clock = clock
-        self._entries: dict[CacheKey, CachedResolution] = {}
-        self._in_flight: dict[CacheKey, asyncio.Future[CachedResolution]] = {}
+        self._entries: dict[CacheKey, CachedResolution[V]] = {}
+        self._in_flight: dict[CacheKey, asyncio.Future[CachedResolution[V]]] = {}
 
-    async def get(self, key: CacheKey, max_age: float, resolve: Resolver) -> CachedResolution:
+    async def get(
+        self, key: CacheKey, max_age: float, resolve: Callable[[], Awaitable[V]]
+    ) -> CachedResolution[V]:
         """The cached resolution if younger than `max_age` seconds, else a fresh one."""
         entry = self._entries.get(key)
         if entry is not None and self._clock() - entry.resolved_at < max_age:
@@ -55,7 +59,7 @@ class LatestCache:
         pending = self._in_flight.get(key)
         if pending is not None:
             return await asyncio.shield(pending)
-        future: asyncio.Future[CachedResolution] = asyncio.get_running_loop().create_future()
+        future: asyncio.Future[CachedResolution[V]] = asyncio.get_running_loop().create_future()
         self._in_flight[key] = future
         try:
             entry = CachedResolution(await resolve(), self._clock())

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from typing import Protocol
 
+from vmroll.azure.image_versions import ImageVersionInfo
 from vmroll.azure.images import ImageRef, PurchasePlan, ResolvedImage
 from vmroll.azure.lro import OperationRecord, OperationState
 from vmroll.azure.vm_body import VmSpec
@@ -27,6 +28,13 @@ class ComputeGateway(Protocol):
         self, location: str, image: ImageRef, *, max_age: float
     ) -> ResolvedImage:
         """The exact image in `location`, resolved at most once per `max_age` seconds."""
+        ...
+
+    async def image_versions(
+        self, location: str, image: ImageRef, *, max_age: float
+    ) -> tuple[ImageVersionInfo, ...]:
+        """The versions of `image` usable in `location`, for judging it against ImagePolicies;
+        listed at most once per `max_age` seconds, for all pools."""
         ...
 
     async def ensure_terms(self, plan: PurchasePlan, *, accept: bool) -> None:

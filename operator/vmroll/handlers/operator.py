@@ -16,7 +16,7 @@ from typing import Any
 import kopf
 from aiohttp import web
 
-from vmroll.handlers import accounts, pools  # noqa: F401  (importing registers them)
+from vmroll.handlers import accounts, policies, pools  # noqa: F401  (importing registers them)
 from vmroll.handlers.kube import KubeApi, load_api_client
 from vmroll.handlers.run_config import RunConfig
 from vmroll.handlers.state import OperatorState

@@ -27,6 +27,7 @@ from pydantic import ValidationError
 
 from vmroll.api.base import GROUP, VERSION
 from vmroll.api.pool import PLURAL, VirtualMachinePool
+from vmroll.handlers.policies import POLICY_INDEX, matching_policies, policy_wake_key
 from vmroll.handlers.pool_inputs import account_view, namespace_labels, template_inputs
 from vmroll.handlers.pruning import Live, forget_pool, prune_if_due
 from vmroll.handlers.state import OperatorState
@@ -83,8 +84,10 @@ async def build_pass(
     index: Any,
     pool: VirtualMachinePool,
     leases: AsyncExitStack,
+    policies: Mapping[Any, Any] | None = None,
 ) -> PoolPass:
-    """The pass's gateway is borrowed into `leases`: close them when the pass has ended."""
+    """The pass's gateway is borrowed into `leases`: close them when the pass has ended.
+    `policies`: the ImagePolicy index, to judge the pool against those that select it."""
     memory = _memory(state, pool)
     view = await account_view(state, index, pool, leases)
     namespace = pool.metadata.namespace or ""
@@ -98,6 +101,7 @@ async def build_pass(
         events=PoolEventSink(body),
         clock=state.clock,
         settings=state.pass_settings,
+        policies=await matching_policies(state.kube, policies or {}, pool),
     )
 
 
@@ -119,26 +123,27 @@ async def pool_loop(
 ) -> None:
     state: OperatorState = memo.state
     accounts_by_name = kwargs[ACCOUNT_INDEX]
+    policies = kwargs[POLICY_INDEX]
     while not stopped:
         if body.metadata.get("deletionTimestamp"):
             return
-        wake = _wake_key(body, accounts_by_name)
-        delay = await _one_pass(state, body, accounts_by_name, logger)
+        wake = _wake_key(body, accounts_by_name, policies)
+        delay = await _one_pass(state, body, accounts_by_name, logger, policies)
         await prune_if_due(state, Live.of(kwargs[POOL_INDEX], accounts_by_name))
-        await _pause(stopped, body, accounts_by_name, wake, delay, state)
+        await _pause(stopped, body, (accounts_by_name, policies), wake, delay, state)
 
 
 async def _one_pass(
-    state: OperatorState, body: kopf.Body, index: Any, logger: kopf.Logger
+    state: OperatorState, body: kopf.Body, index: Any, logger: kopf.Logger, policies: Any
 ) -> float:
     started = state.monotonic()
-    result, delay = await _run_pass(state, body, index, logger)
+    result, delay = await _run_pass(state, body, index, logger, policies)
     state.metrics.reconcile_pass(result, state.monotonic() - started)
     return delay
 
 
 async def _run_pass(
-    state: OperatorState, body: kopf.Body, index: Any, logger: kopf.Logger
+    state: OperatorState, body: kopf.Body, index: Any, logger: kopf.Logger, policies: Any
 ) -> tuple[PassResult, float]:
     try:
         pool = VirtualMachinePool.model_validate(dict(body))
@@ -149,7 +154,7 @@ async def _run_pass(
     try:
         async with state.lock(uid):
             try:
-                outcome = await _guarded_pass(state, body, index, pool)
+                outcome = await _guarded_pass(state, body, index, pool, policies)
             finally:
                 _report_figures(state, pool)
     except StatusNotWritten as error:
@@ -166,12 +171,12 @@ async def _run_pass(
 
 
 async def _guarded_pass(
-    state: OperatorState, body: kopf.Body, index: Any, pool: VirtualMachinePool
+    state: OperatorState, body: kopf.Body, index: Any, pool: VirtualMachinePool, policies: Any
 ) -> Outcome:
     """A pass whose inputs could not even be gathered still ends in a condition and an event."""
     async with AsyncExitStack() as leases:
         try:
-            one = await build_pass(state, body, index, pool, leases)
+            one = await build_pass(state, body, index, pool, leases, policies)
         except Exception as error:
             return await _report_unbuilt(state, body, pool, error)
         return await one.run()
@@ -247,14 +252,21 @@ def _delay(state: OperatorState, outcome: Outcome) -> float:
             return config.stalled_seconds
 
 
-def _wake_key(body: kopf.Body, index: Any) -> tuple[Any, ...]:
-    """What, when it changes, ends the pause early: spec, annotations, the account."""
+def _wake_key(body: kopf.Body, index: Any, policies: Any) -> tuple[Any, ...]:
+    """What, when it changes, ends the pause early: spec, labels, annotations, the account,
+    the ImagePolicies."""
     account_name = (body.spec.get("accountRef") or {}).get("name")
     account = [
         (a.get("metadata", {}).get("generation"), a.get("metadata", {}).get("uid"))
         for a in index.get(account_name, ())
     ]
-    return (body.metadata.get("generation"), repr(dict(body.metadata.annotations)), repr(account))
+    return (
+        body.metadata.get("generation"),
+        repr(dict(body.metadata.annotations)),
+        repr(dict(body.metadata.labels)),
+        repr(account),
+        policy_wake_key(policies),
+    )
 
 
 async def _pause(
@@ -268,7 +280,7 @@ async def _pause(
     deadline = state.monotonic() + seconds
     while not stopped and state.monotonic() < deadline:
         await stopped.wait(min(0.5, max(0.0, deadline - state.monotonic())))
-        if _wake_key(body, index) != wake:
+        if _wake_key(body, *index) != wake:
             return
 
 

@@ -5,13 +5,16 @@ Counters and histograms record what happens as it happens; pool gauges are colle
 time from the last figures of each pool, and a deleted pool's figures are dropped with it, so
 that memory stays flat however many pools come and go. `vmroll_tracked_entries` shows how much
 the operator keeps per pool and per account (memories, locks, connections, clients, ...) and how
-many asyncio tasks run, so that a leak shows on a dashboard before it shows in RSS.
+many asyncio tasks run, so that a leak shows on a dashboard before it shows in RSS. Each
+ImagePolicy's figures (pools and VMs it matches, pools out of it) are kept the same way, from the
+status the operator last wrote for it, and dropped with the policy.
 """
 
 from __future__ import annotations
 
 import enum
 from collections.abc import Callable, Collection, Iterator, Mapping
+from dataclasses import dataclass
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
 from prometheus_client.core import GaugeMetricFamily
@@ -22,6 +25,15 @@ from vmroll.metrics.pool_figures import PoolFigures, PoolState
 DURATION_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0)
 WAIT_BUCKETS = (0.1, 0.5, 1.0, 2.0, 5.0, 10.0, 20.0, 30.0)
 POOL_LABELS = ("namespace", "pool")
+
+
+@dataclass(frozen=True)
+class PolicyFigures:
+    """What one ImagePolicy's status counts."""
+
+    pools: int
+    vms: int
+    non_compliant_pools: int
 
 
 class PassResult(enum.StrEnum):
@@ -84,6 +96,8 @@ class OperatorMetrics:
         registry.register(self._pools)
         self._tracked = TrackedCollector()
         registry.register(self._tracked)
+        self._policies = PolicyCollector()
+        registry.register(self._policies)
 
     def track(self, counts: Callable[[], Mapping[str, int]]) -> None:
         """Report `counts()` (entries kept, by kind) at every scrape."""
@@ -104,6 +118,12 @@ class OperatorMetrics:
         figures = self._pools.figures
         for key in [key for key in figures if key not in pools]:
             del figures[key]
+
+    def policy(self, name: str, figures: PolicyFigures) -> None:
+        self._policies.figures[name] = figures
+
+    def forget_policy(self, name: str) -> None:
+        self._policies.figures.pop(name, None)
 
     def request(self, operation: str, status: str) -> None:
         self._requests.labels(operation, status).inc()
@@ -187,3 +207,31 @@ class TrackedCollector(Collector):
         for kind, count in sorted(self.counts().items()):
             family.add_metric([kind], count)
         yield family
+
+
+class PolicyCollector(Collector):
+    """Gauges of every ImagePolicy, built at scrape time from its last status."""
+
+    def __init__(self) -> None:
+        self.figures: dict[str, PolicyFigures] = {}
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        families = {
+            "pools": GaugeMetricFamily(
+                "vmroll_imagepolicy_pools", "Pools the ImagePolicy applies to.", labels=["policy"]
+            ),
+            "vms": GaugeMetricFamily(
+                "vmroll_imagepolicy_vms",
+                "VMs of the pools the ImagePolicy applies to.",
+                labels=["policy"],
+            ),
+            "non_compliant_pools": GaugeMetricFamily(
+                "vmroll_imagepolicy_non_compliant_pools",
+                "Pools the ImagePolicy applies to that violate it.",
+                labels=["policy"],
+            ),
+        }
+        for name, figures in sorted(self.figures.items()):
+            for key, family in families.items():
+                family.add_metric([name], getattr(figures, key))
+        yield from families.values()

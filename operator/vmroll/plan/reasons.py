@@ -32,6 +32,7 @@ class Reason(StrEnum):
     AZURE_REQUEST_REJECTED = "AzureRequestRejected"
     PROGRESS_DEADLINE_EXCEEDED = "ProgressDeadlineExceeded"
     ROLLED_BACK = "RolledBack"
+    NO_COMPLIANT_VERSION = "NoCompliantVersion"
     # Reconciling: vmroll is working towards the spec.
     RECONCILING = "Reconciling"
     RESOLVING_IMAGE = "ResolvingImage"
@@ -51,6 +52,8 @@ class Reason(StrEnum):
     READY = "Ready"
     ALL_REPLICAS_READY = "AllReplicasReady"
     IMAGE_RESOLVED = "ImageResolved"
+    POLICY_COMPLIANT = "Compliant"
+    POLICY_REMEDIATED = "Remediated"
     AUTHENTICATED = "Authenticated"
     AUTHENTICATION_FAILED = "AuthenticationFailed"
 
@@ -107,6 +110,13 @@ DESCRIPTIONS: Mapping[Reason, str] = MappingProxyType(
         Reason.READY: "The object is ready.",
         Reason.ALL_REPLICAS_READY: "Every VM runs the target revision and is available.",
         Reason.IMAGE_RESOLVED: "The requested image resolved to an exact version.",
+        Reason.NO_COMPLIANT_VERSION: "A Remediate ImagePolicy applies and no version of the "
+        "image available in the pool's region complies with every policy; no VM is touched "
+        "until one is published or the policy changes.",
+        Reason.POLICY_REMEDIATED: "The spec's image version breaks a Remediate ImagePolicy; "
+        "vmroll runs the newest compliant version instead (PolicyCompliant True).",
+        Reason.POLICY_COMPLIANT: "The pool's image complies with every ImagePolicy that applies "
+        "to it (PolicyCompliant; when it does not, the reason names the rule broken).",
         Reason.AUTHENTICATED: "vmroll authenticated to the subscription with the account's auth.",
         Reason.AUTHENTICATION_FAILED: "vmroll could not obtain a token with the account's auth.",
     }

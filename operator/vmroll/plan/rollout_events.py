@@ -87,6 +87,8 @@ class PassContext:
     """When the next maintenance window opens (None without windows)."""
     restart: str | None = None
     """The spec's restart stamp (spec.template.restartedAt), None when never restarted."""
+    remediation: str | None = None
+    """Why an ImagePolicy moved the target off the spec's version, when it did."""
 
 
 def rollout_events(before: Before, plan: Plan, context: PassContext) -> tuple[RolloutEvent, ...]:
@@ -152,7 +154,9 @@ def _started(
             f"failed: rolling back to image version {new} (revision {plan.update_revision})"
         )
         return RolloutEvent(EventType.WARNING, EventReason.ROLLING_BACK, message)
-    if is_restart(newest.restart, context.restart):
+    if context.remediation is not None:
+        why = context.remediation
+    elif is_restart(newest.restart, context.restart):
         why = f"a restart was requested (spec.template.restartedAt {context.restart})"
     elif context.generation != before.observed_generation:
         why = f"the spec changed (generation {context.generation})"

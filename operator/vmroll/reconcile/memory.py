@@ -22,6 +22,7 @@ from vmroll.api.pool_status import (
 )
 from vmroll.azure.vms import VmRuntime
 from vmroll.plan.backoff import Backoff
+from vmroll.plan.policy import PolicyVerdict
 from vmroll.plan.rollout_model import RolloutHistory, RolloutProgress, Target
 
 
@@ -62,6 +63,8 @@ class PoolMemory:
     """The spec generation `history.known_bad` was established against."""
     status: VirtualMachinePoolStatus | None = None
     """The status as vmroll last wrote it; the watch may not have delivered it yet."""
+    policy_verdicts: tuple[PolicyVerdict, ...] = ()
+    """What each ImagePolicy that applies said at the last pass; ImagePolicy status sums them."""
 
     @classmethod
     def from_status(cls, status: VirtualMachinePoolStatus | None) -> PoolMemory:

@@ -12,7 +12,7 @@ VMs live in (vmroll.plan.subscription): recorded in status before the first writ
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
 from vmroll.api.pool import ACCEPT_SUBSCRIPTION_ANNOTATION, VirtualMachinePool
@@ -23,7 +23,7 @@ from vmroll.azure.vm_body import VmSpec
 from vmroll.azure.vms import PoolVm
 from vmroll.plan.access import check_access
 from vmroll.plan.availability import Readiness
-from vmroll.plan.conditions import State
+from vmroll.plan.conditions import ConditionType, State, find_condition
 from vmroll.plan.maintenance import (
     MaintenanceWindow,
     in_maintenance_window,
@@ -32,6 +32,7 @@ from vmroll.plan.maintenance import (
 )
 from vmroll.plan.naming import allocate_vm_names
 from vmroll.plan.ownership import PoolIdentity
+from vmroll.plan.policy import NamedPolicy
 from vmroll.plan.reasons import Reason
 from vmroll.plan.revision import RevisionInputs
 from vmroll.plan.rollout import plan_rollout
@@ -77,6 +78,7 @@ from vmroll.reconcile.observe import (
     settle_pending,
     unsent_deletes,
 )
+from vmroll.reconcile.policy_audit import PolicyAudit, audit_policies, policy_events
 from vmroll.reconcile.report import (
     Progress,
     Reporter,
@@ -90,7 +92,12 @@ from vmroll.reconcile.report import (
 from vmroll.reconcile.restart_tags import apply_retags, note_restart_reimages
 from vmroll.reconcile.revision_images import RevisionImages, revision_images
 from vmroll.reconcile.spec_map import as_reimaged, image_status, restart_stamp, rollout_spec
-from vmroll.reconcile.target import ResolvedTarget, held_back_version, resolve_target
+from vmroll.reconcile.target import (
+    ResolvedTarget,
+    held_back_version,
+    resolve_target,
+    resolve_version,
+)
 from vmroll.reconcile.vm_specs import vm_spec
 
 SUBSCRIPTION_ADOPTED = "SubscriptionAdopted"
@@ -127,6 +134,8 @@ class PoolPass:
     events: EventSink
     clock: Callable[[], datetime]
     settings: PassSettings = field(default_factory=PassSettings)
+    policies: tuple[NamedPolicy, ...] = ()
+    """The ImagePolicies that apply to the pool."""
 
     @property
     def identity(self) -> PoolIdentity:
@@ -204,6 +213,18 @@ class PoolPass:
             report, Reason.RETRYING, errors[0].message, retry_after, self.settings
         )
 
+    async def _stall_on_policy(self, report: Reporter, audit: PolicyAudit) -> Outcome:
+        """No compliant version to remediate to: Stalled, PolicyCompliant False, no VM touched."""
+        assert audit.stall is not None
+        reason, message = audit.stall
+        self.memory.backoff = None
+        old = find_condition(report.current.conditions, ConditionType.POLICY_COMPLIANT)
+        for type_, event_reason, event_message in policy_events(old, audit.condition):
+            self.events.event(type_, event_reason, event_message)
+        report.warn_once(reason, message)
+        await report.write(replace(stalled(reason, message), policy=audit.condition))
+        return Outcome(Next.STALLED)
+
     async def _stall(
         self, report: Reporter, reason: str, message: str, image_failed: bool = False
     ) -> Outcome:
@@ -223,6 +244,15 @@ class PoolPass:
         target_image = await resolve_target(
             gateway, self.pool.spec, current.image, held_back=held_back_version(current)
         )
+        audit = await audit_policies(
+            gateway, self.pool, self.policies, target_image.image, report.now
+        )
+        self.memory.policy_verdicts = audit.verdict.policies if audit.verdict else ()
+        if audit.stall is not None:
+            return await self._stall_on_policy(report, audit)
+        if audit.remedy is not None:
+            remedied = await resolve_version(gateway, self.pool.spec, audit.remedy)
+            target_image = replace(target_image, image=remedied)
         history = self.memory.rollout_history(self.pool.metadata.generation)
         images = await revision_images(
             gateway, self.pool.spec, target_image.image, history.previous_good
@@ -238,8 +268,8 @@ class PoolPass:
             requests.creates, requests.deletes, report.now, requests.reimages
         )
         progress = self._progress(report, plan, seen, target_image, images)
-        self._post_rollout_events(before, plan, progress.next_window, report.now)
-        stalled_now = await self._write_progress(report, progress)
+        self._post_rollout_events(before, plan, progress.next_window, report.now, audit)
+        stalled_now = await self._write_progress(report, progress, audit)
         followed = await actor.follow() if not _terminal(errors) else None
         if followed is not None:
             errors += followed.errors
@@ -343,14 +373,20 @@ class PoolPass:
         )
 
     def _post_rollout_events(
-        self, before: Before, plan: Plan, next_window: datetime | None, now: datetime
+        self,
+        before: Before,
+        plan: Plan,
+        next_window: datetime | None,
+        now: datetime,
+        audit: PolicyAudit,
     ) -> None:
         context = PassContext(
             self.pool.metadata.generation,
             self.pool.spec.replicas,
             now,
             next_window,
-            restart_stamp(self.pool.spec.template),
+            restart=restart_stamp(self.pool.spec.template),
+            remediation=audit.remedy_why,
         )
         for event in rollout_events(before, plan, context):
             self.events.event(event.type.value, event.reason.value, event.message)
@@ -443,10 +479,19 @@ class PoolPass:
                     self.memory.runtimes[vm.name] = SeenRuntime(runtime, now)
         self.memory.keep_only(set(owned) | set(self.memory.pending))
 
-    async def _write_progress(self, report: Reporter, progress: Progress) -> bool:
+    async def _write_progress(
+        self, report: Reporter, progress: Progress, audit: PolicyAudit
+    ) -> bool:
         """Write the pass's status; whether it says Stalled (warned of once)."""
         plan = progress.plan
-        verdict = progress_verdict(progress, self.pool.spec.replicas)
+        verdict = replace(
+            progress_verdict(progress, self.pool.spec.replicas),
+            policy=audit.condition,
+            no_policy=audit.condition is None,
+        )
+        old = find_condition(report.current.conditions, ConditionType.POLICY_COMPLIANT)
+        for type_, reason, message in policy_events(old, audit.condition):
+            self.events.event(type_, reason, message)
         stalled_now = verdict.assessment.state is State.STALLED
         if stalled_now:
             report.warn_once(verdict.assessment.reason, verdict.assessment.message)

@@ -53,6 +53,10 @@ class Verdict:
     assessment: Assessment
     image: tuple[ConditionStatus, str, str] | None = None
     paused: bool | None = None
+    policy: tuple[ConditionStatus, str, str] | None = None
+    """PolicyCompliant as judged this pass; left as it was when None, unless `no_policy`."""
+    no_policy: bool = False
+    """No ImagePolicy applies: PolicyCompliant is removed."""
 
 
 def stalled(reason: str, message: str, *, image_failed: bool = False) -> Verdict:
@@ -257,6 +261,15 @@ class Reporter:
                 observed_generation=generation,
                 now=self.now,
             )
+        if verdict.policy is not None:
+            update = update.set(
+                ConditionType.POLICY_COMPLIANT,
+                *verdict.policy,
+                observed_generation=generation,
+                now=self.now,
+            )
+        elif verdict.no_policy:
+            update = update.remove(ConditionType.POLICY_COMPLIANT)
         if verdict.paused:
             update = update.set(
                 ConditionType.ROLLOUT_PAUSED,
