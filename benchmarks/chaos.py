@@ -22,7 +22,8 @@ amplification = chaos / calm. The emulator checks the bounds on every change it 
 (`/_emulator/invariants`: never more than replicas + maxSurge VMs, never fewer available than
 replicas - maxUnavailable, never more than replicas of one revision, no write to a VM the pool
 does not own); the violations it recorded are printed and must be 0. Request counters of an
-emulator run are read before it is restarted and added up.
+emulator run are read before it is restarted and added up. A pool that stalls (rolls back, say)
+ends the run there, with its conditions printed.
 
     .venv/bin/python benchmarks/chaos.py [--replicas 10] [--max-surge 2] [--max-unavailable 0]
         [--strategy RollingReplace] [--kills 20] [--seed N]
@@ -229,8 +230,15 @@ class OperatorProcess:
         self.process.wait(timeout=30)
 
 
+class NotConverging(Exception):
+    """The pool stalled (rolled back, say): it will not reach the target without a spec change."""
+
+
 def converged(pools: Pools, emulator: ChaosEmulator, name: str, replicas: int) -> bool:
     pool = pools.get(name)
+    conditions = (pool or {}).get("status", {}).get("conditions", [])
+    if any(c["type"] == "Stalled" and c["status"] == "True" for c in conditions):
+        raise NotConverging(conditions_line(pool))
     if not is_ready(pool):
         return False
     assert pool is not None
@@ -268,11 +276,11 @@ def rollout(
     def done() -> bool:
         return converged(pools, emulator, name, args.replicas)
 
-    if storm is not None:
-        storm(done)
     try:
+        if storm is not None:
+            storm(done)
         ended = wait_until(f"{name} on {NEW}", done, CONVERGE_TIMEOUT_SECONDS, interval=0.5)
-    except TimeoutError:
+    except (TimeoutError, NotConverging):
         print(f"  {name} did not converge: {conditions_line(pools.get(name))}", flush=True)
         raise
     delta = emulator.requests() - before
