@@ -89,7 +89,10 @@ def cluster() -> Iterator[Cluster]:
         pytest.MonkeyPatch.context() as patch,
     ):
         local = Cluster(
-            control_plane.kubeconfig_path, control_plane.kubectl_path, True, control_plane
+            control_plane.kubeconfig_path,
+            control_plane.kubectl_path,
+            True,
+            control_plane.restart_apiserver,
         )
         patch.setenv("PATH", local.env()["PATH"])
         yield local
