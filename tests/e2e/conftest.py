@@ -94,7 +94,12 @@ def cluster() -> Iterator[Cluster]:
         LocalControlPlane(name=f"{SESSION_PREFIX}{os.getpid()}") as control_plane,
         pytest.MonkeyPatch.context() as patch,
     ):
-        local = Cluster(control_plane.kubeconfig_path, control_plane.kubectl_path, local=True)
+        local = Cluster(
+            control_plane.kubeconfig_path,
+            control_plane.kubectl_path,
+            True,
+            control_plane.restart_apiserver,
+        )
         patch.setenv("PATH", local.env()["PATH"])
         yield local
 

@@ -35,6 +35,18 @@ class Cluster:
     kubeconfig: Path
     kubectl: Path
     local: bool
+    apiserver_restart: Callable[[Callable[[], None]], None] | None = None
+    """The session's own control plane's `restart_apiserver`; None for VMROLL_KUBECONFIG's."""
+
+    def restart_apiserver(self, while_down: Callable[[], None] = lambda: None) -> None:
+        """Restart kube-apiserver over the same etcd (only a local control plane can be),
+        calling `while_down` while it is stopped."""
+        if self.apiserver_restart is None:
+            raise RuntimeError(
+                "the chaos tests restart kube-apiserver, which needs the session's own local "
+                "control plane: unset VMROLL_KUBECONFIG"
+            )
+        self.apiserver_restart(while_down)
 
     def env(self, base: Mapping[str, str] = os.environ) -> dict[str, str]:
         """Environment for a child process (an operator, a CLI) that talks to this cluster."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from vmroll.api.pool_status import VirtualMachinePoolStatus
+from vmroll.api.types import Condition, ConditionStatus
 from vmroll.plan.rollout_model import RolloutProgress, Target
 from vmroll.reconcile.memory import PoolMemory
 
@@ -53,3 +54,26 @@ def test_a_restart_keeps_the_progress_deadline_clock() -> None:
     history = PoolMemory.from_status(recorded).rollout_history(generation=4)
 
     assert history.progress == RolloutProgress("next", T0, T0 + timedelta(seconds=40), 1, 2)
+
+
+def test_a_restart_remembers_the_stall_the_status_reports_so_it_is_not_posted_again() -> None:
+    """Found by benchmarks/chaos.py: a pool stalled `RolledBack` got one more `RolledBack`
+    warning per operator restart, where each failure is to be posted once."""
+    message = "revision bad (image version 2.0.0) failed and the pool was rolled back"
+    stalled = status(observed_generation=4).model_copy(update={"conditions": [
+        Condition(type="Stalled", status=ConditionStatus.TRUE, reason="RolledBack",
+                  message=message, last_transition_time=T0, observed_generation=4),
+        Condition(type="Reconciling", status=ConditionStatus.FALSE, reason="RolledBack",
+                  message="other", last_transition_time=T0, observed_generation=4),
+    ]})  # fmt: skip
+
+    assert PoolMemory.from_status(stalled).reported_stall == ("RolledBack", message)
+
+
+def test_a_restart_of_a_pool_not_stalled_has_posted_nothing() -> None:
+    resolved = status(observed_generation=4).model_copy(update={"conditions": [
+        Condition(type="Stalled", status=ConditionStatus.FALSE, reason="AllReplicasReady",
+                  message="", last_transition_time=T0, observed_generation=4),
+    ]})  # fmt: skip
+
+    assert PoolMemory.from_status(resolved).reported_stall is None

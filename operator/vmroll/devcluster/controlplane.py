@@ -196,6 +196,19 @@ class LocalControlPlane:
         self._launch(ETCD, etcd_args(binaries.binary(ETCD), ports, self.files.etcd_data))
         etcd_ready = functools.partial(health.etcd_healthy, etcd_url(ports))
         self._await(ETCD, etcd_ready, ETCD_READY_TIMEOUT_SECONDS)
+        self._start_apiserver(ports, pki, binaries)
+
+    def restart_apiserver(self, while_down: Callable[[], None] = lambda: None) -> None:
+        """Stop kube-apiserver, call `while_down`, and start it again on its port over the same
+        etcd, as a crash or an upgrade of the control plane does: clients' connections and
+        watches break, no data is lost. The chaos tests and benchmark restart it mid-rollout."""
+        binaries = self._started_binaries()
+        handle = self._handles.pop(KUBE_APISERVER)
+        processes.stop(handle.pid, self.files.marker, handle)
+        while_down()
+        self._start_apiserver(self.ports, Pki(self.files.pki), binaries)
+
+    def _start_apiserver(self, ports: Ports, pki: Pki, binaries: BinaryCache) -> None:
         args = apiserver_args(
             binaries.binary(KUBE_APISERVER),
             ports,

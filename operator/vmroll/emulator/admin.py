@@ -20,6 +20,7 @@ from pydantic import ValidationError
 
 from vmroll.emulator.catalog import Faults
 from vmroll.emulator.context import CONTEXT, EmulatorContext
+from vmroll.emulator.invariants import WatchSpec
 from vmroll.emulator.middleware import ADMIN_PREFIX, Handler
 from vmroll.emulator.vm_model import VmRecord
 
@@ -115,6 +116,7 @@ async def reset_resources(request: web.Request) -> web.Response:
     context.operations.clear()
     context.vms.list_lag.departed.clear()
     context.vms.peaks.clear()
+    context.vms.invariants.watches.clear()
     context.counters.reset()
     context.throttler.reset()
     return web.json_response({"reset": True})
@@ -191,6 +193,27 @@ async def reset_peaks(request: web.Request) -> web.Response:
     return web.json_response({"tags": {}})
 
 
+async def get_invariants(request: web.Request) -> web.Response:
+    """Each watch's record: peaks, minimum available, violations, writes to unowned VMs."""
+    context = _context(request)
+    context.operations.settle()
+    return web.json_response(context.vms.invariants.report())
+
+
+async def post_invariants(request: web.Request) -> web.Response:
+    """Register (or reset) a watch named in the body; see vmroll.emulator.invariants."""
+    context = _context(request)
+    try:
+        spec = WatchSpec.model_validate(await request.json())
+    except (ValueError, ValidationError) as exc:
+        return web.json_response(
+            {"error": {"code": "InvalidWatch", "message": str(exc)}}, status=400
+        )
+    context.operations.settle()
+    watch = context.vms.invariants.register(spec, context.vms.records.values(), context.clock())
+    return web.json_response(watch.report(), status=201)
+
+
 def add_routes(router: web.UrlDispatcher) -> None:
     router.add_get(f"{PREFIX}/health", health)
     router.add_get(f"{PREFIX}/requests", requests)
@@ -206,3 +229,5 @@ def add_routes(router: web.UrlDispatcher) -> None:
     router.add_put(f"{PREFIX}/consistency", put_consistency)
     router.add_get(f"{PREFIX}/peaks", peaks)
     router.add_post(f"{PREFIX}/peaks/reset", reset_peaks)
+    router.add_get(f"{PREFIX}/invariants", get_invariants)
+    router.add_post(f"{PREFIX}/invariants", post_invariants)

@@ -1,8 +1,9 @@
 """`--state FILE`: what a restarted emulator must remember so clients see the same Azure.
 
 VMs, their implied disks and NICs, long-running operations (an operation in flight at shutdown
-finishes after restart, as it would in Azure) and the images side's snapshot. Written atomically
-after every accepted write and at shutdown; read once at start.
+finishes after restart, as it would in Azure), the images side's snapshot, and the invariant
+watches with what they recorded (a chaos run restarts the emulator and keeps checking). Written
+atomically after every accepted write and at shutdown; read once at start.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ def snapshot(context: EmulatorContext) -> dict[str, Any]:
         "resources": list(context.vms.resources.values()),
         "operations": context.operations.snapshot(),
         "images": context.images.snapshot(),
+        "invariants": context.vms.invariants.snapshot(),
     }
 
 
@@ -54,6 +56,7 @@ def load(context: EmulatorContext, path: Path) -> None:
         records = [VmRecord(**item) for item in data["vms"]]
         context.operations.restore(data["operations"])
         context.images.restore(data["images"])
+        context.vms.invariants.restore(data.get("invariants", []))
     except (OSError, ValueError, KeyError, TypeError) as exc:
         if isinstance(exc, StateError):
             raise

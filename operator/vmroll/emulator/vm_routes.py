@@ -33,7 +33,11 @@ VM = RG + "/providers/Microsoft.Compute/virtualMachines/{vmName}"
 
 
 def _accepting(request: web.Request) -> Accepting:
-    return Accepting(api_version(request, API_VERSIONS, "virtualMachines"), operation_name(request))
+    return Accepting(
+        api_version(request, API_VERSIONS, "virtualMachines"),
+        operation_name(request),
+        request.headers.get("User-Agent", ""),
+    )
 
 
 def _context(request: web.Request) -> EmulatorContext:

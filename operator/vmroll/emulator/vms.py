@@ -25,6 +25,7 @@ from vmroll.emulator.catalog import Catalog
 from vmroll.emulator.consistency import ListLag, TagPeaks
 from vmroll.emulator.errors import ArmError
 from vmroll.emulator.faults import FaultInjector, allocation_failed
+from vmroll.emulator.invariants import Invariants
 from vmroll.emulator.lro import Operation, OperationStore, iso
 from vmroll.emulator.validation import check_unchanged, check_vm_name
 from vmroll.emulator.vm_model import (
@@ -57,6 +58,7 @@ class Accepting:
 
     api_version: str
     operation: str  # the route's operationId, which `lroFailed` fault rules match
+    user_agent: str = ""  # who writes: invariants.py records vmroll's writes to unowned VMs
 
 
 class VirtualMachines:
@@ -74,6 +76,7 @@ class VirtualMachines:
         self.resources: dict[str, JSON] = {}
         self.list_lag = ListLag(catalog.list_lag_seconds, clock)
         self.peaks = TagPeaks()
+        self.invariants = Invariants()
         for kind in ("create", "update", "delete", *ACTIONS):
             operations.register(f"vm.{kind}", self._complete)
 
@@ -224,12 +227,15 @@ class VirtualMachines:
             record.implied_resources[resource["id"]] = resource["properties"]["deleteOption"]
         self.records[record.resource_id.lower()] = record
         self.peaks.note(record, self.records.values())
-        return record, self._start(record, "create", request, {"request": _digest(body)})
+        operation = self._start(record, "create", request, {"request": _digest(body)})
+        self._applied()
+        return record, operation
 
     def update(self, record: VmRecord, body: JSON, request: Accepting) -> Operation:
         """A PUT or PATCH on an existing VM: tags, size and echoed settings may change."""
         self._check_idle(record, "Update")
         check_unchanged(record.body, body, record.resource_group)
+        self._written(record, request)
         properties = body.get("properties") or {}
         new_size = (properties.get("hardwareProfile") or {}).get("vmSize")
         if new_size and new_size.lower() != record.properties["hardwareProfile"]["vmSize"].lower():
@@ -254,12 +260,15 @@ class VirtualMachines:
             record.user_data = properties["userData"]
         record.properties["provisioningState"] = "Updating"
         record.etag += 1
-        return self._start(record, "update", request, {"request": _digest(body)})
+        operation = self._start(record, "update", request, {"request": _digest(body)})
+        self._applied()
+        return operation
 
     def delete(self, record: VmRecord, request: Accepting) -> Operation:
         active = self.operations.active_for(record.resource_id)
         if active is not None and active.kind == "vm.delete":
             return active
+        self._written(record, request)
         if active is not None:
             self.operations.cancel(
                 active,
@@ -269,7 +278,9 @@ class VirtualMachines:
                 },
             )
         record.properties["provisioningState"] = "Deleting"
-        return self._start(record, "delete", request, {})
+        operation = self._start(record, "delete", request, {})
+        self._applied()
+        return operation
 
     def act(
         self,
@@ -279,6 +290,7 @@ class VirtualMachines:
         reimage_to: ResolvedImage | None = None,
     ) -> Operation:
         self._check_idle(record, action)
+        self._written(record, request)
         if action in ("restart", "powerOff") and record.power_state == "deallocated":
             raise ArmError(
                 409,
@@ -296,12 +308,24 @@ class VirtualMachines:
             }
         record.power_state = ACTIONS[action][0]
         record.properties["provisioningState"] = "Updating"
-        return self._start(record, action, request, payload)
+        operation = self._start(record, action, request, payload)
+        self._applied()
+        return operation
+
+    def _applied(self) -> None:
+        self.invariants.applied(self.records.values(), self.clock())
+
+    def _written(self, record: VmRecord, request: Accepting) -> None:
+        self.invariants.written(record, request.user_agent, request.operation, self.clock())
 
     def _complete(self, operation: Operation) -> None:
         record = self.records.get(operation.target.lower())
         if record is None:
             return
+        self._apply_completion(record, operation)
+        self.invariants.applied(self.records.values(), operation.ended or self.clock())
+
+    def _apply_completion(self, record: VmRecord, operation: Operation) -> None:
         kind = operation.kind.removeprefix("vm.")
         failed = operation.status != "Succeeded"
         if kind == "delete" and not failed:

@@ -3,9 +3,10 @@
 Importing this module registers every vmroll handler. Settings are set once here: kopf's
 bookkeeping goes to annotations under vmroll.io (never into the status vmroll owns), the
 finalizer is vmroll's, and only warnings are posted as events from logs (vmroll posts its own
-events for VMs created and deleted). With `--metrics`, the Prometheus endpoint starts here and
-stops in cleanup, so that SIGTERM closes it with the operator; an address it cannot listen on
-stops the operator at startup.
+events for VMs created and deleted). Startup waits until the API server serves vmroll's
+resources (discovery.py), so that kopf's one scan finds them. With `--metrics`, the Prometheus
+endpoint starts here and stops in cleanup, so that SIGTERM closes it with the operator; an
+address it cannot listen on stops the operator at startup.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import kopf
 from aiohttp import web
 
 from vmroll.handlers import accounts, policies, pools  # noqa: F401  (importing registers them)
+from vmroll.handlers.discovery import wait_until_served
 from vmroll.handlers.kube import KubeApi, load_api_client
 from vmroll.handlers.run_config import RunConfig
 from vmroll.handlers.state import OperatorState
@@ -40,7 +42,9 @@ async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) 
     logging.getLogger("azure").setLevel(logging.WARNING)
     settings.watching.server_timeout = 300
     config: RunConfig = memo.get("config") or RunConfig()
-    state = OperatorState(config=config, kube=KubeApi(load_api_client()))
+    api_client = load_api_client()
+    await wait_until_served(api_client)
+    state = OperatorState(config=config, kube=KubeApi(api_client))
     memo.state = state
     if config.metrics is not None:
         address = config.metrics

@@ -2,7 +2,8 @@
 
 `PoolMemory` lives in the operator process (in kopf's `memo`, per pool) and is rebuilt from the
 pool's status after a restart: the operations in flight come back from
-`status.pendingOperations`, healthy-since (or first-seen) times from `status.instances[].since`.
+`status.pendingOperations`, healthy-since (or first-seen) times from `status.instances[].since`,
+the failure already posted from the `Stalled` condition.
 Nothing in it is needed for correctness that Azure's listing and the status do not also hold.
 """
 
@@ -20,8 +21,10 @@ from vmroll.api.pool_status import (
     RolloutOutcome,
     VirtualMachinePoolStatus,
 )
+from vmroll.api.types import ConditionStatus
 from vmroll.azure.vms import VmRuntime
 from vmroll.plan.backoff import Backoff
+from vmroll.plan.conditions import ConditionType
 from vmroll.plan.policy import PolicyVerdict
 from vmroll.plan.rollout_model import RolloutHistory, RolloutProgress, Target
 
@@ -87,6 +90,18 @@ class PoolMemory:
             for i in status.instances
             if i.since is not None and i.health is Health.HEALTHY
         }
+        # The stall the status reports was posted as an event by the process that wrote it: a
+        # restart must not post the same failure again (each restart did, in the chaos runs).
+        stalled = next(
+            (
+                c
+                for c in status.conditions
+                if c.type == ConditionType.STALLED and c.status is ConditionStatus.TRUE
+            ),
+            None,
+        )
+        if stalled is not None:
+            memory.reported_stall = (stalled.reason, stalled.message)
         return memory
 
     def rollout_history(self, generation: int | None) -> RolloutHistory:
