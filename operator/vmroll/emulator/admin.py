@@ -104,6 +104,7 @@ async def reset_requests(request: web.Request) -> web.Response:
 
 async def reset_throttling(request: web.Request) -> web.Response:
     _context(request).throttler.reset()
+    _context(request).compute_throttler.reset()
     return web.json_response({"reset": True})
 
 
@@ -117,6 +118,7 @@ async def reset_resources(request: web.Request) -> web.Response:
     context.vms.peaks.clear()
     context.counters.reset()
     context.throttler.reset()
+    context.compute_throttler.reset()
     return web.json_response({"reset": True})
 
 
