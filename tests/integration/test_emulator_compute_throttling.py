@@ -12,7 +12,7 @@ import pytest
 from azure.core.pipeline import PipelineRequest
 from azure.core.pipeline.policies import SansIOHTTPPolicy
 from azure.mgmt.compute.aio import ComputeManagementClient
-from emulator_clients import POLLING_INTERVAL
+from emulator_clients import POLLING_INTERVAL, admin_session
 
 from vmroll.emulator.catalog import Catalog, ComputePolicy, ComputeThrottling, MinuteBucket
 from vmroll.emulator.server import Emulator
@@ -196,13 +196,26 @@ async def test_tokens_come_back_every_minute_at_the_refill_rate(
     assert entries(refilled) == [("LowCostGet", 1), ("LowCostGet", 2)]
 
 
-async def test_throttling_reset_refills_compute_buckets(emulator: Emulator, arm: Any) -> None:
+async def test_the_admin_api_reports_429s_per_policy_and_refills_compute_buckets(
+    emulator: Emulator, arm: Any
+) -> None:
     for _ in range(3):
         await arm.call("GET", _vm(emulator, "a"))
+    for name in ("a", "b", "c", "d"):
+        await arm.call("DELETE", _vm(emulator, name))
 
-    emulator.context.compute_throttler.reset()
+    async with admin_session(emulator) as admin:
+        async with admin.get(f"{emulator.base_url}/_emulator/requests") as response:
+            served = await response.json()
+        async with admin.post(f"{emulator.base_url}/_emulator/throttling/reset") as response:
+            assert response.status == 200
     status, headers, _ = await arm.call("GET", _vm(emulator, "a"))
 
+    assert served["throttledByPolicy"] == {
+        "Microsoft.Compute/DeleteVM": 1,
+        "Microsoft.Compute/LowCostGet": 1,
+    }
+    assert served["throttled"] == 2
     assert status == 404
     assert entries(headers) == [("LowCostGet", 1), ("LowCostGet", 2)]
 
