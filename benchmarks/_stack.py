@@ -197,6 +197,12 @@ class Emulator:
         snapshot = self._call("GET", "requests")
         return Requests({op: dict(body["byStatus"]) for op, body in snapshot["operations"].items()})
 
+    def throttled_by_policy(self) -> dict[str, int]:
+        """429s served since the counters were reset, per throttling policy (ARM's per-principal
+        buckets as `ARM/subscription-reads|writes|deletes`, Compute's as
+        `Microsoft.Compute/<policy>`)."""
+        return dict(self._call("GET", "requests")["throttledByPolicy"])
+
     def vms(self) -> list[dict[str, Any]]:
         vms: list[dict[str, Any]] = self._call("GET", "vms")["value"]
         return vms

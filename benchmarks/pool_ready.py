@@ -130,6 +130,7 @@ def main() -> None:
         time.sleep(args.steady_seconds)
         window = (after_next_pass(emulator, resync) - before, time.monotonic() - opened)
         steady_memory = memory_mib(pid)
+        throttled = emulator.throttled_by_policy()
         load = load_average()
 
     delta, seconds = window
@@ -164,6 +165,7 @@ def main() -> None:
     print("requests in the steady window (operation, total, by status):")
     for line in delta.lines():
         print(line)
+    print(f"{'429s served in the whole run':<34} {throttled or 'none'} (by throttling policy)")
     print(f"{'operator RSS, up, no pool':<34} VmRSS {idle['VmRSS']:.0f} MiB")
     print(f"{'operator RSS after Ready':<34} median {statistics.median(rss_after_ready):.0f} MiB")
     print(

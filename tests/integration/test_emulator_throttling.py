@@ -51,6 +51,7 @@ async def test_reads_report_remaining_tokens_then_429_with_retry_after(
     assert body["error"]["code"] == "SubscriptionRequestsThrottled"
     assert "Number of 'read' requests for subscription" in body["error"]["message"]
     assert emulator.request_counts()["throttled"] == 1
+    assert emulator.request_counts()["throttledByPolicy"] == {"ARM/subscription-reads": 1}
 
 
 async def test_writes_and_deletes_have_their_own_buckets(

@@ -105,6 +105,7 @@ async def reset_requests(request: web.Request) -> web.Response:
 
 async def reset_throttling(request: web.Request) -> web.Response:
     _context(request).throttler.reset()
+    _context(request).compute_throttler.reset()
     return web.json_response({"reset": True})
 
 
@@ -119,6 +120,7 @@ async def reset_resources(request: web.Request) -> web.Response:
     context.vms.invariants.watches.clear()
     context.counters.reset()
     context.throttler.reset()
+    context.compute_throttler.reset()
     return web.json_response({"reset": True})
 
 

@@ -83,7 +83,7 @@ def not_found(resource_type: str, name: str, resource_group: str) -> ArmError:
 async def json_body(request: web.Request, *, required: bool = False) -> JSON:
     """The request's JSON object; `{}` when there is no body, unless the body is `required`
     (optional bodies exist, e.g. reimage's)."""
-    if not required and not request.can_read_body:
+    if not required and not request.body_exists:
         return {}
     try:
         body = await request.json()

@@ -97,11 +97,62 @@ class Bucket(_Model):
     refill_per_second: float = Field(gt=0)
 
 
+class MinuteBucket(_Model):
+    """A Compute token bucket: `capacity` tokens, `refillPerMinute` back every minute."""
+
+    capacity: int = Field(gt=0)
+    refill_per_minute: float = Field(gt=0)
+
+
+class ComputePolicy(_Model):
+    """One Compute throttling policy: a bucket per VM (None: none) and per subscription-region."""
+
+    resource: MinuteBucket | None
+    subscription: MinuteBucket
+
+
+def _policy(resource: tuple[int, float] | None, subscription: tuple[int, float]) -> ComputePolicy:
+    return ComputePolicy(
+        resource=MinuteBucket(capacity=resource[0], refill_per_minute=resource[1])
+        if resource is not None
+        else None,
+        subscription=MinuteBucket(capacity=subscription[0], refill_per_minute=subscription[1]),
+    )
+
+
+class ComputeThrottling(_Model):
+    """Microsoft.Compute's own policies for virtual machines, keyed by the names its
+    `x-ms-ratelimit-remaining-resource` header uses; defaults are Microsoft's published limits
+    (tests/integration/azure_examples/compute_throttling.md)."""
+
+    enabled: bool = True
+    put_vm: ComputePolicy = Field(default=_policy((12, 4), (1500, 500)), alias="PutVM")
+    update_vm: ComputePolicy = Field(default=_policy((12, 4), (1500, 500)), alias="UpdateVM")
+    delete_vm: ComputePolicy = Field(default=_policy((12, 4), (1500, 500)), alias="DeleteVM")
+    low_cost_get: ComputePolicy = Field(
+        default=_policy((36, 12), (24000, 8000)), alias="LowCostGet"
+    )
+    high_cost_get: ComputePolicy = Field(default=_policy(None, (900, 300)), alias="HighCostGet")
+    get_operation: ComputePolicy = Field(
+        default=_policy((45, 15), (15000, 5000)), alias="GetOperation"
+    )
+
+    def policy(self, name: str) -> ComputePolicy:
+        """The settings of a policy by its header name (`PutVM`, `LowCostGet`, ...)."""
+        field = next(f for f, info in type(self).model_fields.items() if info.alias == name)
+        settings: ComputePolicy = getattr(self, field)
+        return settings
+
+
 class Throttling(_Model):
+    """ARM's per-principal buckets (`reads`, `writes`, `deletes`) and Compute's policies;
+    `enabled: false` turns both off, `compute.enabled: false` only Compute's."""
+
     enabled: bool = True
     reads: Bucket = Bucket(capacity=250, refill_per_second=25)
     writes: Bucket = Bucket(capacity=200, refill_per_second=10)
     deletes: Bucket = Bucket(capacity=200, refill_per_second=10)
+    compute: ComputeThrottling = ComputeThrottling()
 
 
 class FaultRule(_Model):

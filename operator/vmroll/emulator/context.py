@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from aiohttp import web
 
 from vmroll.emulator.catalog import Catalog
+from vmroll.emulator.compute_throttling import ComputeThrottler
 from vmroll.emulator.faults import FaultInjector
 from vmroll.emulator.identity import Identity
 from vmroll.emulator.throttling import Throttler
@@ -29,12 +30,18 @@ Clock = Callable[[], float]
 
 @dataclass
 class RequestCounters:
-    """What the admin API reports: requests per operation and status, 429s served."""
+    """What the admin API reports: requests per operation and status, 429s served (in all and
+    per throttling policy: `ARM/subscription-reads|writes|deletes`, `Microsoft.Compute/<policy>`;
+    injected 429 faults count only in all)."""
 
     by_operation: defaultdict[str, Counter[int]] = field(
         default_factory=lambda: defaultdict(Counter)
     )
     throttled: int = 0
+    throttled_by_policy: Counter[str] = field(default_factory=Counter)
+
+    def record_throttle(self, policy: str) -> None:
+        self.throttled_by_policy[policy] += 1
 
     def record(self, operation: str, status: int) -> None:
         self.by_operation[operation][status] += 1
@@ -52,12 +59,14 @@ class RequestCounters:
         return {
             "total": sum(o["total"] for o in operations.values()),
             "throttled": self.throttled,
+            "throttledByPolicy": dict(sorted(self.throttled_by_policy.items())),
             "operations": operations,
         }
 
     def reset(self) -> None:
         self.by_operation.clear()
         self.throttled = 0
+        self.throttled_by_policy.clear()
 
 
 @dataclass
@@ -65,6 +74,7 @@ class EmulatorContext:
     catalog: Catalog
     identity: Identity
     throttler: Throttler
+    compute_throttler: ComputeThrottler
     faults: FaultInjector
     images: ImageService
     operations: OperationStore

@@ -1,15 +1,16 @@
 """What ARM does before a resource provider sees a request, applied to every ARM route.
 
 In order: count the request, authenticate the bearer token (401), require `api-version` (400),
-find the subscription (404), throttle (429 with Retry-After), authorize (403), inject configured
-faults, then run the handler and turn any `ArmError` into ARM's CloudError body. A `reset` fault
-drops the connection instead of running the handler; a `lostResponse` fault runs it (the write
-is applied) and then drops the connection instead of answering, the classic cause of duplicates
-when a client takes "no answer" for "not done". Both count as status 0. Routes are ARM
-routes when their path starts with `/subscriptions/` or `/providers/`; the operation name used for
-counting and fault matching is the aiohttp route name (by convention ARM's operationId, such as
-`VirtualMachines_Get`), or `METHOD /path/template` for an unnamed route. Identity routes are
-counted too; the `/_emulator/` admin routes are not.
+find the subscription (404), throttle (429 with Retry-After), authorize (403), charge Compute's
+own throttling policy (429, compute_charge.py), inject configured faults, then run the handler
+and turn any `ArmError` into ARM's CloudError body. A `reset` fault drops the connection instead
+of running the handler; a `lostResponse` fault runs it (the write is applied) and then drops the
+connection instead of answering, the classic cause of duplicates when a client takes "no answer"
+for "not done". Both count as status 0. Routes are ARM routes when their path starts with
+`/subscriptions/` or `/providers/`; the operation name used for counting and fault matching is
+the aiohttp route name (by convention ARM's operationId, such as `VirtualMachines_Get`), or
+`METHOD /path/template` for an unnamed route. Identity routes are counted too; the
+`/_emulator/` admin routes are not.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from typing import NoReturn
 
 from aiohttp import web
 
+from vmroll.emulator import compute_charge
 from vmroll.emulator.context import CONTEXT, EmulatorContext
 from vmroll.emulator.errors import ArmError
 from vmroll.emulator.faults import injected_error
@@ -102,6 +104,7 @@ async def _admit(context: EmulatorContext, request: web.Request, operation: str)
             header = f"x-ms-ratelimit-remaining-subscription-{verdict.operation_type}"
             headers[header] = str(verdict.remaining)
             if not verdict.allowed:
+                context.counters.record_throttle(f"ARM/subscription-{verdict.operation_type}")
                 kind = verdict.operation_type.removesuffix("s")
                 raise ArmError(
                     429,
@@ -143,6 +146,7 @@ async def arm_middleware(request: web.Request, handler: Handler) -> web.StreamRe
         headers = await _admit(context, request, operation)
         if request.match_info.http_exception is not None:
             raise _unmatched(request, request.match_info.http_exception)
+        headers.update(await compute_charge.charge(context, request, operation))
         fault = context.faults.draw(operation, ("error", "reset", "lostResponse"))
         if fault is not None and fault.kind == "error":
             raise injected_error(fault)

@@ -25,6 +25,7 @@ from vmroll.emulator import admin, compute_info, network, state, vm_routes
 from vmroll.emulator.admin import vm_summary
 from vmroll.emulator.catalog import Catalog, Faults, load_catalog
 from vmroll.emulator.catalog_request import resource_groups
+from vmroll.emulator.compute_throttling import ComputeThrottler
 from vmroll.emulator.context import CONTEXT, EmulatorContext
 from vmroll.emulator.faults import FaultInjector
 from vmroll.emulator.identity import Identity
@@ -148,6 +149,7 @@ def build_context(catalog: Catalog, data_dir: Path, clock: Clock = time.time) ->
         catalog=catalog,
         identity=Identity(catalog, data_dir, clock),
         throttler=Throttler(catalog.throttling),
+        compute_throttler=ComputeThrottler(catalog.throttling.compute),
         faults=faults,
         images=images,
         operations=operations,
