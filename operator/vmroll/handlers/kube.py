@@ -17,6 +17,7 @@ from kubernetes import client, config
 from kubernetes.client.exceptions import ApiException
 
 from vmroll.api.base import GROUP, VERSION
+from vmroll.api.policy import PLURAL as POLICY_PLURAL
 from vmroll.api.pool import PLURAL as POOL_PLURAL
 
 
@@ -70,6 +71,13 @@ class KubeApi:
         if found is None:
             return None
         return dict(found.metadata.labels or {})
+
+    async def image_policies(self) -> list[Mapping[str, Any]]:
+        """Every ImagePolicy as stored (cluster-scoped), for the admission webhook."""
+        found: Any = await asyncio.to_thread(
+            self._custom.list_cluster_custom_object, GROUP, VERSION, POLICY_PLURAL
+        )
+        return list(found.get("items") or [])
 
     async def patch_pool_status(self, namespace: str, name: str, patch: Mapping[str, Any]) -> None:
         await asyncio.to_thread(
