@@ -70,10 +70,9 @@ def deny_refusal(verdict: Verdict, pool: VirtualMachinePool) -> str | None:
     if others:
         text += f" (and {len(others)} more)"
     if decisive.rule in VERSION_RULES:
-        if verdict.alternative is not None:
-            text += f"; newest compliant version: {verdict.alternative}"
-        else:
-            text += f"; pin a version policy {decisive.policy} allows"
+        # Admission reads no Azure: the region's versions, and so the newest compliant one, are
+        # the pool's PolicyCompliant condition's to name once it exists.
+        text += f"; pin a version policy {decisive.policy} allows"
     return text
 
 

@@ -219,19 +219,29 @@ async def with_webhook(
     """Serve the webhook, when asked, for as long as the operator runs, leader or not."""
     if address is None:
         return await operate()
+    from kubernetes.config import ConfigException
+
     from vmroll.admission.policy_check import DenyPolicies
     from vmroll.admission.server import ServingCertificate, serve_webhook
     from vmroll.handlers.kube import KubeApi, load_api_client
 
-    deny = DenyPolicies(KubeApi(load_api_client()), lambda: datetime.now(UTC))
+    certificate = ServingCertificate.in_directory(cert_dir)
     try:
-        runner = await serve_webhook(
-            address.host, address.port, ServingCertificate.in_directory(cert_dir), [deny]
-        )
+        # The certificate first: a missing one is the likelier mistake, and names its flag.
+        certificate.ssl_context()
+        deny = DenyPolicies(KubeApi(load_api_client()), lambda: datetime.now(UTC))
+        runner = await serve_webhook(address.host, address.port, certificate, [deny])
     except OSError as error:
         print(
             f"vmroll run: error: cannot serve the webhook on {address.host}:{address.port} "
             f"with {cert_dir}: {error.strerror or error}; fix --webhook or --webhook-cert-dir",
+            file=sys.stderr,
+        )
+        return 1
+    except ConfigException as error:
+        print(
+            f"vmroll run: error: the webhook reads ImagePolicies but finds no Kubernetes "
+            f"configuration: {error}; run in a pod or set KUBECONFIG",
             file=sys.stderr,
         )
         return 1
