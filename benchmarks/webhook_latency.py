@@ -19,6 +19,7 @@ sequentially after a few warm-up requests.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import copy
 import statistics
 import time
@@ -91,11 +92,16 @@ def main() -> None:
     request = {"uid": "bench", "operation": "CREATE", "object": good,
                "kind": {"group": GROUP, "version": VERSION, "kind": good["kind"]}}  # fmt: skip
 
+    loop = asyncio.new_event_loop()
+
     def review_alone() -> bool:
-        allowed: bool = review({"request": request})["response"]["allowed"]
+        allowed: bool = loop.run_until_complete(review({"request": request}))["response"]["allowed"]
         return allowed
 
-    results = [timed("review alone, in process", args.admissions, review_alone, True)]
+    try:
+        results = [timed("review alone, in process", args.admissions, review_alone, True)]
+    finally:
+        loop.close()
     with bench_stack() as dev:
         wait_operator_up(Pools(dev.kubeconfig))
         api_client = config.new_client_from_config(config_file=str(dev.kubeconfig))  # type: ignore[no-untyped-call]
