@@ -2,7 +2,8 @@
 
 kopf delivers objects and posts events; reading a referenced Secret, ConfigMap or Namespace and
 writing a pool's status from its long-running loop (kopf applies a daemon's `patch` only when
-the daemon exits) go through the official client, run in a worker thread so the event loop
+the daemon exits), and the admission webhook's list of ImagePolicies (on every replica, where
+no kopf index runs) go through the official client, run in a worker thread so the event loop
 never blocks. Secret values are returned to the caller and never logged.
 """
 
