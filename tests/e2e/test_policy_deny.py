@@ -2,17 +2,21 @@
 on a denied version, on a version older than maxAge or on a paid image of a publisher not
 allowed is refused, kubectl printing the field, the policy and the rule; a version bump to a
 denied version is refused; a pool that was out of policy before the policy existed can still
-be scaled, relabelled and deleted; and the same policy set to Audit refuses nothing."""
+be scaled, relabelled and deleted; the same policy set to Audit refuses nothing; and a standby
+replica, which runs no kopf handler, refuses as the leader does."""
 
 from __future__ import annotations
 
 import copy
 import json
+from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import pytest
-from e2e_harness import Kubectl, wait_for
+from e2e_harness import Cluster, Kubectl, wait_for
 from pool_helpers import EmulatorProcess, Operator, pool_manifest
+from webhook_helpers import Webhook, serving
 
 pytestmark = pytest.mark.e2e
 pytest_plugins = ("pool_fixtures", "webhook_fixtures")
@@ -124,3 +128,42 @@ def test_a_deny_policy_refuses_violations_but_never_blocks_a_pool_already_out_of
         assert audited.returncode == 0, audited.stderr
     finally:
         kubectl("delete", "imgpol", policy, "--ignore-not-found")
+
+
+def test_a_standby_replica_refuses_as_the_leader_does(
+    kubectl: Kubectl,
+    cluster: Cluster,
+    namespace: str,
+    emulator: EmulatorProcess,
+    webhook: Webhook,
+    pool_crds: tuple[str, ...],
+    tmp_path: Path,
+) -> None:
+    """Another holds the Lease: this replica stands by, serving only the webhook."""
+    now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    kubectl("apply", "-n", namespace, "-f", "-", input=json.dumps({
+        "apiVersion": "coordination.k8s.io/v1", "kind": "Lease", "metadata": {"name": "vmroll"},
+        "spec": {"holderIdentity": "another-replica", "leaseDurationSeconds": 3600,
+                 "acquireTime": now, "renewTime": now},
+    }))  # fmt: skip
+    standby = Operator(cluster, namespace, tmp_path / "standby.log")
+    standby.start(*webhook.flags(), "--leader-elect", "--leader-election-namespace", namespace)
+    policy = f"deny-{namespace}"
+    try:
+        wait_for("the standby's webhook to serve", lambda: serving(webhook),
+                 describe=standby.output)  # fmt: skip
+        wait_for("the replica to stand by",
+                 lambda: True if "Standing by" in standby.output() else None,
+                 describe=standby.output)  # fmt: skip
+        kubectl("apply", "-f", "-", input=json.dumps(_policy(policy, namespace, "Deny")))
+
+        denied = _create(kubectl, namespace, _pool("cve", "emu", emulator, DENIED))
+
+        assert denied.returncode != 0
+        assert REFUSED in denied.stderr
+        assert f"is denied by policy {policy}: CVE-2026-0001 (VersionDenied)" in denied.stderr
+        assert _create(kubectl, namespace, _pool("web", "emu", emulator, NEWEST)).returncode == 0
+        assert "kopf" not in standby.output()
+    finally:
+        kubectl("delete", "imgpol", policy, "--ignore-not-found")
+        standby.stop()
