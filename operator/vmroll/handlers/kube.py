@@ -74,10 +74,16 @@ class KubeApi:
         return dict(found.metadata.labels or {})
 
     async def image_policies(self) -> list[Mapping[str, Any]]:
-        """Every ImagePolicy as stored (cluster-scoped), for the admission webhook."""
-        found: Any = await asyncio.to_thread(
-            self._custom.list_cluster_custom_object, GROUP, VERSION, POLICY_PLURAL
-        )
+        """Every ImagePolicy as stored (cluster-scoped), for the admission webhook; none when
+        the CRD is not installed (a cluster upgraded without it has no policy to enforce)."""
+        try:
+            found: Any = await asyncio.to_thread(
+                self._custom.list_cluster_custom_object, GROUP, VERSION, POLICY_PLURAL
+            )
+        except ApiException as error:
+            if error.status == 404:
+                return []
+            raise
         return list(found.get("items") or [])
 
     async def patch_pool_status(self, namespace: str, name: str, patch: Mapping[str, Any]) -> None:
