@@ -6,7 +6,10 @@ https://127.0.0.1:<port> with the stack's own CA, registered as `vmroll-dev`), w
 operator, then times `--admissions` server-side dry-run creates of examples/local/pool.yaml
 through the Kubernetes API from this process (the API server runs its schema, CEL rules and
 the webhook, and stores nothing): accepted ones, then refused ones (an image version part
-beyond Azure's 32-bit range, which only the webhook refuses). Then it deletes the webhook's
+beyond Azure's 32-bit range, which only the webhook refuses). Then it creates a Deny
+ImagePolicy that selects the namespace by label, so that each review reads the policies and the
+namespace from the API server, and times accepted creates and creates of a version the policy
+denies; it deletes the policy. Then it deletes the webhook's
 registration and times the same accepted creates again: the difference between the two
 accepted series is the webhook's share (the API server's call over TLS, the review, the JSON
 both ways). For scale, the review alone (`vmroll.admission.review.review` on the same object,
@@ -19,6 +22,7 @@ sequentially after a few warm-up requests.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import copy
 import statistics
 import time
@@ -40,11 +44,24 @@ from kubernetes.client.exceptions import ApiException
 
 from vmroll.admission.review import review
 from vmroll.api.base import GROUP, VERSION
+from vmroll.api.policy import PLURAL as POLICY_PLURAL
 from vmroll.api.pool import PLURAL
 from vmroll.devstack.stack import WEBHOOK_CONFIGURATION
 
 WARM_UP = 10
 TOO_BIG = "1.0.2147483648"
+DENIED = "24.04.202610220"
+POLICY = "bench-deny"
+DENY_POLICY = {
+    "apiVersion": f"{GROUP}/{VERSION}",
+    "kind": "ImagePolicy",
+    "metadata": {"name": POLICY},
+    "spec": {
+        "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": NAMESPACE}},
+        "rules": {"deniedVersions": [{"version": DENIED, "reason": "benchmark"}]},
+        "enforcement": "Deny",
+    },
+}
 
 
 def percentile(samples: list[float], fraction: float) -> float:
@@ -88,14 +105,20 @@ def main() -> None:
     good = pool_manifest("bench-webhook", 1)
     bad = copy.deepcopy(good)
     bad["spec"]["image"]["marketplace"]["version"] = TOO_BIG
+    denied = pool_manifest("bench-webhook", 1, version=DENIED)
     request = {"uid": "bench", "operation": "CREATE", "object": good,
                "kind": {"group": GROUP, "version": VERSION, "kind": good["kind"]}}  # fmt: skip
 
+    loop = asyncio.new_event_loop()
+
     def review_alone() -> bool:
-        allowed: bool = review({"request": request})["response"]["allowed"]
+        allowed: bool = loop.run_until_complete(review({"request": request}))["response"]["allowed"]
         return allowed
 
-    results = [timed("review alone, in process", args.admissions, review_alone, True)]
+    try:
+        results = [timed("review alone, in process", args.admissions, review_alone, True)]
+    finally:
+        loop.close()
     with bench_stack() as dev:
         wait_operator_up(Pools(dev.kubeconfig))
         api_client = config.new_client_from_config(config_file=str(dev.kubeconfig))  # type: ignore[no-untyped-call]
@@ -110,6 +133,17 @@ def main() -> None:
         wait_until("the webhook to refuse", lambda: not admit_bad(), 60)
         results.append(timed("webhook, accepted", args.admissions, admit_good, True))
         results.append(timed("webhook, refused", args.admissions, admit_bad, False))
+        api.create_cluster_custom_object(GROUP, VERSION, POLICY_PLURAL, DENY_POLICY)
+        try:
+
+            def admit_denied() -> bool:
+                return admit(api, denied)
+
+            wait_until("the Deny policy to refuse", lambda: not admit_denied(), 60)
+            results.append(timed("Deny policy, accepted", args.admissions, admit_good, True))
+            results.append(timed("Deny policy, refused", args.admissions, admit_denied, False))
+        finally:
+            api.delete_cluster_custom_object(GROUP, VERSION, POLICY_PLURAL, POLICY)
         dev.kubectl_run("delete", "validatingwebhookconfiguration", WEBHOOK_CONFIGURATION)
         wait_until("the API server to drop the webhook", admit_bad, 60)
         results.append(timed("no webhook, accepted", args.admissions, admit_good, True))

@@ -100,3 +100,25 @@ async def test_run_stops_naming_the_flags_when_the_certificate_is_missing(
     assert await with_webhook(address, tmp_path / "absent", operate) == 1
     assert operated == []
     assert "--webhook-cert-dir" in capsys.readouterr().err
+
+
+async def test_run_stops_saying_so_when_there_is_no_kubernetes_configuration(
+    tmp_path: Path,
+    certificates: WebhookCertificates,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """The webhook reads ImagePolicies from the API server: without a configuration it would
+    refuse every pool as unavailable, so `vmroll run` does not start."""
+    monkeypatch.delenv("KUBERNETES_SERVICE_HOST", raising=False)
+    monkeypatch.setenv("KUBECONFIG", str(tmp_path / "absent-kubeconfig"))
+    operated: list[bool] = []
+
+    async def operate() -> int:
+        operated.append(True)
+        return 0
+
+    address = ListenAddress("127.0.0.1", _free_port())
+    assert await with_webhook(address, certificates.directory, operate) == 1
+    assert operated == []
+    assert "no Kubernetes configuration" in capsys.readouterr().err

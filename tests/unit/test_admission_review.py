@@ -107,10 +107,10 @@ TOO_BIG = "1.0.2147483648"
         ),
     ],
 )
-def test_refuses_what_the_operator_could_not_act_on_naming_the_field(
+async def test_refuses_what_the_operator_could_not_act_on_naming_the_field(
     document: dict[str, Any], field: str, words: str
 ) -> None:
-    answer = review({"request": _request(document)})
+    answer = await review({"request": _request(document)})
 
     response = answer["response"]
     assert response["uid"] == "u-1"
@@ -121,8 +121,8 @@ def test_refuses_what_the_operator_could_not_act_on_naming_the_field(
 
 
 @pytest.mark.parametrize("document", [POOL, ACCOUNT], ids=["pool", "account"])
-def test_admits_what_parses(document: dict[str, Any]) -> None:
-    answer = review({"request": _request(document)})
+async def test_admits_what_parses(document: dict[str, Any]) -> None:
+    answer = await review({"request": _request(document)})
     assert answer == {
         "apiVersion": "admission.k8s.io/v1",
         "kind": "AdmissionReview",
@@ -130,9 +130,9 @@ def test_admits_what_parses(document: dict[str, Any]) -> None:
     }
 
 
-def test_judges_what_the_user_wrote_not_the_status() -> None:
+async def test_judges_what_the_user_wrote_not_the_status() -> None:
     with_status = _with(POOL, "status", {"conditions": "not a list"})
-    assert refusal_of(_request(with_status)) is None
+    assert await refusal_of(_request(with_status)) is None
 
 
 BAD = _with(POOL, "spec.image.marketplace.version", TOO_BIG)
@@ -150,30 +150,30 @@ BAD = _with(POOL, "spec.image.marketplace.version", TOO_BIG)
         pytest.param(_request(BAD, "DELETE"), id="delete"),
     ],
 )  # fmt: skip
-def test_never_stands_in_the_way_of_deletion_metadata_or_status(
+async def test_never_stands_in_the_way_of_deletion_metadata_or_status(
     request_: dict[str, Any],
 ) -> None:
-    assert refusal_of(request_) is None
+    assert await refusal_of(request_) is None
 
 
-def test_refuses_a_spec_change_the_operator_could_not_act_on() -> None:
-    message = refusal_of(_request(BAD, "UPDATE", old=POOL))
+async def test_refuses_a_spec_change_the_operator_could_not_act_on() -> None:
+    message = await refusal_of(_request(BAD, "UPDATE", old=POOL))
     assert message is not None
     assert "spec.image.marketplace.version" in message
 
 
-def test_further_pool_checks_run_on_the_parsed_pool_and_the_old_one() -> None:
+async def test_further_pool_checks_run_on_the_parsed_pool_and_the_old_one() -> None:
     seen: list[tuple[str, str | None]] = []
 
-    def deny(pool: VirtualMachinePool, old: VirtualMachinePool | None) -> str | None:
+    async def deny(pool: VirtualMachinePool, old: VirtualMachinePool | None) -> str | None:
         seen.append((pool.spec.template.vm_size, old.spec.template.vm_size if old else None))
         return "policy patched-30d denies it"
 
     bigger = _with(POOL, "spec.template.vmSize", "Standard_D4s_v5")
-    assert refusal_of(_request(POOL), [deny]) == "policy patched-30d denies it"
-    assert refusal_of(_request(bigger, "UPDATE", old=POOL), [deny]) is not None
-    assert refusal_of(_request(bigger, "UPDATE", old=BAD), [deny]) is not None
-    assert refusal_of(_request(ACCOUNT), [deny]) is None
+    assert await refusal_of(_request(POOL), [deny]) == "policy patched-30d denies it"
+    assert await refusal_of(_request(bigger, "UPDATE", old=POOL), [deny]) is not None
+    assert await refusal_of(_request(bigger, "UPDATE", old=BAD), [deny]) is not None
+    assert await refusal_of(_request(ACCOUNT), [deny]) is None
     assert seen == [
         ("Standard_D2s_v5", None),
         ("Standard_D4s_v5", "Standard_D2s_v5"),
@@ -181,7 +181,7 @@ def test_further_pool_checks_run_on_the_parsed_pool_and_the_old_one() -> None:
     ]
 
 
-def test_refuses_a_kind_it_does_not_know() -> None:
-    message = refusal_of(_request({"kind": "ImagePolicy", "metadata": {"name": "p"}}))
+async def test_refuses_a_kind_it_does_not_know() -> None:
+    message = await refusal_of(_request({"kind": "ImagePolicy", "metadata": {"name": "p"}}))
     assert message is not None
     assert "ImagePolicy" in message

@@ -13,7 +13,7 @@ the webhook at all; the same rule here keeps it true under any registration.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any, Final
 
 from pydantic import BaseModel, ValidationError
@@ -26,25 +26,43 @@ from vmroll.api.pool import VirtualMachinePool
 API_VERSION: Final = "admission.k8s.io/v1"
 MAX_FIELDS_SHOWN = 3
 
-PoolCheck = Callable[[VirtualMachinePool, VirtualMachinePool | None], str | None]
+PoolCheck = Callable[[VirtualMachinePool, VirtualMachinePool | None], Awaitable[str | None]]
 """A further rule on a parsed pool and, on update, the pool as it was (None on create, or when
-the old one does not parse), such as an ImagePolicy's: a refusal message, or None. Synchronous:
-it reads what it needs from memory the operator keeps, never from the API server."""
+the old one does not parse), such as an ImagePolicy's: a refusal message, or None. Awaited on
+the server's event loop, so a check that reads the API server does so without blocking it; it
+raises `CheckUnavailable` when it cannot decide."""
+
+UNAVAILABLE_CODE = 503
+
+
+class CheckUnavailable(Exception):
+    """A pool check could not read what it decides on (an API server hiccup): the request is
+    refused as unavailable, with the message saying it is transient, rather than as invalid."""
+
 
 _MODELS: dict[str, type[BaseModel]] = {POOL_KIND: VirtualMachinePool, ACCOUNT_KIND: AzureAccount}
 
 
-def review(body: Mapping[str, Any], pool_checks: Sequence[PoolCheck] = ()) -> dict[str, Any]:
+async def review(body: Mapping[str, Any], pool_checks: Sequence[PoolCheck] = ()) -> dict[str, Any]:
     """The AdmissionReview response to the AdmissionReview request `body`."""
     request: Mapping[str, Any] = body.get("request") or {}
-    refusal = refusal_of(request, pool_checks)
-    response: dict[str, Any] = {"uid": request.get("uid", ""), "allowed": refusal is None}
-    if refusal is not None:
-        response["status"] = {"code": 422, "reason": "Invalid", "message": refusal}
+    status: dict[str, Any] | None = None
+    try:
+        refusal = await refusal_of(request, pool_checks)
+    except CheckUnavailable as error:
+        status = {"code": UNAVAILABLE_CODE, "reason": "ServiceUnavailable", "message": str(error)}
+    else:
+        if refusal is not None:
+            status = {"code": 422, "reason": "Invalid", "message": refusal}
+    response: dict[str, Any] = {"uid": request.get("uid", ""), "allowed": status is None}
+    if status is not None:
+        response["status"] = status
     return {"apiVersion": API_VERSION, "kind": "AdmissionReview", "response": response}
 
 
-def refusal_of(request: Mapping[str, Any], pool_checks: Sequence[PoolCheck] = ()) -> str | None:
+async def refusal_of(
+    request: Mapping[str, Any], pool_checks: Sequence[PoolCheck] = ()
+) -> str | None:
     """Why the request is refused, or None when it is admitted."""
     if request.get("operation") not in ("CREATE", "UPDATE") or request.get("subResource"):
         return None
@@ -67,7 +85,7 @@ def refusal_of(request: Mapping[str, Any], pool_checks: Sequence[PoolCheck] = ()
     if isinstance(parsed, VirtualMachinePool):
         before = _parsed_pool(old) if old is not None else None
         for check in pool_checks:
-            message = check(parsed, before)
+            message = await check(parsed, before)
             if message is not None:
                 return message
     return None

@@ -53,7 +53,7 @@ def application(pool_checks: Sequence[PoolCheck] = ()) -> web.Application:
             return web.json_response({"error": "expected an AdmissionReview"}, status=400)
         if not isinstance(body, dict) or not isinstance(body.get("request"), dict):
             return web.json_response({"error": "expected an AdmissionReview"}, status=400)
-        answer = review(body, pool_checks)
+        answer = await review(body, pool_checks)
         if not answer["response"]["allowed"]:
             what = body["request"].get("kind", {}).get("kind", "object")
             logger.info(f"admission refused a {what}: {answer['response']['status']['message']}")

@@ -4,7 +4,8 @@ Clusterwide unless `--namespace` is given. With `--leader-elect`, the operator a
 it holds a Lease (`vmroll.handlers.leader_election`), so that a second replica stands by.
 `--metrics HOST:PORT` serves Prometheus metrics at /metrics. `--webhook HOST:PORT` serves the
 validating admission webhook (`vmroll.admission`) over HTTPS with the certificate in
-`--webhook-cert-dir`, in every replica, leader or not. kopf handles SIGTERM and SIGINT:
+`--webhook-cert-dir`, in every replica, leader or not, refusing pools that a Deny ImagePolicy
+forbids (`vmroll.admission.policy_check`). kopf handles SIGTERM and SIGINT:
 handlers finish or are cancelled, and the process exits 0. The flags are a contract with the
 Helm chart (charts/vmroll/templates/deployment.yaml), which passes them from its values.
 
@@ -19,6 +20,7 @@ import argparse
 import os
 import sys
 from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -217,16 +219,29 @@ async def with_webhook(
     """Serve the webhook, when asked, for as long as the operator runs, leader or not."""
     if address is None:
         return await operate()
-    from vmroll.admission.server import ServingCertificate, serve_webhook
+    from kubernetes.config import ConfigException
 
+    from vmroll.admission.policy_check import DenyPolicies
+    from vmroll.admission.server import ServingCertificate, serve_webhook
+    from vmroll.handlers.kube import KubeApi, load_api_client
+
+    certificate = ServingCertificate.in_directory(cert_dir)
     try:
-        runner = await serve_webhook(
-            address.host, address.port, ServingCertificate.in_directory(cert_dir)
-        )
+        # The certificate first: a missing one is the likelier mistake, and names its flag.
+        certificate.ssl_context()
+        deny = DenyPolicies(KubeApi(load_api_client()), lambda: datetime.now(UTC))
+        runner = await serve_webhook(address.host, address.port, certificate, [deny])
     except OSError as error:
         print(
             f"vmroll run: error: cannot serve the webhook on {address.host}:{address.port} "
             f"with {cert_dir}: {error.strerror or error}; fix --webhook or --webhook-cert-dir",
+            file=sys.stderr,
+        )
+        return 1
+    except ConfigException as error:
+        print(
+            f"vmroll run: error: the webhook reads ImagePolicies but finds no Kubernetes "
+            f"configuration: {error}; run in a pod or set KUBECONFIG",
             file=sys.stderr,
         )
         return 1

@@ -2,7 +2,8 @@
 
 kopf delivers objects and posts events; reading a referenced Secret, ConfigMap or Namespace and
 writing a pool's status from its long-running loop (kopf applies a daemon's `patch` only when
-the daemon exits) go through the official client, run in a worker thread so the event loop
+the daemon exits), and the admission webhook's list of ImagePolicies (on every replica, where
+no kopf index runs) go through the official client, run in a worker thread so the event loop
 never blocks. Secret values are returned to the caller and never logged.
 """
 
@@ -17,6 +18,7 @@ from kubernetes import client, config
 from kubernetes.client.exceptions import ApiException
 
 from vmroll.api.base import GROUP, VERSION
+from vmroll.api.policy import PLURAL as POLICY_PLURAL
 from vmroll.api.pool import PLURAL as POOL_PLURAL
 
 
@@ -70,6 +72,19 @@ class KubeApi:
         if found is None:
             return None
         return dict(found.metadata.labels or {})
+
+    async def image_policies(self) -> list[Mapping[str, Any]]:
+        """Every ImagePolicy as stored (cluster-scoped), for the admission webhook; none when
+        the CRD is not installed (a cluster upgraded without it has no policy to enforce)."""
+        try:
+            found: Any = await asyncio.to_thread(
+                self._custom.list_cluster_custom_object, GROUP, VERSION, POLICY_PLURAL
+            )
+        except ApiException as error:
+            if error.status == 404:
+                return []
+            raise
+        return list(found.get("items") or [])
 
     async def patch_pool_status(self, namespace: str, name: str, patch: Mapping[str, Any]) -> None:
         await asyncio.to_thread(
