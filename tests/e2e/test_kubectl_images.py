@@ -300,6 +300,7 @@ metadata: {name: web-ubuntu-only}
 spec:
   enforcement: Remediate
   namespaceSelector: {matchLabels: {team: web}}
+  poolSelector: {matchLabels: {app: web}}
   rules: {allowedSources: {marketplace: [{publisher: Canonical}]}}
 """
 UBUNTU = ("--publisher", "Canonical", "--offer", "ubuntu-24_04-lts", "--sku", "server", "--all")
@@ -347,9 +348,15 @@ def test_the_policy_column_judges_each_image_by_the_image_policies(
     for_namespace = ("--for-namespace", namespace)
     assert {cell for _, cell in policy_cells(images(*RABBITMQ, *for_namespace))} == {"allowed"}
     kubectl("label", "namespace", namespace, "team=web")
-    assert {cell for _, cell in policy_cells(images(*RABBITMQ, *for_namespace))} == {
+    assert {cell for _, cell in policy_cells(images(*RABBITMQ, *for_namespace))} == {"allowed"}
+    for_web = (*for_namespace, "--pool-labels", "app=web,tier=front")
+    assert {cell for _, cell in policy_cells(images(*RABBITMQ, *for_web))} == {
         "remediate: web-ubuntu-only/ImageSourceNotAllowed"
     }
+    error = failed(images(*RABBITMQ, "--pool-labels", "app=web"))
+    assert "--pool-labels needs --for-namespace" in error
+    error = failed(images(*RABBITMQ, *for_namespace, "--pool-labels", "app"))
+    assert "--pool-labels: 'app' is not key=value" in error
     assert "POLICY" not in ok(images("offers", "--publisher", "bitnami"))
 
 

@@ -7,11 +7,15 @@ import re
 from datetime import UTC, datetime
 from typing import Any
 
+import pytest
+
 from vmroll.api.image import PurchasePlan
 from vmroll.api.policy import ImagePolicySpec
 from vmroll.azure.images import PurchasePlan as AzurePlan
+from vmroll.kubectl.cluster import PluginError
 from vmroll.kubectl.image_policy import judged, subject_of
 from vmroll.kubectl.image_rows import Listing, Output, gallery_row, render, version_row
+from vmroll.kubectl.policy_reads import parse_labels
 from vmroll.plan.policy import NamedPolicy, VersionFact
 
 NOW = datetime(2026, 11, 28, tzinfo=UTC)
@@ -144,3 +148,10 @@ def test_policies_that_cannot_be_read_leave_unknown() -> None:
 def test_no_policy_allows_everything() -> None:
     rows = judged(Listing.VERSIONS, ROWS, [], "westeurope", NOW)
     assert {row["policy"]["decision"] for row in rows} == {"allowed"}
+
+
+def test_pool_labels_parse_as_kubectl_takes_them() -> None:
+    assert parse_labels("app=web, tier=front,") == {"app": "web", "tier": "front"}
+    assert parse_labels(None) == {}
+    with pytest.raises(PluginError, match="'app' is not key=value"):
+        parse_labels("app")
