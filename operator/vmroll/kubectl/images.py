@@ -94,12 +94,12 @@ def run(args: argparse.Namespace, target: Target) -> int:
     logging.getLogger("azure").propagate = False
     listing = listing_of(args)
     _check_flags(args, listing)
+    labels = policy_reads.parse_labels(args.pool_labels)
     reads = importlib.import_module(READS_MODULE)
     api_client = reads.api_client_for(target)
     trust = TrustPolicy(args.allow_custom_endpoints, args.cluster_resource_namespace)
     rows: list[image_rows.Row] = reads.read_rows(api_client, args.account, trust, listing, args)
     if listing in image_policy.JUDGED and policy_served(api_client):
-        labels = policy_reads.parse_labels(args.pool_labels)
         policies = policy_reads.read_policies(api_client, args.for_namespace, labels)
         now = datetime.now(UTC)
         rows = image_policy.judged(listing, rows, policies, args.location, now)
