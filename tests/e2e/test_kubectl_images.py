@@ -5,7 +5,8 @@ the emulator over HTTPS with the real SDKs, trusting the emulator's CA from the 
 `caBundle` (which needs `--allow-custom-endpoints`, as the operator does). It lists the
 marketplace level by level, marks the version `latest` resolves to, shows a paid image's terms
 before and after they are accepted in the subscription, lists a gallery's versions with their
-regions, shows a POLICY column only once ImagePolicy is served (its CRD), and fails with
+regions, shows a POLICY column only once ImagePolicy is served (its CRD) that judges each image
+by the live ImagePolicies (`unknown` for a user who may not list them), and fails with
 a message saying what to change: no such account, a Secret the caller may not read, a missing
 Secret, custom endpoints without the flag, a wrong client secret.
 """
@@ -274,17 +275,111 @@ def image_policy_served(kubectl: Kubectl) -> Iterator[str]:
         remove_policy_crd(kubectl)
 
 
-def test_the_policy_column_appears_when_image_policy_is_served(
-    images: Images, image_policy_served: str
-) -> None:
-    result = images("--publisher", "Canonical", "--offer", "ubuntu-24_04-lts", "--sku", "server")
+POLICIES = """
+apiVersion: vmroll.io/v1alpha1
+kind: ImagePolicy
+metadata: {name: no-bad-ubuntu}
+spec:
+  enforcement: Deny
+  rules:
+    deniedVersions:
+      - image: {marketplace: {publisher: Canonical}}
+        version: 24.04.202609160
+        reason: broken cloud-init
+---
+apiVersion: vmroll.io/v1alpha1
+kind: ImagePolicy
+metadata: {name: fresh}
+spec:
+  enforcement: Audit
+  rules: {freshness: {maxVersionsBehind: 2}}
+---
+apiVersion: vmroll.io/v1alpha1
+kind: ImagePolicy
+metadata: {name: web-ubuntu-only}
+spec:
+  enforcement: Remediate
+  namespaceSelector: {matchLabels: {team: web}}
+  poolSelector: {matchLabels: {app: web}}
+  rules: {allowedSources: {marketplace: [{publisher: Canonical}]}}
+"""
+UBUNTU = ("--publisher", "Canonical", "--offer", "ubuntu-24_04-lts", "--sku", "server", "--all")
+RABBITMQ = ("--publisher", "bitnami", "--offer", "rabbitmq", "--all")
+
+
+def policy_cells(result: Completed) -> list[tuple[str, str]]:
+    """(VERSION, POLICY) of each row of a versions table."""
     shown = table(ok(result))
     assert shown[0][-1] == "POLICY"
-    assert shown[1][-1] == "unknown"
-    assert (
-        result.stderr == "note: ImagePolicy is served, but this plugin does not evaluate it yet\n"
-    )
-    (row,) = images.rows(
-        "--publisher", "Canonical", "--offer", "ubuntu-24_04-lts", "--sku", "server"
-    )
-    assert row["policy"] == "unknown"
+    version = shown[0].index("VERSION")
+    return [(row[version], row[-1]) for row in shown[1:]]
+
+
+def test_the_policy_column_judges_each_image_by_the_image_policies(
+    images: Images, kubectl: Kubectl, namespace: str, image_policy_served: str
+) -> None:
+    assert {cell for _, cell in policy_cells(images(*UBUNTU))} == {"allowed"}
+    kubectl("apply", "-f", "-", input=POLICIES)
+
+    result = images(*UBUNTU)
+    assert result.stderr == ""
+    assert policy_cells(result) == [
+        ("24.04.202608110", "audit: fresh/TooManyVersionsBehind"),
+        ("24.04.202609160", "denied: no-bad-ubuntu/VersionDenied"),
+        ("24.04.202610220", "allowed"),
+        ("24.04.202611100", "allowed"),
+    ]
+    denied = next(r for r in images.rows(*UBUNTU) if r["version"] == "24.04.202609160")
+    assert denied["policy"]["decision"] == "denied"
+    (violation,) = denied["policy"]["violations"]
+    assert (violation["policy"], violation["enforcement"], violation["rule"]) == (
+        "no-bad-ubuntu", "Deny", "VersionDenied",
+    )  # fmt: skip
+    assert "broken cloud-init" in violation["message"]
+    assert denied["policy"]["newestCompliantVersion"] == "24.04.202611100"
+
+    # Every policy's rules by default, selectors ignored: bitnami is outside web's sources.
+    assert {cell for _, cell in policy_cells(images(*RABBITMQ))} == {
+        "remediate: web-ubuntu-only/ImageSourceNotAllowed"
+    }
+    skus = table(ok(images("skus", "--publisher", "bitnami", "--offer", "rabbitmq")))
+    assert skus[1][-1] == "remediate: web-ubuntu-only/ImageSourceNotAllowed"
+    # For a namespace, only the policies that select a pool there (its labels, read live).
+    for_namespace = ("--for-namespace", namespace)
+    assert {cell for _, cell in policy_cells(images(*RABBITMQ, *for_namespace))} == {"allowed"}
+    kubectl("label", "namespace", namespace, "team=web")
+    assert {cell for _, cell in policy_cells(images(*RABBITMQ, *for_namespace))} == {"allowed"}
+    for_web = (*for_namespace, "--pool-labels", "app=web,tier=front")
+    assert {cell for _, cell in policy_cells(images(*RABBITMQ, *for_web))} == {
+        "remediate: web-ubuntu-only/ImageSourceNotAllowed"
+    }
+    error = failed(images(*RABBITMQ, "--pool-labels", "app=web"))
+    assert "--pool-labels needs --for-namespace" in error
+    error = failed(images(*RABBITMQ, *for_namespace, "--pool-labels", "app"))
+    assert "--pool-labels: 'app' is not key=value" in error
+    assert "POLICY" not in ok(images("offers", "--publisher", "bitnami"))
+
+
+def test_a_user_who_may_not_list_image_policies_sees_unknown(
+    images: Images, cluster: Cluster, kubectl: Kubectl, namespace: str, tmp_path: Path,
+    image_policy_served: str,
+) -> None:  # fmt: skip
+    kubectl("apply", "-f", "-", input=POLICIES)
+    reader = f"images-browser-{namespace}"[:63]
+    kubectl("create", "serviceaccount", "images-browser", "-n", namespace)
+    kubectl("create", "role", "secrets", "--verb=get", "--resource=secrets", "-n", namespace)
+    kubectl("create", "rolebinding", "secrets", "--role=secrets", "-n", namespace,
+            f"--serviceaccount={namespace}:images-browser")  # fmt: skip
+    kubectl("create", "clusterrole", reader, "--verb=get,list",
+            "--resource=azureaccounts.vmroll.io")  # fmt: skip
+    kubectl("create", "clusterrolebinding", reader, f"--clusterrole={reader}",
+            f"--serviceaccount={namespace}:images-browser")  # fmt: skip
+    try:
+        token = kubectl("create", "token", "images-browser", "-n", namespace).stdout.strip()
+        config = tmp_path / "browser.kubeconfig"
+        config.write_text(yaml.safe_dump(token_kubeconfig(cluster.kubeconfig, token, namespace)))
+        result = images(*UBUNTU, "--kubeconfig", str(config))
+    finally:
+        kubectl("delete", "clusterrolebinding,clusterrole", reader, "--ignore-not-found")
+    assert {cell for _, cell in policy_cells(result)} == {"unknown"}
+    assert "cannot list ImagePolicies (403 Forbidden)" in result.stderr

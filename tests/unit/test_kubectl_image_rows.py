@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 import yaml
 
 from vmroll.azure.images import PurchasePlan
-from vmroll.kubectl.image_rows import Listing, Output, gallery_row, render, version_row, with_policy
+from vmroll.kubectl.image_rows import Listing, Output, gallery_row, render, version_row
 
 RABBIT = PurchasePlan(name="rabbitmq", publisher="bitnami", product="rabbitmq")
 
@@ -43,7 +43,8 @@ def test_versions_table_marks_the_newest_and_the_terms() -> None:
 
 
 def test_the_policy_column_appears_only_with_policy_rows() -> None:
-    header = render(Listing.VERSIONS, with_policy(_versions()), Output.TABLE).splitlines()[0]
+    judged = [{**row, "policy": {"decision": "allowed", "violations": []}} for row in _versions()]
+    header = render(Listing.VERSIONS, judged, Output.TABLE).splitlines()[0]
     assert header.split()[-1] == "POLICY"
     assert "POLICY" not in render(Listing.VERSIONS, _versions(), Output.TABLE)
 
@@ -57,9 +58,11 @@ def test_json_and_yaml_carry_the_same_rows() -> None:
 
 def test_gallery_row_shows_regions_exclusion_and_end_of_life() -> None:
     row = gallery_row(
-        "ubuntu-web", "1.2.0", newest=False, available=True,
+        "ubuntu-web", "/subscriptions/s/resourceGroups/rg/providers/Microsoft.Compute/galleries/"
+        "g/images/ubuntu-web", "1.2.0", newest=False, available=True,
         regions=["West Europe", "East US"], exclude_from_latest=True,
-        end_of_life=datetime(2027, 1, 1, tzinfo=UTC), plan=None, terms_accepted=None,
+        end_of_life=datetime(2027, 1, 1, tzinfo=UTC), published=None, plan=None,
+        terms_accepted=None,
     )  # fmt: skip
     assert _cells(render(Listing.GALLERY, [row], Output.TABLE))[1] == [
         "ubuntu-web", "1.2.0", "yes", "West Europe,East US", "yes", "2027-01-01T00:00:00+00:00",

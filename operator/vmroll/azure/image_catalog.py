@@ -29,6 +29,7 @@ class GalleryVersionInfo:
 
     version: GalleryVersion
     end_of_life: datetime | None
+    published: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -118,7 +119,8 @@ async def list_gallery_versions(
             props = version.properties
             profile = props.publishing_profile if props is not None else None
             end = profile.end_of_life_date if profile is not None else None
-            found.append(GalleryVersionInfo(to_gallery_version(version), end))
+            published = profile.published_date if profile is not None else None
+            found.append(GalleryVersionInfo(to_gallery_version(version), end, published))
     return found
 
 

@@ -186,11 +186,12 @@ class _Reads:
         accepted = await self._accepted(image.plan)
         return [
             image_rows.gallery_row(
-                image.name, info.version.name, newest=info.version.name == newest,
+                image.name, image.image_id, info.version.name, newest=info.version.name == newest,
                 available=usable_in(info.version, self._location),
                 regions=[region.name for region in info.version.regions],
                 exclude_from_latest=_excluded_here(info.version, self._location),
-                end_of_life=info.end_of_life or image.end_of_life, plan=image.plan,
+                end_of_life=info.end_of_life or image.end_of_life, published=info.published,
+                plan=image.plan,
                 terms_accepted=accepted,
             )
             for info in versions

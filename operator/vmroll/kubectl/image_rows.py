@@ -2,13 +2,14 @@
 
 Pure: rows are JSON-ready dicts (camelCase keys, as the API's own objects), built from what
 Azure answered; the table view formats them as kubectl would (`*` marks the newest version,
-`-` an empty cell). The policy column appears only when the caller found ImagePolicy served.
+`-` an empty cell). The policy column appears only when the rows carry a verdict
+(kubectl/image_policy.py): ImagePolicy is served and the listing names images.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
@@ -21,8 +22,6 @@ if TYPE_CHECKING:
     from vmroll.azure.images import PurchasePlan
 
 Row = dict[str, Any]
-POLICY_NOT_EVALUATED = "unknown"
-"""ImagePolicy is served, but this plugin has no evaluator for it yet."""
 
 
 class Listing(StrEnum):
@@ -64,6 +63,7 @@ def version_row(
 
 def gallery_row(
     image: str,
+    image_id: str,
     version: str,
     *,
     newest: bool,
@@ -71,19 +71,18 @@ def gallery_row(
     regions: Sequence[str],
     exclude_from_latest: bool,
     end_of_life: datetime | None,
+    published: datetime | None,
     plan: PurchasePlan | None,
     terms_accepted: bool | None,
 ) -> Row:
     return {
-        "image": image, "version": version, "newest": newest, "availableInLocation": available,
+        "image": image, "imageId": image_id, "version": version, "newest": newest,
+        "availableInLocation": available,
         "targetRegions": list(regions), "excludeFromLatest": exclude_from_latest,
         "endOfLife": None if end_of_life is None else end_of_life.isoformat(),
+        "published": None if published is None else published.isoformat(),
         "plan": plan_text(plan), "termsAccepted": terms_accepted,
     }  # fmt: skip
-
-
-def with_policy(rows: Iterable[Row]) -> list[Row]:
-    return [{**row, "policy": POLICY_NOT_EVALUATED} for row in rows]
 
 
 def _mark(value: Any) -> str:
@@ -106,6 +105,19 @@ def _cell(value: Any) -> str:
     return str(value)
 
 
+def policy_cell(view: Any) -> str:
+    """`allowed`, `unknown`, or the strictest decision and the rule that decides it:
+    `denied: POLICY/RULE`, with how many more violations follow."""
+    if not isinstance(view, dict):
+        return "-"
+    violations = view.get("violations") or []
+    if not violations:
+        return str(view["decision"])
+    first = violations[0]
+    more = f" (+{len(violations) - 1})" if len(violations) > 1 else ""
+    return f"{view['decision']}: {first['policy']}/{first['rule']}{more}"
+
+
 Column = tuple[str, str, Callable[[Any], str]]
 _COLUMNS: Mapping[Listing, Sequence[Column]] = {
     Listing.PUBLISHERS: [("PUBLISHER", "publisher", _cell)],
@@ -123,7 +135,7 @@ _COLUMNS: Mapping[Listing, Sequence[Column]] = {
                       ("END OF LIFE", "endOfLife", _cell), ("PLAN", "plan", _cell),
                       ("TERMS", "termsAccepted", _terms)],
 }  # fmt: skip
-_POLICY: Column = ("POLICY", "policy", _cell)
+_POLICY: Column = ("POLICY", "policy", policy_cell)
 
 
 def render(listing: Listing, rows: Sequence[Row], output: Output) -> str:

@@ -4,7 +4,9 @@ Like `az vm image list-publishers / list-offers / list-skus / list --all`, and a
 versions, with what matters to a pool: the version `latest` resolves to (marked newest, decided
 as the operator decides it), the purchase plan and whether the subscription accepted its terms,
 and for gallery versions where they are replicated, whether they are excluded from latest and
-when they reach end of life. Reads only: nothing is accepted, created or changed.
+when they reach end of life. When ImagePolicy is served, a POLICY column says what the
+policies would decide of a pool on each image (kubectl/image_policy.py). Reads only: nothing is
+accepted, created or changed.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import argparse
 import importlib
 import logging
 import sys
+from datetime import UTC, datetime
 from typing import Any
 
 from kubernetes import client
@@ -20,7 +23,7 @@ from kubernetes.client.exceptions import ApiException
 
 from vmroll.api.base import GROUP
 from vmroll.handlers.run_config import DEFAULT_CLUSTER_RESOURCE_NAMESPACE
-from vmroll.kubectl import image_rows
+from vmroll.kubectl import image_policy, image_rows, policy_reads
 from vmroll.kubectl.cluster import PluginError, Target
 from vmroll.kubectl.image_rows import Listing, Output
 from vmroll.plan.account_trust import (
@@ -56,6 +59,13 @@ def add_parser(commands: Any, flags: argparse.ArgumentParser) -> None:
                                           "--resource-group: list its image versions")  # fmt: skip
     images.add_argument("--resource-group", "-g", help="the gallery's resource group")
     images.add_argument("--image", help="only this gallery image definition")
+    images.add_argument(
+        "--for-namespace", metavar="NS",
+        help="judge by the ImagePolicies that select a pool in NS (by its labels and "
+        "--pool-labels); default: every ImagePolicy's rules, selectors ignored",
+    )  # fmt: skip
+    images.add_argument("--pool-labels", metavar="K=V,...",
+                        help="with --for-namespace: the labels of the pool judged for")  # fmt: skip
     images.add_argument("-o", "--output", choices=[str(item) for item in Output],
                         default=str(Output.TABLE))  # fmt: skip
     images.add_argument(
@@ -84,14 +94,15 @@ def run(args: argparse.Namespace, target: Target) -> int:
     logging.getLogger("azure").propagate = False
     listing = listing_of(args)
     _check_flags(args, listing)
+    labels = policy_reads.parse_labels(args.pool_labels)
     reads = importlib.import_module(READS_MODULE)
     api_client = reads.api_client_for(target)
     trust = TrustPolicy(args.allow_custom_endpoints, args.cluster_resource_namespace)
     rows: list[image_rows.Row] = reads.read_rows(api_client, args.account, trust, listing, args)
-    if policy_served(api_client):
-        print(f"note: {POLICY_KIND} is served, but this plugin does not evaluate it yet",
-              file=sys.stderr)  # fmt: skip
-        rows = image_rows.with_policy(rows)
+    if listing in image_policy.JUDGED and policy_served(api_client):
+        policies = policy_reads.read_policies(api_client, args.for_namespace, labels)
+        now = datetime.now(UTC)
+        rows = image_policy.judged(listing, rows, policies, args.location, now)
     if not rows and args.output == Output.TABLE:
         # As kubectl says "No resources found": on stderr, and not an error.
         print(f"No {listing} found in {args.location}.", file=sys.stderr)
@@ -103,6 +114,8 @@ def _check_flags(args: argparse.Namespace, listing: Listing) -> None:
     needed = {Listing.OFFERS: ("publisher",), Listing.SKUS: ("publisher", "offer"),
               Listing.VERSIONS: ("publisher",)}.get(listing, ())  # fmt: skip
     missing = [f"--{name}" for name in needed if not getattr(args, name)]
+    if args.pool_labels and not args.for_namespace:
+        raise PluginError("--pool-labels needs --for-namespace: policies select pools by both")
     if missing:
         raise PluginError(f"listing {listing} needs {' and '.join(missing)}")
 
