@@ -68,24 +68,11 @@ from _stack import (
 from vmroll.devstack.manifests import SYSTEM_NAMESPACE
 from vmroll.devstack.stack import TRUST_EMULATOR, DevStack
 from vmroll.emulator.catalog import default_catalog_data
+from vmroll.emulator.faults import CHAOS_RULES
 
 OLD, NEW = "24.04.202609160", "24.04.202610220"
 ACCOUNT = "chaos"
 CONVERGE_TIMEOUT_SECONDS = 900.0
-ARM_FAULTS = [
-    {"operation": "*", "kind": "error", "status": 429, "rate": 0.04},
-    {"operation": "*", "kind": "error", "status": 500, "rate": 0.03},
-    {"operation": "*", "kind": "error", "status": 503, "rate": 0.03},
-    {"operation": "*", "kind": "reset", "rate": 0.03},
-    {"operation": "VirtualMachines_*", "kind": "lostResponse", "rate": 0.04},
-    {
-        "operation": "VirtualMachines_*",
-        "kind": "lroFailed",
-        "rate": 0.05,
-        "code": "InternalExecutionError",
-    },
-]
-"""The same rules as tests/e2e/test_chaos.py: about 17 % of VM requests fail, 13 % of others."""
 WRITES = ("VirtualMachines_CreateOrUpdate", "VirtualMachines_Delete", "VirtualMachines_Reimage")
 
 
@@ -325,7 +312,7 @@ def main() -> None:
             wait_until("the calm pool gone", lambda: pools.get("calm") is None, 300, 0.5)
 
             def storm(finished: Callable[[], bool]) -> None:
-                emulator.faults({"seed": seed, "rules": ARM_FAULTS})
+                emulator.faults({"seed": seed, "rules": list(CHAOS_RULES)})
                 plan: list[str] = ["kill"] * args.kills
                 half = max(1, args.kills // 2)
                 for action in rng.sample(["apiserver", "emulator"], 2):

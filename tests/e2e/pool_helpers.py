@@ -407,13 +407,19 @@ def list_requests(emulator: EmulatorProcess) -> int:
     return int(operations.get("VirtualMachines_List", {}).get("total", 0))
 
 
-def _compute(emulator: EmulatorProcess) -> tuple[ComputeManagementClient, ClientSecretCredential]:
+def emulator_credential(emulator: EmulatorProcess) -> ClientSecretCredential:
+    """The emulator principal's credential, trusting its CA, as an admin's SDK client holds it."""
     creds = emulator.credentials
-    credential = ClientSecretCredential(
+    return ClientSecretCredential(
         creds["tenantId"], creds["clientId"], creds["clientSecret"],
         authority=creds["authorityHost"], disable_instance_discovery=True,
         connection_verify=creds["caBundle"],
     )  # fmt: skip
+
+
+def _compute(emulator: EmulatorProcess) -> tuple[ComputeManagementClient, ClientSecretCredential]:
+    creds = emulator.credentials
+    credential = emulator_credential(emulator)
     compute = ComputeManagementClient(
         credential, creds["subscriptionId"], base_url=emulator.base_url,
         credential_scopes=[f"{emulator.base_url}/.default"], connection_verify=creds["caBundle"],

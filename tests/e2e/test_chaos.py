@@ -54,6 +54,7 @@ from pool_helpers import (
     wait_condition,
 )
 
+from vmroll.emulator.faults import CHAOS_RULES
 from vmroll.plan.ownership import POOL_NAMESPACE_TAG, POOL_TAG, POOL_UID_TAG
 
 pytestmark = [pytest.mark.e2e, pytest.mark.chaos]
@@ -64,20 +65,6 @@ KILLS = 4
 MIN_READY_SECONDS = 6
 """A VM counts as available after 6 s healthy: the rollout lasts long enough for the chaos to
 strike in the middle of it (creates and reimages take 1-2 s at the e2e timeScale)."""
-ARM_FAULTS = [
-    {"operation": "*", "kind": "error", "status": 429, "rate": 0.04},
-    {"operation": "*", "kind": "error", "status": 500, "rate": 0.03},
-    {"operation": "*", "kind": "error", "status": 503, "rate": 0.03},
-    {"operation": "*", "kind": "reset", "rate": 0.03},
-    {"operation": "VirtualMachines_*", "kind": "lostResponse", "rate": 0.04},
-    {
-        "operation": "VirtualMachines_*",
-        "kind": "lroFailed",
-        "rate": 0.05,
-        "code": "InternalExecutionError",
-    },
-]
-"""Drawn in order, each on its own: about 17 % of VM requests and 13 % of the others fail."""
 
 
 @pytest.fixture
@@ -279,7 +266,7 @@ def test_a_pool_rolls_through_chaos_within_its_bounds_and_leaks_no_secret(
             "name": "web", "selector": {POOL_UID_TAG: uid}, "maxOwned": replicas + surge,
             "minAvailable": replicas - unavailable, "replicas": replicas,
         })  # fmt: skip
-        restartable_emulator.with_faults({"seed": seed, "rules": ARM_FAULTS})
+        restartable_emulator.with_faults({"seed": seed, "rules": list(CHAOS_RULES)})
 
         def progress() -> str:
             vms = [vm for vm in emulator.vms(namespace) if vm["tags"][POOL_UID_TAG] == uid]

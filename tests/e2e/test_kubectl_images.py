@@ -22,11 +22,10 @@ from typing import Any
 
 import pytest
 import yaml
-from azure.identity import ClientSecretCredential
 from azure.mgmt.marketplaceordering import MarketplaceOrderingAgreements
 from chart_helpers import token_kubeconfig
 from e2e_harness import Cluster, Kubectl, wait_for
-from pool_helpers import CRDS, EmulatorProcess, fast_catalog_data
+from pool_helpers import CRDS, EmulatorProcess, emulator_credential, fast_catalog_data
 from test_kubectl_plugin import Plugin, failed, ok
 
 pytestmark = pytest.mark.e2e
@@ -63,11 +62,7 @@ def table(text: str) -> list[list[str]]:
 def accept_terms(emulator: EmulatorProcess) -> None:
     """Accept the paid image's terms as a subscription owner would (`az vm image terms accept`)."""
     creds = emulator.credentials
-    credential = ClientSecretCredential(
-        creds["tenantId"], creds["clientId"], creds["clientSecret"],
-        authority=creds["authorityHost"], disable_instance_discovery=True,
-        connection_verify=creds["caBundle"],
-    )  # fmt: skip
+    credential = emulator_credential(emulator)
     agreements = MarketplaceOrderingAgreements(
         credential, creds["subscriptionId"], base_url=emulator.base_url,
         credential_scopes=[f"{emulator.base_url}/.default"], connection_verify=creds["caBundle"],

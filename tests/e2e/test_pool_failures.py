@@ -95,6 +95,20 @@ def test_binary_custom_data_is_sent_as_it_is(
     assert CANARY not in json.dumps(pool) + operator.output()
 
 
+def _ready_then_failing(
+    kubectl: Kubectl,
+    namespace: str,
+    account: str,
+    emulator: EmulatorProcess,
+    operator: Operator,
+    fault: dict[str, object],
+) -> None:
+    """A Ready one-VM pool `web`; from then on ARM answers `fault` to what it matches."""
+    apply(kubectl, namespace, pool_manifest("web", account, emulator, replicas=1))
+    wait_condition(kubectl, namespace, "web", "Ready", operator)
+    emulator.admin("PUT", "faults", {"seed": 1, "rules": [fault]})
+
+
 @pytest.fixture
 def backing_off(
     cluster: Cluster, namespace: str, account: str, tmp_path: Path
@@ -113,10 +127,8 @@ def test_500s_back_off_with_growing_intervals_and_recover(
     emulator: EmulatorProcess,
     backing_off: Operator,
 ) -> None:
-    apply(kubectl, namespace, pool_manifest("web", account, emulator, replicas=1))
-    wait_condition(kubectl, namespace, "web", "Ready", backing_off)
     fault = {"operation": "VirtualMachines_List", "kind": "error", "status": 500}
-    emulator.admin("PUT", "faults", {"seed": 1, "rules": [fault]})
+    _ready_then_failing(kubectl, namespace, account, emulator, backing_off, fault)
     start = list_requests(emulator)
 
     retries: set[int] = set()
@@ -155,10 +167,8 @@ def test_a_deletion_azure_refuses_for_a_while_backs_off_and_then_finishes(
     emulator: EmulatorProcess,
     backing_off: Operator,
 ) -> None:
-    apply(kubectl, namespace, pool_manifest("web", account, emulator, replicas=1))
-    wait_condition(kubectl, namespace, "web", "Ready", backing_off)
     fault = {"operation": "VirtualMachines_Delete", "kind": "error", "status": 503}
-    emulator.admin("PUT", "faults", {"seed": 1, "rules": [fault]})
+    _ready_then_failing(kubectl, namespace, account, emulator, backing_off, fault)
 
     kubectl("delete", "-n", namespace, "vmpool", "web", "--wait=false")
 
