@@ -14,8 +14,11 @@ from typing import Any
 import pytest
 import yaml
 
+from vmroll.api.policy import Enforcement
 from vmroll.kubectl import plan_input
+from vmroll.kubectl.plan_command import policy_line
 from vmroll.kubectl.plan_report import build_report, estimate
+from vmroll.plan.policy import Alternative, PolicyRule, PolicyVerdict, Verdict, Violation
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "status" / "VirtualMachinePool"
 NOW = datetime(2026, 11, 28, 22, 0, tzinfo=UTC)
@@ -109,3 +112,21 @@ def test_the_file_must_be_the_pool_planned(tmp_path: Path) -> None:
     path.write_text("kind: ConfigMap\napiVersion: v1\n")
     with pytest.raises(plan_input.BadInput, match=r"is a v1 ConfigMap, not a vmroll\.io/v1alpha1"):
         plan_input.read_manifest(str(path))
+
+
+def test_the_policy_line_names_the_strictest_violation_or_the_policies_complied_with() -> None:
+    deny = Violation("no-cve", Enforcement.DENY, PolicyRule.DENIED_VERSION, "24.04.1 is denied")
+    audit = Violation("fresh", Enforcement.AUDIT, PolicyRule.MAX_AGE, "24.04.1 is 58 days old")
+    broken = Verdict(
+        (PolicyVerdict("no-cve", Enforcement.DENY, (deny,)),
+         PolicyVerdict("fresh", Enforcement.AUDIT, (audit,))),
+        Alternative.NO_COMPLIANT_VERSION,
+    )  # fmt: skip
+    assert policy_line(broken) == (
+        "Deny: 24.04.1 is denied (policy no-cve, VersionDenied) (and 1 more)"
+    )
+    clean = Verdict((PolicyVerdict("fresh", Enforcement.AUDIT),), Alternative.NOT_NEEDED)
+    assert policy_line(clean) == "compliant with fresh"
+    assert policy_line(Verdict((), Alternative.NOT_NEEDED)) == (
+        "compliant: no ImagePolicy selects this pool"
+    )

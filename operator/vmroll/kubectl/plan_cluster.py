@@ -26,6 +26,11 @@ class ServerVerdict:
 
 
 class PlanCluster(Pools):
+    @property
+    def api_client(self) -> Any:
+        """The kubeconfig's client, for the reads `plan` makes beside the pool's."""
+        return self._api.api_client
+
     def dry_run(self, name: str, pool: dict[str, Any]) -> ServerVerdict:
         """Replace the pool with `pool` under dryRun=All: the server's verdict, nothing stored."""
         try:
@@ -47,7 +52,7 @@ class PlanCluster(Pools):
 
     def served_kinds(self, group: str = GROUP) -> set[str]:
         """The kinds every served version of `group` offers; empty when the group is absent."""
-        api_client = self._api.api_client
+        api_client = self.api_client
         try:
             groups = client.ApisApi(api_client).get_api_versions().groups
         except ApiException as error:

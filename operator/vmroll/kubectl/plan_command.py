@@ -16,11 +16,14 @@ from datetime import UTC, datetime
 from typing import Any
 
 import yaml
+from kubernetes.client.exceptions import ApiException
 
-from vmroll.kubectl import plan_input, plan_report
+from vmroll.api.pool import VirtualMachinePoolSpec
+from vmroll.kubectl import plan_input, plan_report, policy_reads
 from vmroll.kubectl.cluster import PluginError, Target
 from vmroll.kubectl.plan_cluster import PlanCluster
 from vmroll.kubectl.view import table
+from vmroll.plan.policy import Verdict, judge_pool_spec
 
 POLICY_KIND = "ImagePolicy"
 
@@ -39,10 +42,32 @@ def add_parser(commands: Any, flags: argparse.ArgumentParser) -> None:
     command.add_argument("-o", "--output", choices=("text", "json", "yaml"), default="text")
 
 
-def _policy(cluster: PlanCluster) -> str:
+def _policy(cluster: PlanCluster, planned: VirtualMachinePoolSpec, live: dict[str, Any]) -> str:
+    """The ImagePolicies' verdict on the planned spec, as the admission webhook judges it (no
+    Azure read: `latest` only by the rules about the spec itself)."""
     if POLICY_KIND not in cluster.served_kinds():
         return f"no {POLICY_KIND} installed (the API server serves no vmroll.io {POLICY_KIND})"
-    return f"{POLICY_KIND} is installed; this plugin does not evaluate policies yet"
+    api_client = cluster.api_client
+    try:
+        policies = policy_reads.list_policies(api_client)
+        labels = policy_reads.namespace_labels(api_client, cluster.namespace)
+    except ApiException as error:
+        return f"not judged: cannot read ImagePolicies ({error.status} {error.reason})"
+    pool_labels = (live.get("metadata") or {}).get("labels") or {}
+    verdict = judge_pool_spec(policies, planned, labels, pool_labels, datetime.now(UTC))
+    return policy_line(verdict)
+
+
+def policy_line(verdict: Verdict) -> str:
+    """One line: compliant with how many policies, or the strictest violation first."""
+    if not verdict.policies:
+        return "compliant: no ImagePolicy selects this pool"
+    if verdict.compliant:
+        names = ", ".join(v.policy for v in verdict.policies)
+        return f"compliant with {names}"
+    first, *others = verdict.violations
+    more = f" (and {len(others)} more)" if others else ""
+    return f"{first.enforcement}: {first.message} (policy {first.policy}, {first.rule}){more}"
 
 
 def run(target: Target, args: argparse.Namespace) -> int:
@@ -79,7 +104,7 @@ def run(target: Target, args: argparse.Namespace) -> int:
     stored_spec = (verdict.object or {}).get("spec") or spec
     report = plan_report.build_report(live, stored_spec, planned, datetime.now(UTC))
     report["server"] = verdict.message
-    report["policy"] = _policy(cluster)
+    report["policy"] = _policy(cluster, planned, live)
     if args.output == "json":
         print(json.dumps(report, indent=2))
     elif args.output == "yaml":

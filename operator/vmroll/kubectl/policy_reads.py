@@ -41,14 +41,23 @@ def read_policies(
     api_client: Any, namespace: str | None, pool_labels: Mapping[str, str]
 ) -> list[NamedPolicy] | None:
     """The policies that apply; None (said on stderr) when the caller may not list them."""
-    custom = client.CustomObjectsApi(api_client)
     try:
-        listed = cast(dict[str, Any], custom.list_cluster_custom_object(GROUP, VERSION, PLURAL))
+        policies = list_policies(api_client)
     except ApiException as error:
         print(f"note: cannot list ImagePolicies ({error.status} {error.reason}): the POLICY "
               "column says unknown; ask for `list` on imagepolicies.vmroll.io",
               file=sys.stderr)  # fmt: skip
         return None
+    if namespace is None:
+        return policies
+    labels = namespace_labels(api_client, namespace)
+    return [p for p in policies if policy_applies(p.spec, labels, pool_labels)]
+
+
+def list_policies(api_client: Any) -> list[NamedPolicy]:
+    """Every ImagePolicy that parses; the API server's refusal (RBAC) is raised."""
+    custom = client.CustomObjectsApi(api_client)
+    listed = cast(dict[str, Any], custom.list_cluster_custom_object(GROUP, VERSION, PLURAL))
     policies = []
     for item in listed.get("items", []):
         try:
@@ -56,13 +65,10 @@ def read_policies(
         except ValidationError:
             continue
         policies.append(NamedPolicy(policy.metadata.name, policy.spec))
-    if namespace is None:
-        return policies
-    labels = _namespace_labels(api_client, namespace)
-    return [p for p in policies if policy_applies(p.spec, labels, pool_labels)]
+    return policies
 
 
-def _namespace_labels(api_client: Any, namespace: str) -> dict[str, str]:
+def namespace_labels(api_client: Any, namespace: str) -> dict[str, str]:
     try:
         found = client.CoreV1Api(api_client).read_namespace(namespace)
     except ApiException as error:
