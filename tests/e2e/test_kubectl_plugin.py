@@ -134,9 +134,10 @@ def test_status_pause_rollout_status_resume_history_and_undo(
     operator.stop()
     assert ok(plugin("resume", "web")) == "virtualmachinepools.vmroll.io/web resumed\n"
     assert spec_of(kubectl, namespace)["strategy"]["paused"] is False
-    error = failed(plugin("rollout", "status", "web", "--timeout", "3s"))
+    # 10 s, not less: on a loaded machine the first watch event can take seconds to arrive.
+    error = failed(plugin("rollout", "status", "web", "--timeout", "10s"))
     assert error == (
-        'error: timed out after 3s waiting for pool "web" rollout: '
+        'error: timed out after 10s waiting for pool "web" rollout: '
         'Waiting for pool "web" spec update to be observed...\n'
     )
 
