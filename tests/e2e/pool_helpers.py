@@ -56,18 +56,10 @@ ServiceAccount (see `operator_credential` in pool_fixtures.py)."""
 
 
 def fast_catalog_data() -> dict[str, Any]:
-    """The built-in catalog, fast. Compute's per-VM Low Cost Get bucket is ten times Azure's:
-    the operator re-reads the instance view of a VM that is not healthy on every pass (every
-    0.5 s here, every 2 s by default), more often than Azure's 12 a minute per VM (36 at once),
-    and with Azure's numbers the rollback tests were throttled 9 to 12 times each, waiting out
-    `Retry-After` every time. The operator's pace is the finding; the tests are not about it."""
+    """The built-in catalog, fast, under Azure's own throttling limits (ARM's and Compute's)."""
     data = default_catalog_data()
     data["timeScale"] = 0.01
     data["lroRetryAfterSeconds"] = 0
-    data["throttling"]["compute"]["LowCostGet"]["resource"] = {
-        "capacity": 360,
-        "refillPerMinute": 120,
-    }
     for subscription in data["subscriptions"]:
         subscription["quotas"]["eastus"] = {"totalRegionalCores": EASTUS_CORES}
     return data

@@ -51,6 +51,10 @@ def _assert_rolled_back(
         kubectl, namespace, "web", "Stalled", operator, reason="RolledBack",
         timeout=DEADLINE_SECONDS + 150,
     )  # fmt: skip
+    # VMs that boot unhealthy are the ones whose instance view each pass reads: paced by
+    # Azure's per-VM Low Cost Get bucket (plan/read_pacing.py), the reads are never throttled.
+    throttled = emulator.admin("GET", "requests")["throttledByPolicy"]
+    assert "Microsoft.Compute/LowCostGet" not in throttled, throttled
     vms = emulator.vms(namespace)
     assert len(vms) == replicas
     assert {vm["exactVersion"] for vm in vms} == {good}

@@ -77,3 +77,15 @@ def test_a_restart_of_a_pool_not_stalled_has_posted_nothing() -> None:
     ]})  # fmt: skip
 
     assert PoolMemory.from_status(resolved).reported_stall is None
+
+
+def test_a_reused_vm_name_reads_from_the_bucket_azure_still_counts_as_spent() -> None:
+    """A pool gives a deleted VM's name to its next VM; Azure's bucket is per resource ID."""
+    memory = PoolMemory()
+    start = datetime(2026, 11, 28, tzinfo=UTC)
+    assert all(memory.may_read_runtime("web-0", start) for _ in range(32))
+    later = start + timedelta(seconds=1)
+    memory.forget_refilled_allowances(set(), later)
+    assert not memory.may_read_runtime("web-0", later)
+    memory.forget_refilled_allowances(set(), start + timedelta(minutes=4))
+    assert memory.read_allowances == {}

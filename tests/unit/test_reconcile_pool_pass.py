@@ -286,3 +286,23 @@ async def test_the_notebook_forgets_vms_that_are_no_longer_listed() -> None:
     books = (memory.first_seen, memory.healthy_since, memory.runtimes, memory.changed_at)
     assert all("vanished" not in book for book in books)
     assert set(memory.first_seen) == set(world.azure.vms)
+
+
+async def test_an_unhealthy_vm_is_read_no_faster_than_azures_per_vm_bucket_allows() -> None:
+    """Two minutes of passes every 0.5 s: Azure's Low Cost Get allows each VM 36 reads at once
+    and 12 a minute after (vmroll leaves 4 for other gets); a VM read every pass would be
+    answered 429 after about 100 s."""
+    world = World()
+    await world.pass_().run()
+    world.azure.unhealthy = {vm.image_version or "" for vm in world.azure.vms.values()}
+    for name in world.azure.vms:
+        world.memory.runtimes.pop(name, None)
+    world.log.clear()
+
+    for _ in range(240):
+        world.tick(0.5)
+        await world.pass_().run()
+
+    reads = {name: world.log.count(f"runtime {name}") for name in world.azure.vms}
+    assert len(reads) == 3
+    assert all(32 <= count <= 32 + 120 * 12 / 60 for count in reads.values()), reads

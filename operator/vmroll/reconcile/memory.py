@@ -26,6 +26,7 @@ from vmroll.azure.vms import VmRuntime
 from vmroll.plan.backoff import Backoff
 from vmroll.plan.conditions import ConditionType
 from vmroll.plan.policy import PolicyVerdict
+from vmroll.plan.read_pacing import ReadAllowance, refilled, take_read
 from vmroll.plan.rollout_model import RolloutHistory, RolloutProgress, Target
 
 
@@ -54,6 +55,8 @@ class PoolMemory:
     """When a VM's last create or reimage ended, the start of its health grace period (None:
     ended, not observed since; absent: counts from when the VM was first seen)."""
     runtimes: dict[str, SeenRuntime] = field(default_factory=dict)
+    read_allowances: dict[str, ReadAllowance] = field(default_factory=dict)
+    """Each VM's instance-view reads left, as Azure's per-VM bucket counts them (read_pacing)."""
     reported_foreign: set[str] = field(default_factory=set)
     retags: dict[str, Retag] = field(default_factory=dict)
     """Restart reimages whose VM's tags are to be written when they end."""
@@ -127,6 +130,17 @@ class PoolMemory:
         for book in books:
             for name in [name for name in book if name not in names]:
                 del book[name]
+
+    def forget_refilled_allowances(self, names: Collection[str], now: datetime) -> None:
+        """Forget the read allowances of VMs not in `names` whose bucket is full again."""
+        for name, allowance in list(self.read_allowances.items()):
+            if name not in names and refilled(allowance, now):
+                del self.read_allowances[name]
+
+    def may_read_runtime(self, name: str, now: datetime) -> bool:
+        """Whether the VM's instance view may be read now without emptying Azure's bucket."""
+        allowed, self.read_allowances[name] = take_read(self.read_allowances.get(name), now)
+        return allowed
 
     def operation_ended(self, name: str) -> None:
         """A VM just created or reimaged is judged afresh: its health is read again,

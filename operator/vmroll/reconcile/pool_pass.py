@@ -473,11 +473,15 @@ class PoolPass:
         self, gateway: ComputeGateway, owned: Mapping[str, PoolVm], now: datetime
     ) -> None:
         for vm in owned.values():
-            if needs_runtime(vm, self.memory, now, self.settings.runtime_refresh):
+            if needs_runtime(
+                vm, self.memory, now, self.settings.runtime_refresh
+            ) and self.memory.may_read_runtime(vm.name, now):
                 runtime = await gateway.get_vm_runtime(vm)
                 if runtime is not None:
                     self.memory.runtimes[vm.name] = SeenRuntime(runtime, now)
-        self.memory.keep_only(set(owned) | set(self.memory.pending))
+        listed_or_pending = set(owned) | set(self.memory.pending)
+        self.memory.keep_only(listed_or_pending)
+        self.memory.forget_refilled_allowances(listed_or_pending, now)
 
     async def _write_progress(
         self, report: Reporter, progress: Progress, audit: PolicyAudit
