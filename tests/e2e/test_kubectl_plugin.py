@@ -52,9 +52,13 @@ class Plugin:
         self.namespace = namespace
 
     def popen(self, *args: str) -> subprocess.Popen[str]:
+        """The plugin as a person's terminal starts it: with Ctrl-C (SIGINT) at its default even
+        when the test run itself was started in the background, which ignores SIGINT for every
+        child (the full CI run did, and `status --watch` never saw the test's Ctrl-C)."""
         return subprocess.Popen(
             [*self.argv, *args, "-n", self.namespace], env=self.env, text=True,
             stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
         )  # fmt: skip
 
     @contextlib.contextmanager
