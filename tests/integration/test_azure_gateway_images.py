@@ -10,9 +10,9 @@ import pytest
 from emulator_clients import connection_of
 
 from vmroll.azure import (
+    AzureImageKind,
     ComputeGateway,
     GalleryImage,
-    ImageSourceKind,
     ManagedImage,
     MarketplaceImage,
     PurchasePlan,
@@ -55,7 +55,7 @@ async def test_marketplace_latest_is_the_newest_version_in_the_region(
     gateway: ComputeGateway, location: str, version: str
 ) -> None:
     image = await gateway.resolve_image(location, UBUNTU, max_age=HOUR)
-    assert image.source is ImageSourceKind.MARKETPLACE
+    assert image.source is AzureImageKind.MARKETPLACE
     assert (image.requested, image.resolved_version, image.plan) == ("latest", version, None)
     assert image.image_reference == {
         "publisher": "Canonical",
@@ -114,7 +114,7 @@ async def test_gallery_latest_skips_excluded_and_unreplicated_versions(
 ) -> None:
     definition = gallery_image(emulator, "ubuntu-web")
     image = await gateway.resolve_image(location, GalleryImage(definition), max_age=HOUR)
-    assert image.source is ImageSourceKind.GALLERY
+    assert image.source is AzureImageKind.GALLERY
     assert image.resolved_version == version
     assert image.image_reference == {"id": f"{definition}/versions/{version}"}
 
@@ -148,7 +148,7 @@ async def test_gallery_image_not_available(
 async def test_managed_image_in_its_region(emulator: Emulator, gateway: ComputeGateway) -> None:
     image_id = managed_image(emulator, "rg-vmroll", "golden-ubuntu-2404")
     image = await gateway.resolve_image("westeurope", ManagedImage(image_id), max_age=HOUR)
-    assert image.source is ImageSourceKind.MANAGED_IMAGE
+    assert image.source is AzureImageKind.MANAGED_IMAGE
     assert image.resolved_version is None
     assert image.image_reference["id"].lower() == image_id.lower()
 

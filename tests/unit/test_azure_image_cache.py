@@ -8,7 +8,7 @@ import pytest
 
 from vmroll.azure.errors import TerminalAzureError
 from vmroll.azure.image_cache import CacheKey, LatestCache
-from vmroll.azure.images import ImageSourceKind, MarketplaceImage, ResolvedImage
+from vmroll.azure.images import AzureImageKind, MarketplaceImage, ResolvedImage
 from vmroll.plan.reasons import Reason
 
 UBUNTU = MarketplaceImage("Canonical", "ubuntu-24_04-lts", "server")
@@ -33,7 +33,7 @@ class Resolver:
         await asyncio.sleep(0)
         version = self.versions[min(self.calls, len(self.versions)) - 1]
         return ResolvedImage(
-            source=ImageSourceKind.MARKETPLACE,
+            source=AzureImageKind.MARKETPLACE,
             requested="latest",
             resolved_version=version,
             image_id=f"id/{version}",

@@ -92,7 +92,8 @@ def test_images_are_named_as_azure_names_them(ref: ImageRef, text: str) -> None:
 
 
 def test_the_boundary_names_image_sources_as_the_api_does() -> None:
-    """azure.images.ImageSourceKind is the boundary's copy of the API's; they must agree."""
-    assert [(k.name, k.value) for k in images.ImageSourceKind] == [
+    """azure.images.AzureImageKind is the boundary's counterpart of the API's ImageSourceKind;
+    they must agree."""
+    assert [(k.name, k.value) for k in images.AzureImageKind] == [
         (k.name, k.value) for k in api_image.ImageSourceKind
     ]

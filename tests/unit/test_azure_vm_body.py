@@ -7,7 +7,7 @@ from dataclasses import replace
 
 import pytest
 
-from vmroll.azure.images import ImageSourceKind, PurchasePlan, ResolvedImage
+from vmroll.azure.images import AzureImageKind, PurchasePlan, ResolvedImage
 from vmroll.azure.vm_body import OsDiskSpec, VmSpec, build_vm_body
 from vmroll.plan.ownership import (
     IMAGE_VERSION_TAG,
@@ -22,7 +22,7 @@ SUBNET = (
     "/subscriptions/s/resourceGroups/net/providers/Microsoft.Network/virtualNetworks/v/subnets/d"
 )
 UBUNTU = ResolvedImage(
-    source=ImageSourceKind.MARKETPLACE,
+    source=AzureImageKind.MARKETPLACE,
     requested="latest",
     resolved_version="24.04.202501010",
     image_id="/Subscriptions/s/Providers/Microsoft.Compute/.../Versions/24.04.202501010",
@@ -167,7 +167,7 @@ def test_tag_names_use_no_character_azure_forbids() -> None:
 
 def test_managed_image_has_no_version_tag() -> None:
     golden = ResolvedImage(
-        source=ImageSourceKind.MANAGED_IMAGE,
+        source=AzureImageKind.MANAGED_IMAGE,
         requested="/subscriptions/s/resourceGroups/rg/providers/Microsoft.Compute/images/golden",
         resolved_version=None,
         image_id="/subscriptions/s/resourceGroups/rg/providers/Microsoft.Compute/images/golden",

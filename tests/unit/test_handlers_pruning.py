@@ -12,7 +12,7 @@ from prometheus_client import generate_latest
 from vmroll.api.account import AzureAccount
 from vmroll.azure.clients import AzureClients
 from vmroll.azure.image_cache import CacheKey
-from vmroll.azure.images import ImageSourceKind, MarketplaceImage, PurchasePlan, ResolvedImage
+from vmroll.azure.images import AzureImageKind, MarketplaceImage, PurchasePlan, ResolvedImage
 from vmroll.azure.settings import AccountConnection
 from vmroll.handlers.connections import connection_for
 from vmroll.handlers.kube import KubeApi
@@ -149,7 +149,7 @@ def remember_pool(state: OperatorState, uid: str, name: str) -> None:
 
 
 async def resolve() -> ResolvedImage:
-    return ResolvedImage(ImageSourceKind.MARKETPLACE, "latest", "1", "id/1", {"version": "1"})
+    return ResolvedImage(AzureImageKind.MARKETPLACE, "latest", "1", "id/1", {"version": "1"})
 
 
 async def test_prune_drops_what_is_kept_for_pools_and_accounts_that_are_gone(

@@ -13,9 +13,9 @@ from vmroll.api.pool import VirtualMachinePool
 from vmroll.azure.errors import TerminalAzureError, TransientAzureError
 from vmroll.azure.image_versions import ImageVersionInfo
 from vmroll.azure.images import (
+    AzureImageKind,
     GalleryImage,
     ImageRef,
-    ImageSourceKind,
     ManagedImage,
     PurchasePlan,
     ResolvedImage,
@@ -32,7 +32,7 @@ SUBSCRIPTION = "00000000-0000-4000-8000-00000000a001"
 RG = "rg-web"
 VERSION = "1.0.2"
 IMAGE = ResolvedImage(
-    source=ImageSourceKind.MARKETPLACE,
+    source=AzureImageKind.MARKETPLACE,
     requested="latest",
     resolved_version=VERSION,
     image_id=f"/images/canonical/ubuntu/server/{VERSION}",
@@ -51,7 +51,7 @@ def resolved_at(image: ImageRef, version: str) -> ResolvedImage:
     if isinstance(image, GalleryImage):
         version_id = f"{image.image_id}/versions/{version}"
         return ResolvedImage(
-            source=ImageSourceKind.GALLERY, requested=image.version, resolved_version=version,
+            source=AzureImageKind.GALLERY, requested=image.version, resolved_version=version,
             image_id=version_id, image_reference={"id": version_id},
         )  # fmt: skip
     assert not isinstance(image, ManagedImage)

@@ -15,9 +15,9 @@ from vmroll.azure.errors import (
 )
 from vmroll.azure.gateway import AzureGateways, NotOwnedError
 from vmroll.azure.images import (
+    AzureImageKind,
     GalleryImage,
     ImageRef,
-    ImageSourceKind,
     ManagedImage,
     MarketplaceImage,
     PurchasePlan,
@@ -43,6 +43,7 @@ __all__ = [
     "AzureEndpoint",
     "AzureGatewayError",
     "AzureGateways",
+    "AzureImageKind",
     "CaBundleFile",
     "CaBundlePem",
     "ClientSecretAuth",
@@ -50,7 +51,6 @@ __all__ = [
     "DefaultChainAuth",
     "GalleryImage",
     "ImageRef",
-    "ImageSourceKind",
     "LroKind",
     "ManagedImage",
     "MarketplaceImage",

@@ -44,9 +44,10 @@ _MANAGED_IMAGE_ID = re.compile(
 )
 
 
-class ImageSourceKind(StrEnum):
-    """The boundary's own copy of `vmroll.api.image.ImageSourceKind`, same members and values
-    (the boundary never imports the API models; a unit test keeps the two equal)."""
+class AzureImageKind(StrEnum):
+    """Where a resolved image comes from: the boundary's own counterpart of the API's
+    `vmroll.api.image.ImageSourceKind`, same members and values (the boundary never imports the
+    API models; a unit test keeps the two equal)."""
 
     MARKETPLACE = "Marketplace"
     GALLERY = "Gallery"
@@ -93,7 +94,7 @@ ImageRef = MarketplaceImage | GalleryImage | ManagedImage
 class ResolvedImage:
     """An exact image: what VMs are created from, and what status reports."""
 
-    source: ImageSourceKind
+    source: AzureImageKind
     requested: str
     resolved_version: str | None
     """None for managed images, which have no versions."""
@@ -152,7 +153,7 @@ async def _resolve_marketplace(
         plan = PurchasePlan(name=found.name, publisher=found.publisher, product=found.product)
     reference = {"publisher": ref.publisher, "offer": ref.offer, "sku": ref.sku, "version": version}
     return ResolvedImage(
-        source=ImageSourceKind.MARKETPLACE,
+        source=AzureImageKind.MARKETPLACE,
         requested=ref.version,
         resolved_version=version,
         image_id=image.id or "",
@@ -192,7 +193,7 @@ async def _resolve_gallery(
         )
     version_id = f"{ref.image_id.rstrip('/')}/versions/{chosen}"
     return ResolvedImage(
-        source=ImageSourceKind.GALLERY,
+        source=AzureImageKind.GALLERY,
         requested=ref.version,
         resolved_version=chosen,
         image_id=version_id,
@@ -237,7 +238,7 @@ async def _resolve_managed(
         raise _not_available(ref, location, f"it is in {image.location}")
     image_id = image.id or ref.image_id
     return ResolvedImage(
-        source=ImageSourceKind.MANAGED_IMAGE,
+        source=AzureImageKind.MANAGED_IMAGE,
         requested=ref.image_id,
         resolved_version=None,
         image_id=image_id,

@@ -93,11 +93,11 @@ def image_status(
 def revision_inputs(spec: VirtualMachinePoolSpec, resolved: images.ResolvedImage) -> RevisionInputs:
     """What the revision hashes: the exact image and the template's fixed shape."""
     ref = resolved.image_reference
-    if resolved.source is images.ImageSourceKind.MARKETPLACE:
+    if resolved.source is images.AzureImageKind.MARKETPLACE:
         image = ImageIdentity.marketplace(
             ref["publisher"], ref["offer"], ref["sku"], resolved.resolved_version or ""
         )
-    elif resolved.source is images.ImageSourceKind.GALLERY:
+    elif resolved.source is images.AzureImageKind.GALLERY:
         definition = resolved.image_id.rsplit("/versions/", 1)[0]
         image = ImageIdentity.gallery(definition, resolved.resolved_version or "")
     else:
