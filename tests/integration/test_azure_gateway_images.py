@@ -15,7 +15,7 @@ from vmroll.azure import (
     GalleryImage,
     ManagedImage,
     MarketplaceImage,
-    PurchasePlan,
+    MarketplacePlan,
     TerminalAzureError,
     VmSpec,
 )
@@ -29,7 +29,7 @@ pytestmark = pytest.mark.integration
 HOUR = 3600.0
 UBUNTU = MarketplaceImage("Canonical", "ubuntu-24_04-lts", "server")
 RABBITMQ = MarketplaceImage("bitnami", "rabbitmq", "rabbitmq")
-RABBITMQ_PLAN = PurchasePlan(name="rabbitmq", publisher="bitnami", product="rabbitmq")
+RABBITMQ_PLAN = MarketplacePlan(name="rabbitmq", publisher="bitnami", product="rabbitmq")
 
 
 def gallery_image(emulator: Emulator, name: str) -> str:

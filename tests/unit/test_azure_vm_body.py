@@ -7,7 +7,7 @@ from dataclasses import replace
 
 import pytest
 
-from vmroll.azure.images import AzureImageKind, PurchasePlan, ResolvedImage
+from vmroll.azure.images import AzureImageKind, MarketplacePlan, ResolvedImage
 from vmroll.azure.vm_body import OsDiskSpec, VmSpec, build_vm_body
 from vmroll.plan.ownership import (
     IMAGE_VERSION_TAG,
@@ -130,7 +130,7 @@ def test_os_disk(disk: OsDiskSpec, expected: dict[str, object]) -> None:
 
 
 def test_plan_image_carries_plan() -> None:
-    plan = PurchasePlan(name="rabbitmq", publisher="bitnami", product="rabbitmq")
+    plan = MarketplacePlan(name="rabbitmq", publisher="bitnami", product="rabbitmq")
     image = replace(UBUNTU, plan=plan)
     assert build_vm_body(spec(image=image))["plan"] == {
         "name": "rabbitmq",

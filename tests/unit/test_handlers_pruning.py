@@ -12,7 +12,7 @@ from prometheus_client import generate_latest
 from vmroll.api.account import AzureAccount
 from vmroll.azure.clients import AzureClients
 from vmroll.azure.image_cache import CacheKey
-from vmroll.azure.images import AzureImageKind, MarketplaceImage, PurchasePlan, ResolvedImage
+from vmroll.azure.images import AzureImageKind, MarketplaceImage, MarketplacePlan, ResolvedImage
 from vmroll.azure.settings import AccountConnection
 from vmroll.handlers.connections import connection_for
 from vmroll.handlers.kube import KubeApi
@@ -133,7 +133,7 @@ async def test_a_deleted_account_takes_its_connection_clients_and_budget(
     connection = await connection_for(state, account("prod", 1))
     async with state.azure.borrow(connection):
         pass
-    state.azure.accepted_plans.add((SUBSCRIPTION, PurchasePlan("p", "pub", "prod")))
+    state.azure.accepted_plans.add((SUBSCRIPTION, MarketplacePlan("p", "pub", "prod")))
 
     await forget_account(state, "prod")
 
@@ -165,7 +165,7 @@ async def test_prune_drops_what_is_kept_for_pools_and_accounts_that_are_gone(
         key = CacheKey.of(connection.subscription_id, "westeurope", UBUNTU)
         await state.azure.latest.get(key, 60.0, resolve)
         state.azure.accepted_plans.add(
-            (connection.subscription_id, PurchasePlan("p", "pub", "prod"))
+            (connection.subscription_id, MarketplacePlan("p", "pub", "prod"))
         )
     remember_pool(state, "uid-a", "a")
     remember_pool(state, "uid-b", "b")

@@ -11,7 +11,7 @@ import pytest
 
 from vmroll.api.image import PurchasePlan
 from vmroll.api.policy import ImagePolicySpec
-from vmroll.azure.images import PurchasePlan as AzurePlan
+from vmroll.azure.images import MarketplacePlan
 from vmroll.kubectl.cluster import PluginError
 from vmroll.kubectl.image_policy import judged, subject_of
 from vmroll.kubectl.image_rows import Listing, Output, gallery_row, render, version_row
@@ -23,7 +23,7 @@ GALLERY_IMAGE = (
     "/subscriptions/00000000-0000-0000-0000-000000000001/resourceGroups/rg/providers/"
     "Microsoft.Compute/galleries/g/images/web"
 )
-RABBIT = AzurePlan(name="rabbitmq", publisher="bitnami", product="rabbitmq")
+RABBIT = MarketplacePlan(name="rabbitmq", publisher="bitnami", product="rabbitmq")
 
 
 def _canonical(version: str, newest: bool = False) -> dict[str, Any]:

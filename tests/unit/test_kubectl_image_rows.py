@@ -8,10 +8,10 @@ from datetime import UTC, datetime
 
 import yaml
 
-from vmroll.azure.images import PurchasePlan
+from vmroll.azure.images import MarketplacePlan
 from vmroll.kubectl.image_rows import Listing, Output, gallery_row, render, version_row
 
-RABBIT = PurchasePlan(name="rabbitmq", publisher="bitnami", product="rabbitmq")
+RABBIT = MarketplacePlan(name="rabbitmq", publisher="bitnami", product="rabbitmq")
 
 
 def _versions() -> list[dict[str, object]]:

@@ -17,7 +17,7 @@ from vmroll.azure.images import (
     GalleryImage,
     ImageRef,
     ManagedImage,
-    PurchasePlan,
+    MarketplacePlan,
     ResolvedImage,
 )
 from vmroll.azure.lro import LroKind, OperationRecord, OperationState
@@ -79,7 +79,7 @@ class FakeAzure:
     delete_error: TerminalAzureError | TransientAzureError | None = None
     unlisted: set[str] = field(default_factory=set)
     """Names lists leave out while a GET by name finds them (ARM's list lag)."""
-    plan: PurchasePlan | None = None
+    plan: MarketplacePlan | None = None
     terms_accepted: bool = False
     released: list[str] = field(default_factory=list)
     available: tuple[str, ...] = ()
@@ -100,7 +100,7 @@ class FakeAzure:
         self.log.append("versions")
         return tuple(ImageVersionInfo(v) for v in self.available)
 
-    async def ensure_terms(self, plan: PurchasePlan, *, accept: bool) -> None:
+    async def ensure_terms(self, plan: MarketplacePlan, *, accept: bool) -> None:
         self.log.append(f"terms accept={accept}")
         if not self.terms_accepted and not accept:
             raise TerminalAzureError("TermsNotAccepted", f"terms of {plan.name} not accepted")

@@ -6,7 +6,7 @@ import pytest
 from test_reconcile_fakes import World, account_spec, vm
 
 from vmroll.azure.errors import TerminalAzureError, TransientAzureError
-from vmroll.azure.images import PurchasePlan
+from vmroll.azure.images import MarketplacePlan
 from vmroll.reconcile.inputs import Next
 from vmroll.reconcile.memory import PoolMemory
 
@@ -41,7 +41,7 @@ async def test_a_missing_image_stalls_and_marks_the_image_unresolved() -> None:
 
 async def test_unaccepted_terms_stall_before_any_create() -> None:
     world = World()
-    world.azure.plan = PurchasePlan(name="p", publisher="pub", product="prod")
+    world.azure.plan = MarketplacePlan(name="p", publisher="pub", product="prod")
 
     await world.pass_().run()
 
@@ -52,7 +52,7 @@ async def test_unaccepted_terms_stall_before_any_create() -> None:
 async def test_accept_terms_accepts_and_creates() -> None:
     world = World()
     world.pool["spec"]["image"]["acceptTerms"] = True
-    world.azure.plan = PurchasePlan(name="p", publisher="pub", product="prod")
+    world.azure.plan = MarketplacePlan(name="p", publisher="pub", product="prod")
 
     await world.pass_().run()
 

@@ -20,7 +20,7 @@ from vmroll.azure.images import (
     ImageRef,
     ManagedImage,
     MarketplaceImage,
-    PurchasePlan,
+    MarketplacePlan,
     ResolvedImage,
 )
 from vmroll.azure.lro import LroKind, OperationLost, OperationRecord, OperationState
@@ -54,6 +54,7 @@ __all__ = [
     "LroKind",
     "ManagedImage",
     "MarketplaceImage",
+    "MarketplacePlan",
     "NotOwnedError",
     "OperationLost",
     "OperationRecord",
@@ -61,7 +62,6 @@ __all__ = [
     "OsDiskSpec",
     "PoolListing",
     "PoolVm",
-    "PurchasePlan",
     "ResolvedImage",
     "TerminalAzureError",
     "TransientAzureError",

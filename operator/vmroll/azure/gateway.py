@@ -26,7 +26,7 @@ from vmroll.azure.clients import AzureClients, ClientCache, ClientOptions
 from vmroll.azure.errors import AzureGatewayError, TerminalAzureError, TransientAzureError
 from vmroll.azure.image_cache import CacheKey, LatestCache
 from vmroll.azure.image_versions import ImageVersionInfo, list_image_versions
-from vmroll.azure.images import ImageRef, PurchasePlan, ResolvedImage
+from vmroll.azure.images import ImageRef, MarketplacePlan, ResolvedImage
 from vmroll.azure.lro import OperationRecord, OperationState, Poller, wait
 from vmroll.azure.observer import NOT_OBSERVED, AzureObserver
 from vmroll.azure.protocol import ComputeGateway
@@ -51,7 +51,7 @@ class AzureGateway:
         clients: AzureClients,
         cache: LatestCache[ResolvedImage],
         budget: WriteBudget,
-        accepted_plans: set[tuple[str, PurchasePlan]],
+        accepted_plans: set[tuple[str, MarketplacePlan]],
         version_lists: LatestCache[tuple[ImageVersionInfo, ...]],
     ) -> None:
         self._clients = clients
@@ -83,7 +83,7 @@ class AzureGateway:
 
         return (await self._version_lists.get(key, max_age, listed)).image
 
-    async def ensure_terms(self, plan: PurchasePlan, *, accept: bool) -> None:
+    async def ensure_terms(self, plan: MarketplacePlan, *, accept: bool) -> None:
         key = (self._subscription.lower(), plan)
         if key in self._accepted_plans:
             return
@@ -182,7 +182,7 @@ class AzureGateways:
         self.latest: LatestCache[ResolvedImage] = LatestCache(clock)
         self.version_lists: LatestCache[tuple[ImageVersionInfo, ...]] = LatestCache(clock)
         self.budgets = WriteBudgets(budget_settings, clock=clock, sleep=sleep, observer=observer)
-        self.accepted_plans: set[tuple[str, PurchasePlan]] = set()
+        self.accepted_plans: set[tuple[str, MarketplacePlan]] = set()
 
     @asynccontextmanager
     async def borrow(self, connection: AccountConnection) -> AsyncIterator[ComputeGateway]:

@@ -19,7 +19,7 @@ from azure.mgmt.compute.aio import ComputeManagementClient
 from azure.mgmt.compute.models import GalleryImage
 
 from vmroll.azure.errors import azure_errors
-from vmroll.azure.images import PurchasePlan, to_gallery_version
+from vmroll.azure.images import MarketplacePlan, to_gallery_version
 from vmroll.plan.versions import GalleryVersion
 
 
@@ -41,7 +41,7 @@ class GalleryImageInfo:
     publisher: str
     offer: str
     sku: str
-    plan: PurchasePlan | None
+    plan: MarketplacePlan | None
     end_of_life: datetime | None
 
 
@@ -91,14 +91,14 @@ async def marketplace_plan(
     offer: str,
     sku: str,
     version: str,
-) -> PurchasePlan | None:
+) -> MarketplacePlan | None:
     """The purchase plan a VM from this version must carry, or None for a free image."""
     with azure_errors(f"read image {publisher}:{offer}:{sku}:{version} in {location}"):
         image = await compute.virtual_machine_images.get(location, publisher, offer, sku, version)
     found = image.properties.plan if image.properties is not None else None
     if found is None or not (found.name and found.publisher and found.product):
         return None
-    return PurchasePlan(name=found.name, publisher=found.publisher, product=found.product)
+    return MarketplacePlan(name=found.name, publisher=found.publisher, product=found.product)
 
 
 async def list_gallery_images(
@@ -135,7 +135,9 @@ def _image_info(image: GalleryImage) -> GalleryImageInfo:
         offer=(identifier.offer if identifier is not None else None) or "",
         sku=(identifier.sku if identifier is not None else None) or "",
         plan=(
-            PurchasePlan(name=plan.name, publisher=plan.publisher or "", product=plan.product or "")
+            MarketplacePlan(
+                name=plan.name, publisher=plan.publisher or "", product=plan.product or ""
+            )
             if plan is not None and plan.name
             else None
         ),

@@ -55,10 +55,10 @@ class AzureImageKind(StrEnum):
 
 
 @dataclass(frozen=True)
-class PurchasePlan:
+class MarketplacePlan:
     """A marketplace image's plan: required on the VM, and the key of its terms. The boundary's
-    hashable record of what `vmroll.api.image.PurchasePlan` says (reconcile/spec_map.py maps
-    one to the other)."""
+    hashable record of what the API's `vmroll.api.image.PurchasePlan` says
+    (reconcile/spec_map.py maps one to the other)."""
 
     name: str
     publisher: str
@@ -71,7 +71,7 @@ class MarketplaceImage:
     offer: str
     sku: str
     version: str = LATEST
-    plan: PurchasePlan | None = None
+    plan: MarketplacePlan | None = None
     """Overrides the plan looked up from the image."""
 
 
@@ -101,7 +101,7 @@ class ResolvedImage:
     image_id: str
     image_reference: Mapping[str, str] = field(hash=False)
     """The VM's `storageProfile.imageReference`, never with "latest" in it."""
-    plan: PurchasePlan | None = None
+    plan: MarketplacePlan | None = None
 
 
 def describe(ref: ImageRef) -> str:
@@ -150,7 +150,7 @@ async def _resolve_marketplace(
     plan = ref.plan
     found = image.properties.plan if image.properties is not None else None
     if plan is None and found is not None and found.name and found.publisher and found.product:
-        plan = PurchasePlan(name=found.name, publisher=found.publisher, product=found.product)
+        plan = MarketplacePlan(name=found.name, publisher=found.publisher, product=found.product)
     reference = {"publisher": ref.publisher, "offer": ref.offer, "sku": ref.sku, "version": version}
     return ResolvedImage(
         source=AzureImageKind.MARKETPLACE,

@@ -14,7 +14,7 @@ from __future__ import annotations
 from typing import Protocol
 
 from vmroll.azure.image_versions import ImageVersionInfo
-from vmroll.azure.images import ImageRef, PurchasePlan, ResolvedImage
+from vmroll.azure.images import ImageRef, MarketplacePlan, ResolvedImage
 from vmroll.azure.lro import OperationRecord, OperationState
 from vmroll.azure.vm_body import VmSpec
 from vmroll.azure.vms import PoolListing, PoolVm, VmRuntime
@@ -37,7 +37,7 @@ class ComputeGateway(Protocol):
         listed at most once per `max_age` seconds, for all pools."""
         ...
 
-    async def ensure_terms(self, plan: PurchasePlan, *, accept: bool) -> None:
+    async def ensure_terms(self, plan: MarketplacePlan, *, accept: bool) -> None:
         """Return when the plan's terms are accepted, accepting them only if `accept`."""
         ...
 

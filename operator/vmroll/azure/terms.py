@@ -11,23 +11,23 @@ from azure.mgmt.marketplaceordering.aio import MarketplaceOrderingAgreements
 from azure.mgmt.marketplaceordering.models import AgreementTerms
 
 from vmroll.azure.errors import TerminalAzureError, azure_errors
-from vmroll.azure.images import PurchasePlan
+from vmroll.azure.images import MarketplacePlan
 from vmroll.plan.reasons import Reason
 
 OFFER_TYPE = "virtualmachine"
 
 
-def _plan_text(plan: PurchasePlan) -> str:
+def _plan_text(plan: MarketplacePlan) -> str:
     return f"publisher={plan.publisher} product={plan.product} plan={plan.name}"
 
 
-async def terms_accepted(agreements: MarketplaceOrderingAgreements, plan: PurchasePlan) -> bool:
+async def terms_accepted(agreements: MarketplaceOrderingAgreements, plan: MarketplacePlan) -> bool:
     with azure_errors(f"read marketplace terms of {_plan_text(plan)}"):
         terms = await _get(agreements, plan)
     return bool(terms.accepted)
 
 
-async def accept_terms(agreements: MarketplaceOrderingAgreements, plan: PurchasePlan) -> None:
+async def accept_terms(agreements: MarketplaceOrderingAgreements, plan: MarketplacePlan) -> None:
     """Accept as the Azure CLI does: send back the current terms with `accepted` set."""
     with azure_errors(f"accept marketplace terms of {_plan_text(plan)}"):
         terms = await _get(agreements, plan)
@@ -39,7 +39,7 @@ async def accept_terms(agreements: MarketplaceOrderingAgreements, plan: Purchase
         )
 
 
-def terms_not_accepted(plan: PurchasePlan) -> TerminalAzureError:
+def terms_not_accepted(plan: MarketplacePlan) -> TerminalAzureError:
     return TerminalAzureError(
         Reason.TERMS_NOT_ACCEPTED,
         f"the marketplace terms of {_plan_text(plan)} are not accepted on this subscription; "
@@ -47,7 +47,7 @@ def terms_not_accepted(plan: PurchasePlan) -> TerminalAzureError:
     )
 
 
-async def _get(agreements: MarketplaceOrderingAgreements, plan: PurchasePlan) -> AgreementTerms:
+async def _get(agreements: MarketplaceOrderingAgreements, plan: MarketplacePlan) -> AgreementTerms:
     return await agreements.marketplace_agreements.get(
         OFFER_TYPE, plan.publisher, plan.product, plan.name
     )

@@ -15,7 +15,7 @@ from typing import Any, TypeVar
 from vmroll.azure import image_catalog as catalog
 from vmroll.azure.clients import AzureClients
 from vmroll.azure.errors import AzureAccessError, AzureGatewayError, TerminalAzureError
-from vmroll.azure.images import PurchasePlan
+from vmroll.azure.images import MarketplacePlan
 from vmroll.azure.terms import terms_accepted
 from vmroll.kubectl import image_rows
 from vmroll.kubectl.azure_account import AccountTarget, api_client_for, azure_clients
@@ -100,13 +100,13 @@ class _Reads:
         self._compute = clients.compute
         self._location = location
         self._limit = asyncio.Semaphore(CONCURRENT_READS)
-        self._terms: dict[PurchasePlan, asyncio.Task[bool]] = {}
+        self._terms: dict[MarketplacePlan, asyncio.Task[bool]] = {}
 
     async def _bounded(self, read: Callable[[], Awaitable[T]]) -> T:
         async with self._limit:
             return await read()
 
-    async def _accepted(self, plan: PurchasePlan | None) -> bool | None:
+    async def _accepted(self, plan: MarketplacePlan | None) -> bool | None:
         if plan is None:
             return None
         if plan not in self._terms:

@@ -19,7 +19,7 @@ import yaml
 from vmroll.kubectl.view import table
 
 if TYPE_CHECKING:
-    from vmroll.azure.images import PurchasePlan
+    from vmroll.azure.images import MarketplacePlan
 
 Row = dict[str, Any]
 
@@ -40,7 +40,7 @@ class Output(StrEnum):
     YAML = "yaml"
 
 
-def plan_text(plan: PurchasePlan | None) -> str | None:
+def plan_text(plan: MarketplacePlan | None) -> str | None:
     """`publisher/product/plan`, the order `az vm image terms show` takes them in."""
     return None if plan is None else f"{plan.publisher}/{plan.product}/{plan.name}"
 
@@ -52,7 +52,7 @@ def version_row(
     version: str,
     *,
     newest: bool,
-    plan: PurchasePlan | None,
+    plan: MarketplacePlan | None,
     terms_accepted: bool | None,
 ) -> Row:
     return {
@@ -72,7 +72,7 @@ def gallery_row(
     exclude_from_latest: bool,
     end_of_life: datetime | None,
     published: datetime | None,
-    plan: PurchasePlan | None,
+    plan: MarketplacePlan | None,
     terms_accepted: bool | None,
 ) -> Row:
     return {

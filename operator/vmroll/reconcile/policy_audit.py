@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 
-from vmroll.api.image import PurchasePlan as ApiPlan
+from vmroll.api.image import PurchasePlan
 from vmroll.api.policy import Enforcement
 from vmroll.api.pool import VirtualMachinePool
 from vmroll.api.types import Condition, ConditionStatus
@@ -76,7 +76,7 @@ async def audit_policies(
         image=spec.image,
         location=spec.location,
         version=version,
-        plan=ApiPlan(name=plan.name, product=plan.product, publisher=plan.publisher)
+        plan=PurchasePlan(name=plan.name, product=plan.product, publisher=plan.publisher)
         if plan is not None
         else None,
         published=published,

@@ -16,8 +16,7 @@ from collections.abc import Iterable
 from dataclasses import replace
 from datetime import UTC, datetime
 
-from vmroll.api.image import ImageSource
-from vmroll.api.image import PurchasePlan as ApiPlan
+from vmroll.api.image import ImageSource, PurchasePlan
 from vmroll.api.pool import VirtualMachinePoolSpec
 from vmroll.api.pool_status import ImageStatus
 from vmroll.api.strategy import StrategyType
@@ -60,10 +59,10 @@ def image_ref(image: ImageSource) -> images.ImageRef:
     return images.ManagedImage(image.managed_image_id)
 
 
-def _plan(plan: ApiPlan | None) -> images.PurchasePlan | None:
+def _plan(plan: PurchasePlan | None) -> images.MarketplacePlan | None:
     if plan is None:
         return None
-    return images.PurchasePlan(name=plan.name, publisher=plan.publisher, product=plan.product)
+    return images.MarketplacePlan(name=plan.name, publisher=plan.publisher, product=plan.product)
 
 
 def requested_text(image: ImageSource) -> str:
@@ -77,7 +76,7 @@ def image_status(
     api_plan = (
         None
         if plan is None
-        else ApiPlan(name=plan.name, product=plan.product, publisher=plan.publisher)
+        else PurchasePlan(name=plan.name, product=plan.product, publisher=plan.publisher)
     )
     return ImageStatus(
         source=image.kind,
