@@ -19,8 +19,8 @@ from vmroll.azure import (
     AccountConnection,
     AzureEndpoint,
     CaBundleFile,
-    ClientSecretAuth,
     ComputeGateway,
+    ServicePrincipalSecret,
 )
 from vmroll.emulator.server import Emulator, EmulatorCredentials
 
@@ -74,7 +74,9 @@ def connection_of(creds: EmulatorCredentials, *, secret: str | None = None) -> A
     return AccountConnection(
         subscription_id=creds.subscription_id,
         tenant_id=creds.tenant_id,
-        auth=ClientSecretAuth(creds.client_id, creds.client_secret if secret is None else secret),
+        auth=ServicePrincipalSecret(
+            creds.client_id, creds.client_secret if secret is None else secret
+        ),
         endpoint=AzureEndpoint(
             resource_manager=creds.resource_manager_endpoint,
             authority_host=creds.authority_host,

@@ -29,7 +29,7 @@ from vmroll.azure import (
     TerminalAzureError,
     TransientAzureError,
     VmSpec,
-    WorkloadIdentityAuth,
+    WorkloadIdentityToken,
 )
 from vmroll.azure.budget import BudgetSettings, WriteBudgetExhausted
 from vmroll.azure.clients import ClientOptions
@@ -364,7 +364,7 @@ def federated(
         token_file = tmp_path / f"token-{len(list(tmp_path.iterdir()))}"
         token_file.write_text(service_account_token(subject))
         base = connection_of(emulator.credentials)
-        auth = WorkloadIdentityAuth(emulator.credentials.client_id, str(token_file))
+        auth = WorkloadIdentityToken(emulator.credentials.client_id, str(token_file))
         return lend(AccountConnection(base.subscription_id, base.tenant_id, auth, base.endpoint))
 
     return gateway_for

@@ -6,10 +6,14 @@ from __future__ import annotations
 import pytest
 
 from vmroll.azure.clients import AzureClients, ClientCache
-from vmroll.azure.settings import AccountConnection, ClientSecretAuth
+from vmroll.azure.settings import AccountConnection, ServicePrincipalSecret
 
-OLD = AccountConnection("00000000-0000-4000-8000-00000000a001", "t", ClientSecretAuth("c", "old"))
-NEW = AccountConnection("00000000-0000-4000-8000-00000000a001", "t", ClientSecretAuth("c", "new"))
+OLD = AccountConnection(
+    "00000000-0000-4000-8000-00000000a001", "t", ServicePrincipalSecret("c", "old")
+)
+NEW = AccountConnection(
+    "00000000-0000-4000-8000-00000000a001", "t", ServicePrincipalSecret("c", "new")
+)
 
 
 @pytest.fixture
@@ -90,7 +94,7 @@ async def test_shutdown_closes_borrowed_and_retired_clients(
 
     await cache.close()
 
-    assert sorted(c.auth.secret for c in closed if isinstance(c.auth, ClientSecretAuth)) == [
+    assert sorted(c.auth.secret for c in closed if isinstance(c.auth, ServicePrincipalSecret)) == [
         "new",
         "old",
     ]

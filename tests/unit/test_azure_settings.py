@@ -9,8 +9,8 @@ from vmroll.azure.settings import (
     AccountConnection,
     AzureEndpoint,
     CaBundlePem,
-    ClientSecretAuth,
-    DefaultChainAuth,
+    DefaultCredentialChain,
+    ServicePrincipalSecret,
 )
 
 SECRET = "s3cr3t-value-never-shown"
@@ -46,7 +46,7 @@ def test_reprs_hide_the_secret_and_the_pem() -> None:
     connection = AccountConnection(
         subscription_id="sub",
         tenant_id="tenant",
-        auth=ClientSecretAuth(client_id="app", secret=SECRET),
+        auth=ServicePrincipalSecret(client_id="app", secret=SECRET),
         endpoint=AzureEndpoint(ca_bundle=CaBundlePem("-----BEGIN CERTIFICATE-----\nMIIB")),
     )
     text = repr(connection) + str(connection)
@@ -56,14 +56,14 @@ def test_reprs_hide_the_secret_and_the_pem() -> None:
 
 
 def test_connections_key_caches() -> None:
-    first = AccountConnection("sub", "t", ClientSecretAuth("app", SECRET))
-    assert {first: 1}[AccountConnection("sub", "t", ClientSecretAuth("app", SECRET))] == 1
-    assert first != AccountConnection("sub", "t", ClientSecretAuth("app", "rotated"))
+    first = AccountConnection("sub", "t", ServicePrincipalSecret("app", SECRET))
+    assert {first: 1}[AccountConnection("sub", "t", ServicePrincipalSecret("app", SECRET))] == 1
+    assert first != AccountConnection("sub", "t", ServicePrincipalSecret("app", "rotated"))
 
 
 async def test_default_chain_refuses_inline_pem() -> None:
     connection = AccountConnection(
-        "sub", "t", DefaultChainAuth(), AzureEndpoint(ca_bundle=CaBundlePem("pem"))
+        "sub", "t", DefaultCredentialChain(), AzureEndpoint(ca_bundle=CaBundlePem("pem"))
     )
     with pytest.raises(ValueError, match="file path"):
         build_credential(connection)

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from vmroll.api.account import AzureAccount
-from vmroll.azure.settings import CaBundlePem, ClientSecretAuth, WorkloadIdentityAuth
+from vmroll.azure.settings import CaBundlePem, ServicePrincipalSecret, WorkloadIdentityToken
 from vmroll.handlers.connections import (
     FEDERATED_TOKEN_FILE,
     AccountConfigError,
@@ -62,7 +62,7 @@ async def test_the_client_secret_comes_from_its_secret_and_stays_out_of_reprs() 
 
     connection = await build_connection(kube, account(**endpoints), TRUSTING)
 
-    assert isinstance(connection.auth, ClientSecretAuth)
+    assert isinstance(connection.auth, ServicePrincipalSecret)
     assert connection.auth.secret == SECRET
     assert SECRET not in repr(connection)
     assert connection.endpoint.resource_manager == "https://arm.local"
@@ -108,7 +108,7 @@ async def test_an_omitted_namespace_reads_the_operators_own() -> None:
     connection = await build_connection(kube, account(auth), STRICT)
 
     assert kube.reads == [("ops", "azure", "secret")]
-    assert isinstance(connection.auth, ClientSecretAuth)
+    assert isinstance(connection.auth, ServicePrincipalSecret)
 
 
 async def test_workload_identity_uses_only_the_operators_token_file(
@@ -119,7 +119,7 @@ async def test_workload_identity_uses_only_the_operators_token_file(
 
     connection = await build_connection(FakeKube({}), account(auth), STRICT)
 
-    assert connection.auth == WorkloadIdentityAuth(
+    assert connection.auth == WorkloadIdentityToken(
         "22222222-2222-2222-2222-222222222222", "/var/run/secrets/azure/tokens/azure-identity-token"
     )
 

@@ -30,9 +30,9 @@ from vmroll.azure.settings import (
     AzureEndpoint,
     CaBundleFile,
     CaBundlePem,
-    ClientSecretAuth,
-    DefaultChainAuth,
-    WorkloadIdentityAuth,
+    DefaultCredentialChain,
+    ServicePrincipalSecret,
+    WorkloadIdentityToken,
 )
 from vmroll.azure.vm_body import OsDiskSpec, VmSpec
 from vmroll.azure.vms import PoolListing, PoolVm, VmRuntime
@@ -46,9 +46,8 @@ __all__ = [
     "AzureImageKind",
     "CaBundleFile",
     "CaBundlePem",
-    "ClientSecretAuth",
     "ComputeGateway",
-    "DefaultChainAuth",
+    "DefaultCredentialChain",
     "GalleryImage",
     "ImageRef",
     "LroKind",
@@ -63,9 +62,10 @@ __all__ = [
     "PoolListing",
     "PoolVm",
     "ResolvedImage",
+    "ServicePrincipalSecret",
     "TerminalAzureError",
     "TransientAzureError",
     "VmRuntime",
     "VmSpec",
-    "WorkloadIdentityAuth",
+    "WorkloadIdentityToken",
 ]

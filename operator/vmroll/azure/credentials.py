@@ -19,9 +19,9 @@ from azure.identity.aio import (
 from vmroll.azure.settings import (
     AccountConnection,
     CaBundleFile,
-    ClientSecretAuth,
-    DefaultChainAuth,
-    WorkloadIdentityAuth,
+    DefaultCredentialChain,
+    ServicePrincipalSecret,
+    WorkloadIdentityToken,
 )
 from vmroll.azure.transport import build_ssl_context, new_transport
 
@@ -33,12 +33,12 @@ def build_credential(connection: AccountConnection) -> AsyncTokenCredential:
     if endpoint.custom_authority:
         options["disable_instance_discovery"] = True
     auth = connection.auth
-    if isinstance(auth, DefaultChainAuth):
+    if isinstance(auth, DefaultCredentialChain):
         return DefaultAzureCredential(**options, **_default_chain_tls(connection))
     options["transport"] = new_transport(build_ssl_context(endpoint.ca_bundle))
-    if isinstance(auth, ClientSecretAuth):
+    if isinstance(auth, ServicePrincipalSecret):
         return ClientSecretCredential(connection.tenant_id, auth.client_id, auth.secret, **options)
-    if isinstance(auth, WorkloadIdentityAuth):
+    if isinstance(auth, WorkloadIdentityToken):
         return WorkloadIdentityCredential(
             tenant_id=connection.tenant_id,
             client_id=auth.client_id,

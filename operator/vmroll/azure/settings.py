@@ -15,31 +15,33 @@ PUBLIC_AUTHORITY_HOST = "https://login.microsoftonline.com"
 
 
 @dataclass(frozen=True)
-class ClientSecretAuth:
-    """A service principal with its client secret, read from the Secret that
+class ServicePrincipalSecret:
+    """A service principal with its client secret, read from the Secret that the API's
     `vmroll.api.account.ClientSecretAuth` references (handlers/connections.py reads it)."""
 
     client_id: str
     secret: str = field(repr=False)
 
     def __repr__(self) -> str:
-        return f"ClientSecretAuth(client_id={self.client_id!r}, secret=<hidden>)"
+        return f"ServicePrincipalSecret(client_id={self.client_id!r}, secret=<hidden>)"
 
 
 @dataclass(frozen=True)
-class WorkloadIdentityAuth:
-    """Kubernetes workload identity: a federated service-account token read from a file."""
+class WorkloadIdentityToken:
+    """Kubernetes workload identity: a federated service-account token read from a file (the
+    operator's own, for the API's `vmroll.api.account.WorkloadIdentityAuth`)."""
 
     client_id: str
     token_file: str
 
 
 @dataclass(frozen=True)
-class DefaultChainAuth:
-    """azure-identity's default chain (environment, workload identity, managed identity, CLI)."""
+class DefaultCredentialChain:
+    """azure-identity's default chain (environment, workload identity, managed identity, CLI),
+    for the API's `vmroll.api.account.DefaultChainAuth`."""
 
 
-Auth = ClientSecretAuth | WorkloadIdentityAuth | DefaultChainAuth
+Auth = ServicePrincipalSecret | WorkloadIdentityToken | DefaultCredentialChain
 
 
 @dataclass(frozen=True)

@@ -83,7 +83,7 @@ async def _auth(kube: KubeApi, account: AzureAccount, policy: TrustPolicy) -> se
     if auth.client_secret is not None:
         ref = auth.client_secret.secret_ref
         secret = await _secret(kube, ref, policy, "spec.auth.clientSecret.secretRef")
-        return settings.ClientSecretAuth(
+        return settings.ServicePrincipalSecret(
             client_id=auth.client_secret.client_id, secret=secret.strip()
         )
     if auth.workload_identity is not None:
@@ -95,8 +95,8 @@ async def _auth(kube: KubeApi, account: AzureAccount, policy: TrustPolicy) -> se
                 "label the operator's pod azure.workload.identity/use=true and annotate its "
                 "ServiceAccount with the client ID",
             )
-        return settings.WorkloadIdentityAuth(auth.workload_identity.client_id, token_file)
-    return settings.DefaultChainAuth()
+        return settings.WorkloadIdentityToken(auth.workload_identity.client_id, token_file)
+    return settings.DefaultCredentialChain()
 
 
 async def _secret(
