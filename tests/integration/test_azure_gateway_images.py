@@ -12,10 +12,10 @@ from emulator_clients import connection_of
 from vmroll.azure import (
     AzureImageKind,
     ComputeGateway,
-    GalleryImage,
-    ManagedImage,
-    MarketplaceImage,
+    GalleryRef,
+    ManagedImageRef,
     MarketplacePlan,
+    MarketplaceRef,
     TerminalAzureError,
     VmSpec,
 )
@@ -27,8 +27,8 @@ from vmroll.plan.reasons import Reason
 pytestmark = pytest.mark.integration
 
 HOUR = 3600.0
-UBUNTU = MarketplaceImage("Canonical", "ubuntu-24_04-lts", "server")
-RABBITMQ = MarketplaceImage("bitnami", "rabbitmq", "rabbitmq")
+UBUNTU = MarketplaceRef("Canonical", "ubuntu-24_04-lts", "server")
+RABBITMQ = MarketplaceRef("bitnami", "rabbitmq", "rabbitmq")
 RABBITMQ_PLAN = MarketplacePlan(name="rabbitmq", publisher="bitnami", product="rabbitmq")
 
 
@@ -77,7 +77,7 @@ async def test_marketplace_latest_orders_versions_as_numbers_and_finds_the_plan(
 async def test_pinned_marketplace_version_is_checked_in_the_region(
     gateway: ComputeGateway,
 ) -> None:
-    pinned = MarketplaceImage("Canonical", "ubuntu-24_04-lts", "server", "24.04.202611100")
+    pinned = MarketplaceRef("Canonical", "ubuntu-24_04-lts", "server", "24.04.202611100")
     assert (await gateway.resolve_image("westeurope", pinned, max_age=HOUR)).resolved_version == (
         "24.04.202611100"
     )
@@ -91,7 +91,7 @@ async def test_pinned_marketplace_version_is_checked_in_the_region(
 async def test_unknown_marketplace_image_is_not_available(gateway: ComputeGateway) -> None:
     with pytest.raises(TerminalAzureError) as raised:
         await gateway.resolve_image(
-            "westeurope", MarketplaceImage("Canonical", "no-such-offer", "server"), max_age=HOUR
+            "westeurope", MarketplaceRef("Canonical", "no-such-offer", "server"), max_age=HOUR
         )
     assert raised.value.reason == Reason.IMAGE_NOT_AVAILABLE
     assert "Canonical:no-such-offer:server:latest" in raised.value.message
@@ -113,7 +113,7 @@ async def test_gallery_latest_skips_excluded_and_unreplicated_versions(
     emulator: Emulator, gateway: ComputeGateway, location: str, version: str
 ) -> None:
     definition = gallery_image(emulator, "ubuntu-web")
-    image = await gateway.resolve_image(location, GalleryImage(definition), max_age=HOUR)
+    image = await gateway.resolve_image(location, GalleryRef(definition), max_age=HOUR)
     assert image.source is AzureImageKind.GALLERY
     assert image.resolved_version == version
     assert image.image_reference == {"id": f"{definition}/versions/{version}"}
@@ -122,7 +122,7 @@ async def test_gallery_latest_skips_excluded_and_unreplicated_versions(
 async def test_gallery_pinned_version_excluded_from_latest_is_still_usable(
     emulator: Emulator, gateway: ComputeGateway
 ) -> None:
-    pinned = GalleryImage(gallery_image(emulator, "ubuntu-web"), "1.2.0")
+    pinned = GalleryRef(gallery_image(emulator, "ubuntu-web"), "1.2.0")
     assert (await gateway.resolve_image("eastus", pinned, max_age=HOUR)).resolved_version == "1.2.0"
 
 
@@ -138,7 +138,7 @@ async def test_gallery_pinned_version_excluded_from_latest_is_still_usable(
 async def test_gallery_image_not_available(
     emulator: Emulator, gateway: ComputeGateway, name: str, version: str, location: str
 ) -> None:
-    image = GalleryImage(gallery_image(emulator, name), version)
+    image = GalleryRef(gallery_image(emulator, name), version)
     with pytest.raises(TerminalAzureError) as raised:
         await gateway.resolve_image(location, image, max_age=HOUR)
     assert raised.value.reason == Reason.IMAGE_NOT_AVAILABLE
@@ -147,7 +147,7 @@ async def test_gallery_image_not_available(
 
 async def test_managed_image_in_its_region(emulator: Emulator, gateway: ComputeGateway) -> None:
     image_id = managed_image(emulator, "rg-vmroll", "golden-ubuntu-2404")
-    image = await gateway.resolve_image("westeurope", ManagedImage(image_id), max_age=HOUR)
+    image = await gateway.resolve_image("westeurope", ManagedImageRef(image_id), max_age=HOUR)
     assert image.source is AzureImageKind.MANAGED_IMAGE
     assert image.resolved_version is None
     assert image.image_reference["id"].lower() == image_id.lower()
@@ -160,7 +160,7 @@ async def test_managed_image_in_its_region(emulator: Emulator, gateway: ComputeG
 async def test_managed_image_elsewhere_or_unknown_is_not_available(
     emulator: Emulator, gateway: ComputeGateway, group: str, name: str
 ) -> None:
-    image = ManagedImage(managed_image(emulator, group, name))
+    image = ManagedImageRef(managed_image(emulator, group, name))
     with pytest.raises(TerminalAzureError) as raised:
         await gateway.resolve_image("westeurope", image, max_age=HOUR)
     assert raised.value.reason == Reason.IMAGE_NOT_AVAILABLE
@@ -233,7 +233,7 @@ async def test_marketplace_versions_in_the_region_for_policies(
 async def test_gallery_versions_usable_in_the_region_carry_their_published_date(
     gateway: ComputeGateway, emulator: Emulator
 ) -> None:
-    image = GalleryImage(gallery_image(emulator, "ubuntu-web"))
+    image = GalleryRef(gallery_image(emulator, "ubuntu-web"))
     listed_west = await gateway.image_versions("westeurope", image, max_age=HOUR)
     west = {info.version: info.published for info in listed_west}
     listed_east = await gateway.image_versions("eastus", image, max_age=HOUR)
@@ -246,7 +246,7 @@ async def test_gallery_versions_usable_in_the_region_carry_their_published_date(
 
 
 async def test_a_managed_image_has_no_versions(gateway: ComputeGateway, emulator: Emulator) -> None:
-    image = ManagedImage(managed_image(emulator, "rg-vmroll", "golden"))
+    image = ManagedImageRef(managed_image(emulator, "rg-vmroll", "golden"))
     assert await gateway.image_versions("westeurope", image, max_age=HOUR) == ()
 
 

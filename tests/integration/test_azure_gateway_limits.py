@@ -8,8 +8,8 @@ import pytest
 
 from vmroll.azure import (
     ComputeGateway,
-    GalleryImage,
-    MarketplaceImage,
+    GalleryRef,
+    MarketplaceRef,
     OperationState,
     TerminalAzureError,
     TransientAzureError,
@@ -50,7 +50,7 @@ def emulator_catalog() -> Catalog:
 async def create(emulator: Emulator, gateway: ComputeGateway, name: str) -> OperationState:
     creds = emulator.credentials
     image = await gateway.resolve_image(
-        creds.location, MarketplaceImage("Canonical", "ubuntu-24_04-lts", "server"), max_age=HOUR
+        creds.location, MarketplaceRef("Canonical", "ubuntu-24_04-lts", "server"), max_age=HOUR
     )
     spec = VmSpec(
         name=name,
@@ -94,7 +94,7 @@ async def test_gallery_latest_reads_every_page(emulator: Emulator, gateway: Comp
         "Microsoft.Compute/galleries/vmrollGallery/images/ubuntu-web"
     )
     emulator.reset_counters()
-    image = await gateway.resolve_image("westeurope", GalleryImage(definition), max_age=HOUR)
+    image = await gateway.resolve_image("westeurope", GalleryRef(definition), max_age=HOUR)
     assert image.resolved_version == "1.3.0"
     pages = emulator.request_counts()["operations"]["GalleryImageVersions_ListByGalleryImage"]
     assert pages["total"] == 4

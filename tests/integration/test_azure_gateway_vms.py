@@ -21,7 +21,7 @@ from vmroll.azure import (
     CaBundlePem,
     ComputeGateway,
     LroKind,
-    MarketplaceImage,
+    MarketplaceRef,
     NotOwnedError,
     OperationLost,
     OperationRecord,
@@ -42,7 +42,7 @@ pytestmark = pytest.mark.integration
 
 HOUR = 3600.0
 FAST = ClientOptions(polling_interval=POLLING_INTERVAL)
-UBUNTU = MarketplaceImage("Canonical", "ubuntu-24_04-lts", "server")
+UBUNTU = MarketplaceRef("Canonical", "ubuntu-24_04-lts", "server")
 WEB = PoolIdentity(namespace="team", name="web", uid="uid-web")
 OTHER = PoolIdentity(namespace="team", name="other", uid="uid-other")
 
@@ -52,7 +52,7 @@ async def vm_spec(
     gateway: ComputeGateway,
     name: str,
     owner: PoolIdentity = WEB,
-    image: MarketplaceImage = UBUNTU,
+    image: MarketplaceRef = UBUNTU,
 ) -> VmSpec:
     creds = emulator.credentials
     return VmSpec(
@@ -299,7 +299,7 @@ async def test_wrong_secret_is_denied_and_not_shown(emulator: Emulator, lend: Le
 async def test_create_from_a_plan_image_without_terms_is_terminal(
     emulator: Emulator, gateway: ComputeGateway
 ) -> None:
-    rabbitmq = MarketplaceImage("bitnami", "rabbitmq", "rabbitmq")
+    rabbitmq = MarketplaceRef("bitnami", "rabbitmq", "rabbitmq")
     spec = await vm_spec(emulator, gateway, "mq-0", image=rabbitmq)
 
     async def create_and_wait() -> OperationState:

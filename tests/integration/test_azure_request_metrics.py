@@ -20,7 +20,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from vmroll.azure import (
     AzureGateways,
     ComputeGateway,
-    MarketplaceImage,
+    MarketplaceRef,
     OperationState,
     TransientAzureError,
     VmSpec,
@@ -88,7 +88,7 @@ async def test_requests_throttles_and_waits_match_the_emulator(
         FaultRule(operation="VirtualMachines_Reimage", kind="reset", remaining=1),
     ]))  # fmt: skip
     image = await observed.resolve_image(
-        creds.location, MarketplaceImage("Canonical", "ubuntu-24_04-lts", "server"), max_age=60
+        creds.location, MarketplaceRef("Canonical", "ubuntu-24_04-lts", "server"), max_age=60
     )
     spec = VmSpec(
         name="web-0", location=creds.location, size="Standard_D2s_v5", image=image,

@@ -8,10 +8,10 @@ import pytest
 
 from vmroll.azure.errors import TerminalAzureError
 from vmroll.azure.image_cache import CacheKey, LatestCache
-from vmroll.azure.images import AzureImageKind, MarketplaceImage, ResolvedImage
+from vmroll.azure.images import AzureImageKind, MarketplaceRef, ResolvedImage
 from vmroll.plan.reasons import Reason
 
-UBUNTU = MarketplaceImage("Canonical", "ubuntu-24_04-lts", "server")
+UBUNTU = MarketplaceRef("Canonical", "ubuntu-24_04-lts", "server")
 HOUR = 3600.0
 
 

@@ -10,9 +10,9 @@ from azure.mgmt.compute.models import GalleryImageVersion
 from vmroll.api import image as api_image
 from vmroll.azure import images
 from vmroll.azure.images import (
-    GalleryImage,
+    GalleryRef,
     ImageRef,
-    MarketplaceImage,
+    MarketplaceRef,
     describe,
     to_gallery_version,
 )
@@ -81,10 +81,10 @@ def test_region_spelling_does_not_matter_to_the_rule() -> None:
     ("ref", "text"),
     [
         (
-            MarketplaceImage("Canonical", "ubuntu-24_04-lts", "server"),
+            MarketplaceRef("Canonical", "ubuntu-24_04-lts", "server"),
             "Canonical:ubuntu-24_04-lts:server:latest",
         ),
-        (GalleryImage("/g/images/web", "1.2.0"), "/g/images/web version 1.2.0"),
+        (GalleryRef("/g/images/web", "1.2.0"), "/g/images/web version 1.2.0"),
     ],
 )
 def test_images_are_named_as_azure_names_them(ref: ImageRef, text: str) -> None:

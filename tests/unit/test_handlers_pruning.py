@@ -12,7 +12,7 @@ from prometheus_client import generate_latest
 from vmroll.api.account import AzureAccount
 from vmroll.azure.clients import AzureClients
 from vmroll.azure.image_cache import CacheKey
-from vmroll.azure.images import AzureImageKind, MarketplaceImage, MarketplacePlan, ResolvedImage
+from vmroll.azure.images import AzureImageKind, MarketplacePlan, MarketplaceRef, ResolvedImage
 from vmroll.azure.settings import AccountConnection
 from vmroll.handlers.connections import connection_for
 from vmroll.handlers.kube import KubeApi
@@ -31,7 +31,7 @@ from vmroll.reconcile.memory import PoolMemory
 
 SUBSCRIPTION = "00000000-0000-4000-8000-00000000a001"
 OTHER_SUBSCRIPTION = "00000000-0000-4000-8000-00000000a002"
-UBUNTU = MarketplaceImage("Canonical", "ubuntu-24_04-lts", "server")
+UBUNTU = MarketplaceRef("Canonical", "ubuntu-24_04-lts", "server")
 FIGURES = PoolFigures(1, 1, 1, 1, 1, PoolState.READY, {}, None)
 
 

@@ -14,9 +14,9 @@ from vmroll.azure.errors import TerminalAzureError, TransientAzureError
 from vmroll.azure.image_versions import ImageVersionInfo
 from vmroll.azure.images import (
     AzureImageKind,
-    GalleryImage,
+    GalleryRef,
     ImageRef,
-    ManagedImage,
+    ManagedImageRef,
     MarketplacePlan,
     ResolvedImage,
 )
@@ -48,13 +48,13 @@ GALLERY_IMAGE = (
 
 def resolved_at(image: ImageRef, version: str) -> ResolvedImage:
     """What Azure resolves `image` to when `version` is the exact version asked (or latest)."""
-    if isinstance(image, GalleryImage):
+    if isinstance(image, GalleryRef):
         version_id = f"{image.image_id}/versions/{version}"
         return ResolvedImage(
             source=AzureImageKind.GALLERY, requested=image.version, resolved_version=version,
             image_id=version_id, image_reference={"id": version_id},
         )  # fmt: skip
-    assert not isinstance(image, ManagedImage)
+    assert not isinstance(image, ManagedImageRef)
     return replace(
         IMAGE,
         requested=image.version,

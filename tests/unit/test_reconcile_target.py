@@ -11,7 +11,7 @@ from test_reconcile_fakes import IMAGE, pool_object
 
 from vmroll.api.pool import VirtualMachinePool
 from vmroll.api.pool_status import ImageStatus, VirtualMachinePoolStatus
-from vmroll.azure.images import ImageRef, MarketplaceImage, ResolvedImage
+from vmroll.azure.images import ImageRef, MarketplaceRef, ResolvedImage
 from vmroll.reconcile.target import held_back_version, resolve_target
 
 NEWEST = "1.0.9"
@@ -24,7 +24,7 @@ class Catalog:
     async def resolve_image(
         self, location: str, image: ImageRef, *, max_age: float
     ) -> ResolvedImage:
-        assert isinstance(image, MarketplaceImage)
+        assert isinstance(image, MarketplaceRef)
         version = NEWEST if image.version == "latest" else image.version
         return replace(IMAGE, resolved_version=version)
 

@@ -16,11 +16,11 @@ from vmroll.azure.errors import (
 from vmroll.azure.gateway import AzureGateways, NotOwnedError
 from vmroll.azure.images import (
     AzureImageKind,
-    GalleryImage,
+    GalleryRef,
     ImageRef,
-    ManagedImage,
-    MarketplaceImage,
+    ManagedImageRef,
     MarketplacePlan,
+    MarketplaceRef,
     ResolvedImage,
 )
 from vmroll.azure.lro import LroKind, OperationLost, OperationRecord, OperationState
@@ -48,12 +48,12 @@ __all__ = [
     "CaBundlePem",
     "ComputeGateway",
     "DefaultCredentialChain",
-    "GalleryImage",
+    "GalleryRef",
     "ImageRef",
     "LroKind",
-    "ManagedImage",
-    "MarketplaceImage",
+    "ManagedImageRef",
     "MarketplacePlan",
+    "MarketplaceRef",
     "NotOwnedError",
     "OperationLost",
     "OperationRecord",

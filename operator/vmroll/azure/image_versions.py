@@ -15,7 +15,7 @@ from azure.core.exceptions import ResourceNotFoundError
 from azure.mgmt.compute.aio import ComputeManagementClient
 
 from vmroll.azure.errors import azure_errors
-from vmroll.azure.images import GalleryImage, ImageRef, MarketplaceImage, describe
+from vmroll.azure.images import GalleryRef, ImageRef, MarketplaceRef, describe
 from vmroll.azure.images import to_gallery_version as gallery_version
 from vmroll.plan.versions import usable_in
 
@@ -34,12 +34,12 @@ async def list_image_versions(
     """Every version of `ref`'s image usable in `location`; none when Azure knows none."""
     with azure_errors(f"list the versions of image {describe(ref)} in {location}"):
         try:
-            if isinstance(ref, MarketplaceImage):
+            if isinstance(ref, MarketplaceRef):
                 listed = await compute.virtual_machine_images.list(
                     location, ref.publisher, ref.offer, ref.sku
                 )
                 return tuple(ImageVersionInfo(item.name) for item in listed if item.name)
-            if isinstance(ref, GalleryImage):
+            if isinstance(ref, GalleryRef):
                 return await _gallery_versions(compute, location, ref)
         except ResourceNotFoundError:
             return ()
@@ -47,7 +47,7 @@ async def list_image_versions(
 
 
 async def _gallery_versions(
-    compute: ComputeManagementClient, location: str, ref: GalleryImage
+    compute: ComputeManagementClient, location: str, ref: GalleryRef
 ) -> tuple[ImageVersionInfo, ...]:
     parts = ref.image_id.rstrip("/").split("/")
     resource_group, gallery, image = parts[4], parts[8], parts[10]

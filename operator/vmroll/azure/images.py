@@ -66,7 +66,10 @@ class MarketplacePlan:
 
 
 @dataclass(frozen=True)
-class MarketplaceImage:
+class MarketplaceRef:
+    """A marketplace image as the boundary takes it (reconcile/spec_map.py maps the API's
+    `MarketplaceImage` to it)."""
+
     publisher: str
     offer: str
     sku: str
@@ -76,18 +79,22 @@ class MarketplaceImage:
 
 
 @dataclass(frozen=True)
-class GalleryImage:
+class GalleryRef:
+    """A gallery image definition and version (mapped from the API's `GalleryImage`)."""
+
     image_id: str
     """The image definition: `/subscriptions/.../galleries/{g}/images/{i}`, without a version."""
     version: str = LATEST
 
 
 @dataclass(frozen=True)
-class ManagedImage:
+class ManagedImageRef:
+    """A managed image (mapped from the API's `managedImageId`)."""
+
     image_id: str
 
 
-ImageRef = MarketplaceImage | GalleryImage | ManagedImage
+ImageRef = MarketplaceRef | GalleryRef | ManagedImageRef
 
 
 @dataclass(frozen=True)
@@ -105,9 +112,9 @@ class ResolvedImage:
 
 
 def describe(ref: ImageRef) -> str:
-    if isinstance(ref, MarketplaceImage):
+    if isinstance(ref, MarketplaceRef):
         return f"{ref.publisher}:{ref.offer}:{ref.sku}:{ref.version}"
-    if isinstance(ref, GalleryImage):
+    if isinstance(ref, GalleryRef):
         return f"{ref.image_id} version {ref.version}"
     return ref.image_id
 
@@ -116,9 +123,9 @@ async def resolve_image(
     compute: ComputeManagementClient, subscription_id: str, location: str, ref: ImageRef
 ) -> ResolvedImage:
     """Resolve `ref` in `location` with the reads of one subscription."""
-    if isinstance(ref, MarketplaceImage):
+    if isinstance(ref, MarketplaceRef):
         return await _resolve_marketplace(compute, location, ref)
-    if isinstance(ref, GalleryImage):
+    if isinstance(ref, GalleryRef):
         return await _resolve_gallery(compute, subscription_id, location, ref)
     return await _resolve_managed(compute, subscription_id, location, ref)
 
@@ -130,7 +137,7 @@ def _not_available(ref: ImageRef, location: str, why: str) -> TerminalAzureError
 
 
 async def _resolve_marketplace(
-    compute: ComputeManagementClient, location: str, ref: MarketplaceImage
+    compute: ComputeManagementClient, location: str, ref: MarketplaceRef
 ) -> ResolvedImage:
     images = compute.virtual_machine_images
     version = ref.version
@@ -163,7 +170,7 @@ async def _resolve_marketplace(
 
 
 async def _resolve_gallery(
-    compute: ComputeManagementClient, subscription_id: str, location: str, ref: GalleryImage
+    compute: ComputeManagementClient, subscription_id: str, location: str, ref: GalleryRef
 ) -> ResolvedImage:
     match = _GALLERY_IMAGE_ID.match(ref.image_id.rstrip("/"))
     if match is None:
@@ -222,7 +229,7 @@ def to_gallery_version(version: GalleryImageVersion) -> GalleryVersion:
 
 
 async def _resolve_managed(
-    compute: ComputeManagementClient, subscription_id: str, location: str, ref: ManagedImage
+    compute: ComputeManagementClient, subscription_id: str, location: str, ref: ManagedImageRef
 ) -> ResolvedImage:
     match = _MANAGED_IMAGE_ID.match(ref.image_id.rstrip("/"))
     if match is None:

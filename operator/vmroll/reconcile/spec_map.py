@@ -52,11 +52,11 @@ def image_ref(image: ImageSource) -> images.ImageRef:
     if image.marketplace is not None:
         m = image.marketplace
         plan = _plan(image.plan)
-        return images.MarketplaceImage(m.publisher, m.offer, m.sku, m.version, plan)
+        return images.MarketplaceRef(m.publisher, m.offer, m.sku, m.version, plan)
     if image.gallery is not None:
-        return images.GalleryImage(image.gallery.image_id, image.gallery.version)
+        return images.GalleryRef(image.gallery.image_id, image.gallery.version)
     assert image.managed_image_id is not None  # the model guarantees exactly one source
-    return images.ManagedImage(image.managed_image_id)
+    return images.ManagedImageRef(image.managed_image_id)
 
 
 def _plan(plan: PurchasePlan | None) -> images.MarketplacePlan | None:

@@ -20,7 +20,7 @@ from vmroll.api.image import LATEST
 from vmroll.api.pool import VirtualMachinePoolSpec
 from vmroll.api.pool_status import ImageStatus, RolloutOutcome, VirtualMachinePoolStatus
 from vmroll.api.strategy import Track
-from vmroll.azure.images import ImageRef, ManagedImage, ResolvedImage
+from vmroll.azure.images import ImageRef, ManagedImageRef, ResolvedImage
 from vmroll.azure.protocol import ComputeGateway
 from vmroll.reconcile.spec_map import image_ref, requested_text
 
@@ -32,7 +32,7 @@ class ResolvedTarget:
 
 
 def _at(ref: ImageRef, version: str) -> ImageRef:
-    return ref if isinstance(ref, ManagedImage) else replace(ref, version=version)
+    return ref if isinstance(ref, ManagedImageRef) else replace(ref, version=version)
 
 
 async def resolve_target(
