@@ -17,7 +17,7 @@ import yaml
 
 from vmroll.kubectl import progress, undo, view
 from vmroll.kubectl.cli import build_parser, duration
-from vmroll.kubectl.cluster import Pools, Target
+from vmroll.kubectl.cluster import ClusterTarget, Pools
 from vmroll.kubectl.progress import Phase
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "status" / "VirtualMachinePool"
@@ -199,6 +199,6 @@ def test_the_namespace_defaults_to_the_contexts(tmp_path: Path) -> None:
             {"name": "b", "context": {"cluster": "c", "user": "u"}},
         ],
     }))  # fmt: skip
-    assert Pools(Target(str(kubeconfig), None, None)).namespace == "team-a"
-    assert Pools(Target(str(kubeconfig), "b", None)).namespace == "default"
-    assert Pools(Target(str(kubeconfig), "b", "mine")).namespace == "mine"
+    assert Pools(ClusterTarget(str(kubeconfig), None, None)).namespace == "team-a"
+    assert Pools(ClusterTarget(str(kubeconfig), "b", None)).namespace == "default"
+    assert Pools(ClusterTarget(str(kubeconfig), "b", "mine")).namespace == "mine"

@@ -26,7 +26,7 @@ from vmroll.api.base import GROUP, VERSION
 from vmroll.azure.clients import AzureClients, ClientOptions, build_clients
 from vmroll.handlers.connections import AccountConfigError, build_connection
 from vmroll.handlers.kube import KubeApi
-from vmroll.kubectl.cluster import PluginError, Target
+from vmroll.kubectl.cluster import ClusterTarget, PluginError
 from vmroll.plan.account_trust import ALLOW_CUSTOM_ENDPOINTS_FLAG, TrustPolicy
 from vmroll.plan.reasons import Reason
 
@@ -41,7 +41,7 @@ class AccountTarget:
     trust: TrustPolicy
 
 
-def api_client_for(target: Target) -> Any:
+def api_client_for(target: ClusterTarget) -> Any:
     try:
         return config.new_client_from_config(  # type: ignore[no-untyped-call]
             config_file=target.kubeconfig, context=target.context

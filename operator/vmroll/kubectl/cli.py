@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 
 from vmroll.kubectl import images, plan_command, pool_object, progress, restart, undo, view
-from vmroll.kubectl.cluster import RESOURCE, PluginError, Pools, Target
+from vmroll.kubectl.cluster import RESOURCE, ClusterTarget, PluginError, Pools
 from vmroll.kubectl.pool_object import Pool
 
 CLEAR_SCREEN = "\x1b[H\x1b[2J"
@@ -134,7 +134,7 @@ def _undo(pools: Pools, name: str, to_revision: str | None) -> int:
 
 
 def run(args: argparse.Namespace) -> int:
-    target = Target(getattr(args, "kubeconfig", None), getattr(args, "context", None),
+    target = ClusterTarget(getattr(args, "kubeconfig", None), getattr(args, "context", None),
                     getattr(args, "namespace", None))  # fmt: skip
     if args.command == "images":
         return images.run(args, target)

@@ -30,13 +30,15 @@ class PluginError(Exception):
 
 
 @dataclass(frozen=True)
-class Target:
+class ClusterTarget:
+    """Which API server and namespace the plugin talks to: `--kubeconfig`, `--context`, `-n`."""
+
     kubeconfig: str | None
     context: str | None
     namespace: str | None
 
 
-def _namespace_of(target: Target) -> str:
+def _namespace_of(target: ClusterTarget) -> str:
     if target.namespace:
         return target.namespace
     contexts, active = config.list_kube_config_contexts(config_file=target.kubeconfig)  # type: ignore[no-untyped-call]
@@ -51,7 +53,7 @@ def _namespace_of(target: Target) -> str:
 class Pools:
     """The pools of one namespace, through the kubeconfig's credentials."""
 
-    def __init__(self, target: Target) -> None:
+    def __init__(self, target: ClusterTarget) -> None:
         try:
             api_client = config.new_client_from_config(  # type: ignore[no-untyped-call]
                 config_file=target.kubeconfig, context=target.context

@@ -24,7 +24,7 @@ from kubernetes.client.exceptions import ApiException
 from vmroll.api.base import GROUP
 from vmroll.handlers.run_config import DEFAULT_CLUSTER_RESOURCE_NAMESPACE
 from vmroll.kubectl import image_policy, image_rows, policy_reads
-from vmroll.kubectl.cluster import PluginError, Target
+from vmroll.kubectl.cluster import ClusterTarget, PluginError
 from vmroll.kubectl.image_rows import Listing, Output
 from vmroll.plan.account_trust import (
     ALLOW_CUSTOM_ENDPOINTS_FLAG,
@@ -88,7 +88,7 @@ def listing_of(args: argparse.Namespace) -> Listing:
     return Listing.VERSIONS if args.publisher else Listing.PUBLISHERS
 
 
-def run(args: argparse.Namespace, target: Target) -> int:
+def run(args: argparse.Namespace, target: ClusterTarget) -> int:
     # azure-identity logs a failed token request as a warning; the error below says it once.
     logging.getLogger("azure").addHandler(logging.NullHandler())
     logging.getLogger("azure").propagate = False

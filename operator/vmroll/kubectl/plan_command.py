@@ -20,7 +20,7 @@ from kubernetes.client.exceptions import ApiException
 
 from vmroll.api.pool import VirtualMachinePoolSpec
 from vmroll.kubectl import plan_input, plan_report, policy_reads
-from vmroll.kubectl.cluster import PluginError, Target
+from vmroll.kubectl.cluster import ClusterTarget, PluginError
 from vmroll.kubectl.plan_cluster import PlanCluster
 from vmroll.kubectl.view import table
 from vmroll.plan.policy import Verdict, judge_pool_spec
@@ -70,7 +70,7 @@ def policy_line(verdict: Verdict) -> str:
     return f"{first.enforcement}: {first.message} (policy {first.policy}, {first.rule}){more}"
 
 
-def run(target: Target, args: argparse.Namespace) -> int:
+def run(target: ClusterTarget, args: argparse.Namespace) -> int:
     cluster = PlanCluster(target)
     if args.filename is None and args.pool is None:
         raise PluginError("name a pool, or give its manifest with -f")
