@@ -17,7 +17,7 @@ from http import HTTPStatus
 from typing import Any
 
 import pydantic
-from kubernetes import client, config
+from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
 from vmroll.api.account import PLURAL as ACCOUNT_PLURAL
@@ -26,7 +26,7 @@ from vmroll.api.base import GROUP, VERSION
 from vmroll.azure.clients import AzureClients, ClientOptions, build_clients
 from vmroll.handlers.connections import AccountConfigError, build_connection
 from vmroll.handlers.kube import KubeApi
-from vmroll.kubectl.cluster import ClusterTarget, PluginError
+from vmroll.kubectl.cluster import PluginError
 from vmroll.plan.account_trust import ALLOW_CUSTOM_ENDPOINTS_FLAG, TrustPolicy
 from vmroll.plan.reasons import Reason
 
@@ -39,15 +39,6 @@ class AccountTarget:
 
     name: str
     trust: TrustPolicy
-
-
-def api_client_for(target: ClusterTarget) -> Any:
-    try:
-        return config.new_client_from_config(  # type: ignore[no-untyped-call]
-            config_file=target.kubeconfig, context=target.context
-        )
-    except (config.ConfigException, OSError) as error:
-        raise PluginError(f"cannot load the kubeconfig: {error}") from error
 
 
 class UserKubeApi(KubeApi):

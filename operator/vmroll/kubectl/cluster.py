@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from http import HTTPStatus
 from typing import Any
@@ -38,10 +39,27 @@ class ClusterTarget:
     namespace: str | None
 
 
+@contextmanager
+def _kubeconfig_errors() -> Iterator[None]:
+    try:
+        yield
+    except (config.ConfigException, OSError) as error:
+        raise PluginError(f"cannot load the kubeconfig: {error}") from error
+
+
+def api_client_for(target: ClusterTarget) -> Any:
+    """A Kubernetes API client with the user's own credentials, chosen as kubectl chooses them."""
+    with _kubeconfig_errors():
+        return config.new_client_from_config(  # type: ignore[no-untyped-call]
+            config_file=target.kubeconfig, context=target.context
+        )
+
+
 def _namespace_of(target: ClusterTarget) -> str:
     if target.namespace:
         return target.namespace
-    contexts, active = config.list_kube_config_contexts(config_file=target.kubeconfig)  # type: ignore[no-untyped-call]
+    with _kubeconfig_errors():
+        contexts, active = config.list_kube_config_contexts(config_file=target.kubeconfig)  # type: ignore[no-untyped-call]
     chosen = (
         next((c for c in contexts if c["name"] == target.context), None)
         if target.context
@@ -54,13 +72,8 @@ class Pools:
     """The pools of one namespace, through the kubeconfig's credentials."""
 
     def __init__(self, target: ClusterTarget) -> None:
-        try:
-            api_client = config.new_client_from_config(  # type: ignore[no-untyped-call]
-                config_file=target.kubeconfig, context=target.context
-            )
-            self.namespace = _namespace_of(target)
-        except (config.ConfigException, OSError) as error:
-            raise PluginError(f"cannot load the kubeconfig: {error}") from error
+        api_client = api_client_for(target)
+        self.namespace = _namespace_of(target)
         self._api = client.CustomObjectsApi(api_client)
 
     def get(self, name: str) -> Pool:

@@ -18,7 +18,7 @@ from vmroll.azure.errors import AzureAccessError, AzureGatewayError, TerminalAzu
 from vmroll.azure.images import MarketplacePlan
 from vmroll.azure.terms import terms_accepted
 from vmroll.kubectl import image_rows
-from vmroll.kubectl.azure_account import AccountTarget, api_client_for, azure_clients
+from vmroll.kubectl.azure_account import AccountTarget, azure_clients
 from vmroll.kubectl.cluster import PluginError
 from vmroll.kubectl.image_rows import Listing, Row
 from vmroll.plan.account_trust import TrustPolicy
@@ -29,8 +29,6 @@ from vmroll.plan.versions import (
     resolve_gallery_latest,
     usable_in,
 )
-
-__all__ = ["api_client_for", "read_rows"]
 
 CONCURRENT_READS = 8
 _GALLERY_ID = re.compile(

@@ -24,7 +24,7 @@ from kubernetes.client.exceptions import ApiException
 from vmroll.api.base import GROUP
 from vmroll.handlers.run_config import DEFAULT_CLUSTER_RESOURCE_NAMESPACE
 from vmroll.kubectl import image_policy, image_rows, policy_reads
-from vmroll.kubectl.cluster import ClusterTarget, PluginError
+from vmroll.kubectl.cluster import ClusterTarget, PluginError, api_client_for
 from vmroll.kubectl.image_rows import Listing, Output
 from vmroll.plan.account_trust import (
     ALLOW_CUSTOM_ENDPOINTS_FLAG,
@@ -96,7 +96,7 @@ def run(args: argparse.Namespace, target: ClusterTarget) -> int:
     _check_flags(args, listing)
     labels = policy_reads.parse_labels(args.pool_labels)
     reads = importlib.import_module(READS_MODULE)
-    api_client = reads.api_client_for(target)
+    api_client = api_client_for(target)
     trust = TrustPolicy(args.allow_custom_endpoints, args.cluster_resource_namespace)
     rows: list[image_rows.Row] = reads.read_rows(api_client, args.account, trust, listing, args)
     if listing in image_policy.JUDGED and policy_served(api_client):
