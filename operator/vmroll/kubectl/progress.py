@@ -34,7 +34,7 @@ class Phase(StrEnum):
 
 
 @dataclass(frozen=True)
-class Verdict:
+class RolloutVerdict:
     phase: Phase
     reason: str
     message: str
@@ -44,13 +44,13 @@ class Verdict:
         return self.phase != Phase.WAITING
 
 
-def rollout_verdict(pool: Pool) -> Verdict:
+def rollout_verdict(pool: Pool) -> RolloutVerdict:
     name = pool_object.name(pool)
     status = pool_object.status(pool)
     if pool.get("metadata", {}).get("deletionTimestamp"):
-        return Verdict(Phase.FAILED, "Deleting", f'pool "{name}" is being deleted')
+        return RolloutVerdict(Phase.FAILED, "Deleting", f'pool "{name}" is being deleted')
     if not pool_object.observed(pool):
-        return Verdict(
+        return RolloutVerdict(
             Phase.WAITING,
             "NotObserved",
             f'Waiting for pool "{name}" spec update to be observed...',
@@ -58,14 +58,14 @@ def rollout_verdict(pool: Pool) -> Verdict:
     stalled = pool_object.condition(pool, "Stalled")
     if stalled is not None and stalled.get("status") == "True":
         reason = str(stalled.get("reason", "Stalled"))
-        return Verdict(
+        return RolloutVerdict(
             Phase.FAILED, reason, f'pool "{name}" rollout stalled ({reason}): {stalled["message"]}'
         )
     revision = status.get("updateRevision", "-")
     version = status.get("image", {}).get("resolvedVersion", "-")
     desired = pool_object.desired_replicas(pool)
     if pool_object.is_true(pool, "Ready"):
-        return Verdict(
+        return RolloutVerdict(
             Phase.DONE,
             "Ready",
             f'pool "{name}" successfully rolled out: {desired} VMs at revision {revision} '
@@ -73,7 +73,7 @@ def rollout_verdict(pool: Pool) -> Verdict:
         )
     updated = status.get("updatedReplicas", 0)
     if pool_object.paused(pool):
-        return Verdict(
+        return RolloutVerdict(
             Phase.FAILED,
             "Paused",
             f'pool "{name}" rollout is paused with {updated} of {desired} VMs at revision '
@@ -89,7 +89,7 @@ def rollout_verdict(pool: Pool) -> Verdict:
         detail = f"{updated} of {desired} VMs updated, {available} available, {old} old to remove"
     up_next = status.get("upNext") or []
     after = f"; next: {', '.join(up_next)}" if up_next else ""
-    return Verdict(
+    return RolloutVerdict(
         Phase.WAITING,
         "Progressing",
         f'Waiting for pool "{name}" rollout to finish: {detail}{after}...',
