@@ -31,7 +31,7 @@ from vmroll.plan.conditions import Assessment, ConditionUpdate, State
 from vmroll.plan.reasons import Reason
 from vmroll.reconcile.inputs import Next, Outcome, PassSettings
 from vmroll.reconcile.memory import WARNING, EventSink, PoolMemory, StatusSink
-from vmroll.reconcile.report import Reporter, Verdict, merge_patch
+from vmroll.reconcile.report import PassVerdict, Reporter, merge_patch
 
 MAX_CAUSE = 200
 MAX_INVALID_FIELDS = 3
@@ -86,7 +86,7 @@ async def retry_later(
     warn_once(memory, report.events, reason, cause)
     message = f"retry {backoff.attempt} in {backoff.delay:.0f}s: {cause}"
     try:
-        await report.write(Verdict(Assessment(State.RECONCILING, reason, message)))
+        await report.write(PassVerdict(Assessment(State.RECONCILING, reason, message)))
     except Exception as error:
         raise StatusNotWritten(outcome) from error
     return outcome

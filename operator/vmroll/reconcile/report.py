@@ -46,7 +46,7 @@ _PHASE_REASONS = {
 
 
 @dataclass(frozen=True)
-class Verdict:
+class PassVerdict:
     """Ready/Reconciling/Stalled from one assessment, ImageResolved when it was decided, and
     RolloutPaused when the pass read the strategy (None leaves it as it was)."""
 
@@ -59,23 +59,23 @@ class Verdict:
     """No ImagePolicy applies: PolicyCompliant is removed."""
 
 
-def stalled(reason: str, message: str, *, image_failed: bool = False) -> Verdict:
+def stalled(reason: str, message: str, *, image_failed: bool = False) -> PassVerdict:
     image = (ConditionStatus.FALSE, reason, message) if image_failed else None
-    return Verdict(Assessment(State.STALLED, reason, message), image)
+    return PassVerdict(Assessment(State.STALLED, reason, message), image)
 
 
-def starting(generation: int | None) -> Verdict:
+def starting(generation: int | None) -> PassVerdict:
     """The first status of a pool, written before its first Azure operation is recorded.
 
     Without it the first status would hold `pendingOperations` alone: no `observedGeneration`
     and no condition, which kstatus (Flux's `wait`, `kubectl wait` readers) reads as Current.
     """
     message = f"vmroll is working towards generation {generation} of the spec"
-    return Verdict(Assessment(State.RECONCILING, Reason.RECONCILING, message))
+    return PassVerdict(Assessment(State.RECONCILING, Reason.RECONCILING, message))
 
 
-def deleting(message: str) -> Verdict:
-    return Verdict(Assessment(State.RECONCILING, Reason.DELETING, message))
+def deleting(message: str) -> PassVerdict:
+    return PassVerdict(Assessment(State.RECONCILING, Reason.DELETING, message))
 
 
 @dataclass(frozen=True)
@@ -94,11 +94,11 @@ class Progress:
     """When the next maintenance window opens (None without windows)."""
 
 
-def progress_verdict(progress: Progress, spec_replicas: int) -> Verdict:
+def progress_verdict(progress: Progress, spec_replicas: int) -> PassVerdict:
     return replace(_progress_verdict(progress, spec_replicas), paused=progress.paused)
 
 
-def _progress_verdict(progress: Progress, spec_replicas: int) -> Verdict:
+def _progress_verdict(progress: Progress, spec_replicas: int) -> PassVerdict:
     plan = progress.plan
     counts = plan.counts
     image = (ConditionStatus.TRUE, Reason.IMAGE_RESOLVED.value, progress.image_message)
@@ -107,7 +107,9 @@ def _progress_verdict(progress: Progress, spec_replicas: int) -> Verdict:
             f"the rollout to revision {plan.update_revision} made no progress within "
             "spec.strategy.progressDeadlineSeconds; fix the image or the template"
         )
-        return Verdict(Assessment(State.STALLED, Reason.PROGRESS_DEADLINE_EXCEEDED, message), image)
+        return PassVerdict(
+            Assessment(State.STALLED, Reason.PROGRESS_DEADLINE_EXCEEDED, message), image
+        )
     failed = plan.facts.rolled_back_from
     if plan.phase is RolloutPhase.ROLLED_BACK and failed is not None:
         message = (
@@ -115,22 +117,22 @@ def _progress_verdict(progress: Progress, spec_replicas: int) -> Verdict:
             f"pool was rolled back to revision {plan.target.revision} (image version "
             f"{plan.target.image_version}); change the spec to try again"
         )
-        return Verdict(Assessment(State.STALLED, Reason.ROLLED_BACK, message), image)
+        return PassVerdict(Assessment(State.STALLED, Reason.ROLLED_BACK, message), image)
     done = plan.phase is RolloutPhase.COMPLETE and not plan.actions and not progress.busy
     if done and counts.replicas == spec_replicas:
         message = (
             f"{counts.available}/{spec_replicas} VMs available at revision {plan.update_revision}"
         )
-        return Verdict(Assessment(State.READY, Reason.ALL_REPLICAS_READY, message), image)
+        return PassVerdict(Assessment(State.READY, Reason.ALL_REPLICAS_READY, message), image)
     reason = _PHASE_REASONS.get(plan.phase, _working_reason(plan, spec_replicas))
     if plan.phase is RolloutPhase.WAITING_FOR_WINDOW:
         message = waiting_message(plan, progress.next_window)
-        return Verdict(Assessment(State.RECONCILING, reason, message), image)
+        return PassVerdict(Assessment(State.RECONCILING, reason, message), image)
     message = (
         f"{counts.replicas} of {spec_replicas} VMs exist, {counts.available} available, "
         f"{counts.updated} at revision {plan.update_revision}"
     )
-    return Verdict(Assessment(State.RECONCILING, reason, message), image)
+    return PassVerdict(Assessment(State.RECONCILING, reason, message), image)
 
 
 def _working_reason(plan: Plan, spec_replicas: int) -> Reason:
@@ -248,7 +250,7 @@ class Reporter:
     def current(self) -> VirtualMachinePoolStatus:
         return self.memory.status or self.pool.status or VirtualMachinePoolStatus()
 
-    async def write(self, verdict: Verdict, **fields: Any) -> None:
+    async def write(self, verdict: PassVerdict, **fields: Any) -> None:
         old = self.current
         generation = self.pool.metadata.generation
         update = ConditionUpdate.of(old.conditions).assess(
