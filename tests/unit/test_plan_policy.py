@@ -22,6 +22,7 @@ from vmroll.plan.policy import (
     VersionFact,
     evaluate,
     judge_pool_spec,
+    named_policies,
     newest_compliant_version,
     version_date,
 )
@@ -43,6 +44,24 @@ def policy(
 ) -> NamedPolicy:
     body = {"rules": rules, "enforcement": enforcement, **spec}
     return NamedPolicy(name, ImagePolicySpec.model_validate(body))
+
+
+def test_named_policies_keeps_the_objects_that_parse_in_their_order() -> None:
+    """The operator's index and the plugin's listing both read policies through this."""
+
+    def item(name: str, enforcement: str) -> dict[str, Any]:
+        return {
+            "apiVersion": "vmroll.io/v1alpha1",
+            "kind": "ImagePolicy",
+            "metadata": {"name": name},
+            "spec": {"rules": {}, "enforcement": enforcement},
+        }
+
+    objects = [item("b", "Deny"), item("broken", "Sometimes"), item("a", "Audit")]
+    assert [(p.name, p.spec.enforcement) for p in named_policies(objects)] == [
+        ("b", Enforcement.DENY),
+        ("a", Enforcement.AUDIT),
+    ]
 
 
 def marketplace(version: str = "24.04.202607010", **extra: Any) -> ImageSource:

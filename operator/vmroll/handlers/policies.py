@@ -22,7 +22,7 @@ from vmroll.api.pool_status import VirtualMachinePoolStatus
 from vmroll.handlers.kube import KubeApi
 from vmroll.handlers.state import OperatorState
 from vmroll.metrics.registry import PolicyFigures
-from vmroll.plan.policy import NamedPolicy
+from vmroll.plan.policy import NamedPolicy, named_policies
 from vmroll.plan.policy_match import policy_applies
 from vmroll.plan.policy_status import PoolResult, policy_status
 
@@ -41,15 +41,9 @@ def policies_by_name(name: str | None, body: kopf.Body, **_: Any) -> dict[str | 
 
 def parsed_policies(index: Mapping[Any, Any]) -> list[NamedPolicy]:
     """Every policy of the index that parses (the API server's schema sees to that)."""
-    found = []
-    for name in sorted(str(key) for key in index):
-        for stored in index.get(name, ()):
-            try:
-                policy = ImagePolicy.model_validate(stored)
-            except ValidationError:
-                continue
-            found.append(NamedPolicy(policy.metadata.name, policy.spec))
-    return found
+    return named_policies(
+        stored for name in sorted(str(key) for key in index) for stored in index.get(name, ())
+    )
 
 
 async def matching_policies(

@@ -15,12 +15,11 @@ from typing import Any, cast
 
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
-from pydantic import ValidationError
 
 from vmroll.api.base import GROUP, VERSION
-from vmroll.api.policy import PLURAL, ImagePolicy
+from vmroll.api.policy import PLURAL
 from vmroll.kubectl.cluster import PluginError
-from vmroll.plan.policy import NamedPolicy
+from vmroll.plan.policy import NamedPolicy, named_policies
 from vmroll.plan.policy_match import policy_applies
 
 
@@ -58,14 +57,7 @@ def list_policies(api_client: Any) -> list[NamedPolicy]:
     """Every ImagePolicy that parses; the API server's refusal (RBAC) is raised."""
     custom = client.CustomObjectsApi(api_client)
     listed = cast(dict[str, Any], custom.list_cluster_custom_object(GROUP, VERSION, PLURAL))
-    policies = []
-    for item in listed.get("items", []):
-        try:
-            policy = ImagePolicy.model_validate(item)
-        except ValidationError:
-            continue
-        policies.append(NamedPolicy(policy.metadata.name, policy.spec))
-    return policies
+    return named_policies(listed.get("items", []))
 
 
 def namespace_labels(api_client: Any, namespace: str) -> dict[str, str]:

@@ -18,10 +18,14 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from enum import StrEnum
+from typing import Any
+
+from pydantic import ValidationError
 
 from vmroll.api.image import ImageSource, PurchasePlan
 from vmroll.api.policy import (
     Enforcement,
+    ImagePolicy,
     ImagePolicySpec,
     Licensing,
     PolicyRules,
@@ -70,6 +74,19 @@ class NamedPolicy:
 
     name: str
     spec: ImagePolicySpec
+
+
+def named_policies(objects: Iterable[Mapping[str, Any]]) -> list[NamedPolicy]:
+    """The ImagePolicy objects that parse, in the order given (the API server's schema sees to
+    it that all do; one that does not is left out rather than failing every pool)."""
+    found = []
+    for item in objects:
+        try:
+            policy = ImagePolicy.model_validate(item)
+        except ValidationError:
+            continue
+        found.append(NamedPolicy(policy.metadata.name, policy.spec))
+    return found
 
 
 @dataclass(frozen=True)
