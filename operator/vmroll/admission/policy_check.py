@@ -24,13 +24,19 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from kubernetes.client.exceptions import ApiException
-from pydantic import ValidationError
 from urllib3.exceptions import HTTPError
 
 from vmroll.admission.review import CheckUnavailable
-from vmroll.api.policy import Enforcement, ImagePolicy
+from vmroll.api.policy import Enforcement
 from vmroll.api.pool import VirtualMachinePool
-from vmroll.plan.policy import VERSION_RULES, NamedPolicy, PolicyRule, Verdict, judge_pool_spec
+from vmroll.plan.policy import (
+    VERSION_RULES,
+    NamedPolicy,
+    PolicyRule,
+    Verdict,
+    judge_pool_spec,
+    named_policies,
+)
 
 
 class PolicySource(Protocol):
@@ -50,14 +56,7 @@ def judged_part_changed(pool: VirtualMachinePool, old: VirtualMachinePool | None
 
 def parsed_policies(stored: Sequence[Mapping[str, Any]]) -> list[NamedPolicy]:
     """The policies that parse (the API server's schema sees to it), by name."""
-    found = []
-    for item in stored:
-        try:
-            policy = ImagePolicy.model_validate(item)
-        except ValidationError:
-            continue
-        found.append(NamedPolicy(policy.metadata.name, policy.spec))
-    return sorted(found, key=lambda p: p.name)
+    return sorted(named_policies(stored), key=lambda p: p.name)
 
 
 def deny_refusal(verdict: Verdict, pool: VirtualMachinePool) -> str | None:
