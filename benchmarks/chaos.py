@@ -37,16 +37,11 @@ import json
 import os
 import random
 import signal
-import ssl
-import subprocess
-import sys
 import tempfile
 import time
-import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlparse
 
 import yaml
 from _stack import (
@@ -66,6 +61,7 @@ from _stack import (
 )
 
 from vmroll.devstack.manifests import SYSTEM_NAMESPACE
+from vmroll.devstack.restartable_emulator import RestartableEmulator
 from vmroll.devstack.stack import TRUST_EMULATOR, DevStack
 from vmroll.emulator.catalog import default_catalog_data
 from vmroll.emulator.faults import CHAOS_RULES
@@ -76,47 +72,13 @@ CONVERGE_TIMEOUT_SECONDS = 900.0
 WRITES = ("VirtualMachines_CreateOrUpdate", "VirtualMachines_Delete", "VirtualMachines_Reimage")
 
 
-class ChaosEmulator:
-    """`vmroll emulator serve --state`, restartable on the same port, data directory and state;
-    its request counters are kept across restarts (each run counts from zero)."""
+class ChaosEmulator(RestartableEmulator):
+    """The restartable emulator with the built-in catalog; its request counters are kept across
+    restarts (each run counts from zero)."""
 
     def __init__(self, directory: Path) -> None:
-        self.data_dir = directory / "emulator"
-        self.state = directory / "state.json"
-        self.catalog = directory / "catalog.yaml"
-        self.catalog.write_text(yaml.safe_dump(default_catalog_data()))
-        self.port = 0
-        self.process: subprocess.Popen[bytes] | None = None
         self.counted = Requests({})
-        self.injected_before = 0
-        self.credentials: dict[str, Any] = {}
-        self.start()
-
-    def start(self) -> None:
-        credentials_file = self.data_dir / "credentials.json"
-        credentials_file.unlink(missing_ok=True)
-        with bench_log().open("ab") as sink:
-            self.process = subprocess.Popen(
-                [sys.executable, "-m", "vmroll.cli", "emulator", "serve", "--port", str(self.port),
-                 "--data-dir", str(self.data_dir), "--catalog", str(self.catalog),
-                 "--state", str(self.state)],
-                stdout=sink, stderr=subprocess.STDOUT,
-            )  # fmt: skip
-        wait_until("the chaos emulator's credentials.json", credentials_file.exists, 60)
-        self.credentials = json.loads(credentials_file.read_text())
-        self.port = urlparse(self.credentials["resourceManagerEndpoint"]).port or 0
-
-    def admin(self, method: str, path: str, body: Any = None) -> Any:
-        tls = ssl.create_default_context(cafile=self.credentials["caBundle"])
-        request = urllib.request.Request(
-            f"{self.credentials['resourceManagerEndpoint']}/_emulator/{path}",
-            data=None if body is None else json.dumps(body).encode(),
-            method=method,
-            headers={"Authorization": f"Bearer {self.credentials['adminToken']}",
-                     "Content-Type": "application/json"},
-        )  # fmt: skip
-        with urllib.request.urlopen(request, context=tls, timeout=30) as response:
-            return json.load(response)
+        super().__init__(directory, default_catalog_data(), bench_log())
 
     def run_requests(self) -> Requests:
         snapshot = self.admin("GET", "requests")
@@ -126,35 +88,13 @@ class ChaosEmulator:
         """Every request since the first start, all runs added up."""
         return _plus(self.counted, self.run_requests())
 
-    def injected(self) -> int:
-        return self.injected_before + int(self.admin("GET", "faults")["injected"])
-
     def vms(self) -> list[dict[str, Any]]:
         vms: list[dict[str, Any]] = self.admin("GET", "vms")["value"]
         return vms
 
-    def faults(self, faults: dict[str, Any]) -> None:
-        """Now, and from the first request after a restart (the catalog is read at start)."""
-        catalog = yaml.safe_load(self.catalog.read_text())
-        catalog["faults"] = faults
-        self.catalog.write_text(yaml.safe_dump(catalog))
-        self.admin("PUT", "faults", faults)
-
-    def stop(self) -> None:
-        if self.process is None or self.process.poll() is not None:
-            return
-        self.process.send_signal(signal.SIGTERM)
-        try:
-            self.process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
-
     def restart(self) -> None:
         self.counted = self.requests()
-        self.injected_before = self.injected()
-        self.stop()
-        self.start()
+        super().restart()
 
 
 def _plus(a: Requests, b: Requests) -> Requests:
@@ -312,7 +252,7 @@ def main() -> None:
             wait_until("the calm pool gone", lambda: pools.get("calm") is None, 300, 0.5)
 
             def storm(finished: Callable[[], bool]) -> None:
-                emulator.faults({"seed": seed, "rules": list(CHAOS_RULES)})
+                emulator.with_faults({"seed": seed, "rules": list(CHAOS_RULES)})
                 plan: list[str] = ["kill"] * args.kills
                 half = max(1, args.kills // 2)
                 for action in rng.sample(["apiserver", "emulator"], 2):
@@ -330,7 +270,7 @@ def main() -> None:
                     done_log.append(f"{action}{'' if during else ' (after convergence)'}")
 
             chaos = rollout(dev, pools, emulator, args, "storm", workdir, storm)
-            emulator.faults({"seed": seed, "rules": []})
+            emulator.with_faults({"seed": seed, "rules": []})
         finally:
             operator.stop()
             emulator.stop()

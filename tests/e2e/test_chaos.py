@@ -26,19 +26,14 @@ import json
 import os
 import random
 import secrets
-import signal
-import subprocess
-import sys
 import time
 import urllib.request
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlparse
 
 import pytest
-import yaml
 from e2e_harness import Cluster, Kubectl, wait_for
 from pool_helpers import (
     EmulatorProcess,
@@ -54,6 +49,7 @@ from pool_helpers import (
     wait_condition,
 )
 
+from vmroll.devstack.restartable_emulator import RestartableEmulator
 from vmroll.emulator.faults import CHAOS_RULES
 from vmroll.plan.ownership import POOL_NAMESPACE_TAG, POOL_TAG, POOL_UID_TAG
 
@@ -72,85 +68,24 @@ def canary() -> str:
     return f"canary-{secrets.token_hex(12)}"
 
 
-class RestartableEmulator:
-    """`vmroll emulator serve --state` that can be stopped and started again on the same port,
-    data directory (CA, admin token) and state, as a restarted Azure front end looks."""
-
-    def __init__(self, directory: Path, catalog: dict[str, Any]) -> None:
-        self.data_dir = directory / "emulator"
-        self.state = directory / "emulator-state.json"
-        self.catalog = directory / "catalog.yaml"
-        self.catalog.write_text(yaml.safe_dump(catalog))
-        self.log = directory / "emulator.log"
-        self.port = 0
-        self.injected_before_restarts = 0
-        self.process: subprocess.Popen[bytes] | None = None
-        self.current = self.start()
-
-    def start(self) -> EmulatorProcess:
-        credentials_file = self.data_dir / "credentials.json"
-        credentials_file.unlink(missing_ok=True)
-        argv = [sys.executable, "-m", "vmroll.cli", "emulator", "serve", "--port", str(self.port),
-                "--data-dir", str(self.data_dir), "--catalog", str(self.catalog),
-                "--state", str(self.state)]  # fmt: skip
-        with self.log.open("ab") as sink:
-            process = subprocess.Popen(argv, stdout=sink, stderr=subprocess.STDOUT)
-        self.process = process
-        wait_for(
-            "the emulator's credentials.json",
-            lambda: True if credentials_file.exists() or process.poll() is not None else None,
-            timeout=60, describe=self.output,
-        )  # fmt: skip
-        assert process.poll() is None, self.output()
-        credentials = json.loads(credentials_file.read_text())
-        self.port = urlparse(credentials["resourceManagerEndpoint"]).port or 0
-        self.current = EmulatorProcess(process, credentials, self.log)
-        return self.current
-
-    def with_faults(self, faults: dict[str, Any]) -> None:
-        """From now on, and from the first request after a restart."""
-        catalog = yaml.safe_load(self.catalog.read_text())
-        catalog["faults"] = faults
-        self.catalog.write_text(yaml.safe_dump(catalog))
-        self.current.admin("PUT", "faults", faults)
-
-    def stop(self) -> None:
-        if self.process is None or self.process.poll() is not None:
-            return
-        self.process.send_signal(signal.SIGTERM)
-        try:
-            self.process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
-
-    def restart(self) -> None:
-        self.injected_before_restarts += self.current.admin("GET", "faults")["injected"]
-        self.stop()
-        self.start()
-
-    def injected(self) -> int:
-        """Faults injected by every run of the emulator (each run counts from 0)."""
-        return self.injected_before_restarts + int(self.current.admin("GET", "faults")["injected"])
-
-    def output(self) -> str:
-        return self.log.read_text(errors="replace")
-
-
 @pytest.fixture
 def restartable_emulator(tmp_path: Path, canary: str) -> Iterator[RestartableEmulator]:
     """The emulator of pool_fixtures, restartable, whose operator principal's secret holds the
     canary (so the AzureAccount's Secret does)."""
     catalog = fast_catalog_data()
     catalog["principals"][0]["clientSecret"] = f"{canary}-client-secret"
-    running = RestartableEmulator(tmp_path, catalog)
+    running = RestartableEmulator(tmp_path, catalog, log=tmp_path / "emulator.log")
     yield running
     running.stop()
 
 
 @pytest.fixture
 def emulator(restartable_emulator: RestartableEmulator) -> EmulatorProcess:
-    return restartable_emulator.current
+    """The emulator as pool_fixtures gives it; its admin API and credentials outlive restarts
+    (same port, CA and admin token)."""
+    running = restartable_emulator
+    assert running.process is not None
+    return EmulatorProcess(running.process, running.credentials, running.log)
 
 
 @dataclass
