@@ -15,12 +15,12 @@ from datetime import datetime
 from typing import Any
 
 import pytest
+from capture_helpers import capture_manifest, get_capture, ready, source_vm
 from e2e_harness import Kubectl, wait_for
 from pool_helpers import (
     EmulatorProcess,
     Operator,
     apply,
-    create_vm_out_of_band,
     fast_catalog_data,
     get_pool,
     pool_manifest,
@@ -45,47 +45,6 @@ def emulator_catalog() -> dict[str, Any]:
          "hyperVGeneration": "V1", "versions": []}
     )  # fmt: skip
     return data
-
-
-def capture_manifest(name: str, account: str, vm_id: str, image_id: str) -> dict[str, Any]:
-    return {
-        "apiVersion": "vmroll.io/v1alpha1",
-        "kind": "ImageCapture",
-        "metadata": {"name": name},
-        "spec": {
-            "accountRef": {"name": account},
-            "resourceGroup": "rg-vmroll",
-            "source": {"virtualMachineId": vm_id},
-            "target": {
-                "imageId": image_id,
-                "versionScheme": "NextPatch",
-                "regions": [
-                    {"name": "westeurope", "replicaCount": 2},
-                    {"name": "eastus", "storageAccountType": "Standard_ZRS"},
-                ],
-            },
-        },
-    }
-
-
-def get_capture(kubectl: Kubectl, namespace: str, name: str) -> dict[str, Any]:
-    found: dict[str, Any] = kubectl.json("get", "-n", namespace, "imagecapture", name)
-    return found
-
-
-def ready(capture: dict[str, Any]) -> dict[str, Any] | None:
-    return next(
-        (c for c in capture.get("status", {}).get("conditions", []) if c["type"] == "Ready"), None
-    )
-
-
-def source_vm(emulator: EmulatorProcess, name: str) -> str:
-    create_vm_out_of_band(emulator, "rg-vmroll", name, {"team": "images"})
-    subscription = emulator.credentials["subscriptionId"]
-    return (
-        f"/subscriptions/{subscription}/resourceGroups/rg-vmroll/providers/"
-        f"Microsoft.Compute/virtualMachines/{name}"
-    )
 
 
 def test_capture_replicate_and_a_following_pool_rolls_onto_it(
