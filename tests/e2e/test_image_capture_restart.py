@@ -52,7 +52,7 @@ def test_a_killed_operator_resumes_and_creates_one_version(
         status = get_capture(kubectl, namespace, "golden").get("status", {})
         return status if moment(status) else None
 
-    at_kill = wait_for(f"the capture {moment.__name__}", reached, timeout=60,
+    at_kill = wait_for(f"the capture {moment.__name__}", reached, timeout=180,
                        describe=operator.output)  # fmt: skip
     operator.kill()
     operator.start()
@@ -66,7 +66,7 @@ def test_a_killed_operator_resumes_and_creates_one_version(
         status = get_capture(kubectl, namespace, "golden").get("status")
         return f"{json.dumps(status)}\n{operator.output()}"
 
-    capture = wait_for("the resumed capture to be Ready", done, timeout=120, describe=describe)
+    capture = wait_for("the resumed capture to be Ready", done, timeout=180, describe=describe)
     requests = emulator.admin("GET", "requests")["operations"]
     captures = [op for op in emulator.admin("GET", "operations")["value"]
                 if op["kind"] == "gallery.capture"]  # fmt: skip

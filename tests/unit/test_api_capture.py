@@ -10,10 +10,15 @@ import pytest
 import yaml
 from pydantic import ValidationError
 
-from vmroll.api.capture import BuilderDisposal, ImageCapture, StorageAccountType
+from vmroll.api.capture import ImageCapture, StorageAccountType
 from vmroll.api.capture_status import CapturePhase
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "capture-ubuntu.yaml"
+SUBNET = (
+    "/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/rg/providers/"
+    "Microsoft.Network/virtualNetworks/vnet/subnets/default"
+)
+KEYS = [{"keyData": "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIBwXr7qJ8Ue6bS2dGf0a9bT x"}]
 VM_ID = (
     "/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/rg/providers/"
     "Microsoft.Compute/virtualMachines/configured"
@@ -28,9 +33,8 @@ def example() -> dict[str, Any]:
 def test_the_example_parses_with_defaults() -> None:
     capture = ImageCapture.model_validate(example())
 
-    builder = capture.spec.source.builder
-    assert builder is not None
-    assert builder.disposal is BuilderDisposal.DELETE
+    assert capture.spec.source.virtual_machine_id is not None
+    assert capture.spec.target.exclude_from_latest is False
     assert [
         (r.name, r.replica_count, r.storage_account_type) for r in capture.spec.target.regions
     ] == [
@@ -43,7 +47,7 @@ def test_the_example_parses_with_defaults() -> None:
 @pytest.mark.parametrize(
     ("path", "value", "complaint"),
     [
-        (("source", "virtualMachineId"), VM_ID, "set exactly one of virtualMachineId or builder"),
+        (("source", "virtualMachineId"), None, "set exactly one of virtualMachineId or builder"),
         (("target", "version"), "1.2.3", "set at most one of version or versionScheme"),
         (("target", "regions"), [{"name": "eastus"}, {"name": "eastus"}], "listed once"),
         (("target", "regions"), [], "at least 1 item"),
@@ -85,3 +89,17 @@ def test_a_status_round_trips() -> None:
     assert capture.status is not None
     assert capture.status.phase is CapturePhase.REPLICATING
     assert capture.to_wire()["status"]["replicated"] == "1/2"
+
+
+def test_a_builder_source_is_refused_until_vmroll_carries_it_out() -> None:
+    document = example()
+    document["spec"]["source"] = {
+        "builder": {
+            "location": "westeurope",
+            "image": {"marketplace": {"publisher": "Canonical", "offer": "o", "sku": "s"}},
+            "template": {"vmSize": "Standard_D2s_v5", "subnetId": SUBNET, "sshPublicKeys": KEYS},
+        }
+    }
+    with pytest.raises(ValidationError) as refused:
+        ImageCapture.model_validate(document)
+    assert "spec.source.builder is not carried out by this version of vmroll" in str(refused.value)
