@@ -37,6 +37,7 @@ CRD_NAMES = (
     "virtualmachinepools.vmroll.io",
     "azureaccounts.vmroll.io",
     "imagepolicies.vmroll.io",
+    "imagecaptures.vmroll.io",
 )
 EASTUS_CORES = 4
 """eastus quota of the test catalog: one Standard_NC6s_v3 (6 vCPUs) already exceeds it."""

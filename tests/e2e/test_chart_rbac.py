@@ -17,8 +17,9 @@ Why each rule (read from the code that makes the call):
   bundle), in whichever namespace the platform team keeps it, and the Secrets and ConfigMaps a
   pool's template names (SSH keys, custom data) in the pool's namespace. Only by name: never list
   or watch, so the operator cannot enumerate Secrets.
-- virtualmachinepools, azureaccounts list, watch, patch: kopf's watch, its finalizer and its
-  bookkeeping annotations; their /status patch: conditions and progress.
+- virtualmachinepools, azureaccounts, imagepolicies, imagecaptures list, watch, patch: kopf's
+  watch, its finalizer and its bookkeeping annotations; their /status patch: conditions and
+  progress (an ImageCapture's steps and replication).
 - leases create, and get, update of the release's own Lease (release namespace only): leader
   election.
 """
@@ -73,9 +74,11 @@ CLUSTERWIDE = {
     row("virtualmachinepools.vmroll.io", "list", "watch", "patch"),
     row("azureaccounts.vmroll.io", "list", "watch", "patch"),
     row("imagepolicies.vmroll.io", "list", "watch", "patch"),
+    row("imagecaptures.vmroll.io", "list", "watch", "patch"),
     row("virtualmachinepools.vmroll.io/status", "patch"),
     row("azureaccounts.vmroll.io/status", "patch"),
     row("imagepolicies.vmroll.io/status", "patch"),
+    row("imagecaptures.vmroll.io/status", "patch"),
 }
 
 

@@ -1,4 +1,8 @@
-"""Publishing gallery image versions through ARM with the real SDK, as an image pipeline does."""
+"""Publishing gallery image versions through ARM with the real SDK, as an image pipeline does.
+
+The versions here copy a managed image, which the emulator replicates at once; captures from a
+VM, which take time, are in test_emulator_captures.py.
+"""
 
 from __future__ import annotations
 
@@ -25,8 +29,8 @@ def version(regions: list[str], *, exclude: bool = False) -> dict[str, Any]:
             },
             "storageProfile": {
                 "source": {
-                    "virtualMachineId": "/subscriptions/s/resourceGroups/rg-vmroll/providers/"
-                    "Microsoft.Compute/virtualMachines/image-builder"
+                    "id": "/subscriptions/00000000-0000-4000-8000-00000000a001/resourceGroups/"
+                    "rg-vmroll/providers/Microsoft.Compute/images/golden-ubuntu-2404"
                 }
             },
         },
@@ -62,7 +66,7 @@ async def test_create_update_and_delete_a_version(
 
     assert (created.name, created.provisioning_state) == ("2.0.0", "Succeeded")
     assert [r.name for r in created.publishing_profile.target_regions] == ["West Europe", "East US"]
-    assert created.storage_profile.source.id.endswith("/virtualMachines/image-builder")
+    assert created.storage_profile.source.id.endswith("/images/golden-ubuntu-2404")
     assert updated.publishing_profile.exclude_from_latest
     assert (latest_after_create, latest_after_update) == ("2.0.0", "1.1.0")
     with pytest.raises(ResourceNotFoundError):

@@ -94,3 +94,63 @@ async def test_an_operation_in_flight_resumes_from_its_continuation_token_after_
 
     assert created.provisioning_state == "Succeeded"
     assert created.name == "web-0"
+
+
+async def test_a_capture_in_flight_resumes_after_a_restart(
+    tmp_path: Path, emulator_catalog: Catalog, vm_body: Any, manual_clock: Any
+) -> None:
+    """The generalized VM, the version being created and its replication steps all persist."""
+    data_dir, state_file = tmp_path / "data", tmp_path / "state.json"
+    gallery = ("rg-vmroll", "vmrollGallery", "ubuntu-web", "2.0.0")
+    async with running_emulator(
+        data_dir, catalog=emulator_catalog, state_file=state_file, clock=manual_clock
+    ) as first:
+        port = int(first.base_url.rsplit(":", 1)[1])
+        group = first.credentials.resource_group
+        async with (
+            make_credential(first.credentials) as credential,
+            make_compute_client(first.credentials, credential) as client,
+        ):
+            vms = client.virtual_machines
+            creating = await vms.begin_create_or_update(group, "builder", vm_body())
+            manual_clock.advance(1)
+            vm = await creating.result()
+            deallocating = await vms.begin_deallocate(group, "builder")
+            manual_clock.advance(1)
+            await deallocating.result()
+            await vms.generalize(group, "builder")
+            body = {
+                "location": "westeurope",
+                "properties": {
+                    "publishingProfile": {
+                        "targetRegions": [{"name": "westeurope"}, {"name": "eastus"}]
+                    },
+                    "storageProfile": {"source": {"virtualMachineId": vm.id}},
+                },
+            }
+            poller = await client.gallery_image_versions.begin_create_or_update(*gallery, body)
+            token = poller.continuation_token()
+
+    async with (
+        running_emulator(
+            data_dir, catalog=emulator_catalog, state_file=state_file, clock=manual_clock, port=port
+        ) as second,
+        make_credential(second.credentials) as credential,
+        make_compute_client(second.credentials, credential) as client,
+    ):
+        creating_after = await client.gallery_image_versions.get(*gallery)
+        manual_clock.advance(60)
+        resumed = await client.gallery_image_versions.begin_create_or_update(
+            *gallery, None, continuation_token=token
+        )
+        done = await resumed.result()
+        status = await client.gallery_image_versions.get(*gallery, expand="ReplicationStatus")
+        view = await client.virtual_machines.instance_view(group, "builder")
+
+    assert creating_after.provisioning_state == "Creating"
+    assert done.provisioning_state == "Succeeded"
+    assert [(s.region, s.state) for s in status.replication_status.summary] == [
+        ("West Europe", "Completed"),
+        ("East US", "Completed"),
+    ]
+    assert "OSState/generalized" in [s.code for s in view.statuses]

@@ -137,6 +137,7 @@ def test_pool_printer_columns() -> None:
         pytest.param("VirtualMachinePool", "Namespaced", "vmpool", id="pool"),
         pytest.param("AzureAccount", "Cluster", "azacct", id="account"),
         pytest.param("ImagePolicy", "Cluster", "imgpol", id="policy"),
+        pytest.param("ImageCapture", "Namespaced", "imgcap", id="capture"),
     ],
 )
 def test_names_scope_and_category(kind: str, scope: str, short_name: str) -> None:

@@ -12,9 +12,11 @@ from typing import Any
 import yaml
 from pydantic import BaseModel
 
-from vmroll.api import account, policy, pool
+from vmroll.api import account, capture, policy, pool
 from vmroll.api.account import AzureAccountSpec, AzureAccountStatus
 from vmroll.api.base import GROUP, VERSION
+from vmroll.api.capture import ImageCaptureSpec
+from vmroll.api.capture_status import ImageCaptureStatus
 from vmroll.api.policy import ImagePolicySpec, ImagePolicyStatus
 from vmroll.api.pool import VirtualMachinePoolSpec
 from vmroll.api.pool_status import VirtualMachinePoolStatus
@@ -135,7 +137,34 @@ IMAGE_POLICY = ResourceDefinition(
     scale=False,
 )
 
-RESOURCES = (VIRTUAL_MACHINE_POOL, AZURE_ACCOUNT, IMAGE_POLICY)
+IMAGE_CAPTURE = ResourceDefinition(
+    kind=capture.KIND,
+    plural=capture.PLURAL,
+    singular=capture.SINGULAR,
+    short_names=capture.SHORT_NAMES,
+    scope="Namespaced",
+    description=(
+        "One Azure Compute Gallery image version captured from a configured VM (an existing "
+        "one, or a builder vmroll creates from a base image with cloud-init) and replicated "
+        "to the regions listed. Pools following the definition's latest roll onto it once it "
+        "has replicated to their region."
+    ),
+    spec=ImageCaptureSpec,
+    status=ImageCaptureStatus,
+    printer_columns=(
+        _column("Version", "string", ".status.version", "The gallery image version produced."),
+        _column("Phase", "string", ".status.phase", "The step the capture is at."),
+        _column("Replicated", "string", ".status.replicated", "Regions replicated, n/m."),
+        _column("Status", "string", f"{_READY_CONDITION}.reason", "Reason of the Ready condition."),
+        _column(
+            "Definition", "string", ".spec.target.imageId", "Gallery image definition.", priority=1
+        ),
+        _AGE,
+    ),
+    scale=False,
+)
+
+RESOURCES = (VIRTUAL_MACHINE_POOL, AZURE_ACCOUNT, IMAGE_POLICY, IMAGE_CAPTURE)
 
 
 def _sorted_schema(node: JsonSchema) -> JsonSchema:

@@ -38,6 +38,8 @@ class LroKind(StrEnum):
     CREATE = "Create"
     DELETE = "Delete"
     REIMAGE = "Reimage"
+    DEALLOCATE = "Deallocate"
+    CREATE_VERSION = "CreateVersion"
 
 
 class OperationState(StrEnum):

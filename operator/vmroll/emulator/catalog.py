@@ -173,7 +173,11 @@ class Faults(_Model):
 
 
 class Latencies(_Model):
-    """How long each VM operation takes in Azure, in seconds, before `timeScale` applies."""
+    """How long each operation takes in Azure, in seconds, before `timeScale` applies.
+
+    `capture` is a gallery image version's copy of its source VM; `replicate` each target
+    region's replica after it, one region after another in the order the version lists them.
+    """
 
     create: float = 180.0
     update: float = 30.0
@@ -183,6 +187,8 @@ class Latencies(_Model):
     power_off: float = 30.0
     deallocate: float = 60.0
     restart: float = 45.0
+    capture: float = 180.0
+    replicate: float = 300.0
     request: float = 0.0
 
 

@@ -34,6 +34,7 @@ OPERATION_POLICIES = {
     "VirtualMachines_PowerOff": "UpdateVM",
     "VirtualMachines_Restart": "UpdateVM",
     "VirtualMachines_Reimage": "UpdateVM",
+    "VirtualMachines_Generalize": "UpdateVM",
     "VirtualMachines_Delete": "DeleteVM",
     "VirtualMachines_Deallocate": "DeleteVM",
     "VirtualMachines_Get": "LowCostGet",

@@ -21,6 +21,7 @@ from vmroll.emulator.identity import Identity
 from vmroll.emulator.throttling import Throttler
 
 if TYPE_CHECKING:
+    from vmroll.emulator.captures import Captures
     from vmroll.emulator.images.service import ImageService
     from vmroll.emulator.lro import OperationStore
     from vmroll.emulator.vms import VirtualMachines
@@ -79,6 +80,7 @@ class EmulatorContext:
     images: ImageService
     operations: OperationStore
     vms: VirtualMachines
+    captures: Captures
     clock: Clock = time.time
     counters: RequestCounters = field(default_factory=RequestCounters)
     base_url: str = ""

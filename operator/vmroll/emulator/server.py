@@ -23,6 +23,7 @@ from pydantic.alias_generators import to_camel
 
 from vmroll.emulator import admin, compute_info, network, state, vm_routes
 from vmroll.emulator.admin import vm_summary
+from vmroll.emulator.captures import Captures
 from vmroll.emulator.catalog import Catalog, Faults, load_catalog
 from vmroll.emulator.catalog_request import resource_groups
 from vmroll.emulator.compute_throttling import ComputeThrottler
@@ -145,6 +146,7 @@ def build_context(catalog: Catalog, data_dir: Path, clock: Clock = time.time) ->
         catalog.images, resource_groups=resource_groups(catalog), page_size=catalog.page_size
     )
     operations = OperationStore(clock)
+    vms = VirtualMachines(catalog, images, operations, faults, clock)
     return EmulatorContext(
         catalog=catalog,
         identity=Identity(catalog, data_dir, clock),
@@ -153,7 +155,8 @@ def build_context(catalog: Catalog, data_dir: Path, clock: Clock = time.time) ->
         faults=faults,
         images=images,
         operations=operations,
-        vms=VirtualMachines(catalog, images, operations, faults, clock),
+        vms=vms,
+        captures=Captures(catalog, images, operations, vms),
         clock=clock,
         admin_token=admin.load_or_create_token(data_dir),
     )
@@ -190,7 +193,7 @@ def build_app(context: EmulatorContext, state_file: Path | None = None) -> web.A
     vm_routes.add_routes(app.router)
     compute_info.add_routes(app.router)
     network.add_routes(app.router, context.vms.resources)
-    context.images.add_routes(app.router)
+    context.images.add_routes(app.router, context.captures)
     return app
 
 

@@ -40,6 +40,8 @@ class VmRecord:
     exact_version: str
     boots_unhealthy: bool
     hyper_v_generation: str = "V2"
+    architecture: str = "x64"  # every size the catalog offers is an x64 one
+    generalized: bool = False
     power_state: str = "starting"
     user_data: str | None = None
     etag: int = 1
@@ -262,6 +264,7 @@ def build_instance_view(record: VmRecord, now: float) -> JSON:
         "isVMInStandbyPool": False,
         "statuses": [
             _provisioning_status(record, now),
+            *([_status("OSState/generalized", "VM generalized")] if record.generalized else []),
             _status(f"PowerState/{record.power_state}", _POWER_DISPLAY[record.power_state]),
         ],
     }

@@ -195,6 +195,13 @@ def _action(action: str) -> Callable[[web.Request], Awaitable[web.Response]]:
     return handler
 
 
+async def generalize(request: web.Request) -> web.Response:
+    context = _context(request)
+    accepting = _accepting(request)
+    context.vms.generalize(_record(request), accepting)
+    return web.Response(status=200)
+
+
 def _reimage_target(context: EmulatorContext, record: VmRecord, body: JSON) -> ResolvedImage:
     """Resolve the version a reimage installs: `exactVersion`, else the VM's current one."""
     current = {
@@ -237,6 +244,7 @@ def add_routes(router: web.UrlDispatcher) -> None:
     router.add_get(VM, get, name="VirtualMachines_Get")
     router.add_delete(VM, delete, name="VirtualMachines_Delete")
     router.add_get(VM + "/instanceView", instance_view, name="VirtualMachines_InstanceView")
+    router.add_post(f"{VM}/generalize", generalize, name="VirtualMachines_Generalize")
     for action in ("start", "powerOff", "deallocate", "restart", "reimage"):
         name = f"VirtualMachines_{action[0].upper()}{action[1:]}"
         router.add_post(f"{VM}/{action}", _action(action), name=name)

@@ -291,6 +291,13 @@ class VirtualMachines:
     ) -> Operation:
         self._check_idle(record, action)
         self._written(record, request)
+        if action in ("start", "restart") and record.generalized:
+            raise ArmError(
+                409,
+                "OperationNotAllowed",
+                f"Operation '{action}' is not allowed on VM '{record.name}' since the VM is "
+                "generalized.",
+            )
         if action in ("restart", "powerOff") and record.power_state == "deallocated":
             raise ArmError(
                 409,
@@ -311,6 +318,24 @@ class VirtualMachines:
         operation = self._start(record, action, request, payload)
         self._applied()
         return operation
+
+    def generalize(self, record: VmRecord, request: Accepting) -> None:
+        """Mark the OS generalized: synchronous in Azure (200, no operation), and final.
+
+        Azure wants the VM stopped first; a Linux VM deallocated, as its capture guide says.
+        """
+        self._check_idle(record, "generalize")
+        wanted = ("deallocated",) if record.os_type == "Linux" else ("deallocated", "stopped")
+        if record.power_state not in wanted:
+            raise ArmError(
+                409,
+                "OperationNotAllowed",
+                f"Operation 'generalize' is not allowed on VM '{record.name}' since the VM is "
+                f"{record.power_state}. Deallocate the VM first.",
+            )
+        self._written(record, request)
+        record.generalized = True
+        record.etag += 1
 
     def _applied(self) -> None:
         self.invariants.applied(self.records.values(), self.clock())

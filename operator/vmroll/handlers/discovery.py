@@ -6,8 +6,8 @@ answers /readyz before its discovery lists the custom resources again; an operat
 that window (restarted with the control plane, or rescheduled at that moment) logs "Unresolved
 resources cannot be served" and then serves no pool at all, for good, since the CRDs themselves
 never change. Found by the chaos suite (tests/e2e/test_chaos.py). So the startup activity, which
-kopf runs before any watch, waits until discovery lists all three resources; a missing CRD (not
-installed yet) is waited for the same way, with a log line saying what is missing.
+kopf runs before any watch, waits until discovery lists all of vmroll's resources; a missing CRD
+(not installed yet) is waited for the same way, with a log line saying what is missing.
 """
 
 from __future__ import annotations
@@ -22,10 +22,11 @@ from urllib3.exceptions import HTTPError
 
 from vmroll.api.account import PLURAL as ACCOUNT_PLURAL
 from vmroll.api.base import GROUP, VERSION
+from vmroll.api.capture import PLURAL as CAPTURE_PLURAL
 from vmroll.api.policy import PLURAL as POLICY_PLURAL
 from vmroll.api.pool import PLURAL as POOL_PLURAL
 
-RESOURCES = frozenset({POOL_PLURAL, ACCOUNT_PLURAL, POLICY_PLURAL})
+RESOURCES = frozenset({POOL_PLURAL, ACCOUNT_PLURAL, POLICY_PLURAL, CAPTURE_PLURAL})
 RETRY_SECONDS = 1.0
 REPORT_EVERY = 30
 """Attempts between two log lines while still waiting (about every 30 s)."""

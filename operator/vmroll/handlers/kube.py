@@ -97,6 +97,20 @@ class KubeApi:
             {"status": dict(patch)},
         )
 
+    async def patch_status(
+        self, plural: str, namespace: str, name: str, patch: Mapping[str, Any]
+    ) -> None:
+        """Patch the status subresource of one of vmroll's namespaced objects."""
+        await asyncio.to_thread(
+            self._custom.patch_namespaced_custom_object_status,
+            GROUP,
+            VERSION,
+            namespace,
+            plural,
+            name,
+            {"status": dict(patch)},
+        )
+
     async def _get(self, call: Any, *args: str) -> Any:
         try:
             return await asyncio.to_thread(call, *args)

@@ -17,7 +17,12 @@ from typing import Any
 import kopf
 from aiohttp import web
 
-from vmroll.handlers import accounts, policies, pools  # noqa: F401  (importing registers them)
+from vmroll.handlers import (  # noqa: F401  (importing registers them)
+    accounts,
+    captures,
+    policies,
+    pools,
+)
 from vmroll.handlers.discovery import wait_until_served
 from vmroll.handlers.kube import KubeApi, load_api_client
 from vmroll.handlers.run_config import RunConfig

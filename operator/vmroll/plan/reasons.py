@@ -17,6 +17,11 @@ class Reason(StrEnum):
 
     # Stalled: a human must change something.
     ACCESS_DENIED = "AccessDenied"
+    SOURCE_NOT_FOUND = "SourceNotFound"
+    SOURCE_INCOMPATIBLE = "SourceIncompatible"
+    DEFINITION_NOT_FOUND = "DefinitionNotFound"
+    VERSION_EXISTS = "VersionExists"
+    REPLICATION_FAILED = "ReplicationFailed"
     ACCOUNT_NOT_FOUND = "AccountNotFound"
     ACCOUNT_CHANGED = "AccountChanged"
     CUSTOM_ENDPOINTS_NOT_ALLOWED = "CustomEndpointsNotAllowed"
@@ -35,6 +40,9 @@ class Reason(StrEnum):
     NO_COMPLIANT_VERSION = "NoCompliantVersion"
     # Reconciling: vmroll is working towards the spec.
     RECONCILING = "Reconciling"
+    GENERALIZING = "Generalizing"
+    CAPTURING = "Capturing"
+    REPLICATING = "Replicating"
     RESOLVING_IMAGE = "ResolvingImage"
     CREATING = "Creating"
     SCALING = "Scaling"
@@ -50,6 +58,7 @@ class Reason(StrEnum):
     AWAITING_DELETION = "AwaitingDeletion"
     # Ready and domain conditions when all is well.
     READY = "Ready"
+    CAPTURED = "Captured"
     ALL_REPLICAS_READY = "AllReplicasReady"
     IMAGE_RESOLVED = "ImageResolved"
     POLICY_COMPLIANT = "Compliant"
@@ -62,6 +71,19 @@ DESCRIPTIONS: Mapping[Reason, str] = MappingProxyType(
     {
         Reason.ACCESS_DENIED: "The AzureAccount does not admit the pool's namespace or resource "
         "group, or Azure refused the credentials' access.",
+        Reason.SOURCE_NOT_FOUND: "An ImageCapture's source VM does not exist.",
+        Reason.SOURCE_INCOMPATIBLE: "Azure refused to capture the source VM into the image "
+        "definition: its OS type, OS state (generalized or not), Hyper-V generation or "
+        "architecture differs from the definition's.",
+        Reason.DEFINITION_NOT_FOUND: "An ImageCapture's spec.target.imageId names a gallery "
+        "image definition that does not exist.",
+        Reason.VERSION_EXISTS: "The gallery image version an ImageCapture would create already "
+        "exists, captured from another source.",
+        Reason.REPLICATION_FAILED: "A gallery image version failed to replicate to a region.",
+        Reason.GENERALIZING: "An ImageCapture deallocates or generalizes its source VM.",
+        Reason.CAPTURING: "An ImageCapture creates its gallery image version from the VM.",
+        Reason.REPLICATING: "An ImageCapture's version replicates to its target regions.",
+        Reason.CAPTURED: "An ImageCapture's version is available in every target region.",
         Reason.ACCOUNT_NOT_FOUND: "spec.accountRef names an AzureAccount that does not exist.",
         Reason.ACCOUNT_CHANGED: "The pool's AzureAccount now names another subscription than "
         "the one its VMs live in (status.subscriptionId): restore subscriptionId on the "

@@ -139,6 +139,9 @@ class GalleryImageVersion(CatalogModel):
     published_date: datetime = datetime(2026, 1, 1, tzinfo=UTC)
     end_of_life_date: datetime | None = None
     source_id: str | None = None
+    provisioning_state: Literal["Creating", "Succeeded", "Failed"] = Field(
+        default="Succeeded", description="Creating while a capture from a VM runs"
+    )
     os_disk_size_gb: int = Field(default=30, gt=0, alias="osDiskSizeGB")
 
     _version_valid = field_validator("name")(check_version)

@@ -4,10 +4,13 @@ Ids have the real ARM shape `/subscriptions/{s}/resourceGroups/{rg}/providers/Mi
 galleries/{g}/images/{i}/versions/{v}` (not the odd `locations/.../Galleries` ids in the spec's
 examples). Versions report `publishingProfile.excludeFromLatest` and `targetRegions` with display
 names, and their replication state with `$expand=ReplicationStatus`. Collections page with
-`nextLink`.
+`nextLink`. A capture in progress (captures.py in the core) moves on whenever they are read:
+`settle` finishes what is due first.
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable
 
 from aiohttp import web
 
@@ -100,13 +103,14 @@ def version_body(
         "storageAccountType": "Standard_LRS",
     }
     if version.end_of_life_date is not None:
-        publishing["endOfLifeDate"] = version.end_of_life_date.isoformat()
+        publishing["endOfLifeDate"] = version.end_of_life_date.isoformat().replace("+00:00", "Z")
     storage: JSON = {
         "osDiskImage": {"sizeInGB": version.os_disk_size_gb, "hostCaching": "ReadWrite"},
         "dataDiskImages": [],
     }
     if version.source_id is not None:
-        storage["source"] = {"id": version.source_id}
+        from_vm = "/providers/microsoft.compute/virtualmachines/" in version.source_id.lower()
+        storage["source"] = {("virtualMachineId" if from_vm else "id"): version.source_id}
     properties: JSON = {
         "publishingProfile": publishing,
         "storageProfile": storage,
@@ -114,7 +118,7 @@ def version_body(
             "allowDeletionOfReplicatedLocations": False,
             "reportedForPolicyViolation": False,
         },
-        "provisioningState": "Succeeded",
+        "provisioningState": version.provisioning_state,
     }
     if replication:
         properties["replicationStatus"] = replication_status(version)
@@ -153,10 +157,17 @@ def replication_status(version: GalleryImageVersion) -> JSON:
 class GalleryRoutes:
     """Galleries_*, GalleryImages_* and GalleryImageVersions_* reads."""
 
-    def __init__(self, state: ImageState, page_size: int, groups: ResourceGroups) -> None:
+    def __init__(
+        self,
+        state: ImageState,
+        page_size: int,
+        groups: ResourceGroups,
+        settle: Callable[[], None] = lambda: None,
+    ) -> None:
         self._state = state
         self._page_size = page_size
         self._groups = groups
+        self._settle = settle
 
     def register(self, router: web.UrlDispatcher) -> None:
         for path, handler, operation in [
@@ -171,6 +182,7 @@ class GalleryRoutes:
             router.add_get(path, handler, name=operation)
 
     def _gallery(self, request: web.Request) -> Gallery:
+        self._settle()
         require_resource_group(self._groups, request)
         info = request.match_info
         gallery = self._state.catalog.gallery(

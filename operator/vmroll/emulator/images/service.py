@@ -18,8 +18,9 @@ from vmroll.emulator.arm_request import ResourceGroups
 from vmroll.emulator.images.admin import AdminRoutes
 from vmroll.emulator.images.agreements import AgreementRoutes
 from vmroll.emulator.images.catalog import ImageCatalog
+from vmroll.emulator.images.entries import GalleryImageVersion
 from vmroll.emulator.images.galleries import GalleryRoutes
-from vmroll.emulator.images.gallery_writes import GalleryWriteRoutes
+from vmroll.emulator.images.gallery_writes import CaptureHost, GalleryWriteRoutes
 from vmroll.emulator.images.managed import ManagedImageRoutes
 from vmroll.emulator.images.marketplace import MarketplaceRoutes
 from vmroll.emulator.images.resolve import ResolvedImage, resolve_vm_image
@@ -28,6 +29,10 @@ from vmroll.emulator.images.state import ImageState, Publication
 
 def _utc_now() -> datetime:
     return datetime.now(UTC)
+
+
+def _nothing_due() -> None:
+    """No capture runs without a host: gallery reads have nothing to settle."""
 
 
 class ImageService:
@@ -43,10 +48,11 @@ class ImageService:
         self._page_size = page_size
         self._groups = resource_groups
 
-    def add_routes(self, router: web.UrlDispatcher) -> None:
+    def add_routes(self, router: web.UrlDispatcher, captures: CaptureHost | None = None) -> None:
+        settle = captures.settle if captures is not None else _nothing_due
         MarketplaceRoutes(self._state).register(router)
-        GalleryRoutes(self._state, self._page_size, self._groups).register(router)
-        GalleryWriteRoutes(self._state, self._groups).register(router)
+        GalleryRoutes(self._state, self._page_size, self._groups, settle).register(router)
+        GalleryWriteRoutes(self._state, self._groups, captures).register(router)
         ManagedImageRoutes(self._state, self._page_size, self._groups).register(router)
         AgreementRoutes(self._state).register(router)
         AdminRoutes(self._state).register(router)
@@ -66,6 +72,14 @@ class ImageService:
         return resolve_vm_image(
             self._state, subscription_id, location, image_reference, plan, vm_id
         )
+
+    def gallery_version(self, where: dict[str, str]) -> GalleryImageVersion | None:
+        """The version named by `where` (subscriptionId, resourceGroup, gallery, image, name)."""
+        gallery = self._state.catalog.gallery(
+            where["subscriptionId"], where["resourceGroup"], where["gallery"]
+        )
+        image = gallery.image(where["image"]) if gallery is not None else None
+        return image.version(where["name"]) if image is not None else None
 
     def publish(self, publication: Publication) -> None:
         """Add a marketplace or gallery version now, as the admin route does."""

@@ -97,17 +97,27 @@ class GalleryPublication(_GalleryVersionRef):
     exclude_from_latest: bool = False
     boots_unhealthy: bool = False
     published_date: datetime | None = None
+    end_of_life_date: datetime | None = None
     source_id: str | None = None
+    provisioning_state: Literal["Creating", "Succeeded", "Failed"] = "Succeeded"
 
     _version_valid = field_validator("name")(check_version)
 
     def apply(self, catalog: ImageCatalog) -> ImageCatalog:
         gallery, image = self._definition(catalog)
         fields = self.model_dump(
-            include={"name", "target_regions", "exclude_from_latest", "boots_unhealthy"}
+            include={
+                "name",
+                "target_regions",
+                "exclude_from_latest",
+                "boots_unhealthy",
+                "end_of_life_date",
+                "source_id",
+                "provisioning_state",
+            }
         )
         version = GalleryImageVersion.model_validate(
-            {**fields, "published_date": self.published_date, "source_id": self.source_id}
+            {**fields, "published_date": self.published_date}
         )
         try:
             return catalog.with_gallery_version(gallery, image, version)
@@ -122,6 +132,8 @@ class GalleryVersionUpdate(_GalleryVersionRef):
     target_regions: list[TargetRegion] | None = Field(default=None, min_length=1)
     exclude_from_latest: bool | None = None
     boots_unhealthy: bool | None = None
+    end_of_life_date: datetime | None = None
+    provisioning_state: Literal["Creating", "Succeeded", "Failed"] | None = None
 
     def apply(self, catalog: ImageCatalog) -> ImageCatalog:
         gallery, image = self._definition(catalog)
@@ -133,7 +145,13 @@ class GalleryVersionUpdate(_GalleryVersionRef):
                 f"Gallery image {self.gallery}/{self.image} has no version {self.name}.",
             )
         changes = self.model_dump(
-            include={"target_regions", "exclude_from_latest", "boots_unhealthy"},
+            include={
+                "target_regions",
+                "exclude_from_latest",
+                "boots_unhealthy",
+                "end_of_life_date",
+                "provisioning_state",
+            },
             exclude_none=True,
         )
         if "target_regions" in changes:

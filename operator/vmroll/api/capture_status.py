@@ -1,0 +1,95 @@
+"""What vmroll reports about an ImageCapture: its step, the version, replication per region.
+
+The step (`phase`) and the operation in flight are recorded before Azure is asked, so that a
+restarted operator resumes the capture instead of starting a second one.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+
+from pydantic import Field
+
+from vmroll.api.base import ApiModel
+from vmroll.api.types import CONDITIONS_SCHEMA_EXTRA, MAX_CONDITIONS, Condition
+
+MAX_REGIONS = 32
+
+
+class CapturePhase(StrEnum):
+    """The step a capture is at."""
+
+    PENDING = "Pending"
+    BUILDING = "Building"
+    GENERALIZING = "Generalizing"
+    CAPTURING = "Capturing"
+    REPLICATING = "Replicating"
+    SUCCEEDED = "Succeeded"
+    FAILED = "Failed"
+
+
+class CaptureOperationKind(StrEnum):
+    """Azure long-running operations a capture starts and may have to resume."""
+
+    CREATE_BUILDER = "CreateBuilder"
+    DEALLOCATE = "Deallocate"
+    CREATE_VERSION = "CreateVersion"
+    DELETE_BUILDER = "DeleteBuilder"
+
+
+class CaptureOperation(ApiModel):
+    """An Azure operation vmroll started for the capture and has not seen finish."""
+
+    kind: CaptureOperationKind = Field(description="What the operation does.")
+    target: str = Field(max_length=1024, description="Resource ID it acts on.")
+    resume_token: str | None = Field(
+        default=None, max_length=16384, description="Opaque token to resume polling."
+    )
+    started_at: datetime = Field(description="When vmroll started the operation.")
+
+
+class RegionReplication(ApiModel):
+    """One target region's replica of the version."""
+
+    name: str = Field(description="Azure region.")
+    state: str = Field(description="Azure's replication state: Replicating, Completed, Failed.")
+    progress: int | None = Field(default=None, ge=0, le=100, description="Percent replicated.")
+
+
+class ImageCaptureStatus(ApiModel):
+    """Observed state of an ImageCapture."""
+
+    observed_generation: int | None = Field(
+        default=None, description="The generation this status describes."
+    )
+    phase: CapturePhase = Field(default=CapturePhase.PENDING, description="The step it is at.")
+    subscription_id: str | None = Field(
+        default=None, description="Subscription of the account when the capture started."
+    )
+    source_vm_id: str | None = Field(
+        default=None, description="The VM captured (the builder's ID once created)."
+    )
+    version: str | None = Field(default=None, description="The version being produced.")
+    image_version_id: str | None = Field(
+        default=None, description="Resource ID of the produced gallery image version."
+    )
+    replicated: str | None = Field(
+        default=None, description="Regions replicated out of the target regions, as n/m."
+    )
+    regions: list[RegionReplication] = Field(
+        default_factory=list, max_length=MAX_REGIONS, description="Replication per region."
+    )
+    pending_operation: CaptureOperation | None = Field(
+        default=None, description="The Azure operation started and not yet seen to finish."
+    )
+    started_at: datetime | None = Field(default=None, description="When the capture started.")
+    finished_at: datetime | None = Field(
+        default=None, description="When the version was available in every target region."
+    )
+    conditions: list[Condition] = Field(
+        default_factory=list,
+        max_length=MAX_CONDITIONS,
+        json_schema_extra=CONDITIONS_SCHEMA_EXTRA,
+        description="Ready, Reconciling and Stalled.",
+    )

@@ -1,0 +1,115 @@
+"""`CaptureGateway`: what an image capture may ask of Azure, and the real one behind it.
+
+The capture pass depends on the Protocol only. The real gateway shares what `AzureGateways`
+owns (the connection's SDK clients and the subscription's write budget), so that captures and
+pools of one subscription draw on one budget and back off together on a 429.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from typing import Protocol, TypeVar
+
+from vmroll.azure import captures
+from vmroll.azure.budget import WriteBudget
+from vmroll.azure.captures import DefinitionInfo, SourceInfo, VersionInfo, VersionRequest
+from vmroll.azure.clients import AzureClients
+from vmroll.azure.errors import TransientAzureError
+from vmroll.azure.gateway import AzureGateways
+from vmroll.azure.lro import OperationRecord, OperationState, Poller, wait
+from vmroll.azure.settings import AccountConnection
+
+T = TypeVar("T")
+
+
+class CaptureGateway(Protocol):
+    """Azure as one subscription's image captures see it."""
+
+    async def read_source(self, vm_id: str) -> SourceInfo | None: ...
+
+    async def read_definition(self, image_id: str) -> DefinitionInfo | None: ...
+
+    async def version_names(self, image_id: str) -> tuple[str, ...]: ...
+
+    async def read_version(self, image_id: str, name: str) -> VersionInfo | None: ...
+
+    async def deallocate(self, vm_id: str) -> OperationRecord:
+        """Start deallocating the VM; store the record before waiting on it."""
+        ...
+
+    async def generalize(self, vm_id: str) -> None: ...
+
+    async def create_version(
+        self, image_id: str, name: str, location: str, request: VersionRequest
+    ) -> OperationRecord:
+        """Start creating the version from the VM; store the record before waiting on it."""
+        ...
+
+    async def wait_operation(
+        self, record: OperationRecord, *, max_wait: float
+    ) -> OperationState: ...
+
+
+class AzureCaptureGateway:
+    def __init__(self, clients: AzureClients, budget: WriteBudget) -> None:
+        self._clients, self._budget = clients, budget
+
+    async def read_source(self, vm_id: str) -> SourceInfo | None:
+        return await captures.read_source(self._clients.compute, vm_id)
+
+    async def read_definition(self, image_id: str) -> DefinitionInfo | None:
+        return await captures.read_definition(self._clients.compute, image_id)
+
+    async def version_names(self, image_id: str) -> tuple[str, ...]:
+        return await captures.version_names(self._clients.compute, image_id)
+
+    async def read_version(self, image_id: str, name: str) -> VersionInfo | None:
+        return await captures.read_version(self._clients.compute, image_id, name)
+
+    async def deallocate(self, vm_id: str) -> OperationRecord:
+        return await self._write(lambda: captures.begin_deallocate(self._clients.compute, vm_id))
+
+    async def generalize(self, vm_id: str) -> None:
+        await self._write(lambda: captures.generalize(self._clients.compute, vm_id))
+
+    async def create_version(
+        self, image_id: str, name: str, location: str, request: VersionRequest
+    ) -> OperationRecord:
+        compute = self._clients.compute
+        return await self._write(
+            lambda: captures.begin_create_version(compute, image_id, name, location, request)
+        )
+
+    async def wait_operation(self, record: OperationRecord, *, max_wait: float) -> OperationState:
+        compute = self._clients.compute
+
+        async def resume(token: str) -> Poller:
+            return await captures.resume(compute, record, token)
+
+        return await wait(
+            record,
+            resume,
+            resource_manager=self._clients.connection.endpoint.base_url,
+            max_wait=max_wait,
+        )
+
+    async def _write(self, send: Callable[[], Awaitable[T]]) -> T:
+        await self._budget.acquire()
+        try:
+            return await send()
+        except TransientAzureError as error:
+            if error.code == "TooManyRequests" and error.retry_after:
+                self._budget.defer(error.retry_after)
+            raise
+
+
+@asynccontextmanager
+async def borrow_captures(
+    gateways: AzureGateways, connection: AccountConnection
+) -> AsyncIterator[CaptureGateway]:
+    """The connection's capture gateway, its clients open until the block ends."""
+    async with gateways.clients.borrow(connection) as clients:
+        yield AzureCaptureGateway(
+            clients, gateways.budgets.for_subscription(connection.subscription_id)
+        )

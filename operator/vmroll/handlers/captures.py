@@ -1,0 +1,123 @@
+"""ImageCapture handlers: one loop per capture, a pass at a time, until the version is out.
+
+Thin: parse the object, find its account and check that the account admits the capture's
+namespace and every resource group it touches (its own, the source VM's and the gallery's, as
+pools are checked), borrow the account's capture gateway for the pass, and hand over to
+reconcile/capture_pass.py. A daemon, as for pools, so that two passes never overlap (two would
+both send the capture). An object that does not parse ends in a Stalled condition and an event.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import kopf
+from pydantic import ValidationError
+
+from vmroll.api.base import GROUP, VERSION
+from vmroll.api.capture import PLURAL, ImageCapture
+from vmroll.azure.capture_gateway import borrow_captures
+from vmroll.azure.captures import definition_parts, group_and_name
+from vmroll.handlers.connections import AccountConfigError, connection_for
+from vmroll.handlers.pool_inputs import account_from_index
+from vmroll.handlers.state import OperatorState
+from vmroll.plan.access import check_access
+from vmroll.plan.reasons import Reason
+from vmroll.reconcile.capture_pass import CapturePass, PassResult, Problem
+from vmroll.reconcile.failures import describe_error
+
+ACCOUNT_INDEX = "accounts_by_name"
+
+
+class CaptureStatusSink:
+    def __init__(self, state: OperatorState, namespace: str, name: str) -> None:
+        self._state, self._namespace, self._name = state, namespace, name
+
+    async def patch_status(self, patch: Mapping[str, Any]) -> None:
+        await self._state.kube.patch_status(PLURAL, self._namespace, self._name, patch)
+
+
+class CaptureEventSink:
+    def __init__(self, body: kopf.Body) -> None:
+        self._body = body
+
+    def event(self, type_: str, reason: str, message: str) -> None:
+        kopf.event(self._body, type=type_, reason=reason, message=message)
+
+
+@kopf.daemon(GROUP, VERSION, PLURAL, cancellation_timeout=10.0)
+async def capture_loop(
+    stopped: kopf.DaemonStopped,
+    body: kopf.Body,
+    memo: kopf.Memo,
+    logger: kopf.Logger,
+    **kwargs: Any,
+) -> None:
+    state: OperatorState = memo.state
+    while not stopped and not body.metadata.get("deletionTimestamp"):
+        try:
+            result = await _one_pass(state, body, kwargs[ACCOUNT_INDEX])
+        except Exception as error:
+            logger.error(f"image capture pass failed; retrying: {describe_error(error)}")
+            result = PassResult(settled=False, delay=state.config.progress_seconds * 5)
+        await stopped.wait(result.delay)
+
+
+async def _one_pass(state: OperatorState, body: kopf.Body, index: Mapping[Any, Any]) -> PassResult:
+    namespace, name = body.metadata.namespace or "", body.metadata.name or ""
+    sink, events = CaptureStatusSink(state, namespace, name), CaptureEventSink(body)
+    try:
+        capture = ImageCapture.model_validate(dict(body))
+    except ValidationError as error:
+        message = f"the ImageCapture is not valid: {error.errors()[0]['msg']}"
+        events.event("Warning", Reason.INVALID_SPEC.value, message)
+        return PassResult(settled=False, delay=state.config.stalled_seconds)
+    settings = {
+        "progress_seconds": state.config.progress_seconds,
+        "stalled_seconds": state.config.stalled_seconds,
+    }
+    problem = await _access_problem(state, index, capture)
+    if problem is not None:
+        return await CapturePass(capture, problem, sink, events, state.clock(), **settings).run()
+    account = account_from_index(index, capture.spec.account_ref.name)
+    assert account is not None  # _access_problem found it
+    connection = await connection_for(state, account)
+    async with borrow_captures(state.azure, connection) as gateway:
+        one = CapturePass(capture, gateway, sink, events, state.clock(), **settings)
+        return await one.run()
+
+
+async def _access_problem(
+    state: OperatorState, index: Mapping[Any, Any], capture: ImageCapture
+) -> Problem | None:
+    name = capture.spec.account_ref.name
+    account = account_from_index(index, name)
+    if account is None:
+        return Problem(
+            Reason.ACCOUNT_NOT_FOUND,
+            f"AzureAccount {name} does not exist; create it or fix spec.accountRef.name",
+        )
+    try:
+        await connection_for(state, account)
+    except AccountConfigError as error:
+        return Problem(Reason(error.reason), f"AzureAccount {name} is not usable: {error.message}")
+    namespace = capture.metadata.namespace or ""
+    allowed = account.spec.allowed_namespaces
+    labels: Mapping[str, str] = {}
+    if allowed.selector is not None and namespace not in allowed.names:
+        labels = await state.kube.namespace_labels(namespace) or {}
+    for group in _resource_groups(capture):
+        decision = check_access(name, account.spec, namespace, labels, group)
+        if not decision.allowed:
+            assert decision.reason is not None  # a refusal names its reason
+            return Problem(decision.reason, decision.message)
+    return None
+
+
+def _resource_groups(capture: ImageCapture) -> list[str]:
+    spec = capture.spec
+    groups = [spec.resource_group, definition_parts(spec.target.image_id)[0]]
+    if spec.source.virtual_machine_id is not None:
+        groups.append(group_and_name(spec.source.virtual_machine_id)[0])
+    return list(dict.fromkeys(groups))
