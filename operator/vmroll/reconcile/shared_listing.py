@@ -79,7 +79,8 @@ class GroupListings:
         return SharedReads(gateway, self, scope, pool_uid)
 
     def mark(self, pool_uid: str) -> None:
-        """The pool just wrote or saw an operation end: no list started before serves it."""
+        """The pool just wrote, followed an operation, read a VM the list lagged or saw its VMs
+        changing: no list started before now serves its next observation."""
         self._marks[pool_uid] = _Mark(self.lists_started, self.clock())
 
     async def listing(
