@@ -25,6 +25,7 @@ import subprocess
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import yaml
 from _stack import (
@@ -42,6 +43,7 @@ from _stack import (
 )
 
 import vmroll
+from vmroll.devstack.stack import DevStack, DevStackError
 from vmroll.emulator.catalog import default_catalog_data
 
 READY_TIMEOUT_SECONDS = 600.0
@@ -73,6 +75,20 @@ def bench_catalog(directory: Path, vcpus: int) -> Path:
     return path
 
 
+def apply_patiently(dev: DevStack, manifest: dict[str, Any], workdir: Path) -> None:
+    """`kubectl apply`, again after a refusal: on a loaded machine the admission webhook's 5 s
+    can pass (the apply is refused, nothing is created)."""
+    for attempt in range(3):
+        try:
+            apply(dev, manifest, workdir)
+            return
+        except DevStackError as error:
+            print(f"apply {manifest['metadata']['name']} refused ({error}); again", flush=True)
+            if attempt == 2:
+                raise
+            time.sleep(5)
+
+
 def cpu_seconds(pid: int) -> float:
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
@@ -96,7 +112,7 @@ def main() -> None:
         names = [f"shared{n:03d}" for n in range(args.pools)]
         started = time.monotonic()
         for name in names:
-            apply(dev, pool_manifest(name, args.replicas), Path(workdir))
+            apply_patiently(dev, pool_manifest(name, args.replicas), Path(workdir))
         for name in names:
             try:
                 wait_until(f"pool {name} Ready", lambda n=name: is_ready(pools.get(n)),
