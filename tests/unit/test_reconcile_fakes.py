@@ -107,12 +107,14 @@ class FakeAzure:
         self.terms_accepted = True
 
     async def list_pool_vms(self, resource_group: str, pool: PoolIdentity) -> PoolListing:
+        split = partition(await self.list_group_vms(resource_group), pool)
+        return PoolListing(owned=split.owned, look_alikes=split.look_alikes)
+
+    async def list_group_vms(self, resource_group: str) -> tuple[PoolVm, ...]:
         self.log.append("list")
         if self.list_error is not None:
             raise self.list_error
-        listed = [vm for vm in self.vms.values() if vm.name not in self.unlisted]
-        split = partition(listed, pool)
-        return PoolListing(owned=split.owned, look_alikes=split.look_alikes)
+        return tuple(vm for vm in self.vms.values() if vm.name not in self.unlisted)
 
     async def get_pool_vm(self, resource_group: str, name: str) -> PoolVm | None:
         self.log.append(f"get {name}")

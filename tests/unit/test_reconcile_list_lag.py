@@ -17,8 +17,7 @@ from test_reconcile_fakes import FakeAzure, World
 from vmroll.azure.errors import TransientAzureError
 from vmroll.azure.lro import LroKind, OperationRecord, OperationState
 from vmroll.azure.vm_body import VmSpec
-from vmroll.azure.vms import PoolListing, PoolVm
-from vmroll.plan.ownership import PoolIdentity, partition
+from vmroll.azure.vms import PoolVm
 from vmroll.reconcile.deletion import Finalized, PoolDeletion
 from vmroll.reconcile.inputs import Next
 
@@ -35,15 +34,14 @@ class LaggingAzure(FakeAzure):
     lose_create_answers: int = 0
     """How many of the next creates are carried out and then answered by a reset."""
 
-    async def list_pool_vms(self, resource_group: str, pool: PoolIdentity) -> PoolListing:
+    async def list_group_vms(self, resource_group: str) -> tuple[PoolVm, ...]:
         self.log.append("list")
         horizon = self.now - self.lag
         shown = {n: vm for n, vm in self.vms.items() if self.created_at[n] <= horizon}
         for name, (vm, at) in self.departed.items():
             if at > horizon:
                 shown.setdefault(name, replace(vm, provisioning_state="Deleting"))
-        split = partition(shown.values(), pool)
-        return PoolListing(owned=split.owned, look_alikes=split.look_alikes)
+        return tuple(shown.values())
 
     async def create_vm(self, resource_group: str, spec: VmSpec) -> OperationRecord:
         existed = spec.name in self.vms

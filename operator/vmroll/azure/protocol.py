@@ -45,6 +45,10 @@ class ComputeGateway(Protocol):
         """The pool's VMs and look-alikes in the resource group, from one paged list."""
         ...
 
+    async def list_group_vms(self, resource_group: str) -> tuple[PoolVm, ...]:
+        """Every VM of the resource group, from one paged list (shared by its pools)."""
+        ...
+
     async def get_pool_vm(self, resource_group: str, name: str) -> PoolVm | None:
         """One VM by name, as Compute has it now (lists may lag); None when it does not exist."""
         ...

@@ -1,11 +1,12 @@
 """The pool's virtual machines: observe them cheaply, and start writes that can be resumed.
 
-Observation is one paged list of the resource group per pass, split on this side by
-vmroll.plan.ownership into the pool's VMs and look-alikes (VMs that look like the pool's
-without its UID tag, which vmroll reports and never touches). The split cannot be left to ARM:
-`$filter` on this list only accepts a scale set id, and `$expand=instanceView` is only allowed
-together with such a filter. The list carries provisioning state, zone, tags and image; power
-state and guest health need the instance view of one VM, read only when a decision needs it.
+Observation is one paged list of the resource group, shared by the pools in it
+(reconcile/shared_listing.py) and split on this side by vmroll.plan.ownership into each pool's
+VMs and look-alikes (VMs that look like the pool's without its UID tag, which vmroll reports and
+never touches). The split cannot be left to ARM: `$filter` on this list only accepts a scale set
+id, and `$expand=instanceView` is only allowed together with such a filter. The list carries
+provisioning state, zone, tags and image; power state and guest health need the instance view of
+one VM, read only when a decision needs it.
 
 Writes return an `OperationRecord` (see lro.py) and never touch a VM that another pool owns.
 """
@@ -113,16 +114,29 @@ class PoolListing:
     look_alikes: tuple[PoolVm, ...]
 
 
+async def list_group_vms(
+    compute: ComputeManagementClient, resource_group: str
+) -> tuple[PoolVm, ...]:
+    """Every VM of the resource group, whoever owns it: one paged list."""
+    with azure_errors(f"list VMs of resource group {resource_group}"):
+        return tuple(
+            [
+                to_pool_vm(vm, resource_group)
+                async for vm in compute.virtual_machines.list(resource_group)
+            ]
+        )
+
+
+def pool_listing(listed: tuple[PoolVm, ...], pool: PoolIdentity) -> PoolListing:
+    """The pool's part of a resource group's listing."""
+    split = partition(listed, pool)
+    return PoolListing(owned=split.owned, look_alikes=split.look_alikes)
+
+
 async def list_pool_vms(
     compute: ComputeManagementClient, resource_group: str, pool: PoolIdentity
 ) -> PoolListing:
-    with azure_errors(f"list VMs of resource group {resource_group}"):
-        listed = [
-            to_pool_vm(vm, resource_group)
-            async for vm in compute.virtual_machines.list(resource_group)
-        ]
-    split = partition(listed, pool)
-    return PoolListing(owned=split.owned, look_alikes=split.look_alikes)
+    return pool_listing(await list_group_vms(compute, resource_group), pool)
 
 
 async def get_pool_vm(

@@ -1,7 +1,7 @@
 """Gather what one pass of a pool needs from Kubernetes: its account, the account's connection
 and gateway, the namespace's labels when the account selects namespaces by label, and the
 template's Secret and ConfigMap values. The gateway is borrowed into the pass's `leases`, which
-the pass closes when it ends.
+the pass closes when it ends, and lists through the resource groups' lists that pools share.
 """
 
 from __future__ import annotations
@@ -48,7 +48,8 @@ async def account_view(
         connection = await connection_for(state, account)
     except AccountConfigError as error:
         return AccountProblem(error.reason, f"AzureAccount {name} is not usable: {error.message}")
-    gateway = await leases.enter_async_context(state.azure.borrow(connection))
+    borrowed = await leases.enter_async_context(state.azure.borrow(connection))
+    gateway = state.listings.for_pool(borrowed, connection, pool.metadata.uid or "")
     return AccountView(name, account.spec, gateway)
 
 

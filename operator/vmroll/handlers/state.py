@@ -2,8 +2,9 @@
 
 One `OperatorState` per process: `AzureGateways` (the SDK clients per account connection, the
 image-resolution cache shared by all pools, the write budget per subscription, the accepted
-terms), each pool's loop memory and lock, the Kubernetes client, the injected clock and the
-metrics (the SDK pipelines and the write budgets report to them). `RunConfig` carries what
+terms), the resource groups' lists shared by their pools, each pool's loop memory and lock, the
+Kubernetes client, the injected clock and the metrics (the SDK pipelines and the write budgets
+report to them). `RunConfig` carries what
 `vmroll run` was told. A pass borrows its gateway (`azure.borrow`) for as long as it uses it, so
 that a rotation or deletion of its account never closes clients under it; what is kept for
 pools and accounts that are gone is dropped by handlers/pruning.py.
@@ -29,6 +30,7 @@ from vmroll.plan.account_trust import TrustPolicy
 from vmroll.plan.backoff import BackoffPolicy
 from vmroll.reconcile.inputs import PassSettings
 from vmroll.reconcile.memory import PoolMemory
+from vmroll.reconcile.shared_listing import GroupListings
 
 
 def utc_now() -> datetime:
@@ -52,6 +54,8 @@ class OperatorState:
     """Draws the retry backoff's jitter, so that pools failing together spread out."""
     metrics: OperatorMetrics = field(default_factory=OperatorMetrics)
     azure: AzureGateways = field(init=False)
+    listings: GroupListings = field(init=False)
+    """Resource groups' lists, shared by the pools in each for half a resync interval."""
     memories: dict[str, PoolMemory] = field(default_factory=dict)
     locks: dict[str, asyncio.Lock] = field(default_factory=dict)
     connections: dict[str, Connection] = field(default_factory=dict)
@@ -65,6 +69,7 @@ class OperatorState:
             sleep=asyncio.sleep,
             observer=self.metrics,
         )
+        self.listings = GroupListings(self.config.resync_seconds / 2, self.monotonic)
         self.metrics.track(self.tracked)
 
     def tracked(self) -> dict[str, int]:
@@ -73,6 +78,7 @@ class OperatorState:
             "pool_memories": len(self.memories),
             "pool_locks": len(self.locks),
             "account_connections": len(self.connections),
+            "group_listings": len(self.listings),
             **self.azure.tracked(),
         }
         # Scraped outside the event loop (a unit test), there are no tasks to count.

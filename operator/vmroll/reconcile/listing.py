@@ -6,6 +6,8 @@ A create vmroll recorded that the list does not show is read by name before anyt
 concluded: a VM found is the pool's (the planner counts it, so no second one is made for its
 slot, and the surge bound holds), one not found never reached Azure or is gone. One GET per such
 create and pass, and only while the list lags; the common pass costs the one list, as before.
+In the operator that list is shared by the pools of the resource group (shared_listing.py),
+never older than the pool's own last write, and a GET here makes the pool's next list a new one.
 """
 
 from __future__ import annotations

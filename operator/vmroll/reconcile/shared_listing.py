@@ -1,0 +1,231 @@
+"""One list of a resource group per window, shared by every pool in it.
+
+Each pool's pass used to list its whole resource group, so N pools sharing a group cost N lists
+(each every page of the group) per resync, and Compute's High-cost get bucket (lists: 300 a
+minute per subscription and region) ran dry under a fleet of a few hundred VMs. `GroupListings`
+keeps, per (connection, resource group), the newest list and the one in flight: a pool takes a
+list started less than `max_age` ago (handlers/state.py ties it to the resync interval), or
+joins the list in flight, or starts one that the pools asking meanwhile join (single flight).
+The connection is part of the key so that an account never sees what only another may read.
+
+A pool never decides on a list older than its own writes: every write it sends and every
+operation it follows marks it (`SharedReads`), and its next observation takes only a list
+started after the mark. Its VMs change otherwise only by another hand, which the next window's
+list shows. A list that lags a write is covered as before by reconcile/listing.py's GET by name,
+which marks the pool too: it lists again at its next pass until the list shows its creates. So
+does a pool whose VMs the list shows changing (creating, deleting, updating): a pool at rest
+shares, a pool at work lists at each pass, as before.
+
+Health stays with the instance view, read per VM only while unknown or stale (observe.py): the
+resource group's list takes `$expand=instanceView` only with a scale set `$filter`, and
+`statusOnly=true` exists only on the subscription's list of all VMs, which reads every group of
+the subscription (a High-cost get all the same), not the group an account is admitted to.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable, Hashable
+from dataclasses import dataclass, field
+
+from vmroll.azure.image_versions import ImageVersionInfo
+from vmroll.azure.images import ImageRef, MarketplacePlan, ResolvedImage
+from vmroll.azure.lro import OperationRecord, OperationState
+from vmroll.azure.protocol import ComputeGateway
+from vmroll.azure.vm_body import VmSpec
+from vmroll.azure.vms import PoolListing, PoolVm, VmRuntime, pool_listing
+from vmroll.plan.ownership import PoolIdentity
+
+Listed = tuple[PoolVm, ...]
+SETTLED_STATES = frozenset({"Succeeded", "Failed"})
+
+
+@dataclass
+class _List:
+    number: int
+    """Lists are numbered in the order they start, across all groups."""
+    started_at: float
+    task: asyncio.Task[Listed]
+
+
+@dataclass
+class _Group:
+    latest: _List | None = None
+    """The newest list that succeeded."""
+    in_flight: _List | None = None
+    """The newest list started and not ended."""
+
+
+@dataclass(frozen=True)
+class _Mark:
+    after: int
+    """The pool's next observation takes only a list numbered above this."""
+    at: float
+
+
+@dataclass
+class GroupListings:
+    """The operator's lists per (connection, resource group); one per process (OperatorState)."""
+
+    max_age: float
+    clock: Callable[[], float] = time.monotonic
+    lists_started: int = 0
+    _groups: dict[tuple[Hashable, str], _Group] = field(default_factory=dict)
+    _marks: dict[str, _Mark] = field(default_factory=dict)
+
+    def for_pool(self, gateway: ComputeGateway, scope: Hashable, pool_uid: str) -> SharedReads:
+        """`gateway` as one pool's pass uses it; `scope`: the connection the gateway reaches."""
+        return SharedReads(gateway, self, scope, pool_uid)
+
+    def mark(self, pool_uid: str) -> None:
+        """The pool just wrote, followed an operation, read a VM the list lagged or saw its VMs
+        changing: no list started before now serves its next observation."""
+        self._marks[pool_uid] = _Mark(self.lists_started, self.clock())
+
+    async def listing(
+        self, gateway: ComputeGateway, scope: Hashable, resource_group: str, pool_uid: str
+    ) -> Listed:
+        now = self.clock()
+        self._sweep(now)
+        mark = self._marks.get(pool_uid)
+        after = mark.after if mark is not None else 0
+        group = self._groups.setdefault((scope, resource_group.lower()), _Group())
+
+        def serves(candidate: _List | None) -> bool:
+            return (
+                candidate is not None
+                and candidate.number > after
+                and now - candidate.started_at < self.max_age
+            )
+
+        latest = group.latest
+        if latest is not None and serves(latest):
+            return latest.task.result()
+        flight = group.in_flight
+        if flight is None or not serves(flight):
+            flight = self._start(group, gateway, resource_group, now)
+        return await asyncio.shield(flight.task)
+
+    def __len__(self) -> int:
+        return len(self._groups) + len(self._marks)
+
+    def _start(
+        self, group: _Group, gateway: ComputeGateway, resource_group: str, now: float
+    ) -> _List:
+        self.lists_started += 1
+        task = asyncio.ensure_future(gateway.list_group_vms(resource_group))
+        started = _List(self.lists_started, now, task)
+        group.in_flight = started
+        task.add_done_callback(lambda _: _ended(group, started))
+        return started
+
+    def _sweep(self, now: float) -> None:
+        """Forget lists too old to serve and marks older than any list that could serve: what
+        is kept is the size of the groups and pools active in the last window."""
+        for key, group in list(self._groups.items()):
+            latest = group.latest
+            if group.in_flight is None and (
+                latest is None or now - latest.started_at >= self.max_age
+            ):
+                del self._groups[key]
+        for uid, mark in list(self._marks.items()):
+            if now - mark.at >= self.max_age:
+                del self._marks[uid]
+
+
+def _ended(group: _Group, ended: _List) -> None:
+    if group.in_flight is ended:
+        group.in_flight = None
+    # Retrieving the exception here also keeps asyncio from logging one nobody awaited.
+    if ended.task.cancelled() or ended.task.exception() is not None:
+        return
+    if group.latest is None or group.latest.number < ended.number:
+        group.latest = ended
+
+
+class SharedReads:
+    """A `ComputeGateway` for one pool: lists through `GroupListings`, marks the pool on each
+    write and followed operation, and passes everything else through."""
+
+    def __init__(
+        self, gateway: ComputeGateway, listings: GroupListings, scope: Hashable, pool_uid: str
+    ) -> None:
+        self._gateway = gateway
+        self._listings = listings
+        self._scope = scope
+        self._pool_uid = pool_uid
+
+    async def list_group_vms(self, resource_group: str) -> Listed:
+        return await self._listings.listing(
+            self._gateway, self._scope, resource_group, self._pool_uid
+        )
+
+    async def list_pool_vms(self, resource_group: str, pool: PoolIdentity) -> PoolListing:
+        listing = pool_listing(await self.list_group_vms(resource_group), pool)
+        if any(vm.provisioning_state not in SETTLED_STATES for vm in listing.owned):
+            # The pool waits on a change under way (a delete the list still shows, say):
+            # waiting a window to see it end would slow every step of a rollout.
+            self._listings.mark(self._pool_uid)
+        return listing
+
+    async def resolve_image(
+        self, location: str, image: ImageRef, *, max_age: float
+    ) -> ResolvedImage:
+        return await self._gateway.resolve_image(location, image, max_age=max_age)
+
+    async def image_versions(
+        self, location: str, image: ImageRef, *, max_age: float
+    ) -> tuple[ImageVersionInfo, ...]:
+        return await self._gateway.image_versions(location, image, max_age=max_age)
+
+    async def ensure_terms(self, plan: MarketplacePlan, *, accept: bool) -> None:
+        await self._gateway.ensure_terms(plan, accept=accept)
+
+    async def get_pool_vm(self, resource_group: str, name: str) -> PoolVm | None:
+        # Asked only for a create the list did not show: the next pass wants a newer list.
+        try:
+            return await self._gateway.get_pool_vm(resource_group, name)
+        finally:
+            self._listings.mark(self._pool_uid)
+
+    async def get_vm_runtime(self, vm: PoolVm) -> VmRuntime | None:
+        return await self._gateway.get_vm_runtime(vm)
+
+    async def create_vm(self, resource_group: str, spec: VmSpec) -> OperationRecord:
+        try:
+            return await self._gateway.create_vm(resource_group, spec)
+        finally:
+            self._listings.mark(self._pool_uid)
+
+    async def delete_vm(self, vm: PoolVm, pool_uid: str, *, force: bool = False) -> OperationRecord:
+        try:
+            return await self._gateway.delete_vm(vm, pool_uid, force=force)
+        finally:
+            self._listings.mark(self._pool_uid)
+
+    async def reimage_vm(
+        self, vm: PoolVm, pool_uid: str, exact_version: str | None
+    ) -> OperationRecord:
+        try:
+            return await self._gateway.reimage_vm(vm, pool_uid, exact_version)
+        finally:
+            self._listings.mark(self._pool_uid)
+
+    async def wait_operation(self, record: OperationRecord, *, max_wait: float) -> OperationState:
+        try:
+            return await self._gateway.wait_operation(record, max_wait=max_wait)
+        finally:
+            self._listings.mark(self._pool_uid)
+
+    async def release_vm(self, vm: PoolVm, released_at: str) -> None:
+        try:
+            await self._gateway.release_vm(vm, released_at)
+        finally:
+            self._listings.mark(self._pool_uid)
+
+    async def retag_vm(self, vm: PoolVm, tags: dict[str, str]) -> None:
+        try:
+            await self._gateway.retag_vm(vm, tags)
+        finally:
+            self._listings.mark(self._pool_uid)

@@ -1,0 +1,257 @@
+"""Pools sharing a resource group share its list: one list per window however many pools ask,
+one list in flight for pools asking at once, and never a list older than a pool's own write.
+
+The fake Azure counts lists in the shared log; the window's clock is the test's.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field, replace
+from datetime import timedelta
+
+import pytest
+from test_reconcile_fakes import RG, FakeAzure, World, pool_object, vm
+from test_reconcile_list_lag import LAG, LaggingAzure, lagging_world
+
+from vmroll.azure.errors import TransientAzureError
+from vmroll.azure.lro import LroKind, OperationRecord
+from vmroll.azure.vms import PoolVm
+from vmroll.plan.ownership import POOL_UID_TAG, PoolIdentity
+from vmroll.reconcile.inputs import AccountView, Next
+from vmroll.reconcile.listing import observe_pool
+from vmroll.reconcile.memory import PoolMemory
+from vmroll.reconcile.pool_pass import PoolPass
+from vmroll.reconcile.shared_listing import GroupListings, SharedReads
+
+WINDOW = 30.0
+CONNECTION = "connection-a"
+
+
+@dataclass
+class Clock:
+    now: float = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def identity(n: int) -> PoolIdentity:
+    return PoolIdentity(namespace="team", name=f"pool{n}", uid=f"uid-{n}")
+
+
+def fleet(pools: int, vms_each: int) -> FakeAzure:
+    azure = FakeAzure([])
+    for n in range(pools):
+        for i in range(vms_each):
+            name = f"pool{n}-{i}"
+            azure.vms[name] = vm(name, f"uid-{n}", {POOL_UID_TAG: f"uid-{n}"})
+    return azure
+
+
+@dataclass
+class BlockedList(FakeAzure):
+    """Lists wait for `release`: pools that ask meanwhile find the list in flight."""
+
+    release: asyncio.Event = field(default_factory=asyncio.Event)
+    error: TransientAzureError | None = None
+
+    async def list_group_vms(self, resource_group: str) -> tuple[PoolVm, ...]:
+        self.log.append("list")
+        await self.release.wait()
+        if self.error is not None:
+            raise self.error
+        return tuple(self.vms.values())
+
+
+async def test_pools_in_one_group_cost_one_list_per_window() -> None:
+    azure, clock = fleet(pools=20, vms_each=3), Clock()
+    listings = GroupListings(WINDOW, clock)
+
+    for n in range(20):
+        gateway = listings.for_pool(azure, CONNECTION, f"uid-{n}")
+        seen = await observe_pool(gateway, RG, identity(n), PoolMemory())
+        assert sorted(seen.owned) == [f"pool{n}-0", f"pool{n}-1", f"pool{n}-2"]
+        clock.now += 1.0
+    assert azure.log.count("list") == 1
+
+    clock.now += WINDOW
+    for n in range(20):
+        await listings.for_pool(azure, CONNECTION, f"uid-{n}").list_pool_vms(RG, identity(n))
+    assert azure.log.count("list") == 2
+
+
+async def test_pools_asking_at_once_share_the_list_in_flight() -> None:
+    azure = BlockedList([])
+    azure.vms = fleet(pools=5, vms_each=2).vms
+    listings = GroupListings(WINDOW, Clock())
+    asking = [
+        asyncio.create_task(
+            observe_pool(
+                listings.for_pool(azure, CONNECTION, f"uid-{n}"), RG, identity(n), PoolMemory()
+            )
+        )
+        for n in range(5)
+    ]
+    await asyncio.sleep(0)
+    azure.release.set()
+
+    seen = await asyncio.gather(*asking)
+
+    assert azure.log.count("list") == 1
+    assert [sorted(s.owned) for s in seen] == [[f"pool{n}-0", f"pool{n}-1"] for n in range(5)]
+
+
+async def test_a_failed_list_reaches_every_pool_waiting_on_it_and_is_not_kept() -> None:
+    azure = BlockedList([], error=TransientAzureError("list: ServiceRequestError: reset"))
+    listings = GroupListings(WINDOW, Clock())
+    asking = [
+        asyncio.create_task(listings.for_pool(azure, CONNECTION, f"uid-{n}").list_group_vms(RG))
+        for n in range(3)
+    ]
+    await asyncio.sleep(0)
+    azure.release.set()
+
+    results = await asyncio.gather(*asking, return_exceptions=True)
+
+    assert all(isinstance(r, TransientAzureError) for r in results)
+    azure.error = None
+    await listings.for_pool(azure, CONNECTION, "uid-0").list_group_vms(RG)
+    assert azure.log.count("list") == 2
+
+
+async def test_a_pools_own_write_makes_its_next_observation_fresh_and_no_other_pools() -> None:
+    azure, clock = fleet(pools=2, vms_each=1), Clock()
+    listings = GroupListings(WINDOW, clock)
+    writer = listings.for_pool(azure, CONNECTION, "uid-0")
+    other = listings.for_pool(azure, CONNECTION, "uid-1")
+    await writer.list_group_vms(RG)
+
+    [own] = (await writer.list_pool_vms(RG, identity(0))).owned
+    await writer.delete_vm(own, "uid-0")
+    await other.list_group_vms(RG)
+    assert azure.log.count("list") == 1
+
+    seen = await writer.list_pool_vms(RG, identity(0))
+    assert azure.log.count("list") == 2
+    assert [v.provisioning_state for v in seen.owned] == ["Deleting"]
+    await other.list_group_vms(RG)
+    assert azure.log.count("list") == 2
+
+    # A pool whose VMs the list shows changing lists at each pass until they are at rest.
+    assert (await writer.list_pool_vms(RG, identity(0))).owned == seen.owned
+    assert azure.log.count("list") == 3
+    await writer.wait_operation(OperationRecord(LroKind.DELETE, own.resource_id, "t"), max_wait=0)
+    assert (await writer.list_pool_vms(RG, identity(0))).owned == ()
+    await writer.list_group_vms(RG)
+    await other.list_group_vms(RG)
+    assert azure.log.count("list") == 4
+
+
+async def test_a_list_in_flight_since_before_a_write_does_not_serve_the_writer() -> None:
+    azure = BlockedList([])
+    azure.vms = fleet(pools=1, vms_each=1).vms
+    listings = GroupListings(WINDOW, Clock())
+    writer = listings.for_pool(azure, CONNECTION, "uid-0")
+    before = asyncio.create_task(writer.list_group_vms(RG))
+    await asyncio.sleep(0)
+
+    await writer.wait_operation(
+        OperationRecord(LroKind.CREATE, "/vms/pool0-0", "token"), max_wait=0
+    )
+    after = asyncio.create_task(writer.list_group_vms(RG))
+    await asyncio.sleep(0)
+    azure.release.set()
+    await asyncio.gather(before, after)
+
+    assert azure.log.count("list") == 2
+
+
+async def test_accounts_never_share_a_list_and_groups_are_apart() -> None:
+    azure = fleet(pools=1, vms_each=1)
+    listings = GroupListings(WINDOW, Clock())
+
+    await listings.for_pool(azure, CONNECTION, "uid-0").list_group_vms(RG)
+    await listings.for_pool(azure, "connection-b", "uid-0").list_group_vms(RG)
+    await listings.for_pool(azure, CONNECTION, "uid-0").list_group_vms("rg-other")
+    await listings.for_pool(azure, CONNECTION, "uid-1").list_group_vms(RG.upper())
+
+    assert azure.log.count("list") == 3
+
+
+async def test_what_is_kept_is_forgotten_a_window_later() -> None:
+    azure, clock = fleet(pools=1, vms_each=1), Clock()
+    listings = GroupListings(WINDOW, clock)
+    gateway = listings.for_pool(azure, CONNECTION, "uid-0")
+    await gateway.list_group_vms(RG)
+    await gateway.retag_vm(azure.vms["pool0-0"], {POOL_UID_TAG: "uid-0"})
+    assert len(listings) == 2
+
+    clock.now += WINDOW
+    await listings.for_pool(azure, CONNECTION, "uid-9").list_group_vms("rg-other")
+
+    assert len(listings) == 1
+
+
+def shared_pass(world: World, gateway: SharedReads) -> PoolPass:
+    base = world.pass_()
+    assert isinstance(base.account, AccountView)
+    return replace(base, account=replace(base.account, gateway=gateway))
+
+
+@pytest.mark.parametrize(("replicas", "max_surge", "max_unavailable"), [(3, 1, 0), (4, 2, 1)])
+async def test_pools_sharing_a_lagging_list_make_no_vm_twice_and_stay_in_their_surge_bound(
+    replicas: int, max_surge: int, max_unavailable: int
+) -> None:
+    """Two pools of one group roll on a list that lags writes, shared for a window far longer
+    than the rollout: each settles, rolls, never makes a VM twice, and lists no more at rest."""
+    first = lagging_world(replicas, max_surge, max_unavailable)
+    azure = first.azure
+    assert isinstance(azure, LaggingAzure)
+    second = World(log=first.log, pool=pool_object(replicas))
+    second.pool["metadata"].update(name="api", uid="uid-2")
+    second.pool["spec"]["strategy"] = first.pool["spec"]["strategy"]
+    worlds = (first, second)
+    clock = Clock()
+    listings = GroupListings(3600.0, clock)
+
+    async def run_until_settled() -> None:
+        settled: set[int] = set()
+        for _ in range(120):
+            for n, world in enumerate(worlds):
+                world.now = azure.now
+                uid = world.pool["metadata"]["uid"]
+                gateway = listings.for_pool(azure, CONNECTION, uid)
+                if (await shared_pass(world, gateway).run()).next is Next.SETTLED:
+                    settled.add(n)
+            if settled == {0, 1}:
+                return
+            settled.clear()
+            azure.now += timedelta(seconds=1)
+            clock.now += 1.0
+        raise AssertionError(f"the pools never settled: {first.log[-30:]}")
+
+    await run_until_settled()
+    owners = [vm.pool_uid for vm in azure.vms.values()]
+    assert sorted(owners) == ["uid-1"] * replicas + ["uid-2"] * replicas
+    creates_before = sum(e.startswith("create") for e in first.log)
+    azure.peak = len(azure.vms)
+    for world in worlds:
+        world.pool["spec"]["template"]["vmSize"] = "Standard_D4s_v5"
+        world.pool["metadata"]["generation"] = 2
+
+    await run_until_settled()
+
+    creates = [e for e in first.log if e.startswith("create")][creates_before:]
+    assert len(creates) == len(set(creates)) == 2 * replicas
+    assert azure.peak <= 2 * (replicas + max_surge)
+    assert len(azure.vms) == 2 * replicas
+    # Once the list no longer shows the deleted VMs, ten passes at rest cost one list at most.
+    azure.now += 2 * LAG
+    lists = first.log.count("list")
+    for _ in range(5):
+        for world in worlds:
+            world.now = azure.now
+            gateway = listings.for_pool(azure, CONNECTION, world.pool["metadata"]["uid"])
+            assert (await shared_pass(world, gateway).run()).next is Next.SETTLED
+    assert first.log.count("list") <= lists + 1
