@@ -48,7 +48,8 @@ async def account_view(
         connection = await connection_for(state, account)
     except AccountConfigError as error:
         return AccountProblem(error.reason, f"AzureAccount {name} is not usable: {error.message}")
-    gateway = await leases.enter_async_context(state.azure.borrow(connection))
+    borrowed = state.azure.borrow(connection, location=pool.spec.location)
+    gateway = await leases.enter_async_context(borrowed)
     return AccountView(name, account.spec, gateway)
 
 
