@@ -38,7 +38,7 @@ from vmroll.devstack.stack import DevStack, DevStackError
 from vmroll.emulator.catalog import default_catalog_data, parse_catalog
 
 TIMEOUT_SECONDS = 1800.0
-APPLY_ATTEMPTS = 10
+APPLY_SECONDS = 600.0
 ARM_WRITES, ARM_REFILL = 200, 10.0
 
 
@@ -54,16 +54,18 @@ def bench_catalog(directory: Path, vcpus: int) -> Path:
 
 
 def apply_all(dev: DevStack, path: Path) -> None:
-    """`kubectl apply` of every pool; again for those refused (on a loaded machine the
+    """`kubectl apply` of every pool; again while some are refused (on a loaded machine the
     admission webhook can time out), which does not stop the clock."""
-    for _ in range(APPLY_ATTEMPTS):
+    deadline = time.monotonic() + APPLY_SECONDS
+    while True:
         try:
             dev.kubectl_run("apply", "-f", str(path))
             return
         except DevStackError as error:
-            refused = str(error).count("\n") + 1
-            print(f"  {refused} pools refused by a timed-out webhook; applying again", flush=True)
-    raise SystemExit(f"pools still refused after {APPLY_ATTEMPTS} attempts")
+            if time.monotonic() > deadline:
+                raise SystemExit(f"pools still refused: {error}") from None
+            print(f"  some pools refused, applying again: ...{str(error)[-160:]}", flush=True)
+            time.sleep(2.0)
 
 
 def main() -> None:
