@@ -4,9 +4,10 @@ The reconcile package depends on `ComputeGateway` and on the data that crosses i
 SDK or on how the gateway is built (an import-linter contract holds it to that), so that a pass
 is tested with a fake and every Azure call goes through the one place that resolves images once
 per interval, spends the write budget (fed by the headroom Azure reports, held back by a 429),
-paces operation polls, records long-running operations and classifies errors (`TransientAzureError`, `TerminalAzureError`,
-`AzureAccessError`). The real gateway is built by `AzureGateways` (azure/gateway.py), the one
-factory that the operator and the integration tests both use.
+paces operation polls, records long-running operations and classifies errors
+(`TransientAzureError`, `TerminalAzureError`, `AzureAccessError`). The real gateway is built by
+`AzureGateways` (azure/gateway.py), the one factory that the operator and the integration tests
+both use.
 """
 
 from __future__ import annotations
