@@ -1,4 +1,5 @@
-"""The per-subscription write budget, driven by a hand-moved clock."""
+"""The per-subscription write budget, driven by a hand-moved clock: Azure's buckets, pacing from
+the headroom Azure reports, round-robin between pools, and `max_wait` for queued callers."""
 
 from __future__ import annotations
 
@@ -6,7 +7,18 @@ import asyncio
 
 import pytest
 
-from vmroll.azure.budget import BudgetSettings, WriteBudget, WriteBudgetExhausted, WriteBudgets
+from vmroll.azure.budget import (
+    ArmBucket,
+    BudgetSettings,
+    ComputePolicy,
+    Limit,
+    Write,
+    WriteBudget,
+    WriteBudgetExhausted,
+    WriteBudgets,
+    bucket_keys,
+)
+from vmroll.azure.headroom import Headroom, feed_budget, read_headroom
 
 
 class FakeTime:
@@ -23,83 +35,342 @@ class FakeTime:
 
 
 def budget(
-    time: FakeTime, capacity: float = 3, refill: float = 1, max_wait: float = 10
+    time: FakeTime,
+    capacity: float = 3,
+    refill: float = 1,
+    max_wait: float = 10,
+    reserve: float = 0,
 ) -> WriteBudget:
-    settings = BudgetSettings(capacity=capacity, refill_per_second=refill, max_wait=max_wait)
+    limit = Limit(capacity, refill)
+    settings = BudgetSettings(arm=limit, compute=limit, reserve=reserve, max_wait=max_wait)
     return WriteBudget(settings, clock=time.clock, sleep=time.sleep)
+
+
+def create(pool: str = "a", region: str = "westeurope") -> Write:
+    return Write(pool, ArmBucket.WRITES, ComputePolicy.PUT_VM, region)
+
+
+def delete(pool: str = "a", region: str = "westeurope") -> Write:
+    return Write(pool, ArmBucket.DELETES, ComputePolicy.DELETE_VM, region)
 
 
 async def test_burst_up_to_capacity_without_waiting() -> None:
     time = FakeTime()
     bucket = budget(time)
     for _ in range(3):
-        await bucket.acquire()
+        await bucket.acquire(create())
     assert time.slept == []
-    assert bucket.available() == 0
+    assert bucket.headroom(create()) == 0
 
 
 async def test_next_write_waits_for_refill() -> None:
     time = FakeTime()
     bucket = budget(time, refill=0.5)
     for _ in range(3):
-        await bucket.acquire()
-    await bucket.acquire()
+        await bucket.acquire(create())
+    await bucket.acquire(create())
     assert time.slept == [2.0]
 
 
 async def test_refill_never_exceeds_capacity() -> None:
     time = FakeTime()
     bucket = budget(time)
-    await bucket.acquire()
+    await bucket.acquire(create())
     time.now += 3600
-    assert bucket.available() == 3
+    assert bucket.headroom(create()) == 3
 
 
-async def test_wait_beyond_max_wait_raises_without_spending() -> None:
+async def test_defaults_are_azures_published_limits() -> None:
     time = FakeTime()
-    bucket = budget(time, capacity=1, refill=0.01, max_wait=10)
-    await bucket.acquire()
-    with pytest.raises(WriteBudgetExhausted) as raised:
-        await bucket.acquire()
-    assert raised.value.retry_after == pytest.approx(100.0)
+    bucket = WriteBudget(BudgetSettings(), clock=time.clock, sleep=time.sleep)
+    assert bucket.headroom(delete()) == 200 - 10  # ARM deletes: 200, 10 left to others
+    for _ in range(190):
+        await bucket.acquire(create())
     assert time.slept == []
+    assert bucket.wait_needed(create()) == pytest.approx(0.1)  # ARM writes refill 10/s
+    assert bucket.headroom(delete()) == 190  # deletes are another ARM bucket
+    time.now += 60
+    assert bucket.headroom(create()) == 190
+    bucket.report(("compute", "westeurope", "PutVM"), 15)
+    assert bucket.headroom(create()) == 5
+    time.now += 6
+    assert bucket.headroom(create()) == pytest.approx(15 + 50 - 10)  # PutVM: 500 a minute
 
 
-async def test_time_queued_behind_other_writes_counts_against_max_wait() -> None:
-    class QueueingTime(FakeTime):
-        async def sleep(self, seconds: float) -> None:
-            await asyncio.sleep(0)  # the other caller arrives and queues meanwhile
-            await super().sleep(seconds)
-
-    time = QueueingTime()
-    bucket = WriteBudget(
-        BudgetSettings(capacity=1, refill_per_second=0.125, max_wait=10),
-        clock=time.clock,
-        sleep=time.sleep,
+async def test_a_write_draws_on_arm_and_on_computes_policy_in_its_region() -> None:
+    assert bucket_keys(create(region="West Europe")) == (
+        ("arm", "writes"),
+        ("compute", "westeurope", "PutVM"),
     )
-    await bucket.acquire()
-    first, second = await asyncio.gather(bucket.acquire(), bucket.acquire(), return_exceptions=True)
-    assert first is None
-    assert isinstance(second, WriteBudgetExhausted)
-    assert second.retry_after == pytest.approx(8.0)
-    assert time.slept == [8.0]
+    assert bucket_keys(Write("a", ArmBucket.WRITES, None, "")) == (("arm", "writes"),)
+    time = FakeTime()
+    bucket = budget(time, capacity=2)
+    bucket.report(("compute", "westeurope", "DeleteVM"), 0)
+    assert bucket.headroom(delete()) == 0
+    assert bucket.headroom(delete(region="northeurope")) == 2
+    assert bucket.headroom(create()) == 2
 
 
-async def test_throttled_write_blocks_the_subscription_for_retry_after() -> None:
+@pytest.mark.parametrize(
+    ("reported", "headroom", "wait"),
+    [
+        pytest.param(200, 190, 0.0, id="azure-agrees"),
+        pytest.param(50, 40, 0.0, id="others-spent-some"),
+        pytest.param(10, 0, 0.1, id="only-the-reserve-left"),
+        pytest.param(0, 0, 1.1, id="empty"),
+    ],
+)
+async def test_pacing_follows_the_headroom_azure_reports(
+    reported: int, headroom: float, wait: float
+) -> None:
+    time = FakeTime()
+    bucket = WriteBudget(BudgetSettings(reserve=10), clock=time.clock, sleep=time.sleep)
+    bucket.report(("arm", "writes"), reported)
+    assert bucket.headroom(create()) == headroom
+    assert bucket.wait_needed(create()) == pytest.approx(wait)
+    await bucket.acquire(create())
+    assert sum(time.slept) == pytest.approx(wait)
+
+
+async def test_a_report_never_raises_the_count() -> None:
+    time = FakeTime()
+    bucket = budget(time, capacity=5)
+    for _ in range(4):
+        await bucket.acquire(create())
+    bucket.report(("arm", "writes"), 5)
+    assert bucket.headroom(create()) == 1
+
+
+async def test_throttled_write_blocks_its_buckets_for_retry_after() -> None:
     time = FakeTime()
     bucket = budget(time, capacity=5, refill=1, max_wait=60)
-    bucket.defer(30)
-    assert bucket.wait_needed() == pytest.approx(30)
+    bucket.defer(bucket_keys(create()), 30)
+    assert bucket.wait_needed(create()) == pytest.approx(31)
     time.now += 30
-    assert bucket.available() == 0
+    assert bucket.headroom(create()) == 0
     time.now += 2
-    assert bucket.available() == 2
+    assert bucket.headroom(create()) == 2
+
+
+@pytest.mark.parametrize(
+    ("headroom", "blocked"),
+    [
+        pytest.param(
+            Headroom(arm={ArmBucket.WRITES: 0}, subscription={"PutVM": 900}, retry_after=7),
+            {"arm"},
+            id="arm-empty",
+        ),
+        pytest.param(
+            Headroom(
+                arm={ArmBucket.WRITES: 120},
+                subscription={"PutVM": 0},
+                resource={"PutVM": 5},
+                retry_after=7,
+            ),
+            {"compute"},
+            id="compute-subscription-empty",
+        ),
+        pytest.param(
+            Headroom(
+                arm={ArmBucket.WRITES: 120},
+                subscription={"PutVM": 900},
+                resource={"PutVM": 0},
+                retry_after=7,
+            ),
+            set(),
+            id="only-the-vms-own-bucket-empty",
+        ),
+        pytest.param(Headroom(retry_after=7), {"arm", "compute"}, id="no-headers"),
+    ],
+)
+async def test_a_429_holds_back_the_buckets_it_names(headroom: Headroom, blocked: set[str]) -> None:
+    time = FakeTime()
+    bucket = WriteBudget(BudgetSettings(reserve=0), clock=time.clock, sleep=time.sleep)
+    feed_budget(bucket, create(), 429, headroom)
+    arm_only = Write("a", ArmBucket.WRITES, None, "")
+    compute_only = Write("a", ArmBucket.DELETES, ComputePolicy.PUT_VM, "westeurope")
+    assert (bucket.wait_needed(arm_only) >= 7) == ("arm" in blocked)
+    assert (bucket.wait_needed(compute_only) >= 7) == ("compute" in blocked)
+
+
+async def test_pools_are_served_round_robin() -> None:
+    time = FakeTime()
+    bucket = budget(time, capacity=1, refill=1, max_wait=100)
+    await bucket.acquire(create("big"))
+    served: list[str] = []
+
+    async def write(pool: str) -> None:
+        await bucket.acquire(create(pool))
+        served.append(pool)
+
+    big = [asyncio.create_task(write("big")) for _ in range(6)]
+    await asyncio.sleep(0)
+    small = [asyncio.create_task(write("small")) for _ in range(2)]
+    late = asyncio.create_task(write("late"))
+    await asyncio.gather(*big, *small, late)
+    # One write a second; each pool with writes waiting gets one turn per round.
+    assert served[:6] == ["big", "small", "late", "big", "small", "big"]
+    assert served[6:] == ["big"] * 3
+    assert time.now == 1009.0
+
+
+async def test_a_small_pool_is_not_starved_by_a_huge_batch() -> None:
+    time = FakeTime()
+    bucket = budget(time, capacity=10, refill=1, max_wait=1000)
+    served: list[str] = []
+
+    async def write(pool: str) -> None:
+        await bucket.acquire(create(pool))
+        served.append(pool)
+
+    huge = [asyncio.create_task(write("huge")) for _ in range(200)]
+    await asyncio.sleep(0)
+    start = time.now
+    await write("small")
+    assert served.count("huge") <= 11  # the burst, then at most one turn before it
+    assert time.now - start <= 2.0
+    await asyncio.gather(*huge)
+
+
+async def test_writes_in_other_regions_pass_a_pool_waiting_for_an_empty_region() -> None:
+    time = FakeTime()
+    bucket = budget(time, capacity=5, refill=1, max_wait=100)
+    bucket.report(("compute", "westeurope", "PutVM"), 0)
+    waiting = asyncio.create_task(bucket.acquire(create("a", "westeurope")))
+    await asyncio.sleep(0)
+    await bucket.acquire(create("b", "northeurope"))
+    assert time.now == 1000.0
+    await waiting
+    assert time.now == 1001.0
+
+
+async def test_a_caller_beyond_max_wait_is_refused_at_once_counting_the_queue() -> None:
+    time = FakeTime()
+    bucket = budget(time, capacity=1, refill=1, max_wait=5)
+    await bucket.acquire(create())
+    queued = [asyncio.create_task(bucket.acquire(create())) for _ in range(5)]
+    await asyncio.sleep(0)
+    assert bucket.queued() == 5
+    with pytest.raises(WriteBudgetExhausted) as raised:
+        await bucket.acquire(create())
+    assert raised.value.retry_after == pytest.approx(6.0)
+    assert time.now == 1000.0  # refused before any time passed
+    await asyncio.gather(*queued)
+    assert time.now == 1005.0
+
+
+async def test_other_pools_queues_count_for_a_new_caller_as_round_robin_serves_them() -> None:
+    time = FakeTime()
+    bucket = budget(time, capacity=1, refill=1, max_wait=3)
+    await bucket.acquire(create("a"))
+    others = [asyncio.create_task(bucket.acquire(create("a"))) for _ in range(3)]
+    await asyncio.sleep(0)
+    # Pool b counts one turn of a ahead of it, not three, and is let in.
+    await bucket.acquire(create("b"))
+    assert time.now == 1002.0
+    outcomes = await asyncio.gather(*others, return_exceptions=True)
+    assert outcomes[:2] == [None, None]
+    assert isinstance(outcomes[2], WriteBudgetExhausted)  # b's turn came before it
+
+
+async def test_a_caller_pushed_back_by_later_pools_is_refused_at_its_deadline() -> None:
+    time = FakeTime()
+    bucket = budget(time, capacity=1, refill=1, max_wait=3)
+    await bucket.acquire(create("a"))
+
+    async def write(pool: str) -> tuple[str, float]:
+        try:
+            await bucket.acquire(create(pool))
+        except WriteBudgetExhausted:
+            return "refused", time.now
+        return "written", time.now
+
+    first = [asyncio.create_task(write("a")) for _ in range(3)]
+    await asyncio.sleep(0)
+    # a's second and third writes fit in 3 s when they arrive; then b and c arrive, and
+    # round-robin serves both before them: they are refused when their 3 s are up.
+    later = [asyncio.create_task(write(pool)) for pool in "bc"]
+    outcomes = await asyncio.gather(*first, *later)
+    assert outcomes == [
+        ("written", 1001.0),
+        ("refused", 1003.0),
+        ("refused", 1003.0),
+        ("written", 1002.0),
+        ("written", 1003.0),
+    ]
+
+
+async def test_a_cancelled_caller_leaves_the_queue() -> None:
+    time = FakeTime()
+    bucket = budget(time, capacity=1, refill=0.1, max_wait=100)
+    await bucket.acquire(create())
+    waiting = asyncio.create_task(bucket.acquire(create()))
+    await asyncio.sleep(0)
+    assert bucket.queued() == 1
+    waiting.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await waiting
+    assert bucket.queued() == 0
+    # The cancelled write took nothing: what is there is what refilled since.
+    assert bucket.headroom(create()) == pytest.approx(min(1.0, (time.now - 1000.0) * 0.1))
 
 
 async def test_subscriptions_have_separate_budgets_shared_by_their_pools() -> None:
     time = FakeTime()
-    budgets = WriteBudgets(BudgetSettings(capacity=1), clock=time.clock, sleep=time.sleep)
+    settings = BudgetSettings(arm=Limit(1, 1), reserve=0)
+    budgets = WriteBudgets(settings, clock=time.clock, sleep=time.sleep)
     assert budgets.for_subscription("SUB-A") is budgets.for_subscription("sub-a")
-    await budgets.for_subscription("sub-a").acquire()
-    assert budgets.for_subscription("sub-b").available() == 1
-    assert budgets.for_subscription("sub-a").available() == 0
+    await budgets.for_subscription("sub-a").acquire(create())
+    assert budgets.for_subscription("sub-b").headroom(create()) == 1
+    assert budgets.for_subscription("sub-a").headroom(create()) == 0
+
+
+@pytest.mark.parametrize(
+    ("headers", "expected"),
+    [
+        pytest.param(
+            {
+                "x-ms-ratelimit-remaining-subscription-writes": "199",
+                "x-ms-ratelimit-remaining-resource": (
+                    "Microsoft.Compute/PutVM;11,Microsoft.Compute/PutVM;1499"
+                ),
+                "Retry-After": "10",
+            },
+            Headroom(
+                arm={ArmBucket.WRITES: 199},
+                subscription={"PutVM": 1499},
+                resource={"PutVM": 11},
+                retry_after=10.0,
+            ),
+            id="emulator-create",
+        ),
+        pytest.param(
+            {"X-Ms-Ratelimit-Remaining-Subscription-Deletes": "3"},
+            Headroom(arm={ArmBucket.DELETES: 3}),
+            id="arm-delete-any-case",
+        ),
+        pytest.param(
+            {
+                "x-ms-ratelimit-remaining-resource": (
+                    "Microsoft.Compute/PutVM3Min;239,Microsoft.Compute/PutVM30Min;1199"
+                )
+            },
+            Headroom(subscription={"PutVM": 239}),
+            id="windowed-before-2024",
+        ),
+        pytest.param(
+            {"x-ms-ratelimit-remaining-resource": "Microsoft.Compute/HighCostGet;159"},
+            Headroom(subscription={"HighCostGet": 159}),
+            id="subscription-only",
+        ),
+        pytest.param(
+            {"x-ms-ratelimit-remaining-resource": "garbage;x,;3", "Retry-After": "soon"},
+            Headroom(),
+            id="unreadable-ignored",
+        ),
+    ],
+)
+def test_headroom_is_read_from_the_answers_headers(
+    headers: dict[str, str], expected: Headroom
+) -> None:
+    assert read_headroom(headers) == expected

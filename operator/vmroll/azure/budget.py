@@ -1,9 +1,30 @@
-"""One write budget per subscription, shared by every pool that writes to it.
+"""Write budgets per subscription: Azure's own buckets, kept in step with the headroom Azure
+reports, and shared fairly by the pools that write.
 
-ARM throttles writes per subscription and principal (a token bucket refilled each second), and
-a 429 from it stalls every pool in the subscription at once. vmroll spends its own bucket first,
-smaller than Azure's, so that many pools rolling together slow down instead of tripping Azure's
-limit; when Azure still answers 429, `defer` empties the bucket until the `Retry-After` passes.
+A write to a VM passes two of Azure's token buckets, and vmroll models both with Azure's
+published figures (the shared reference's errors_throttling.md, section 2, and
+tests/integration/azure_examples/compute_throttling.md):
+- ARM's, per subscription (and principal): `writes` (PUT, PATCH, POST) and `deletes`, each 200,
+  refilled 10 a second;
+- Compute's, per subscription and region, one per policy: Put VM (create), Update VM (reimage,
+  tag update) and Delete VM, each 1,500, refilled 500 a minute.
+Every answer says what is left of the buckets it was charged to; the pipeline reads it
+(headroom.py) and `report` lowers vmroll's count to Azure's, so that other clients of the
+subscription, a limit smaller than published or spending forgotten in a restart slow vmroll down
+before Azure answers 429. `reserve` tokens of each bucket are left to others. When Azure still
+throttles, `defer` empties the buckets it named until the `Retry-After` passes.
+
+Fairness: writes wait in one queue per pool, and the next token goes to the pool served least
+recently (a pool newly waiting first): round-robin, so a pool that asks for a hundred writes at
+once gets one turn per round like a pool that asks for one, and every pool's rollout progresses
+in every window, whatever the others ask. Who was served when is forgotten whenever no write
+waits.
+
+`max_wait` bounds a caller's whole wait, queue included. On arrival its wait is estimated from
+what is ahead of it (its own pool's queue and, under round-robin, at most as many turns of every
+other pool) and the refill of its buckets; a caller that would wait longer is refused at once
+(`WriteBudgetExhausted`, the estimate as `retry_after`). One that pools arriving later push back
+is refused at its deadline, never later.
 
 The clock and the sleep are injected so that tests drive time by hand; waits and refusals are
 reported to the observer (the operator's metrics).
@@ -12,8 +33,10 @@ reported to the observer (the operator's metrics).
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Collection
-from dataclasses import dataclass
+import enum
+from collections import deque
+from collections.abc import Awaitable, Callable, Collection, Iterable
+from dataclasses import dataclass, field
 
 from vmroll.azure.errors import TransientAzureError
 from vmroll.azure.observer import NOT_OBSERVED, AzureObserver
@@ -21,23 +44,104 @@ from vmroll.azure.observer import NOT_OBSERVED, AzureObserver
 Clock = Callable[[], float]
 Sleep = Callable[[float], Awaitable[None]]
 
+_EPSILON = 1e-9
+"""Waits below this are none: a timer woken at the computed instant must find its token."""
+
+
+class ArmBucket(enum.StrEnum):
+    """ARM's per-subscription buckets a write draws on, as its answers name them."""
+
+    WRITES = "writes"
+    DELETES = "deletes"
+
+
+class ComputePolicy(enum.StrEnum):
+    """Compute's write policies, named as in `x-ms-ratelimit-remaining-resource`."""
+
+    PUT_VM = "PutVM"
+    UPDATE_VM = "UpdateVM"
+    DELETE_VM = "DeleteVM"
+
+
+@dataclass(frozen=True)
+class Limit:
+    """One token bucket: `capacity` at once, then `refill_per_second`."""
+
+    capacity: float
+    refill_per_second: float
+
+
+ARM_WRITES = Limit(200.0, 10.0)
+COMPUTE_WRITES = Limit(1500.0, 500.0 / 60.0)
+
 
 @dataclass(frozen=True)
 class BudgetSettings:
-    """`capacity` writes at once, then `refill_per_second`; a caller waits at most `max_wait`,
-    queueing behind earlier callers included."""
+    """Azure's published limits; `reserve` tokens of each bucket are left to other clients; a
+    caller waits at most `max_wait` in all, queueing behind other writes included."""
 
-    capacity: float = 20.0
-    refill_per_second: float = 1.0
+    arm: Limit = ARM_WRITES
+    compute: Limit = COMPUTE_WRITES
+    reserve: float = 10.0
     max_wait: float = 10.0
+
+
+@dataclass(frozen=True)
+class Write:
+    """What one write asks of its subscription's budget, and whose queue it waits in."""
+
+    pool: str
+    arm: ArmBucket
+    policy: ComputePolicy | None
+    region: str
+
+
+BucketKey = tuple[str, ...]
+
+
+def bucket_keys(write: Write) -> tuple[BucketKey, ...]:
+    arm: BucketKey = ("arm", write.arm.value)
+    if write.policy is None:
+        return (arm,)
+    return arm, ("compute", write.region.replace(" ", "").lower(), write.policy.value)
 
 
 class WriteBudgetExhausted(TransientAzureError):
     """No write fits in the wait a caller accepts; retry after `retry_after` seconds."""
 
 
+class _Bucket:
+    def __init__(self, limit: Limit, now: float) -> None:
+        self.limit = limit
+        self.tokens = limit.capacity
+        self.updated = now
+        self.blocked_until = float("-inf")
+
+    def refill(self, now: float) -> None:
+        start = max(self.updated, min(now, self.blocked_until))
+        if now > start:
+            gained = (now - start) * self.limit.refill_per_second
+            self.tokens = min(self.limit.capacity, self.tokens + gained)
+        self.updated = max(self.updated, now)
+
+    def wait_for(self, count: float, reserve: float, now: float) -> float:
+        """Seconds until `count` tokens above `reserve` are there."""
+        self.refill(now)
+        blocked = max(0.0, self.blocked_until - now)
+        missing = max(0.0, count + reserve - self.tokens)
+        return blocked + missing / self.limit.refill_per_second
+
+
+@dataclass(eq=False)
+class _Waiter:
+    keys: tuple[BucketKey, ...]
+    deadline: float
+    arrival: int
+    granted: asyncio.Future[None] = field(repr=False)
+
+
 class WriteBudget:
-    """An async token bucket; callers queue in arrival order."""
+    """The buckets of one subscription, and the writes queued for them per pool."""
 
     def __init__(
         self,
@@ -51,54 +155,179 @@ class WriteBudget:
         self._clock = clock
         self._sleep = sleep
         self._observer = observer
-        self._tokens = settings.capacity
-        self._updated = clock()
-        self._blocked_until = self._updated
-        self._lock = asyncio.Lock()
+        self._buckets: dict[BucketKey, _Bucket] = {}
+        self._queues: dict[str, deque[_Waiter]] = {}
+        """Pools with writes waiting."""
+        self._last_served: dict[str, int] = {}
+        """The grant (a sequence number) each pool had last, while writes wait."""
+        self._sequence = 0
+        self._timer: asyncio.Task[None] | None = None
+        self._timer_at = float("inf")
 
-    def available(self) -> float:
-        """Writes that could start now without waiting."""
-        self._refill()
-        return self._tokens
-
-    def wait_needed(self) -> float:
-        """Seconds until one write fits."""
-        self._refill()
+    def headroom(self, write: Write) -> float:
+        """Writes like `write` that could start now, the reserve left aside."""
         now = self._clock()
-        blocked = max(0.0, self._blocked_until - now)
-        missing = max(0.0, 1.0 - self._tokens)
-        return max(blocked, missing / self._settings.refill_per_second)
+        counts = []
+        for key in bucket_keys(write):
+            bucket = self._bucket(key)
+            bucket.refill(now)
+            blocked = bucket.blocked_until > now
+            counts.append(0.0 if blocked else bucket.tokens - self._settings.reserve)
+        return max(0.0, min(counts))
 
-    async def acquire(self) -> None:
-        """Take one write, waiting up to `max_wait` in all (the queue included); beyond it
-        raise `WriteBudgetExhausted`."""
-        arrived = self._clock()
-        async with self._lock:
-            wait = self.wait_needed()
-            if self._clock() - arrived + wait > self._settings.max_wait:
-                self._observer.budget_exhausted()
-                raise WriteBudgetExhausted(
-                    f"write budget exhausted; next write in {wait:.1f}s", retry_after=wait
-                )
-            if wait > 0:
-                self._observer.budget_wait(wait)
-                await self._sleep(wait)
-                self._refill()
-            self._tokens = max(0.0, self._tokens - 1.0)
-
-    def defer(self, seconds: float) -> None:
-        """Azure throttled a write: no write from this subscription for `seconds`."""
-        self._refill()
-        self._tokens = 0.0
-        self._blocked_until = max(self._blocked_until, self._clock() + seconds)
-
-    def _refill(self) -> None:
+    def wait_needed(self, write: Write) -> float:
+        """Seconds until one write like `write` fits, not counting writes queued."""
         now = self._clock()
-        start = max(self._updated, min(now, self._blocked_until))
-        if now > start:
-            gained = (now - start) * self._settings.refill_per_second
-            self._tokens = min(self._settings.capacity, self._tokens + gained)
-        self._updated = now
+        return self._wait_for(bucket_keys(write), 1.0, now)
+
+    def queued(self) -> int:
+        return sum(len(queue) for queue in self._queues.values())
+
+    async def acquire(self, write: Write) -> None:
+        """Take one token of each bucket `write` draws on, waiting up to `max_wait` in all (the
+        queue included); beyond it raise `WriteBudgetExhausted`, at once when foreseeable."""
+        now = self._clock()
+        keys = bucket_keys(write)
+        if not self._queues and self._wait_for(keys, 1.0, now) <= _EPSILON:
+            self._take(keys)
+            return
+        estimate = self._estimate(write.pool, keys, now)
+        if estimate > self._settings.max_wait:
+            raise self._exhausted(estimate)
+        self._sequence += 1
+        future = asyncio.get_running_loop().create_future()
+        waiter = _Waiter(keys, now + self._settings.max_wait, self._sequence, future)
+        self._queues.setdefault(write.pool, deque()).append(waiter)
+        self._wake()
+        try:
+            await waiter.granted
+        except asyncio.CancelledError:
+            self._withdraw(write.pool, waiter)
+            raise
+        self._observer.budget_wait(self._clock() - now)
+
+    def report(self, key: BucketKey, remaining: float) -> None:
+        """Azure said `remaining` tokens are left in this bucket: never count more."""
+        bucket = self._bucket(key)
+        bucket.refill(self._clock())
+        bucket.tokens = min(bucket.tokens, max(0.0, remaining))
+
+    def defer(self, keys: Iterable[BucketKey], seconds: float) -> None:
+        """Azure throttled a write on these buckets: none is spent for `seconds`."""
+        now = self._clock()
+        for key in keys:
+            bucket = self._bucket(key)
+            bucket.refill(now)
+            bucket.tokens = 0.0
+            bucket.blocked_until = max(bucket.blocked_until, now + seconds)
+
+    def _bucket(self, key: BucketKey) -> _Bucket:
+        bucket = self._buckets.get(key)
+        if bucket is None:
+            limit = self._settings.arm if key[0] == "arm" else self._settings.compute
+            bucket = self._buckets[key] = _Bucket(limit, self._clock())
+        return bucket
+
+    def _wait_for(self, keys: tuple[BucketKey, ...], count: float, now: float) -> float:
+        reserve = self._settings.reserve
+        return max(self._bucket(key).wait_for(count, reserve, now) for key in keys)
+
+    def _take(self, keys: tuple[BucketKey, ...]) -> None:
+        for key in keys:
+            bucket = self._bucket(key)
+            bucket.tokens = max(0.0, bucket.tokens - 1.0)
+
+    def _estimate(self, pool: str, keys: tuple[BucketKey, ...], now: float) -> float:
+        """An upper bound of the wait of a write arriving now: every write that round-robin can
+        serve before it is counted as if it drew on the same buckets."""
+        own = len(self._queues.get(pool, ()))
+        others = sum(
+            min(len(queue), own + 1) for name, queue in self._queues.items() if name != pool
+        )
+        return self._wait_for(keys, own + others + 1.0, now)
+
+    def _exhausted(self, retry_after: float) -> WriteBudgetExhausted:
+        self._observer.budget_exhausted()
+        return WriteBudgetExhausted(
+            f"write budget exhausted; next write in {retry_after:.1f}s", retry_after=retry_after
+        )
+
+    def _withdraw(self, pool: str, waiter: _Waiter) -> None:
+        queue = self._queues.get(pool)
+        if queue is not None and waiter in queue:
+            queue.remove(waiter)
+            if not queue:
+                del self._queues[pool]
+        self._wake()
+
+    def _wake(self) -> None:
+        """Serve what can be served now, refuse what is due, and sleep until the next event."""
+        now = self._clock()
+        self._serve(now)
+        self._expire(now)
+        if not self._queues:
+            if self._timer is not None:
+                self._timer.cancel()
+                self._timer, self._timer_at = None, float("inf")
+            return
+        at = now + self._next_event(now)
+        if self._timer is None or at < self._timer_at:
+            if self._timer is not None:
+                self._timer.cancel()
+            self._timer_at = at
+            self._timer = asyncio.get_running_loop().create_task(self._sleep_until(at))
+
+    async def _sleep_until(self, at: float) -> None:
+        await self._sleep(max(0.0, at - self._clock()))
+        self._timer, self._timer_at = None, float("inf")
+        self._wake()
+
+    def _serve(self, now: float) -> None:
+        while True:
+            for queue in self._queues.values():
+                while queue and queue[0].granted.done():
+                    queue.popleft()  # its caller was cancelled
+            self._drop_empty()
+            chosen = next(
+                (
+                    pool
+                    for pool in sorted(self._queues, key=self._turn)
+                    if self._wait_for(self._queues[pool][0].keys, 1.0, now) <= _EPSILON
+                ),
+                None,
+            )
+            if chosen is None:
+                return
+            waiter = self._queues[chosen].popleft()
+            self._take(waiter.keys)
+            self._sequence += 1
+            self._last_served[chosen] = self._sequence
+            waiter.granted.set_result(None)
+
+    def _turn(self, pool: str) -> tuple[int, int]:
+        """Least recently served first; pools not served yet in the order they came."""
+        return self._last_served.get(pool, 0), self._queues[pool][0].arrival
+
+    def _expire(self, now: float) -> None:
+        for pool, queue in list(self._queues.items()):
+            for waiter in [w for w in queue if w.deadline <= now + _EPSILON]:
+                queue.remove(waiter)
+                if not waiter.granted.done():
+                    estimate = self._estimate(pool, waiter.keys, now)
+                    waiter.granted.set_exception(self._exhausted(estimate))
+        self._drop_empty()
+
+    def _drop_empty(self) -> None:
+        for pool in [pool for pool, queue in self._queues.items() if not queue]:
+            del self._queues[pool]
+        if not self._queues:
+            self._last_served.clear()
+
+    def _next_event(self, now: float) -> float:
+        heads = [queue[0] for queue in self._queues.values()]
+        ready = min(self._wait_for(head.keys, 1.0, now) for head in heads)
+        deadline = min(w.deadline for queue in self._queues.values() for w in queue) - now
+        return max(0.0, min(ready, deadline))
 
 
 class WriteBudgets:

@@ -1,8 +1,10 @@
 """`CaptureGateway`: what an image capture may ask of Azure, and the real one behind it.
 
 The capture pass depends on the Protocol only. The real gateway shares what `AzureGateways`
-owns (the connection's SDK clients and the subscription's write budget), so that captures and
-pools of one subscription draw on one budget and back off together on a 429.
+owns (the connection's SDK clients, the subscription's write budget and the operation polls'
+pacing), so that captures and pools of one subscription draw on one budget and back off together
+on a 429. A capture's writes draw on ARM's write bucket only: they are a handful per image, and
+no VM URL names the region whose Compute buckets they would also count against.
 """
 
 from __future__ import annotations
@@ -12,12 +14,12 @@ from contextlib import asynccontextmanager
 from typing import Protocol, TypeVar
 
 from vmroll.azure import captures
-from vmroll.azure.budget import WriteBudget
+from vmroll.azure.budget import ArmBucket, Write, WriteBudget
 from vmroll.azure.captures import DefinitionInfo, SourceInfo, VersionInfo, VersionRequest
 from vmroll.azure.clients import AzureClients
-from vmroll.azure.errors import TransientAzureError
-from vmroll.azure.gateway import AzureGateways
+from vmroll.azure.gateway import AzureGateways, paced_write
 from vmroll.azure.lro import OperationRecord, OperationState, Poller, wait
+from vmroll.azure.poll_pacing import PollPacer
 from vmroll.azure.settings import AccountConnection
 
 T = TypeVar("T")
@@ -52,8 +54,8 @@ class CaptureGateway(Protocol):
 
 
 class AzureCaptureGateway:
-    def __init__(self, clients: AzureClients, budget: WriteBudget) -> None:
-        self._clients, self._budget = clients, budget
+    def __init__(self, clients: AzureClients, budget: WriteBudget, polls: PollPacer) -> None:
+        self._clients, self._budget, self._polls = clients, budget, polls
 
     async def read_source(self, vm_id: str) -> SourceInfo | None:
         return await captures.read_source(self._clients.compute, vm_id)
@@ -68,17 +70,19 @@ class AzureCaptureGateway:
         return await captures.read_version(self._clients.compute, image_id, name)
 
     async def deallocate(self, vm_id: str) -> OperationRecord:
-        return await self._write(lambda: captures.begin_deallocate(self._clients.compute, vm_id))
+        compute = self._clients.compute
+        return await self._write(vm_id, lambda: captures.begin_deallocate(compute, vm_id))
 
     async def generalize(self, vm_id: str) -> None:
-        await self._write(lambda: captures.generalize(self._clients.compute, vm_id))
+        await self._write(vm_id, lambda: captures.generalize(self._clients.compute, vm_id))
 
     async def create_version(
         self, image_id: str, name: str, location: str, request: VersionRequest
     ) -> OperationRecord:
         compute = self._clients.compute
         return await self._write(
-            lambda: captures.begin_create_version(compute, image_id, name, location, request)
+            f"{image_id}/versions/{name}",
+            lambda: captures.begin_create_version(compute, image_id, name, location, request),
         )
 
     async def wait_operation(self, record: OperationRecord, *, max_wait: float) -> OperationState:
@@ -92,16 +96,13 @@ class AzureCaptureGateway:
             resume,
             resource_manager=self._clients.connection.endpoint.base_url,
             max_wait=max_wait,
+            polls=self._polls,
         )
 
-    async def _write(self, send: Callable[[], Awaitable[T]]) -> T:
-        await self._budget.acquire()
-        try:
-            return await send()
-        except TransientAzureError as error:
-            if error.code == "TooManyRequests" and error.retry_after:
-                self._budget.defer(error.retry_after)
-            raise
+    async def _write(self, resource_id: str, send: Callable[[], Awaitable[T]]) -> T:
+        """`resource_id` (the VM or the version written) is also the queue the write waits in."""
+        write = Write(resource_id, ArmBucket.WRITES, None, "")
+        return await paced_write(self._budget, self._polls, write, resource_id, send)
 
 
 @asynccontextmanager
@@ -110,6 +111,5 @@ async def borrow_captures(
 ) -> AsyncIterator[CaptureGateway]:
     """The connection's capture gateway, its clients open until the block ends."""
     async with gateways.clients.borrow(connection) as clients:
-        yield AzureCaptureGateway(
-            clients, gateways.budgets.for_subscription(connection.subscription_id)
-        )
+        budget = gateways.budgets.for_subscription(connection.subscription_id)
+        yield AzureCaptureGateway(clients, budget, gateways.polls)

@@ -3,7 +3,7 @@
 Each connection gets one credential and one client per SDK, each client with its own transport
 (see transport.py), pointed at the connection's ARM endpoint and token scope, carrying vmroll's
 user agent, the bounded `Retry-After` policy and, after it, the policy that counts every attempt
-for the operator's metrics.
+for the operator's metrics and the one that reads Azure's remaining counts from every answer.
 
 A pass borrows the clients for as long as it uses them (`ClientCache.borrow`). When an account's
 credentials rotate or the account is deleted, its old connection is discarded: it is dropped at
@@ -25,7 +25,7 @@ from azure.mgmt.marketplaceordering.aio import MarketplaceOrderingAgreements
 from vmroll import __version__
 from vmroll.azure.credentials import build_credential
 from vmroll.azure.observer import NOT_OBSERVED, AzureObserver
-from vmroll.azure.request_policy import RequestCountingPolicy
+from vmroll.azure.request_policy import HeadroomPolicy, RequestCountingPolicy
 from vmroll.azure.retry import BoundedRetryAfterPolicy
 from vmroll.azure.settings import AccountConnection
 from vmroll.azure.transport import build_ssl_context, new_transport
@@ -77,7 +77,7 @@ def build_clients(
         "credential_scopes": [endpoint.arm_scope],
         "user_agent": USER_AGENT,
         "polling_interval": options.polling_interval,
-        "per_retry_policies": [RequestCountingPolicy(observer)],
+        "per_retry_policies": [RequestCountingPolicy(observer), HeadroomPolicy()],
     }
     compute = ComputeManagementClient(
         credential,

@@ -2,9 +2,12 @@
 
 `AzureGateway` is the service layer of the Cluster API Provider Azure pattern: it only
 sequences. Images go through the shared `LatestCache`; every write (create, delete, reimage,
-the release tag of a retained VM, accepting terms) first takes a token from the subscription's
-`WriteBudget`, and a 429 on a write empties that budget for the `Retry-After`, so all pools of
-the subscription back off together.
+the release tag of a retained VM, accepting terms) first takes a token from each of Azure's
+buckets it draws on in the subscription's `WriteBudget` (ARM's writes or deletes; Compute's Put,
+Update or Delete VM in the VM's region), waiting in its pool's queue, and runs in a `CallScope`
+so that the counts Azure reports, and a 429's `Retry-After`, reach that budget: all pools of the
+subscription slow down or back off together. Waiting for an operation polls no faster than
+`Retry-After` and the VM's Get Operation budget allow (`PollPacer`).
 
 `AzureGateways` owns what the gateways share: the SDK clients per connection, the image
 resolutions, the write budgets and the accepted terms. The operator keeps one in its state
@@ -21,18 +24,29 @@ from contextlib import asynccontextmanager
 from typing import TypeVar
 
 from vmroll.azure import images, terms, vms
-from vmroll.azure.budget import BudgetSettings, Clock, Sleep, WriteBudget, WriteBudgets
+from vmroll.azure.budget import (
+    ArmBucket,
+    BudgetSettings,
+    Clock,
+    ComputePolicy,
+    Sleep,
+    Write,
+    WriteBudget,
+    WriteBudgets,
+)
 from vmroll.azure.clients import AzureClients, ClientCache, ClientOptions
-from vmroll.azure.errors import AzureGatewayError, TerminalAzureError, TransientAzureError
+from vmroll.azure.errors import AzureGatewayError, TerminalAzureError
+from vmroll.azure.headroom import CallScope, call_scope
 from vmroll.azure.image_cache import CacheKey, LatestCache
 from vmroll.azure.image_versions import ImageVersionInfo, list_image_versions
 from vmroll.azure.images import ImageRef, MarketplacePlan, ResolvedImage
 from vmroll.azure.lro import OperationRecord, OperationState, Poller, wait
 from vmroll.azure.observer import NOT_OBSERVED, AzureObserver
+from vmroll.azure.poll_pacing import PollPacer
 from vmroll.azure.protocol import ComputeGateway
 from vmroll.azure.settings import AccountConnection
 from vmroll.azure.vm_body import VmSpec
-from vmroll.azure.vms import PoolListing, PoolVm, VmRuntime
+from vmroll.azure.vms import PoolListing, PoolVm, VmRuntime, vm_resource_id
 from vmroll.plan.ownership import PoolIdentity
 from vmroll.plan.reasons import Reason
 
@@ -53,6 +67,8 @@ class AzureGateway:
         budget: WriteBudget,
         accepted_plans: set[tuple[str, MarketplacePlan]],
         version_lists: LatestCache[tuple[ImageVersionInfo, ...]],
+        polls: PollPacer,
+        location: str = "",
     ) -> None:
         self._clients = clients
         self._subscription = clients.connection.subscription_id
@@ -60,6 +76,9 @@ class AzureGateway:
         self._version_lists = version_lists
         self._budget = budget
         self._accepted_plans = accepted_plans
+        self._polls = polls
+        self._location = location
+        """The region of the VMs this gateway writes to (a pool's): no VM URL names it."""
 
     async def resolve_image(
         self, location: str, image: ImageRef, *, max_age: float
@@ -91,7 +110,8 @@ class AzureGateway:
         if not await terms.terms_accepted(agreements, plan):
             if not accept:
                 raise terms.terms_not_accepted(plan)
-            await self._write(lambda: terms.accept_terms(agreements, plan))
+            write = Write("", ArmBucket.WRITES, None, "")
+            await self._write(write, None, lambda: terms.accept_terms(agreements, plan))
         self._accepted_plans.add(key)
 
     async def list_pool_vms(self, resource_group: str, pool: PoolIdentity) -> PoolListing:
@@ -108,9 +128,13 @@ class AzureGateway:
 
     async def create_vm(self, resource_group: str, spec: VmSpec) -> OperationRecord:
         compute = self._clients.compute
+        write = Write(spec.owner.uid, ArmBucket.WRITES, ComputePolicy.PUT_VM, spec.location)
+        resource_id = vm_resource_id(self._subscription, resource_group, spec.name)
         try:
             return await self._write(
-                lambda: vms.begin_create(compute, self._subscription, resource_group, spec)
+                write,
+                resource_id,
+                lambda: vms.begin_create(compute, self._subscription, resource_group, spec),
             )
         except TerminalAzureError as error:
             if error.reason == Reason.TERMS_NOT_ACCEPTED and spec.image.plan is not None:
@@ -121,14 +145,21 @@ class AzureGateway:
     async def delete_vm(self, vm: PoolVm, pool_uid: str, *, force: bool = False) -> OperationRecord:
         _check_owner(vm, pool_uid)
         compute = self._clients.compute
-        return await self._write(lambda: vms.begin_delete(compute, vm, force=force))
+        write = Write(pool_uid, ArmBucket.DELETES, ComputePolicy.DELETE_VM, self._location)
+        return await self._write(
+            write, vm.resource_id, lambda: vms.begin_delete(compute, vm, force=force)
+        )
 
     async def reimage_vm(
         self, vm: PoolVm, pool_uid: str, exact_version: str | None
     ) -> OperationRecord:
         _check_owner(vm, pool_uid)
         compute = self._clients.compute
-        return await self._write(lambda: vms.begin_reimage(compute, vm, exact_version))
+        return await self._write(
+            self._update(pool_uid),
+            vm.resource_id,
+            lambda: vms.begin_reimage(compute, vm, exact_version),
+        )
 
     async def wait_operation(self, record: OperationRecord, *, max_wait: float) -> OperationState:
         compute = self._clients.compute
@@ -141,24 +172,42 @@ class AzureGateway:
             resume,
             resource_manager=self._clients.connection.endpoint.base_url,
             max_wait=max_wait,
+            polls=self._polls,
         )
 
     async def release_vm(self, vm: PoolVm, released_at: str) -> None:
         compute = self._clients.compute
-        await self._write(lambda: vms.release(compute, vm, released_at))
+        await self._write(
+            self._update(vm.pool_uid), vm.resource_id, lambda: vms.release(compute, vm, released_at)
+        )
 
     async def retag_vm(self, vm: PoolVm, tags: dict[str, str]) -> None:
         compute = self._clients.compute
-        await self._write(lambda: vms.retag(compute, vm, tags))
+        await self._write(
+            self._update(vm.pool_uid), vm.resource_id, lambda: vms.retag(compute, vm, tags)
+        )
 
-    async def _write(self, send: Callable[[], Awaitable[T]]) -> T:
-        await self._budget.acquire()
-        try:
-            return await send()
-        except TransientAzureError as error:
-            if error.code == "TooManyRequests" and error.retry_after:
-                self._budget.defer(error.retry_after)
-            raise
+    def _update(self, pool_uid: str) -> Write:
+        return Write(pool_uid, ArmBucket.WRITES, ComputePolicy.UPDATE_VM, self._location)
+
+    async def _write(
+        self, write: Write, resource_id: str | None, send: Callable[[], Awaitable[T]]
+    ) -> T:
+        return await paced_write(self._budget, self._polls, write, resource_id, send)
+
+
+async def paced_write(
+    budget: WriteBudget,
+    polls: PollPacer,
+    write: Write,
+    resource_id: str | None,
+    send: Callable[[], Awaitable[T]],
+) -> T:
+    """Send one write once the budget grants it, its answers feeding the budget and the polls
+    of `resource_id`'s operation."""
+    await budget.acquire(write)
+    with call_scope(CallScope(polls, resource_id, budget, write)):
+        return await send()
 
 
 def _check_owner(vm: PoolVm, pool_uid: str) -> None:
@@ -185,16 +234,26 @@ class AzureGateways:
         self.latest: LatestCache[ResolvedImage] = LatestCache(clock)
         self.version_lists: LatestCache[tuple[ImageVersionInfo, ...]] = LatestCache(clock)
         self.budgets = WriteBudgets(budget_settings, clock=clock, sleep=sleep, observer=observer)
+        self.polls = PollPacer(clock=clock, sleep=sleep)
         self.accepted_plans: set[tuple[str, MarketplacePlan]] = set()
 
     @asynccontextmanager
-    async def borrow(self, connection: AccountConnection) -> AsyncIterator[ComputeGateway]:
-        """The connection's gateway, whose clients stay open until the block ends (even if the
-        connection is discarded meanwhile: a rotated secret never closes a call in flight)."""
+    async def borrow(
+        self, connection: AccountConnection, *, location: str = ""
+    ) -> AsyncIterator[ComputeGateway]:
+        """The connection's gateway for VMs in `location`, whose clients stay open until the
+        block ends (even if the connection is discarded meanwhile: a rotated secret never closes
+        a call in flight)."""
         async with self.clients.borrow(connection) as clients:
             budget = self.budgets.for_subscription(connection.subscription_id)
             yield AzureGateway(
-                clients, self.latest, budget, self.accepted_plans, self.version_lists
+                clients,
+                self.latest,
+                budget,
+                self.accepted_plans,
+                self.version_lists,
+                self.polls,
+                location,
             )
 
     async def discard(self, connection: AccountConnection) -> None:
@@ -209,6 +268,7 @@ class AzureGateways:
         await self.clients.retain(connections)
         subscriptions = {connection.subscription_id.lower() for connection in connections}
         self.budgets.retain(subscriptions)
+        self.polls.forget_idle()
         kept = {key for key in self.accepted_plans if key[0] in subscriptions}
         self.accepted_plans.intersection_update(kept)
         self.latest.retain(subscriptions, resolved_after)
@@ -219,6 +279,7 @@ class AzureGateways:
         return {
             "sdk_clients": len(self.clients),
             "write_budgets": len(self.budgets),
+            "operation_polls": len(self.polls),
             "image_resolutions": len(self.latest) + len(self.version_lists),
             "accepted_plans": len(self.accepted_plans),
         }

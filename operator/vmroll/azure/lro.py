@@ -9,6 +9,10 @@ The token is azure-core's (base64 JSON holding the first response and its pollin
 record can be edited by anyone who can write the pool's status, and the SDK would send vmroll's
 ARM bearer token to whatever URL a token names, so a token is only resumed when every URL in it
 is on the connection's resource manager host.
+
+Polling follows `Retry-After` and Compute's Get Operation budget per VM (poll_pacing.py): every
+status read waits for both, and a wait that could not poll within `max_wait` returns at once,
+without a request.
 """
 
 from __future__ import annotations
@@ -27,6 +31,8 @@ from azure.core.exceptions import ResourceNotFoundError
 from azure.core.polling import AsyncLROPoller
 
 from vmroll.azure.errors import TransientAzureError, azure_errors
+from vmroll.azure.headroom import CallScope, call_scope
+from vmroll.azure.poll_pacing import PollPacer
 
 _URL_HEADERS = ("azure-asyncoperation", "location", "operation-location")
 
@@ -74,13 +80,21 @@ async def start(
 
 
 async def wait(
-    record: OperationRecord, resume: Resume, *, resource_manager: str, max_wait: float
+    record: OperationRecord,
+    resume: Resume,
+    *,
+    resource_manager: str,
+    max_wait: float,
+    polls: PollPacer,
 ) -> OperationState:
     """Follow the operation for up to `max_wait` seconds; failures raise classified errors."""
     if not token_targets(record.token, resource_manager):
         raise OperationLost(f"the operation record of {record.resource_id} is not followable")
+    if polls.delay(record.resource_id) > max_wait:
+        return OperationState.RUNNING
     action = f"{record.kind.value.lower()} {record.resource_id}"
-    with azure_errors(action):
+    scope = CallScope(polls, resource_id=record.resource_id)
+    with call_scope(scope), azure_errors(action):
         try:
             poller = await resume(record.token)
             await asyncio.wait_for(poller.result(), max_wait)

@@ -3,10 +3,11 @@
 The reconcile package depends on `ComputeGateway` and on the data that crosses it, never on the
 SDK or on how the gateway is built (an import-linter contract holds it to that), so that a pass
 is tested with a fake and every Azure call goes through the one place that resolves images once
-per interval, spends the write budget (and empties it on a 429), records long-running
-operations and classifies errors (`TransientAzureError`, `TerminalAzureError`,
-`AzureAccessError`). The real gateway is built by `AzureGateways` (azure/gateway.py), the one
-factory that the operator and the integration tests both use.
+per interval, spends the write budget (fed by the headroom Azure reports, held back by a 429),
+paces operation polls, records long-running operations and classifies errors
+(`TransientAzureError`, `TerminalAzureError`, `AzureAccessError`). The real gateway is built by
+`AzureGateways` (azure/gateway.py), the one factory that the operator and the integration tests
+both use.
 """
 
 from __future__ import annotations
@@ -72,7 +73,8 @@ class ComputeGateway(Protocol):
         ...
 
     async def wait_operation(self, record: OperationRecord, *, max_wait: float) -> OperationState:
-        """Follow a recorded operation for up to `max_wait` seconds, after a restart too."""
+        """Follow a recorded operation for up to `max_wait` seconds, after a restart too; no
+        poll before the last answer's `Retry-After` or beyond the VM's Get Operation budget."""
         ...
 
     async def release_vm(self, vm: PoolVm, released_at: str) -> None:

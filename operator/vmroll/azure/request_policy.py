@@ -1,4 +1,5 @@
-"""Count every HTTP attempt the SDK makes, by ARM operation and status code.
+"""Count every HTTP attempt the SDK makes, by ARM operation and status code; read what each
+answer says about Azure's buckets.
 
 Placed after the retry policy (a per-retry policy), so that each attempt is seen: a request
 answered 429 and retried once counts one 429 and one 200, exactly as ARM (and the emulator)
@@ -17,6 +18,7 @@ from azure.core.pipeline import PipelineRequest, PipelineResponse
 from azure.core.pipeline.policies import AsyncHTTPPolicy
 from azure.core.rest import AsyncHttpResponse, HttpRequest
 
+from vmroll.azure.headroom import CURRENT_CALL, read_headroom
 from vmroll.azure.observer import NO_RESPONSE, AzureObserver
 from vmroll.azure.operation_names import arm_operation
 
@@ -38,3 +40,32 @@ class RequestCountingPolicy(AsyncHTTPPolicy[HttpRequest, AsyncHttpResponse]):
             raise
         self._observer.request(operation, str(response.http_response.status_code))
         return response
+
+
+STATUS_READ = "ComputeOperations_GetStatus"
+
+
+class HeadroomPolicy(AsyncHTTPPolicy[HttpRequest, AsyncHttpResponse]):
+    """Pace each operation status read of a VM (poll_pacing.py), and hand what every answer
+    says about Azure's buckets to the call that sent it (headroom.py).
+
+    Also after the retry policy, so that a 429 retried in the pipeline still holds back the
+    buckets it named, and a retried poll waits like the first one."""
+
+    async def send(
+        self, request: PipelineRequest[HttpRequest]
+    ) -> PipelineResponse[HttpRequest, AsyncHttpResponse]:
+        scope = CURRENT_CALL.get()
+        http = request.http_request
+        polled = scope.resource_id if scope is not None else None
+        if scope is not None and polled is not None and _is_status_read(http):
+            await scope.polls.before_poll(polled)
+        response: PipelineResponse[HttpRequest, AsyncHttpResponse] = await self.next.send(request)
+        if scope is not None:
+            answer = response.http_response
+            scope.answered(http.method.upper(), answer.status_code, read_headroom(answer.headers))
+        return response
+
+
+def _is_status_read(http: HttpRequest) -> bool:
+    return arm_operation(http.method, http.url) == STATUS_READ

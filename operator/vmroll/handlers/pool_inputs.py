@@ -48,7 +48,8 @@ async def account_view(
         connection = await connection_for(state, account)
     except AccountConfigError as error:
         return AccountProblem(error.reason, f"AzureAccount {name} is not usable: {error.message}")
-    borrowed = await leases.enter_async_context(state.azure.borrow(connection))
+    lease = state.azure.borrow(connection, location=pool.spec.location)
+    borrowed = await leases.enter_async_context(lease)
     gateway = state.listings.for_pool(borrowed, connection, pool.metadata.uid or "")
     return AccountView(name, account.spec, gateway)
 
