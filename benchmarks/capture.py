@@ -30,7 +30,12 @@ from vmroll.api.capture import ImageCapture
 from vmroll.azure import AzureGateways
 from vmroll.azure.capture_gateway import borrow_captures
 from vmroll.azure.clients import ClientOptions
-from vmroll.azure.settings import AccountConnection, AzureEndpoint, CaBundleFile, ClientSecretAuth
+from vmroll.azure.settings import (
+    AccountConnection,
+    AzureEndpoint,
+    CaBundleFile,
+    ServicePrincipalSecret,
+)
 from vmroll.emulator.catalog import load_catalog
 from vmroll.emulator.server import Emulator, running_emulator
 from vmroll.reconcile.capture_pass import CapturePass
@@ -92,7 +97,7 @@ def connection(emulator: Emulator) -> AccountConnection:
     return AccountConnection(
         subscription_id=c.subscription_id,
         tenant_id=c.tenant_id,
-        auth=ClientSecretAuth(c.client_id, c.client_secret),
+        auth=ServicePrincipalSecret(c.client_id, c.client_secret),
         endpoint=AzureEndpoint(
             resource_manager=c.resource_manager_endpoint,
             authority_host=c.authority_host,

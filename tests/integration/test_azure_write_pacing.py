@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from emulator_clients import connection_of
 
-from vmroll.azure import AzureGateways, ComputeGateway, MarketplaceImage, OperationState, VmSpec
+from vmroll.azure import AzureGateways, ComputeGateway, MarketplaceRef, OperationState, VmSpec
 from vmroll.azure.budget import (
     ArmBucket,
     BudgetSettings,
@@ -76,7 +76,7 @@ async def paced(emulator: Emulator, gateways: AzureGateways) -> AsyncIterator[Co
 async def spec(emulator: Emulator, gateway: ComputeGateway, name: str) -> VmSpec:
     creds = emulator.credentials
     image = await gateway.resolve_image(
-        creds.location, MarketplaceImage("Canonical", "ubuntu-24_04-lts", "server"), max_age=60
+        creds.location, MarketplaceRef("Canonical", "ubuntu-24_04-lts", "server"), max_age=60
     )
     return VmSpec(
         name=name, location=creds.location, size="Standard_D2s_v5", image=image,
