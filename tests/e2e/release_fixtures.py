@@ -45,6 +45,6 @@ def release(
                 "--timeout=120s", timeout=TIMEOUT_SECONDS)  # fmt: skip
     finally:
         installed.helm_run("uninstall", installed.name, "--namespace", installed.namespace,
-                           "--wait", "--timeout", "120s")  # fmt: skip
+                           "--ignore-not-found", "--wait", "--timeout", "120s")  # fmt: skip
         for namespace in (installed.namespace, installed.pools):
             kubectl("delete", "namespace", namespace, "--wait=false")

@@ -26,6 +26,7 @@ from pool_helpers import EmulatorProcess, account_manifest
 from vmroll.devcluster.ports import free_port
 
 TIMEOUT_SECONDS = 300.0
+CRD = "virtualmachinepools.vmroll.io"
 
 
 class Release:
@@ -69,9 +70,14 @@ class Release:
         assert completed.returncode == 0, f"helm {' '.join(args)}:\n{completed.stderr}"
 
     def install(self, **extra: Any) -> None:
-        """`helm install` with the values above, top-level keys of `extra` replacing theirs."""
+        """`helm install` with the values above, top-level keys of `extra` replacing theirs.
+        The CRDs outlive a release (helm.sh/resource-policy: keep) and stay owned by the one that
+        installed them, so a later release in the same cluster leaves them out, as a user's
+        second release must."""
+        installed = self.kubectl("get", "crd", CRD, check=False).returncode == 0
         values = self.work / "values.yaml"
-        values.write_text(yaml.safe_dump({**self.values(), **extra}))
+        crds = {"crds": {"install": False}} if installed else {}
+        values.write_text(yaml.safe_dump({**self.values(), **crds, **extra}))
         self.helm_run("install", self.name, str(CHART), "--namespace", self.namespace,
                       "--values", str(values))  # fmt: skip
 
