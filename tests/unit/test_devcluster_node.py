@@ -78,15 +78,23 @@ def test_controller_manager_signs_tokens_and_publishes_the_root_ca() -> None:
 @pytest.mark.parametrize(
     ("with_node", "expected", "absent"),
     [
-        (False, ["--disable-admission-plugins=ServiceAccount", "--authorization-mode=RBAC"], []),
+        (
+            False,
+            ["--disable-admission-plugins=ServiceAccount", "--authorization-mode=RBAC"],
+            ["--enable-aggregator-routing=true"],
+        ),
         (
             True,
-            ["--enable-admission-plugins=NodeRestriction", "--authorization-mode=Node,RBAC"],
+            [
+                "--enable-admission-plugins=NodeRestriction",
+                "--authorization-mode=Node,RBAC",
+                "--enable-aggregator-routing=true",
+            ],
             ["--disable-admission-plugins=ServiceAccount"],
         ),
     ],
 )
-def test_the_apiserver_admits_service_accounts_only_with_a_node(
+def test_the_apiserver_admits_service_accounts_and_routes_to_endpoints_only_with_a_node(
     with_node: bool, expected: list[str], absent: list[str]
 ) -> None:
     args = apiserver_args(

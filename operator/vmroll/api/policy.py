@@ -137,14 +137,19 @@ class Freshness(ApiModel):
         json_schema_extra=validations(cel(MIN_MAX_AGE_RULE, "maxAge must be at least 1h")),
         description="Oldest a version may be, such as 720h (30 days): a marketplace version's "
         "build date as its version encodes it (24.04.202607010 was built on 2026-07-01), a "
-        "gallery version's publishedDate. A version whose date is unknown does not comply.",
+        "gallery version's publishedDate. A version whose date is unknown does not comply. "
+        "Admission judges a pinned marketplace version (its date is in the spec); a gallery "
+        "version's publishedDate and the version `latest` resolves to are read from Azure, so "
+        "they are judged after admission (see enforcement).",
     )
     max_versions_behind: int | None = Field(
         default=None,
         ge=0,
         le=1000,
         description="How many newer versions may exist in the pool's region; 0 means only the "
-        "newest complies.",
+        "newest complies. Judged after admission only (see enforcement): it needs the region's "
+        "versions from Azure, and a version complies today and falls behind when another is "
+        "published.",
     )
 
 
@@ -234,7 +239,12 @@ class ImagePolicySpec(ApiModel):
         "reports it (condition PolicyCompliant, events) and nothing else. Remediate: vmroll moves "
         "the pool to the newest compliant version through its own strategy. When several "
         "policies match a pool all apply, and the strictest among those violated wins: "
-        "Deny > Remediate > Audit.",
+        "Deny > Remediate > Audit. Admission reads no Azure: Deny refuses what the spec itself "
+        "shows (source, region, licensing, and a pinned version's deniedVersions, "
+        "minimumVersions and marketplace build date). What needs Azure (the version `latest` "
+        "resolves to, maxVersionsBehind, a gallery version's publishedDate, a purchase plan "
+        "looked up from the image) is judged after admission and, under Deny, reported as Audit "
+        "reports it; pair Deny with a Remediate policy to have vmroll act on those.",
     )
 
 

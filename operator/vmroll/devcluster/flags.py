@@ -5,7 +5,12 @@ is thrown away), and a kube-apiserver with RBAC, client-certificate authenticati
 ServiceAccount admission (no controller-manager creates the default ServiceAccounts). With a
 node, the apiserver is set up as a cluster's: ServiceAccount admission on (the controller-manager
 creates the accounts and `kube-root-ca.crt`), and the Node authorizer with NodeRestriction, which
-is what grants the kubelet's `system:node:localhost` identity its rights.
+is what grants the kubelet's `system:node:localhost` identity its rights; and aggregator routing,
+so that the apiserver calls a webhook (or an aggregated API) behind a Service at the Service's
+ready endpoints rather than at its cluster IP: the node runs no kube-proxy, so no cluster IP
+answers on the host, while the endpoints (host-network pods at the node's address, bridge pods
+on the node's subnet) are routable from it. Clusters whose control plane is not on the service
+network set the same flag.
 """
 
 from __future__ import annotations
@@ -56,9 +61,11 @@ def apiserver_args(
     if with_node:
         admission = ["--enable-admission-plugins=NodeRestriction"]
         authorization = "Node,RBAC"
+        routing = ["--enable-aggregator-routing=true"]
     else:
         admission = ["--disable-admission-plugins=ServiceAccount"]
         authorization = "RBAC"
+        routing = []
     return [
         str(binary),
         f"--etcd-servers={etcd_url(ports)}",
@@ -73,6 +80,7 @@ def apiserver_args(
         "--allow-privileged=true",
         *admission,
         f"--authorization-mode={authorization}",
+        *routing,
         f"--service-account-issuer={apiserver_url(ports)}/",
         f"--service-account-key-file={pki.service_account_public_key}",
         f"--service-account-signing-key-file={pki.service_account_key}",
