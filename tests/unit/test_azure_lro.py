@@ -7,6 +7,7 @@ import json
 
 import pytest
 
+from vmroll.api.capture_status import CaptureOperationKind
 from vmroll.api.pool_status import OperationKind
 from vmroll.azure.lro import LroKind, token_targets
 
@@ -25,8 +26,11 @@ def token(request_url: str | None, **headers: str) -> str:
 
 
 def test_every_kind_the_status_records_is_one_the_boundary_resumes() -> None:
-    """reconcile/act.py rebuilds a record from `status.pendingOperations` by value."""
-    assert {kind.value for kind in OperationKind} == {kind.value for kind in LroKind}
+    """reconcile/act.py and reconcile/capture_pass.py rebuild a record from the status by value."""
+    recorded = {kind.value for kind in OperationKind} | {
+        kind.value for kind in CaptureOperationKind
+    }
+    assert recorded == {kind.value for kind in LroKind}
 
 
 @pytest.mark.parametrize(

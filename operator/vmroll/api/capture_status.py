@@ -32,10 +32,8 @@ class CapturePhase(StrEnum):
 class CaptureOperationKind(StrEnum):
     """Azure long-running operations a capture starts and may have to resume."""
 
-    CREATE_BUILDER = "CreateBuilder"
     DEALLOCATE = "Deallocate"
     CREATE_VERSION = "CreateVersion"
-    DELETE_BUILDER = "DeleteBuilder"
 
 
 class CaptureOperation(ApiModel):

@@ -38,8 +38,9 @@ _URL_HEADERS = ("azure-asyncoperation", "location", "operation-location")
 
 
 class LroKind(StrEnum):
-    """What a long-running operation does. The pool's status records the same values as its
-    own `vmroll.api.pool_status.OperationKind`, which the boundary does not import."""
+    """What a long-running operation does. The pool's and the capture's statuses record the
+    same values as their own `vmroll.api.pool_status.OperationKind` and
+    `vmroll.api.capture_status.CaptureOperationKind`, which the boundary does not import."""
 
     CREATE = "Create"
     DELETE = "Delete"
