@@ -62,7 +62,6 @@ from kubernetes import client, config
 import vmroll
 from vmroll.api.base import GROUP, VERSION
 from vmroll.api.pool import PLURAL
-from vmroll.devcluster.paths import STATE_DIR_VARIABLE
 from vmroll.devcluster.versions import ETCD, KUBE_APISERVER
 from vmroll.devstack.stack import DevStack
 from vmroll.emulator.catalog import default_catalog_data, parse_catalog
@@ -92,9 +91,9 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / TICKS
 
 
-def emulator_pid() -> int:
-    """The `vmroll emulator serve` of this benchmark's state directory."""
-    state = os.environ[STATE_DIR_VARIABLE]
+def emulator_pid(catalog: Path) -> int:
+    """The `vmroll emulator serve` given this benchmark's catalog."""
+    state = str(catalog)
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
@@ -103,17 +102,17 @@ def emulator_pid() -> int:
         except OSError:
             continue
         words = [word.decode(errors="replace") for word in argv]
-        if "serve" in words and "emulator" in words and any(state in word for word in words):
+        if "serve" in words and "emulator" in words and state in words:
             return int(entry.name)
     raise SystemExit("the emulator's process was not found")
 
 
-def watched_processes(dev: DevStack) -> dict[str, int]:
+def watched_processes(dev: DevStack, catalog: Path) -> dict[str, int]:
     assert dev.control_plane is not None, "the stack runs its own control plane"
     files = dev.control_plane.files
     return {
         "operator": operator_pid(dev),
-        "emulator": emulator_pid(),
+        "emulator": emulator_pid(catalog),
         KUBE_APISERVER: int(files.pid_file(KUBE_APISERVER).read_text()),
         ETCD: int(files.pid_file(ETCD).read_text()),
     }
@@ -173,7 +172,7 @@ class Fleet:
     def create(self) -> None:
         strategy = {
             "type": "RollingReplace",
-            "rollingUpdate": {"maxSurge": self.replicas, "maxUnavailable": 0},
+            "rollingUpdate": {"maxSurge": max(self.replicas, 1), "maxUnavailable": 0},
             "minReadySeconds": MIN_READY_SECONDS,
             "progressDeadlineSeconds": 3600,
         }
@@ -258,7 +257,8 @@ def ideal(catalog: dict[str, Any], creates: int, deletes: int, tail: float) -> t
     }
     slowest = max(bounds, key=lambda name: bounds[name])
     formula = ", ".join(f"{name} {seconds:.1f}s" for name, seconds in bounds.items())
-    return bounds[slowest] + tail, f"{slowest} bucket + {tail:.1f}s of latency ({formula})"
+    binding = f"{slowest} bucket" if bounds[slowest] else "no bucket (bursts cover it)"
+    return bounds[slowest] + tail, f"{binding} + {tail:.1f}s of latency ({formula})"
 
 
 def report(
@@ -306,7 +306,7 @@ def main() -> None:
         with bench_stack(catalog_path) as dev:
             emulator = Emulator(dev.credentials)
             wait_operator_up(Pools(dev.kubeconfig))
-            processes = watched_processes(dev)
+            processes = watched_processes(dev, catalog_path)
             operator = processes["operator"]
             print(f"processes {processes}; operator {memory_mib(operator)}", flush=True)
             fleet = Fleet(dev, emulator, args.pools, args.replicas)
