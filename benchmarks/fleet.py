@@ -7,7 +7,7 @@ fit (throttling, latencies and `timeScale` stay the built-in ones: ARM's per-pri
 and Compute's per-policy buckets are on). Phases:
 - create: P pools from examples/local/pool.yaml, pinned to OLD, `replicas` R, RollingReplace
   with `maxSurge` R (the whole pool at once, so that Azure's buckets, not the strategy, bound
-  the rollout), created through the Kubernetes API one after the other without waiting; done
+  the rollout), created through the Kubernetes API, `SENDERS` requests in flight at once; done
   when every pool is Ready=True for its generation and the emulator holds P x R Succeeded VMs.
 - rollout (unless `--no-rollout`): every pool patched to NEW at once; done when every pool is
   Ready for its new generation with `updatedReplicas` R and the emulator holds P x R Succeeded
@@ -37,7 +37,8 @@ import copy
 import os
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
@@ -72,6 +73,7 @@ from vmroll.handlers.run_config import RunConfig
 OLD, NEW = "24.04.202609160", "24.04.202610220"
 RAISED_QUOTA_VCPUS = 10_000_000
 POLL_SECONDS = 2.0
+SENDERS = 16
 MIN_READY_SECONDS = 5
 TICKS = os.sysconf("SC_CLK_TCK")
 
@@ -180,34 +182,24 @@ class Fleet:
             "progressDeadlineSeconds": 3600,
         }
         template = pool_manifest("template", self.replicas, version=OLD, strategy=strategy)
+        manifests = []
         for name in self.names:
             manifest = copy.deepcopy(template)
             manifest["metadata"]["name"] = name
-            self._admitted(
-                partial(
-                    self._api.create_namespaced_custom_object,
-                    GROUP,
-                    VERSION,
-                    NAMESPACE,
-                    PLURAL,
-                    manifest,
-                )
-            )
+            manifests.append(manifest)
+        create = self._api.create_namespaced_custom_object
+        self._all(partial(create, GROUP, VERSION, NAMESPACE, PLURAL, m) for m in manifests)
 
     def bump(self) -> None:
         patch = {"spec": {"image": {"marketplace": {"version": NEW}}}}
-        for name in self.names:
-            self._admitted(
-                partial(
-                    self._api.patch_namespaced_custom_object,
-                    GROUP,
-                    VERSION,
-                    NAMESPACE,
-                    PLURAL,
-                    name,
-                    patch,
-                )
-            )
+        change = self._api.patch_namespaced_custom_object
+        self._all(partial(change, GROUP, VERSION, NAMESPACE, PLURAL, n, patch) for n in self.names)
+
+    def _all(self, calls: Iterable[Callable[[], object]]) -> None:
+        """`SENDERS` requests in flight at once, as many clients applying a fleet would."""
+        with ThreadPoolExecutor(SENDERS) as senders:
+            for _ in senders.map(self._admitted, calls):
+                pass
 
     def _admitted(self, call: Callable[[], object]) -> None:
         """The admission webhook is served by the operator under test: when it does not answer
