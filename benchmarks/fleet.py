@@ -66,6 +66,7 @@ import vmroll
 from vmroll.api.base import GROUP, VERSION
 from vmroll.api.pool import PLURAL
 from vmroll.devcluster.versions import ETCD, KUBE_APISERVER
+from vmroll.devstack import stack
 from vmroll.devstack.stack import DevStack
 from vmroll.emulator.catalog import default_catalog_data, parse_catalog
 from vmroll.handlers.run_config import RunConfig
@@ -76,6 +77,9 @@ POLL_SECONDS = 2.0
 SENDERS = 16
 MIN_READY_SECONDS = 5
 TICKS = os.sysconf("SC_CLK_TCK")
+STARTUP_SECONDS = 300.0
+"""How long the operator may take to serve its webhook: on a loaded 2-core machine it can take
+more than the stack's default."""
 
 
 def bench_catalog(directory: Path) -> tuple[Path, dict[str, Any]]:
@@ -323,6 +327,7 @@ def main() -> None:
     parser.add_argument("--no-rollout", action="store_true", help="create, then steady")
     parser.add_argument("--timeout", type=float, default=3600.0, help="per phase, seconds")
     args = parser.parse_args()
+    stack.WEBHOOK_READY_TIMEOUT_SECONDS = max(stack.WEBHOOK_READY_TIMEOUT_SECONDS, STARTUP_SECONDS)
     resync = RunConfig().resync_seconds
     vms = args.pools * args.replicas
 
