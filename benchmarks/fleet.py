@@ -27,7 +27,7 @@ that a machine at its limit shows (2 cores = 200 %). For the steady window: ARM 
 pass (one pass of every pool: requests x resync interval / window) and per pool.
 
     .venv/bin/python benchmarks/fleet.py [--pools 50] [--replicas 10] [--steady-seconds 180]
-        [--no-rollout] [--timeout 3600]
+        [--no-rollout] [--timeout 3600] [--resync-interval SECONDS]
 """
 
 from __future__ import annotations
@@ -326,16 +326,23 @@ def main() -> None:
     parser.add_argument("--steady-seconds", type=float, default=180.0)
     parser.add_argument("--no-rollout", action="store_true", help="create, then steady")
     parser.add_argument("--timeout", type=float, default=3600.0, help="per phase, seconds")
+    parser.add_argument(
+        "--resync-interval",
+        type=float,
+        help="the operator's `--resync-interval` (seconds); a long one leaves only the loop's "
+        "own cost in the steady window",
+    )
     args = parser.parse_args()
     stack.WEBHOOK_READY_TIMEOUT_SECONDS = max(stack.WEBHOOK_READY_TIMEOUT_SECONDS, STARTUP_SECONDS)
-    resync = RunConfig().resync_seconds
+    resync = args.resync_interval or RunConfig().resync_seconds
+    operator_args = [] if args.resync_interval is None else ["--resync-interval", str(resync)]
     vms = args.pools * args.replicas
 
     print(f"{source_version()}; operator source {Path(vmroll.__file__).parent}; {load_average()}")
-    print(f"{args.pools} pools x {args.replicas} VMs = {vms} VMs", flush=True)
+    print(f"{args.pools} pools x {args.replicas} VMs = {vms} VMs; resync {resync:g}s", flush=True)
     with tempfile.TemporaryDirectory() as temporary:
         catalog_path, catalog = bench_catalog(Path(temporary))
-        with bench_stack(catalog_path) as dev:
+        with bench_stack(catalog_path, operator_args=operator_args) as dev:
             emulator = Emulator(dev.credentials)
             wait_operator_up(Pools(dev.kubeconfig))
             processes = watched_processes(dev, catalog_path)
