@@ -1,9 +1,11 @@
-"""The pool loop's own pacing (handlers/pools.py): what wakes a pause early, how long a pause
-lasts, and when the loop ends without a pass. The pass itself is tested in test_reconcile_*;
-what needs kopf's event posting or the API server is tested in tests/e2e."""
+"""The pool loop's own pacing (handlers/pools.py, handlers/wakeups.py): what wakes a pause early
+(a nudge from the watch, never a poll), and when the loop ends without a pass. The pass itself
+is tested in test_reconcile_*; what needs kopf's event posting or the API server is tested in
+tests/e2e."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from typing import Any, cast
 
@@ -11,9 +13,10 @@ import kopf
 import pytest
 
 from vmroll.handlers import pools
+from vmroll.handlers.accounts import account_event
 from vmroll.handlers.kube import KubeApi
-from vmroll.handlers.policies import POLICY_INDEX
-from vmroll.handlers.pools import _pause, _wake_key, pool_loop
+from vmroll.handlers.policies import POLICY_INDEX, policy_event
+from vmroll.handlers.pools import _pause, _wake_key, pool_loop, pool_wakeups
 from vmroll.handlers.run_config import RunConfig
 from vmroll.handlers.state import OperatorState
 
@@ -116,66 +119,198 @@ class Clock:
 
 
 class Stopped:
-    """kopf's stop flag as `_pause` uses it; each wait moves the clock by its timeout and then
-    lets the test change the world (a watch event arriving meanwhile)."""
+    """kopf's stop flag as `_pause` uses it: `wait()` returns once the daemon is stopped."""
 
-    def __init__(self, clock: Clock, on_wait: Callable[[int], None] = lambda n: None) -> None:
-        self.clock, self.on_wait = clock, on_wait
-        self.waits: list[float] = []
-        self.stopped = False
+    def __init__(self) -> None:
+        self.flag = asyncio.Event()
 
     def __bool__(self) -> bool:
-        return self.stopped
+        return self.flag.is_set()
 
-    async def wait(self, seconds: float) -> None:
-        self.waits.append(seconds)
-        self.clock.now += seconds
-        self.on_wait(len(self.waits))
+    async def wait(self) -> None:
+        await self.flag.wait()
+
+    def stop(self) -> None:
+        self.flag.set()
 
 
 def state(clock: Clock) -> OperatorState:
     return OperatorState(config=RunConfig(), kube=cast(KubeApi, object()), monotonic=clock)
 
 
-async def test_a_pause_lasts_its_seconds_when_nothing_changes() -> None:
+class Looks:
+    """Counts how often paused pools compare their wake key: a poll would compare again and
+    again while nothing happens."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.count = 0
+        monkeypatch.setattr(pools, "_wake_key", self)
+
+    def __call__(self, body: kopf.Body, index: Any, policies: Any) -> tuple[Any, ...]:
+        self.count += 1
+        return _wake_key(body, index, policies)
+
+
+class Paused:
+    """A pool paused for an hour (on a clock that never moves) in a task of its own."""
+
+    def __init__(
+        self,
+        operator: OperatorState,
+        raw: dict[str, Any],
+        index: dict[str, Any],
+        policies: dict[str, Any],
+    ) -> None:
+        self.stopped = Stopped()
+        body = kopf.Body(raw)
+        wake = _wake_key(body, index, policies)
+        stopped = cast(kopf.DaemonStopped, self.stopped)
+        self.task = asyncio.create_task(
+            _pause(stopped, body, (index, policies), wake, 3600, operator)
+        )
+
+    async def settled(self) -> bool:
+        """Whether the pause has ended once every ready task has run."""
+        for _ in range(10):
+            await asyncio.sleep(0)
+        return self.task.done()
+
+    async def stop(self) -> None:
+        self.stopped.stop()
+        await self.task
+
+
+def pool(uid: str, account: str = "prod") -> dict[str, Any]:
+    raw = pool_body(uid=uid)
+    raw["spec"]["accountRef"]["name"] = account
+    return raw
+
+
+async def test_a_pause_with_nothing_to_wait_for_ends_without_waiting() -> None:
     clock = Clock()
-    raw, index = pool_body(), accounts()
-    stopped = Stopped(clock)
+    raw, index = pool_body(uid="a"), accounts()
+    stopped = Stopped()
     wake = _wake_key(kopf.Body(raw), index, {})
     await _pause(
-        cast(kopf.DaemonStopped, stopped), kopf.Body(raw), (index, {}), wake, 1.2, state(clock)
+        cast(kopf.DaemonStopped, stopped), kopf.Body(raw), (index, {}), wake, 0, state(clock)
     )
-    assert stopped.waits == pytest.approx([0.5, 0.5, 0.2])
-    assert clock.now == pytest.approx(101.2)
 
 
-async def test_a_change_ends_the_pause_at_the_next_look() -> None:
-    clock = Clock()
-    raw, index = pool_body(), accounts()
+async def test_a_paused_pool_does_not_look_until_nudged(monkeypatch: pytest.MonkeyPatch) -> None:
+    looks = Looks(monkeypatch)
+    paused = Paused(state(Clock()), pool("a"), accounts(), {})
+    assert not await paused.settled()
+    assert looks.count == 1
+    await paused.stop()
 
-    def spec_changes(waits: int) -> None:
-        if waits == 2:
-            raw["metadata"]["generation"] = 2
 
-    stopped = Stopped(clock, spec_changes)
+async def test_a_spec_change_ends_the_pause_at_once_without_polling(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    operator, raw = state(Clock()), pool("a")
+    looks = Looks(monkeypatch)
+    paused = Paused(operator, raw, accounts(), {})
+    assert not await paused.settled()
+    raw["metadata"]["generation"] = 2
+    await pool_wakeups(uid="a", memo=kopf.Memo(state=operator))
+    assert await paused.settled()
+    assert looks.count == 2
+
+
+async def test_a_change_made_during_the_pass_ends_the_pause_at_its_first_look() -> None:
+    raw, index = pool_body(uid="a"), accounts()
     wake = _wake_key(kopf.Body(raw), index, {})
-    await _pause(
-        cast(kopf.DaemonStopped, stopped), kopf.Body(raw), (index, {}), wake, 600, state(clock)
-    )
-    assert len(stopped.waits) == 2
-    assert clock.now == pytest.approx(101.0)
+    raw["metadata"]["annotations"]["vmroll.io/restartedAt"] = "now"
+    stopped = cast(kopf.DaemonStopped, Stopped())
+    await _pause(stopped, kopf.Body(raw), (index, {}), wake, 3600, state(Clock()))
+
+
+async def test_a_nudge_that_changes_nothing_keeps_the_pool_paused() -> None:
+    operator, raw = state(Clock()), pool("a")
+    paused = Paused(operator, raw, accounts(), {})
+    raw["status"]["readyReplicas"] = 3
+    await pool_wakeups(uid="a", memo=kopf.Memo(state=operator))
+    assert not await paused.settled()
+    await paused.stop()
+
+
+async def test_an_account_change_wakes_the_pools_that_use_it() -> None:
+    operator, index = state(Clock()), accounts()
+    using = Paused(operator, pool("a", "prod"), index, {})
+    other = Paused(operator, pool("b", "other"), index, {})
+    assert not await using.settled()
+    index["prod"] = accounts(generation=2)["prod"]
+    await account_event(name="prod", memo=kopf.Memo(state=operator))
+    assert await using.settled()
+    assert not await other.settled()
+    await other.stop()
+
+
+async def test_a_deleted_account_wakes_the_pools_that_use_it() -> None:
+    operator, index = state(Clock()), accounts()
+    using = Paused(operator, pool("a", "prod"), index, {})
+    assert not await using.settled()
+    del index["prod"]
+    await account_event(name="prod", memo=kopf.Memo(state=operator))
+    assert await using.settled()
+
+
+async def test_a_policy_change_wakes_the_pools() -> None:
+    operator, index = state(Clock()), accounts()
+    policies: dict[str, Any] = {"p": [{"metadata": {"generation": 1}}]}
+    first = Paused(operator, pool("a", "prod"), index, policies)
+    second = Paused(operator, pool("b", "other"), index, policies)
+    assert not await first.settled()
+    policies["q"] = [{"metadata": {"generation": 1}}]
+    await policy_event(memo=kopf.Memo(state=operator))
+    assert await first.settled()
+    assert await second.settled()
+
+
+async def test_a_stopped_daemon_ends_its_pause() -> None:
+    paused = Paused(state(Clock()), pool("a"), accounts(), {})
+    assert not await paused.settled()
+    paused.stopped.stop()
+    assert await paused.settled()
 
 
 async def test_a_stopped_daemon_does_not_pause() -> None:
-    clock = Clock()
-    raw, index = pool_body(), accounts()
-    stopped = Stopped(clock)
-    stopped.stopped = True
+    raw, index = pool_body(uid="a"), accounts()
+    stopped = Stopped()
+    stopped.stop()
     wake = _wake_key(kopf.Body(raw), index, {})
     await _pause(
-        cast(kopf.DaemonStopped, stopped), kopf.Body(raw), (index, {}), wake, 600, state(clock)
+        cast(kopf.DaemonStopped, stopped), kopf.Body(raw), (index, {}), wake, 600, state(Clock())
     )
-    assert stopped.waits == []
+
+
+async def test_an_ended_loop_leaves_no_wakeup_behind(monkeypatch: pytest.MonkeyPatch) -> None:
+    async def one_pass(*args: object) -> float:
+        return 0.0
+
+    async def nothing_to_prune(*args: object) -> None:
+        return None
+
+    monkeypatch.setattr(pools, "_one_pass", one_pass)
+    monkeypatch.setattr(pools, "prune_if_due", nothing_to_prune)
+    operator, raw = state(Clock()), pool_body(uid="a")
+    seen: list[int] = []
+
+    async def pause_then_delete(*args: object) -> None:
+        seen.append(len(operator.wakeups))
+        operator.wakeups.pausing("a", "prod")
+        raw["metadata"]["deletionTimestamp"] = "2026-11-28T12:00:00Z"
+
+    monkeypatch.setattr(pools, "_pause", pause_then_delete)
+    await pool_loop(
+        stopped=cast(kopf.DaemonStopped, Stopped()),
+        body=kopf.Body(raw),
+        memo=kopf.Memo(state=operator),
+        logger=cast(kopf.Logger, None),
+        **{pools.ACCOUNT_INDEX: accounts(), pools.POOL_INDEX: {}, POLICY_INDEX: {}},
+    )
+    assert seen == [0]
+    assert len(operator.wakeups) == 0
 
 
 async def test_a_pool_being_deleted_ends_the_loop_without_a_pass(
@@ -191,7 +326,7 @@ async def test_a_pool_being_deleted_ends_the_loop_without_a_pass(
     clock = Clock()
     raw = pool_body(deletionTimestamp="2026-11-28T12:00:00Z")
     await pool_loop(
-        stopped=cast(kopf.DaemonStopped, Stopped(clock)),
+        stopped=cast(kopf.DaemonStopped, Stopped()),
         body=kopf.Body(raw),
         memo=kopf.Memo(state=state(clock)),
         logger=cast(kopf.Logger, None),

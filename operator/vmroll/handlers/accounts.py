@@ -7,7 +7,8 @@ wait for it until they time out, where Stalled fails them at once. The check run
 change and every `CHECK_INTERVAL_SECONDS`; a failure gets one Warning event when the condition
 changes, not one more from every check that finds it unchanged. Token failures are summarised
 by type and Entra's own message, which never contains the secret. A deleted account's
-connection and clients are dropped (closed once no pass borrows them).
+connection and clients are dropped (closed once no pass borrows them). Every event of an
+account wakes the paused pools that use it (handlers/wakeups.py).
 """
 
 from __future__ import annotations
@@ -35,6 +36,12 @@ TOKEN_TIMEOUT_SECONDS = 30.0
 def accounts_by_name(name: str | None, body: kopf.Body, **_: Any) -> dict[str | None, Any]:
     """The account objects by name: pools look theirs up here, not in the API server."""
     return {name: {"metadata": dict(body.metadata), "spec": dict(body.spec)}}
+
+
+@kopf.on.event(GROUP, VERSION, PLURAL)
+async def account_event(name: str | None, memo: kopf.Memo, **_: Any) -> None:
+    """After the index took the change (or the deletion): the pools using the account compare."""
+    memo.state.wakeups.account(name)
 
 
 @kopf.on.resume(GROUP, VERSION, PLURAL)

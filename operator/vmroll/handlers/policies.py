@@ -2,9 +2,9 @@
 
 A pool's pass judges it against the policies that match it (reconcile/policy_audit.py); this
 module only finds those policies and, every `STATUS_INTERVAL_SECONDS`, sums the pools' last
-verdicts into each policy's status and its gauges. A change to a policy wakes the pools
-(handlers/pools.py watches the index), so that a new or deleted policy shows on them within a
-pass.
+verdicts into each policy's status and its gauges. Every event of a policy wakes the paused
+pools (handlers/wakeups.py) to compare the index with what they last acted on, so that a new,
+changed or deleted policy shows on them within a pass.
 """
 
 from __future__ import annotations
@@ -66,6 +66,13 @@ def policy_wake_key(index: Mapping[Any, Any]) -> str:
             for stored in index.get(name, ())
         )
     )
+
+
+@kopf.on.event(GROUP, VERSION, PLURAL)
+async def policy_event(memo: kopf.Memo, **_: Any) -> None:
+    """After the index took the change (or the deletion): every paused pool compares, since a
+    policy may come to select any of them."""
+    memo.state.wakeups.every_pool()
 
 
 @kopf.timer(GROUP, VERSION, PLURAL, interval=STATUS_INTERVAL_SECONDS)

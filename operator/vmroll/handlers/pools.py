@@ -4,19 +4,23 @@ Why a daemon rather than a timer plus change handlers: a pool's passes must neve
 passes would both create the missing VMs), and a daemon is one task per pool that runs them in
 sequence by construction. It re-reads the live spec at the start of every pass, and between
 passes it waits for the time the last pass asked for (seconds while operations progress, the
-resync interval when settled, long when Stalled) or until the spec, the pool's annotations or
-its account change, whichever comes first. Deletion is a kopf delete handler behind vmroll's
-finalizer; kopf stops the daemon first, and a per-pool lock keeps the two apart regardless.
-Each pass is timed and counted, and leaves the pool's figures for the metrics; deletion drops them
-with the pool's memory and lock, and passes prune what is kept for pools and accounts that are gone
-(handlers/pruning.py). A pass borrows its account's gateway for as long as it runs, so that
-rotated credentials never close the clients under a call in flight.
-No failure ends only in the log: an invalid body, inputs that cannot be read, a status that
-cannot be written all end in a condition and an event (reconcile/failures.py), with backoff.
+resync interval when settled, long when Stalled) or until the spec, the pool's labels or
+annotations, its account or the ImagePolicies change, whichever comes first: the watch sets the
+pool's event (handlers/wakeups.py; the pool's own events through an index, which kopf calls
+silently on every event before any handler), and the woken daemon compares; it never polls.
+Deletion is a kopf delete handler behind vmroll's finalizer; kopf stops the daemon first, and a
+per-pool lock keeps the two apart regardless. Each pass is timed and counted, and leaves the
+pool's figures for the metrics; deletion drops them with the pool's memory and lock, and passes
+prune what is kept for pools and accounts that are gone (handlers/pruning.py). A pass borrows
+its account's gateway for as long as it runs, so that rotated credentials never close the
+clients under a call in flight. No failure ends only in the log: an invalid body, inputs that
+cannot be read, a status that cannot be written all end in a condition and an event
+(reconcile/failures.py), with backoff.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Mapping
 from contextlib import AsyncExitStack
@@ -113,6 +117,13 @@ def pools_by_uid(
     return {uid: (namespace or "", name or "")}
 
 
+@kopf.index(GROUP, VERSION, PLURAL)
+async def pool_wakeups(uid: str | None, memo: kopf.Memo, **_: Any) -> None:
+    """Indexes nothing: every event of the pool (kopf has already refreshed the daemon's body)
+    wakes its paused daemon to compare what changed."""
+    memo.state.wakeups.pool(uid)
+
+
 @kopf.daemon(GROUP, VERSION, PLURAL, cancellation_timeout=10.0)
 async def pool_loop(
     stopped: kopf.DaemonStopped,
@@ -124,13 +135,16 @@ async def pool_loop(
     state: OperatorState = memo.state
     accounts_by_name = kwargs[ACCOUNT_INDEX]
     policies = kwargs[POLICY_INDEX]
-    while not stopped:
-        if body.metadata.get("deletionTimestamp"):
-            return
-        wake = _wake_key(body, accounts_by_name, policies)
-        delay = await _one_pass(state, body, accounts_by_name, logger, policies)
-        await prune_if_due(state, Live.of(kwargs[POOL_INDEX], accounts_by_name))
-        await _pause(stopped, body, (accounts_by_name, policies), wake, delay, state)
+    try:
+        while not stopped:
+            if body.metadata.get("deletionTimestamp"):
+                return
+            wake = _wake_key(body, accounts_by_name, policies)
+            delay = await _one_pass(state, body, accounts_by_name, logger, policies)
+            await prune_if_due(state, Live.of(kwargs[POOL_INDEX], accounts_by_name))
+            await _pause(stopped, body, (accounts_by_name, policies), wake, delay, state)
+    finally:
+        state.wakeups.ended(body.metadata.uid or "")
 
 
 async def _one_pass(
@@ -277,11 +291,27 @@ async def _pause(
     seconds: float,
     state: OperatorState,
 ) -> None:
+    """Until `seconds` have passed, the daemon is stopped, or a nudge finds the wake key changed.
+    The first look compares before any wait: a change made while the pass ran ends it at once."""
+    account = (body.spec.get("accountRef") or {}).get("name")
+    nudged = state.wakeups.pausing(body.metadata.uid or "", account)
     deadline = state.monotonic() + seconds
-    while not stopped and state.monotonic() < deadline:
-        await stopped.wait(min(0.5, max(0.0, deadline - state.monotonic())))
-        if _wake_key(body, *index) != wake:
+    while not stopped:
+        nudged.clear()
+        left = deadline - state.monotonic()
+        if left <= 0 or _wake_key(body, *index) != wake:
             return
+        await _first_of(stopped, nudged, left)
+
+
+async def _first_of(stopped: kopf.DaemonStopped, nudged: asyncio.Event, seconds: float) -> None:
+    waits = {asyncio.ensure_future(stopped.wait()), asyncio.ensure_future(nudged.wait())}
+    try:
+        await asyncio.wait(waits, timeout=seconds, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for waiting in waits:
+            waiting.cancel()
+        await asyncio.gather(*waits, return_exceptions=True)
 
 
 @kopf.on.delete(GROUP, VERSION, PLURAL)

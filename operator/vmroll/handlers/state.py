@@ -4,10 +4,10 @@ One `OperatorState` per process: `AzureGateways` (the SDK clients per account co
 image-resolution cache shared by all pools, the write budget per subscription, the accepted
 terms), the resource groups' lists shared by their pools, each pool's loop memory and lock, the
 Kubernetes client, the injected clock and the metrics (the SDK pipelines and the write budgets
-report to them). `RunConfig` carries what
-`vmroll run` was told. A pass borrows its gateway (`azure.borrow`) for as long as it uses it, so
-that a rotation or deletion of its account never closes clients under it; what is kept for
-pools and accounts that are gone is dropped by handlers/pruning.py.
+report to them), and what wakes a paused pool. `RunConfig` carries what `vmroll run` was told.
+A pass borrows its gateway (`azure.borrow`) for as long as it uses it, so that a rotation or
+deletion of its account never closes clients under it; what is kept for pools and accounts that
+are gone is dropped by handlers/pruning.py.
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ from vmroll.azure.gateway import AzureGateways
 from vmroll.azure.settings import AccountConnection
 from vmroll.handlers.kube import KubeApi
 from vmroll.handlers.run_config import RunConfig
+from vmroll.handlers.wakeups import Wakeups
 from vmroll.metrics.registry import OperatorMetrics
 from vmroll.plan.account_trust import TrustPolicy
 from vmroll.plan.backoff import BackoffPolicy
@@ -59,6 +60,8 @@ class OperatorState:
     memories: dict[str, PoolMemory] = field(default_factory=dict)
     locks: dict[str, asyncio.Lock] = field(default_factory=dict)
     connections: dict[str, Connection] = field(default_factory=dict)
+    wakeups: Wakeups = field(default_factory=Wakeups)
+    """Each paused pool's event, set by the watch (handlers/wakeups.py)."""
     pruned_at: float = float("-inf")
     """When handlers/pruning.py last dropped what is kept for pools and accounts that are gone."""
 

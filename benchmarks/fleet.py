@@ -1,0 +1,389 @@
+"""Issue 12's fleet figures: P pools x R VMs created at once, a version bump across all of them,
+then a steady window, on the emulator with ARM's and Compute's throttling on.
+
+Starts the stack as users run it (`DevStack`, `vmroll run` with its default flags) with the
+built-in catalog changed in one way only: the quotas are raised so that every VM and its surge
+fit (throttling, latencies and `timeScale` stay the built-in ones: ARM's per-principal buckets
+and Compute's per-policy buckets are on). Phases:
+- create: P pools from examples/local/pool.yaml, pinned to OLD, `replicas` R, RollingReplace
+  with `maxSurge` R (the whole pool at once, so that Azure's buckets, not the strategy, bound
+  the rollout), created through the Kubernetes API, `SENDERS` requests in flight at once; done
+  when every pool is Ready=True for its generation and the emulator holds P x R Succeeded VMs.
+- rollout (unless `--no-rollout`): every pool patched to NEW at once; done when every pool is
+  Ready for its new generation with `updatedReplicas` R and the emulator holds P x R Succeeded
+  VMs, all on NEW.
+- steady: `--steady-seconds` with nothing changed.
+Pools are listed every `POLL_SECONDS` (one list request, not one per pool).
+
+Per phase it prints the wall time; the ideal set by the buckets (N operations of one kind need
+(N - capacity) / refill seconds of each bucket they draw from — ARM's writes or deletes per
+principal, Compute's Put VM or Delete VM per subscription and region — plus, after the slowest
+bucket, the latencies that remain on one pool's path: create for the create phase, create +
+minReadySeconds + delete for the rollout); the emulator's requests (`/_emulator/requests`, by
+operation and status) and 429s by throttling policy (`throttledByPolicy`); the operator's CPU
+(utime + stime from /proc/<pid>/stat, as % of one core over the phase) and RSS (VmRSS at the end,
+VmHWM the peak so far); and the CPU of the emulator, kube-apiserver and etcd the same way, so
+that a machine at its limit shows (2 cores = 200 %). For the steady window: ARM requests per
+pass (one pass of every pool: requests x resync interval / window) and per pool.
+
+    .venv/bin/python benchmarks/fleet.py [--pools 50] [--replicas 10] [--steady-seconds 180]
+        [--no-rollout] [--timeout 3600] [--resync-interval SECONDS]
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import os
+import tempfile
+import time
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from functools import partial
+from pathlib import Path
+from typing import Any, cast
+
+import yaml
+from _stack import (
+    NAMESPACE,
+    Emulator,
+    Pools,
+    Requests,
+    bench_stack,
+    count_states,
+    load_average,
+    memory_mib,
+    operator_pid,
+    pool_manifest,
+    source_version,
+    wait_operator_up,
+)
+from kubernetes import client, config
+from kubernetes.client.exceptions import ApiException
+
+import vmroll
+from vmroll.api.base import GROUP, VERSION
+from vmroll.api.pool import PLURAL
+from vmroll.devcluster.versions import ETCD, KUBE_APISERVER
+from vmroll.devstack import stack
+from vmroll.devstack.stack import DevStack
+from vmroll.emulator.catalog import default_catalog_data, parse_catalog
+from vmroll.handlers.run_config import RunConfig
+
+OLD, NEW = "24.04.202609160", "24.04.202610220"
+RAISED_QUOTA_VCPUS = 10_000_000
+POLL_SECONDS = 2.0
+SENDERS = 16
+MIN_READY_SECONDS = 5
+TICKS = os.sysconf("SC_CLK_TCK")
+STARTUP_SECONDS = 300.0
+"""How long the operator may take to serve its webhook: on a loaded 2-core machine it can take
+more than the stack's default."""
+
+
+def bench_catalog(directory: Path) -> tuple[Path, dict[str, Any]]:
+    """The built-in catalog with quotas that fit the fleet; nothing else changed."""
+    data = default_catalog_data()
+    for subscription in data["subscriptions"]:
+        for quota in subscription.get("quotas", {}).values():
+            quota["totalRegionalCores"] = RAISED_QUOTA_VCPUS
+            quota["families"] = {family: RAISED_QUOTA_VCPUS for family in quota.get("families", {})}
+    path = directory / "catalog.yaml"
+    path.write_text(yaml.safe_dump(data))
+    return path, data
+
+
+def cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / TICKS
+
+
+def emulator_pid(catalog: Path) -> int:
+    """The `vmroll emulator serve` given this benchmark's catalog."""
+    state = str(catalog)
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            argv = (entry / "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        words = [word.decode(errors="replace") for word in argv]
+        if "serve" in words and "emulator" in words and state in words:
+            return int(entry.name)
+    raise SystemExit("the emulator's process was not found")
+
+
+def watched_processes(dev: DevStack, catalog: Path) -> dict[str, int]:
+    assert dev.control_plane is not None, "the stack runs its own control plane"
+    files = dev.control_plane.files
+    return {
+        "operator": operator_pid(dev),
+        "emulator": emulator_pid(catalog),
+        KUBE_APISERVER: int(files.pid_file(KUBE_APISERVER).read_text()),
+        ETCD: int(files.pid_file(ETCD).read_text()),
+    }
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    at: float
+    cpu: dict[str, float]
+    requests: Requests
+    throttled: dict[str, int]
+
+
+def snapshot(processes: dict[str, int], emulator: Emulator) -> Snapshot:
+    return Snapshot(
+        time.monotonic(),
+        {name: cpu_seconds(pid) for name, pid in processes.items()},
+        emulator.requests(),
+        emulator.throttled_by_policy(),
+    )
+
+
+@dataclass(frozen=True)
+class Phase:
+    name: str
+    seconds: float
+    requests: Requests
+    throttled: dict[str, int]
+    cpu_percent: dict[str, float]
+    rss: dict[str, float]
+    done: bool
+
+
+def phase(name: str, before: Snapshot, after: Snapshot, operator: int, done: bool) -> Phase:
+    seconds = after.at - before.at
+    throttled = {
+        policy: count - before.throttled.get(policy, 0)
+        for policy, count in after.throttled.items()
+        if count != before.throttled.get(policy, 0)
+    }
+    cpu = {p: 100 * (after.cpu[p] - before.cpu[p]) / seconds for p in after.cpu}
+    return Phase(
+        name, seconds, after.requests - before.requests, throttled, cpu, memory_mib(operator), done
+    )
+
+
+class Fleet:
+    """The benchmark's pools, listed in one request per poll."""
+
+    def __init__(self, dev: DevStack, emulator: Emulator, count: int, replicas: int) -> None:
+        api_client = config.new_client_from_config(config_file=str(dev.kubeconfig))  # type: ignore[no-untyped-call]
+        self._api = client.CustomObjectsApi(api_client)
+        self._emulator = emulator
+        self.names = [f"fleet-{index:04d}" for index in range(count)]
+        self.replicas = replicas
+        self.webhook_timeouts = 0
+
+    def create(self) -> None:
+        strategy = {
+            "type": "RollingReplace",
+            "rollingUpdate": {"maxSurge": max(self.replicas, 1), "maxUnavailable": 0},
+            "minReadySeconds": MIN_READY_SECONDS,
+            "progressDeadlineSeconds": 3600,
+        }
+        template = pool_manifest("template", self.replicas, version=OLD, strategy=strategy)
+        manifests = []
+        for name in self.names:
+            manifest = copy.deepcopy(template)
+            manifest["metadata"]["name"] = name
+            manifests.append(manifest)
+        create = self._api.create_namespaced_custom_object
+        self._all(partial(create, GROUP, VERSION, NAMESPACE, PLURAL, m) for m in manifests)
+
+    def bump(self) -> None:
+        patch = {"spec": {"image": {"marketplace": {"version": NEW}}}}
+        change = self._api.patch_namespaced_custom_object
+        self._all(partial(change, GROUP, VERSION, NAMESPACE, PLURAL, n, patch) for n in self.names)
+
+    def _all(self, calls: Iterable[Callable[[], object]]) -> None:
+        """`SENDERS` requests in flight at once, as many clients applying a fleet would."""
+        with ThreadPoolExecutor(SENDERS) as senders:
+            for _ in senders.map(self._admitted, calls):
+                pass
+
+    def _admitted(self, call: Callable[[], object]) -> None:
+        """The admission webhook is served by the operator under test: when it does not answer
+        within the API server's timeout, the request is sent again (and counted)."""
+        while True:
+            try:
+                call()
+                return
+            except ApiException as error:
+                if error.status != 500 or "failed calling webhook" not in str(error.body):
+                    raise
+                self.webhook_timeouts += 1
+                time.sleep(1.0)
+
+    def settled(self, rolled: bool) -> tuple[int, str]:
+        """How many pools are Ready for their generation (and fully updated, when `rolled`)."""
+        listed = cast(
+            dict[str, Any],
+            self._api.list_namespaced_custom_object(GROUP, VERSION, NAMESPACE, PLURAL),
+        )
+        ready = 0
+        for pool in listed["items"]:
+            if pool["metadata"]["name"] not in self.names:
+                continue
+            status = pool.get("status") or {}
+            updated = status.get("updatedReplicas") == self.replicas
+            if _ready(pool) and (updated or not rolled):
+                ready += 1
+        return ready, f"{ready}/{len(self.names)} pools"
+
+    def vms_on(self, version: str) -> tuple[bool, str]:
+        vms = self._emulator.vms()
+        states = count_states(vms)
+        expected = len(self.names) * self.replicas
+        done = states.get(f"Succeeded/{version}", 0) == expected and len(vms) == expected
+        return done, f"emulator {dict(states)}"
+
+
+def _ready(pool: dict[str, Any]) -> bool:
+    generation = pool["metadata"].get("generation")
+    status = pool.get("status") or {}
+    ready = next((c for c in status.get("conditions", []) if c["type"] == "Ready"), None)
+    return (
+        ready is not None
+        and ready["status"] == "True"
+        and ready.get("observedGeneration", status.get("observedGeneration")) == generation
+    )
+
+
+def wait_settled(
+    fleet: Fleet, rolled: bool, version: str, deadline: float, progress: Callable[[str], None]
+) -> bool:
+    last = ""
+    while time.monotonic() < deadline:
+        ready, line = fleet.settled(rolled)
+        if ready == len(fleet.names):
+            done, vms = fleet.vms_on(version)
+            if done:
+                return True
+            line = f"{line}; {vms}"
+        if line != last:
+            progress(line)
+            last = line
+        time.sleep(POLL_SECONDS)
+    return False
+
+
+def bucket_seconds(operations: int, bucket: dict[str, Any]) -> float:
+    """How long `operations` take from a full bucket: (N - capacity) / refill."""
+    refill = float(bucket.get("refillPerSecond") or bucket["refillPerMinute"] / 60)
+    return max(0.0, (operations - float(bucket["capacity"])) / refill)
+
+
+def ideal(catalog: dict[str, Any], creates: int, deletes: int, tail: float) -> tuple[float, str]:
+    throttling = catalog["throttling"]
+    compute = throttling["compute"]
+    bounds = {
+        "ARM writes": bucket_seconds(creates, throttling["writes"]),
+        "ARM deletes": bucket_seconds(deletes, throttling["deletes"]),
+        "Compute PutVM": bucket_seconds(creates, compute["PutVM"]["subscription"]),
+        "Compute DeleteVM": bucket_seconds(deletes, compute["DeleteVM"]["subscription"]),
+    }
+    slowest = max(bounds, key=lambda name: bounds[name])
+    formula = ", ".join(f"{name} {seconds:.1f}s" for name, seconds in bounds.items())
+    binding = f"{slowest} bucket" if bounds[slowest] else "no bucket (bursts cover it)"
+    return bounds[slowest] + tail, f"{binding} + {tail:.1f}s of latency ({formula})"
+
+
+def report(
+    result: Phase, fleet: Fleet, resync: float, ideal_line: tuple[float, str] | None
+) -> None:
+    state = "" if result.done else " (NOT DONE: timed out)"
+    print(f"\n== {result.name}: {result.seconds:.1f}s{state}", flush=True)
+    if ideal_line is not None:
+        seconds, formula = ideal_line
+        print(f"  ideal {seconds:.1f}s = {formula}; ratio {result.seconds / seconds:.2f}")
+    arm = result.requests.arm_total()
+    writes = result.requests.writes().arm_total()
+    vms = len(fleet.names) * fleet.replicas
+    print(f"  ARM requests {arm} (writes {writes}, {writes / max(vms, 1):.2f} per VM)")
+    if result.name == "steady":
+        per_pass = arm * resync / result.seconds
+        print(
+            f"  ARM requests per pass (every pool once, resync {resync:.0f}s) {per_pass:.0f}; "
+            f"per pool {per_pass / len(fleet.names):.2f}"
+        )
+    print(f"  429s by policy {result.throttled or 'none'}")
+    cpu = ", ".join(f"{name} {percent:.1f}%" for name, percent in result.cpu_percent.items())
+    print(f"  CPU (% of one core) {cpu}")
+    print(f"  operator VmRSS {result.rss['VmRSS']:.0f} MiB, VmHWM {result.rss['VmHWM']:.0f} MiB")
+    print("  requests (operation, total, by status):")
+    for line in result.requests.lines():
+        print(f"  {line}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--pools", type=int, default=50)
+    parser.add_argument("--replicas", type=int, default=10)
+    parser.add_argument("--steady-seconds", type=float, default=180.0)
+    parser.add_argument("--no-rollout", action="store_true", help="create, then steady")
+    parser.add_argument("--timeout", type=float, default=3600.0, help="per phase, seconds")
+    parser.add_argument(
+        "--resync-interval",
+        type=float,
+        help="the operator's `--resync-interval` (seconds); a long one leaves only the loop's "
+        "own cost in the steady window",
+    )
+    args = parser.parse_args()
+    stack.WEBHOOK_READY_TIMEOUT_SECONDS = max(stack.WEBHOOK_READY_TIMEOUT_SECONDS, STARTUP_SECONDS)
+    resync = args.resync_interval or RunConfig().resync_seconds
+    operator_args = [] if args.resync_interval is None else ["--resync-interval", str(resync)]
+    vms = args.pools * args.replicas
+
+    print(f"{source_version()}; operator source {Path(vmroll.__file__).parent}; {load_average()}")
+    print(f"{args.pools} pools x {args.replicas} VMs = {vms} VMs; resync {resync:g}s", flush=True)
+    with tempfile.TemporaryDirectory() as temporary:
+        catalog_path, catalog = bench_catalog(Path(temporary))
+        with bench_stack(catalog_path, operator_args=operator_args) as dev:
+            emulator = Emulator(dev.credentials)
+            wait_operator_up(Pools(dev.kubeconfig))
+            processes = watched_processes(dev, catalog_path)
+            operator = processes["operator"]
+            print(f"processes {processes}; operator {memory_mib(operator)}", flush=True)
+            fleet = Fleet(dev, emulator, args.pools, args.replicas)
+            parsed = parse_catalog(catalog, str(catalog_path))
+            create = parsed.latencies.create * parsed.time_scale
+            delete = parsed.latencies.delete * parsed.time_scale
+            started = time.monotonic()
+
+            def progress(line: str) -> None:
+                print(f"  {time.monotonic() - started:7.1f}s {line}", flush=True)
+
+            before = snapshot(processes, emulator)
+            fleet.create()
+            progress(f"{args.pools} pools created ({fleet.webhook_timeouts} webhook timeouts)")
+            done = wait_settled(fleet, False, OLD, time.monotonic() + args.timeout, progress)
+            after = snapshot(processes, emulator)
+            report(
+                phase("create", before, after, operator, done),
+                fleet,
+                resync,
+                ideal(catalog, vms, 0, create),
+            )
+            if not args.no_rollout and done:
+                started = time.monotonic()
+                before = after
+                fleet.bump()
+                progress(f"patched to {NEW} ({fleet.webhook_timeouts} webhook timeouts in all)")
+                done = wait_settled(fleet, True, NEW, time.monotonic() + args.timeout, progress)
+                after = snapshot(processes, emulator)
+                tail = create + MIN_READY_SECONDS + delete
+                result = phase("rollout", before, after, operator, done)
+                report(result, fleet, resync, ideal(catalog, vms, vms, tail))
+            before = snapshot(processes, emulator)
+            time.sleep(args.steady_seconds)
+            after = snapshot(processes, emulator)
+            report(phase("steady", before, after, operator, True), fleet, resync, None)
+            print(f"\n{load_average()}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,54 @@
+"""What ends a paused pool's wait early: one asyncio event per pool, set by the watch.
+
+A pool's daemon (handlers/pools.py) waits between passes for its deadline or for a change to
+what it acts on: its spec, labels and annotations, its AzureAccount, the ImagePolicies. Looking
+at those twice a second per pool costs 2,000 wake-ups a second at 1,000 pools doing nothing;
+instead the watch sets the pool's event when something it may care about arrives (the pool's
+own events, its account's, any policy's), and the woken daemon compares what it acted on with
+what is there now before it runs a pass. A nudge that changes nothing it compares (a status
+written by its own pass) costs one comparison, not a pass.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+
+
+@dataclass
+class _Paused:
+    nudged: asyncio.Event = field(default_factory=asyncio.Event)
+    account: str | None = None
+
+
+class Wakeups:
+    """One entry per running pool daemon, from its first pause until the daemon ends."""
+
+    def __init__(self) -> None:
+        self._pools: dict[str, _Paused] = {}
+
+    def pausing(self, uid: str, account: str | None) -> asyncio.Event:
+        """The event a pool waits on, and the account whose changes must set it."""
+        paused = self._pools.setdefault(uid, _Paused())
+        paused.account = account
+        return paused.nudged
+
+    def ended(self, uid: str) -> None:
+        self._pools.pop(uid, None)
+
+    def pool(self, uid: str | None) -> None:
+        paused = self._pools.get(uid or "")
+        if paused is not None:
+            paused.nudged.set()
+
+    def account(self, name: str | None) -> None:
+        for paused in self._pools.values():
+            if paused.account == name:
+                paused.nudged.set()
+
+    def every_pool(self) -> None:
+        for paused in self._pools.values():
+            paused.nudged.set()
+
+    def __len__(self) -> int:
+        return len(self._pools)
