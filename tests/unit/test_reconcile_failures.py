@@ -17,11 +17,13 @@ from pydantic import ValidationError
 from test_reconcile_fakes import World
 
 from vmroll.api.pool import VirtualMachinePool
+from vmroll.azure.budget import WriteBudgetExhausted
 from vmroll.azure.errors import TransientAzureError
 from vmroll.handlers.kube import KubeApi, SecretNotText
 from vmroll.handlers.pool_inputs import template_inputs
 from vmroll.plan.backoff import BackoffPolicy
 from vmroll.reconcile.failures import (
+    BUDGET_SPENT,
     StatusNotWritten,
     describe_error,
     invalid_pool_message,
@@ -285,3 +287,24 @@ def test_an_api_error_is_described_by_status_and_reason_only() -> None:
     error.body = '{"message": "canary"}'
 
     assert describe_error(error) == "ApiException: (422) Unprocessable Entity"
+
+
+async def test_a_spent_write_budget_is_waited_out_without_growing_the_backoff() -> None:
+    world = World()
+    world.azure.list_error = TransientAzureError("list VMs: 503")
+    await run(world)
+    world.azure.list_error = WriteBudgetExhausted(
+        "write budget exhausted; next write in 0.2s", retry_after=0.2
+    )
+
+    delays = []
+    for _ in range(3):
+        outcome = await run(world)
+        assert outcome.next is Next.RETRY
+        delays.append(outcome.after)
+
+    assert delays == [1.0, 1.0, 1.0]
+    assert world.memory.backoff is not None
+    assert world.memory.backoff.attempt == 1
+    assert reconciling(world) == ("Retrying", f"next write in 1s: {BUDGET_SPENT}")
+    assert warnings(world) == [("Retrying", "list VMs: 503"), ("Retrying", BUDGET_SPENT)]

@@ -85,11 +85,34 @@ async def retry_later(
     outcome = Outcome(Next.RETRY, after=backoff.delay, failed=reason == Reason.UNEXPECTED_ERROR)
     warn_once(memory, report.events, reason, cause)
     message = f"retry {backoff.attempt} in {backoff.delay:.0f}s: {cause}"
+    await _write_reconciling(report, reason, message, outcome)
+    return outcome
+
+
+MIN_BUDGET_WAIT = 1.0
+"""Seconds between passes that find the budget spent, however soon it says a write fits."""
+
+
+BUDGET_SPENT = "vmroll's write budget for the subscription is spent; writes resume as it refills"
+
+
+async def wait_for_write_budget(report: Reporter, retry_after: float) -> Outcome:
+    """vmroll's own write budget is spent: pacing, not a failure. The pass comes back when a
+    write fits, and the backoff neither grows nor resets: a pool waiting its turn in a busy
+    subscription must not fall minutes behind the others. Said once per spell, not per pass."""
+    delay = max(retry_after, MIN_BUDGET_WAIT)
+    outcome = Outcome(Next.RETRY, after=delay)
+    warn_once(report.memory, report.events, Reason.RETRYING, BUDGET_SPENT)
+    message = f"next write in {delay:.0f}s: {BUDGET_SPENT}"
+    await _write_reconciling(report, Reason.RETRYING, message, outcome)
+    return outcome
+
+
+async def _write_reconciling(report: Reporter, reason: str, message: str, outcome: Outcome) -> None:
     try:
         await report.write(PassVerdict(Assessment(State.RECONCILING, reason, message)))
     except Exception as error:
         raise StatusNotWritten(outcome) from error
-    return outcome
 
 
 def invalid_pool_message(error: ValidationError) -> str:

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
 from vmroll.api.pool import ACCEPT_SUBSCRIPTION_ANNOTATION, VirtualMachinePool
+from vmroll.azure.budget import WriteBudgetExhausted
 from vmroll.azure.errors import AzureGatewayError, TerminalAzureError, TransientAzureError
 from vmroll.azure.images import ResolvedImage
 from vmroll.azure.protocol import ComputeGateway
@@ -53,6 +54,7 @@ from vmroll.reconcile.failures import (
     describe_error,
     log_unexpected,
     retry_later,
+    wait_for_write_budget,
 )
 from vmroll.reconcile.inputs import (
     AccountProblem,
@@ -209,6 +211,8 @@ class PoolPass:
 
     async def _retry(self, report: Reporter, errors: Sequence[TransientAzureError]) -> Outcome:
         retry_after = max((e.retry_after or 0.0) for e in errors) or None
+        if all(isinstance(error, WriteBudgetExhausted) for error in errors):
+            return await wait_for_write_budget(report, retry_after or 0.0)
         return await retry_later(
             report, Reason.RETRYING, errors[0].message, retry_after, self.settings
         )
