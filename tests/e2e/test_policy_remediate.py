@@ -1,7 +1,9 @@
 """A Remediate ImagePolicy on the real stack: a pool pinned to a denied version rolls to the
 newest compliant version through its own strategy (never above its surge ceiling nor below its
 availability floor), with events and history saying why; a pool no version of whose image
-complies is Stalled with NoCompliantVersion and gets no VM until the policy goes."""
+complies is Stalled with NoCompliantVersion and gets no VM until the policy goes; and a Deny
+ImagePolicy denying the version `latest` resolves to keeps a new pool's VMs on the newest
+compliant version, never on the denied one."""
 
 from __future__ import annotations
 
@@ -17,6 +19,7 @@ from pool_helpers import (
     apply,
     condition,
     get_pool,
+    pool_events,
     pool_manifest,
     story,
     wait_condition,
@@ -37,7 +40,9 @@ def _pool(name: str, account: str, emulator: EmulatorProcess, version: str) -> d
     return manifest
 
 
-def _policy(name: str, pool: str, rules: dict[str, Any]) -> dict[str, Any]:
+def _policy(
+    name: str, pool: str, rules: dict[str, Any], enforcement: str = "Remediate"
+) -> dict[str, Any]:
     return {
         "apiVersion": "vmroll.io/v1alpha1",
         "kind": "ImagePolicy",
@@ -45,7 +50,7 @@ def _policy(name: str, pool: str, rules: dict[str, Any]) -> dict[str, Any]:
         "spec": {
             "poolSelector": {"matchLabels": {"policy-test": pool}},
             "rules": rules,
-            "enforcement": "Remediate",
+            "enforcement": enforcement,
         },
     }
 
@@ -129,3 +134,46 @@ def test_no_compliant_version_stalls_the_pool_and_touches_no_vm(
     wait_for("the pool's VMs once the policy is gone", created, timeout=120,
              describe=operator.output)  # fmt: skip
     assert condition(get_pool(kubectl, namespace, "strict"), "PolicyCompliant") is None
+
+
+def test_deny_keeps_a_pool_following_latest_off_the_denied_version(
+    kubectl: Kubectl, namespace: str, account: str, emulator: EmulatorProcess, operator: Operator
+) -> None:
+    policy = _policy("e2e-hold", "hold", {
+        "deniedVersions": [{"version": NEWEST, "reason": "CVE-2026-0003"}]}, "Deny")  # fmt: skip
+    kubectl("apply", "-f", "-", input=json.dumps(policy))
+    try:
+        apply(kubectl, namespace, _pool("hold", account, emulator, "latest"))
+        seen: set[str] = set()
+
+        def created() -> bool | None:
+            versions = _versions(emulator, namespace, "hold")
+            seen.update(versions)
+            vms = [v for v in emulator.vms(namespace) if v["tags"]["vmroll.io_pool"] == "hold"]
+            return True if len(vms) == 2 and versions == {DENIED} else None
+
+        wait_for("the pool's VMs on the newest compliant version", created, timeout=150,
+                 describe=operator.output)  # fmt: skip
+        pool = wait_condition(kubectl, namespace, "hold", "Ready", operator)
+        seen.update(_versions(emulator, namespace, "hold"))
+        assert seen == {DENIED}
+        assert pool["status"]["image"]["resolvedVersion"] == DENIED
+        assert [r["imageVersion"] for r in pool["status"]["history"]] == [DENIED]
+        compliant = condition(pool, "PolicyCompliant")
+        assert compliant is not None
+        message = (
+            f"the latest version {NEWEST} is denied by ImagePolicy e2e-hold (VersionDenied: "
+            f"{NEWEST} is denied by policy e2e-hold: CVE-2026-0003); the pool targets {DENIED}, "
+            "the newest compliant version, instead"
+        )
+        assert (compliant["status"], compliant["reason"], compliant["message"]) == (
+            "True", "LatestVersionDenied", message,
+        )  # fmt: skip
+        told = [
+            (e["type"], e["message"])
+            for e in pool_events(kubectl, namespace, "hold")
+            if e["reason"] == "LatestVersionDenied"
+        ]
+        assert told == [("Warning", message)]
+    finally:
+        kubectl("delete", "imgpol", "e2e-hold", "--ignore-not-found")

@@ -20,6 +20,7 @@ from vmroll.plan.policy import (
     PolicyRule,
     PolicySubject,
     VersionFact,
+    enforced_action,
     evaluate,
     judge_pool_spec,
     named_policies,
@@ -233,6 +234,63 @@ def test_newest_compliant_alternative(
     assert verdict.alternative_status is status
     assert verdict.alternative == alternative
     assert verdict.message.endswith(tail)
+
+
+def denies(name: str, enforcement: str, *versions: str) -> NamedPolicy:
+    denied = [{"version": v, "reason": f"CVE-{name}"} for v in versions]
+    return policy(name, {"deniedVersions": denied}, enforcement)
+
+
+LATEST_VERSION = AVAILABLE[-1]
+
+
+@pytest.mark.parametrize(
+    ("policies", "follows_latest", "new_target", "decisive", "version"),
+    [
+        pytest.param([denies("cve", "Deny", LATEST_VERSION)], True, True,
+                     ("cve", Enforcement.DENY), "24.04.202608110",
+                     id="deny-latest-targets-newest-compliant"),
+        pytest.param([policy("week", {"freshness": {"maxAge": "168h"}}, "Deny")], True, True,
+                     ("week", Enforcement.DENY), None, id="deny-none-compliant-stalls"),
+        pytest.param([denies("cve", "Audit", LATEST_VERSION)], True, True, None, None,
+                     id="audit-only-reports"),
+        pytest.param([denies("cve", "Deny", LATEST_VERSION)], False, True, None, None,
+                     id="deny-pinned-left-to-admission"),
+        pytest.param([denies("cve", "Deny", LATEST_VERSION)], True, False, None, None,
+                     id="deny-does-not-move-the-running-version"),
+        pytest.param([denies("r", "Remediate", "24.04.202608110"),
+                      denies("d", "Deny", LATEST_VERSION)], True, True,
+                     ("d", Enforcement.DENY), "24.04.202607010",
+                     id="deny-and-remediate-strictest-decides-all-satisfied"),
+        pytest.param([denies("r", "Remediate", LATEST_VERSION),
+                      denies("d", "Deny", LATEST_VERSION)], False, False,
+                     ("r", Enforcement.REMEDIATE), "24.04.202608110",
+                     id="remediate-still-moves-a-pin-deny-leaves"),
+        pytest.param([denies("cve", "Deny", "24.04.202606180")], True, True, None, None,
+                     id="compliant-latest"),
+        pytest.param([denies("cve", "Deny", LATEST_VERSION),
+                      policy("eu", {"allowedLocations": ["northeurope"]}, "Deny")], True, True,
+                     None, None, id="a-spec-change-is-admissions-business"),
+    ],
+)  # fmt: skip
+def test_enforced_action(
+    policies: list[NamedPolicy],
+    follows_latest: bool,
+    new_target: bool,
+    decisive: tuple[str, Enforcement] | None,
+    version: str | None,
+) -> None:
+    """Deny keeps a pool following latest off a denied version it would roll or create onto;
+    Remediate moves any pool; Audit never acts; the strictest violated policy is named."""
+    image = marketplace("latest" if follows_latest else LATEST_VERSION)
+    verdict = evaluate(policies, subject(LATEST_VERSION, image=image), NOW)
+    action = enforced_action(verdict, follows_latest=follows_latest, new_target=new_target)
+    if decisive is None:
+        assert action is None
+        return
+    assert action is not None
+    assert (action.violation.policy, action.violation.enforcement) == decisive
+    assert action.version == version
 
 
 def test_gallery_published_date_is_used_and_unknown_dates_do_not_comply() -> None:

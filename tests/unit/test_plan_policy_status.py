@@ -99,6 +99,7 @@ def condition(status: str, reason: str) -> Condition:
 
 TRUE = (ConditionStatus.TRUE, "Compliant", "complies with a")
 FALSE = (ConditionStatus.FALSE, "ImageTooOld", "too old")
+HELD = (ConditionStatus.TRUE, "LatestVersionDenied", "held")
 
 
 @pytest.mark.parametrize(
@@ -116,6 +117,11 @@ FALSE = (ConditionStatus.FALSE, "ImageTooOld", "too old")
             id="complies-again",
         ),
         pytest.param(condition("False", "ImageTooOld"), None, [], id="policy-deleted"),
+        pytest.param(
+            condition("True", "Compliant"), HELD, [("Warning", "LatestVersionDenied", "held")],
+            id="deny-holds-latest-once",
+        ),
+        pytest.param(condition("True", "LatestVersionDenied"), HELD, [], id="still-held"),
     ],
 )  # fmt: skip
 def test_events_on_transitions(
@@ -162,3 +168,19 @@ def test_remediation(
     assert (audit.remedy, audit.stall) == (remedy, stall)
     assert audit.condition == (condition or FALSE)
     assert (audit.remedy_why is not None) is (remedy is not None)
+
+
+def test_a_deny_policy_keeps_latest_off_the_denied_version() -> None:
+    violation = Violation("cve", Enforcement.DENY, PolicyRule.DENIED_VERSION, "1.3.0 is denied")
+    verdict = Verdict(
+        (PolicyVerdict("cve", Enforcement.DENY, (violation,)),), Alternative.FOUND, "1.2.0"
+    )
+    held = remediation(verdict, PolicyAudit(FALSE, verdict), new_latest="1.3.0")
+    assert held.remedy == "1.2.0"
+    assert held.condition == (
+        ConditionStatus.TRUE,
+        "LatestVersionDenied",
+        "the latest version 1.3.0 is denied by ImagePolicy cve (VersionDenied: 1.3.0 is denied); "
+        "the pool targets 1.2.0, the newest compliant version, instead",
+    )
+    assert remediation(verdict, PolicyAudit(FALSE, verdict)) == PolicyAudit(FALSE, verdict)

@@ -243,8 +243,13 @@ class ImagePolicySpec(ApiModel):
         "shows (source, region, licensing, and a pinned version's deniedVersions, "
         "minimumVersions and marketplace build date). What needs Azure (the version `latest` "
         "resolves to, maxVersionsBehind, a gallery version's publishedDate, a purchase plan "
-        "looked up from the image) is judged after admission and, under Deny, reported as Audit "
-        "reports it; pair Deny with a Remediate policy to have vmroll act on those.",
+        "looked up from the image) is judged after admission. There, Deny keeps a pool following "
+        "`latest` off a version it violates: when `latest` resolves to a version the pool would "
+        "roll or create VMs onto, vmroll targets the newest compliant version in the region "
+        "instead (PolicyCompliant True, reason LatestVersionDenied), or stalls the pool with "
+        "NoCompliantVersion touching no VM. Deny does not move VMs already running a version "
+        "that fell out of policy, nor a pinned version (admission judged it): those are reported "
+        "as Audit reports them; pair Deny with a Remediate policy to have vmroll move them.",
     )
 
 

@@ -7,6 +7,9 @@ a verdict per policy: compliant, or the rules violated with messages that name t
 policy and the limit. It also names the newest available version that every policy accepts, which
 is what Remediate rolls to and what a refusal suggests. All matching policies apply; the
 strictest enforcement among the violated ones wins (Deny > Remediate > Audit).
+`enforced_action` says what vmroll does after admission about a broken policy: Remediate moves the
+pool to the newest compliant version; Deny keeps a pool following `latest` off a denied version it
+would roll or create onto; both stall the pool when no version complies.
 `judge_pool_spec` is the entry point for admission: a pool spec as submitted, every policy, and
 whatever facts the caller has; it selects the policies and judges the version the spec names.
 """
@@ -254,6 +257,42 @@ def newest_compliant_version(
             not tuple(_violations(p, subject, fact.version, fact.published, now)) for p in policies
         ):
             return fact.version
+    return None
+
+
+@dataclass(frozen=True)
+class PolicyAction:
+    """What vmroll does about the violation that decides it: run `version` instead, or stall."""
+
+    violation: Violation
+    version: str | None
+    """The newest compliant version to target; None: none complies, stall touching no VM."""
+
+
+def enforced_action(
+    verdict: Verdict, *, follows_latest: bool, new_target: bool
+) -> PolicyAction | None:
+    """The action a broken Remediate or Deny policy takes on the pool's target, None for none.
+
+    Remediate always acts. Deny acts only on a pool following `latest` whose resolved version
+    is `new_target` (one its VMs would roll or be created onto, not the one the pool's target
+    revision already runs): Deny keeps vmroll from putting a denied version on a VM, but it does
+    not move VMs already running a version that fell out of policy (Remediate does that). A pinned
+    version is judged by admission; one that falls out of policy later is reported, as by Audit.
+    Neither acts when only a change of spec could comply (source, region, licensing).
+    """
+    acting = [
+        v
+        for v in verdict.violations
+        if v.enforcement is Enforcement.REMEDIATE
+        or (v.enforcement is Enforcement.DENY and follows_latest and new_target)
+    ]
+    if not acting:
+        return None
+    if verdict.alternative_status is Alternative.NO_COMPLIANT_VERSION:
+        return PolicyAction(acting[0], None)
+    if verdict.alternative_status is Alternative.FOUND and verdict.alternative is not None:
+        return PolicyAction(acting[0], verdict.alternative)
     return None
 
 

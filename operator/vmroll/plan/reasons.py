@@ -63,6 +63,7 @@ class Reason(StrEnum):
     IMAGE_RESOLVED = "ImageResolved"
     POLICY_COMPLIANT = "Compliant"
     POLICY_REMEDIATED = "Remediated"
+    LATEST_DENIED = "LatestVersionDenied"
     AUTHENTICATED = "Authenticated"
     AUTHENTICATION_FAILED = "AuthenticationFailed"
 
@@ -132,11 +133,14 @@ DESCRIPTIONS: Mapping[Reason, str] = MappingProxyType(
         Reason.READY: "The object is ready.",
         Reason.ALL_REPLICAS_READY: "Every VM runs the target revision and is available.",
         Reason.IMAGE_RESOLVED: "The requested image resolved to an exact version.",
-        Reason.NO_COMPLIANT_VERSION: "A Remediate ImagePolicy applies and no version of the "
+        Reason.NO_COMPLIANT_VERSION: "A Remediate ImagePolicy applies (or a Deny one denies "
+        "the version `latest` resolves to) and no version of the "
         "image available in the pool's region complies with every policy; no VM is touched "
         "until one is published or the policy changes.",
         Reason.POLICY_REMEDIATED: "The spec's image version breaks a Remediate ImagePolicy; "
         "vmroll runs the newest compliant version instead (PolicyCompliant True).",
+        Reason.LATEST_DENIED: "The version `latest` resolves to breaks a Deny ImagePolicy; "
+        "the pool targets the newest compliant version instead (PolicyCompliant True).",
         Reason.POLICY_COMPLIANT: "The pool's image complies with every ImagePolicy that applies "
         "to it (PolicyCompliant; when it does not, the reason names the rule broken).",
         Reason.AUTHENTICATED: "vmroll authenticated to the subscription with the account's auth.",

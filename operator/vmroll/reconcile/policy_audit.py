@@ -2,8 +2,11 @@
 decided in plan/policy.py, the events on its transitions, and what a Remediate policy changes.
 
 Remediate moves the pass's target to the newest compliant version (the pool's own strategy,
-bounds and windows then roll it), and the condition says so (True, Remediated); when no version
-in the region complies the pool is Stalled with NoCompliantVersion before any VM is touched.
+bounds and windows then roll it), and the condition says so (True, Remediated); a Deny policy
+does the same for a pool following `latest` when the version `latest` resolves to is one the pool
+would newly roll or create onto (True, LatestVersionDenied, with one Warning event). When no
+version in the region complies the pool is Stalled with NoCompliantVersion before any VM is
+touched.
 
 When no ImagePolicy applies the condition is absent, not True: kstatus, Argo CD and Flux read
 only Ready, Reconciling and Stalled, so a True "nothing applies" would only be noise in every
@@ -16,18 +19,19 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 
-from vmroll.api.image import PurchasePlan
+from vmroll.api.image import LATEST, PurchasePlan
 from vmroll.api.policy import Enforcement
 from vmroll.api.pool import VirtualMachinePool
+from vmroll.api.pool_status import ImageStatus
 from vmroll.api.types import Condition, ConditionStatus
 from vmroll.azure.images import ResolvedImage
 from vmroll.azure.protocol import ComputeGateway
 from vmroll.plan.policy import (
-    Alternative,
     NamedPolicy,
     PolicySubject,
     Verdict,
     VersionFact,
+    enforced_action,
     evaluate,
 )
 from vmroll.plan.reasons import Reason
@@ -60,9 +64,11 @@ async def audit_policies(
     pool: VirtualMachinePool,
     policies: Sequence[NamedPolicy],
     target: ResolvedImage,
+    previous: ImageStatus | None,
     now: datetime,
 ) -> PolicyAudit:
-    """Judge the image the pool's target revision runs against the policies that match it."""
+    """Judge the image the pool's target revision runs against the policies that match it;
+    `previous`: the status's image, the version the pool targeted before this pass."""
     if not policies:
         return NO_POLICY
     spec = pool.spec
@@ -83,23 +89,36 @@ async def audit_policies(
         available=tuple(VersionFact(i.version, i.published) for i in infos),
     )
     verdict = evaluate(policies, subject, now)
-    return remediation(verdict, PolicyAudit(policy_condition(verdict, policies), verdict))
+    audit = PolicyAudit(policy_condition(verdict, policies), verdict)
+    follows_latest = spec.image.requested_version == LATEST
+    running = previous.resolved_version if previous is not None else None
+    new_latest = version if follows_latest and version != running else None
+    return remediation(verdict, audit, new_latest)
 
 
-def remediation(verdict: Verdict, audit: PolicyAudit) -> PolicyAudit:
-    """What a broken Remediate policy adds to the audit; nothing when none is broken, or when
-    only a change of spec could fix the pool (its source, region or licensing)."""
-    broken = [v for v in verdict.violations if v.enforcement is Enforcement.REMEDIATE]
-    if not broken:
+def remediation(verdict: Verdict, audit: PolicyAudit, new_latest: str | None = None) -> PolicyAudit:
+    """What a broken Remediate policy, or a Deny policy broken by `new_latest` (the version a
+    pool following `latest` would roll or create onto), adds to the audit (as `enforced_action`
+    decides); nothing when neither acts."""
+    new = new_latest is not None
+    action = enforced_action(verdict, follows_latest=new, new_target=new)
+    if action is None:
         return audit
-    first = broken[0]
-    if verdict.alternative_status is Alternative.NO_COMPLIANT_VERSION:
+    first = action.violation
+    if action.version is None:
         message = f"{first.message}; no version available in the region complies with every "
         message += "policy: publish one, or change the policy"
         return replace(audit, stall=(Reason.NO_COMPLIANT_VERSION.value, message))
-    if verdict.alternative_status is not Alternative.FOUND or verdict.alternative is None:
-        return audit
-    version = verdict.alternative
+    version = action.version
+    if first.enforcement is Enforcement.DENY:
+        message = (
+            f"the latest version {new_latest} is denied by ImagePolicy {first.policy} "
+            f"({first.rule.value}: {first.message}); the pool targets {version}, the newest "
+            "compliant version, instead"
+        )
+        condition = (ConditionStatus.TRUE, Reason.LATEST_DENIED.value, message)
+        why = f"ImagePolicy {first.policy} denies the latest version ({first.message})"
+        return replace(audit, condition=condition, remedy=version, remedy_why=why)
     condition = (
         ConditionStatus.TRUE,
         Reason.POLICY_REMEDIATED.value,
@@ -118,13 +137,14 @@ def policy_condition(verdict: Verdict, policies: Sequence[NamedPolicy]) -> Polic
 
 
 def policy_events(old: Condition | None, new: PolicyCondition | None) -> list[tuple[str, str, str]]:
-    """An event when the pool falls out of policy, changes violation, or complies again."""
+    """An event when the pool falls out of policy, changes violation, complies again, or a Deny
+    policy starts keeping it off the version `latest` resolves to."""
     if new is None:
         return []
     status, reason, message = new
     if old is not None and (old.status, old.reason) == (status, reason):
         return []
-    if status is ConditionStatus.FALSE:
+    if status is ConditionStatus.FALSE or reason == Reason.LATEST_DENIED.value:
         return [(WARNING, reason, message)]
     if old is not None and old.status is ConditionStatus.FALSE:
         return [(NORMAL, reason, message)]

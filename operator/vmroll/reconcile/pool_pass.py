@@ -249,7 +249,7 @@ class PoolPass:
             gateway, self.pool.spec, current.image, held_back=held_back_version(current)
         )
         audit = await audit_policies(
-            gateway, self.pool, self.policies, target_image.image, report.now
+            gateway, self.pool, self.policies, target_image.image, current.image, report.now
         )
         self.memory.policy_verdicts = audit.verdict.policies if audit.verdict else ()
         if audit.stall is not None:
