@@ -31,8 +31,9 @@ from vmroll.azure import (
     VmSpec,
     WorkloadIdentityToken,
 )
-from vmroll.azure.budget import BudgetSettings, WriteBudgetExhausted
+from vmroll.azure.budget import BudgetSettings
 from vmroll.azure.clients import ClientOptions
+from vmroll.azure.errors import WriteBudgetExhausted
 from vmroll.emulator.catalog import FaultRule, Faults
 from vmroll.emulator.server import Emulator
 from vmroll.plan.ownership import POOL_UID_TAG, RELEASED_TAG, REVISION_TAG, PoolIdentity

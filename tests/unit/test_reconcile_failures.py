@@ -17,8 +17,7 @@ from pydantic import ValidationError
 from test_reconcile_fakes import World
 
 from vmroll.api.pool import VirtualMachinePool
-from vmroll.azure.budget import WriteBudgetExhausted
-from vmroll.azure.errors import TransientAzureError
+from vmroll.azure.errors import TransientAzureError, WriteBudgetExhausted
 from vmroll.handlers.kube import KubeApi, SecretNotText
 from vmroll.handlers.pool_inputs import template_inputs
 from vmroll.plan.backoff import BackoffPolicy

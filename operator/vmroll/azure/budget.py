@@ -38,7 +38,7 @@ from collections import deque
 from collections.abc import Awaitable, Callable, Collection, Iterable
 from dataclasses import dataclass, field
 
-from vmroll.azure.errors import TransientAzureError
+from vmroll.azure.errors import WriteBudgetExhausted
 from vmroll.azure.observer import NOT_OBSERVED, AzureObserver
 
 Clock = Callable[[], float]
@@ -104,10 +104,6 @@ def bucket_keys(write: Write) -> tuple[BucketKey, ...]:
     if write.policy is None:
         return (arm,)
     return arm, ("compute", write.region.replace(" ", "").lower(), write.policy.value)
-
-
-class WriteBudgetExhausted(TransientAzureError):
-    """No write fits in the wait a caller accepts; retry after `retry_after` seconds."""
 
 
 class _Bucket:

@@ -77,6 +77,12 @@ class TransientAzureError(AzureGatewayError):
         self.code = code
 
 
+class WriteBudgetExhausted(TransientAzureError):
+    """vmroll's own write budget (azure/budget.py) has no write for the wait a caller accepts;
+    retry after `retry_after` seconds. Pacing, not Azure's refusal: passes wait it out without
+    backing off."""
+
+
 class TerminalAzureError(AzureGatewayError):
     """The spec cannot succeed as written; `reason` names the Stalled condition's reason."""
 

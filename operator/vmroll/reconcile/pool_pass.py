@@ -16,8 +16,12 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
 from vmroll.api.pool import ACCEPT_SUBSCRIPTION_ANNOTATION, VirtualMachinePool
-from vmroll.azure.budget import WriteBudgetExhausted
-from vmroll.azure.errors import AzureGatewayError, TerminalAzureError, TransientAzureError
+from vmroll.azure.errors import (
+    AzureGatewayError,
+    TerminalAzureError,
+    TransientAzureError,
+    WriteBudgetExhausted,
+)
 from vmroll.azure.images import ResolvedImage
 from vmroll.azure.protocol import ComputeGateway
 from vmroll.azure.vm_body import VmSpec
