@@ -42,8 +42,10 @@ async def builder(compute_client: ComputeManagementClient, vm_body: Any, name: s
 
 async def until_done(gateway: CaptureGateway, record: OperationRecord) -> list[OperationState]:
     states = []
-    for _ in range(200):
-        state = await gateway.wait_operation(record, max_wait=0.05)
+    for _ in range(100):
+        # Long enough for a poll the Retry-After and the Get Operation budget allow: a shorter
+        # wait returns Running without asking when the pacer says the next poll is later.
+        state = await gateway.wait_operation(record, max_wait=2.0)
         states.append(state)
         if state is OperationState.SUCCEEDED:
             break

@@ -17,8 +17,8 @@ from vmroll.azure import captures
 from vmroll.azure.budget import ArmBucket, Write, WriteBudget
 from vmroll.azure.captures import DefinitionInfo, SourceInfo, VersionInfo, VersionRequest
 from vmroll.azure.clients import AzureClients
-from vmroll.azure.gateway import AzureGateways, paced_write
-from vmroll.azure.lro import OperationRecord, OperationState, Poller, wait
+from vmroll.azure.gateway import AzureGateways, follow, paced_write
+from vmroll.azure.lro import OperationRecord, OperationState
 from vmroll.azure.poll_pacing import PollPacer
 from vmroll.azure.settings import AccountConnection
 
@@ -86,18 +86,7 @@ class AzureCaptureGateway:
         )
 
     async def wait_operation(self, record: OperationRecord, *, max_wait: float) -> OperationState:
-        compute = self._clients.compute
-
-        async def resume(token: str) -> Poller:
-            return await captures.resume(compute, record, token)
-
-        return await wait(
-            record,
-            resume,
-            resource_manager=self._clients.connection.endpoint.base_url,
-            max_wait=max_wait,
-            polls=self._polls,
-        )
+        return await follow(self._clients, self._polls, record, captures.resume, max_wait=max_wait)
 
     async def _write(self, resource_id: str, send: Callable[[], Awaitable[T]]) -> T:
         """`resource_id` (the VM or the version written) is also the queue the write waits in."""

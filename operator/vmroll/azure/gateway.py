@@ -23,6 +23,8 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Collection
 from contextlib import asynccontextmanager
 from typing import TypeVar
 
+from azure.mgmt.compute.aio import ComputeManagementClient
+
 from vmroll.azure import images, terms, vms
 from vmroll.azure.budget import (
     ArmBucket,
@@ -162,18 +164,7 @@ class AzureGateway:
         )
 
     async def wait_operation(self, record: OperationRecord, *, max_wait: float) -> OperationState:
-        compute = self._clients.compute
-
-        async def resume(token: str) -> Poller:
-            return await vms.resume(compute, record, token)
-
-        return await wait(
-            record,
-            resume,
-            resource_manager=self._clients.connection.endpoint.base_url,
-            max_wait=max_wait,
-            polls=self._polls,
-        )
+        return await follow(self._clients, self._polls, record, vms.resume, max_wait=max_wait)
 
     async def release_vm(self, vm: PoolVm, released_at: str) -> None:
         compute = self._clients.compute
@@ -194,6 +185,32 @@ class AzureGateway:
         self, write: Write, resource_id: str | None, send: Callable[[], Awaitable[T]]
     ) -> T:
         return await paced_write(self._budget, self._polls, write, resource_id, send)
+
+
+Resumer = Callable[[ComputeManagementClient, OperationRecord, str], Awaitable[Poller]]
+"""Rebuilds the SDK's poller of a recorded operation: the module that started it knows how."""
+
+
+async def follow(
+    clients: AzureClients,
+    polls: PollPacer,
+    record: OperationRecord,
+    resumer: Resumer,
+    *,
+    max_wait: float,
+) -> OperationState:
+    """Follow a recorded operation for up to `max_wait` seconds, its polls paced by `polls`."""
+
+    async def resume(token: str) -> Poller:
+        return await resumer(clients.compute, record, token)
+
+    return await wait(
+        record,
+        resume,
+        resource_manager=clients.connection.endpoint.base_url,
+        max_wait=max_wait,
+        polls=polls,
+    )
 
 
 async def paced_write(

@@ -19,13 +19,14 @@ from vmroll.api.base import GROUP, VERSION
 from vmroll.api.capture import PLURAL, ImageCapture
 from vmroll.azure.capture_gateway import borrow_captures
 from vmroll.azure.captures import definition_parts, group_and_name
-from vmroll.handlers.connections import AccountConfigError, connection_for
-from vmroll.handlers.pool_inputs import account_from_index
+from vmroll.azure.settings import AccountConnection
+from vmroll.handlers.pool_inputs import connect_account
 from vmroll.handlers.state import OperatorState
 from vmroll.plan.access import check_access
 from vmroll.plan.reasons import Reason
 from vmroll.reconcile.capture_pass import CapturePass, PassResult, Problem
 from vmroll.reconcile.failures import describe_error
+from vmroll.reconcile.inputs import AccountProblem
 
 ACCOUNT_INDEX = "accounts_by_name"
 
@@ -77,31 +78,23 @@ async def _one_pass(state: OperatorState, body: kopf.Body, index: Mapping[Any, A
         "progress_seconds": state.config.progress_seconds,
         "stalled_seconds": state.config.stalled_seconds,
     }
-    problem = await _access_problem(state, index, capture)
-    if problem is not None:
-        return await CapturePass(capture, problem, sink, events, state.clock(), **settings).run()
-    account = account_from_index(index, capture.spec.account_ref.name)
-    assert account is not None  # _access_problem found it
-    connection = await connection_for(state, account)
-    async with borrow_captures(state.azure, connection) as gateway:
+    found = await _access(state, index, capture)
+    if isinstance(found, Problem):
+        return await CapturePass(capture, found, sink, events, state.clock(), **settings).run()
+    async with borrow_captures(state.azure, found) as gateway:
         one = CapturePass(capture, gateway, sink, events, state.clock(), **settings)
         return await one.run()
 
 
-async def _access_problem(
+async def _access(
     state: OperatorState, index: Mapping[Any, Any], capture: ImageCapture
-) -> Problem | None:
+) -> AccountConnection | Problem:
+    """The account's connection, once it admits the namespace and every resource group."""
     name = capture.spec.account_ref.name
-    account = account_from_index(index, name)
-    if account is None:
-        return Problem(
-            Reason.ACCOUNT_NOT_FOUND,
-            f"AzureAccount {name} does not exist; create it or fix spec.accountRef.name",
-        )
-    try:
-        await connection_for(state, account)
-    except AccountConfigError as error:
-        return Problem(Reason(error.reason), f"AzureAccount {name} is not usable: {error.message}")
+    found = await connect_account(state, index, name)
+    if isinstance(found, AccountProblem):
+        return Problem(Reason(found.reason), found.message)
+    account, connection = found
     namespace = capture.metadata.namespace or ""
     allowed = account.spec.allowed_namespaces
     labels: Mapping[str, str] = {}
@@ -112,7 +105,7 @@ async def _access_problem(
         if not decision.allowed:
             assert decision.reason is not None  # a refusal names its reason
             return Problem(decision.reason, decision.message)
-    return None
+    return connection
 
 
 def _resource_groups(capture: ImageCapture) -> list[str]:

@@ -15,6 +15,7 @@ from pydantic import ValidationError
 from vmroll.api.account import AzureAccount
 from vmroll.api.pool import VirtualMachinePool
 from vmroll.api.types import KeyReference
+from vmroll.azure.settings import AccountConnection
 from vmroll.handlers.connections import AccountConfigError, connection_for
 from vmroll.handlers.kube import KubeApi, SecretNotText
 from vmroll.handlers.state import OperatorState
@@ -31,13 +32,10 @@ def account_from_index(index: Mapping[Any, Any], name: str) -> AzureAccount | No
     return None
 
 
-async def account_view(
-    state: OperatorState,
-    index: Mapping[Any, Any],
-    pool: VirtualMachinePool,
-    leases: AsyncExitStack,
-) -> AccountView | AccountProblem:
-    name = pool.spec.account_ref.name
+async def connect_account(
+    state: OperatorState, index: Mapping[Any, Any], name: str
+) -> tuple[AzureAccount, AccountConnection] | AccountProblem:
+    """The account `spec.accountRef.name` names and its connection, or why there is none."""
     account = account_from_index(index, name)
     if account is None:
         return AccountProblem(
@@ -48,6 +46,20 @@ async def account_view(
         connection = await connection_for(state, account)
     except AccountConfigError as error:
         return AccountProblem(error.reason, f"AzureAccount {name} is not usable: {error.message}")
+    return account, connection
+
+
+async def account_view(
+    state: OperatorState,
+    index: Mapping[Any, Any],
+    pool: VirtualMachinePool,
+    leases: AsyncExitStack,
+) -> AccountView | AccountProblem:
+    name = pool.spec.account_ref.name
+    found = await connect_account(state, index, name)
+    if isinstance(found, AccountProblem):
+        return found
+    account, connection = found
     lease = state.azure.borrow(connection, location=pool.spec.location)
     borrowed = await leases.enter_async_context(lease)
     gateway = state.listings.for_pool(borrowed, connection, pool.metadata.uid or "")
