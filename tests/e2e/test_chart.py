@@ -16,6 +16,7 @@ import pytest
 import yaml
 from chart_helpers import CHART, MANIFESTS, lint, only, pod_of, render
 from e2e_harness import Kubectl
+from pool_helpers import CRD_NAMES
 
 from vmroll.chart import helm as chart_helm
 from vmroll.chart.cli import NAMESPACE, RELEASE
@@ -75,8 +76,7 @@ def test_the_kustomize_base_applies_and_its_pod_is_admitted_as_restricted(
     built = [d for d in yaml.safe_load_all(kubectl("kustomize", str(MANIFESTS)).stdout) if d]
     kinds = sorted(d["kind"] for d in built)
     assert kinds == sorted(
-        ["Namespace", "CustomResourceDefinition", "CustomResourceDefinition",
-         "CustomResourceDefinition", "ServiceAccount",
+        ["Namespace", *["CustomResourceDefinition"] * len(CRD_NAMES), "ServiceAccount",
          "ClusterRole", "ClusterRole", "ClusterRole", "ClusterRoleBinding", "Service",
          "Deployment"]
     )  # fmt: skip

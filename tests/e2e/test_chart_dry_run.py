@@ -19,6 +19,7 @@ import pytest
 from chart_helpers import as_list, container_args, of_kind, only, pod_of, render
 from cryptography import x509
 from e2e_harness import Kubectl
+from pool_helpers import CRD_NAMES
 
 from vmroll.admission.registration import webhook_configuration
 from vmroll.admission.server import PATH
@@ -39,7 +40,8 @@ def _defaults(objects: list[dict[str, Any]], namespace: str) -> None:
                     "--cluster-resource-namespace", namespace]  # fmt: skip
     assert only(objects, "Service")["spec"]["ports"][0]["targetPort"] == "metrics"
     assert of_kind(objects, "Role") == []
-    assert len(of_kind(objects, "CustomResourceDefinition")) == 3
+    crds = of_kind(objects, "CustomResourceDefinition")
+    assert sorted(crd["metadata"]["name"] for crd in crds) == sorted(CRD_NAMES)
 
 
 def _metrics_off(objects: list[dict[str, Any]], namespace: str) -> None:
