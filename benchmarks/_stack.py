@@ -34,7 +34,7 @@ from vmroll.api.account import PLURAL as ACCOUNT_PLURAL
 from vmroll.api.base import GROUP, VERSION
 from vmroll.api.pool import PLURAL
 from vmroll.devcluster.paths import STATE_DIR_VARIABLE
-from vmroll.devstack.stack import DevStack
+from vmroll.devstack.stack import DevStack, DevStackError
 
 REPO = Path(__file__).resolve().parents[1]
 EXAMPLE_POOL = REPO / "examples" / "local" / "pool.yaml"
@@ -233,10 +233,35 @@ def pool_manifest(
     return manifest
 
 
-def apply(dev: DevStack, manifest: Mapping[str, Any], workdir: Path) -> None:
+def manifest_file(manifest: Mapping[str, Any], workdir: Path) -> Path:
     path = workdir / f"{manifest['metadata']['name']}.yaml"
     path.write_text(yaml.safe_dump(dict(manifest), sort_keys=False))
-    dev.kubectl_run("apply", "-f", str(path))
+    return path
+
+
+def apply(dev: DevStack, manifest: Mapping[str, Any], workdir: Path) -> None:
+    dev.kubectl_run("apply", "-f", str(manifest_file(manifest, workdir)))
+
+
+def apply_until_admitted(dev: DevStack, path: Path, *, seconds: float) -> None:
+    """`kubectl apply -f path`, again while some of it is refused: on a loaded machine the
+    operator's admission webhook can miss its 5 s (the refused objects are not created)."""
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            dev.kubectl_run("apply", "-f", str(path))
+            return
+        except DevStackError as error:
+            if time.monotonic() > deadline:
+                raise SystemExit(f"still refused: {error}") from None
+            print(f"  refused, applying again: ...{str(error)[-160:]}", flush=True)
+            time.sleep(2.0)
+
+
+def cpu_seconds(pid: int) -> float:
+    """User and system CPU seconds of a process, from /proc."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 class Pools:

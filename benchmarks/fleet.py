@@ -52,6 +52,7 @@ from _stack import (
     Requests,
     bench_stack,
     count_states,
+    cpu_seconds,
     load_average,
     memory_mib,
     operator_pid,
@@ -92,11 +93,6 @@ def bench_catalog(directory: Path) -> tuple[Path, dict[str, Any]]:
     path = directory / "catalog.yaml"
     path.write_text(yaml.safe_dump(data))
     return path, data
-
-
-def cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
-    return (int(fields[11]) + int(fields[12])) / TICKS
 
 
 def emulator_pid(catalog: Path) -> int:

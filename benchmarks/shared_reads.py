@@ -20,22 +20,22 @@ which the output names).
 from __future__ import annotations
 
 import argparse
-import os
 import subprocess
 import tempfile
 import time
 from pathlib import Path
-from typing import Any
 
 import yaml
 from _stack import (
     Emulator,
     Pools,
-    apply,
+    apply_until_admitted,
     bench_stack,
     conditions_line,
+    cpu_seconds,
     is_ready,
     load_average,
+    manifest_file,
     operator_pid,
     pool_manifest,
     wait_operator_up,
@@ -43,7 +43,6 @@ from _stack import (
 )
 
 import vmroll
-from vmroll.devstack.stack import DevStack, DevStackError
 from vmroll.emulator.catalog import default_catalog_data
 
 READY_TIMEOUT_SECONDS = 600.0
@@ -75,25 +74,6 @@ def bench_catalog(directory: Path, vcpus: int) -> Path:
     return path
 
 
-def apply_patiently(dev: DevStack, manifest: dict[str, Any], workdir: Path) -> None:
-    """`kubectl apply`, again after a refusal: on a loaded machine the admission webhook's 5 s
-    can pass (the apply is refused, nothing is created)."""
-    for attempt in range(3):
-        try:
-            apply(dev, manifest, workdir)
-            return
-        except DevStackError as error:
-            print(f"apply {manifest['metadata']['name']} refused ({error}); again", flush=True)
-            if attempt == 2:
-                raise
-            time.sleep(5)
-
-
-def cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--pools", type=int, default=30)
@@ -112,7 +92,9 @@ def main() -> None:
         names = [f"shared{n:03d}" for n in range(args.pools)]
         started = time.monotonic()
         for name in names:
-            apply_patiently(dev, pool_manifest(name, args.replicas), Path(workdir))
+            apply_until_admitted(
+                dev, manifest_file(pool_manifest(name, args.replicas), Path(workdir)), seconds=60.0
+            )
         for name in names:
             try:
                 wait_until(f"pool {name} Ready", lambda n=name: is_ready(pools.get(n)),

@@ -26,6 +26,7 @@ import yaml
 from _stack import (
     Emulator,
     Pools,
+    apply_until_admitted,
     bench_stack,
     is_ready,
     load_average,
@@ -34,7 +35,6 @@ from _stack import (
     wait_operator_up,
 )
 
-from vmroll.devstack.stack import DevStack, DevStackError
 from vmroll.emulator.catalog import default_catalog_data, parse_catalog
 
 TIMEOUT_SECONDS = 1800.0
@@ -51,21 +51,6 @@ def bench_catalog(directory: Path, vcpus: int) -> Path:
     path = directory / "catalog.yaml"
     path.write_text(yaml.safe_dump(data, sort_keys=False))
     return path
-
-
-def apply_all(dev: DevStack, path: Path) -> None:
-    """`kubectl apply` of every pool; again while some are refused (on a loaded machine the
-    admission webhook can time out), which does not stop the clock."""
-    deadline = time.monotonic() + APPLY_SECONDS
-    while True:
-        try:
-            dev.kubectl_run("apply", "-f", str(path))
-            return
-        except DevStackError as error:
-            if time.monotonic() > deadline:
-                raise SystemExit(f"pools still refused: {error}") from None
-            print(f"  some pools refused, applying again: ...{str(error)[-160:]}", flush=True)
-            time.sleep(2.0)
 
 
 def main() -> None:
@@ -88,7 +73,7 @@ def main() -> None:
             path.write_text(yaml.safe_dump_all(manifests, sort_keys=False))
             before = emulator.requests()
             started = time.monotonic()
-            apply_all(dev, path)
+            apply_until_admitted(dev, path, seconds=APPLY_SECONDS)
             ready: dict[str, float] = {}
             while len(ready) < len(names):
                 if time.monotonic() - started > TIMEOUT_SECONDS:
