@@ -18,8 +18,9 @@ from vmroll.azure.captures import (
 )
 from vmroll.azure.errors import TerminalAzureError, TransientAzureError
 from vmroll.azure.lro import LroKind, OperationRecord, OperationState
+from vmroll.plan.conditions import Assessment, State
 from vmroll.plan.reasons import Reason
-from vmroll.reconcile.capture_pass import CapturePass, Problem
+from vmroll.reconcile.capture_pass import CapturePass, Problem, report_unpassed
 
 NOW = datetime(2026, 11, 29, 1, 0, tzinfo=UTC)
 SUB = "00000000-0000-4000-8000-00000000a001"
@@ -272,3 +273,16 @@ async def test_replication_is_reported_region_by_region_while_the_create_runs() 
     assert (patch["phase"], patch["replicated"]) == ("Replicating", "1/2")
     assert ready_of(patch)["message"] == "replicating: 1/2 regions"
     assert sinks.events == [("Normal", "Replicating", "replicating: 1/2 regions")]
+
+
+async def test_a_capture_no_pass_ran_for_still_gets_its_condition_and_a_warning() -> None:
+    sinks = Sinks()
+    body = {"metadata": {"generation": 3}, "status": {"phase": "NotAPhase"}}
+    invalid = Assessment(State.STALLED, "InvalidSpec", "the ImageCapture is not valid: bad")
+
+    await report_unpassed(body, sinks, sinks, NOW, invalid)
+
+    assert sinks.events == [("Warning", "InvalidSpec", "the ImageCapture is not valid: bad")]
+    stalled = next(c for c in sinks.patches[-1]["conditions"] if c["type"] == "Stalled")
+    assert (stalled["status"], stalled["reason"]) == ("True", "InvalidSpec")
+    assert ready_of(sinks.patches[-1])["status"] == "False"

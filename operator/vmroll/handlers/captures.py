@@ -23,8 +23,9 @@ from vmroll.azure.settings import AccountConnection
 from vmroll.handlers.pool_inputs import connect_account
 from vmroll.handlers.state import OperatorState
 from vmroll.plan.access import check_access
+from vmroll.plan.conditions import Assessment, State
 from vmroll.plan.reasons import Reason
-from vmroll.reconcile.capture_pass import CapturePass, PassResult, Problem
+from vmroll.reconcile.capture_pass import CapturePass, PassResult, Problem, report_unpassed
 from vmroll.reconcile.failures import describe_error
 from vmroll.reconcile.inputs import AccountProblem
 
@@ -60,7 +61,10 @@ async def capture_loop(
         try:
             result = await _one_pass(state, body, kwargs[ACCOUNT_INDEX])
         except Exception as error:
-            logger.error(f"image capture pass failed; retrying: {describe_error(error)}")
+            message = f"image capture pass failed; retrying: {describe_error(error)}"
+            logger.error(message)
+            failed = Assessment(State.RECONCILING, Reason.UNEXPECTED_ERROR.value, message)
+            await _report_unpassed(state, body, failed, logger)
             result = PassResult(settled=False, delay=state.config.progress_seconds * 5)
         await stopped.wait(result.delay)
 
@@ -72,7 +76,8 @@ async def _one_pass(state: OperatorState, body: kopf.Body, index: Mapping[Any, A
         capture = ImageCapture.model_validate(dict(body))
     except ValidationError as error:
         message = f"the ImageCapture is not valid: {error.errors()[0]['msg']}"
-        events.event("Warning", Reason.INVALID_SPEC.value, message)
+        invalid = Assessment(State.STALLED, Reason.INVALID_SPEC.value, message)
+        await report_unpassed(body, sink, events, state.clock(), invalid)
         return PassResult(settled=False, delay=state.config.stalled_seconds)
     settings = {
         "progress_seconds": state.config.progress_seconds,
@@ -84,6 +89,17 @@ async def _one_pass(state: OperatorState, body: kopf.Body, index: Mapping[Any, A
     async with borrow_captures(state.azure, found) as gateway:
         one = CapturePass(capture, gateway, sink, events, state.clock(), **settings)
         return await one.run()
+
+
+async def _report_unpassed(
+    state: OperatorState, body: kopf.Body, assessment: Assessment, logger: kopf.Logger
+) -> None:
+    namespace, name = body.metadata.namespace or "", body.metadata.name or ""
+    sink, events = CaptureStatusSink(state, namespace, name), CaptureEventSink(body)
+    try:
+        await report_unpassed(body, sink, events, state.clock(), assessment)
+    except Exception as error:
+        logger.error(f"cannot write the image capture's status: {describe_error(error)}")
 
 
 async def _access(

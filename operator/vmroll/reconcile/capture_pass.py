@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
+from pydantic import ValidationError
+
 from vmroll.api.capture import ImageCapture, VersionScheme
 from vmroll.api.capture_status import (
     CaptureOperation,
@@ -272,6 +274,28 @@ class CapturePass:
         patch = {"pendingOperation": None, **self._status.to_wire()}
         await self._sink.patch_status(patch)
         self._capture = self._capture.model_copy(update={"status": self._status})
+
+
+async def report_unpassed(
+    body: Mapping[str, Any],
+    sink: StatusSink,
+    events: EventSink,
+    now: datetime,
+    assessment: Assessment,
+) -> None:
+    """A capture no pass could run for (its body does not validate, or the pass itself failed)
+    still gets its condition and a Warning event; the event goes first, in case the status
+    write is what fails."""
+    events.event("Warning", assessment.reason, assessment.message)
+    try:
+        old = ImageCaptureStatus.model_validate(body.get("status") or {})
+    except ValidationError:
+        old = ImageCaptureStatus()
+    generation = (body.get("metadata") or {}).get("generation")
+    update = ConditionUpdate.of(old.conditions).assess(
+        assessment, observed_generation=generation, now=now
+    )
+    await sink.patch_status({"conditions": [c.to_wire() for c in update.conditions]})
 
 
 def _version_state(version: VersionInfo) -> VersionState:
