@@ -1,7 +1,6 @@
 """The ImageCapture CRD, installed in a real kube-apiserver, refuses what vmroll could not act on.
 
-Driven through kubectl as a user would: a capture with no source or a builder (not carried out
-yet), two ways to name the version, a region listed twice, a malformed VM or definition ID, or
+Driven through kubectl as a user would: a capture with no source or with two, two ways to name the version, a region listed twice, a malformed VM or definition ID, or
 any change to the spec of a capture (it is made once) is refused by the API server, which names
 the field.
 """
@@ -70,6 +69,20 @@ def test_an_explicit_version_is_accepted(
     assert result.returncode == 0, result.stderr
 
 
+def test_a_builder_source_is_accepted_with_its_defaults_filled(
+    kubectl: Kubectl, namespace: str, capture_crd: str
+) -> None:
+    document = example()
+    document["metadata"]["name"] = "built"
+    document["spec"]["source"] = {"builder": BUILDER}
+    result = apply(kubectl, namespace, document)
+    assert result.returncode == 0, result.stderr
+    stored = kubectl.json("get", "-n", namespace, "imgcap", "built")["spec"]["source"]["builder"]
+
+    assert stored["completion"] == {"signal": "GuestHealthy", "timeoutSeconds": 3600}
+    assert stored["disposal"] == "Delete"
+
+
 def _edit(change: Callable[[dict[str, Any]], None]) -> dict[str, Any]:
     document = copy.deepcopy(example())
     change(document["spec"])
@@ -94,10 +107,6 @@ BUILDER = {
 
 def _both_sources(spec: dict[str, Any]) -> None:
     spec["source"]["builder"] = BUILDER
-
-
-def _builder(spec: dict[str, Any]) -> None:
-    spec["source"] = {"builder": BUILDER}
 
 
 def _no_source(spec: dict[str, Any]) -> None:
@@ -137,7 +146,6 @@ def _definition_with_version(spec: dict[str, Any]) -> None:
     ("change", "words"),
     [
         (_both_sources, "set exactly one of virtualMachineId or builder"),
-        (_builder, "spec.source.builder is not carried out by this version of vmroll"),
         (_no_source, "set exactly one of virtualMachineId or builder"),
         (_version_twice, "set at most one of version or versionScheme"),
         (_region_twice, "spec.target.regions: Invalid value"),
@@ -149,7 +157,6 @@ def _definition_with_version(spec: dict[str, Any]) -> None:
     ],
     ids=[
         "two-sources",
-        "builder-not-yet",
         "no-source",
         "two-ways-to-name-the-version",
         "region-twice",

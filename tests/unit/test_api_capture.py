@@ -91,7 +91,7 @@ def test_a_status_round_trips() -> None:
     assert capture.to_wire()["status"]["replicated"] == "1/2"
 
 
-def test_a_builder_source_is_refused_until_vmroll_carries_it_out() -> None:
+def test_a_builder_source_is_accepted_with_its_defaults() -> None:
     document = example()
     document["spec"]["source"] = {
         "builder": {
@@ -100,6 +100,11 @@ def test_a_builder_source_is_refused_until_vmroll_carries_it_out() -> None:
             "template": {"vmSize": "Standard_D2s_v5", "subnetId": SUBNET, "sshPublicKeys": KEYS},
         }
     }
-    with pytest.raises(ValidationError) as refused:
-        ImageCapture.model_validate(document)
-    assert "spec.source.builder is not carried out by this version of vmroll" in str(refused.value)
+    builder = ImageCapture.model_validate(document).spec.source.builder
+
+    assert builder is not None
+    assert (builder.completion.signal.value, builder.completion.timeout_seconds) == (
+        "GuestHealthy",
+        3600,
+    )
+    assert builder.disposal.value == "Delete"

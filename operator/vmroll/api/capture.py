@@ -1,10 +1,10 @@
 """ImageCapture: one golden image version produced from a configured VM, declared in Kubernetes.
 
 A capture copies a VM into an Azure Compute Gallery image definition as a new image version and
-replicates it to the regions listed. The VM is an existing one (`source.virtualMachineId`); a
-builder vmroll would create from a base image with cloud-init, wait for and delete afterwards
-(`source.builder`) has its shape here but is refused until the operator carries it out. A
-capture happens once: its spec is immutable, and another version is another ImageCapture.
+replicates it to the regions listed. The VM is an existing one (`source.virtualMachineId`), or a
+builder vmroll creates from a base image with cloud-init, waits for and deletes afterwards
+(`source.builder`, carried out by vmroll.plan.capture_builder). A capture happens once: its
+spec is immutable, and another version is another ImageCapture.
 `vmroll.api.capture_status` holds what vmroll reports back.
 """
 
@@ -37,12 +37,6 @@ MAX_TARGET_REGIONS = 32
 MAX_REGIONAL_REPLICAS = 100
 """Azure's limit of replicas of one image version in one region."""
 
-BUILDER_NOT_YET = (
-    "spec.source.builder is not carried out by this version of vmroll: configure the VM "
-    "yourself and capture it with spec.source.virtualMachineId"
-)
-"""The builder's shape is defined; the operator does not create builders yet, so the API server
-refuses one rather than accept what vmroll could not act on."""
 VIRTUAL_MACHINE_ID_PATTERN = ARM_PREFIX + rf"Microsoft\.Compute/virtualMachines/{ARM_NAME_SEGMENT}$"
 GALLERY_VERSION_PATTERN = r"^[0-9]+\.[0-9]+\.[0-9]+$"
 
@@ -123,7 +117,6 @@ class CaptureSource(ApiModel):
                 "has(self.virtualMachineId) != has(self.builder)",
                 "set exactly one of virtualMachineId or builder",
             ),
-            cel("!has(self.builder)", BUILDER_NOT_YET, ".builder"),
         )
     )
 
@@ -136,16 +129,14 @@ class CaptureSource(ApiModel):
     )
     builder: Builder | None = Field(
         default=None,
-        description="A VM vmroll creates, waits for and captures. Not carried out yet: "
-        "refused by the API server.",
+        description="A VM vmroll creates from a base image with cloud-init, waits for "
+        "(completion) and captures; named after the capture, created in spec.resourceGroup.",
     )
 
     @model_validator(mode="after")
     def _exactly_one(self) -> CaptureSource:
         if (self.virtual_machine_id is None) == (self.builder is None):
             raise ValueError("set exactly one of virtualMachineId or builder")
-        if self.builder is not None:
-            raise ValueError(BUILDER_NOT_YET)
         return self
 
 

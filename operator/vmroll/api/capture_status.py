@@ -25,6 +25,7 @@ class CapturePhase(StrEnum):
     GENERALIZING = "Generalizing"
     CAPTURING = "Capturing"
     REPLICATING = "Replicating"
+    DELETING_BUILDER = "DeletingBuilder"
     SUCCEEDED = "Succeeded"
     FAILED = "Failed"
 
@@ -34,6 +35,10 @@ class CaptureOperationKind(StrEnum):
 
     DEALLOCATE = "Deallocate"
     CREATE_VERSION = "CreateVersion"
+    CREATE = "Create"
+    """Of the builder VM."""
+    DELETE = "Delete"
+    """Of the builder VM (disposal: Delete)."""
 
 
 class CaptureOperation(ApiModel):
@@ -67,6 +72,14 @@ class ImageCaptureStatus(ApiModel):
     )
     source_vm_id: str | None = Field(
         default=None, description="The VM captured (the builder's ID once created)."
+    )
+    builder_started_at: datetime | None = Field(
+        default=None,
+        description="With a builder: when its create was first sent (completion's timeout "
+        "counts from here).",
+    )
+    built_at: datetime | None = Field(
+        default=None, description="With a builder: when it reported its completion signal."
     )
     version: str | None = Field(default=None, description="The version being produced.")
     image_version_id: str | None = Field(

@@ -4,7 +4,9 @@ The capture pass depends on the Protocol only. The real gateway shares what `Azu
 owns (the connection's SDK clients, the subscription's write budget and the operation polls'
 pacing), so that captures and pools of one subscription draw on one budget and back off together
 on a 429. A capture's writes draw on ARM's write bucket only: they are a handful per image, and
-no VM URL names the region whose Compute buckets they would also count against.
+no VM URL names the region whose Compute buckets they would also count against. A builder VM is
+resolved, checked for terms and created by the pools' own `AzureGateway` (image cache, accepted
+terms, the Put VM bucket of the builder's region), so a builder is created exactly as a pool VM.
 """
 
 from __future__ import annotations
@@ -15,12 +17,21 @@ from typing import Protocol, TypeVar
 
 from vmroll.azure import captures
 from vmroll.azure.budget import ArmBucket, Write, WriteBudget
-from vmroll.azure.captures import DefinitionInfo, SourceInfo, VersionInfo, VersionRequest
+from vmroll.azure.captures import (
+    BuilderInfo,
+    DefinitionInfo,
+    SourceInfo,
+    VersionInfo,
+    VersionRequest,
+)
 from vmroll.azure.clients import AzureClients
-from vmroll.azure.gateway import AzureGateways, follow, paced_write
+from vmroll.azure.gateway import AzureGateway, AzureGateways, follow, paced_write
+from vmroll.azure.images import ImageRef, MarketplacePlan, ResolvedImage
 from vmroll.azure.lro import OperationRecord, OperationState
 from vmroll.azure.poll_pacing import PollPacer
 from vmroll.azure.settings import AccountConnection
+from vmroll.azure.vm_body import VmSpec
+from vmroll.azure.vms import vm_resource_id
 
 T = TypeVar("T")
 
@@ -52,10 +63,32 @@ class CaptureGateway(Protocol):
         self, record: OperationRecord, *, max_wait: float
     ) -> OperationState: ...
 
+    def vm_id(self, resource_group: str, name: str) -> str:
+        """The resource ID of a VM of this subscription."""
+        ...
+
+    async def resolve_image(self, location: str, image: ImageRef) -> ResolvedImage: ...
+
+    async def ensure_terms(self, plan: MarketplacePlan, *, accept: bool) -> None: ...
+
+    async def read_builder(self, vm_id: str, uid_tag: str) -> BuilderInfo | None:
+        """The VM with the value of its `uid_tag` tag (whose builder it is)."""
+        ...
+
+    async def create_builder(self, resource_group: str, spec: VmSpec) -> OperationRecord:
+        """Start creating the builder; record its ID before calling, the record after."""
+        ...
+
+    async def delete_builder(self, vm_id: str) -> OperationRecord:
+        """Start deleting the builder; only once `read_builder` showed it is the capture's."""
+        ...
+
 
 class AzureCaptureGateway:
-    def __init__(self, clients: AzureClients, budget: WriteBudget, polls: PollPacer) -> None:
-        self._clients, self._budget, self._polls = clients, budget, polls
+    def __init__(
+        self, clients: AzureClients, budget: WriteBudget, polls: PollPacer, vms: AzureGateway
+    ) -> None:
+        self._clients, self._budget, self._polls, self._vms = clients, budget, polls, vms
 
     async def read_source(self, vm_id: str) -> SourceInfo | None:
         return await captures.read_source(self._clients.compute, vm_id)
@@ -88,6 +121,25 @@ class AzureCaptureGateway:
     async def wait_operation(self, record: OperationRecord, *, max_wait: float) -> OperationState:
         return await follow(self._clients, self._polls, record, captures.resume, max_wait=max_wait)
 
+    def vm_id(self, resource_group: str, name: str) -> str:
+        return vm_resource_id(self._clients.connection.subscription_id, resource_group, name)
+
+    async def resolve_image(self, location: str, image: ImageRef) -> ResolvedImage:
+        return await self._vms.resolve_image(location, image, max_age=0.0)
+
+    async def ensure_terms(self, plan: MarketplacePlan, *, accept: bool) -> None:
+        await self._vms.ensure_terms(plan, accept=accept)
+
+    async def read_builder(self, vm_id: str, uid_tag: str) -> BuilderInfo | None:
+        return await captures.read_builder(self._clients.compute, vm_id, uid_tag)
+
+    async def create_builder(self, resource_group: str, spec: VmSpec) -> OperationRecord:
+        return await self._vms.create_vm(resource_group, spec)
+
+    async def delete_builder(self, vm_id: str) -> OperationRecord:
+        compute = self._clients.compute
+        return await self._write(vm_id, lambda: captures.begin_delete_builder(compute, vm_id))
+
     async def _write(self, resource_id: str, send: Callable[[], Awaitable[T]]) -> T:
         """`resource_id` (the VM or the version written) is also the queue the write waits in."""
         write = Write(resource_id, ArmBucket.WRITES, None, "")
@@ -96,9 +148,19 @@ class AzureCaptureGateway:
 
 @asynccontextmanager
 async def borrow_captures(
-    gateways: AzureGateways, connection: AccountConnection
+    gateways: AzureGateways, connection: AccountConnection, *, location: str = ""
 ) -> AsyncIterator[CaptureGateway]:
-    """The connection's capture gateway, its clients open until the block ends."""
+    """The connection's capture gateway (for a builder in `location`), its clients open until
+    the block ends."""
     async with gateways.clients.borrow(connection) as clients:
         budget = gateways.budgets.for_subscription(connection.subscription_id)
-        yield AzureCaptureGateway(clients, budget, gateways.polls)
+        pools = AzureGateway(
+            clients,
+            gateways.latest,
+            budget,
+            gateways.accepted_plans,
+            gateways.version_lists,
+            gateways.polls,
+            location,
+        )
+        yield AzureCaptureGateway(clients, budget, gateways.polls, pools)

@@ -4,7 +4,9 @@ Thin functions over the async compute client, one per call, that return the boun
 frozen records (never SDK models) and raise the classified errors of azure/errors.py. Azure's
 refusals of a source that does not fit its definition (a different OS type, OS state, Hyper-V
 generation or architecture: 400 BadRequest or 409 Conflict "has a different ...") are terminal
-here, with reason SourceIncompatible, though a plain Conflict is transient elsewhere.
+here, with reason SourceIncompatible, though a plain Conflict is transient elsewhere. A builder
+VM is created as pools create theirs (azure/vms.py) and read here, tags and instance view in one
+GET.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from azure.mgmt.compute.models import (
     GalleryImageVersion,
 )
 
+from vmroll.azure import vms
 from vmroll.azure.errors import TerminalAzureError, azure_errors
 from vmroll.azure.lro import LroKind, OperationRecord, Poller, start
 from vmroll.plan.reasons import Reason
@@ -34,6 +37,16 @@ class SourceInfo:
     power_state: str | None
     generalized: bool
     busy: bool
+
+
+@dataclass(frozen=True)
+class BuilderInfo:
+    """A builder VM: whose it is (its capture-UID tag), its state and its guest's health."""
+
+    capture_uid: str | None
+    provisioning_state: str
+    power_state: str | None
+    health: str | None
 
 
 @dataclass(frozen=True)
@@ -112,6 +125,36 @@ async def read_source(compute: ComputeManagementClient, vm_id: str) -> SourceInf
         generalized="OSState/generalized" in codes,
         busy=provisioning.lower() in _BUSY_STATES,
     )
+
+
+async def read_builder(
+    compute: ComputeManagementClient, vm_id: str, uid_tag: str
+) -> BuilderInfo | None:
+    group, name = group_and_name(vm_id)
+    with azure_errors(f"read VM {vm_id}"):
+        try:
+            vm = await compute.virtual_machines.get(group, name, expand="instanceView")
+        except ResourceNotFoundError:
+            return None
+    props = vm.properties
+    view = props.instance_view if props is not None else None
+    runtime = vms.to_runtime(view) if view is not None else None
+    return BuilderInfo(
+        capture_uid=(vm.tags or {}).get(uid_tag),
+        provisioning_state=(props.provisioning_state if props is not None else None) or "",
+        power_state=runtime.power_state if runtime is not None else None,
+        health=runtime.health if runtime is not None else None,
+    )
+
+
+async def begin_delete_builder(compute: ComputeManagementClient, vm_id: str) -> OperationRecord:
+    group, name = group_and_name(vm_id)
+
+    async def begin() -> Poller:
+        poller: Poller = await compute.virtual_machines.begin_delete(group, name)
+        return poller
+
+    return await start(LroKind.DELETE, vm_id, begin)
 
 
 async def read_definition(compute: ComputeManagementClient, image_id: str) -> DefinitionInfo | None:
@@ -225,6 +268,8 @@ def _incompatible(error: HttpResponseError) -> TerminalAzureError | None:
 
 async def resume(compute: ComputeManagementClient, record: OperationRecord, token: str) -> Poller:
     """A poller for a recorded capture operation; the SDK ignores the other arguments."""
+    if record.kind in (LroKind.CREATE, LroKind.DELETE):
+        return await vms.resume(compute, record, token)
     if record.kind is LroKind.DEALLOCATE:
         group, name = group_and_name(record.resource_id)
         deallocating: Poller = await compute.virtual_machines.begin_deallocate(

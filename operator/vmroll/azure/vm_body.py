@@ -8,7 +8,8 @@ so a partial body cannot be typed with them.) Choices made here:
   with `deleteOption: Delete`, and so is the OS disk, so deleting the VM leaves nothing behind;
 - ssh keys only, password authentication off;
 - the tags are vmroll.plan.ownership's `vm_tags`: the user's, then the ownership tags, whose
-  `vmroll.io_` prefix a user's `template.tags` may not use.
+  `vmroll.io_` prefix a user's `template.tags` may not use; a VM that is not a pool's (an image
+  capture's builder) brings its whole tag set instead (`VmSpec.all_tags`).
 """
 
 from __future__ import annotations
@@ -54,6 +55,8 @@ class VmSpec:
     tags: Mapping[str, str] = field(default_factory=dict, hash=False)
     restart: str | None = None
     """The pool's restart stamp, tagged on the VM (`vmroll.io_restarted-at`)."""
+    all_tags: Mapping[str, str] | None = field(default=None, hash=False)
+    """The whole tag set of a VM that is not a pool's, in place of the pool's tags."""
 
 
 def build_vm_body(spec: VmSpec) -> JsonObject:
@@ -67,11 +70,14 @@ def build_vm_body(spec: VmSpec) -> JsonObject:
         "osProfile": _os_profile(spec),
         "networkProfile": _network_profile(spec),
     }
+    tags = spec.all_tags
+    if tags is None:
+        tags = vm_tags(
+            spec.tags, spec.owner, spec.revision, spec.image.resolved_version, spec.restart
+        )
     body: JsonObject = {
         "location": spec.location,
-        "tags": vm_tags(
-            spec.tags, spec.owner, spec.revision, spec.image.resolved_version, spec.restart
-        ),
+        "tags": dict(tags),
         "properties": properties,
     }
     if spec.zone is not None:

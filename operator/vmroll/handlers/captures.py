@@ -2,7 +2,8 @@
 
 Thin: parse the object, find its account and check that the account admits the capture's
 namespace and every resource group it touches (its own, the source VM's and the gallery's, as
-pools are checked), borrow the account's capture gateway for the pass, and hand over to
+pools are checked), read a builder template's Secret and ConfigMap values while the builder is
+not yet built, borrow the account's capture gateway for the pass, and hand over to
 reconcile/capture_pass.py. A daemon, as for pools, so that two passes never overlap (two would
 both send the capture). An object that does not parse ends in a Stalled condition and an event.
 """
@@ -20,14 +21,14 @@ from vmroll.api.capture import PLURAL, ImageCapture
 from vmroll.azure.capture_gateway import borrow_captures
 from vmroll.azure.captures import definition_parts, group_and_name
 from vmroll.azure.settings import AccountConnection
-from vmroll.handlers.pool_inputs import connect_account
+from vmroll.handlers.pool_inputs import connect_account, template_values
 from vmroll.handlers.state import OperatorState
 from vmroll.plan.access import check_access
 from vmroll.plan.conditions import Assessment, State
 from vmroll.plan.reasons import Reason
 from vmroll.reconcile.capture_pass import CapturePass, PassResult, Problem, report_unpassed
 from vmroll.reconcile.failures import describe_error
-from vmroll.reconcile.inputs import AccountProblem
+from vmroll.reconcile.inputs import AccountProblem, TemplateInputs
 
 ACCOUNT_INDEX = "accounts_by_name"
 
@@ -79,16 +80,34 @@ async def _one_pass(state: OperatorState, body: kopf.Body, index: Mapping[Any, A
         invalid = Assessment(State.STALLED, Reason.INVALID_SPEC.value, message)
         await report_unpassed(body, sink, events, state.clock(), invalid)
         return PassResult(settled=False, delay=state.config.stalled_seconds)
-    settings = {
-        "progress_seconds": state.config.progress_seconds,
-        "stalled_seconds": state.config.stalled_seconds,
-    }
+    progress, stalled = state.config.progress_seconds, state.config.stalled_seconds
     found = await _access(state, index, capture)
     if isinstance(found, Problem):
-        return await CapturePass(capture, found, sink, events, state.clock(), **settings).run()
-    async with borrow_captures(state.azure, found) as gateway:
-        one = CapturePass(capture, gateway, sink, events, state.clock(), **settings)
+        failed = CapturePass(
+            capture, found, sink, events, state.clock(), progress_seconds=progress,
+            stalled_seconds=stalled,
+        )  # fmt: skip
+        return await failed.run()
+    builder = capture.spec.source.builder
+    async with borrow_captures(
+        state.azure, found, location=builder.location if builder is not None else ""
+    ) as gateway:
+        one = CapturePass(
+            capture, gateway, sink, events, state.clock(), progress_seconds=progress,
+            stalled_seconds=stalled, builder_inputs=await _builder_inputs(state, capture),
+        )  # fmt: skip
         return await one.run()
+
+
+async def _builder_inputs(state: OperatorState, capture: ImageCapture) -> TemplateInputs | None:
+    """The builder template's Secret and ConfigMap values; read only until it is built (the
+    Secret may go once the builder has its cloud-init)."""
+    builder = capture.spec.source.builder
+    if builder is None or (capture.status is not None and capture.status.built_at is not None):
+        return None
+    namespace = capture.metadata.namespace or ""
+    field = "spec.source.builder.template"
+    return await template_values(state.kube, builder.template, namespace, field)
 
 
 async def _report_unpassed(

@@ -14,6 +14,7 @@ from pydantic import ValidationError
 
 from vmroll.api.account import AzureAccount
 from vmroll.api.pool import VirtualMachinePool
+from vmroll.api.template import VmTemplate
 from vmroll.api.types import KeyReference
 from vmroll.azure.settings import AccountConnection
 from vmroll.handlers.connections import AccountConfigError, connection_for
@@ -79,20 +80,29 @@ async def namespace_labels(
 
 
 async def template_inputs(kube: KubeApi, pool: VirtualMachinePool) -> TemplateInputs:
+    namespace = pool.metadata.namespace or ""
+    return await template_values(kube, pool.spec.template, namespace, "spec.template")
+
+
+async def template_values(
+    kube: KubeApi, template: VmTemplate, namespace: str, field: str
+) -> TemplateInputs:
+    """The Secret and ConfigMap values of a template at `field` (a pool's, or an image capture's
+    builder's); a problem names the field."""
     try:
-        return await _template_inputs(kube, pool)
+        return await _template_inputs(kube, template, namespace, field)
     except SecretNotText as error:
-        field = _field_of(pool, error.name, error.key)
+        where = _field_of(template, field, error.name, error.key)
         return TemplateInputs(
-            problem=f"Secret {error.name} key {error.key} ({field}) holds binary data, not "
+            problem=f"Secret {error.name} key {error.key} ({where}) holds binary data, not "
             "UTF-8 text; store the text in it or fix the reference",
             problem_reason=Reason.INVALID_SECRET,
         )
 
 
-async def _template_inputs(kube: KubeApi, pool: VirtualMachinePool) -> TemplateInputs:
-    template = pool.spec.template
-    namespace = pool.metadata.namespace or ""
+async def _template_inputs(
+    kube: KubeApi, template: VmTemplate, namespace: str, field: str
+) -> TemplateInputs:
     keys: list[str] = []
     for index, key in enumerate(template.ssh_public_keys):
         if key.key_data is not None:
@@ -101,7 +111,7 @@ async def _template_inputs(kube: KubeApi, pool: VirtualMachinePool) -> TemplateI
         assert key.secret_ref is not None  # the model guarantees exactly one
         value = await kube.secret_value(namespace, key.secret_ref.name, key.secret_ref.key)
         if value is None:
-            return TemplateInputs(problem=_missing("Secret", key.secret_ref, index))
+            return TemplateInputs(problem=_missing("Secret", key.secret_ref, field, index))
         keys.append(value.strip())
     custom = template.custom_data
     data: bytes | None = None
@@ -109,26 +119,25 @@ async def _template_inputs(kube: KubeApi, pool: VirtualMachinePool) -> TemplateI
         # Bytes as they are: Azure takes any customData, and cloud-init reads gzip'd user data.
         data = await kube.secret_bytes(namespace, custom.secret_ref.name, custom.secret_ref.key)
         if data is None:
-            return TemplateInputs(problem=_missing("Secret", custom.secret_ref, None))
+            return TemplateInputs(problem=_missing("Secret", custom.secret_ref, field, None))
     elif custom is not None and custom.config_map_ref is not None:
         ref = custom.config_map_ref
         text = await kube.config_map_value(namespace, ref.name, ref.key)
         if text is None:
-            return TemplateInputs(problem=_missing("ConfigMap", ref, None))
+            return TemplateInputs(problem=_missing("ConfigMap", ref, field, None))
         data = text.encode()
     return TemplateInputs(tuple(keys), data)
 
 
-def _field_of(pool: VirtualMachinePool, name: str, key: str) -> str:
+def _field_of(template: VmTemplate, field: str, name: str, key: str) -> str:
     """The SSH key entry that names the Secret: the only template text read from a Secret."""
-    keys = pool.spec.template.ssh_public_keys
-    for index, ssh in enumerate(keys):
+    for index, ssh in enumerate(template.ssh_public_keys):
         ref = ssh.secret_ref
         if ref is not None and (ref.name, ref.key) == (name, key):
-            return f"spec.template.sshPublicKeys[{index}]"
-    return "spec.template.sshPublicKeys"
+            return f"{field}.sshPublicKeys[{index}]"
+    return f"{field}.sshPublicKeys"
 
 
-def _missing(kind: str, ref: KeyReference, index: int | None) -> str:
-    field = "spec.template.customData" if index is None else f"spec.template.sshPublicKeys[{index}]"
-    return f"{kind} {ref.name} has no key {ref.key} ({field}); create it or fix the reference"
+def _missing(kind: str, ref: KeyReference, field: str, index: int | None) -> str:
+    where = f"{field}.customData" if index is None else f"{field}.sshPublicKeys[{index}]"
+    return f"{kind} {ref.name} has no key {ref.key} ({where}); create it or fix the reference"

@@ -36,9 +36,11 @@ class Phase(StrEnum):
     """The step reported in status.phase (the same values as the API's CapturePhase)."""
 
     PENDING = "Pending"
+    BUILDING = "Building"
     GENERALIZING = "Generalizing"
     CAPTURING = "Capturing"
     REPLICATING = "Replicating"
+    DELETING_BUILDER = "DeletingBuilder"
     SUCCEEDED = "Succeeded"
     FAILED = "Failed"
 

@@ -22,6 +22,9 @@ class Reason(StrEnum):
     DEFINITION_NOT_FOUND = "DefinitionNotFound"
     VERSION_EXISTS = "VersionExists"
     REPLICATION_FAILED = "ReplicationFailed"
+    BUILDER_TIMED_OUT = "BuilderTimedOut"
+    BUILDER_FAILED = "BuilderFailed"
+    BUILDER_NOT_OWNED = "BuilderNotOwned"
     ACCOUNT_NOT_FOUND = "AccountNotFound"
     ACCOUNT_CHANGED = "AccountChanged"
     CUSTOM_ENDPOINTS_NOT_ALLOWED = "CustomEndpointsNotAllowed"
@@ -40,6 +43,8 @@ class Reason(StrEnum):
     NO_COMPLIANT_VERSION = "NoCompliantVersion"
     # Reconciling: vmroll is working towards the spec.
     RECONCILING = "Reconciling"
+    BUILDING = "Building"
+    DELETING_BUILDER = "DeletingBuilder"
     GENERALIZING = "Generalizing"
     CAPTURING = "Capturing"
     REPLICATING = "Replicating"
@@ -81,6 +86,14 @@ DESCRIPTIONS: Mapping[Reason, str] = MappingProxyType(
         Reason.VERSION_EXISTS: "The gallery image version an ImageCapture would create already "
         "exists, captured from another source.",
         Reason.REPLICATION_FAILED: "A gallery image version failed to replicate to a region.",
+        Reason.BUILDER_TIMED_OUT: "An ImageCapture's builder VM did not report its completion "
+        "signal within spec.source.builder.completion.timeoutSeconds; it is kept for inspection.",
+        Reason.BUILDER_FAILED: "An ImageCapture's builder VM failed to provision.",
+        Reason.BUILDER_NOT_OWNED: "A VM of the builder's name exists that is not the "
+        "ImageCapture's (its capture-UID tag differs); vmroll does not touch it.",
+        Reason.BUILDING: "An ImageCapture creates its builder VM and waits for its completion "
+        "signal.",
+        Reason.DELETING_BUILDER: "An ImageCapture deletes its builder VM (disposal: Delete).",
         Reason.GENERALIZING: "An ImageCapture deallocates or generalizes its source VM.",
         Reason.CAPTURING: "An ImageCapture creates its gallery image version from the VM.",
         Reason.REPLICATING: "An ImageCapture's version replicates to its target regions.",

@@ -5,7 +5,10 @@ them (the version name before its PUT is sent), so a restarted operator follows 
 it finds recorded and never captures twice. The pass sequences only: plan/capture.py decides,
 the `CaptureGateway` talks to Azure, conditions come from one assessment. Every failure ends in
 a condition and an event: terminal Azure refusals as Stalled with the reason, transient ones as
-Reconciling with the cause.
+Reconciling with the cause. A builder source (vmroll.plan.capture_builder) comes first: its ID
+and the time its create was first sent are in status before the create is sent, and its
+deterministic name makes a create sent again after a crash find the same VM; once the version
+is out, a builder with disposal Delete is deleted, only if its tag says it is the capture's.
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ from typing import Any, Protocol
 
 from pydantic import ValidationError
 
-from vmroll.api.capture import ImageCapture, VersionScheme
+from vmroll.api.capture import Builder, BuilderDisposal, ImageCapture, VersionScheme
 from vmroll.api.capture_status import (
     CaptureOperation,
     CaptureOperationKind,
@@ -42,6 +45,17 @@ from vmroll.plan.capture import (
     next_step,
     replicated_text,
 )
+from vmroll.plan.capture_builder import (
+    CAPTURE_UID_TAG,
+    BuilderSeen,
+    BuilderStepKind,
+    BuilderVm,
+    CaptureIdentity,
+    DisposalStepKind,
+    builder_name,
+    builder_step,
+    disposal_step,
+)
 from vmroll.plan.conditions import (
     Assessment,
     ConditionType,
@@ -50,11 +64,16 @@ from vmroll.plan.conditions import (
     find_condition,
 )
 from vmroll.plan.reasons import Reason
+from vmroll.reconcile.inputs import TemplateInputs
+from vmroll.reconcile.spec_map import image_ref
+from vmroll.reconcile.vm_specs import builder_vm_spec
 
 FOLLOW_SECONDS = 1.0
 """How long one pass follows an operation before reporting and coming back."""
 
 _PHASE_REASON = {
+    Phase.BUILDING: Reason.BUILDING,
+    Phase.DELETING_BUILDER: Reason.DELETING_BUILDER,
     Phase.GENERALIZING: Reason.GENERALIZING,
     Phase.CAPTURING: Reason.CAPTURING,
     Phase.REPLICATING: Reason.REPLICATING,
@@ -63,6 +82,13 @@ _PHASE_REASON = {
 _RECORD_KINDS = {
     CaptureOperationKind.DEALLOCATE: LroKind.DEALLOCATE,
     CaptureOperationKind.CREATE_VERSION: LroKind.CREATE_VERSION,
+    CaptureOperationKind.CREATE: LroKind.CREATE,
+    CaptureOperationKind.DELETE: LroKind.DELETE,
+}
+_RUNNING = {
+    CaptureOperationKind.DEALLOCATE: "deallocating the source VM",
+    CaptureOperationKind.CREATE: "creating the builder VM",
+    CaptureOperationKind.DELETE: "deleting the builder VM",
 }
 
 
@@ -99,8 +125,12 @@ class CapturePass:
         *,
         progress_seconds: float,
         stalled_seconds: float,
+        builder_inputs: TemplateInputs | None = None,
     ) -> None:
+        """`builder_inputs`: the builder template's Secret and ConfigMap values, read while the
+        builder is not yet built."""
         self._capture, self._gateway = capture, gateway
+        self._builder_inputs = builder_inputs
         self._sink, self._events, self._now = status, events, now
         self._status = capture.status or ImageCaptureStatus()
         self._progress, self._stalled = progress_seconds, stalled_seconds
@@ -143,6 +173,11 @@ class CapturePass:
         if self._status.version is None:
             self._update(version=name, started_at=self._now, phase=CapturePhase.PENDING)
             await self._write()
+        builder = spec.source.builder
+        if builder is not None and self._status.built_at is None:
+            building = await self._build(gateway, builder)
+            if building is not None:
+                return building
         vm_id = self._source_vm_id()
         version = await gateway.read_version(spec.target.image_id, name)
         source = None if version is not None else await gateway.read_source(vm_id)
@@ -172,6 +207,9 @@ class CapturePass:
             assert step.stall_reason is not None  # the planner names why it stalls
             return await self._stall(Reason(step.stall_reason.value), step.message)
         if step.kind is StepKind.DONE:
+            disposing = await self._dispose(gateway, vm_id, name)
+            if disposing is not None:
+                return disposing
             self._update(finished_at=self._now)
             await self._report(
                 State.READY,
@@ -204,7 +242,7 @@ class CapturePass:
         """What a running operation has done so far: a version's replication, region by region
         (Azure ends the create only when the last region has replicated)."""
         if kind is not CaptureOperationKind.CREATE_VERSION or self._status.version is None:
-            return "deallocating the source VM"
+            return _RUNNING.get(kind, "waiting for an operation")
         target = self._capture.spec.target.image_id
         version = await gateway.read_version(target, self._status.version)
         if version is None:
@@ -227,9 +265,93 @@ class CapturePass:
         return next_patch_version(existing)
 
     def _source_vm_id(self) -> str:
-        source = self._capture.spec.source.virtual_machine_id
-        assert source is not None  # the model refuses a builder source (api/capture.py)
+        source = self._capture.spec.source.virtual_machine_id or self._status.source_vm_id
+        assert source is not None  # a builder's ID is in status once it is built
         return source
+
+    def _identity(self) -> CaptureIdentity:
+        meta = self._capture.metadata
+        return CaptureIdentity(meta.namespace or "", meta.name, meta.uid or "")
+
+    async def _build(self, gateway: CaptureGateway, builder: Builder) -> PassResult | None:
+        """Create the builder and wait for its completion signal; None once it is built."""
+        identity = self._identity()
+        vm_id = self._status.source_vm_id or gateway.vm_id(
+            self._capture.spec.resource_group, builder_name(identity)
+        )
+        vm = await gateway.read_builder(vm_id, CAPTURE_UID_TAG)
+        started = self._status.builder_started_at
+        step = builder_step(
+            BuilderSeen(
+                vm_id=vm_id,
+                vm=None
+                if vm is None
+                else BuilderVm(vm.capture_uid, vm.provisioning_state, vm.power_state, vm.health),
+                capture_uid=identity.uid,
+                elapsed_seconds=None if started is None else (self._now - started).total_seconds(),
+                timeout_seconds=builder.completion.timeout_seconds,
+            )
+        )
+        self._update(phase=CapturePhase.BUILDING, source_vm_id=vm_id)
+        if step.kind is BuilderStepKind.BUILT:
+            self._update(built_at=self._now)
+            return None
+        if step.kind is BuilderStepKind.STALL:
+            assert step.stall_reason is not None  # the planner names why it stalls
+            return await self._stall(Reason(step.stall_reason.value), step.message)
+        if step.kind is BuilderStepKind.CREATE:
+            refused = await self._create_builder(gateway, builder, identity, vm_id)
+            if refused is not None:
+                return refused
+        await self._report(State.RECONCILING, Reason.BUILDING, step.message)
+        return PassResult(settled=False, delay=self._progress)
+
+    async def _create_builder(
+        self, gateway: CaptureGateway, builder: Builder, identity: CaptureIdentity, vm_id: str
+    ) -> PassResult | None:
+        inputs = self._builder_inputs or TemplateInputs()
+        if inputs.problem is not None:
+            return await self._stall(Reason(inputs.problem_reason), inputs.problem)
+        try:
+            image = await gateway.resolve_image(builder.location, image_ref(builder.image))
+            if image.plan is not None:
+                await gateway.ensure_terms(image.plan, accept=builder.image.accept_terms)
+        except TerminalAzureError as error:
+            # The pools' messages name spec.image; the builder's image is elsewhere.
+            message = str(error).replace("spec.image.", "spec.source.builder.image.")
+            return await self._stall(error.reason, message)
+        _, name = vm_id.rstrip("/").rsplit("/", 1)
+        spec = builder_vm_spec(
+            builder, image, identity, name, inputs.ssh_public_keys, inputs.custom_data
+        )
+        if self._status.builder_started_at is None:
+            self._update(builder_started_at=self._now)
+        await self._write()  # the builder's ID is recorded before its create is sent
+        record = await gateway.create_builder(self._capture.spec.resource_group, spec)
+        self._record(CaptureOperationKind.CREATE, record)
+        return None
+
+    async def _dispose(self, gateway: CaptureGateway, vm_id: str, name: str) -> PassResult | None:
+        """With disposal Delete, delete the builder (only the capture's own); None once gone."""
+        builder = self._capture.spec.source.builder
+        if builder is None or builder.disposal is BuilderDisposal.RETAIN:
+            return None
+        uid = self._identity().uid
+        vm = await gateway.read_builder(vm_id, CAPTURE_UID_TAG)
+        seen = (
+            None
+            if vm is None
+            else BuilderVm(vm.capture_uid, vm.provisioning_state, vm.power_state, vm.health)
+        )
+        kind = disposal_step(seen, uid)
+        if kind is DisposalStepKind.DONE:
+            return None
+        self._update(phase=CapturePhase.DELETING_BUILDER)
+        if kind is DisposalStepKind.DELETE:
+            self._record(CaptureOperationKind.DELETE, await gateway.delete_builder(vm_id))
+        message = f"version {name} is captured; deleting the builder VM {vm_id}"
+        await self._report(State.RECONCILING, Reason.DELETING_BUILDER, message)
+        return PassResult(settled=False, delay=self._progress)
 
     def _record(self, kind: CaptureOperationKind, record: OperationRecord) -> None:
         self._update(
