@@ -1,8 +1,9 @@
 """The ImageCapture CRD, installed in a real kube-apiserver, refuses what vmroll could not act on.
 
-Driven through kubectl as a user would: a capture with no source or with two, two ways to name the version, a region listed twice, a malformed VM or definition ID, or
-any change to the spec of a capture (it is made once) is refused by the API server, which names
-the field.
+Driven through kubectl as a user would: a capture with no source or with two, two ways to name
+the version, a region listed twice, a malformed VM or definition ID, or any change to the spec
+of a capture (it is made once) is refused by the API server, which names the field. A builder
+source is accepted, its defaults filled.
 """
 
 from __future__ import annotations
