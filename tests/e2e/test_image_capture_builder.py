@@ -145,3 +145,67 @@ def test_a_killed_operator_resumes_the_builder_and_makes_one_builder_and_one_ver
     assert requests["GalleryImageVersions_CreateOrUpdate"]["total"] == 1
     assert len(captures) == 1
     assert (status["version"], status["replicated"]) == (CAPTURED, "2/2")
+
+
+def stalled(kubectl: Kubectl, namespace: str, name: str, operator: Operator) -> dict[str, Any]:
+    def probe() -> dict[str, Any] | None:
+        conditions = get_capture(kubectl, namespace, name).get("status", {}).get("conditions", [])
+        found = next((c for c in conditions if c["type"] == "Stalled"), None)
+        return found if found is not None and found["status"] == "True" else None
+
+    return wait_for(f"the capture {name} to be Stalled", probe, timeout=180,
+                    describe=operator.output)  # fmt: skip
+
+
+def test_a_builder_whose_guest_never_turns_healthy_times_out_and_is_kept(
+    kubectl: Kubectl, namespace: str, account: str, emulator: EmulatorProcess, operator: Operator
+) -> None:
+    """The gallery's ubuntu-web 1.2.0 boots but never reports healthy (the emulator's model of
+    a cloud-init that fails); the shortest timeout the API allows is 60 s."""
+    cloud_init_secret(kubectl, namespace, "build-init", "#cloud-config\n")
+    image_id = emulator.gallery_image("ubuntu-web")
+    manifest = builder_capture_manifest("broken", account, emulator, image_id, "build-init")
+    builder = manifest["spec"]["source"]["builder"]
+    builder["image"] = {"gallery": {"imageId": image_id, "version": "1.2.0"}}
+    builder["completion"]["timeoutSeconds"] = 60
+    apply(kubectl, namespace, manifest)
+
+    found = stalled(kubectl, namespace, "broken", operator)
+    capture = get_capture(kubectl, namespace, "broken")
+    kept = builder_vms(emulator, capture["metadata"]["uid"])
+    requests = emulator.admin("GET", "requests")["operations"]
+
+    assert found["reason"] == "BuilderTimedOut"
+    assert "spec.source.builder.completion.timeoutSeconds" in found["message"]
+    assert capture["status"]["phase"] == "Failed"
+    assert [(vm["id"], vm["powerState"]) for vm in kept] == [
+        (capture["status"]["sourceVmId"], "running")
+    ]
+    assert "GalleryImageVersions_CreateOrUpdate" not in requests
+    warnings = [e for e in events_of(kubectl, namespace, "broken") if e["type"] == "Warning"]
+    assert "BuilderTimedOut" in {e["reason"] for e in warnings}
+
+
+def test_a_base_image_not_offered_in_the_builders_location_is_stalled(
+    kubectl: Kubectl, namespace: str, account: str, emulator: EmulatorProcess, operator: Operator
+) -> None:
+    """Ubuntu 24.04.202611100 is offered in westeurope only: no builder in eastus."""
+    cloud_init_secret(kubectl, namespace, "build-init", "#cloud-config\n")
+    image_id = emulator.gallery_image("ubuntu-web")
+    manifest = builder_capture_manifest("elsewhere", account, emulator, image_id, "build-init")
+    builder = manifest["spec"]["source"]["builder"]
+    builder["location"] = "eastus"
+    builder["template"]["subnetId"] = emulator.subnet_id("eastus")
+    builder["image"]["marketplace"]["version"] = "24.04.202611100"
+    apply(kubectl, namespace, manifest)
+
+    found = stalled(kubectl, namespace, "elsewhere", operator)
+    capture = get_capture(kubectl, namespace, "elsewhere")
+    requests = emulator.admin("GET", "requests")["operations"]
+
+    assert found["reason"] == "ImageNotAvailable"
+    assert "eastus" in found["message"]
+    assert builder_vms(emulator, capture["metadata"]["uid"]) == []
+    assert "VirtualMachines_CreateOrUpdate" not in requests
+    warnings = [e for e in events_of(kubectl, namespace, "elsewhere") if e["type"] == "Warning"]
+    assert "ImageNotAvailable" in {e["reason"] for e in warnings}
