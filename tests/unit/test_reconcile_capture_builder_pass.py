@@ -94,6 +94,7 @@ class FakeGateway:
         self.calls: list[str] = []
         self.specs: list[VmSpec] = []
         self.refuse: Exception | None = None
+        self.refuse_create: Exception | None = None
         self.plan: MarketplacePlan | None = None
         self.sinks: Sinks | None = None
         """When set, each call notes how many status patches were written before it."""
@@ -125,6 +126,8 @@ class FakeGateway:
 
     async def create_builder(self, resource_group: str, spec: VmSpec) -> OperationRecord:
         self._call(f"create {spec.name} in {resource_group}")
+        if self.refuse_create is not None:
+            raise self.refuse_create
         self.specs.append(spec)
         return OperationRecord(LroKind.CREATE, self.vm_id(resource_group, spec.name), "token-b")
 
@@ -213,7 +216,7 @@ async def test_the_builders_id_is_written_before_its_create_is_sent() -> None:
     written = [p for p in sinks.patches if p.get("sourceVmId")]
     assert gateway.calls == [f"create {spec.name} in rg-build after {len(written)} patches"]
     assert written[0]["sourceVmId"] == gateway.vm_id("rg-build", spec.name)
-    assert written[0]["builderStartedAt"] == "2026-11-29T01:00:00Z"
+    assert sinks.patches[-1]["builderStartedAt"] == "2026-11-29T01:00:00Z"
     assert written[0]["phase"] == "Building"
     assert spec.name.startswith("golden-build-")
     assert (spec.custom_data, spec.ssh_public_keys, spec.location) == (
@@ -251,6 +254,18 @@ async def test_a_healthy_builder_is_built_and_deallocated() -> None:
     assert gateway.calls == ["deallocate golden-build-x"]
     assert sinks.patches[-1]["builtAt"] == "2026-11-29T01:00:00Z"
     assert sinks.patches[-1]["phase"] == "Generalizing"
+
+
+async def test_a_builder_created_by_a_pass_that_died_is_waited_for_from_now() -> None:
+    gateway, sinks = FakeGateway(), Sinks()
+    gateway.builder = BuilderInfo(UID, "Creating", None, None)
+    status = builder_status()
+    del status["builderStartedAt"]
+    await run(capture(status), gateway, sinks)
+
+    assert gateway.calls == []
+    assert sinks.patches[-1]["builderStartedAt"] == "2026-11-29T01:00:00Z"
+    assert condition(sinks.patches[-1], "Reconciling")["reason"] == "Building"
 
 
 async def test_a_builder_still_configuring_is_waited_for() -> None:
@@ -294,6 +309,18 @@ async def test_unaccepted_terms_stall_naming_the_builders_field() -> None:
     assert stalled["reason"] == "TermsNotAccepted"
     assert "spec.source.builder.image.acceptTerms" in stalled["message"]
     assert gateway.calls == []
+
+
+async def test_a_create_refused_for_quota_is_stalled_with_azures_reason() -> None:
+    gateway, sinks = FakeGateway(), Sinks()
+    gateway.refuse_create = TerminalAzureError(Reason.QUOTA_EXCEEDED, "cores quota exceeded")
+    await run(capture(), gateway, sinks)
+
+    stalled = condition(sinks.patches[-1], "Stalled")
+    assert stalled["reason"] == "QuotaExceeded"
+    assert "cores quota exceeded" in stalled["message"]
+    assert sinks.events[-1][:2] == ("Warning", "QuotaExceeded")
+    assert "pendingOperation" not in {k for k, v in sinks.patches[-1].items() if v is not None}
 
 
 async def test_a_missing_cloud_init_secret_is_stalled_before_anything_is_sent() -> None:

@@ -75,7 +75,7 @@ class ImageCaptureStatus(ApiModel):
     )
     builder_started_at: datetime | None = Field(
         default=None,
-        description="With a builder: when its create was first sent (completion's timeout "
+        description="With a builder: when Azure accepted its create (completion's timeout "
         "counts from here).",
     )
     built_at: datetime | None = Field(

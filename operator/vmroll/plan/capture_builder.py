@@ -71,7 +71,7 @@ class BuilderSeen:
     vm: BuilderVm | None
     capture_uid: str
     elapsed_seconds: float | None
-    """Since the create was first sent; None before."""
+    """Since Azure accepted the create; None before."""
     timeout_seconds: int
 
 

@@ -6,9 +6,10 @@ it finds recorded and never captures twice. The pass sequences only: plan/captur
 the `CaptureGateway` talks to Azure, conditions come from one assessment. Every failure ends in
 a condition and an event: terminal Azure refusals as Stalled with the reason, transient ones as
 Reconciling with the cause. A builder source (vmroll.plan.capture_builder) comes first: its ID
-and the time its create was first sent are in status before the create is sent, and its
-deterministic name makes a create sent again after a crash find the same VM; once the version
-is out, a builder with disposal Delete is deleted, only if its tag says it is the capture's.
+is in status before its create is sent (the completion timeout counts from the create that
+Azure accepted), and its deterministic name makes a create sent again after a crash find the
+same VM; once the version is out, a builder with disposal Delete is deleted, only if its tag says
+it is the capture's.
 """
 
 from __future__ import annotations
@@ -281,6 +282,10 @@ class CapturePass:
         )
         vm = await gateway.read_builder(vm_id, CAPTURE_UID_TAG)
         started = self._status.builder_started_at
+        if started is None and vm is not None:
+            # Created by a pass that died before it could record when; the timeout counts from now.
+            started = self._now
+            self._update(builder_started_at=started)
         step = builder_step(
             BuilderSeen(
                 vm_id=vm_id,
@@ -316,19 +321,18 @@ class CapturePass:
             image = await gateway.resolve_image(builder.location, image_ref(builder.image))
             if image.plan is not None:
                 await gateway.ensure_terms(image.plan, accept=builder.image.accept_terms)
+            _, name = vm_id.rstrip("/").rsplit("/", 1)
+            spec = builder_vm_spec(
+                builder, image, identity, name, inputs.ssh_public_keys, inputs.custom_data
+            )
+            await self._write()  # the builder's ID is recorded before its create is sent
+            record = await gateway.create_builder(self._capture.spec.resource_group, spec)
         except TerminalAzureError as error:
             # The pools' messages name spec.image; the builder's image is elsewhere.
             message = str(error).replace("spec.image.", "spec.source.builder.image.")
             return await self._stall(error.reason, message)
-        _, name = vm_id.rstrip("/").rsplit("/", 1)
-        spec = builder_vm_spec(
-            builder, image, identity, name, inputs.ssh_public_keys, inputs.custom_data
-        )
-        if self._status.builder_started_at is None:
-            self._update(builder_started_at=self._now)
-        await self._write()  # the builder's ID is recorded before its create is sent
-        record = await gateway.create_builder(self._capture.spec.resource_group, spec)
         self._record(CaptureOperationKind.CREATE, record)
+        self._update(builder_started_at=self._now)
         return None
 
     async def _dispose(self, gateway: CaptureGateway, vm_id: str, name: str) -> PassResult | None:
