@@ -2,7 +2,8 @@
 
 Deallocate, generalize, create the version from the VM and follow it to every region, resuming
 the recorded operation through a gateway borrowed afresh (as after a restart); a source that
-does not fit its definition is a terminal SourceIncompatible.
+does not fit its definition is a terminal SourceIncompatible. A builder VM created, read with
+its tag and guest health, and deleted.
 """
 
 from __future__ import annotations
@@ -16,10 +17,14 @@ from emulator_clients import connection_of
 
 from vmroll.azure import AzureGateways
 from vmroll.azure.capture_gateway import CaptureGateway, borrow_captures
-from vmroll.azure.captures import TargetRegionSpec, VersionRequest
+from vmroll.azure.captures import BuilderInfo, TargetRegionSpec, VersionRequest
 from vmroll.azure.errors import TerminalAzureError
+from vmroll.azure.images import MarketplaceRef
 from vmroll.azure.lro import LroKind, OperationRecord, OperationState
+from vmroll.azure.vm_body import VmSpec
 from vmroll.emulator.server import Emulator
+from vmroll.plan.capture_builder import CAPTURE_UID_TAG, CaptureIdentity, builder_name, builder_tags
+from vmroll.plan.ownership import PoolIdentity
 from vmroll.plan.reasons import Reason
 
 pytestmark = pytest.mark.integration
@@ -138,3 +143,38 @@ async def test_a_specialized_source_into_a_generalized_definition_is_terminal(
 
     assert refused.value.reason is Reason.SOURCE_INCOMPATIBLE
     assert "different OS state ['Specialized']" in str(refused.value)
+
+
+async def test_a_builder_is_created_read_with_its_health_and_deleted(
+    emulator: Emulator, gateways: AzureGateways
+) -> None:
+    """Through the pools' own create (image resolved in the builder's location), tagged as the
+    capture's; read back with its tag and guest health in one GET, deleted, resumed afresh."""
+    c = emulator.credentials
+    connection = connection_of(c)
+    capture = CaptureIdentity("images", "golden", "0f6c1d2e-3a4b-4c5d-8e9f-a0b1c2d3e4f5")
+    ubuntu = MarketplaceRef("Canonical", "ubuntu-24_04-lts", "server")
+    async with borrow_captures(gateways, connection, location="westeurope") as gateway:
+        image = await gateway.resolve_image("westeurope", ubuntu)
+        vm_id = gateway.vm_id(GROUP, builder_name(capture))
+        before = await gateway.read_builder(vm_id, CAPTURE_UID_TAG)
+        spec = VmSpec(
+            name=builder_name(capture), location="westeurope", size="Standard_D2s_v5",
+            image=image, subnet_id=c.subnet_id, admin_username="azureuser",
+            owner=PoolIdentity(capture.namespace, capture.name, capture.uid), revision="",
+            custom_data=b"#cloud-config\n", all_tags=builder_tags({"team": "images"}, capture),
+        )  # fmt: skip
+        created = await gateway.create_builder(GROUP, spec)
+    async with borrow_captures(gateways, connection, location="westeurope") as resumed:
+        await until_done(resumed, created)
+        built = await resumed.read_builder(vm_id, CAPTURE_UID_TAG)
+        deleting = await resumed.delete_builder(vm_id)
+        await until_done(resumed, deleting)
+        gone = await resumed.read_builder(vm_id, CAPTURE_UID_TAG)
+
+    assert image.resolved_version == "24.04.202611100"
+    assert before is None
+    assert (created.kind, created.resource_id) == (LroKind.CREATE, vm_id)
+    assert built == BuilderInfo(capture.uid, "Succeeded", "running", "healthy")
+    assert deleting.kind is LroKind.DELETE
+    assert gone is None
