@@ -30,7 +30,7 @@ from vmroll.api.capture_status import (
     RegionReplication,
 )
 from vmroll.azure.capture_gateway import CaptureGateway
-from vmroll.azure.captures import TargetRegionSpec, VersionInfo, VersionRequest
+from vmroll.azure.captures import BuilderInfo, TargetRegionSpec, VersionInfo, VersionRequest
 from vmroll.azure.errors import AzureGatewayError, TerminalAzureError
 from vmroll.azure.lro import LroKind, OperationRecord, OperationState
 from vmroll.plan.capture import (
@@ -289,9 +289,7 @@ class CapturePass:
         step = builder_step(
             BuilderSeen(
                 vm_id=vm_id,
-                vm=None
-                if vm is None
-                else BuilderVm(vm.capture_uid, vm.provisioning_state, vm.power_state, vm.health),
+                vm=_builder_vm(vm),
                 capture_uid=identity.uid,
                 elapsed_seconds=None if started is None else (self._now - started).total_seconds(),
                 timeout_seconds=builder.completion.timeout_seconds,
@@ -342,12 +340,7 @@ class CapturePass:
             return None
         uid = self._identity().uid
         vm = await gateway.read_builder(vm_id, CAPTURE_UID_TAG)
-        seen = (
-            None
-            if vm is None
-            else BuilderVm(vm.capture_uid, vm.provisioning_state, vm.power_state, vm.health)
-        )
-        kind = disposal_step(seen, uid)
+        kind = disposal_step(_builder_vm(vm), uid)
         if kind is DisposalStepKind.DONE:
             return None
         self._update(phase=CapturePhase.DELETING_BUILDER)
@@ -422,6 +415,12 @@ async def report_unpassed(
         assessment, observed_generation=generation, now=now
     )
     await sink.patch_status({"conditions": [c.to_wire() for c in update.conditions]})
+
+
+def _builder_vm(vm: BuilderInfo | None) -> BuilderVm | None:
+    if vm is None:
+        return None
+    return BuilderVm(vm.capture_uid, vm.provisioning_state, vm.power_state, vm.health)
 
 
 def _version_state(version: VersionInfo) -> VersionState:
