@@ -21,6 +21,7 @@ from vmroll.azure.gateway import AzureGateways, follow, paced_write
 from vmroll.azure.lro import OperationRecord, OperationState
 from vmroll.azure.poll_pacing import PollPacer
 from vmroll.azure.settings import AccountConnection
+from vmroll.plan.retention import StoredVersion
 
 T = TypeVar("T")
 
@@ -51,6 +52,12 @@ class CaptureGateway(Protocol):
     async def wait_operation(
         self, record: OperationRecord, *, max_wait: float
     ) -> OperationState: ...
+
+    async def list_versions(self, image_id: str) -> tuple[StoredVersion, ...]: ...
+
+    async def delete_version(self, image_id: str, name: str) -> None:
+        """Start deleting the version; listing shows it `Deleting` until it is gone."""
+        ...
 
 
 class AzureCaptureGateway:
@@ -87,6 +94,16 @@ class AzureCaptureGateway:
 
     async def wait_operation(self, record: OperationRecord, *, max_wait: float) -> OperationState:
         return await follow(self._clients, self._polls, record, captures.resume, max_wait=max_wait)
+
+    async def list_versions(self, image_id: str) -> tuple[StoredVersion, ...]:
+        return await captures.list_versions(self._clients.compute, image_id)
+
+    async def delete_version(self, image_id: str, name: str) -> None:
+        compute = self._clients.compute
+        await self._write(
+            f"{image_id}/versions/{name}",
+            lambda: captures.begin_delete_version(compute, image_id, name),
+        )
 
     async def _write(self, resource_id: str, send: Callable[[], Awaitable[T]]) -> T:
         """`resource_id` (the VM or the version written) is also the queue the write waits in."""

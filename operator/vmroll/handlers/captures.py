@@ -79,9 +79,10 @@ async def _one_pass(state: OperatorState, body: kopf.Body, index: Mapping[Any, A
         invalid = Assessment(State.STALLED, Reason.INVALID_SPEC.value, message)
         await report_unpassed(body, sink, events, state.clock(), invalid)
         return PassResult(settled=False, delay=state.config.stalled_seconds)
-    settings = {
+    settings: dict[str, Any] = {
         "progress_seconds": state.config.progress_seconds,
         "stalled_seconds": state.config.stalled_seconds,
+        "pools": state.kube,
     }
     found = await _access(state, index, capture)
     if isinstance(found, Problem):

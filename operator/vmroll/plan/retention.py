@@ -33,7 +33,6 @@ CAPTURE_TAG = "vmroll.io_capture"
 CAPTURE_UID_TAG = "vmroll.io_capture-uid"
 """On every version vmroll captures: the ImageCapture's UID; retention deletes only these."""
 MIN_KEEP_NEWEST = 1
-MAX_KEEP_NEWEST = 1000
 _IN_PROGRESS = frozenset({"creating", "updating", "deleting", "migrating"})
 _SUCCEEDED = "succeeded"
 
