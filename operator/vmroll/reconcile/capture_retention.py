@@ -38,7 +38,6 @@ from vmroll.plan.retention import (
     CAPTURE_UID_TAG,
     PoolUse,
     RetentionPlan,
-    StoredVersion,
     plan_retention,
 )
 from vmroll.plan.versions import is_latest
@@ -128,7 +127,7 @@ async def apply_retention(
     kept = [RetainedVersion(name=k.name, reason=k.because.value, message=k.detail)
             for k in plan.kept]  # fmt: skip
     after = _with(status, before, deleted, kept)
-    message = _summary(keep, versions, plan)
+    message = _summary(keep, plan)
     return _conditioned(after, capture, ConditionStatus.TRUE, Reason.RETENTION_APPLIED,
                         message, now)  # fmt: skip
 
@@ -202,13 +201,13 @@ def _conditioned(
     return status.model_copy(update={"conditions": list(update.conditions)})
 
 
-def _summary(keep: int, versions: Sequence[StoredVersion], plan: RetentionPlan) -> str:
-    message = f"keepNewest {keep} of {len(versions)} versions listed"
-    if plan.delete:
-        message += "; deleted " + ", ".join(plan.delete)
-    if plan.kept:
-        named = [f"{k.name} ({k.detail})" for k in plan.kept[:_NAMED_IN_MESSAGE]]
-        more = len(plan.kept) - len(named)
-        message += "; kept beyond the newest: " + ", ".join(named)
-        message += f" and {more} more (status.retention.kept)" if more else ""
-    return message
+def _summary(keep: int, plan: RetentionPlan) -> str:
+    """The state retention leaves, the same on every resync until something changes (the
+    deletions of one run are in the events and status.retention.deleted)."""
+    message = f"keeping the newest {keep} versions of the definition"
+    if not plan.kept:
+        return message + "; none older is left"
+    named = [f"{k.name} ({k.detail})" for k in plan.kept[:_NAMED_IN_MESSAGE]]
+    more = len(plan.kept) - len(named)
+    message += "; older ones kept: " + ", ".join(named)
+    return message + (f" and {more} more (status.retention.kept)" if more else "")
