@@ -1,13 +1,15 @@
 """ImageCapture retention on the real local stack: the old versions nobody uses are deleted, the
 ones pools run or target survive, and retention converges when a pool lets go.
 
-Four captures into the built-in gallery's ubuntu-web definition (which already holds versions
-1.0.0 to 1.3.0, published by someone else): 1.3.1, which a pool of the test's namespace then
-runs; 1.3.2, which a pool of another namespace (one the operator does not reconcile) pins in its
-spec; 1.3.3, which nothing uses; and 1.3.4 with `retention.keepNewest: 1`. Once 1.3.4 is Ready,
-1.3.3 is gone and everything else is still there; when the other namespace's pool is deleted, a
-resync deletes 1.3.2 too. The operator runs with the chart's ServiceAccount, so the chart's RBAC
-is proven to let it list pools of every namespace.
+Five captures into the built-in gallery's ubuntu-web definition (which already holds versions
+1.0.0 to 1.3.0, published by someone else): 1.3.1, which a pool's VMs run; 1.3.2, which that
+pool's spec then pins while its rollout is paused (so its VMs stay on 1.3.1, which nothing else
+names); 1.3.3, which a pool of another namespace (one this operator does not reconcile) pins;
+1.3.4, which nothing uses; and 1.3.5 with `retention.keepNewest: 1`. Once 1.3.5 is Ready, 1.3.4
+is gone and everything else is still there. When the other namespace's pool is deleted, a resync
+deletes 1.3.3; when the paused pool resumes and rolls onto 1.3.2, a resync deletes 1.3.1. The
+operator runs with the chart's ServiceAccount, so the chart's RBAC is proven to let it list pools
+of every namespace.
 """
 
 from __future__ import annotations
@@ -37,7 +39,7 @@ pytestmark = [
 pytest_plugins = ("pool_fixtures",)
 
 NOT_VMROLLS = ["1.0.0", "1.1.0", "1.2.0", "1.3.0"]
-RUN, PINNED_ELSEWHERE, UNUSED, NEWEST = "1.3.1", "1.3.2", "1.3.3", "1.3.4"
+RUN, PINNED, PINNED_ELSEWHERE, UNUSED, NEWEST = "1.3.1", "1.3.2", "1.3.3", "1.3.4", "1.3.5"
 
 
 @pytest.fixture
@@ -108,54 +110,63 @@ def test_retention_deletes_unused_versions_and_keeps_those_pools_use(
         apply(kubectl, namespace, refused)
     assert "spec.retention.keepNewest" in str(failed.value)
 
-    for index, version in enumerate([RUN, PINNED_ELSEWHERE, UNUSED], start=1):
+    for index, version in enumerate([RUN, PINNED, PINNED_ELSEWHERE, UNUSED], start=1):
         apply(kubectl, namespace, capture(f"golden-{index}", account, emulator, version))
         captured(f"golden-{index}")
     apply(kubectl, namespace, pinned_pool("web", account, emulator, RUN))
     wait_condition(kubectl, namespace, "web", "Ready", operator, timeout=120)
+    paused = {"strategy": {"paused": True}, "image": {"gallery": {"version": PINNED}}}
+    kubectl("patch", "-n", namespace, "vmpool", "web", "--type", "merge",
+            "-p", json.dumps({"spec": paused}))  # fmt: skip
+    wait_condition(kubectl, namespace, "web", "RolloutPaused", operator)
     assert {vm["exactVersion"] for vm in emulator.vms(namespace)} == {RUN}
     apply(kubectl, other_namespace, pinned_pool("batch", account, emulator, PINNED_ELSEWHERE))
-    before = versions(emulator)
-    assert before == {*NOT_VMROLLS, RUN, PINNED_ELSEWHERE, UNUSED}
+    assert versions(emulator) == {*NOT_VMROLLS, RUN, PINNED, PINNED_ELSEWHERE, UNUSED}
 
-    last = capture("golden-4", account, emulator, NEWEST)
+    last = capture("golden-5", account, emulator, NEWEST)
     last["spec"]["retention"] = {"keepNewest": 1}
     apply(kubectl, namespace, last)
-    captured("golden-4")
+    captured("golden-5")
 
     def retained() -> dict[str, Any] | None:
-        found = get_capture(kubectl, namespace, "golden-4")
+        found = get_capture(kubectl, namespace, "golden-5")
         conditions = found.get("status", {}).get("conditions", [])
         applied = next((c for c in conditions if c["type"] == "RetentionApplied"), None)
         return found if applied is not None and applied["status"] == "True" else None
 
     status = wait_for("retention to apply", retained, timeout=60,
                       describe=operator.output)["status"]  # fmt: skip
-    assert versions(emulator) == {*NOT_VMROLLS, RUN, PINNED_ELSEWHERE, NEWEST}
+    assert versions(emulator) == {*NOT_VMROLLS, RUN, PINNED, PINNED_ELSEWHERE, NEWEST}
     assert status["retention"]["deleted"] == [UNUSED]
     kept = {k["name"]: (k["reason"], k["message"]) for k in status["retention"]["kept"]}
     assert kept[RUN] == ("InUse", f"used by pool {namespace}/web")
+    assert kept[PINNED] == ("InUse", f"used by pool {namespace}/web")
     assert kept[PINNED_ELSEWHERE] == ("InUse", f"used by pool {other_namespace}/batch")
     assert {kept[v][0] for v in NOT_VMROLLS} == {"NotCaptured"}
     assert NEWEST not in kept
     events = kubectl.json("get", "events", "-n", namespace,
-                          "--field-selector", "involvedObject.name=golden-4")["items"]  # fmt: skip
+                          "--field-selector", "involvedObject.name=golden-5")["items"]  # fmt: skip
     deletions = [e["message"] for e in events if e["reason"] == "VersionDeleted"]
     image_id = emulator.gallery_image("ubuntu-web")
     assert deletions == [f"deleted version {UNUSED} of {image_id} (retention keepNewest 1)"]
 
+    def gone(version: str) -> set[str]:
+        def probe() -> set[str] | None:
+            now = versions(emulator)
+            return now if version not in now else None
+
+        def describe() -> str:
+            status = get_capture(kubectl, namespace, "golden-5").get("status")
+            return f"{json.dumps(status)}\n{operator.output()}"
+
+        return wait_for(f"a resync to delete {version}, which no pool uses any more", probe,
+                        timeout=120, describe=describe)  # fmt: skip
+
     kubectl("delete", "-n", other_namespace, "vmpool", "batch")
-
-    def converged() -> set[str] | None:
-        now = versions(emulator)
-        return now if PINNED_ELSEWHERE not in now else None
-
-    def describe() -> str:
-        status = get_capture(kubectl, namespace, "golden-4").get("status")
-        return f"{json.dumps(status)}\n{operator.output()}"
-
-    after = wait_for("a resync to delete the version no pool pins any more", converged,
-                     timeout=90, describe=describe)  # fmt: skip
-    assert after == {*NOT_VMROLLS, RUN, NEWEST}
-    final = get_capture(kubectl, namespace, "golden-4")["status"]["retention"]
-    assert final["deleted"] == [UNUSED, PINNED_ELSEWHERE]
+    assert gone(PINNED_ELSEWHERE) == {*NOT_VMROLLS, RUN, PINNED, NEWEST}
+    kubectl("patch", "-n", namespace, "vmpool", "web", "--type", "merge",
+            "-p", json.dumps({"spec": {"strategy": {"paused": False}}}))  # fmt: skip
+    assert gone(RUN) == {*NOT_VMROLLS, PINNED, NEWEST}
+    assert {vm["exactVersion"] for vm in emulator.vms(namespace)} == {PINNED}
+    final = get_capture(kubectl, namespace, "golden-5")["status"]["retention"]
+    assert final["deleted"] == [UNUSED, PINNED_ELSEWHERE, RUN]
