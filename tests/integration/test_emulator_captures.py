@@ -30,6 +30,7 @@ from vmroll.emulator.catalog import Catalog
 from vmroll.emulator.errors import ArmError
 from vmroll.emulator.server import Emulator
 from vmroll.plan.retention import CAPTURE_TAG, CAPTURE_UID_TAG
+from vmroll.plan.versions import GalleryRegion
 
 pytestmark = pytest.mark.integration
 
@@ -406,6 +407,7 @@ async def test_a_captured_version_keeps_its_tags_and_retention_deletes_it(
     assert listed["2.0.0"].tags == tags
     assert listed["2.0.0"].captured_by_vmroll()
     assert listed["2.0.0"].provisioning_state == "Succeeded"
+    assert listed["2.0.0"].regions == (GalleryRegion("West Europe", exclude_from_latest=False),)
     assert not listed["1.3.0"].captured_by_vmroll()
     assert "2.0.0" not in after
     assert "1.3.0" in after

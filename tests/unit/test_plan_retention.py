@@ -14,6 +14,7 @@ from vmroll.plan.retention import (
     latest_version,
     plan_retention,
 )
+from vmroll.plan.versions import GalleryRegion
 
 TAGGED = {CAPTURE_UID_TAG: "uid-1"}
 
@@ -154,6 +155,37 @@ def test_kept_in_use_names_the_pools() -> None:
 def test_keep_newest_below_one_is_refused(keep: int) -> None:
     with pytest.raises(ValueError, match="keepNewest must be at least 1"):
         plan_retention(FIVE, keep, "1.0.4", [])
+
+
+def everywhere(name: str, *regions: GalleryRegion) -> StoredVersion:
+    return StoredVersion(name, "Succeeded", tags=TAGGED, regions=regions)
+
+
+WEST, EAST = GalleryRegion("West Europe"), GalleryRegion("East US")
+HIDDEN_IN_EAST = GalleryRegion("East US", exclude_from_latest=True)
+REGIONAL = [
+    everywhere("1.0.0", WEST, EAST),
+    everywhere("1.0.1", WEST, EAST),
+    everywhere("1.0.2", WEST, HIDDEN_IN_EAST),
+    everywhere("1.0.3", WEST),
+    everywhere("1.0.4", WEST),
+]
+
+
+@pytest.mark.parametrize(
+    ("location", "kept"),
+    [
+        ("eastus", "1.0.1"),
+        ("westeurope", None),
+        (None, None),
+    ],
+    ids=["newer-ones-not-in-or-hidden-in-the-region", "newest-is-the-regions", "unknown-region"],
+)
+def test_latest_is_resolved_in_the_pools_region(location: str | None, kept: str | None) -> None:
+    use = PoolUse("apps/web", follows_latest=True, location=location)
+    plan = plan_retention(REGIONAL, 1, "1.0.4", [use])
+    assert [k.name for k in plan.kept] == ([kept] if kept else [])
+    assert kept not in plan.delete
 
 
 def test_latest_version() -> None:

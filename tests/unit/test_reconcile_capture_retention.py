@@ -110,6 +110,12 @@ def test_pool_use(case: str, found: dict[str, Any], expected: PoolUse) -> None:
     assert pool_use(found, IMAGE) == expected, case
 
 
+def test_a_pools_region_is_where_its_latest_is_resolved() -> None:
+    found = pool("a")
+    found["spec"]["location"] = "eastus"
+    assert pool_use(found, IMAGE).location == "eastus"
+
+
 def test_the_definition_is_matched_whatever_its_case() -> None:
     assert pool_use(pool("a", image_id=IMAGE.upper()), IMAGE).follows_latest
 

@@ -25,6 +25,7 @@ from vmroll.azure.errors import TerminalAzureError, azure_errors
 from vmroll.azure.lro import LroKind, OperationRecord, Poller, start
 from vmroll.plan.reasons import Reason
 from vmroll.plan.retention import StoredVersion
+from vmroll.plan.versions import GalleryRegion
 
 _BUSY_STATES = frozenset({"creating", "updating", "deleting", "migrating"})
 
@@ -257,11 +258,13 @@ async def list_versions(
 def _stored(version: GalleryImageVersion) -> StoredVersion:
     props = version.properties
     publishing = props.publishing_profile if props is not None else None
+    targets = (publishing.target_regions if publishing is not None else None) or ()
     return StoredVersion(
         name=str(version.name),
         provisioning_state=_text(props.provisioning_state) if props is not None else "",
         exclude_from_latest=bool(publishing is not None and publishing.exclude_from_latest),
         tags=dict(version.tags or {}),
+        regions=tuple(GalleryRegion(r.name, bool(r.exclude_from_latest)) for r in targets),
     )
 
 

@@ -12,7 +12,7 @@ makes misleading). Of the older ones, a version is deleted only when every rule 
 | Azure is still writing it (Creating, Updating, Deleting)  | InProgress             |
 | a pool's VMs run it, or a pool may roll back to it        | InUse                  |
 | a pool pins it, resolved to it, or follows `latest`       | InUse                  |
-|   and it is what `latest` means for the definition now    |                        |
+|   and it is what `latest` means in the pool's region now  |                        |
 
 A pool's status records the versions its VMs run by name only, not by definition, so a name
 any pool's VMs run is kept in every definition: over-keeping costs storage, deleting a version
@@ -26,7 +26,13 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 
-from vmroll.plan.versions import is_image_version, parse_image_version
+from vmroll.plan.versions import (
+    GalleryRegion,
+    GalleryVersion,
+    is_image_version,
+    parse_image_version,
+    resolve_gallery_latest,
+)
 
 CAPTURE_TAG = "vmroll.io_capture"
 """On every version vmroll captures: namespace/name of the ImageCapture that made it."""
@@ -54,6 +60,8 @@ class StoredVersion:
     provisioning_state: str
     exclude_from_latest: bool = False
     tags: Mapping[str, str] = field(default_factory=dict, hash=False)
+    regions: tuple[GalleryRegion, ...] = ()
+    """Its target regions, with their own excludeFromLatest: what `latest` means in a region."""
 
     def captured_by_vmroll(self) -> bool:
         return bool(self.tags.get(CAPTURE_UID_TAG))
@@ -71,6 +79,8 @@ class PoolUse:
     """Version names of this definition it pins or resolved to."""
     follows_latest: bool = False
     """Whether its spec asks for this definition's `latest`."""
+    location: str | None = None
+    """Its region, where `latest` is resolved; unknown: the definition's newest eligible."""
 
 
 @dataclass(frozen=True)
@@ -88,8 +98,20 @@ class RetentionPlan:
     """The versions older than the newest N that survive, oldest first, and why."""
 
 
-def latest_version(versions: Iterable[StoredVersion]) -> str | None:
-    """What `latest` means for the definition now: the newest succeeded version not excluded."""
+def latest_version(versions: Iterable[StoredVersion], location: str | None = None) -> str | None:
+    """What `latest` means now in `location` (as plan/versions.py resolves it for pools), or,
+    without one, the definition's newest succeeded version not excluded anywhere."""
+    if location is not None:
+        gallery = [
+            GalleryVersion(
+                v.name,
+                v.regions,
+                v.exclude_from_latest,
+                provisioned=v.provisioning_state.lower() == _SUCCEEDED,
+            )
+            for v in versions
+        ]
+        return resolve_gallery_latest(gallery, location)
     eligible = [
         parse_image_version(v.name)
         for v in versions
@@ -125,11 +147,11 @@ def plan_retention(
 
 def _holders(versions: list[StoredVersion], uses: list[PoolUse]) -> Mapping[str, list[str]]:
     """Version name -> the pools that hold on to it."""
-    latest = latest_version(versions)
     holders: dict[str, list[str]] = {}
     for use in uses:
         names = set(use.runs) | set(use.targets)
-        if use.follows_latest and latest is not None:
+        latest = latest_version(versions, use.location) if use.follows_latest else None
+        if latest is not None:
             names.add(latest)
         for name in names:
             holders.setdefault(name, []).append(use.pool)

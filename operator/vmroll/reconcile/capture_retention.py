@@ -88,6 +88,7 @@ def pool_use(pool: Mapping[str, Any], definition_id: str) -> PoolUse:
         runs=frozenset(str(v) for v in runs if v),
         targets=frozenset(targets),
         follows_latest=follows,
+        location=str(spec["location"]) if spec.get("location") else None,
     )
 
 
