@@ -70,8 +70,8 @@ class RetentionStatus(ApiModel):
     deleted: list[str] = Field(
         default_factory=list,
         max_length=MAX_RETENTION_ENTRIES,
-        description="Versions retention deleted, oldest first (the latest "
-        f"{MAX_RETENTION_ENTRIES}).",
+        description="Versions retention deleted (Azure accepted the delete), in the order "
+        f"deleted (the last {MAX_RETENTION_ENTRIES}).",
     )
     kept: list[RetainedVersion] = Field(
         default_factory=list,
