@@ -19,7 +19,8 @@ Why each rule (read from the code that makes the call):
   or watch, so the operator cannot enumerate Secrets.
 - virtualmachinepools, azureaccounts, imagepolicies, imagecaptures list, watch, patch: kopf's
   watch, its finalizer and its bookkeeping annotations; their /status patch: conditions and
-  progress (an ImageCapture's steps and replication).
+  progress (an ImageCapture's steps and replication). An ImageCapture's retention lists the
+  pools of every namespace (test_capture_retention runs as this ServiceAccount).
 - leases create, and get, update of the release's own Lease (release namespace only): leader
   election.
 """

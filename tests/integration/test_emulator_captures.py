@@ -19,9 +19,18 @@ import pytest
 from azure.core.exceptions import HttpResponseError, ResourceNotFoundError
 from azure.mgmt.compute.aio import ComputeManagementClient
 
+from vmroll.azure.captures import (
+    TargetRegionSpec,
+    VersionRequest,
+    begin_create_version,
+    begin_delete_version,
+    list_versions,
+)
 from vmroll.emulator.catalog import Catalog
 from vmroll.emulator.errors import ArmError
 from vmroll.emulator.server import Emulator
+from vmroll.plan.retention import CAPTURE_TAG, CAPTURE_UID_TAG
+from vmroll.plan.versions import GalleryRegion
 
 pytestmark = pytest.mark.integration
 
@@ -376,3 +385,29 @@ async def test_deleting_a_version_while_it_is_captured_cancels_the_capture(
     with pytest.raises(ResourceNotFoundError):
         await compute_client.gallery_image_versions.get(GROUP, GALLERY, "ubuntu-web", "2.0.0")
     assert stack.latest("ubuntu-web", "eastus") == "1.1.0"
+
+
+async def test_a_captured_version_keeps_its_tags_and_retention_deletes_it(
+    stack: Stack, compute_client: ComputeManagementClient
+) -> None:
+    """vmroll's capture tags round-trip (PUT, then list), and its delete removes the version."""
+    vm_id = await stack.vm("builder")
+    await compute_client.virtual_machines.generalize(GROUP, "builder")
+    image_id = stack.version_path("x").rpartition("/versions/")[0]
+    tags = {CAPTURE_TAG: "images/golden", CAPTURE_UID_TAG: "uid-1"}
+    request = VersionRequest(vm_id, (TargetRegionSpec("westeurope", 1, "Standard_LRS"),),
+                             False, None, tags)  # fmt: skip
+    await begin_create_version(compute_client, image_id, "2.0.0", "westeurope", request)
+    stack.clock.advance(CAPTURE + REPLICATE + 0.01)
+
+    listed = {v.name: v for v in await list_versions(compute_client, image_id)}
+    await begin_delete_version(compute_client, image_id, "2.0.0")
+    after = {v.name for v in await list_versions(compute_client, image_id)}
+
+    assert listed["2.0.0"].tags == tags
+    assert listed["2.0.0"].captured_by_vmroll()
+    assert listed["2.0.0"].provisioning_state == "Succeeded"
+    assert listed["2.0.0"].regions == (GalleryRegion("West Europe", exclude_from_latest=False),)
+    assert not listed["1.3.0"].captured_by_vmroll()
+    assert "2.0.0" not in after
+    assert "1.3.0" in after

@@ -108,3 +108,25 @@ def test_a_builder_source_is_accepted_with_its_defaults() -> None:
         3600,
     )
     assert builder.disposal.value == "Delete"
+
+
+@pytest.mark.parametrize(
+    ("keep", "complaint"),
+    [(0, "greater than or equal to 1"), (1001, "less than or equal to 1000"), (None, "integer")],
+)
+def test_retention_keeps_between_one_and_a_thousand(keep: Any, complaint: str) -> None:
+    document = copy.deepcopy(example())
+    document["spec"]["retention"] = {"keepNewest": keep}
+    with pytest.raises(ValidationError) as refused:
+        ImageCapture.model_validate(document)
+    assert "retention.keepNewest" in str(refused.value)
+    assert complaint in str(refused.value)
+
+
+def test_retention_is_optional_and_read_when_set() -> None:
+    assert ImageCapture.model_validate(example()).spec.retention is None
+    document = copy.deepcopy(example())
+    document["spec"]["retention"] = {"keepNewest": 3}
+    retention = ImageCapture.model_validate(document).spec.retention
+    assert retention is not None
+    assert retention.keep_newest == 3

@@ -39,6 +39,9 @@ MAX_REGIONAL_REPLICAS = 100
 
 VIRTUAL_MACHINE_ID_PATTERN = ARM_PREFIX + rf"Microsoft\.Compute/virtualMachines/{ARM_NAME_SEGMENT}$"
 GALLERY_VERSION_PATTERN = r"^[0-9]+\.[0-9]+\.[0-9]+$"
+MIN_KEEP_NEWEST = 1
+"""The capture's own version is always kept, so fewer than one cannot be honoured."""
+MAX_KEEP_NEWEST = 1000
 
 
 class CompletionSignal(StrEnum):
@@ -227,6 +230,21 @@ class CaptureTarget(ApiModel):
         return self
 
 
+class Retention(ApiModel):
+    """How many versions of the target definition to keep once the capture is Ready."""
+
+    keep_newest: int = Field(
+        ge=MIN_KEEP_NEWEST,
+        le=MAX_KEEP_NEWEST,
+        description="Keep the newest N versions of the target image definition, ranked by "
+        "version number, whoever published them; delete older ones, but only those vmroll "
+        "captured (tagged vmroll.io_capture-uid) and never the version this capture produced, "
+        "one Azure is still writing, nor one any VirtualMachinePool in the cluster runs, may "
+        "roll back to, pins, resolved to or follows as latest. Applied once the capture is "
+        "Ready and again on every resync.",
+    )
+
+
 class ImageCaptureSpec(ApiModel):
     """Desired state of an ImageCapture. Immutable: a capture is made once."""
 
@@ -252,6 +270,10 @@ class ImageCaptureSpec(ApiModel):
     )
     source: CaptureSource = Field(description="The VM to capture.")
     target: CaptureTarget = Field(description="The gallery image version to produce.")
+    retention: Retention | None = Field(
+        default=None,
+        description="Deletes old versions of the target definition; absent, none is deleted.",
+    )
 
 
 class ImageCapture(ApiModel):

@@ -15,6 +15,7 @@ from vmroll.api.base import ApiModel
 from vmroll.api.types import CONDITIONS_SCHEMA_EXTRA, MAX_CONDITIONS, Condition
 
 MAX_REGIONS = 32
+MAX_RETENTION_ENTRIES = 100
 
 
 class CapturePhase(StrEnum):
@@ -60,6 +61,33 @@ class RegionReplication(ApiModel):
     progress: int | None = Field(default=None, ge=0, le=100, description="Percent replicated.")
 
 
+class RetainedVersion(ApiModel):
+    """A version older than the newest N that retention kept, and why."""
+
+    name: str = Field(description="The version.")
+    reason: str = Field(description="Own, NotCaptured, InProgress or InUse.")
+    message: str = Field(description="What holds on to it, such as the pools using it.")
+
+
+class RetentionStatus(ApiModel):
+    """What spec.retention last did to the target definition."""
+
+    deleted: list[str] = Field(
+        default_factory=list,
+        max_length=MAX_RETENTION_ENTRIES,
+        description="Versions retention deleted (Azure accepted the delete), in the order "
+        f"deleted (the last {MAX_RETENTION_ENTRIES}).",
+    )
+    kept: list[RetainedVersion] = Field(
+        default_factory=list,
+        max_length=MAX_RETENTION_ENTRIES,
+        description="Versions beyond the newest N kept at the last pass, and why.",
+    )
+    applied_at: datetime | None = Field(
+        default=None, description="When retention last ran to the end."
+    )
+
+
 class ImageCaptureStatus(ApiModel):
     """Observed state of an ImageCapture."""
 
@@ -98,9 +126,12 @@ class ImageCaptureStatus(ApiModel):
     finished_at: datetime | None = Field(
         default=None, description="When the version was available in every target region."
     )
+    retention: RetentionStatus | None = Field(
+        default=None, description="What spec.retention did; absent without one."
+    )
     conditions: list[Condition] = Field(
         default_factory=list,
         max_length=MAX_CONDITIONS,
         json_schema_extra=CONDITIONS_SCHEMA_EXTRA,
-        description="Ready, Reconciling and Stalled.",
+        description="Ready, Reconciling and Stalled; RetentionApplied with spec.retention.",
     )

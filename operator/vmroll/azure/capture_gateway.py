@@ -32,6 +32,7 @@ from vmroll.azure.poll_pacing import PollPacer
 from vmroll.azure.settings import AccountConnection
 from vmroll.azure.vm_body import VmSpec
 from vmroll.azure.vms import vm_resource_id
+from vmroll.plan.retention import StoredVersion
 
 T = TypeVar("T")
 
@@ -81,6 +82,12 @@ class CaptureGateway(Protocol):
 
     async def delete_builder(self, vm_id: str) -> OperationRecord:
         """Start deleting the builder; only once `read_builder` showed it is the capture's."""
+        ...
+
+    async def list_versions(self, image_id: str) -> tuple[StoredVersion, ...]: ...
+
+    async def delete_version(self, image_id: str, name: str) -> None:
+        """Start deleting the version; listing shows it `Deleting` until it is gone."""
         ...
 
 
@@ -139,6 +146,16 @@ class AzureCaptureGateway:
     async def delete_builder(self, vm_id: str) -> OperationRecord:
         compute = self._clients.compute
         return await self._write(vm_id, lambda: captures.begin_delete_builder(compute, vm_id))
+
+    async def list_versions(self, image_id: str) -> tuple[StoredVersion, ...]:
+        return await captures.list_versions(self._clients.compute, image_id)
+
+    async def delete_version(self, image_id: str, name: str) -> None:
+        compute = self._clients.compute
+        await self._write(
+            f"{image_id}/versions/{name}",
+            lambda: captures.begin_delete_version(compute, image_id, name),
+        )
 
     async def _write(self, resource_id: str, send: Callable[[], Awaitable[T]]) -> T:
         """`resource_id` (the VM or the version written) is also the queue the write waits in."""

@@ -11,7 +11,8 @@ GET.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import datetime
 from enum import Enum
 from typing import Any
@@ -26,6 +27,8 @@ from vmroll.azure import vms
 from vmroll.azure.errors import TerminalAzureError, azure_errors
 from vmroll.azure.lro import LroKind, OperationRecord, Poller, start
 from vmroll.plan.reasons import Reason
+from vmroll.plan.retention import StoredVersion
+from vmroll.plan.versions import GalleryRegion
 
 _BUSY_STATES = frozenset({"creating", "updating", "deleting", "migrating"})
 
@@ -85,6 +88,8 @@ class VersionRequest:
     regions: tuple[TargetRegionSpec, ...]
     exclude_from_latest: bool
     end_of_life: datetime | None
+    tags: Mapping[str, str] = field(default_factory=dict, hash=False)
+    """vmroll's capture tags (plan/retention.py), which tell retention the version is vmroll's."""
 
 
 def group_and_name(resource_id: str) -> tuple[str, str]:
@@ -240,6 +245,7 @@ async def begin_create_version(
     body = GalleryImageVersion(
         {
             "location": location,
+            "tags": dict(request.tags),
             "properties": {
                 "publishingProfile": publishing,
                 "storageProfile": {"source": {"virtualMachineId": request.source_vm_id}},
@@ -283,3 +289,40 @@ async def resume(compute: ComputeManagementClient, record: OperationRecord, toke
         GalleryImageVersion(location=""),
         continuation_token=token,
     )
+
+
+async def list_versions(
+    compute: ComputeManagementClient, image_id: str
+) -> tuple[StoredVersion, ...]:
+    """Every version of the definition with what retention weighs: state, latest, tags."""
+    with azure_errors(f"list versions of {image_id}"):
+        listed = compute.gallery_image_versions.list_by_gallery_image(*definition_parts(image_id))
+        return tuple([_stored(version) async for version in listed])
+
+
+def _stored(version: GalleryImageVersion) -> StoredVersion:
+    props = version.properties
+    publishing = props.publishing_profile if props is not None else None
+    targets = (publishing.target_regions if publishing is not None else None) or ()
+    return StoredVersion(
+        name=str(version.name),
+        provisioning_state=_text(props.provisioning_state) if props is not None else "",
+        exclude_from_latest=bool(publishing is not None and publishing.exclude_from_latest),
+        tags=dict(version.tags or {}),
+        regions=tuple(GalleryRegion(r.name, bool(r.exclude_from_latest)) for r in targets),
+    )
+
+
+async def begin_delete_version(
+    compute: ComputeManagementClient, image_id: str, name: str
+) -> OperationRecord:
+    """Start deleting a version. Azure takes it from there: the version lists `Deleting` until
+    it is gone, and retention never sends a delete for a version in that state."""
+
+    async def begin() -> Poller:
+        poller: Poller = await compute.gallery_image_versions.begin_delete(
+            *definition_parts(image_id), name
+        )
+        return poller
+
+    return await start(LroKind.DELETE, f"{image_id}/versions/{name}", begin)

@@ -85,7 +85,7 @@ async def _one_pass(state: OperatorState, body: kopf.Body, index: Mapping[Any, A
     if isinstance(found, Problem):
         failed = CapturePass(
             capture, found, sink, events, state.clock(), progress_seconds=progress,
-            stalled_seconds=stalled,
+            stalled_seconds=stalled, pools=state.kube,
         )  # fmt: skip
         return await failed.run()
     builder = capture.spec.source.builder
@@ -95,6 +95,7 @@ async def _one_pass(state: OperatorState, body: kopf.Body, index: Mapping[Any, A
         one = CapturePass(
             capture, gateway, sink, events, state.clock(), progress_seconds=progress,
             stalled_seconds=stalled, builder_inputs=await _builder_inputs(state, capture),
+            pools=state.kube,
         )  # fmt: skip
         return await one.run()
 

@@ -86,6 +86,14 @@ class KubeApi:
             raise
         return list(found.get("items") or [])
 
+    async def pools(self) -> list[Mapping[str, Any]]:
+        """Every VirtualMachinePool of the cluster, for a capture's retention to see what the
+        pools of every namespace run and target."""
+        found: Any = await asyncio.to_thread(
+            self._custom.list_cluster_custom_object, GROUP, VERSION, POOL_PLURAL
+        )
+        return list(found.get("items") or [])
+
     async def patch_pool_status(self, namespace: str, name: str, patch: Mapping[str, Any]) -> None:
         await asyncio.to_thread(
             self._custom.patch_namespaced_custom_object_status,

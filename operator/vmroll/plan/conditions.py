@@ -26,6 +26,7 @@ class ConditionType(StrEnum):
     IMAGE_RESOLVED = "ImageResolved"
     POLICY_COMPLIANT = "PolicyCompliant"
     ROLLOUT_PAUSED = "RolloutPaused"
+    RETENTION_APPLIED = "RetentionApplied"
 
 
 class State(StrEnum):

@@ -66,6 +66,8 @@ class Reason(StrEnum):
     CAPTURED = "Captured"
     ALL_REPLICAS_READY = "AllReplicasReady"
     IMAGE_RESOLVED = "ImageResolved"
+    RETENTION_APPLIED = "RetentionApplied"
+    RETENTION_FAILED = "RetentionFailed"
     POLICY_COMPLIANT = "Compliant"
     POLICY_REMEDIATED = "Remediated"
     LATEST_DENIED = "LatestVersionDenied"
@@ -146,6 +148,12 @@ DESCRIPTIONS: Mapping[Reason, str] = MappingProxyType(
         Reason.READY: "The object is ready.",
         Reason.ALL_REPLICAS_READY: "Every VM runs the target revision and is available.",
         Reason.IMAGE_RESOLVED: "The requested image resolved to an exact version.",
+        Reason.RETENTION_APPLIED: "An ImageCapture's spec.retention holds: the target "
+        "definition keeps at most keepNewest versions beyond those in use, its own or not "
+        "vmroll's (RetentionApplied True).",
+        Reason.RETENTION_FAILED: "An ImageCapture's spec.retention could not list or delete "
+        "versions, or read the pools that use them; nothing was deleted that is not sure to be "
+        "unused, and vmroll retries (RetentionApplied False).",
         Reason.NO_COMPLIANT_VERSION: "A Remediate ImagePolicy applies (or a Deny one denies "
         "the version `latest` resolves to) and no version of the "
         "image available in the pool's region complies with every policy; no VM is touched "

@@ -65,6 +65,12 @@ from vmroll.plan.conditions import (
     find_condition,
 )
 from vmroll.plan.reasons import Reason
+from vmroll.reconcile.capture_retention import (
+    PoolSource,
+    apply_retention,
+    capture_tags,
+    retention_blocked,
+)
 from vmroll.reconcile.inputs import TemplateInputs
 from vmroll.reconcile.spec_map import image_ref
 from vmroll.reconcile.vm_specs import builder_vm_spec
@@ -127,6 +133,7 @@ class CapturePass:
         progress_seconds: float,
         stalled_seconds: float,
         builder_inputs: TemplateInputs | None = None,
+        pools: PoolSource | None = None,
     ) -> None:
         """`builder_inputs`: the builder template's Secret and ConfigMap values, read while the
         builder is not yet built."""
@@ -135,9 +142,11 @@ class CapturePass:
         self._sink, self._events, self._now = status, events, now
         self._status = capture.status or ImageCaptureStatus()
         self._progress, self._stalled = progress_seconds, stalled_seconds
+        self._pools = pools
 
     async def run(self) -> PassResult:
         if self._status.phase is CapturePhase.SUCCEEDED:
+            await self._retain()
             return PassResult(settled=True, delay=self._stalled)
         gateway = self._gateway
         if isinstance(gateway, Problem):
@@ -217,6 +226,7 @@ class CapturePass:
                 Reason.CAPTURED,
                 f"version {name} of {spec.image_id} is available in every target region",
             )
+            await self._retain()
             return PassResult(settled=True, delay=self._stalled)
         if step.kind is StepKind.DEALLOCATE:
             record = await gateway.deallocate(vm_id)
@@ -232,6 +242,7 @@ class CapturePass:
                 ),
                 exclude_from_latest=spec.exclude_from_latest,
                 end_of_life=spec.end_of_life,
+                tags=capture_tags(self._capture.metadata),
             )
             record = await gateway.create_version(spec.image_id, name, location, request)
             self._record(CaptureOperationKind.CREATE_VERSION, record)
@@ -264,6 +275,23 @@ class CapturePass:
         if target.version_scheme is VersionScheme.DATE:
             return date_version(existing, self._now.date())
         return next_patch_version(existing)
+
+    async def _retain(self) -> None:
+        """spec.retention, once the capture is Ready (capture_retention.py)."""
+        gateway = self._gateway
+        if self._capture.spec.retention is None or self._pools is None:
+            return
+        if isinstance(gateway, Problem):
+            after = retention_blocked(
+                self._capture, self._status, self._events, self._now, gateway.message
+            )
+        else:
+            after = await apply_retention(
+                self._capture, self._status, gateway, self._pools, self._events, self._now
+            )
+        if after is not None:
+            self._status = after
+            await self._write()
 
     def _source_vm_id(self) -> str:
         source = self._capture.spec.source.virtual_machine_id or self._status.source_vm_id

@@ -142,6 +142,7 @@ class GalleryImageVersion(CatalogModel):
     provisioning_state: Literal["Creating", "Succeeded", "Failed"] = Field(
         default="Succeeded", description="Creating while a capture from a VM runs"
     )
+    tags: dict[str, str] = Field(default_factory=dict, description="ARM tags of the version")
     os_disk_size_gb: int = Field(default=30, gt=0, alias="osDiskSizeGB")
 
     _version_valid = field_validator("name")(check_version)

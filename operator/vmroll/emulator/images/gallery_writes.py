@@ -149,6 +149,9 @@ class GalleryWriteRoutes:
         fields = _publishing_fields(properties.get("publishingProfile") or {})
         fields.setdefault("targetRegions", [gallery.location])
         fields.setdefault("excludeFromLatest", False)
+        tags = body.get("tags")
+        if isinstance(tags, dict) and tags:
+            fields["tags"] = {str(k): str(v) for k, v in tags.items()}
         source = (properties.get("storageProfile") or {}).get("source") or {}
         source_id = source.get("virtualMachineId") or source.get("id")
         existing = image.version(name)
