@@ -23,8 +23,8 @@ from vmroll.azure.images import MarketplaceRef
 from vmroll.azure.lro import LroKind, OperationRecord, OperationState
 from vmroll.azure.vm_body import VmSpec
 from vmroll.emulator.server import Emulator
-from vmroll.plan.capture_builder import CAPTURE_UID_TAG, CaptureIdentity, builder_name, builder_tags
-from vmroll.plan.ownership import PoolIdentity
+from vmroll.plan.capture_builder import CaptureIdentity, builder_name, builder_tags
+from vmroll.plan.ownership import CAPTURE_UID_TAG, PoolIdentity
 from vmroll.plan.reasons import Reason
 
 pytestmark = pytest.mark.integration

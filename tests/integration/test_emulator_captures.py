@@ -29,7 +29,7 @@ from vmroll.azure.captures import (
 from vmroll.emulator.catalog import Catalog
 from vmroll.emulator.errors import ArmError
 from vmroll.emulator.server import Emulator
-from vmroll.plan.retention import CAPTURE_TAG, CAPTURE_UID_TAG
+from vmroll.plan.ownership import CAPTURE_TAG, CAPTURE_UID_TAG
 from vmroll.plan.versions import GalleryRegion
 
 pytestmark = pytest.mark.integration
@@ -394,7 +394,7 @@ async def test_a_captured_version_keeps_its_tags_and_retention_deletes_it(
     vm_id = await stack.vm("builder")
     await compute_client.virtual_machines.generalize(GROUP, "builder")
     image_id = stack.version_path("x").rpartition("/versions/")[0]
-    tags = {CAPTURE_TAG: "images/golden", CAPTURE_UID_TAG: "uid-1"}
+    tags = {CAPTURE_TAG: "golden", CAPTURE_UID_TAG: "uid-1"}
     request = VersionRequest(vm_id, (TargetRegionSpec("westeurope", 1, "Standard_LRS"),),
                              False, None, tags)  # fmt: skip
     await begin_create_version(compute_client, image_id, "2.0.0", "westeurope", request)

@@ -5,9 +5,6 @@ from __future__ import annotations
 import pytest
 
 from vmroll.plan.capture_builder import (
-    CAPTURE_NAMESPACE_TAG,
-    CAPTURE_TAG,
-    CAPTURE_UID_TAG,
     BuilderSeen,
     BuilderStallReason,
     BuilderStepKind,
@@ -19,6 +16,7 @@ from vmroll.plan.capture_builder import (
     builder_tags,
     disposal_step,
 )
+from vmroll.plan.ownership import CAPTURE_NAMESPACE_TAG, CAPTURE_TAG, CAPTURE_UID_TAG
 
 UID = "0f6c1d2e-3a4b-4c5d-8e9f-a0b1c2d3e4f5"
 CAPTURE = CaptureIdentity(namespace="images", name="web-golden", uid=UID)

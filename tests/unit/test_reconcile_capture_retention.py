@@ -13,8 +13,9 @@ from vmroll.api.capture import ImageCapture
 from vmroll.api.types import ObjectMeta
 from vmroll.azure.captures import DefinitionInfo, RegionReplica, VersionInfo
 from vmroll.azure.errors import TransientAzureError
+from vmroll.plan.ownership import CAPTURE_NAMESPACE_TAG, CAPTURE_TAG, CAPTURE_UID_TAG
 from vmroll.plan.reasons import Reason
-from vmroll.plan.retention import CAPTURE_TAG, CAPTURE_UID_TAG, PoolUse, StoredVersion
+from vmroll.plan.retention import PoolUse, StoredVersion
 from vmroll.reconcile.capture_pass import CapturePass, Problem
 from vmroll.reconcile.capture_retention import VERSION_DELETED, capture_tags, pool_use
 
@@ -120,12 +121,13 @@ def test_the_definition_is_matched_whatever_its_case() -> None:
     assert pool_use(pool("a", image_id=IMAGE.upper()), IMAGE).follows_latest
 
 
-def test_capture_tags_name_the_capture_within_azure_limits() -> None:
+def test_capture_tags_name_the_capture_as_its_builder_vms_do() -> None:
     meta = ObjectMeta(namespace="n" * 63, name="c" * 253, uid="uid-9")
-    tags = capture_tags(meta)
-    assert tags[CAPTURE_UID_TAG] == "uid-9"
-    assert len(tags[CAPTURE_TAG]) == 256
-    assert all("/" not in name for name in tags)
+    assert capture_tags(meta) == {
+        CAPTURE_UID_TAG: "uid-9",
+        CAPTURE_TAG: "c" * 253,
+        CAPTURE_NAMESPACE_TAG: "n" * 63,
+    }
 
 
 class RetentionGateway:

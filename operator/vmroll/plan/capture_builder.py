@@ -18,11 +18,14 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from vmroll.plan.naming import MAX_VM_NAME_LENGTH, uid_tag
-from vmroll.plan.ownership import MAX_TAGS, TAG_PREFIX
+from vmroll.plan.ownership import (
+    CAPTURE_NAMESPACE_TAG,
+    CAPTURE_TAG,
+    CAPTURE_UID_TAG,
+    MAX_TAGS,
+    TAG_PREFIX,
+)
 
-CAPTURE_UID_TAG = "vmroll.io_capture-uid"
-CAPTURE_TAG = "vmroll.io_capture"
-CAPTURE_NAMESPACE_TAG = "vmroll.io_capture-namespace"
 HEALTHY = "healthy"
 _BUILD_SUFFIX = "-build-"
 _BUSY = frozenset({"creating", "updating", "deleting", "migrating"})

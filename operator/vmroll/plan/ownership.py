@@ -28,6 +28,11 @@ RESTART_TAG = "vmroll.io_restarted-at"
 """The restart stamp a VM was written under; only on VMs of a pool that was restarted."""
 RELEASED_TAG = "vmroll.io_released"
 """Set on the VMs of a `deletionPolicy: Retain` pool when the pool goes: vmroll lets go."""
+CAPTURE_UID_TAG = "vmroll.io_capture-uid"
+CAPTURE_TAG = "vmroll.io_capture"
+CAPTURE_NAMESPACE_TAG = "vmroll.io_capture-namespace"
+"""On a builder VM and on every gallery image version vmroll captures: the ImageCapture's UID,
+name and namespace. Only a version with the UID tag is vmroll's, for retention to delete."""
 OWNERSHIP_TAGS = (POOL_UID_TAG, POOL_TAG, POOL_NAMESPACE_TAG, REVISION_TAG, IMAGE_VERSION_TAG)
 MAX_TAGS = 50
 """Azure's limit of tags per resource."""

@@ -26,6 +26,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 
+from vmroll.plan.ownership import CAPTURE_UID_TAG
 from vmroll.plan.versions import (
     GalleryRegion,
     GalleryVersion,
@@ -34,10 +35,6 @@ from vmroll.plan.versions import (
     resolve_gallery_latest,
 )
 
-CAPTURE_TAG = "vmroll.io_capture"
-"""On every version vmroll captures: namespace/name of the ImageCapture that made it."""
-CAPTURE_UID_TAG = "vmroll.io_capture-uid"
-"""On every version vmroll captures: the ImageCapture's UID; retention deletes only these."""
 MIN_KEEP_NEWEST = 1
 _IN_PROGRESS = frozenset({"creating", "updating", "deleting", "migrating"})
 _SUCCEEDED = "succeeded"

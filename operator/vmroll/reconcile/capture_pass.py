@@ -47,7 +47,6 @@ from vmroll.plan.capture import (
     replicated_text,
 )
 from vmroll.plan.capture_builder import (
-    CAPTURE_UID_TAG,
     BuilderSeen,
     BuilderStepKind,
     BuilderVm,
@@ -64,6 +63,7 @@ from vmroll.plan.conditions import (
     State,
     find_condition,
 )
+from vmroll.plan.ownership import CAPTURE_UID_TAG
 from vmroll.plan.reasons import Reason
 from vmroll.reconcile.capture_retention import (
     PoolSource,

@@ -32,10 +32,9 @@ from vmroll.api.types import ConditionStatus, ObjectMeta
 from vmroll.azure.capture_gateway import CaptureGateway
 from vmroll.azure.errors import AzureGatewayError
 from vmroll.plan.conditions import ConditionType, ConditionUpdate
+from vmroll.plan.ownership import CAPTURE_NAMESPACE_TAG, CAPTURE_TAG, CAPTURE_UID_TAG
 from vmroll.plan.reasons import Reason
 from vmroll.plan.retention import (
-    CAPTURE_TAG,
-    CAPTURE_UID_TAG,
     PoolUse,
     RetentionPlan,
     plan_retention,
@@ -46,8 +45,6 @@ from vmroll.reconcile.failures import describe_error
 VERSION_DELETED = "VersionDeleted"
 """The event reason of each version retention deletes."""
 _NAMED_IN_MESSAGE = 5
-MAX_TAG_VALUE = 256
-"""Azure's limit on a tag value's length."""
 
 
 class PoolSource(Protocol):
@@ -150,9 +147,13 @@ def retention_blocked(
 
 
 def capture_tags(meta: ObjectMeta) -> dict[str, str]:
-    """The tags that mark a version as vmroll's capture, which retention may delete."""
-    owner = f"{meta.namespace or ''}/{meta.name or ''}"[:MAX_TAG_VALUE]
-    return {CAPTURE_TAG: owner, CAPTURE_UID_TAG: meta.uid or ""}
+    """The tags that mark a version as vmroll's capture, which retention may delete: the same
+    as its builder VM's."""
+    return {
+        CAPTURE_UID_TAG: meta.uid or "",
+        CAPTURE_TAG: meta.name or "",
+        CAPTURE_NAMESPACE_TAG: meta.namespace or "",
+    }
 
 
 class _PoolsUnreadable(Exception):
