@@ -1,7 +1,9 @@
 """A version that boots unhealthy is rolled back: the pool returns to its previous revision, at
 that revision's own image version whatever the spec or `latest` says now, says so once
 (`Stalled` reason `RolledBack` naming the bad version, one event, a truthful history entry), and
-then writes nothing more, to Azure or to its status, while the spec stays the same."""
+then writes nothing more, to Azure or to its status, while the spec stays the same. A VM whose
+provisioning Azure failed for its own reason (an internal error) is replaced, not held against the
+version."""
 
 from __future__ import annotations
 
@@ -27,6 +29,8 @@ pytestmark = pytest.mark.e2e
 pytest_plugins = ("pool_fixtures",)
 
 GOOD, BAD = "24.04.202611100", "24.04.202612020"
+OLDER = "24.04.202610220"
+"""A version before GOOD in the test catalog."""
 """The newest marketplace version of the test catalog, and one published to boot unhealthy."""
 GALLERY_GOOD, GALLERY_BAD = "1.1.0", "1.2.0"
 """Gallery ubuntu-web versions of the built-in catalog; 1.2.0 boots unhealthy."""
@@ -194,3 +198,38 @@ def test_an_operator_restart_does_not_restart_the_progress_deadline(
     wait_condition(kubectl, namespace, "web", "Stalled", operator, reason="RolledBack",
                    timeout=DEADLINE_SECONDS - 15)  # fmt: skip
     assert {vm["exactVersion"] for vm in emulator.vms(namespace)} == {GALLERY_GOOD}
+
+
+def test_a_vm_azure_fails_to_create_for_its_own_reason_is_replaced_not_rolled_back(
+    kubectl: Kubectl, namespace: str, account: str, emulator: EmulatorProcess, operator: Operator
+) -> None:
+    """The first create of the rollout ends `InternalExecutionError`, an error of Azure's: even
+    with no unhealthy VM allowed, the failed VM is replaced and the rollout completes."""
+    manifest = pool_manifest("web", account, emulator, replicas=2)
+    manifest["spec"]["image"]["marketplace"]["version"] = OLDER
+    _rolling_back(manifest)
+    apply(kubectl, namespace, manifest)
+    wait_condition(kubectl, namespace, "web", "Ready", operator)
+    emulator.admin("PUT", "faults", {"rules": [{
+        "operation": "VirtualMachines_CreateOrUpdate", "kind": "lroFailed",
+        "code": "InternalExecutionError", "remaining": 1,
+    }]})  # fmt: skip
+
+    manifest["spec"]["image"]["marketplace"]["version"] = GOOD
+    apply(kubectl, namespace, manifest)
+
+    def rolled() -> dict[str, Any] | None:
+        pool = get_pool(kubectl, namespace, "web")
+        ready = condition(pool, "Ready")
+        done = ready is not None and ready["status"] == "True"
+        on_good = {vm["exactVersion"] for vm in emulator.vms(namespace)} == {GOOD}
+        return pool if done and on_good and pool["status"]["observedGeneration"] == 2 else None
+
+    pool = wait_for("the rollout past Azure's failed create", rolled, timeout=180)
+    assert emulator.admin("GET", "faults")["injected"] == 1
+    history = pool["status"]["history"]
+    assert [(h["imageVersion"], h["outcome"]) for h in history] == [
+        (GOOD, "Succeeded"), (OLDER, "Succeeded"),
+    ]  # fmt: skip
+    assert warnings(kubectl, namespace, "RolledBack") == 0
+    assert len(emulator.vms(namespace)) == 2

@@ -125,6 +125,22 @@ async def test_a_second_vm_of_one_revision_beyond_replicas_is_a_duplicate(
     assert [(v["kind"], v["count"]) for v in record["violations"]] == [("duplicate", 2)]
 
 
+async def test_the_replacement_of_a_vm_being_deleted_is_not_a_duplicate_a_second_one_is(
+    arm: ArmHttp, vm_body: VmBody, admin: Admin, manual_clock: ManualClock
+) -> None:
+    await admin.watch(maxOwned=3, minAvailable=0, replicas=1)
+    await create(arm, vm_body, "web-0", POOL, manual_clock)
+    status, _, _ = await arm.call("DELETE", vm_path(arm.emulator, "web-0"), headers=VMROLL)
+    assert status == 202
+    await create(arm, vm_body, "web-1", POOL, manual_clock)  # while web-0 is Deleting
+    assert (await admin.record())["violations"] == []
+
+    await create(arm, vm_body, "web-2", POOL, manual_clock)
+
+    record = await admin.record()
+    assert [(v["kind"], v["count"]) for v in record["violations"]] == [("duplicate", 2)]
+
+
 async def test_a_write_by_vmroll_to_a_vm_without_the_pools_tags_is_recorded(
     arm: ArmHttp, vm_body: VmBody, admin: Admin, manual_clock: ManualClock
 ) -> None:

@@ -39,6 +39,7 @@ READY = Readiness.READY
 STARTING = Readiness.STARTING
 UNHEALTHY = Readiness.UNHEALTHY
 FAILED = Readiness.FAILED
+PLATFORM_FAILED = Readiness.PLATFORM_FAILED
 
 
 def ago(seconds: int) -> datetime:
@@ -49,13 +50,14 @@ def signals(readiness: Readiness) -> HealthSignals:
     healthy = readiness in (AVAILABLE, READY)
     return HealthSignals(
         provisioning=ProvisioningState.FAILED
-        if readiness is FAILED
+        if readiness.is_failed
         else ProvisioningState.SUCCEEDED,
         power=PowerState.RUNNING,
         agent_ready=healthy,
         app_health=AppHealth.HEALTHY if healthy else AppHealth.UNHEALTHY,
         healthy_since=ago(3600) if readiness is AVAILABLE else ago(10) if healthy else None,
         changed_at=ago(10) if readiness is STARTING else ago(7200),
+        failure_code="InternalExecutionError" if readiness is PLATFORM_FAILED else None,
     )
 
 

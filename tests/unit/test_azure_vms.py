@@ -66,3 +66,24 @@ def test_runtime_from_instance_view() -> None:
 def test_runtime_without_power_state_or_health() -> None:
     runtime = to_runtime(VirtualMachineInstanceView({"statuses": []}))
     assert (runtime.power_state, runtime.health) == (None, None)
+
+
+def test_a_failed_provisionings_code_is_read_from_the_instance_view() -> None:
+    view = VirtualMachineInstanceView(
+        {
+            "statuses": [
+                {
+                    "code": "ProvisioningState/failed/InternalExecutionError",
+                    "level": "Error",
+                    "displayStatus": "Provisioning failed",
+                },
+                {"code": "PowerState/running"},
+            ]
+        }
+    )
+    assert to_runtime(view).failure_code == "InternalExecutionError"
+
+
+def test_a_provisioned_vm_has_no_failure_code() -> None:
+    view = VirtualMachineInstanceView({"statuses": [{"code": "ProvisioningState/succeeded"}]})
+    assert to_runtime(view).failure_code is None

@@ -28,6 +28,7 @@ def signals(
     app_health: AppHealth = AppHealth.NOT_REPORTED,
     healthy_for: int | None = 3600,
     changed_ago: int = 7200,
+    failure_code: str | None = None,
 ) -> HealthSignals:
     return HealthSignals(
         provisioning=provisioning,
@@ -36,6 +37,7 @@ def signals(
         app_health=app_health,
         healthy_since=None if healthy_for is None else NOW - timedelta(seconds=healthy_for),
         changed_at=NOW - timedelta(seconds=changed_ago),
+        failure_code=failure_code,
     )
 
 
@@ -91,6 +93,21 @@ def signals(
             id="failed-even-inside-grace",
         ),
         pytest.param(
+            signals(provisioning=ProvisioningState.FAILED, failure_code="OSProvisioningTimedOut"),
+            Readiness.FAILED,
+            id="failed-for-the-vms-own-reason",
+        ),
+        pytest.param(
+            signals(provisioning=ProvisioningState.FAILED, failure_code="InternalExecutionError"),
+            Readiness.PLATFORM_FAILED,
+            id="failed-for-azures-own-reason",
+        ),
+        pytest.param(
+            signals(provisioning=ProvisioningState.FAILED, failure_code="allocationFailed"),
+            Readiness.PLATFORM_FAILED,
+            id="azures-codes-in-any-case",
+        ),
+        pytest.param(
             signals(provisioning=ProvisioningState.UPDATING),
             Readiness.UNHEALTHY,
             id="updating-past-grace",
@@ -114,6 +131,7 @@ def test_zero_min_ready_is_available_as_soon_as_healthy() -> None:
         pytest.param(Readiness.STARTING, False, False, False, id="starting"),
         pytest.param(Readiness.UNHEALTHY, False, False, True, id="unhealthy"),
         pytest.param(Readiness.FAILED, False, False, True, id="failed"),
+        pytest.param(Readiness.PLATFORM_FAILED, False, False, False, id="platform-failed"),
     ],
 )
 def test_readiness_predicates(

@@ -16,6 +16,7 @@ from rollout_builders import (
     NEW,
     NOW,
     OLD,
+    PLATFORM_FAILED,
     STARTING,
     UNHEALTHY,
     describe,
@@ -114,6 +115,12 @@ CASES = {
     "failed-vm-replaced-within-surge": Case(
         spec(),
         (new("n1"), new("n2"), new("n3", FAILED)),
+        ["delete n3 ProvisioningFailed", "create - rev-new Missing"],
+        history=STEADY,
+    ),
+    "a-vm-failed-by-azure-is-replaced-the-same-way": Case(
+        spec(),
+        (new("n1"), new("n2"), new("n3", PLATFORM_FAILED)),
         ["delete n3 ProvisioningFailed", "create - rev-new Missing"],
         history=STEADY,
     ),

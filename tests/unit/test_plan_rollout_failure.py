@@ -12,9 +12,11 @@ from datetime import datetime
 
 import pytest
 from rollout_builders import (
+    FAILED,
     NEW,
     NOW,
     OLD,
+    PLATFORM_FAILED,
     STARTING,
     UNHEALTHY,
     ago,
@@ -169,6 +171,16 @@ CASES = {
         history(),
         RolloutPhase.ROLLING_BACK,
         OLD,
+    ),
+    "a-failed-provisioning-is-held-against-the-revision": Case(
+        spec(), (new("n1", FAILED), vm("o2"), vm("o3")), history(), RolloutPhase.ROLLING_BACK, OLD
+    ),
+    "azures-own-provisioning-failure-is-not-held-against-the-revision": Case(
+        spec(),
+        (new("n1", PLATFORM_FAILED), vm("o2"), vm("o3")),
+        history(),
+        RolloutPhase.PROGRESSING,
+        NEW,
     ),
     "unhealthy-share-without-on-failure-keeps-going": Case(
         spec(rollback=NO_ROLLBACK),

@@ -10,9 +10,10 @@ from test_reconcile_fakes import IMAGE, World, vm
 
 from vmroll.api.pool import VirtualMachinePool
 from vmroll.api.pool_status import OperationKind, PendingOperation
+from vmroll.azure.vms import VmRuntime
 from vmroll.plan.revision import revision_of
-from vmroll.reconcile.memory import PoolMemory
-from vmroll.reconcile.observe import settle_pending
+from vmroll.reconcile.memory import PoolMemory, SeenRuntime
+from vmroll.reconcile.observe import needs_runtime, settle_pending
 from vmroll.reconcile.report import merge_patch
 from vmroll.reconcile.spec_map import as_reimaged, revision_inputs
 
@@ -81,3 +82,27 @@ def test_merge_patch_sets_changes_and_removes_dropped_keys(
     before: dict[str, object], after: dict[str, object], patch: dict[str, object]
 ) -> None:
     assert merge_patch(before, after) == patch
+
+
+@pytest.mark.parametrize(
+    ("state", "seen", "wanted"),
+    [
+        pytest.param("Failed", None, True, id="failed-never-read"),
+        pytest.param("Failed", VmRuntime("running", None), True, id="failed-read-before-failing"),
+        pytest.param(
+            "Failed", VmRuntime("running", None, "InternalExecutionError"), False, id="failed-known"
+        ),
+        pytest.param("Creating", None, False, id="creating"),
+        pytest.param("Succeeded", None, True, id="running-never-read"),
+        pytest.param("Succeeded", VmRuntime("running", None), False, id="healthy-recently-read"),
+    ],
+)
+def test_which_vms_instance_views_are_read(
+    state: str, seen: VmRuntime | None, wanted: bool
+) -> None:
+    """A failed VM's instance view is read until it tells why provisioning failed."""
+    memory = PoolMemory()
+    if seen is not None:
+        memory.runtimes["web-1"] = SeenRuntime(seen, T0)
+    listed = vm("web-1", "uid-1", {}, state=state)
+    assert needs_runtime(listed, memory, T0, refresh_seconds=60) is wanted

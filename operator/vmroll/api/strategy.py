@@ -132,7 +132,9 @@ class Rollback(ApiModel):
         default=20,
         ge=0,
         le=100,
-        description="Percentage of new-revision VMs that may be unhealthy before rolling back.",
+        description="Percentage of new-revision VMs that may be unhealthy before rolling back. "
+        "A VM whose provisioning failed counts, unless Azure failed it for a reason of its own "
+        "(an internal error, no capacity): that VM is replaced and not held against the image.",
     )
     health_grace_seconds: int = Field(
         default=DEFAULT_HEALTH_GRACE_SECONDS,

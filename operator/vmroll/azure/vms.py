@@ -63,6 +63,8 @@ class VmRuntime:
     """E.g. "running", "stopped", "deallocated" (the part after `PowerState/`)."""
     health: str | None
     """Guest health from the application health extension, e.g. "healthy"; None if absent."""
+    failure_code: str | None = None
+    """Why provisioning failed (`ProvisioningState/failed/<code>`), e.g. InternalExecutionError."""
 
 
 def to_pool_vm(vm: VirtualMachine, resource_group: str) -> PoolVm:
@@ -101,9 +103,17 @@ def to_runtime(view: VirtualMachineInstanceView) -> VmRuntime:
         ),
         None,
     )
+    failure = next(
+        (
+            status.code.split("/", 2)[2]
+            for status in view.statuses or []
+            if status.code and status.code.lower().startswith("provisioningstate/failed/")
+        ),
+        None,
+    )
     health_code = view.vm_health.status.code if view.vm_health and view.vm_health.status else None
     health = health_code.split("/", 1)[-1] if health_code else None
-    return VmRuntime(power_state=power, health=health)
+    return VmRuntime(power_state=power, health=health, failure_code=failure)
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,8 @@ reimage, delete or action accepted, an operation completed, and so provisioning 
 transitions), every registered watch. A watch names a pool by the tags vmroll gives its VMs
 (`vmroll.io_pool-uid`, see vmroll.plan.ownership) and bounds it: at most `maxOwned` VMs
 (replicas + maxSurge), at least `minAvailable` available (replicas - maxUnavailable), at most
-`replicas` VMs of one revision (a second VM made for the same slot is a duplicate). It also
+`replicas` live VMs of one revision (a second VM made for the same slot is a duplicate; one that
+failed or is being deleted is not live, so its replacement is none). It also
 records every write that `writer` (a User-Agent fragment, vmroll's by default) sends to an existing
 VM that carries no watched pool's tags: vmroll must never touch a VM it does not own.
 
@@ -30,6 +31,8 @@ from vmroll.emulator.vm_model import VmRecord
 
 REVISION_TAG = "vmroll.io_revision"
 DOWN_STATES = ("Creating", "Deleting", "Failed")
+GONE_STATES = ("Deleting", "Failed")
+"""A VM in these no longer holds its slot: a replacement made meanwhile is not a duplicate."""
 MAX_RECORDED = 200
 """Violations and unowned writes kept per watch: enough to read, bounded for a long run."""
 
@@ -84,6 +87,8 @@ class WatchRecord:
         self.min_available = up if self.min_available is None else min(self.min_available, up)
         by_revision: dict[str, int] = {}
         for record in owned:
+            if record.provisioning_state in GONE_STATES:
+                continue
             revision = (record.body.get("tags") or {}).get(REVISION_TAG, "")
             by_revision[revision] = by_revision.get(revision, 0) + 1
         found = {

@@ -6,8 +6,10 @@ it holds a Lease (`vmroll.handlers.leader_election`), so that a second replica s
 validating admission webhook (`vmroll.admission`) over HTTPS with the certificate in
 `--webhook-cert-dir`, in every replica, leader or not, refusing pools that a Deny ImagePolicy
 forbids (`vmroll.admission.policy_check`). kopf handles SIGTERM and SIGINT:
-handlers finish or are cancelled, and the process exits 0. The flags are a contract with the
-Helm chart (charts/vmroll/templates/deployment.yaml), which passes them from its values.
+handlers finish or are cancelled, and the process exits 0. It exits 1 if kopf's scan of the API
+server missed vmroll's resources (`vmroll.handlers.discovery`), so that a restart scans again.
+The flags are a contract with the Helm chart (charts/vmroll/templates/deployment.yaml), which
+passes them from its values.
 
 Trust is off by default: AzureAccounts may use only the known Azure clouds' endpoints unless
 `--allow-custom-endpoints` is given (the emulator needs it), and their Secrets are read only from
@@ -168,6 +170,7 @@ def run(args: argparse.Namespace) -> int:
         leader_election,
         operator,  # noqa: F401  (importing registers the handlers)
     )
+    from vmroll.handlers.discovery import ResourcesNotServed, exit_if_unserved
 
     config = RunConfig(
         resync_seconds=args.resync_interval,
@@ -186,15 +189,17 @@ def run(args: argparse.Namespace) -> int:
     async def act(
         stopping: asyncio.Event | None = None, started: asyncio.Event | None = None
     ) -> None:
-        await kopf.operator(
-            clusterwide=not args.namespace,
-            namespaces=args.namespace,
-            standalone=True,
-            liveness_endpoint=args.liveness,
-            memo=kopf.Memo(config=config),
-            stop_flag=stopping,
-            ready_flag=started,
-        )
+        stop = stopping or asyncio.Event()
+        with exit_if_unserved(stop):
+            await kopf.operator(
+                clusterwide=not args.namespace,
+                namespaces=args.namespace,
+                standalone=True,
+                liveness_endpoint=args.liveness,
+                memo=kopf.Memo(config=config),
+                stop_flag=stop,
+                ready_flag=started,
+            )
 
     if not args.leader_elect:
 
@@ -210,7 +215,11 @@ def run(args: argparse.Namespace) -> int:
         async def operate() -> int:
             return await leader_election.lead(election, act, args.liveness)
 
-    return asyncio.run(with_webhook(args.webhook, args.webhook_cert_dir, operate))
+    try:
+        return asyncio.run(with_webhook(args.webhook, args.webhook_cert_dir, operate))
+    except ResourcesNotServed as error:
+        print(f"vmroll run: error: {error}", file=sys.stderr)
+        return 1
 
 
 async def with_webhook(

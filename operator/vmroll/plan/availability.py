@@ -7,6 +7,11 @@ healthy is only *unhealthy* once its grace period after creation or reimage has 
 that it is *starting*, which must not trigger a rollback. Azure's application-health extension
 has the same notion of a grace period, and reports "Unhealthy" while the workload boots.
 
+A VM whose provisioning failed is replaced either way, but it counts against its revision only
+when the failure may be the revision's: a failure Azure reports with one of its own codes (an
+internal error, no capacity, a preempted operation: `PLATFORM_FAILURE_CODES`) says nothing about
+the image, and rolling a fleet back for it would undo a good rollout on one hiccup of Azure's.
+
 Healthy means all of: provisioning Succeeded, power state running, the VM agent ready, and the
 application-health extension healthy when the VM reports one.
 """
@@ -16,6 +21,20 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+
+PLATFORM_FAILURE_CODES = frozenset(
+    {
+        "allocationfailed",
+        "zonalallocationfailed",
+        "overconstrainedallocationrequest",
+        "overconstrainedzonalallocationrequest",
+        "internalexecutionerror",
+        "internaloperationerror",
+        "internalservererror",
+        "operationpreempted",
+    }
+)
+"""Provisioning failure codes (lower case) that are Azure's own condition, not the VM's."""
 
 
 class ProvisioningState(enum.Enum):
@@ -59,6 +78,8 @@ class Readiness(enum.Enum):
     STARTING = "Starting"  # not healthy, still inside its grace period
     UNHEALTHY = "Unhealthy"  # not healthy, grace period over
     FAILED = "Failed"  # provisioning failed: only replacing the VM helps
+    PLATFORM_FAILED = "PlatformFailed"  # failed for Azure's own reason: replaced, not held
+    # against the revision
 
     @property
     def is_available(self) -> bool:
@@ -72,6 +93,11 @@ class Readiness(enum.Enum):
     def is_unhealthy(self) -> bool:
         """Unhealthy for good: counts towards a rollback, unlike STARTING."""
         return self in (Readiness.UNHEALTHY, Readiness.FAILED)
+
+    @property
+    def is_failed(self) -> bool:
+        """Provisioning failed, whoever's the fault: the VM is to be replaced."""
+        return self in (Readiness.FAILED, Readiness.PLATFORM_FAILED)
 
 
 @dataclass(frozen=True)
@@ -89,6 +115,8 @@ class HealthSignals:
     app_health: AppHealth
     healthy_since: datetime | None
     changed_at: datetime
+    failure_code: str | None = None
+    """Azure's code for a failed provisioning (`ProvisioningState/failed/<code>`), if read."""
 
     @property
     def healthy(self) -> bool:
@@ -115,7 +143,8 @@ class ReadinessPolicy:
 def assess(signals: HealthSignals, policy: ReadinessPolicy, now: datetime) -> Readiness:
     """Classify one VM at `now`."""
     if signals.provisioning is ProvisioningState.FAILED:
-        return Readiness.FAILED
+        code = (signals.failure_code or "").lower()
+        return Readiness.PLATFORM_FAILED if code in PLATFORM_FAILURE_CODES else Readiness.FAILED
     if signals.healthy:
         if policy.min_ready_seconds == 0:
             return Readiness.AVAILABLE

@@ -69,7 +69,8 @@ def _readiness(instance: ObservedInstance, policy: ReadinessPolicy, now: datetim
     # takes, the VM is starting, not unhealthy, and must not count towards a rollback.
     readiness = assess(instance.health, policy, now)
     in_transition = instance.in_flight in (InFlight.CREATE, InFlight.REIMAGE)
-    return Readiness.STARTING if in_transition and readiness.is_unhealthy else readiness
+    broken = readiness.is_unhealthy or readiness.is_failed
+    return Readiness.STARTING if in_transition and broken else readiness
 
 
 @dataclass(frozen=True)

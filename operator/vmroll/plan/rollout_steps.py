@@ -17,7 +17,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from vmroll.plan.availability import Readiness
 from vmroll.plan.rollout_fleet import Member, PlanningPass
 from vmroll.plan.rollout_model import CreateReason, DeleteReason, ReimagePairs, RolloutStrategy
 
@@ -25,7 +24,7 @@ from vmroll.plan.rollout_model import CreateReason, DeleteReason, ReimagePairs, 
 def replace_failed(p: PlanningPass) -> PlanningPass:
     """Delete VMs whose provisioning failed; the create step then replaces them."""
     for member in p.members:
-        if member.readiness is Readiness.FAILED and p.actionable(member):
+        if member.readiness.is_failed and p.actionable(member):
             p = p.with_delete(member, DeleteReason.FAILED)
     return p
 
@@ -41,7 +40,7 @@ def surplus_order(p: PlanningPass) -> Callable[[Member], tuple[bool, bool, int, 
 
     def key(m: Member) -> tuple[bool, bool, int, bool, int, str]:
         return (
-            not m.readiness.is_unhealthy,
+            not (m.readiness.is_unhealthy or m.readiness.is_failed),
             m.updated,
             -population[m.instance.zone],
             m.readiness.is_available,

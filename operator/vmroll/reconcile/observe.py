@@ -98,9 +98,15 @@ def unsent_deletes(memory: PoolMemory, owned: dict[str, PoolVm]) -> list[PoolVm]
 
 
 def needs_runtime(vm: PoolVm, memory: PoolMemory, now: datetime, refresh_seconds: float) -> bool:
-    if vm.provisioning_state != "Succeeded" or vm.name in memory.pending:
+    """A running VM's health until it is healthy, then every `refresh_seconds`; a failed VM's
+    instance view once, for the code that says whether the failure is Azure's own."""
+    if vm.name in memory.pending:
         return False
     seen = memory.runtimes.get(vm.name)
+    if vm.provisioning_state == "Failed":
+        return seen is None or seen.runtime.failure_code is None
+    if vm.provisioning_state != "Succeeded":
+        return False
     if seen is None or not _healthy(vm, seen.runtime):
         return True
     return (now - seen.read_at).total_seconds() >= refresh_seconds
@@ -193,4 +199,5 @@ def _signals(
         app_health=app,
         healthy_since=healthy_since,
         changed_at=changed_at,
+        failure_code=runtime.failure_code if runtime is not None else None,
     )
