@@ -72,6 +72,8 @@ class VersionRequest:
     regions: tuple[TargetRegionSpec, ...]
     exclude_from_latest: bool
     end_of_life: datetime | None
+    tags: tuple[tuple[str, str], ...] = ()
+    """The version's Azure tags (the capture that made it)."""
 
 
 def group_and_name(resource_id: str) -> tuple[str, str]:
@@ -197,6 +199,7 @@ async def begin_create_version(
     body = GalleryImageVersion(
         {
             "location": location,
+            "tags": dict(request.tags),
             "properties": {
                 "publishingProfile": publishing,
                 "storageProfile": {"source": {"virtualMachineId": request.source_vm_id}},

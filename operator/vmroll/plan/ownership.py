@@ -28,6 +28,9 @@ RESTART_TAG = "vmroll.io_restarted-at"
 """The restart stamp a VM was written under; only on VMs of a pool that was restarted."""
 RELEASED_TAG = "vmroll.io_released"
 """Set on the VMs of a `deletionPolicy: Retain` pool when the pool goes: vmroll lets go."""
+CAPTURE_TAG = "vmroll.io_capture"
+"""Set on a gallery image version an ImageCapture created: `<namespace>/<name>` of the capture,
+so a pool rolling onto the version can name it, whichever operator process made it."""
 OWNERSHIP_TAGS = (POOL_UID_TAG, POOL_TAG, POOL_NAMESPACE_TAG, REVISION_TAG, IMAGE_VERSION_TAG)
 MAX_TAGS = 50
 """Azure's limit of tags per resource."""

@@ -49,6 +49,7 @@ from vmroll.plan.conditions import (
     State,
     find_condition,
 )
+from vmroll.plan.ownership import CAPTURE_TAG
 from vmroll.plan.reasons import Reason
 
 FOLLOW_SECONDS = 1.0
@@ -193,6 +194,7 @@ class CapturePass:
                 ),
                 exclude_from_latest=spec.exclude_from_latest,
                 end_of_life=spec.end_of_life,
+                tags=((CAPTURE_TAG, _capture_name(self._capture)),),
             )
             record = await gateway.create_version(spec.image_id, name, location, request)
             self._record(CaptureOperationKind.CREATE_VERSION, record)
@@ -296,6 +298,11 @@ async def report_unpassed(
         assessment, observed_generation=generation, now=now
     )
     await sink.patch_status({"conditions": [c.to_wire() for c in update.conditions]})
+
+
+def _capture_name(capture: ImageCapture) -> str:
+    """What the version's capture tag says: `<namespace>/<name>`."""
+    return f"{capture.metadata.namespace}/{capture.metadata.name}"
 
 
 def _version_state(version: VersionInfo) -> VersionState:

@@ -143,6 +143,7 @@ class GalleryImageVersion(CatalogModel):
         default="Succeeded", description="Creating while a capture from a VM runs"
     )
     os_disk_size_gb: int = Field(default=30, gt=0, alias="osDiskSizeGB")
+    tags: dict[str, str] = Field(default_factory=dict, description="the version's ARM tags")
 
     _version_valid = field_validator("name")(check_version)
 

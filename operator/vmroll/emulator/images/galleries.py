@@ -122,13 +122,16 @@ def version_body(
     }
     if replication:
         properties["replicationStatus"] = replication_status(version)
-    return {
+    body: JSON = {
         "id": f"{image_id(gallery, image)}/versions/{version.name}",
         "name": version.name,
         "type": "Microsoft.Compute/galleries/images/versions",
         "location": gallery.location,
         "properties": properties,
     }
+    if version.tags:
+        body["tags"] = dict(version.tags)
+    return body
 
 
 def replication_status(version: GalleryImageVersion) -> JSON:

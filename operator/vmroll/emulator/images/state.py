@@ -100,6 +100,7 @@ class GalleryPublication(_GalleryVersionRef):
     end_of_life_date: datetime | None = None
     source_id: str | None = None
     provisioning_state: Literal["Creating", "Succeeded", "Failed"] = "Succeeded"
+    tags: dict[str, str] = Field(default_factory=dict)
 
     _version_valid = field_validator("name")(check_version)
 
@@ -114,6 +115,7 @@ class GalleryPublication(_GalleryVersionRef):
                 "end_of_life_date",
                 "source_id",
                 "provisioning_state",
+                "tags",
             }
         )
         version = GalleryImageVersion.model_validate(
@@ -134,6 +136,8 @@ class GalleryVersionUpdate(_GalleryVersionRef):
     boots_unhealthy: bool | None = None
     end_of_life_date: datetime | None = None
     provisioning_state: Literal["Creating", "Succeeded", "Failed"] | None = None
+    tags: dict[str, str] | None = None
+    """Replaces the version's tags (a PUT or PATCH that names them)."""
 
     def apply(self, catalog: ImageCatalog) -> ImageCatalog:
         gallery, image = self._definition(catalog)
@@ -151,6 +155,7 @@ class GalleryVersionUpdate(_GalleryVersionRef):
                 "boots_unhealthy",
                 "end_of_life_date",
                 "provisioning_state",
+                "tags",
             },
             exclude_none=True,
         )
