@@ -148,19 +148,19 @@ def report(
     for what, at in sorted(timeline.marks.items(), key=lambda item: item[1]):
         print(f"  {at:7.1f}  {what}")
     marks = timeline.marks
-    here = next(
-        at
+    replicas_done = {
+        what.removeprefix("replica ").removesuffix(" Completed").replace(" ", "").lower(): at
         for what, at in marks.items()
         if what.startswith("replica ")
-        and what.removeprefix("replica ").removesuffix(" Completed").replace(" ", "").lower()
-        == location
-    )
+    }
+    started, rolled = marks["pool rollout started"], marks["pool rolled"]
     print(
-        f"  capture Ready {marks['capture Ready']:.1f}s; the pool's region replicated at "
-        f"{here:.1f}s, its rollout started {marks['pool rollout started'] - here:.1f}s later "
-        f"(its next look at `latest`) and took "
-        f"{marks['pool rolled'] - marks['pool rollout started']:.1f}s: capture-to-rolled "
-        f"{marks['pool rolled']:.1f}s"
+        f"  capture Ready {marks['capture Ready']:.1f}s; the pool's rollout started at "
+        f"{started:.1f}s ({started - replicas_done[location]:+.1f}s from its region's replica, "
+        f"{started - max(replicas_done.values()):+.1f}s from the last one: vmroll takes a "
+        "version as usable once its provisioningState is Succeeded, which the emulator "
+        f"reports when the last region has replicated) and took {rolled - started:.1f}s: "
+        f"capture-to-rolled {rolled:.1f}s"
     )
     stretches = ("apply -> capture Ready", "capture Ready -> pool rolled")
     for label, (before, after) in zip(stretches, itertools.pairwise(snapshots), strict=True):
