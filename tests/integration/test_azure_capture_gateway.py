@@ -2,27 +2,24 @@
 
 Deallocate, generalize, create the version from the VM and follow it to every region, resuming
 the recorded operation through a gateway borrowed afresh (as after a restart); a source that
-does not fit its definition is a terminal SourceIncompatible; the version keeps the tag naming
-its capture, which a pool's image resolution reads back.
+does not fit its definition is a terminal SourceIncompatible.
 """
 
 from __future__ import annotations
 
 import asyncio
-from dataclasses import replace
 from typing import Any
 
 import pytest
 from azure.mgmt.compute.aio import ComputeManagementClient
 from emulator_clients import connection_of
 
-from vmroll.azure import AzureGateways, ComputeGateway, GalleryRef
+from vmroll.azure import AzureGateways
 from vmroll.azure.capture_gateway import CaptureGateway, borrow_captures
 from vmroll.azure.captures import TargetRegionSpec, VersionRequest
 from vmroll.azure.errors import TerminalAzureError
 from vmroll.azure.lro import LroKind, OperationRecord, OperationState
 from vmroll.emulator.server import Emulator
-from vmroll.plan.ownership import CAPTURE_TAG
 from vmroll.plan.reasons import Reason
 
 pytestmark = pytest.mark.integration
@@ -141,28 +138,3 @@ async def test_a_specialized_source_into_a_generalized_definition_is_terminal(
 
     assert refused.value.reason is Reason.SOURCE_INCOMPATIBLE
     assert "different OS state ['Specialized']" in str(refused.value)
-
-
-async def test_the_version_names_its_capture_to_the_pools_that_resolve_it(
-    emulator: Emulator,
-    gateways: AzureGateways,
-    gateway: ComputeGateway,
-    compute_client: ComputeManagementClient,
-    vm_body: Any,
-) -> None:
-    vm_id = await builder(compute_client, vm_body, "builder")
-    image_id = definition(emulator)
-    tagged = replace(request(vm_id), tags=((CAPTURE_TAG, "team-a/golden-2026-11-29"),))
-    async with borrow_captures(gateways, connection_of(emulator.credentials)) as captures:
-        await until_done(captures, await captures.deallocate(vm_id))
-        await captures.generalize(vm_id)
-        await until_done(
-            captures, await captures.create_version(image_id, "1.3.1", "westeurope", tagged)
-        )
-    latest = await gateway.resolve_image("westeurope", GalleryRef(image_id), max_age=0)
-    pinned = await gateway.resolve_image("eastus", GalleryRef(image_id, "1.3.1"), max_age=0)
-    older = await gateway.resolve_image("westeurope", GalleryRef(image_id, "1.3.0"), max_age=0)
-
-    assert (latest.resolved_version, latest.captured_by) == ("1.3.1", "team-a/golden-2026-11-29")
-    assert pinned.captured_by == "team-a/golden-2026-11-29"
-    assert older.captured_by is None

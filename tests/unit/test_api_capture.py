@@ -12,7 +12,6 @@ from pydantic import ValidationError
 
 from vmroll.api.capture import ImageCapture, StorageAccountType
 from vmroll.api.capture_status import CapturePhase
-from vmroll.api.pool import VirtualMachinePool
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "capture-ubuntu.yaml"
 SUBNET = (
@@ -104,24 +103,3 @@ def test_a_builder_source_is_refused_until_vmroll_carries_it_out() -> None:
     with pytest.raises(ValidationError) as refused:
         ImageCapture.model_validate(document)
     assert "spec.source.builder is not carried out by this version of vmroll" in str(refused.value)
-
-
-@pytest.mark.parametrize(
-    ("capture_file", "pool_file"),
-    [
-        ("capture-ubuntu.yaml", "pool-golden-latest.yaml"),
-        ("local/capture.yaml", "local/pool-golden.yaml"),
-    ],
-)
-def test_the_example_pools_follow_what_the_example_captures_produce(
-    capture_file: str, pool_file: str
-) -> None:
-    examples = EXAMPLE.parent
-    capture = ImageCapture.model_validate(yaml.safe_load((examples / capture_file).read_text()))
-    pool = VirtualMachinePool.model_validate(yaml.safe_load((examples / pool_file).read_text()))
-
-    assert pool.spec.image.gallery is not None
-    assert pool.spec.image.gallery.image_id == capture.spec.target.image_id
-    assert pool.spec.image.gallery.version == "latest"
-    assert pool.spec.location in {r.name for r in capture.spec.target.regions}
-    assert not capture.spec.target.exclude_from_latest

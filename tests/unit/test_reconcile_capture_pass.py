@@ -161,7 +161,7 @@ async def test_a_generalized_source_is_captured_with_the_definitions_location() 
     await run(capture(version="2.0.0"), gateway, sinks)
 
     assert gateway.calls == ["create 2.0.0 in westeurope"]
-    assert [r.tags for r in gateway.requests] == [(("vmroll.io_capture", "ns/golden"),)]
+    assert [r.tags["vmroll.io_capture"] for r in gateway.requests] == ["ns/golden"]
     assert sinks.patches[-1]["phase"] == "Capturing"
     assert sinks.patches[-1]["imageVersionId"] == f"{IMAGE}/versions/2.0.0"
 

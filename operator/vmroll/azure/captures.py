@@ -9,7 +9,8 @@ here, with reason SourceIncompatible, though a plain Conflict is transient elsew
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import datetime
 from enum import Enum
 from typing import Any
@@ -72,8 +73,8 @@ class VersionRequest:
     regions: tuple[TargetRegionSpec, ...]
     exclude_from_latest: bool
     end_of_life: datetime | None
-    tags: tuple[tuple[str, str], ...] = ()
-    """The version's Azure tags (the capture that made it)."""
+    tags: Mapping[str, str] = field(default_factory=dict, hash=False)
+    """The version's Azure tags: the capture that made it (plan/ownership.py CAPTURE_TAG)."""
 
 
 def group_and_name(resource_id: str) -> tuple[str, str]:

@@ -186,6 +186,7 @@ class CapturePass:
         elif step.kind is StepKind.GENERALIZE:
             await gateway.generalize(vm_id)
         elif step.kind is StepKind.CREATE_VERSION:
+            meta = self._capture.metadata
             request = VersionRequest(
                 source_vm_id=vm_id,
                 regions=tuple(
@@ -194,7 +195,7 @@ class CapturePass:
                 ),
                 exclude_from_latest=spec.exclude_from_latest,
                 end_of_life=spec.end_of_life,
-                tags=((CAPTURE_TAG, _capture_name(self._capture)),),
+                tags={CAPTURE_TAG: f"{meta.namespace}/{meta.name}"},
             )
             record = await gateway.create_version(spec.image_id, name, location, request)
             self._record(CaptureOperationKind.CREATE_VERSION, record)
@@ -298,11 +299,6 @@ async def report_unpassed(
         assessment, observed_generation=generation, now=now
     )
     await sink.patch_status({"conditions": [c.to_wire() for c in update.conditions]})
-
-
-def _capture_name(capture: ImageCapture) -> str:
-    """What the version's capture tag says: `<namespace>/<name>`."""
-    return f"{capture.metadata.namespace}/{capture.metadata.name}"
 
 
 def _version_state(version: VersionInfo) -> VersionState:

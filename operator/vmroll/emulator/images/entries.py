@@ -142,8 +142,8 @@ class GalleryImageVersion(CatalogModel):
     provisioning_state: Literal["Creating", "Succeeded", "Failed"] = Field(
         default="Succeeded", description="Creating while a capture from a VM runs"
     )
+    tags: dict[str, str] = Field(default_factory=dict, description="ARM tags of the version")
     os_disk_size_gb: int = Field(default=30, gt=0, alias="osDiskSizeGB")
-    tags: dict[str, str] = Field(default_factory=dict, description="the version's ARM tags")
 
     _version_valid = field_validator("name")(check_version)
 

@@ -149,7 +149,9 @@ class GalleryWriteRoutes:
         fields = _publishing_fields(properties.get("publishingProfile") or {})
         fields.setdefault("targetRegions", [gallery.location])
         fields.setdefault("excludeFromLatest", False)
-        fields["tags"] = _tags(body)
+        tags = body.get("tags")
+        if isinstance(tags, dict) and tags:
+            fields["tags"] = {str(k): str(v) for k, v in tags.items()}
         source = (properties.get("storageProfile") or {}).get("source") or {}
         source_id = source.get("virtualMachineId") or source.get("id")
         existing = image.version(name)
@@ -202,8 +204,9 @@ class GalleryWriteRoutes:
         body = await json_body(request, required=True)
         publishing = (body.get("properties") or {}).get("publishingProfile") or {}
         fields = _publishing_fields(publishing)
-        if "tags" in body:
-            fields["tags"] = _tags(body)
+        if isinstance(body.get("tags"), dict):
+            # A PATCH that names the tags replaces them (the SDK's GalleryImageVersionUpdate).
+            fields["tags"] = {str(k): str(v) for k, v in body["tags"].items()}
         self._apply(request, "galleryUpdate", fields)
         return self._answer(request, 200)
 
@@ -288,19 +291,6 @@ def _publishing_fields(publishing: JSON) -> dict[str, Any]:
             for region in regions
         ]
     return fields
-
-
-def _tags(body: JSON) -> dict[str, str]:
-    """The body's `tags` (ARM's Resource tags: an object of string values)."""
-    tags = body.get("tags") or {}
-    if not isinstance(tags, dict) or not all(isinstance(v, str) for v in tags.values()):
-        raise ArmError(
-            400,
-            "InvalidRequestContent",
-            "The request content was invalid and could not be deserialized: "
-            "'tags' must be an object of string values.",
-        )
-    return dict(tags)
 
 
 def _end_of_life(value: Any) -> datetime:

@@ -137,7 +137,6 @@ class GalleryVersionUpdate(_GalleryVersionRef):
     end_of_life_date: datetime | None = None
     provisioning_state: Literal["Creating", "Succeeded", "Failed"] | None = None
     tags: dict[str, str] | None = None
-    """Replaces the version's tags (a PUT or PATCH that names them)."""
 
     def apply(self, catalog: ImageCatalog) -> ImageCatalog:
         gallery, image = self._definition(catalog)
