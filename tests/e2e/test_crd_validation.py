@@ -47,7 +47,8 @@ def apply(kubectl: Kubectl, namespace: str, document: dict[str, Any]) -> Any:
 
 
 @pytest.mark.parametrize(
-    "filename", ["pool-marketplace.yaml", "pool-gallery.yaml", "pool-managed.yaml"]
+    "filename",
+    ["pool-marketplace.yaml", "pool-gallery.yaml", "pool-managed.yaml", "pool-golden-latest.yaml"],
 )
 def test_example_pools_are_accepted(
     kubectl: Kubectl, namespace: str, vmroll_crds: tuple[str, ...], filename: str

@@ -4,7 +4,8 @@ follows the definition's latest rolls onto the new version, only once it is in t
 A configured VM (created behind vmroll's back, as a team's own build would leave it) is captured
 into the built-in gallery's ubuntu-web definition as the next patch version, replicated to
 westeurope then eastus; a pool in eastus tracking `latest` of that definition rolls onto it. The
-emulator's record of when the eastus replica completed bounds when the pool's rollout may start.
+emulator's record of when the eastus replica completed bounds when the pool's rollout may start,
+and the pool's RolloutStarted event names the capture (the tag it left on the version).
 A capture into a definition of another Hyper-V generation is refused by Azure and Stalled.
 """
 
@@ -122,6 +123,15 @@ def test_capture_replicate_and_a_following_pool_rolls_onto_it(
     started = datetime.fromisoformat(rollout["startedAt"].replace("Z", "+00:00")).timestamp()
     assert started >= int(eastus["ended"])
     assert {vm["exactVersion"] for vm in emulator.vms(namespace)} == {CAPTURED}
+    events = kubectl.json("get", "events", "-n", namespace,
+                          "--field-selector", "involvedObject.name=web")["items"]  # fmt: skip
+    started_events = [
+        e["message"]
+        for e in events
+        if e["reason"] == "RolloutStarted" and f"image version {CAPTURED} " in e["message"]
+    ]
+    assert started_events, [e["message"] for e in events]
+    assert started_events[0].endswith(f"(captured by ImageCapture {namespace}/golden)")
 
 
 def test_a_capture_into_a_definition_of_another_generation_is_stalled(

@@ -89,6 +89,21 @@ async def test_replacing_a_version_widens_its_regions(
     assert eastus_latest(emulator) == "1.3.0"
 
 
+async def test_a_version_keeps_its_tags(compute_client: ComputeManagementClient) -> None:
+    versions = compute_client.gallery_image_versions
+    body = {**version(["West Europe"]), "tags": {"vmroll.io_capture": "team-a/golden"}}
+    created = await (await versions.begin_create_or_update(*GALLERY, "2.0.0", body)).result()
+    got = await versions.get(*GALLERY, "2.0.0")
+    listed = [v async for v in versions.list_by_gallery_image(*GALLERY) if v.name == "2.0.0"]
+    poller = await versions.begin_update(*GALLERY, "2.0.0", {"tags": {"team": "a"}})
+    updated = await poller.result()
+    untouched = await versions.get(*GALLERY, "1.0.0")
+
+    assert created.tags == got.tags == listed[0].tags == {"vmroll.io_capture": "team-a/golden"}
+    assert updated.tags == {"team": "a"}
+    assert not untouched.tags
+
+
 async def test_deleting_a_missing_version_succeeds(compute_client: ComputeManagementClient) -> None:
     poller = await compute_client.gallery_image_versions.begin_delete(*GALLERY, "9.9.9")
     await poller.result()

@@ -66,6 +66,7 @@ def spec_with(path: str, value: Any) -> dict[str, Any]:
         pytest.param(VirtualMachinePool, "pool-marketplace.yaml", id="marketplace"),
         pytest.param(VirtualMachinePool, "pool-gallery.yaml", id="gallery"),
         pytest.param(VirtualMachinePool, "pool-managed.yaml", id="managed"),
+        pytest.param(VirtualMachinePool, "pool-golden-latest.yaml", id="golden-latest"),
         pytest.param(AzureAccount, "azureaccount.yaml", id="account"),
         pytest.param(ImagePolicy, "policy-patched-30d.yaml", id="policy-patched-30d"),
         pytest.param(ImagePolicy, "policy-deny-list.yaml", id="policy-deny-list"),

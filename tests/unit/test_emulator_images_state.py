@@ -186,3 +186,32 @@ def test_a_deleted_version_stays_deleted_after_replay() -> None:
         assert svc.resolve_vm_image(SUB, "eastus", {"id": WEB}, None).exact_version == "1.0.0"
         with pytest.raises(ArmError, match="GalleryImageNotFound"):
             svc.resolve_vm_image(SUB, "eastus", {"id": f"{WEB}/versions/1.1.0"}, None)
+
+
+def test_a_versions_tags_are_kept_replaced_and_replayed() -> None:
+    where = {
+        "subscriptionId": SUB,
+        "resourceGroup": "rg-vmroll",
+        "gallery": "vmrollGallery",
+        "image": "ubuntu-web",
+    }
+    service = _service()
+    captured = {**where, "name": "2.0.0", "targetRegions": ["westeurope"]}
+    service.publish(
+        GalleryPublication.model_validate({**captured, "tags": {"vmroll.io_capture": "ns/a"}})
+    )
+    service.publish(GalleryVersionUpdate.model_validate({**where, "name": "1.0.0", "tags": {}}))
+    service.publish(
+        GalleryVersionUpdate.model_validate({**where, "name": "1.1.0", "tags": {"team": "b"}})
+    )
+    service.publish(GalleryVersionUpdate.model_validate({**where, "name": "2.0.0"}))
+    restored = _service()
+    restored.restore(service.snapshot())
+
+    for svc in (service, restored):
+        tags = {
+            name: version.tags
+            for name in ("1.0.0", "1.1.0", "2.0.0")
+            if (version := svc.gallery_version({**where, "name": name})) is not None
+        }
+        assert tags == {"1.0.0": {}, "1.1.0": {"team": "b"}, "2.0.0": {"vmroll.io_capture": "ns/a"}}

@@ -10,9 +10,13 @@ import pytest
 from vmroll.api.template import FORBIDDEN_TAG_CHARACTERS
 from vmroll.plan.naming import vm_name
 from vmroll.plan.ownership import (
+    CAPTURE_NAMESPACE_TAG,
+    CAPTURE_TAG,
+    CAPTURE_UID_TAG,
     OWNERSHIP_TAGS,
     Ownership,
     PoolIdentity,
+    captured_by,
     classify,
     ownership_tags,
     partition,
@@ -93,3 +97,20 @@ def test_partition_keeps_listing_order() -> None:
     assert [vm.name for vm in split.owned] == ["a", "c"]
     assert [vm.name for vm in split.look_alikes] == [vm_name("web", "uid-1", 0)]
     assert [vm.name for vm in split.unrelated] == ["b"]
+
+
+@pytest.mark.parametrize(
+    ("tags", "named"),
+    [
+        pytest.param(
+            {CAPTURE_TAG: "golden", CAPTURE_NAMESPACE_TAG: "images", CAPTURE_UID_TAG: "u"},
+            "images/golden",
+            id="namespaced",
+        ),
+        pytest.param({CAPTURE_TAG: "golden"}, "golden", id="without-namespace"),
+        pytest.param({CAPTURE_UID_TAG: "u"}, None, id="without-name"),
+        pytest.param({"team": "web"}, None, id="not-captured"),
+    ],
+)
+def test_a_version_names_the_capture_that_made_it(tags: dict[str, str], named: str | None) -> None:
+    assert captured_by(tags) == named

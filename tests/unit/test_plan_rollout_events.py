@@ -101,10 +101,29 @@ ROWS = [
         ],
     ),
     Row(
+        "a newer latest that an ImageCapture produced names the capture",
+        _before(OLD),
+        _reimage_plan(*OLD6),
+        PassContext(2, 6, NOW, WINDOW, captured_by="team-a/golden-2026-11-29"),
+        [
+            "Normal RolloutStarted: rolling out image version 2.0.0 (revision rev-new) over "
+            "1.0.0: a newer image version was published and the pool tracks the latest "
+            "(captured by ImageCapture team-a/golden-2026-11-29)",
+            "Normal RolloutBatch: batch 1 of 3: reimaging web-1, web-2",
+        ],
+    ),
+    Row(
         "the second batch, once the first is back",
         _before(NEW, in_progress=True, previous="1.0.0"),
         _reimage_plan(new("web-1"), new("web-2"), *OLD6[2:]),
         _context(),
+        ["Normal RolloutBatch: batch 2 of 3: reimaging web-3, web-4"],
+    ),
+    Row(
+        "the capture is named once, when the rollout starts",
+        _before(NEW, in_progress=True, previous="1.0.0"),
+        _reimage_plan(new("web-1"), new("web-2"), *OLD6[2:]),
+        PassContext(2, 6, NOW, WINDOW, captured_by="team-a/golden-2026-11-29"),
         ["Normal RolloutBatch: batch 2 of 3: reimaging web-3, web-4"],
     ),
     Row(

@@ -19,6 +19,7 @@ from vmroll.azure.captures import (
 from vmroll.azure.errors import TerminalAzureError, TransientAzureError
 from vmroll.azure.lro import LroKind, OperationRecord, OperationState
 from vmroll.plan.conditions import Assessment, State
+from vmroll.plan.ownership import captured_by
 from vmroll.plan.reasons import Reason
 from vmroll.reconcile.capture_pass import CapturePass, Problem, report_unpassed
 
@@ -50,6 +51,7 @@ class FakeGateway:
         self.names: tuple[str, ...] = ("1.0.0", "1.0.9")
         self.version: VersionInfo | None = None
         self.calls: list[str] = []
+        self.requests: list[VersionRequest] = []
         self.refuse: Exception | None = None
         self.operation = OperationState.RUNNING
 
@@ -78,6 +80,7 @@ class FakeGateway:
         if self.refuse is not None:
             raise self.refuse
         self.calls.append(f"create {name} in {location}")
+        self.requests.append(request)
         return OperationRecord(LroKind.CREATE_VERSION, f"{image_id}/versions/{name}", "token-c")
 
     async def wait_operation(self, record: OperationRecord, *, max_wait: float) -> OperationState:
@@ -159,6 +162,7 @@ async def test_a_generalized_source_is_captured_with_the_definitions_location() 
     await run(capture(version="2.0.0"), gateway, sinks)
 
     assert gateway.calls == ["create 2.0.0 in westeurope"]
+    assert [captured_by(r.tags) for r in gateway.requests] == ["ns/golden"]
     assert sinks.patches[-1]["phase"] == "Capturing"
     assert sinks.patches[-1]["imageVersionId"] == f"{IMAGE}/versions/2.0.0"
 

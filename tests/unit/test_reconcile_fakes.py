@@ -83,6 +83,8 @@ class FakeAzure:
     terms_accepted: bool = False
     released: list[str] = field(default_factory=list)
     available: tuple[str, ...] = ()
+    captured: dict[str, str] = field(default_factory=dict)
+    """Gallery versions an ImageCapture produced: version -> `<namespace>/<name>`."""
 
     async def resolve_image(
         self, location: str, image: ImageRef, *, max_age: float
@@ -92,7 +94,8 @@ class FakeAzure:
             raise self.image_error
         exact = getattr(image, "version", "latest")
         version = self.latest if exact == "latest" else exact
-        return replace(resolved_at(image, version), plan=self.plan)
+        captured_by = self.captured.get(version) if isinstance(image, GalleryRef) else None
+        return replace(resolved_at(image, version), plan=self.plan, captured_by=captured_by)
 
     async def image_versions(
         self, location: str, image: ImageRef, *, max_age: float

@@ -4,7 +4,7 @@ opens, then rolls in batches inside it and says how long it took; each event onc
 
 from __future__ import annotations
 
-from test_reconcile_fakes import World
+from test_reconcile_fakes import GALLERY_IMAGE, World
 
 from vmroll.reconcile.inputs import Next
 
@@ -78,6 +78,33 @@ async def test_a_published_latest_waits_for_its_window_then_rolls_in_batches() -
         ("RolloutBatch", f"batch {i} of 3: reimaging {name}")
         for i, name in enumerate(_reimaged(world), start=1)
     ] + [("RolloutComplete", "rolled 3 VMs from 1.0.2 to 1.0.9 in 59m27s")]
+
+
+async def test_a_pool_following_latest_names_the_capture_that_produced_the_new_version() -> None:
+    world = World()
+    world.pool["spec"]["image"] = {"gallery": {"imageId": GALLERY_IMAGE, "version": "latest"}}
+    world.pool["spec"]["strategy"] = STRATEGY
+    world.azure.latest = "1.0.2"
+    for _ in range(3):
+        await world.pass_().run()
+        world.tick(1)
+    world.sinks.events.clear()
+    world.azure.latest = "1.0.3"
+    world.azure.captured["1.0.3"] = "team-a/golden-2026-11-29"
+    for _ in range(12):
+        await world.pass_().run()
+        world.tick(10)
+
+    assert {vm.image_version for vm in world.azure.vms.values()} == {"1.0.3"}
+    started = [e[2] for e in world.sinks.events if e[1] == "RolloutStarted"]
+    assert len(started) == 1
+    assert started[0].startswith("rolling out image version 1.0.3 ")
+    assert started[0].endswith(
+        "over 1.0.2: a newer image version was published and the pool tracks the latest "
+        "(captured by ImageCapture team-a/golden-2026-11-29)"
+    )
+    others = [e[2] for e in world.sinks.events if e[1] != "RolloutStarted"]
+    assert not [m for m in others if "captured by" in m]
 
 
 def _reimaged(world: World) -> list[str]:

@@ -89,7 +89,8 @@ class VersionRequest:
     exclude_from_latest: bool
     end_of_life: datetime | None
     tags: Mapping[str, str] = field(default_factory=dict, hash=False)
-    """vmroll's capture tags (plan/retention.py), which tell retention the version is vmroll's."""
+    """vmroll's capture tags (plan/ownership.py): retention deletes only versions carrying them,
+    and a pool rolling onto the version names the capture."""
 
 
 def group_and_name(resource_id: str) -> tuple[str, str]:

@@ -21,6 +21,7 @@ from azure.mgmt.compute.aio import ComputeManagementClient
 from azure.mgmt.compute.models import GalleryImageVersion
 
 from vmroll.azure.errors import TerminalAzureError, azure_errors
+from vmroll.plan.ownership import captured_by
 from vmroll.plan.reasons import Reason
 from vmroll.plan.versions import (
     LATEST,
@@ -109,6 +110,9 @@ class ResolvedImage:
     image_reference: Mapping[str, str] = field(hash=False)
     """The VM's `storageProfile.imageReference`, never with "latest" in it."""
     plan: MarketplacePlan | None = None
+    captured_by: str | None = None
+    """The ImageCapture (`<namespace>/<name>`) that created this gallery version, as its
+    `vmroll.io_capture` tag says; None for any other image."""
 
 
 def describe(ref: ImageRef) -> str:
@@ -184,9 +188,11 @@ async def _resolve_gallery(
                 listed = versions.list_by_gallery_image(
                     match["rg"], match["gallery"], match["image"]
                 )
+                every = {v.name or "": v async for v in listed}
                 chosen = resolve_gallery_latest(
-                    [to_gallery_version(v) async for v in listed], location
+                    [to_gallery_version(v) for v in every.values()], location
                 )
+                found = every.get(chosen or "")
             else:
                 found = await versions.get(
                     match["rg"], match["gallery"], match["image"], ref.version
@@ -205,6 +211,7 @@ async def _resolve_gallery(
         resolved_version=chosen,
         image_id=version_id,
         image_reference={"id": version_id},
+        captured_by=captured_by((found.tags if found is not None else None) or {}),
     )
 
 

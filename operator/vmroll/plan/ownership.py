@@ -32,7 +32,8 @@ CAPTURE_UID_TAG = "vmroll.io_capture-uid"
 CAPTURE_TAG = "vmroll.io_capture"
 CAPTURE_NAMESPACE_TAG = "vmroll.io_capture-namespace"
 """On a builder VM and on every gallery image version vmroll captures: the ImageCapture's UID,
-name and namespace. Only a version with the UID tag is vmroll's, for retention to delete."""
+name and namespace. Only a version with the UID tag is vmroll's, for retention to delete; a pool
+rolling onto a version names the capture from them (`captured_by`), whichever operator made it."""
 OWNERSHIP_TAGS = (POOL_UID_TAG, POOL_TAG, POOL_NAMESPACE_TAG, REVISION_TAG, IMAGE_VERSION_TAG)
 MAX_TAGS = 50
 """Azure's limit of tags per resource."""
@@ -133,3 +134,12 @@ def partition(vms: Iterable[VmT], pool: PoolIdentity) -> Partition[VmT]:
         look_alikes=tuple(groups[Ownership.LOOK_ALIKE]),
         unrelated=tuple(groups[Ownership.UNRELATED]),
     )
+
+
+def captured_by(tags: Mapping[str, str]) -> str | None:
+    """`<namespace>/<name>` of the ImageCapture that made a gallery image version, from its tags."""
+    name = tags.get(CAPTURE_TAG)
+    if not name:
+        return None
+    namespace = tags.get(CAPTURE_NAMESPACE_TAG)
+    return f"{namespace}/{name}" if namespace else name

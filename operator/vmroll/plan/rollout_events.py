@@ -89,6 +89,8 @@ class PassContext:
     """The spec's restart stamp (spec.template.restartedAt), None when never restarted."""
     remediation: str | None = None
     """Why an ImagePolicy moved the target off the spec's version, when it did."""
+    captured_by: str | None = None
+    """The ImageCapture (`<namespace>/<name>`) that produced the target version, when one did."""
 
 
 def rollout_events(before: Before, plan: Plan, context: PassContext) -> tuple[RolloutEvent, ...]:
@@ -165,6 +167,8 @@ def _started(
     else:
         why = "the template changed"
     message = f"rolling out image version {new} (revision {plan.update_revision}) over {old}: {why}"
+    if context.captured_by is not None:
+        message += f" (captured by ImageCapture {context.captured_by})"
     return RolloutEvent(EventType.NORMAL, EventReason.ROLLOUT_STARTED, message)
 
 

@@ -276,7 +276,10 @@ class PoolPass:
             requests.creates, requests.deletes, report.now, requests.reimages
         )
         progress = self._progress(report, plan, seen, target_image, images)
-        self._post_rollout_events(before, plan, progress.next_window, report.now, audit)
+        captured_by = images.of(plan.target.revision).image.captured_by
+        self._post_rollout_events(
+            before, plan, progress.next_window, report.now, audit, captured_by
+        )
         stalled_now = await self._write_progress(report, progress, audit)
         followed = await actor.follow() if not _terminal(errors) else None
         if followed is not None:
@@ -387,6 +390,7 @@ class PoolPass:
         next_window: datetime | None,
         now: datetime,
         audit: PolicyAudit,
+        captured_by: str | None,
     ) -> None:
         context = PassContext(
             self.pool.metadata.generation,
@@ -395,6 +399,7 @@ class PoolPass:
             next_window,
             restart=restart_stamp(self.pool.spec.template),
             remediation=audit.remedy_why,
+            captured_by=captured_by,
         )
         for event in rollout_events(before, plan, context):
             self.events.event(event.type.value, event.reason.value, event.message)

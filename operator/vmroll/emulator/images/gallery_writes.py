@@ -203,7 +203,11 @@ class GalleryWriteRoutes:
             )
         body = await json_body(request, required=True)
         publishing = (body.get("properties") or {}).get("publishingProfile") or {}
-        self._apply(request, "galleryUpdate", _publishing_fields(publishing))
+        fields = _publishing_fields(publishing)
+        if isinstance(body.get("tags"), dict):
+            # A PATCH that names the tags replaces them (the SDK's GalleryImageVersionUpdate).
+            fields["tags"] = {str(k): str(v) for k, v in body["tags"].items()}
+        self._apply(request, "galleryUpdate", fields)
         return self._answer(request, 200)
 
     async def delete(self, request: web.Request) -> web.Response:
