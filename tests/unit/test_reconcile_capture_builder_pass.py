@@ -4,9 +4,10 @@ timeout, the refusals that stall, and disposal."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
+
+from capture_sinks import Sinks
 
 from vmroll.api.capture import ImageCapture
 from vmroll.azure.captures import (
@@ -163,18 +164,6 @@ class FakeGateway:
     async def wait_operation(self, record: OperationRecord, *, max_wait: float) -> OperationState:
         self._call(f"wait {record.kind.value}")
         return OperationState.RUNNING
-
-
-class Sinks:
-    def __init__(self) -> None:
-        self.patches: list[dict[str, Any]] = []
-        self.events: list[tuple[str, str, str]] = []
-
-    async def patch_status(self, patch: Mapping[str, Any]) -> None:
-        self.patches.append(dict(patch))
-
-    def event(self, type_: str, reason: str, message: str) -> None:
-        self.events.append((type_, reason, message))
 
 
 async def run(

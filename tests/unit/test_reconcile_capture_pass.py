@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+from capture_sinks import Sinks
 
 from vmroll.api.capture import ImageCapture
 from vmroll.azure.captures import (
@@ -86,18 +86,6 @@ class FakeGateway:
     async def wait_operation(self, record: OperationRecord, *, max_wait: float) -> OperationState:
         self.calls.append(f"wait {record.kind.value}")
         return self.operation
-
-
-class Sinks:
-    def __init__(self) -> None:
-        self.patches: list[dict[str, Any]] = []
-        self.events: list[tuple[str, str, str]] = []
-
-    async def patch_status(self, patch: Mapping[str, Any]) -> None:
-        self.patches.append(dict(patch))
-
-    def event(self, type_: str, reason: str, message: str) -> None:
-        self.events.append((type_, reason, message))
 
 
 async def run(target: ImageCapture, gateway: FakeGateway | Problem, sinks: Sinks) -> Any:

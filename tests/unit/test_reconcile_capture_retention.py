@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+from capture_sinks import Sinks
 
 from vmroll.api.capture import ImageCapture
 from vmroll.api.types import ObjectMeta
@@ -154,18 +155,6 @@ class Pools:
         if isinstance(self.found, Exception):
             raise self.found
         return self.found
-
-
-class Sinks:
-    def __init__(self) -> None:
-        self.patches: list[dict[str, Any]] = []
-        self.events: list[tuple[str, str, str]] = []
-
-    async def patch_status(self, patch: Mapping[str, Any]) -> None:
-        self.patches.append(dict(patch))
-
-    def event(self, type_: str, reason: str, message: str) -> None:
-        self.events.append((type_, reason, message))
 
 
 FOUR = [StoredVersion(f"1.0.{n}", "Succeeded", tags=TAGS) for n in range(4)]
