@@ -307,3 +307,37 @@ async def test_a_spent_write_budget_is_waited_out_without_growing_the_backoff() 
     assert world.memory.backoff.attempt == 1
     assert reconciling(world) == ("Retrying", f"next write in 1s: {BUDGET_SPENT}")
     assert warnings(world) == [("Retrying", "list VMs: 503"), ("Retrying", BUDGET_SPENT)]
+
+
+async def test_a_create_the_write_budget_refused_is_forgotten_not_read_back() -> None:
+    world = World()
+    world.azure.create_error = WriteBudgetExhausted(
+        "write budget exhausted; next write in 0.5s", retry_after=0.5
+    )
+
+    outcome = await run(world)
+
+    assert outcome.next is Next.RETRY
+    assert world.memory.pending == {}
+    recorded = [p["pendingOperations"] for p in world.sinks.patches if "pendingOperations" in p]
+    assert recorded[-1] == []
+    world.azure.create_error = None
+    world.log.clear()
+    world.tick(1)
+    await run(world)
+    assert [entry for entry in world.log if entry.startswith("get ")] == []
+    assert len([entry for entry in world.log if entry.startswith("create ")]) == 3
+
+
+async def test_a_create_refused_by_azure_as_transient_stays_recorded_and_is_read_back() -> None:
+    world = World()
+    world.azure.create_error = TransientAzureError("create VM: connection reset")
+
+    await run(world)
+
+    assert len(world.memory.pending) == 3
+    world.azure.create_error = None
+    world.log.clear()
+    world.tick(1)
+    await run(world)
+    assert len([entry for entry in world.log if entry.startswith("get ")]) == 3

@@ -75,7 +75,7 @@ class FakeAzure:
     unhealthy: set[str] = field(default_factory=set)
     image_error: TerminalAzureError | None = None
     list_error: TransientAzureError | None = None
-    create_error: TerminalAzureError | None = None
+    create_error: TerminalAzureError | TransientAzureError | None = None
     delete_error: TerminalAzureError | TransientAzureError | None = None
     unlisted: set[str] = field(default_factory=set)
     """Names lists leave out while a GET by name finds them (ARM's list lag)."""

@@ -255,3 +255,26 @@ async def test_pools_sharing_a_lagging_list_make_no_vm_twice_and_stay_in_their_s
             gateway = listings.for_pool(azure, CONNECTION, world.pool["metadata"]["uid"])
             assert (await shared_pass(world, gateway).run()).next is Next.SETTLED
     assert first.log.count("list") <= lists + 1
+
+
+async def test_pools_that_wrote_while_a_list_was_in_flight_share_the_next_one() -> None:
+    azure = BlockedList([])
+    azure.vms = fleet(pools=5, vms_each=1).vms
+    listings = GroupListings(WINDOW, Clock())
+    first = asyncio.create_task(listings.for_pool(azure, CONNECTION, "uid-0").list_group_vms(RG))
+    await asyncio.sleep(0)
+
+    writers = []
+    for n in range(5):
+        gateway = listings.for_pool(azure, CONNECTION, f"uid-{n}")
+        await gateway.wait_operation(
+            OperationRecord(LroKind.CREATE, f"/vms/pool{n}-0", "token"), max_wait=0
+        )
+        writers.append(asyncio.create_task(gateway.list_group_vms(RG)))
+        await asyncio.sleep(0)
+    assert azure.log.count("list") == 1
+    azure.release.set()
+    await asyncio.gather(first, *writers)
+
+    assert azure.log.count("list") == 2
+    assert listings.lists_started == 2

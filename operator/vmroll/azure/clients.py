@@ -3,7 +3,8 @@
 Each connection gets one credential and one client per SDK, each client with its own transport
 (see transport.py), pointed at the connection's ARM endpoint and token scope, carrying vmroll's
 user agent, the bounded `Retry-After` policy and, after it, the policy that counts every attempt
-for the operator's metrics and the one that reads Azure's remaining counts from every answer.
+for the operator's metrics and the one that reads Azure's remaining counts from every answer
+and paces reads by the connection's ARM reads bucket (one `ReadPacer` shared by its clients).
 
 A pass borrows the clients for as long as it uses them (`ClientCache.borrow`). When an account's
 credentials rotate or the account is deleted, its old connection is discarded: it is dropped at
@@ -13,6 +14,8 @@ borrowing it returns them, never under a call in flight.
 
 from __future__ import annotations
 
+import asyncio
+import time
 from collections.abc import AsyncIterator, Collection
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -25,6 +28,7 @@ from azure.mgmt.marketplaceordering.aio import MarketplaceOrderingAgreements
 from vmroll import __version__
 from vmroll.azure.credentials import build_credential
 from vmroll.azure.observer import NOT_OBSERVED, AzureObserver
+from vmroll.azure.read_pacing import ReadPacer
 from vmroll.azure.request_policy import HeadroomPolicy, RequestCountingPolicy
 from vmroll.azure.retry import BoundedRetryAfterPolicy
 from vmroll.azure.settings import AccountConnection
@@ -72,12 +76,13 @@ def build_clients(
     credential = build_credential(connection)
     endpoint = connection.endpoint
     ssl_context = build_ssl_context(endpoint.ca_bundle)
+    reads = ReadPacer(clock=time.monotonic, sleep=asyncio.sleep)
     common: dict[str, Any] = {
         "base_url": endpoint.base_url,
         "credential_scopes": [endpoint.arm_scope],
         "user_agent": USER_AGENT,
         "polling_interval": options.polling_interval,
-        "per_retry_policies": [RequestCountingPolicy(observer), HeadroomPolicy()],
+        "per_retry_policies": [RequestCountingPolicy(observer), HeadroomPolicy(reads)],
     }
     compute = ComputeManagementClient(
         credential,

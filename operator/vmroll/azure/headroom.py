@@ -41,6 +41,8 @@ class Headroom:
     resource: Mapping[str, int] = field(default_factory=dict)
     """Compute policy -> what the VM's own bucket has left."""
     retry_after: float | None = None
+    reads: int | None = None
+    """What ARM's reads bucket has left (read_pacing.py paces reads by it)."""
 
 
 def read_headroom(headers: Mapping[str, str]) -> Headroom:
@@ -70,7 +72,8 @@ def read_headroom(headers: Mapping[str, str]) -> Headroom:
             [*counts, *([subscription[policy]] if policy in subscription else [])]
         )
     retry_after = _float(lowered.get("retry-after"))
-    return Headroom(arm, subscription, resource, retry_after)
+    reads = _int(lowered.get(ARM_HEADER + "reads"))
+    return Headroom(arm, subscription, resource, retry_after, reads)
 
 
 def _int(text: str | None) -> int | None:

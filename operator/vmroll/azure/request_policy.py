@@ -21,6 +21,7 @@ from azure.core.rest import AsyncHttpResponse, HttpRequest
 from vmroll.azure.headroom import CURRENT_CALL, read_headroom
 from vmroll.azure.observer import NO_RESPONSE, AzureObserver
 from vmroll.azure.operation_names import arm_operation
+from vmroll.azure.read_pacing import ReadPacer
 
 
 class RequestCountingPolicy(AsyncHTTPPolicy[HttpRequest, AsyncHttpResponse]):
@@ -46,11 +47,16 @@ STATUS_READ = "ComputeOperations_GetStatus"
 
 
 class HeadroomPolicy(AsyncHTTPPolicy[HttpRequest, AsyncHttpResponse]):
-    """Pace each operation status read of a VM (poll_pacing.py), and hand what every answer
-    says about Azure's buckets to the call that sent it (headroom.py).
+    """Pace each read by the connection's ARM reads bucket (read_pacing.py) and each operation
+    status read of a VM (poll_pacing.py), and hand what every answer says about Azure's buckets
+    to the call that sent it (headroom.py).
 
     Also after the retry policy, so that a 429 retried in the pipeline still holds back the
-    buckets it named, and a retried poll waits like the first one."""
+    buckets it named, and a retried read or poll waits like the first one."""
+
+    def __init__(self, reads: ReadPacer) -> None:
+        super().__init__()
+        self._reads = reads
 
     async def send(
         self, request: PipelineRequest[HttpRequest]
@@ -60,10 +66,18 @@ class HeadroomPolicy(AsyncHTTPPolicy[HttpRequest, AsyncHttpResponse]):
         polled = scope.resource_id if scope is not None else None
         if scope is not None and polled is not None and _is_status_read(http):
             await scope.polls.before_poll(polled)
+        read = http.method.upper() == "GET"
+        if read:
+            await self._reads.before_read()
         response: PipelineResponse[HttpRequest, AsyncHttpResponse] = await self.next.send(request)
+        answer = response.http_response
+        headroom = read_headroom(answer.headers)
+        if read:
+            self._reads.answered(
+                answer.status_code, remaining=headroom.reads, retry_after=headroom.retry_after
+            )
         if scope is not None:
-            answer = response.http_response
-            scope.answered(http.method.upper(), answer.status_code, read_headroom(answer.headers))
+            scope.answered(http.method.upper(), answer.status_code, headroom)
         return response
 
 

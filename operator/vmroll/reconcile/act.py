@@ -9,7 +9,8 @@ Order per batch, so that a process killed at any point leaves nothing untracked:
 A restarted operator finds the record: named VMs that Azure lists are the pool's (their tags say
 so), names Azure never saw are forgotten, tokens are resumed. A create stays recorded after a
 transient error (its answer may be what was lost) and after it succeeds, until a list shows
-the VM: lists lag writes, and a name given up too soon would be created again (listing.py).
+the VM: lists lag writes, and a name given up too soon would be created again (listing.py). A
+create vmroll's own write budget refused was never sent, and leaves the record at once.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from datetime import datetime
 from typing import TypeVar
 
 from vmroll.api.pool_status import OperationKind, PendingOperation
-from vmroll.azure.errors import AzureGatewayError, TransientAzureError
+from vmroll.azure.errors import AzureGatewayError, TransientAzureError, WriteBudgetExhausted
 from vmroll.azure.lro import LroKind, OperationRecord, OperationState
 from vmroll.azure.protocol import ComputeGateway
 from vmroll.azure.vm_body import VmSpec
@@ -140,7 +141,11 @@ class Actor:
             except AzureGatewayError as error:
                 # After a transient error the record stays: the answer may be what was lost (a
                 # reset after Azure took the PUT); the next pass reads the VM by name first.
-                if not isinstance(error, TransientAzureError):
+                # vmroll's own budget refuses before sending: nothing reached Azure, nothing
+                # to read back (a GET answered 404 per refused create and pass, else).
+                if not isinstance(error, TransientAzureError) or isinstance(
+                    error, WriteBudgetExhausted
+                ):
                     self.memory.pending.pop(spec.name, None)
                 raise
 

@@ -1,0 +1,78 @@
+"""ARM's reads bucket per subscription, paced on vmroll's side so that a fleet's reads slow
+down before ARM answers 429.
+
+ARM keeps a token bucket of reads per principal and subscription: 250, refilled 25 a second
+(the shared reference's errors_throttling.md, section 2), and every answer reports what is left
+of it in `x-ms-ratelimit-remaining-subscription-reads`. Writes were paced by their buckets
+(budget.py) but reads were not: 50 pools of 10 VMs created at once asked for about 32 reads a
+second (operation polls, instance views, lists, the SDK's final GET of each create) and were
+answered 429 2,460 times in 167 s; each 429 costs a `Retry-After` wait and a retry of its own.
+
+So every GET of a connection waits here first (request_policy.HeadroomPolicy, after the retry
+policy, so that a retry waits too): until vmroll's count of the bucket (lowered to what ARM
+reports) holds a token above `reserve`, and until the `Retry-After` of a 429 has passed. Waiters
+go one at a time, in arrival order (an `asyncio.Lock`), so that the refill is handed out a token
+at a time and not to every waiter at once. Reads that find tokens do not wait at all.
+
+The clock and the sleep are injected so that tests drive time by hand.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+from vmroll.azure.budget import Clock, Limit, Sleep
+
+ARM_READS = Limit(250.0, 25.0)
+_EPSILON = 1e-6
+"""Waits below this are none: a timer woken at the computed instant must find its token."""
+
+
+class ReadPacer:
+    """One connection's ARM reads: shared by every client and pool that uses it."""
+
+    def __init__(
+        self, *, clock: Clock, sleep: Sleep, limit: Limit = ARM_READS, reserve: float = 5.0
+    ) -> None:
+        self._clock = clock
+        self._sleep = sleep
+        self._limit = limit
+        self._reserve = reserve
+        self._tokens = limit.capacity
+        self._updated = clock()
+        self._not_before = self._updated
+        self._turn = asyncio.Lock()
+
+    def delay(self) -> float:
+        """Seconds until a read may go."""
+        self._refill()
+        missing = max(0.0, 1.0 + self._reserve - self._tokens)
+        return max(self._not_before - self._updated, missing / self._limit.refill_per_second)
+
+    async def before_read(self) -> None:
+        """Wait for a token (behind earlier waiters), then take it."""
+        async with self._turn:
+            wait = self.delay()
+            while wait > _EPSILON:
+                await self._sleep(wait)
+                wait = self.delay()
+            self._tokens = max(0.0, self._tokens - 1.0)
+
+    def answered(self, status: int, *, remaining: int | None, retry_after: float | None) -> None:
+        """ARM's answer to a read: what is `remaining` of the bucket; on a 429 of this bucket
+        (one naming no count, or none left), read nothing more until `retry_after` (one second
+        when it names none) has passed. A 429 with reads left is Compute's, of one policy or
+        one VM: other reads may go (Compute's buckets are paced where they are spent)."""
+        self._refill()
+        if remaining is not None:
+            self._tokens = min(self._tokens, float(remaining))
+        if status == 429 and not remaining:
+            self._tokens = 0.0
+            self._not_before = max(self._not_before, self._updated + (retry_after or 1.0))
+
+    def _refill(self) -> None:
+        now = self._clock()
+        if now > self._updated:
+            gained = (now - self._updated) * self._limit.refill_per_second
+            self._tokens = min(self._limit.capacity, self._tokens + gained)
+            self._updated = now
