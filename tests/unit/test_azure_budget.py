@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 
 import pytest
+from fake_time import FakeTime
 
 from vmroll.azure.budget import (
     ArmBucket,
@@ -19,19 +20,6 @@ from vmroll.azure.budget import (
     bucket_keys,
 )
 from vmroll.azure.headroom import Headroom, feed_budget, read_headroom
-
-
-class FakeTime:
-    def __init__(self) -> None:
-        self.now = 1000.0
-        self.slept: list[float] = []
-
-    def clock(self) -> float:
-        return self.now
-
-    async def sleep(self, seconds: float) -> None:
-        self.slept.append(seconds)
-        self.now += seconds
 
 
 def budget(

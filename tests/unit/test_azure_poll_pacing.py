@@ -8,6 +8,7 @@ import base64
 import json
 
 import pytest
+from fake_time import FakeTime
 
 from vmroll.azure.headroom import CallScope, Headroom
 from vmroll.azure.lro import LroKind, OperationRecord, OperationState, Poller, wait
@@ -15,19 +16,6 @@ from vmroll.azure.poll_pacing import PollPacer
 
 ARM = "https://management.example.test"
 VM = "/subscriptions/s/resourceGroups/rg/providers/Microsoft.Compute/virtualMachines/vm-0"
-
-
-class FakeTime:
-    def __init__(self) -> None:
-        self.now = 1000.0
-        self.slept: list[float] = []
-
-    def clock(self) -> float:
-        return self.now
-
-    async def sleep(self, seconds: float) -> None:
-        self.slept.append(seconds)
-        self.now += seconds
 
 
 def pacer(time: FakeTime) -> PollPacer:

@@ -6,22 +6,10 @@ from __future__ import annotations
 
 import asyncio
 
+from fake_time import FakeTime
+
 from vmroll.azure.headroom import read_headroom
 from vmroll.azure.read_pacing import ReadPacer
-
-
-class FakeTime:
-    def __init__(self) -> None:
-        self.now = 1000.0
-        self.slept: list[float] = []
-
-    def clock(self) -> float:
-        return self.now
-
-    async def sleep(self, seconds: float) -> None:
-        self.slept.append(seconds)
-        self.now += seconds
-        await asyncio.sleep(0)
 
 
 def pacer(time: FakeTime, reserve: float = 5.0) -> ReadPacer:
