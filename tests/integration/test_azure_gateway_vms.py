@@ -15,6 +15,7 @@ from emulator_clients import POLLING_INTERVAL, Lend, connection_of
 
 from vmroll.azure import (
     AccountConnection,
+    AlreadyCreated,
     AzureAccessError,
     AzureEndpoint,
     AzureGateways,
@@ -77,6 +78,7 @@ async def created(
     record = await gateway.create_vm(
         emulator.credentials.resource_group, await vm_spec(emulator, gateway, name, owner)
     )
+    assert isinstance(record, OperationRecord)
     assert await gateway.wait_operation(record, max_wait=30) is OperationState.SUCCEEDED
     return record
 
@@ -411,8 +413,13 @@ async def test_a_create_whose_answer_is_lost_makes_one_vm_through_the_gateway(
         Faults(rules=[FaultRule(operation="VirtualMachines_CreateOrUpdate", kind="lostResponse",
                                 remaining=1)])
     )  # fmt: skip
+    spec = await vm_spec(emulator, gateway, "web-0")
 
-    await created(emulator, gateway, "web-0")
+    # The SDK sends the create again after the reset; If-None-Match refuses it with 412, and
+    # the VM read by name carries this create's tags: the create was sent, once.
+    found = await gateway.create_vm(emulator.credentials.resource_group, spec)
 
+    assert isinstance(found, AlreadyCreated)
+    assert (found.vm.name, found.vm.pool_uid, found.vm.revision) == ("web-0", WEB.uid, "r1")
     assert [vm["name"] for vm in emulator.vms()] == ["web-0"]
     assert emulator.tag_peaks()[POOL_UID_TAG] == {WEB.uid: 1}

@@ -8,8 +8,9 @@ from dataclasses import replace
 import pytest
 
 from vmroll.azure.images import AzureImageKind, MarketplacePlan, ResolvedImage
-from vmroll.azure.vm_body import OsDiskSpec, VmSpec, build_vm_body
+from vmroll.azure.vm_body import OsDiskSpec, VmSpec, build_vm_body, made_by
 from vmroll.plan.ownership import (
+    CAPTURE_UID_TAG,
     IMAGE_VERSION_TAG,
     POOL_NAMESPACE_TAG,
     POOL_TAG,
@@ -178,3 +179,25 @@ def test_managed_image_has_no_version_tag() -> None:
     body = build_vm_body(spec(image=golden))
     assert IMAGE_VERSION_TAG not in body["tags"]
     assert body["properties"]["storageProfile"]["imageReference"] == golden.image_reference
+
+
+OWN = {POOL_UID_TAG: "uid-1", REVISION_TAG: "r3"}
+BUILDER = {CAPTURE_UID_TAG: "uid-cap", "purpose": "build"}
+
+
+@pytest.mark.parametrize(
+    ("name", "all_tags", "vm_tags", "made"),
+    [
+        ("the pool's VM at the create's revision", None, {**OWN, "team": "x"}, True),
+        ("the pool's VM at another revision", None, {**OWN, REVISION_TAG: "r2"}, False),
+        ("another pool's VM", None, {**OWN, POOL_UID_TAG: "uid-2"}, False),
+        ("a VM not vmroll's", None, {}, False),
+        ("the capture's builder", BUILDER, {CAPTURE_UID_TAG: "uid-cap"}, True),
+        ("another capture's builder", BUILDER, {CAPTURE_UID_TAG: "uid-other"}, False),
+        ("no identity tag to tell", {"purpose": "build"}, {"purpose": "build"}, False),
+    ],
+)
+def test_a_vm_is_what_the_create_makes_when_it_carries_the_create_s_identity_tags(
+    name: str, all_tags: dict[str, str] | None, vm_tags: dict[str, str], made: bool
+) -> None:
+    assert made_by(spec(all_tags=all_tags), vm_tags) is made, name

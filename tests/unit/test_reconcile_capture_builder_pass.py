@@ -29,6 +29,7 @@ from vmroll.azure.images import (
 from vmroll.azure.lro import LroKind, OperationRecord, OperationState
 from vmroll.azure.terms import terms_not_accepted
 from vmroll.azure.vm_body import VmSpec
+from vmroll.azure.vms import AlreadyCreated, NameTaken, PoolVm
 from vmroll.plan.reasons import Reason
 from vmroll.reconcile.capture_pass import CapturePass
 from vmroll.reconcile.inputs import TemplateInputs
@@ -96,6 +97,8 @@ class FakeGateway:
         self.specs: list[VmSpec] = []
         self.refuse: Exception | None = None
         self.refuse_create: Exception | None = None
+        self.found_created: PoolVm | None = None
+        """When set, the create finds the builder an earlier send made (`AlreadyCreated`)."""
         self.plan: MarketplacePlan | None = None
         self.sinks: Sinks | None = None
         """When set, each call notes how many status patches were written before it."""
@@ -125,11 +128,15 @@ class FakeGateway:
     async def read_builder(self, vm_id: str, uid_tag: str) -> BuilderInfo | None:
         return self.builder
 
-    async def create_builder(self, resource_group: str, spec: VmSpec) -> OperationRecord:
+    async def create_builder(
+        self, resource_group: str, spec: VmSpec
+    ) -> OperationRecord | AlreadyCreated:
         self._call(f"create {spec.name} in {resource_group}")
         if self.refuse_create is not None:
             raise self.refuse_create
         self.specs.append(spec)
+        if self.found_created is not None:
+            return AlreadyCreated(self.found_created)
         return OperationRecord(LroKind.CREATE, self.vm_id(resource_group, spec.name), "token-b")
 
     async def delete_builder(self, vm_id: str) -> OperationRecord:
@@ -310,6 +317,37 @@ async def test_a_create_refused_for_quota_is_stalled_with_azures_reason() -> Non
     assert "cores quota exceeded" in stalled["message"]
     assert sinks.events[-1][:2] == ("Warning", "QuotaExceeded")
     assert "pendingOperation" not in {k for k, v in sinks.patches[-1].items() if v is not None}
+
+
+async def test_a_builder_an_earlier_send_made_is_waited_for_without_an_operation() -> None:
+    gateway, sinks = FakeGateway(), Sinks()
+    gateway.found_created = PoolVm(
+        name="golden-build-x", resource_id="", resource_group="rg-build", pool_uid="",
+        provisioning_state="Creating", zone=None, revision=None, image_version=None,
+        tags={"vmroll.io_capture-uid": UID},
+    )  # fmt: skip
+    await run(capture(), gateway, sinks)
+
+    last = sinks.patches[-1]
+    assert last.get("pendingOperation") is None
+    assert last["builderStartedAt"] == "2026-11-29T01:00:00Z"
+    assert condition(last, "Reconciling")["reason"] == "Building"
+
+
+async def test_a_builder_name_another_vm_holds_is_reported_as_transient() -> None:
+    gateway, sinks = FakeGateway(), Sinks()
+    gateway.refuse_create = NameTaken(
+        "create golden-build-x: a VM of that name exists (not a pool's VM)",
+        name="golden-build-x",
+        holder=None,
+    )
+    await run(capture(), gateway, sinks)
+
+    reconciling = condition(sinks.patches[-1], "Reconciling")
+    assert reconciling["reason"] == "Retrying"
+    assert "a VM of that name exists" in reconciling["message"]
+    assert sinks.events[-1][:2] == ("Warning", "Retrying")
+    assert sinks.patches[-1].get("pendingOperation") is None
 
 
 async def test_a_missing_cloud_init_secret_is_stalled_before_anything_is_sent() -> None:

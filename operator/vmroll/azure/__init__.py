@@ -35,10 +35,11 @@ from vmroll.azure.settings import (
     WorkloadIdentityToken,
 )
 from vmroll.azure.vm_body import OsDiskSpec, VmSpec
-from vmroll.azure.vms import PoolListing, PoolVm, VmRuntime
+from vmroll.azure.vms import AlreadyCreated, NameTaken, PoolListing, PoolVm, VmRuntime
 
 __all__ = [
     "AccountConnection",
+    "AlreadyCreated",
     "AzureAccessError",
     "AzureEndpoint",
     "AzureGatewayError",
@@ -54,6 +55,7 @@ __all__ = [
     "ManagedImageRef",
     "MarketplacePlan",
     "MarketplaceRef",
+    "NameTaken",
     "NotOwnedError",
     "OperationLost",
     "OperationRecord",

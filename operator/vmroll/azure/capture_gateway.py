@@ -31,7 +31,7 @@ from vmroll.azure.lro import OperationRecord, OperationState
 from vmroll.azure.poll_pacing import PollPacer
 from vmroll.azure.settings import AccountConnection
 from vmroll.azure.vm_body import VmSpec
-from vmroll.azure.vms import vm_resource_id
+from vmroll.azure.vms import AlreadyCreated, vm_resource_id
 from vmroll.plan.retention import StoredVersion
 
 T = TypeVar("T")
@@ -76,8 +76,12 @@ class CaptureGateway(Protocol):
         """The VM with the value of its `uid_tag` tag (whose builder it is)."""
         ...
 
-    async def create_builder(self, resource_group: str, spec: VmSpec) -> OperationRecord:
-        """Start creating the builder; record its ID before calling, the record after."""
+    async def create_builder(
+        self, resource_group: str, spec: VmSpec
+    ) -> OperationRecord | AlreadyCreated:
+        """Start creating the builder; record its ID before calling, the record after. As a pool
+        VM's create: `AlreadyCreated` when an earlier send made it (its capture-UID tag is the
+        capture's), `vms.NameTaken` when another VM holds the name."""
         ...
 
     async def delete_builder(self, vm_id: str) -> OperationRecord:
@@ -140,7 +144,9 @@ class AzureCaptureGateway:
     async def read_builder(self, vm_id: str, uid_tag: str) -> BuilderInfo | None:
         return await captures.read_builder(self._clients.compute, vm_id, uid_tag)
 
-    async def create_builder(self, resource_group: str, spec: VmSpec) -> OperationRecord:
+    async def create_builder(
+        self, resource_group: str, spec: VmSpec
+    ) -> OperationRecord | AlreadyCreated:
         return await self._vms.create_vm(resource_group, spec)
 
     async def delete_builder(self, vm_id: str) -> OperationRecord:

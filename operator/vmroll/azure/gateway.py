@@ -47,8 +47,8 @@ from vmroll.azure.observer import NOT_OBSERVED, AzureObserver
 from vmroll.azure.poll_pacing import PollPacer
 from vmroll.azure.protocol import ComputeGateway
 from vmroll.azure.settings import AccountConnection
-from vmroll.azure.vm_body import VmSpec
-from vmroll.azure.vms import PoolListing, PoolVm, VmRuntime, vm_resource_id
+from vmroll.azure.vm_body import VmSpec, made_by
+from vmroll.azure.vms import AlreadyCreated, PoolListing, PoolVm, VmRuntime, vm_resource_id
 from vmroll.plan.ownership import PoolIdentity
 from vmroll.plan.reasons import Reason
 
@@ -128,7 +128,9 @@ class AzureGateway:
     async def get_vm_runtime(self, vm: PoolVm) -> VmRuntime | None:
         return await vms.get_runtime(self._clients.compute, vm)
 
-    async def create_vm(self, resource_group: str, spec: VmSpec) -> OperationRecord:
+    async def create_vm(
+        self, resource_group: str, spec: VmSpec
+    ) -> OperationRecord | AlreadyCreated:
         compute = self._clients.compute
         write = Write(spec.owner.uid, ArmBucket.WRITES, ComputePolicy.PUT_VM, spec.location)
         resource_id = vm_resource_id(self._subscription, resource_group, spec.name)
@@ -138,6 +140,12 @@ class AzureGateway:
                 resource_id,
                 lambda: vms.begin_create(compute, self._subscription, resource_group, spec),
             )
+        except vms.NameExists:
+            # Read outside the write's scope: a GET's answer must not feed the write budget.
+            holder = await vms.get_pool_vm(compute, resource_group, spec.name)
+            if holder is not None and made_by(spec, holder.tags):
+                return AlreadyCreated(holder)
+            raise vms.name_taken(spec, holder) from None
         except TerminalAzureError as error:
             if error.reason == Reason.TERMS_NOT_ACCEPTED and spec.image.plan is not None:
                 # Accepted once, since revoked: the next ensure_terms must ask Azure again.

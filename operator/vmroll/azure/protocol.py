@@ -18,7 +18,7 @@ from vmroll.azure.image_versions import ImageVersionInfo
 from vmroll.azure.images import ImageRef, MarketplacePlan, ResolvedImage
 from vmroll.azure.lro import OperationRecord, OperationState
 from vmroll.azure.vm_body import VmSpec
-from vmroll.azure.vms import PoolListing, PoolVm, VmRuntime
+from vmroll.azure.vms import AlreadyCreated, PoolListing, PoolVm, VmRuntime
 from vmroll.plan.ownership import PoolIdentity
 
 
@@ -58,8 +58,11 @@ class ComputeGateway(Protocol):
         """Power state and guest health of one VM; None when it is gone."""
         ...
 
-    async def create_vm(self, resource_group: str, spec: VmSpec) -> OperationRecord:
-        """Start creating a VM; store the record before waiting on it."""
+    async def create_vm(
+        self, resource_group: str, spec: VmSpec
+    ) -> OperationRecord | AlreadyCreated:
+        """Start creating a VM; store the record before waiting on it. `AlreadyCreated` when an
+        earlier send of this create made the VM; `vms.NameTaken` when another VM holds the name."""
         ...
 
     async def delete_vm(self, vm: PoolVm, pool_uid: str, *, force: bool = False) -> OperationRecord:

@@ -21,7 +21,7 @@ from typing import Any
 
 from vmroll.azure.images import ResolvedImage
 from vmroll.plan.naming import computer_name
-from vmroll.plan.ownership import PoolIdentity, vm_tags
+from vmroll.plan.ownership import CAPTURE_UID_TAG, POOL_UID_TAG, REVISION_TAG, PoolIdentity, vm_tags
 
 NETWORK_API_VERSION = "2020-11-01"
 
@@ -59,6 +59,25 @@ class VmSpec:
     """The whole tag set of a VM that is not a pool's, in place of the pool's tags."""
 
 
+_IDENTITY_TAGS = (POOL_UID_TAG, REVISION_TAG, CAPTURE_UID_TAG)
+
+
+def spec_tags(spec: VmSpec) -> dict[str, str]:
+    """The tags the create writes; `ValueError` when the user's use vmroll's prefix or are too
+    many."""
+    if spec.all_tags is not None:
+        return dict(spec.all_tags)
+    return vm_tags(spec.tags, spec.owner, spec.revision, spec.image.resolved_version, spec.restart)
+
+
+def made_by(spec: VmSpec, tags: Mapping[str, str]) -> bool:
+    """Whether a VM with `tags` is what this create makes: it carries the create's identity tags
+    (pool UID and revision, or capture UID), so a create refused because the VM exists was an
+    earlier send of this same create (its answer lost), not a name held by another VM."""
+    wanted = {name: value for name, value in spec_tags(spec).items() if name in _IDENTITY_TAGS}
+    return bool(wanted) and all(tags.get(name) == value for name, value in wanted.items())
+
+
 def build_vm_body(spec: VmSpec) -> JsonObject:
     """The create body; `ValueError` when the user's tags use vmroll's prefix or are too many."""
     properties: JsonObject = {
@@ -70,14 +89,9 @@ def build_vm_body(spec: VmSpec) -> JsonObject:
         "osProfile": _os_profile(spec),
         "networkProfile": _network_profile(spec),
     }
-    tags = spec.all_tags
-    if tags is None:
-        tags = vm_tags(
-            spec.tags, spec.owner, spec.revision, spec.image.resolved_version, spec.restart
-        )
     body: JsonObject = {
         "location": spec.location,
-        "tags": dict(tags),
+        "tags": spec_tags(spec),
         "properties": properties,
     }
     if spec.zone is not None:

@@ -9,6 +9,11 @@ provisioning state, zone, tags and image; power state and guest health need the 
 one VM, read only when a decision needs it.
 
 Writes return an `OperationRecord` (see lro.py) and never touch a VM that another pool owns.
+A create is sent with `If-None-Match: *`: a PUT on the name of a VM that exists would otherwise
+update that VM (a list read while VMs are created can miss one, and the name allocator would
+choose its name). Compute then answers 412 `PreconditionFailed`, which the gateway gives its
+meaning by reading the VM: this create's own VM (an earlier send whose answer was lost, and the
+SDK's retry was refused) is `AlreadyCreated`; a name held by any other VM is `NameTaken`.
 """
 
 from __future__ import annotations
@@ -16,7 +21,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from azure.core.exceptions import ResourceNotFoundError
+from azure.core import MatchConditions
+from azure.core.exceptions import ResourceExistsError, ResourceNotFoundError
 from azure.mgmt.compute.aio import ComputeManagementClient
 from azure.mgmt.compute.models import (
     VirtualMachine,
@@ -25,7 +31,7 @@ from azure.mgmt.compute.models import (
     VirtualMachineUpdate,
 )
 
-from vmroll.azure.errors import azure_errors
+from vmroll.azure.errors import AzureGatewayError, TransientAzureError, azure_errors
 from vmroll.azure.lro import LroKind, OperationRecord, Poller, start
 from vmroll.azure.vm_body import VmSpec, build_vm_body
 from vmroll.plan.ownership import (
@@ -178,16 +184,64 @@ def vm_resource_id(subscription_id: str, resource_group: str, name: str) -> str:
     )
 
 
+class NameExists(AzureGatewayError):
+    """A create was refused with 412: a VM of its name exists. Raised to the gateway only, which
+    reads that VM to say whose it is (`AlreadyCreated` or `NameTaken`)."""
+
+
+@dataclass(frozen=True)
+class AlreadyCreated:
+    """The create's VM exists, with the tags this create writes: an earlier send of the same
+    create reached Azure (its answer was lost, and the SDK's retry was refused with 412). There
+    is no operation to follow: the VM is followed as a create that was sent, by listing."""
+
+    vm: PoolVm
+
+
+class NameTaken(TransientAzureError):
+    """The name the create asked for is held by another VM (another revision of the pool, a VM
+    the list missed, a VM not vmroll's): nothing was sent to it. Transient: the next pass, with
+    a fresh list, chooses another name. `holder` is that VM, None if it went meanwhile."""
+
+    def __init__(self, message: str, *, name: str, holder: PoolVm | None) -> None:
+        super().__init__(message, code="NameTaken")
+        self.name = name
+        self.holder = holder
+
+
+def name_taken(spec: VmSpec, holder: PoolVm | None) -> NameTaken:
+    whose = "is gone again" if holder is None else _whose(holder)
+    return NameTaken(
+        f"create {spec.name}: a VM of that name exists ({whose}); nothing was sent to it, "
+        "the next pass chooses another name",
+        name=spec.name,
+        holder=holder,
+    )
+
+
+def _whose(holder: PoolVm) -> str:
+    if not holder.pool_uid:
+        return "not a pool's VM"
+    revision = f" at revision {holder.revision}" if holder.revision else ""
+    return f"of pool UID {holder.pool_uid}{revision}"
+
+
 async def begin_create(
     compute: ComputeManagementClient, subscription_id: str, resource_group: str, spec: VmSpec
 ) -> OperationRecord:
+    """Start creating the VM, only if no VM of its name exists (`NameExists` else)."""
     body = VirtualMachine(build_vm_body(spec))
     resource_id = vm_resource_id(subscription_id, resource_group, spec.name)
 
     async def begin() -> Poller:
-        return await compute.virtual_machines.begin_create_or_update(
-            resource_group, spec.name, body
-        )
+        try:
+            return await compute.virtual_machines.begin_create_or_update(
+                resource_group, spec.name, body, match_condition=MatchConditions.IfMissing
+            )
+        except ResourceExistsError as error:
+            if error.status_code != 412:
+                raise
+            raise NameExists(f"create {resource_id}: the VM exists") from error
 
     return await start(LroKind.CREATE, resource_id, begin)
 

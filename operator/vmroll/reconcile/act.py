@@ -11,6 +11,10 @@ so), names Azure never saw are forgotten, tokens are resumed. A create stays rec
 transient error (its answer may be what was lost) and after it succeeds, until a list shows
 the VM: lists lag writes, and a name given up too soon would be created again (listing.py). A
 create vmroll's own write budget refused was never sent, and leaves the record at once.
+Creates are sent with `If-None-Match: *` (azure/vms.py): one whose earlier send made the VM
+(`AlreadyCreated`) stays recorded without a token, followed by listing as any sent create; one
+refused because another VM holds the name (`NameTaken`, a VM the list missed) leaves the record,
+and the name is refused to the allocator until a list shows that VM (`PoolMemory.refused_names`).
 """
 
 from __future__ import annotations
@@ -26,7 +30,7 @@ from vmroll.azure.errors import AzureGatewayError, TransientAzureError, WriteBud
 from vmroll.azure.lro import LroKind, OperationRecord, OperationState
 from vmroll.azure.protocol import ComputeGateway
 from vmroll.azure.vm_body import VmSpec
-from vmroll.azure.vms import PoolVm, vm_resource_id
+from vmroll.azure.vms import AlreadyCreated, NameTaken, PoolVm, vm_resource_id
 from vmroll.plan.rollout_model import ReimageVM
 from vmroll.reconcile.memory import NORMAL, EventSink, PoolMemory, StatusSink
 
@@ -88,7 +92,7 @@ class Actor:
             )  # fmt: skip
         if creates or deletes or reimages:
             await self._record()
-        calls: list[Callable[[], Awaitable[tuple[str, OperationRecord]]]] = [
+        calls: list[Callable[[], Awaitable[tuple[str, OperationRecord | AlreadyCreated]]]] = [
             *(self._begin_create(spec) for spec in creates),
             *(self._begin_delete(vm) for vm in deletes),
             *(self._begin_reimage(vm, action) for vm, action in reimages),
@@ -100,6 +104,8 @@ class Actor:
                 errors.append(outcome)
                 continue
             name, record = outcome
+            if isinstance(record, AlreadyCreated):
+                continue  # recorded, no token: followed by listing (observe.settle_pending)
             self.memory.pending[name] = self.memory.pending[name].model_copy(
                 update={"resume_token": record.token}
             )
@@ -134,10 +140,18 @@ class Actor:
             await self._record()
         return BatchResult(tuple(finished), tuple(errors))
 
-    def _begin_create(self, spec: VmSpec) -> Callable[[], Awaitable[tuple[str, OperationRecord]]]:
-        async def call() -> tuple[str, OperationRecord]:
+    def _begin_create(
+        self, spec: VmSpec
+    ) -> Callable[[], Awaitable[tuple[str, OperationRecord | AlreadyCreated]]]:
+        async def call() -> tuple[str, OperationRecord | AlreadyCreated]:
             try:
                 return spec.name, await self.gateway.create_vm(self.resource_group, spec)
+            except NameTaken as error:
+                # Nothing was sent to that VM; the next pass chooses another name.
+                self.memory.pending.pop(spec.name, None)
+                if error.holder is not None:
+                    self.memory.refused_names.add(spec.name)
+                raise
             except AzureGatewayError as error:
                 # After a transient error the record stays: the answer may be what was lost (a
                 # reset after Azure took the PUT); the next pass reads the VM by name first.

@@ -33,6 +33,7 @@ from vmroll.azure.capture_gateway import CaptureGateway
 from vmroll.azure.captures import BuilderInfo, TargetRegionSpec, VersionInfo, VersionRequest
 from vmroll.azure.errors import AzureGatewayError, TerminalAzureError
 from vmroll.azure.lro import LroKind, OperationRecord, OperationState
+from vmroll.azure.vms import AlreadyCreated
 from vmroll.plan.capture import (
     Observation,
     Phase,
@@ -357,7 +358,11 @@ class CapturePass:
             # The pools' messages name spec.image; the builder's image is elsewhere.
             message = str(error).replace("spec.image.", "spec.source.builder.image.")
             return await self._stall(error.reason, message)
-        self._record(CaptureOperationKind.CREATE, record)
+        if not isinstance(record, AlreadyCreated):
+            # AlreadyCreated: an earlier send made the builder, no operation to follow; the
+            # next pass reads it (a VM of its name that is not the capture's is NameTaken,
+            # transient, and the next read_builder stalls on it, naming what to change).
+            self._record(CaptureOperationKind.CREATE, record)
         self._update(builder_started_at=self._now)
         return None
 

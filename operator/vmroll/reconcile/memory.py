@@ -58,6 +58,9 @@ class PoolMemory:
     read_allowances: dict[str, ReadAllowance] = field(default_factory=dict)
     """Each VM's instance-view reads left, as Azure's per-VM bucket counts them (read_pacing)."""
     reported_foreign: set[str] = field(default_factory=set)
+    refused_names: set[str] = field(default_factory=set)
+    """Names a create was refused for (412: a VM the list missed holds them): the allocator
+    avoids them until a list shows that VM, and the list keeps them taken from then on."""
     retags: dict[str, Retag] = field(default_factory=dict)
     """Restart reimages whose VM's tags are to be written when they end."""
     reported_stall: tuple[str, str] | None = None

@@ -25,7 +25,7 @@ from vmroll.azure.errors import (
 from vmroll.azure.images import ResolvedImage
 from vmroll.azure.protocol import ComputeGateway
 from vmroll.azure.vm_body import VmSpec
-from vmroll.azure.vms import PoolVm
+from vmroll.azure.vms import NameTaken, PoolVm
 from vmroll.plan.access import check_access
 from vmroll.plan.availability import Readiness
 from vmroll.plan.conditions import ConditionType, State, find_condition
@@ -275,6 +275,7 @@ class PoolPass:
         errors = await actor.start(
             requests.creates, requests.deletes, report.now, requests.reimages
         )
+        self._report_name_holders(errors)
         progress = self._progress(report, plan, seen, target_image, images)
         captured_by = images.of(plan.target.revision).image.captured_by
         self._post_rollout_events(
@@ -309,6 +310,7 @@ class PoolPass:
         owned = {name: as_reimaged(vm, inputs) for name, vm in listing.owned.items()}
         look_alikes = tuple(vm.name for vm in listing.look_alikes)
         self._report_look_alikes(list(look_alikes))
+        self.memory.refused_names.difference_update([*owned, *look_alikes])
         for done in settle_pending(self.memory, owned, listing.unlisted):
             if done.succeeded:
                 verb = f"{done.kind.value}d"
@@ -349,7 +351,7 @@ class PoolPass:
         if creates and target.plan is not None:
             await gateway.ensure_terms(target.plan, accept=spec.image.accept_terms)
         owned = seen.owned
-        taken = [*owned, *seen.look_alikes, *self.memory.pending]
+        taken = [*owned, *seen.look_alikes, *self.memory.pending, *self.memory.refused_names]
         names = allocate_vm_names(self.identity.name, self.identity.uid, taken, len(creates))
         specs = [
             vm_spec(
@@ -534,8 +536,18 @@ class PoolPass:
         """Once per look-alike; one that is gone is forgotten (and reported if it comes back)."""
         self.memory.reported_foreign.intersection_update(names)
         for name in names:
-            if name in self.memory.reported_foreign:
-                continue
+            self._report_look_alike(name)
+
+    def _report_name_holders(self, errors: Sequence[AzureGatewayError]) -> None:
+        """A create refused for a name held by a VM not the pool's (which the list missed) shows
+        a look-alike: reported as one listed would be."""
+        for error in errors:
+            holder = error.holder if isinstance(error, NameTaken) else None
+            if holder is not None and holder.pool_uid != self.identity.uid:
+                self._report_look_alike(holder.name)
+
+    def _report_look_alike(self, name: str) -> None:
+        if name not in self.memory.reported_foreign:
             self.memory.reported_foreign.add(name)
             self.events.event(
                 WARNING,

@@ -37,7 +37,7 @@ from vmroll.azure.images import ImageRef, MarketplacePlan, ResolvedImage
 from vmroll.azure.lro import OperationRecord, OperationState
 from vmroll.azure.protocol import ComputeGateway
 from vmroll.azure.vm_body import VmSpec
-from vmroll.azure.vms import PoolListing, PoolVm, VmRuntime, pool_listing
+from vmroll.azure.vms import AlreadyCreated, PoolListing, PoolVm, VmRuntime, pool_listing
 from vmroll.plan.ownership import PoolIdentity
 
 Listed = tuple[PoolVm, ...]
@@ -201,7 +201,9 @@ class SharedReads:
     async def get_vm_runtime(self, vm: PoolVm) -> VmRuntime | None:
         return await self._gateway.get_vm_runtime(vm)
 
-    async def create_vm(self, resource_group: str, spec: VmSpec) -> OperationRecord:
+    async def create_vm(
+        self, resource_group: str, spec: VmSpec
+    ) -> OperationRecord | AlreadyCreated:
         try:
             return await self._gateway.create_vm(resource_group, spec)
         finally:
