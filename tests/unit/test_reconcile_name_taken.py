@@ -84,9 +84,9 @@ async def test_a_name_held_by_a_vm_the_list_misses_is_chosen_once_and_the_vm_lef
     owned = sorted(name for name, one in world.azure.vms.items() if one.pool_uid)
     assert owned == ["web-39j4c-1", "web-39j4c-2", "web-39j4c-3"]
     assert outcomes[0].next is not Next.SETTLED
-    assert any(
-        f"create {FIRST}: a VM of that name exists" in m for m in reconciling_messages(world)
-    )
+    cause = f"create {FIRST}: a VM of that name exists (not a pool's VM)"
+    assert any(cause in message for message in reconciling_messages(world))
+    assert any(e[:2] == ("Warning", "Retrying") and cause in e[2] for e in world.sinks.events)
     assert [e for e in world.sinks.events if e[1] == "ForeignVM"] == [
         ("Warning", "ForeignVM", f"VM {FIRST} looks like one of this pool's but does not carry "
          "its UID tag; vmroll leaves it alone")
