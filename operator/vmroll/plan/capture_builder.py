@@ -4,9 +4,10 @@ has finished configuring itself; pure, no I/O, no clock.
 A capture with `source.builder` first creates a VM from the base image with the template's
 cloud-init and waits for its completion signal; only then does plan/capture.py walk it through
 deallocate, generalize and capture. The builder's name is derived from the capture's UID, so
-that a create sent again after a crash (the PUT is idempotent) finds the same VM and never makes
-a second one. Its tags say whose it is: vmroll deletes or otherwise touches a VM of that name
-only when its capture-UID tag is the capture's. A VM that does not become healthy within the
+that a create sent again after a crash finds the same VM and never makes a second one (creates
+carry `If-None-Match: *`: the 412 is read back as the capture's own VM by its capture-UID tag).
+Its tags say whose it is: vmroll deletes or otherwise touches a VM of that name only when its
+capture-UID tag is the capture's. A VM that does not become healthy within the
 timeout is kept for inspection, and the capture stalls saying what to change.
 """
 
