@@ -213,7 +213,7 @@ def name_taken(spec: VmSpec, holder: PoolVm | None) -> NameTaken:
     whose = "is gone again" if holder is None else _whose(holder)
     return NameTaken(
         f"create {spec.name}: a VM of that name exists ({whose}); nothing was sent to it, "
-        "the next pass chooses another name",
+        "the next pass chooses a name again",
         name=spec.name,
         holder=holder,
     )

@@ -7,8 +7,8 @@ deallocate, generalize and capture. The builder's name is derived from the captu
 that a create sent again after a crash finds the same VM and never makes a second one (creates
 carry `If-None-Match: *`: the 412 is read back as the capture's own VM by its capture-UID tag).
 Its tags say whose it is: vmroll deletes or otherwise touches a VM of that name only when its
-capture-UID tag is the capture's. A VM that does not become healthy within the
-timeout is kept for inspection, and the capture stalls saying what to change.
+capture-UID tag is the capture's. A VM that does not become healthy within the timeout is kept
+for inspection, and the capture stalls saying what to change.
 """
 
 from __future__ import annotations
