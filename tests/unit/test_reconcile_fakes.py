@@ -66,8 +66,9 @@ def resolved_at(image: ImageRef, version: str) -> ResolvedImage:
 
 @dataclass
 class FakeAzure:
-    """One resource group; creates and deletes finish when waited on. A VM runs the version its
-    image reference names (or the reimage asked for); versions in `unhealthy` boot unhealthy."""
+    """One resource group; creates and deletes finish when waited on or by the next list. A VM
+    runs the version its image reference names (or the reimage asked for); versions in
+    `unhealthy` boot unhealthy."""
 
     log: list[str]
     vms: dict[str, PoolVm] = field(default_factory=dict)
@@ -85,6 +86,8 @@ class FakeAzure:
     available: tuple[str, ...] = ()
     captured: dict[str, str] = field(default_factory=dict)
     """Gallery versions an ImageCapture produced: version -> `<namespace>/<name>`."""
+    running: dict[str, LroKind] = field(default_factory=dict)
+    """Creates and deletes sent and not ended: they end when waited on or by the next list."""
 
     async def resolve_image(
         self, location: str, image: ImageRef, *, max_age: float
@@ -117,6 +120,7 @@ class FakeAzure:
         self.log.append("list")
         if self.list_error is not None:
             raise self.list_error
+        self.end_running()
         return tuple(vm for vm in self.vms.values() if vm.name not in self.unlisted)
 
     async def get_pool_vm(self, resource_group: str, name: str) -> PoolVm | None:
@@ -137,6 +141,7 @@ class FakeAzure:
         runs = reference.get("version") or reference["id"].rsplit("/", 1)[-1]
         created = vm(spec.name, tags["vmroll.io_pool-uid"], tags, "Creating")
         self.vms[spec.name] = replace(created, image_version=runs)
+        self.running[spec.name] = LroKind.CREATE
         return OperationRecord(LroKind.CREATE, f"/vms/{spec.name}", f"token-{spec.name}")
 
     async def delete_vm(self, vm: PoolVm, pool_uid: str, *, force: bool = False) -> OperationRecord:
@@ -145,6 +150,7 @@ class FakeAzure:
         if self.delete_error is not None:
             raise self.delete_error
         self.vms[vm.name] = replace(self.vms[vm.name], provisioning_state="Deleting")
+        self.running[vm.name] = LroKind.DELETE
         return OperationRecord(LroKind.DELETE, f"/vms/{vm.name}", f"token-{vm.name}")
 
     async def reimage_vm(
@@ -157,11 +163,20 @@ class FakeAzure:
     async def wait_operation(self, record: OperationRecord, *, max_wait: float) -> OperationState:
         name = record.resource_id.rsplit("/", 1)[-1]
         self.log.append(f"wait {name}")
-        if record.kind is LroKind.DELETE:
+        self._end(name, record.kind)
+        return OperationState.SUCCEEDED
+
+    def end_running(self) -> None:
+        """Every create and delete sent ends: what a list read after them shows."""
+        for name, kind in list(self.running.items()):
+            self._end(name, kind)
+
+    def _end(self, name: str, kind: LroKind) -> None:
+        self.running.pop(name, None)
+        if kind is LroKind.DELETE:
             self.vms.pop(name, None)
         elif name in self.vms:
             self.vms[name] = replace(self.vms[name], provisioning_state="Succeeded")
-        return OperationState.SUCCEEDED
 
     async def release_vm(self, vm: PoolVm, released_at: str) -> None:
         self.released.append(vm.name)

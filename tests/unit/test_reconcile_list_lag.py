@@ -15,7 +15,7 @@ import pytest
 from test_reconcile_fakes import FakeAzure, World
 
 from vmroll.azure.errors import TransientAzureError
-from vmroll.azure.lro import LroKind, OperationRecord, OperationState
+from vmroll.azure.lro import LroKind, OperationRecord
 from vmroll.azure.vm_body import VmSpec
 from vmroll.azure.vms import PoolVm
 from vmroll.reconcile.deletion import Finalized, PoolDeletion
@@ -36,6 +36,7 @@ class LaggingAzure(FakeAzure):
 
     async def list_group_vms(self, resource_group: str) -> tuple[PoolVm, ...]:
         self.log.append("list")
+        self.end_running()
         horizon = self.now - self.lag
         shown = {n: vm for n, vm in self.vms.items() if self.created_at[n] <= horizon}
         for name, (vm, at) in self.departed.items():
@@ -57,11 +58,10 @@ class LaggingAzure(FakeAzure):
             raise TransientAzureError(f"create {spec.name}: ServiceRequestError: reset by peer")
         return record
 
-    async def wait_operation(self, record: OperationRecord, *, max_wait: float) -> OperationState:
-        name = record.resource_id.rsplit("/", 1)[-1]
-        if record.kind is LroKind.DELETE and name in self.vms:
+    def _end(self, name: str, kind: LroKind) -> None:
+        if kind is LroKind.DELETE and name in self.vms:
             self.departed[name] = (self.vms[name], self.now)
-        return await super().wait_operation(record, max_wait=max_wait)
+        super()._end(name, kind)
 
 
 def lagging_world(replicas: int, max_surge: int, max_unavailable: int) -> World:

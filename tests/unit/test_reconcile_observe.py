@@ -31,7 +31,14 @@ def pending(kind: OperationKind, token: str | None) -> PendingOperation:
         pytest.param(OperationKind.CREATE, "t", None, True, False, id="create-gone-since"),
         pytest.param(OperationKind.CREATE, None, "Creating", False, False, id="create-running"),
         pytest.param(OperationKind.CREATE, "t", "Succeeded", True, True, id="create-done"),
-        pytest.param(OperationKind.CREATE, "t", "Failed", True, False, id="create-failed"),
+        pytest.param(OperationKind.CREATE, None, "Failed", True, False, id="create-failed"),
+        # Left to the poll, whose error says why (reconcile/following.py).
+        pytest.param(OperationKind.CREATE, "t", "Failed", False, False, id="create-failed-polled"),
+        pytest.param(OperationKind.DELETE, "t", "Failed", False, False, id="delete-failed-polled"),
+        pytest.param(
+            OperationKind.REIMAGE, "t", "Failed", False, False, id="reimage-failed-polled"
+        ),
+        pytest.param(OperationKind.REIMAGE, "t", "Updating", False, False, id="reimage-running"),
         pytest.param(OperationKind.DELETE, "t", "Deleting", False, False, id="delete-running"),
         pytest.param(OperationKind.DELETE, None, None, True, True, id="delete-done"),
     ],

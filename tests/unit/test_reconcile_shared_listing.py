@@ -129,6 +129,7 @@ async def test_a_pools_own_write_makes_its_next_observation_fresh_and_no_other_p
 
     [own] = (await writer.list_pool_vms(RG, identity(0))).owned
     await writer.delete_vm(own, "uid-0")
+    azure.running.clear()  # the delete runs until waited on, whatever is listed meanwhile
     await other.list_group_vms(RG)
     assert azure.log.count("list") == 1
 
@@ -278,3 +279,29 @@ async def test_pools_that_wrote_while_a_list_was_in_flight_share_the_next_one() 
 
     assert azure.log.count("list") == 2
     assert listings.lists_started == 2
+
+
+async def test_a_groups_lists_for_pools_at_work_are_spaced_by_its_size() -> None:
+    azure, clock = fleet(pools=50, vms_each=10), Clock()
+    slept: list[float] = []
+
+    async def sleep(seconds: float) -> None:
+        slept.append(seconds)
+        clock.now += seconds
+
+    listings = GroupListings(WINDOW, clock, sleep=sleep)
+    writer = listings.for_pool(azure, CONNECTION, "uid-0")
+    await writer.list_group_vms(RG)
+    clock.now += 0.5
+    listings.mark("uid-0")
+
+    await writer.list_group_vms(RG)
+
+    # 500 VMs: 10 pages of 50, at most 5 pages a second (Compute's High-cost get refill).
+    assert slept == [pytest.approx(1.5)]
+    assert azure.log.count("list") == 2
+    clock.now += 3.0
+    listings.mark("uid-0")
+    await writer.list_group_vms(RG)
+    assert len(slept) == 1
+    assert azure.log.count("list") == 3

@@ -4,8 +4,9 @@ Order per batch, so that a process killed at any point leaves nothing untracked:
 1. the VM names and operations are written to `status.pendingOperations` (one status write);
 2. the requests are sent, with bounded concurrency;
 3. their resume tokens are written (one status write);
-4. (`follow`, after the pass has reported) the operations are followed for a bounded time;
-   finished ones leave the record.
+4. (`follow`, after the pass has reported) the operations the group's list does not follow
+   (reconcile/following.py) are polled for a bounded time; finished ones leave the record. The
+   others are settled by the next passes' lists (observe.settle_pending).
 A restarted operator finds the record: named VMs that Azure lists are the pool's (their tags say
 so), names Azure never saw are forgotten, tokens are resumed. A create stays recorded after a
 transient error (its answer may be what was lost) and after it succeeds, until a list shows
@@ -20,7 +21,7 @@ and the name is refused to the allocator until a list shows that VM (`PoolMemory
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TypeVar
@@ -32,6 +33,7 @@ from vmroll.azure.protocol import ComputeGateway
 from vmroll.azure.vm_body import VmSpec
 from vmroll.azure.vms import AlreadyCreated, NameTaken, PoolVm, vm_resource_id
 from vmroll.plan.rollout_model import ReimageVM
+from vmroll.reconcile.following import to_poll
 from vmroll.reconcile.memory import NORMAL, EventSink, PoolMemory, StatusSink
 
 T = TypeVar("T")
@@ -64,6 +66,8 @@ class Actor:
     resource_group: str
     concurrency: int
     operation_wait: float
+    poll_after: float
+    """Seconds after which an operation no list settled is polled (following.py)."""
 
     async def start(
         self,
@@ -113,9 +117,10 @@ class Actor:
             await self._record()
         return tuple(errors)
 
-    async def follow(self) -> BatchResult:
-        """Wait (bounded) on every recorded operation that has a token."""
-        waiting = [op for op in self.memory.pending.values() if op.resume_token is not None]
+    async def follow(self, listed: Mapping[str, PoolVm], now: datetime) -> BatchResult:
+        """Wait (bounded) on the recorded operations the group's list does not follow
+        (following.py); `listed`: the pool's VMs as this pass's list showed them."""
+        waiting = to_poll(self.memory.pending.values(), listed, now, self.poll_after)
         if not waiting:
             return BatchResult((), ())
         results = await self._bounded([self._wait(op) for op in waiting])

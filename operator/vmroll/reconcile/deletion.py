@@ -129,6 +129,7 @@ class PoolDeletion:
             resource_group=pool.spec.resource_group,
             concurrency=p.settings.concurrency,
             operation_wait=p.settings.operation_wait,
+            poll_after=p.settings.poll_after,
         )
         to_delete = [
             vm
@@ -137,7 +138,8 @@ class PoolDeletion:
         ] + unsent_deletes(p.memory, owned)
         message = f"deleting {len(owned)} VMs (deletionPolicy Delete)"
         await report.write(deleting(message))
-        errors = await actor.start([], to_delete, report.now) + (await actor.follow()).errors
+        errors = await actor.start([], to_delete, report.now)
+        errors += (await actor.follow(owned, report.now)).errors
         terminal = next((e for e in errors if isinstance(e, TerminalAzureError)), None)
         if terminal is not None:
             return await self._stall(report, terminal.reason, terminal.message)

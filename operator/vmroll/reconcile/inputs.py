@@ -64,6 +64,9 @@ class TemplateInputs:
 class PassSettings:
     concurrency: int = 10
     operation_wait: float = 30.0
+    poll_after: float = 300.0
+    """An operation the group's list has not settled this long after it started is polled
+    (reconcile/following.py)."""
     runtime_refresh: float = 600.0
     backoff: BackoffPolicy = field(default_factory=BackoffPolicy)
     draw: Callable[[], float] = random.random

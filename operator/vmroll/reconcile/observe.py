@@ -8,6 +8,8 @@ consistency), so "not listed" alone never forgets a create: listing.py reads suc
 first, and a create stays recorded until a list shows it finished or a GET says it does not
 exist. Health comes from the instance view, read only for VMs whose health is still unknown or
 stale.
+Operations are settled here, by the list, where it can prove them ended (following.py); the
+others are polled after the pass.
 """
 
 from __future__ import annotations
@@ -74,6 +76,10 @@ def settle_pending(
         elif name in unlisted and op.kind is OperationKind.CREATE:
             # It exists, the list does not show it yet: forgetting it now would let the next
             # pass, listing the same, create it again under another name.
+            done = succeeded = False
+        elif vm.provisioning_state == "Failed" and op.resume_token is not None:
+            # The operation's own status says why it failed: the pass polls it (following.py),
+            # and its error reaches the condition and the event.
             done = succeeded = False
         else:
             done = vm.provisioning_state in TERMINAL_STATES

@@ -282,7 +282,7 @@ class PoolPass:
             before, plan, progress.next_window, report.now, audit, captured_by
         )
         stalled_now = await self._write_progress(report, progress, audit)
-        followed = await actor.follow() if not _terminal(errors) else None
+        followed = await actor.follow(seen.owned, report.now) if not _terminal(errors) else None
         if followed is not None:
             errors += followed.errors
         finished = followed is not None and bool(followed.finished)
@@ -383,6 +383,7 @@ class PoolPass:
             resource_group=self.pool.spec.resource_group,
             concurrency=self.settings.concurrency,
             operation_wait=self.settings.operation_wait,
+            poll_after=self.settings.poll_after,
         )
 
     def _post_rollout_events(

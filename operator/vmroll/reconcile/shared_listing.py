@@ -17,7 +17,10 @@ does a pool whose VMs the list shows changing (creating, deleting, updating): a 
 shares, a pool at work lists at each pass, as before. Pools at work still share: a group has one
 list in flight at a time, and a pool whose mark is newer than it waits for it to end and shares
 the next one with every pool that asked meanwhile (200 pools of 10 VMs being created listed a
-group of ~1,000 VMs about once a second, ten pages each, before).
+group of ~1,000 VMs about once a second, ten pages each, before). Pools follow their creates
+and deletes through these lists rather than polling each operation (following.py), so a group's
+lists are also spaced by its size: no sooner than one page of 50 VMs per 0.2 s of the last list
+(Compute's High-cost get refill), e.g. 2 s apart for 500 VMs, 8 s for 2,000.
 
 Health stays with the instance view, read per VM only while unknown or stale (observe.py): the
 resource group's list takes `$expand=instanceView` only with a scale set `$filter`, and
@@ -29,7 +32,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable, Hashable
+from collections.abc import Awaitable, Callable, Hashable
 from dataclasses import dataclass, field
 
 from vmroll.azure.image_versions import ImageVersionInfo
@@ -41,6 +44,9 @@ from vmroll.azure.vms import AlreadyCreated, PoolListing, PoolVm, VmRuntime, poo
 from vmroll.plan.ownership import PoolIdentity
 
 Listed = tuple[PoolVm, ...]
+LISTED_PER_SECOND = 250.0
+"""VMs listed a second, at most, per group while pools wait on lists: 5 pages of 50 VMs, Compute's
+High-cost get refill (300 a minute per subscription and region)."""
 SETTLED_STATES = frozenset({"Succeeded", "Failed"})
 
 
@@ -73,6 +79,9 @@ class GroupListings:
 
     max_age: float
     clock: Callable[[], float] = time.monotonic
+    listed_per_second: float = LISTED_PER_SECOND
+    """A group's next list starts no sooner than its last one's VMs / this after that one."""
+    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
     lists_started: int = 0
     _groups: dict[tuple[Hashable, str], _Group] = field(default_factory=dict)
     _marks: dict[str, _Mark] = field(default_factory=dict)
@@ -89,6 +98,7 @@ class GroupListings:
     async def listing(
         self, gateway: ComputeGateway, scope: Hashable, resource_group: str, pool_uid: str
     ) -> Listed:
+        paced = False
         while True:
             now = self.clock()
             self._sweep(now)
@@ -108,6 +118,13 @@ class GroupListings:
                 return latest.task.result()
             flight = group.in_flight
             if flight is None:
+                gap = 0.0 if paced else self._gap(latest, now)
+                if gap > 0:
+                    # Pools at work follow their operations through these lists: one list of a
+                    # large group per pass of theirs would spend Compute's High-cost get budget.
+                    paced = True
+                    await self.sleep(gap)
+                    continue
                 flight = self._start(group, gateway, resource_group, now)
             if serves(flight):
                 return await asyncio.shield(flight.task)
@@ -118,6 +135,13 @@ class GroupListings:
 
     def __len__(self) -> int:
         return len(self._groups) + len(self._marks)
+
+    def _gap(self, latest: _List | None, now: float) -> float:
+        """Seconds until the group's next list may start."""
+        if latest is None:
+            return 0.0
+        pause = len(latest.task.result()) / self.listed_per_second
+        return max(0.0, latest.started_at + pause - now)
 
     def _start(
         self, group: _Group, gateway: ComputeGateway, resource_group: str, now: float

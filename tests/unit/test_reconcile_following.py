@@ -1,0 +1,139 @@
+"""Recorded operations followed by the group's list: what a list proves done, what is polled
+(a VM listed Failed, a reimage, an operation the list has not settled in time), and that a
+create Azure failed still reaches the condition and the event with Azure's code and message."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from test_reconcile_fakes import FakeAzure, World, vm
+
+from vmroll.api.pool_status import OperationKind, PendingOperation
+from vmroll.azure.errors import TerminalAzureError
+from vmroll.azure.lro import LroKind, OperationRecord, OperationState
+from vmroll.reconcile.following import to_poll
+from vmroll.reconcile.inputs import Next
+from vmroll.reconcile.memory import PoolMemory
+from vmroll.reconcile.observe import settle_pending
+
+T0 = datetime(2026, 11, 29, 8, 0, tzinfo=UTC)
+POLL_AFTER = 300.0
+
+
+def op(kind: OperationKind, token: str | None = "t", age: float = 1.0) -> PendingOperation:
+    return PendingOperation(
+        vm_name="web-1", kind=kind, resume_token=token, started_at=T0 - timedelta(seconds=age)
+    )
+
+
+@pytest.mark.parametrize(
+    ("operation", "listed_state", "polled"),
+    [
+        pytest.param(op(OperationKind.CREATE), None, False, id="create-not-listed-yet"),
+        pytest.param(op(OperationKind.CREATE), "Creating", False, id="create-running"),
+        pytest.param(op(OperationKind.CREATE), "Failed", True, id="create-failed"),
+        pytest.param(op(OperationKind.DELETE), "Deleting", False, id="delete-running"),
+        pytest.param(op(OperationKind.DELETE), "Failed", True, id="delete-failed"),
+        pytest.param(op(OperationKind.REIMAGE), "Updating", True, id="reimage"),
+        pytest.param(op(OperationKind.REIMAGE, None), "Updating", False, id="reimage-unsent"),
+        pytest.param(op(OperationKind.CREATE, None), None, False, id="create-unanswered"),
+        pytest.param(
+            op(OperationKind.CREATE, age=POLL_AFTER), "Creating", True, id="create-unsettled-late"
+        ),
+        pytest.param(
+            op(OperationKind.DELETE, age=POLL_AFTER), "Deleting", True, id="delete-unsettled-late"
+        ),
+        pytest.param(op(OperationKind.CREATE, age=POLL_AFTER - 1), None, False, id="create-early"),
+    ],
+)
+def test_which_recorded_operations_are_polled(
+    operation: PendingOperation, listed_state: str | None, polled: bool
+) -> None:
+    listed = {} if listed_state is None else {"web-1": vm("web-1", "uid", {}, listed_state)}
+
+    assert to_poll([operation], listed, T0, POLL_AFTER) == ([operation] if polled else [])
+
+
+@pytest.mark.parametrize(
+    ("kind", "listed_state", "settled"),
+    [
+        pytest.param(OperationKind.CREATE, "Succeeded", True, id="create-listed-succeeded"),
+        pytest.param(OperationKind.CREATE, "Creating", False, id="create-listed-creating"),
+        pytest.param(OperationKind.DELETE, None, True, id="delete-not-listed"),
+        pytest.param(OperationKind.DELETE, "Deleting", False, id="delete-listed-deleting"),
+        pytest.param(OperationKind.CREATE, "Failed", False, id="create-failed-left-to-the-poll"),
+    ],
+)
+def test_a_list_settles_what_it_proves_and_nothing_else_is_polled(
+    kind: OperationKind, listed_state: str | None, settled: bool
+) -> None:
+    memory = PoolMemory(pending={"web-1": op(kind)})
+    listed = {} if listed_state is None else {"web-1": vm("web-1", "uid", {}, listed_state)}
+
+    done = settle_pending(memory, listed)
+
+    assert [(d.name, d.succeeded) for d in done] == ([("web-1", True)] if settled else [])
+    left = to_poll(memory.pending.values(), listed, T0, POLL_AFTER)
+    assert [o.vm_name for o in left] == ([] if settled or listed_state != "Failed" else ["web-1"])
+
+
+@dataclass
+class FailingCreates(FakeAzure):
+    """Creates fail in Azure: the list shows the VM Failed, the operation says why."""
+
+    async def wait_operation(self, record: OperationRecord, *, max_wait: float) -> OperationState:
+        self.log.append(f"wait {record.resource_id.rsplit('/', 1)[-1]}")
+        raise TerminalAzureError("OSProvisioningTimedOut", "OS provisioning did not finish")
+
+    def _end(self, name: str, kind: LroKind) -> None:
+        self.running.pop(name, None)
+        if kind is LroKind.CREATE:
+            self.vms[name] = replace(self.vms[name], provisioning_state="Failed")
+        else:
+            super()._end(name, kind)
+
+
+async def test_creates_are_not_polled_and_a_failed_one_reports_azures_reason() -> None:
+    world = World()
+    world.azure = FailingCreates(world.log)
+
+    first = await world.pass_().run()
+    assert first.next is Next.PROGRESSING
+    assert not any(entry.startswith("wait") for entry in world.log)
+
+    world.tick()
+    second = await world.pass_().run()
+
+    waits = [entry for entry in world.log if entry.startswith("wait")]
+    assert len(waits) == 3 == len(set(waits))
+    assert second.next is Next.STALLED
+    status = world.memory.status
+    assert status is not None
+    stalled = next(c for c in status.conditions if c.type == "Stalled")
+    assert (stalled.reason, stalled.message) == (
+        "OSProvisioningTimedOut",
+        "OS provisioning did not finish",
+    )
+    assert ("Warning", "OSProvisioningTimedOut", "OS provisioning did not finish") in (
+        world.sinks.events
+    )
+
+
+async def test_creates_and_deletes_cost_no_status_read_when_the_list_settles_them() -> None:
+    world = World()
+    for _ in range(3):
+        await world.pass_().run()
+        world.tick()
+    world.pool["spec"]["replicas"] = 1
+    world.pool["metadata"]["generation"] = 2
+    for _ in range(2):
+        await world.pass_().run()
+        world.tick()
+
+    assert len(world.azure.vms) == 1
+    assert world.memory.pending == {}
+    assert not any(entry.startswith("wait") for entry in world.log)
+    reasons = [e[1] for e in world.sinks.events]
+    assert (reasons.count("Created"), reasons.count("Deleted")) == (3, 2)
