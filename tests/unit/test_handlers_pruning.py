@@ -223,15 +223,22 @@ async def test_a_deleted_pool_is_forgotten() -> None:
 async def test_prune_runs_at_most_once_per_interval() -> None:
     clock = Clock()
     state = operator_state(FakeKube(), clock)
-    nothing = Live.of({}, {})
+    asked: list[Live] = []
+
+    def nothing() -> Live:
+        asked.append(Live.of({}, {}))
+        return asked[-1]
+
     await prune_if_due(state, nothing)
     remember_pool(state, "uid-a", "a")
 
     await prune_if_due(state, nothing)
     assert "uid-a" in state.memories
+    assert len(asked) == 1, "what exists is read only when a prune is due"
     clock.now += PRUNE_INTERVAL_SECONDS
     await prune_if_due(state, nothing)
     assert state.memories == {}
+    assert len(asked) == 2
 
 
 def _scrape(state: OperatorState) -> str:
