@@ -77,10 +77,18 @@ class VmRuntime:
     """Why provisioning failed (`ProvisioningState/failed/<code>`), e.g. InternalExecutionError."""
 
 
-def to_pool_vm(vm: Mapping[str, Any], resource_group: str) -> PoolVm:
+def to_pool_vm(
+    vm: Mapping[str, Any], resource_group: str, strings: dict[str, str] | None = None
+) -> PoolVm:
     """A VM as ARM sends it (the JSON of a list page, or the SDK's model of it, which maps the
-    same names): only what vmroll reads of a listed VM is kept."""
-    tags = dict(vm.get("tags") or {})
+    same names): only what vmroll reads of a listed VM is kept. `strings`, shared by the VMs of
+    one list: their tag names and values are kept once (a pool's UID, name, namespace and
+    revision are the same on each of its VMs), half of what 10,000 listed VMs hold."""
+    shared = strings if strings is not None else {}
+    tags = {
+        shared.setdefault(name, name): shared.setdefault(value, value)
+        for name, value in (vm.get("tags") or {}).items()
+    }
     props = vm.get("properties") or {}
     reference = (props.get("storageProfile") or {}).get("imageReference") or {}
     zones = vm.get("zones")
@@ -157,6 +165,7 @@ async def list_group_vms(
     most of an idle operator's CPU: ~1 ms a VM, a 10,000-VM group's list ~10 s of CPU a window.
     """
     listed: list[PoolVm] = []
+    strings: dict[str, str] = {}
     request = build_virtual_machines_list_request(
         resource_group_name=resource_group, subscription_id=subscription_id
     )
@@ -167,7 +176,7 @@ async def list_group_vms(
                 map_error(response.status_code, response, _LIST_ERRORS)
                 raise HttpResponseError(response=response, error_format=ARMErrorFormat)
             page = response.json()
-            listed.extend(to_pool_vm(vm, resource_group) for vm in page.get("value") or ())
+            listed.extend(to_pool_vm(vm, resource_group, strings) for vm in page.get("value") or ())
             next_link = page.get("nextLink")
             if not next_link:
                 return tuple(listed)
