@@ -50,6 +50,7 @@ def forget_pool(state: OperatorState, uid: str, namespace: str, name: str) -> No
 
 async def forget_account(state: OperatorState, name: str) -> None:
     state.connections.pop(name, None)
+    state.parsed_accounts.pop(name, None)
     await _drop_unused_connections(state)
 
 
@@ -72,6 +73,8 @@ async def prune(state: OperatorState, live: Live) -> None:
     state.metrics.keep_pools(live.pool_names)
     for name in [name for name in state.connections if name not in live.account_names]:
         del state.connections[name]
+    for name in [name for name in state.parsed_accounts if name not in live.account_names]:
+        del state.parsed_accounts[name]
     await _drop_unused_connections(state)
 
 
