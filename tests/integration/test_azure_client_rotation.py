@@ -26,13 +26,19 @@ async def test_a_pass_holding_the_old_clients_completes_its_calls_after_a_rotati
     cache = ClientCache(ClientOptions(polling_interval=POLLING_INTERVAL))
     try:
         async with cache.borrow(old) as clients:
-            before = await vms.list_pool_vms(clients.compute, creds.resource_group, WEB)
+            before = await vms.list_pool_vms(
+                clients.compute, creds.subscription_id, creds.resource_group, WEB
+            )
             await cache.discard(old)  # what a rotation of the account's secret does
-            after = await vms.list_pool_vms(clients.compute, creds.resource_group, WEB)
+            after = await vms.list_pool_vms(
+                clients.compute, creds.subscription_id, creds.resource_group, WEB
+            )
         assert before == after
         async with cache.borrow(rotated) as clients:
             assert clients.connection == rotated
-            await vms.list_pool_vms(clients.compute, creds.resource_group, WEB)
+            await vms.list_pool_vms(
+                clients.compute, creds.subscription_id, creds.resource_group, WEB
+            )
         assert len(cache) == 1
     finally:
         await cache.close()

@@ -122,6 +122,13 @@ async def test_list_follows_pages(emulator: Emulator, gateway: ComputeGateway) -
     assert emulator.request_counts()["operations"]["VirtualMachines_List"]["total"] == 3
 
 
+async def test_a_list_refused_says_arms_code(emulator: Emulator, gateway: ComputeGateway) -> None:
+    """The pages are read as JSON through the SDK's pipeline: ARM's refusals still arrive as
+    the SDK would raise them, with ARM's code in the message."""
+    with pytest.raises(TerminalAzureError, match="ResourceGroupNotFound"):
+        await gateway.list_group_vms("rg-that-does-not-exist")
+
+
 async def test_a_vm_of_a_former_pool_of_the_same_name_is_a_look_alike(
     emulator: Emulator, gateway: ComputeGateway
 ) -> None:

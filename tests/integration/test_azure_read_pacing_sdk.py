@@ -35,10 +35,14 @@ async def test_a_burst_of_reads_beyond_arms_bucket_is_paced_not_throttled(
     cache = ClientCache(ClientOptions(polling_interval=POLLING_INTERVAL))
     try:
         async with cache.borrow(connection_of(creds)) as clients:
-            await vms.list_pool_vms(clients.compute, creds.resource_group, WEB)
+            await vms.list_pool_vms(
+                clients.compute, creds.subscription_id, creds.resource_group, WEB
+            )
             await asyncio.gather(
                 *(
-                    vms.list_pool_vms(clients.compute, creds.resource_group, WEB)
+                    vms.list_pool_vms(
+                        clients.compute, creds.subscription_id, creds.resource_group, WEB
+                    )
                     for _ in range(LISTS)
                 )
             )

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 from azure.mgmt.compute.models import VirtualMachine, VirtualMachineInstanceView
 
 from vmroll.azure.vms import to_pool_vm, to_runtime, vm_resource_id
@@ -87,3 +89,12 @@ def test_a_failed_provisionings_code_is_read_from_the_instance_view() -> None:
 def test_a_provisioned_vm_has_no_failure_code() -> None:
     view = VirtualMachineInstanceView({"statuses": [{"code": "ProvisioningState/succeeded"}]})
     assert to_runtime(view).failure_code is None
+
+
+def test_vms_of_one_list_keep_each_tag_string_once() -> None:
+    listed = listed_vm({"exactVersion": "1.0.2"}).as_dict()
+    page = json.dumps([{**listed, "name": f"web-{i}"} for i in (1, 2)])
+    strings: dict[str, str] = {}
+    first, second = (to_pool_vm(vm, "rg", strings) for vm in json.loads(page))
+    assert first.tags == second.tags
+    assert first.tags[POOL_UID_TAG] is second.tags[POOL_UID_TAG]

@@ -16,6 +16,7 @@ from vmroll.azure.images import AzureImageKind, MarketplacePlan, MarketplaceRef,
 from vmroll.azure.settings import AccountConnection
 from vmroll.handlers.connections import connection_for
 from vmroll.handlers.kube import KubeApi
+from vmroll.handlers.pool_inputs import account_from_index
 from vmroll.handlers.pruning import (
     PRUNE_INTERVAL_SECONDS,
     Live,
@@ -223,15 +224,22 @@ async def test_a_deleted_pool_is_forgotten() -> None:
 async def test_prune_runs_at_most_once_per_interval() -> None:
     clock = Clock()
     state = operator_state(FakeKube(), clock)
-    nothing = Live.of({}, {})
+    asked: list[Live] = []
+
+    def nothing() -> Live:
+        asked.append(Live.of({}, {}))
+        return asked[-1]
+
     await prune_if_due(state, nothing)
     remember_pool(state, "uid-a", "a")
 
     await prune_if_due(state, nothing)
     assert "uid-a" in state.memories
+    assert len(asked) == 1, "what exists is read only when a prune is due"
     clock.now += PRUNE_INTERVAL_SECONDS
     await prune_if_due(state, nothing)
     assert state.memories == {}
+    assert len(asked) == 2
 
 
 def _scrape(state: OperatorState) -> str:
@@ -241,3 +249,35 @@ def _scrape(state: OperatorState) -> str:
 def _kept(state: OperatorState) -> dict[str, int]:
     """What `vmroll_tracked_entries` reports, but the asyncio tasks (the test's own)."""
     return {kind: count for kind, count in state.tracked().items() if kind != "asyncio_tasks"}
+
+
+async def test_an_account_is_validated_once_per_version_and_forgotten_when_gone(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    state = operator_state(FakeKube(), Clock())
+    stored = account("shared", 1).model_dump(by_alias=True, mode="json")
+    stored["metadata"]["resourceVersion"] = "7"
+    index = {"shared": [stored]}
+    validated: list[str] = []
+    real = AzureAccount.model_validate
+
+    def counting(data: object, **kwargs: object) -> AzureAccount:
+        validated.append("shared")
+        return real(data)
+
+    monkeypatch.setattr(AzureAccount, "model_validate", counting)
+
+    first = [account_from_index(state, index, "shared") for _ in range(50)]
+    assert len(validated) == 1
+    assert first[0] is not None
+    assert all(found is first[0] for found in first)
+
+    changed = {**stored, "metadata": {**stored["metadata"], "resourceVersion": "8"}}
+    changed["spec"] = {**stored["spec"], "allowedResourceGroups": ["rg-web"]}
+    found = account_from_index(state, {"shared": [changed]}, "shared")
+    assert len(validated) == 2
+    assert found is not None
+    assert found.spec.allowed_resource_groups == ["rg-web"]
+
+    await prune(state, Live.of({}, {}))
+    assert state.parsed_accounts == {}

@@ -6,15 +6,22 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from vmroll.api.template import FORBIDDEN_TAG_CHARACTERS
+from vmroll.plan import ownership
 from vmroll.plan.naming import vm_name
 from vmroll.plan.ownership import (
     CAPTURE_NAMESPACE_TAG,
     CAPTURE_TAG,
     CAPTURE_UID_TAG,
     OWNERSHIP_TAGS,
+    POOL_NAMESPACE_TAG,
+    POOL_TAG,
+    POOL_UID_TAG,
     Ownership,
+    OwnershipIndex,
     PoolIdentity,
     captured_by,
     classify,
@@ -97,6 +104,74 @@ def test_partition_keeps_listing_order() -> None:
     assert [vm.name for vm in split.owned] == ["a", "c"]
     assert [vm.name for vm in split.look_alikes] == [vm_name("web", "uid-1", 0)]
     assert [vm.name for vm in split.unrelated] == ["b"]
+
+
+POOLS = [
+    PoolIdentity(namespace=namespace, name=name, uid=f"uid-{n}")
+    for n, (namespace, name) in enumerate(
+        [("team-a", "web"), ("team-a", "web"), ("team-b", "web"), ("team-a", "db"), ("a", "Web")]
+    )
+]
+"""Pools a listing could hold: two of one name and namespace (one deleted and created again),
+one of that name elsewhere, one other, and one whose name only differs in case."""
+
+
+@st.composite
+def listed_vms(draw: st.DrawFn) -> Vm:
+    """A VM as any pool, look-alike or stranger may have left it in a shared group."""
+    pool = draw(st.sampled_from(POOLS))
+    index = draw(st.integers(min_value=0, max_value=12))
+    name = draw(
+        st.one_of(
+            st.just(vm_name(pool.name, pool.uid, index)),
+            st.just(vm_name(pool.name, pool.uid, index).upper()),
+            st.just(f"{vm_name(pool.name, pool.uid, index)}-x"),
+            st.just(f"{pool.name}-{index}"),
+            st.none(),
+        )
+    )
+    tags = draw(
+        st.one_of(
+            st.just(ownership_tags(pool, "r", None)),
+            st.just({POOL_UID_TAG: pool.uid}),
+            st.just({POOL_TAG: pool.name, POOL_NAMESPACE_TAG: pool.namespace}),
+            st.just({"team": pool.name}),
+            st.none(),
+        )
+    )
+    return Vm(name, tags)
+
+
+@given(st.lists(listed_vms(), max_size=30))
+def test_an_index_gives_each_pool_what_partition_gives_it(listing: list[Vm]) -> None:
+    index = OwnershipIndex(listing)
+    for pool in POOLS:
+        split = partition(listing, pool)
+        share = index.share(pool)
+        assert share.owned == split.owned
+        assert share.look_alikes == split.look_alikes
+
+
+def test_an_index_reads_only_a_pools_own_vms_and_look_alikes(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    classified: list[str | None] = []
+    real = ownership.classify
+
+    def counting(name: str | None, tags: Mapping[str, str] | None, pool: PoolIdentity) -> Ownership:
+        classified.append(name)
+        return real(name, tags, pool)
+
+    monkeypatch.setattr(ownership, "classify", counting)
+    look_alike = vm_name("web", "uid-1", 7)
+    strangers = [Vm(f"other-{n}", {"team": "x", POOL_UID_TAG: f"u{n}"}) for n in range(500)]
+    index = OwnershipIndex([*strangers, Vm("a", OURS), Vm(look_alike, None), Vm("c", OURS)])
+
+    share = index.share(POOL)
+
+    assert [vm.name for vm in share.owned] == ["a", "c"]
+    assert [vm.name for vm in share.look_alikes] == [look_alike]
+    assert sorted(classified) == sorted(["a", "c", look_alike])
 
 
 @pytest.mark.parametrize(

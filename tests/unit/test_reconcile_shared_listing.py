@@ -7,6 +7,7 @@ The fake Azure counts lists in the shared log; the window's clock is the test's.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from datetime import timedelta
 
@@ -17,7 +18,9 @@ from test_reconcile_list_lag import LAG, LaggingAzure, lagging_world
 from vmroll.azure.errors import TransientAzureError
 from vmroll.azure.lro import LroKind, OperationRecord
 from vmroll.azure.vms import PoolVm
-from vmroll.plan.ownership import POOL_UID_TAG, PoolIdentity
+from vmroll.plan.naming import vm_name
+from vmroll.plan.ownership import POOL_UID_TAG, OwnershipIndex, PoolIdentity, ownership_tags
+from vmroll.reconcile import shared_listing
 from vmroll.reconcile.inputs import AccountView, Next
 from vmroll.reconcile.listing import observe_pool
 from vmroll.reconcile.memory import PoolMemory
@@ -38,6 +41,12 @@ class Clock:
 
 def identity(n: int) -> PoolIdentity:
     return PoolIdentity(namespace="team", name=f"pool{n}", uid=f"uid-{n}")
+
+
+def pool_tags(pool: PoolIdentity) -> dict[str, str]:
+    tags = ownership_tags(pool, "r", None)
+    del tags[POOL_UID_TAG]
+    return tags
 
 
 def fleet(pools: int, vms_each: int) -> FakeAzure:
@@ -79,6 +88,39 @@ async def test_pools_in_one_group_cost_one_list_per_window() -> None:
     for n in range(20):
         await listings.for_pool(azure, CONNECTION, f"uid-{n}").list_pool_vms(RG, identity(n))
     assert azure.log.count("list") == 2
+
+
+async def test_a_list_is_split_by_pool_once_and_each_pool_gets_its_vms_and_look_alikes(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    azure, clock = fleet(pools=20, vms_each=3), Clock()
+    # What a pool of the same name left behind (deleted with deletionPolicy Retain): pool3's
+    # tags under another UID, and a VM named as pool3's VMs are, without tags.
+    retained = vm("pool3-old", "uid-old", {POOL_UID_TAG: "uid-old", **pool_tags(identity(3))})
+    named = vm(vm_name("pool3", "uid-3", 9), "", {})
+    azure.vms.update({retained.name: retained, named.name: named})
+    indexed: list[int] = []
+
+    class CountingIndex(OwnershipIndex[PoolVm]):
+        def __init__(self, vms: Iterable[PoolVm]) -> None:
+            listed = tuple(vms)
+            indexed.append(len(listed))
+            super().__init__(listed)
+
+    monkeypatch.setattr(shared_listing, "OwnershipIndex", CountingIndex)
+    listings = GroupListings(WINDOW, clock)
+
+    for _window in range(2):
+        for n in range(20):
+            gateway = listings.for_pool(azure, CONNECTION, f"uid-{n}")
+            seen = await gateway.list_pool_vms(RG, identity(n))
+            assert [v.name for v in seen.owned] == [f"pool{n}-{i}" for i in range(3)]
+            expected = ["pool3-old", named.name] if n == 3 else []
+            assert [v.name for v in seen.look_alikes] == expected
+        clock.now += WINDOW
+
+    assert azure.log.count("list") == 2
+    assert indexed == [62, 62]
 
 
 async def test_pools_asking_at_once_share_the_list_in_flight() -> None:

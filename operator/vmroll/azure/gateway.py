@@ -117,10 +117,12 @@ class AzureGateway:
         self._accepted_plans.add(key)
 
     async def list_pool_vms(self, resource_group: str, pool: PoolIdentity) -> PoolListing:
-        return await vms.list_pool_vms(self._clients.compute, resource_group, pool)
+        return await vms.list_pool_vms(
+            self._clients.compute, self._subscription, resource_group, pool
+        )
 
     async def list_group_vms(self, resource_group: str) -> tuple[PoolVm, ...]:
-        return await vms.list_group_vms(self._clients.compute, resource_group)
+        return await vms.list_group_vms(self._clients.compute, self._subscription, resource_group)
 
     async def get_pool_vm(self, resource_group: str, name: str) -> PoolVm | None:
         return await vms.get_pool_vm(self._clients.compute, resource_group, name)

@@ -141,7 +141,7 @@ async def pool_loop(
                 return
             wake = _wake_key(body, accounts_by_name, policies)
             delay = await _one_pass(state, body, accounts_by_name, logger, policies)
-            await prune_if_due(state, Live.of(kwargs[POOL_INDEX], accounts_by_name))
+            await prune_if_due(state, lambda: Live.of(kwargs[POOL_INDEX], accounts_by_name))
             await _pause(stopped, body, (accounts_by_name, policies), wake, delay, state)
     finally:
         state.wakeups.ended(body.metadata.uid or "")

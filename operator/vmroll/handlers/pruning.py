@@ -10,7 +10,7 @@ running pass holds (its lock, its borrowed clients) is never pulled from under i
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -50,15 +50,18 @@ def forget_pool(state: OperatorState, uid: str, namespace: str, name: str) -> No
 
 async def forget_account(state: OperatorState, name: str) -> None:
     state.connections.pop(name, None)
+    state.parsed_accounts.pop(name, None)
     await _drop_unused_connections(state)
 
 
-async def prune_if_due(state: OperatorState, live: Live) -> None:
+async def prune_if_due(state: OperatorState, live: Callable[[], Live]) -> None:
+    """`live` is read only when a prune is due: made from kopf's indexes it costs every pool, and
+    every pool's pass asks (1,000 pools: a million entries a window, for one prune)."""
     now = state.monotonic()
     if now - state.pruned_at < PRUNE_INTERVAL_SECONDS:
         return
     state.pruned_at = now
-    await prune(state, live)
+    await prune(state, live())
 
 
 async def prune(state: OperatorState, live: Live) -> None:
@@ -70,6 +73,8 @@ async def prune(state: OperatorState, live: Live) -> None:
     state.metrics.keep_pools(live.pool_names)
     for name in [name for name in state.connections if name not in live.account_names]:
         del state.connections[name]
+    for name in [name for name in state.parsed_accounts if name not in live.account_names]:
+        del state.parsed_accounts[name]
     await _drop_unused_connections(state)
 
 

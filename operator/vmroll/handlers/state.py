@@ -19,7 +19,9 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Any
 
+from vmroll.api.account import AzureAccount
 from vmroll.azure.clients import ClientOptions
 from vmroll.azure.gateway import AzureGateways
 from vmroll.azure.settings import AccountConnection
@@ -60,6 +62,10 @@ class OperatorState:
     memories: dict[str, PoolMemory] = field(default_factory=dict)
     locks: dict[str, asyncio.Lock] = field(default_factory=dict)
     connections: dict[str, Connection] = field(default_factory=dict)
+    parsed_accounts: dict[str, tuple[tuple[Any, Any], AzureAccount | None]] = field(
+        default_factory=dict
+    )
+    """Each account as last validated from the index, by name, with its (uid, resourceVersion)."""
     wakeups: Wakeups = field(default_factory=Wakeups)
     """Each paused pool's event, set by the watch (handlers/wakeups.py)."""
     pruned_at: float = float("-inf")

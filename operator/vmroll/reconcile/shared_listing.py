@@ -40,8 +40,8 @@ from vmroll.azure.images import ImageRef, MarketplacePlan, ResolvedImage
 from vmroll.azure.lro import OperationRecord, OperationState
 from vmroll.azure.protocol import ComputeGateway
 from vmroll.azure.vm_body import VmSpec
-from vmroll.azure.vms import AlreadyCreated, PoolListing, PoolVm, VmRuntime, pool_listing
-from vmroll.plan.ownership import PoolIdentity
+from vmroll.azure.vms import AlreadyCreated, PoolListing, PoolVm, VmRuntime
+from vmroll.plan.ownership import OwnershipIndex, PoolIdentity
 
 Listed = tuple[PoolVm, ...]
 LISTED_PER_SECOND = 250.0
@@ -50,12 +50,21 @@ High-cost get refill (300 a minute per subscription and region)."""
 SETTLED_STATES = frozenset({"Succeeded", "Failed"})
 
 
+@dataclass(frozen=True)
+class GroupList:
+    """A group's list and its index by pool, made once when the list ends: each pool sharing
+    the list then costs its own VMs, not the group's (plan/ownership.OwnershipIndex)."""
+
+    vms: Listed
+    index: OwnershipIndex[PoolVm]
+
+
 @dataclass
 class _List:
     number: int
     """Lists are numbered in the order they start, across all groups."""
     started_at: float
-    task: asyncio.Task[Listed]
+    task: asyncio.Task[GroupList]
 
 
 @dataclass
@@ -97,7 +106,7 @@ class GroupListings:
 
     async def listing(
         self, gateway: ComputeGateway, scope: Hashable, resource_group: str, pool_uid: str
-    ) -> Listed:
+    ) -> GroupList:
         paced = False
         while True:
             now = self.clock()
@@ -140,14 +149,14 @@ class GroupListings:
         """Seconds until the group's next list may start."""
         if latest is None:
             return 0.0
-        pause = len(latest.task.result()) / self.listed_per_second
+        pause = len(latest.task.result().vms) / self.listed_per_second
         return max(0.0, latest.started_at + pause - now)
 
     def _start(
         self, group: _Group, gateway: ComputeGateway, resource_group: str, now: float
     ) -> _List:
         self.lists_started += 1
-        task = asyncio.ensure_future(gateway.list_group_vms(resource_group))
+        task = asyncio.ensure_future(_indexed_list(gateway, resource_group))
         started = _List(self.lists_started, now, task)
         group.in_flight = started
         task.add_done_callback(lambda _: _ended(group, started))
@@ -165,6 +174,11 @@ class GroupListings:
         for uid, mark in list(self._marks.items()):
             if now - mark.at >= self.max_age:
                 del self._marks[uid]
+
+
+async def _indexed_list(gateway: ComputeGateway, resource_group: str) -> GroupList:
+    vms = await gateway.list_group_vms(resource_group)
+    return GroupList(vms, OwnershipIndex(vms))
 
 
 def _ended(group: _Group, ended: _List) -> None:
@@ -190,17 +204,21 @@ class SharedReads:
         self._pool_uid = pool_uid
 
     async def list_group_vms(self, resource_group: str) -> Listed:
-        return await self._listings.listing(
-            self._gateway, self._scope, resource_group, self._pool_uid
-        )
+        return (await self._group_list(resource_group)).vms
 
     async def list_pool_vms(self, resource_group: str, pool: PoolIdentity) -> PoolListing:
-        listing = pool_listing(await self.list_group_vms(resource_group), pool)
+        share = (await self._group_list(resource_group)).index.share(pool)
+        listing = PoolListing(owned=share.owned, look_alikes=share.look_alikes)
         if any(vm.provisioning_state not in SETTLED_STATES for vm in listing.owned):
             # The pool waits on a change under way (a delete the list still shows, say):
             # waiting a window to see it end would slow every step of a rollout.
             self._listings.mark(self._pool_uid)
         return listing
+
+    async def _group_list(self, resource_group: str) -> GroupList:
+        return await self._listings.listing(
+            self._gateway, self._scope, resource_group, self._pool_uid
+        )
 
     async def resolve_image(
         self, location: str, image: ImageRef, *, max_age: float
