@@ -4,10 +4,10 @@ Only VMs carrying the pool's UID tag are the pool's. Operations recorded in stat
 against the listing: finished ones are dropped, a create recorded but never seen by Azure (the
 operator died between recording and sending it) is forgotten, so that the planner decides anew
 instead of trusting a VM that does not exist. A list may lag a write (ARM's eventual
-consistency), so "not listed" alone never forgets a create: listing.py reads such a VM by name
-first, and a create stays recorded until a list shows it finished or a GET says it does not
-exist. Health comes from the instance view, read only for VMs whose health is still unknown or
-stale.
+consistency) or skip a VM it showed before, so "not listed" alone never forgets a create or a
+VM seen before: listing.py reads such a VM by name first, and a create stays recorded until a
+list shows it finished or a GET says it does not exist. Health comes from the instance view,
+read only for VMs whose health is still unknown or stale.
 """
 
 from __future__ import annotations
@@ -45,13 +45,18 @@ class Finished:
     succeeded: bool
 
 
-def unlisted_creates(memory: PoolMemory, listed: Collection[str]) -> list[str]:
-    """Recorded creates the listing does not show: to read by name before forgetting them."""
-    return [
+def unlisted_known(memory: PoolMemory, listed: Collection[str]) -> list[str]:
+    """VMs the pool knows that the listing does not show, to read by name before forgetting
+    them: recorded creates, and VMs an earlier list showed with no delete recorded since. A list
+    may skip a VM it showed before (pages read by offset while VMs come and go); a pool that
+    took the slot for empty would make a second VM for it under the lowest free name."""
+    creates = [
         name
         for name, op in memory.pending.items()
         if op.kind is OperationKind.CREATE and name not in listed
     ]
+    seen = [name for name in memory.first_seen if name not in listed and name not in memory.pending]
+    return creates + seen
 
 
 def settle_pending(
