@@ -86,6 +86,8 @@ def settle_pending(
         if done:
             del memory.pending[name]
             memory.operation_ended(name)
+            if op.kind is OperationKind.DELETE and succeeded:
+                memory.deleted(name)
             finished.append(Finished(name, op.kind, succeeded))
     return finished
 
@@ -121,7 +123,11 @@ def observe(owned: Iterable[PoolVm], memory: PoolMemory, now: datetime) -> list[
     """The planner's instances; records first-seen and healthy-since times in `memory`."""
     instances: list[ObservedInstance] = []
     for vm in owned:
-        first = memory.first_seen.setdefault(vm.name, now)
+        first = memory.first_seen.get(vm.name, now)
+        if vm.provisioning_state != "Deleting":
+            # Known from now on: a later list that skips it makes listing.py read it by name.
+            # One being deleted holds no slot, and a list that no longer shows it is no skip.
+            memory.first_seen.setdefault(vm.name, now)
         if vm.name in memory.changed_at and memory.changed_at[vm.name] is None:
             memory.changed_at[vm.name] = now
         changed = memory.changed_at.get(vm.name) or first
