@@ -27,7 +27,11 @@ that a machine at its limit shows (2 cores = 200 %). For the steady window: ARM 
 pass (one pass of every pool: requests x resync interval / window) and per pool.
 
     .venv/bin/python benchmarks/fleet.py [--pools 50] [--replicas 10] [--steady-seconds 180]
-        [--no-rollout] [--timeout 3600] [--resync-interval SECONDS]
+        [--no-rollout] [--timeout 3600] [--resync-interval SECONDS] [--invariants]
+
+`--invariants` registers an emulator invariant watch per pool before the rollout (at most
+replicas + maxSurge VMs, none below replicas available, at most replicas live VMs of one
+revision) and prints, after it, the creates and deletes per pool and every excursion.
 """
 
 from __future__ import annotations
