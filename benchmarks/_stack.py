@@ -184,11 +184,14 @@ class Emulator:
         self._tls = ssl.create_default_context(cafile=str(credentials["caBundle"]))
         self._authorization = f"Bearer {credentials['adminToken']}"
 
-    def _call(self, method: str, path: str) -> Any:
+    def _call(self, method: str, path: str, body: object = None) -> Any:
+        headers = {"Authorization": self._authorization}
+        data = None
+        if body is not None:
+            data = json.dumps(body).encode()
+            headers["Content-Type"] = "application/json"
         request = urllib.request.Request(
-            f"{self._base}/_emulator/{path}",
-            method=method,
-            headers={"Authorization": self._authorization},
+            f"{self._base}/_emulator/{path}", data=data, method=method, headers=headers
         )
         with urllib.request.urlopen(request, context=self._tls, timeout=30) as response:
             return json.load(response)
@@ -206,6 +209,19 @@ class Emulator:
     def vms(self) -> list[dict[str, Any]]:
         vms: list[dict[str, Any]] = self._call("GET", "vms")["value"]
         return vms
+
+    def operations(self) -> list[dict[str, Any]]:
+        """Every long-running operation the emulator started: kind, target VM, status."""
+        operations: list[dict[str, Any]] = self._call("GET", "operations")["value"]
+        return operations
+
+    def watch(self, spec: Mapping[str, Any]) -> None:
+        """Register an invariant watch (vmroll.emulator.invariants) on one pool's VMs."""
+        self._call("POST", "invariants", spec)
+
+    def invariants(self) -> list[dict[str, Any]]:
+        watches: list[dict[str, Any]] = self._call("GET", "invariants")["watches"]
+        return watches
 
 
 def pool_vms(vms: list[dict[str, Any]], uid: str) -> list[dict[str, Any]]:

@@ -27,7 +27,11 @@ that a machine at its limit shows (2 cores = 200 %). For the steady window: ARM 
 pass (one pass of every pool: requests x resync interval / window) and per pool.
 
     .venv/bin/python benchmarks/fleet.py [--pools 50] [--replicas 10] [--steady-seconds 180]
-        [--no-rollout] [--timeout 3600] [--resync-interval SECONDS]
+        [--no-rollout] [--timeout 3600] [--resync-interval SECONDS] [--invariants]
+
+`--invariants` registers an emulator invariant watch per pool before the rollout (at most
+replicas + maxSurge VMs, none below replicas available, at most replicas live VMs of one
+revision) and prints, after it, the creates and deletes per pool and every excursion.
 """
 
 from __future__ import annotations
@@ -37,6 +41,7 @@ import copy
 import os
 import tempfile
 import time
+from collections import Counter
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -230,6 +235,31 @@ class Fleet:
                 ready += 1
         return ready, f"{ready}/{len(self.names)} pools"
 
+    def uids(self) -> dict[str, str]:
+        listed = cast(
+            dict[str, Any],
+            self._api.list_namespaced_custom_object(GROUP, VERSION, NAMESPACE, PLURAL),
+        )
+        return {
+            p["metadata"]["name"]: p["metadata"]["uid"]
+            for p in listed["items"]
+            if p["metadata"]["name"] in self.names
+        }
+
+    def watch(self) -> None:
+        """An invariant watch per pool: at most replicas + maxSurge VMs, none below replicas
+        available (maxUnavailable 0), at most replicas live VMs of one revision."""
+        for name, uid in self.uids().items():
+            self._emulator.watch(
+                {
+                    "name": name,
+                    "selector": {"vmroll.io_pool-uid": uid},
+                    "maxOwned": self.replicas + max(self.replicas, 1),
+                    "minAvailable": self.replicas,
+                    "replicas": self.replicas,
+                }
+            )
+
     def vms_on(self, version: str) -> tuple[bool, str]:
         vms = self._emulator.vms()
         states = count_states(vms)
@@ -315,6 +345,33 @@ def report(
         print(f"  {line}")
 
 
+def per_pool(fleet: Fleet, emulator: Emulator, since: float) -> None:
+    """Creates and deletes per pool (operations the emulator started after `since`, its clock)
+    and each pool's invariant record: which pools made VMs beyond the plan, and whether any
+    exceeded replicas + maxSurge or made a second live VM of one revision."""
+    made: Counter[str] = Counter()
+    removed: Counter[str] = Counter()
+    for operation in emulator.operations():
+        if operation["started"] <= since:
+            continue
+        pool = operation["target"].rsplit("/", 1)[-1].rsplit("-", 2)[0]
+        if operation["kind"] == "vm.create":
+            made[pool] += 1
+        elif operation["kind"] == "vm.delete":
+            removed[pool] += 1
+    extra = {pool: n for pool, n in sorted(made.items()) if n != fleet.replicas}
+    print(f"  creates per pool other than {fleet.replicas}: {extra or 'none'}")
+    print(f"  deletes per pool: {dict(Counter(removed.values()))} (count of pools by deletes)")
+    for watch in emulator.invariants():
+        kinds = Counter(v["kind"] for v in watch["violations"])
+        if kinds or watch["peakOwned"] > fleet.replicas * 2:
+            print(f"  {watch['name']}: peakOwned {watch['peakOwned']}, violations {dict(kinds)}")
+            for violation in watch["violations"][:4]:
+                print(f"    {violation}")
+    peaks = [w["peakOwned"] for w in emulator.invariants()]
+    print(f"  peakOwned over pools: max {max(peaks, default=0)}; by peak {dict(Counter(peaks))}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--pools", type=int, default=50)
@@ -327,6 +384,12 @@ def main() -> None:
         type=float,
         help="the operator's `--resync-interval` (seconds); a long one leaves only the loop's "
         "own cost in the steady window",
+    )
+    parser.add_argument(
+        "--invariants",
+        action="store_true",
+        help="watch each pool's VMs in the emulator during the rollout (replicas + maxSurge, "
+        "one live VM per slot) and print creates, deletes and violations per pool",
     )
     args = parser.parse_args()
     stack.WEBHOOK_READY_TIMEOUT_SECONDS = max(stack.WEBHOOK_READY_TIMEOUT_SECONDS, STARTUP_SECONDS)
@@ -367,6 +430,9 @@ def main() -> None:
             if not args.no_rollout and done:
                 started = time.monotonic()
                 before = after
+                if args.invariants:
+                    fleet.watch()
+                since = max((o["started"] for o in emulator.operations()), default=0.0)
                 fleet.bump()
                 progress(f"patched to {NEW} ({fleet.webhook_timeouts} webhook timeouts in all)")
                 done = wait_settled(fleet, True, NEW, time.monotonic() + args.timeout, progress)
@@ -374,6 +440,8 @@ def main() -> None:
                 tail = create + MIN_READY_SECONDS + delete
                 result = phase("rollout", before, after, operator, done)
                 report(result, fleet, resync, ideal(catalog, vms, vms, tail))
+                if args.invariants:
+                    per_pool(fleet, emulator, since)
             before = snapshot(processes, emulator)
             time.sleep(args.steady_seconds)
             after = snapshot(processes, emulator)

@@ -13,7 +13,7 @@ from vmroll.api.pool_status import OperationKind, PendingOperation
 from vmroll.azure.vms import VmRuntime
 from vmroll.plan.revision import revision_of
 from vmroll.reconcile.memory import PoolMemory, SeenRuntime
-from vmroll.reconcile.observe import needs_runtime, settle_pending
+from vmroll.reconcile.observe import needs_runtime, settle_pending, unlisted_known
 from vmroll.reconcile.report import merge_patch
 from vmroll.reconcile.spec_map import as_reimaged, revision_inputs
 
@@ -57,6 +57,21 @@ def test_recorded_operations_are_settled_by_the_listing(
 
     assert [(d.name, d.succeeded) for d in done] == ([("web-1", succeeded)] if finished else [])
     assert ("web-1" in memory.pending) is not finished
+
+
+def test_vms_seen_before_or_being_created_that_a_list_misses_are_read_by_name() -> None:
+    """A VM an earlier list showed is read by name when a list skips it, as a recorded create is;
+    one whose delete is recorded is not: its absence is the delete's end."""
+    memory = PoolMemory(
+        pending={
+            "web-4": pending(OperationKind.CREATE, "t").model_copy(update={"vm_name": "web-4"}),
+            "web-5": pending(OperationKind.DELETE, "t").model_copy(update={"vm_name": "web-5"}),
+        },
+        first_seen={name: T0 for name in ("web-1", "web-2", "web-3", "web-5")},
+    )
+
+    assert sorted(unlisted_known(memory, {"web-1"})) == ["web-2", "web-3", "web-4"]
+    assert unlisted_known(memory, {"web-1", "web-2", "web-3", "web-4"}) == []
 
 
 def _tags(revision: str, version: str) -> dict[str, str]:

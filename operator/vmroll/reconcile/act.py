@@ -138,6 +138,8 @@ class Actor:
             elif result is OperationState.SUCCEEDED:
                 self.memory.pending.pop(op.vm_name, None)
                 self.memory.operation_ended(op.vm_name)
+                if op.kind is OperationKind.DELETE:
+                    self.memory.deleted(op.vm_name)
                 finished.append(Started(op.vm_name, op.kind))
                 verb = f"{op.kind.value}d"
                 self.events.event(NORMAL, verb, f"{verb.lower()} VM {op.vm_name}")

@@ -2,10 +2,11 @@
 
 ARM's lists are eventually consistent (a VM created a moment ago may be missing from them, see
 vmroll.emulator.consistency for what is known of it), but a GET by name reads Compute itself.
-A create vmroll recorded that the list does not show is read by name before anything is
+A create vmroll recorded, or a VM an earlier list showed (a list paged by offset can skip one
+while VMs come and go), that the list does not show is read by name before anything is
 concluded: a VM found is the pool's (the planner counts it, so no second one is made for its
 slot, and the surge bound holds), one not found never reached Azure or is gone. One GET per such
-create and pass, and only while the list lags; the common pass costs the one list, as before.
+VM and pass, and only while the list lags or skips; the common pass costs the one list, as before.
 In the operator that list is shared by the pools of the resource group (shared_listing.py),
 never older than the pool's own last write, and a GET here makes the pool's next list a new one.
 """
@@ -18,7 +19,7 @@ from vmroll.azure.protocol import ComputeGateway
 from vmroll.azure.vms import PoolVm
 from vmroll.plan.ownership import PoolIdentity
 from vmroll.reconcile.memory import PoolMemory
-from vmroll.reconcile.observe import unlisted_creates
+from vmroll.reconcile.observe import unlisted_known
 
 
 @dataclass(frozen=True)
@@ -36,7 +37,7 @@ async def observe_pool(
     listing = await gateway.list_pool_vms(resource_group, pool)
     owned = {vm.name: vm for vm in listing.owned}
     found: dict[str, PoolVm] = {}
-    for name in unlisted_creates(memory, owned):
+    for name in unlisted_known(memory, owned):
         vm = await gateway.get_pool_vm(resource_group, name)
         if vm is not None and vm.pool_uid == pool.uid:
             found[name] = vm

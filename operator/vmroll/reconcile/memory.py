@@ -145,6 +145,11 @@ class PoolMemory:
         allowed, self.read_allowances[name] = take_read(self.read_allowances.get(name), now)
         return allowed
 
+    def deleted(self, name: str) -> None:
+        """A VM whose delete ended is forgotten at once: a list that no longer shows it is then
+        no skip to read by name (observe.unlisted_known)."""
+        self.first_seen.pop(name, None)
+
     def operation_ended(self, name: str) -> None:
         """A VM just created or reimaged is judged afresh: its health is read again,
         minReadySeconds counts from when it is next seen healthy, and its health grace period

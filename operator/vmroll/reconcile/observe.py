@@ -4,10 +4,10 @@ Only VMs carrying the pool's UID tag are the pool's. Operations recorded in stat
 against the listing: finished ones are dropped, a create recorded but never seen by Azure (the
 operator died between recording and sending it) is forgotten, so that the planner decides anew
 instead of trusting a VM that does not exist. A list may lag a write (ARM's eventual
-consistency), so "not listed" alone never forgets a create: listing.py reads such a VM by name
-first, and a create stays recorded until a list shows it finished or a GET says it does not
-exist. Health comes from the instance view, read only for VMs whose health is still unknown or
-stale.
+consistency) or skip a VM it showed before, so "not listed" alone never forgets a create or a
+VM seen before: listing.py reads such a VM by name first, and a create stays recorded until a
+list shows it finished or a GET says it does not exist. Health comes from the instance view,
+read only for VMs whose health is still unknown or stale.
 Operations are settled here, by the list, where it can prove them ended (following.py); the
 others are polled after the pass.
 """
@@ -47,13 +47,18 @@ class Finished:
     succeeded: bool
 
 
-def unlisted_creates(memory: PoolMemory, listed: Collection[str]) -> list[str]:
-    """Recorded creates the listing does not show: to read by name before forgetting them."""
-    return [
+def unlisted_known(memory: PoolMemory, listed: Collection[str]) -> list[str]:
+    """VMs the pool knows that the listing does not show, to read by name before forgetting
+    them: recorded creates, and VMs an earlier list showed with no delete recorded since. A list
+    may skip a VM it showed before (pages read by offset while VMs come and go); a pool that
+    took the slot for empty would make a second VM for it under the lowest free name."""
+    creates = [
         name
         for name, op in memory.pending.items()
         if op.kind is OperationKind.CREATE and name not in listed
     ]
+    seen = [name for name in memory.first_seen if name not in listed and name not in memory.pending]
+    return creates + seen
 
 
 def settle_pending(
@@ -87,6 +92,8 @@ def settle_pending(
         if done:
             del memory.pending[name]
             memory.operation_ended(name)
+            if op.kind is OperationKind.DELETE and succeeded:
+                memory.deleted(name)
             finished.append(Finished(name, op.kind, succeeded))
     return finished
 
@@ -122,7 +129,11 @@ def observe(owned: Iterable[PoolVm], memory: PoolMemory, now: datetime) -> list[
     """The planner's instances; records first-seen and healthy-since times in `memory`."""
     instances: list[ObservedInstance] = []
     for vm in owned:
-        first = memory.first_seen.setdefault(vm.name, now)
+        first = memory.first_seen.get(vm.name, now)
+        if vm.provisioning_state != "Deleting":
+            # Known from now on: a later list that skips it makes listing.py read it by name.
+            # One being deleted holds no slot, and a list that no longer shows it is no skip.
+            memory.first_seen.setdefault(vm.name, now)
         if vm.name in memory.changed_at and memory.changed_at[vm.name] is None:
             memory.changed_at[vm.name] = now
         changed = memory.changed_at.get(vm.name) or first
