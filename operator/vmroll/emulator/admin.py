@@ -117,7 +117,7 @@ async def reset_resources(request: web.Request) -> web.Response:
     context.operations.clear()
     context.vms.list_lag.departed.clear()
     context.vms.peaks.clear()
-    context.vms.invariants.watches.clear()
+    context.vms.invariants.clear()
     context.counters.reset()
     context.throttler.reset()
     context.compute_throttler.reset()

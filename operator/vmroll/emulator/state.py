@@ -56,7 +56,7 @@ def load(context: EmulatorContext, path: Path) -> None:
         records = [VmRecord(**item) for item in data["vms"]]
         context.operations.restore(data["operations"])
         context.images.restore(data["images"])
-        context.vms.invariants.restore(data.get("invariants", []))
+        context.vms.invariants.restore(data.get("invariants", []), records)
     except (OSError, ValueError, KeyError, TypeError) as exc:
         if isinstance(exc, StateError):
             raise

@@ -228,7 +228,7 @@ class VirtualMachines:
         self.records[record.resource_id.lower()] = record
         self.peaks.note(record, self.records.values())
         operation = self._start(record, "create", request, {"request": _digest(body)})
-        self._applied()
+        self._applied(record)
         return record, operation
 
     def update(self, record: VmRecord, body: JSON, request: Accepting) -> Operation:
@@ -261,7 +261,7 @@ class VirtualMachines:
         record.properties["provisioningState"] = "Updating"
         record.etag += 1
         operation = self._start(record, "update", request, {"request": _digest(body)})
-        self._applied()
+        self._applied(record)
         return operation
 
     def delete(self, record: VmRecord, request: Accepting) -> Operation:
@@ -279,7 +279,7 @@ class VirtualMachines:
             )
         record.properties["provisioningState"] = "Deleting"
         operation = self._start(record, "delete", request, {})
-        self._applied()
+        self._applied(record)
         return operation
 
     def act(
@@ -316,7 +316,7 @@ class VirtualMachines:
         record.power_state = ACTIONS[action][0]
         record.properties["provisioningState"] = "Updating"
         operation = self._start(record, action, request, payload)
-        self._applied()
+        self._applied(record)
         return operation
 
     def generalize(self, record: VmRecord, request: Accepting) -> None:
@@ -337,8 +337,8 @@ class VirtualMachines:
         record.generalized = True
         record.etag += 1
 
-    def _applied(self) -> None:
-        self.invariants.applied(self.records.values(), self.clock())
+    def _applied(self, record: VmRecord) -> None:
+        self.invariants.applied(record, True, self.clock())
 
     def _written(self, record: VmRecord, request: Accepting) -> None:
         self.invariants.written(record, request.user_agent, request.operation, self.clock())
@@ -348,7 +348,8 @@ class VirtualMachines:
         if record is None:
             return
         self._apply_completion(record, operation)
-        self.invariants.applied(self.records.values(), operation.ended or self.clock())
+        present = self.records.get(operation.target.lower()) is record
+        self.invariants.applied(record, present, operation.ended or self.clock())
 
     def _apply_completion(self, record: VmRecord, operation: Operation) -> None:
         kind = operation.kind.removeprefix("vm.")
