@@ -15,6 +15,7 @@ from vmroll.azure.vm_body import VmSpec, made_by
 from vmroll.azure.vms import AlreadyCreated, name_taken
 from vmroll.plan.conditions import ConditionType
 from vmroll.reconcile.inputs import Next, Outcome
+from vmroll.reconcile.memory import REFUSAL_SECONDS
 
 FIRST = "web-39j4c-0"
 
@@ -92,7 +93,7 @@ async def test_a_name_held_by_a_vm_the_list_misses_is_chosen_once_and_the_vm_lef
          "its UID tag; vmroll leaves it alone")
     ]  # fmt: skip
     assert FIRST not in world.memory.pending
-    assert world.memory.refused_names == {FIRST}
+    assert list(world.memory.refused_names) == [FIRST]
 
 
 async def test_a_refused_name_is_chosen_again_once_a_list_shows_its_vm_gone() -> None:
@@ -102,13 +103,36 @@ async def test_a_refused_name_is_chosen_again_once_a_list_shows_its_vm_gone() ->
     world.azure.vms[FIRST] = older
     world.azure.unlisted.add(FIRST)
     await world.pass_().run()
-    assert world.memory.refused_names == {FIRST}
+    assert list(world.memory.refused_names) == [FIRST]
 
     world.azure.unlisted.discard(FIRST)
     world.tick(1)
     await world.pass_().run()
 
-    assert world.memory.refused_names == set()
+    assert world.memory.refused_names == {}
+
+
+async def test_a_refused_name_whose_vm_goes_unlisted_is_chosen_again_after_a_while() -> None:
+    world = world_with()
+    uid = world.pass_().identity.uid
+    older = vm(FIRST, uid, {"vmroll.io_pool-uid": uid, "vmroll.io_revision": "old"})
+    world.azure.vms[FIRST] = older
+    world.azure.unlisted.add(FIRST)
+    await run_until_settled(world)
+    del world.azure.vms[FIRST]  # deleted by someone else, never listed
+    world.azure.unlisted.discard(FIRST)
+    world.tick(REFUSAL_SECONDS - 10)
+    await world.pass_().run()
+    assert list(world.memory.refused_names) == [FIRST]
+
+    world.tick(10)
+    await world.pass_().run()
+    world.pool["spec"]["replicas"] = 4
+    await run_until_settled(world)
+
+    assert world.memory.refused_names == {}
+    assert FIRST in world.azure.vms
+    assert world.azure.vms[FIRST].pool_uid == uid
 
 
 async def test_a_create_whose_retry_finds_its_own_vm_makes_one_vm_and_settles() -> None:
@@ -124,6 +148,6 @@ async def test_a_create_whose_retry_finds_its_own_vm_makes_one_vm_and_settles() 
     ]  # fmt: skip
     assert sorted(azure.vms) == ["web-39j4c-0", "web-39j4c-1", "web-39j4c-2"]
     assert world.memory.pending == {}
-    assert world.memory.refused_names == set()
+    assert world.memory.refused_names == {}
     created = sorted(e[2] for e in world.sinks.events if e[1] == "Created")
     assert created == [f"created VM web-39j4c-{i}" for i in range(3)]

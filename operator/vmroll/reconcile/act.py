@@ -15,7 +15,8 @@ create vmroll's own write budget refused was never sent, and leaves the record a
 Creates are sent with `If-None-Match: *` (azure/vms.py): one whose earlier send made the VM
 (`AlreadyCreated`) stays recorded without a token, followed by listing as any sent create; one
 refused because another VM holds the name (`NameTaken`, a VM the list missed) leaves the record,
-and the name is refused to the allocator until a list shows that VM (`PoolMemory.refused_names`).
+and the name is refused to the allocator until a list shows that VM, or for a bounded time
+(`PoolMemory.refused_names`).
 """
 
 from __future__ import annotations
@@ -97,7 +98,7 @@ class Actor:
         if creates or deletes or reimages:
             await self._record()
         calls: list[Callable[[], Awaitable[tuple[str, OperationRecord | AlreadyCreated]]]] = [
-            *(self._begin_create(spec) for spec in creates),
+            *(self._begin_create(spec, now) for spec in creates),
             *(self._begin_delete(vm) for vm in deletes),
             *(self._begin_reimage(vm, action) for vm, action in reimages),
         ]
@@ -148,7 +149,7 @@ class Actor:
         return BatchResult(tuple(finished), tuple(errors))
 
     def _begin_create(
-        self, spec: VmSpec
+        self, spec: VmSpec, now: datetime
     ) -> Callable[[], Awaitable[tuple[str, OperationRecord | AlreadyCreated]]]:
         async def call() -> tuple[str, OperationRecord | AlreadyCreated]:
             try:
@@ -157,7 +158,7 @@ class Actor:
                 # Nothing was sent to that VM; the next pass chooses another name.
                 self.memory.pending.pop(spec.name, None)
                 if error.holder is not None:
-                    self.memory.refused_names.add(spec.name)
+                    self.memory.refused(spec.name, now)
                 raise
             except AzureGatewayError as error:
                 # After a transient error the record stays: the answer may be what was lost (a

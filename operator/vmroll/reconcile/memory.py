@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from vmroll.api.pool_status import (
@@ -28,6 +28,11 @@ from vmroll.plan.conditions import ConditionType
 from vmroll.plan.policy import PolicyVerdict
 from vmroll.plan.read_pacing import ReadAllowance, refilled, take_read
 from vmroll.plan.rollout_model import RolloutHistory, RolloutProgress, Target
+
+REFUSAL_SECONDS = 300.0
+"""How long a name refused as taken stays refused without a list showing its VM: far longer
+than lists lag a create. Should that VM still exist, the next create of the name is refused
+again (412, nothing sent to the VM) and the name refused afresh."""
 
 
 @dataclass(frozen=True)
@@ -58,9 +63,10 @@ class PoolMemory:
     read_allowances: dict[str, ReadAllowance] = field(default_factory=dict)
     """Each VM's instance-view reads left, as Azure's per-VM bucket counts them (read_pacing)."""
     reported_foreign: set[str] = field(default_factory=set)
-    refused_names: set[str] = field(default_factory=set)
-    """Names a create was refused for (412: a VM the list missed holds them): the allocator
-    avoids them until a list shows that VM, and the list keeps them taken from then on."""
+    refused_names: dict[str, datetime] = field(default_factory=dict)
+    """Names a create was refused for (412: a VM the list missed holds them), with when: the
+    allocator avoids them until a list shows that VM, and the list keeps them taken from then
+    on; or until `REFUSAL_SECONDS` pass, should that VM go before any list shows it."""
     retags: dict[str, Retag] = field(default_factory=dict)
     """Restart reimages whose VM's tags are to be written when they end."""
     reported_stall: tuple[str, str] | None = None
@@ -133,6 +139,17 @@ class PoolMemory:
         for book in books:
             for name in [name for name in book if name not in names]:
                 del book[name]
+
+    def refused(self, name: str, now: datetime) -> None:
+        self.refused_names[name] = now
+
+    def forget_refusals(self, listed: Collection[str], now: datetime) -> None:
+        """Forget the refused names a list shows (taken by the list from now on) and those
+        refused long enough ago that the VM holding them would be listed if it still existed."""
+        expired = now - timedelta(seconds=REFUSAL_SECONDS)
+        for name, refused_at in list(self.refused_names.items()):
+            if name in listed or refused_at <= expired:
+                del self.refused_names[name]
 
     def forget_refilled_allowances(self, names: Collection[str], now: datetime) -> None:
         """Forget the read allowances of VMs not in `names` whose bucket is full again."""

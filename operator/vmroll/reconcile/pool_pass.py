@@ -310,7 +310,7 @@ class PoolPass:
         owned = {name: as_reimaged(vm, inputs) for name, vm in listing.owned.items()}
         look_alikes = tuple(vm.name for vm in listing.look_alikes)
         self._report_look_alikes(list(look_alikes))
-        self.memory.refused_names.difference_update([*owned, *look_alikes])
+        self.memory.forget_refusals([*owned, *look_alikes], now)
         for done in settle_pending(self.memory, owned, listing.unlisted):
             if done.succeeded:
                 verb = f"{done.kind.value}d"
