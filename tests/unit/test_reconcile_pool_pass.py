@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 import pytest
 from test_reconcile_fakes import World, account_spec, vm
 
@@ -282,13 +284,37 @@ async def test_the_notebook_forgets_vms_that_are_no_longer_listed() -> None:
     world.memory.healthy_since["vanished"] = when
     world.memory.runtimes["vanished"] = noted
     world.memory.changed_at["vanished"] = None
+    world.memory.first_seen_deleting["vanished"] = when
 
     await world.pass_().run()
 
     memory = world.memory
-    books = (memory.first_seen, memory.healthy_since, memory.runtimes, memory.changed_at)
+    books = (
+        memory.first_seen, memory.first_seen_deleting, memory.healthy_since, memory.runtimes,
+        memory.changed_at,
+    )  # fmt: skip
     assert all("vanished" not in book for book in books)
     assert set(memory.first_seen) == set(world.azure.vms)
+
+
+async def test_a_vm_only_ever_listed_while_deleting_shows_since_when_first_seen() -> None:
+    world = World()
+    uid = world.pass_().identity.uid
+    world.azure.vms["web-x"] = vm("web-x", uid, {"vmroll.io_pool-uid": uid}, "Deleting")
+    first = world.now
+    await world.pass_().run()
+    world.tick(5)
+    await world.pass_().run()
+
+    instances = [
+        instance
+        for patch in world.sinks.patches
+        for instance in patch.get("instances", [])
+        if instance["name"] == "web-x"
+    ]
+    assert instances
+    assert {datetime.fromisoformat(instance["since"]) for instance in instances} == {first}
+    assert "web-x" not in world.memory.first_seen
 
 
 async def test_an_unhealthy_vm_is_read_no_faster_than_azures_per_vm_bucket_allows() -> None:

@@ -56,6 +56,9 @@ class PoolMemory:
     pending: dict[str, PendingOperation] = field(default_factory=dict)
     first_seen: dict[str, datetime] = field(default_factory=dict)
     healthy_since: dict[str, datetime] = field(default_factory=dict)
+    first_seen_deleting: dict[str, datetime] = field(default_factory=dict)
+    """When VMs listed only while Deleting were first seen: their status `since`. Kept out of
+    `first_seen`, since a list that no longer shows such a VM is no skip to read by name."""
     changed_at: dict[str, datetime | None] = field(default_factory=dict)
     """When a VM's last create or reimage ended, the start of its health grace period (None:
     ended, not observed since; absent: counts from when the VM was first seen)."""
@@ -134,7 +137,8 @@ class PoolMemory:
         """Forget every VM but `names` (those listed, or with an operation in flight), so that a
         pool whose VMs come and go for weeks keeps a notebook the size of its fleet."""
         books: tuple[dict[str, Any], ...] = (
-            self.first_seen, self.healthy_since, self.runtimes, self.changed_at
+            self.first_seen, self.first_seen_deleting, self.healthy_since, self.runtimes,
+            self.changed_at,
         )  # fmt: skip
         for book in books:
             for name in [name for name in book if name not in names]:
@@ -166,6 +170,15 @@ class PoolMemory:
         """A VM whose delete ended is forgotten at once: a list that no longer shows it is then
         no skip to read by name (observe.unlisted_known)."""
         self.first_seen.pop(name, None)
+        self.first_seen_deleting.pop(name, None)
+
+    def since(self, name: str) -> datetime | None:
+        """A VM's status `since`: when it was seen healthy, else first seen (even deleting)."""
+        return (
+            self.healthy_since.get(name)
+            or self.first_seen.get(name)
+            or self.first_seen_deleting.get(name)
+        )
 
     def operation_ended(self, name: str) -> None:
         """A VM just created or reimaged is judged afresh: its health is read again,

@@ -134,6 +134,8 @@ def observe(owned: Iterable[PoolVm], memory: PoolMemory, now: datetime) -> list[
             # Known from now on: a later list that skips it makes listing.py read it by name.
             # One being deleted holds no slot, and a list that no longer shows it is no skip.
             memory.first_seen.setdefault(vm.name, now)
+        elif vm.name not in memory.first_seen:
+            memory.first_seen_deleting.setdefault(vm.name, now)
         if vm.name in memory.changed_at and memory.changed_at[vm.name] is None:
             memory.changed_at[vm.name] = now
         changed = memory.changed_at.get(vm.name) or first
@@ -172,7 +174,7 @@ def instance_status(vm: PoolVm, memory: PoolMemory) -> InstanceStatus:
         power_state=runtime.power_state if runtime else None,
         health=health,
         zone=vm.zone,
-        since=memory.healthy_since.get(vm.name, memory.first_seen.get(vm.name)),
+        since=memory.since(vm.name),
     )
 
 
