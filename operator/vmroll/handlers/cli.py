@@ -8,7 +8,6 @@ validating admission webhook (`vmroll.admission`) over HTTPS with the certificat
 forbids (`vmroll.admission.policy_check`). kopf handles SIGTERM and SIGINT:
 handlers finish or are cancelled, and the process exits 0. It exits 1 if kopf's scan of the API
 server missed vmroll's resources (`vmroll.handlers.discovery`), so that a restart scans again.
-Before any thread starts, it limits glibc's malloc arenas (`vmroll.handlers.allocator`).
 The flags are a contract with the Helm chart (charts/vmroll/templates/deployment.yaml), which
 passes them from its values.
 
@@ -168,10 +167,6 @@ def run(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 2
-
-    from vmroll.handlers.allocator import limit_arenas
-
-    limit_arenas()
 
     import asyncio
 
