@@ -333,3 +333,136 @@ async def test_a_pool_being_deleted_ends_the_loop_without_a_pass(
         **{pools.ACCOUNT_INDEX: accounts(), pools.POOL_INDEX: {}, POLICY_INDEX: {}},
     )
     assert passes == []
+
+
+class Passes:
+    """Passes that each wait until the test lets them end, recording who passed and how many
+    were in flight at once."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch, delay: float = 0.0) -> None:
+        self.started: list[str] = []
+        self.most = 0
+        self._running = 0
+        self._ends: dict[str, asyncio.Event] = {}
+        self._delay = delay
+
+        async def nothing_to_prune(*args: object) -> None:
+            return None
+
+        monkeypatch.setattr(pools, "_one_pass", self._one_pass)
+        monkeypatch.setattr(pools, "prune_if_due", nothing_to_prune)
+
+    async def _one_pass(self, state: OperatorState, body: kopf.Body, *args: object) -> float:
+        uid = body.metadata.uid or ""
+        self.started.append(uid)
+        self._running += 1
+        self.most = max(self.most, self._running)
+        end = self._ends[uid] = asyncio.Event()
+        try:
+            await end.wait()
+        finally:
+            self._running -= 1
+        return self._delay
+
+    def end(self, uid: str) -> None:
+        self._ends.pop(uid).set()
+
+
+def loop(operator: OperatorState, raw: dict[str, Any]) -> tuple[Stopped, asyncio.Task[None]]:
+    stopped = Stopped()
+    task = asyncio.create_task(
+        pool_loop(
+            stopped=cast(kopf.DaemonStopped, stopped),
+            body=kopf.Body(raw),
+            memo=kopf.Memo(state=operator),
+            logger=cast(kopf.Logger, None),
+            **{pools.ACCOUNT_INDEX: accounts(), pools.POOL_INDEX: {}, POLICY_INDEX: {}},
+        )
+    )
+    return stopped, task
+
+
+async def ready() -> None:
+    for _ in range(20):
+        await asyncio.sleep(0)
+
+
+def bounded(clock: Clock, passes: int) -> OperatorState:
+    config = RunConfig(concurrent_passes=passes)
+    return OperatorState(config=config, kube=cast(KubeApi, object()), monotonic=clock)
+
+
+async def test_pools_pass_a_bounded_number_at_once_in_their_order_of_arrival(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    passes = Passes(monkeypatch)
+    operator = bounded(Clock(), 2)
+    loops = [loop(operator, pool(uid)) for uid in "abcde"]
+    await ready()
+    assert passes.started == ["a", "b"]
+    for uid in "abcde":
+        passes.end(uid)
+        await ready()
+    # a's second pass queued behind e, which was waiting first: no pool starves.
+    assert passes.started == ["a", "b", "c", "d", "e", "a", "b"]
+    assert passes.most == 2
+    for stopped, _ in loops:
+        stopped.stop()
+    passes.end("a")
+    passes.end("b")
+    await asyncio.gather(*(task for _, task in loops))
+
+
+async def test_a_cancelled_pass_gives_its_turn_to_the_next_pool(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    passes = Passes(monkeypatch)
+    operator = bounded(Clock(), 1)
+    (_, first), (stopped, second) = loop(operator, pool("a")), loop(operator, pool("b"))
+    await ready()
+    assert passes.started == ["a"]
+    first.cancel()
+    await asyncio.gather(first, return_exceptions=True)
+    await ready()
+    assert passes.started == ["a", "b"]
+    stopped.stop()
+    passes.end("b")
+    await second
+
+
+async def test_a_stopped_pool_waiting_its_turn_ends_without_a_pass(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    passes = Passes(monkeypatch)
+    operator = bounded(Clock(), 1)
+    (stopped_a, first), (stopped_b, second) = loop(operator, pool("a")), loop(operator, pool("b"))
+    await ready()
+    stopped_b.stop()
+    stopped_a.stop()
+    passes.end("a")
+    await asyncio.gather(first, second)
+    assert passes.started == ["a"]
+
+
+async def test_a_paused_pool_holds_no_turn_and_a_spec_change_wakes_it_at_once(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    passes = Passes(monkeypatch, delay=3600)
+    operator, raw = bounded(Clock(), 1), pool("a")
+    stopped_a, paused = loop(operator, raw)
+    await ready()
+    passes.end("a")
+    await ready()
+    stopped_b, other = loop(operator, pool("b"))
+    await ready()
+    assert passes.started == ["a", "b"]
+    passes.end("b")
+    await ready()
+    raw["metadata"]["generation"] = 2
+    await pool_wakeups(uid="a", memo=kopf.Memo(state=operator))
+    await ready()
+    assert passes.started == ["a", "b", "a"]
+    stopped_a.stop()
+    stopped_b.stop()
+    passes.end("a")
+    await asyncio.gather(paused, other)

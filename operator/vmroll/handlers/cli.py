@@ -131,6 +131,12 @@ def register(commands: argparse._SubParsersAction[Any]) -> None:
         help="Azure writes in flight per pool",
     )
     parser.add_argument(
+        "--concurrent-passes",
+        type=int,
+        default=defaults.concurrent_passes,
+        help="pools passing at once; the others wait their turn (bounds memory at start)",
+    )
+    parser.add_argument(
         "--polling-interval",
         type=float,
         default=defaults.polling_interval,
@@ -179,6 +185,7 @@ def run(args: argparse.Namespace) -> int:
         retry_base_seconds=args.retry_base_interval,
         retry_max_seconds=args.retry_max_interval,
         concurrency=args.concurrency,
+        concurrent_passes=args.concurrent_passes,
         polling_interval=args.polling_interval,
         metrics=args.metrics,
         allow_custom_endpoints=args.allow_custom_endpoints,

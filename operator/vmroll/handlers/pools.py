@@ -8,6 +8,9 @@ resync interval when settled, long when Stalled) or until the spec, the pool's l
 annotations, its account or the ImagePolicies change, whichever comes first: the watch sets the
 pool's event (handlers/wakeups.py; the pool's own events through an index, which kopf calls
 silently on every event before any handler), and the woken daemon compares; it never polls.
+A pass waits its turn among `--concurrent-passes` pools, first come first served: 1,000 first
+passes at once, each holding its requests, models and queued writes, set the operator's memory
+high-water mark, which the allocator keeps; a paused pool holds no turn.
 Deletion is a kopf delete handler behind vmroll's finalizer; kopf stops the daemon first, and a
 per-pool lock keeps the two apart regardless. Each pass is timed and counted, and leaves the
 pool's figures for the metrics; deletion drops them with the pool's memory and lock, and passes
@@ -139,8 +142,11 @@ async def pool_loop(
         while not stopped:
             if body.metadata.get("deletionTimestamp"):
                 return
-            wake = _wake_key(body, accounts_by_name, policies)
-            delay = await _one_pass(state, body, accounts_by_name, logger, policies)
+            async with state.passes:
+                if stopped or body.metadata.get("deletionTimestamp"):
+                    return
+                wake = _wake_key(body, accounts_by_name, policies)
+                delay = await _one_pass(state, body, accounts_by_name, logger, policies)
             await prune_if_due(state, lambda: Live.of(kwargs[POOL_INDEX], accounts_by_name))
             await _pause(stopped, body, (accounts_by_name, policies), wake, delay, state)
     finally:
