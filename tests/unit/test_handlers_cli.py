@@ -1,4 +1,5 @@
-"""`vmroll run` checks its flags before anything starts: the Lease's namespace, the log level."""
+"""`vmroll run` checks its flags before anything starts: the Lease's namespace, the log level,
+the counts of writes and passes at once."""
 
 from __future__ import annotations
 
@@ -32,3 +33,20 @@ def test_log_level_refuses_another_level_naming_the_choices(
     error = capsys.readouterr().err
     assert "argument --log-level: invalid choice: 'trace'" in error
     assert all(level in error for level in ("debug", "info", "warning"))
+
+
+@pytest.mark.parametrize("flag", ["--concurrency", "--concurrent-passes"])
+@pytest.mark.parametrize("value", ["0", "-3", "many"])
+def test_a_count_at_once_below_one_is_refused_naming_the_flag(
+    flag: str, value: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as exited:
+        build_parser().parse_args(["run", flag, value])
+    assert exited.value.code == 2
+    error = capsys.readouterr().err
+    assert f"argument {flag}: '{value}' is not a whole number of 1 or more" in error
+
+
+def test_counts_at_once_take_a_positive_number() -> None:
+    args = build_parser().parse_args(["run", "--concurrency", "4", "--concurrent-passes", "7"])
+    assert (args.concurrency, args.concurrent_passes) == (4, 7)

@@ -126,13 +126,13 @@ def register(commands: argparse._SubParsersAction[Any]) -> None:
     )
     parser.add_argument(
         "--concurrency",
-        type=int,
+        type=_at_least_one,
         default=defaults.concurrency,
         help="Azure writes in flight per pool",
     )
     parser.add_argument(
         "--concurrent-passes",
-        type=int,
+        type=_at_least_one,
         default=defaults.concurrent_passes,
         help="pools passing at once; the others wait their turn (bounds memory at start)",
     )
@@ -272,3 +272,13 @@ def _listen_address(text: str) -> ListenAddress:
         return ListenAddress.parse(text)
     except ValueError as error:
         raise argparse.ArgumentTypeError(str(error)) from error
+
+
+def _at_least_one(text: str) -> int:
+    try:
+        number = int(text)
+    except ValueError:
+        number = 0
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number of 1 or more")
+    return number
