@@ -175,7 +175,7 @@ async def _run_pass(
     namespaces: Any,
 ) -> tuple[PassResult, float]:
     try:
-        pool = VirtualMachinePool.model_validate(dict(body))
+        pool = _validated(state, body)
     except ValidationError as error:
         await _report_invalid(state, body, invalid_pool_message(error), logger)
         return PassResult.INVALID, state.config.stalled_seconds
@@ -197,6 +197,20 @@ async def _run_pass(
         logger.error(f"reconcile pass failed; retrying: {describe_error(error)}")
         return PassResult.ERROR, state.config.progress_seconds * 5
     return _result(outcome), _delay(state, outcome)
+
+
+def _validated(state: OperatorState, body: kopf.Body) -> VirtualMachinePool:
+    """The body as a model, validated again only when its resourceVersion changed: the API
+    server gives every change of an object a new one, and a pool at rest keeps its own."""
+    memory = state.memories.get(body.metadata.uid or "")
+    version = body.metadata.get("resourceVersion")
+    held = memory.validated if memory is not None else None
+    if held is not None and version is not None and held[0] == version:
+        return held[1]
+    pool = VirtualMachinePool.model_validate(dict(body))
+    if version is not None:
+        _memory(state, pool).validated = (version, pool)
+    return pool
 
 
 async def _guarded_pass(

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any, Protocol
 
+from vmroll.api.pool import VirtualMachinePool
 from vmroll.api.pool_status import (
     Health,
     OperationKind,
@@ -90,6 +91,8 @@ class PoolMemory:
     policy_verdicts: tuple[PolicyVerdict, ...] = ()
     """What each ImagePolicy that applies said at the last pass; ImagePolicy status sums them."""
     at_rest: AtRest | None = None
+    validated: tuple[str, VirtualMachinePool] | None = None
+    """The pool's body as last validated, with its resourceVersion (handlers/pools.py)."""
     """Set by a full pass that changed nothing; a pass with the same inputs may skip its work."""
 
     @classmethod
