@@ -15,6 +15,7 @@ import pytest
 from vmroll.handlers import pools
 from vmroll.handlers.accounts import account_event
 from vmroll.handlers.kube import KubeApi
+from vmroll.handlers.namespaces import NAMESPACE_INDEX
 from vmroll.handlers.policies import POLICY_INDEX, policy_event
 from vmroll.handlers.pools import _pause, _wake_key, pool_loop, pool_wakeups
 from vmroll.handlers.run_config import RunConfig
@@ -307,7 +308,12 @@ async def test_an_ended_loop_leaves_no_wakeup_behind(monkeypatch: pytest.MonkeyP
         body=kopf.Body(raw),
         memo=kopf.Memo(state=operator),
         logger=cast(kopf.Logger, None),
-        **{pools.ACCOUNT_INDEX: accounts(), pools.POOL_INDEX: {}, POLICY_INDEX: {}},
+        **{
+            pools.ACCOUNT_INDEX: accounts(),
+            pools.POOL_INDEX: {},
+            POLICY_INDEX: {},
+            NAMESPACE_INDEX: {},
+        },
     )
     assert seen == [0]
     assert len(operator.wakeups) == 0
@@ -330,7 +336,12 @@ async def test_a_pool_being_deleted_ends_the_loop_without_a_pass(
         body=kopf.Body(raw),
         memo=kopf.Memo(state=state(clock)),
         logger=cast(kopf.Logger, None),
-        **{pools.ACCOUNT_INDEX: accounts(), pools.POOL_INDEX: {}, POLICY_INDEX: {}},
+        **{
+            pools.ACCOUNT_INDEX: accounts(),
+            pools.POOL_INDEX: {},
+            POLICY_INDEX: {},
+            NAMESPACE_INDEX: {},
+        },
     )
     assert passes == []
 
@@ -376,7 +387,12 @@ def loop(operator: OperatorState, raw: dict[str, Any]) -> tuple[Stopped, asyncio
             body=kopf.Body(raw),
             memo=kopf.Memo(state=operator),
             logger=cast(kopf.Logger, None),
-            **{pools.ACCOUNT_INDEX: accounts(), pools.POOL_INDEX: {}, POLICY_INDEX: {}},
+            **{
+                pools.ACCOUNT_INDEX: accounts(),
+                pools.POOL_INDEX: {},
+                POLICY_INDEX: {},
+                NAMESPACE_INDEX: {},
+            },
         )
     )
     return stopped, task

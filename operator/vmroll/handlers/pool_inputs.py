@@ -19,6 +19,7 @@ from vmroll.api.types import KeyReference
 from vmroll.azure.settings import AccountConnection
 from vmroll.handlers.connections import AccountConfigError, connection_for
 from vmroll.handlers.kube import KubeApi, SecretNotText
+from vmroll.handlers.namespaces import indexed_labels
 from vmroll.handlers.state import OperatorState
 from vmroll.plan.reasons import Reason
 from vmroll.reconcile.inputs import AccountProblem, AccountView, TemplateInputs
@@ -79,14 +80,21 @@ async def account_view(
 
 
 async def namespace_labels(
-    kube: KubeApi, view: AccountView | AccountProblem, namespace: str
+    kube: KubeApi,
+    view: AccountView | AccountProblem,
+    namespace: str,
+    index: Mapping[Any, Any] | None = None,
 ) -> dict[str, str]:
-    """Read only when the account admits namespaces by label and not already by name."""
+    """Needed only when the account admits namespaces by label and not already by name; taken
+    from the namespaces' index (handlers/namespaces.py) when it holds them, else read."""
     if isinstance(view, AccountProblem):
         return {}
     allowed = view.spec.allowed_namespaces
     if allowed.selector is None or namespace in allowed.names:
         return {}
+    indexed = indexed_labels(index, namespace)
+    if indexed is not None:
+        return indexed
     return await kube.namespace_labels(namespace) or {}
 
 

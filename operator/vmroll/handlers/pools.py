@@ -34,6 +34,7 @@ from pydantic import ValidationError
 
 from vmroll.api.base import GROUP, VERSION
 from vmroll.api.pool import PLURAL, VirtualMachinePool
+from vmroll.handlers.namespaces import NAMESPACE_INDEX
 from vmroll.handlers.policies import POLICY_INDEX, matching_policies, policy_wake_key
 from vmroll.handlers.pool_inputs import account_view, namespace_labels, template_inputs
 from vmroll.handlers.pruning import Live, forget_pool, prune_if_due
@@ -92,16 +93,18 @@ async def build_pass(
     pool: VirtualMachinePool,
     leases: AsyncExitStack,
     policies: Mapping[Any, Any] | None = None,
+    namespaces: Mapping[Any, Any] | None = None,
 ) -> PoolPass:
     """The pass's gateway is borrowed into `leases`: close them when the pass has ended.
-    `policies`: the ImagePolicy index, to judge the pool against those that select it."""
+    `policies`: the ImagePolicy index, to judge the pool against those that select it;
+    `namespaces`: the namespaces' labels (handlers/namespaces.py)."""
     memory = _memory(state, pool)
     view = await account_view(state, index, pool, leases)
     namespace = pool.metadata.namespace or ""
     return PoolPass(
         pool=pool,
         account=view,
-        namespace_labels=await namespace_labels(state.kube, view, namespace),
+        namespace_labels=await namespace_labels(state.kube, view, namespace, namespaces),
         inputs=await template_inputs(state.kube, pool),
         memory=memory,
         status=PoolStatusSink(state, namespace, pool.metadata.name),
@@ -146,7 +149,9 @@ async def pool_loop(
                 if stopped or body.metadata.get("deletionTimestamp"):
                     return
                 wake = _wake_key(body, accounts_by_name, policies)
-                delay = await _one_pass(state, body, accounts_by_name, logger, policies)
+                delay = await _one_pass(
+                    state, body, accounts_by_name, logger, policies, kwargs[NAMESPACE_INDEX]
+                )
             await prune_if_due(state, lambda: Live.of(kwargs[POOL_INDEX], accounts_by_name))
             await _pause(stopped, body, (accounts_by_name, policies), wake, delay, state)
     finally:
@@ -154,19 +159,29 @@ async def pool_loop(
 
 
 async def _one_pass(
-    state: OperatorState, body: kopf.Body, index: Any, logger: kopf.Logger, policies: Any
+    state: OperatorState,
+    body: kopf.Body,
+    index: Any,
+    logger: kopf.Logger,
+    policies: Any,
+    namespaces: Any,
 ) -> float:
     started = state.monotonic()
-    result, delay = await _run_pass(state, body, index, logger, policies)
+    result, delay = await _run_pass(state, body, index, logger, policies, namespaces)
     state.metrics.reconcile_pass(result, state.monotonic() - started)
     return delay
 
 
 async def _run_pass(
-    state: OperatorState, body: kopf.Body, index: Any, logger: kopf.Logger, policies: Any
+    state: OperatorState,
+    body: kopf.Body,
+    index: Any,
+    logger: kopf.Logger,
+    policies: Any,
+    namespaces: Any,
 ) -> tuple[PassResult, float]:
     try:
-        pool = VirtualMachinePool.model_validate(dict(body))
+        pool = _validated(state, body)
     except ValidationError as error:
         await _report_invalid(state, body, invalid_pool_message(error), logger)
         return PassResult.INVALID, state.config.stalled_seconds
@@ -174,7 +189,7 @@ async def _run_pass(
     try:
         async with state.lock(uid):
             try:
-                outcome = await _guarded_pass(state, body, index, pool, policies)
+                outcome = await _guarded_pass(state, body, index, pool, policies, namespaces)
             finally:
                 _report_figures(state, pool)
     except StatusNotWritten as error:
@@ -190,13 +205,32 @@ async def _run_pass(
     return _result(outcome), _delay(state, outcome)
 
 
+def _validated(state: OperatorState, body: kopf.Body) -> VirtualMachinePool:
+    """The body as a model, validated again only when its resourceVersion changed: the API
+    server gives every change of an object a new one, and a pool at rest keeps its own."""
+    memory = state.memories.get(body.metadata.uid or "")
+    version = body.metadata.get("resourceVersion")
+    held = memory.validated if memory is not None else None
+    if held is not None and version is not None and held[0] == version:
+        return held[1]
+    pool = VirtualMachinePool.model_validate(dict(body))
+    if version is not None:
+        _memory(state, pool).validated = (version, pool)
+    return pool
+
+
 async def _guarded_pass(
-    state: OperatorState, body: kopf.Body, index: Any, pool: VirtualMachinePool, policies: Any
+    state: OperatorState,
+    body: kopf.Body,
+    index: Any,
+    pool: VirtualMachinePool,
+    policies: Any,
+    namespaces: Any,
 ) -> Outcome:
     """A pass whose inputs could not even be gathered still ends in a condition and an event."""
     async with AsyncExitStack() as leases:
         try:
-            one = await build_pass(state, body, index, pool, leases, policies)
+            one = await build_pass(state, body, index, pool, leases, policies, namespaces)
         except Exception as error:
             return await _report_unbuilt(state, body, pool, error)
         return await one.run()

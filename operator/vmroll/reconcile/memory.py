@@ -14,6 +14,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
+from vmroll.api.pool import VirtualMachinePool
 from vmroll.api.pool_status import (
     Health,
     OperationKind,
@@ -22,12 +23,13 @@ from vmroll.api.pool_status import (
     VirtualMachinePoolStatus,
 )
 from vmroll.api.types import ConditionStatus
-from vmroll.azure.vms import VmRuntime
+from vmroll.azure.vms import PoolVm, VmRuntime
 from vmroll.plan.backoff import Backoff
 from vmroll.plan.conditions import ConditionType
 from vmroll.plan.policy import PolicyVerdict
 from vmroll.plan.read_pacing import ReadAllowance, refilled, take_read
 from vmroll.plan.rollout_model import RolloutHistory, RolloutProgress, Target
+from vmroll.reconcile.inputs import Outcome
 
 REFUSAL_SECONDS = 300.0
 """How long a name refused as taken stays refused without a list showing its VM: far longer
@@ -47,6 +49,20 @@ class Retag:
 
     revision: str
     restart: str | None
+
+
+@dataclass(frozen=True)
+class AtRest:
+    """A full pass that changed nothing, what it read, and until when the clock cannot change
+    what it would do (reconcile/at_rest.py)."""
+
+    inputs: tuple[object, ...]
+    share: tuple[tuple[PoolVm, ...], tuple[PoolVm, ...]]
+    """The pool's VMs and look-alikes as the group's list showed them."""
+    memory: tuple[object, ...]
+    """The pool's memory as the pass found and left it (at_rest.memory_state)."""
+    until: datetime
+    outcome: Outcome
 
 
 @dataclass
@@ -83,6 +99,10 @@ class PoolMemory:
     """The status as vmroll last wrote it; the watch may not have delivered it yet."""
     policy_verdicts: tuple[PolicyVerdict, ...] = ()
     """What each ImagePolicy that applies said at the last pass; ImagePolicy status sums them."""
+    at_rest: AtRest | None = None
+    validated: tuple[str, VirtualMachinePool] | None = None
+    """The pool's body as last validated, with its resourceVersion (handlers/pools.py)."""
+    """Set by a full pass that changed nothing; a pass with the same inputs may skip its work."""
 
     @classmethod
     def from_status(cls, status: VirtualMachinePoolStatus | None) -> PoolMemory:

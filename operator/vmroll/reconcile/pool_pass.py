@@ -53,6 +53,7 @@ from vmroll.plan.rollout_model import (
 )
 from vmroll.plan.subscription import Choice, SubscriptionCheck, decide_subscription
 from vmroll.reconcile.act import Actor
+from vmroll.reconcile.at_rest import SETTLED, Watched, memory_state, rest_until
 from vmroll.reconcile.failures import (
     StatusNotWritten,
     describe_error,
@@ -72,6 +73,7 @@ from vmroll.reconcile.listing import observe_pool
 from vmroll.reconcile.memory import (
     NORMAL,
     WARNING,
+    AtRest,
     EventSink,
     PoolMemory,
     SeenRuntime,
@@ -118,6 +120,10 @@ class Seen:
     look_alikes: tuple[str, ...]
     instances: tuple[ObservedInstance, ...]
     """The planner's view of `owned`."""
+    share: tuple[tuple[PoolVm, ...], tuple[PoolVm, ...]]
+    """The pool's VMs and look-alikes as the list showed them."""
+    unlisted: frozenset[str]
+    """VMs only a GET by name found."""
 
 
 @dataclass(frozen=True)
@@ -194,9 +200,13 @@ class PoolPass:
         return None
 
     async def run(self) -> Outcome:
+        watched = Watched(self.status, self.events)
+        return await replace(self, status=watched, events=watched)._run_watched(watched)
+
+    async def _run_watched(self, watched: Watched) -> Outcome:
         report = Reporter(self.pool, self.memory, self.status, self.events, self.clock())
         try:
-            return await self._run_classified(report)
+            return await self._run_classified(report, watched)
         except StatusNotWritten:
             raise
         except Exception as error:
@@ -204,9 +214,9 @@ class PoolPass:
             cause = describe_error(error)
             return await retry_later(report, Reason.UNEXPECTED_ERROR, cause, None, self.settings)
 
-    async def _run_classified(self, report: Reporter) -> Outcome:
+    async def _run_classified(self, report: Reporter, watched: Watched) -> Outcome:
         try:
-            return await self._run(report)
+            return await self._run(report, watched)
         except TerminalAzureError as error:
             image_failed = error.reason == Reason.IMAGE_NOT_AVAILABLE
             return await self._stall(report, error.reason, error.message, image_failed)
@@ -241,8 +251,11 @@ class PoolPass:
         await report.write(stalled(reason, message, image_failed=image_failed))
         return Outcome(Next.STALLED)
 
-    async def _run(self, report: Reporter) -> Outcome:
-        """The pass as a story: admitted, target image, observe, plan, send, report, follow."""
+    async def _run(self, report: Reporter, watched: Watched) -> Outcome:
+        """The pass as a story: admitted, target image, observe, plan, send, report, follow;
+        a pool at rest whose inputs did not change stops before observing (at_rest.py)."""
+        found_in = memory_state(self.memory)
+        resting, self.memory.at_rest = self.memory.at_rest, None
         refused = await self._refuse(report)
         if refused is not None:
             return refused
@@ -265,6 +278,10 @@ class PoolPass:
         images = await revision_images(
             gateway, self.pool.spec, target_image.image, history.previous_good
         )
+        inputs = self._rest_inputs(target_image, audit, images)
+        if resting is not None and await self._still_at_rest(gateway, resting, inputs, report.now):
+            self.memory.at_rest = resting
+            return resting.outcome
         seen = await self._observe(gateway, images.wanted.inputs, report.now)
         before = before_pass(report.current)
         plan = self._plan(seen, images, history, report.now)
@@ -286,7 +303,57 @@ class PoolPass:
         if followed is not None:
             errors += followed.errors
         finished = followed is not None and bool(followed.finished)
-        return await self._conclude(report, progress, stalled_now, errors, finished)
+        outcome = await self._conclude(report, progress, stalled_now, errors, finished)
+        quiet = not (watched.touched or errors or finished or seen.unlisted)
+        if inputs is not None and quiet and outcome == SETTLED:
+            self._record_rest(inputs, seen, plan, found_in)
+        return outcome
+
+    def _rest_inputs(
+        self, target: ResolvedTarget, audit: PolicyAudit, images: RevisionImages
+    ) -> tuple[object, ...] | None:
+        """What the rest of the pass reads besides the list, the memory and the clock; None when
+        its ImagePolicies or maintenance windows make the pass follow the clock."""
+        account = self.account
+        assert isinstance(account, AccountView)
+        if self.policies or self.pool.spec.update_policy.maintenance_windows:
+            return None
+        return (
+            self.pool,
+            account.name,
+            account.spec,
+            dict(self.namespace_labels),
+            self.inputs,
+            self.settings,
+            target,
+            audit,
+            images,
+        )
+
+    async def _still_at_rest(
+        self,
+        gateway: ComputeGateway,
+        resting: AtRest,
+        inputs: tuple[object, ...] | None,
+        now: datetime,
+    ) -> bool:
+        """Whether a full pass now would read what the resting one read, before anything the
+        clock brings is due; the list is read (shared) as every pass reads it."""
+        if inputs is None or inputs != resting.inputs or now >= resting.until:
+            return False
+        if memory_state(self.memory) != resting.memory:
+            return False
+        listing = await gateway.list_pool_vms(self.pool.spec.resource_group, self.identity)
+        return (listing.owned, listing.look_alikes) == resting.share
+
+    def _record_rest(
+        self, inputs: tuple[object, ...], seen: Seen, plan: Plan, found_in: tuple[object, ...]
+    ) -> None:
+        """A Settled pass that wrote, posted and sent nothing: at rest if it left its memory as
+        it found it and the clock changes nothing for a while."""
+        until = rest_until(self.memory, plan, seen.share[0], self.settings.runtime_refresh)
+        if until is not None and memory_state(self.memory) == found_in:
+            self.memory.at_rest = AtRest(inputs, seen.share, found_in, until, SETTLED)
 
     async def _refuse(self, report: Reporter) -> Outcome | None:
         """Stalled before reaching Azure: the account refuses the pool, or inputs are missing."""
@@ -317,7 +384,9 @@ class PoolPass:
                 self.events.event(NORMAL, verb, f"{verb.lower()} VM {done.name}")
         await apply_retags(gateway, self.memory, owned)
         await self._read_runtimes(gateway, owned, now)
-        return Seen(owned, look_alikes, tuple(observe(owned.values(), self.memory, now)))
+        instances = tuple(observe(owned.values(), self.memory, now))
+        share = (tuple(listing.owned.values()), listing.look_alikes)
+        return Seen(owned, look_alikes, instances, share, listing.unlisted)
 
     def _windows(self) -> list[MaintenanceWindow]:
         return [parse_window(w) for w in self.pool.spec.update_policy.maintenance_windows]

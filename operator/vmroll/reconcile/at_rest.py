@@ -1,0 +1,105 @@
+"""A pool at rest: its pass skips observing, planning and the status when nothing it reads changed.
+
+At 1,000 settled pools the operator spent ~5 ms of CPU per pool pass rebuilding the same plan and
+comparing the same status, only to write nothing. A pass is a function of what it reads: the
+pool's body, its account, its namespace's labels, the template's inputs, the settings, the
+target image and the revision images (resolved from their caches at every pass, so the
+`latest` image's TTL and a new version are seen as before), the pool's share of its group's
+list, the pool's memory, and the clock. A full pass records `AtRest` (reconcile/memory.py) only
+when it changed nothing: no status patch, no event, no Azure operation, its memory as it found
+it, and the pool Settled. And only when the clock cannot change its result before `until`:
+every VM available (minReadySeconds is behind it; the grace period only concerns unhealthy
+VMs), no rollout in progress (its deadline follows the clock; a complete pool's stopped clock
+is restarted by whichever pass reads it next), no maintenance window and no
+ImagePolicy (their rules follow the clock), and `until` is when the first VM's instance view is
+due a refresh. A later pass that reads the same before `until` would do the same again, so it
+returns the same outcome and does nothing else; anything else that differs runs a full pass.
+Backoff and operations in flight never rest: they are not Settled.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import replace
+from datetime import datetime, timedelta
+from typing import Any
+
+from vmroll.azure.vms import PoolVm
+from vmroll.plan.availability import Readiness
+from vmroll.plan.rollout_model import Plan, RolloutHistory
+from vmroll.reconcile.inputs import Next, Outcome
+from vmroll.reconcile.memory import EventSink, PoolMemory, StatusSink
+
+SETTLED = Outcome(Next.SETTLED)
+
+
+class Watched:
+    """The pass's status and event sinks, noting whether the pass wrote or posted anything."""
+
+    def __init__(self, status: StatusSink, events: EventSink) -> None:
+        self._status, self._events = status, events
+        self.touched = False
+
+    async def patch_status(self, patch: Mapping[str, Any]) -> None:
+        self.touched = True
+        await self._status.patch_status(patch)
+
+    def event(self, type_: str, reason: str, message: str) -> None:
+        self.touched = True
+        self._events.event(type_, reason, message)
+
+
+def memory_state(memory: PoolMemory) -> tuple[object, ...]:
+    """Everything a pass reads from or leaves in the pool's memory, copied for comparison."""
+    return (
+        dict(memory.pending),
+        dict(memory.first_seen),
+        dict(memory.healthy_since),
+        dict(memory.changed_at),
+        dict(memory.runtimes),
+        dict(memory.read_allowances),
+        frozenset(memory.reported_foreign),
+        frozenset(memory.refused_names),
+        dict(memory.retags),
+        memory.reported_stall,
+        memory.backoff,
+        _timeless(memory.history),
+        memory.generation,
+        memory.status,
+        memory.policy_verdicts,
+    )
+
+
+def _timeless(history: RolloutHistory | None) -> RolloutHistory | None:
+    """The history without when a stopped progress clock last stopped: a settled pool's pass
+    stops it again at `now`, and the pass that next reads it restarts it at its own `now`
+    (plan/rollout_failure.track_progress), so that instant reaches no decision and no status."""
+    progress = history.progress if history is not None else None
+    if history is None or progress is None or not progress.stopped:
+        return history
+    return replace(history, progress=replace(progress, last_progress_at=progress.started_at))
+
+
+def rest_until(
+    memory: PoolMemory,
+    plan: Plan,
+    owned: Sequence[PoolVm],
+    runtime_refresh: float,
+) -> datetime | None:
+    """When the clock could first change what a pass of this settled pool does; None when it
+    could at any time (a VM not available, a rollout in progress, an instance view unread)."""
+    progress = plan.history.progress
+    if plan.actions or (progress is not None and not progress.stopped):
+        return None
+    if any(i.readiness is not Readiness.AVAILABLE for i in plan.instances):
+        return None
+    if (
+        memory.pending
+        or memory.retags
+        or not memory.read_allowances.keys() <= {vm.name for vm in owned}
+    ):
+        return None
+    reads = [memory.runtimes[vm.name].read_at for vm in owned if vm.name in memory.runtimes]
+    if not owned or len(reads) != len(owned):
+        return None
+    return min(reads) + timedelta(seconds=runtime_refresh)

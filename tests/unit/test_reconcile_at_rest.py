@@ -1,0 +1,216 @@
+"""A pool at rest skips observing, planning and the status, and only while nothing it reads moved.
+
+Each test settles a pool against the fake Azure, then counts the planner's calls: a pass at rest
+never plans, and a change of each input (the body, the list, the image, the account's inputs,
+the clock, the memory) makes the next pass a full one. One scenario runs twice, with the skip
+and with every pass forced to be a full one, and both must leave the same trace.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Any
+
+import pytest
+from test_reconcile_fakes import World, vm
+
+from vmroll.api.pool_status import OperationKind, PendingOperation
+from vmroll.plan import rollout
+from vmroll.reconcile import pool_pass
+from vmroll.reconcile.at_rest import memory_state
+from vmroll.reconcile.inputs import Next, Outcome, TemplateInputs
+
+SETTLED = Outcome(Next.SETTLED)
+REFRESH = 600.0
+"""PassSettings' default instance-view refresh, in seconds."""
+
+
+@pytest.fixture
+def plans(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """One entry per call of the planner."""
+    calls: list[int] = []
+
+    def counted(*args: Any, **kwargs: Any) -> Any:
+        calls.append(1)
+        return rollout.plan_rollout(*args, **kwargs)
+
+    monkeypatch.setattr(pool_pass, "plan_rollout", counted)
+    return calls
+
+
+async def settle(world: World) -> None:
+    """Passes (5 s apart) until the pool is at rest; its status follows the memory's."""
+    for _ in range(20):
+        await world.pass_().run()
+        world.pool["status"] = world.memory.status.to_wire() if world.memory.status else {}
+        if world.memory.at_rest is not None:
+            return
+        world.tick(5)
+    raise AssertionError("the pool did not come to rest")
+
+
+async def resting_world(plans: list[int]) -> World:
+    world = World()
+    await settle(world)
+    plans.clear()
+    world.log.clear()
+    return world
+
+
+async def test_a_pass_at_rest_lists_but_neither_plans_nor_writes(plans: list[int]) -> None:
+    world = await resting_world(plans)
+    patches, events = len(world.sinks.patches), len(world.sinks.events)
+
+    world.tick(60)
+    outcome = await world.pass_().run()
+
+    assert outcome == SETTLED
+    assert plans == []
+    assert "list" in world.log
+    assert (len(world.sinks.patches), len(world.sinks.events)) == (patches, events)
+
+
+async def test_a_full_pass_of_a_pool_at_rest_plans(plans: list[int]) -> None:
+    """The counter sees planning: without the rest, the same pass plans."""
+    world = await resting_world(plans)
+    world.memory.at_rest = None
+
+    outcome = await world.pass_().run()
+
+    assert outcome == SETTLED
+    assert plans == [1]
+
+
+async def test_a_changed_spec_or_annotation_makes_a_full_pass(plans: list[int]) -> None:
+    world = await resting_world(plans)
+    world.pool["metadata"]["annotations"] = {"note": "x"}
+    await world.pass_().run()
+    assert plans == [1]
+
+    world.pool["spec"]["replicas"] = 4
+    world.pool["metadata"]["generation"] = 2
+    outcome = await world.pass_().run()
+
+    assert plans == [1, 1]
+    assert outcome.next is Next.PROGRESSING
+    assert any(entry.startswith("create") for entry in world.log)
+
+
+async def test_a_changed_list_makes_a_full_pass(plans: list[int]) -> None:
+    world = await resting_world(plans)
+    name, listed = next(iter(world.azure.vms.items()))
+    world.azure.vms[name] = replace(listed, tags={**listed.tags, "owner": "someone"})
+
+    await world.pass_().run()
+
+    assert plans == [1]
+
+
+async def test_a_look_alike_appearing_makes_a_full_pass(plans: list[int]) -> None:
+    world = await resting_world(plans)
+    look_alike = next(iter(world.azure.vms))[:-1] + "9"
+    world.azure.vms[look_alike] = vm(look_alike, "other-uid", {})
+
+    await world.pass_().run()
+
+    assert plans == [1]
+    assert [e[1] for e in world.sinks.events][-1:] == ["ForeignVM"]
+
+
+async def test_a_new_latest_image_makes_a_full_pass(plans: list[int]) -> None:
+    world = await resting_world(plans)
+    world.azure.latest = "1.0.3"
+
+    outcome = await world.pass_().run()
+
+    assert plans == [1]
+    assert outcome.next is Next.PROGRESSING
+
+
+async def test_changed_template_inputs_or_namespace_labels_make_a_full_pass(
+    plans: list[int],
+) -> None:
+    world = await resting_world(plans)
+    await replace(world.pass_(), inputs=TemplateInputs(("ssh-ed25519 BBBB",))).run()
+    assert plans == [1]
+
+    await replace(world.pass_(), namespace_labels={"team": "web"}).run()
+
+    assert plans == [1, 1]
+
+
+async def test_an_instance_view_due_a_refresh_makes_a_full_pass(plans: list[int]) -> None:
+    world = await resting_world(plans)
+    world.tick(REFRESH - 30)
+    await world.pass_().run()
+    assert plans == []
+
+    world.tick(60)
+    await world.pass_().run()
+
+    assert plans == [1]
+    assert any(entry.startswith("runtime") for entry in world.log)
+
+
+async def test_a_changed_memory_makes_a_full_pass(plans: list[int]) -> None:
+    world = await resting_world(plans)
+    name = next(iter(world.azure.vms))
+    world.memory.pending[name] = PendingOperation(
+        vm_name=name, kind=OperationKind.DELETE, started_at=world.now
+    )
+
+    await world.pass_().run()
+
+    assert plans == [1]
+
+
+@pytest.mark.parametrize(
+    "spec",
+    [
+        {"updatePolicy": {"maintenanceWindows": ["Sun 02:00 3h"]}},
+    ],
+    ids=["maintenance-window"],
+)  # fmt: skip
+async def test_a_pool_whose_pass_follows_the_clock_never_rests(
+    plans: list[int], spec: dict[str, Any]
+) -> None:
+    world = World()
+    world.pool["spec"].update(spec)
+    for _ in range(8):
+        await world.pass_().run()
+        world.tick(5)
+
+    assert world.memory.at_rest is None
+
+
+async def test_skipping_leaves_the_same_trace_as_full_passes(plans: list[int]) -> None:
+    """The same steps with the skip and with every pass a full one: same outcomes, same Azure
+    calls, same status patches and events, same memory; only fewer plans."""
+    traces = []
+    planned = []
+    for skip in (True, False):
+        plans.clear()
+        world = World()
+        outcomes = []
+        for step in range(40):
+            if not skip:
+                world.memory.at_rest = None
+            if step == 20:
+                world.azure.latest = "1.0.3"
+            if step == 30:
+                world.pool["metadata"]["annotations"] = {"note": "x"}
+            outcomes.append(await world.pass_().run())
+            world.tick(45)
+        traces.append(
+            (
+                outcomes,
+                world.log,
+                world.sinks.patches,
+                world.sinks.events,
+                memory_state(world.memory),
+            )
+        )
+        planned.append(len(plans))
+
+    assert traces[0] == traces[1]
+    assert planned[0] < planned[1] == 40
