@@ -10,8 +10,10 @@ token of this ServiceAccount, and for leader election by the last test here.
 Why each rule (read from the code that makes the call):
 - customresourcedefinitions list, watch: kopf's scan of its resources and the watch that
   notices CRDs being added or removed.
-- namespaces list, watch: kopf follows the namespaces given with `-n`; get: vmroll reads a
-  namespace's labels when an AzureAccount admits namespaces by label selector.
+- namespaces list, watch: kopf follows the namespaces given with `-n`, and keeps every
+  namespace's labels in vmroll's index (handlers/namespaces.py) for the pools of an AzureAccount
+  that admits namespaces by label selector; get: vmroll reads a namespace the index does not
+  hold yet.
 - events create: kopf posts vmroll's events (VMs created, deleted; warnings).
 - secrets get, configmaps get: vmroll reads the Secret an AzureAccount names (client secret, CA
   bundle), in whichever namespace the platform team keeps it, and the Secrets and ConfigMaps a
