@@ -8,7 +8,7 @@ and with every pass forced to be a full one, and both must leave the same trace.
 
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import fields, replace
 from typing import Any
 
 import pytest
@@ -17,8 +17,9 @@ from test_reconcile_fakes import World, vm
 from vmroll.api.pool_status import OperationKind, PendingOperation
 from vmroll.plan import rollout
 from vmroll.reconcile import pool_pass
-from vmroll.reconcile.at_rest import memory_state
+from vmroll.reconcile.at_rest import NOT_STATE, memory_state
 from vmroll.reconcile.inputs import Next, Outcome, TemplateInputs
+from vmroll.reconcile.memory import PoolMemory
 
 SETTLED = Outcome(Next.SETTLED)
 REFRESH = 600.0
@@ -214,3 +215,20 @@ async def test_skipping_leaves_the_same_trace_as_full_passes(plans: list[int]) -
 
     assert traces[0] == traces[1]
     assert planned[0] < planned[1] == 40
+
+
+def test_every_book_of_the_memory_is_compared_but_the_rest_and_the_validated_body() -> None:
+    """A book added to the memory later is compared at once: changing any field other than
+    the two a pass never decides by changes the state a rest is judged against."""
+    empty = PoolMemory()
+    baseline = memory_state(empty)
+    for f in fields(PoolMemory):
+        memory = PoolMemory()
+        value = getattr(memory, f.name)
+        if isinstance(value, dict):
+            value["x"] = None
+        elif isinstance(value, set):
+            value.add("x")
+        else:
+            setattr(memory, f.name, object())
+        assert (memory_state(memory) == baseline) is (f.name in NOT_STATE), f.name

@@ -20,7 +20,7 @@ Backoff and operations in flight never rest: they are not Settled.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import replace
+from dataclasses import fields, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -49,33 +49,34 @@ class Watched:
         self._events.event(type_, reason, message)
 
 
+NOT_STATE = frozenset({"at_rest", "validated"})
+"""The memory's fields a pass's decisions never read: the rest itself and the validated body."""
+
+
 def memory_state(memory: PoolMemory) -> tuple[object, ...]:
-    """Everything a pass reads from or leaves in the pool's memory, copied for comparison."""
-    return (
-        dict(memory.pending),
-        dict(memory.first_seen),
-        dict(memory.healthy_since),
-        dict(memory.changed_at),
-        dict(memory.runtimes),
-        dict(memory.read_allowances),
-        frozenset(memory.reported_foreign),
-        frozenset(memory.refused_names),
-        dict(memory.retags),
-        memory.reported_stall,
-        memory.backoff,
-        _timeless(memory.history),
-        memory.generation,
-        memory.status,
-        memory.policy_verdicts,
+    """Everything a pass reads from or leaves in the pool's memory, copied for comparison:
+    every field but `NOT_STATE`, so that a field added later is compared too."""
+    return tuple(
+        _copied(getattr(memory, f.name)) for f in fields(memory) if f.name not in NOT_STATE
     )
 
 
-def _timeless(history: RolloutHistory | None) -> RolloutHistory | None:
+def _copied(value: object) -> object:
+    if isinstance(value, dict):
+        return dict(value)
+    if isinstance(value, set):
+        return frozenset(value)
+    if isinstance(value, RolloutHistory):
+        return _timeless(value)
+    return value
+
+
+def _timeless(history: RolloutHistory) -> RolloutHistory:
     """The history without when a stopped progress clock last stopped: a settled pool's pass
     stops it again at `now`, and the pass that next reads it restarts it at its own `now`
     (plan/rollout_failure.track_progress), so that instant reaches no decision and no status."""
-    progress = history.progress if history is not None else None
-    if history is None or progress is None or not progress.stopped:
+    progress = history.progress
+    if progress is None or not progress.stopped:
         return history
     return replace(history, progress=replace(progress, last_progress_at=progress.started_at))
 

@@ -100,9 +100,9 @@ class PoolMemory:
     policy_verdicts: tuple[PolicyVerdict, ...] = ()
     """What each ImagePolicy that applies said at the last pass; ImagePolicy status sums them."""
     at_rest: AtRest | None = None
+    """Set by a full pass that changed nothing; a pass with the same inputs may skip its work."""
     validated: tuple[str, VirtualMachinePool] | None = None
     """The pool's body as last validated, with its resourceVersion (handlers/pools.py)."""
-    """Set by a full pass that changed nothing; a pass with the same inputs may skip its work."""
 
     @classmethod
     def from_status(cls, status: VirtualMachinePoolStatus | None) -> PoolMemory:
