@@ -308,12 +308,7 @@ async def test_an_ended_loop_leaves_no_wakeup_behind(monkeypatch: pytest.MonkeyP
         body=kopf.Body(raw),
         memo=kopf.Memo(state=operator),
         logger=cast(kopf.Logger, None),
-        **{
-            pools.ACCOUNT_INDEX: accounts(),
-            pools.POOL_INDEX: {},
-            POLICY_INDEX: {},
-            NAMESPACE_INDEX: {},
-        },
+        **indexes(),
     )
     assert seen == [0]
     assert len(operator.wakeups) == 0
@@ -336,12 +331,7 @@ async def test_a_pool_being_deleted_ends_the_loop_without_a_pass(
         body=kopf.Body(raw),
         memo=kopf.Memo(state=state(clock)),
         logger=cast(kopf.Logger, None),
-        **{
-            pools.ACCOUNT_INDEX: accounts(),
-            pools.POOL_INDEX: {},
-            POLICY_INDEX: {},
-            NAMESPACE_INDEX: {},
-        },
+        **indexes(),
     )
     assert passes == []
 
@@ -379,6 +369,17 @@ class Passes:
         self._ends.pop(uid).set()
 
 
+def indexes() -> dict[str, Any]:
+    """The kopf indexes a pool's daemon is called with: one account, no pools, policies or
+    namespaces."""
+    return {
+        pools.ACCOUNT_INDEX: accounts(),
+        pools.POOL_INDEX: {},
+        POLICY_INDEX: {},
+        NAMESPACE_INDEX: {},
+    }
+
+
 def loop(operator: OperatorState, raw: dict[str, Any]) -> tuple[Stopped, asyncio.Task[None]]:
     stopped = Stopped()
     task = asyncio.create_task(
@@ -387,12 +388,7 @@ def loop(operator: OperatorState, raw: dict[str, Any]) -> tuple[Stopped, asyncio
             body=kopf.Body(raw),
             memo=kopf.Memo(state=operator),
             logger=cast(kopf.Logger, None),
-            **{
-                pools.ACCOUNT_INDEX: accounts(),
-                pools.POOL_INDEX: {},
-                POLICY_INDEX: {},
-                NAMESPACE_INDEX: {},
-            },
+            **indexes(),
         )
     )
     return stopped, task
