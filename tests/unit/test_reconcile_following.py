@@ -1,9 +1,12 @@
 """Recorded operations followed by the group's list: what a list proves done, what is polled
-(a VM listed Failed, a reimage, an operation the list has not settled in time), and that a
-create Azure failed still reaches the condition and the event with Azure's code and message."""
+(a VM listed Failed, a reimage, an operation the list has not settled in time), that a
+create Azure failed still reaches the condition and the event with Azure's code and message,
+and that the pass lends its turn among pools back only while it waits."""
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 
@@ -137,3 +140,27 @@ async def test_creates_and_deletes_cost_no_status_read_when_the_list_settles_the
     assert not any(entry.startswith("wait") for entry in world.log)
     reasons = [e[1] for e in world.sinks.events]
     assert (reasons.count("Created"), reasons.count("Deleted")) == (3, 2)
+
+
+async def test_the_pass_lends_its_turn_back_only_while_it_waits_on_azure() -> None:
+    world = World()
+    world.azure = FailingCreates(world.log)
+
+    @asynccontextmanager
+    async def lent() -> AsyncIterator[None]:
+        world.log.append("lent")
+        yield
+        world.log.append("back")
+
+    await replace(world.pass_(), lend=lent).run()
+    assert "lent" not in world.log
+
+    world.tick()
+    await replace(world.pass_(), lend=lent).run()
+
+    assert world.log.count("lent") == 1
+    followed = world.log[world.log.index("lent") :]
+    assert [e for e in followed[: followed.index("back")] if e.startswith("wait")] == [
+        e for e in world.log if e.startswith("wait")
+    ]
+    assert len([e for e in world.log if e.startswith("wait")]) == 3

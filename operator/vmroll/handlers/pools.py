@@ -8,9 +8,8 @@ resync interval when settled, long when Stalled) or until the spec, the pool's l
 annotations, its account or the ImagePolicies change, whichever comes first: the watch sets the
 pool's event (handlers/wakeups.py; the pool's own events through an index, which kopf calls
 silently on every event before any handler), and the woken daemon compares; it never polls.
-A pass waits its turn among `--concurrent-passes` pools, first come first served: 1,000 first
-passes at once, each holding its requests, models and queued writes, set the operator's memory
-high-water mark, which the allocator keeps; a paused pool holds no turn.
+A pass waits its turn among `--concurrent-passes` pools (handlers/turns.py) and lends it back
+while it waits on Azure; a paused pool holds no turn.
 Deletion is a kopf delete handler behind vmroll's finalizer; kopf stops the daemon first, and a
 per-pool lock keeps the two apart regardless. Each pass is timed and counted, and leaves the
 pool's figures for the metrics; deletion drops them with the pool's memory and lock, and passes
@@ -112,6 +111,7 @@ async def build_pass(
         clock=state.clock,
         settings=state.pass_settings,
         policies=await matching_policies(state.kube, policies or {}, pool),
+        lend=state.turns.lender(pool.metadata.uid or ""),
     )
 
 
@@ -141,11 +141,12 @@ async def pool_loop(
     state: OperatorState = memo.state
     accounts_by_name = kwargs[ACCOUNT_INDEX]
     policies = kwargs[POLICY_INDEX]
+    uid = body.metadata.uid or ""
     try:
         while not stopped:
             if body.metadata.get("deletionTimestamp"):
                 return
-            async with state.passes:
+            async with state.turns.taken(uid):
                 if stopped or body.metadata.get("deletionTimestamp"):
                     return
                 wake = _wake_key(body, accounts_by_name, policies)
@@ -155,7 +156,7 @@ async def pool_loop(
             await prune_if_due(state, lambda: Live.of(kwargs[POOL_INDEX], accounts_by_name))
             await _pause(stopped, body, (accounts_by_name, policies), wake, delay, state)
     finally:
-        state.wakeups.ended(body.metadata.uid or "")
+        state.wakeups.ended(uid)
 
 
 async def _one_pass(

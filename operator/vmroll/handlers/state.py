@@ -27,6 +27,7 @@ from vmroll.azure.gateway import AzureGateways
 from vmroll.azure.settings import AccountConnection
 from vmroll.handlers.kube import KubeApi
 from vmroll.handlers.run_config import RunConfig
+from vmroll.handlers.turns import Turns
 from vmroll.handlers.wakeups import Wakeups
 from vmroll.metrics.registry import OperatorMetrics
 from vmroll.plan.account_trust import TrustPolicy
@@ -68,7 +69,7 @@ class OperatorState:
     """Each account as last validated from the index, by name, with its (uid, resourceVersion)."""
     wakeups: Wakeups = field(default_factory=Wakeups)
     """Each paused pool's event, set by the watch (handlers/wakeups.py)."""
-    passes: asyncio.Semaphore = field(init=False)
+    turns: Turns = field(init=False)
     """The turns of pools to run a pass (`RunConfig.concurrent_passes`), first come first served."""
     pruned_at: float = float("-inf")
     """When handlers/pruning.py last dropped what is kept for pools and accounts that are gone."""
@@ -80,7 +81,7 @@ class OperatorState:
             sleep=asyncio.sleep,
             observer=self.metrics,
         )
-        self.passes = asyncio.Semaphore(self.config.concurrent_passes)
+        self.turns = Turns(self.config.concurrent_passes)
         self.listings = GroupListings(self.config.resync_seconds / 2, self.monotonic)
         self.metrics.track(self.tracked)
 

@@ -5,8 +5,9 @@ Order per batch, so that a process killed at any point leaves nothing untracked:
 2. the requests are sent, with bounded concurrency;
 3. their resume tokens are written (one status write);
 4. (`follow`, after the pass has reported) the operations the group's list does not follow
-   (reconcile/following.py) are polled for a bounded time; finished ones leave the record. The
-   others are settled by the next passes' lists (observe.settle_pending).
+   (reconcile/following.py) are polled for a bounded time, the pass's turn among pools lent back
+   meanwhile (handlers/turns.py); finished ones leave the record. The others are settled by the
+   next passes' lists (observe.settle_pending).
 A restarted operator finds the record: named VMs that Azure lists are the pool's (their tags say
 so), names Azure never saw are forgotten, tokens are resumed. A create stays recorded after a
 transient error (its answer may be what was lost) and after it succeeds, until a list shows
@@ -23,6 +24,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable, Mapping, Sequence
+from contextlib import AbstractAsyncContextManager, nullcontext
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TypeVar
@@ -38,6 +40,11 @@ from vmroll.reconcile.following import to_poll
 from vmroll.reconcile.memory import NORMAL, EventSink, PoolMemory, StatusSink
 
 T = TypeVar("T")
+
+
+Lend = Callable[[], AbstractAsyncContextManager[None]]
+"""Gives the pass's turn among pools' passes back while it waits on Azure, and takes one again
+after (handlers/turns.py)."""
 
 
 @dataclass(frozen=True)
@@ -69,6 +76,7 @@ class Actor:
     operation_wait: float
     poll_after: float
     """Seconds after which an operation no list settled is polled (following.py)."""
+    lend: Lend = nullcontext
 
     async def start(
         self,
@@ -124,7 +132,8 @@ class Actor:
         waiting = to_poll(self.memory.pending.values(), listed, now, self.poll_after)
         if not waiting:
             return BatchResult((), ())
-        results = await self._bounded([self._wait(op) for op in waiting])
+        async with self.lend():
+            results = await self._bounded([self._wait(op) for op in waiting])
         finished: list[Started] = []
         errors: list[AzureGatewayError] = []
         for op, result in zip(waiting, results, strict=True):

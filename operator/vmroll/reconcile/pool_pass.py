@@ -12,6 +12,7 @@ VMs live in (vmroll.plan.subscription): recorded in status before the first writ
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
@@ -52,7 +53,7 @@ from vmroll.plan.rollout_model import (
     RolloutPhase,
 )
 from vmroll.plan.subscription import Choice, SubscriptionCheck, decide_subscription
-from vmroll.reconcile.act import Actor
+from vmroll.reconcile.act import Actor, Lend
 from vmroll.reconcile.at_rest import SETTLED, Watched, memory_state, rest_until
 from vmroll.reconcile.failures import (
     StatusNotWritten,
@@ -148,6 +149,8 @@ class PoolPass:
     settings: PassSettings = field(default_factory=PassSettings)
     policies: tuple[NamedPolicy, ...] = ()
     """The ImagePolicies that apply to the pool."""
+    lend: Lend = nullcontext
+    """Lends the pass's turn back while it waits on Azure (handlers/turns.py)."""
 
     @property
     def identity(self) -> PoolIdentity:
@@ -453,6 +456,7 @@ class PoolPass:
             concurrency=self.settings.concurrency,
             operation_wait=self.settings.operation_wait,
             poll_after=self.settings.poll_after,
+            lend=self.lend,
         )
 
     def _post_rollout_events(

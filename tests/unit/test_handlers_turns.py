@@ -1,0 +1,104 @@
+"""Turns among pools' passes: bounded, first come first served, lent back while a pass waits
+on Azure and taken again after, and never released twice (cancellation included)."""
+
+from __future__ import annotations
+
+import asyncio
+
+from vmroll.handlers.turns import Turns
+
+
+async def settle() -> None:
+    for _ in range(10):
+        await asyncio.sleep(0)
+
+
+class Passes:
+    """Pools' passes that each hold their turn until the test ends them, logging who ran."""
+
+    def __init__(self, turns: Turns) -> None:
+        self.turns = turns
+        self.log: list[str] = []
+        self.ends: dict[str, asyncio.Event] = {}
+
+    async def plain(self, uid: str) -> None:
+        async with self.turns.taken(uid):
+            self.log.append(uid)
+            await self._until_ended(uid)
+
+    async def waiting_on_azure(self, uid: str) -> None:
+        """A pass that lends its turn back for a wait, then reports."""
+        async with self.turns.taken(uid):
+            self.log.append(uid)
+            async with self.turns.lender(uid)():
+                await self._until_ended(f"{uid}-wait")
+            self.log.append(f"{uid}-report")
+            await self._until_ended(uid)
+
+    async def _until_ended(self, key: str) -> None:
+        self.ends[key] = asyncio.Event()
+        await self.ends[key].wait()
+
+    def end(self, key: str) -> None:
+        self.ends[key].set()
+
+
+async def test_a_pass_waiting_on_azure_lends_its_turn_and_queues_to_report() -> None:
+    passes = Passes(Turns(1))
+    lender = asyncio.create_task(passes.waiting_on_azure("a"))
+    await settle()
+    others = [asyncio.create_task(passes.plain(uid)) for uid in "bc"]
+    await settle()
+    assert passes.log == ["a", "b"]
+
+    passes.end("a-wait")
+    await settle()
+    assert passes.log == ["a", "b"]
+
+    passes.end("b")
+    await settle()
+    passes.end("c")
+    await settle()
+    assert passes.log == ["a", "b", "c", "a-report"]
+    passes.end("a")
+    await asyncio.gather(lender, *others)
+
+
+async def test_a_pass_holding_no_turn_lends_nothing() -> None:
+    turns = Turns(1)
+    passes = Passes(turns)
+    async with turns.lender("a")():
+        holder = asyncio.create_task(passes.plain("b"))
+        await settle()
+        waiting = asyncio.create_task(passes.plain("c"))
+        await settle()
+    assert passes.log == ["b"]
+    passes.end("b")
+    await settle()
+    passes.end("c")
+    await asyncio.gather(holder, waiting)
+    assert passes.log == ["b", "c"]
+
+
+async def test_a_pass_cancelled_while_it_queues_to_report_frees_no_turn_it_does_not_hold() -> None:
+    passes = Passes(Turns(1))
+    lender = asyncio.create_task(passes.waiting_on_azure("a"))
+    await settle()
+    holder = asyncio.create_task(passes.plain("b"))
+    await settle()
+    passes.end("a-wait")
+    await settle()
+    lender.cancel()
+    await asyncio.gather(lender, return_exceptions=True)
+
+    late = [asyncio.create_task(passes.plain(uid)) for uid in "cd"]
+    await settle()
+    assert passes.log == ["a", "b"]
+    passes.end("b")
+    await settle()
+    assert passes.log == ["a", "b", "c"]
+    passes.end("c")
+    await settle()
+    passes.end("d")
+    await asyncio.gather(holder, *late)
+    assert passes.log == ["a", "b", "c", "d"]
