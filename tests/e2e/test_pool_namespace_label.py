@@ -2,7 +2,8 @@
 
 The operator takes a namespace's labels from its watch of namespaces (handlers/namespaces.py),
 not from a read per pass: a pool in a namespace without the label is refused, and labelling the
-namespace lets the same pool through at its next pass, with nothing created before.
+namespace wakes the same pool and lets it through, with nothing created before. The operator
+waits an hour between passes of a Stalled pool here, so only the wake-up can let it through.
 """
 
 from __future__ import annotations
@@ -30,6 +31,8 @@ LABEL = ("vmroll-e2e/azure", "admitted")
 def test_a_pool_is_refused_until_its_namespace_carries_the_accounts_label(
     kubectl: Kubectl, namespace: str, account: str, emulator: EmulatorProcess, operator: Operator
 ) -> None:
+    operator.stop()
+    operator.start("--stalled-interval", "3600")
     by_label = account_manifest(f"{account}-by-label", emulator, namespace, [])
     by_label["spec"]["allowedNamespaces"] = {"selector": {"matchLabels": dict([LABEL])}}
     kubectl("apply", "-f", "-", input=json.dumps(by_label))

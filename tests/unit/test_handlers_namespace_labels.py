@@ -1,17 +1,25 @@
 """A pass takes its namespace's labels from kopf's index of namespaces, and reads the namespace
-only when the index does not hold it (or not at all when the account does not ask)."""
+only when the index does not hold it (or not at all when the account does not ask); so do the
+ImagePolicies that select namespaces by label."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any, cast
 
+import pytest
+import yaml
 from test_reconcile_fakes import FakeAzure, account_spec
 
 from vmroll.api.account import AzureAccountSpec
+from vmroll.api.pool import VirtualMachinePool
 from vmroll.handlers.kube import KubeApi
 from vmroll.handlers.namespaces import indexed_labels, namespace_labels_by_name
+from vmroll.handlers.policies import matching_policies
 from vmroll.handlers.pool_inputs import namespace_labels
 from vmroll.reconcile.inputs import AccountView
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 
 
 class Reads:
@@ -69,3 +77,44 @@ async def test_without_an_index_the_namespace_is_read() -> None:
 def test_an_index_without_labels_for_the_namespace_gives_none() -> None:
     assert indexed_labels(index_of(other={"a": "b"}), "team") is None
     assert indexed_labels(index_of(team={}), "team") == {}
+
+
+def policy_for(selector: dict[str, str]) -> dict[str, Any]:
+    """An ImagePolicy as the policies' index holds it, selecting namespaces by label."""
+    rules = {"deniedVersions": [{"version": "1.0.0", "reason": "CVE-2026-0001"}]}
+    spec = {"rules": rules, "namespaceSelector": {"matchLabels": selector}}
+    return {"metadata": {"name": "p", "generation": 1}, "spec": spec}
+
+
+def team_pool() -> VirtualMachinePool:
+    example = yaml.safe_load((EXAMPLES / "pool-marketplace.yaml").read_text())
+    example["metadata"]["namespace"] = "team"
+    return VirtualMachinePool.model_validate(example)
+
+
+@pytest.mark.parametrize(
+    ("labels", "selected"),
+    [pytest.param({"vmroll": "on"}, True, id="selected"), pytest.param({}, False, id="not")],
+)
+async def test_policies_judge_the_namespace_by_the_index_without_a_read(
+    labels: dict[str, str], selected: bool
+) -> None:
+    kube = Reads()
+    policies = {"p": [policy_for({"vmroll": "on"})]}
+
+    matched = await matching_policies(
+        cast(KubeApi, kube), policies, team_pool(), index_of(team=labels)
+    )
+
+    assert [p.name for p in matched] == (["p"] if selected else [])
+    assert kube.read == []
+
+
+async def test_policies_read_a_namespace_the_index_lacks() -> None:
+    kube = Reads()
+    policies = {"p": [policy_for({"read": "yes"})]}
+
+    matched = await matching_policies(cast(KubeApi, kube), policies, team_pool(), index_of())
+
+    assert [p.name for p in matched] == ["p"]
+    assert kube.read == ["team"]

@@ -15,7 +15,7 @@ import pytest
 from vmroll.handlers import pools
 from vmroll.handlers.accounts import account_event
 from vmroll.handlers.kube import KubeApi
-from vmroll.handlers.namespaces import NAMESPACE_INDEX
+from vmroll.handlers.namespaces import NAMESPACE_INDEX, namespace_event
 from vmroll.handlers.policies import POLICY_INDEX, policy_event
 from vmroll.handlers.pools import _pause, _wake_key, pool_loop, pool_wakeups
 from vmroll.handlers.run_config import RunConfig
@@ -111,6 +111,23 @@ def test_an_image_policy_change_wakes_a_paused_pool(after: dict[str, Any], wakes
     assert (_wake_key(kopf.Body(raw), index, after) != before) is wakes
 
 
+@pytest.mark.parametrize(
+    ("after", "wakes"),
+    [
+        pytest.param({"team": [{"vmroll": "on"}]}, False, id="unchanged"),
+        pytest.param({"team": [{"vmroll": "off"}]}, True, id="label-changed"),
+        pytest.param({"team": [{}]}, True, id="label-removed"),
+        pytest.param({"team": [{"vmroll": "on"}], "other": [{"a": "b"}]}, False, id="another"),
+    ],
+)
+def test_a_change_of_its_namespaces_labels_wakes_a_paused_pool(
+    after: dict[str, Any], wakes: bool
+) -> None:
+    raw, index = pool_body(namespace="team"), accounts()
+    before = _wake_key(kopf.Body(raw), index, {}, {"team": [{"vmroll": "on"}]})
+    assert (_wake_key(kopf.Body(raw), index, {}, after) != before) is wakes
+
+
 class Clock:
     def __init__(self) -> None:
         self.now = 100.0
@@ -147,9 +164,11 @@ class Looks:
         self.count = 0
         monkeypatch.setattr(pools, "_wake_key", self)
 
-    def __call__(self, body: kopf.Body, index: Any, policies: Any) -> tuple[Any, ...]:
+    def __call__(
+        self, body: kopf.Body, index: Any, policies: Any, namespaces: Any = None
+    ) -> tuple[Any, ...]:
         self.count += 1
-        return _wake_key(body, index, policies)
+        return _wake_key(body, index, policies, namespaces)
 
 
 class Paused:
@@ -161,13 +180,14 @@ class Paused:
         raw: dict[str, Any],
         index: dict[str, Any],
         policies: dict[str, Any],
+        namespaces: dict[str, Any] | None = None,
     ) -> None:
         self.stopped = Stopped()
         body = kopf.Body(raw)
-        wake = _wake_key(body, index, policies)
+        wake = _wake_key(body, index, policies, namespaces)
         stopped = cast(kopf.DaemonStopped, self.stopped)
         self.task = asyncio.create_task(
-            _pause(stopped, body, (index, policies), wake, 3600, operator)
+            _pause(stopped, body, (index, policies, namespaces), wake, 3600, operator)
         )
 
     async def settled(self) -> bool:
@@ -181,8 +201,8 @@ class Paused:
         await self.task
 
 
-def pool(uid: str, account: str = "prod") -> dict[str, Any]:
-    raw = pool_body(uid=uid)
+def pool(uid: str, account: str = "prod", namespace: str = "default") -> dict[str, Any]:
+    raw = pool_body(uid=uid, namespace=namespace)
     raw["spec"]["accountRef"]["name"] = account
     return raw
 
@@ -299,7 +319,7 @@ async def test_an_ended_loop_leaves_no_wakeup_behind(monkeypatch: pytest.MonkeyP
 
     async def pause_then_delete(*args: object) -> None:
         seen.append(len(operator.wakeups))
-        operator.wakeups.pausing("a", "prod")
+        operator.wakeups.pausing("a", "prod", None)
         raw["metadata"]["deletionTimestamp"] = "2026-11-28T12:00:00Z"
 
     monkeypatch.setattr(pools, "_pause", pause_then_delete)
@@ -478,3 +498,16 @@ async def test_a_paused_pool_holds_no_turn_and_a_spec_change_wakes_it_at_once(
     stopped_b.stop()
     passes.end("a")
     await asyncio.gather(paused, other)
+
+
+async def test_a_namespace_change_wakes_the_pools_in_it() -> None:
+    operator, index = state(Clock()), accounts()
+    namespaces: dict[str, Any] = {"team": [{}], "other": [{}]}
+    inside = Paused(operator, pool("a", namespace="team"), index, {}, namespaces)
+    outside = Paused(operator, pool("b", namespace="other"), index, {}, namespaces)
+    assert not await inside.settled()
+    namespaces["team"] = [{"vmroll": "on"}]
+    await namespace_event(name="team", memo=kopf.Memo(state=operator))
+    assert await inside.settled()
+    assert not await outside.settled()
+    await outside.stop()

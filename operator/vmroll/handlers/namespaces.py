@@ -4,7 +4,9 @@ An AzureAccount that admits namespaces by label makes each pass of each of its p
 pool's namespace by its labels. Reading the namespace from the API server at every pass cost a
 GET per pool per resync: at 1,000 pools, most of the operator's idle CPU. kopf's index follows
 every namespace's labels as the watch delivers them, at least as fresh as a read at the start
-of the pass was; a namespace the index does not hold (yet) is read as before.
+of the pass was; a namespace the index does not hold (yet) is read as before. A change of a
+namespace's labels wakes its paused pools (handlers/wakeups.py): a pool refused for a missing
+label passes again as soon as the label is set, not at its next resync.
 """
 
 from __future__ import annotations
@@ -23,6 +25,13 @@ def namespace_labels_by_name(
     name: str | None, labels: Mapping[str, str], **_: Any
 ) -> dict[str | None, dict[str, str]]:
     return {name: dict(labels)}
+
+
+@kopf.on.event("", "v1", "namespaces")
+async def namespace_event(name: str | None, memo: kopf.Memo, **_: Any) -> None:
+    """After the index took the change: the namespace's paused pools compare its labels with
+    those they last acted on."""
+    memo.state.wakeups.namespace(name)
 
 
 def indexed_labels(index: Mapping[Any, Any] | None, namespace: str) -> dict[str, str] | None:

@@ -20,6 +20,7 @@ from vmroll.api.policy import PLURAL, ImagePolicy, ImagePolicyStatus
 from vmroll.api.pool import VirtualMachinePool
 from vmroll.api.pool_status import VirtualMachinePoolStatus
 from vmroll.handlers.kube import KubeApi
+from vmroll.handlers.namespaces import indexed_labels
 from vmroll.handlers.state import OperatorState
 from vmroll.metrics.registry import PolicyFigures
 from vmroll.plan.policy import NamedPolicy, named_policies
@@ -47,13 +48,19 @@ def parsed_policies(index: Mapping[Any, Any]) -> list[NamedPolicy]:
 
 
 async def matching_policies(
-    kube: KubeApi, index: Mapping[Any, Any], pool: VirtualMachinePool
+    kube: KubeApi,
+    index: Mapping[Any, Any],
+    pool: VirtualMachinePool,
+    namespaces: Mapping[Any, Any] | None = None,
 ) -> tuple[NamedPolicy, ...]:
-    """The policies that select the pool; its namespace's labels are read only when one asks."""
+    """The policies that select the pool; its namespace's labels are looked up only when one
+    asks, in the namespaces' index (handlers/namespaces.py), else read."""
     policies = parsed_policies(index)
     labels: dict[str, str] = {}
     if any(p.spec.namespace_selector is not None for p in policies):
-        labels = await kube.namespace_labels(pool.metadata.namespace or "") or {}
+        namespace = pool.metadata.namespace or ""
+        indexed = indexed_labels(namespaces, namespace)
+        labels = indexed if indexed is not None else await kube.namespace_labels(namespace) or {}
     return tuple(p for p in policies if policy_applies(p.spec, labels, pool.metadata.labels))
 
 

@@ -33,7 +33,7 @@ from pydantic import ValidationError
 
 from vmroll.api.base import GROUP, VERSION
 from vmroll.api.pool import PLURAL, VirtualMachinePool
-from vmroll.handlers.namespaces import NAMESPACE_INDEX
+from vmroll.handlers.namespaces import NAMESPACE_INDEX, indexed_labels
 from vmroll.handlers.policies import POLICY_INDEX, matching_policies, policy_wake_key
 from vmroll.handlers.pool_inputs import account_view, namespace_labels, template_inputs
 from vmroll.handlers.pruning import Live, forget_pool, prune_if_due
@@ -110,7 +110,7 @@ async def build_pass(
         events=PoolEventSink(body),
         clock=state.clock,
         settings=state.pass_settings,
-        policies=await matching_policies(state.kube, policies or {}, pool),
+        policies=await matching_policies(state.kube, policies or {}, pool, namespaces),
         lend=state.turns.lender(pool.metadata.uid or ""),
     )
 
@@ -141,6 +141,7 @@ async def pool_loop(
     state: OperatorState = memo.state
     accounts_by_name = kwargs[ACCOUNT_INDEX]
     policies = kwargs[POLICY_INDEX]
+    namespaces = kwargs[NAMESPACE_INDEX]
     uid = body.metadata.uid or ""
     try:
         while not stopped:
@@ -149,12 +150,11 @@ async def pool_loop(
             async with state.turns.taken(uid):
                 if stopped or body.metadata.get("deletionTimestamp"):
                     return
-                wake = _wake_key(body, accounts_by_name, policies)
-                delay = await _one_pass(
-                    state, body, accounts_by_name, logger, policies, kwargs[NAMESPACE_INDEX]
-                )
+                wake = _wake_key(body, accounts_by_name, policies, namespaces)
+                delay = await _one_pass(state, body, accounts_by_name, logger, policies, namespaces)
             await prune_if_due(state, lambda: Live.of(kwargs[POOL_INDEX], accounts_by_name))
-            await _pause(stopped, body, (accounts_by_name, policies), wake, delay, state)
+            indexes = (accounts_by_name, policies, namespaces)
+            await _pause(stopped, body, indexes, wake, delay, state)
     finally:
         state.wakeups.ended(uid)
 
@@ -307,9 +307,11 @@ def _delay(state: OperatorState, outcome: Outcome) -> float:
             return config.stalled_seconds
 
 
-def _wake_key(body: kopf.Body, index: Any, policies: Any) -> tuple[Any, ...]:
+def _wake_key(
+    body: kopf.Body, index: Any, policies: Any, namespaces: Any = None
+) -> tuple[Any, ...]:
     """What, when it changes, ends the pause early: spec, labels, annotations, the account,
-    the ImagePolicies."""
+    the ImagePolicies, the namespace's labels."""
     account_name = (body.spec.get("accountRef") or {}).get("name")
     account = [
         (a.get("metadata", {}).get("generation"), a.get("metadata", {}).get("uid"))
@@ -321,6 +323,7 @@ def _wake_key(body: kopf.Body, index: Any, policies: Any) -> tuple[Any, ...]:
         repr(dict(body.metadata.labels)),
         repr(account),
         policy_wake_key(policies),
+        repr(indexed_labels(namespaces, body.metadata.namespace or "")),
     )
 
 
@@ -335,7 +338,7 @@ async def _pause(
     """Until `seconds` have passed, the daemon is stopped, or a nudge finds the wake key changed.
     The first look compares before any wait: a change made while the pass ran ends it at once."""
     account = (body.spec.get("accountRef") or {}).get("name")
-    nudged = state.wakeups.pausing(body.metadata.uid or "", account)
+    nudged = state.wakeups.pausing(body.metadata.uid or "", account, body.metadata.namespace)
     deadline = state.monotonic() + seconds
     while not stopped:
         nudged.clear()

@@ -1,12 +1,13 @@
 """What ends a paused pool's wait early: one asyncio event per pool, set by the watch.
 
 A pool's daemon (handlers/pools.py) waits between passes for its deadline or for a change to
-what it acts on: its spec, labels and annotations, its AzureAccount, the ImagePolicies. Looking
-at those twice a second per pool costs 2,000 wake-ups a second at 1,000 pools doing nothing;
-instead the watch sets the pool's event when something it may care about arrives (the pool's
-own events, its account's, any policy's), and the woken daemon compares what it acted on with
-what is there now before it runs a pass. A nudge that changes nothing it compares (a status
-written by its own pass) costs one comparison, not a pass.
+what it acts on: its spec, labels and annotations, its AzureAccount, the ImagePolicies, its
+namespace's labels. Looking at those twice a second per pool costs 2,000 wake-ups a second at
+1,000 pools doing nothing; instead the watch sets the pool's event when something it may care
+about arrives (the pool's own events, its account's, any policy's, its namespace's), and the
+woken daemon compares what it acted on with what is there now before it runs a pass. A nudge
+that changes nothing it compares (a status written by its own pass) costs one comparison, not
+a pass.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from dataclasses import dataclass, field
 class _Paused:
     nudged: asyncio.Event = field(default_factory=asyncio.Event)
     account: str | None = None
+    namespace: str | None = None
 
 
 class Wakeups:
@@ -27,10 +29,10 @@ class Wakeups:
     def __init__(self) -> None:
         self._pools: dict[str, _Paused] = {}
 
-    def pausing(self, uid: str, account: str | None) -> asyncio.Event:
-        """The event a pool waits on, and the account whose changes must set it."""
+    def pausing(self, uid: str, account: str | None, namespace: str | None) -> asyncio.Event:
+        """The event a pool waits on, and the account and namespace whose changes must set it."""
         paused = self._pools.setdefault(uid, _Paused())
-        paused.account = account
+        paused.account, paused.namespace = account, namespace
         return paused.nudged
 
     def ended(self, uid: str) -> None:
@@ -44,6 +46,11 @@ class Wakeups:
     def account(self, name: str | None) -> None:
         for paused in self._pools.values():
             if paused.account == name:
+                paused.nudged.set()
+
+    def namespace(self, name: str | None) -> None:
+        for paused in self._pools.values():
+            if paused.namespace == name:
                 paused.nudged.set()
 
     def every_pool(self) -> None:
