@@ -105,9 +105,12 @@ async def test_a_transient_failure_is_reconciling_with_the_cause_and_one_warning
             **builder_status(), "conditions": sinks.patches[-1]["conditions"]}}
     )  # fmt: skip
     await dispose(again, gateway, sinks)
+    throttled = TransientAzureError("throttled", retry_after=120.0)
+    slow = await dispose(again, ReadingGateway(ours(), refuse_read=throttled), Sinks())
 
     assert not cleanup.done
     assert cleanup.delay > 0
+    assert slow.delay == 120.0
     condition = ready_condition(sinks)
     assert (condition["reason"], condition["status"]) == (Reason.RETRYING.value, "False")
     assert "Azure did not answer" in condition["message"]

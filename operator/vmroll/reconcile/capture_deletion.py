@@ -18,7 +18,7 @@ from vmroll.api.capture import ImageCapture
 from vmroll.api.capture_status import ImageCaptureStatus
 from vmroll.api.pool import RELEASE_ANNOTATION
 from vmroll.azure.capture_gateway import CaptureGateway
-from vmroll.azure.errors import AzureGatewayError, TerminalAzureError
+from vmroll.azure.errors import AzureGatewayError, TerminalAzureError, TransientAzureError
 from vmroll.plan.capture_builder import (
     CaptureIdentity,
     DisposalStepKind,
@@ -75,7 +75,9 @@ class CaptureDeletion:
         except AzureGatewayError as error:
             message = f"cannot delete the builder VM {vm_id} of the deleted capture: {error}"
             await self._report(State.RECONCILING, Reason.RETRYING.value, message, warn=True)
-            return Cleanup(done=False, delay=PROGRESS_SECONDS * 5, message=message)
+            after = error.retry_after if isinstance(error, TransientAzureError) else None
+            delay = max(PROGRESS_SECONDS * 5, after or 0.0)  # Azure's Retry-After as a floor
+            return Cleanup(done=False, delay=delay, message=message)
         message = f"the capture is deleted; deleting its builder VM {vm_id}"
         await self._report(State.RECONCILING, Reason.DELETING_BUILDER.value, message)
         return Cleanup(done=False, delay=PROGRESS_SECONDS, message=message)
