@@ -21,8 +21,7 @@ FOREIGN_UID = "00000000-0000-4000-8000-00000000f00d"
 
 @pytest.fixture
 def emulator_catalog() -> dict[str, Any]:
-    """A builder's create takes 5 s; its guest then reports healthy, so the capture is deleted
-    while it builds."""
+    """A builder's create takes 5 s."""
     data = fast_catalog_data()
     data["latencies"] = {**data.get("latencies", {}), "create": 500}
     return data
@@ -32,11 +31,15 @@ def start_building(
     kubectl: Kubectl, namespace: str, account: str, emulator: EmulatorProcess, operator: Operator,
     disposal: str,
 ) -> dict[str, Any]:  # fmt: skip
-    """The capture `golden`, once Azure has its builder VM; its status at that moment."""
+    """The capture `golden`, once Azure has its builder VM. The builder boots the gallery's
+    ubuntu-web 1.2.0, which never reports healthy (the emulator's model of a cloud-init that
+    fails): the capture is still Building when it is deleted, never disposing of it itself."""
     cloud_init_secret(kubectl, namespace, "build-init", "#cloud-config\n")
     image_id = emulator.gallery_image("ubuntu-web")
     manifest = builder_capture_manifest("golden", account, emulator, image_id, "build-init")
-    manifest["spec"]["source"]["builder"]["disposal"] = disposal
+    builder = manifest["spec"]["source"]["builder"]
+    builder["image"] = {"gallery": {"imageId": image_id, "version": "1.2.0"}}
+    builder["disposal"] = disposal
     apply(kubectl, namespace, manifest)
 
     def building() -> dict[str, Any] | None:
@@ -78,6 +81,7 @@ def test_deleting_a_capture_mid_build_deletes_its_builder_and_no_other_vm(
     assert builder_name not in left
     assert left["golden-build-other"] == {"vmroll.io_capture-uid": FOREIGN_UID}
     assert requests["VirtualMachines_Delete"]["total"] == 1
+    assert "GalleryImageVersions_CreateOrUpdate" not in requests  # deleted mid-build
 
 
 def test_deleting_a_capture_mid_build_with_disposal_retain_leaves_its_builder(
