@@ -107,7 +107,8 @@ class Builder(ApiModel):
     disposal: BuilderDisposal = Field(
         default=BuilderDisposal.DELETE,
         description="Delete (the default) removes the builder VM once the version is "
-        "captured; Retain leaves it, deallocated and generalized, unmanaged.",
+        "captured, or when the ImageCapture is deleted before that; Retain leaves it "
+        "(deallocated and generalized once captured), unmanaged.",
     )
 
 

@@ -6,26 +6,34 @@ pools are checked), read a builder template's Secret and ConfigMap values while 
 not yet built, borrow the account's capture gateway for the pass, and hand over to
 reconcile/capture_pass.py. A daemon, as for pools, so that two passes never overlap (two would
 both send the capture). An object that does not parse ends in a Stalled condition and an event.
+Deletion is a kopf delete handler behind vmroll's finalizer (plan/capture_deletion.py): a builder
+VM nothing else owns is deleted first. kopf stops the daemon in parallel with it, so a per-capture
+lock keeps a pass that may be sending the builder's create apart from the handler reading it.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any
 
 import kopf
 from pydantic import ValidationError
 
 from vmroll.api.base import GROUP, VERSION
-from vmroll.api.capture import PLURAL, ImageCapture
+from vmroll.api.capture import PLURAL, BuilderDisposal, ImageCapture
+from vmroll.api.capture_status import CapturePhase
+from vmroll.api.pool import RELEASE_ANNOTATION
 from vmroll.azure.capture_gateway import borrow_captures
 from vmroll.azure.captures import definition_parts, group_and_name
 from vmroll.azure.settings import AccountConnection
 from vmroll.handlers.pool_inputs import connect_account, template_values
 from vmroll.handlers.state import OperatorState
 from vmroll.plan.access import check_access
+from vmroll.plan.capture_deletion import CleanupKind, DeletedCapture, cleanup_on_deletion
 from vmroll.plan.conditions import Assessment, State
 from vmroll.plan.reasons import Reason
+from vmroll.reconcile.capture_deletion import STALLED_SECONDS, CaptureDeletion, Cleanup
 from vmroll.reconcile.capture_pass import CapturePass, PassResult, Problem, report_unpassed
 from vmroll.reconcile.failures import describe_error
 from vmroll.reconcile.inputs import AccountProblem, TemplateInputs
@@ -58,9 +66,11 @@ async def capture_loop(
     **kwargs: Any,
 ) -> None:
     state: OperatorState = memo.state
+    uid = body.metadata.uid or ""
     while not stopped and not body.metadata.get("deletionTimestamp"):
         try:
-            result = await _one_pass(state, body, kwargs[ACCOUNT_INDEX])
+            async with state.lock(uid):
+                result = await _one_pass(state, body, kwargs[ACCOUNT_INDEX])
         except Exception as error:
             message = f"image capture pass failed; retrying: {describe_error(error)}"
             logger.error(message)
@@ -150,3 +160,69 @@ def _resource_groups(capture: ImageCapture) -> list[str]:
     if spec.source.virtual_machine_id is not None:
         groups.append(group_and_name(spec.source.virtual_machine_id)[0])
     return list(dict.fromkeys(groups))
+
+
+@kopf.on.delete(GROUP, VERSION, PLURAL)
+async def capture_deleted(
+    body: kopf.Body, memo: kopf.Memo, logger: kopf.Logger, **kwargs: Any
+) -> None:
+    state: OperatorState = memo.state
+    namespace, name = body.metadata.namespace or "", body.metadata.name or ""
+    try:
+        capture = ImageCapture.model_validate(dict(body))
+    except ValidationError as error:
+        # Never a permanent failure: that would drop the finalizer and orphan a builder.
+        message = f"the ImageCapture is not valid: {error.errors()[0]['msg']}"
+        invalid = Assessment(State.STALLED, Reason.INVALID_SPEC.value, message)
+        await _report_unpassed(state, body, invalid, logger)
+        raise kopf.TemporaryError(
+            "the capture does not validate; fix it to let it be deleted", delay=STALLED_SECONDS
+        ) from None
+    uid = capture.metadata.uid or ""
+    async with state.lock(uid):
+        cleanup = await _clean_up(state, body, capture, kwargs[ACCOUNT_INDEX], logger)
+    if not cleanup.done:
+        raise kopf.TemporaryError(cleanup.message, delay=cleanup.delay)
+    lock = state.locks.get(uid)
+    if lock is not None and not lock.locked():
+        del state.locks[uid]
+    logger.info(f"image capture {namespace}/{name} released")
+
+
+async def _clean_up(
+    state: OperatorState,
+    body: kopf.Body,
+    capture: ImageCapture,
+    index: Mapping[Any, Any],
+    logger: kopf.Logger,
+) -> Cleanup:
+    builder = capture.spec.source.builder
+    status = capture.status
+    seen = DeletedCapture(
+        builder=builder is not None,
+        retain=builder is not None and builder.disposal is BuilderDisposal.RETAIN,
+        recorded=status is not None and status.source_vm_id is not None,
+        disposed=status is not None and status.phase is CapturePhase.SUCCEEDED,
+        reachable=True,
+        released=capture.metadata.annotations.get(RELEASE_ANNOTATION) == "true",
+    )
+    kind = cleanup_on_deletion(seen)
+    found: AccountConnection | Problem | None = None
+    if kind is CleanupKind.DISPOSE:
+        found = await _access(state, index, capture)
+        kind = cleanup_on_deletion(replace(seen, reachable=not isinstance(found, Problem)))
+    if kind is CleanupKind.RETAIN:
+        logger.info("disposal Retain: the builder VM, if any, stays in Azure")
+    if kind in (CleanupKind.RELEASE, CleanupKind.RETAIN):
+        return Cleanup(done=True, delay=0.0)
+    namespace, name = capture.metadata.namespace or "", capture.metadata.name
+    deletion = CaptureDeletion(
+        capture, CaptureStatusSink(state, namespace, name), CaptureEventSink(body), state.clock()
+    )
+    if isinstance(found, Problem):
+        return await deletion.unreachable(found)  # STALL or ABANDON: it knows the annotation
+    # DISPOSE: a builder, and an account that admits the capture.
+    assert found is not None
+    assert builder is not None
+    async with borrow_captures(state.azure, found, location=builder.location) as gateway:
+        return await deletion.dispose(gateway)

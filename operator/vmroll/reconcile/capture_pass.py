@@ -318,7 +318,7 @@ class CapturePass:
         step = builder_step(
             BuilderSeen(
                 vm_id=vm_id,
-                vm=_builder_vm(vm),
+                vm=builder_vm(vm),
                 capture_uid=identity.uid,
                 elapsed_seconds=None if started is None else (self._now - started).total_seconds(),
                 timeout_seconds=builder.completion.timeout_seconds,
@@ -373,7 +373,7 @@ class CapturePass:
             return None
         uid = self._identity().uid
         vm = await gateway.read_builder(vm_id, CAPTURE_UID_TAG)
-        kind = disposal_step(_builder_vm(vm), uid)
+        kind = disposal_step(builder_vm(vm), uid)
         if kind is DisposalStepKind.DONE:
             return None
         self._update(phase=CapturePhase.DELETING_BUILDER)
@@ -450,7 +450,7 @@ async def report_unpassed(
     await sink.patch_status({"conditions": [c.to_wire() for c in update.conditions]})
 
 
-def _builder_vm(vm: BuilderInfo | None) -> BuilderVm | None:
+def builder_vm(vm: BuilderInfo | None) -> BuilderVm | None:
     if vm is None:
         return None
     return BuilderVm(vm.capture_uid, vm.provisioning_state, vm.power_state, vm.health)
