@@ -37,6 +37,7 @@ revision) and prints, after it, the creates and deletes per pool and every excur
 from __future__ import annotations
 
 import argparse
+import bisect
 import copy
 import os
 import tempfile
@@ -345,6 +346,33 @@ def report(
         print(f"  {line}")
 
 
+def create_timeline(emulator: Emulator, catalog: dict[str, Any], window: float = 15.0) -> None:
+    """Creates the emulator started per `window` seconds (its clock, from the first), against
+    what the buckets creates draw on allow by then (ARM's writes and Compute's Put VM: capacity,
+    then refill; the smaller binds): where the writes fell behind the buckets, and the tail."""
+    starts = sorted(o["started"] for o in emulator.operations() if o["kind"] == "vm.create")
+    if not starts:
+        return
+    throttling = catalog["throttling"]
+    buckets = [throttling["writes"], throttling["compute"]["PutVM"]["subscription"]]
+
+    def allowed(seconds: float) -> float:
+        return min(
+            float(b["capacity"])
+            + seconds * float(b.get("refillPerSecond") or b["refillPerMinute"] / 60)
+            for b in buckets
+        )
+
+    first = starts[0]
+    print(f"  creates started per {window:g}s (cumulative; what the buckets allow by then):")
+    edge, counted = window, 0
+    while counted < len(starts):
+        upto = bisect.bisect_left(starts, first + edge)
+        print(f"    {edge:6.0f}s {upto - counted:5d} ({upto:5d}; {allowed(edge):6.0f})")
+        counted, edge = upto, edge + window
+    print(f"  last create started {starts[-1] - first:.1f}s after the first")
+
+
 def per_pool(fleet: Fleet, emulator: Emulator, since: float) -> None:
     """Creates and deletes per pool (operations the emulator started after `since`, its clock)
     and each pool's invariant record: which pools made VMs beyond the plan, and whether any
@@ -427,6 +455,7 @@ def main() -> None:
                 resync,
                 ideal(catalog, vms, 0, create),
             )
+            create_timeline(emulator, catalog)
             if not args.no_rollout and done:
                 started = time.monotonic()
                 before = after
