@@ -7,6 +7,10 @@ instead the watch sets the pool's event when something it may care about arrives
 own events, its account's, any policy's), and the woken daemon compares what it acted on with
 what is there now before it runs a pass. A nudge that changes nothing it compares (a status
 written by its own pass) costs one comparison, not a pass.
+
+One nudge ends the pause whatever it compares: `due`, from the write budget, when writes it
+refused the pool could now be sent (azure/budget.py: the queue they would have waited behind
+ran dry), so that the pool does not sit out the rest of the estimate it was given.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from dataclasses import dataclass, field
 class _Paused:
     nudged: asyncio.Event = field(default_factory=asyncio.Event)
     account: str | None = None
+    due: bool = False
 
 
 class Wakeups:
@@ -40,6 +45,21 @@ class Wakeups:
         paused = self._pools.get(uid or "")
         if paused is not None:
             paused.nudged.set()
+
+    def due(self, uid: str) -> None:
+        """The pool's next pass is due now, whatever its pause was for."""
+        paused = self._pools.get(uid)
+        if paused is not None:
+            paused.due = True
+            paused.nudged.set()
+
+    def take_due(self, uid: str) -> bool:
+        """Whether the pool's pass was made due since last asked (and no longer is)."""
+        paused = self._pools.get(uid)
+        if paused is None or not paused.due:
+            return False
+        paused.due = False
+        return True
 
     def account(self, name: str | None) -> None:
         for paused in self._pools.values():
