@@ -18,8 +18,9 @@ Pools are listed every `POLL_SECONDS` (one list request, not one per pool).
 Per phase it prints the wall time; the ideal set by the buckets (N operations of one kind need
 (N - capacity) / refill seconds of each bucket they draw from — ARM's writes or deletes per
 principal, Compute's Put VM or Delete VM per subscription and region — plus, after the slowest
-bucket, the latencies that remain on one pool's path: create for the create phase, create +
-minReadySeconds + delete for the rollout); the emulator's requests (`/_emulator/requests`, by
+bucket, the latencies that remain on one pool's path: create + minReadySeconds for the create
+phase (a pool is Ready once its last VM is available), create + minReadySeconds + delete for the
+rollout); the emulator's requests (`/_emulator/requests`, by
 operation and status) and 429s by throttling policy (`throttledByPolicy`); the operator's CPU
 (utime + stime from /proc/<pid>/stat, as % of one core over the phase) and RSS (VmRSS at the end,
 VmHWM the peak so far); and the CPU of the emulator, kube-apiserver and etcd the same way, so
@@ -453,7 +454,7 @@ def main() -> None:
                 phase("create", before, after, operator, done),
                 fleet,
                 resync,
-                ideal(catalog, vms, 0, create),
+                ideal(catalog, vms, 0, create + MIN_READY_SECONDS),
             )
             create_timeline(emulator, catalog)
             if not args.no_rollout and done:
