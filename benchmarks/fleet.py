@@ -18,8 +18,9 @@ Pools are listed every `POLL_SECONDS` (one list request, not one per pool).
 Per phase it prints the wall time; the ideal set by the buckets (N operations of one kind need
 (N - capacity) / refill seconds of each bucket they draw from — ARM's writes or deletes per
 principal, Compute's Put VM or Delete VM per subscription and region — plus, after the slowest
-bucket, the latencies that remain on one pool's path: create for the create phase, create +
-minReadySeconds + delete for the rollout); the emulator's requests (`/_emulator/requests`, by
+bucket, the latencies that remain on one pool's path: create + minReadySeconds for the create
+phase (a pool is Ready once its last VM is available), create + minReadySeconds + delete for the
+rollout); the emulator's requests (`/_emulator/requests`, by
 operation and status) and 429s by throttling policy (`throttledByPolicy`); the operator's CPU
 (utime + stime from /proc/<pid>/stat, as % of one core over the phase) and RSS (VmRSS at the end,
 VmHWM the peak so far); and the CPU of the emulator, kube-apiserver and etcd the same way, so
@@ -37,6 +38,7 @@ revision) and prints, after it, the creates and deletes per pool and every excur
 from __future__ import annotations
 
 import argparse
+import bisect
 import copy
 import os
 import tempfile
@@ -345,6 +347,33 @@ def report(
         print(f"  {line}")
 
 
+def create_timeline(emulator: Emulator, catalog: dict[str, Any], window: float = 15.0) -> None:
+    """Creates the emulator started per `window` seconds (its clock, from the first), against
+    what the buckets creates draw on allow by then (ARM's writes and Compute's Put VM: capacity,
+    then refill; the smaller binds): where the writes fell behind the buckets, and the tail."""
+    starts = sorted(o["started"] for o in emulator.operations() if o["kind"] == "vm.create")
+    if not starts:
+        return
+    throttling = catalog["throttling"]
+    buckets = [throttling["writes"], throttling["compute"]["PutVM"]["subscription"]]
+
+    def allowed(seconds: float) -> float:
+        return min(
+            float(b["capacity"])
+            + seconds * float(b.get("refillPerSecond") or b["refillPerMinute"] / 60)
+            for b in buckets
+        )
+
+    first = starts[0]
+    print(f"  creates started per {window:g}s (cumulative; what the buckets allow by then):")
+    edge, counted = window, 0
+    while counted < len(starts):
+        upto = bisect.bisect_left(starts, first + edge)
+        print(f"    {edge:6.0f}s {upto - counted:5d} ({upto:5d}; {allowed(edge):6.0f})")
+        counted, edge = upto, edge + window
+    print(f"  last create started {starts[-1] - first:.1f}s after the first")
+
+
 def per_pool(fleet: Fleet, emulator: Emulator, since: float) -> None:
     """Creates and deletes per pool (operations the emulator started after `since`, its clock)
     and each pool's invariant record: which pools made VMs beyond the plan, and whether any
@@ -425,8 +454,9 @@ def main() -> None:
                 phase("create", before, after, operator, done),
                 fleet,
                 resync,
-                ideal(catalog, vms, 0, create),
+                ideal(catalog, vms, 0, create + MIN_READY_SECONDS),
             )
+            create_timeline(emulator, catalog)
             if not args.no_rollout and done:
                 started = time.monotonic()
                 before = after

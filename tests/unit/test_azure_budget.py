@@ -362,3 +362,41 @@ def test_headroom_is_read_from_the_answers_headers(
     headers: dict[str, str], expected: Headroom
 ) -> None:
     assert read_headroom(headers) == expected
+
+
+async def test_pools_refused_while_writes_queued_are_told_when_the_queue_runs_dry() -> None:
+    time = FakeTime()
+    told: list[str] = []
+    limit = Limit(1, 1)
+    settings = BudgetSettings(arm=limit, compute=limit, reserve=0, max_wait=2)
+    bucket = WriteBudget(settings, clock=time.clock, sleep=time.sleep, drained=told.append)
+    await bucket.acquire(create("a"))
+    queued = [asyncio.create_task(bucket.acquire(create(pool))) for pool in "ac"]
+    await asyncio.sleep(0)
+    with pytest.raises(WriteBudgetExhausted) as raised:
+        await bucket.acquire(create("b"))
+    assert raised.value.retry_after == pytest.approx(3.0)
+    assert told == []
+    queued[1].cancel()  # a write ahead of b's withdrawn: b's estimate no longer holds
+    await asyncio.gather(*queued, return_exceptions=True)
+    # Told once the last queued write was served, 1 s in, not at the 3 s it was given.
+    assert told == ["b"]
+    assert time.now == 1001.0
+    await bucket.acquire(create("c"))
+    assert told == ["b"]  # told once per refusal
+
+
+async def test_a_pool_refused_with_no_queue_is_not_told() -> None:
+    time = FakeTime()
+    told: list[str] = []
+    limit = Limit(1, 0.1)
+    settings = BudgetSettings(arm=limit, compute=limit, reserve=0, max_wait=5)
+    bucket = WriteBudget(settings, clock=time.clock, sleep=time.sleep, drained=told.append)
+    await bucket.acquire(create("a"))
+    with pytest.raises(WriteBudgetExhausted) as raised:
+        await bucket.acquire(create("b"))  # the bucket alone: its estimate is exact
+    assert raised.value.retry_after == pytest.approx(10.0)
+    time.now += 5.0
+    await bucket.acquire(create("a"))  # queued, then served: the queue runs dry
+    assert time.now == pytest.approx(1010.0)
+    assert told == []

@@ -255,6 +255,17 @@ async def test_a_nudge_that_changes_nothing_keeps_the_pool_paused() -> None:
     await paused.stop()
 
 
+async def test_a_pass_made_due_ends_the_pause_though_nothing_it_compares_changed() -> None:
+    operator, index = state(Clock()), accounts()
+    due, other = Paused(operator, pool("a"), index, {}), Paused(operator, pool("b"), index, {})
+    assert not await due.settled()
+    operator.wakeups.due("a")  # the write budget's queue ran dry after refusing a's writes
+    assert await due.settled()
+    assert not await other.settled()
+    assert not operator.wakeups.take_due("a")  # taken by the pause it ended
+    await other.stop()
+
+
 async def test_an_account_change_wakes_the_pools_that_use_it() -> None:
     operator, index = state(Clock()), accounts()
     using = Paused(operator, pool("a", "prod"), index, {})

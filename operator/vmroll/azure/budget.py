@@ -26,6 +26,11 @@ other pool) and the refill of its buckets; a caller that would wait longer is re
 (`WriteBudgetExhausted`, the estimate as `retry_after`). One that pools arriving later push back
 is refused at its deadline, never later.
 
+A refusal's estimate counts the writes queued ahead of it, and the refused pool comes back then;
+when the queue runs dry before (writes that were ahead withdrawn, refused at their deadline, or
+served faster than estimated), tokens would refill unused while it waits. So every pool refused
+while others queued is named to `drained` (the operator wakes its pass) once no write waits.
+
 The clock and the sleep are injected so that tests drive time by hand; waits and refusals are
 reported to the observer (the operator's metrics).
 """
@@ -43,6 +48,7 @@ from vmroll.azure.observer import NOT_OBSERVED, AzureObserver
 
 Clock = Callable[[], float]
 Sleep = Callable[[float], Awaitable[None]]
+Drained = Callable[[str], None]
 
 _EPSILON = 1e-9
 """Waits below this are none: a timer woken at the computed instant must find its token."""
@@ -99,6 +105,10 @@ class Write:
 BucketKey = tuple[str, ...]
 
 
+def no_one(pool: str) -> None:
+    """No one to tell that the queue ran dry."""
+
+
 def bucket_keys(write: Write) -> tuple[BucketKey, ...]:
     arm: BucketKey = ("arm", write.arm.value)
     if write.policy is None:
@@ -146,11 +156,15 @@ class WriteBudget:
         clock: Clock,
         sleep: Sleep,
         observer: AzureObserver = NOT_OBSERVED,
+        drained: Drained = no_one,
     ) -> None:
         self._settings = settings
         self._clock = clock
         self._sleep = sleep
         self._observer = observer
+        self._drained = drained
+        self._refused: set[str] = set()
+        """Pools refused while writes queued, to be told when none does."""
         self._buckets: dict[BucketKey, _Bucket] = {}
         self._queues: dict[str, deque[_Waiter]] = {}
         """Pools with writes waiting."""
@@ -189,6 +203,8 @@ class WriteBudget:
             return
         estimate = self._estimate(write.pool, keys, now)
         if estimate > self._settings.max_wait:
+            if self._queues:
+                self._refused.add(write.pool)
             raise self._exhausted(estimate)
         self._sequence += 1
         future = asyncio.get_running_loop().create_future()
@@ -265,6 +281,9 @@ class WriteBudget:
             if self._timer is not None:
                 self._timer.cancel()
                 self._timer, self._timer_at = None, float("inf")
+            refused, self._refused = self._refused, set()
+            for pool in sorted(refused):
+                self._drained(pool)
             return
         at = now + self._next_event(now)
         if self._timer is None or at < self._timer_at:
@@ -309,6 +328,7 @@ class WriteBudget:
             for waiter in [w for w in queue if w.deadline <= now + _EPSILON]:
                 queue.remove(waiter)
                 if not waiter.granted.done():
+                    self._refused.add(pool)
                     estimate = self._estimate(pool, waiter.keys, now)
                     waiter.granted.set_exception(self._exhausted(estimate))
         self._drop_empty()
@@ -336,11 +356,13 @@ class WriteBudgets:
         clock: Clock,
         sleep: Sleep,
         observer: AzureObserver = NOT_OBSERVED,
+        drained: Drained = no_one,
     ) -> None:
         self._settings = settings or BudgetSettings()
         self._clock = clock
         self._sleep = sleep
         self._observer = observer
+        self._drained = drained
         self._budgets: dict[str, WriteBudget] = {}
 
     def for_subscription(self, subscription_id: str) -> WriteBudget:
@@ -348,7 +370,11 @@ class WriteBudgets:
         budget = self._budgets.get(key)
         if budget is None:
             budget = WriteBudget(
-                self._settings, clock=self._clock, sleep=self._sleep, observer=self._observer
+                self._settings,
+                clock=self._clock,
+                sleep=self._sleep,
+                observer=self._observer,
+                drained=self._drained,
             )
             self._budgets[key] = budget
         return budget

@@ -31,10 +31,12 @@ from vmroll.azure.budget import (
     BudgetSettings,
     Clock,
     ComputePolicy,
+    Drained,
     Sleep,
     Write,
     WriteBudget,
     WriteBudgets,
+    no_one,
 )
 from vmroll.azure.clients import AzureClients, ClientCache, ClientOptions
 from vmroll.azure.errors import AzureGatewayError, TerminalAzureError
@@ -256,11 +258,20 @@ class AzureGateways:
         clock: Clock = time.monotonic,
         sleep: Sleep = asyncio.sleep,
         observer: AzureObserver = NOT_OBSERVED,
+        drained: Drained = no_one,
     ) -> None:
+        """`drained`: told each pool the write budget refused while writes queued, once none
+        does (budget.py)."""
         self.clients = ClientCache(client_options, observer)
         self.latest: LatestCache[ResolvedImage] = LatestCache(clock)
         self.version_lists: LatestCache[tuple[ImageVersionInfo, ...]] = LatestCache(clock)
-        self.budgets = WriteBudgets(budget_settings, clock=clock, sleep=sleep, observer=observer)
+        self.budgets = WriteBudgets(
+            budget_settings,
+            clock=clock,
+            sleep=sleep,
+            observer=observer,
+            drained=drained,
+        )
         self.polls = PollPacer(clock=clock, sleep=sleep)
         self.accepted_plans: set[tuple[str, MarketplacePlan]] = set()
 

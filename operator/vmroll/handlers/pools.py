@@ -335,15 +335,17 @@ async def _pause(
     seconds: float,
     state: OperatorState,
 ) -> None:
-    """Until `seconds` have passed, the daemon is stopped, or a nudge finds the wake key changed.
-    The first look compares before any wait: a change made while the pass ran ends it at once."""
+    """Until `seconds` have passed, the daemon is stopped, or a nudge finds the wake key changed
+    or the pass due (handlers/wakeups.py). The first look compares before any wait: a change
+    made while the pass ran ends it at once."""
     account = (body.spec.get("accountRef") or {}).get("name")
-    nudged = state.wakeups.pausing(body.metadata.uid or "", account, body.metadata.namespace)
+    uid = body.metadata.uid or ""
+    nudged = state.wakeups.pausing(uid, account, body.metadata.namespace)
     deadline = state.monotonic() + seconds
     while not stopped:
         nudged.clear()
         left = deadline - state.monotonic()
-        if left <= 0 or _wake_key(body, *index) != wake:
+        if left <= 0 or state.wakeups.take_due(uid) or _wake_key(body, *index) != wake:
             return
         await _first_of(stopped, nudged, left)
 

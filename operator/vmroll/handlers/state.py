@@ -80,6 +80,7 @@ class OperatorState:
             clock=self.monotonic,
             sleep=asyncio.sleep,
             observer=self.metrics,
+            drained=self.wakeups.due,
         )
         self.turns = Turns(self.config.concurrent_passes)
         self.listings = GroupListings(self.config.resync_seconds / 2, self.monotonic)

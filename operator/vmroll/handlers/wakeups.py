@@ -8,6 +8,10 @@ about arrives (the pool's own events, its account's, any policy's, its namespace
 woken daemon compares what it acted on with what is there now before it runs a pass. A nudge
 that changes nothing it compares (a status written by its own pass) costs one comparison, not
 a pass.
+
+One nudge ends the pause whatever it compares: `due`, from the write budget, when writes it
+refused the pool could now be sent (azure/budget.py: the queue they would have waited behind
+ran dry), so that the pool does not sit out the rest of the estimate it was given.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ class _Paused:
     nudged: asyncio.Event = field(default_factory=asyncio.Event)
     account: str | None = None
     namespace: str | None = None
+    due: bool = False
 
 
 class Wakeups:
@@ -42,6 +47,21 @@ class Wakeups:
         paused = self._pools.get(uid or "")
         if paused is not None:
             paused.nudged.set()
+
+    def due(self, uid: str) -> None:
+        """The pool's next pass is due now, whatever its pause was for."""
+        paused = self._pools.get(uid)
+        if paused is not None:
+            paused.due = True
+            paused.nudged.set()
+
+    def take_due(self, uid: str) -> bool:
+        """Whether the pool's pass was made due since last asked (and no longer is)."""
+        paused = self._pools.get(uid)
+        if paused is None or not paused.due:
+            return False
+        paused.due = False
+        return True
 
     def account(self, name: str | None) -> None:
         for paused in self._pools.values():
