@@ -7,7 +7,8 @@ The fake Azure counts lists in the shared log; the window's clock is the test's.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field, replace
 from datetime import timedelta
 
@@ -418,3 +419,31 @@ async def test_a_pool_that_wrote_never_takes_a_list_from_before_its_write() -> N
     assert slept == [pytest.approx(60.0 - 41.0)]
     assert azure.log.count("list") == 2
     assert "pool0-10" in {v.name for v in listed}
+
+
+async def test_a_pool_waiting_for_a_newer_list_lends_its_turn_for_the_wait() -> None:
+    azure = fleet(pools=1000, vms_each=10)
+    clock, slept, sleep = paced_clock()
+    listings = GroupListings(WINDOW, clock, sleep=sleep)
+    events: list[str] = []
+
+    @asynccontextmanager
+    async def lend() -> AsyncIterator[None]:
+        events.append("lent")
+        yield
+        events.append("back")
+
+    async def sleep_logged(seconds: float) -> None:
+        events.append("slept")
+        await sleep(seconds)
+
+    listings.sleep = sleep_logged
+    writer = listings.for_pool(azure, CONNECTION, "uid-0", lend)
+    await writer.list_group_vms(RG)
+    assert events == []
+    listings.mark("uid-0")
+
+    await writer.list_group_vms(RG)
+
+    assert events == ["lent", "slept", "back"]
+    assert slept == [pytest.approx(60.0)]

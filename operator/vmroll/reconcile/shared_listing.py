@@ -36,6 +36,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Awaitable, Callable, Hashable
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 
 from vmroll.azure.image_versions import ImageVersionInfo
@@ -46,6 +47,7 @@ from vmroll.azure.vm_body import VmSpec
 from vmroll.azure.vms import AlreadyCreated, PoolListing, PoolVm, VmRuntime
 from vmroll.plan.list_pacing import gap_at_work, oldest_at_rest, pages
 from vmroll.plan.ownership import OwnershipIndex, PoolIdentity
+from vmroll.reconcile.act import Lend
 
 Listed = tuple[PoolVm, ...]
 SETTLED_STATES = frozenset({"Succeeded", "Failed"})
@@ -91,9 +93,12 @@ class GroupListings:
     _pages: dict[Hashable, int] = field(default_factory=dict)
     """Per connection: the pages of its groups' newest lists, all drawing on one bucket."""
 
-    def for_pool(self, gateway: ComputeGateway, scope: Hashable, pool_uid: str) -> SharedReads:
-        """`gateway` as one pool's pass uses it; `scope`: the connection the gateway reaches."""
-        return SharedReads(gateway, self, scope, pool_uid)
+    def for_pool(
+        self, gateway: ComputeGateway, scope: Hashable, pool_uid: str, lend: Lend = nullcontext
+    ) -> SharedReads:
+        """`gateway` as one pool's pass uses it; `scope`: the connection the gateway reaches;
+        `lend`: what lends the pass's turn among pools back while it waits for a newer list."""
+        return SharedReads(gateway, self, scope, pool_uid, lend)
 
     def mark(self, pool_uid: str) -> None:
         """The pool just wrote, followed an operation, read a VM the list lagged or saw its VMs
@@ -101,7 +106,12 @@ class GroupListings:
         self._marks[pool_uid] = self.lists_started
 
     async def listing(
-        self, gateway: ComputeGateway, scope: Hashable, resource_group: str, pool_uid: str
+        self,
+        gateway: ComputeGateway,
+        scope: Hashable,
+        resource_group: str,
+        pool_uid: str,
+        lend: Lend = nullcontext,
     ) -> GroupList:
         paced = False
         while True:
@@ -132,8 +142,11 @@ class GroupListings:
                 if gap > 0:
                     # Pools at work follow their operations through these lists: one list of a
                     # large group per pass of theirs would spend Compute's High-cost get budget.
+                    # The wait is a minute for a group of 10,000 VMs: the pass's turn among
+                    # pools goes to another pool meanwhile (handlers/turns.py).
                     paced = True
-                    await self.sleep(gap)
+                    async with lend():
+                        await self.sleep(gap)
                     continue
                 flight = self._start(scope, group, gateway, resource_group, now)
             if serves(flight):
@@ -141,7 +154,8 @@ class GroupListings:
             # A list started before this pool's mark is still being read: the next one starts
             # when it ends, and every pool that asked meanwhile shares it (one list in flight
             # per group, however many pools at work mark themselves while it runs).
-            await asyncio.wait([flight.task])
+            async with lend():
+                await asyncio.wait([flight.task])
 
     def __len__(self) -> int:
         return len(self._groups) + len(self._marks)
@@ -224,12 +238,18 @@ class SharedReads:
     write and followed operation, and passes everything else through."""
 
     def __init__(
-        self, gateway: ComputeGateway, listings: GroupListings, scope: Hashable, pool_uid: str
+        self,
+        gateway: ComputeGateway,
+        listings: GroupListings,
+        scope: Hashable,
+        pool_uid: str,
+        lend: Lend = nullcontext,
     ) -> None:
         self._gateway = gateway
         self._listings = listings
         self._scope = scope
         self._pool_uid = pool_uid
+        self._lend = lend
 
     async def list_group_vms(self, resource_group: str) -> Listed:
         return (await self._group_list(resource_group)).vms
@@ -245,7 +265,7 @@ class SharedReads:
 
     async def _group_list(self, resource_group: str) -> GroupList:
         return await self._listings.listing(
-            self._gateway, self._scope, resource_group, self._pool_uid
+            self._gateway, self._scope, resource_group, self._pool_uid, self._lend
         )
 
     async def resolve_image(
