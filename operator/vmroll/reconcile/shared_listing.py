@@ -4,8 +4,8 @@ Each pool's pass used to list its whole resource group, so N pools sharing a gro
 (each every page of the group) per resync, and Compute's High-cost get bucket (lists: 300 a
 minute per subscription and region) ran dry under a fleet of a few hundred VMs. `GroupListings`
 keeps, per (connection, resource group), the newest list and the one in flight: a pool takes a
-list started less than `max_age` ago (handlers/state.py ties it to the resync interval), or
-joins the list in flight, or starts one that the pools asking meanwhile join (single flight).
+list started less than `max_age` ago (handlers/state.py ties it to the resync interval; longer
+in a large fleet, below), or joins the list in flight, or starts one that the pools asking meanwhile join (single flight).
 The connection is part of the key so that an account never sees what only another may read.
 
 A pool never decides on a list older than its own writes: every write it sends and every
@@ -23,7 +23,8 @@ lists are also spaced by their pages, counted with those of every group the conn
 against Compute's High-cost get refill (plan/list_pacing.py): a pool at rest takes a list as old
 as the window, or older where lists that often would spend more than half the refill; a pool at
 work waits for the next list no sooner than lists that often spend two thirds of it: e.g. 3 s
-apart for a group of 500 VMs alone in its connection, 60 s for 10,000 (80 s at rest).
+apart for a group of 500 VMs alone in its connection, 60 s for 10,000 (80 s at rest). A pool
+waiting for a newer list lends its pass's turn among pools back meanwhile (handlers/turns.py).
 
 Health stays with the instance view, read per VM only while unknown or stale (observe.py): the
 resource group's list takes `$expand=instanceView` only with a scale set `$filter`, and
