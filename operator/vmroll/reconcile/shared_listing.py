@@ -5,8 +5,9 @@ Each pool's pass used to list its whole resource group, so N pools sharing a gro
 minute per subscription and region) ran dry under a fleet of a few hundred VMs. `GroupListings`
 keeps, per (connection, resource group), the newest list and the one in flight: a pool takes a
 list started less than `max_age` ago (handlers/state.py ties it to the resync interval; longer
-in a large fleet, below), or joins the list in flight, or starts one that the pools asking meanwhile join (single flight).
-The connection is part of the key so that an account never sees what only another may read.
+in a large fleet, below), or joins the list in flight, or starts one that the pools asking
+meanwhile join (single flight). The connection is part of the key so that an account never
+sees what only another may read.
 
 A pool never decides on a list older than its own writes: every write it sends and every
 operation it follows marks it (`SharedReads`), and its next observation takes only a list
