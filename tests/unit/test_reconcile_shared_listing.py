@@ -447,3 +447,33 @@ async def test_a_pool_waiting_for_a_newer_list_lends_its_turn_for_the_wait() -> 
 
     assert events == ["lent", "slept", "back"]
     assert slept == [pytest.approx(60.0)]
+
+
+async def test_a_list_started_before_a_write_never_serves_the_writer_however_long_it_runs() -> None:
+    azure = BlockedList([])
+    azure.vms = fleet(pools=1000, vms_each=10).vms
+    clock, slept, sleep = paced_clock()
+    listings = GroupListings(WINDOW, clock, sleep=sleep)
+    writer = listings.for_pool(azure, CONNECTION, "uid-0")
+    resting = listings.for_pool(azure, CONNECTION, "uid-1")
+    azure.release.set()
+    await resting.list_group_vms(RG)
+    azure.release.clear()
+
+    # A pool at rest starts the next list (the last is 81 s old); the writer writes while it
+    # is read, and it is read for longer than the window.
+    clock.now += 81.0
+    slow = asyncio.create_task(resting.list_group_vms(RG))
+    await asyncio.sleep(0)
+    await writer.wait_operation(
+        OperationRecord(LroKind.CREATE, "/vms/pool0-10", "token"), max_wait=0
+    )
+    clock.now += WINDOW + 10.0
+    azure.release.set()
+    await slow
+
+    await writer.list_group_vms(RG)
+
+    # The writer took a list of its own, 60 s after the slow one started.
+    assert azure.log.count("list") == 3
+    assert slept == [pytest.approx(60.0 - 40.0)]
