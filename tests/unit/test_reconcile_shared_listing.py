@@ -7,7 +7,8 @@ The fake Azure counts lists in the shared log; the window's clock is the test's.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field, replace
 from datetime import timedelta
 
@@ -339,11 +340,140 @@ async def test_a_groups_lists_for_pools_at_work_are_spaced_by_its_size() -> None
 
     await writer.list_group_vms(RG)
 
-    # 500 VMs: 10 pages of 50, at most 5 pages a second (Compute's High-cost get refill).
-    assert slept == [pytest.approx(1.5)]
+    # 500 VMs: 10 pages of 50, at most two thirds of 5 pages a second (Compute's High-cost get
+    # refill): 3 s after the last list started.
+    assert slept == [pytest.approx(2.5)]
     assert azure.log.count("list") == 2
     clock.now += 3.0
     listings.mark("uid-0")
     await writer.list_group_vms(RG)
     assert len(slept) == 1
     assert azure.log.count("list") == 3
+
+
+def paced_clock() -> tuple[Clock, list[float], Callable[[float], Awaitable[None]]]:
+    clock, slept = Clock(), []
+
+    async def sleep(seconds: float) -> None:
+        slept.append(seconds)
+        clock.now += seconds
+
+    return clock, slept, sleep
+
+
+async def test_pools_at_rest_in_a_group_of_10000_vms_list_it_within_half_the_refill() -> None:
+    azure = fleet(pools=1000, vms_each=10)
+    clock, slept, sleep = paced_clock()
+    listings = GroupListings(WINDOW, clock, sleep=sleep)
+
+    # Ten minutes of pools at rest, one pass every second, each taking its pool's share.
+    for second in range(600):
+        n = second % 1000
+        await listings.for_pool(azure, CONNECTION, f"uid-{n}").list_pool_vms(RG, identity(n))
+        clock.now += 1.0
+
+    # 200 pages a list, at most 150 pages a minute (half of 300): lists at 0, 80, ..., 560 s,
+    # not one every window (30 s: 400 pages a minute), and no pool waited for one.
+    assert slept == []
+    assert azure.log.count("list") == 8
+
+
+async def test_groups_of_one_connection_are_paced_together_and_other_connections_apart() -> None:
+    azure = fleet(pools=1000, vms_each=10)
+    clock, _slept, sleep = paced_clock()
+    listings = GroupListings(WINDOW, clock, sleep=sleep)
+    groups = [(CONNECTION, RG), (CONNECTION, "rg-other"), ("connection-b", RG)]
+
+    for _second in range(480):
+        for scope, group in groups:
+            await listings.for_pool(azure, scope, "uid-0").list_group_vms(group)
+        clock.now += 1.0
+
+    # Two groups of 200 pages in one connection: each listed every 160 s (400 pages every
+    # 160 s is 150 a minute); the other connection's group every 80 s, as if alone.
+    assert azure.log.count("list") == 3 + 3 + 6
+
+
+async def test_a_pool_that_wrote_never_takes_a_list_from_before_its_write() -> None:
+    azure = fleet(pools=1000, vms_each=10)
+    clock, slept, sleep = paced_clock()
+    listings = GroupListings(WINDOW, clock, sleep=sleep)
+    writer = listings.for_pool(azure, CONNECTION, "uid-0")
+    resting = listings.for_pool(azure, CONNECTION, "uid-1")
+    await writer.list_group_vms(RG)
+    clock.now += 1.0
+    await writer.wait_operation(
+        OperationRecord(LroKind.CREATE, "/vms/pool0-10", "token"), max_wait=0
+    )
+    azure.vms["pool0-10"] = vm("pool0-10", "uid-0", {POOL_UID_TAG: "uid-0"})
+
+    # Past the window, still within the 80 s a list at rest of 200 pages may serve.
+    clock.now += WINDOW + 10.0
+    await resting.list_group_vms(RG)
+    assert azure.log.count("list") == 1
+
+    listed = await writer.list_group_vms(RG)
+
+    # The writer waited for a list of its own: 60 s after the last one started (200 pages at
+    # two thirds of the refill), and saw its create.
+    assert slept == [pytest.approx(60.0 - 41.0)]
+    assert azure.log.count("list") == 2
+    assert "pool0-10" in {v.name for v in listed}
+
+
+async def test_a_pool_waiting_for_a_newer_list_lends_its_turn_for_the_wait() -> None:
+    azure = fleet(pools=1000, vms_each=10)
+    clock, slept, sleep = paced_clock()
+    listings = GroupListings(WINDOW, clock, sleep=sleep)
+    events: list[str] = []
+
+    @asynccontextmanager
+    async def lend() -> AsyncIterator[None]:
+        events.append("lent")
+        yield
+        events.append("back")
+
+    async def sleep_logged(seconds: float) -> None:
+        events.append("slept")
+        await sleep(seconds)
+
+    listings.sleep = sleep_logged
+    writer = listings.for_pool(azure, CONNECTION, "uid-0", lend)
+    await writer.list_group_vms(RG)
+    assert events == []
+    listings.mark("uid-0")
+
+    await writer.list_group_vms(RG)
+
+    assert events == ["lent", "slept", "back"]
+    assert slept == [pytest.approx(60.0)]
+
+
+async def test_a_list_started_before_a_write_never_serves_the_writer_however_long_it_runs() -> None:
+    azure = BlockedList([])
+    azure.vms = fleet(pools=1000, vms_each=10).vms
+    clock, slept, sleep = paced_clock()
+    listings = GroupListings(WINDOW, clock, sleep=sleep)
+    writer = listings.for_pool(azure, CONNECTION, "uid-0")
+    resting = listings.for_pool(azure, CONNECTION, "uid-1")
+    azure.release.set()
+    await resting.list_group_vms(RG)
+    azure.release.clear()
+
+    # A pool at rest starts the next list (the last is 81 s old); the writer writes while it
+    # is read, and it is read for longer than the window.
+    clock.now += 81.0
+    slow = asyncio.create_task(resting.list_group_vms(RG))
+    await asyncio.sleep(0)
+    await writer.wait_operation(
+        OperationRecord(LroKind.CREATE, "/vms/pool0-10", "token"), max_wait=0
+    )
+    clock.now += WINDOW + 10.0
+    azure.release.set()
+    await slow
+
+    await writer.list_group_vms(RG)
+
+    # The writer took a list of its own, 60 s after the slow one started.
+    assert azure.log.count("list") == 3
+    assert slept == [pytest.approx(60.0 - 40.0)]

@@ -75,7 +75,8 @@ async def account_view(
     account, connection = found
     lease = state.azure.borrow(connection, location=pool.spec.location)
     borrowed = await leases.enter_async_context(lease)
-    gateway = state.listings.for_pool(borrowed, connection, pool.metadata.uid or "")
+    uid = pool.metadata.uid or ""
+    gateway = state.listings.for_pool(borrowed, connection, uid, state.turns.lender(uid))
     return AccountView(name, account.spec, gateway)
 
 

@@ -4,9 +4,10 @@ Each pool's pass used to list its whole resource group, so N pools sharing a gro
 (each every page of the group) per resync, and Compute's High-cost get bucket (lists: 300 a
 minute per subscription and region) ran dry under a fleet of a few hundred VMs. `GroupListings`
 keeps, per (connection, resource group), the newest list and the one in flight: a pool takes a
-list started less than `max_age` ago (handlers/state.py ties it to the resync interval), or
-joins the list in flight, or starts one that the pools asking meanwhile join (single flight).
-The connection is part of the key so that an account never sees what only another may read.
+list started less than `max_age` ago (handlers/state.py ties it to the resync interval; longer
+in a large fleet, below), or joins the list in flight, or starts one that the pools asking
+meanwhile join (single flight). The connection is part of the key so that an account never
+sees what only another may read.
 
 A pool never decides on a list older than its own writes: every write it sends and every
 operation it follows marks it (`SharedReads`), and its next observation takes only a list
@@ -19,8 +20,12 @@ list in flight at a time, and a pool whose mark is newer than it waits for it to
 the next one with every pool that asked meanwhile (200 pools of 10 VMs being created listed a
 group of ~1,000 VMs about once a second, ten pages each, before). Pools follow their creates
 and deletes through these lists rather than polling each operation (following.py), so a group's
-lists are also spaced by its size: no sooner than one page of 50 VMs per 0.2 s of the last list
-(Compute's High-cost get refill), e.g. 2 s apart for 500 VMs, 8 s for 2,000.
+lists are also spaced by their pages, counted with those of every group the connection lists,
+against Compute's High-cost get refill (plan/list_pacing.py): a pool at rest takes a list as old
+as the window, or older where lists that often would spend more than half the refill; a pool at
+work waits for the next list no sooner than lists that often spend two thirds of it: e.g. 3 s
+apart for a group of 500 VMs alone in its connection, 60 s for 10,000 (80 s at rest). A pool
+waiting for a newer list lends its pass's turn among pools back meanwhile (handlers/turns.py).
 
 Health stays with the instance view, read per VM only while unknown or stale (observe.py): the
 resource group's list takes `$expand=instanceView` only with a scale set `$filter`, and
@@ -33,6 +38,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Awaitable, Callable, Hashable
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 
 from vmroll.azure.image_versions import ImageVersionInfo
@@ -41,12 +47,11 @@ from vmroll.azure.lro import OperationRecord, OperationState
 from vmroll.azure.protocol import ComputeGateway
 from vmroll.azure.vm_body import VmSpec
 from vmroll.azure.vms import AlreadyCreated, PoolListing, PoolVm, VmRuntime
+from vmroll.plan.list_pacing import gap_at_work, oldest_at_rest, pages
 from vmroll.plan.ownership import OwnershipIndex, PoolIdentity
+from vmroll.reconcile.act import Lend
 
 Listed = tuple[PoolVm, ...]
-LISTED_PER_SECOND = 250.0
-"""VMs listed a second, at most, per group while pools wait on lists: 5 pages of 50 VMs, Compute's
-High-cost get refill (300 a minute per subscription and region)."""
 SETTLED_STATES = frozenset({"Succeeded", "Failed"})
 
 
@@ -75,51 +80,59 @@ class _Group:
     """The newest list started and not ended."""
 
 
-@dataclass(frozen=True)
-class _Mark:
-    after: int
-    """The pool's next observation takes only a list numbered above this."""
-    at: float
-
-
 @dataclass
 class GroupListings:
     """The operator's lists per (connection, resource group); one per process (OperatorState)."""
 
     max_age: float
+    """The window: a list younger than this serves pools at rest, or older in a large fleet."""
     clock: Callable[[], float] = time.monotonic
-    listed_per_second: float = LISTED_PER_SECOND
-    """A group's next list starts no sooner than its last one's VMs / this after that one."""
     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
     lists_started: int = 0
     _groups: dict[tuple[Hashable, str], _Group] = field(default_factory=dict)
-    _marks: dict[str, _Mark] = field(default_factory=dict)
+    _marks: dict[str, int] = field(default_factory=dict)
+    """Per pool: its next observation takes only a list numbered above this."""
+    _pages: dict[Hashable, int] = field(default_factory=dict)
+    """Per connection: the pages of its groups' newest lists, all drawing on one bucket."""
 
-    def for_pool(self, gateway: ComputeGateway, scope: Hashable, pool_uid: str) -> SharedReads:
-        """`gateway` as one pool's pass uses it; `scope`: the connection the gateway reaches."""
-        return SharedReads(gateway, self, scope, pool_uid)
+    def for_pool(
+        self, gateway: ComputeGateway, scope: Hashable, pool_uid: str, lend: Lend = nullcontext
+    ) -> SharedReads:
+        """`gateway` as one pool's pass uses it; `scope`: the connection the gateway reaches;
+        `lend`: what lends the pass's turn among pools back while it waits for a newer list."""
+        return SharedReads(gateway, self, scope, pool_uid, lend)
 
     def mark(self, pool_uid: str) -> None:
         """The pool just wrote, followed an operation, read a VM the list lagged or saw its VMs
         changing: no list started before now serves its next observation."""
-        self._marks[pool_uid] = _Mark(self.lists_started, self.clock())
+        self._marks[pool_uid] = self.lists_started
 
     async def listing(
-        self, gateway: ComputeGateway, scope: Hashable, resource_group: str, pool_uid: str
+        self,
+        gateway: ComputeGateway,
+        scope: Hashable,
+        resource_group: str,
+        pool_uid: str,
+        lend: Lend = nullcontext,
     ) -> GroupList:
         paced = False
         while True:
             now = self.clock()
             self._sweep(now)
-            mark = self._marks.get(pool_uid)
-            after = mark.after if mark is not None else 0
+            after = self._marks.get(pool_uid, 0)
             group = self._groups.setdefault((scope, resource_group.lower()), _Group())
+            oldest = oldest_at_rest(self.max_age, self._pages.get(scope, 0))
 
-            def serves(candidate: _List | None, now: float = now, after: int = after) -> bool:
+            def serves(
+                candidate: _List | None,
+                now: float = now,
+                after: int = after,
+                oldest: float = oldest,
+            ) -> bool:
                 return (
                     candidate is not None
                     and candidate.number > after
-                    and now - candidate.started_at < self.max_age
+                    and now - candidate.started_at < oldest
                 )
 
             latest = group.latest
@@ -127,52 +140,93 @@ class GroupListings:
                 return latest.task.result()
             flight = group.in_flight
             if flight is None:
-                gap = 0.0 if paced else self._gap(latest, now)
+                gap = 0.0 if paced else self._gap(scope, latest, now)
                 if gap > 0:
                     # Pools at work follow their operations through these lists: one list of a
                     # large group per pass of theirs would spend Compute's High-cost get budget.
+                    # The wait is a minute for a group of 10,000 VMs: the pass's turn among
+                    # pools goes to another pool meanwhile (handlers/turns.py).
                     paced = True
-                    await self.sleep(gap)
+                    async with lend():
+                        await self.sleep(gap)
                     continue
-                flight = self._start(group, gateway, resource_group, now)
+                flight = self._start(scope, group, gateway, resource_group, now)
             if serves(flight):
                 return await asyncio.shield(flight.task)
             # A list started before this pool's mark is still being read: the next one starts
             # when it ends, and every pool that asked meanwhile shares it (one list in flight
             # per group, however many pools at work mark themselves while it runs).
-            await asyncio.wait([flight.task])
+            async with lend():
+                await asyncio.wait([flight.task])
 
     def __len__(self) -> int:
         return len(self._groups) + len(self._marks)
 
-    def _gap(self, latest: _List | None, now: float) -> float:
+    def _gap(self, scope: Hashable, latest: _List | None, now: float) -> float:
         """Seconds until the group's next list may start."""
         if latest is None:
             return 0.0
-        pause = len(latest.task.result().vms) / self.listed_per_second
+        pause = gap_at_work(self._pages.get(scope, 0))
         return max(0.0, latest.started_at + pause - now)
 
     def _start(
-        self, group: _Group, gateway: ComputeGateway, resource_group: str, now: float
+        self,
+        scope: Hashable,
+        group: _Group,
+        gateway: ComputeGateway,
+        resource_group: str,
+        now: float,
     ) -> _List:
         self.lists_started += 1
         task = asyncio.ensure_future(_indexed_list(gateway, resource_group))
         started = _List(self.lists_started, now, task)
         group.in_flight = started
-        task.add_done_callback(lambda _: _ended(group, started))
+        task.add_done_callback(lambda _: self._ended(scope, group, started))
         return started
 
+    def _ended(self, scope: Hashable, group: _Group, ended: _List) -> None:
+        if group.in_flight is ended:
+            group.in_flight = None
+        # Retrieving the exception here also keeps asyncio from logging one nobody awaited.
+        if ended.task.cancelled() or ended.task.exception() is not None:
+            return
+        if group.latest is None or group.latest.number < ended.number:
+            self._count(scope, group.latest, -1)
+            group.latest = ended
+            self._count(scope, ended, 1)
+
+    def _count(self, scope: Hashable, listed: _List | None, sign: int) -> None:
+        if listed is None:
+            return
+        total = self._pages.get(scope, 0) + sign * pages(len(listed.task.result().vms))
+        if total > 0:
+            self._pages[scope] = total
+        else:
+            self._pages.pop(scope, None)
+
     def _sweep(self, now: float) -> None:
-        """Forget lists too old to serve and marks older than any list that could serve: what
-        is kept is the size of the groups and pools active in the last window."""
-        for key, group in list(self._groups.items()):
+        """Forget lists too old to serve, and marks older than every list kept (each kept list
+        would serve the pool): what is kept is the size of the groups and pools active in the
+        last window, or in the longer period a large fleet's lists at rest are kept."""
+        oldest = {
+            scope: oldest_at_rest(self.max_age, count) for scope, count in self._pages.items()
+        }
+        for (scope, name), group in list(self._groups.items()):
             latest = group.latest
             if group.in_flight is None and (
-                latest is None or now - latest.started_at >= self.max_age
+                latest is None or now - latest.started_at >= oldest.get(scope, self.max_age)
             ):
-                del self._groups[key]
-        for uid, mark in list(self._marks.items()):
-            if now - mark.at >= self.max_age:
+                del self._groups[scope, name]
+                self._count(scope, latest, -1)
+        kept = [
+            listed.number
+            for group in self._groups.values()
+            for listed in (group.latest, group.in_flight)
+            if listed is not None
+        ]
+        first_kept = min(kept, default=self.lists_started + 1)
+        for uid, after in list(self._marks.items()):
+            if after < first_kept:
                 del self._marks[uid]
 
 
@@ -181,27 +235,23 @@ async def _indexed_list(gateway: ComputeGateway, resource_group: str) -> GroupLi
     return GroupList(vms, OwnershipIndex(vms))
 
 
-def _ended(group: _Group, ended: _List) -> None:
-    if group.in_flight is ended:
-        group.in_flight = None
-    # Retrieving the exception here also keeps asyncio from logging one nobody awaited.
-    if ended.task.cancelled() or ended.task.exception() is not None:
-        return
-    if group.latest is None or group.latest.number < ended.number:
-        group.latest = ended
-
-
 class SharedReads:
     """A `ComputeGateway` for one pool: lists through `GroupListings`, marks the pool on each
     write and followed operation, and passes everything else through."""
 
     def __init__(
-        self, gateway: ComputeGateway, listings: GroupListings, scope: Hashable, pool_uid: str
+        self,
+        gateway: ComputeGateway,
+        listings: GroupListings,
+        scope: Hashable,
+        pool_uid: str,
+        lend: Lend = nullcontext,
     ) -> None:
         self._gateway = gateway
         self._listings = listings
         self._scope = scope
         self._pool_uid = pool_uid
+        self._lend = lend
 
     async def list_group_vms(self, resource_group: str) -> Listed:
         return (await self._group_list(resource_group)).vms
@@ -217,7 +267,7 @@ class SharedReads:
 
     async def _group_list(self, resource_group: str) -> GroupList:
         return await self._listings.listing(
-            self._gateway, self._scope, resource_group, self._pool_uid
+            self._gateway, self._scope, resource_group, self._pool_uid, self._lend
         )
 
     async def resolve_image(
