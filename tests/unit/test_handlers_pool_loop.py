@@ -233,7 +233,7 @@ async def test_a_spec_change_ends_the_pause_at_once_without_polling(
     paused = Paused(operator, raw, accounts(), {})
     assert not await paused.settled()
     raw["metadata"]["generation"] = 2
-    await pool_wakeups(uid="a", memo=kopf.Memo(state=operator))
+    await pool_wakeups(uid="a", body=kopf.Body(raw), memo=kopf.Memo(state=operator))
     assert await paused.settled()
     assert looks.count == 2
 
@@ -250,7 +250,7 @@ async def test_a_nudge_that_changes_nothing_keeps_the_pool_paused() -> None:
     operator, raw = state(Clock()), pool("a")
     paused = Paused(operator, raw, accounts(), {})
     raw["status"]["readyReplicas"] = 3
-    await pool_wakeups(uid="a", memo=kopf.Memo(state=operator))
+    await pool_wakeups(uid="a", body=kopf.Body(raw), memo=kopf.Memo(state=operator))
     assert not await paused.settled()
     await paused.stop()
 
@@ -502,7 +502,7 @@ async def test_a_paused_pool_holds_no_turn_and_a_spec_change_wakes_it_at_once(
     passes.end("b")
     await ready()
     raw["metadata"]["generation"] = 2
-    await pool_wakeups(uid="a", memo=kopf.Memo(state=operator))
+    await pool_wakeups(uid="a", body=kopf.Body(raw), memo=kopf.Memo(state=operator))
     await ready()
     assert passes.started == ["a", "b", "a"]
     stopped_a.stop()

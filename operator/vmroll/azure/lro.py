@@ -10,6 +10,16 @@ record can be edited by anyone who can write the pool's status, and the SDK woul
 ARM bearer token to whatever URL a token names, so a token is only resumed when every URL in it
 is on the connection's resource manager host.
 
+A token as azure-core makes it holds the first response's body twice (its bytes, base64, and the
+same JSON decoded), twice base64: ~12 KB for a VM's create, held in the pool's status and in
+every copy of it the operator keeps (kopf's body, the status model, the pending operation), for
+every operation in flight. `slim_token` keeps the body only when the poller reads it: an
+operation with a monitor URL (`Azure-AsyncOperation`, `Operation-Location` or `Location`) is
+polled there, the first body being read only for a `status` field that a resource's body does
+not have (without it the poller starts "InProgress"), so only the URLs, headers and status code
+are kept (~1 KB). The body stays for the rare operation without a monitor URL, whose first
+status is the body's `provisioningState`.
+
 Polling follows `Retry-After` and Compute's Get Operation budget per VM (poll_pacing.py): every
 status read waits for both, and a wait that could not poll within `max_wait` returns at once,
 without a request.
@@ -77,7 +87,18 @@ async def start(
     """Send the request and return its record without waiting for the operation."""
     with azure_errors(f"{kind.value.lower()} {resource_id}"):
         poller = await begin()
-    return OperationRecord(kind, resource_id, poller.continuation_token())
+    return OperationRecord(kind, resource_id, slim_token(poller.continuation_token()))
+
+
+def slim_token(token: str) -> str:
+    """The token without what resuming its poller does not read (the module's docstring)."""
+    envelope = json.loads(base64.b64decode(token))
+    data = envelope["data"]
+    data.get("context", {}).pop("deserialized_data", None)
+    headers = {str(name).lower() for name in data["response"]["headers"]}
+    if headers & set(_URL_HEADERS):
+        data["response"]["content"] = ""
+    return base64.b64encode(json.dumps(envelope, separators=(",", ":")).encode()).decode("ascii")
 
 
 async def wait(

@@ -54,7 +54,7 @@ from vmroll.plan.ownership import (
 )
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class PoolVm:
     """A VM as one list call sees it."""
 
@@ -71,7 +71,7 @@ class PoolVm:
     tags: Mapping[str, str] = field(hash=False)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class VmRuntime:
     """What only the instance view knows."""
 

@@ -20,6 +20,7 @@ from aiohttp import web
 from vmroll.handlers import (  # noqa: F401  (importing registers them)
     accounts,
     captures,
+    kube_login,
     policies,
     pools,
 )

@@ -33,6 +33,7 @@ from pydantic import ValidationError
 
 from vmroll.api.base import GROUP, VERSION
 from vmroll.api.pool import PLURAL, VirtualMachinePool
+from vmroll.handlers.kept_bodies import drop_unread
 from vmroll.handlers.namespaces import NAMESPACE_INDEX, indexed_labels
 from vmroll.handlers.policies import POLICY_INDEX, matching_policies, policy_wake_key
 from vmroll.handlers.pool_inputs import account_view, namespace_labels, template_inputs
@@ -124,9 +125,10 @@ def pools_by_uid(
 
 
 @kopf.index(GROUP, VERSION, PLURAL)
-async def pool_wakeups(uid: str | None, memo: kopf.Memo, **_: Any) -> None:
+async def pool_wakeups(uid: str | None, body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
     """Indexes nothing: every event of the pool (kopf has already refreshed the daemon's body)
-    wakes its paused daemon to compare what changed."""
+    wakes its paused daemon to compare what changed, its body rid of what nothing reads."""
+    drop_unread(body)
     memo.state.wakeups.pool(uid)
 
 

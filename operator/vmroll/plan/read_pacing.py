@@ -26,7 +26,7 @@ BURST = 36.0
 RESERVE = 4.0
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class ReadAllowance:
     """The reads left in one VM's bucket at `at`, as vmroll counts them."""
 

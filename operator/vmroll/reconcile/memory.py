@@ -37,7 +37,7 @@ than lists lag a create. Should that VM still exist, the next create of the name
 again (412, nothing sent to the VM) and the name refused afresh."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class SeenRuntime:
     runtime: VmRuntime
     read_at: datetime
