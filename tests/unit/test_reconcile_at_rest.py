@@ -9,6 +9,7 @@ and with every pass forced to be a full one, and both must leave the same trace.
 from __future__ import annotations
 
 from dataclasses import fields, replace
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -151,6 +152,38 @@ async def test_an_instance_view_due_a_refresh_makes_a_full_pass(plans: list[int]
 
     assert plans == [1]
     assert any(entry.startswith("runtime") for entry in world.log)
+
+
+async def test_a_pool_whose_views_were_read_apart_refreshes_them_together(
+    plans: list[int],
+) -> None:
+    """VMs read 0, 150 and 400 s apart (healthy at different moments): the first refresh also
+    reads the view read 350 s before, the next one all three, and from then on the settled pool
+    reads each view once per refresh, in one pass; only that pass and the next (which finds the
+    memory it left, then rests) are full ones."""
+    world = await resting_world(plans)
+    first, second, third = sorted(world.memory.runtimes)
+    for name, age in ((first, 0), (second, 150), (third, 400)):
+        seen = world.memory.runtimes[name]
+        world.memory.runtimes[name] = replace(seen, read_at=world.now - timedelta(seconds=age))
+    await world.pass_().run()
+    plans.clear()
+    reads: list[tuple[int, list[str]]] = []
+    full: list[int] = []
+    for minute in range(1, 51):
+        world.tick(60)
+        world.log.clear()
+        planned = len(plans)
+        await world.pass_().run()
+        read = sorted(e.split()[1] for e in world.log if e.startswith("runtime"))
+        if read:
+            reads.append((minute, read))
+        if len(plans) > planned:
+            full.append(minute)
+
+    assert reads[:2] == [(4, [second, third]), (10, [first, second, third])]
+    assert reads[2:] == [(minute, [first, second, third]) for minute in (20, 30, 40, 50)]
+    assert full == [4, 5, 10, 11, 20, 21, 30, 31, 40, 41, 50]
 
 
 async def test_a_changed_memory_makes_a_full_pass(plans: list[int]) -> None:

@@ -12,8 +12,10 @@ every VM available (minReadySeconds is behind it; the grace period only concerns
 VMs), no rollout in progress (its deadline follows the clock; a complete pool's stopped clock
 is restarted by whichever pass reads it next), no maintenance window and no
 ImagePolicy (their rules follow the clock), and `until` is when the first VM's instance view is
-due a refresh. A later pass that reads the same before `until` would do the same again, so it
-returns the same outcome and does nothing else; anything else that differs runs a full pass.
+due a refresh; that refresh reads the pool's other views with it (observe.runtimes_due), so the
+next rest lasts about a whole refresh period instead of until the next VM's. A later pass that
+reads the same before `until` would do the same again, so it returns the same outcome and does
+nothing else; anything else that differs runs a full pass.
 Backoff and operations in flight never rest: they are not Settled.
 """
 

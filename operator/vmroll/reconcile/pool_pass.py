@@ -82,8 +82,8 @@ from vmroll.reconcile.memory import (
 )
 from vmroll.reconcile.observe import (
     instance_status,
-    needs_runtime,
     observe,
+    runtimes_due,
     settle_pending,
     unsent_deletes,
 )
@@ -561,10 +561,8 @@ class PoolPass:
     async def _read_runtimes(
         self, gateway: ComputeGateway, owned: Mapping[str, PoolVm], now: datetime
     ) -> None:
-        for vm in owned.values():
-            if needs_runtime(
-                vm, self.memory, now, self.settings.runtime_refresh
-            ) and self.memory.may_read_runtime(vm.name, now):
+        for vm in runtimes_due(owned.values(), self.memory, now, self.settings.runtime_refresh):
+            if self.memory.may_read_runtime(vm.name, now):
                 runtime = await gateway.get_vm_runtime(vm)
                 if runtime is not None:
                     self.memory.runtimes[vm.name] = SeenRuntime(runtime, now)
