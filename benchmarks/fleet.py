@@ -82,6 +82,7 @@ from vmroll.handlers.run_config import RunConfig
 OLD, NEW = "24.04.202609160", "24.04.202610220"
 RAISED_QUOTA_VCPUS = 10_000_000
 POLL_SECONDS = 2.0
+STEADY_STEP_SECONDS = 60.0
 SENDERS = 16
 MIN_READY_SECONDS = 5
 TICKS = os.sysconf("SC_CLK_TCK")
@@ -299,6 +300,31 @@ def wait_settled(
     return False
 
 
+def steady(
+    processes: dict[str, int],
+    emulator: Emulator,
+    operator: int,
+    before: Snapshot,
+    seconds: float,
+    progress: Callable[[str], None],
+) -> Snapshot:
+    """The steady window, with a line a minute: the operator's CPU and the instance views and
+    list pages in that minute, which show when pools' passes are full ones (views refreshed)."""
+    end = before.at + seconds
+    last = before
+    while (left := end - time.monotonic()) > 0:
+        time.sleep(min(STEADY_STEP_SECONDS, left))
+        now = snapshot(processes, emulator)
+        minute = phase("steady", last, now, operator, True)
+        progress(
+            f"steady: operator {minute.cpu_percent['operator']:.1f}%, "
+            f"instance views {minute.requests.total('VirtualMachines_InstanceView')}, "
+            f"list pages {minute.requests.total('VirtualMachines_List')}"
+        )
+        last = now
+    return last
+
+
 def bucket_seconds(operations: int, bucket: dict[str, Any]) -> float:
     """How long `operations` take from a full bucket: (N - capacity) / refill."""
     refill = float(bucket.get("refillPerSecond") or bucket["refillPerMinute"] / 60)
@@ -473,8 +499,7 @@ def main() -> None:
                 if args.invariants:
                     per_pool(fleet, emulator, since)
             before = snapshot(processes, emulator)
-            time.sleep(args.steady_seconds)
-            after = snapshot(processes, emulator)
+            after = steady(processes, emulator, operator, before, args.steady_seconds, progress)
             report(phase("steady", before, after, operator, True), fleet, resync, None)
             print(f"\n{load_average()}")
 

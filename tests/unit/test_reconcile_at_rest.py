@@ -9,21 +9,26 @@ and with every pass forced to be a full one, and both must leave the same trace.
 from __future__ import annotations
 
 from dataclasses import fields, replace
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 from test_reconcile_fakes import World, vm
 
 from vmroll.api.pool_status import OperationKind, PendingOperation
+from vmroll.azure.vms import VmRuntime
 from vmroll.plan import rollout
+from vmroll.plan.read_pacing import ReadAllowance
 from vmroll.reconcile import pool_pass
-from vmroll.reconcile.at_rest import NOT_STATE, memory_state
+from vmroll.reconcile.at_rest import NOT_STATE, memory_state, views_refreshed_only
 from vmroll.reconcile.inputs import Next, Outcome, TemplateInputs
-from vmroll.reconcile.memory import PoolMemory
+from vmroll.reconcile.memory import PoolMemory, SeenRuntime
 
 SETTLED = Outcome(Next.SETTLED)
 REFRESH = 600.0
 """PassSettings' default instance-view refresh, in seconds."""
+T0 = datetime(2026, 11, 25, tzinfo=UTC)
+T1 = T0 + timedelta(seconds=REFRESH)
 
 
 @pytest.fixture
@@ -153,6 +158,38 @@ async def test_an_instance_view_due_a_refresh_makes_a_full_pass(plans: list[int]
     assert any(entry.startswith("runtime") for entry in world.log)
 
 
+async def test_a_pool_whose_views_were_read_apart_refreshes_them_together(
+    plans: list[int],
+) -> None:
+    """VMs read 0, 150 and 400 s apart (healthy at different moments): the first refresh also
+    reads the view read 350 s before, the next one all three, and from then on the settled pool
+    reads each view once per refresh, in one pass, its only full one: the views said what they
+    said before, so it rests at once."""
+    world = await resting_world(plans)
+    first, second, third = sorted(world.memory.runtimes)
+    for name, age in ((first, 0), (second, 150), (third, 400)):
+        seen = world.memory.runtimes[name]
+        world.memory.runtimes[name] = replace(seen, read_at=world.now - timedelta(seconds=age))
+    await world.pass_().run()
+    plans.clear()
+    reads: list[tuple[int, list[str]]] = []
+    full: list[int] = []
+    for minute in range(1, 51):
+        world.tick(60)
+        world.log.clear()
+        planned = len(plans)
+        await world.pass_().run()
+        read = sorted(e.split()[1] for e in world.log if e.startswith("runtime"))
+        if read:
+            reads.append((minute, read))
+        if len(plans) > planned:
+            full.append(minute)
+
+    assert reads[:2] == [(4, [second, third]), (10, [first, second, third])]
+    assert reads[2:] == [(minute, [first, second, third]) for minute in (20, 30, 40, 50)]
+    assert full == [minute for minute, _ in reads]
+
+
 async def test_a_changed_memory_makes_a_full_pass(plans: list[int]) -> None:
     world = await resting_world(plans)
     name = next(iter(world.azure.vms))
@@ -232,3 +269,26 @@ def test_every_book_of_the_memory_is_compared_but_the_rest_and_the_validated_bod
         else:
             setattr(memory, f.name, object())
         assert (memory_state(memory) == baseline) is (f.name in NOT_STATE), f.name
+
+
+@pytest.mark.parametrize(
+    ("runtime", "healthy_since", "refreshed_only"),
+    [
+        pytest.param(VmRuntime("running", None), T0, True, id="same-view-read-again"),
+        pytest.param(VmRuntime("running", "Healthy"), T0, False, id="view-changed"),
+        pytest.param(VmRuntime("running", None), T1, False, id="another-book-changed"),
+    ],
+)
+def test_a_pass_that_only_read_the_same_views_again_may_rest(
+    runtime: VmRuntime, healthy_since: datetime, refreshed_only: bool
+) -> None:
+    """The view read at T1 (its read budget spent) against the one read at T0."""
+    found = PoolMemory()
+    found.runtimes["web-1"] = SeenRuntime(VmRuntime("running", None), T0)
+    found.healthy_since["web-1"] = T0
+    left = PoolMemory()
+    left.runtimes["web-1"] = SeenRuntime(runtime, T1)
+    left.healthy_since["web-1"] = healthy_since
+    left.read_allowances["web-1"] = ReadAllowance(3.0, T1)
+
+    assert views_refreshed_only(memory_state(found), memory_state(left)) is refreshed_only

@@ -1,9 +1,10 @@
-"""Recorded operations against a listing, reimaged VMs' revisions, and status merge patches."""
+"""Recorded operations against a listing, which instance views a pass reads, reimaged VMs'
+revisions, and status merge patches."""
 
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from test_reconcile_fakes import IMAGE, World, vm
@@ -13,7 +14,12 @@ from vmroll.api.pool_status import OperationKind, PendingOperation
 from vmroll.azure.vms import VmRuntime
 from vmroll.plan.revision import revision_of
 from vmroll.reconcile.memory import PoolMemory, SeenRuntime
-from vmroll.reconcile.observe import needs_runtime, settle_pending, unlisted_known
+from vmroll.reconcile.observe import (
+    needs_runtime,
+    runtimes_due,
+    settle_pending,
+    unlisted_known,
+)
 from vmroll.reconcile.report import merge_patch
 from vmroll.reconcile.spec_map import as_reimaged, revision_inputs
 
@@ -128,3 +134,54 @@ def test_which_vms_instance_views_are_read(
         memory.runtimes["web-1"] = SeenRuntime(seen, T0)
     listed = vm("web-1", "uid-1", {}, state=state)
     assert needs_runtime(listed, memory, T0, refresh_seconds=60) is wanted
+
+
+HEALTHY = VmRuntime("running", None)
+STOPPED = VmRuntime("stopped", None)
+
+
+@pytest.mark.parametrize(
+    ("read", "busy", "wanted"),
+    [
+        pytest.param(
+            {"web-1": (HEALTHY, 600), "web-2": (HEALTHY, 350), "web-3": (HEALTHY, 200)},
+            False,
+            ["web-1", "web-2"],
+            id="one-due-brings-those-read-over-half-a-refresh-ago",
+        ),
+        pytest.param(
+            {"web-1": (HEALTHY, 590), "web-2": (HEALTHY, 350), "web-3": (HEALTHY, 200)},
+            False,
+            [],
+            id="none-due",
+        ),
+        pytest.param(
+            {"web-1": (STOPPED, 10), "web-2": (HEALTHY, 350), "web-3": None},
+            False,
+            ["web-1", "web-3"],
+            id="unhealthy-or-unread-brings-no-healthy-one",
+        ),
+        pytest.param(
+            {"web-1": (HEALTHY, 900), "web-2": (HEALTHY, 350), "web-3": (HEALTHY, 400)},
+            True,
+            [],
+            id="one-with-an-operation-brings-none",
+        ),
+    ],
+)
+def test_a_due_refresh_reads_the_pools_healthy_views_together(
+    read: dict[str, tuple[VmRuntime, float] | None], busy: bool, wanted: list[str]
+) -> None:
+    """Refresh 600 s, ages in seconds; `busy`: web-1 has an operation in flight."""
+    memory = PoolMemory()
+    for name, seen in read.items():
+        if seen is not None:
+            runtime, age = seen
+            memory.runtimes[name] = SeenRuntime(runtime, T0 - timedelta(seconds=age))
+    if busy:
+        memory.pending["web-1"] = pending(OperationKind.REIMAGE, "t")
+    listed = [vm(name, "uid-1", {}) for name in read]
+
+    due = runtimes_due(listed, memory, T0, refresh_seconds=600)
+
+    assert [v.name for v in due] == wanted

@@ -1,19 +1,22 @@
 """A pool at rest: its pass skips observing, planning and the status when nothing it reads changed.
 
 At 1,000 settled pools the operator spent ~5 ms of CPU per pool pass rebuilding the same plan and
-comparing the same status, only to write nothing. A pass is a function of what it reads: the
-pool's body, its account, its namespace's labels, the template's inputs, the settings, the
-target image and the revision images (resolved from their caches at every pass, so the
-`latest` image's TTL and a new version are seen as before), the pool's share of its group's
-list, the pool's memory, and the clock. A full pass records `AtRest` (reconcile/memory.py) only
-when it changed nothing: no status patch, no event, no Azure operation, its memory as it found
-it, and the pool Settled. And only when the clock cannot change its result before `until`:
-every VM available (minReadySeconds is behind it; the grace period only concerns unhealthy
-VMs), no rollout in progress (its deadline follows the clock; a complete pool's stopped clock
-is restarted by whichever pass reads it next), no maintenance window and no
-ImagePolicy (their rules follow the clock), and `until` is when the first VM's instance view is
-due a refresh. A later pass that reads the same before `until` would do the same again, so it
-returns the same outcome and does nothing else; anything else that differs runs a full pass.
+comparing the same status, only to write nothing. A pass is a function of what it reads: the pool's
+body, its account, its namespace's labels, the template's inputs, the settings, the target image and
+the revision images (resolved from their caches at every pass, so the `latest` image's TTL and a new
+version are seen as before), the pool's share of its group's list, the pool's memory, and the clock.
+A full pass records `AtRest` (reconcile/memory.py) only when it changed nothing: no status patch, no
+event, no Azure operation, its memory as it found it (or changed only by instance views read again
+that said what they said before: the pass that followed would read none, find the rest the same and
+rest), and the pool Settled. And only when the clock cannot change its result before `until`: every
+VM available (minReadySeconds is behind it; the grace period only concerns unhealthy VMs), no
+rollout in progress (its deadline follows the clock; a complete pool's stopped clock is restarted by
+whichever pass reads it next), no maintenance window and no ImagePolicy (their rules follow the
+clock), and `until` is when the first VM's instance view is due a refresh; that refresh reads the
+pool's other views with it (observe.runtimes_due), so the next rest lasts about a whole refresh
+period instead of until the next VM's. A later pass that reads the same before `until` would do the
+same again, so it returns the same outcome and does nothing else; anything else that differs runs a
+full pass.
 Backoff and operations in flight never rest: they are not Settled.
 """
 
@@ -22,13 +25,13 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import fields, replace
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
 from vmroll.azure.vms import PoolVm
 from vmroll.plan.availability import Readiness
 from vmroll.plan.rollout_model import Plan, RolloutHistory
 from vmroll.reconcile.inputs import Next, Outcome
-from vmroll.reconcile.memory import EventSink, PoolMemory, StatusSink
+from vmroll.reconcile.memory import EventSink, PoolMemory, SeenRuntime, StatusSink
 
 SETTLED = Outcome(Next.SETTLED)
 
@@ -59,6 +62,24 @@ def memory_state(memory: PoolMemory) -> tuple[object, ...]:
     return tuple(
         _copied(getattr(memory, f.name)) for f in fields(memory) if f.name not in NOT_STATE
     )
+
+
+REFRESHED = frozenset({"runtimes", "read_allowances"})
+"""The memory's fields a refresh of instance views changes: when each was read, the read budget."""
+
+
+def views_refreshed_only(found: tuple[object, ...], left: tuple[object, ...]) -> bool:
+    """Whether a pass that found the memory `found` and left `left` (both `memory_state`) only
+    read instance views again, each saying what it said before. The read budget it spent
+    matters to no pass before the next refresh is due."""
+    names = [f.name for f in fields(PoolMemory) if f.name not in NOT_STATE]
+    before = dict(zip(names, found, strict=True))
+    after = dict(zip(names, left, strict=True))
+    if any(before[name] != after[name] for name in names if name not in REFRESHED):
+        return False
+    old = cast(dict[str, SeenRuntime], before["runtimes"])
+    new = cast(dict[str, SeenRuntime], after["runtimes"])
+    return old.keys() == new.keys() and all(old[n].runtime == new[n].runtime for n in old)
 
 
 def _copied(value: object) -> object:

@@ -125,6 +125,36 @@ def needs_runtime(vm: PoolVm, memory: PoolMemory, now: datetime, refresh_seconds
     return (now - seen.read_at).total_seconds() >= refresh_seconds
 
 
+def runtimes_due(
+    owned: Iterable[PoolVm], memory: PoolMemory, now: datetime, refresh_seconds: float
+) -> list[PoolVm]:
+    """The VMs whose instance view a pass reads: those `needs_runtime` names and, once a healthy
+    VM's refresh is due, every healthy VM read more than half `refresh_seconds` ago with it.
+
+    A pool's VMs become healthy, and so are read, at different moments; refreshed one by one,
+    each would end the pool's rest on its own (reconcile/at_rest.py), about once a minute for 10
+    VMs. Read together, the views converge on one moment within two refreshes, and a settled pool
+    runs one full pass per `refresh_seconds`; no view is read more often than every half of it.
+    """
+    vms = list(owned)
+    refresh = refresh_seconds
+    if any(_refresh_due(vm, memory, now, refresh_seconds) for vm in vms):
+        refresh = refresh_seconds / 2
+    return [vm for vm in vms if needs_runtime(vm, memory, now, refresh)]
+
+
+def _refresh_due(vm: PoolVm, memory: PoolMemory, now: datetime, refresh_seconds: float) -> bool:
+    """A healthy VM's view read at least `refresh_seconds` ago (not a VM still being watched)."""
+    seen = memory.runtimes.get(vm.name)
+    return (
+        seen is not None
+        and vm.name not in memory.pending
+        and vm.provisioning_state == "Succeeded"
+        and _healthy(vm, seen.runtime)
+        and (now - seen.read_at).total_seconds() >= refresh_seconds
+    )
+
+
 def observe(owned: Iterable[PoolVm], memory: PoolMemory, now: datetime) -> list[ObservedInstance]:
     """The planner's instances; records first-seen and healthy-since times in `memory`."""
     instances: list[ObservedInstance] = []

@@ -54,7 +54,13 @@ from vmroll.plan.rollout_model import (
 )
 from vmroll.plan.subscription import Choice, SubscriptionCheck, decide_subscription
 from vmroll.reconcile.act import Actor, Lend
-from vmroll.reconcile.at_rest import SETTLED, Watched, memory_state, rest_until
+from vmroll.reconcile.at_rest import (
+    SETTLED,
+    Watched,
+    memory_state,
+    rest_until,
+    views_refreshed_only,
+)
 from vmroll.reconcile.failures import (
     StatusNotWritten,
     describe_error,
@@ -82,8 +88,8 @@ from vmroll.reconcile.memory import (
 )
 from vmroll.reconcile.observe import (
     instance_status,
-    needs_runtime,
     observe,
+    runtimes_due,
     settle_pending,
     unsent_deletes,
 )
@@ -353,10 +359,12 @@ class PoolPass:
         self, inputs: tuple[object, ...], seen: Seen, plan: Plan, found_in: tuple[object, ...]
     ) -> None:
         """A Settled pass that wrote, posted and sent nothing: at rest if it left its memory as
-        it found it and the clock changes nothing for a while."""
+        it found it, or only read instance views again that said the same, and the clock
+        changes nothing for a while."""
         until = rest_until(self.memory, plan, seen.share[0], self.settings.runtime_refresh)
-        if until is not None and memory_state(self.memory) == found_in:
-            self.memory.at_rest = AtRest(inputs, seen.share, found_in, until, SETTLED)
+        left = memory_state(self.memory)
+        if until is not None and (left == found_in or views_refreshed_only(found_in, left)):
+            self.memory.at_rest = AtRest(inputs, seen.share, left, until, SETTLED)
 
     async def _refuse(self, report: Reporter) -> Outcome | None:
         """Stalled before reaching Azure: the account refuses the pool, or inputs are missing."""
@@ -561,10 +569,8 @@ class PoolPass:
     async def _read_runtimes(
         self, gateway: ComputeGateway, owned: Mapping[str, PoolVm], now: datetime
     ) -> None:
-        for vm in owned.values():
-            if needs_runtime(
-                vm, self.memory, now, self.settings.runtime_refresh
-            ) and self.memory.may_read_runtime(vm.name, now):
+        for vm in runtimes_due(owned.values(), self.memory, now, self.settings.runtime_refresh):
+            if self.memory.may_read_runtime(vm.name, now):
                 runtime = await gateway.get_vm_runtime(vm)
                 if runtime is not None:
                     self.memory.runtimes[vm.name] = SeenRuntime(runtime, now)
