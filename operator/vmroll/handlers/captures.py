@@ -28,6 +28,7 @@ from vmroll.azure.capture_gateway import borrow_captures
 from vmroll.azure.captures import definition_parts, group_and_name
 from vmroll.azure.settings import AccountConnection
 from vmroll.handlers.pool_inputs import connect_account, template_values
+from vmroll.handlers.pruning import forget_lock
 from vmroll.handlers.state import OperatorState
 from vmroll.plan.access import check_access
 from vmroll.plan.capture_deletion import CleanupKind, DeletedCapture, cleanup_on_deletion
@@ -183,9 +184,7 @@ async def capture_deleted(
         cleanup = await _clean_up(state, body, capture, kwargs[ACCOUNT_INDEX], logger)
     if not cleanup.done:
         raise kopf.TemporaryError(cleanup.message, delay=cleanup.delay)
-    lock = state.locks.get(uid)
-    if lock is not None and not lock.locked():
-        del state.locks[uid]
+    forget_lock(state, uid)
     logger.info(f"image capture {namespace}/{name} released")
 
 

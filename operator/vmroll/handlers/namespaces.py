@@ -16,6 +16,8 @@ from typing import Any
 
 import kopf
 
+from vmroll.handlers.kube import KubeApi
+
 NAMESPACE_INDEX = "namespace_labels_by_name"
 """kopf passes each index to handlers as a keyword named after the index function."""
 
@@ -32,6 +34,14 @@ async def namespace_event(name: str | None, memo: kopf.Memo, **_: Any) -> None:
     """After the index took the change: the namespace's paused pools compare its labels with
     those they last acted on."""
     memo.state.wakeups.namespace(name)
+
+
+async def labels_of(
+    kube: KubeApi, index: Mapping[Any, Any] | None, namespace: str
+) -> dict[str, str]:
+    """The namespace's labels as the index holds them, else as the API server has them."""
+    indexed = indexed_labels(index, namespace)
+    return indexed if indexed is not None else await kube.namespace_labels(namespace) or {}
 
 
 def indexed_labels(index: Mapping[Any, Any] | None, namespace: str) -> dict[str, str] | None:

@@ -20,7 +20,7 @@ from vmroll.api.policy import PLURAL, ImagePolicy, ImagePolicyStatus
 from vmroll.api.pool import VirtualMachinePool
 from vmroll.api.pool_status import VirtualMachinePoolStatus
 from vmroll.handlers.kube import KubeApi
-from vmroll.handlers.namespaces import indexed_labels
+from vmroll.handlers.namespaces import labels_of
 from vmroll.handlers.state import OperatorState
 from vmroll.metrics.registry import PolicyFigures
 from vmroll.plan.policy import NamedPolicy, named_policies
@@ -58,9 +58,7 @@ async def matching_policies(
     policies = parsed_policies(index)
     labels: dict[str, str] = {}
     if any(p.spec.namespace_selector is not None for p in policies):
-        namespace = pool.metadata.namespace or ""
-        indexed = indexed_labels(namespaces, namespace)
-        labels = indexed if indexed is not None else await kube.namespace_labels(namespace) or {}
+        labels = await labels_of(kube, namespaces, pool.metadata.namespace or "")
     return tuple(p for p in policies if policy_applies(p.spec, labels, pool.metadata.labels))
 
 

@@ -19,7 +19,7 @@ from vmroll.api.types import KeyReference
 from vmroll.azure.settings import AccountConnection
 from vmroll.handlers.connections import AccountConfigError, connection_for
 from vmroll.handlers.kube import KubeApi, SecretNotText
-from vmroll.handlers.namespaces import indexed_labels
+from vmroll.handlers.namespaces import labels_of
 from vmroll.handlers.state import OperatorState
 from vmroll.plan.reasons import Reason
 from vmroll.reconcile.inputs import AccountProblem, AccountView, TemplateInputs
@@ -93,10 +93,7 @@ async def namespace_labels(
     allowed = view.spec.allowed_namespaces
     if allowed.selector is None or namespace in allowed.names:
         return {}
-    indexed = indexed_labels(index, namespace)
-    if indexed is not None:
-        return indexed
-    return await kube.namespace_labels(namespace) or {}
+    return await labels_of(kube, index, namespace)
 
 
 async def template_inputs(kube: KubeApi, pool: VirtualMachinePool) -> TemplateInputs:

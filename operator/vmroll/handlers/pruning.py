@@ -42,10 +42,15 @@ class Live:
 
 def forget_pool(state: OperatorState, uid: str, namespace: str, name: str) -> None:
     state.memories.pop(uid, None)
+    forget_lock(state, uid)
+    state.metrics.forget_pool(namespace, name)
+
+
+def forget_lock(state: OperatorState, uid: str) -> None:
+    """The object's lock, unless someone holds it."""
     lock = state.locks.get(uid)
     if lock is not None and not lock.locked():
         del state.locks[uid]
-    state.metrics.forget_pool(namespace, name)
 
 
 async def forget_account(state: OperatorState, name: str) -> None:
