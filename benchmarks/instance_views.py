@@ -1,0 +1,251 @@
+"""Operator CPU per VM instance view read, through the operator's own path, without Kubernetes.
+
+Issue 12: at 1,000 pools x 10 VMs every healthy VM's view is read again every 600 s, ~17 a
+second, and each one cost ~3 ms of operator CPU. This script isolates that cost. It starts
+`vmroll emulator serve` as a process (its CPU is not ours: only this process's is counted), the
+built-in catalog with creates made instant and Compute's per-VM Get limits raised (a VM's view
+is read `--rounds` times in seconds here, not once per 600 s). ARM's reads bucket stays as
+Azure's (250, 25 a second) and so do the headers that report it: the operator's read pacer
+waits for it as in production. It creates `--pools` x 10 VMs with the SDK, then reads their
+instance views `--rounds` times the way a pool's pass does
+(`operator/vmroll/reconcile/pool_pass.py` `_read_runtimes`): per pool, `runtimes_due` over its
+memory, a read allowance taken, `ComputeGateway.get_vm_runtime` on a gateway borrowed from
+`AzureGateways` (the clients, credential, transport and request policies the operator builds,
+reporting to `OperatorMetrics`), the runtime kept. `--concurrency` pools read at once. Each
+round is 600 s later on the pools' clock, so that every view is due.
+
+Prints the process CPU (`time.process_time`, user + system, every thread) per view over the
+reads alone, the wall time, and with `--profile` a cProfile of the reads: the top entries by
+cumulative time and by own time.
+
+    PYTHONPATH=operator .venv/bin/python benchmarks/instance_views.py [--pools 30] [--rounds 2]
+        [--concurrency 8] [--profile] [--top 30]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import cProfile
+import io
+import json
+import logging
+import pstats
+import sys
+import tempfile
+import time
+from collections.abc import Iterator, Sequence
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import yaml
+from _stack import load_average, source_version
+
+import vmroll
+from vmroll.azure import AzureGateways, ComputeGateway
+from vmroll.azure.clients import ClientOptions
+from vmroll.azure.settings import (
+    AccountConnection,
+    AzureEndpoint,
+    CaBundleFile,
+    ServicePrincipalSecret,
+)
+from vmroll.azure.vms import PoolVm
+from vmroll.emulator.catalog import default_catalog_data
+from vmroll.metrics.registry import OperatorMetrics
+from vmroll.reconcile.memory import PoolMemory, SeenRuntime
+from vmroll.reconcile.observe import runtimes_due
+
+REPLICAS = 10
+REFRESH_SECONDS = 600.0
+"""`PassSettings.runtime_refresh`: how often a healthy VM's view is read again."""
+
+
+def write_catalog(directory: Path, page_size: int) -> Path:
+    data = default_catalog_data()
+    data.update(timeScale=0.0001, lroRetryAfterSeconds=0, pageSize=page_size)
+    compute = data["throttling"]["compute"]
+    compute["LowCostGet"]["resource"] = {"capacity": 100_000, "refillPerMinute": 100_000}
+    for subscription in data["subscriptions"]:
+        subscription["quotas"] = {}
+    path = directory / "catalog.yaml"
+    path.write_text(yaml.safe_dump(data))
+    return path
+
+
+async def start_emulator(directory: Path, page_size: int) -> asyncio.subprocess.Process:
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "vmroll.cli", "emulator", "serve", "--port", "0",
+        "--data-dir", str(directory / "data"),
+        "--catalog", str(write_catalog(directory, page_size)),
+        stdout=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    assert process.stdout is not None
+    await process.stdout.readline()
+    return process
+
+
+def connection_of(creds: dict[str, Any]) -> AccountConnection:
+    """The connection the operator builds from the emulator's AzureAccount."""
+    return AccountConnection(
+        subscription_id=creds["subscriptionId"],
+        tenant_id=creds["tenantId"],
+        auth=ServicePrincipalSecret(creds["clientId"], creds["clientSecret"]),
+        endpoint=AzureEndpoint(
+            resource_manager=creds["resourceManagerEndpoint"],
+            authority_host=creds["authorityHost"],
+            ca_bundle=CaBundleFile(creds["caBundle"]),
+        ),
+    )
+
+
+def vm_body(creds: dict[str, Any], name: str) -> dict[str, Any]:
+    nic = {"name": "nic", "properties": {"primary": True, "ipConfigurations": [
+        {"name": "ip", "properties": {"subnet": {"id": creds["subnetId"]}}}]}}  # fmt: skip
+    return {
+        "location": creds["location"],
+        "properties": {
+            "hardwareProfile": {"vmSize": "Standard_D2s_v5"},
+            "storageProfile": {
+                "imageReference": {"publisher": "Canonical", "offer": "ubuntu-24_04-lts",
+                                   "sku": "server", "version": "latest"},
+                "osDisk": {"createOption": "FromImage", "deleteOption": "Delete"},
+            },
+            "osProfile": {"computerName": name, "adminUsername": "azureuser",
+                          "linuxConfiguration": {"disablePasswordAuthentication": True,
+                                                 "ssh": {"publicKeys": []}}},
+            "networkProfile": {"networkApiVersion": "2020-11-01",
+                               "networkInterfaceConfigurations": [nic]},
+        },
+    }  # fmt: skip
+
+
+async def create_vms(
+    gateways: AzureGateways, connection: AccountConnection, creds: dict[str, Any], count: int
+) -> None:
+    """Straight through the SDK: the creates are the setup, not what is measured."""
+    group = creds["resourceGroup"]
+    async with gateways.clients.borrow(connection) as clients:
+        operations = clients.compute.virtual_machines
+        names = iter(range(count))
+
+        async def worker() -> None:
+            for index in names:
+                name = f"bench-{index}"
+                poller = await operations.begin_create_or_update(group, name, vm_body(creds, name))
+                await poller.result()
+
+        await asyncio.gather(*(worker() for _ in range(16)))
+
+
+async def read_pool(
+    gateway: ComputeGateway, memory: PoolMemory, owned: list[PoolVm], now: datetime
+) -> int:
+    """One pool's views as its pass reads them (pool_pass.py `_read_runtimes`); how many."""
+    read = 0
+    for vm in runtimes_due(owned, memory, now, REFRESH_SECONDS):
+        if memory.may_read_runtime(vm.name, now):
+            runtime = await gateway.get_vm_runtime(vm)
+            read += 1
+            if runtime is not None:
+                memory.runtimes[vm.name] = SeenRuntime(runtime, now)
+    return read
+
+
+async def read_views(
+    gateway: ComputeGateway,
+    pools: Sequence[tuple[PoolMemory, list[PoolVm]]],
+    rounds: int,
+    concurrency: int,
+) -> int:
+    """Every pool's views, `rounds` times, `concurrency` pools at once; the views read."""
+    read = 0
+    start = datetime.now(UTC)
+    for round_ in range(rounds):
+        now = start + timedelta(seconds=REFRESH_SECONDS * (round_ + 1))
+        queue = iter(pools)
+
+        async def worker(now: datetime, queue: Iterator[tuple[PoolMemory, list[PoolVm]]]) -> int:
+            return sum([await read_pool(gateway, memory, owned, now) for memory, owned in queue])
+
+        read += sum(await asyncio.gather(*(worker(now, queue) for _ in range(concurrency))))
+    return read
+
+
+def profile_lines(profile: cProfile.Profile, top: int) -> str:
+    out = io.StringIO()
+    stats = pstats.Stats(profile, stream=out)
+    stats.sort_stats("cumulative").print_stats(top)
+    stats.sort_stats("tottime").print_stats(top)
+    return out.getvalue()
+
+
+async def run(args: argparse.Namespace) -> None:
+    with tempfile.TemporaryDirectory() as temporary:
+        directory = Path(temporary)
+        vms = args.pools * REPLICAS
+        server = await start_emulator(directory, page_size=50)
+        gateways = AzureGateways(
+            client_options=ClientOptions(polling_interval=0.05), observer=OperatorMetrics()
+        )
+        try:
+            creds = json.loads((directory / "data" / "credentials.json").read_text())
+            connection = connection_of(creds)
+            await create_vms(gateways, connection, creds, vms)
+            async with gateways.borrow(connection, location=creds["location"]) as gateway:
+                listed = await gateway.list_group_vms(creds["resourceGroup"])
+                vm_list = sorted(listed, key=lambda vm: int(vm.name.split("-")[1]))
+                pools = [
+                    (PoolMemory(), vm_list[index : index + REPLICAS])
+                    for index in range(0, vms, REPLICAS)
+                ]
+                # One read first: the token and the TLS connection are not a view's cost.
+                await gateway.get_vm_runtime(vm_list[0])
+                profile = cProfile.Profile() if args.profile else None
+                wall, cpu = time.perf_counter(), time.process_time()
+                if profile is not None:
+                    profile.enable()
+                read = await read_views(gateway, pools, args.rounds, args.concurrency)
+                if profile is not None:
+                    profile.disable()
+                cpu = time.process_time() - cpu
+                wall = time.perf_counter() - wall
+        finally:
+            await gateways.close()
+            server.terminate()
+            await server.wait()
+    healthy = sum(
+        1
+        for memory, _ in pools
+        for seen in memory.runtimes.values()
+        if seen.runtime.health == "healthy"
+    )
+    print(f"{source_version()}, operator source {Path(vmroll.__file__).parent}")
+    print(load_average())
+    print(
+        f"{args.pools} pools x {REPLICAS} VMs, {args.rounds} rounds, {args.concurrency} pools "
+        f"at once{', under cProfile' if profile is not None else ''}"
+    )
+    print(f"views read: {read} ({healthy} VMs last seen healthy) in {wall:.1f} s wall")
+    print(f"operator process CPU: {cpu:.2f} s, {cpu / read * 1000:.3f} ms per view")
+    if profile is not None:
+        print(profile_lines(profile, args.top))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--pools", type=int, default=30)
+    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--concurrency", type=int, default=8)
+    parser.add_argument("--profile", action="store_true", help="print a cProfile of the reads")
+    parser.add_argument("--top", type=int, default=30, help="profile entries printed")
+    args = parser.parse_args()
+    # As `vmroll run` logs: INFO, but azure-core's loggers at WARNING (handlers/operator.py).
+    logging.basicConfig(level=logging.INFO)
+    logging.getLogger("azure").setLevel(logging.WARNING)
+    asyncio.run(run(args))
+
+
+if __name__ == "__main__":
+    main()
