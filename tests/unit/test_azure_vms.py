@@ -1,12 +1,15 @@
-"""Reading pool VMs out of the SDK's models, as one list call returns them."""
+"""Reading pool VMs out of a list's JSON or the SDK's models, and their runtime out of an
+instance view's."""
 
 from __future__ import annotations
 
 import json
+from typing import Any
 
+import pytest
 from azure.mgmt.compute.models import VirtualMachine, VirtualMachineInstanceView
 
-from vmroll.azure.vms import to_pool_vm, to_runtime, vm_resource_id
+from vmroll.azure.vms import VmRuntime, to_pool_vm, to_runtime, vm_resource_id
 from vmroll.plan.ownership import IMAGE_VERSION_TAG, POOL_UID_TAG, REVISION_TAG
 
 VM_ID = vm_resource_id("sub", "rg", "web-1")
@@ -51,27 +54,47 @@ def test_without_a_version_from_azure_the_tag_tells() -> None:
     assert vm.image_version == "1.0.1"
 
 
-def test_runtime_from_instance_view() -> None:
-    view = VirtualMachineInstanceView(
+RUNNING = {"code": "PowerState/running"}
+PROVISIONED = {"code": "ProvisioningState/succeeded"}
+HEALTHY = {"status": {"code": "HealthState/healthy"}}
+
+RUNTIMES = {
+    "running and healthy": (
+        {"statuses": [PROVISIONED, RUNNING], "vmHealth": HEALTHY},
+        VmRuntime("running", "healthy"),
+    ),
+    "unhealthy guest": (
         {
-            "statuses": [
-                {"code": "ProvisioningState/succeeded"},
-                {"code": "PowerState/running"},
-            ],
-            "vmHealth": {"status": {"code": "HealthState/healthy"}},
-        }
-    )
-    runtime = to_runtime(view)
-    assert (runtime.power_state, runtime.health) == ("running", "healthy")
-
-
-def test_runtime_without_power_state_or_health() -> None:
-    runtime = to_runtime(VirtualMachineInstanceView({"statuses": []}))
-    assert (runtime.power_state, runtime.health) == (None, None)
-
-
-def test_a_failed_provisionings_code_is_read_from_the_instance_view() -> None:
-    view = VirtualMachineInstanceView(
+            "statuses": [PROVISIONED, RUNNING],
+            "vmHealth": {"status": {"code": "HealthState/unhealthy"}},
+        },
+        VmRuntime("running", "unhealthy"),
+    ),
+    "no health extension": ({"statuses": [PROVISIONED, RUNNING]}, VmRuntime("running", None)),
+    "health without a status": (
+        {"statuses": [RUNNING], "vmHealth": {}},
+        VmRuntime("running", None),
+    ),
+    "health status without a code": (
+        {"statuses": [RUNNING], "vmHealth": {"status": {"code": None}}},
+        VmRuntime("running", None),
+    ),
+    "health code without a prefix": (
+        {"statuses": [RUNNING], "vmHealth": {"status": {"code": "healthy"}}},
+        VmRuntime("running", "healthy"),
+    ),
+    "no statuses": ({"statuses": []}, VmRuntime(None, None)),
+    "nothing at all": ({}, VmRuntime(None, None)),
+    "null statuses and health": ({"statuses": None, "vmHealth": None}, VmRuntime(None, None)),
+    "a status without a code": (
+        {"statuses": [{"level": "Info"}, {"code": "PowerState/deallocated"}]},
+        VmRuntime("deallocated", None),
+    ),
+    "the first power state counts": (
+        {"statuses": [{"code": "PowerState/stopped"}, RUNNING]},
+        VmRuntime("stopped", None),
+    ),
+    "failed provisioning": (
         {
             "statuses": [
                 {
@@ -79,16 +102,45 @@ def test_a_failed_provisionings_code_is_read_from_the_instance_view() -> None:
                     "level": "Error",
                     "displayStatus": "Provisioning failed",
                 },
-                {"code": "PowerState/running"},
+                RUNNING,
             ]
-        }
-    )
-    assert to_runtime(view).failure_code == "InternalExecutionError"
+        },
+        VmRuntime("running", None, failure_code="InternalExecutionError"),
+    ),
+    "failed provisioning, state capitalised": (
+        {"statuses": [{"code": "ProvisioningState/Failed/AllocationFailed"}]},
+        VmRuntime(None, None, failure_code="AllocationFailed"),
+    ),
+    "failed provisioning without a code": (
+        {"statuses": [{"code": "ProvisioningState/failed"}, RUNNING]},
+        VmRuntime("running", None),
+    ),
+    "fields vmroll does not read": (
+        {
+            "statuses": [PROVISIONED, RUNNING],
+            "vmHealth": HEALTHY,
+            "vmAgent": {
+                "vmAgentVersion": "2.9",
+                "statuses": [{"code": "ProvisioningState/failed/x"}],
+            },
+            "disks": [{"name": "os", "statuses": [{"code": "PowerState/stopped"}]}],
+            "extensions": [{"name": "health", "substatuses": [{"code": "x/unhealthy"}]}],
+            "computerName": "web-1",
+        },
+        VmRuntime("running", "healthy"),
+    ),
+}
 
 
-def test_a_provisioned_vm_has_no_failure_code() -> None:
-    view = VirtualMachineInstanceView({"statuses": [{"code": "ProvisioningState/succeeded"}]})
-    assert to_runtime(view).failure_code is None
+@pytest.mark.parametrize(("view", "expected"), RUNTIMES.values(), ids=RUNTIMES.keys())
+def test_runtime_from_the_instance_views_json(view: dict[str, Any], expected: VmRuntime) -> None:
+    assert to_runtime(json.loads(json.dumps(view))) == expected
+
+
+@pytest.mark.parametrize(("view", "expected"), RUNTIMES.values(), ids=RUNTIMES.keys())
+def test_runtime_from_the_sdks_model_of_it(view: dict[str, Any], expected: VmRuntime) -> None:
+    """A builder VM's view comes as the SDK's model (azure/captures.py): read the same."""
+    assert to_runtime(VirtualMachineInstanceView(json.loads(json.dumps(view)))) == expected
 
 
 def test_vms_of_one_list_keep_each_tag_string_once() -> None:

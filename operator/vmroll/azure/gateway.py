@@ -130,7 +130,7 @@ class AzureGateway:
         return await vms.get_pool_vm(self._clients.compute, resource_group, name)
 
     async def get_vm_runtime(self, vm: PoolVm) -> VmRuntime | None:
-        return await vms.get_runtime(self._clients.compute, vm)
+        return await vms.get_runtime(self._clients.compute, self._subscription, vm)
 
     async def create_vm(
         self, resource_group: str, spec: VmSpec

@@ -28,17 +28,20 @@ from azure.core.exceptions import (
     HttpResponseError,
     ResourceExistsError,
     ResourceNotFoundError,
+    ResourceNotModifiedError,
     map_error,
 )
 from azure.core.rest import HttpRequest
 from azure.mgmt.compute.aio import ComputeManagementClient
 from azure.mgmt.compute.models import (
     VirtualMachine,
-    VirtualMachineInstanceView,
     VirtualMachineReimageParameters,
     VirtualMachineUpdate,
 )
-from azure.mgmt.compute.operations._operations import build_virtual_machines_list_request
+from azure.mgmt.compute.operations._operations import (
+    build_virtual_machines_instance_view_request,
+    build_virtual_machines_list_request,
+)
 from azure.mgmt.core.exceptions import ARMErrorFormat
 
 from vmroll.azure.errors import AzureGatewayError, TransientAzureError, azure_errors
@@ -122,24 +125,20 @@ def _gallery_version(image_id: str | None) -> str | None:
     return None
 
 
-def to_runtime(view: VirtualMachineInstanceView) -> VmRuntime:
-    power = next(
-        (
-            status.code.split("/", 1)[1]
-            for status in view.statuses or []
-            if status.code and status.code.startswith("PowerState/")
-        ),
-        None,
-    )
+def to_runtime(view: Mapping[str, Any]) -> VmRuntime:
+    """An instance view as ARM sends it (JSON, or the SDK's model of it, which maps the same
+    names): only its power state, guest health and provisioning failure code are kept."""
+    codes = [status.get("code") or "" for status in view.get("statuses") or ()]
+    power = next((code.split("/", 1)[1] for code in codes if code.startswith("PowerState/")), None)
     failure = next(
         (
-            status.code.split("/", 2)[2]
-            for status in view.statuses or []
-            if status.code and status.code.lower().startswith("provisioningstate/failed/")
+            code.split("/", 2)[2]
+            for code in codes
+            if code.lower().startswith("provisioningstate/failed/")
         ),
         None,
     )
-    health_code = view.vm_health.status.code if view.vm_health and view.vm_health.status else None
+    health_code = ((view.get("vmHealth") or {}).get("status") or {}).get("code")
     health = health_code.split("/", 1)[-1] if health_code else None
     return VmRuntime(power_state=power, health=health, failure_code=failure)
 
@@ -152,12 +151,23 @@ class PoolListing:
     look_alikes: tuple[PoolVm, ...]
 
 
-_LIST_ERRORS: Mapping[int, type[HttpResponseError]] = {
+_READ_ERRORS: Mapping[int, type[HttpResponseError]] = {
     401: ClientAuthenticationError,
     404: ResourceNotFoundError,
     409: ResourceExistsError,
+    304: ResourceNotModifiedError,
 }
-"""What the SDK's own list raises for these answers."""
+"""What the SDK's own reads (its list, its instance view) raise for these answers."""
+
+
+async def _read_json(compute: ComputeManagementClient, request: HttpRequest) -> Any:
+    """The answer to one of the SDK's requests, sent through the client's pipeline
+    (credentials, retries, pacing, counting), as JSON; a failure raised as the SDK raises it."""
+    response = await compute.send_request(request)
+    if response.status_code != 200:
+        map_error(response.status_code, response, _READ_ERRORS)
+        raise HttpResponseError(response=response, error_format=ARMErrorFormat)
+    return response.json()
 
 
 async def list_group_vms(
@@ -177,11 +187,7 @@ async def list_group_vms(
     )
     with azure_errors(f"list VMs of resource group {resource_group}"):
         while True:
-            response = await compute.send_request(request)
-            if response.status_code != 200:
-                map_error(response.status_code, response, _LIST_ERRORS)
-                raise HttpResponseError(response=response, error_format=ARMErrorFormat)
-            page = response.json()
+            page = await _read_json(compute, request)
             listed.extend(to_pool_vm(vm, resource_group, strings) for vm in page.get("value") or ())
             next_link = page.get("nextLink")
             if not next_link:
@@ -213,11 +219,21 @@ async def get_pool_vm(
     return to_pool_vm(found, resource_group)
 
 
-async def get_runtime(compute: ComputeManagementClient, vm: PoolVm) -> VmRuntime | None:
-    """The VM's power state and health; None when the VM is gone."""
+async def get_runtime(
+    compute: ComputeManagementClient, subscription_id: str, vm: PoolVm
+) -> VmRuntime | None:
+    """The VM's power state and health; None when the VM is gone.
+
+    The SDK's request read as JSON, as the list's pages are: the SDK's `instance_view` builds a
+    model of the whole view (every status, disk and extension) for `to_runtime` to keep three
+    fields, ~1 ms of CPU a view, and a fleet at rest reads each VM's view every 600 s.
+    """
+    request = build_virtual_machines_instance_view_request(
+        resource_group_name=vm.resource_group, vm_name=vm.name, subscription_id=subscription_id
+    )
     with azure_errors(f"read instance view of {vm.resource_id}"):
         try:
-            view = await compute.virtual_machines.instance_view(vm.resource_group, vm.name)
+            view = await _read_json(compute, request)
         except ResourceNotFoundError:
             return None
     return to_runtime(view)
