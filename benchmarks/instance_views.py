@@ -18,12 +18,12 @@ pacer). Each round is 600 s later on the pools' clock, so that every view is due
 Prints the process CPU (`time.process_time`, user + system, every thread) per view over the
 reads alone, the wall time, and with `--profile` a cProfile of the reads: the top entries by
 cumulative time and by own time (wall time, so NOISY on a loaded machine). Then, as the floor
-that is not the operator's to cut, the CPU of the same GETs sent with aiohttp alone (one
-session, the same TLS context and bearer token, `--concurrency` at once, the body read and
-decoded as JSON): TLS, HTTP and the loopback's kernel work.
+that is not the operator's to cut, the CPU of the same GETs sent with aiohttp alone, asked for
+at the same rate (one session, the same TLS context and bearer token, the body read and decoded
+as JSON): TLS, HTTP, the event loop's wake-ups and the loopback's kernel work.
 
     PYTHONPATH=operator .venv/bin/python benchmarks/instance_views.py [--pools 20] [--rounds 2]
-        [--rate 17] [--concurrency 8] [--profile] [--top 30]
+        [--rate 17] [--profile] [--top 30]
 """
 
 from __future__ import annotations
@@ -184,8 +184,9 @@ async def read_views(
     return sum(await asyncio.gather(*passes))
 
 
-async def bare_gets(creds: dict[str, Any], vms: Sequence[PoolVm], concurrency: int) -> float:
-    """The CPU per GET of each VM's instance view (the SDK's URL) with aiohttp alone."""
+async def bare_gets(creds: dict[str, Any], vms: Sequence[PoolVm], rate: float) -> float:
+    """The CPU per GET of each VM's instance view (the SDK's URL) with aiohttp alone, asked for
+    as the views are: 10 one after another, every 10 / `rate` seconds."""
     connection = connection_of(creds)
     credential = build_credential(connection)
     try:
@@ -203,22 +204,21 @@ async def bare_gets(creds: dict[str, Any], vms: Sequence[PoolVm], concurrency: i
     ]
     context = ssl.create_default_context(cafile=creds["caBundle"])
     headers = {"Authorization": f"Bearer {token}", "Accept": "application/json"}
-    connector = aiohttp.TCPConnector(ssl=context, limit=concurrency)
+    connector = aiohttp.TCPConnector(ssl=context)
     async with aiohttp.ClientSession(connector=connector, headers=headers) as session:
 
-        async def get(url: str) -> None:
-            async with session.get(url) as response:
-                json.loads(await response.read())
+        async def get(batch: Sequence[str]) -> None:
+            for url in batch:
+                async with session.get(url) as response:
+                    json.loads(await response.read())
 
-        await get(urls[0])  # a connection open, as for the operator's reads
-        queue = iter(urls)
-
-        async def worker() -> None:
-            for url in queue:
-                await get(url)
-
+        await get(urls[:1])  # a connection open, as for the operator's reads
         cpu = time.process_time()
-        await asyncio.gather(*(worker() for _ in range(concurrency)))
+        batches = []
+        for start in range(0, len(urls), REPLICAS):
+            batches.append(asyncio.create_task(get(urls[start : start + REPLICAS])))
+            await asyncio.sleep(REPLICAS / rate)
+        await asyncio.gather(*batches)
         return (time.process_time() - cpu) / len(urls)
 
 
@@ -260,7 +260,7 @@ async def run(args: argparse.Namespace) -> None:
                     profile.disable()
                 cpu = time.process_time() - cpu
                 wall = time.perf_counter() - wall
-            floor = await bare_gets(creds, vm_list * args.rounds, args.concurrency)
+            floor = await bare_gets(creds, vm_list * args.rounds, args.rate)
         finally:
             await gateways.close()
             server.terminate()
@@ -291,7 +291,6 @@ def main() -> None:
     parser.add_argument(
         "--rate", type=float, default=17.0, help="views asked for a second (a pool's at once)"
     )
-    parser.add_argument("--concurrency", type=int, default=8, help="aiohttp's GETs at once")
     parser.add_argument("--profile", action="store_true", help="print a cProfile of the reads")
     parser.add_argument("--top", type=int, default=30, help="profile entries printed")
     args = parser.parse_args()
