@@ -17,7 +17,8 @@ pacer). Each round is 600 s later on the pools' clock, so that every view is due
 
 Prints the process CPU (`time.process_time`, user + system, every thread) per view over the
 reads alone, the wall time, and with `--profile` a cProfile of the reads: the top entries by
-cumulative time and by own time (wall time, so NOISY on a loaded machine). Then, as the floor
+cumulative time and by own time, timed by the process's CPU (not wall time, which a loaded
+machine inflates). Then, as the floor
 that is not the operator's to cut, the CPU of the same GETs sent with aiohttp alone, asked for
 at the same rate (one session, the same TLS context and bearer token, the body read and decoded
 as JSON): TLS, HTTP, the event loop's wake-ups and the loopback's kernel work.
@@ -251,7 +252,7 @@ async def run(args: argparse.Namespace) -> None:
                 ]
                 # One read first: the token and the TLS connection are not a view's cost.
                 await gateway.get_vm_runtime(vm_list[0])
-                profile = cProfile.Profile() if args.profile else None
+                profile = cProfile.Profile(time.process_time) if args.profile else None
                 wall, cpu = time.perf_counter(), time.process_time()
                 if profile is not None:
                     profile.enable()
