@@ -169,6 +169,8 @@ async def list_group_vms(
     credentials, retries, pacing, counting) read as JSON: the SDK's `list` builds a full model of
     each VM, every nested profile of it, only for `to_pool_vm` to keep a few fields. That was
     most of an idle operator's CPU: ~1 ms a VM, a 10,000-VM group's list ~10 s of CPU a window.
+    Each page is sent as a stream and read here: otherwise the pipeline's content-decoding
+    policy decodes its JSON once more for nothing (~0.1 s of CPU per list of 10,000 VMs).
     """
     listed: list[PoolVm] = []
     strings: dict[str, str] = {}
@@ -177,7 +179,8 @@ async def list_group_vms(
     )
     with azure_errors(f"list VMs of resource group {resource_group}"):
         while True:
-            response = await compute.send_request(request)
+            response = await compute.send_request(request, stream=True)
+            await response.read()
             if response.status_code != 200:
                 map_error(response.status_code, response, _LIST_ERRORS)
                 raise HttpResponseError(response=response, error_format=ARMErrorFormat)
