@@ -41,7 +41,8 @@ def sample(py_spy: str, pid: int, seconds: float, output: Path) -> subprocess.Po
 
 
 def summary(lines: Iterable[str], top: int = 20) -> Summary:
-    """The `top` frames of collapsed stacks; a frame counts once per stack it appears in."""
+    """The `top` frames of collapsed stacks; a frame counts once per stack it appears in, and
+    frames with as many samples come in the order they were first seen."""
     own: Counter[str] = Counter()
     inclusive: Counter[str] = Counter()
     samples = 0
@@ -53,7 +54,7 @@ def summary(lines: Iterable[str], top: int = 20) -> Summary:
         frames = stack.split(";")
         samples += count
         own[frames[-1]] += count
-        for frame in set(frames):
+        for frame in dict.fromkeys(frames):
             inclusive[frame] += count
     return Summary(samples, own.most_common(top), inclusive.most_common(top))
 
