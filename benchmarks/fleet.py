@@ -29,10 +29,15 @@ pass (one pass of every pool: requests x resync interval / window) and per pool.
 
     .venv/bin/python benchmarks/fleet.py [--pools 50] [--replicas 10] [--steady-seconds 180]
         [--no-rollout] [--timeout 3600] [--resync-interval SECONDS] [--invariants]
+        [--py-spy BINARY]
 
 `--invariants` registers an emulator invariant watch per pool before the rollout (at most
 replicas + maxSurge VMs, none below replicas available, at most replicas live VMs of one
 revision) and prints, after it, the creates and deletes per pool and every excursion.
+
+`--py-spy BINARY` samples the operator with py-spy through the steady window (benchmarks/
+_sampling.py) and prints the frames that hold the most of its CPU; the collapsed stacks are
+kept in /tmp/vmroll-fleet-<pid>.collapsed.
 """
 
 from __future__ import annotations
@@ -51,6 +56,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any, cast
 
+import _sampling
 import yaml
 from _stack import (
     NAMESPACE,
@@ -441,6 +447,12 @@ def main() -> None:
         "own cost in the steady window",
     )
     parser.add_argument(
+        "--py-spy",
+        metavar="BINARY",
+        help="sample the operator with this py-spy through the steady window and print where "
+        "its CPU goes",
+    )
+    parser.add_argument(
         "--invariants",
         action="store_true",
         help="watch each pool's VMs in the emulator during the rollout (replicas + maxSurge, "
@@ -499,8 +511,17 @@ def main() -> None:
                 if args.invariants:
                     per_pool(fleet, emulator, since)
             before = snapshot(processes, emulator)
+            stacks = Path(f"/tmp/vmroll-fleet-{os.getpid()}.collapsed")
+            sampler = None
+            if args.py_spy:
+                sampler = _sampling.sample(args.py_spy, operator, args.steady_seconds, stacks)
             after = steady(processes, emulator, operator, before, args.steady_seconds, progress)
             report(phase("steady", before, after, operator, True), fleet, resync, None)
+            if sampler is not None:
+                sampler.wait()
+                lines = stacks.read_text().splitlines() if stacks.exists() else []
+                _sampling.print_summary(_sampling.summary(lines), args.steady_seconds)
+                print(f"  collapsed stacks: {stacks}")
             print(f"\n{load_average()}")
 
 

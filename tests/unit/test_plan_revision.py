@@ -56,6 +56,17 @@ def test_revision_is_short_stable_hex() -> None:
     assert revision == "2fa6dfbcf2"
 
 
+def test_a_revision_is_hashed_once_per_inputs() -> None:
+    """Every pass asks again for its target's revision: equal inputs find the one kept, which
+    is the hash itself."""
+    revision_of.cache_clear()
+    first = revision_of(RevisionInputs(UBUNTU, shape()))
+    again = revision_of(RevisionInputs(UBUNTU, shape()))
+
+    assert first == again == revision_of.__wrapped__(BASE)
+    assert (revision_of.cache_info().hits, revision_of.cache_info().misses) == (1, 1)
+
+
 @pytest.mark.parametrize(
     ("changes", "same"),
     [

@@ -56,11 +56,22 @@ NOT_STATE = frozenset({"at_rest", "validated"})
 """The memory's fields a pass's decisions never read: the rest itself and the validated body."""
 
 
+STATE = tuple(f.name for f in fields(PoolMemory) if f.name not in NOT_STATE)
+"""The memory's fields a pass's decisions read: every one but `NOT_STATE`, so that a field
+added later is compared too."""
+
+
 def memory_state(memory: PoolMemory) -> tuple[object, ...]:
-    """Everything a pass reads from or leaves in the pool's memory, copied for comparison:
-    every field but `NOT_STATE`, so that a field added later is compared too."""
-    return tuple(
-        _copied(getattr(memory, f.name)) for f in fields(memory) if f.name not in NOT_STATE
+    """Everything a pass reads from or leaves in the pool's memory (`STATE`), copied for
+    comparison."""
+    return tuple(_copied(getattr(memory, name)) for name in STATE)
+
+
+def same_state(memory: PoolMemory, state: tuple[object, ...]) -> bool:
+    """Whether `memory_state(memory)` would be `state`, without copying the memory: a pool at
+    rest compares at every pass, and copying its books was a sixth of such a pass."""
+    return all(
+        _comparable(getattr(memory, name)) == kept for name, kept in zip(STATE, state, strict=True)
     )
 
 
@@ -72,14 +83,19 @@ def views_refreshed_only(found: tuple[object, ...], left: tuple[object, ...]) ->
     """Whether a pass that found the memory `found` and left `left` (both `memory_state`) only
     read instance views again, each saying what it said before. The read budget it spent
     matters to no pass before the next refresh is due."""
-    names = [f.name for f in fields(PoolMemory) if f.name not in NOT_STATE]
-    before = dict(zip(names, found, strict=True))
-    after = dict(zip(names, left, strict=True))
-    if any(before[name] != after[name] for name in names if name not in REFRESHED):
+    before = dict(zip(STATE, found, strict=True))
+    after = dict(zip(STATE, left, strict=True))
+    if any(before[name] != after[name] for name in STATE if name not in REFRESHED):
         return False
     old = cast(dict[str, SeenRuntime], before["runtimes"])
     new = cast(dict[str, SeenRuntime], after["runtimes"])
     return old.keys() == new.keys() and all(old[n].runtime == new[n].runtime for n in old)
+
+
+def _comparable(value: object) -> object:
+    """`value` as `_copied` would compare it, without copying: a dict equals its copy, and a
+    set the frozenset of it."""
+    return _timeless(value) if isinstance(value, RolloutHistory) else value
 
 
 def _copied(value: object) -> object:

@@ -59,6 +59,7 @@ from vmroll.reconcile.at_rest import (
     Watched,
     memory_state,
     rest_until,
+    same_state,
     views_refreshed_only,
 )
 from vmroll.reconcile.failures import (
@@ -350,7 +351,7 @@ class PoolPass:
         clock brings is due; the list is read (shared) as every pass reads it."""
         if inputs is None or inputs != resting.inputs or now >= resting.until:
             return False
-        if memory_state(self.memory) != resting.memory:
+        if not same_state(self.memory, resting.memory):
             return False
         listing = await gateway.list_pool_vms(self.pool.spec.resource_group, self.identity)
         return (listing.owned, listing.look_alikes) == resting.share
