@@ -129,7 +129,7 @@ class GroupListings:
         `lend`: what lends the pass's turn among pools back while it waits for a newer list;
         `pace`: the subscription and region whose bucket its lists draw on (the key `reports`
         knows; the connection when None)."""
-        return SharedReads(gateway, self, scope, pool_uid, lend, scope if pace is None else pace)
+        return SharedReads(gateway, self, scope, scope if pace is None else pace, pool_uid, lend)
 
     def mark(self, pool_uid: str) -> None:
         """The pool just wrote, followed an operation, read a VM the list lagged or saw its VMs
@@ -140,12 +140,11 @@ class GroupListings:
         self,
         gateway: ComputeGateway,
         scope: Hashable,
+        pace: Hashable,
         resource_group: str,
         pool_uid: str,
         lend: Lend = nullcontext,
-        pace: Hashable | None = None,
     ) -> GroupList:
-        pace = scope if pace is None else pace
         paced = False
         while True:
             now = self.clock()
@@ -288,9 +287,9 @@ class SharedReads:
         gateway: ComputeGateway,
         listings: GroupListings,
         scope: Hashable,
+        pace: Hashable,
         pool_uid: str,
         lend: Lend = nullcontext,
-        pace: Hashable | None = None,
     ) -> None:
         self._gateway = gateway
         self._listings = listings
@@ -313,7 +312,7 @@ class SharedReads:
 
     async def _group_list(self, resource_group: str) -> GroupList:
         return await self._listings.listing(
-            self._gateway, self._scope, resource_group, self._pool_uid, self._lend, self._pace
+            self._gateway, self._scope, self._pace, resource_group, self._pool_uid, self._lend
         )
 
     async def resolve_image(
