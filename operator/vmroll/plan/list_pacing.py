@@ -18,8 +18,8 @@ pages.
 That share assumes the bucket is vmroll's alone. Every page's answer says what is left of it
 (`x-ms-ratelimit-remaining-resource`, `HighCostGet`), and a `HighCostReport` keeps the last
 count: other clients of the subscription, a limit lower than published or a 429 show there. So:
-- below `LOW_HEADROOM` tokens the share shrinks in proportion to what is left (a quarter of it
-  left, a quarter of the share; an empty bucket, no list at all: pools at rest keep the last);
+- below `LOW_HEADROOM` tokens the share shrinks in proportion to what is left (225 left, half
+  the share; an empty bucket, no share at all: pools at rest keep the list they have);
 - a list starts only once the bucket, as reported and refilled since at the published rate,
   holds its pages and `RESERVE` tokens for other clients (the whole bucket at most);
 - after a 429, no token is counted back before its `Retry-After` has passed.
