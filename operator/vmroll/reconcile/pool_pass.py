@@ -3,8 +3,8 @@
 The pass returns how soon the loop should come back: at once while operations progress, after
 the resync interval when the pool is settled, after a capped exponential backoff (never sooner
 than Azure's Retry-After) on a transient or unexpected error, after the Retry-After alone on
-Azure's 429 (reconcile/failures.py), and only
-when the spec changes (or a long interval passes) when a human must act (`Stalled`).
+Azure's 429 (reconcile/failures.py), and only when the spec changes (or a long interval passes)
+when a human must act (`Stalled`).
 Before anything reaches Azure, the pass makes sure it writes only to the subscription the pool's
 VMs live in (vmroll.plan.subscription): recorded in status before the first write, stalled with
 `AccountChanged` when the account now names another one.
