@@ -19,6 +19,7 @@ from vmroll.azure.errors import (
     ALLOCATION_RETRY_SECONDS,
     AzureAccessError,
     TerminalAzureError,
+    Throttled,
     TransientAzureError,
     azure_errors,
     classify,
@@ -236,6 +237,30 @@ def test_transient_errors_carry_retry_after(error: Exception, retry_after: float
     classified = classify(error, action="list VMs")
     assert isinstance(classified, TransientAzureError)
     assert classified.retry_after == retry_after
+
+
+@pytest.mark.parametrize(
+    ("error", "policy"),
+    [
+        pytest.param(
+            arm_error(
+                429,
+                "OperationNotAllowed",
+                details=[{"code": "TooManyRequests", "target": "HighCostGet", "message": "{}"}],
+                headers={"Retry-After": "12"},
+            ),
+            "HighCostGet",
+            id="compute-names-its-policy",
+        ),
+        pytest.param(arm_error(429, "TooManyRequests"), "", id="arm-names-none"),
+    ],
+)
+def test_a_429_is_throttling_naming_the_policy_azure_named(
+    error: HttpResponseError, policy: str
+) -> None:
+    classified = classify(error, action="list VMs")
+    assert isinstance(classified, Throttled)
+    assert classified.policy == policy
 
 
 def test_quota_wins_over_conflict_status() -> None:

@@ -17,7 +17,7 @@ from pydantic import ValidationError
 from test_reconcile_fakes import World
 
 from vmroll.api.pool import VirtualMachinePool
-from vmroll.azure.errors import TransientAzureError, WriteBudgetExhausted
+from vmroll.azure.errors import Throttled, TransientAzureError, WriteBudgetExhausted
 from vmroll.handlers.kube import KubeApi, SecretNotText
 from vmroll.handlers.pool_inputs import template_inputs
 from vmroll.plan.backoff import BackoffPolicy
@@ -307,6 +307,38 @@ async def test_a_spent_write_budget_is_waited_out_without_growing_the_backoff() 
     assert world.memory.backoff.attempt == 1
     assert reconciling(world) == ("Retrying", f"next write in 1s: {BUDGET_SPENT}")
     assert warnings(world) == [("Retrying", "list VMs: 503"), ("Retrying", BUDGET_SPENT)]
+
+
+THROTTLED_LIST = "list VMs: HTTP 429 OperationNotAllowed: too many requests"
+
+
+async def test_a_429_is_waited_out_for_its_retry_after_with_its_policy_said() -> None:
+    world = World()
+    world.azure.list_error = Throttled(THROTTLED_LIST, retry_after=25.0, policy="HighCostGet")
+
+    delays = []
+    for _ in range(3):
+        outcome = await run(world)
+        assert outcome.next is Next.RETRY
+        delays.append(outcome.after)
+
+    # Azure's Retry-After, not a backoff growing from it (25, 75, 225 s).
+    assert delays == [25.0, 25.0, 25.0]
+    cause = (
+        f"Azure is throttling HighCostGet requests, waiting for its Retry-After: {THROTTLED_LIST}"
+    )
+    assert reconciling(world) == ("Retrying", f"next try in 25s: {cause}")
+    assert warnings(world) == [("Retrying", cause)]
+
+
+async def test_a_429_without_a_retry_after_backs_off_as_any_transient_error() -> None:
+    world = World()
+    world.azure.list_error = Throttled(THROTTLED_LIST, retry_after=None, policy="")
+
+    delays = [(await run(world)).after for _ in range(2)]
+
+    assert delays == [10.0, 20.0]
+    assert reconciling(world) == ("Retrying", f"retry 2 in 20s: {THROTTLED_LIST}")
 
 
 async def test_a_create_the_write_budget_refused_is_forgotten_not_read_back() -> None:

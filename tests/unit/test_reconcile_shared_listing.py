@@ -7,7 +7,7 @@ The fake Azure counts lists in the shared log; the window's clock is the test's.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from collections.abc import AsyncIterator, Awaitable, Callable, Hashable, Iterable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field, replace
 from datetime import timedelta
@@ -19,6 +19,7 @@ from test_reconcile_list_lag import LAG, LaggingAzure, lagging_world
 from vmroll.azure.errors import TransientAzureError
 from vmroll.azure.lro import LroKind, OperationRecord
 from vmroll.azure.vms import PoolVm
+from vmroll.plan.list_pacing import HighCostReport
 from vmroll.plan.naming import vm_name
 from vmroll.plan.ownership import POOL_UID_TAG, OwnershipIndex, PoolIdentity, ownership_tags
 from vmroll.reconcile import shared_listing
@@ -477,3 +478,67 @@ async def test_a_list_started_before_a_write_never_serves_the_writer_however_lon
     # The writer took a list of its own, 60 s after the slow one started.
     assert azure.log.count("list") == 3
     assert slept == [pytest.approx(60.0 - 40.0)]
+
+
+async def test_accounts_on_one_subscription_and_region_are_paced_together() -> None:
+    azure = fleet(pools=1000, vms_each=10)
+    clock, _slept, sleep = paced_clock()
+    listings = GroupListings(WINDOW, clock, sleep=sleep)
+    westeurope, eastus = ("sub", "westeurope"), ("sub", "eastus")
+    groups = [(CONNECTION, RG, westeurope), ("connection-b", RG, westeurope)]
+    groups.append(("connection-c", RG, eastus))
+
+    for _second in range(480):
+        for scope, group, pace in groups:
+            reads = listings.for_pool(azure, scope, "uid-0", pace=pace)
+            await reads.list_group_vms(group)
+        clock.now += 1.0
+
+    # Two accounts listing 200 pages each from one bucket: every 160 s each, as two groups of
+    # one account would; the third account's, in another region, every 80 s, as if alone.
+    assert azure.log.count("list") == 3 + 3 + 6
+
+
+def reported(
+    reports: dict[Hashable, HighCostReport],
+) -> Callable[[Hashable], HighCostReport | None]:
+    return reports.get
+
+
+async def test_an_empty_bucket_holds_lists_until_it_refills_and_pools_at_rest_keep_the_last() -> (
+    None
+):
+    azure = fleet(pools=50, vms_each=10)
+    clock, slept, sleep = paced_clock()
+    reports: dict[Hashable, HighCostReport] = {}
+    listings = GroupListings(WINDOW, clock, sleep=sleep, reports=reported(reports))
+    writer = listings.for_pool(azure, CONNECTION, "uid-0")
+    await writer.list_group_vms(RG)
+    clock.now += 100.0
+    # Another client emptied the bucket, and Azure answered a 429 with a Retry-After of 20 s.
+    reports[CONNECTION] = HighCostReport(0, clock.now, blocked_until=clock.now + 20)
+
+    await listings.for_pool(azure, CONNECTION, "uid-1").list_pool_vms(RG, identity(1))
+    assert azure.log.count("list") == 1  # a pool at rest takes the list 100 s old
+    listings.mark("uid-0")
+    await writer.list_group_vms(RG)
+
+    # 20 s blocked, then 10 pages and a reserve of 10 at 5 a second.
+    assert slept == [pytest.approx(24.0)]
+    assert azure.log.count("list") == 2
+
+
+async def test_a_low_reported_remainder_spaces_lists_at_work_further() -> None:
+    azure = fleet(pools=50, vms_each=10)
+    clock, slept, sleep = paced_clock()
+    reports: dict[Hashable, HighCostReport] = {}
+    listings = GroupListings(WINDOW, clock, sleep=sleep, reports=reported(reports))
+    writer = listings.for_pool(azure, CONNECTION, "uid-0")
+    await writer.list_group_vms(RG)
+    reports[CONNECTION] = HighCostReport(45, clock.now)
+    listings.mark("uid-0")
+
+    await writer.list_group_vms(RG)
+
+    # 10 pages at two thirds of a tenth of the refill (45 of 450 tokens left): 30 s, not 3.
+    assert slept == [pytest.approx(30.0)]

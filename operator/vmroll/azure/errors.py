@@ -77,6 +77,17 @@ class TransientAzureError(AzureGatewayError):
         self.code = code
 
 
+class Throttled(TransientAzureError):
+    """Azure answered 429: no sooner than `retry_after`; `policy` names the bucket that was
+    empty (Compute's policy, `HighCostGet` say; empty when Azure named none, as ARM's own).
+    What Azure reported reached the pacing on the way (headroom.py): passes wait it out
+    without backing off, like `WriteBudgetExhausted`."""
+
+    def __init__(self, message: str, *, retry_after: float | None, policy: str) -> None:
+        super().__init__(message, retry_after=retry_after, code="TooManyRequests")
+        self.policy = policy
+
+
 class WriteBudgetExhausted(TransientAzureError):
     """vmroll's own write budget (azure/budget.py) has no write for the wait a caller accepts;
     retry after `retry_after` seconds. Pacing, not Azure's refusal: passes wait it out without
@@ -126,7 +137,7 @@ def _classify_response(error: HttpResponseError, action: str) -> AzureGatewayErr
     codes = _codes(error)
     message = f"{action}: {_summary(error)}"
     if status == 429 or "toomanyrequests" in codes:
-        return TransientAzureError(message, retry_after=_retry_after(error), code="TooManyRequests")
+        return Throttled(message, retry_after=_retry_after(error), policy=_throttled_policy(error))
     if codes & _TERMS_CODES:
         return TerminalAzureError(Reason.TERMS_NOT_ACCEPTED, message)
     if codes & _QUOTA_CODES or ("operationnotallowed" in codes and "quota" in message.lower()):
@@ -158,6 +169,15 @@ def _codes(error: HttpResponseError) -> frozenset[str]:
         return frozenset()
     found = [error.error.code, *(detail.code for detail in error.error.details)]
     return frozenset(code.lower() for code in found if code)
+
+
+def _throttled_policy(error: HttpResponseError) -> str:
+    """The policy a `TooManyRequests` detail names as its target (Compute's)."""
+    details = error.error.details if error.error is not None else []
+    for detail in details:
+        if (detail.code or "").lower() == "toomanyrequests" and detail.target:
+            return str(detail.target)
+    return ""
 
 
 def _code(error: HttpResponseError) -> str:

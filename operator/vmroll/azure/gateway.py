@@ -6,8 +6,11 @@ the release tag of a retained VM, accepting terms) first takes a token from each
 buckets it draws on in the subscription's `WriteBudget` (ARM's writes or deletes; Compute's Put,
 Update or Delete VM in the VM's region), waiting in its pool's queue, and runs in a `CallScope`
 so that the counts Azure reports, and a 429's `Retry-After`, reach that budget: all pools of the
-subscription slow down or back off together. Waiting for an operation polls no faster than
-`Retry-After` and the VM's Get Operation budget allow (`PollPacer`).
+subscription slow down or back off together. A list of a group's VMs runs in one too, so that
+what each page's answer says of the High-cost get bucket reaches `HighCostReports`, by which the
+groups' lists of the subscription and region are paced (reconcile/shared_listing.py). Waiting
+for an operation polls no faster than `Retry-After` and the VM's Get Operation budget allow
+(`PollPacer`).
 
 `AzureGateways` owns what the gateways share: the SDK clients per connection, the image
 resolutions, the write budgets and the accepted terms. The operator keeps one in its state
@@ -40,10 +43,11 @@ from vmroll.azure.budget import (
 )
 from vmroll.azure.clients import AzureClients, ClientCache, ClientOptions
 from vmroll.azure.errors import AzureGatewayError, TerminalAzureError
-from vmroll.azure.headroom import CallScope, call_scope
+from vmroll.azure.headroom import CallScope, Headroom, call_scope
 from vmroll.azure.image_cache import CacheKey, LatestCache
 from vmroll.azure.image_versions import ImageVersionInfo, list_image_versions
 from vmroll.azure.images import ImageRef, MarketplacePlan, ResolvedImage
+from vmroll.azure.list_headroom import HighCostReports, high_cost_key
 from vmroll.azure.lro import OperationRecord, OperationState, Poller, wait
 from vmroll.azure.observer import NOT_OBSERVED, AzureObserver
 from vmroll.azure.poll_pacing import PollPacer
@@ -73,6 +77,7 @@ class AzureGateway:
         version_lists: LatestCache[tuple[ImageVersionInfo, ...]],
         polls: PollPacer,
         location: str = "",
+        high_cost: HighCostReports | None = None,
     ) -> None:
         self._clients = clients
         self._subscription = clients.connection.subscription_id
@@ -83,6 +88,7 @@ class AzureGateway:
         self._polls = polls
         self._location = location
         """The region of the VMs this gateway writes to (a pool's): no VM URL names it."""
+        self._high_cost = high_cost
 
     async def resolve_image(
         self, location: str, image: ImageRef, *, max_age: float
@@ -124,7 +130,16 @@ class AzureGateway:
         )
 
     async def list_group_vms(self, resource_group: str) -> tuple[PoolVm, ...]:
-        return await vms.list_group_vms(self._clients.compute, self._subscription, resource_group)
+        reports, key = self._high_cost, high_cost_key(self._subscription, self._location)
+
+        def listed(status: int, headroom: Headroom) -> None:
+            if reports is not None:
+                reports.answered(key, status, headroom)
+
+        with call_scope(CallScope(self._polls, listed=listed)):
+            return await vms.list_group_vms(
+                self._clients.compute, self._subscription, resource_group
+            )
 
     async def get_pool_vm(self, resource_group: str, name: str) -> PoolVm | None:
         return await vms.get_pool_vm(self._clients.compute, resource_group, name)
@@ -245,7 +260,8 @@ def _check_owner(vm: PoolVm, pool_uid: str) -> None:
 
 
 class AzureGateways:
-    """Gateways per connection, sharing clients, image resolutions, write budgets and terms.
+    """Gateways per connection, sharing clients, image resolutions, write budgets, terms and
+    the High-cost get reports.
 
     Create it in kopf's startup (or a test's fixture), close it on cleanup.
     """
@@ -273,6 +289,7 @@ class AzureGateways:
             drained=drained,
         )
         self.polls = PollPacer(clock=clock, sleep=sleep)
+        self.high_cost = HighCostReports(clock)
         self.accepted_plans: set[tuple[str, MarketplacePlan]] = set()
 
     @asynccontextmanager
@@ -292,6 +309,7 @@ class AzureGateways:
                 self.version_lists,
                 self.polls,
                 location,
+                self.high_cost,
             )
 
     async def discard(self, connection: AccountConnection) -> None:
@@ -307,6 +325,7 @@ class AzureGateways:
         subscriptions = {connection.subscription_id.lower() for connection in connections}
         self.budgets.retain(subscriptions)
         self.polls.forget_idle()
+        self.high_cost.retain(subscriptions)
         kept = {key for key in self.accepted_plans if key[0] in subscriptions}
         self.accepted_plans.intersection_update(kept)
         self.latest.retain(subscriptions, resolved_after)
@@ -318,6 +337,7 @@ class AzureGateways:
             "sdk_clients": len(self.clients),
             "write_budgets": len(self.budgets),
             "operation_polls": len(self.polls),
+            "high_cost_reports": len(self.high_cost),
             "image_resolutions": len(self.latest) + len(self.version_lists),
             "accepted_plans": len(self.accepted_plans),
         }

@@ -9,15 +9,16 @@ example and of the emulator); entries named with a window (`PutVM3Min`, `PutVM30
 format before 2024) are all subscription buckets, and the smallest count is kept.
 
 The request policy (request_policy.py) reads every answer; what it concerns is known only to
-the caller (a VM's region is in no VM URL), so the gateway opens a `CallScope` around each write
-and each wait for an operation, and the policy finds it in `CURRENT_CALL` (a context variable:
+the caller (a VM's region is in no VM URL), so the gateway opens a `CallScope` around each write,
+each wait for an operation and each list of a group's VMs, and the policy finds it in
+`CURRENT_CALL` (a context variable:
 it follows the call through the SDK's pipeline and poller, which run in the caller's task).
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
@@ -118,6 +119,9 @@ def feed_budget(budget: WriteBudget, write: Write, status: int, headroom: Headro
         budget.defer(keys, seconds)
 
 
+Listed = Callable[[int, Headroom], None]
+
+
 @dataclass(frozen=True)
 class CallScope:
     """What the requests of one gateway call concern."""
@@ -127,8 +131,12 @@ class CallScope:
     """The VM whose operation the call starts or follows, if any."""
     budget: WriteBudget | None = None
     write: Write | None = None
+    listed: Listed | None = None
+    """Told every answer to a list's pages (list_headroom.py)."""
 
     def answered(self, method: str, status: int, headroom: Headroom) -> None:
+        if self.listed is not None and method == "GET":
+            self.listed(status, headroom)
         if self.budget is not None and self.write is not None and method != "GET":
             feed_budget(self.budget, self.write, status, headroom)
         if self.resource_id is not None and (status < 300 or status == 429):

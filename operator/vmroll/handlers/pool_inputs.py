@@ -1,7 +1,8 @@
 """Gather what one pass of a pool needs from Kubernetes: its account, the account's connection
 and gateway, the namespace's labels when the account selects namespaces by label, and the
 template's Secret and ConfigMap values. The gateway is borrowed into the pass's `leases`, which
-the pass closes when it ends, and lists through the resource groups' lists that pools share.
+the pass closes when it ends, and lists through the resource groups' lists that pools share,
+paced per subscription and region (the pool's), whichever account lists.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from vmroll.api.account import AzureAccount
 from vmroll.api.pool import VirtualMachinePool
 from vmroll.api.template import VmTemplate
 from vmroll.api.types import KeyReference
+from vmroll.azure.list_headroom import high_cost_key
 from vmroll.azure.settings import AccountConnection
 from vmroll.handlers.connections import AccountConfigError, connection_for
 from vmroll.handlers.kube import KubeApi, SecretNotText
@@ -76,7 +78,8 @@ async def account_view(
     lease = state.azure.borrow(connection, location=pool.spec.location)
     borrowed = await leases.enter_async_context(lease)
     uid = pool.metadata.uid or ""
-    gateway = state.listings.for_pool(borrowed, connection, uid, state.turns.lender(uid))
+    pace = high_cost_key(connection.subscription_id, pool.spec.location)
+    gateway = state.listings.for_pool(borrowed, connection, uid, state.turns.lender(uid), pace)
     return AccountView(name, account.spec, gateway)
 
 

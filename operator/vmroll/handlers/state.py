@@ -83,7 +83,9 @@ class OperatorState:
             drained=self.wakeups.due,
         )
         self.turns = Turns(self.config.concurrent_passes)
-        self.listings = GroupListings(self.config.resync_seconds / 2, self.monotonic)
+        self.listings = GroupListings(
+            self.config.resync_seconds / 2, self.monotonic, reports=self.azure.high_cost.latest
+        )
         self.metrics.track(self.tracked)
 
     def tracked(self) -> dict[str, int]:

@@ -4,7 +4,8 @@
 waiting forever. So a transient failure (Azure's, or anything unexpected: a Kubernetes API
 error, a bug) is written as `Reconciling` with the retry count, the delay and the cause, and the
 pool's loop comes back after a capped exponential backoff (vmroll.plan.backoff) kept in the
-pool's memory; a pool body that does not validate is written as `Stalled` with `InvalidSpec`
+pool's memory (a 429 with a `Retry-After` or vmroll's own write budget: after that wait, not
+more); a pool body that does not validate is written as `Stalled` with `InvalidSpec`
 from the raw object, since there is no typed pool to report through.
 
 One Warning event per distinct failure: the event carries the cause without the retry count,
@@ -27,6 +28,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from vmroll.api.pool_status import VirtualMachinePoolStatus
+from vmroll.azure.errors import Throttled
 from vmroll.plan.conditions import Assessment, ConditionUpdate, State
 from vmroll.plan.reasons import Reason
 from vmroll.reconcile.inputs import Next, Outcome, PassSettings
@@ -90,7 +92,8 @@ async def retry_later(
 
 
 MIN_BUDGET_WAIT = 1.0
-"""Seconds between passes that find the budget spent, however soon it says a write fits."""
+"""Seconds between passes that find the budget spent (or Azure throttling), however soon it
+says a request fits."""
 
 
 BUDGET_SPENT = "vmroll's write budget for the subscription is spent; writes resume as it refills"
@@ -100,10 +103,27 @@ async def wait_for_write_budget(report: Reporter, retry_after: float) -> Outcome
     """vmroll's own write budget is spent: pacing, not a failure. The pass comes back when a
     write fits, and the backoff neither grows nor resets: a pool waiting its turn in a busy
     subscription must not fall minutes behind the others. Said once per spell, not per pass."""
+    return await _wait_out(report, retry_after, "next write", BUDGET_SPENT)
+
+
+def throttled_cause(error: Throttled) -> str:
+    policy = f"{error.policy} requests" if error.policy else "requests"
+    return f"Azure is throttling {policy}, waiting for its Retry-After: {error.message}"
+
+
+async def wait_out_throttling(report: Reporter, retry_after: float, cause: str) -> Outcome:
+    """Azure answered 429 with a `Retry-After`: the pass comes back after it, and the backoff
+    neither grows nor resets. What Azure said reached the pacing of every pool of the
+    subscription and region (the write budget, the lists' High-cost get reports): they all wait
+    for it, and a backoff grown on top would put this pool behind them. Said once per cause."""
+    return await _wait_out(report, retry_after, "next try", cause)
+
+
+async def _wait_out(report: Reporter, retry_after: float, what: str, cause: str) -> Outcome:
     delay = max(retry_after, MIN_BUDGET_WAIT)
     outcome = Outcome(Next.RETRY, after=delay)
-    warn_once(report.memory, report.events, Reason.RETRYING, BUDGET_SPENT)
-    message = f"next write in {delay:.0f}s: {BUDGET_SPENT}"
+    warn_once(report.memory, report.events, Reason.RETRYING, cause)
+    message = f"{what} in {delay:.0f}s: {cause}"
     await _write_reconciling(report, Reason.RETRYING, message, outcome)
     return outcome
 

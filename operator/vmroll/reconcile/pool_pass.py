@@ -2,8 +2,9 @@
 
 The pass returns how soon the loop should come back: at once while operations progress, after
 the resync interval when the pool is settled, after a capped exponential backoff (never sooner
-than Azure's Retry-After) on a transient or unexpected error (reconcile/failures.py), and only
-when the spec changes (or a long interval passes) when a human must act (`Stalled`).
+than Azure's Retry-After) on a transient or unexpected error, after the Retry-After alone on
+Azure's 429 (reconcile/failures.py), and only when the spec changes (or a long interval passes)
+when a human must act (`Stalled`).
 Before anything reaches Azure, the pass makes sure it writes only to the subscription the pool's
 VMs live in (vmroll.plan.subscription): recorded in status before the first write, stalled with
 `AccountChanged` when the account now names another one.
@@ -20,6 +21,7 @@ from vmroll.api.pool import ACCEPT_SUBSCRIPTION_ANNOTATION, VirtualMachinePool
 from vmroll.azure.errors import (
     AzureGatewayError,
     TerminalAzureError,
+    Throttled,
     TransientAzureError,
     WriteBudgetExhausted,
 )
@@ -67,7 +69,9 @@ from vmroll.reconcile.failures import (
     describe_error,
     log_unexpected,
     retry_later,
+    throttled_cause,
     wait_for_write_budget,
+    wait_out_throttling,
 )
 from vmroll.reconcile.inputs import (
     AccountProblem,
@@ -237,6 +241,10 @@ class PoolPass:
         retry_after = max((e.retry_after or 0.0) for e in errors) or None
         if all(isinstance(error, WriteBudgetExhausted) for error in errors):
             return await wait_for_write_budget(report, retry_after or 0.0)
+        throttled = [error for error in errors if isinstance(error, Throttled)]
+        paced = all(isinstance(error, Throttled | WriteBudgetExhausted) for error in errors)
+        if throttled and paced and retry_after is not None:
+            return await wait_out_throttling(report, retry_after, throttled_cause(throttled[0]))
         return await retry_later(
             report, Reason.RETRYING, errors[0].message, retry_after, self.settings
         )

@@ -20,12 +20,15 @@ list in flight at a time, and a pool whose mark is newer than it waits for it to
 the next one with every pool that asked meanwhile (200 pools of 10 VMs being created listed a
 group of ~1,000 VMs about once a second, ten pages each, before). Pools follow their creates
 and deletes through these lists rather than polling each operation (following.py), so a group's
-lists are also spaced by their pages, counted with those of every group the connection lists,
-against Compute's High-cost get refill (plan/list_pacing.py): a pool at rest takes a list as old
-as the window, or older where lists that often would spend more than half the refill; a pool at
-work waits for the next list no sooner than lists that often spend two thirds of it: e.g. 3 s
-apart for a group of 500 VMs alone in its connection, 60 s for 10,000 (80 s at rest). A pool
-waiting for a newer list lends its pass's turn among pools back meanwhile (handlers/turns.py).
+lists are also spaced by their pages, counted with those of every group listed in the pool's
+subscription and region (one bucket, whichever account lists: `pace`), against Compute's
+High-cost get refill (plan/list_pacing.py): a pool at rest takes a list as old as the window, or
+older where lists that often would spend more than half the refill; a pool at work waits for the
+next list no sooner than lists that often spend two thirds of it: e.g. 3 s apart for a group of
+500 VMs alone in its subscription and region, 60 s for 10,000 (80 s at rest). Slower still when
+Azure reports the bucket low (`reports`, azure/list_headroom.py), and no list starts before the
+bucket holds its pages, nor before a 429's `Retry-After`. A pool waiting for a newer list lends
+its pass's turn among pools back meanwhile (handlers/turns.py).
 
 Health stays with the instance view, read per VM only while unknown or stale (observe.py): the
 resource group's list takes `$expand=instanceView` only with a scale set `$filter`, and
@@ -36,6 +39,7 @@ the subscription (a High-cost get all the same), not the group an account is adm
 from __future__ import annotations
 
 import asyncio
+import math
 import time
 from collections.abc import Awaitable, Callable, Hashable
 from contextlib import nullcontext
@@ -47,12 +51,26 @@ from vmroll.azure.lro import OperationRecord, OperationState
 from vmroll.azure.protocol import ComputeGateway
 from vmroll.azure.vm_body import VmSpec
 from vmroll.azure.vms import AlreadyCreated, PoolListing, PoolVm, VmRuntime
-from vmroll.plan.list_pacing import gap_at_work, oldest_at_rest, pages
+from vmroll.plan.list_pacing import (
+    HighCostReport,
+    gap_at_work,
+    oldest_at_rest,
+    pages,
+    refill_wait,
+)
 from vmroll.plan.ownership import OwnershipIndex, PoolIdentity
 from vmroll.reconcile.act import Lend
 
 Listed = tuple[PoolVm, ...]
 SETTLED_STATES = frozenset({"Succeeded", "Failed"})
+Reports = Callable[[Hashable], HighCostReport | None]
+_EPSILON = 1e-6
+"""Waits below this are none: a timer woken at the computed instant may start its list."""
+
+
+def no_reports(pace: Hashable) -> HighCostReport | None:
+    """Nothing reported: the bucket is taken to be full."""
+    return None
 
 
 @dataclass(frozen=True)
@@ -69,6 +87,8 @@ class _List:
     number: int
     """Lists are numbered in the order they start, across all groups."""
     started_at: float
+    pace: Hashable
+    """The subscription and region whose High-cost get bucket it drew on."""
     task: asyncio.Task[GroupList]
 
 
@@ -88,19 +108,28 @@ class GroupListings:
     """The window: a list younger than this serves pools at rest, or older in a large fleet."""
     clock: Callable[[], float] = time.monotonic
     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
+    reports: Reports = no_reports
+    """What Azure last reported of a subscription-region's High-cost get bucket."""
     lists_started: int = 0
     _groups: dict[tuple[Hashable, str], _Group] = field(default_factory=dict)
     _marks: dict[str, int] = field(default_factory=dict)
     """Per pool: its next observation takes only a list numbered above this."""
     _pages: dict[Hashable, int] = field(default_factory=dict)
-    """Per connection: the pages of its groups' newest lists, all drawing on one bucket."""
+    """Per subscription and region: the pages of its groups' newest lists, one bucket's."""
 
     def for_pool(
-        self, gateway: ComputeGateway, scope: Hashable, pool_uid: str, lend: Lend = nullcontext
+        self,
+        gateway: ComputeGateway,
+        scope: Hashable,
+        pool_uid: str,
+        lend: Lend = nullcontext,
+        pace: Hashable | None = None,
     ) -> SharedReads:
         """`gateway` as one pool's pass uses it; `scope`: the connection the gateway reaches;
-        `lend`: what lends the pass's turn among pools back while it waits for a newer list."""
-        return SharedReads(gateway, self, scope, pool_uid, lend)
+        `lend`: what lends the pass's turn among pools back while it waits for a newer list;
+        `pace`: the subscription and region whose bucket its lists draw on (the key `reports`
+        knows; the connection when None)."""
+        return SharedReads(gateway, self, scope, scope if pace is None else pace, pool_uid, lend)
 
     def mark(self, pool_uid: str) -> None:
         """The pool just wrote, followed an operation, read a VM the list lagged or saw its VMs
@@ -111,6 +140,7 @@ class GroupListings:
         self,
         gateway: ComputeGateway,
         scope: Hashable,
+        pace: Hashable,
         resource_group: str,
         pool_uid: str,
         lend: Lend = nullcontext,
@@ -121,7 +151,8 @@ class GroupListings:
             self._sweep(now)
             after = self._marks.get(pool_uid, 0)
             group = self._groups.setdefault((scope, resource_group.lower()), _Group())
-            oldest = oldest_at_rest(self.max_age, self._pages.get(scope, 0))
+            report = self.reports(pace)
+            oldest = oldest_at_rest(self.max_age, self._pages.get(pace, 0), report, now)
 
             def serves(
                 candidate: _List | None,
@@ -140,8 +171,8 @@ class GroupListings:
                 return latest.task.result()
             flight = group.in_flight
             if flight is None:
-                gap = 0.0 if paced else self._gap(scope, latest, now)
-                if gap > 0:
+                gap = self._gap(pace, latest, report, now, paced)
+                if gap > _EPSILON:
                     # Pools at work follow their operations through these lists: one list of a
                     # large group per pass of theirs would spend Compute's High-cost get budget.
                     # The wait is a minute for a group of 10,000 VMs: the pass's turn among
@@ -150,7 +181,7 @@ class GroupListings:
                     async with lend():
                         await self.sleep(gap)
                     continue
-                flight = self._start(scope, group, gateway, resource_group, now)
+                flight = self._start(scope, pace, group, gateway, resource_group, now)
             if serves(flight):
                 return await asyncio.shield(flight.task)
             # A list started before this pool's mark is still being read: the next one starts
@@ -162,16 +193,26 @@ class GroupListings:
     def __len__(self) -> int:
         return len(self._groups) + len(self._marks)
 
-    def _gap(self, scope: Hashable, latest: _List | None, now: float) -> float:
-        """Seconds until the group's next list may start."""
-        if latest is None:
-            return 0.0
-        pause = gap_at_work(self._pages.get(scope, 0))
-        return max(0.0, latest.started_at + pause - now)
+    def _gap(
+        self,
+        pace: Hashable,
+        latest: _List | None,
+        report: HighCostReport | None,
+        now: float,
+        paced: bool,
+    ) -> float:
+        """Seconds until the group's next list may start. Once waited, only the bucket is asked
+        again: a report that came meanwhile (a 429, another group's list) may hold it back."""
+        listed = pages(len(latest.task.result().vms)) if latest is not None else 1
+        if paced:
+            return refill_wait(listed, report, now)
+        since = now - latest.started_at if latest is not None else math.inf
+        return gap_at_work(self._pages.get(pace, 0), since, listed, report, now)
 
     def _start(
         self,
         scope: Hashable,
+        pace: Hashable,
         group: _Group,
         gateway: ComputeGateway,
         resource_group: str,
@@ -179,45 +220,47 @@ class GroupListings:
     ) -> _List:
         self.lists_started += 1
         task = asyncio.ensure_future(_indexed_list(gateway, resource_group))
-        started = _List(self.lists_started, now, task)
+        started = _List(self.lists_started, now, pace, task)
         group.in_flight = started
-        task.add_done_callback(lambda _: self._ended(scope, group, started))
+        task.add_done_callback(lambda _: self._ended(group, started))
         return started
 
-    def _ended(self, scope: Hashable, group: _Group, ended: _List) -> None:
+    def _ended(self, group: _Group, ended: _List) -> None:
         if group.in_flight is ended:
             group.in_flight = None
         # Retrieving the exception here also keeps asyncio from logging one nobody awaited.
         if ended.task.cancelled() or ended.task.exception() is not None:
             return
         if group.latest is None or group.latest.number < ended.number:
-            self._count(scope, group.latest, -1)
+            self._count(group.latest, -1)
             group.latest = ended
-            self._count(scope, ended, 1)
+            self._count(ended, 1)
 
-    def _count(self, scope: Hashable, listed: _List | None, sign: int) -> None:
+    def _count(self, listed: _List | None, sign: int) -> None:
         if listed is None:
             return
-        total = self._pages.get(scope, 0) + sign * pages(len(listed.task.result().vms))
+        pace = listed.pace
+        total = self._pages.get(pace, 0) + sign * pages(len(listed.task.result().vms))
         if total > 0:
-            self._pages[scope] = total
+            self._pages[pace] = total
         else:
-            self._pages.pop(scope, None)
+            self._pages.pop(pace, None)
 
     def _sweep(self, now: float) -> None:
         """Forget lists too old to serve, and marks older than every list kept (each kept list
         would serve the pool): what is kept is the size of the groups and pools active in the
         last window, or in the longer period a large fleet's lists at rest are kept."""
         oldest = {
-            scope: oldest_at_rest(self.max_age, count) for scope, count in self._pages.items()
+            pace: oldest_at_rest(self.max_age, count, self.reports(pace), now)
+            for pace, count in self._pages.items()
         }
         for (scope, name), group in list(self._groups.items()):
             latest = group.latest
             if group.in_flight is None and (
-                latest is None or now - latest.started_at >= oldest.get(scope, self.max_age)
+                latest is None or now - latest.started_at >= oldest.get(latest.pace, self.max_age)
             ):
                 del self._groups[scope, name]
-                self._count(scope, latest, -1)
+                self._count(latest, -1)
         kept = [
             listed.number
             for group in self._groups.values()
@@ -244,6 +287,7 @@ class SharedReads:
         gateway: ComputeGateway,
         listings: GroupListings,
         scope: Hashable,
+        pace: Hashable,
         pool_uid: str,
         lend: Lend = nullcontext,
     ) -> None:
@@ -252,6 +296,7 @@ class SharedReads:
         self._scope = scope
         self._pool_uid = pool_uid
         self._lend = lend
+        self._pace = pace
 
     async def list_group_vms(self, resource_group: str) -> Listed:
         return (await self._group_list(resource_group)).vms
@@ -267,7 +312,7 @@ class SharedReads:
 
     async def _group_list(self, resource_group: str) -> GroupList:
         return await self._listings.listing(
-            self._gateway, self._scope, resource_group, self._pool_uid, self._lend
+            self._gateway, self._scope, self._pace, resource_group, self._pool_uid, self._lend
         )
 
     async def resolve_image(
