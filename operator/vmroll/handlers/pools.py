@@ -224,13 +224,17 @@ def _validated(state: OperatorState, body: kopf.Body) -> VirtualMachinePool:
     if held is not None and version is not None and held[0] == version:
         return held[1]
     pool = VirtualMachinePool.model_validate(dict(body))
-    if version is not None:
-        memory = _memory(state, pool)
-        memory.validated = (version, _kept(pool, memory))
-        # A restarted operator's memory was just made from the body's status: drop it now,
-        # since a pool at rest may see no other event (handlers/kept_bodies.py).
-        drop_unread(body, status_known=memory.status is not None)
-    return pool
+    if version is None:
+        return pool
+    memory = _memory(state, pool)
+    # The kept model from its first pass on: a pass at rest compares the pool it read with the
+    # one the resting pass read (reconcile/at_rest.py), which the same object answers at once.
+    kept = _kept(pool, memory)
+    memory.validated = (version, kept)
+    # A restarted operator's memory was just made from the body's status: drop it now, since
+    # a pool at rest may see no other event (handlers/kept_bodies.py).
+    drop_unread(body, status_known=memory.status is not None)
+    return kept
 
 
 def _kept(pool: VirtualMachinePool, memory: PoolMemory) -> VirtualMachinePool:
