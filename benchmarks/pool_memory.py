@@ -9,8 +9,10 @@ or a listed VM costs can be seen alone:
   kopf keeps (the pool with its status through JSON, a `last-handled-configuration`
   annotation, then the pool's index handler and `_validated` as the daemon calls them), the
   model `_validated` keeps, and the pool's memory (status model, books, and the rest of one
-  more pass made with that model, as the daemon's are). Its listed VMs are the fake's, so they
-  are counted apart:
+  more pass made with that model, as the daemon's are). The figure includes the pool's 10
+  listed VMs as its rest holds them (~3.6 KiB: the fake's, which in the operator are the group
+  list's) and an account spec per pool (~1.1 KiB; the operator shares one per account).
+  Listed VMs as the operator decodes them are counted apart:
 - per listed VM: a group's list of `--pools` x `--replicas` VMs decoded from JSON pages of 50
   as `list_group_vms` decodes them (vmroll's tags, a user tag, zone, image reference); the
   peak is the list's own while it is decoded, the pages included.
