@@ -358,7 +358,7 @@ class PoolPass:
         if share != resting.share:
             return None
         # The same VMs as this list holds them: the list the rest began on (a group's of
-        # 10,000 VMs, ~6.5 MiB) is then not kept alive by the pools resting on it.
+        # 10,000 VMs, ~4 MiB) is then not kept alive by the pools resting on it.
         return replace(resting, share=share)
 
     def _record_rest(
