@@ -17,7 +17,7 @@ from vmroll.api.account import AzureAccount, AzureAccountSpec
 from vmroll.api.image import ImageSource, ImageSourceKind
 from vmroll.api.policy import ImagePolicy
 from vmroll.api.pool import VirtualMachinePool, VirtualMachinePoolSpec
-from vmroll.api.pool_status import VirtualMachinePoolStatus
+from vmroll.api.pool_status import InstanceStatus, VirtualMachinePoolStatus
 from vmroll.api.strategy import StrategyType, Track
 from vmroll.api.types import Condition, ConditionStatus, format_duration, parse_duration
 
@@ -286,3 +286,22 @@ def test_status_round_trips_conditions_at_second_precision() -> None:
     wire = written.to_wire()
     assert wire["conditions"][0]["lastTransitionTime"] == "2026-11-25T17:00:00Z"
     assert VirtualMachinePoolStatus.model_validate(wire) == written
+
+
+def test_alike_models_share_one_set_of_given_fields_and_a_copy_changes_only_its_own() -> None:
+    """A pool's status holds a model per VM: each keeping a set of its own was half its size."""
+    given_fields = {
+        "name": "web-0", "revision": "r1", "imageVersion": "1.0.0",
+        "provisioningState": "Succeeded", "powerState": "running", "zone": "1",
+    }  # fmt: skip
+    first = InstanceStatus.model_validate(given_fields)
+    second = InstanceStatus.model_validate({**given_fields, "name": "web-1"})
+
+    assert first.model_fields_set is second.model_fields_set
+    assert InstanceStatus(name="web-2", revision="r1").model_fields_set == {"name", "revision"}
+    healthy = first.model_copy(update={"health": "Healthy"})
+    assert "health" in healthy.model_fields_set
+    assert "health" not in second.model_fields_set
+    assert second.model_fields_set == {
+        "name", "revision", "image_version", "provisioning_state", "power_state", "zone"
+    }  # fmt: skip

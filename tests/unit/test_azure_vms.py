@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from azure.mgmt.compute.models import VirtualMachine, VirtualMachineInstanceView
 
-from vmroll.azure.vms import VmRuntime, to_pool_vm, to_runtime, vm_resource_id
+from vmroll.azure.vms import ListedAlike, VmRuntime, to_pool_vm, to_runtime, vm_resource_id
 from vmroll.plan.ownership import IMAGE_VERSION_TAG, POOL_UID_TAG, REVISION_TAG
 
 VM_ID = vm_resource_id("sub", "rg", "web-1")
@@ -143,10 +143,24 @@ def test_runtime_from_the_sdks_model_of_it(view: dict[str, Any], expected: VmRun
     assert to_runtime(VirtualMachineInstanceView(json.loads(json.dumps(view)))) == expected
 
 
-def test_vms_of_one_list_keep_each_tag_string_once() -> None:
+def test_vms_of_one_list_keep_what_they_hold_alike_once() -> None:
     listed = listed_vm({"exactVersion": "1.0.2"}).as_dict()
     page = json.dumps([{**listed, "name": f"web-{i}"} for i in (1, 2)])
-    strings: dict[str, str] = {}
-    first, second = (to_pool_vm(vm, "rg", strings) for vm in json.loads(page))
-    assert first.tags == second.tags
+    alike = ListedAlike()
+    first, second = (to_pool_vm(vm, "rg", alike) for vm in json.loads(page))
+    assert (first.name, second.name) == ("web-1", "web-2")
+    assert first.tags is second.tags
+    assert first.tags[POOL_UID_TAG] is second.tags[POOL_UID_TAG]
+    assert first.provisioning_state is second.provisioning_state
+    assert first.image_version is second.image_version
+    assert first.image_version == "1.0.2"
+
+
+def test_vms_with_other_tags_keep_their_own() -> None:
+    listed = listed_vm({"exactVersion": "1.0.2"}).as_dict()
+    other = {**listed, "name": "web-2", "tags": {**listed["tags"], "team": "db"}}
+    alike = ListedAlike()
+    first, second = (to_pool_vm(vm, "rg", alike) for vm in (listed, other))
+    assert first.tags is not second.tags
+    assert second.tags == {**first.tags, "team": "db"}
     assert first.tags[POOL_UID_TAG] is second.tags[POOL_UID_TAG]

@@ -1,4 +1,5 @@
-"""What kopf keeps of a pool's body: everything vmroll or kopf reads, without managedFields."""
+"""What kopf keeps of a pool's body: everything vmroll or kopf reads, without managedFields, and
+without the status once the pool's memory holds one."""
 
 from __future__ import annotations
 
@@ -47,3 +48,12 @@ def test_a_body_without_managed_fields_is_left_as_it_is() -> None:
     before = copy.deepcopy(raw)
     drop_unread(kopf.Body(raw))
     assert raw == before
+
+
+def test_a_known_status_is_dropped_with_managed_fields() -> None:
+    raw = copy.deepcopy(RAW)
+    drop_unread(kopf.Body(raw), status_known=True)
+    expected = copy.deepcopy(RAW)
+    del expected["metadata"]["managedFields"]
+    del expected["status"]
+    assert raw == expected

@@ -112,6 +112,26 @@ async def test_a_changed_list_makes_a_full_pass(plans: list[int]) -> None:
     assert plans == [1]
 
 
+async def test_a_pool_resting_on_a_newer_list_keeps_its_vms_and_not_the_older_lists(
+    plans: list[int],
+) -> None:
+    """Each list decodes its VMs anew: a rest that kept those of the list it began on kept that
+    list's VMs alive beside every newer list's, for as long as it lasted."""
+    world = await resting_world(plans)
+    world.azure.vms = {name: replace(listed) for name, listed in world.azure.vms.items()}
+
+    world.tick(60)
+    outcome = await world.pass_().run()
+
+    assert outcome == SETTLED
+    assert plans == []
+    rest = world.memory.at_rest
+    assert rest is not None
+    owned = rest.share[0]
+    assert len(owned) == 3
+    assert all(listed is world.azure.vms[listed.name] for listed in owned)
+
+
 async def test_a_look_alike_appearing_makes_a_full_pass(plans: list[int]) -> None:
     world = await resting_world(plans)
     look_alike = next(iter(world.azure.vms))[:-1] + "9"

@@ -32,9 +32,22 @@ class ApiModel(BaseModel):
         extra="forbid",
     )
 
+    def model_post_init(self, context: Any, /) -> None:
+        # pydantic gives each instance a set of the fields it was given, 728 bytes once it holds
+        # five names: half of a pool status's model (kept per pool, reconcile/memory.py). A frozen
+        # model never changes its set in place (`model_copy` copies it), so alike ones share one.
+        fields = self.__pydantic_fields_set__
+        shared = _FIELDS_SETS.setdefault(frozenset(fields), fields)
+        object.__setattr__(self, "__pydantic_fields_set__", shared)
+
     def to_wire(self) -> dict[str, Any]:
         """The JSON-ready form the Kubernetes API expects: camelCase, unset optionals omitted."""
         return self.model_dump(mode="json", by_alias=True, exclude_none=True)
+
+
+_FIELDS_SETS: dict[frozenset[str], set[str]] = {}
+"""One set of field names per combination models were given (`ApiModel.model_post_init`):
+bounded by the models' fields, not by how many instances exist."""
 
 
 def cel(rule: str, message: str, field_path: str | None = None) -> JsonDict:

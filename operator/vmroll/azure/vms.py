@@ -86,34 +86,56 @@ class VmRuntime:
     """Why provisioning failed (`ProvisioningState/failed/<code>`), e.g. InternalExecutionError."""
 
 
+@dataclass
+class ListedAlike:
+    """What the VMs of one list hold alike, kept once: tag names and values (a pool's UID,
+    name, namespace and revision are the same on each of its VMs), whole tag sets (a pool's VMs
+    at one revision carry the same), provisioning states and image versions. Of a VM listed
+    this way, only its name and ID are its own: 777 -> 410 B a VM of 10,000 in one list
+    (benchmarks/pool_memory.py)."""
+
+    strings: dict[str, str] = field(default_factory=dict)
+    tag_sets: dict[tuple[tuple[str, str], ...], dict[str, str]] = field(default_factory=dict)
+
+    def string(self, value: str) -> str:
+        return self.strings.setdefault(value, value)
+
+    def tags(self, listed: Mapping[str, str]) -> Mapping[str, str]:
+        key = tuple(listed.items())
+        kept = self.tag_sets.get(key)
+        if kept is None:
+            kept = self.tag_sets[key] = {
+                self.string(name): self.string(value) for name, value in key
+            }
+        return kept
+
+
 def to_pool_vm(
-    vm: Mapping[str, Any], resource_group: str, strings: dict[str, str] | None = None
+    vm: Mapping[str, Any], resource_group: str, alike: ListedAlike | None = None
 ) -> PoolVm:
     """A VM as ARM sends it (the JSON of a list page, or the SDK's model of it, which maps the
-    same names): only what vmroll reads of a listed VM is kept. `strings`, shared by the VMs of
-    one list: their tag names and values are kept once (a pool's UID, name, namespace and
-    revision are the same on each of its VMs), half of what 10,000 listed VMs hold."""
-    shared = strings if strings is not None else {}
-    tags = {
-        shared.setdefault(name, name): shared.setdefault(value, value)
-        for name, value in (vm.get("tags") or {}).items()
-    }
+    same names): only what vmroll reads of a listed VM is kept. `alike`, shared by the VMs of
+    one list, keeps once what they hold alike. Their tags are then shared: never changed in
+    place (a VM's new tags are a new dict)."""
+    shared = alike if alike is not None else ListedAlike()
+    tags = shared.tags(vm.get("tags") or {})
     props = vm.get("properties") or {}
     reference = (props.get("storageProfile") or {}).get("imageReference") or {}
     zones = vm.get("zones")
+    version = (
+        reference.get("exactVersion")
+        or _gallery_version(reference.get("id"))
+        or tags.get(IMAGE_VERSION_TAG)
+    )
     return PoolVm(
         name=vm.get("name") or "",
         resource_id=vm.get("id") or "",
         resource_group=resource_group,
         pool_uid=tags.get(POOL_UID_TAG, ""),
-        provisioning_state=props.get("provisioningState") or "",
+        provisioning_state=shared.string(props.get("provisioningState") or ""),
         zone=zones[0] if zones else None,
         revision=tags.get(REVISION_TAG),
-        image_version=(
-            reference.get("exactVersion")
-            or _gallery_version(reference.get("id"))
-            or tags.get(IMAGE_VERSION_TAG)
-        ),
+        image_version=shared.string(version) if version is not None else None,
         tags=tags,
     )
 
@@ -181,14 +203,14 @@ async def list_group_vms(
     most of an idle operator's CPU: ~1 ms a VM, a 10,000-VM group's list ~10 s of CPU a window.
     """
     listed: list[PoolVm] = []
-    strings: dict[str, str] = {}
+    alike = ListedAlike()
     request = build_virtual_machines_list_request(
         resource_group_name=resource_group, subscription_id=subscription_id
     )
     with azure_errors(f"list VMs of resource group {resource_group}"):
         while True:
             page = await _read_json(compute, request)
-            listed.extend(to_pool_vm(vm, resource_group, strings) for vm in page.get("value") or ())
+            listed.extend(to_pool_vm(vm, resource_group, alike) for vm in page.get("value") or ())
             next_link = page.get("nextLink")
             if not next_link:
                 return tuple(listed)

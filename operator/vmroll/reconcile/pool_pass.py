@@ -297,9 +297,10 @@ class PoolPass:
             gateway, self.pool.spec, target_image.image, history.previous_good
         )
         inputs = self._rest_inputs(target_image, audit, images)
-        if resting is not None and await self._still_at_rest(gateway, resting, inputs, report.now):
-            self.memory.at_rest = resting
-            return resting.outcome
+        rest = await self._still_at_rest(gateway, resting, inputs, report.now)
+        if rest is not None:
+            self.memory.at_rest = rest
+            return rest.outcome
         seen = await self._observe(gateway, images.wanted.inputs, report.now)
         before = before_pass(report.current)
         plan = self._plan(seen, images, history, report.now)
@@ -351,18 +352,23 @@ class PoolPass:
     async def _still_at_rest(
         self,
         gateway: ComputeGateway,
-        resting: AtRest,
+        resting: AtRest | None,
         inputs: tuple[object, ...] | None,
         now: datetime,
-    ) -> bool:
-        """Whether a full pass now would read what the resting one read, before anything the
-        clock brings is due; the list is read (shared) as every pass reads it."""
-        if inputs is None or inputs != resting.inputs or now >= resting.until:
-            return False
+    ) -> AtRest | None:
+        """The rest again if a full pass now would read what the resting one read, before
+        anything the clock brings is due; the list is read (shared) as every pass reads it."""
+        if resting is None or inputs is None or inputs != resting.inputs or now >= resting.until:
+            return None
         if not same_state(self.memory, resting.memory):
-            return False
+            return None
         listing = await gateway.list_pool_vms(self.pool.spec.resource_group, self.identity)
-        return (listing.owned, listing.look_alikes) == resting.share
+        share = (listing.owned, listing.look_alikes)
+        if share != resting.share:
+            return None
+        # The same VMs as this list holds them: the list the rest began on (a group's of
+        # 10,000 VMs, ~4 MiB) is then not kept alive by the pools resting on it.
+        return replace(resting, share=share)
 
     def _record_rest(
         self, inputs: tuple[object, ...], seen: Seen, plan: Plan, found_in: tuple[object, ...]
