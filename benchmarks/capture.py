@@ -26,6 +26,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from _emulator_process import vm_body
 from azure.identity.aio import ClientSecretCredential
 from azure.mgmt.compute.aio import ComputeManagementClient
 
@@ -73,24 +74,7 @@ async def source_vm(emulator: Emulator, name: str) -> str:
         credential_scopes=["https://management.azure.com/.default"],
         connection_verify=c.ca_bundle, polling_interval=0.2,
     )  # fmt: skip
-    nic = {"name": "nic", "properties": {"primary": True, "ipConfigurations": [
-        {"name": "ip", "properties": {"subnet": {"id": c.subnet_id}}}]}}  # fmt: skip
-    body = {
-        "location": "westeurope",
-        "properties": {
-            "hardwareProfile": {"vmSize": "Standard_D2s_v5"},
-            "storageProfile": {
-                "imageReference": {"publisher": "Canonical", "offer": "ubuntu-24_04-lts",
-                                   "sku": "server", "version": "latest"},
-                "osDisk": {"createOption": "FromImage", "deleteOption": "Delete"},
-            },
-            "osProfile": {"computerName": name, "adminUsername": "azureuser",
-                          "linuxConfiguration": {"disablePasswordAuthentication": True,
-                                                 "ssh": {"publicKeys": []}}},
-            "networkProfile": {"networkApiVersion": "2020-11-01",
-                               "networkInterfaceConfigurations": [nic]},
-        },
-    }  # fmt: skip
+    body = vm_body("westeurope", c.subnet_id, name)
     async with credential, compute:
         poller = await compute.virtual_machines.begin_create_or_update(c.resource_group, name, body)
         return str((await poller.result()).id)

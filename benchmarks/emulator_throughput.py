@@ -16,7 +16,6 @@ import asyncio
 import json
 import ssl
 import statistics
-import sys
 import tempfile
 import time
 from collections.abc import Awaitable, Callable
@@ -25,6 +24,7 @@ from typing import Any
 
 import aiohttp
 import yaml
+from _emulator_process import serve_emulator
 from azure.identity.aio import ClientSecretCredential
 from azure.mgmt.compute.aio import ComputeManagementClient
 
@@ -42,18 +42,6 @@ def write_catalog(directory: Path, page_size: int) -> Path:
     path = directory / "catalog.yaml"
     path.write_text(yaml.safe_dump(data))
     return path
-
-
-async def start_server(directory: Path, page_size: int) -> asyncio.subprocess.Process:
-    process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "vmroll.cli", "emulator", "serve", "--port", "0",
-        "--data-dir", str(directory / "data"),
-        "--catalog", str(write_catalog(directory, page_size)),
-        stdout=asyncio.subprocess.PIPE,
-    )  # fmt: skip
-    assert process.stdout is not None
-    await process.stdout.readline()
-    return process
 
 
 def vm_body(creds: dict[str, Any]) -> dict[str, Any]:
@@ -113,7 +101,9 @@ async def measure(
 async def run(vms: int, concurrency: int, seconds: float) -> None:
     with tempfile.TemporaryDirectory() as temporary:
         directory = Path(temporary)
-        server = await start_server(directory, page_size=max(vms, 1))
+        server = await serve_emulator(
+            directory / "data", write_catalog(directory, page_size=max(vms, 1))
+        )
         try:
             creds = json.loads((directory / "data" / "credentials.json").read_text())
             await benchmark(creds, vms, concurrency, seconds)

@@ -37,7 +37,6 @@ import json
 import logging
 import pstats
 import ssl
-import sys
 import tempfile
 import time
 from collections.abc import Sequence
@@ -47,6 +46,7 @@ from typing import Any
 
 import aiohttp
 import yaml
+from _emulator_process import serve_emulator, vm_body
 from _stack import load_average, source_version
 from azure.mgmt.compute.operations._operations import build_virtual_machines_instance_view_request
 
@@ -88,18 +88,6 @@ def write_catalog(directory: Path, page_size: int) -> Path:
     return path
 
 
-async def start_emulator(directory: Path, page_size: int) -> asyncio.subprocess.Process:
-    process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "vmroll.cli", "emulator", "serve", "--port", "0",
-        "--data-dir", str(directory / "data"),
-        "--catalog", str(write_catalog(directory, page_size)),
-        stdout=asyncio.subprocess.PIPE,
-    )  # fmt: skip
-    assert process.stdout is not None
-    await process.stdout.readline()
-    return process
-
-
 def connection_of(creds: dict[str, Any]) -> AccountConnection:
     """The connection the operator builds from the emulator's AzureAccount."""
     return AccountConnection(
@@ -114,27 +102,6 @@ def connection_of(creds: dict[str, Any]) -> AccountConnection:
     )
 
 
-def vm_body(creds: dict[str, Any], name: str) -> dict[str, Any]:
-    nic = {"name": "nic", "properties": {"primary": True, "ipConfigurations": [
-        {"name": "ip", "properties": {"subnet": {"id": creds["subnetId"]}}}]}}  # fmt: skip
-    return {
-        "location": creds["location"],
-        "properties": {
-            "hardwareProfile": {"vmSize": "Standard_D2s_v5"},
-            "storageProfile": {
-                "imageReference": {"publisher": "Canonical", "offer": "ubuntu-24_04-lts",
-                                   "sku": "server", "version": "latest"},
-                "osDisk": {"createOption": "FromImage", "deleteOption": "Delete"},
-            },
-            "osProfile": {"computerName": name, "adminUsername": "azureuser",
-                          "linuxConfiguration": {"disablePasswordAuthentication": True,
-                                                 "ssh": {"publicKeys": []}}},
-            "networkProfile": {"networkApiVersion": "2020-11-01",
-                               "networkInterfaceConfigurations": [nic]},
-        },
-    }  # fmt: skip
-
-
 async def create_vms(
     gateways: AzureGateways, connection: AccountConnection, creds: dict[str, Any], count: int
 ) -> None:
@@ -147,7 +114,9 @@ async def create_vms(
         async def worker() -> None:
             for index in names:
                 name = f"bench-{index}"
-                poller = await operations.begin_create_or_update(group, name, vm_body(creds, name))
+                poller = await operations.begin_create_or_update(
+                    group, name, vm_body(creds["location"], creds["subnetId"], name)
+                )
                 await poller.result()
 
         await asyncio.gather(*(worker() for _ in range(16)))
@@ -235,7 +204,7 @@ async def run(args: argparse.Namespace) -> None:
     with tempfile.TemporaryDirectory() as temporary:
         directory = Path(temporary)
         vms = args.pools * REPLICAS
-        server = await start_emulator(directory, page_size=50)
+        server = await serve_emulator(directory / "data", write_catalog(directory, page_size=50))
         gateways = AzureGateways(
             client_options=ClientOptions(polling_interval=0.05), observer=OperatorMetrics()
         )
