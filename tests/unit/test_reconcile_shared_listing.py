@@ -13,11 +13,13 @@ from dataclasses import dataclass, field, replace
 from datetime import timedelta
 
 import pytest
+from test_azure_vm_body import spec as vm_spec
 from test_reconcile_fakes import RG, FakeAzure, World, pool_object, vm
 from test_reconcile_list_lag import LAG, LaggingAzure, lagging_world
 
-from vmroll.azure.errors import TransientAzureError
+from vmroll.azure.errors import TransientAzureError, WriteBudgetExhausted
 from vmroll.azure.lro import LroKind, OperationRecord
+from vmroll.azure.vm_body import VmSpec
 from vmroll.azure.vms import PoolVm
 from vmroll.plan.list_pacing import HighCostReport
 from vmroll.plan.naming import vm_name
@@ -542,3 +544,62 @@ async def test_a_low_reported_remainder_spaces_lists_at_work_further() -> None:
 
     # 10 pages at two thirds of a tenth of the refill (45 of 450 tokens left): 30 s, not 3.
     assert slept == [pytest.approx(30.0)]
+
+
+@dataclass
+class RefusedWrites(FakeAzure):
+    """Every write fails with `error` before anything else happens."""
+
+    error: Exception = field(default_factory=lambda: WriteBudgetExhausted("budget", retry_after=5))
+
+    async def create_vm(self, resource_group: str, spec: VmSpec) -> OperationRecord:
+        raise self.error
+
+    async def delete_vm(self, vm: PoolVm, pool_uid: str, *, force: bool = False) -> OperationRecord:
+        raise self.error
+
+    async def reimage_vm(
+        self, vm: PoolVm, pool_uid: str, exact_version: str | None
+    ) -> OperationRecord:
+        raise self.error
+
+    async def release_vm(self, vm: PoolVm, released_at: str) -> None:
+        raise self.error
+
+    async def retag_vm(self, vm: PoolVm, tags: dict[str, str]) -> None:
+        raise self.error
+
+
+WRITES: dict[str, Callable[[SharedReads, PoolVm], Awaitable[object]]] = {
+    "create": lambda reads, own: reads.create_vm(RG, vm_spec(name="pool0-1")),
+    "delete": lambda reads, own: reads.delete_vm(own, "uid-0"),
+    "reimage": lambda reads, own: reads.reimage_vm(own, "uid-0", "2.0.0"),
+    "release": lambda reads, own: reads.release_vm(own, "2026-01-01T00:00:00Z"),
+    "retag": lambda reads, own: reads.retag_vm(own, {}),
+}
+
+
+@pytest.mark.parametrize("write", sorted(WRITES))
+@pytest.mark.parametrize(
+    ("error", "lists"),
+    [
+        # vmroll's own budget refused: nothing was sent, the list the pool has still serves.
+        (WriteBudgetExhausted("budget", retry_after=5), 1),
+        # Azure refused, or the answer was lost: the write may have been done.
+        (TransientAzureError("lost", code="ServerTimeout"), 2),
+    ],
+)
+async def test_only_a_write_that_may_have_been_sent_makes_the_pools_next_list_fresh(
+    write: str, error: Exception, lists: int
+) -> None:
+    azure = RefusedWrites([], error=error)
+    azure.vms = fleet(pools=1, vms_each=1).vms
+    listings = GroupListings(WINDOW, Clock())
+    reads = listings.for_pool(azure, CONNECTION, "uid-0")
+    [own] = (await reads.list_pool_vms(RG, identity(0))).owned
+
+    with pytest.raises(type(error)):
+        await WRITES[write](reads, own)
+    await reads.list_pool_vms(RG, identity(0))
+
+    assert azure.log.count("list") == lists

@@ -41,10 +41,11 @@ from __future__ import annotations
 import asyncio
 import math
 import time
-from collections.abc import Awaitable, Callable, Hashable
-from contextlib import nullcontext
+from collections.abc import Awaitable, Callable, Hashable, Iterator
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 
+from vmroll.azure.errors import WriteBudgetExhausted
 from vmroll.azure.image_versions import ImageVersionInfo
 from vmroll.azure.images import ImageRef, MarketplacePlan, ResolvedImage
 from vmroll.azure.lro import OperationRecord, OperationState
@@ -280,7 +281,8 @@ async def _indexed_list(gateway: ComputeGateway, resource_group: str) -> GroupLi
 
 class SharedReads:
     """A `ComputeGateway` for one pool: lists through `GroupListings`, marks the pool on each
-    write and followed operation, and passes everything else through."""
+    write that may have been sent and each followed operation, and passes everything else
+    through."""
 
     def __init__(
         self,
@@ -341,24 +343,18 @@ class SharedReads:
     async def create_vm(
         self, resource_group: str, spec: VmSpec
     ) -> OperationRecord | AlreadyCreated:
-        try:
+        with self._marked_if_sent():
             return await self._gateway.create_vm(resource_group, spec)
-        finally:
-            self._listings.mark(self._pool_uid)
 
     async def delete_vm(self, vm: PoolVm, pool_uid: str, *, force: bool = False) -> OperationRecord:
-        try:
+        with self._marked_if_sent():
             return await self._gateway.delete_vm(vm, pool_uid, force=force)
-        finally:
-            self._listings.mark(self._pool_uid)
 
     async def reimage_vm(
         self, vm: PoolVm, pool_uid: str, exact_version: str | None
     ) -> OperationRecord:
-        try:
+        with self._marked_if_sent():
             return await self._gateway.reimage_vm(vm, pool_uid, exact_version)
-        finally:
-            self._listings.mark(self._pool_uid)
 
     async def wait_operation(self, record: OperationRecord, *, max_wait: float) -> OperationState:
         try:
@@ -367,13 +363,24 @@ class SharedReads:
             self._listings.mark(self._pool_uid)
 
     async def release_vm(self, vm: PoolVm, released_at: str) -> None:
-        try:
+        with self._marked_if_sent():
             await self._gateway.release_vm(vm, released_at)
-        finally:
-            self._listings.mark(self._pool_uid)
 
     async def retag_vm(self, vm: PoolVm, tags: dict[str, str]) -> None:
-        try:
+        with self._marked_if_sent():
             await self._gateway.retag_vm(vm, tags)
-        finally:
+
+    @contextmanager
+    def _marked_if_sent(self) -> Iterator[None]:
+        """Mark the pool after a write that may have reached Azure. One that vmroll's own write
+        budget refused sent nothing: no newer list would show anything of it, and a pool marked
+        for it would wait for the group's next list (a minute apart in a large group) to decide
+        on what the list it has already shows."""
+        try:
+            yield
+        except WriteBudgetExhausted:
+            raise
+        except BaseException:
             self._listings.mark(self._pool_uid)
+            raise
+        self._listings.mark(self._pool_uid)
