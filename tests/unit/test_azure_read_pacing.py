@@ -9,7 +9,7 @@ import asyncio
 from fake_time import FakeTime
 
 from vmroll.azure.headroom import read_headroom
-from vmroll.azure.read_pacing import ReadPacer
+from vmroll.azure.read_pacing import ReadPacer, deferred_reads
 
 
 def pacer(time: FakeTime, reserve: float = 5.0) -> ReadPacer:
@@ -79,3 +79,81 @@ def test_the_reads_left_are_read_from_arms_header() -> None:
     assert headroom.reads == 249
     assert headroom.retry_after == 2
     assert read_headroom({}).reads is None
+
+
+def held_until(time: FakeTime, arrived: asyncio.Event) -> ReadPacer:
+    """An empty bucket whose refill comes once `arrived` is set: reads queue up meanwhile."""
+
+    async def sleep(seconds: float) -> None:
+        await arrived.wait()
+        await time.sleep(seconds)
+
+    reads = ReadPacer(clock=time.clock, sleep=sleep, reserve=0.0)
+    reads.answered(200, remaining=0, retry_after=None)
+    return reads
+
+
+async def test_deferred_reads_wait_behind_every_other_read_waiting() -> None:
+    time, arrived = FakeTime(), asyncio.Event()
+    reads = held_until(time, arrived)
+    order: list[str] = []
+
+    async def read(name: str, *, deferred: bool) -> None:
+        if deferred:
+            with deferred_reads():
+                await reads.before_read()
+        else:
+            await reads.before_read()
+        order.append(name)
+
+    refreshes = [asyncio.create_task(read(f"refresh{i}", deferred=True)) for i in range(3)]
+    await asyncio.sleep(0)
+    waited_on = [asyncio.create_task(read(f"page{i}", deferred=False)) for i in range(3)]
+    await asyncio.sleep(0)
+    arrived.set()
+    await asyncio.gather(*refreshes, *waited_on)
+
+    # The first refresh held the turn when the pages came; the others wait behind the pages.
+    assert order == ["refresh0", "page0", "page1", "page2", "refresh1", "refresh2"]
+    assert abs((time.now - 1000.0) - 6 / 25) < 1e-6
+
+
+async def test_a_waiter_cancelled_leaves_the_turn_to_the_next() -> None:
+    time, arrived = FakeTime(), asyncio.Event()
+    reads = held_until(time, arrived)
+    first = asyncio.create_task(reads.before_read())
+    await asyncio.sleep(0)
+    cancelled = asyncio.create_task(reads.before_read())
+    last = asyncio.create_task(reads.before_read())
+    await asyncio.sleep(0)
+    cancelled.cancel()
+    await asyncio.sleep(0)
+    arrived.set()
+
+    await asyncio.gather(first, last)
+
+    assert cancelled.cancelled()
+    assert abs((time.now - 1000.0) - 2 / 25) < 1e-6
+
+
+async def test_a_waiter_cancelled_as_it_is_handed_the_turn_hands_it_on() -> None:
+    time, arrived = FakeTime(), asyncio.Event()
+    reads = held_until(time, arrived)
+
+    async def read_then_cancel_the_next() -> None:
+        await reads.before_read()
+        handed.cancel()
+
+    first = asyncio.create_task(read_then_cancel_the_next())
+    await asyncio.sleep(0)
+    handed = asyncio.create_task(reads.before_read())
+    last = asyncio.create_task(reads.before_read())
+    await asyncio.sleep(0)
+    arrived.set()
+
+    # A turn handed to a cancelled waiter and kept would hold `last` back for ever.
+    async with asyncio.timeout(5):
+        await asyncio.gather(first, last)
+
+    assert handed.cancelled()
+    assert abs((time.now - 1000.0) - 2 / 25) < 1e-6

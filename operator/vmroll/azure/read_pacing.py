@@ -11,8 +11,14 @@ answered 429 2,460 times in 167 s; each 429 costs a `Retry-After` wait and a ret
 So every GET of a connection waits here first (request_policy.HeadroomPolicy, after the retry
 policy, so that a retry waits too): until vmroll's count of the bucket (lowered to what ARM
 reports) holds a token above `reserve`, and until the `Retry-After` of a 429 has passed. Waiters
-go one at a time, in arrival order (an `asyncio.Lock`), so that the refill is handed out a token
-at a time and not to every waiter at once. Reads that find tokens do not wait at all.
+go one at a time, so that the refill is handed out a token at a time and not to every waiter at
+once. Reads that find tokens do not wait at all.
+
+Waiters go in arrival order, except reads sent inside `deferred_reads()`: those go after every
+other read waiting. They are the 600-s refreshes of healthy VMs' instance views, which no pass
+waits on; at the end of a fleet's creation, the VMs created first come due for theirs while the
+last pools still wait on list pages and on the first views of their new VMs, and a bucket handed
+out in arrival order made those wait behind the refreshes.
 
 The clock and the sleep are injected so that tests drive time by hand.
 """
@@ -20,12 +26,33 @@ The clock and the sleep are injected so that tests drive time by hand.
 from __future__ import annotations
 
 import asyncio
+from collections import deque
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 
 from vmroll.azure.budget import Clock, Limit, Sleep
 
 ARM_READS = Limit(250.0, 25.0)
 _EPSILON = 1e-6
 """Waits below this are none: a timer woken at the computed instant must find its token."""
+_DEFERRED: ContextVar[bool] = ContextVar("vmroll_reads_deferred", default=False)
+
+
+@contextmanager
+def deferred_reads() -> Iterator[None]:
+    """Reads sent inside (in this task and the tasks it starts) wait behind every other read of
+    their connection: for reads nobody waits on."""
+    token = _DEFERRED.set(True)
+    try:
+        yield
+    finally:
+        _DEFERRED.reset(token)
+
+
+def reads_deferred() -> bool:
+    """Whether reads sent from here are deferred (`deferred_reads`)."""
+    return _DEFERRED.get()
 
 
 class ReadPacer:
@@ -41,7 +68,9 @@ class ReadPacer:
         self._tokens = limit.capacity
         self._updated = clock()
         self._not_before = self._updated
-        self._turn = asyncio.Lock()
+        self._held = False
+        self._waiting: tuple[deque[asyncio.Future[None]], ...] = (deque(), deque())
+        """Waiters for the turn, first those that read now, then the deferred ones."""
 
     def delay(self) -> float:
         """Seconds until a read may go."""
@@ -50,13 +79,17 @@ class ReadPacer:
         return max(self._not_before - self._updated, missing / self._limit.refill_per_second)
 
     async def before_read(self) -> None:
-        """Wait for a token (behind earlier waiters), then take it."""
-        async with self._turn:
+        """Wait for a token (behind earlier waiters, and deferred reads behind every other),
+        then take it."""
+        await self._take_turn(1 if reads_deferred() else 0)
+        try:
             wait = self.delay()
             while wait > _EPSILON:
                 await self._sleep(wait)
                 wait = self.delay()
             self._tokens = max(0.0, self._tokens - 1.0)
+        finally:
+            self._pass_turn()
 
     def answered(self, status: int, *, remaining: int | None, retry_after: float | None) -> None:
         """ARM's answer to a read: what is `remaining` of the bucket; on a 429 of this bucket
@@ -76,3 +109,27 @@ class ReadPacer:
             gained = (now - self._updated) * self._limit.refill_per_second
             self._tokens = min(self._limit.capacity, self._tokens + gained)
             self._updated = now
+
+    async def _take_turn(self, rank: int) -> None:
+        if not self._held:
+            self._held = True
+            return
+        turn = asyncio.get_running_loop().create_future()
+        self._waiting[rank].append(turn)
+        try:
+            await turn
+        except asyncio.CancelledError:
+            if turn.done() and not turn.cancelled():
+                # Handed the turn as it was cancelled: the next waiter takes it.
+                self._pass_turn()
+            else:
+                self._waiting[rank].remove(turn)
+            raise
+
+    def _pass_turn(self) -> None:
+        """Hand the turn to the first waiter of the first rank that has one, or free it."""
+        for queue in self._waiting:
+            if queue:
+                queue.popleft().set_result(None)
+                return
+        self._held = False
