@@ -12,6 +12,7 @@ VMs live in (vmroll.plan.subscription): recorded in status before the first writ
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping, Sequence
 from contextlib import nullcontext
 from dataclasses import dataclass, field, replace
@@ -27,6 +28,7 @@ from vmroll.azure.errors import (
 )
 from vmroll.azure.images import ResolvedImage
 from vmroll.azure.protocol import ComputeGateway
+from vmroll.azure.read_pacing import deferred_reads
 from vmroll.azure.vm_body import VmSpec
 from vmroll.azure.vms import NameTaken, PoolVm
 from vmroll.plan.access import check_access
@@ -93,6 +95,7 @@ from vmroll.reconcile.memory import (
 )
 from vmroll.reconcile.observe import (
     instance_status,
+    needs_runtime,
     observe,
     runtimes_due,
     settle_pending,
@@ -584,14 +587,33 @@ class PoolPass:
     async def _read_runtimes(
         self, gateway: ComputeGateway, owned: Mapping[str, PoolVm], now: datetime
     ) -> None:
-        for vm in runtimes_due(owned.values(), self.memory, now, self.settings.runtime_refresh):
-            if self.memory.may_read_runtime(vm.name, now):
-                runtime = await gateway.get_vm_runtime(vm)
-                if runtime is not None:
-                    self.memory.runtimes[vm.name] = SeenRuntime(runtime, now)
+        due = [
+            vm
+            for vm in runtimes_due(owned.values(), self.memory, now, self.settings.runtime_refresh)
+            if self.memory.may_read_runtime(vm.name, now)
+        ]
+        # A view the pass waits on is one it would read were refreshes never due: health unknown,
+        # not healthy yet, a failure's code.
+        waited_on = [vm for vm in due if needs_runtime(vm, self.memory, now, math.inf)]
+        for vm in waited_on:
+            await self._read_runtime(gateway, vm, now)
+        refreshes = [vm for vm in due if vm not in waited_on]
+        if refreshes:
+            # Refreshes of healthy VMs go after every other read of the connection
+            # (azure/read_pacing.py), a wait the pass lends its turn among pools back for: the
+            # passes it would hold back send the reads that go first.
+            async with self.lend():
+                with deferred_reads():
+                    for vm in refreshes:
+                        await self._read_runtime(gateway, vm, now)
         listed_or_pending = set(owned) | set(self.memory.pending)
         self.memory.keep_only(listed_or_pending)
         self.memory.forget_refilled_allowances(listed_or_pending, now)
+
+    async def _read_runtime(self, gateway: ComputeGateway, vm: PoolVm, now: datetime) -> None:
+        runtime = await gateway.get_vm_runtime(vm)
+        if runtime is not None:
+            self.memory.runtimes[vm.name] = SeenRuntime(runtime, now)
 
     async def _write_progress(
         self, report: Reporter, progress: Progress, audit: PolicyAudit
