@@ -17,6 +17,7 @@ from vmroll.azure.clients import ClientOptions
 from vmroll.azure.errors import Throttled
 from vmroll.emulator.catalog import Catalog, ComputeThrottling, MinuteBucket
 from vmroll.emulator.server import Emulator
+from vmroll.reconcile.failures import throttled_cause
 
 pytestmark = pytest.mark.integration
 
@@ -108,7 +109,12 @@ async def test_a_429_of_the_subscriptions_bucket_holds_every_pools_reads_there(
 
     assert met.value.retry_after == 10.0
     assert (held.value.policy, held.value.retry_after) == ("LowCostGet", 10.0)
-    assert "nothing was sent" in held.value.message
+    # What the held pool's pass names in its condition and event, as for a 429 of its own.
+    assert throttled_cause(held.value) == (
+        "Azure is throttling LowCostGet requests, waiting for its Retry-After: Compute's "
+        f"Low-cost get bucket of subscription {creds.subscription_id.lower()} in {region} is "
+        "empty (another read was answered 429); nothing was sent"
+    )
     assert elsewhere is None
     assert statuses_while_held == {"404": CAPACITY + 1, "429": 1}
     assert after is None
