@@ -17,7 +17,7 @@ from emulator_clients import connection_of
 
 from vmroll.azure import AzureGateways
 from vmroll.azure.capture_gateway import CaptureGateway, borrow_captures
-from vmroll.azure.captures import BuilderInfo, TargetRegionSpec, VersionRequest
+from vmroll.azure.captures import BuilderInfo, SourceInfo, TargetRegionSpec, VersionRequest
 from vmroll.azure.errors import TerminalAzureError
 from vmroll.azure.images import MarketplaceRef
 from vmroll.azure.lro import LroKind, OperationRecord, OperationState
@@ -114,6 +114,31 @@ async def test_a_capture_from_deallocate_to_replicated(
         ("West Europe", "Completed"),
         ("East US", "Completed"),
     ]
+
+
+async def test_the_source_is_read_from_its_instance_view_as_json(
+    emulator: Emulator,
+    gateways: AzureGateways,
+    compute_client: ComputeManagementClient,
+    vm_body: Any,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    connection = connection_of(emulator.credentials)
+    vm_id = await builder(compute_client, vm_body, "builder")
+
+    async def modelled(*args: Any, **kwargs: Any) -> Any:
+        raise AssertionError("the source's view was built into the SDK's model")
+
+    async with gateways.clients.borrow(connection) as clients:
+        monkeypatch.setattr(clients.compute.virtual_machines, "instance_view", modelled)
+        async with borrow_captures(gateways, connection) as gateway:
+            running = await gateway.read_source(vm_id)
+            await until_done(gateway, await gateway.deallocate(vm_id))
+            await gateway.generalize(vm_id)
+            generalized = await gateway.read_source(vm_id)
+
+    assert running == SourceInfo(power_state="running", generalized=False, busy=False)
+    assert generalized == SourceInfo(power_state="deallocated", generalized=True, busy=False)
 
 
 async def test_missing_things_read_as_none(emulator: Emulator, gateways: AzureGateways) -> None:

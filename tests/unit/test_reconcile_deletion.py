@@ -9,14 +9,13 @@ from test_reconcile_fakes import World
 
 from vmroll.api.pool import RELEASE_ANNOTATION
 from vmroll.api.pool_status import OperationKind, PendingOperation
-from vmroll.azure.errors import TerminalAzureError, TransientAzureError
+from vmroll.azure.errors import TerminalAzureError, Throttled, TransientAzureError
 from vmroll.plan.reasons import Reason
 from vmroll.reconcile.deletion import (
     PROGRESS_SECONDS,
     STALLED_SECONDS,
     Finalized,
     PoolDeletion,
-    retry_delay,
 )
 from vmroll.reconcile.inputs import AccountProblem
 
@@ -35,7 +34,7 @@ async def test_delete_policy_deletes_every_vm_before_letting_go() -> None:
     first = await PoolDeletion(world.pass_()).run()
     second = await PoolDeletion(world.pass_()).run()
 
-    assert (first, second) == (Finalized.PROGRESSING, Finalized.DONE)
+    assert (first.finalized, second.finalized) == (Finalized.PROGRESSING, Finalized.DONE)
     assert world.azure.vms == {}
 
 
@@ -44,7 +43,7 @@ async def test_retain_policy_releases_every_vm_and_keeps_it() -> None:
 
     result = await PoolDeletion(world.pass_()).run()
 
-    assert result is Finalized.DONE
+    assert result.finalized is Finalized.DONE
     assert sorted(world.azure.released) == sorted(world.azure.vms)
     assert len(world.azure.vms) == 3
 
@@ -53,7 +52,7 @@ async def test_a_lost_account_stalls_until_the_release_annotation() -> None:
     world = await ready_world("Delete")
     lost = AccountProblem("AccountNotFound", "AzureAccount prod does not exist")
     stalled = await PoolDeletion(replace(world.pass_(), account=lost)).run()
-    assert stalled is Finalized.STALLED
+    assert stalled.finalized is Finalized.STALLED
     status = world.memory.status
     assert status is not None
     message = next(c.message for c in status.conditions if c.type == "Stalled")
@@ -62,7 +61,7 @@ async def test_a_lost_account_stalls_until_the_release_annotation() -> None:
     world.pool["metadata"]["annotations"] = {RELEASE_ANNOTATION: "true"}
     released = await PoolDeletion(replace(world.pass_(), account=lost)).run()
 
-    assert released is Finalized.DONE
+    assert released.finalized is Finalized.DONE
     assert len(world.azure.vms) == 3
 
 
@@ -78,7 +77,7 @@ async def test_a_delete_recorded_but_never_sent_is_sent_by_the_cleanup() -> None
     first = await PoolDeletion(world.pass_()).run()
     second = await PoolDeletion(world.pass_()).run()
 
-    assert (first, second) == (Finalized.PROGRESSING, Finalized.DONE)
+    assert (first.finalized, second.finalized) == (Finalized.PROGRESSING, Finalized.DONE)
     assert world.azure.vms == {}
     assert world.memory.pending == {}
 
@@ -97,12 +96,12 @@ async def test_a_transient_delete_failure_backs_off_with_growing_delays() -> Non
     settings = replace(world.pass_().settings, draw=lambda: 0.5)
 
     first = await PoolDeletion(replace(world.pass_(), settings=settings)).run()
-    first_delay = retry_delay(first, world.memory)
+    first_delay = first.after
     first_message = reconciling_message(world)
     second = await PoolDeletion(replace(world.pass_(), settings=settings)).run()
-    second_delay = retry_delay(second, world.memory)
+    second_delay = second.after
 
-    assert (first, second) == (Finalized.RETRY, Finalized.RETRY)
+    assert (first.finalized, second.finalized) == (Finalized.RETRY, Finalized.RETRY)
     assert (first_delay, second_delay) == (10.0, 20.0)
     assert first_message == "retry 1 in 10s: ARM answered 503"
     assert reconciling_message(world) == "retry 2 in 20s: ARM answered 503"
@@ -115,7 +114,7 @@ async def test_retry_after_is_the_floor_of_the_deletion_backoff() -> None:
 
     result = await PoolDeletion(world.pass_()).run()
 
-    assert retry_delay(result, world.memory) >= 120.0
+    assert result.after >= 120.0
     assert reconciling_message(world).startswith("retry 1 in 120s")
 
 
@@ -125,7 +124,7 @@ async def test_a_transient_listing_failure_backs_off_too() -> None:
 
     result = await PoolDeletion(world.pass_()).run()
 
-    assert result is Finalized.RETRY
+    assert result.finalized is Finalized.RETRY
     assert reconciling_message(world).endswith(": connection reset")
 
 
@@ -137,8 +136,8 @@ async def test_a_terminal_delete_failure_stalls_instead_of_retrying() -> None:
 
     result = await PoolDeletion(world.pass_()).run()
 
-    assert result is Finalized.STALLED
-    assert retry_delay(result, world.memory) == STALLED_SECONDS
+    assert result.finalized is Finalized.STALLED
+    assert result.after == STALLED_SECONDS
     assert world.memory.backoff is None
     status = world.memory.status
     assert status is not None
@@ -155,6 +154,26 @@ async def test_a_successful_step_resets_the_backoff() -> None:
 
     result = await PoolDeletion(world.pass_()).run()
 
-    assert result is Finalized.PROGRESSING
+    assert result.finalized is Finalized.PROGRESSING
     assert world.memory.backoff is None
-    assert retry_delay(result, world.memory) == PROGRESS_SECONDS
+    assert result.after == PROGRESS_SECONDS
+
+
+async def test_a_throttled_delete_is_waited_out_for_its_retry_after_without_backing_off() -> None:
+    world = await ready_world("Delete")
+    world.azure.delete_error = Throttled(
+        "Compute answered 429 for DeleteVM", retry_after=40.0, policy="DeleteVM"
+    )
+
+    first = await PoolDeletion(world.pass_()).run()
+    second = await PoolDeletion(world.pass_()).run()
+
+    assert (first.finalized, second.finalized) == (Finalized.RETRY, Finalized.RETRY)
+    assert (first.after, second.after) == (40.0, 40.0)
+    assert world.memory.backoff is None
+    cause = (
+        "Azure is throttling DeleteVM requests, waiting for its Retry-After: "
+        "Compute answered 429 for DeleteVM"
+    )
+    assert reconciling_message(world) == f"next try in 40s: {cause}"
+    assert [e[1:] for e in world.sinks.events if e[1] == "Retrying"] == [("Retrying", cause)]

@@ -175,7 +175,7 @@ async def test_a_pool_deleted_before_the_list_shows_its_vms_deletes_them_all() -
     for _ in range(20):
         world.tick(1)
         azure.now = world.now
-        results.append(await PoolDeletion(world.pass_()).run())
+        results.append((await PoolDeletion(world.pass_()).run()).finalized)
         if results[-1] is Finalized.DONE:
             break
 

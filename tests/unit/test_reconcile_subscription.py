@@ -126,7 +126,7 @@ async def test_deletion_under_another_subscription_deletes_nothing_until_release
     world.pool["metadata"]["deletionTimestamp"] = "2026-11-25T12:00:00Z"
     world.sinks.events.clear()
 
-    result = await PoolDeletion(world.pass_()).run()
+    result = (await PoolDeletion(world.pass_()).run()).finalized
 
     assert result is Finalized.STALLED
     assert not any(line.startswith(("list", "delete")) for line in world.log)
@@ -137,7 +137,7 @@ async def test_deletion_under_another_subscription_deletes_nothing_until_release
     assert [e[1] for e in world.sinks.events] == ["AccountChanged"]
 
     world.pool["metadata"]["annotations"] = {RELEASE_ANNOTATION: "true"}
-    released = await PoolDeletion(world.pass_()).run()
+    released = (await PoolDeletion(world.pass_()).run()).finalized
 
     assert released is Finalized.DONE
     assert len(old.vms) == 3

@@ -93,6 +93,11 @@ class VersionRequest:
     and a pool rolling onto the version names the capture."""
 
 
+def subscription_of(resource_id: str) -> str:
+    parts = resource_id.strip("/").split("/")
+    return parts[[part.lower() for part in parts].index("subscriptions") + 1]
+
+
 def group_and_name(resource_id: str) -> tuple[str, str]:
     parts = resource_id.strip("/").split("/")
     lowered = [part.lower() for part in parts]
@@ -115,13 +120,14 @@ def _text(value: object) -> str:
 
 
 async def read_source(compute: ComputeManagementClient, vm_id: str) -> SourceInfo | None:
+    """The source VM's power, OS and provisioning states, from its instance view read as JSON
+    (vms.py `read_instance_view`: not the SDK's model of the whole view)."""
     group, name = group_and_name(vm_id)
     with azure_errors(f"read VM {vm_id}"):
-        try:
-            view = await compute.virtual_machines.instance_view(group, name)
-        except ResourceNotFoundError:
-            return None
-    codes = [status.code or "" for status in view.statuses or ()]
+        view = await vms.read_instance_view(compute, subscription_of(vm_id), group, name)
+    if view is None:
+        return None
+    codes = [status.get("code") or "" for status in view.get("statuses") or ()]
     power = next((c.split("/", 1)[1] for c in codes if c.startswith("PowerState/")), None)
     provisioning = next(
         (c.split("/")[1] for c in codes if c.startswith("ProvisioningState/")), "succeeded"

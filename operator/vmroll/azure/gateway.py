@@ -8,14 +8,16 @@ Update or Delete VM in the VM's region), waiting in its pool's queue, and runs i
 so that the counts Azure reports, and a 429's `Retry-After`, reach that budget: all pools of the
 subscription slow down or back off together. A list of a group's VMs runs in one too, so that
 what each page's answer says of the High-cost get bucket reaches `HighCostReports`, by which the
-groups' lists of the subscription and region are paced (reconcile/shared_listing.py). Waiting
+groups' lists of the subscription and region are paced (reconcile/shared_listing.py); a read of
+one VM (its GET, its instance view) runs in one whose 429 for an empty Low-cost get bucket holds
+every pool's reads of the subscription and region until its `Retry-After` (`LowCostHolds`). Waiting
 for an operation polls no faster than `Retry-After` and the VM's Get Operation budget allow
 (`PollPacer`).
 
 `AzureGateways` owns what the gateways share: the SDK clients per connection, the image
-resolutions, the write budgets and the accepted terms. The operator keeps one in its state
-(handlers/state.py) and the integration tests build theirs the same way, so that both run the
-same wiring.
+resolutions, the write budgets, the accepted terms and what is known of the High- and Low-cost
+get buckets. The operator keeps one in its state (handlers/state.py) and the integration tests
+build theirs the same way, so that both run the same wiring.
 """
 
 from __future__ import annotations
@@ -48,6 +50,7 @@ from vmroll.azure.image_cache import CacheKey, LatestCache
 from vmroll.azure.image_versions import ImageVersionInfo, list_image_versions
 from vmroll.azure.images import ImageRef, MarketplacePlan, ResolvedImage
 from vmroll.azure.list_headroom import HighCostReports, high_cost_key
+from vmroll.azure.low_cost_holds import LowCostHolds
 from vmroll.azure.lro import OperationRecord, OperationState, Poller, wait
 from vmroll.azure.observer import NOT_OBSERVED, AzureObserver
 from vmroll.azure.poll_pacing import PollPacer
@@ -78,6 +81,7 @@ class AzureGateway:
         polls: PollPacer,
         location: str = "",
         high_cost: HighCostReports | None = None,
+        low_cost: LowCostHolds | None = None,
     ) -> None:
         self._clients = clients
         self._subscription = clients.connection.subscription_id
@@ -89,6 +93,7 @@ class AzureGateway:
         self._location = location
         """The region of the VMs this gateway writes to (a pool's): no VM URL names it."""
         self._high_cost = high_cost
+        self._low_cost = low_cost
 
     async def resolve_image(
         self, location: str, image: ImageRef, *, max_age: float
@@ -142,10 +147,27 @@ class AzureGateway:
             )
 
     async def get_pool_vm(self, resource_group: str, name: str) -> PoolVm | None:
-        return await vms.get_pool_vm(self._clients.compute, resource_group, name)
+        return await self._low_cost_read(
+            lambda: vms.get_pool_vm(self._clients.compute, resource_group, name)
+        )
 
     async def get_vm_runtime(self, vm: PoolVm) -> VmRuntime | None:
-        return await vms.get_runtime(self._clients.compute, self._subscription, vm)
+        return await self._low_cost_read(
+            lambda: vms.get_runtime(self._clients.compute, self._subscription, vm)
+        )
+
+    async def _low_cost_read(self, read: Callable[[], Awaitable[T]]) -> T:
+        holds = self._low_cost
+        if holds is None:
+            return await read()
+        key = high_cost_key(self._subscription, self._location)
+        await holds.before_read(key)
+
+        def answered(status: int, headroom: Headroom) -> None:
+            holds.answered(key, status, headroom)
+
+        with call_scope(CallScope(self._polls, read=answered)):
+            return await read()
 
     async def create_vm(
         self, resource_group: str, spec: VmSpec
@@ -260,8 +282,8 @@ def _check_owner(vm: PoolVm, pool_uid: str) -> None:
 
 
 class AzureGateways:
-    """Gateways per connection, sharing clients, image resolutions, write budgets, terms and
-    the High-cost get reports.
+    """Gateways per connection, sharing clients, image resolutions, write budgets, terms, the
+    High-cost get reports and the Low-cost get holds.
 
     Create it in kopf's startup (or a test's fixture), close it on cleanup.
     """
@@ -290,6 +312,8 @@ class AzureGateways:
         )
         self.polls = PollPacer(clock=clock, sleep=sleep)
         self.high_cost = HighCostReports(clock)
+        max_wait = (client_options or ClientOptions()).max_retry_wait
+        self.low_cost = LowCostHolds(clock=clock, sleep=sleep, max_wait=max_wait)
         self.accepted_plans: set[tuple[str, MarketplacePlan]] = set()
 
     @asynccontextmanager
@@ -310,6 +334,7 @@ class AzureGateways:
                 self.polls,
                 location,
                 self.high_cost,
+                self.low_cost,
             )
 
     async def discard(self, connection: AccountConnection) -> None:
@@ -326,6 +351,7 @@ class AzureGateways:
         self.budgets.retain(subscriptions)
         self.polls.forget_idle()
         self.high_cost.retain(subscriptions)
+        self.low_cost.retain(subscriptions)
         kept = {key for key in self.accepted_plans if key[0] in subscriptions}
         self.accepted_plans.intersection_update(kept)
         self.latest.retain(subscriptions, resolved_after)
@@ -338,6 +364,7 @@ class AzureGateways:
             "write_budgets": len(self.budgets),
             "operation_polls": len(self.polls),
             "high_cost_reports": len(self.high_cost),
+            "low_cost_holds": len(self.low_cost),
             "image_resolutions": len(self.latest) + len(self.version_lists),
             "accepted_plans": len(self.accepted_plans),
         }

@@ -244,21 +244,30 @@ async def get_pool_vm(
 async def get_runtime(
     compute: ComputeManagementClient, subscription_id: str, vm: PoolVm
 ) -> VmRuntime | None:
-    """The VM's power state and health; None when the VM is gone.
+    """The VM's power state and health; None when the VM is gone."""
+    with azure_errors(f"read instance view of {vm.resource_id}"):
+        view = await read_instance_view(compute, subscription_id, vm.resource_group, vm.name)
+    return to_runtime(view) if view is not None else None
+
+
+async def read_instance_view(
+    compute: ComputeManagementClient, subscription_id: str, resource_group: str, name: str
+) -> Mapping[str, Any] | None:
+    """A VM's instance view as ARM sends it (JSON); None when the VM is gone; a failure raised
+    as the SDK raises it.
 
     The SDK's request read as JSON, as the list's pages are: the SDK's `instance_view` builds a
-    model of the whole view (every status, disk and extension) for `to_runtime` to keep three
+    model of the whole view (every status, disk and extension) for its callers to keep three
     fields, ~1 ms of CPU a view, and a fleet at rest reads each VM's view every 600 s.
     """
     request = build_virtual_machines_instance_view_request(
-        resource_group_name=vm.resource_group, vm_name=vm.name, subscription_id=subscription_id
+        resource_group_name=resource_group, vm_name=name, subscription_id=subscription_id
     )
-    with azure_errors(f"read instance view of {vm.resource_id}"):
-        try:
-            view = await _read_json(compute, request)
-        except ResourceNotFoundError:
-            return None
-    return to_runtime(view)
+    try:
+        view: Mapping[str, Any] = await _read_json(compute, request)
+    except ResourceNotFoundError:
+        return None
+    return view
 
 
 def vm_resource_id(subscription_id: str, resource_group: str, name: str) -> str:

@@ -33,13 +33,23 @@ Clock = Callable[[], float]
 class RequestCounters:
     """What the admin API reports: requests per operation and status, 429s served (in all and
     per throttling policy: `ARM/subscription-reads|writes|deletes`, `Microsoft.Compute/<policy>`;
-    injected 429 faults count only in all)."""
+    injected 429 faults count only in all), and the most ARM requests in flight at once (a
+    client's bound on its connections shows there: HTTP/1.1 sends one request a connection)."""
 
     by_operation: defaultdict[str, Counter[int]] = field(
         default_factory=lambda: defaultdict(Counter)
     )
     throttled: int = 0
     throttled_by_policy: Counter[str] = field(default_factory=Counter)
+    in_flight: int = 0
+    peak_in_flight: int = 0
+
+    def arrived(self) -> None:
+        self.in_flight += 1
+        self.peak_in_flight = max(self.peak_in_flight, self.in_flight)
+
+    def left(self) -> None:
+        self.in_flight -= 1
 
     def record_throttle(self, policy: str) -> None:
         self.throttled_by_policy[policy] += 1
@@ -62,12 +72,14 @@ class RequestCounters:
             "throttled": self.throttled,
             "throttledByPolicy": dict(sorted(self.throttled_by_policy.items())),
             "operations": operations,
+            "peakInFlight": self.peak_in_flight,
         }
 
     def reset(self) -> None:
         self.by_operation.clear()
         self.throttled = 0
         self.throttled_by_policy.clear()
+        self.peak_in_flight = self.in_flight
 
 
 @dataclass

@@ -131,6 +131,16 @@ async def arm_middleware(request: web.Request, handler: Handler) -> web.StreamRe
     if not is_arm_path(request.path):
         return await _counted(request, handler)
     context = request.app[CONTEXT]
+    context.counters.arrived()
+    try:
+        return await _answer_arm(context, request, handler)
+    finally:
+        context.counters.left()
+
+
+async def _answer_arm(
+    context: EmulatorContext, request: web.Request, handler: Handler
+) -> web.StreamResponse:
     operation = operation_name(request)
     request_id = str(uuid.uuid4())
     ids = {

@@ -42,7 +42,7 @@ from vmroll.handlers.state import OperatorState
 from vmroll.metrics.pool_figures import pool_figures
 from vmroll.metrics.registry import PassResult
 from vmroll.plan.reasons import Reason
-from vmroll.reconcile.deletion import STALLED_SECONDS, Finalized, PoolDeletion, retry_delay
+from vmroll.reconcile.deletion import STALLED_SECONDS, Finalized, PoolDeletion
 from vmroll.reconcile.failures import (
     StatusNotWritten,
     describe_error,
@@ -407,10 +407,9 @@ async def pool_deleted(
     uid = pool.metadata.uid or ""
     async with state.lock(uid), AsyncExitStack() as leases:
         one = await build_pass(state, body, accounts_by_name, pool, leases)
-        result = await PoolDeletion(one).run()
-    if result is Finalized.DONE:
+        step = await PoolDeletion(one).run()
+    if step.finalized is Finalized.DONE:
         forget_pool(state, uid, pool.metadata.namespace or "", pool.metadata.name)
         logger.log(logging.INFO, f"pool released ({pool.spec.deletion_policy.value})")
         return
-    delay = retry_delay(result, state.memories[uid])
-    raise kopf.TemporaryError(f"pool cleanup {result.value.lower()}", delay=delay)
+    raise kopf.TemporaryError(f"pool cleanup {step.finalized.value.lower()}", delay=step.after)

@@ -8,8 +8,11 @@ A pool whose account is gone or no longer admits it, or now names another subscr
 its VMs live in (`AccountChanged`: nothing is deleted in either), or that Azure refuses for good,
 cannot clean up; it reports `Stalled` and keeps its finalizer, until an admin fixes the cause or
 sets the annotation `RELEASE_ANNOTATION: "true"`, which lets the pool go and leaves its VMs to
-the admin. A transient Azure failure is retried with the normal pass's backoff (Retry-After as a
-floor, the retry count and next attempt in the `Reconciling` message), not at a fixed interval.
+the admin. A transient Azure failure is answered as in the normal pass (failures.py
+`retry_transient`): a 429 is waited out for its `Retry-After` without backing off, like the
+other pools of the subscription that Azure's answer holds back; anything else is retried with
+the pass's backoff (Retry-After as a floor, the retry count and next attempt in the
+`Reconciling` message), not at a fixed interval.
 """
 
 from __future__ import annotations
@@ -23,10 +26,10 @@ from vmroll.azure.errors import TerminalAzureError, TransientAzureError
 from vmroll.plan.ownership import RELEASED_TAG
 from vmroll.plan.reasons import Reason
 from vmroll.reconcile.act import Actor
-from vmroll.reconcile.failures import retry_later
+from vmroll.reconcile.failures import retry_transient
 from vmroll.reconcile.inputs import AccountProblem
 from vmroll.reconcile.listing import observe_pool
-from vmroll.reconcile.memory import WARNING, PoolMemory
+from vmroll.reconcile.memory import WARNING
 from vmroll.reconcile.observe import settle_pending, unsent_deletes
 from vmroll.reconcile.pool_pass import PoolPass
 from vmroll.reconcile.report import Reporter, deleting, stalled
@@ -36,7 +39,7 @@ class Finalized(enum.Enum):
     DONE = "Done"
     PROGRESSING = "Progressing"
     RETRY = "Retry"
-    """A transient Azure failure: come back after the pool's backoff."""
+    """A transient Azure failure: come back after its wait (a 429's) or the pool's backoff."""
     STALLED = "Stalled"
 
 
@@ -44,11 +47,17 @@ PROGRESS_SECONDS = 5.0
 STALLED_SECONDS = 30.0
 
 
-def retry_delay(result: Finalized, memory: PoolMemory) -> float:
-    """Seconds until the next cleanup step: the backoff after a transient failure."""
-    if result is Finalized.RETRY and memory.backoff is not None:
-        return memory.backoff.delay
-    return STALLED_SECONDS if result is Finalized.STALLED else PROGRESS_SECONDS
+@dataclass(frozen=True)
+class Step:
+    """What one cleanup step came to, and the seconds until the next one."""
+
+    finalized: Finalized
+    after: float = PROGRESS_SECONDS
+
+
+DONE = Step(Finalized.DONE, 0.0)
+PROGRESSING = Step(Finalized.PROGRESSING)
+STALLED = Step(Finalized.STALLED, STALLED_SECONDS)
 
 
 @dataclass(frozen=True)
@@ -57,7 +66,7 @@ class PoolDeletion:
 
     pass_: PoolPass
 
-    async def run(self) -> Finalized:
+    async def run(self) -> Step:
         p = self.pass_
         report = Reporter(p.pool, p.memory, p.status, p.events, p.clock())
         problem = p.refusal()
@@ -76,7 +85,7 @@ class PoolDeletion:
 
     async def _stall(
         self, report: Reporter, reason: str, message: str, *, hint: bool = True
-    ) -> Finalized:
+    ) -> Step:
         p = self.pass_
         p.memory.backoff = None
         if p.pool.metadata.annotations.get(RELEASE_ANNOTATION) == "true":
@@ -85,24 +94,22 @@ class PoolDeletion:
                 "ReleasedWithoutCleanup",
                 f"{RELEASE_ANNOTATION} is set: the pool goes, its VMs stay in Azure untouched",
             )
-            return Finalized.DONE
+            return DONE
         if hint:
             message += (
                 f"; to let the pool go without cleanup, annotate it {RELEASE_ANNOTATION}=true"
             )
         report.warn_once(reason, message)
         await report.write(stalled(reason, message))
-        return Finalized.STALLED
+        return STALLED
 
-    async def _retry(self, report: Reporter, errors: Sequence[TransientAzureError]) -> Finalized:
-        """The normal pass's backoff (reconcile/failures.py): Retry-After as a floor, the retry
-        count and the next attempt in the condition, the cause posted once."""
-        retry_after = max((e.retry_after or 0.0) for e in errors) or None
-        settings = self.pass_.settings
-        await retry_later(report, Reason.RETRYING, errors[0].message, retry_after, settings)
-        return Finalized.RETRY
+    async def _retry(self, report: Reporter, errors: Sequence[TransientAzureError]) -> Step:
+        """As the normal pass (reconcile/failures.py): the next attempt and its cause in the
+        condition, the cause posted once."""
+        outcome = await retry_transient(report, errors, self.pass_.settings)
+        return Step(Finalized.RETRY, outcome.after or PROGRESS_SECONDS)
 
-    async def _clean_up(self, report: Reporter) -> Finalized:
+    async def _clean_up(self, report: Reporter) -> Step:
         p = self.pass_
         account = p.account
         assert not isinstance(account, AccountProblem)
@@ -116,9 +123,9 @@ class PoolDeletion:
             for vm in owned.values():
                 if RELEASED_TAG not in vm.tags:
                     await gateway.release_vm(vm, stamp)
-            return Finalized.DONE
+            return DONE
         if not owned:
-            return Finalized.DONE
+            return DONE
         actor = Actor(
             gateway=gateway,
             pool_uid=pool.metadata.uid or "",
@@ -147,4 +154,4 @@ class PoolDeletion:
         if transient:
             return await self._retry(report, transient)
         p.memory.succeeded()
-        return Finalized.PROGRESSING
+        return PROGRESSING

@@ -21,14 +21,14 @@ from __future__ import annotations
 
 import logging
 import traceback
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
 from pydantic import ValidationError
 
 from vmroll.api.pool_status import VirtualMachinePoolStatus
-from vmroll.azure.errors import Throttled
+from vmroll.azure.errors import Throttled, TransientAzureError, WriteBudgetExhausted
 from vmroll.plan.conditions import Assessment, ConditionUpdate, State
 from vmroll.plan.reasons import Reason
 from vmroll.reconcile.inputs import Next, Outcome, PassSettings
@@ -117,6 +117,22 @@ async def wait_out_throttling(report: Reporter, retry_after: float, cause: str) 
     subscription and region (the write budget, the lists' High-cost get reports): they all wait
     for it, and a backoff grown on top would put this pool behind them. Said once per cause."""
     return await _wait_out(report, retry_after, "next try", cause)
+
+
+async def retry_transient(
+    report: Reporter, errors: Sequence[TransientAzureError], settings: PassSettings
+) -> Outcome:
+    """The one answer to transient Azure failures, for a pool's pass and its cleanup alike:
+    vmroll's write budget spent or Azure's 429s (with a `Retry-After`) are waited out without
+    backing off; anything else backs off with the `Retry-After` as a floor."""
+    retry_after = max((e.retry_after or 0.0) for e in errors) or None
+    if all(isinstance(error, WriteBudgetExhausted) for error in errors):
+        return await wait_for_write_budget(report, retry_after or 0.0)
+    throttled = [error for error in errors if isinstance(error, Throttled)]
+    paced = all(isinstance(error, Throttled | WriteBudgetExhausted) for error in errors)
+    if throttled and paced and retry_after is not None:
+        return await wait_out_throttling(report, retry_after, throttled_cause(throttled[0]))
+    return await retry_later(report, Reason.RETRYING, errors[0].message, retry_after, settings)
 
 
 async def _wait_out(report: Reporter, retry_after: float, what: str, cause: str) -> Outcome:

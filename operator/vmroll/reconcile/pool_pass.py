@@ -22,9 +22,7 @@ from vmroll.api.pool import ACCEPT_SUBSCRIPTION_ANNOTATION, VirtualMachinePool
 from vmroll.azure.errors import (
     AzureGatewayError,
     TerminalAzureError,
-    Throttled,
     TransientAzureError,
-    WriteBudgetExhausted,
 )
 from vmroll.azure.images import ResolvedImage
 from vmroll.azure.protocol import ComputeGateway
@@ -71,9 +69,7 @@ from vmroll.reconcile.failures import (
     describe_error,
     log_unexpected,
     retry_later,
-    throttled_cause,
-    wait_for_write_budget,
-    wait_out_throttling,
+    retry_transient,
 )
 from vmroll.reconcile.inputs import (
     AccountProblem,
@@ -241,16 +237,7 @@ class PoolPass:
             return await self._retry(report, [error])
 
     async def _retry(self, report: Reporter, errors: Sequence[TransientAzureError]) -> Outcome:
-        retry_after = max((e.retry_after or 0.0) for e in errors) or None
-        if all(isinstance(error, WriteBudgetExhausted) for error in errors):
-            return await wait_for_write_budget(report, retry_after or 0.0)
-        throttled = [error for error in errors if isinstance(error, Throttled)]
-        paced = all(isinstance(error, Throttled | WriteBudgetExhausted) for error in errors)
-        if throttled and paced and retry_after is not None:
-            return await wait_out_throttling(report, retry_after, throttled_cause(throttled[0]))
-        return await retry_later(
-            report, Reason.RETRYING, errors[0].message, retry_after, self.settings
-        )
+        return await retry_transient(report, errors, self.settings)
 
     async def _stall_on_policy(self, report: Reporter, audit: PolicyAudit) -> Outcome:
         """No compliant version to remediate to: Stalled, PolicyCompliant False, no VM touched."""

@@ -1,0 +1,89 @@
+"""Compute's Low-cost get bucket of a subscription and region, held by every pool once Azure
+says it is empty.
+
+Compute charges each GET of a VM and each instance view to the Low-cost get policy's bucket of
+the VM and to the one of its subscription and region (emulator/compute_throttling.py, as
+Microsoft lists them). When the subscription's is empty, Compute answers 429 with
+`Microsoft.Compute/LowCostGet;0` as the subscription's entry of
+`x-ms-ratelimit-remaining-resource`, and every such read of every pool of the subscription and
+region is refused as well until its `Retry-After`. ARM's reads bucket still has tokens then, so
+read_pacing.py (ARM's bucket, per connection) lets those reads go: each pool met the 429 of its
+own, waited it out, and only that one pool did.
+
+So the gateway reads a VM in a `CallScope` whose answers come here, under the key of the
+subscription and the pool's region (no VM URL names the region: a pool's VMs are in its
+region), and every Low-cost read of that key first waits for the hold to pass: it sleeps when
+the hold ends within `max_wait` (as long as the SDK's retry policy waits out a 429 of its own),
+else nothing is sent and it raises `Throttled` with the time left, which the pass waits out and
+names as its cause, as it does Azure's own 429. A 429 of one VM's own bucket (the VM's entry 0,
+the subscription's not) holds nothing here: other VMs may be read. Holds are dropped once
+passed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+
+from vmroll.azure.budget import Clock, Sleep
+from vmroll.azure.errors import Throttled
+from vmroll.azure.headroom import Headroom
+from vmroll.azure.list_headroom import HighCostKey
+
+LOW_COST_GET = "LowCostGet"
+_EPSILON = 1e-6
+"""Waits below this are none: a timer woken at the computed instant finds the hold passed."""
+
+
+class LowCostHolds:
+    """Until when each (subscription, region) may not send Low-cost reads; shared by every
+    account and pool."""
+
+    def __init__(self, *, clock: Clock, sleep: Sleep, max_wait: float) -> None:
+        self._clock = clock
+        self._sleep = sleep
+        self._max_wait = max_wait
+        self._until: dict[HighCostKey, float] = {}
+
+    def __len__(self) -> int:
+        return len(self._until)
+
+    def delay(self, key: HighCostKey) -> float:
+        """Seconds until a Low-cost read under `key` may go."""
+        until = self._until.get(key)
+        if until is None:
+            return 0.0
+        left = until - self._clock()
+        if left <= _EPSILON:
+            del self._until[key]
+            return 0.0
+        return left
+
+    async def before_read(self, key: HighCostKey) -> None:
+        """Wait out a hold that ends within `max_wait`; refuse the read for a longer one."""
+        wait = self.delay(key)
+        while wait > 0.0:
+            if wait > self._max_wait:
+                subscription, region = key
+                raise Throttled(
+                    f"Compute's Low-cost get bucket of subscription {subscription} in "
+                    f"{region} is empty (another read was answered 429); nothing was sent",
+                    retry_after=wait,
+                    policy=LOW_COST_GET,
+                )
+            await self._sleep(wait)
+            wait = self.delay(key)
+
+    def answered(self, key: HighCostKey, status: int, headroom: Headroom) -> None:
+        """One Low-cost read's answer: a 429 naming the subscription's bucket empty holds every
+        read under `key` for its `Retry-After` (a second when it names none)."""
+        if status != 429 or headroom.subscription.get(LOW_COST_GET) != 0:
+            return
+        until = self._clock() + (headroom.retry_after or 1.0)
+        self._until[key] = max(self._until.get(key, until), until)
+
+    def retain(self, subscriptions: Collection[str]) -> None:
+        """Forget the holds of other subscriptions (lower case) and those passed."""
+        now = self._clock()
+        for key, until in list(self._until.items()):
+            if key[0] not in subscriptions or until <= now:
+                del self._until[key]
