@@ -542,3 +542,27 @@ async def test_a_low_reported_remainder_spaces_lists_at_work_further() -> None:
 
     # 10 pages at two thirds of a tenth of the refill (45 of 450 tokens left): 30 s, not 3.
     assert slept == [pytest.approx(30.0)]
+
+
+class DecodingAzure(FakeAzure):
+    """Each list is new objects, as a list decoded from JSON is."""
+
+    async def list_group_vms(self, resource_group: str) -> tuple[PoolVm, ...]:
+        return tuple(replace(vm) for vm in await super().list_group_vms(resource_group))
+
+
+async def test_a_vm_unchanged_between_a_list_and_the_next_is_kept_once() -> None:
+    azure, clock = DecodingAzure([], vms=fleet(pools=1, vms_each=2).vms), Clock()
+    listings = GroupListings(WINDOW, clock)
+    reads = listings.for_pool(azure, CONNECTION, "uid-0")
+    first = await reads.list_group_vms(RG)
+    azure.vms["pool0-1"] = replace(azure.vms["pool0-1"], provisioning_state="Deleting")
+    # The pool's own delete: its next observation takes a newer list than the latest.
+    listings.mark("uid-0")
+    clock.now += 1.0
+
+    second = await reads.list_group_vms(RG)
+
+    assert azure.log.count("list") == 2
+    assert second[0] is first[0]
+    assert second[1].provisioning_state == "Deleting"

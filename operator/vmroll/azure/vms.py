@@ -18,7 +18,7 @@ SDK's retry was refused) is `AlreadyCreated`; a name held by any other VM is `Na
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, cast
 
@@ -228,6 +228,19 @@ async def list_group_vms(
             if not next_link:
                 return tuple(listed)
             request = HttpRequest("GET", next_link, headers={"Accept": "application/json"})
+
+
+def kept_unchanged(previous: Iterable[PoolVm], listed: tuple[PoolVm, ...]) -> tuple[PoolVm, ...]:
+    """`listed`, each VM that `previous` (the group's latest list) holds as it is now replaced
+    by that VM of `previous`. Mid-rollout a group of 20,000 VMs has two lists alive (the latest,
+    and the one pools at work asked for), and the pools' memories hold VMs of the latest: a VM
+    unchanged between them (most of them) is then kept once, not once a list."""
+    before = {vm.resource_id: vm for vm in previous}
+    return tuple(_same_or(before.get(vm.resource_id), vm) for vm in listed)
+
+
+def _same_or(before: PoolVm | None, vm: PoolVm) -> PoolVm:
+    return before if before is not None and before == vm else vm
 
 
 def pool_listing(listed: tuple[PoolVm, ...], pool: PoolIdentity) -> PoolListing:
