@@ -9,7 +9,14 @@ from typing import Any
 import pytest
 from azure.mgmt.compute.models import VirtualMachine, VirtualMachineInstanceView
 
-from vmroll.azure.vms import ListedAlike, VmRuntime, to_pool_vm, to_runtime, vm_resource_id
+from vmroll.azure.vms import (
+    ListedAlike,
+    VmRuntime,
+    kept_unchanged,
+    to_pool_vm,
+    to_runtime,
+    vm_resource_id,
+)
 from vmroll.plan.ownership import IMAGE_VERSION_TAG, POOL_UID_TAG, REVISION_TAG
 
 VM_ID = vm_resource_id("sub", "rg", "web-1")
@@ -164,3 +171,19 @@ def test_vms_with_other_tags_keep_their_own() -> None:
     assert first.tags is not second.tags
     assert second.tags == {**first.tags, "team": "db"}
     assert first.tags[POOL_UID_TAG] is second.tags[POOL_UID_TAG]
+
+
+def test_a_vm_listed_again_as_it_was_is_the_previous_lists_vm() -> None:
+    listed = listed_vm({"exactVersion": "1.0.2"}).as_dict()
+    page = json.dumps([{**listed, "name": f"web-{i}", "id": f"{VM_ID[:-1]}{i}"} for i in (1, 2)])
+    previous = tuple(to_pool_vm(vm, "rg", ListedAlike()) for vm in json.loads(page))
+    again = json.loads(page)
+    again[1]["properties"]["provisioningState"] = "Deleting"
+    gone = tuple(to_pool_vm(vm, "rg", ListedAlike()) for vm in again)
+
+    kept = kept_unchanged(previous, gone)
+
+    assert kept == gone
+    assert kept[0] is previous[0]
+    assert kept[1] is gone[1]
+    assert kept[1].provisioning_state == "Deleting"

@@ -603,3 +603,27 @@ async def test_only_a_write_that_may_have_been_sent_makes_the_pools_next_list_fr
     await reads.list_pool_vms(RG, identity(0))
 
     assert azure.log.count("list") == lists
+
+
+class DecodingAzure(FakeAzure):
+    """Each list is new objects, as a list decoded from JSON is."""
+
+    async def list_group_vms(self, resource_group: str) -> tuple[PoolVm, ...]:
+        return tuple(replace(vm) for vm in await super().list_group_vms(resource_group))
+
+
+async def test_a_vm_unchanged_between_a_list_and_the_next_is_kept_once() -> None:
+    azure, clock = DecodingAzure([], vms=fleet(pools=1, vms_each=2).vms), Clock()
+    listings = GroupListings(WINDOW, clock)
+    reads = listings.for_pool(azure, CONNECTION, "uid-0")
+    first = await reads.list_group_vms(RG)
+    azure.vms["pool0-1"] = replace(azure.vms["pool0-1"], provisioning_state="Deleting")
+    # The pool's own delete: its next observation takes a newer list than the latest.
+    listings.mark("uid-0")
+    clock.now += 1.0
+
+    second = await reads.list_group_vms(RG)
+
+    assert azure.log.count("list") == 2
+    assert second[0] is first[0]
+    assert second[1].provisioning_state == "Deleting"

@@ -51,7 +51,7 @@ from vmroll.azure.images import ImageRef, MarketplacePlan, ResolvedImage
 from vmroll.azure.lro import OperationRecord, OperationState
 from vmroll.azure.protocol import ComputeGateway
 from vmroll.azure.vm_body import VmSpec
-from vmroll.azure.vms import AlreadyCreated, PoolListing, PoolVm, VmRuntime
+from vmroll.azure.vms import AlreadyCreated, PoolListing, PoolVm, VmRuntime, kept_unchanged
 from vmroll.plan.list_pacing import (
     HighCostReport,
     gap_at_work,
@@ -220,7 +220,8 @@ class GroupListings:
         now: float,
     ) -> _List:
         self.lists_started += 1
-        task = asyncio.ensure_future(_indexed_list(gateway, resource_group))
+        previous = group.latest.task.result().vms if group.latest is not None else ()
+        task = asyncio.ensure_future(_indexed_list(gateway, resource_group, previous))
         started = _List(self.lists_started, now, pace, task)
         group.in_flight = started
         task.add_done_callback(lambda _: self._ended(group, started))
@@ -274,8 +275,10 @@ class GroupListings:
                 del self._marks[uid]
 
 
-async def _indexed_list(gateway: ComputeGateway, resource_group: str) -> GroupList:
-    vms = await gateway.list_group_vms(resource_group)
+async def _indexed_list(
+    gateway: ComputeGateway, resource_group: str, previous: Listed
+) -> GroupList:
+    vms = kept_unchanged(previous, await gateway.list_group_vms(resource_group))
     return GroupList(vms, OwnershipIndex(vms))
 
 
