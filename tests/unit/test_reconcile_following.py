@@ -1,7 +1,8 @@
 """Recorded operations followed by the group's list: what a list proves done, what is polled
 (a VM listed Failed, a reimage, an operation the list has not settled in time), that a
 create Azure failed still reaches the condition and the event with Azure's code and message,
-and that the pass lends its turn among pools back only while it waits."""
+that the pass lends its turn among pools back only while it waits, and which VMs a pool at work
+reads by name where the group's list is costly."""
 
 from __future__ import annotations
 
@@ -16,7 +17,15 @@ from test_reconcile_fakes import FakeAzure, World, vm
 from vmroll.api.pool_status import OperationKind, PendingOperation
 from vmroll.azure.errors import TerminalAzureError
 from vmroll.azure.lro import LroKind, OperationRecord, OperationState
-from vmroll.reconcile.following import to_poll
+from vmroll.reconcile.following import (
+    READ_AGAIN_AFTER,
+    UNREAD,
+    Followed,
+    follows_by_reads,
+    overlay,
+    reads_due,
+    to_poll,
+)
 from vmroll.reconcile.inputs import Next
 from vmroll.reconcile.memory import PoolMemory
 from vmroll.reconcile.observe import settle_pending
@@ -164,3 +173,72 @@ async def test_the_pass_lends_its_turn_back_only_while_it_waits_on_azure() -> No
         e for e in world.log if e.startswith("wait")
     ]
     assert len([e for e in world.log if e.startswith("wait")]) == 3
+
+
+NOW = 1000.0
+LISTED = 7
+"""The number of the list a pass observes through: entries marked at 7 or later are newer."""
+
+
+@pytest.mark.parametrize(
+    ("period", "by_reads"),
+    [
+        pytest.param(3.0, False, id="500-vms-alone: wait for the list"),
+        pytest.param(5.0, False, id="a-few-seconds: wait for the list"),
+        pytest.param(60.0, True, id="10000-vms: read the VMs"),
+    ],
+)
+def test_a_pool_at_work_reads_its_vms_only_where_the_groups_lists_are_far_apart(
+    period: float, by_reads: bool
+) -> None:
+    assert follows_by_reads(period) is by_reads
+
+
+@pytest.mark.parametrize(
+    ("followed", "due"),
+    [
+        pytest.param(Followed(LISTED - 1), False, id="written-before-the-list: it shows it"),
+        pytest.param(Followed(LISTED), True, id="written-since: never read"),
+        pytest.param(
+            Followed(LISTED, vm("web-1", "u", {}, "Creating"), NOW - 1.0),
+            False,
+            id="read-changing-a-moment-ago",
+        ),
+        pytest.param(
+            Followed(LISTED, vm("web-1", "u", {}, "Deleting"), NOW - READ_AGAIN_AFTER),
+            True,
+            id="read-changing-long-ago",
+        ),
+        pytest.param(
+            Followed(LISTED, vm("web-1", "u", {}), NOW - 1000.0), False, id="read-succeeded"
+        ),
+        pytest.param(
+            Followed(LISTED, vm("web-1", "u", {}, "Failed"), NOW - 1000.0), False, id="read-failed"
+        ),
+        pytest.param(Followed(LISTED, None, NOW - 1000.0), False, id="read-gone"),
+    ],
+)
+def test_which_vms_a_pool_reads_by_name(followed: Followed, due: bool) -> None:
+    assert reads_due({"web-1": followed}, LISTED, NOW) == (["web-1"] if due else [])
+
+
+def test_the_pools_view_takes_each_vm_read_since_the_list_over_the_list() -> None:
+    listed = {
+        "deleted": vm("deleted", "u", {}, "Deleting"),
+        "old": vm("old", "u", {}),
+        "taken": vm("taken", "u", {}),
+    }
+    followed = {
+        "deleted": Followed(LISTED, None, NOW),
+        "created": Followed(LISTED, vm("created", "u", {}, "Creating"), NOW),
+        "old": Followed(LISTED - 1, None, NOW),
+        "taken": Followed(LISTED, vm("taken", "other", {}), NOW),
+        "unread": Followed(LISTED, UNREAD, NOW),
+    }
+
+    view = overlay(listed, followed, LISTED, "u")
+
+    assert {name: v.provisioning_state for name, v in view.items()} == {
+        "old": "Succeeded",
+        "created": "Creating",
+    }

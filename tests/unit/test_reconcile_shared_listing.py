@@ -25,6 +25,7 @@ from vmroll.plan.list_pacing import HighCostReport
 from vmroll.plan.naming import vm_name
 from vmroll.plan.ownership import POOL_UID_TAG, OwnershipIndex, PoolIdentity, ownership_tags
 from vmroll.reconcile import shared_listing
+from vmroll.reconcile.following import READ_AGAIN_AFTER
 from vmroll.reconcile.inputs import AccountView, Next
 from vmroll.reconcile.listing import observe_pool
 from vmroll.reconcile.memory import PoolMemory
@@ -627,3 +628,47 @@ async def test_a_vm_unchanged_between_a_list_and_the_next_is_kept_once() -> None
     assert azure.log.count("list") == 2
     assert second[0] is first[0]
     assert second[1].provisioning_state == "Deleting"
+
+
+@pytest.mark.parametrize(
+    ("pools", "reads"),
+    [
+        pytest.param(50, False, id="500-vms: lists 3 s apart, the pool waits for the next"),
+        pytest.param(100, True, id="1000-vms: lists 6 s apart, the pool reads its VMs"),
+    ],
+)
+async def test_a_pool_at_work_in_a_costly_group_reads_its_writes_instead_of_waiting(
+    pools: int, reads: bool
+) -> None:
+    azure = fleet(pools=pools, vms_each=10)
+    clock, slept, sleep = paced_clock()
+    listings = GroupListings(WINDOW, clock, sleep=sleep)
+    gateway = listings.for_pool(azure, CONNECTION, "uid-0")
+    await gateway.list_pool_vms(RG, identity(0))
+    await gateway.delete_vm(azure.vms["pool0-0"], "uid-0")
+    clock.now += 1.0
+
+    seen = await gateway.list_pool_vms(RG, identity(0))
+
+    states = {v.name: v.provisioning_state for v in seen.owned}
+    if not reads:
+        assert azure.log.count("list") == 2
+        assert slept
+        assert "pool0-0" not in states
+        return
+    assert azure.log.count("list") == 1
+    assert slept == []
+    assert [e for e in azure.log if e.startswith("get")] == ["get pool0-0"]
+    assert states["pool0-0"] == "Deleting"
+    assert states["pool0-1"] == "Succeeded"
+
+    # Read changing: read again only `READ_AGAIN_AFTER` later, and then seen gone although the
+    # newest list still shows it.
+    await gateway.list_pool_vms(RG, identity(0))
+    assert azure.log.count("get pool0-0") == 1
+    azure.end_running()
+    clock.now += READ_AGAIN_AFTER
+    seen = await gateway.list_pool_vms(RG, identity(0))
+    assert azure.log.count("get pool0-0") == 2
+    assert "pool0-0" not in {v.name for v in seen.owned}
+    assert azure.log.count("list") == 1

@@ -19,12 +19,18 @@ and the event as before) when:
 - it was started `poll_after` or longer ago and no list settled it: a state the list never
   settles (Canceled, a VM listed Creating for ever) must not hold the pool for ever.
 An operation without a resume token (never answered) is not polled: listing.py resolves it.
+
+Where the group's list is costly, a pool at work reads the VMs it wrote by name instead of
+waiting for the next list (below).
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from datetime import datetime
+from enum import Enum
 
 from vmroll.api.pool_status import OperationKind, PendingOperation
 from vmroll.azure.vms import PoolVm
@@ -51,3 +57,70 @@ def _polled(op: PendingOperation, vm: PoolVm | None, now: datetime, poll_after: 
     if vm is not None and vm.provisioning_state == FAILED:
         return True
     return (now - op.started_at).total_seconds() >= poll_after
+
+
+# A group's list at work is spaced by its pages (shared_listing.py): a minute for 10,000 VMs. A
+# pool that waited for a list newer than each write of its own waited that long at each step of
+# a rollout (create, see it healthy, delete), for VMs it could read one by one in a Low-cost GET.
+# Once the group's lists are that far apart, the pool takes the newest list for what other hands
+# change and reads each VM it wrote since that list started (or saw changing) by name.
+FOLLOW_BY_READS_AFTER = 5.0
+"""Seconds between a group's lists at work above which its pools follow their writes by GETs."""
+READ_AGAIN_AFTER = 15.0
+"""Seconds before a VM read still changing is read again: a create or delete takes minutes,
+and every pool of the subscription reads through one pacer (azure/read_pacing.py)."""
+SETTLED = frozenset({"Succeeded", FAILED})
+
+
+class Unread(Enum):
+    UNREAD = "unread"
+
+
+UNREAD = Unread.UNREAD
+
+
+@dataclass(frozen=True)
+class Followed:
+    """A VM a pool wrote or saw changing: the group's lists numbered above `after` show it."""
+
+    after: int
+    read: PoolVm | Unread | None = UNREAD
+    """What a GET last found of it since `after` (None: no such VM)."""
+    read_at: float = -math.inf
+
+
+def follows_by_reads(list_period: float) -> bool:
+    """Whether a pool at work follows its writes by GETs: the group's lists at work are
+    `list_period` seconds apart."""
+    return list_period > FOLLOW_BY_READS_AFTER
+
+
+def reads_due(followed: Mapping[str, Followed], listed: int, now: float) -> list[str]:
+    """The VMs to GET for a pass observing through list number `listed`: written after it
+    started, and never read since, or read changing `READ_AGAIN_AFTER` ago."""
+    return [name for name, f in followed.items() if f.after >= listed and _due(f, now)]
+
+
+def _due(followed: Followed, now: float) -> bool:
+    read = followed.read
+    if read is UNREAD:
+        return True
+    if read is None or read.provisioning_state in SETTLED:
+        return False
+    return now - followed.read_at >= READ_AGAIN_AFTER
+
+
+def overlay(
+    owned: Mapping[str, PoolVm], followed: Mapping[str, Followed], listed: int, pool_uid: str
+) -> dict[str, PoolVm]:
+    """The pool's VMs from list number `listed`, each VM it wrote since read by name instead:
+    one found is as read, one not found (or no longer the pool's) is gone."""
+    view = dict(owned)
+    for name, f in followed.items():
+        if f.after < listed or f.read is UNREAD:
+            continue
+        if f.read is None or f.read.pool_uid != pool_uid:
+            view.pop(name, None)
+        else:
+            view[name] = f.read
+    return view

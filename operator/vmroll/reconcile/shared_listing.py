@@ -30,6 +30,12 @@ Azure reports the bucket low (`reports`, azure/list_headroom.py), and no list st
 bucket holds its pages, nor before a 429's `Retry-After`. A pool waiting for a newer list lends
 its pass's turn among pools back meanwhile (handlers/turns.py).
 
+Where the group's lists at work are more than a few seconds apart (following.py
+`follows_by_reads`), a pool at work does not wait: it takes the newest list for what other hands
+change and reads by name each VM it wrote (or saw changing) since that list started, one
+Low-cost GET each. Waiting a minute for the list of 10,000 VMs at each step of a rollout (create,
+see healthy, delete) held every pool's rollout to the list's pace.
+
 Health stays with the instance view, read per VM only while unknown or stale (observe.py): the
 resource group's list takes `$expand=instanceView` only with a scale set `$filter`, and
 `statusOnly=true` exists only on the subscription's list of all VMs, which reads every group of
@@ -41,9 +47,9 @@ from __future__ import annotations
 import asyncio
 import math
 import time
-from collections.abc import Awaitable, Callable, Hashable, Iterator
+from collections.abc import Awaitable, Callable, Hashable, Iterable, Iterator
 from contextlib import contextmanager, nullcontext
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from vmroll.azure.errors import WriteBudgetExhausted
 from vmroll.azure.image_versions import ImageVersionInfo
@@ -61,9 +67,17 @@ from vmroll.plan.list_pacing import (
 )
 from vmroll.plan.ownership import OwnershipIndex, PoolIdentity
 from vmroll.reconcile.act import Lend
+from vmroll.reconcile.following import (
+    SETTLED,
+    UNREAD,
+    Followed,
+    Unread,
+    follows_by_reads,
+    overlay,
+    reads_due,
+)
 
 Listed = tuple[PoolVm, ...]
-SETTLED_STATES = frozenset({"Succeeded", "Failed"})
 Reports = Callable[[Hashable], HighCostReport | None]
 _EPSILON = 1e-6
 """Waits below this are none: a timer woken at the computed instant may start its list."""
@@ -117,6 +131,8 @@ class GroupListings:
     """Per pool: its next observation takes only a list numbered above this."""
     _pages: dict[Hashable, int] = field(default_factory=dict)
     """Per subscription and region: the pages of its groups' newest lists, one bucket's."""
+    _followed: dict[str, dict[str, Followed]] = field(default_factory=dict)
+    """Per pool: the VMs it wrote or saw changing, until a list started after shows them."""
 
     def for_pool(
         self,
@@ -132,10 +148,39 @@ class GroupListings:
         knows; the connection when None)."""
         return SharedReads(gateway, self, scope, scope if pace is None else pace, pool_uid, lend)
 
-    def mark(self, pool_uid: str) -> None:
-        """The pool just wrote, followed an operation, read a VM the list lagged or saw its VMs
-        changing: no list started before now serves its next observation."""
+    def mark(
+        self, pool_uid: str, names: Iterable[str] = (), read: PoolVm | Unread | None = UNREAD
+    ) -> None:
+        """The pool just wrote `names`, followed their operation or read them (`read`, at
+        now): no list started before now serves its next observation, and where the group's
+        list is costly the pool reads these VMs by name instead (following.py)."""
         self._marks[pool_uid] = self.lists_started
+        followed = self._followed.setdefault(pool_uid, {})
+        for name in names:
+            followed[name] = Followed(self.lists_started, read, self.clock())
+
+    def changing(self, pool_uid: str, names: Iterable[str]) -> None:
+        """The pool saw `names` changing: as `mark`, keeping what a GET last read of each, so
+        that a VM read changing is not read again before `READ_AGAIN_AFTER`."""
+        self._marks[pool_uid] = self.lists_started
+        followed = self._followed.setdefault(pool_uid, {})
+        for name in names:
+            known = followed.get(name)
+            followed[name] = (
+                Followed(self.lists_started)
+                if known is None
+                else replace(known, after=self.lists_started)
+            )
+
+    def followed(self, pool_uid: str, listed: int) -> dict[str, Followed]:
+        """The VMs the pool follows that list number `listed` does not show as they are; the
+        others are forgotten (that list shows them)."""
+        kept = {
+            name: f for name, f in self._followed.pop(pool_uid, {}).items() if f.after >= listed
+        }
+        if kept:
+            self._followed[pool_uid] = kept
+        return kept
 
     async def listing(
         self,
@@ -146,6 +191,23 @@ class GroupListings:
         pool_uid: str,
         lend: Lend = nullcontext,
     ) -> GroupList:
+        served, _ = await self.served(gateway, scope, pace, resource_group, pool_uid, lend)
+        return served
+
+    async def served(
+        self,
+        gateway: ComputeGateway,
+        scope: Hashable,
+        pace: Hashable,
+        resource_group: str,
+        pool_uid: str,
+        lend: Lend = nullcontext,
+        *,
+        may_follow: bool = False,
+    ) -> tuple[GroupList, int]:
+        """A list for the pool and its number. `may_follow`: where the group's lists at work
+        are far apart, the newest list serves although older than the pool's writes, which the
+        pool then reads by name (following.py)."""
         paced = False
         while True:
             now = self.clock()
@@ -169,7 +231,14 @@ class GroupListings:
 
             latest = group.latest
             if latest is not None and serves(latest):
-                return latest.task.result()
+                return latest.task.result(), latest.number
+            if (
+                may_follow
+                and latest is not None
+                and now - latest.started_at < oldest
+                and follows_by_reads(self._period(pace, latest, report, now))
+            ):
+                return latest.task.result(), latest.number
             flight = group.in_flight
             if flight is None:
                 gap = self._gap(pace, latest, report, now, paced)
@@ -184,7 +253,7 @@ class GroupListings:
                     continue
                 flight = self._start(scope, pace, group, gateway, resource_group, now)
             if serves(flight):
-                return await asyncio.shield(flight.task)
+                return await asyncio.shield(flight.task), flight.number
             # A list started before this pool's mark is still being read: the next one starts
             # when it ends, and every pool that asked meanwhile shares it (one list in flight
             # per group, however many pools at work mark themselves while it runs).
@@ -193,6 +262,13 @@ class GroupListings:
 
     def __len__(self) -> int:
         return len(self._groups) + len(self._marks)
+
+    def _period(
+        self, pace: Hashable, latest: _List, report: HighCostReport | None, now: float
+    ) -> float:
+        """Seconds between the group's lists at work, as of a list started now."""
+        listed = pages(len(latest.task.result().vms))
+        return gap_at_work(self._pages.get(pace, 0), 0.0, listed, report, now)
 
     def _gap(
         self,
@@ -273,6 +349,8 @@ class GroupListings:
         for uid, after in list(self._marks.items()):
             if after < first_kept:
                 del self._marks[uid]
+        for uid in list(self._followed):
+            self.followed(uid, first_kept)
 
 
 async def _indexed_list(
@@ -307,13 +385,29 @@ class SharedReads:
         return (await self._group_list(resource_group)).vms
 
     async def list_pool_vms(self, resource_group: str, pool: PoolIdentity) -> PoolListing:
-        share = (await self._group_list(resource_group)).index.share(pool)
-        listing = PoolListing(owned=share.owned, look_alikes=share.look_alikes)
-        if any(vm.provisioning_state not in SETTLED_STATES for vm in listing.owned):
+        listings, uid = self._listings, self._pool_uid
+        served, number = await listings.served(
+            self._gateway,
+            self._scope,
+            self._pace,
+            resource_group,
+            uid,
+            self._lend,
+            may_follow=True,
+        )
+        share = served.index.share(pool)
+        due = reads_due(listings.followed(uid, number), number, listings.clock())
+        found = await asyncio.gather(*(self._gateway.get_pool_vm(resource_group, n) for n in due))
+        for name, vm in zip(due, found, strict=True):
+            listings.mark(uid, [name], vm)
+        listed = {vm.name: vm for vm in share.owned}
+        owned = overlay(listed, listings.followed(uid, number), number, pool.uid)
+        changing = [vm.name for vm in owned.values() if vm.provisioning_state not in SETTLED]
+        if changing:
             # The pool waits on a change under way (a delete the list still shows, say):
             # waiting a window to see it end would slow every step of a rollout.
-            self._listings.mark(self._pool_uid)
-        return listing
+            listings.changing(uid, changing)
+        return PoolListing(owned=tuple(owned.values()), look_alikes=share.look_alikes)
 
     async def _group_list(self, resource_group: str) -> GroupList:
         return await self._listings.listing(
@@ -334,11 +428,14 @@ class SharedReads:
         await self._gateway.ensure_terms(plan, accept=accept)
 
     async def get_pool_vm(self, resource_group: str, name: str) -> PoolVm | None:
-        # Asked only for a create the list did not show: the next pass wants a newer list.
+        # Asked only for a VM the list did not show: the next pass wants a newer list, or where
+        # the group's list is costly takes what was read here.
+        read: PoolVm | Unread | None = UNREAD
         try:
-            return await self._gateway.get_pool_vm(resource_group, name)
+            found = read = await self._gateway.get_pool_vm(resource_group, name)
+            return found
         finally:
-            self._listings.mark(self._pool_uid)
+            self._listings.mark(self._pool_uid, [name], read)
 
     async def get_vm_runtime(self, vm: PoolVm) -> VmRuntime | None:
         return await self._gateway.get_vm_runtime(vm)
@@ -346,35 +443,35 @@ class SharedReads:
     async def create_vm(
         self, resource_group: str, spec: VmSpec
     ) -> OperationRecord | AlreadyCreated:
-        with self._marked_if_sent():
+        with self._marked_if_sent(spec.name):
             return await self._gateway.create_vm(resource_group, spec)
 
     async def delete_vm(self, vm: PoolVm, pool_uid: str, *, force: bool = False) -> OperationRecord:
-        with self._marked_if_sent():
+        with self._marked_if_sent(vm.name):
             return await self._gateway.delete_vm(vm, pool_uid, force=force)
 
     async def reimage_vm(
         self, vm: PoolVm, pool_uid: str, exact_version: str | None
     ) -> OperationRecord:
-        with self._marked_if_sent():
+        with self._marked_if_sent(vm.name):
             return await self._gateway.reimage_vm(vm, pool_uid, exact_version)
 
     async def wait_operation(self, record: OperationRecord, *, max_wait: float) -> OperationState:
         try:
             return await self._gateway.wait_operation(record, max_wait=max_wait)
         finally:
-            self._listings.mark(self._pool_uid)
+            self._listings.mark(self._pool_uid, [record.resource_id.rsplit("/", 1)[-1]])
 
     async def release_vm(self, vm: PoolVm, released_at: str) -> None:
-        with self._marked_if_sent():
+        with self._marked_if_sent(vm.name):
             await self._gateway.release_vm(vm, released_at)
 
     async def retag_vm(self, vm: PoolVm, tags: dict[str, str]) -> None:
-        with self._marked_if_sent():
+        with self._marked_if_sent(vm.name):
             await self._gateway.retag_vm(vm, tags)
 
     @contextmanager
-    def _marked_if_sent(self) -> Iterator[None]:
+    def _marked_if_sent(self, name: str) -> Iterator[None]:
         """Mark the pool after a write that may have reached Azure. One that vmroll's own write
         budget refused sent nothing: no newer list would show anything of it, and a pool marked
         for it would wait for the group's next list (a minute apart in a large group) to decide
@@ -384,6 +481,6 @@ class SharedReads:
         except WriteBudgetExhausted:
             raise
         except BaseException:
-            self._listings.mark(self._pool_uid)
+            self._listings.mark(self._pool_uid, [name])
             raise
-        self._listings.mark(self._pool_uid)
+        self._listings.mark(self._pool_uid, [name])
