@@ -133,6 +133,27 @@ class ManualClock:
         self.now += seconds
 
 
+class Paced:
+    """vmroll's clock and sleep for tests of its pacing against an emulator on `ManualClock`:
+    a sleep (or `advance`) moves the emulator's clock too, so its buckets refill meanwhile."""
+
+    def __init__(self, emulator_clock: ManualClock) -> None:
+        self.now = 1000.0
+        self.slept: list[float] = []
+        self._emulator_clock = emulator_clock
+
+    def __call__(self) -> float:
+        return self.now
+
+    async def sleep(self, seconds: float) -> None:
+        self.slept.append(seconds)
+        self.advance(seconds)
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+        self._emulator_clock.advance(seconds)
+
+
 @pytest.fixture
 def emulator_catalog() -> Catalog:
     return fast_catalog()

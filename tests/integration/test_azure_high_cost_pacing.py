@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 
 import pytest
-from conftest import ArmHttp, ManualClock
+from conftest import ArmHttp, ManualClock, Paced
 from emulator_clients import POLLING_INTERVAL, connection_of
 
 from vmroll.azure import AzureGateways
@@ -41,23 +41,6 @@ def emulator_catalog(emulator_catalog: Catalog) -> Catalog:
 @pytest.fixture
 def emulator_clock(manual_clock: ManualClock) -> ManualClock:
     return manual_clock
-
-
-class Paced:
-    """The lists' clock and sleep: a sleep moves the emulator's clock too (its bucket refills)."""
-
-    def __init__(self, emulator_clock: ManualClock) -> None:
-        self.now = 1000.0
-        self.slept: list[float] = []
-        self._emulator_clock = emulator_clock
-
-    def __call__(self) -> float:
-        return self.now
-
-    async def sleep(self, seconds: float) -> None:
-        self.slept.append(seconds)
-        self.now += seconds
-        self._emulator_clock.advance(seconds)
 
 
 @pytest.fixture
