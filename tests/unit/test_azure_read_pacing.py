@@ -118,6 +118,28 @@ async def test_deferred_reads_wait_behind_every_other_read_waiting() -> None:
     assert abs((time.now - 1000.0) - 6 / 25) < 1e-6
 
 
+def test_the_refresh_period_grows_with_the_vms_of_every_pool_of_the_connection() -> None:
+    time = FakeTime()
+    reads = pacer(time)
+    assert reads.refresh_period("a", 10, 600.0) == 600.0
+    for pool in range(999):
+        reads.refresh_period(f"p{pool}", 10, 600.0)
+    assert reads.refresh_period("a", 10, 600.0) == 1000.0
+    # A pool tells its count again: counted once, at its new size.
+    assert reads.refresh_period("a", 1010, 600.0) == 1100.0
+
+
+def test_a_pool_that_stops_telling_its_count_is_forgotten_after_two_periods() -> None:
+    time = FakeTime()
+    reads = pacer(time)
+    reads.refresh_period("gone", 15_000, 600.0)
+    time.now += 2 * 1500.0
+    assert reads.refresh_period("kept", 10, 600.0) == 1501.0
+    time.now += 61.0  # a look for silent pools, once a minute
+
+    assert reads.refresh_period("kept", 10, 600.0) == 600.0
+
+
 async def test_a_waiter_cancelled_leaves_the_turn_to_the_next() -> None:
     time, arrived = FakeTime(), asyncio.Event()
     reads = held_until(time, arrived)

@@ -88,6 +88,8 @@ class FakeAzure:
     """Gallery versions an ImageCapture produced: version -> `<namespace>/<name>`."""
     running: dict[str, LroKind] = field(default_factory=dict)
     """Creates and deletes sent and not ended: they end when waited on or by the next list."""
+    refresh_floor: float = 0.0
+    """The period views are refreshed by when more than the configured one (a large fleet)."""
 
     async def resolve_image(
         self, location: str, image: ImageRef, *, max_age: float
@@ -131,6 +133,9 @@ class FakeAzure:
         self.log.append(f"runtime {vm.name}")
         health = "unhealthy" if vm.image_version in self.unhealthy else None
         return VmRuntime(power_state="running", health=health)
+
+    def refresh_period(self, pool: str, vms: int, configured: float) -> float:
+        return max(configured, self.refresh_floor)
 
     async def create_vm(self, resource_group: str, spec: VmSpec) -> OperationRecord:
         self.log.append(f"create {spec.name}")

@@ -57,6 +57,7 @@ class AzureClients:
     credential: AsyncTokenCredential
     compute: ComputeManagementClient
     agreements: MarketplaceOrderingAgreements
+    reads: ReadPacer
 
     async def close(self) -> None:
         """Clients do not own the credential, so it is closed after them."""
@@ -98,7 +99,7 @@ def build_clients(
         retry_policy=BoundedRetryAfterPolicy(max_wait=options.max_retry_wait, observer=observer),
         **common,
     )
-    return AzureClients(connection, credential, compute, agreements)
+    return AzureClients(connection, credential, compute, agreements, reads)
 
 
 @dataclass

@@ -156,6 +156,9 @@ class AzureGateway:
             lambda: vms.get_runtime(self._clients.compute, self._subscription, vm)
         )
 
+    def refresh_period(self, pool: str, vms: int, configured: float) -> float:
+        return self._clients.reads.refresh_period(pool, vms, configured)
+
     async def _low_cost_read(self, read: Callable[[], Awaitable[T]]) -> T:
         holds = self._low_cost
         if holds is None:

@@ -58,6 +58,11 @@ class ComputeGateway(Protocol):
         """Power state and guest health of one VM; None when it is gone."""
         ...
 
+    def refresh_period(self, pool: str, vms: int, configured: float) -> float:
+        """Seconds between two reads of a healthy VM's view, now that `pool` refreshes `vms`
+        VMs through the connection's ARM reads bucket (plan/view_refresh.py)."""
+        ...
+
     async def create_vm(
         self, resource_group: str, spec: VmSpec
     ) -> OperationRecord | AlreadyCreated:

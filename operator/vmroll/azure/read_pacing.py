@@ -20,6 +20,11 @@ waits on; at the end of a fleet's creation, the VMs created first come due for t
 last pools still wait on list pages and on the first views of their new VMs, and a bucket handed
 out in arrival order made those wait behind the refreshes.
 
+How often they come is paced here too: each pool tells the pacer how many VMs it refreshes
+(`refresh_period`), and the period grows with their sum so that the refreshes of every VM of the
+connection keep to a share of the refill (plan/view_refresh.py). A pool that stops telling (it
+was deleted, or moved to another account) is forgotten two periods later.
+
 The clock and the sleep are injected so that tests drive time by hand.
 """
 
@@ -32,11 +37,14 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 
 from vmroll.azure.budget import Clock, Limit, Sleep
+from vmroll.plan.view_refresh import refresh_period
 
 ARM_READS = Limit(250.0, 25.0)
 _EPSILON = 1e-6
 """Waits below this are none: a timer woken at the computed instant must find its token."""
 _DEFERRED: ContextVar[bool] = ContextVar("vmroll_reads_deferred", default=False)
+_SWEEP_EVERY = 60.0
+"""Seconds between two looks for pools no longer telling their count: a look reads every pool."""
 
 
 @contextmanager
@@ -71,6 +79,10 @@ class ReadPacer:
         self._held = False
         self._waiting: tuple[deque[asyncio.Future[None]], ...] = (deque(), deque())
         """Waiters for the turn, first those that read now, then the deferred ones."""
+        self._refreshed: dict[str, tuple[int, float]] = {}
+        """VMs each pool refreshes through this bucket, and when it last said so."""
+        self._refreshed_sum = 0
+        self._swept = self._updated
 
     def delay(self) -> float:
         """Seconds until a read may go."""
@@ -109,6 +121,24 @@ class ReadPacer:
             gained = (now - self._updated) * self._limit.refill_per_second
             self._tokens = min(self._limit.capacity, self._tokens + gained)
             self._updated = now
+
+    def refresh_period(self, pool: str, vms: int, configured: float) -> float:
+        """Seconds between two refreshes of a healthy VM's view, now that `pool` refreshes
+        `vms` VMs through this bucket (plan/view_refresh.py)."""
+        now = self._clock()
+        known = self._refreshed.get(pool)
+        self._refreshed_sum += vms - (known[0] if known is not None else 0)
+        self._refreshed[pool] = (vms, now)
+        if now - self._swept >= _SWEEP_EVERY:
+            self._swept = now
+            # A pool at rest still tells its count once a period, when its views come due.
+            horizon = 2 * self._refresh_period(configured)
+            for gone in [p for p, (_, told) in self._refreshed.items() if now - told > horizon]:
+                self._refreshed_sum -= self._refreshed.pop(gone)[0]
+        return self._refresh_period(configured)
+
+    def _refresh_period(self, configured: float) -> float:
+        return refresh_period(self._refreshed_sum, configured, self._limit.refill_per_second)
 
     async def _take_turn(self, rank: int) -> None:
         if not self._held:

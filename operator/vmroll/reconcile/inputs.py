@@ -68,6 +68,8 @@ class PassSettings:
     """An operation the group's list has not settled this long after it started is polled
     (reconcile/following.py)."""
     runtime_refresh: float = 600.0
+    """Seconds between two reads of a healthy VM's view, at least: a fleet too large for ARM's
+    reads refill at this period is refreshed less often (plan/view_refresh.py)."""
     backoff: BackoffPolicy = field(default_factory=BackoffPolicy)
     draw: Callable[[], float] = random.random
     """The backoff's jitter: uniform in [0, 1); tests fix it."""

@@ -135,6 +135,8 @@ class Seen:
     """The pool's VMs and look-alikes as the list showed them."""
     unlisted: frozenset[str]
     """VMs only a GET by name found."""
+    refresh: float
+    """Seconds between two reads of a healthy VM's view, for the connection's fleet."""
 
 
 @dataclass(frozen=True)
@@ -366,7 +368,7 @@ class PoolPass:
         """A Settled pass that wrote, posted and sent nothing: at rest if it left its memory as
         it found it, or only read instance views again that said the same, and the clock
         changes nothing for a while."""
-        until = rest_until(self.memory, plan, seen.share[0], self.settings.runtime_refresh)
+        until = rest_until(self.memory, plan, seen.share[0], seen.refresh)
         left = memory_state(self.memory)
         if until is not None and (left == found_in or views_refreshed_only(found_in, left)):
             self.memory.at_rest = AtRest(inputs, seen.share, left, until, SETTLED)
@@ -399,10 +401,13 @@ class PoolPass:
                 verb = f"{done.kind.value}d"
                 self.events.event(NORMAL, verb, f"{verb.lower()} VM {done.name}")
         await apply_retags(gateway, self.memory, owned)
-        await self._read_runtimes(gateway, owned, now)
+        refresh = gateway.refresh_period(
+            self.identity.uid, len(owned), self.settings.runtime_refresh
+        )
+        await self._read_runtimes(gateway, owned, now, refresh)
         instances = tuple(observe(owned.values(), self.memory, now))
         share = (tuple(listing.owned.values()), listing.look_alikes)
-        return Seen(owned, look_alikes, instances, share, listing.unlisted)
+        return Seen(owned, look_alikes, instances, share, listing.unlisted, refresh)
 
     def _windows(self) -> list[MaintenanceWindow]:
         return [parse_window(w) for w in self.pool.spec.update_policy.maintenance_windows]
@@ -572,11 +577,15 @@ class PoolPass:
         return max(0.0, min(due)) if due else None
 
     async def _read_runtimes(
-        self, gateway: ComputeGateway, owned: Mapping[str, PoolVm], now: datetime
+        self,
+        gateway: ComputeGateway,
+        owned: Mapping[str, PoolVm],
+        now: datetime,
+        refresh: float,
     ) -> None:
         due = [
             vm
-            for vm in runtimes_due(owned.values(), self.memory, now, self.settings.runtime_refresh)
+            for vm in runtimes_due(owned.values(), self.memory, now, refresh)
             if self.memory.may_read_runtime(vm.name, now)
         ]
         # A view the pass waits on is one it would read were refreshes never due: health unknown,

@@ -440,6 +440,9 @@ class SharedReads:
     async def get_vm_runtime(self, vm: PoolVm) -> VmRuntime | None:
         return await self._gateway.get_vm_runtime(vm)
 
+    def refresh_period(self, pool: str, vms: int, configured: float) -> float:
+        return self._gateway.refresh_period(pool, vms, configured)
+
     async def create_vm(
         self, resource_group: str, spec: VmSpec
     ) -> OperationRecord | AlreadyCreated:
