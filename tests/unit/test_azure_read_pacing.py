@@ -6,10 +6,11 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
 from fake_time import FakeTime
 
 from vmroll.azure.headroom import read_headroom
-from vmroll.azure.read_pacing import ReadPacer, deferred_reads
+from vmroll.azure.read_pacing import NoSpareRead, ReadPacer, spare_reads
 
 
 def pacer(time: FakeTime, reserve: float = 5.0) -> ReadPacer:
@@ -93,29 +94,33 @@ def held_until(time: FakeTime, arrived: asyncio.Event) -> ReadPacer:
     return reads
 
 
-async def test_deferred_reads_wait_behind_every_other_read_waiting() -> None:
+async def test_a_spare_read_goes_on_a_free_token_and_is_refused_when_it_would_wait() -> None:
+    time = FakeTime()
+    reads = pacer(time)
+    reads.answered(200, remaining=6, retry_after=None)  # one above the reserve of 5
+    with spare_reads():
+        await reads.before_read()
+        with pytest.raises(NoSpareRead):
+            await reads.before_read()
+
+    assert time.slept == []
+    # The refused read took nothing: the next read of the connection waits one refill at most.
+    await reads.before_read()
+    assert abs(sum(time.slept) - 1 / 25) < 1e-9
+
+
+async def test_a_spare_read_is_refused_while_another_read_waits() -> None:
     time, arrived = FakeTime(), asyncio.Event()
     reads = held_until(time, arrived)
-    order: list[str] = []
-
-    async def read(name: str, *, deferred: bool) -> None:
-        if deferred:
-            with deferred_reads():
-                await reads.before_read()
-        else:
-            await reads.before_read()
-        order.append(name)
-
-    refreshes = [asyncio.create_task(read(f"refresh{i}", deferred=True)) for i in range(3)]
+    waiting = asyncio.create_task(reads.before_read())
     await asyncio.sleep(0)
-    waited_on = [asyncio.create_task(read(f"page{i}", deferred=False)) for i in range(3)]
-    await asyncio.sleep(0)
+    time.now += 10.0  # tokens again, but the waiter goes first
+
+    with spare_reads(), pytest.raises(NoSpareRead):
+        await reads.before_read()
+
     arrived.set()
-    await asyncio.gather(*refreshes, *waited_on)
-
-    # The first refresh held the turn when the pages came; the others wait behind the pages.
-    assert order == ["refresh0", "page0", "page1", "page2", "refresh1", "refresh2"]
-    assert abs((time.now - 1000.0) - 6 / 25) < 1e-6
+    await waiting
 
 
 def test_the_refresh_period_grows_with_the_vms_of_every_pool_of_the_connection() -> None:

@@ -1,7 +1,7 @@
-"""Which instance views a pass reads ahead of the connection's other reads: those it waits on
-(health unknown or not healthy yet) go in turn, with the pass's turn among pools held; the
-refreshes of healthy VMs go deferred (azure/read_pacing.py) and with the turn lent back, every
-period the connection names for its fleet, not sooner."""
+"""Which instance views a pass reads, and how: those it waits on (health unknown or not healthy
+yet) go in turn, with the pass's turn among pools held; the refreshes of healthy VMs go as spare
+reads (azure/read_pacing.py) with the turn lent back, stop at the first the connection has no
+spare token for, and come every period the connection names for its fleet, not sooner."""
 
 from __future__ import annotations
 
@@ -13,23 +13,33 @@ from datetime import timedelta
 from test_reconcile_at_rest import REFRESH, settle
 from test_reconcile_fakes import FakeAzure, World
 
-from vmroll.azure.read_pacing import reads_deferred
+from vmroll.azure.read_pacing import NoSpareRead, reads_spare
 from vmroll.azure.vms import PoolVm, VmRuntime
+from vmroll.reconcile.inputs import Next, Outcome
 
 
 @dataclass
 class ReadsLogged(FakeAzure):
-    """Logs each view read as `view <name> deferred|in-turn`."""
+    """Logs each view read as `view <name> spare|in-turn`; spare reads past `spare_tokens`
+    raise `NoSpareRead`, unsent and unlogged."""
+
+    spare_tokens: int | None = None
 
     async def get_vm_runtime(self, vm: PoolVm) -> VmRuntime | None:
-        how = "deferred" if reads_deferred() else "in-turn"
-        self.log.append(f"view {vm.name} {how}")
+        spare = reads_spare()
+        if spare and self.spare_tokens is not None:
+            if self.spare_tokens == 0:
+                raise NoSpareRead("none")
+            self.spare_tokens -= 1
+        self.log.append(f"view {vm.name} {'spare' if spare else 'in-turn'}")
         return await super().get_vm_runtime(vm)
 
 
-async def test_views_a_pass_waits_on_go_first_and_refreshes_go_deferred_with_the_turn_lent() -> (
-    None
-):
+def views(world: World) -> list[str]:
+    return [e for e in world.log if e.startswith("view")]
+
+
+async def test_views_a_pass_waits_on_go_first_and_refreshes_go_spare_with_the_turn_lent() -> None:
     world = World()
     world.azure = ReadsLogged(world.log)
     await settle(world)
@@ -50,13 +60,31 @@ async def test_views_a_pass_waits_on_go_first_and_refreshes_go_deferred_with_the
     assert reads == [
         f"view {first} in-turn",
         "lent",
-        *(f"view {name} deferred" for name in others),
+        *(f"view {name} spare" for name in others),
         "back",
     ]
 
 
-def views(world: World) -> list[str]:
-    return [e for e in world.log if e.startswith("view")]
+async def test_refreshes_without_a_spare_read_end_and_are_read_at_a_later_pass() -> None:
+    world = World()
+    azure = world.azure = ReadsLogged(world.log)
+    await settle(world)
+    names = sorted(world.memory.runtimes)
+    world.tick(REFRESH + 1)
+    world.log.clear()
+    azure.spare_tokens = 1
+
+    outcome = await world.pass_().run()
+
+    assert outcome == Outcome(Next.SETTLED)
+    assert views(world) == [f"view {names[0]} spare"]
+    azure.spare_tokens = None
+    world.log.clear()
+    world.tick(5)
+
+    await world.pass_().run()
+
+    assert views(world) == [f"view {name} spare" for name in names[1:]]
 
 
 async def test_views_are_refreshed_by_the_period_the_connection_names_for_its_fleet() -> None:

@@ -55,7 +55,8 @@ class ComputeGateway(Protocol):
         ...
 
     async def get_vm_runtime(self, vm: PoolVm) -> VmRuntime | None:
-        """Power state and guest health of one VM; None when it is gone."""
+        """Power state and guest health of one VM; None when it is gone. Sent inside
+        `read_pacing.spare_reads()`, it raises `NoSpareRead` rather than wait for ARM's reads."""
         ...
 
     def refresh_period(self, pool: str, vms: int, configured: float) -> float:

@@ -14,11 +14,11 @@ reports) holds a token above `reserve`, and until the `Retry-After` of a 429 has
 go one at a time, so that the refill is handed out a token at a time and not to every waiter at
 once. Reads that find tokens do not wait at all.
 
-Waiters go in arrival order, except reads sent inside `deferred_reads()`: those go after every
-other read waiting. They are the 600-s refreshes of healthy VMs' instance views, which no pass
-waits on; at the end of a fleet's creation, the VMs created first come due for theirs while the
-last pools still wait on list pages and on the first views of their new VMs, and a bucket handed
-out in arrival order made those wait behind the refreshes.
+Waiters go in arrival order. Reads sent inside `spare_reads()` never wait: they are the
+refreshes of healthy VMs' instance views, which no pass waits on. One that finds no token free
+now, or other reads waiting, raises `NoSpareRead` before anything is sent, and the pass tries it
+again at a later pass: a pass held by refreshes while the bucket is spent (issue 12's rollout,
+where they asked for more than the refill) delayed the reads of every pool behind it.
 
 How often they come is paced here too: each pool tells the pacer how many VMs it refreshes
 (`refresh_period`), and the period grows with their sum so that the refreshes of every VM of the
@@ -42,25 +42,29 @@ from vmroll.plan.view_refresh import refresh_period
 ARM_READS = Limit(250.0, 25.0)
 _EPSILON = 1e-6
 """Waits below this are none: a timer woken at the computed instant must find its token."""
-_DEFERRED: ContextVar[bool] = ContextVar("vmroll_reads_deferred", default=False)
+_SPARE: ContextVar[bool] = ContextVar("vmroll_spare_reads", default=False)
 _SWEEP_EVERY = 60.0
 """Seconds between two looks for pools no longer telling their count: a look reads every pool."""
 
 
+class NoSpareRead(Exception):
+    """A read sent inside `spare_reads()` would have waited for ARM's reads bucket: not sent."""
+
+
 @contextmanager
-def deferred_reads() -> Iterator[None]:
-    """Reads sent inside (in this task and the tasks it starts) wait behind every other read of
-    their connection: for reads nobody waits on."""
-    token = _DEFERRED.set(True)
+def spare_reads() -> Iterator[None]:
+    """Reads sent inside (in this task and the tasks it starts) go only on a token free now,
+    ahead of no other read, else raise `NoSpareRead`: for reads nobody waits on."""
+    token = _SPARE.set(True)
     try:
         yield
     finally:
-        _DEFERRED.reset(token)
+        _SPARE.reset(token)
 
 
-def reads_deferred() -> bool:
-    """Whether reads sent from here are deferred (`deferred_reads`)."""
-    return _DEFERRED.get()
+def reads_spare() -> bool:
+    """Whether reads sent from here are spare ones (`spare_reads`)."""
+    return _SPARE.get()
 
 
 class ReadPacer:
@@ -77,8 +81,7 @@ class ReadPacer:
         self._updated = clock()
         self._not_before = self._updated
         self._held = False
-        self._waiting: tuple[deque[asyncio.Future[None]], ...] = (deque(), deque())
-        """Waiters for the turn, first those that read now, then the deferred ones."""
+        self._waiting: deque[asyncio.Future[None]] = deque()
         self._refreshed: dict[str, tuple[int, float]] = {}
         """VMs each pool refreshes through this bucket, and when it last said so."""
         self._refreshed_sum = 0
@@ -91,9 +94,11 @@ class ReadPacer:
         return max(self._not_before - self._updated, missing / self._limit.refill_per_second)
 
     async def before_read(self) -> None:
-        """Wait for a token (behind earlier waiters, and deferred reads behind every other),
-        then take it."""
-        await self._take_turn(1 if reads_deferred() else 0)
+        """Wait for a token (behind earlier waiters), then take it; a spare read that would
+        wait raises `NoSpareRead` instead."""
+        if reads_spare() and (self._held or self.delay() > _EPSILON):
+            raise NoSpareRead("no token of ARM's reads bucket is free now")
+        await self._take_turn()
         try:
             wait = self.delay()
             while wait > _EPSILON:
@@ -140,12 +145,12 @@ class ReadPacer:
     def _refresh_period(self, configured: float) -> float:
         return refresh_period(self._refreshed_sum, configured, self._limit.refill_per_second)
 
-    async def _take_turn(self, rank: int) -> None:
+    async def _take_turn(self) -> None:
         if not self._held:
             self._held = True
             return
         turn = asyncio.get_running_loop().create_future()
-        self._waiting[rank].append(turn)
+        self._waiting.append(turn)
         try:
             await turn
         except asyncio.CancelledError:
@@ -153,13 +158,12 @@ class ReadPacer:
                 # Handed the turn as it was cancelled: the next waiter takes it.
                 self._pass_turn()
             else:
-                self._waiting[rank].remove(turn)
+                self._waiting.remove(turn)
             raise
 
     def _pass_turn(self) -> None:
-        """Hand the turn to the first waiter of the first rank that has one, or free it."""
-        for queue in self._waiting:
-            if queue:
-                queue.popleft().set_result(None)
-                return
+        """Hand the turn to the first waiter, or free it."""
+        if self._waiting:
+            self._waiting.popleft().set_result(None)
+            return
         self._held = False

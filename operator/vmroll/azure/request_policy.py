@@ -21,7 +21,7 @@ from azure.core.rest import AsyncHttpResponse, HttpRequest
 from vmroll.azure.headroom import CURRENT_CALL, read_headroom
 from vmroll.azure.observer import NO_RESPONSE, AzureObserver
 from vmroll.azure.operation_names import arm_operation
-from vmroll.azure.read_pacing import ReadPacer
+from vmroll.azure.read_pacing import NoSpareRead, ReadPacer
 
 
 class RequestCountingPolicy(AsyncHTTPPolicy[HttpRequest, AsyncHttpResponse]):
@@ -36,6 +36,9 @@ class RequestCountingPolicy(AsyncHTTPPolicy[HttpRequest, AsyncHttpResponse]):
         operation = arm_operation(http.method, http.url)
         try:
             response: PipelineResponse[Any, Any] = await self.next.send(request)
+        except NoSpareRead:
+            # Refused before it was sent (read_pacing.py): no attempt ARM counted.
+            raise
         except BaseException:
             self._observer.request(operation, NO_RESPONSE)
             raise

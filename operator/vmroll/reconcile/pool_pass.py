@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Mapping, Sequence
-from contextlib import nullcontext
+from contextlib import nullcontext, suppress
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
@@ -26,7 +26,7 @@ from vmroll.azure.errors import (
 )
 from vmroll.azure.images import ResolvedImage
 from vmroll.azure.protocol import ComputeGateway
-from vmroll.azure.read_pacing import deferred_reads
+from vmroll.azure.read_pacing import NoSpareRead, spare_reads
 from vmroll.azure.vm_body import VmSpec
 from vmroll.azure.vms import NameTaken, PoolVm
 from vmroll.plan.access import check_access
@@ -595,11 +595,12 @@ class PoolPass:
             await self._read_runtime(gateway, vm, now)
         refreshes = [vm for vm in due if vm not in waited_on]
         if refreshes:
-            # Refreshes of healthy VMs go after every other read of the connection
-            # (azure/read_pacing.py), a wait the pass lends its turn among pools back for: the
-            # passes it would hold back send the reads that go first.
+            # Refreshes of healthy VMs go only on tokens of ARM's reads bucket no other read
+            # waits for (azure/read_pacing.py); the first that finds none ends them, and the
+            # views left unread are due again at the next pass. The pass lends its turn among
+            # pools back meanwhile: nothing it plans waits on them.
             async with self.lend():
-                with deferred_reads():
+                with spare_reads(), suppress(NoSpareRead):
                     for vm in refreshes:
                         await self._read_runtime(gateway, vm, now)
         listed_or_pending = set(owned) | set(self.memory.pending)

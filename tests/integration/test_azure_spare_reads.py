@@ -1,0 +1,84 @@
+"""Reads nobody waits on (instance-view refreshes, sent inside `spare_reads()`) go only while
+ARM's reads bucket has tokens no other read needs: once vmroll's count, lowered to what ARM
+reports, holds none above the reserve, the next one raises `NoSpareRead` without being sent, so
+that ARM answers no 429 and the operator's request metrics count no attempt. Real SDK clients
+over HTTPS to the emulator, built as the operator builds them (the pacing is the clients'
+pipeline policy)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from azure.mgmt.compute.aio import ComputeManagementClient
+from emulator_clients import connection_of
+
+from vmroll.azure.gateway import AzureGateways
+from vmroll.azure.observer import RetryCause
+from vmroll.azure.read_pacing import NoSpareRead, spare_reads
+from vmroll.emulator.catalog import Bucket, Catalog, ComputeThrottling, Throttling
+from vmroll.emulator.server import Emulator
+
+pytestmark = pytest.mark.integration
+
+REFRESHES = 40
+
+
+@pytest.fixture
+def emulator_catalog(emulator_catalog: Catalog) -> Catalog:
+    """Twenty reads, refilled one a second: forty refreshes in a row would empty it. Compute's
+    own policies are off so that only ARM's bucket paces the views."""
+    throttling = Throttling(
+        reads=Bucket(capacity=20, refill_per_second=1),
+        compute=ComputeThrottling(enabled=False),
+    )
+    return emulator_catalog.model_copy(update={"throttling": throttling})
+
+
+class Attempts:
+    """The operator's metrics as the gateway reports them: each HTTP attempt's status."""
+
+    def __init__(self) -> None:
+        self.statuses: list[str] = []
+
+    def request(self, operation: str, status: str) -> None:
+        self.statuses.append(status)
+
+    def retry_wait(self, cause: RetryCause, seconds: float) -> None:
+        pass
+
+    def budget_wait(self, seconds: float) -> None:
+        pass
+
+    def budget_exhausted(self) -> None:
+        pass
+
+
+async def test_refreshes_stop_unsent_when_arms_reads_bucket_has_no_spare_token(
+    emulator: Emulator,
+    compute_client: ComputeManagementClient,
+    vm_body: Any,
+) -> None:
+    group = emulator.credentials.resource_group
+    poller = await compute_client.virtual_machines.begin_create_or_update(group, "web-0", vm_body())
+    await poller.result()
+    attempts = Attempts()
+    gateways = AzureGateways(observer=attempts)
+    sent = 0
+    try:
+        async with gateways.borrow(connection_of(emulator.credentials)) as gateway:
+            [vm] = await gateway.list_group_vms(group)
+            with spare_reads():
+                for _ in range(REFRESHES):
+                    try:
+                        await gateway.get_vm_runtime(vm)
+                    except NoSpareRead:
+                        break
+                    sent += 1
+    finally:
+        await gateways.close()
+
+    assert 0 < sent < 20
+    assert attempts.statuses == ["200"] * (1 + sent)
+    views = emulator.request_counts()["operations"]["VirtualMachines_InstanceView"]
+    assert views["byStatus"] == {"200": sent}
