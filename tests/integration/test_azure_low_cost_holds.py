@@ -21,6 +21,7 @@ from vmroll.azure.capture_gateway import borrow_captures
 from vmroll.azure.clients import ClientOptions
 from vmroll.azure.errors import Throttled
 from vmroll.azure.lro import OperationRecord, OperationState
+from vmroll.azure.observer import RetryCause
 from vmroll.azure.vms import vm_resource_id
 from vmroll.emulator.catalog import Catalog, ComputeThrottling, MinuteBucket
 from vmroll.emulator.server import Emulator
@@ -57,10 +58,37 @@ def paced(manual_clock: ManualClock) -> Paced:
     return Paced(manual_clock)
 
 
+class Counted:
+    """The requests the operator's metrics count, by operation and status."""
+
+    def __init__(self) -> None:
+        self.requests: dict[str, dict[str, int]] = {}
+
+    def request(self, operation: str, status: str) -> None:
+        statuses = self.requests.setdefault(operation, {})
+        statuses[status] = statuses.get(status, 0) + 1
+
+    def retry_wait(self, cause: RetryCause, seconds: float) -> None:
+        pass
+
+    def budget_wait(self, seconds: float) -> None:
+        pass
+
+    def budget_exhausted(self) -> None:
+        pass
+
+
 @pytest.fixture
-async def gateways(paced: Paced) -> AsyncIterator[AzureGateways]:
+def counted() -> Counted:
+    return Counted()
+
+
+@pytest.fixture
+async def gateways(paced: Paced, counted: Counted) -> AsyncIterator[AzureGateways]:
     options = ClientOptions(polling_interval=POLLING_INTERVAL, max_retry_wait=MAX_RETRY_WAIT)
-    created = AzureGateways(client_options=options, clock=paced, sleep=paced.sleep)
+    created = AzureGateways(
+        client_options=options, clock=paced, sleep=paced.sleep, observer=counted
+    )
     try:
         yield created
     finally:
@@ -73,7 +101,7 @@ def get_statuses(emulator: Emulator, operation: str = "VirtualMachines_Get") -> 
 
 
 async def test_a_429_of_the_subscriptions_bucket_holds_every_pools_reads_there(
-    emulator: Emulator, gateways: AzureGateways, paced: Paced
+    emulator: Emulator, gateways: AzureGateways, paced: Paced, counted: Counted
 ) -> None:
     creds = emulator.credentials
     group, region = creds.resource_group, creds.location
@@ -107,6 +135,8 @@ async def test_a_429_of_the_subscriptions_bucket_holds_every_pools_reads_there(
     assert statuses_while_held == {"404": CAPACITY + 1, "429": 1}
     assert after is None
     assert get_statuses(emulator) == {"404": CAPACITY + 2, "429": 1}
+    # A read held is not sent, and the operator's metrics count none.
+    assert counted.requests["VirtualMachines_Get"] == {"404": CAPACITY + 2, "429": 1}
 
 
 async def test_a_short_hold_is_slept_through_and_the_read_goes(

@@ -4,6 +4,8 @@ answer says about Azure's buckets.
 Placed after the retry policy (a per-retry policy), so that each attempt is seen: a request
 answered 429 and retried once counts one 429 and one 200, exactly as ARM (and the emulator)
 counted them. Long-running-operation polls go through the same pipeline and are counted too.
+Counting comes after the pacing and the holds (clients.py): a read held and not sent, or
+cancelled while it waited for its turn, reached no one and is not counted.
 One difference from ARM's own count remains: aiohttp resends an idempotent request (GET, PUT,
 DELETE) once by itself when the connection drops before any answer, inside what the pipeline
 sees as one attempt; such a request counts once here (with the resend's status) and twice in
