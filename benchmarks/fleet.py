@@ -12,7 +12,7 @@ and Compute's per-policy buckets are on). Phases:
 - rollout (unless `--no-rollout`): every pool patched to NEW at once; done when every pool is
   Ready for its new generation with `updatedReplicas` R and the emulator holds P x R Succeeded
   VMs, all on NEW.
-- steady: `--steady-seconds` with nothing changed.
+- steady: `--steady-seconds` with nothing changed (0: no steady window).
 Pools are listed every `POLL_SECONDS` (one list request, not one per pool).
 
 Per phase it prints the wall time; the ideal set by the buckets (N operations of one kind need
@@ -331,6 +331,31 @@ def steady(
     return last
 
 
+def steady_window(
+    processes: dict[str, int],
+    emulator: Emulator,
+    fleet: Fleet,
+    resync: float,
+    args: argparse.Namespace,
+    progress: Callable[[str], None],
+) -> None:
+    """The steady window and its report, sampled with py-spy when asked; only for a window of
+    some length (`--steady-seconds 0` skips it: its figures are per second)."""
+    operator = processes["operator"]
+    before = snapshot(processes, emulator)
+    stacks = Path(f"/tmp/vmroll-fleet-{os.getpid()}.collapsed")
+    sampler = None
+    if args.py_spy:
+        sampler = _sampling.sample(args.py_spy, operator, args.steady_seconds, stacks)
+    after = steady(processes, emulator, operator, before, args.steady_seconds, progress)
+    report(phase("steady", before, after, operator, True), fleet, resync, None)
+    if sampler is not None:
+        sampler.wait()
+        lines = stacks.read_text().splitlines() if stacks.exists() else []
+        _sampling.print_summary(_sampling.summary(lines), args.steady_seconds)
+        print(f"  collapsed stacks: {stacks}")
+
+
 def bucket_seconds(operations: int, bucket: dict[str, Any]) -> float:
     """How long `operations` take from a full bucket: (N - capacity) / refill."""
     refill = float(bucket.get("refillPerSecond") or bucket["refillPerMinute"] / 60)
@@ -510,18 +535,8 @@ def main() -> None:
                 report(result, fleet, resync, ideal(catalog, vms, vms, tail))
                 if args.invariants:
                     per_pool(fleet, emulator, since)
-            before = snapshot(processes, emulator)
-            stacks = Path(f"/tmp/vmroll-fleet-{os.getpid()}.collapsed")
-            sampler = None
-            if args.py_spy:
-                sampler = _sampling.sample(args.py_spy, operator, args.steady_seconds, stacks)
-            after = steady(processes, emulator, operator, before, args.steady_seconds, progress)
-            report(phase("steady", before, after, operator, True), fleet, resync, None)
-            if sampler is not None:
-                sampler.wait()
-                lines = stacks.read_text().splitlines() if stacks.exists() else []
-                _sampling.print_summary(_sampling.summary(lines), args.steady_seconds)
-                print(f"  collapsed stacks: {stacks}")
+            if args.steady_seconds > 0:
+                steady_window(processes, emulator, fleet, resync, args, progress)
             print(f"\n{load_average()}")
 
 

@@ -23,7 +23,8 @@ Fixtures (all function-scoped, so each test gets a fresh, empty emulator):
 - `terms_client`: `azure.mgmt.marketplaceordering.aio.MarketplaceOrderingAgreements`, likewise.
 - `gateways` / `lend` / `gateway`: vmroll's own `AzureGateways` (short polling interval, closed
   after the test), the production factory the operator keeps in its state; `await
-  lend(connection)` borrows a connection's `ComputeGateway` from it until the test ends (as a
+  lend(connection)` borrows a connection's `ComputeGateway` for VMs of the catalog's region
+  (`emulator.credentials.location`) from it until the test ends (as a
   pass borrows one for the pass); `gateway` is the one of the default principal.
 
 - `arm`: a raw HTTPS client (`ArmHttp`) holding a bearer token of the default principal, for
@@ -229,11 +230,12 @@ async def gateways() -> AsyncIterator[AzureGateways]:
 
 
 @pytest.fixture
-async def lend(gateways: AzureGateways) -> AsyncIterator[Lend]:
+async def lend(emulator: Emulator, gateways: AzureGateways) -> AsyncIterator[Lend]:
+    region = emulator.credentials.location
     async with AsyncExitStack() as borrowed:
 
         async def borrow(connection: AccountConnection) -> ComputeGateway:
-            return await borrowed.enter_async_context(gateways.borrow(connection))
+            return await borrowed.enter_async_context(gateways.borrow(connection, location=region))
 
         yield borrow
 

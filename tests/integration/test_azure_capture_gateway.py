@@ -30,6 +30,8 @@ from vmroll.plan.reasons import Reason
 pytestmark = pytest.mark.integration
 
 GROUP = "rg-vmroll"
+REGION = "westeurope"
+"""The group's region, and the gallery's: the source VMs' (no VM ID names it)."""
 
 
 def definition(emulator: Emulator, name: str = "ubuntu-web") -> str:
@@ -78,18 +80,18 @@ async def test_a_capture_from_deallocate_to_replicated(
     connection = connection_of(emulator.credentials)
     vm_id = await builder(compute_client, vm_body, "builder")
     image_id = definition(emulator)
-    async with borrow_captures(gateways, connection) as gateway:
-        running = await gateway.read_source(vm_id)
+    async with borrow_captures(gateways, connection, location="") as gateway:
+        running = await gateway.read_source(vm_id, REGION)
         deallocating = await gateway.deallocate(vm_id)
         await until_done(gateway, deallocating)
-        deallocated = await gateway.read_source(vm_id)
+        deallocated = await gateway.read_source(vm_id, REGION)
         await gateway.generalize(vm_id)
-        generalized = await gateway.read_source(vm_id)
+        generalized = await gateway.read_source(vm_id, REGION)
         found = await gateway.read_definition(image_id)
         names = await gateway.version_names(image_id)
-        record = await gateway.create_version(image_id, "1.3.1", "westeurope", request(vm_id))
+        record = await gateway.create_version(image_id, "1.3.1", REGION, request(vm_id))
         creating = await gateway.read_version(image_id, "1.3.1")
-    async with borrow_captures(gateways, connection) as resumed:
+    async with borrow_captures(gateways, connection, location="") as resumed:
         states = await until_done(resumed, record)
         done = await resumed.read_version(image_id, "1.3.1")
 
@@ -131,20 +133,24 @@ async def test_the_source_is_read_from_its_instance_view_as_json(
 
     async with gateways.clients.borrow(connection) as clients:
         monkeypatch.setattr(clients.compute.virtual_machines, "instance_view", modelled)
-        async with borrow_captures(gateways, connection) as gateway:
-            running = await gateway.read_source(vm_id)
+        async with borrow_captures(gateways, connection, location="") as gateway:
+            running = await gateway.read_source(vm_id, REGION)
             await until_done(gateway, await gateway.deallocate(vm_id))
             await gateway.generalize(vm_id)
-            generalized = await gateway.read_source(vm_id)
+            generalized = await gateway.read_source(vm_id, REGION)
 
     assert running == SourceInfo(power_state="running", generalized=False, busy=False)
     assert generalized == SourceInfo(power_state="deallocated", generalized=True, busy=False)
 
 
 async def test_missing_things_read_as_none(emulator: Emulator, gateways: AzureGateways) -> None:
-    async with borrow_captures(gateways, connection_of(emulator.credentials)) as gateway:
+    async with borrow_captures(
+        gateways, connection_of(emulator.credentials), location=""
+    ) as gateway:
         vm_id = f"/subscriptions/{emulator.credentials.subscription_id}/resourceGroups/{GROUP}"
-        source = await gateway.read_source(vm_id + "/providers/Microsoft.Compute/virtualMachines/x")
+        source = await gateway.read_source(
+            vm_id + "/providers/Microsoft.Compute/virtualMachines/x", REGION
+        )
         image = await gateway.read_definition(definition(emulator, "nothing"))
         version = await gateway.read_version(definition(emulator), "9.9.9")
 
@@ -158,7 +164,9 @@ async def test_a_specialized_source_into_a_generalized_definition_is_terminal(
     vm_body: Any,
 ) -> None:
     vm_id = await builder(compute_client, vm_body, "builder")
-    async with borrow_captures(gateways, connection_of(emulator.credentials)) as gateway:
+    async with borrow_captures(
+        gateways, connection_of(emulator.credentials), location=""
+    ) as gateway:
         await until_done(gateway, await gateway.deallocate(vm_id))
         with pytest.raises(TerminalAzureError) as refused:
             await gateway.create_version(

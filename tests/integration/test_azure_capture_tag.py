@@ -61,7 +61,9 @@ async def test_the_version_names_its_capture_to_the_pools_that_resolve_it(
         end_of_life=None,
         tags=capture_tags(ObjectMeta(namespace="team-a", name="golden-2026-11-29", uid="u-1")),
     )
-    async with borrow_captures(gateways, connection_of(emulator.credentials)) as captures:
+    async with borrow_captures(
+        gateways, connection_of(emulator.credentials), location=""
+    ) as captures:
         await until_done(captures, await captures.deallocate(vm_id))
         await captures.generalize(vm_id)
         await until_done(

@@ -162,7 +162,9 @@ async def test_a_restarted_operator_resumes_a_recorded_operation(
     restarted = AzureGateways(client_options=FAST)
     try:
         resumed = OperationRecord(record.kind, record.resource_id, stored)
-        async with restarted.borrow(connection_of(emulator.credentials)) as again:
+        async with restarted.borrow(
+            connection_of(emulator.credentials), location=emulator.credentials.location
+        ) as again:
             assert await again.wait_operation(resumed, max_wait=30) is OperationState.SUCCEEDED
     finally:
         await restarted.close()
@@ -213,7 +215,9 @@ async def test_retry_after_beyond_the_bound_surfaces_as_transient(emulator: Emul
         Faults(rules=[FaultRule(operation="VirtualMachines_List", status=429, remaining=1)])
     )
     try:
-        async with gateways.borrow(connection_of(emulator.credentials)) as gateway:
+        async with gateways.borrow(
+            connection_of(emulator.credentials), location=emulator.credentials.location
+        ) as gateway:
             with pytest.raises(TransientAzureError) as raised:
                 await gateway.list_pool_vms(emulator.credentials.resource_group, WEB)
     finally:
@@ -237,7 +241,9 @@ async def test_a_throttled_write_holds_back_the_subscriptions_writes(
         )
     )
     try:
-        async with gateways.borrow(connection_of(emulator.credentials)) as throttled:
+        async with gateways.borrow(
+            connection_of(emulator.credentials), location=emulator.credentials.location
+        ) as throttled:
             with pytest.raises(TransientAzureError) as first:
                 await throttled.create_vm(group, spec)
             emulator.reset_counters()
@@ -265,7 +271,9 @@ async def test_a_released_vm_keeps_its_tags_and_a_throttled_release_holds_back_w
         Faults(rules=[FaultRule(operation="VirtualMachines_Update", status=429, remaining=1)])
     )
     try:
-        async with gateways.borrow(connection_of(emulator.credentials)) as throttled:
+        async with gateways.borrow(
+            connection_of(emulator.credentials), location=emulator.credentials.location
+        ) as throttled:
             with pytest.raises(TransientAzureError) as first:
                 await throttled.release_vm(vm, "2026-01-01T00:00:00Z")
             emulator.reset_counters()

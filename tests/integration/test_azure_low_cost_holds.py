@@ -1,7 +1,10 @@
 """A 429 for an empty Low-cost get bucket holds the reads of one VM (its GET, its instance view)
 of every pool of the subscription and region, whatever account they read through, until its
-`Retry-After`: real SDK clients over HTTPS to the emulator, whose subscription bucket is lowered
-so that one pool empties it, and whose clock moves only when the holds' clock does.
+`Retry-After`; so does it the read-back of a create whose name exists, the GET that ends a create
+or a tag update, and a capture's reads of its source and builder, which also hold the pools'
+when answered 429: real SDK clients over
+HTTPS to the emulator, whose subscription bucket is lowered so that one pool empties it, and
+whose clock moves only when the holds' clock does.
 """
 
 from __future__ import annotations
@@ -11,12 +14,18 @@ from collections.abc import AsyncIterator
 import pytest
 from conftest import ManualClock, Paced
 from emulator_clients import POLLING_INTERVAL, connection_of
+from test_azure_gateway_vms import WEB, vm_spec
 
-from vmroll.azure import AzureGateways
+from vmroll.azure import AlreadyCreated, AzureGateways
+from vmroll.azure.capture_gateway import borrow_captures
 from vmroll.azure.clients import ClientOptions
 from vmroll.azure.errors import Throttled
+from vmroll.azure.lro import OperationRecord, OperationState
+from vmroll.azure.observer import RetryCause
+from vmroll.azure.vms import vm_resource_id
 from vmroll.emulator.catalog import Catalog, ComputeThrottling, MinuteBucket
 from vmroll.emulator.server import Emulator
+from vmroll.plan.ownership import CAPTURE_UID_TAG
 from vmroll.reconcile.failures import throttled_cause
 
 pytestmark = pytest.mark.integration
@@ -49,23 +58,50 @@ def paced(manual_clock: ManualClock) -> Paced:
     return Paced(manual_clock)
 
 
+class Counted:
+    """The requests the operator's metrics count, by operation and status."""
+
+    def __init__(self) -> None:
+        self.requests: dict[str, dict[str, int]] = {}
+
+    def request(self, operation: str, status: str) -> None:
+        statuses = self.requests.setdefault(operation, {})
+        statuses[status] = statuses.get(status, 0) + 1
+
+    def retry_wait(self, cause: RetryCause, seconds: float) -> None:
+        pass
+
+    def budget_wait(self, seconds: float) -> None:
+        pass
+
+    def budget_exhausted(self) -> None:
+        pass
+
+
 @pytest.fixture
-async def gateways(paced: Paced) -> AsyncIterator[AzureGateways]:
+def counted() -> Counted:
+    return Counted()
+
+
+@pytest.fixture
+async def gateways(paced: Paced, counted: Counted) -> AsyncIterator[AzureGateways]:
     options = ClientOptions(polling_interval=POLLING_INTERVAL, max_retry_wait=MAX_RETRY_WAIT)
-    created = AzureGateways(client_options=options, clock=paced, sleep=paced.sleep)
+    created = AzureGateways(
+        client_options=options, clock=paced, sleep=paced.sleep, observer=counted
+    )
     try:
         yield created
     finally:
         await created.close()
 
 
-def get_statuses(emulator: Emulator) -> dict[str, int]:
-    counts: dict[str, int] = emulator.request_counts()["operations"]["VirtualMachines_Get"]
-    return dict(counts["byStatus"])
+def get_statuses(emulator: Emulator, operation: str = "VirtualMachines_Get") -> dict[str, int]:
+    counts = emulator.request_counts()["operations"].get(operation, {})
+    return dict(counts.get("byStatus", {}))
 
 
 async def test_a_429_of_the_subscriptions_bucket_holds_every_pools_reads_there(
-    emulator: Emulator, gateways: AzureGateways, paced: Paced
+    emulator: Emulator, gateways: AzureGateways, paced: Paced, counted: Counted
 ) -> None:
     creds = emulator.credentials
     group, region = creds.resource_group, creds.location
@@ -99,6 +135,8 @@ async def test_a_429_of_the_subscriptions_bucket_holds_every_pools_reads_there(
     assert statuses_while_held == {"404": CAPACITY + 1, "429": 1}
     assert after is None
     assert get_statuses(emulator) == {"404": CAPACITY + 2, "429": 1}
+    # A read held is not sent, and the operator's metrics count none.
+    assert counted.requests["VirtualMachines_Get"] == {"404": CAPACITY + 2, "429": 1}
 
 
 async def test_a_short_hold_is_slept_through_and_the_read_goes(
@@ -117,3 +155,87 @@ async def test_a_short_hold_is_slept_through_and_the_read_goes(
     assert found is None
     assert paced.slept == [pytest.approx(MAX_RETRY_WAIT / 2)]
     assert get_statuses(emulator) == {"404": CAPACITY + 1, "429": 1}
+
+
+async def test_the_read_back_of_a_create_whose_name_exists_is_held(
+    emulator: Emulator, gateways: AzureGateways, paced: Paced
+) -> None:
+    creds = emulator.credentials
+    group = creds.resource_group
+    async with gateways.borrow(connection_of(creds), location=creds.location) as web:
+        spec = await vm_spec(emulator, web, "web-0")
+        assert isinstance(await web.create_vm(group, spec), OperationRecord)
+        for i in range(CAPACITY):
+            assert await web.get_pool_vm(group, f"web-{i + 1}") is None
+        with pytest.raises(Throttled):
+            await web.get_pool_vm(group, f"web-{CAPACITY + 1}")
+        with pytest.raises(Throttled) as held:
+            await web.create_vm(group, spec)
+        statuses_while_held = get_statuses(emulator)
+        paced.advance(held.value.retry_after or 0.0)
+        again = await web.create_vm(group, spec)
+
+    assert (held.value.policy, held.value.retry_after) == ("LowCostGet", 10.0)
+    assert statuses_while_held == {"404": CAPACITY, "429": 1}
+    assert isinstance(again, AlreadyCreated)
+    assert get_statuses(emulator) == {"404": CAPACITY, "429": 1, "200": 1}
+
+
+async def test_the_get_that_ends_a_create_or_a_tag_update_is_held(
+    emulator: Emulator, gateways: AzureGateways, paced: Paced
+) -> None:
+    creds = emulator.credentials
+    group = creds.resource_group
+    async with gateways.borrow(connection_of(creds), location=creds.location) as web:
+        record = await web.create_vm(group, await vm_spec(emulator, web, "web-0"))
+        assert isinstance(record, OperationRecord)
+        paced.advance(1.0)  # the create is done; the full bucket stays full
+        for i in range(CAPACITY):
+            assert await web.get_pool_vm(group, f"web-{i + 1}") is None
+        with pytest.raises(Throttled):
+            await web.get_pool_vm(group, f"web-{CAPACITY + 1}")
+        with pytest.raises(Throttled) as create_held:
+            await web.wait_operation(record, max_wait=30)
+        (vm,) = (await web.list_pool_vms(group, WEB)).owned
+        with pytest.raises(Throttled) as update_held:
+            await web.release_vm(vm, "2026-11-30T00:00:00Z")
+        statuses_while_held = get_statuses(emulator)
+        paced.advance(create_held.value.retry_after or 0.0)
+        done = await web.wait_operation(record, max_wait=30)
+
+    assert (create_held.value.policy, update_held.value.policy) == ("LowCostGet", "LowCostGet")
+    assert statuses_while_held == {"404": CAPACITY, "429": 1}
+    assert get_statuses(emulator, "VirtualMachines_Update") == {"200": 1}
+    assert done is OperationState.SUCCEEDED
+    assert get_statuses(emulator) == {"404": CAPACITY, "429": 1, "200": 1}
+
+
+async def test_a_captures_reads_are_held_and_their_429_holds_the_pools_reads(
+    emulator: Emulator, gateways: AzureGateways, paced: Paced
+) -> None:
+    creds = emulator.credentials
+    group, region = creds.resource_group, creds.location
+    connection = connection_of(creds)
+    source = vm_resource_id(creds.subscription_id, group, "golden-source")
+    async with (
+        borrow_captures(gateways, connection, location=region) as capture,
+        gateways.borrow(connection, location=region) as web,
+    ):
+        built = await capture.create_builder(group, await vm_spec(emulator, web, "builder"))
+        assert isinstance(built, OperationRecord)
+        paced.advance(1.0)  # the builder is created; the full bucket stays full
+        for _ in range(CAPACITY):
+            assert await capture.read_source(source, region) is None
+        with pytest.raises(Throttled):
+            await capture.read_source(source, region)
+        with pytest.raises(Throttled) as pool_held:
+            await web.get_pool_vm(group, "web-0")
+        with pytest.raises(Throttled) as builder_held:
+            await capture.read_builder(source, CAPTURE_UID_TAG)
+        with pytest.raises(Throttled) as create_held:
+            await capture.wait_operation(built, max_wait=30)
+
+    held = (pool_held.value, builder_held.value, create_held.value)
+    assert [(e.policy, e.retry_after) for e in held] == [("LowCostGet", 10.0)] * 3
+    assert get_statuses(emulator, "VirtualMachines_InstanceView") == {"404": CAPACITY, "429": 1}
+    assert get_statuses(emulator) == {}

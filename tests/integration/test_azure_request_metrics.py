@@ -74,7 +74,9 @@ async def observed(emulator: Emulator, metrics: OperatorMetrics) -> AsyncIterato
         observer=metrics,
     )
     try:
-        async with gateways.borrow(connection_of(emulator.credentials)) as gateway:
+        async with gateways.borrow(
+            connection_of(emulator.credentials), location=emulator.credentials.location
+        ) as gateway:
             yield gateway
     finally:
         await gateways.close()

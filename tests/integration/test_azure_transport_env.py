@@ -85,7 +85,9 @@ async def read_group(emulator: Emulator) -> int:
     after: its connections end); how many views said the VM runs."""
     gateways = AzureGateways(client_options=ClientOptions(polling_interval=POLLING_INTERVAL))
     try:
-        async with gateways.borrow(connection_of(emulator.credentials)) as gateway:
+        async with gateways.borrow(
+            connection_of(emulator.credentials), location=emulator.credentials.location
+        ) as gateway:
             listed = await gateway.list_group_vms(emulator.credentials.resource_group)
             runtimes = [await gateway.get_vm_runtime(vm) for vm in listed]
             return sum(1 for r in runtimes if r is not None and r.power_state == "running")

@@ -32,6 +32,7 @@ from vmroll.reconcile.memory import PoolMemory
 
 SUBSCRIPTION = "00000000-0000-4000-8000-00000000a001"
 OTHER_SUBSCRIPTION = "00000000-0000-4000-8000-00000000a002"
+REGION = "westeurope"
 UBUNTU = MarketplaceRef("Canonical", "ubuntu-24_04-lts", "server")
 FIGURES = PoolFigures(1, 1, 1, 1, 1, PoolState.READY, {}, None)
 
@@ -92,7 +93,7 @@ async def test_a_rotation_during_a_pass_closes_the_old_clients_only_after_it(
     started, rotated = asyncio.Event(), asyncio.Event()
 
     async def a_pass() -> bool:
-        async with state.azure.borrow(old) as gateway:
+        async with state.azure.borrow(old, location=REGION) as gateway:
             started.set()
             await rotated.wait()
             # The pass's call would go out now: its clients must still be open.
@@ -115,7 +116,7 @@ async def test_a_rotation_keeps_clients_another_account_shares(
     kube, clock = FakeKube(), Clock()
     state = operator_state(kube, clock)
     shared = await connection_for(state, account("prod", 1))
-    async with state.azure.borrow(shared):
+    async with state.azure.borrow(shared, location=REGION):
         pass
     assert await connection_for(state, account("copy", 1)) == shared
 
@@ -132,7 +133,7 @@ async def test_a_deleted_account_takes_its_connection_clients_and_budget(
 ) -> None:
     state = operator_state(FakeKube(), Clock())
     connection = await connection_for(state, account("prod", 1))
-    async with state.azure.borrow(connection):
+    async with state.azure.borrow(connection, location=REGION):
         pass
     state.azure.accepted_plans.add((SUBSCRIPTION, MarketplacePlan("p", "pub", "prod")))
 
@@ -161,9 +162,9 @@ async def test_prune_drops_what_is_kept_for_pools_and_accounts_that_are_gone(
     kept = await connection_for(state, account("kept", 1))
     gone = await connection_for(state, account("gone", 1, OTHER_SUBSCRIPTION))
     for connection in (kept, gone):
-        async with state.azure.borrow(connection):
+        async with state.azure.borrow(connection, location=REGION):
             pass
-        key = CacheKey.of(connection.subscription_id, "westeurope", UBUNTU)
+        key = CacheKey.of(connection.subscription_id, REGION, UBUNTU)
         await state.azure.latest.get(key, 60.0, resolve)
         state.azure.accepted_plans.add(
             (connection.subscription_id, MarketplacePlan("p", "pub", "prod"))

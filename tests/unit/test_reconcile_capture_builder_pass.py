@@ -143,7 +143,7 @@ class FakeGateway:
         self._call("delete builder")
         return OperationRecord(LroKind.DELETE, vm_id, "token-x")
 
-    async def read_source(self, vm_id: str) -> SourceInfo | None:
+    async def read_source(self, vm_id: str, location: str) -> SourceInfo | None:
         return self.source
 
     async def read_definition(self, image_id: str) -> DefinitionInfo | None:

@@ -51,11 +51,13 @@ class FakeGateway:
         self.names: tuple[str, ...] = ("1.0.0", "1.0.9")
         self.version: VersionInfo | None = None
         self.calls: list[str] = []
+        self.source_regions: list[str] = []
         self.requests: list[VersionRequest] = []
         self.refuse: Exception | None = None
         self.operation = OperationState.RUNNING
 
-    async def read_source(self, vm_id: str) -> SourceInfo | None:
+    async def read_source(self, vm_id: str, location: str) -> SourceInfo | None:
+        self.source_regions.append(location)
         return self.source
 
     async def read_definition(self, image_id: str) -> DefinitionInfo | None:
@@ -150,6 +152,7 @@ async def test_a_generalized_source_is_captured_with_the_definitions_location() 
     await run(capture(version="2.0.0"), gateway, sinks)
 
     assert gateway.calls == ["create 2.0.0 in westeurope"]
+    assert gateway.source_regions == ["westeurope"]
     assert [captured_by(r.tags) for r in gateway.requests] == ["ns/golden"]
     assert sinks.patches[-1]["phase"] == "Capturing"
     assert sinks.patches[-1]["imageVersionId"] == f"{IMAGE}/versions/2.0.0"

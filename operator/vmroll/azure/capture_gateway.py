@@ -7,6 +7,10 @@ on a 429. A capture's writes draw on ARM's write bucket only: they are a handful
 no VM URL names the region whose Compute buckets they would also count against. A builder VM is
 resolved, checked for terms and created by the pools' own `AzureGateway` (image cache, accepted
 terms, the Put VM bucket of the builder's region), so a builder is created exactly as a pool VM.
+Its reads of one VM (the source's instance view, the builder's GET, the GET that ends the
+builder's create) are Low-cost reads held and fed as a pool's are (low_cost_holds.py), in the
+VM's subscription and region: a capture reading while the bucket is empty would otherwise be
+answered 429 and retried where no pool may read.
 """
 
 from __future__ import annotations
@@ -27,6 +31,8 @@ from vmroll.azure.captures import (
 from vmroll.azure.clients import AzureClients
 from vmroll.azure.gateway import AzureGateway, AzureGateways, follow, paced_write
 from vmroll.azure.images import ImageRef, MarketplacePlan, ResolvedImage
+from vmroll.azure.list_headroom import high_cost_key
+from vmroll.azure.low_cost_holds import LowCostHolds
 from vmroll.azure.lro import OperationRecord, OperationState
 from vmroll.azure.poll_pacing import PollPacer
 from vmroll.azure.settings import AccountConnection
@@ -40,7 +46,9 @@ T = TypeVar("T")
 class CaptureGateway(Protocol):
     """Azure as one subscription's image captures see it."""
 
-    async def read_source(self, vm_id: str) -> SourceInfo | None: ...
+    async def read_source(self, vm_id: str, location: str) -> SourceInfo | None:
+        """The source VM's instance view; `location` is the VM's region (no VM ID names it)."""
+        ...
 
     async def read_definition(self, image_id: str) -> DefinitionInfo | None: ...
 
@@ -73,7 +81,8 @@ class CaptureGateway(Protocol):
     async def ensure_terms(self, plan: MarketplacePlan, *, accept: bool) -> None: ...
 
     async def read_builder(self, vm_id: str, uid_tag: str) -> BuilderInfo | None:
-        """The VM with the value of its `uid_tag` tag (whose builder it is)."""
+        """The VM, in the builder's region, with the value of its `uid_tag` tag (whose builder it
+        is)."""
         ...
 
     async def create_builder(
@@ -97,12 +106,24 @@ class CaptureGateway(Protocol):
 
 class AzureCaptureGateway:
     def __init__(
-        self, clients: AzureClients, budget: WriteBudget, polls: PollPacer, vms: AzureGateway
+        self,
+        clients: AzureClients,
+        budget: WriteBudget,
+        polls: PollPacer,
+        vms: AzureGateway,
+        holds: LowCostHolds,
+        location: str,
     ) -> None:
         self._clients, self._budget, self._polls, self._vms = clients, budget, polls, vms
+        self._holds = holds
+        self._location = location
+        """The builder's region."""
 
-    async def read_source(self, vm_id: str) -> SourceInfo | None:
-        return await captures.read_source(self._clients.compute, vm_id)
+    async def read_source(self, vm_id: str, location: str) -> SourceInfo | None:
+        compute = self._clients.compute
+        return await self._low_cost_read(
+            vm_id, location, lambda: captures.read_source(compute, vm_id)
+        )
 
     async def read_definition(self, image_id: str) -> DefinitionInfo | None:
         return await captures.read_definition(self._clients.compute, image_id)
@@ -130,7 +151,12 @@ class AzureCaptureGateway:
         )
 
     async def wait_operation(self, record: OperationRecord, *, max_wait: float) -> OperationState:
-        return await follow(self._clients, self._polls, record, captures.resume, max_wait=max_wait)
+        # Of a capture's operations, only the builder's create ends on a GET of a VM.
+        return await self._low_cost_read(
+            record.resource_id,
+            self._location,
+            lambda: follow(self._clients, self._polls, record, captures.resume, max_wait=max_wait),
+        )
 
     def vm_id(self, resource_group: str, name: str) -> str:
         return vm_resource_id(self._clients.connection.subscription_id, resource_group, name)
@@ -142,7 +168,10 @@ class AzureCaptureGateway:
         await self._vms.ensure_terms(plan, accept=accept)
 
     async def read_builder(self, vm_id: str, uid_tag: str) -> BuilderInfo | None:
-        return await captures.read_builder(self._clients.compute, vm_id, uid_tag)
+        compute = self._clients.compute
+        return await self._low_cost_read(
+            vm_id, self._location, lambda: captures.read_builder(compute, vm_id, uid_tag)
+        )
 
     async def create_builder(
         self, resource_group: str, spec: VmSpec
@@ -163,6 +192,14 @@ class AzureCaptureGateway:
             lambda: captures.begin_delete_version(compute, image_id, name),
         )
 
+    async def _low_cost_read(
+        self, vm_id: str, location: str, call: Callable[[], Awaitable[T]]
+    ) -> T:
+        """`call`, its reads of one VM (`vm_id`'s, in `location`) held and told to the Low-cost
+        holds."""
+        with self._holds.held(high_cost_key(captures.subscription_of(vm_id), location)):
+            return await call()
+
     async def _write(self, resource_id: str, send: Callable[[], Awaitable[T]]) -> T:
         """`resource_id` (the VM or the version written) is also the queue the write waits in."""
         write = Write(resource_id, ArmBucket.WRITES, None, "")
@@ -171,19 +208,14 @@ class AzureCaptureGateway:
 
 @asynccontextmanager
 async def borrow_captures(
-    gateways: AzureGateways, connection: AccountConnection, *, location: str = ""
+    gateways: AzureGateways, connection: AccountConnection, *, location: str
 ) -> AsyncIterator[CaptureGateway]:
-    """The connection's capture gateway (for a builder in `location`), its clients open until
-    the block ends."""
+    """The connection's capture gateway for a builder in `location` (empty for a capture
+    without one, which neither reads nor writes a builder), its clients open until the block
+    ends."""
     async with gateways.clients.borrow(connection) as clients:
         budget = gateways.budgets.for_subscription(connection.subscription_id)
-        pools = AzureGateway(
-            clients,
-            gateways.latest,
-            budget,
-            gateways.accepted_plans,
-            gateways.version_lists,
-            gateways.polls,
-            location,
+        pools = gateways.gateway(clients, location)
+        yield AzureCaptureGateway(
+            clients, budget, gateways.polls, pools, gateways.low_cost, location
         )
-        yield AzureCaptureGateway(clients, budget, gateways.polls, pools)

@@ -2,9 +2,11 @@
 
 Each connection gets one credential and one client per SDK, each client with its own transport
 (see transport.py), pointed at the connection's ARM endpoint and token scope, carrying vmroll's
-user agent, the bounded `Retry-After` policy and, after it, the policy that counts every attempt
-for the operator's metrics and the one that reads Azure's remaining counts from every answer
-and paces reads by the connection's ARM reads bucket (one `ReadPacer` shared by its clients).
+user agent, the bounded `Retry-After` policy and, after it, the policy that reads Azure's
+remaining counts from every answer and paces reads by the connection's ARM reads bucket (one
+`ReadPacer` shared by its clients) and holds reads of one VM (low_cost_holds.py), then the one
+that counts every attempt for the operator's metrics: only those sent, not one held or
+cancelled while it waited.
 
 A pass borrows the clients for as long as it uses them (`ClientCache.borrow`). When an account's
 credentials rotate or the account is deleted, its old connection is discarded: it is dropped at
@@ -83,7 +85,7 @@ def build_clients(
         "credential_scopes": [endpoint.arm_scope],
         "user_agent": USER_AGENT,
         "polling_interval": options.polling_interval,
-        "per_retry_policies": [RequestCountingPolicy(observer), HeadroomPolicy(reads)],
+        "per_retry_policies": [HeadroomPolicy(reads), RequestCountingPolicy(observer)],
     }
     compute = ComputeManagementClient(
         credential,

@@ -9,8 +9,11 @@ so that the counts Azure reports, and a 429's `Retry-After`, reach that budget: 
 subscription slow down or back off together. A list of a group's VMs runs in one too, so that
 what each page's answer says of the High-cost get bucket reaches `HighCostReports`, by which the
 groups' lists of the subscription and region are paced (reconcile/shared_listing.py); a read of
-one VM (its GET, its instance view) runs in one whose 429 for an empty Low-cost get bucket holds
-every pool's reads of the subscription and region until its `Retry-After` (`LowCostHolds`). Waiting
+one VM (its GET, its instance view, the read-back of a create whose name exists, the GET that
+ends a create or a tag update) waits out and feeds the Low-cost holds: a 429 for an empty
+Low-cost get bucket holds every pool's reads of the subscription and region until its
+`Retry-After` (`LowCostHolds`). A gateway is always built for one region, the one its reads and
+writes are counted in (no VM URL names it). Waiting
 for an operation polls no faster than `Retry-After` and the VM's Get Operation budget allow
 (`PollPacer`).
 
@@ -79,9 +82,10 @@ class AzureGateway:
         accepted_plans: set[tuple[str, MarketplacePlan]],
         version_lists: LatestCache[tuple[ImageVersionInfo, ...]],
         polls: PollPacer,
-        location: str = "",
-        high_cost: HighCostReports | None = None,
-        low_cost: LowCostHolds | None = None,
+        *,
+        location: str,
+        high_cost: HighCostReports,
+        low_cost: LowCostHolds,
     ) -> None:
         self._clients = clients
         self._subscription = clients.connection.subscription_id
@@ -138,8 +142,7 @@ class AzureGateway:
         reports, key = self._high_cost, high_cost_key(self._subscription, self._location)
 
         def listed(status: int, headroom: Headroom) -> None:
-            if reports is not None:
-                reports.answered(key, status, headroom)
+            reports.answered(key, status, headroom)
 
         with call_scope(CallScope(self._polls, listed=listed)):
             return await vms.list_group_vms(
@@ -159,18 +162,10 @@ class AzureGateway:
     def refresh_period(self, pool: str, vms: int, configured: float) -> float:
         return self._clients.reads.refresh_period(pool, vms, configured)
 
-    async def _low_cost_read(self, read: Callable[[], Awaitable[T]]) -> T:
-        holds = self._low_cost
-        if holds is None:
-            return await read()
-        key = high_cost_key(self._subscription, self._location)
-        await holds.before_read(key)
-
-        def answered(status: int, headroom: Headroom) -> None:
-            holds.answered(key, status, headroom)
-
-        with call_scope(CallScope(self._polls, read=answered)):
-            return await read()
+    async def _low_cost_read(self, call: Callable[[], Awaitable[T]]) -> T:
+        """`call`, its reads of one VM held and told to the Low-cost holds of the region."""
+        with self._low_cost.held(high_cost_key(self._subscription, self._location)):
+            return await call()
 
     async def create_vm(
         self, resource_group: str, spec: VmSpec
@@ -186,7 +181,9 @@ class AzureGateway:
             )
         except vms.NameExists:
             # Read outside the write's scope: a GET's answer must not feed the write budget.
-            holder = await vms.get_pool_vm(compute, resource_group, spec.name)
+            holder = await self._low_cost_read(
+                lambda: vms.get_pool_vm(compute, resource_group, spec.name)
+            )
             if holder is not None and made_by(spec, holder.tags):
                 return AlreadyCreated(holder)
             raise vms.name_taken(spec, holder) from None
@@ -216,7 +213,10 @@ class AzureGateway:
         )
 
     async def wait_operation(self, record: OperationRecord, *, max_wait: float) -> OperationState:
-        return await follow(self._clients, self._polls, record, vms.resume, max_wait=max_wait)
+        # A create ends on a GET of its VM.
+        return await self._low_cost_read(
+            lambda: follow(self._clients, self._polls, record, vms.resume, max_wait=max_wait)
+        )
 
     async def release_vm(self, vm: PoolVm, released_at: str) -> None:
         compute = self._clients.compute
@@ -236,7 +236,10 @@ class AzureGateway:
     async def _write(
         self, write: Write, resource_id: str | None, send: Callable[[], Awaitable[T]]
     ) -> T:
-        return await paced_write(self._budget, self._polls, write, resource_id, send)
+        # A tag update ends on a GET of its VM.
+        return await self._low_cost_read(
+            lambda: paced_write(self._budget, self._polls, write, resource_id, send)
+        )
 
 
 Resumer = Callable[[ComputeManagementClient, OperationRecord, str], Awaitable[Poller]]
@@ -321,24 +324,28 @@ class AzureGateways:
 
     @asynccontextmanager
     async def borrow(
-        self, connection: AccountConnection, *, location: str = ""
+        self, connection: AccountConnection, *, location: str
     ) -> AsyncIterator[ComputeGateway]:
         """The connection's gateway for VMs in `location`, whose clients stay open until the
         block ends (even if the connection is discarded meanwhile: a rotated secret never closes
         a call in flight)."""
         async with self.clients.borrow(connection) as clients:
-            budget = self.budgets.for_subscription(connection.subscription_id)
-            yield AzureGateway(
-                clients,
-                self.latest,
-                budget,
-                self.accepted_plans,
-                self.version_lists,
-                self.polls,
-                location,
-                self.high_cost,
-                self.low_cost,
-            )
+            yield self.gateway(clients, location)
+
+    def gateway(self, clients: AzureClients, location: str) -> AzureGateway:
+        """The gateway of borrowed `clients` for VMs in `location`: the region its writes and
+        reads of one VM are counted and held in (no VM URL names it), so there is no default."""
+        return AzureGateway(
+            clients,
+            self.latest,
+            self.budgets.for_subscription(clients.connection.subscription_id),
+            self.accepted_plans,
+            self.version_lists,
+            self.polls,
+            location=location,
+            high_cost=self.high_cost,
+            low_cost=self.low_cost,
+        )
 
     async def discard(self, connection: AccountConnection) -> None:
         """Close the clients of a connection no longer used (account changed or deleted)."""

@@ -10,9 +10,10 @@ format before 2024) are all subscription buckets, and the smallest count is kept
 
 The request policy (request_policy.py) reads every answer; what it concerns is known only to
 the caller (a VM's region is in no VM URL), so the gateway opens a `CallScope` around each write,
-each wait for an operation, each list of a group's VMs and each read of one VM, and the policy
-finds it in `CURRENT_CALL` (a context variable: it follows the call through the SDK's pipeline
-and poller, which run in the caller's task).
+each wait for an operation and each list of a group's VMs, and the policy finds it in
+`CURRENT_CALL` (a context variable: it follows the call through the SDK's pipeline and poller,
+which run in the caller's task). Reads of one VM are told to the Low-cost holds the same way
+(low_cost_holds.py `held`).
 """
 
 from __future__ import annotations
@@ -133,14 +134,10 @@ class CallScope:
     write: Write | None = None
     listed: Listed | None = None
     """Told every answer to a list's pages (list_headroom.py)."""
-    read: Listed | None = None
-    """Told every answer to a read of one VM (low_cost_holds.py)."""
 
     def answered(self, method: str, status: int, headroom: Headroom) -> None:
         if self.listed is not None and method == "GET":
             self.listed(status, headroom)
-        if self.read is not None and method == "GET":
-            self.read(status, headroom)
         if self.budget is not None and self.write is not None and method != "GET":
             feed_budget(self.budget, self.write, status, headroom)
         if self.resource_id is not None and (status < 300 or status == 429):

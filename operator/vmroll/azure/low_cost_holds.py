@@ -10,19 +10,26 @@ region is refused as well until its `Retry-After`. ARM's reads bucket still has 
 read_pacing.py (ARM's bucket, per connection) lets those reads go: each pool met the 429 of its
 own, waited it out, and only that one pool did.
 
-So the gateway reads a VM in a `CallScope` whose answers come here, under the key of the
-subscription and the pool's region (no VM URL names the region: a pool's VMs are in its
-region), and every Low-cost read of that key first waits for the hold to pass: it sleeps when
-the hold ends within `max_wait` (as long as the SDK's retry policy waits out a 429 of its own),
-else nothing is sent and it raises `Throttled` with the time left, which the pass waits out and
-names as its cause, as it does Azure's own 429. A 429 of one VM's own bucket (the VM's entry 0,
-the subscription's not) holds nothing here: other VMs may be read. Holds are dropped once
-passed.
+So every read of one VM the operator sends is sent inside `held(key)`, under the key of the
+subscription and the VM's region (no VM URL names the region: a pool's VMs are in its region):
+a pool's GET and instance view, the read-back of a create refused because its name exists, a
+capture's reads of its source and builder, and the GET of the VM by which the SDK ends a create
+or a tag update (sent while the gateway waits for the operation or writes). The request policy
+(request_policy.py) finds the key in `held_reads()`, as it finds a call's `CallScope`, tells
+each answer here, and first waits for the hold of the key to pass: it sleeps when the hold ends
+within `max_wait` (as long as the SDK's retry policy waits out a 429 of its own), else nothing
+is sent and it raises `Throttled` with the time left, which the pass waits out and names as its
+cause, as it does Azure's own 429. The wait is after the retry policy, so that a read retried
+after a 429 waits too. A 429 of one VM's own bucket (the VM's entry 0, the subscription's not)
+holds nothing here: other VMs may be read. Holds are dropped once passed.
 """
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass
 
 from vmroll.azure.budget import Clock, Sleep
 from vmroll.azure.errors import Throttled
@@ -73,6 +80,16 @@ class LowCostHolds:
             await self._sleep(wait)
             wait = self.delay(key)
 
+    @contextmanager
+    def held(self, key: HighCostKey) -> Iterator[None]:
+        """Reads of one VM sent inside (in this task and the tasks it starts) wait out the
+        holds of `key`, and their answers are told here."""
+        token = _HELD.set(HeldReads(self, key))
+        try:
+            yield
+        finally:
+            _HELD.reset(token)
+
     def answered(self, key: HighCostKey, status: int, headroom: Headroom) -> None:
         """One Low-cost read's answer: a 429 naming the subscription's bucket empty holds every
         read under `key` for its `Retry-After` (a second when it names none)."""
@@ -87,3 +104,25 @@ class LowCostHolds:
         for key, until in list(self._until.items()):
             if key[0] not in subscriptions or until <= now:
                 del self._until[key]
+
+
+@dataclass(frozen=True)
+class HeldReads:
+    """The holds, and the key, of the reads of one VM sent from here."""
+
+    holds: LowCostHolds
+    key: HighCostKey
+
+    async def before_read(self) -> None:
+        await self.holds.before_read(self.key)
+
+    def answered(self, status: int, headroom: Headroom) -> None:
+        self.holds.answered(self.key, status, headroom)
+
+
+_HELD: ContextVar[HeldReads | None] = ContextVar("vmroll_low_cost_held", default=None)
+
+
+def held_reads() -> HeldReads | None:
+    """The holds that reads of one VM sent from here wait out (`LowCostHolds.held`), if any."""
+    return _HELD.get()

@@ -4,6 +4,8 @@ answer says about Azure's buckets.
 Placed after the retry policy (a per-retry policy), so that each attempt is seen: a request
 answered 429 and retried once counts one 429 and one 200, exactly as ARM (and the emulator)
 counted them. Long-running-operation polls go through the same pipeline and are counted too.
+Counting comes after the pacing and the holds (clients.py): a read held and not sent, or
+cancelled while it waited for its turn, reached no one and is not counted.
 One difference from ARM's own count remains: aiohttp resends an idempotent request (GET, PUT,
 DELETE) once by itself when the connection drops before any answer, inside what the pipeline
 sees as one attempt; such a request counts once here (with the resend's status) and twice in
@@ -19,6 +21,7 @@ from azure.core.pipeline.policies import AsyncHTTPPolicy
 from azure.core.rest import AsyncHttpResponse, HttpRequest
 
 from vmroll.azure.headroom import CURRENT_CALL, read_headroom
+from vmroll.azure.low_cost_holds import held_reads
 from vmroll.azure.observer import NO_RESPONSE, AzureObserver
 from vmroll.azure.operation_names import arm_operation
 from vmroll.azure.read_pacing import NoSpareRead, ReadPacer
@@ -47,12 +50,15 @@ class RequestCountingPolicy(AsyncHTTPPolicy[HttpRequest, AsyncHttpResponse]):
 
 
 STATUS_READ = "ComputeOperations_GetStatus"
+VM_READS = frozenset({"VirtualMachines_Get", "VirtualMachines_InstanceView"})
+"""The reads of one VM, which Compute charges to the Low-cost get buckets (low_cost_holds.py)."""
 
 
 class HeadroomPolicy(AsyncHTTPPolicy[HttpRequest, AsyncHttpResponse]):
     """Pace each read by the connection's ARM reads bucket (read_pacing.py) and each operation
-    status read of a VM (poll_pacing.py), and hand what every answer says about Azure's buckets
-    to the call that sent it (headroom.py).
+    status read of a VM (poll_pacing.py), hold each read of one VM while the Low-cost get
+    bucket of its subscription and region is empty (low_cost_holds.py), and hand what every
+    answer says about Azure's buckets to the call that sent it (headroom.py).
 
     Also after the retry policy, so that a 429 retried in the pipeline still holds back the
     buckets it named, and a retried read or poll waits like the first one."""
@@ -67,14 +73,20 @@ class HeadroomPolicy(AsyncHTTPPolicy[HttpRequest, AsyncHttpResponse]):
         scope = CURRENT_CALL.get()
         http = request.http_request
         polled = scope.resource_id if scope is not None else None
-        if scope is not None and polled is not None and _is_status_read(http):
+        operation = arm_operation(http.method, http.url)
+        if scope is not None and polled is not None and operation == STATUS_READ:
             await scope.polls.before_poll(polled)
+        held = held_reads() if operation in VM_READS else None
+        if held is not None:
+            await held.before_read()
         read = http.method.upper() == "GET"
         if read:
             await self._reads.before_read()
         response: PipelineResponse[HttpRequest, AsyncHttpResponse] = await self.next.send(request)
         answer = response.http_response
         headroom = read_headroom(answer.headers)
+        if held is not None:
+            held.answered(answer.status_code, headroom)
         if read:
             self._reads.answered(
                 answer.status_code, remaining=headroom.reads, retry_after=headroom.retry_after
@@ -82,7 +94,3 @@ class HeadroomPolicy(AsyncHTTPPolicy[HttpRequest, AsyncHttpResponse]):
         if scope is not None:
             scope.answered(http.method.upper(), answer.status_code, headroom)
         return response
-
-
-def _is_status_read(http: HttpRequest) -> bool:
-    return arm_operation(http.method, http.url) == STATUS_READ

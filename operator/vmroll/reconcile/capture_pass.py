@@ -191,7 +191,10 @@ class CapturePass:
                 return building
         vm_id = self._source_vm_id()
         version = await gateway.read_version(spec.target.image_id, name)
-        source = None if version is not None else await gateway.read_source(vm_id)
+        # No VM ID names its region: a VM given by ID is taken to be in the definition's (where
+        # the version is made from it), as a pool's VMs are taken to be in the pool's.
+        region = builder.location if builder is not None else definition.location
+        source = None if version is not None else await gateway.read_source(vm_id, region)
         seen = Observation(
             source_vm_id=vm_id,
             source=None
