@@ -66,7 +66,8 @@ async def test_refreshes_stop_unsent_when_arms_reads_bucket_has_no_spare_token(
     gateways = AzureGateways(observer=attempts)
     sent = 0
     try:
-        async with gateways.borrow(connection_of(emulator.credentials)) as gateway:
+        creds = emulator.credentials
+        async with gateways.borrow(connection_of(creds), location=creds.location) as gateway:
             [vm] = await gateway.list_group_vms(group)
             with spare_reads():
                 for _ in range(REFRESHES):

@@ -35,6 +35,7 @@ from vmroll.azure.budget import Clock, Sleep
 from vmroll.azure.errors import Throttled
 from vmroll.azure.headroom import Headroom
 from vmroll.azure.list_headroom import HighCostKey
+from vmroll.azure.read_pacing import NoSpareRead, reads_spare
 
 LOW_COST_GET = "LowCostGet"
 _EPSILON = 1e-6
@@ -66,8 +67,11 @@ class LowCostHolds:
         return left
 
     async def before_read(self, key: HighCostKey) -> None:
-        """Wait out a hold that ends within `max_wait`; refuse the read for a longer one."""
+        """Wait out a hold that ends within `max_wait`; refuse the read for a longer one, and a
+        spare read (read_pacing.py) for any hold: it is read at a later pass instead."""
         wait = self.delay(key)
+        if wait > 0.0 and reads_spare():
+            raise NoSpareRead
         while wait > 0.0:
             if wait > self._max_wait:
                 subscription, region = key
