@@ -57,7 +57,14 @@ from vmroll.azure.images import ImageRef, MarketplacePlan, ResolvedImage
 from vmroll.azure.lro import OperationRecord, OperationState
 from vmroll.azure.protocol import ComputeGateway
 from vmroll.azure.vm_body import VmSpec
-from vmroll.azure.vms import AlreadyCreated, PoolListing, PoolVm, VmRuntime, kept_unchanged
+from vmroll.azure.vms import (
+    AlreadyCreated,
+    PoolListing,
+    PoolVm,
+    ReadVm,
+    VmRuntime,
+    kept_unchanged,
+)
 from vmroll.plan.list_pacing import (
     HighCostReport,
     gap_at_work,
@@ -397,17 +404,24 @@ class SharedReads:
         )
         share = served.index.share(pool)
         due = reads_due(listings.followed(uid, number), number, listings.clock())
-        found = await asyncio.gather(*(self._gateway.get_pool_vm(resource_group, n) for n in due))
-        for name, vm in zip(due, found, strict=True):
-            listings.mark(uid, [name], vm)
+        found = await asyncio.gather(*(self._gateway.read_vm(resource_group, n) for n in due))
+        for name, read in zip(due, found, strict=True):
+            listings.mark(uid, [name], read.vm if read is not None else None)
         listed = {vm.name: vm for vm in share.owned}
         owned = overlay(listed, listings.followed(uid, number), number, pool.uid)
+        # Each VM read here came with its instance view: the pass takes its health from it
+        # rather than reading the view again.
+        views = {
+            read.vm.name: read.runtime
+            for read in found
+            if read is not None and owned.get(read.vm.name) is read.vm
+        }
         changing = [vm.name for vm in owned.values() if vm.provisioning_state not in SETTLED]
         if changing:
             # The pool waits on a change under way (a delete the list still shows, say):
             # waiting a window to see it end would slow every step of a rollout.
             listings.changing(uid, changing)
-        return PoolListing(owned=tuple(owned.values()), look_alikes=share.look_alikes)
+        return PoolListing(tuple(owned.values()), share.look_alikes, views)
 
     async def _group_list(self, resource_group: str) -> GroupList:
         return await self._listings.listing(
@@ -427,12 +441,13 @@ class SharedReads:
     async def ensure_terms(self, plan: MarketplacePlan, *, accept: bool) -> None:
         await self._gateway.ensure_terms(plan, accept=accept)
 
-    async def get_pool_vm(self, resource_group: str, name: str) -> PoolVm | None:
+    async def read_vm(self, resource_group: str, name: str) -> ReadVm | None:
         # Asked only for a VM the list did not show: the next pass wants a newer list, or where
         # the group's list is costly takes what was read here.
         read: PoolVm | Unread | None = UNREAD
         try:
-            found = read = await self._gateway.get_pool_vm(resource_group, name)
+            found = await self._gateway.read_vm(resource_group, name)
+            read = found.vm if found is not None else None
             return found
         finally:
             self._listings.mark(self._pool_uid, [name], read)
