@@ -34,12 +34,15 @@ Where the group's lists at work are more than a few seconds apart (following.py
 `follows_by_reads`), a pool at work does not wait: it takes the newest list for what other hands
 change and reads by name each VM it wrote (or saw changing) since that list started, one
 Low-cost GET each. Waiting a minute for the list of 10,000 VMs at each step of a rollout (create,
-see healthy, delete) held every pool's rollout to the list's pace.
+see healthy, delete) held every pool's rollout to the list's pace. That GET carries the VM's
+instance view (`$expand=instanceView`), handed to the pass with the listing (`views`): a create
+seen done is seen healthy (or not) in the same read, not in a second one.
 
-Health stays with the instance view, read per VM only while unknown or stale (observe.py): the
-resource group's list takes `$expand=instanceView` only with a scale set `$filter`, and
-`statusOnly=true` exists only on the subscription's list of all VMs, which reads every group of
-the subscription (a High-cost get all the same), not the group an account is admitted to.
+Health otherwise stays with the instance view, read per VM only while unknown or stale
+(observe.py): the resource group's list takes `$expand=instanceView` only with a scale set
+`$filter`, and `statusOnly=true` exists only on the subscription's list of all VMs, which reads
+every group of the subscription (a High-cost get all the same), not the group an account is
+admitted to.
 """
 
 from __future__ import annotations
