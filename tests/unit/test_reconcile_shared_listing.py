@@ -722,3 +722,32 @@ async def test_a_pool_at_work_in_a_costly_group_learns_its_new_vms_health_from_t
     assert len(created) == 3
     assert created <= read
     assert viewed.isdisjoint(created)
+
+
+async def test_a_pool_at_work_follows_on_the_newest_list_while_the_next_one_is_read() -> None:
+    """10,000 VMs: lists at work 60 s apart, kept 80 s for pools at rest. The next list is still
+    being read when the newest is 81 s old: a pool at work takes the newest and reads its own
+    writes by name, rather than wait for the whole list being read."""
+    azure = BlockedList([])
+    azure.vms = fleet(pools=1000, vms_each=10).vms
+    clock, _, sleep = paced_clock()
+    listings = GroupListings(WINDOW, clock, sleep=sleep)
+    worker = listings.for_pool(azure, CONNECTION, "uid-0")
+    other = listings.for_pool(azure, CONNECTION, "uid-1")
+    azure.release.set()
+    await worker.list_pool_vms(RG, identity(0))
+    azure.release.clear()
+    clock.now += 61.0
+    listings.mark("uid-1")
+    slow = asyncio.create_task(other.list_group_vms(RG))
+    await asyncio.sleep(0)
+    clock.now += 20.0
+    listings.mark("uid-0", ["pool0-1"])
+
+    seen = await asyncio.wait_for(worker.list_pool_vms(RG, identity(0)), timeout=1.0)
+
+    assert azure.log.count("list") == 2
+    assert "get pool0-1" in azure.log
+    assert len(seen.owned) == 10
+    azure.release.set()
+    await slow

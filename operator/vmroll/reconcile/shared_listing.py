@@ -217,7 +217,8 @@ class GroupListings:
     ) -> tuple[GroupList, int]:
         """A list for the pool and its number. `may_follow`: where the group's lists at work
         are far apart, the newest list serves although older than the pool's writes, which the
-        pool then reads by name (following.py)."""
+        pool then reads by name (following.py), and, while the next list is read, older than
+        pools at rest take."""
         paced = False
         while True:
             now = self.clock()
@@ -242,14 +243,17 @@ class GroupListings:
             latest = group.latest
             if latest is not None and serves(latest):
                 return latest.task.result(), latest.number
+            flight = group.in_flight
             if (
                 may_follow
                 and latest is not None
-                and now - latest.started_at < oldest
+                # Older than a pool at rest takes while the next list is being read: that list
+                # (200 pages at 10,000 VMs) would hold the pool for as long as it is read, and
+                # it only ever shows later what other hands change.
+                and (now - latest.started_at < oldest or flight is not None)
                 and follows_by_reads(self._period(pace, latest, report, now))
             ):
                 return latest.task.result(), latest.number
-            flight = group.in_flight
             if flight is None:
                 gap = self._gap(pace, latest, report, now, paced)
                 if gap > _EPSILON:
