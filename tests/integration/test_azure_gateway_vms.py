@@ -411,14 +411,20 @@ async def test_a_vm_the_list_does_not_show_yet_is_read_by_name(
     await created(emulator, gateway, "web-0")
 
     listing = await gateway.list_pool_vms(group, WEB)
-    found = await gateway.get_pool_vm(group, "web-0")
-    missing = await gateway.get_pool_vm(group, "web-1")
+    before = emulator.request_counts()["operations"]
+    found = await gateway.read_vm(group, "web-0")
+    missing = await gateway.read_vm(group, "web-1")
+    after = emulator.request_counts()["operations"]
 
     assert listing.owned == ()
     assert found is not None
-    assert (found.name, found.pool_uid, found.provisioning_state) == ("web-0", WEB.uid, "Succeeded")
-    assert found.revision == "r1"
+    read = found.vm
+    assert (read.name, read.pool_uid, read.provisioning_state) == ("web-0", WEB.uid, "Succeeded")
+    assert read.revision == "r1"
+    # Its health came with it, in the same read: no instance view was asked for.
+    assert (found.runtime.power_state, found.runtime.health) == ("running", "healthy")
     assert missing is None
+    assert after.get("VirtualMachines_InstanceView") == before.get("VirtualMachines_InstanceView")
 
 
 async def test_a_create_whose_answer_is_lost_makes_one_vm_through_the_gateway(

@@ -113,15 +113,15 @@ async def test_a_429_of_the_subscriptions_bucket_holds_every_pools_reads_there(
         gateways.borrow(first, location="eastus") as east,
     ):
         for i in range(CAPACITY):
-            assert await web.get_pool_vm(group, f"web-{i}") is None
+            assert await web.read_vm(group, f"web-{i}") is None
         with pytest.raises(Throttled) as met:
-            await web.get_pool_vm(group, f"web-{CAPACITY}")
+            await web.read_vm(group, f"web-{CAPACITY}")
         with pytest.raises(Throttled) as held:
-            await api.get_pool_vm(group, "api-0")
-        elsewhere = await east.get_pool_vm("rg-vmroll-eastus", "east-0")
+            await api.read_vm(group, "api-0")
+        elsewhere = await east.read_vm("rg-vmroll-eastus", "east-0")
         statuses_while_held = get_statuses(emulator)
         paced.advance(held.value.retry_after or 0.0)
-        after = await api.get_pool_vm(group, "api-0")
+        after = await api.read_vm(group, "api-0")
 
     assert met.value.retry_after == 10.0
     assert (held.value.policy, held.value.retry_after) == ("LowCostGet", 10.0)
@@ -146,11 +146,11 @@ async def test_a_short_hold_is_slept_through_and_the_read_goes(
     group = creds.resource_group
     async with gateways.borrow(connection_of(creds), location=creds.location) as web:
         for i in range(CAPACITY):
-            await web.get_pool_vm(group, f"web-{i}")
+            await web.read_vm(group, f"web-{i}")
         with pytest.raises(Throttled):
-            await web.get_pool_vm(group, f"web-{CAPACITY}")
+            await web.read_vm(group, f"web-{CAPACITY}")
         paced.advance(10.0 - MAX_RETRY_WAIT / 2)
-        found = await web.get_pool_vm(group, "web-0")
+        found = await web.read_vm(group, "web-0")
 
     assert found is None
     assert paced.slept == [pytest.approx(MAX_RETRY_WAIT / 2)]

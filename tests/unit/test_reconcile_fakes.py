@@ -22,7 +22,7 @@ from vmroll.azure.images import (
 )
 from vmroll.azure.lro import LroKind, OperationRecord, OperationState
 from vmroll.azure.vm_body import VmSpec, build_vm_body
-from vmroll.azure.vms import PoolListing, PoolVm, VmRuntime
+from vmroll.azure.vms import PoolListing, PoolVm, ReadVm, VmRuntime
 from vmroll.plan.ownership import PoolIdentity, partition
 from vmroll.reconcile.inputs import AccountView, PassSettings, TemplateInputs
 from vmroll.reconcile.memory import PoolMemory
@@ -125,12 +125,16 @@ class FakeAzure:
         self.end_running()
         return tuple(vm for vm in self.vms.values() if vm.name not in self.unlisted)
 
-    async def get_pool_vm(self, resource_group: str, name: str) -> PoolVm | None:
+    async def read_vm(self, resource_group: str, name: str) -> ReadVm | None:
         self.log.append(f"get {name}")
-        return self.vms.get(name)
+        vm = self.vms.get(name)
+        return ReadVm(vm, self._runtime(vm)) if vm is not None else None
 
     async def get_vm_runtime(self, vm: PoolVm) -> VmRuntime | None:
         self.log.append(f"runtime {vm.name}")
+        return self._runtime(vm)
+
+    def _runtime(self, vm: PoolVm) -> VmRuntime:
         health = "unhealthy" if vm.image_version in self.unhealthy else None
         return VmRuntime(power_state="running", health=health)
 

@@ -15,6 +15,7 @@ from vmroll.azure.vms import VmRuntime
 from vmroll.plan.revision import revision_of
 from vmroll.reconcile.memory import PoolMemory, SeenRuntime
 from vmroll.reconcile.observe import (
+    keep_views,
     needs_runtime,
     runtimes_due,
     settle_pending,
@@ -138,6 +139,32 @@ def test_which_vms_instance_views_are_read(
 
 HEALTHY = VmRuntime("running", None)
 STOPPED = VmRuntime("stopped", None)
+
+
+@pytest.mark.parametrize(
+    ("state", "operation", "kept"),
+    [
+        pytest.param("Succeeded", None, True, id="created-read-with-its-view"),
+        pytest.param("Failed", None, True, id="failed-read-with-its-view"),
+        pytest.param("Creating", None, False, id="still-creating"),
+        pytest.param("Succeeded", OperationKind.REIMAGE, False, id="an-operation-still-runs"),
+    ],
+)
+def test_a_view_read_with_a_vm_spares_reading_it_again(
+    state: str, operation: OperationKind | None, kept: bool
+) -> None:
+    """A VM read by name with its instance view: the pass reads no view of it where that view
+    is one it would act on."""
+    memory = PoolMemory()
+    if operation is not None:
+        memory.pending["web-1"] = pending(operation, "t")
+    listed = vm("web-1", "uid-1", {}, state=state)
+
+    keep_views(memory, {"web-1": listed}, {"web-1": HEALTHY}, T0)
+
+    assert ("web-1" in memory.runtimes) is kept
+    if kept and state == "Succeeded":
+        assert not needs_runtime(listed, memory, T0, refresh_seconds=600)
 
 
 @pytest.mark.parametrize(

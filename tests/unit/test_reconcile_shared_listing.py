@@ -672,3 +672,82 @@ async def test_a_pool_at_work_in_a_costly_group_reads_its_writes_instead_of_wait
     assert azure.log.count("get pool0-0") == 2
     assert "pool0-0" not in {v.name for v in seen.owned}
     assert azure.log.count("list") == 1
+
+
+async def test_a_vm_a_pool_at_work_reads_by_name_brings_its_instance_view() -> None:
+    azure = fleet(pools=100, vms_each=10)
+    clock, _, sleep = paced_clock()
+    listings = GroupListings(WINDOW, clock, sleep=sleep)
+    gateway = listings.for_pool(azure, CONNECTION, "uid-0")
+    await gateway.list_pool_vms(RG, identity(0))
+    listings.mark("uid-0", ["pool0-1"])
+    clock.now += 1.0
+
+    seen = await gateway.list_pool_vms(RG, identity(0))
+
+    assert [e for e in azure.log if e.startswith("get")] == ["get pool0-1"]
+    assert set(seen.views) == {"pool0-1"}
+    assert seen.views["pool0-1"].power_state == "running"
+    # Settled: the next pass reads it neither by name nor for its view.
+    assert (await gateway.list_pool_vms(RG, identity(0))).views == {}
+    assert azure.log.count("get pool0-1") == 1
+
+
+async def test_a_pool_at_work_in_a_costly_group_learns_its_new_vms_health_from_their_reads() -> (
+    None
+):
+    """In a group of 1,000 VMs a pool follows its creates by name: the read that shows a create
+    done brings the VM's health, and the pass reads no instance view of it."""
+    world = World()
+    azure = world.azure
+    for n in range(100):
+        for i in range(10):
+            azure.vms[f"other{n}-{i}"] = vm(f"other{n}-{i}", f"other-{n}", {})
+    clock, _, sleep = paced_clock()
+    listings = GroupListings(WINDOW, clock, sleep=sleep)
+    gateway = listings.for_pool(azure, CONNECTION, "uid-1")
+
+    for _ in range(60):
+        if (await shared_pass(world, gateway).run()).next is Next.SETTLED:
+            break
+        azure.end_running()
+        world.tick(1)
+        clock.now += 1.0
+    else:
+        raise AssertionError(f"the pool never settled: {world.log[-30:]}")
+
+    created = {e.removeprefix("create ") for e in world.log if e.startswith("create ")}
+    read = {e.removeprefix("get ") for e in world.log if e.startswith("get ")}
+    viewed = {e.removeprefix("runtime ") for e in world.log if e.startswith("runtime ")}
+    assert len(created) == 3
+    assert created <= read
+    assert viewed.isdisjoint(created)
+
+
+async def test_a_pool_at_work_follows_on_the_newest_list_while_the_next_one_is_read() -> None:
+    """10,000 VMs: lists at work 60 s apart, kept 80 s for pools at rest. The next list is still
+    being read when the newest is 81 s old: a pool at work takes the newest and reads its own
+    writes by name, rather than wait for the whole list being read."""
+    azure = BlockedList([])
+    azure.vms = fleet(pools=1000, vms_each=10).vms
+    clock, _, sleep = paced_clock()
+    listings = GroupListings(WINDOW, clock, sleep=sleep)
+    worker = listings.for_pool(azure, CONNECTION, "uid-0")
+    other = listings.for_pool(azure, CONNECTION, "uid-1")
+    azure.release.set()
+    await worker.list_pool_vms(RG, identity(0))
+    azure.release.clear()
+    clock.now += 61.0
+    listings.mark("uid-1")
+    slow = asyncio.create_task(other.list_group_vms(RG))
+    await asyncio.sleep(0)
+    clock.now += 20.0
+    listings.mark("uid-0", ["pool0-1"])
+
+    seen = await asyncio.wait_for(worker.list_pool_vms(RG, identity(0)), timeout=1.0)
+
+    assert azure.log.count("list") == 2
+    assert "get pool0-1" in azure.log
+    assert len(seen.owned) == 10
+    azure.release.set()
+    await slow

@@ -149,9 +149,9 @@ class AzureGateway:
                 self._clients.compute, self._subscription, resource_group
             )
 
-    async def get_pool_vm(self, resource_group: str, name: str) -> PoolVm | None:
+    async def read_vm(self, resource_group: str, name: str) -> vms.ReadVm | None:
         return await self._low_cost_read(
-            lambda: vms.get_pool_vm(self._clients.compute, resource_group, name)
+            lambda: vms.read_vm(self._clients.compute, self._subscription, resource_group, name)
         )
 
     async def get_vm_runtime(self, vm: PoolVm) -> VmRuntime | None:

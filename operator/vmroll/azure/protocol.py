@@ -18,7 +18,7 @@ from vmroll.azure.image_versions import ImageVersionInfo
 from vmroll.azure.images import ImageRef, MarketplacePlan, ResolvedImage
 from vmroll.azure.lro import OperationRecord, OperationState
 from vmroll.azure.vm_body import VmSpec
-from vmroll.azure.vms import AlreadyCreated, PoolListing, PoolVm, VmRuntime
+from vmroll.azure.vms import AlreadyCreated, PoolListing, PoolVm, ReadVm, VmRuntime
 from vmroll.plan.ownership import PoolIdentity
 
 
@@ -50,8 +50,9 @@ class ComputeGateway(Protocol):
         """Every VM of the resource group, from one paged list (shared by its pools)."""
         ...
 
-    async def get_pool_vm(self, resource_group: str, name: str) -> PoolVm | None:
-        """One VM by name, as Compute has it now (lists may lag); None when it does not exist."""
+    async def read_vm(self, resource_group: str, name: str) -> ReadVm | None:
+        """One VM by name with its instance view, as Compute has it now (lists may lag); None
+        when it does not exist."""
         ...
 
     async def get_vm_runtime(self, vm: PoolVm) -> VmRuntime | None:

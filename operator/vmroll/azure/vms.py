@@ -6,7 +6,8 @@ VMs and look-alikes (VMs that look like the pool's without its UID tag, which vm
 never touches). The split cannot be left to ARM: `$filter` on this list only accepts a scale set
 id, and `$expand=instanceView` is only allowed together with such a filter. The list carries
 provisioning state, zone, tags and image; power state and guest health need the instance view of
-one VM, read only when a decision needs it.
+one VM, read only when a decision needs it. A VM read by name (one a pool wrote, or a list lags)
+is read with its instance view (`read_vm`): provisioning state and health in one Low-cost GET.
 
 Writes return an `OperationRecord` (see lro.py) and never touch a VM that another pool owns.
 A create is sent with `If-None-Match: *`: a PUT on the name of a VM that exists would otherwise
@@ -41,6 +42,7 @@ from azure.mgmt.compute.models import (
     VirtualMachineUpdate,
 )
 from azure.mgmt.compute.operations._operations import (
+    build_virtual_machines_get_request,
     build_virtual_machines_instance_view_request,
     build_virtual_machines_list_request,
 )
@@ -167,12 +169,22 @@ def to_runtime(view: Mapping[str, Any]) -> VmRuntime:
     return VmRuntime(power_state=power, health=health, failure_code=failure)
 
 
+@dataclass(frozen=True, slots=True)
+class ReadVm:
+    """A VM read by name with its instance view."""
+
+    vm: PoolVm
+    runtime: VmRuntime
+
+
 @dataclass(frozen=True)
 class PoolListing:
     """The pool's VMs, and the VMs that only look like its own."""
 
     owned: tuple[PoolVm, ...]
     look_alikes: tuple[PoolVm, ...]
+    views: Mapping[str, VmRuntime] = field(default_factory=dict)
+    """Instance views read with VMs of `owned` for this listing (by `read_vm`), by name."""
 
 
 _READ_ERRORS: Mapping[int, type[HttpResponseError]] = {
@@ -258,13 +270,36 @@ async def list_pool_vms(
 async def get_pool_vm(
     compute: ComputeManagementClient, resource_group: str, name: str
 ) -> PoolVm | None:
-    """One VM by name, read from Compute itself (a list may lag a write); None when absent."""
+    """One VM by name, read from Compute itself, without its instance view (to say whose a
+    name is); None when absent."""
     with azure_errors(f"read VM {name} in resource group {resource_group}"):
         try:
             found = await compute.virtual_machines.get(resource_group, name)
         except ResourceNotFoundError:
             return None
     return to_pool_vm(found, resource_group)
+
+
+async def read_vm(
+    compute: ComputeManagementClient, subscription_id: str, resource_group: str, name: str
+) -> ReadVm | None:
+    """One VM by name, read from Compute itself (a list may lag a write), with its instance view
+    (`$expand=instanceView`, the VM's `properties.instanceView`): a pool following a VM it wrote
+    learns its provisioning state and its health in one read, not a GET then an instance view.
+    None when absent. Read as JSON, as the list's pages and the instance view are."""
+    request = build_virtual_machines_get_request(
+        resource_group_name=resource_group,
+        vm_name=name,
+        subscription_id=subscription_id,
+        expand="instanceView",
+    )
+    with azure_errors(f"read VM {name} in resource group {resource_group}"):
+        try:
+            found: Mapping[str, Any] = await _read_json(compute, request)
+        except ResourceNotFoundError:
+            return None
+    view = (found.get("properties") or {}).get("instanceView") or {}
+    return ReadVm(to_pool_vm(found, resource_group), to_runtime(view))
 
 
 async def get_runtime(

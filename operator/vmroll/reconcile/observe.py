@@ -7,7 +7,8 @@ instead of trusting a VM that does not exist. A list may lag a write (ARM's even
 consistency) or skip a VM it showed before, so "not listed" alone never forgets a create or a
 VM seen before: listing.py reads such a VM by name first, and a create stays recorded until a
 list shows it finished or a GET says it does not exist. Health comes from the instance view,
-read only for VMs whose health is still unknown or stale.
+read only for VMs whose health is still unknown or stale; a VM read by name brings its view
+along (`keep_views`).
 Operations are settled here, by the list, where it can prove them ended (following.py); the
 others are polled after the pass.
 """
@@ -23,7 +24,7 @@ from vmroll.azure.vms import PoolVm, VmRuntime
 from vmroll.plan.availability import AppHealth, HealthSignals, PowerState, ProvisioningState
 from vmroll.plan.ownership import RESTART_TAG
 from vmroll.plan.rollout_model import InFlight, ObservedInstance
-from vmroll.reconcile.memory import PoolMemory
+from vmroll.reconcile.memory import PoolMemory, SeenRuntime
 
 TERMINAL_STATES = frozenset({"Succeeded", "Failed"})
 _IN_FLIGHT = {
@@ -108,6 +109,25 @@ def unsent_deletes(memory: PoolMemory, owned: dict[str, PoolVm]) -> list[PoolVm]
         for name, op in memory.pending.items()
         if op.kind is OperationKind.DELETE and op.resume_token is None and name in owned
     ]
+
+
+def keep_views(
+    memory: PoolMemory,
+    owned: Mapping[str, PoolVm],
+    views: Mapping[str, VmRuntime],
+    now: datetime,
+) -> None:
+    """Keep the instance views read with VMs by name this pass, of VMs whose operations ended:
+    their health is then known without reading the view again (`needs_runtime`). A view read
+    while an operation of the VM runs may predate it (a reimage), and is not kept."""
+    for name, runtime in views.items():
+        vm = owned.get(name)
+        if (
+            vm is not None
+            and name not in memory.pending
+            and vm.provisioning_state in TERMINAL_STATES
+        ):
+            memory.runtimes[name] = SeenRuntime(runtime, now)
 
 
 def needs_runtime(vm: PoolVm, memory: PoolMemory, now: datetime, refresh_seconds: float) -> bool:

@@ -91,6 +91,7 @@ from vmroll.reconcile.memory import (
 )
 from vmroll.reconcile.observe import (
     instance_status,
+    keep_views,
     needs_runtime,
     observe,
     runtimes_due,
@@ -400,6 +401,7 @@ class PoolPass:
             if done.succeeded:
                 verb = f"{done.kind.value}d"
                 self.events.event(NORMAL, verb, f"{verb.lower()} VM {done.name}")
+        keep_views(self.memory, owned, listing.views, now)
         await apply_retags(gateway, self.memory, owned)
         refresh = gateway.refresh_period(
             self.identity.uid, len(owned), self.settings.runtime_refresh

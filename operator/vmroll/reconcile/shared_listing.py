@@ -34,12 +34,15 @@ Where the group's lists at work are more than a few seconds apart (following.py
 `follows_by_reads`), a pool at work does not wait: it takes the newest list for what other hands
 change and reads by name each VM it wrote (or saw changing) since that list started, one
 Low-cost GET each. Waiting a minute for the list of 10,000 VMs at each step of a rollout (create,
-see healthy, delete) held every pool's rollout to the list's pace.
+see healthy, delete) held every pool's rollout to the list's pace. That GET carries the VM's
+instance view (`$expand=instanceView`), handed to the pass with the listing (`views`): a create
+seen done is seen healthy (or not) in the same read, not in a second one.
 
-Health stays with the instance view, read per VM only while unknown or stale (observe.py): the
-resource group's list takes `$expand=instanceView` only with a scale set `$filter`, and
-`statusOnly=true` exists only on the subscription's list of all VMs, which reads every group of
-the subscription (a High-cost get all the same), not the group an account is admitted to.
+Health otherwise stays with the instance view, read per VM only while unknown or stale
+(observe.py): the resource group's list takes `$expand=instanceView` only with a scale set
+`$filter`, and `statusOnly=true` exists only on the subscription's list of all VMs, which reads
+every group of the subscription (a High-cost get all the same), not the group an account is
+admitted to.
 """
 
 from __future__ import annotations
@@ -57,7 +60,14 @@ from vmroll.azure.images import ImageRef, MarketplacePlan, ResolvedImage
 from vmroll.azure.lro import OperationRecord, OperationState
 from vmroll.azure.protocol import ComputeGateway
 from vmroll.azure.vm_body import VmSpec
-from vmroll.azure.vms import AlreadyCreated, PoolListing, PoolVm, VmRuntime, kept_unchanged
+from vmroll.azure.vms import (
+    AlreadyCreated,
+    PoolListing,
+    PoolVm,
+    ReadVm,
+    VmRuntime,
+    kept_unchanged,
+)
 from vmroll.plan.list_pacing import (
     HighCostReport,
     gap_at_work,
@@ -207,7 +217,8 @@ class GroupListings:
     ) -> tuple[GroupList, int]:
         """A list for the pool and its number. `may_follow`: where the group's lists at work
         are far apart, the newest list serves although older than the pool's writes, which the
-        pool then reads by name (following.py)."""
+        pool then reads by name (following.py), and, while the next list is read, older than
+        pools at rest take."""
         paced = False
         while True:
             now = self.clock()
@@ -232,14 +243,17 @@ class GroupListings:
             latest = group.latest
             if latest is not None and serves(latest):
                 return latest.task.result(), latest.number
+            flight = group.in_flight
             if (
                 may_follow
                 and latest is not None
-                and now - latest.started_at < oldest
+                # Older than a pool at rest takes while the next list is being read: that list
+                # (200 pages at 10,000 VMs) would hold the pool for as long as it is read, and
+                # it only ever shows later what other hands change.
+                and (now - latest.started_at < oldest or flight is not None)
                 and follows_by_reads(self._period(pace, latest, report, now))
             ):
                 return latest.task.result(), latest.number
-            flight = group.in_flight
             if flight is None:
                 gap = self._gap(pace, latest, report, now, paced)
                 if gap > _EPSILON:
@@ -397,17 +411,24 @@ class SharedReads:
         )
         share = served.index.share(pool)
         due = reads_due(listings.followed(uid, number), number, listings.clock())
-        found = await asyncio.gather(*(self._gateway.get_pool_vm(resource_group, n) for n in due))
-        for name, vm in zip(due, found, strict=True):
-            listings.mark(uid, [name], vm)
+        found = await asyncio.gather(*(self._gateway.read_vm(resource_group, n) for n in due))
+        for name, read in zip(due, found, strict=True):
+            listings.mark(uid, [name], read.vm if read is not None else None)
         listed = {vm.name: vm for vm in share.owned}
         owned = overlay(listed, listings.followed(uid, number), number, pool.uid)
+        # Each VM read here came with its instance view: the pass takes its health from it
+        # rather than reading the view again.
+        views = {
+            read.vm.name: read.runtime
+            for read in found
+            if read is not None and owned.get(read.vm.name) is read.vm
+        }
         changing = [vm.name for vm in owned.values() if vm.provisioning_state not in SETTLED]
         if changing:
             # The pool waits on a change under way (a delete the list still shows, say):
             # waiting a window to see it end would slow every step of a rollout.
             listings.changing(uid, changing)
-        return PoolListing(owned=tuple(owned.values()), look_alikes=share.look_alikes)
+        return PoolListing(tuple(owned.values()), share.look_alikes, views)
 
     async def _group_list(self, resource_group: str) -> GroupList:
         return await self._listings.listing(
@@ -427,12 +448,13 @@ class SharedReads:
     async def ensure_terms(self, plan: MarketplacePlan, *, accept: bool) -> None:
         await self._gateway.ensure_terms(plan, accept=accept)
 
-    async def get_pool_vm(self, resource_group: str, name: str) -> PoolVm | None:
+    async def read_vm(self, resource_group: str, name: str) -> ReadVm | None:
         # Asked only for a VM the list did not show: the next pass wants a newer list, or where
         # the group's list is costly takes what was read here.
         read: PoolVm | Unread | None = UNREAD
         try:
-            found = read = await self._gateway.get_pool_vm(resource_group, name)
+            found = await self._gateway.read_vm(resource_group, name)
+            read = found.vm if found is not None else None
             return found
         finally:
             self._listings.mark(self._pool_uid, [name], read)
