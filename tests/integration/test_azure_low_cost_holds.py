@@ -166,9 +166,9 @@ async def test_the_read_back_of_a_create_whose_name_exists_is_held(
         spec = await vm_spec(emulator, web, "web-0")
         assert isinstance(await web.create_vm(group, spec), OperationRecord)
         for i in range(CAPACITY):
-            assert await web.get_pool_vm(group, f"web-{i + 1}") is None
+            assert await web.read_vm(group, f"web-{i + 1}") is None
         with pytest.raises(Throttled):
-            await web.get_pool_vm(group, f"web-{CAPACITY + 1}")
+            await web.read_vm(group, f"web-{CAPACITY + 1}")
         with pytest.raises(Throttled) as held:
             await web.create_vm(group, spec)
         statuses_while_held = get_statuses(emulator)
@@ -191,9 +191,9 @@ async def test_the_get_that_ends_a_create_or_a_tag_update_is_held(
         assert isinstance(record, OperationRecord)
         paced.advance(1.0)  # the create is done; the full bucket stays full
         for i in range(CAPACITY):
-            assert await web.get_pool_vm(group, f"web-{i + 1}") is None
+            assert await web.read_vm(group, f"web-{i + 1}") is None
         with pytest.raises(Throttled):
-            await web.get_pool_vm(group, f"web-{CAPACITY + 1}")
+            await web.read_vm(group, f"web-{CAPACITY + 1}")
         with pytest.raises(Throttled) as create_held:
             await web.wait_operation(record, max_wait=30)
         (vm,) = (await web.list_pool_vms(group, WEB)).owned
@@ -229,7 +229,7 @@ async def test_a_captures_reads_are_held_and_their_429_holds_the_pools_reads(
         with pytest.raises(Throttled):
             await capture.read_source(source, region)
         with pytest.raises(Throttled) as pool_held:
-            await web.get_pool_vm(group, "web-0")
+            await web.read_vm(group, "web-0")
         with pytest.raises(Throttled) as builder_held:
             await capture.read_builder(source, CAPTURE_UID_TAG)
         with pytest.raises(Throttled) as create_held:
