@@ -261,6 +261,20 @@ async def test_other_pools_queues_count_for_a_new_caller_as_round_robin_serves_t
     assert isinstance(outcomes[2], WriteBudgetExhausted)  # b's turn came before it
 
 
+async def test_a_delete_is_not_refused_for_creates_queued_on_other_buckets() -> None:
+    time = FakeTime()
+    bucket = budget(time, capacity=1, refill=1, max_wait=3)
+    await bucket.acquire(create("a"))
+    await bucket.acquire(delete("a"))
+    creates = [asyncio.create_task(bucket.acquire(create(pool))) for pool in "bcd"]
+    await asyncio.sleep(0)
+    assert bucket.queued() == 3
+    # Only the deletes bucket's refill is ahead of it: 1 s, not the 4 s of every queued write.
+    await bucket.acquire(delete("e"))
+    assert time.now == 1001.0
+    await asyncio.gather(*creates)
+
+
 async def test_a_caller_pushed_back_by_later_pools_is_refused_at_its_deadline() -> None:
     time = FakeTime()
     bucket = budget(time, capacity=1, refill=1, max_wait=3)

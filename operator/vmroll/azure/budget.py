@@ -20,11 +20,12 @@ once gets one turn per round like a pool that asks for one, and every pool's rol
 in every window, whatever the others ask. Who was served when is forgotten whenever no write
 waits.
 
-`max_wait` bounds a caller's whole wait, queue included. On arrival its wait is estimated from
-what is ahead of it (its own pool's queue and, under round-robin, at most as many turns of every
-other pool) and the refill of its buckets; a caller that would wait longer is refused at once
-(`WriteBudgetExhausted`, the estimate as `retry_after`). One that pools arriving later push back
-is refused at its deadline, never later.
+`max_wait` bounds a caller's whole wait, queue included. On arrival its wait is estimated for
+each bucket it draws on, from the writes ahead of it that draw on that bucket (its own pool's
+queue and, under round-robin, at most as many turns of every other pool) and the bucket's
+refill: a delete does not wait behind creates, which other buckets serve. A caller that would
+wait longer is refused at once (`WriteBudgetExhausted`, the estimate as `retry_after`). One
+that pools arriving later push back is refused at its deadline, never later.
 
 A refusal's estimate counts the writes queued ahead of it, and the refused pool comes back then;
 when the queue runs dry before (writes that were ahead withdrawn, refused at their deadline, or
@@ -42,6 +43,7 @@ import enum
 from collections import deque
 from collections.abc import Awaitable, Callable, Collection, Iterable
 from dataclasses import dataclass, field
+from itertools import islice
 
 from vmroll.azure.errors import WriteBudgetExhausted
 from vmroll.azure.observer import NOT_OBSERVED, AzureObserver
@@ -250,13 +252,20 @@ class WriteBudget:
             bucket.tokens = max(0.0, bucket.tokens - 1.0)
 
     def _estimate(self, pool: str, keys: tuple[BucketKey, ...], now: float) -> float:
-        """An upper bound of the wait of a write arriving now: every write that round-robin can
-        serve before it is counted as if it drew on the same buckets."""
-        own = len(self._queues.get(pool, ()))
-        others = sum(
-            min(len(queue), own + 1) for name, queue in self._queues.items() if name != pool
-        )
-        return self._wait_for(keys, own + others + 1.0, now)
+        """An estimate of the wait of a write arriving now, bucket by bucket: of the writes that
+        round-robin can serve before it (its pool's queue, at most as many turns plus one of
+        every other pool), those drawing on the bucket. A create does not wait behind deletes:
+        they draw on other buckets, which serve them meanwhile."""
+        own = self._queues.get(pool, deque())
+        turns = len(own) + 1
+        waits = []
+        for key in keys:
+            ahead = sum(key in waiter.keys for waiter in own)
+            for name, queue in self._queues.items():
+                if name != pool:
+                    ahead += sum(key in waiter.keys for waiter in islice(queue, turns))
+            waits.append(self._bucket(key).wait_for(ahead + 1.0, self._settings.reserve, now))
+        return max(waits)
 
     def _exhausted(self, retry_after: float) -> WriteBudgetExhausted:
         self._observer.budget_exhausted()
