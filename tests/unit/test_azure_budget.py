@@ -241,7 +241,7 @@ async def test_a_caller_beyond_max_wait_is_refused_at_once_counting_the_queue() 
     assert bucket.queued() == 5
     with pytest.raises(WriteBudgetExhausted) as raised:
         await bucket.acquire(create())
-    assert raised.value.retry_after == pytest.approx(6.0)
+    assert raised.value.retry_after == pytest.approx(1.0)  # let in 1 s on, served 6 s on
     assert time.now == 1000.0  # refused before any time passed
     await asyncio.gather(*queued)
     assert time.now == 1005.0
@@ -259,6 +259,20 @@ async def test_other_pools_queues_count_for_a_new_caller_as_round_robin_serves_t
     outcomes = await asyncio.gather(*others, return_exceptions=True)
     assert outcomes[:2] == [None, None]
     assert isinstance(outcomes[2], WriteBudgetExhausted)  # b's turn came before it
+
+
+async def test_a_delete_is_not_refused_for_creates_queued_on_other_buckets() -> None:
+    time = FakeTime()
+    bucket = budget(time, capacity=1, refill=1, max_wait=3)
+    await bucket.acquire(create("a"))
+    await bucket.acquire(delete("a"))
+    creates = [asyncio.create_task(bucket.acquire(create(pool))) for pool in "bcd"]
+    await asyncio.sleep(0)
+    assert bucket.queued() == 3
+    # Only the deletes bucket's refill is ahead of it: 1 s, not the 4 s of every queued write.
+    await bucket.acquire(delete("e"))
+    assert time.now == 1001.0
+    await asyncio.gather(*creates)
 
 
 async def test_a_caller_pushed_back_by_later_pools_is_refused_at_its_deadline() -> None:
@@ -375,7 +389,7 @@ async def test_pools_refused_while_writes_queued_are_told_when_the_queue_runs_dr
     await asyncio.sleep(0)
     with pytest.raises(WriteBudgetExhausted) as raised:
         await bucket.acquire(create("b"))
-    assert raised.value.retry_after == pytest.approx(3.0)
+    assert raised.value.retry_after == pytest.approx(1.0)  # let in 1 s on, served 3 s on
     assert told == []
     queued[1].cancel()  # a write ahead of b's withdrawn: b's estimate no longer holds
     await asyncio.gather(*queued, return_exceptions=True)
@@ -395,7 +409,7 @@ async def test_a_pool_refused_with_no_queue_is_not_told() -> None:
     await bucket.acquire(create("a"))
     with pytest.raises(WriteBudgetExhausted) as raised:
         await bucket.acquire(create("b"))  # the bucket alone: its estimate is exact
-    assert raised.value.retry_after == pytest.approx(10.0)
+    assert raised.value.retry_after == pytest.approx(5.0)  # let in 5 s on, served 10 s on
     time.now += 5.0
     await bucket.acquire(create("a"))  # queued, then served: the queue runs dry
     assert time.now == pytest.approx(1010.0)

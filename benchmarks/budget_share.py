@@ -1,0 +1,201 @@
+"""How many writes a second vmroll's write budget (azure/budget.py) hands out when `--pools`
+pools each want `--replicas` creates, then as many deletes, against what Azure's buckets allow.
+
+In process, on the real `WriteBudget` with Azure's published buckets (ARM writes and deletes 200
+refilled 10 a second; Compute's Put VM and Delete VM 1,500 refilled 500 a minute; 10 tokens of
+each left to others), on a simulated clock: an event loop whose time jumps to its next timer,
+so the figures are seconds of the budget's schedule, not of this machine, and the same on every
+run. Each pool runs its passes as the operator does: a pass costs `--pass-seconds` (its list and
+reads), then sends its phase's outstanding writes, `--concurrency` at a time; a pass whose
+writes were refused comes back after the largest `retry_after` (at least 1 s, failures.py), or
+sooner when the budget names it to `drained`. A pool whose creates were all sent deletes its old
+VMs `--ready-seconds` later (the new ones boot), and is done when they are sent.
+
+The ideal: creates are bound by ARM's writes bucket and Put VM, deletes by ARM's deletes bucket
+and Delete VM, each pair apart; the last deletes follow the last creates by `--ready-seconds`.
+
+    .venv/bin/python benchmarks/budget_share.py [--pools 1000] [--replicas 10]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import selectors
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+from vmroll.azure.budget import (
+    ArmBucket,
+    BudgetSettings,
+    ComputePolicy,
+    Write,
+    WriteBudget,
+    WriteBudgetExhausted,
+)
+from vmroll.reconcile.failures import MIN_BUDGET_WAIT
+
+WINDOW = 60.0
+REGION = "westeurope"
+
+
+class SimulatedTimeLoop(asyncio.SelectorEventLoop):
+    """An event loop whose clock jumps to its next timer instead of waiting for it."""
+
+    def __init__(self) -> None:
+        super().__init__(selectors.DefaultSelector())
+        self._now = 0.0
+        poll = self._selector.select  # type: ignore[attr-defined]
+
+        def jump(timeout: float | None = None) -> list[Any]:
+            if timeout is None:
+                raise RuntimeError("every task waits on something no timer will bring")
+            self._now += timeout
+            return poll(0)
+
+        self._selector.select = jump  # type: ignore[attr-defined]
+
+    def time(self) -> float:
+        return self._now
+
+
+@dataclass
+class Tally:
+    """Writes handed out per window and kind, refusals, passes, and who progressed when."""
+
+    granted: Counter[tuple[int, str]] = field(default_factory=Counter)
+    progressed: dict[int, set[str]] = field(default_factory=dict)
+    wanting: dict[int, set[str]] = field(default_factory=dict)
+    longest: dict[str, float] = field(default_factory=dict)
+    """Per pool, the longest it went without a write while it wanted some."""
+    refused: int = 0
+    passes: int = 0
+    last_create: float = 0.0
+    done: float = 0.0
+
+
+class Pool:
+    def __init__(self, name: str, args: argparse.Namespace, budget: WriteBudget, tally: Tally):
+        self.name = name
+        self.args = args
+        self.budget = budget
+        self.tally = tally
+        self.nudged = asyncio.Event()
+        self.since = 0.0
+        """When the pool last had a write, or started wanting one."""
+
+    async def run(self) -> None:
+        loop = asyncio.get_running_loop()
+        for arm, policy in (
+            (ArmBucket.WRITES, ComputePolicy.PUT_VM),
+            (ArmBucket.DELETES, ComputePolicy.DELETE_VM),
+        ):
+            outstanding = self.args.replicas
+            self.since = loop.time()
+            while outstanding:
+                await asyncio.sleep(self.args.pass_seconds)
+                self.tally.passes += 1
+                window = int(loop.time() // WINDOW)
+                self.tally.wanting.setdefault(window, set()).add(self.name)
+                write = Write(self.name, arm, policy, REGION)
+                self.nudged.clear()  # a call back during the pass is for the next one
+                gate = asyncio.Semaphore(self.args.concurrency)
+                results = await asyncio.gather(
+                    *(self._send(write, gate) for _ in range(outstanding))
+                )
+                refusals = [result for result in results if result is not None]
+                outstanding = len(refusals)
+                if refusals:
+                    delay = max(max(r for r in refusals), MIN_BUDGET_WAIT)
+                    try:
+                        async with asyncio.timeout(delay):
+                            await self.nudged.wait()
+                    except TimeoutError:
+                        pass
+            if arm is ArmBucket.WRITES:
+                await asyncio.sleep(self.args.ready_seconds)
+        self.tally.done = max(self.tally.done, loop.time())
+
+    async def _send(self, write: Write, gate: asyncio.Semaphore) -> float | None:
+        """None when granted, else the refusal's `retry_after`."""
+        async with gate:
+            try:
+                await self.budget.acquire(write)
+            except WriteBudgetExhausted as error:
+                self.tally.refused += 1
+                return error.retry_after or 0.0
+        now = asyncio.get_running_loop().time()
+        window = int(now // WINDOW)
+        self.tally.granted[(window, write.arm.value)] += 1
+        self.tally.progressed.setdefault(window, set()).add(write.pool)
+        gap = now - self.since
+        self.since = now
+        self.tally.longest[self.name] = max(self.tally.longest.get(self.name, 0.0), gap)
+        if write.arm is ArmBucket.WRITES:
+            self.tally.last_create = max(self.tally.last_create, now)
+        return None
+
+
+async def simulate(args: argparse.Namespace) -> Tally:
+    loop = asyncio.get_running_loop()
+    tally = Tally()
+    pools: dict[str, Pool] = {}
+
+    def drained(name: str) -> None:
+        pools[name].nudged.set()
+
+    budget = WriteBudget(BudgetSettings(), clock=loop.time, sleep=asyncio.sleep, drained=drained)
+    for index in range(args.pools):
+        name = f"pool-{index:04d}"
+        pools[name] = Pool(name, args, budget, tally)
+    await asyncio.gather(*(pool.run() for pool in pools.values()))
+    return tally
+
+
+def ideal_seconds(writes: int, settings: BudgetSettings) -> float:
+    """Seconds until `writes` creates are handed out by ARM's writes bucket and Put VM."""
+    return max(
+        max(0.0, writes - (limit.capacity - settings.reserve)) / limit.refill_per_second
+        for limit in (settings.arm, settings.compute)
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--pools", type=int, default=1000)
+    parser.add_argument("--replicas", type=int, default=10)
+    parser.add_argument("--pass-seconds", type=float, default=2.0)
+    parser.add_argument("--ready-seconds", type=float, default=60.0)
+    parser.add_argument("--concurrency", type=int, default=10)
+    args = parser.parse_args()
+    loop = SimulatedTimeLoop()
+    try:
+        tally = loop.run_until_complete(simulate(args))
+    finally:
+        loop.close()
+    writes = args.pools * args.replicas
+    creates_ideal = ideal_seconds(writes, BudgetSettings())
+    print(f"{args.pools} pools x {args.replicas} creates then deletes; simulated seconds")
+    print(" window   creates/s  deletes/s  pools progressed / wanting")
+    for window in sorted({window for window, _ in tally.granted}):
+        creates = tally.granted[(window, "writes")] / WINDOW
+        deletes = tally.granted[(window, "deletes")] / WINDOW
+        progressed = len(tally.progressed.get(window, ()))
+        wanting = len(tally.wanting.get(window, ()))
+        print(f"{window * WINDOW:6.0f}s {creates:10.2f} {deletes:10.2f}  {progressed} / {wanting}")
+    print(
+        f"last create at {tally.last_create:.0f}s (ideal {creates_ideal:.0f}s, ratio "
+        f"{tally.last_create / creates_ideal:.2f}); all done at {tally.done:.0f}s (ideal "
+        f"{creates_ideal + args.ready_seconds + args.pass_seconds:.0f}s)"
+    )
+    gaps = sorted(tally.longest.values())
+    print(
+        f"longest a pool went without a write while it wanted some: median "
+        f"{gaps[len(gaps) // 2]:.0f}s, max {gaps[-1]:.0f}s"
+    )
+    print(f"writes refused {tally.refused}; pool passes {tally.passes} (each lists and reads)")
+
+
+if __name__ == "__main__":
+    main()
