@@ -275,6 +275,19 @@ async def test_a_delete_is_not_refused_for_creates_queued_on_other_buckets() -> 
     await asyncio.gather(*creates)
 
 
+async def test_a_pools_delete_passes_its_own_creates_waiting_for_their_bucket() -> None:
+    time = FakeTime()
+    bucket = budget(time, capacity=2, refill=1, max_wait=100)
+    bucket.report(("compute", "westeurope", "PutVM"), 0)
+    creates = [asyncio.create_task(bucket.acquire(create("a"))) for _ in range(3)]
+    await asyncio.sleep(0)
+    # A rollout's surge creates wait for Put VM; the delete of an old VM draws on other buckets.
+    await bucket.acquire(delete("a"))
+    assert time.now == 1000.0
+    await asyncio.gather(*creates)
+    assert time.now == 1003.0
+
+
 async def test_a_caller_pushed_back_by_later_pools_is_refused_at_its_deadline() -> None:
     time = FakeTime()
     bucket = budget(time, capacity=1, refill=1, max_wait=3)
