@@ -9,12 +9,14 @@ run. Each pool runs its passes as the operator does: a pass costs `--pass-second
 reads), then sends its phase's outstanding writes, `--concurrency` at a time; a pass whose
 writes were refused comes back after the largest `retry_after` (at least 1 s, failures.py), or
 sooner when the budget names it to `drained`. A pool whose creates were all sent deletes its old
-VMs `--ready-seconds` later (the new ones boot), and is done when they are sent.
+VMs `--ready-seconds` later (the new ones boot), and is done when they are sent; with
+`--rolling`, it deletes an old VM as each new one is ready, in the passes that still send its
+creates, as a rollout surging with `maxUnavailable: 0` does.
 
 The ideal: creates are bound by ARM's writes bucket and Put VM, deletes by ARM's deletes bucket
 and Delete VM, each pair apart; the last deletes follow the last creates by `--ready-seconds`.
 
-    .venv/bin/python benchmarks/budget_share.py [--pools 1000] [--replicas 10]
+    .venv/bin/python benchmarks/budget_share.py [--pools 1000] [--replicas 10] [--rolling]
 """
 
 from __future__ import annotations
@@ -84,38 +86,54 @@ class Pool:
         self.nudged = asyncio.Event()
         self.since = 0.0
         """When the pool last had a write, or started wanting one."""
+        self.created: list[float] = []
+        """When each create was let in: its VM is ready `--ready-seconds` later."""
+        self.deleted = 0
 
     async def run(self) -> None:
         loop = asyncio.get_running_loop()
-        for arm, policy in (
-            (ArmBucket.WRITES, ComputePolicy.PUT_VM),
-            (ArmBucket.DELETES, ComputePolicy.DELETE_VM),
-        ):
-            outstanding = self.args.replicas
-            self.since = loop.time()
-            while outstanding:
-                await asyncio.sleep(self.args.pass_seconds)
-                self.tally.passes += 1
-                window = int(loop.time() // WINDOW)
-                self.tally.wanting.setdefault(window, set()).add(self.name)
-                write = Write(self.name, arm, policy, REGION)
-                self.nudged.clear()  # a call back during the pass is for the next one
-                gate = asyncio.Semaphore(self.args.concurrency)
-                results = await asyncio.gather(
-                    *(self._send(write, gate) for _ in range(outstanding))
-                )
-                refusals = [result for result in results if result is not None]
-                outstanding = len(refusals)
-                if refusals:
-                    delay = max(max(r for r in refusals), MIN_BUDGET_WAIT)
-                    try:
-                        async with asyncio.timeout(delay):
-                            await self.nudged.wait()
-                    except TimeoutError:
-                        pass
-            if arm is ArmBucket.WRITES:
-                await asyncio.sleep(self.args.ready_seconds)
+        self.since = loop.time()
+        while self.deleted < self.args.replicas:
+            if not self._wanted(loop.time()):
+                await asyncio.sleep(self._next_ready() - loop.time())
+                self.since = loop.time()
+                continue
+            await asyncio.sleep(self.args.pass_seconds)
+            self.tally.passes += 1
+            window = int(loop.time() // WINDOW)
+            self.tally.wanting.setdefault(window, set()).add(self.name)
+            self.nudged.clear()  # a call back during the pass is for the next one
+            gate = asyncio.Semaphore(self.args.concurrency)
+            results = await asyncio.gather(
+                *(self._send(write, gate) for write in self._wanted(loop.time()))
+            )
+            refusals = [result for result in results if result is not None]
+            if refusals:
+                delay = max(max(refusals), MIN_BUDGET_WAIT)
+                try:
+                    async with asyncio.timeout(delay):
+                        await self.nudged.wait()
+                except TimeoutError:
+                    pass
         self.tally.done = max(self.tally.done, loop.time())
+
+    def _wanted(self, now: float) -> list[Write]:
+        """This pass's writes: the creates not sent yet, and a delete per new VM ready (all at
+        once when every create was sent and the last is ready, unless `--rolling`)."""
+        creates = [Write(self.name, ArmBucket.WRITES, ComputePolicy.PUT_VM, REGION)] * (
+            self.args.replicas - len(self.created)
+        )
+        # Within the loop's clock resolution, a sleep until the instant ends it.
+        ready = [at for at in self.created if now - at >= self.args.ready_seconds - 1e-6]
+        if not self.args.rolling and (creates or len(ready) < len(self.created)):
+            ready = []
+        delete = Write(self.name, ArmBucket.DELETES, ComputePolicy.DELETE_VM, REGION)
+        return creates + [delete] * (len(ready) - self.deleted)
+
+    def _next_ready(self) -> float:
+        """When the next new VM is ready (the last one, unless `--rolling`)."""
+        ready = sorted(at + self.args.ready_seconds for at in self.created)
+        return ready[self.deleted] if self.args.rolling else ready[-1]
 
     async def _send(self, write: Write, gate: asyncio.Semaphore) -> float | None:
         """None when granted, else the refusal's `retry_after`."""
@@ -133,7 +151,10 @@ class Pool:
         self.since = now
         self.tally.longest[self.name] = max(self.tally.longest.get(self.name, 0.0), gap)
         if write.arm is ArmBucket.WRITES:
+            self.created.append(now)
             self.tally.last_create = max(self.tally.last_create, now)
+        else:
+            self.deleted += 1
         return None
 
 
@@ -168,6 +189,11 @@ def main() -> None:
     parser.add_argument("--pass-seconds", type=float, default=2.0)
     parser.add_argument("--ready-seconds", type=float, default=60.0)
     parser.add_argument("--concurrency", type=int, default=10)
+    parser.add_argument(
+        "--rolling",
+        action="store_true",
+        help="delete an old VM as each new one is ready, as a rollout with maxUnavailable 0 does",
+    )
     args = parser.parse_args()
     loop = SimulatedTimeLoop()
     try:
@@ -176,7 +202,8 @@ def main() -> None:
         loop.close()
     writes = args.pools * args.replicas
     creates_ideal = ideal_seconds(writes, BudgetSettings())
-    print(f"{args.pools} pools x {args.replicas} creates then deletes; simulated seconds")
+    order = "a delete as each new VM is ready" if args.rolling else "then deletes"
+    print(f"{args.pools} pools x {args.replicas} creates, {order}; simulated seconds")
     print(" window   creates/s  deletes/s  pools progressed / wanting")
     for window in sorted({window for window, _ in tally.granted}):
         creates = tally.granted[(window, "writes")] / WINDOW
