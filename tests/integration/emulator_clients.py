@@ -22,6 +22,7 @@ from vmroll.azure import (
     ComputeGateway,
     ServicePrincipalSecret,
 )
+from vmroll.azure.observer import RetryCause
 from vmroll.emulator.server import Emulator, EmulatorCredentials
 
 POLLING_INTERVAL = 0.02
@@ -96,3 +97,23 @@ def admin_session(emulator: Emulator) -> aiohttp.ClientSession:
         connector=aiohttp.TCPConnector(ssl=ssl_context(emulator)),
         headers=emulator.credentials.admin_headers,
     )
+
+
+class Counted:
+    """The requests the operator's metrics count, by operation and status."""
+
+    def __init__(self) -> None:
+        self.requests: dict[str, dict[str, int]] = {}
+
+    def request(self, operation: str, status: str) -> None:
+        statuses = self.requests.setdefault(operation, {})
+        statuses[status] = statuses.get(status, 0) + 1
+
+    def retry_wait(self, cause: RetryCause, seconds: float) -> None:
+        pass
+
+    def budget_wait(self, seconds: float) -> None:
+        pass
+
+    def budget_exhausted(self) -> None:
+        pass

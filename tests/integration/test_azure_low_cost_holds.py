@@ -13,15 +13,15 @@ from collections.abc import AsyncIterator
 
 import pytest
 from conftest import ManualClock, Paced
-from emulator_clients import POLLING_INTERVAL, connection_of
+from emulator_clients import POLLING_INTERVAL, Counted, connection_of
 from test_azure_gateway_vms import WEB, vm_spec
 
 from vmroll.azure import AlreadyCreated, AzureGateways
 from vmroll.azure.capture_gateway import borrow_captures
 from vmroll.azure.clients import ClientOptions
 from vmroll.azure.errors import Throttled
+from vmroll.azure.gateway import AzureGateway
 from vmroll.azure.lro import OperationRecord, OperationState
-from vmroll.azure.observer import RetryCause
 from vmroll.azure.vms import vm_resource_id
 from vmroll.emulator.catalog import Catalog, ComputeThrottling, MinuteBucket
 from vmroll.emulator.server import Emulator
@@ -58,26 +58,6 @@ def paced(manual_clock: ManualClock) -> Paced:
     return Paced(manual_clock)
 
 
-class Counted:
-    """The requests the operator's metrics count, by operation and status."""
-
-    def __init__(self) -> None:
-        self.requests: dict[str, dict[str, int]] = {}
-
-    def request(self, operation: str, status: str) -> None:
-        statuses = self.requests.setdefault(operation, {})
-        statuses[status] = statuses.get(status, 0) + 1
-
-    def retry_wait(self, cause: RetryCause, seconds: float) -> None:
-        pass
-
-    def budget_wait(self, seconds: float) -> None:
-        pass
-
-    def budget_exhausted(self) -> None:
-        pass
-
-
 @pytest.fixture
 def counted() -> Counted:
     return Counted()
@@ -98,6 +78,14 @@ async def gateways(paced: Paced, counted: Counted) -> AsyncIterator[AzureGateway
 def get_statuses(emulator: Emulator, operation: str = "VirtualMachines_Get") -> dict[str, int]:
     counts = emulator.request_counts()["operations"].get(operation, {})
     return dict(counts.get("byStatus", {}))
+
+
+async def spend_low_cost_gets(gateway: AzureGateway, group: str, first: int = 0) -> None:
+    """Read `CAPACITY` VMs that do not exist, then one more: answered 429, the bucket empty."""
+    for i in range(first, first + CAPACITY):
+        assert await gateway.read_vm(group, f"web-{i}") is None
+    with pytest.raises(Throttled):
+        await gateway.read_vm(group, f"web-{first + CAPACITY}")
 
 
 async def test_a_429_of_the_subscriptions_bucket_holds_every_pools_reads_there(
@@ -145,10 +133,7 @@ async def test_a_short_hold_is_slept_through_and_the_read_goes(
     creds = emulator.credentials
     group = creds.resource_group
     async with gateways.borrow(connection_of(creds), location=creds.location) as web:
-        for i in range(CAPACITY):
-            await web.read_vm(group, f"web-{i}")
-        with pytest.raises(Throttled):
-            await web.read_vm(group, f"web-{CAPACITY}")
+        await spend_low_cost_gets(web, group)
         paced.advance(10.0 - MAX_RETRY_WAIT / 2)
         found = await web.read_vm(group, "web-0")
 
@@ -165,10 +150,7 @@ async def test_the_read_back_of_a_create_whose_name_exists_is_held(
     async with gateways.borrow(connection_of(creds), location=creds.location) as web:
         spec = await vm_spec(emulator, web, "web-0")
         assert isinstance(await web.create_vm(group, spec), OperationRecord)
-        for i in range(CAPACITY):
-            assert await web.read_vm(group, f"web-{i + 1}") is None
-        with pytest.raises(Throttled):
-            await web.read_vm(group, f"web-{CAPACITY + 1}")
+        await spend_low_cost_gets(web, group, first=1)
         with pytest.raises(Throttled) as held:
             await web.create_vm(group, spec)
         statuses_while_held = get_statuses(emulator)
@@ -190,10 +172,7 @@ async def test_the_get_that_ends_a_create_or_a_tag_update_is_held(
         record = await web.create_vm(group, await vm_spec(emulator, web, "web-0"))
         assert isinstance(record, OperationRecord)
         paced.advance(1.0)  # the create is done; the full bucket stays full
-        for i in range(CAPACITY):
-            assert await web.read_vm(group, f"web-{i + 1}") is None
-        with pytest.raises(Throttled):
-            await web.read_vm(group, f"web-{CAPACITY + 1}")
+        await spend_low_cost_gets(web, group, first=1)
         with pytest.raises(Throttled) as create_held:
             await web.wait_operation(record, max_wait=30)
         (vm,) = (await web.list_pool_vms(group, WEB)).owned
