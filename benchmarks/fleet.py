@@ -9,9 +9,11 @@ and Compute's per-policy buckets are on). Phases:
   with `maxSurge` R (the whole pool at once, so that Azure's buckets, not the strategy, bound
   the rollout), created through the Kubernetes API, `SENDERS` requests in flight at once; done
   when every pool is Ready=True for its generation and the emulator holds P x R Succeeded VMs.
-- rollout (unless `--no-rollout`): every pool patched to NEW at once; done when every pool is
-  Ready for its new generation with `updatedReplicas` R and the emulator holds P x R Succeeded
-  VMs, all on NEW.
+- rollout (unless `--no-rollout`): after the write buckets had the time to fill again (the
+  create phase spends Put VM's: a rollout measured right after it would start ~1,500 creates
+  short of Azure's yardstick, which is a rollout long after the create), every pool patched to
+  NEW at once; done when every pool is Ready for its new generation with `updatedReplicas` R
+  and the emulator holds P x R Succeeded VMs, all on NEW.
 - steady: `--steady-seconds` with nothing changed (0: no steady window).
 Pools are listed every `POLL_SECONDS` (one list request, not one per pool).
 
@@ -20,12 +22,14 @@ Per phase it prints the wall time; the ideal set by the buckets (N operations of
 principal, Compute's Put VM or Delete VM per subscription and region — plus, after the slowest
 bucket, the latencies that remain on one pool's path: create + minReadySeconds for the create
 phase (a pool is Ready once its last VM is available), create + minReadySeconds + delete for the
-rollout); the emulator's requests (`/_emulator/requests`, by
-operation and status) and 429s by throttling policy (`throttledByPolicy`); the operator's CPU
-(utime + stime from /proc/<pid>/stat, as % of one core over the phase) and RSS (VmRSS at the end,
-VmHWM the peak so far); and the CPU of the emulator, kube-apiserver and etcd the same way, so
-that a machine at its limit shows (2 cores = 200 %). For the steady window: ARM requests per
-pass (one pass of every pool: requests x resync interval / window) and per pool.
+rollout); creates and deletes started per 15 s against what their buckets allow (where writes
+fell behind Azure's pace, where deletes lagged creates); the emulator's requests
+(`/_emulator/requests`, by operation and status) and 429s by throttling policy
+(`throttledByPolicy`); the operator's CPU (utime + stime from /proc/<pid>/stat, as % of one core
+over the phase) and RSS (VmRSS at the end, VmHWM the peak so far); and the CPU of the emulator,
+kube-apiserver and etcd the same way, so that a machine at its limit shows (2 cores = 200 %).
+For the steady window: ARM requests per pass (one pass of every pool: requests x resync
+interval / window) and per pool.
 
     .venv/bin/python benchmarks/fleet.py [--pools 50] [--replicas 10] [--steady-seconds 180]
         [--no-rollout] [--timeout 3600] [--resync-interval SECONDS] [--invariants]
@@ -358,8 +362,7 @@ def steady_window(
 
 def bucket_seconds(operations: int, bucket: dict[str, Any]) -> float:
     """How long `operations` take from a full bucket: (N - capacity) / refill."""
-    refill = float(bucket.get("refillPerSecond") or bucket["refillPerMinute"] / 60)
-    return max(0.0, (operations - float(bucket["capacity"])) / refill)
+    return max(0.0, (operations - float(bucket["capacity"])) / refill_per_second(bucket))
 
 
 def ideal(catalog: dict[str, Any], creates: int, deletes: int, tail: float) -> tuple[float, str]:
@@ -404,31 +407,60 @@ def report(
         print(f"  {line}")
 
 
-def create_timeline(emulator: Emulator, catalog: dict[str, Any], window: float = 15.0) -> None:
-    """Creates the emulator started per `window` seconds (its clock, from the first), against
-    what the buckets creates draw on allow by then (ARM's writes and Compute's Put VM: capacity,
-    then refill; the smaller binds): where the writes fell behind the buckets, and the tail."""
-    starts = sorted(o["started"] for o in emulator.operations() if o["kind"] == "vm.create")
-    if not starts:
-        return
+def refill_per_second(bucket: dict[str, Any]) -> float:
+    return float(bucket.get("refillPerSecond") or bucket["refillPerMinute"] / 60)
+
+
+def write_buckets(catalog: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
+    """The buckets each kind of emulator operation draws on: ARM's writes or deletes, and
+    Compute's Put VM or Delete VM per subscription and region."""
     throttling = catalog["throttling"]
-    buckets = [throttling["writes"], throttling["compute"]["PutVM"]["subscription"]]
+    compute = throttling["compute"]
+    return {
+        "vm.create": [throttling["writes"], compute["PutVM"]["subscription"]],
+        "vm.delete": [throttling["deletes"], compute["DeleteVM"]["subscription"]],
+    }
 
-    def allowed(seconds: float) -> float:
-        return min(
-            float(b["capacity"])
-            + seconds * float(b.get("refillPerSecond") or b["refillPerMinute"] / 60)
-            for b in buckets
-        )
 
-    first = starts[0]
-    print(f"  creates started per {window:g}s (cumulative; what the buckets allow by then):")
-    edge, counted = window, 0
-    while counted < len(starts):
-        upto = bisect.bisect_left(starts, first + edge)
-        print(f"    {edge:6.0f}s {upto - counted:5d} ({upto:5d}; {allowed(edge):6.0f})")
-        counted, edge = upto, edge + window
-    print(f"  last create started {starts[-1] - first:.1f}s after the first")
+def refill_seconds(catalog: dict[str, Any]) -> float:
+    """How long the write buckets take to fill from empty: a rollout measured from there is
+    measured as one started long after the fleet was created."""
+    buckets = [b for kind in write_buckets(catalog).values() for b in kind]
+    return max(float(b["capacity"]) / refill_per_second(b) for b in buckets)
+
+
+def timeline(
+    emulator: Emulator, catalog: dict[str, Any], since: float, window: float = 15.0
+) -> None:
+    """Creates and deletes the emulator started per `window` seconds after `since` (its clock),
+    each against what its buckets allow by then (capacity, then refill; the smaller binds):
+    where the writes fell behind the buckets, where deletes lagged creates, and the tail."""
+    kinds = write_buckets(catalog)
+    operations = [o for o in emulator.operations() if o["started"] > since]
+    starts = {kind: sorted(o["started"] for o in operations if o["kind"] == kind) for kind in kinds}
+    shown = [kind for kind in kinds if starts[kind]]
+    if not shown:
+        return
+    first = min(starts[kind][0] for kind in shown)
+
+    def allowed(kind: str, seconds: float) -> float:
+        return min(float(b["capacity"]) + seconds * refill_per_second(b) for b in kinds[kind])
+
+    names = "; ".join(f"{kind.removeprefix('vm.')}s" for kind in shown)
+    print(f"  {names} started per {window:g}s (cumulative; what the buckets allow by then):")
+    edge = window
+    last = max(starts[kind][-1] for kind in shown) - first
+    while edge < last + window:
+        cells = []
+        for kind in shown:
+            upto = bisect.bisect_left(starts[kind], first + edge)
+            before = bisect.bisect_left(starts[kind], first + edge - window)
+            cells.append(f"{upto - before:5d} ({upto:5d}; {allowed(kind, edge):6.0f})")
+        print(f"    {edge:6.0f}s " + "   ".join(cells))
+        edge += window
+    for kind in shown:
+        name = kind.removeprefix("vm.")
+        print(f"  last {name} started {starts[kind][-1] - first:.1f}s after the first write")
 
 
 def per_pool(fleet: Fleet, emulator: Emulator, since: float) -> None:
@@ -519,10 +551,13 @@ def main() -> None:
                 resync,
                 ideal(catalog, vms, 0, create + MIN_READY_SECONDS),
             )
-            create_timeline(emulator, catalog)
+            timeline(emulator, catalog, since=float("-inf"))
             if not args.no_rollout and done:
+                rest = refill_seconds(catalog)
+                progress(f"resting {rest:.0f}s: the write buckets fill again before the rollout")
+                time.sleep(rest)
                 started = time.monotonic()
-                before = after
+                before = snapshot(processes, emulator)
                 if args.invariants:
                     fleet.watch()
                 since = max((o["started"] for o in emulator.operations()), default=0.0)
@@ -533,6 +568,7 @@ def main() -> None:
                 tail = create + MIN_READY_SECONDS + delete
                 result = phase("rollout", before, after, operator, done)
                 report(result, fleet, resync, ideal(catalog, vms, vms, tail))
+                timeline(emulator, catalog, since)
                 if args.invariants:
                     per_pool(fleet, emulator, since)
             if args.steady_seconds > 0:
