@@ -8,10 +8,10 @@ so the figures are seconds of the budget's schedule, not of this machine, and th
 run. Each pool runs its passes as the operator does: a pass costs `--pass-seconds` (its list and
 reads), then sends its phase's outstanding writes, `--concurrency` at a time; a pass whose
 writes were refused comes back after the largest `retry_after` (at least 1 s, failures.py), or
-sooner when the budget names it to `drained`. A pool whose creates were all sent deletes its old
-VMs `--ready-seconds` later (the new ones boot), and is done when they are sent; with
-`--rolling`, it deletes an old VM as each new one is ready, in the passes that still send its
-creates, as a rollout surging with `maxUnavailable: 0` does.
+sooner when the budget names it to `token_set_aside` (its ticket's turn came). A pool whose
+creates were all sent deletes its old VMs `--ready-seconds` later (the new ones boot), and is
+done when they are sent; with `--rolling`, it deletes an old VM as each new one is ready, in the
+passes that still send its creates, as a rollout surging with `maxUnavailable: 0` does.
 
 The ideal: creates are bound by ARM's writes bucket and Put VM, deletes by ARM's deletes bucket
 and Delete VM, each pair apart; the last deletes follow the last creates by `--ready-seconds`.
@@ -163,10 +163,12 @@ async def simulate(args: argparse.Namespace) -> Tally:
     tally = Tally()
     pools: dict[str, Pool] = {}
 
-    def drained(name: str) -> None:
+    def token_set_aside(name: str) -> None:
         pools[name].nudged.set()
 
-    budget = WriteBudget(BudgetSettings(), clock=loop.time, sleep=asyncio.sleep, drained=drained)
+    budget = WriteBudget(
+        BudgetSettings(), clock=loop.time, sleep=asyncio.sleep, token_set_aside=token_set_aside
+    )
     for index in range(args.pools):
         name = f"pool-{index:04d}"
         pools[name] = Pool(name, args, budget, tally)
