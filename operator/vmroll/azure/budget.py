@@ -28,9 +28,8 @@ deletes went at a quarter of their refill while creates kept Azure's pace).
 each bucket it draws on, from the writes ahead of it that draw on that bucket (its own pool's
 queue and, under round-robin, at most as many turns of every other pool) and the bucket's
 refill: a delete does not wait behind creates, which other buckets serve. The estimate reads
-per-bucket counts of pools by writes waiting, and the next token comes from a heap of turns per
-kind of write: neither walks the pools, which at 1,000 pools each acquiring cost O(pools) per
-token and per acquire.
+per-bucket counts and the next token comes from a heap of turns per kind of write
+(budget_lines.py): neither walks the pools, 1,000 of them acquiring from one budget.
 
 A caller that would wait longer is refused at once (`WriteBudgetExhausted`), one that pools
 arriving later push back at its deadline; either way its pool keeps its place: its line of that
@@ -57,11 +56,11 @@ from __future__ import annotations
 
 import asyncio
 import enum
-import heapq
-from collections import Counter, deque
+from collections import deque
 from collections.abc import Awaitable, Callable, Collection, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
+from vmroll.azure.budget_lines import BucketKey, Kind, Lines, Waiter
 from vmroll.azure.errors import WriteBudgetExhausted
 from vmroll.azure.observer import NOT_OBSERVED, AzureObserver
 
@@ -123,9 +122,6 @@ class Write:
     region: str
 
 
-BucketKey = tuple[str, ...]
-
-
 def no_one(pool: str) -> None:
     """No one to tell that a token waits for the pool."""
 
@@ -159,63 +155,6 @@ class _Bucket:
         return blocked + missing / self.limit.refill_per_second
 
 
-Kind = tuple[BucketKey, ...]
-"""A kind of write: the buckets it draws on."""
-
-Turn = tuple[int, int]
-"""A pool's place in the round-robin: its last grant (0: none yet), then its arrival."""
-
-
-@dataclass(eq=False)
-class _Waiter:
-    keys: Kind
-    deadline: float
-    arrival: int
-    granted: asyncio.Future[None] | None = field(repr=False)
-    """None for a ticket: the place of a refused write, with no caller waiting."""
-
-    def waiting(self) -> bool:
-        return self.granted is not None and not self.granted.done()
-
-
-class _PoolQueue:
-    """One pool's waiting writes and tickets: a line per kind, each in arrival order, so that
-    deadlines grow along each line too; at most one ticket per line."""
-
-    def __init__(self, turn: Turn) -> None:
-        self.turn = turn
-        self.lines: dict[Kind, deque[_Waiter]] = {}
-        self.tickets: set[Kind] = set()
-        self.size = 0
-
-    def __len__(self) -> int:
-        return self.size
-
-    def append(self, waiter: _Waiter) -> bool:
-        """Add `waiter`; whether it opened a line of its kind."""
-        line = self.lines.get(waiter.keys)
-        opened = line is None
-        if line is None:
-            line = self.lines[waiter.keys] = deque()
-        line.append(waiter)
-        if waiter.granted is None:
-            self.tickets.add(waiter.keys)
-        self.size += 1
-        return opened
-
-    def remove(self, waiter: _Waiter) -> bool:
-        line = self.lines.get(waiter.keys)
-        if line is None or waiter not in line:
-            return False
-        line.remove(waiter)
-        if waiter.granted is None:
-            self.tickets.discard(waiter.keys)
-        if not line:
-            del self.lines[waiter.keys]
-        self.size -= 1
-        return True
-
-
 class WriteBudget:
     """The buckets of one subscription, and the writes queued for them per pool."""
 
@@ -234,22 +173,12 @@ class WriteBudget:
         self._observer = observer
         self._token_set_aside = token_set_aside
         self._buckets: dict[BucketKey, _Bucket] = {}
-        self._queues: dict[str, _PoolQueue] = {}
-        """Pools with writes waiting or tickets."""
-        self._turns: dict[Kind, list[tuple[Turn, str]]] = {}
-        """Per kind, a heap of the turns of the pools with a line of it; entries of a pool
-        served since, or whose line ended, are stale and dropped when they come up."""
-        self._drawing: dict[BucketKey, dict[str, int]] = {}
-        """Per bucket, the writes and tickets of each pool that draw on it."""
-        self._spread: dict[BucketKey, Counter[int]] = {}
-        """Per bucket, how many pools have each count of `_drawing`: the estimate reads it."""
-        self._deadlines: deque[tuple[str, _Waiter]] = deque()
+        self._lines = Lines()
+        self._deadlines: deque[tuple[str, Waiter]] = deque()
         """Queued callers in arrival order, hence in deadline order."""
         self._set_aside: dict[tuple[str, Kind], deque[float]] = {}
         """Tokens taken for a pool whose ticket's turn came, with when they go back."""
         self._returns: deque[tuple[float, str, Kind]] = deque()
-        self._last_served: dict[str, int] = {}
-        """The grant (a sequence number) each pool had last, while writes wait."""
         self._sequence = 0
         self._timer: asyncio.Task[None] | None = None
         self._timer_at = float("inf")
@@ -272,10 +201,10 @@ class WriteBudget:
 
     def queued(self) -> int:
         """Callers waiting, tickets not counted."""
-        return sum(len(queue) - len(queue.tickets) for queue in self._queues.values())
+        return self._lines.waiting()
 
     def tickets(self) -> int:
-        return sum(len(queue.tickets) for queue in self._queues.values())
+        return self._lines.tickets()
 
     def set_aside(self) -> int:
         return sum(len(held) for held in self._set_aside.values())
@@ -291,7 +220,7 @@ class WriteBudget:
             self._wake()  # the timer may wait only to return this token
             self._observer.budget_wait(0.0)
             return
-        if not self._queues and self._wait_for(keys, 1.0, now) <= _EPSILON:
+        if not self._lines and self._wait_for(keys, 1.0, now) <= _EPSILON:
             self._take(keys)
             return
         estimate = self._estimate(write.pool, keys, now)
@@ -301,8 +230,8 @@ class WriteBudget:
             raise self._exhausted(estimate)
         self._sequence += 1
         future = asyncio.get_running_loop().create_future()
-        waiter = _Waiter(keys, now + self._settings.max_wait, self._sequence, future)
-        self._enter(write.pool, waiter)
+        waiter = Waiter(keys, now + self._settings.max_wait, self._sequence, future)
+        self._lines.enter(write.pool, waiter)
         self._deadlines.append((write.pool, waiter))
         self._drop_ticket(write.pool, keys)
         self._wake()
@@ -349,14 +278,13 @@ class WriteBudget:
         tickets that round-robin can serve before it (its pool's queue, at most as many turns
         plus one of every other pool), those drawing on the bucket. A create does not wait
         behind deletes: they draw on other buckets, which serve them meanwhile. Counted from
-        `_spread`, whatever the number of pools: the pool's own count is below its turns, so
-        the sum takes all of it."""
-        own = self._queues.get(pool)
+        per-bucket counts, whatever the number of pools: the pool's own count is below its
+        turns, so the sum takes all of it."""
+        own = self._lines.queues.get(pool)
         turns = (len(own) if own is not None else 0) + 1
         waits = []
         for key in keys:
-            spread: Counter[int] = self._spread.get(key, Counter())
-            ahead = sum(pools * min(drawing, turns) for drawing, pools in spread.items())
+            ahead = self._lines.ahead(key, turns)
             waits.append(self._bucket(key).wait_for(ahead + 1.0, self._settings.reserve, now))
         return max(waits)
 
@@ -366,59 +294,19 @@ class WriteBudget:
             f"write budget exhausted; next write in {estimate:.1f}s", retry_after=estimate
         )
 
-    def _enter(self, pool: str, waiter: _Waiter) -> None:
-        queue = self._queues.get(pool)
-        if queue is None:
-            turn = (self._last_served.get(pool, 0), waiter.arrival)
-            queue = self._queues[pool] = _PoolQueue(turn)
-        if queue.append(waiter):
-            heapq.heappush(self._turns.setdefault(waiter.keys, []), (queue.turn, pool))
-        self._count(pool, waiter.keys, 1)
-
-    def _leave(self, pool: str, waiter: _Waiter) -> bool:
-        queue = self._queues.get(pool)
-        if queue is None or not queue.remove(waiter):
-            return False
-        self._count(pool, waiter.keys, -1)
-        if not queue:
-            del self._queues[pool]
-            if not self._queues:
-                # Who was served when is forgotten whenever no write waits.
-                self._last_served.clear()
-                self._turns.clear()
-                self._deadlines.clear()
-        return True
-
-    def _count(self, pool: str, keys: Kind, change: int) -> None:
-        for key in keys:
-            drawing = self._drawing.setdefault(key, {})
-            spread = self._spread.setdefault(key, Counter())
-            before = drawing.pop(pool, 0)
-            after = before + change
-            if before:
-                spread[before] -= 1
-                if not spread[before]:
-                    del spread[before]
-            if after:
-                spread[after] += 1
-                drawing[pool] = after
-
     def _keep_place(self, pool: str, keys: Kind) -> None:
         """A refused write's pool keeps a ticket in its line of that kind (one is enough: the
         pool is served once per round whatever it asks)."""
-        queue = self._queues.get(pool)
-        if queue is not None and keys in queue.tickets:
-            return
-        self._sequence += 1
-        self._enter(pool, _Waiter(keys, float("inf"), self._sequence, None))
+        if self._lines.ticket(pool, keys) is None:
+            self._sequence += 1
+            self._lines.enter(pool, Waiter(keys, float("inf"), self._sequence, None))
 
     def _drop_ticket(self, pool: str, keys: Kind) -> None:
         """The write a ticket kept the place of is queued: the ticket would hold a token for a
         write the pool no longer wants."""
-        queue = self._queues[pool]
-        if keys in queue.tickets:
-            ticket = next(waiter for waiter in queue.lines[keys] if waiter.granted is None)
-            self._leave(pool, ticket)
+        ticket = self._lines.ticket(pool, keys)
+        if ticket is not None:
+            self._lines.leave(pool, ticket)
 
     def _claim(self, pool: str, keys: Kind) -> bool:
         held = self._set_aside.get((pool, keys))
@@ -429,8 +317,8 @@ class WriteBudget:
             del self._set_aside[(pool, keys)]
         return True
 
-    def _withdraw(self, pool: str, waiter: _Waiter) -> None:
-        self._leave(pool, waiter)
+    def _withdraw(self, pool: str, waiter: Waiter) -> None:
+        self._lines.leave(pool, waiter)
         self._wake()
 
     def _wake(self) -> None:
@@ -440,8 +328,9 @@ class WriteBudget:
         self._return_unclaimed(now)
         self._serve(now)
         self._expire(now)
-        if not self._queues and not self._set_aside:
+        if not self._lines and not self._set_aside:
             self._returns.clear()  # of tokens taken since
+            self._deadlines.clear()  # of callers served or withdrawn
             if self._timer is not None:
                 self._timer.cancel()
                 self._timer, self._timer_at = None, float("inf")
@@ -459,38 +348,29 @@ class WriteBudget:
         self._wake()
 
     def _serve(self, now: float) -> None:
-        while (chosen := self._next_served(now)) is not None:
+        def fits(keys: Kind) -> bool:
+            return self._wait_for(keys, 1.0, now) <= _EPSILON
+
+        while (chosen := self._lines.next_turn(fits)) is not None:
             pool, waiter = chosen
-            self._leave(pool, waiter)
+            self._lines.leave(pool, waiter)
             if waiter.granted is not None and waiter.granted.done():
                 continue  # cancelled, its caller not withdrawn yet
             self._take(waiter.keys)
             self._sequence += 1
-            self._served(pool)
+            self._lines.served(pool, self._sequence)
             if waiter.granted is None:
                 self._hand_over(pool, waiter.keys, now)
             else:
                 waiter.granted.set_result(None)
 
-    def _served(self, pool: str) -> None:
-        """The pool goes to the end of the round, in every line it has."""
-        if not self._queues:
-            return
-        self._last_served[pool] = self._sequence
-        queue = self._queues.get(pool)
-        if queue is not None:
-            queue.turn = (self._sequence, 0)
-            for keys in queue.lines:
-                heapq.heappush(self._turns.setdefault(keys, []), (queue.turn, pool))
-
     def _hand_over(self, pool: str, keys: Kind, now: float) -> None:
         """A ticket's turn came with a token: to the pool's caller of that kind waiting behind
         it, if any; else set aside for the pool's next pass, which it wakes."""
-        queue = self._queues.get(pool)
-        line = queue.lines.get(keys, deque()) if queue is not None else deque()
-        for behind in line:
+        queue = self._lines.queues.get(pool)
+        for behind in queue.lines.get(keys, ()) if queue is not None else ():
             if behind.granted is not None and not behind.granted.done():
-                self._leave(pool, behind)
+                self._lines.leave(pool, behind)
                 behind.granted.set_result(None)
                 return
         until = now + self._settings.hold
@@ -512,32 +392,6 @@ class WriteBudget:
                 bucket.refill(now)
                 bucket.tokens = min(bucket.limit.capacity, bucket.tokens + 1.0)
 
-    def _next_served(self, now: float) -> tuple[str, _Waiter] | None:
-        """The pool whose turn comes first among those with a write or ticket that fits now,
-        and the earliest such of its lines: the top of each kind's heap, kinds being few."""
-        best: tuple[tuple[Turn, int], str, _Waiter] | None = None
-        for keys in list(self._turns):
-            top = self._top(keys)
-            if top is None or self._wait_for(keys, 1.0, now) > _EPSILON:
-                continue
-            turn, pool = top
-            head = self._queues[pool].lines[keys][0]
-            if best is None or (turn, head.arrival) < best[0]:
-                best = (turn, head.arrival), pool, head
-        return None if best is None else (best[1], best[2])
-
-    def _top(self, keys: Kind) -> tuple[Turn, str] | None:
-        """The first turn in the kind's heap still current, stale entries dropped."""
-        heap = self._turns[keys]
-        while heap:
-            turn, pool = heap[0]
-            queue = self._queues.get(pool)
-            if queue is not None and queue.turn == turn and keys in queue.lines:
-                return heap[0]
-            heapq.heappop(heap)
-        del self._turns[keys]
-        return None
-
     def _expire(self, now: float) -> None:
         """Callers whose `max_wait` is up are refused; their pool keeps its place."""
         while self._deadlines and self._deadlines[0][1].deadline <= now + _EPSILON:
@@ -546,13 +400,13 @@ class WriteBudget:
                 continue  # served or withdrawn
             estimate = self._estimate(pool, waiter.keys, now)
             self._keep_place(pool, waiter.keys)
-            self._leave(pool, waiter)
+            self._lines.leave(pool, waiter)
             waiter.granted.set_exception(self._exhausted(estimate))
 
     def _next_event(self, now: float) -> float:
         while self._deadlines and not self._deadlines[0][1].waiting():
             self._deadlines.popleft()
-        events = [self._wait_for(keys, 1.0, now) for keys in list(self._turns) if self._top(keys)]
+        events = [self._wait_for(keys, 1.0, now) for keys in self._lines.kinds()]
         if self._deadlines:
             events.append(self._deadlines[0][1].deadline - now)
         if self._returns:
