@@ -8,10 +8,15 @@ so the figures are seconds of the budget's schedule, not of this machine, and th
 run. Each pool runs its passes as the operator does: a pass costs `--pass-seconds` (its list and
 reads), then sends its phase's outstanding writes, `--concurrency` at a time; a pass whose
 writes were refused comes back after the largest `retry_after` (at least 1 s, failures.py), or
-sooner when the budget names it to `drained`. A pool whose creates were all sent deletes its old
-VMs `--ready-seconds` later (the new ones boot), and is done when they are sent; with
-`--rolling`, it deletes an old VM as each new one is ready, in the passes that still send its
-creates, as a rollout surging with `maxUnavailable: 0` does.
+sooner when the budget names it to `token_set_aside` (its ticket's turn came). A pool whose
+creates were all sent deletes its old VMs `--ready-seconds` later (the new ones boot), and is
+done when they are sent; with `--rolling`, it deletes an old VM as each new one is ready, in the
+passes that still send its creates, as a rollout surging with `maxUnavailable: 0` does.
+
+Printed: writes per second per window, the last create and the end against the ideal, the
+longest a pool went without a write while it wanted some (round-robin: about pools / refill),
+refusals and pool passes against the writes, and the CPU seconds the simulation took (the
+budget's cost per token and per acquire, at this many pools).
 
 The ideal: creates are bound by ARM's writes bucket and Put VM, deletes by ARM's deletes bucket
 and Delete VM, each pair apart; the last deletes follow the last creates by `--ready-seconds`.
@@ -24,6 +29,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import selectors
+import time
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
@@ -163,10 +169,12 @@ async def simulate(args: argparse.Namespace) -> Tally:
     tally = Tally()
     pools: dict[str, Pool] = {}
 
-    def drained(name: str) -> None:
+    def token_set_aside(name: str) -> None:
         pools[name].nudged.set()
 
-    budget = WriteBudget(BudgetSettings(), clock=loop.time, sleep=asyncio.sleep, drained=drained)
+    budget = WriteBudget(
+        BudgetSettings(), clock=loop.time, sleep=asyncio.sleep, token_set_aside=token_set_aside
+    )
     for index in range(args.pools):
         name = f"pool-{index:04d}"
         pools[name] = Pool(name, args, budget, tally)
@@ -195,11 +203,13 @@ def main() -> None:
         help="delete an old VM as each new one is ready, as a rollout with maxUnavailable 0 does",
     )
     args = parser.parse_args()
+    cpu = time.process_time()
     loop = SimulatedTimeLoop()
     try:
         tally = loop.run_until_complete(simulate(args))
     finally:
         loop.close()
+    cpu = time.process_time() - cpu
     writes = args.pools * args.replicas
     creates_ideal = ideal_seconds(writes, BudgetSettings())
     order = "a delete as each new VM is ready" if args.rolling else "then deletes"
@@ -211,17 +221,22 @@ def main() -> None:
         progressed = len(tally.progressed.get(window, ()))
         wanting = len(tally.wanting.get(window, ()))
         print(f"{window * WINDOW:6.0f}s {creates:10.2f} {deletes:10.2f}  {progressed} / {wanting}")
+    done_ideal = creates_ideal + args.ready_seconds + args.pass_seconds
     print(
         f"last create at {tally.last_create:.0f}s (ideal {creates_ideal:.0f}s, ratio "
         f"{tally.last_create / creates_ideal:.2f}); all done at {tally.done:.0f}s (ideal "
-        f"{creates_ideal + args.ready_seconds + args.pass_seconds:.0f}s)"
+        f"{done_ideal:.0f}s, ratio {tally.done / done_ideal:.2f})"
     )
     gaps = sorted(tally.longest.values())
     print(
         f"longest a pool went without a write while it wanted some: median "
         f"{gaps[len(gaps) // 2]:.0f}s, max {gaps[-1]:.0f}s"
     )
-    print(f"writes refused {tally.refused}; pool passes {tally.passes} (each lists and reads)")
+    print(
+        f"writes {2 * writes}, refused {tally.refused}; pool passes {tally.passes} (each lists "
+        f"and reads)"
+    )
+    print(f"CPU of the simulation: {cpu:.1f}s")
 
 
 if __name__ == "__main__":

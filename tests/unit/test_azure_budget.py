@@ -241,10 +241,11 @@ async def test_a_caller_beyond_max_wait_is_refused_at_once_counting_the_queue() 
     assert bucket.queued() == 5
     with pytest.raises(WriteBudgetExhausted) as raised:
         await bucket.acquire(create())
-    assert raised.value.retry_after == pytest.approx(1.0)  # let in 1 s on, served 6 s on
+    assert raised.value.retry_after == pytest.approx(6.0)  # its ticket's turn, 6 s on
     assert time.now == 1000.0  # refused before any time passed
     await asyncio.gather(*queued)
-    assert time.now == 1005.0
+    await bucket.acquire(create())  # the token its ticket had set aside
+    assert time.now == 1006.0
 
 
 async def test_other_pools_queues_count_for_a_new_caller_as_round_robin_serves_them() -> None:
@@ -391,39 +392,62 @@ def test_headroom_is_read_from_the_answers_headers(
     assert read_headroom(headers) == expected
 
 
-async def test_pools_refused_while_writes_queued_are_told_when_the_queue_runs_dry() -> None:
+async def test_a_refused_pool_keeps_its_place_and_is_told_when_its_token_is_set_aside() -> None:
     time = FakeTime()
-    told: list[str] = []
+    told: list[tuple[str, float]] = []
+    both = asyncio.Event()
+
+    def set_aside(pool: str) -> None:
+        told.append((pool, time.now))
+        if len(told) == 2:
+            both.set()
+
     limit = Limit(1, 1)
     settings = BudgetSettings(arm=limit, compute=limit, reserve=0, max_wait=2)
-    bucket = WriteBudget(settings, clock=time.clock, sleep=time.sleep, drained=told.append)
+    bucket = WriteBudget(settings, clock=time.clock, sleep=time.sleep, token_set_aside=set_aside)
     await bucket.acquire(create("a"))
     queued = [asyncio.create_task(bucket.acquire(create(pool))) for pool in "ac"]
     await asyncio.sleep(0)
     with pytest.raises(WriteBudgetExhausted) as raised:
         await bucket.acquire(create("b"))
-    assert raised.value.retry_after == pytest.approx(1.0)  # let in 1 s on, served 3 s on
-    assert told == []
-    queued[1].cancel()  # a write ahead of b's withdrawn: b's estimate no longer holds
-    await asyncio.gather(*queued, return_exceptions=True)
-    # Told once the last queued write was served, 1 s in, not at the 3 s it was given.
-    assert told == ["b"]
-    assert time.now == 1001.0
-    await bucket.acquire(create("c"))
-    assert told == ["b"]  # told once per refusal
+    assert raised.value.retry_after == pytest.approx(3.0)  # its ticket's turn: after a's and c's
+    with pytest.raises(WriteBudgetExhausted):
+        await bucket.acquire(create("d"))  # behind b's ticket
+    assert bucket.tickets() == 2
+    await asyncio.gather(*queued)
+    await both.wait()
+    # Each ticket's turn came in the order the pools were refused, a token set aside for it.
+    assert told == [("b", 1003.0), ("d", 1004.0)]
+    assert bucket.set_aside() == 2
+    await bucket.acquire(create("b"))  # taken at once, whatever the bucket holds
+    await bucket.acquire(create("d"))
+    assert time.now == 1004.0
+    assert bucket.set_aside() == 0
+    assert bucket.tickets() == 0
 
 
-async def test_a_pool_refused_with_no_queue_is_not_told() -> None:
+async def test_a_token_set_aside_and_not_taken_goes_back_to_its_buckets() -> None:
     time = FakeTime()
-    told: list[str] = []
+    seen: list[tuple[float, float]] = []
+    aside = asyncio.Event()
+
+    def set_aside(pool: str) -> None:
+        seen.append((time.now, bucket.headroom(create())))
+        aside.set()
+
     limit = Limit(1, 0.1)
-    settings = BudgetSettings(arm=limit, compute=limit, reserve=0, max_wait=5)
-    bucket = WriteBudget(settings, clock=time.clock, sleep=time.sleep, drained=told.append)
+    settings = BudgetSettings(arm=limit, compute=limit, reserve=0, max_wait=5, hold=5)
+    bucket = WriteBudget(settings, clock=time.clock, sleep=time.sleep, token_set_aside=set_aside)
     await bucket.acquire(create("a"))
     with pytest.raises(WriteBudgetExhausted) as raised:
-        await bucket.acquire(create("b"))  # the bucket alone: its estimate is exact
-    assert raised.value.retry_after == pytest.approx(5.0)  # let in 5 s on, served 10 s on
-    time.now += 5.0
-    await bucket.acquire(create("a"))  # queued, then served: the queue runs dry
-    assert time.now == pytest.approx(1010.0)
-    assert told == []
+        await bucket.acquire(create("b"))  # the bucket alone, no queue: a ticket all the same
+    assert raised.value.retry_after == pytest.approx(10.0)
+    await aside.wait()
+    assert seen == [(1010.0, 0.0)]  # b's token set aside at its turn
+    for _ in range(3):  # the budget's timer, to the end of the hold
+        await asyncio.sleep(0)
+    # b never came for it: 5 s on it is back in the bucket, with what refilled meanwhile.
+    assert time.now == 1015.0
+    assert bucket.set_aside() == 0
+    assert bucket.headroom(create()) == pytest.approx(1.0)
+    assert bucket.tickets() == 0

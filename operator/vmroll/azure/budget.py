@@ -18,30 +18,35 @@ Fairness: writes wait in one queue per pool, and the next token goes to the pool
 recently (a pool newly waiting first): round-robin, so a pool that asks for a hundred writes at
 once gets one turn per round like a pool that asks for one, and every pool's rollout progresses
 in every window, whatever the others ask. Who was served when is forgotten whenever no write
-waits. A pool's queue keeps one line per kind of write (the buckets it draws on), first come
-first served within each: a delete whose buckets have tokens goes while the pool's creates wait
-for theirs. In one line per pool, a rollout's deletes of old VMs waited behind its surge creates
-for the Put VM bucket (issue 12: 1,000 pools rolling, deletes went at a quarter of their refill
-while creates kept Azure's pace).
+waits and no ticket (below) is held. A pool's queue keeps one line per kind of write (the
+buckets it draws on), first come first served within each: a delete whose buckets have tokens
+goes while the pool's creates wait for theirs. In one line per pool, a rollout's deletes of old
+VMs waited behind its surge creates for the Put VM bucket (issue 12: 1,000 pools rolling,
+deletes went at a quarter of their refill while creates kept Azure's pace).
 
 `max_wait` bounds a caller's whole wait, queue included. On arrival its wait is estimated for
 each bucket it draws on, from the writes ahead of it that draw on that bucket (its own pool's
 queue and, under round-robin, at most as many turns of every other pool) and the bucket's
-refill: a delete does not wait behind creates, which other buckets serve. A caller that would
-wait longer is refused at once (`WriteBudgetExhausted`). One that pools arriving later push
-back is refused at its deadline, never later.
+refill: a delete does not wait behind creates, which other buckets serve. The estimate reads
+per-bucket counts and the next token comes from a heap of turns per kind of write
+(budget_lines.py): neither walks the pools, 1,000 of them acquiring from one budget.
 
-A refusal's `retry_after` is when a write like it would be let in (its estimate less
-`max_wait`), not when it would be served: the refused pool's next pass lists and reads before it
-writes, and at fleet scale, where reads are paced, that takes tens of seconds. A pool told to
-come back when its write would be served comes back after the queue ran dry; pools refused
-together come back together, and buckets refill unused in between (benchmarks/budget_share.py:
-1,000 pools rolling with 30-s passes, creates took 1.36x Azure's pace, 1.04x so).
+A caller that would wait longer is refused at once (`WriteBudgetExhausted`), one that pools
+arriving later push back at its deadline; either way its pool keeps its place: its line of that
+kind keeps a ticket, which takes its turns in the round-robin like a queued caller. When the
+ticket's turn comes and its buckets have a token, the token is set aside for the pool and the
+pool is named to `token_set_aside` (the operator wakes its pass); its next write of that kind
+takes the token at once. A refusal's `retry_after` is the estimated time until the ticket's
+turn: the pool comes back then at the latest. Before tickets a refused pool held no place: told
+to come back when a write like it would be let in, 1,000 rolling pools came back every second to
+be refused again (benchmarks/budget_share.py --rolling: 1.47 million refusals and 9 passes per
+write; a pool went up to 953 s without a write, where a round takes 120 s).
 
-When the queue runs dry before a refused pool comes back (writes that were ahead withdrawn,
-refused at their deadline, or served faster than estimated), tokens would refill unused while it
-waits. So every pool refused while others queued is named to `drained` (the operator wakes its
-pass) once no write waits.
+A token set aside is kept `hold` seconds: a pass at fleet scale lists and reads for tens of
+seconds, and waits for a turn among the concurrent passes, before it writes. One not taken by
+then goes back to its buckets and the ticket is spent: the pool may be gone, or no longer want
+the write. A pool queueing a write of a kind drops its ticket of that kind: the ticket stood for
+that write.
 
 The clock and the sleep are injected so that tests drive time by hand; waits and refusals are
 reported to the observer (the operator's metrics).
@@ -52,15 +57,16 @@ from __future__ import annotations
 import asyncio
 import enum
 from collections import deque
-from collections.abc import Awaitable, Callable, Collection, Iterable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Awaitable, Callable, Collection, Iterable
+from dataclasses import dataclass
 
+from vmroll.azure.budget_lines import BucketKey, Kind, Lines, Waiter
 from vmroll.azure.errors import WriteBudgetExhausted
 from vmroll.azure.observer import NOT_OBSERVED, AzureObserver
 
 Clock = Callable[[], float]
 Sleep = Callable[[float], Awaitable[None]]
-Drained = Callable[[str], None]
+TokenSetAside = Callable[[str], None]
 
 _EPSILON = 1e-9
 """Waits below this are none: a timer woken at the computed instant must find its token."""
@@ -96,12 +102,14 @@ COMPUTE_WRITES = Limit(1500.0, 500.0 / 60.0)
 @dataclass(frozen=True)
 class BudgetSettings:
     """Azure's published limits; `reserve` tokens of each bucket are left to other clients; a
-    caller waits at most `max_wait` in all, queueing behind other writes included."""
+    caller waits at most `max_wait` in all, queueing behind other writes included; a token set
+    aside for a refused pool's ticket waits `hold` seconds for the pool's next pass."""
 
     arm: Limit = ARM_WRITES
     compute: Limit = COMPUTE_WRITES
     reserve: float = 10.0
     max_wait: float = 10.0
+    hold: float = 60.0
 
 
 @dataclass(frozen=True)
@@ -114,11 +122,8 @@ class Write:
     region: str
 
 
-BucketKey = tuple[str, ...]
-
-
 def no_one(pool: str) -> None:
-    """No one to tell that the queue ran dry."""
+    """No one to tell that a token waits for the pool."""
 
 
 def bucket_keys(write: Write) -> tuple[BucketKey, ...]:
@@ -150,53 +155,6 @@ class _Bucket:
         return blocked + missing / self.limit.refill_per_second
 
 
-@dataclass(eq=False)
-class _Waiter:
-    keys: tuple[BucketKey, ...]
-    deadline: float
-    arrival: int
-    granted: asyncio.Future[None] = field(repr=False)
-
-
-class _PoolQueue:
-    """One pool's waiting writes: a line per kind (the buckets drawn on), each in arrival
-    order, so that deadlines grow along each line too."""
-
-    def __init__(self) -> None:
-        self.lines: dict[tuple[BucketKey, ...], deque[_Waiter]] = {}
-
-    def __len__(self) -> int:
-        return sum(len(line) for line in self.lines.values())
-
-    def __iter__(self) -> Iterator[_Waiter]:
-        for line in self.lines.values():
-            yield from line
-
-    def append(self, waiter: _Waiter) -> None:
-        self.lines.setdefault(waiter.keys, deque()).append(waiter)
-
-    def remove(self, waiter: _Waiter) -> bool:
-        line = self.lines.get(waiter.keys)
-        if line is None or waiter not in line:
-            return False
-        line.remove(waiter)
-        if not line:
-            del self.lines[waiter.keys]
-        return True
-
-    def heads(self) -> list[_Waiter]:
-        """The first waiter of each line, the callers cancelled meanwhile dropped."""
-        for keys, line in list(self.lines.items()):
-            while line and line[0].granted.done():
-                line.popleft()
-            if not line:
-                del self.lines[keys]
-        return [line[0] for line in self.lines.values()]
-
-    def first_arrival(self) -> int:
-        return min(line[0].arrival for line in self.lines.values())
-
-
 class WriteBudget:
     """The buckets of one subscription, and the writes queued for them per pool."""
 
@@ -207,20 +165,20 @@ class WriteBudget:
         clock: Clock,
         sleep: Sleep,
         observer: AzureObserver = NOT_OBSERVED,
-        drained: Drained = no_one,
+        token_set_aside: TokenSetAside = no_one,
     ) -> None:
         self._settings = settings
         self._clock = clock
         self._sleep = sleep
         self._observer = observer
-        self._drained = drained
-        self._refused: set[str] = set()
-        """Pools refused while writes queued, to be told when none does."""
+        self._token_set_aside = token_set_aside
         self._buckets: dict[BucketKey, _Bucket] = {}
-        self._queues: dict[str, _PoolQueue] = {}
-        """Pools with writes waiting."""
-        self._last_served: dict[str, int] = {}
-        """The grant (a sequence number) each pool had last, while writes wait."""
+        self._lines = Lines()
+        self._deadlines: deque[tuple[str, Waiter]] = deque()
+        """Queued callers in arrival order, hence in deadline order."""
+        self._set_aside: dict[tuple[str, Kind], deque[float]] = {}
+        """Tokens taken for a pool whose ticket's turn came, with when they go back."""
+        self._returns: deque[tuple[float, str, Kind]] = deque()
         self._sequence = 0
         self._timer: asyncio.Task[None] | None = None
         self._timer_at = float("inf")
@@ -242,28 +200,43 @@ class WriteBudget:
         return self._wait_for(bucket_keys(write), 1.0, now)
 
     def queued(self) -> int:
-        return sum(len(queue) for queue in self._queues.values())
+        """Callers waiting, tickets not counted."""
+        return self._lines.waiting()
+
+    def tickets(self) -> int:
+        return self._lines.tickets()
+
+    def set_aside(self) -> int:
+        return sum(len(held) for held in self._set_aside.values())
 
     async def acquire(self, write: Write) -> None:
         """Take one token of each bucket `write` draws on, waiting up to `max_wait` in all (the
-        queue included); beyond it raise `WriteBudgetExhausted`, at once when foreseeable."""
+        queue included); beyond it keep the pool's place with a ticket and raise
+        `WriteBudgetExhausted`, at once when foreseeable. A token set aside for the pool's
+        ticket of this kind is taken at once."""
         now = self._clock()
         keys = bucket_keys(write)
-        if not self._queues and self._wait_for(keys, 1.0, now) <= _EPSILON:
+        if self._claim(write.pool, keys):
+            self._wake()  # the timer may wait only to return this token
+            self._observer.budget_wait(0.0)
+            return
+        if not self._lines and self._wait_for(keys, 1.0, now) <= _EPSILON:
             self._take(keys)
             return
         estimate = self._estimate(write.pool, keys, now)
         if estimate > self._settings.max_wait:
-            if self._queues:
-                self._refused.add(write.pool)
+            self._keep_place(write.pool, keys)
+            self._wake()
             raise self._exhausted(estimate)
         self._sequence += 1
         future = asyncio.get_running_loop().create_future()
-        waiter = _Waiter(keys, now + self._settings.max_wait, self._sequence, future)
-        self._queues.setdefault(write.pool, _PoolQueue()).append(waiter)
+        waiter = Waiter(keys, now + self._settings.max_wait, self._sequence, future)
+        self._lines.enter(write.pool, waiter)
+        self._deadlines.append((write.pool, waiter))
+        self._drop_ticket(write.pool, keys)
         self._wake()
         try:
-            await waiter.granted
+            await future
         except asyncio.CancelledError:
             self._withdraw(write.pool, waiter)
             raise
@@ -291,57 +264,76 @@ class WriteBudget:
             bucket = self._buckets[key] = _Bucket(limit, self._clock())
         return bucket
 
-    def _wait_for(self, keys: tuple[BucketKey, ...], count: float, now: float) -> float:
+    def _wait_for(self, keys: Kind, count: float, now: float) -> float:
         reserve = self._settings.reserve
         return max(self._bucket(key).wait_for(count, reserve, now) for key in keys)
 
-    def _take(self, keys: tuple[BucketKey, ...]) -> None:
+    def _take(self, keys: Kind) -> None:
         for key in keys:
             bucket = self._bucket(key)
             bucket.tokens = max(0.0, bucket.tokens - 1.0)
 
-    def _estimate(self, pool: str, keys: tuple[BucketKey, ...], now: float) -> float:
-        """An estimate of the wait of a write arriving now, bucket by bucket: of the writes that
-        round-robin can serve before it (its pool's queue, at most as many turns plus one of
-        every other pool), those drawing on the bucket. A create does not wait behind deletes:
-        they draw on other buckets, which serve them meanwhile."""
-        own = self._queues.get(pool, _PoolQueue())
-        turns = len(own) + 1
+    def _estimate(self, pool: str, keys: Kind, now: float) -> float:
+        """An estimate of the wait of a write arriving now, bucket by bucket: of the writes and
+        tickets that round-robin can serve before it (its pool's queue, at most as many turns
+        plus one of every other pool), those drawing on the bucket. A create does not wait
+        behind deletes: they draw on other buckets, which serve them meanwhile. Counted from
+        per-bucket counts, whatever the number of pools: the pool's own count is below its
+        turns, so the sum takes all of it."""
+        own = self._lines.queues.get(pool)
+        turns = (len(own) if own is not None else 0) + 1
         waits = []
         for key in keys:
-            ahead = sum(len(line) for kind, line in own.lines.items() if key in kind)
-            for name, queue in self._queues.items():
-                if name != pool:
-                    drawing = sum(len(line) for kind, line in queue.lines.items() if key in kind)
-                    ahead += min(drawing, turns)
+            ahead = self._lines.ahead(key, turns)
             waits.append(self._bucket(key).wait_for(ahead + 1.0, self._settings.reserve, now))
         return max(waits)
 
     def _exhausted(self, estimate: float) -> WriteBudgetExhausted:
         self._observer.budget_exhausted()
-        retry_after = max(0.0, estimate - self._settings.max_wait)
         return WriteBudgetExhausted(
-            f"write budget exhausted; next write in {retry_after:.1f}s", retry_after=retry_after
+            f"write budget exhausted; next write in {estimate:.1f}s", retry_after=estimate
         )
 
-    def _withdraw(self, pool: str, waiter: _Waiter) -> None:
-        queue = self._queues.get(pool)
-        if queue is not None and queue.remove(waiter) and not queue:
-            del self._queues[pool]
+    def _keep_place(self, pool: str, keys: Kind) -> None:
+        """A refused write's pool keeps a ticket in its line of that kind (one is enough: the
+        pool is served once per round whatever it asks)."""
+        if self._lines.ticket(pool, keys) is None:
+            self._sequence += 1
+            self._lines.enter(pool, Waiter(keys, float("inf"), self._sequence, None))
+
+    def _drop_ticket(self, pool: str, keys: Kind) -> None:
+        """The write a ticket kept the place of is queued: the ticket would hold a token for a
+        write the pool no longer wants."""
+        ticket = self._lines.ticket(pool, keys)
+        if ticket is not None:
+            self._lines.leave(pool, ticket)
+
+    def _claim(self, pool: str, keys: Kind) -> bool:
+        held = self._set_aside.get((pool, keys))
+        if not held:
+            return False
+        held.popleft()
+        if not held:
+            del self._set_aside[(pool, keys)]
+        return True
+
+    def _withdraw(self, pool: str, waiter: Waiter) -> None:
+        self._lines.leave(pool, waiter)
         self._wake()
 
     def _wake(self) -> None:
-        """Serve what can be served now, refuse what is due, and sleep until the next event."""
+        """Return unclaimed tokens, serve what can be served now, refuse what is due, and sleep
+        until the next event."""
         now = self._clock()
+        self._return_unclaimed(now)
         self._serve(now)
         self._expire(now)
-        if not self._queues:
+        if not self._lines and not self._set_aside:
+            self._returns.clear()  # of tokens taken since
+            self._deadlines.clear()  # of callers served or withdrawn
             if self._timer is not None:
                 self._timer.cancel()
                 self._timer, self._timer_at = None, float("inf")
-            refused, self._refused = self._refused, set()
-            for pool in sorted(refused):
-                self._drained(pool)
             return
         at = now + self._next_event(now)
         if self._timer is None or at < self._timer_at:
@@ -356,57 +348,70 @@ class WriteBudget:
         self._wake()
 
     def _serve(self, now: float) -> None:
-        while (chosen := self._next_served(now)) is not None:
+        def fits(keys: Kind) -> bool:
+            return self._wait_for(keys, 1.0, now) <= _EPSILON
+
+        while (chosen := self._lines.next_turn(fits)) is not None:
             pool, waiter = chosen
-            self._queues[pool].remove(waiter)
+            self._lines.leave(pool, waiter)
+            if waiter.granted is not None and waiter.granted.done():
+                continue  # cancelled, its caller not withdrawn yet
             self._take(waiter.keys)
             self._sequence += 1
-            self._last_served[pool] = self._sequence
-            waiter.granted.set_result(None)
+            self._lines.served(pool, self._sequence)
+            if waiter.granted is None:
+                self._hand_over(pool, waiter.keys, now)
+            else:
+                waiter.granted.set_result(None)
 
-    def _next_served(self, now: float) -> tuple[str, _Waiter] | None:
-        """The pool whose turn comes first among those with a write that fits now, and the
-        earliest such write of its lines."""
-        heads = {pool: queue.heads() for pool, queue in self._queues.items()}
-        self._drop_empty()
-        fits: dict[tuple[BucketKey, ...], bool] = {}
-        for pool in sorted(self._queues, key=self._turn):
-            for waiter in sorted(heads[pool], key=_arrival):
-                if waiter.keys not in fits:
-                    fits[waiter.keys] = self._wait_for(waiter.keys, 1.0, now) <= _EPSILON
-                if fits[waiter.keys]:
-                    return pool, waiter
-        return None
+    def _hand_over(self, pool: str, keys: Kind, now: float) -> None:
+        """A ticket's turn came with a token: to the pool's caller of that kind waiting behind
+        it, if any; else set aside for the pool's next pass, which it wakes."""
+        queue = self._lines.queues.get(pool)
+        for behind in queue.lines.get(keys, ()) if queue is not None else ():
+            if behind.granted is not None and not behind.granted.done():
+                self._lines.leave(pool, behind)
+                behind.granted.set_result(None)
+                return
+        until = now + self._settings.hold
+        self._set_aside.setdefault((pool, keys), deque()).append(until)
+        self._returns.append((until, pool, keys))
+        self._token_set_aside(pool)
 
-    def _turn(self, pool: str) -> tuple[int, int]:
-        """Least recently served first; pools not served yet in the order they came."""
-        return self._last_served.get(pool, 0), self._queues[pool].first_arrival()
+    def _return_unclaimed(self, now: float) -> None:
+        """Tokens set aside and not taken within `hold` go back to their buckets: the pool may
+        be gone, or no longer want the write."""
+        while self._returns and self._returns[0][0] <= now + _EPSILON:
+            until, pool, keys = self._returns.popleft()
+            held = self._set_aside.get((pool, keys))
+            if not held or held[0] > until:
+                continue  # taken
+            self._claim(pool, keys)
+            for key in keys:
+                bucket = self._bucket(key)
+                bucket.refill(now)
+                bucket.tokens = min(bucket.limit.capacity, bucket.tokens + 1.0)
 
     def _expire(self, now: float) -> None:
-        for pool, queue in list(self._queues.items()):
-            for waiter in [w for w in queue if w.deadline <= now + _EPSILON]:
-                queue.remove(waiter)
-                if not waiter.granted.done():
-                    self._refused.add(pool)
-                    estimate = self._estimate(pool, waiter.keys, now)
-                    waiter.granted.set_exception(self._exhausted(estimate))
-        self._drop_empty()
-
-    def _drop_empty(self) -> None:
-        for pool in [pool for pool, queue in self._queues.items() if not queue]:
-            del self._queues[pool]
-        if not self._queues:
-            self._last_served.clear()
+        """Callers whose `max_wait` is up are refused; their pool keeps its place."""
+        while self._deadlines and self._deadlines[0][1].deadline <= now + _EPSILON:
+            pool, waiter = self._deadlines.popleft()
+            if waiter.granted is None or waiter.granted.done():
+                continue  # served or withdrawn
+            estimate = self._estimate(pool, waiter.keys, now)
+            self._keep_place(pool, waiter.keys)
+            self._lines.leave(pool, waiter)
+            waiter.granted.set_exception(self._exhausted(estimate))
 
     def _next_event(self, now: float) -> float:
-        heads = [line[0] for queue in self._queues.values() for line in queue.lines.values()]
-        ready = min(self._wait_for(head.keys, 1.0, now) for head in heads)
-        deadline = min(head.deadline for head in heads) - now
-        return max(0.0, min(ready, deadline))
-
-
-def _arrival(waiter: _Waiter) -> int:
-    return waiter.arrival
+        while self._deadlines and not self._deadlines[0][1].waiting():
+            self._deadlines.popleft()
+        events = [self._wait_for(keys, 1.0, now) for keys in self._lines.kinds()]
+        if self._deadlines:
+            events.append(self._deadlines[0][1].deadline - now)
+        if self._returns:
+            events.append(self._returns[0][0] - now)
+        return max(0.0, min(events))
 
 
 class WriteBudgets:
@@ -419,13 +424,13 @@ class WriteBudgets:
         clock: Clock,
         sleep: Sleep,
         observer: AzureObserver = NOT_OBSERVED,
-        drained: Drained = no_one,
+        token_set_aside: TokenSetAside = no_one,
     ) -> None:
         self._settings = settings or BudgetSettings()
         self._clock = clock
         self._sleep = sleep
         self._observer = observer
-        self._drained = drained
+        self._token_set_aside = token_set_aside
         self._budgets: dict[str, WriteBudget] = {}
 
     def for_subscription(self, subscription_id: str) -> WriteBudget:
@@ -437,7 +442,7 @@ class WriteBudgets:
                 clock=self._clock,
                 sleep=self._sleep,
                 observer=self._observer,
-                drained=self._drained,
+                token_set_aside=self._token_set_aside,
             )
             self._budgets[key] = budget
         return budget

@@ -39,8 +39,8 @@ from vmroll.azure.budget import (
     BudgetSettings,
     Clock,
     ComputePolicy,
-    Drained,
     Sleep,
+    TokenSetAside,
     Write,
     WriteBudget,
     WriteBudgets,
@@ -302,10 +302,10 @@ class AzureGateways:
         clock: Clock = time.monotonic,
         sleep: Sleep = asyncio.sleep,
         observer: AzureObserver = NOT_OBSERVED,
-        drained: Drained = no_one,
+        token_set_aside: TokenSetAside = no_one,
     ) -> None:
-        """`drained`: told each pool the write budget refused while writes queued, once none
-        does (budget.py)."""
+        """`token_set_aside`: told each pool the write budget refused when a token is set aside
+        for it, its ticket's turn come (budget.py)."""
         self.clients = ClientCache(client_options, observer)
         self.latest: LatestCache[ResolvedImage] = LatestCache(clock)
         self.version_lists: LatestCache[tuple[ImageVersionInfo, ...]] = LatestCache(clock)
@@ -314,7 +314,7 @@ class AzureGateways:
             clock=clock,
             sleep=sleep,
             observer=observer,
-            drained=drained,
+            token_set_aside=token_set_aside,
         )
         self.polls = PollPacer(clock=clock, sleep=sleep)
         self.high_cost = HighCostReports(clock)

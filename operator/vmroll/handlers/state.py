@@ -80,7 +80,7 @@ class OperatorState:
             clock=self.monotonic,
             sleep=asyncio.sleep,
             observer=self.metrics,
-            drained=self.wakeups.due,
+            token_set_aside=self.wakeups.due,
         )
         self.turns = Turns(self.config.concurrent_passes)
         self.listings = GroupListings(

@@ -9,9 +9,9 @@ woken daemon compares what it acted on with what is there now before it runs a p
 that changes nothing it compares (a status written by its own pass) costs one comparison, not
 a pass.
 
-One nudge ends the pause whatever it compares: `due`, from the write budget, when writes it
-refused the pool could now be sent (azure/budget.py: the queue they would have waited behind
-ran dry), so that the pool does not sit out the rest of the estimate it was given.
+One nudge ends the pause whatever it compares: `due`, from the write budget, when a token is set
+aside for a pool it refused (azure/budget.py: the pool's ticket had its turn), so that the pool
+takes it now rather than at the end of the estimate it was given.
 """
 
 from __future__ import annotations

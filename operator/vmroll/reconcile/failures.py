@@ -100,8 +100,9 @@ BUDGET_SPENT = "vmroll's write budget for the subscription is spent; writes resu
 
 
 async def wait_for_write_budget(report: Reporter, retry_after: float) -> Outcome:
-    """vmroll's own write budget is spent: pacing, not a failure. The pass comes back when a
-    write fits, and the backoff neither grows nor resets: a pool waiting its turn in a busy
+    """vmroll's own write budget is spent: pacing, not a failure. The pass comes back at the
+    turn the budget's ticket holds for the pool (`retry_after`; woken sooner when a token is set
+    aside for it), and the backoff neither grows nor resets: a pool waiting its turn in a busy
     subscription must not fall minutes behind the others. Said once per spell, not per pass."""
     return await _wait_out(report, retry_after, "next write", BUDGET_SPENT)
 
