@@ -24,8 +24,10 @@ rollout); the emulator's requests (`/_emulator/requests`, by
 operation and status) and 429s by throttling policy (`throttledByPolicy`); the operator's CPU
 (utime + stime from /proc/<pid>/stat, as % of one core over the phase) and RSS (VmRSS at the end,
 VmHWM the peak so far); and the CPU of the emulator, kube-apiserver and etcd the same way, so
-that a machine at its limit shows (2 cores = 200 %). For the steady window: ARM requests per
-pass (one pass of every pool: requests x resync interval / window) and per pool.
+that a machine at its limit shows (2 cores = 200 %). For the rollout, the delete lag: how long
+after a new VM became available its pool's next old VM was deleted (`delete_lag`). For the
+steady window: ARM requests per pass (one pass of every pool: requests x resync interval /
+window) and per pool.
 
     .venv/bin/python benchmarks/fleet.py [--pools 50] [--replicas 10] [--steady-seconds 180]
         [--no-rollout] [--timeout 3600] [--resync-interval SECONDS] [--invariants]
@@ -46,9 +48,10 @@ import argparse
 import bisect
 import copy
 import os
+import statistics
 import tempfile
 import time
-from collections import Counter
+from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -458,6 +461,35 @@ def per_pool(fleet: Fleet, emulator: Emulator, since: float) -> None:
     print(f"  peakOwned over pools: max {max(peaks, default=0)}; by peak {dict(Counter(peaks))}")
 
 
+def delete_lag(emulator: Emulator, since: float, min_ready: float) -> None:
+    """How long each pool left an old VM standing once a new one allowed its delete: per pool,
+    the k-th delete started (emulator's clock) less the k-th create's end plus minReadySeconds
+    (with maxUnavailable 0, each new VM available lets one old VM go). Seconds over every
+    delete of the rollout: where the passes, not the buckets, held deletes back."""
+    ended: defaultdict[str, list[float]] = defaultdict(list)
+    deletes: defaultdict[str, list[float]] = defaultdict(list)
+    for operation in emulator.operations():
+        if operation["started"] <= since:
+            continue
+        pool = operation["target"].rsplit("/", 1)[-1].rsplit("-", 2)[0]
+        if operation["kind"] == "vm.create" and operation["ended"] is not None:
+            ended[pool].append(operation["ended"] + min_ready)
+        elif operation["kind"] == "vm.delete":
+            deletes[pool].append(operation["started"])
+    lags = sorted(
+        start - available
+        for pool, starts in deletes.items()
+        for start, available in zip(sorted(starts), sorted(ended[pool]), strict=False)
+    )
+    if not lags:
+        return
+    quantiles = statistics.quantiles(lags, n=10) if len(lags) > 1 else lags * 9
+    print(
+        f"  delete lag (delete started - its new VM available), {len(lags)} deletes: "
+        f"median {statistics.median(lags):.1f}s, p90 {quantiles[-1]:.1f}s, max {lags[-1]:.1f}s"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--pools", type=int, default=50)
@@ -533,6 +565,7 @@ def main() -> None:
                 tail = create + MIN_READY_SECONDS + delete
                 result = phase("rollout", before, after, operator, done)
                 report(result, fleet, resync, ideal(catalog, vms, vms, tail))
+                delete_lag(emulator, since, MIN_READY_SECONDS)
                 if args.invariants:
                     per_pool(fleet, emulator, since)
             if args.steady_seconds > 0:
