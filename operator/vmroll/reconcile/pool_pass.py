@@ -301,9 +301,16 @@ class PoolPass:
         actor = self._actor(gateway)
         if report.current.observed_generation is None:
             await report.write(starting(self.pool.metadata.generation))
-        errors = await actor.start(
-            requests.creates, requests.deletes, report.now, requests.reimages
+        # Writes wait for their turn in the subscription's write budget (up to its max_wait):
+        # at fleet scale every pass's creates do, and 50 passes holding their turns among pools
+        # for it let a few passes a second through, deletes included (handlers/turns.py).
+        lend = (
+            self.lend if requests.creates or requests.deletes or requests.reimages else nullcontext
         )
+        async with lend():
+            errors = await actor.start(
+                requests.creates, requests.deletes, report.now, requests.reimages
+            )
         self._report_name_holders(errors)
         progress = self._progress(report, plan, seen, target_image, images)
         captured_by = images.of(plan.target.revision).image.captured_by
