@@ -108,6 +108,7 @@ class OperatorState:
         return PassSettings(
             concurrency=self.config.concurrency,
             operation_wait=self.config.operation_wait,
+            progress_interval=self.config.progress_seconds,
             backoff=BackoffPolicy(self.config.retry_base_seconds, self.config.retry_max_seconds),
             draw=self.jitter.random,
         )
