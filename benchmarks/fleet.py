@@ -31,7 +31,11 @@ window) and per pool.
 
     .venv/bin/python benchmarks/fleet.py [--pools 50] [--replicas 10] [--steady-seconds 180]
         [--no-rollout] [--timeout 3600] [--resync-interval SECONDS] [--invariants]
-        [--py-spy BINARY]
+        [--metrics] [--py-spy BINARY]
+
+`--metrics` serves the operator's metrics (`vmroll run --metrics`) and prints, per phase, its
+reconcile passes by how they ended with the median and 90th percentile of their duration (the
+histogram's bucket bounds).
 
 `--invariants` registers an emulator invariant watch per pool before the rollout (at most
 replicas + maxSurge VMs, none below replicas available, at most replicas live VMs of one
@@ -47,10 +51,12 @@ from __future__ import annotations
 import argparse
 import bisect
 import copy
+import math
 import os
 import statistics
 import tempfile
 import time
+import urllib.request
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
@@ -78,10 +84,12 @@ from _stack import (
 )
 from kubernetes import client, config
 from kubernetes.client.exceptions import ApiException
+from prometheus_client.parser import text_string_to_metric_families
 
 import vmroll
 from vmroll.api.base import GROUP, VERSION
 from vmroll.api.pool import PLURAL
+from vmroll.devcluster.ports import free_port
 from vmroll.devcluster.versions import ETCD, KUBE_APISERVER
 from vmroll.devstack import stack
 from vmroll.devstack.stack import DevStack
@@ -490,6 +498,43 @@ def delete_lag(emulator: Emulator, since: float, min_ready: float) -> None:
     )
 
 
+Passes = dict[str, dict[float, float]]
+"""Per `result` label, the cumulative count of passes by duration bucket (`le`, seconds)."""
+
+
+def scrape_passes(url: str | None) -> Passes:
+    """The operator's vmroll_reconcile_duration_seconds buckets, served by `--metrics`."""
+    if url is None:
+        return {}
+    with urllib.request.urlopen(url, timeout=10) as answer:
+        text = answer.read().decode()
+    passes: Passes = defaultdict(dict)
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            if sample.name == "vmroll_reconcile_duration_seconds_bucket":
+                passes[sample.labels["result"]][float(sample.labels["le"])] = sample.value
+    return dict(passes)
+
+
+def pass_figures(before: Passes, after: Passes) -> None:
+    """Passes in the phase by how they ended, with the bucket bounds their median and 90th
+    percentile of duration fall in (from the turn taken to the pass's end, its lent waits
+    included)."""
+    for result, buckets in sorted(after.items()):
+        counts = {le: n - before.get(result, {}).get(le, 0.0) for le, n in sorted(buckets.items())}
+        total = counts.get(math.inf, 0.0)
+        if total <= 0:
+            continue
+
+        def quantile(q: float, counts: dict[float, float] = counts, total: float = total) -> str:
+            bound = next(le for le, n in counts.items() if n >= q * total)
+            return f"<= {bound:g}s" if bound != math.inf else "> 120s"
+
+        print(
+            f"  passes {result}: {total:.0f}, duration median {quantile(0.5)}, p90 {quantile(0.9)}"
+        )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--pools", type=int, default=50)
@@ -510,6 +555,12 @@ def main() -> None:
         "its CPU goes",
     )
     parser.add_argument(
+        "--metrics",
+        action="store_true",
+        help="serve the operator's metrics and print its passes per phase, by how they ended, "
+        "with their duration's median and 90th percentile",
+    )
+    parser.add_argument(
         "--invariants",
         action="store_true",
         help="watch each pool's VMs in the emulator during the rollout (replicas + maxSurge, "
@@ -519,6 +570,11 @@ def main() -> None:
     stack.WEBHOOK_READY_TIMEOUT_SECONDS = max(stack.WEBHOOK_READY_TIMEOUT_SECONDS, STARTUP_SECONDS)
     resync = args.resync_interval or RunConfig().resync_seconds
     operator_args = [] if args.resync_interval is None else ["--resync-interval", str(resync)]
+    metrics = None
+    if args.metrics:
+        port = free_port()
+        operator_args += ["--metrics", f"127.0.0.1:{port}"]
+        metrics = f"http://127.0.0.1:{port}/metrics"
     vms = args.pools * args.replicas
 
     print(f"{source_version()}; operator source {Path(vmroll.__file__).parent}; {load_average()}")
@@ -541,6 +597,7 @@ def main() -> None:
                 print(f"  {time.monotonic() - started:7.1f}s {line}", flush=True)
 
             before = snapshot(processes, emulator)
+            at_start = scrape_passes(metrics)
             fleet.create()
             progress(f"{args.pools} pools created ({fleet.webhook_timeouts} webhook timeouts)")
             done = wait_settled(fleet, False, OLD, time.monotonic() + args.timeout, progress)
@@ -552,6 +609,8 @@ def main() -> None:
                 ideal(catalog, vms, 0, create + MIN_READY_SECONDS),
             )
             create_timeline(emulator, catalog)
+            at_created = scrape_passes(metrics)
+            pass_figures(at_start, at_created)
             if not args.no_rollout and done:
                 started = time.monotonic()
                 before = after
@@ -566,6 +625,7 @@ def main() -> None:
                 result = phase("rollout", before, after, operator, done)
                 report(result, fleet, resync, ideal(catalog, vms, vms, tail))
                 delete_lag(emulator, since, MIN_READY_SECONDS)
+                pass_figures(at_created, scrape_passes(metrics))
                 if args.invariants:
                     per_pool(fleet, emulator, since)
             if args.steady_seconds > 0:
