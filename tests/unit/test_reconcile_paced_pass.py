@@ -1,6 +1,6 @@
 """When a pass whose creates wait for vmroll's write budget comes back: when they would go, or
-sooner for what it follows (`PoolPass._paced`): its creates in flight, a new VM becoming
-available. Azure's 429s are waited out as they say: a throttled create stays recorded (its
+sooner for what it follows (`PoolPass._paced`): its creates in flight, a new VM starting or
+becoming available. Azure's 429s are waited out as they say: a throttled create stays recorded (its
 answer may be what was lost), so nothing tells it from one in flight."""
 
 from __future__ import annotations
@@ -50,6 +50,18 @@ async def test_a_create_in_flight_brings_the_pass_back_as_a_busy_one_would() -> 
         "create", "refused", "refused",
     ]  # fmt: skip
     assert made.memory.pending
+    assert outcome.next is Next.RETRY
+    assert outcome.after == made.pass_().settings.progress_interval
+
+
+async def test_a_new_vm_starting_brings_the_pass_back_as_a_busy_one_would() -> None:
+    made = world(BUDGET_SPENT)
+    made.azure.unhealthy = {made.azure.latest}
+    await made.pass_().run()
+    made.tick(10)
+    outcome = await made.pass_().run()
+    assert not made.memory.pending
+    assert not made.memory.healthy_since
     assert outcome.next is Next.RETRY
     assert outcome.after == made.pass_().settings.progress_interval
 

@@ -582,14 +582,14 @@ class PoolPass:
 
     def _paced(self, retried: Outcome, plan: Plan, finished: bool, now: datetime) -> Outcome:
         """A pass whose writes wait for vmroll's write budget comes back when they would go, or
-        sooner for what it follows, as a pass whose writes all went would:
-        at once when operations just finished, after the progress interval while some are in
-        flight, when a new VM becomes available. Each new VM available lets an old one go, on
-        buckets the waiting creates do not draw on: waiting for the creates' turn (a round of
+        sooner for what it follows, as a pass whose writes all went would: at once when
+        operations just finished, after the progress interval while some are in flight or a VM
+        is starting, when a new VM becomes available. Each new VM available lets an old one go,
+        on buckets the waiting creates do not draw on: waiting for the creates' turn (a round of
         every pool in the subscription: minutes at 1,000 pools) held those deletes as long."""
         if finished:
             sooner: float | None = 0.0
-        elif self.memory.pending:
+        elif self.memory.pending or any(i.readiness is Readiness.STARTING for i in plan.instances):
             sooner = self.settings.progress_interval
         else:
             sooner = min((due for due in self._available_in(plan, now) if due > 0), default=None)
