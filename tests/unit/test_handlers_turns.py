@@ -131,3 +131,23 @@ async def test_a_pass_cancelled_while_it_queues_to_report_frees_no_turn_it_does_
     passes.end("d")
     await asyncio.gather(holder, *late)
     assert passes.log == ["a", "b", "c", "d"]
+
+
+async def test_a_pass_cancelled_as_it_is_granted_a_turn_hands_it_to_the_next() -> None:
+    turns = Turns(1)
+    passes = Passes(turns)
+    first = turns.taken("a")
+    await first.__aenter__()
+    granted = asyncio.create_task(passes.plain("b"))
+    queued = asyncio.create_task(passes.plain("c"))
+    await settle()
+
+    await first.__aexit__(None, None, None)
+    granted.cancel()
+    await settle()
+
+    assert passes.log == ["c"]
+    passes.end("c")
+    await asyncio.gather(granted, queued, return_exceptions=True)
+    async with turns.taken("d"):
+        pass
