@@ -28,12 +28,17 @@ fell behind Azure's pace, where deletes lagged creates); the emulator's requests
 (`throttledByPolicy`); the operator's CPU (utime + stime from /proc/<pid>/stat, as % of one core
 over the phase) and RSS (VmRSS at the end, VmHWM the peak so far); and the CPU of the emulator,
 kube-apiserver and etcd the same way, so that a machine at its limit shows (2 cores = 200 %).
-For the steady window: ARM requests per pass (one pass of every pool: requests x resync
-interval / window) and per pool.
+For the rollout, the delete lag: how long after a new VM became available its pool's next old
+VM was deleted (`delete_lag`). For the steady window: ARM requests per pass (one pass of every
+pool: requests x resync interval / window) and per pool.
 
     .venv/bin/python benchmarks/fleet.py [--pools 50] [--replicas 10] [--steady-seconds 180]
         [--no-rollout] [--timeout 3600] [--resync-interval SECONDS] [--invariants]
-        [--py-spy BINARY]
+        [--metrics] [--py-spy BINARY]
+
+`--metrics` serves the operator's metrics (`vmroll run --metrics`) and prints, per phase, its
+reconcile passes by how they ended with the median and 90th percentile of their duration (the
+histogram's bucket bounds).
 
 `--invariants` registers an emulator invariant watch per pool before the rollout (at most
 replicas + maxSurge VMs, none below replicas available, at most replicas live VMs of one
@@ -49,10 +54,13 @@ from __future__ import annotations
 import argparse
 import bisect
 import copy
+import math
 import os
+import statistics
 import tempfile
 import time
-from collections import Counter
+import urllib.request
+from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -79,10 +87,12 @@ from _stack import (
 )
 from kubernetes import client, config
 from kubernetes.client.exceptions import ApiException
+from prometheus_client.parser import text_string_to_metric_families
 
 import vmroll
 from vmroll.api.base import GROUP, VERSION
 from vmroll.api.pool import PLURAL
+from vmroll.devcluster.ports import free_port
 from vmroll.devcluster.versions import ETCD, KUBE_APISERVER
 from vmroll.devstack import stack
 from vmroll.devstack.stack import DevStack
@@ -490,6 +500,72 @@ def per_pool(fleet: Fleet, emulator: Emulator, since: float) -> None:
     print(f"  peakOwned over pools: max {max(peaks, default=0)}; by peak {dict(Counter(peaks))}")
 
 
+def delete_lag(emulator: Emulator, since: float, min_ready: float) -> None:
+    """How long each pool left an old VM standing once a new one allowed its delete: per pool,
+    the k-th delete started (emulator's clock) less the k-th create's end plus minReadySeconds
+    (with maxUnavailable 0, each new VM available lets one old VM go). Seconds over every
+    delete of the rollout: where the passes, not the buckets, held deletes back."""
+    ended: defaultdict[str, list[float]] = defaultdict(list)
+    deletes: defaultdict[str, list[float]] = defaultdict(list)
+    for operation in emulator.operations():
+        if operation["started"] <= since:
+            continue
+        pool = operation["target"].rsplit("/", 1)[-1].rsplit("-", 2)[0]
+        if operation["kind"] == "vm.create" and operation["ended"] is not None:
+            ended[pool].append(operation["ended"] + min_ready)
+        elif operation["kind"] == "vm.delete":
+            deletes[pool].append(operation["started"])
+    lags = sorted(
+        start - available
+        for pool, starts in deletes.items()
+        for start, available in zip(sorted(starts), sorted(ended[pool]), strict=False)
+    )
+    if not lags:
+        return
+    quantiles = statistics.quantiles(lags, n=10) if len(lags) > 1 else lags * 9
+    print(
+        f"  delete lag (delete started - its new VM available), {len(lags)} deletes: "
+        f"median {statistics.median(lags):.1f}s, p90 {quantiles[-1]:.1f}s, max {lags[-1]:.1f}s"
+    )
+
+
+Passes = dict[str, dict[float, float]]
+"""Per `result` label, the cumulative count of passes by duration bucket (`le`, seconds)."""
+
+
+def scrape_passes(url: str | None) -> Passes:
+    """The operator's vmroll_reconcile_duration_seconds buckets, served by `--metrics`."""
+    if url is None:
+        return {}
+    with urllib.request.urlopen(url, timeout=10) as answer:
+        text = answer.read().decode()
+    passes: Passes = defaultdict(dict)
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            if sample.name == "vmroll_reconcile_duration_seconds_bucket":
+                passes[sample.labels["result"]][float(sample.labels["le"])] = sample.value
+    return dict(passes)
+
+
+def pass_figures(before: Passes, after: Passes) -> None:
+    """Passes in the phase by how they ended, with the bucket bounds their median and 90th
+    percentile of duration fall in (from the turn taken to the pass's end, its lent waits
+    included)."""
+    for result, buckets in sorted(after.items()):
+        counts = {le: n - before.get(result, {}).get(le, 0.0) for le, n in sorted(buckets.items())}
+        total = counts.get(math.inf, 0.0)
+        if total <= 0:
+            continue
+
+        def quantile(q: float, counts: dict[float, float] = counts, total: float = total) -> str:
+            bound = next(le for le, n in counts.items() if n >= q * total)
+            return f"<= {bound:g}s" if bound != math.inf else "> 120s"
+
+        print(
+            f"  passes {result}: {total:.0f}, duration median {quantile(0.5)}, p90 {quantile(0.9)}"
+        )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--pools", type=int, default=50)
@@ -510,6 +586,12 @@ def main() -> None:
         "its CPU goes",
     )
     parser.add_argument(
+        "--metrics",
+        action="store_true",
+        help="serve the operator's metrics and print its passes per phase, by how they ended, "
+        "with their duration's median and 90th percentile",
+    )
+    parser.add_argument(
         "--invariants",
         action="store_true",
         help="watch each pool's VMs in the emulator during the rollout (replicas + maxSurge, "
@@ -519,6 +601,11 @@ def main() -> None:
     stack.WEBHOOK_READY_TIMEOUT_SECONDS = max(stack.WEBHOOK_READY_TIMEOUT_SECONDS, STARTUP_SECONDS)
     resync = args.resync_interval or RunConfig().resync_seconds
     operator_args = [] if args.resync_interval is None else ["--resync-interval", str(resync)]
+    metrics = None
+    if args.metrics:
+        port = free_port()
+        operator_args += ["--metrics", f"127.0.0.1:{port}"]
+        metrics = f"http://127.0.0.1:{port}/metrics"
     vms = args.pools * args.replicas
 
     print(f"{source_version()}; operator source {Path(vmroll.__file__).parent}; {load_average()}")
@@ -541,6 +628,7 @@ def main() -> None:
                 print(f"  {time.monotonic() - started:7.1f}s {line}", flush=True)
 
             before = snapshot(processes, emulator)
+            at_start = scrape_passes(metrics)
             fleet.create()
             progress(f"{args.pools} pools created ({fleet.webhook_timeouts} webhook timeouts)")
             done = wait_settled(fleet, False, OLD, time.monotonic() + args.timeout, progress)
@@ -552,12 +640,15 @@ def main() -> None:
                 ideal(catalog, vms, 0, create + MIN_READY_SECONDS),
             )
             timeline(emulator, catalog, since=float("-inf"))
+            at_created = scrape_passes(metrics)
+            pass_figures(at_start, at_created)
             if not args.no_rollout and done:
                 rest = refill_seconds(catalog)
                 progress(f"resting {rest:.0f}s: the write buckets fill again before the rollout")
                 time.sleep(rest)
                 started = time.monotonic()
                 before = snapshot(processes, emulator)
+                at_bump = scrape_passes(metrics)
                 if args.invariants:
                     fleet.watch()
                 since = max((o["started"] for o in emulator.operations()), default=0.0)
@@ -569,6 +660,8 @@ def main() -> None:
                 result = phase("rollout", before, after, operator, done)
                 report(result, fleet, resync, ideal(catalog, vms, vms, tail))
                 timeline(emulator, catalog, since)
+                delete_lag(emulator, since, MIN_READY_SECONDS)
+                pass_figures(at_bump, scrape_passes(metrics))
                 if args.invariants:
                     per_pool(fleet, emulator, since)
             if args.steady_seconds > 0:

@@ -1,5 +1,6 @@
 """Turns among pools' passes: bounded, first come first served, lent back while a pass waits
-on Azure and taken again after, and never released twice (cancellation included)."""
+on Azure and taken again after, before any pass not yet started, and never released twice
+(cancellation included)."""
 
 from __future__ import annotations
 
@@ -43,7 +44,7 @@ class Passes:
         self.ends[key].set()
 
 
-async def test_a_pass_waiting_on_azure_lends_its_turn_and_queues_to_report() -> None:
+async def test_a_pass_waiting_on_azure_lends_its_turn_and_reports_before_new_passes() -> None:
     passes = Passes(Turns(1))
     lender = asyncio.create_task(passes.waiting_on_azure("a"))
     await settle()
@@ -57,11 +58,39 @@ async def test_a_pass_waiting_on_azure_lends_its_turn_and_queues_to_report() -> 
 
     passes.end("b")
     await settle()
+    assert passes.log == ["a", "b", "a-report"]
+    passes.end("a")
+    await settle()
+    passes.end("c")
+    await asyncio.gather(lender, *others)
+    assert passes.log == ["a", "b", "a-report", "c"]
+
+
+async def test_passes_coming_back_take_turns_first_come_first_served() -> None:
+    passes = Passes(Turns(2))
+    lenders = [asyncio.create_task(passes.waiting_on_azure(uid)) for uid in "ab"]
+    await settle()
+    holders = [asyncio.create_task(passes.plain(uid)) for uid in "cd"]
+    late = asyncio.create_task(passes.plain("e"))
+    await settle()
+    assert passes.log == ["a", "b", "c", "d"]
+
+    passes.end("b-wait")
+    await settle()
+    passes.end("a-wait")
+    await settle()
     passes.end("c")
     await settle()
-    assert passes.log == ["a", "b", "c", "a-report"]
+    assert passes.log == ["a", "b", "c", "d", "b-report"]
+    passes.end("d")
+    await settle()
+    assert passes.log == ["a", "b", "c", "d", "b-report", "a-report"]
+    passes.end("b")
+    await settle()
+    assert passes.log[-1] == "e"
     passes.end("a")
-    await asyncio.gather(lender, *others)
+    passes.end("e")
+    await asyncio.gather(*lenders, *holders, late)
 
 
 async def test_a_pass_holding_no_turn_lends_nothing() -> None:
@@ -102,3 +131,23 @@ async def test_a_pass_cancelled_while_it_queues_to_report_frees_no_turn_it_does_
     passes.end("d")
     await asyncio.gather(holder, *late)
     assert passes.log == ["a", "b", "c", "d"]
+
+
+async def test_a_pass_cancelled_as_it_is_granted_a_turn_hands_it_to_the_next() -> None:
+    turns = Turns(1)
+    passes = Passes(turns)
+    first = turns.taken("a")
+    await first.__aenter__()
+    granted = asyncio.create_task(passes.plain("b"))
+    queued = asyncio.create_task(passes.plain("c"))
+    await settle()
+
+    await first.__aexit__(None, None, None)
+    granted.cancel()
+    await settle()
+
+    assert passes.log == ["c"]
+    passes.end("c")
+    await asyncio.gather(granted, queued, return_exceptions=True)
+    async with turns.taken("d"):
+        pass

@@ -425,7 +425,7 @@ async def test_a_pool_that_wrote_never_takes_a_list_from_before_its_write() -> N
     assert "pool0-10" in {v.name for v in listed}
 
 
-async def test_a_pool_waiting_for_a_newer_list_lends_its_turn_for_the_wait() -> None:
+async def test_a_pool_waiting_for_a_newer_list_or_the_list_being_read_lends_its_turn() -> None:
     azure = fleet(pools=1000, vms_each=10)
     clock, slept, sleep = paced_clock()
     listings = GroupListings(WINDOW, clock, sleep=sleep)
@@ -444,12 +444,15 @@ async def test_a_pool_waiting_for_a_newer_list_lends_its_turn_for_the_wait() -> 
     listings.sleep = sleep_logged
     writer = listings.for_pool(azure, CONNECTION, "uid-0", lend)
     await writer.list_group_vms(RG)
+    assert events == ["lent", "back"]
+    events.clear()
+    await listings.for_pool(azure, CONNECTION, "uid-1", lend).list_group_vms(RG)
     assert events == []
     listings.mark("uid-0")
 
     await writer.list_group_vms(RG)
 
-    assert events == ["lent", "slept", "back"]
+    assert events == ["lent", "slept", "back", "lent", "back"]
     assert slept == [pytest.approx(60.0)]
 
 

@@ -44,7 +44,7 @@ class RunConfig:
     """The longest delay between retries (Azure's Retry-After may ask for longer)."""
     concurrency: int = 10
     concurrent_passes: int = 50
-    """How many pools run a pass at once; the others wait their turn, first come first served.
+    """How many pools run a pass at once; the others wait their turn (handlers/turns.py).
     Bounds the operator's memory when every pool has work (1,000 first passes at start), while
     keeping enough passes in flight to use Azure's write buckets."""
     operation_wait: float = 30.0

@@ -70,7 +70,8 @@ class OperatorState:
     wakeups: Wakeups = field(default_factory=Wakeups)
     """Each paused pool's event, set by the watch (handlers/wakeups.py)."""
     turns: Turns = field(init=False)
-    """The turns of pools to run a pass (`RunConfig.concurrent_passes`), first come first served."""
+    """The turns of pools to run a pass (`RunConfig.concurrent_passes`), passes coming back
+    from a wait on Azure first."""
     pruned_at: float = float("-inf")
     """When handlers/pruning.py last dropped what is kept for pools and accounts that are gone."""
 
@@ -107,6 +108,7 @@ class OperatorState:
         return PassSettings(
             concurrency=self.config.concurrency,
             operation_wait=self.config.operation_wait,
+            progress_interval=self.config.progress_seconds,
             backoff=BackoffPolicy(self.config.retry_base_seconds, self.config.retry_max_seconds),
             draw=self.jitter.random,
         )

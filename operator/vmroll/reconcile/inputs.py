@@ -67,6 +67,8 @@ class PassSettings:
     poll_after: float = 300.0
     """An operation the group's list has not settled this long after it started is polled
     (reconcile/following.py)."""
+    progress_interval: float = 2.0
+    """Seconds between passes while operations are in flight (`RunConfig.progress_seconds`)."""
     runtime_refresh: float = 600.0
     """Seconds between two reads of a healthy VM's view, at least: a fleet too large for ARM's
     reads refill at this period is refreshed less often (plan/view_refresh.py)."""

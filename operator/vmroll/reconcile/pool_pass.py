@@ -3,8 +3,9 @@
 The pass returns how soon the loop should come back: at once while operations progress, after
 the resync interval when the pool is settled, after a capped exponential backoff (never sooner
 than Azure's Retry-After) on a transient or unexpected error, after the Retry-After alone on
-Azure's 429 (reconcile/failures.py), and only when the spec changes (or a long interval passes)
-when a human must act (`Stalled`).
+Azure's 429 (reconcile/failures.py), when its writes would go when vmroll's write budget holds
+them back (or sooner, for the operations and new VMs it follows: `_paced`), and only when the
+spec changes (or a long interval passes) when a human must act (`Stalled`).
 Before anything reaches Azure, the pass makes sure it writes only to the subscription the pool's
 VMs live in (vmroll.plan.subscription): recorded in status before the first write, stalled with
 `AccountChanged` when the account now names another one.
@@ -23,6 +24,7 @@ from vmroll.azure.errors import (
     AzureGatewayError,
     TerminalAzureError,
     TransientAzureError,
+    WriteBudgetExhausted,
 )
 from vmroll.azure.images import ResolvedImage
 from vmroll.azure.protocol import ComputeGateway
@@ -301,9 +303,16 @@ class PoolPass:
         actor = self._actor(gateway)
         if report.current.observed_generation is None:
             await report.write(starting(self.pool.metadata.generation))
-        errors = await actor.start(
-            requests.creates, requests.deletes, report.now, requests.reimages
+        # Writes wait for their turn in the subscription's write budget (up to its max_wait):
+        # at fleet scale every pass's creates do, and 50 passes holding their turns among pools
+        # for it let a few passes a second through, deletes included (handlers/turns.py).
+        lend = (
+            self.lend if requests.creates or requests.deletes or requests.reimages else nullcontext
         )
+        async with lend():
+            errors = await actor.start(
+                requests.creates, requests.deletes, report.now, requests.reimages
+            )
         self._report_name_holders(errors)
         progress = self._progress(report, plan, seen, target_image, images)
         captured_by = images.of(plan.target.revision).image.captured_by
@@ -540,7 +549,10 @@ class PoolPass:
             return await self._stall(report, terminal.reason, terminal.message, image_failed)
         transient = [e for e in errors if isinstance(e, TransientAzureError)]
         if transient:
-            return await self._retry(report, transient)
+            retried = await self._retry(report, transient)
+            if all(isinstance(e, WriteBudgetExhausted) for e in transient):
+                return self._paced(retried, progress.plan, finished, report.now)
+            return retried
         if stalled_now:
             self.memory.backoff = None
         else:
@@ -568,15 +580,36 @@ class PoolPass:
             return Outcome(Next.SETTLED)
         return Outcome(Next.PROGRESSING, after=self._until_available(plan, now))
 
+    def _paced(self, retried: Outcome, plan: Plan, finished: bool, now: datetime) -> Outcome:
+        """A pass whose writes wait for vmroll's write budget comes back when they would go, or
+        sooner for what it follows, as a pass whose writes all went would: at once when
+        operations just finished, after the progress interval while some are in flight or a VM
+        is starting, when a new VM becomes available. Each new VM available lets an old one go,
+        on buckets the waiting creates do not draw on: waiting for the creates' turn (a round of
+        every pool in the subscription: minutes at 1,000 pools) held those deletes as long."""
+        if finished:
+            sooner: float | None = 0.0
+        elif self.memory.pending or any(i.readiness is Readiness.STARTING for i in plan.instances):
+            sooner = self.settings.progress_interval
+        else:
+            sooner = min((due for due in self._available_in(plan, now) if due > 0), default=None)
+        if sooner is None or retried.after is None or retried.after <= sooner:
+            return retried
+        return replace(retried, after=sooner)
+
     def _until_available(self, plan: Plan, now: datetime) -> float | None:
         """Seconds until the first ready VM has been healthy for minReadySeconds."""
+        due = self._available_in(plan, now)
+        return max(0.0, min(due)) if due else None
+
+    def _available_in(self, plan: Plan, now: datetime) -> list[float]:
+        """Seconds until each ready VM has been healthy for minReadySeconds (past: negative)."""
         min_ready = timedelta(seconds=self.pool.spec.strategy.min_ready_seconds)
-        due = [
+        return [
             (self.memory.healthy_since[i.name] + min_ready - now).total_seconds()
             for i in plan.instances
             if i.readiness is Readiness.READY and i.name in self.memory.healthy_since
         ]
-        return max(0.0, min(due)) if due else None
 
     async def _read_runtimes(
         self,

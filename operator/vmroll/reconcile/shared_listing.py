@@ -27,8 +27,8 @@ older where lists that often would spend more than half the refill; a pool at wo
 next list no sooner than lists that often spend two thirds of it: e.g. 3 s apart for a group of
 500 VMs alone in its subscription and region, 60 s for 10,000 (80 s at rest). Slower still when
 Azure reports the bucket low (`reports`, azure/list_headroom.py), and no list starts before the
-bucket holds its pages, nor before a 429's `Retry-After`. A pool waiting for a newer list lends
-its pass's turn among pools back meanwhile (handlers/turns.py).
+bucket holds its pages, nor before a 429's `Retry-After`. A pool waiting for a newer list, or
+for the list being read, lends its pass's turn among pools back meanwhile (handlers/turns.py).
 
 Where the group's lists at work are more than a few seconds apart (following.py
 `follows_by_reads`), a pool at work does not wait: it takes the newest list for what other hands
@@ -267,7 +267,13 @@ class GroupListings:
                     continue
                 flight = self._start(scope, pace, group, gateway, resource_group, now)
             if serves(flight):
-                return await asyncio.shield(flight.task), flight.number
+                if not flight.task.done():
+                    # A list of a large group is read a page per request (60 pages at 3,000
+                    # VMs), while every pool at work in the group waits for it: the pass's turn
+                    # among pools goes to another pool meanwhile.
+                    async with lend():
+                        await asyncio.wait([flight.task])
+                return flight.task.result(), flight.number
             # A list started before this pool's mark is still being read: the next one starts
             # when it ends, and every pool that asked meanwhile shares it (one list in flight
             # per group, however many pools at work mark themselves while it runs).

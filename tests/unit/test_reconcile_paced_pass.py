@@ -1,0 +1,91 @@
+"""When a pass whose creates wait for vmroll's write budget comes back: when they would go, or
+sooner for what it follows (`PoolPass._paced`): its creates in flight, a new VM starting or
+becoming available. Azure's 429s are waited out as they say: a throttled create stays recorded (its
+answer may be what was lost), so nothing tells it from one in flight."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pytest
+from test_reconcile_fakes import FakeAzure, World
+
+from vmroll.azure.errors import Throttled, TransientAzureError, WriteBudgetExhausted
+from vmroll.azure.lro import OperationRecord
+from vmroll.azure.vm_body import VmSpec
+from vmroll.reconcile.inputs import Next
+
+WAIT = 120.0
+"""What the budget says: the creates' next turn is a round of every pool away."""
+MIN_READY = 30
+BUDGET_SPENT = WriteBudgetExhausted("budget spent", retry_after=WAIT)
+
+
+@dataclass
+class OneCreateGoes(FakeAzure):
+    """Lets `allowed` creates through, then refuses each with `refusal`."""
+
+    refusal: TransientAzureError = BUDGET_SPENT
+    allowed: int = 1
+
+    async def create_vm(self, resource_group: str, spec: VmSpec) -> OperationRecord:
+        if self.allowed == 0:
+            self.log.append(f"refused {spec.name}")
+            raise self.refusal
+        self.allowed -= 1
+        return await super().create_vm(resource_group, spec)
+
+
+def world(refusal: TransientAzureError) -> World:
+    made = World()
+    made.pool["spec"]["strategy"] = {"minReadySeconds": MIN_READY}
+    made.azure = OneCreateGoes(made.log, refusal=refusal)
+    return made
+
+
+async def test_a_create_in_flight_brings_the_pass_back_as_a_busy_one_would() -> None:
+    made = world(BUDGET_SPENT)
+    outcome = await made.pass_().run()
+    assert [e.split()[0] for e in made.log if e.startswith(("create", "refused"))] == [
+        "create", "refused", "refused",
+    ]  # fmt: skip
+    assert made.memory.pending
+    assert outcome.next is Next.RETRY
+    assert outcome.after == made.pass_().settings.progress_interval
+
+
+async def test_a_new_vm_starting_brings_the_pass_back_as_a_busy_one_would() -> None:
+    made = world(BUDGET_SPENT)
+    made.azure.unhealthy = {made.azure.latest}
+    await made.pass_().run()
+    made.tick(10)
+    outcome = await made.pass_().run()
+    assert not made.memory.pending
+    assert not made.memory.healthy_since
+    assert outcome.next is Next.RETRY
+    assert outcome.after == made.pass_().settings.progress_interval
+
+
+async def test_a_new_vm_becoming_available_brings_the_pass_back_then() -> None:
+    made = world(BUDGET_SPENT)
+    await made.pass_().run()
+    made.tick(10)
+    outcome = await made.pass_().run()
+    assert not made.memory.pending
+    assert list(made.memory.healthy_since) == [next(iter(made.azure.vms))]
+    assert outcome.next is Next.RETRY
+    assert outcome.after == MIN_READY
+
+
+@pytest.mark.parametrize(
+    "refusal",
+    [
+        pytest.param(BUDGET_SPENT, id="nothing-followed"),
+        pytest.param(Throttled("429", retry_after=WAIT, policy="PutVM"), id="azure-429"),
+    ],
+)
+async def test_the_wait_stays_as_it_is(refusal: TransientAzureError) -> None:
+    made = world(refusal)
+    made.azure.allowed = 0
+    outcome = await made.pass_().run()
+    assert (outcome.next, outcome.after) == (Next.RETRY, WAIT)
