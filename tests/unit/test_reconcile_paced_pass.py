@@ -89,3 +89,23 @@ async def test_the_wait_stays_as_it_is(refusal: TransientAzureError) -> None:
     made.azure.allowed = 0
     outcome = await made.pass_().run()
     assert (outcome.next, outcome.after) == (Next.RETRY, WAIT)
+
+
+async def test_a_paced_pass_leaves_its_progress_as_the_condition_and_writes_it_once() -> None:
+    made = world(BUDGET_SPENT)
+    made.azure.allowed = 0
+    await made.pass_().run()
+    status = made.memory.status
+    assert status is not None
+    reconciling = next(c for c in status.conditions if c.type == "Reconciling")
+    assert (reconciling.status, reconciling.reason) == ("True", "Scaling")
+    warned = [e for e in made.sinks.events if e[0] == "Warning"]
+    written = len(made.sinks.patches)
+
+    for _ in range(3):
+        made.tick(5)
+        outcome = await made.pass_().run()
+        assert (outcome.next, outcome.after) == (Next.RETRY, WAIT)
+
+    assert not [p for p in made.sinks.patches[written:] if "conditions" in p]
+    assert [e for e in made.sinks.events if e[0] == "Warning"] == warned

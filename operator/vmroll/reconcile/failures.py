@@ -99,6 +99,16 @@ says a request fits."""
 BUDGET_SPENT = "vmroll's write budget for the subscription is spent; writes resume as it refills"
 
 
+def paced_by_write_budget(report: Reporter, retry_after: float) -> Outcome:
+    """vmroll's own write budget holds back writes of a pass that reported its progress: the
+    progress stands as the pool's condition (pacing is progress) and one event per spell says
+    why it is slow. A Retrying condition written over the progress cost two status writes per
+    pass of every paced pool (the progress, then Retrying with the seconds to the next write):
+    at 300 pools rolling, most of the API server's CPU."""
+    warn_once(report.memory, report.events, Reason.RETRYING, BUDGET_SPENT)
+    return Outcome(Next.RETRY, after=max(retry_after, MIN_BUDGET_WAIT))
+
+
 async def wait_for_write_budget(report: Reporter, retry_after: float) -> Outcome:
     """vmroll's own write budget is spent: pacing, not a failure. The pass comes back at the
     turn the budget's ticket holds for the pool (`retry_after`; woken sooner when a token is set

@@ -70,6 +70,7 @@ from vmroll.reconcile.failures import (
     StatusNotWritten,
     describe_error,
     log_unexpected,
+    paced_by_write_budget,
     retry_later,
     retry_transient,
 )
@@ -549,10 +550,11 @@ class PoolPass:
             return await self._stall(report, terminal.reason, terminal.message, image_failed)
         transient = [e for e in errors if isinstance(e, TransientAzureError)]
         if transient:
-            retried = await self._retry(report, transient)
             if all(isinstance(e, WriteBudgetExhausted) for e in transient):
-                return self._paced(retried, progress.plan, finished, report.now)
-            return retried
+                wait = max(e.retry_after or 0.0 for e in transient)
+                paced = paced_by_write_budget(report, wait)
+                return self._paced(paced, progress.plan, finished, report.now)
+            return await self._retry(report, transient)
         if stalled_now:
             self.memory.backoff = None
         else:
