@@ -1,7 +1,8 @@
 """When a pass whose creates wait for vmroll's write budget comes back: when they would go, or
-sooner for what it follows (`PoolPass._paced`): its creates in flight, a new VM starting or
-becoming available. Azure's 429s are waited out as they say: a throttled create stays recorded (its
-answer may be what was lost), so nothing tells it from one in flight."""
+sooner for what it follows (`PoolPass._paced`): its creates in flight or a new VM starting
+(after `PACED_FOLLOW_SECONDS`), a new VM becoming available. Azure's 429s are waited out as
+they say: a throttled create stays recorded (its answer may be what was lost), so nothing tells
+it from one in flight."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from vmroll.azure.errors import Throttled, TransientAzureError, WriteBudgetExhau
 from vmroll.azure.lro import OperationRecord
 from vmroll.azure.vm_body import VmSpec
 from vmroll.reconcile.inputs import Next
+from vmroll.reconcile.pool_pass import PACED_FOLLOW_SECONDS
 
 WAIT = 120.0
 """What the budget says: the creates' next turn is a round of every pool away."""
@@ -43,7 +45,7 @@ def world(refusal: TransientAzureError) -> World:
     return made
 
 
-async def test_a_create_in_flight_brings_the_pass_back_as_a_busy_one_would() -> None:
+async def test_a_create_in_flight_brings_the_pass_back_sooner_than_its_turn() -> None:
     made = world(BUDGET_SPENT)
     outcome = await made.pass_().run()
     assert [e.split()[0] for e in made.log if e.startswith(("create", "refused"))] == [
@@ -51,10 +53,10 @@ async def test_a_create_in_flight_brings_the_pass_back_as_a_busy_one_would() -> 
     ]  # fmt: skip
     assert made.memory.pending
     assert outcome.next is Next.RETRY
-    assert outcome.after == made.pass_().settings.progress_interval
+    assert outcome.after == PACED_FOLLOW_SECONDS
 
 
-async def test_a_new_vm_starting_brings_the_pass_back_as_a_busy_one_would() -> None:
+async def test_a_new_vm_starting_brings_the_pass_back_sooner_than_its_turn() -> None:
     made = world(BUDGET_SPENT)
     made.azure.unhealthy = {made.azure.latest}
     await made.pass_().run()
@@ -63,7 +65,7 @@ async def test_a_new_vm_starting_brings_the_pass_back_as_a_busy_one_would() -> N
     assert not made.memory.pending
     assert not made.memory.healthy_since
     assert outcome.next is Next.RETRY
-    assert outcome.after == made.pass_().settings.progress_interval
+    assert outcome.after == PACED_FOLLOW_SECONDS
 
 
 async def test_a_new_vm_becoming_available_brings_the_pass_back_then() -> None:

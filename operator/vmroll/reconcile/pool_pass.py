@@ -152,6 +152,14 @@ class Requests:
     reimages: list[tuple[PoolVm, ReimageVM]]
 
 
+PACED_FOLLOW_SECONDS = 15.0
+"""How soon a pass the write budget paces comes back while its operations are in flight or a
+VM starts, rather than the progress interval: each such pass records the writes the budget
+refuses again (status written twice), and at 1,000 pools coming back every 2 s that was 100
+status writes a second, a whole core of the API server. A delete that waits this much longer for
+a VM to be seen available loses no pace: Delete VM's bucket fills while the creates are paced."""
+
+
 @dataclass(frozen=True)
 class PoolPass:
     pool: VirtualMachinePool
@@ -584,15 +592,15 @@ class PoolPass:
 
     def _paced(self, retried: Outcome, plan: Plan, finished: bool, now: datetime) -> Outcome:
         """A pass whose writes wait for vmroll's write budget comes back when they would go, or
-        sooner for what it follows, as a pass whose writes all went would: at once when
-        operations just finished, after the progress interval while some are in flight or a VM
-        is starting, when a new VM becomes available. Each new VM available lets an old one go,
-        on buckets the waiting creates do not draw on: waiting for the creates' turn (a round of
-        every pool in the subscription: minutes at 1,000 pools) held those deletes as long."""
+        sooner for what it follows: at once when operations just finished, after
+        `PACED_FOLLOW_SECONDS` while some are in flight or a VM is starting, when a new VM
+        becomes available. Each new VM available lets an old one go, on buckets the waiting
+        creates do not draw on: waiting for the creates' turn (a round of every pool in the
+        subscription: minutes at 1,000 pools) held those deletes as long."""
         if finished:
             sooner: float | None = 0.0
         elif self.memory.pending or any(i.readiness is Readiness.STARTING for i in plan.instances):
-            sooner = self.settings.progress_interval
+            sooner = max(self.settings.progress_interval, PACED_FOLLOW_SECONDS)
         else:
             sooner = min((due for due in self._available_in(plan, now) if due > 0), default=None)
         if sooner is None or retried.after is None or retried.after <= sooner:
