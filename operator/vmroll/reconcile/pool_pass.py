@@ -153,11 +153,12 @@ class Requests:
 
 
 PACED_FOLLOW_SECONDS = 15.0
-"""How soon a pass the write budget paces comes back while its operations are in flight or a
-VM starts, rather than the progress interval: each such pass records the writes the budget
-refuses again (status written twice), and at 1,000 pools coming back every 2 s that was 100
-status writes a second, a whole core of the API server. A delete that waits this much longer for
-a VM to be seen available loses no pace: Delete VM's bucket fills while the creates are paced."""
+"""How soon a pass the write budget paces comes back for an operation in flight (once) or a VM
+starting, rather than the progress interval: each such pass records the writes the budget
+refuses again (status written twice), and 800 pools coming back every 2 s, or every 15 s for
+as long as a create stayed recorded, wrote 100 statuses a second, a core of the API server. A
+delete that waits this much longer for a VM to be seen available loses no pace: Delete VM's
+bucket fills while the creates are paced."""
 
 
 @dataclass(frozen=True)
@@ -592,17 +593,23 @@ class PoolPass:
 
     def _paced(self, retried: Outcome, plan: Plan, finished: bool, now: datetime) -> Outcome:
         """A pass whose writes wait for vmroll's write budget comes back when they would go, or
-        sooner for what it follows: at once when operations just finished, after
-        `PACED_FOLLOW_SECONDS` while some are in flight or a VM is starting, when a new VM
-        becomes available. Each new VM available lets an old one go, on buckets the waiting
-        creates do not draw on: waiting for the creates' turn (a round of every pool in the
-        subscription: minutes at 1,000 pools) held those deletes as long."""
+        sooner for what it follows: at once when operations just finished;
+        `PACED_FOLLOW_SECONDS` after each operation in flight started (once: a create stays
+        recorded until a list shows it, a minute at 10,000 VMs) and while a VM is starting;
+        when a new VM becomes available. Each new VM available lets an old one go, on buckets
+        the waiting creates do not draw on: waiting for the creates' turn (a round of every pool
+        in the subscription: minutes at 1,000 pools) held those deletes as long."""
         if finished:
             sooner: float | None = 0.0
-        elif self.memory.pending or any(i.readiness is Readiness.STARTING for i in plan.instances):
-            sooner = max(self.settings.progress_interval, PACED_FOLLOW_SECONDS)
         else:
-            sooner = min((due for due in self._available_in(plan, now) if due > 0), default=None)
+            follow = max(self.settings.progress_interval, PACED_FOLLOW_SECONDS)
+            in_flight = [
+                (op.started_at - now).total_seconds() + follow
+                for op in self.memory.pending.values()
+            ]
+            starting = any(i.readiness is Readiness.STARTING for i in plan.instances)
+            dues = [*in_flight, *([follow] if starting else []), *self._available_in(plan, now)]
+            sooner = min((due for due in dues if due > 0), default=None)
         if sooner is None or retried.after is None or retried.after <= sooner:
             return retried
         return replace(retried, after=sooner)
