@@ -102,12 +102,28 @@ async def test_a_paced_pass_leaves_its_progress_as_the_condition_and_writes_it_o
     reconciling = next(c for c in status.conditions if c.type == "Reconciling")
     assert (reconciling.status, reconciling.reason) == ("True", "Scaling")
     warned = [e for e in made.sinks.events if e[0] == "Warning"]
-    written = len(made.sinks.patches)
+    written, logged = len(made.sinks.patches), len(made.log)
 
-    for _ in range(3):
+    for elapsed in (5, 10, 15):
         made.tick(5)
         outcome = await made.pass_().run()
-        assert (outcome.next, outcome.after) == (Next.RETRY, WAIT)
+        assert (outcome.next, outcome.after) == (Next.RETRY, WAIT - elapsed)
 
-    assert not [p for p in made.sinks.patches[written:] if "conditions" in p]
+    # Until its turn the pool sends no create: none is recorded, refused and dropped again.
+    assert made.sinks.patches[written:] == []
+    assert not [e for e in made.log[logged:] if e.startswith(("create", "refused"))]
     assert [e for e in made.sinks.events if e[0] == "Warning"] == warned
+
+
+async def test_a_token_set_aside_lets_the_held_creates_go_at_the_next_pass() -> None:
+    made = world(BUDGET_SPENT)
+    made.azure.allowed = 0
+    await made.pass_().run()
+    assert made.memory.creates_paced_until is not None
+    made.azure.allowed = 1
+    made.memory.creates_paced_until = None  # what handlers/state.py token_set_aside does
+    made.tick(5)
+    await made.pass_().run()
+    assert [e.split()[0] for e in made.log if e.startswith(("create", "refused"))][-3:] == [
+        "create", "refused", "refused",
+    ]  # fmt: skip

@@ -81,13 +81,21 @@ class OperatorState:
             clock=self.monotonic,
             sleep=asyncio.sleep,
             observer=self.metrics,
-            token_set_aside=self.wakeups.due,
+            token_set_aside=self.token_set_aside,
         )
         self.turns = Turns(self.config.concurrent_passes)
         self.listings = GroupListings(
             self.config.resync_seconds / 2, self.monotonic, reports=self.azure.high_cost.latest
         )
         self.metrics.track(self.tracked)
+
+    def token_set_aside(self, uid: str) -> None:
+        """The write budget set a token aside for the pool: its next pass is due now, and may
+        send the creates it held back until its turn (PoolMemory.creates_paced_until)."""
+        memory = self.memories.get(uid)
+        if memory is not None:
+            memory.creates_paced_until = None
+        self.wakeups.due(uid)
 
     def tracked(self) -> dict[str, int]:
         """What is kept per pool and per account, for `vmroll_tracked_entries`."""

@@ -92,6 +92,10 @@ class PoolMemory:
     """The failure last posted as an event (reason, cause): each is posted once."""
     backoff: Backoff | None = None
     """Retries in a row after transient failures; None once a pass succeeds."""
+    creates_paced_until: datetime | None = None
+    """vmroll's write budget refused the pool's writes until its ticket's turn: passes before
+    it send no create (each would be recorded in status and dropped again at once), unless the
+    budget sets a token aside for the pool, which clears this (handlers/state.py)."""
     history: RolloutHistory | None = None
     generation: int | None = None
     """The spec generation `history.known_bad` was established against."""

@@ -316,13 +316,11 @@ class PoolPass:
         # Writes wait for their turn in the subscription's write budget (up to its max_wait):
         # at fleet scale every pass's creates do, and 50 passes holding their turns among pools
         # for it let a few passes a second through, deletes included (handlers/turns.py).
-        lend = (
-            self.lend if requests.creates or requests.deletes or requests.reimages else nullcontext
-        )
+        creates, withheld = self._paced_creates(requests.creates, report.now)
+        lend = self.lend if creates or requests.deletes or requests.reimages else nullcontext
         async with lend():
-            errors = await actor.start(
-                requests.creates, requests.deletes, report.now, requests.reimages
-            )
+            errors = await actor.start(creates, requests.deletes, report.now, requests.reimages)
+        errors += withheld
         self._report_name_holders(errors)
         progress = self._progress(report, plan, seen, target_image, images)
         captured_by = images.of(plan.target.revision).image.captured_by
@@ -561,9 +559,11 @@ class PoolPass:
         if transient:
             if all(isinstance(e, WriteBudgetExhausted) for e in transient):
                 wait = max(e.retry_after or 0.0 for e in transient)
+                self.memory.creates_paced_until = report.now + timedelta(seconds=wait)
                 paced = paced_by_write_budget(report, wait)
                 return self._paced(paced, progress.plan, finished, report.now)
             return await self._retry(report, transient)
+        self.memory.creates_paced_until = None
         if stalled_now:
             self.memory.backoff = None
         else:
@@ -590,6 +590,18 @@ class PoolPass:
         if settled:
             return Outcome(Next.SETTLED)
         return Outcome(Next.PROGRESSING, after=self._until_available(plan, now))
+
+    def _paced_creates(
+        self, creates: list[VmSpec], now: datetime
+    ) -> tuple[list[VmSpec], tuple[WriteBudgetExhausted, ...]]:
+        """The creates to send, and the refusal that stands for those held back until the
+        pool's turn in vmroll's write budget (`PoolMemory.creates_paced_until`)."""
+        until = self.memory.creates_paced_until
+        if not creates or until is None or until <= now:
+            return creates, ()
+        wait = (until - now).total_seconds()
+        held = WriteBudgetExhausted(f"creates wait {wait:.0f}s for their turn", retry_after=wait)
+        return [], (held,)
 
     def _paced(self, retried: Outcome, plan: Plan, finished: bool, now: datetime) -> Outcome:
         """A pass whose writes wait for vmroll's write budget comes back when they would go, or
