@@ -154,11 +154,10 @@ class Requests:
 
 PACED_FOLLOW_SECONDS = 15.0
 """How soon a pass the write budget paces comes back for an operation in flight (once) or a VM
-starting, rather than the progress interval: each such pass records the writes the budget
-refuses again (status written twice), and 800 pools coming back every 2 s, or every 15 s for
-as long as a create stayed recorded, wrote 100 statuses a second, a core of the API server. A
-delete that waits this much longer for a VM to be seen available loses no pace: Delete VM's
-bucket fills while the creates are paced."""
+starting, rather than the progress interval: each such pass may write the pool's status, and
+800 pools coming back every 2 s, or every 15 s for as long as a create stayed recorded, wrote
+100 statuses a second, a core of the API server. A delete that waits this much longer for a VM
+to be seen available loses no pace: Delete VM's bucket fills while the creates are paced."""
 
 
 @dataclass(frozen=True)
