@@ -1,12 +1,13 @@
 """The pool loop's own pacing (handlers/pools.py, handlers/wakeups.py): what wakes a pause early
-(a nudge from the watch, never a poll), and when the loop ends without a pass. The pass itself
-is tested in test_reconcile_*; what needs kopf's event posting or the API server is tested in
-tests/e2e."""
+(a nudge from the watch or the write budget's, handlers/state.py; never a poll), and when the
+loop ends without a pass. The pass itself is tested in test_reconcile_*; what needs kopf's
+event posting or the API server is tested in tests/e2e."""
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any, cast
 
 import kopf
@@ -20,6 +21,7 @@ from vmroll.handlers.policies import POLICY_INDEX, policy_event
 from vmroll.handlers.pools import _pause, _wake_key, pool_loop, pool_wakeups
 from vmroll.handlers.run_config import RunConfig
 from vmroll.handlers.state import OperatorState
+from vmroll.reconcile.memory import PoolMemory
 
 
 def pool_body(**metadata: Any) -> dict[str, Any]:
@@ -263,6 +265,22 @@ async def test_a_pass_made_due_ends_the_pause_though_nothing_it_compares_changed
     assert await due.settled()
     assert not await other.settled()
     assert not operator.wakeups.take_due("a")  # taken by the pause it ended
+    await other.stop()
+
+
+async def test_a_token_set_aside_ends_the_pools_pause_and_lets_its_held_creates_go() -> None:
+    operator, index = state(Clock()), accounts()
+    held = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
+    operator.memories = {uid: PoolMemory(creates_paced_until=held) for uid in ("a", "b")}
+    due, other = Paused(operator, pool("a"), index, {}), Paused(operator, pool("b"), index, {})
+    assert not await due.settled()
+    operator.token_set_aside("a")  # the write budget: a's ticket had its turn
+    assert await due.settled()
+    assert operator.memories["a"].creates_paced_until is None
+    assert not await other.settled()
+    assert operator.memories["b"].creates_paced_until == held
+    operator.token_set_aside("gone")  # a pool deleted since its write was refused
+    assert not await other.settled()
     await other.stop()
 
 
