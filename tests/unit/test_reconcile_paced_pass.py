@@ -6,10 +6,12 @@ it from one in flight."""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import pytest
-from test_reconcile_fakes import FakeAzure, World
+from test_reconcile_fakes import FakeAzure, Sinks, World
 
 from vmroll.azure.errors import Throttled, TransientAzureError, WriteBudgetExhausted
 from vmroll.azure.lro import OperationRecord
@@ -121,9 +123,39 @@ async def test_a_token_set_aside_lets_the_held_creates_go_at_the_next_pass() -> 
     await made.pass_().run()
     assert made.memory.creates_paced_until is not None
     made.azure.allowed = 1
-    made.memory.creates_paced_until = None  # what handlers/state.py token_set_aside does
+    made.memory.token_set_aside()  # by handlers/state.py, when the budget names the pool
     made.tick(5)
     await made.pass_().run()
     assert [e.split()[0] for e in made.log if e.startswith(("create", "refused"))][-3:] == [
         "create", "refused", "refused",
+    ]  # fmt: skip
+
+
+@dataclass
+class TokenArrives(Sinks):
+    """The write budget sets a token aside for the pool while a pass writes its progress: after
+    the pass read its creates' hold, before it ends paced."""
+
+    arrives: Callable[[], None] | None = None
+
+    async def patch_status(self, patch: Mapping[str, Any]) -> None:
+        await super().patch_status(patch)
+        if self.arrives is not None:
+            self.arrives()
+            self.arrives = None
+
+
+async def test_a_token_set_aside_during_a_paced_pass_is_not_undone_by_its_end() -> None:
+    made = world(BUDGET_SPENT)
+    await made.pass_().run()
+    made.sinks = TokenArrives(made.log, arrives=made.memory.token_set_aside)
+    made.tick(5)
+    await made.pass_().run()
+    assert made.memory.creates_paced_until is None
+    made.azure.allowed = 1
+    made.tick(1)
+    logged = len(made.log)
+    await made.pass_().run()
+    assert [e.split()[0] for e in made.log[logged:] if e.startswith(("create", "refused"))] == [
+        "create", "refused",
     ]  # fmt: skip

@@ -91,10 +91,10 @@ class OperatorState:
 
     def token_set_aside(self, uid: str) -> None:
         """The write budget set a token aside for the pool: its next pass is due now, and may
-        send the creates it held back until its turn (PoolMemory.creates_paced_until)."""
+        send the creates it held back until its turn (PoolMemory.token_set_aside)."""
         memory = self.memories.get(uid)
         if memory is not None:
-            memory.creates_paced_until = None
+            memory.token_set_aside()
         self.wakeups.due(uid)
 
     def tracked(self) -> dict[str, int]:

@@ -95,7 +95,11 @@ class PoolMemory:
     creates_paced_until: datetime | None = None
     """vmroll's write budget refused the pool's writes until its ticket's turn: passes before
     it send no create (each would be recorded in status and dropped again at once), unless the
-    budget sets a token aside for the pool, which clears this (handlers/state.py)."""
+    budget sets a token aside for the pool, which clears this (`token_set_aside`)."""
+    token_arrived: bool = False
+    """A token was set aside for the pool since its pass read `creates_paced_until`: that pass
+    must not hold the creates again as it ends, or the token would go back unclaimed after its
+    hold and the pool queue again at the back of the round."""
     history: RolloutHistory | None = None
     generation: int | None = None
     """The spec generation `history.known_bad` was established against."""
@@ -156,6 +160,27 @@ class PoolMemory:
         """A pass ended well: the next failure is news, and its backoff starts afresh."""
         self.reported_stall = None
         self.backoff = None
+
+    def token_set_aside(self) -> None:
+        """vmroll's write budget set a token aside for the pool (handlers/state.py): the next
+        pass sends the creates held back until its turn."""
+        self.creates_paced_until = None
+        self.token_arrived = True
+
+    def creates_wait(self, now: datetime) -> float | None:
+        """Seconds the pool's creates still wait for its turn, None when they may go. A token
+        set aside from now on reaches `pace_creates`."""
+        self.token_arrived = False
+        until = self.creates_paced_until
+        if until is None or until <= now:
+            return None
+        return (until - now).total_seconds()
+
+    def pace_creates(self, until: datetime) -> None:
+        """Hold the pool's creates until its ticket's turn, unless a token was set aside for it
+        since the pass read the hold (`creates_wait`): the next pass takes it."""
+        if not self.token_arrived:
+            self.creates_paced_until = until
 
     def keep_only(self, names: Collection[str]) -> None:
         """Forget every VM but `names` (those listed, or with an operation in flight), so that a

@@ -558,7 +558,7 @@ class PoolPass:
         if transient:
             if all(isinstance(e, WriteBudgetExhausted) for e in transient):
                 wait = max(e.retry_after or 0.0 for e in transient)
-                self.memory.creates_paced_until = report.now + timedelta(seconds=wait)
+                self.memory.pace_creates(report.now + timedelta(seconds=wait))
                 paced = paced_by_write_budget(report, wait)
                 return self._paced(paced, progress.plan, finished, report.now)
             return await self._retry(report, transient)
@@ -594,11 +594,10 @@ class PoolPass:
         self, creates: list[VmSpec], now: datetime
     ) -> tuple[list[VmSpec], tuple[WriteBudgetExhausted, ...]]:
         """The creates to send, and the refusal that stands for those held back until the
-        pool's turn in vmroll's write budget (`PoolMemory.creates_paced_until`)."""
-        until = self.memory.creates_paced_until
-        if not creates or until is None or until <= now:
+        pool's turn in vmroll's write budget (`PoolMemory.creates_wait`)."""
+        wait = self.memory.creates_wait(now)
+        if not creates or wait is None:
             return creates, ()
-        wait = (until - now).total_seconds()
         held = WriteBudgetExhausted(f"creates wait {wait:.0f}s for their turn", retry_after=wait)
         return [], (held,)
 
