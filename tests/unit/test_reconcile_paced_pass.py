@@ -1,8 +1,9 @@
 """When a pass whose creates wait for vmroll's write budget comes back: when they would go, or
-sooner for what it follows (`PoolPass._paced`): its creates in flight or a new VM starting
-(after `PACED_FOLLOW_SECONDS`), a new VM becoming available. Azure's 429s are waited out as
-they say: a throttled create stays recorded (its answer may be what was lost), so nothing tells
-it from one in flight."""
+sooner for what it follows (`PoolPass._paced`): each operation in flight (once,
+`PACED_FOLLOW_SECONDS` after it started), a new VM starting (every `PACED_FOLLOW_SECONDS`), a new
+VM becoming available; and what a token set aside for the pool lets go. Azure's 429s are
+waited out as they say: a throttled create stays recorded (its answer may be what was lost), so
+nothing tells it from one in flight."""
 
 from __future__ import annotations
 
@@ -13,8 +14,9 @@ from typing import Any
 import pytest
 from test_reconcile_fakes import FakeAzure, Sinks, World
 
+from vmroll.api.pool_status import OperationKind
 from vmroll.azure.errors import Throttled, TransientAzureError, WriteBudgetExhausted
-from vmroll.azure.lro import OperationRecord
+from vmroll.azure.lro import LroKind, OperationRecord
 from vmroll.azure.vm_body import VmSpec
 from vmroll.reconcile.inputs import Next
 from vmroll.reconcile.pool_pass import PACED_FOLLOW_SECONDS
@@ -40,6 +42,16 @@ class OneCreateGoes(FakeAzure):
         return await super().create_vm(resource_group, spec)
 
 
+@dataclass
+class DeletesTakeLong(OneCreateGoes):
+    """Lists end creates, not deletes: a delete stays in flight, its VM listed Deleting."""
+
+    def end_running(self) -> None:
+        for name, kind in list(self.running.items()):
+            if kind is LroKind.CREATE:
+                self._end(name, kind)
+
+
 def world(refusal: TransientAzureError) -> World:
     made = World()
     made.pool["spec"]["strategy"] = {"minReadySeconds": MIN_READY}
@@ -56,6 +68,28 @@ async def test_a_create_in_flight_brings_the_pass_back_sooner_than_its_turn() ->
     assert made.memory.pending
     assert outcome.next is Next.RETRY
     assert outcome.after == PACED_FOLLOW_SECONDS
+
+
+async def test_an_operation_in_flight_brings_the_pass_back_once_not_until_it_ends() -> None:
+    made = world(BUDGET_SPENT)
+    made.pool["spec"]["strategy"] = {
+        "minReadySeconds": MIN_READY,
+        "rollingUpdate": {"maxSurge": 1, "maxUnavailable": 1},
+    }
+    made.azure = DeletesTakeLong(made.log, allowed=3)
+    for elapsed in (0, 5, MIN_READY + 10, 3600):  # created, healthy, available, long settled
+        made.tick(elapsed)
+        await made.pass_().run()
+    made.azure.latest = "1.0.4"
+    made.tick(1)
+    started = await made.pass_().run()
+    made.tick(PACED_FOLLOW_SECONDS + 1)
+    later = await made.pass_().run()
+    # An old VM's delete is in flight, its VM past its grace period (unhealthy, not starting),
+    # while the new VM's create waits for the pool's turn.
+    assert [op.kind for op in made.memory.pending.values()] == [OperationKind.DELETE]
+    assert (started.next, started.after) == (Next.RETRY, PACED_FOLLOW_SECONDS)
+    assert (later.next, later.after) == (Next.RETRY, WAIT - PACED_FOLLOW_SECONDS - 1)
 
 
 async def test_a_new_vm_starting_brings_the_pass_back_sooner_than_its_turn() -> None:
