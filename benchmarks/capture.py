@@ -139,7 +139,7 @@ async def one_run(
                     if sink.status:
                         body["status"] = sink.status
                     async with borrow_captures(
-                        gateways, connection(emulator), location="westeurope"
+                        gateways, connection(emulator), location="westeurope", owner=version
                     ) as gateway:
                         result = await CapturePass(
                             ImageCapture.model_validate(body), gateway, sink, sink,

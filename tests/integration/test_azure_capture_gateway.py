@@ -16,9 +16,10 @@ from azure.mgmt.compute.aio import ComputeManagementClient
 from emulator_clients import connection_of
 
 from vmroll.azure import AzureGateways
+from vmroll.azure.budget import ArmBucket, BudgetSettings
 from vmroll.azure.capture_gateway import CaptureGateway, borrow_captures
 from vmroll.azure.captures import BuilderInfo, SourceInfo, TargetRegionSpec, VersionRequest
-from vmroll.azure.errors import TerminalAzureError
+from vmroll.azure.errors import TerminalAzureError, WriteBudgetExhausted
 from vmroll.azure.images import MarketplaceRef
 from vmroll.azure.lro import LroKind, OperationRecord, OperationState
 from vmroll.azure.vm_body import VmSpec
@@ -32,6 +33,8 @@ pytestmark = pytest.mark.integration
 GROUP = "rg-vmroll"
 REGION = "westeurope"
 """The group's region, and the gallery's: the source VMs' (no VM ID names it)."""
+CAPTURE = "uid-capture"
+"""The capture the writes are for: the queue they wait in in the write budget."""
 
 
 def definition(emulator: Emulator, name: str = "ubuntu-web") -> str:
@@ -80,7 +83,7 @@ async def test_a_capture_from_deallocate_to_replicated(
     connection = connection_of(emulator.credentials)
     vm_id = await builder(compute_client, vm_body, "builder")
     image_id = definition(emulator)
-    async with borrow_captures(gateways, connection, location="") as gateway:
+    async with borrow_captures(gateways, connection, location="", owner=CAPTURE) as gateway:
         running = await gateway.read_source(vm_id, REGION)
         deallocating = await gateway.deallocate(vm_id)
         await until_done(gateway, deallocating)
@@ -91,7 +94,7 @@ async def test_a_capture_from_deallocate_to_replicated(
         names = await gateway.version_names(image_id)
         record = await gateway.create_version(image_id, "1.3.1", REGION, request(vm_id))
         creating = await gateway.read_version(image_id, "1.3.1")
-    async with borrow_captures(gateways, connection, location="") as resumed:
+    async with borrow_captures(gateways, connection, location="", owner=CAPTURE) as resumed:
         states = await until_done(resumed, record)
         done = await resumed.read_version(image_id, "1.3.1")
 
@@ -133,7 +136,7 @@ async def test_the_source_is_read_from_its_instance_view_as_json(
 
     async with gateways.clients.borrow(connection) as clients:
         monkeypatch.setattr(clients.compute.virtual_machines, "instance_view", modelled)
-        async with borrow_captures(gateways, connection, location="") as gateway:
+        async with borrow_captures(gateways, connection, location="", owner=CAPTURE) as gateway:
             running = await gateway.read_source(vm_id, REGION)
             await until_done(gateway, await gateway.deallocate(vm_id))
             await gateway.generalize(vm_id)
@@ -145,7 +148,7 @@ async def test_the_source_is_read_from_its_instance_view_as_json(
 
 async def test_missing_things_read_as_none(emulator: Emulator, gateways: AzureGateways) -> None:
     async with borrow_captures(
-        gateways, connection_of(emulator.credentials), location=""
+        gateways, connection_of(emulator.credentials), location="", owner=CAPTURE
     ) as gateway:
         vm_id = f"/subscriptions/{emulator.credentials.subscription_id}/resourceGroups/{GROUP}"
         source = await gateway.read_source(
@@ -165,7 +168,7 @@ async def test_a_specialized_source_into_a_generalized_definition_is_terminal(
 ) -> None:
     vm_id = await builder(compute_client, vm_body, "builder")
     async with borrow_captures(
-        gateways, connection_of(emulator.credentials), location=""
+        gateways, connection_of(emulator.credentials), location="", owner=CAPTURE
     ) as gateway:
         await until_done(gateway, await gateway.deallocate(vm_id))
         with pytest.raises(TerminalAzureError) as refused:
@@ -187,7 +190,9 @@ async def test_a_builder_is_created_read_with_its_health_and_deleted(
     connection = connection_of(c)
     capture = CaptureIdentity("images", "golden", "0f6c1d2e-3a4b-4c5d-8e9f-a0b1c2d3e4f5")
     ubuntu = MarketplaceRef("Canonical", "ubuntu-24_04-lts", "server")
-    async with borrow_captures(gateways, connection, location="westeurope") as gateway:
+    async with borrow_captures(
+        gateways, connection, location="westeurope", owner=capture.uid
+    ) as gateway:
         image = await gateway.resolve_image("westeurope", ubuntu)
         vm_id = gateway.vm_id(GROUP, builder_name(capture))
         before = await gateway.read_builder(vm_id, CAPTURE_UID_TAG)
@@ -198,7 +203,9 @@ async def test_a_builder_is_created_read_with_its_health_and_deleted(
             custom_data=b"#cloud-config\n", all_tags=builder_tags({"team": "images"}, capture),
         )  # fmt: skip
         created = await gateway.create_builder(GROUP, spec)
-    async with borrow_captures(gateways, connection, location="westeurope") as resumed:
+    async with borrow_captures(
+        gateways, connection, location="westeurope", owner=capture.uid
+    ) as resumed:
         await until_done(resumed, created)
         built = await resumed.read_builder(vm_id, CAPTURE_UID_TAG)
         deleting = await resumed.delete_builder(vm_id)
@@ -211,3 +218,31 @@ async def test_a_builder_is_created_read_with_its_health_and_deleted(
     assert built == BuilderInfo(capture.uid, "Succeeded", "running", "healthy")
     assert deleting.kind is LroKind.DELETE
     assert gone is None
+
+
+async def test_a_refused_write_keeps_the_captures_place_and_wakes_it_at_its_turn(
+    emulator: Emulator,
+) -> None:
+    """Whatever it writes: the token set aside is the capture's, not the resource's."""
+    woken: list[str] = []
+    gateways = AzureGateways(
+        budget_settings=BudgetSettings(reserve=0.0, max_wait=0.0), token_set_aside=woken.append
+    )
+    creds = emulator.credentials
+    vm_id = f"/subscriptions/{creds.subscription_id}/resourceGroups/{GROUP}/providers/"
+    vm_id += "Microsoft.Compute/virtualMachines/golden-source"
+    try:
+        async with borrow_captures(
+            gateways, connection_of(creds), location="", owner=CAPTURE
+        ) as gateway:
+            budget = gateways.budgets.for_subscription(creds.subscription_id)
+            budget.defer([("arm", ArmBucket.WRITES.value)], 0.2)
+            with pytest.raises(WriteBudgetExhausted):
+                await gateway.deallocate(vm_id)
+            for _ in range(100):
+                if woken:
+                    break
+                await asyncio.sleep(0.05)
+    finally:
+        await gateways.close()
+    assert woken == [CAPTURE]

@@ -26,6 +26,8 @@ from vmroll.reconcile.capture_retention import capture_tags
 pytestmark = pytest.mark.integration
 
 GROUP = "rg-vmroll"
+CAPTURE = "uid-capture"
+"""The capture the writes are for: the queue they wait in in the write budget."""
 
 
 async def until_done(gateway: CaptureGateway, record: OperationRecord) -> None:
@@ -62,7 +64,7 @@ async def test_the_version_names_its_capture_to_the_pools_that_resolve_it(
         tags=capture_tags(ObjectMeta(namespace="team-a", name="golden-2026-11-29", uid="u-1")),
     )
     async with borrow_captures(
-        gateways, connection_of(emulator.credentials), location=""
+        gateways, connection_of(emulator.credentials), location="", owner=CAPTURE
     ) as captures:
         await until_done(captures, await captures.deallocate(vm_id))
         await captures.generalize(vm_id)

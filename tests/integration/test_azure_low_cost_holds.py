@@ -35,6 +35,8 @@ REFILL_PER_MINUTE = 6.0
 """One token back every 10 s: a 429's Retry-After is 10 s."""
 MAX_RETRY_WAIT = 1.0
 """Below the Retry-After: the 429 reaches its caller, and a read held longer is not sent."""
+CAPTURE = "uid-capture"
+"""The capture the writes are for: the queue they wait in in the write budget."""
 
 
 @pytest.fixture
@@ -197,7 +199,7 @@ async def test_a_captures_reads_are_held_and_their_429_holds_the_pools_reads(
     connection = connection_of(creds)
     source = vm_resource_id(creds.subscription_id, group, "golden-source")
     async with (
-        borrow_captures(gateways, connection, location=region) as capture,
+        borrow_captures(gateways, connection, location=region, owner=CAPTURE) as capture,
         gateways.borrow(connection, location=region) as web,
     ):
         built = await capture.create_builder(group, await vm_spec(emulator, web, "builder"))

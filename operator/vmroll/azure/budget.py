@@ -117,6 +117,8 @@ class Write:
     """What one write asks of its subscription's budget, and whose queue it waits in."""
 
     pool: str
+    """The UID of the pool or ImageCapture that writes: named to `token_set_aside` when a
+    token is set aside for its ticket, so it must be one the operator can wake."""
     arm: ArmBucket
     policy: ComputePolicy | None
     region: str

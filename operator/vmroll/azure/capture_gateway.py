@@ -4,7 +4,11 @@ The capture pass depends on the Protocol only. The real gateway shares what `Azu
 owns (the connection's SDK clients, the subscription's write budget and the operation polls'
 pacing), so that captures and pools of one subscription draw on one budget and back off together
 on a 429. A capture's writes draw on ARM's write bucket only: they are a handful per image, and
-no VM URL names the region whose Compute buckets they would also count against. A builder VM is
+no VM URL names the region whose Compute buckets they would also count against. They wait in the
+capture's own queue (its UID), as a pool's in the pool's: when a refused write's turn comes, the
+token set aside for it wakes the capture's loop (handlers/captures.py), whatever write it sends
+next. Queued under the resource written, a token went to no one that waited: a refused retention
+delete came back at the next resync, minutes after its token had gone back. A builder VM is
 resolved, checked for terms and created by the pools' own `AzureGateway` (image cache, accepted
 terms, the Put VM bucket of the builder's region), so a builder is created exactly as a pool VM.
 Its reads of one VM (the source's instance view, the builder's GET, the GET that ends the
@@ -113,11 +117,14 @@ class AzureCaptureGateway:
         vms: AzureGateway,
         holds: LowCostHolds,
         location: str,
+        owner: str,
     ) -> None:
         self._clients, self._budget, self._polls, self._vms = clients, budget, polls, vms
         self._holds = holds
         self._location = location
         """The builder's region."""
+        self._owner = owner
+        """The capture's UID: the queue its writes wait in, and who is woken at their turn."""
 
     async def read_source(self, vm_id: str, location: str) -> SourceInfo | None:
         compute = self._clients.compute
@@ -201,21 +208,21 @@ class AzureCaptureGateway:
             return await call()
 
     async def _write(self, resource_id: str, send: Callable[[], Awaitable[T]]) -> T:
-        """`resource_id` (the VM or the version written) is also the queue the write waits in."""
-        write = Write(resource_id, ArmBucket.WRITES, None, "")
+        """`resource_id`: the VM or the version written, whose operation's polls are paced."""
+        write = Write(self._owner, ArmBucket.WRITES, None, "")
         return await paced_write(self._budget, self._polls, write, resource_id, send)
 
 
 @asynccontextmanager
 async def borrow_captures(
-    gateways: AzureGateways, connection: AccountConnection, *, location: str
+    gateways: AzureGateways, connection: AccountConnection, *, location: str, owner: str
 ) -> AsyncIterator[CaptureGateway]:
     """The connection's capture gateway for a builder in `location` (empty for a capture
-    without one, which neither reads nor writes a builder), its clients open until the block
-    ends."""
+    without one, which neither reads nor writes a builder), writing for the capture whose UID
+    is `owner`, its clients open until the block ends."""
     async with gateways.clients.borrow(connection) as clients:
         budget = gateways.budgets.for_subscription(connection.subscription_id)
         pools = gateways.gateway(clients, location)
         yield AzureCaptureGateway(
-            clients, budget, gateways.polls, pools, gateways.low_cost, location
+            clients, budget, gateways.polls, pools, gateways.low_cost, location, owner
         )

@@ -30,6 +30,7 @@ from vmroll.azure.settings import AccountConnection
 from vmroll.handlers.pool_inputs import connect_account, template_values
 from vmroll.handlers.pruning import forget_lock
 from vmroll.handlers.state import OperatorState
+from vmroll.handlers.wakeups import first_of
 from vmroll.plan.access import check_access
 from vmroll.plan.capture_deletion import CleanupKind, DeletedCapture, cleanup_on_deletion
 from vmroll.plan.conditions import Assessment, State
@@ -68,17 +69,36 @@ async def capture_loop(
 ) -> None:
     state: OperatorState = memo.state
     uid = body.metadata.uid or ""
-    while not stopped and not body.metadata.get("deletionTimestamp"):
-        try:
-            async with state.lock(uid):
-                result = await _one_pass(state, body, kwargs[ACCOUNT_INDEX])
-        except Exception as error:
-            message = f"image capture pass failed; retrying: {describe_error(error)}"
-            logger.error(message)
-            failed = Assessment(State.RECONCILING, Reason.UNEXPECTED_ERROR.value, message)
-            await _report_unpassed(state, body, failed, logger)
-            result = PassResult(settled=False, delay=state.config.progress_seconds * 5)
-        await stopped.wait(result.delay)
+    try:
+        while not stopped and not body.metadata.get("deletionTimestamp"):
+            try:
+                async with state.lock(uid):
+                    result = await _one_pass(state, body, kwargs[ACCOUNT_INDEX])
+            except Exception as error:
+                message = f"image capture pass failed; retrying: {describe_error(error)}"
+                logger.error(message)
+                failed = Assessment(State.RECONCILING, Reason.UNEXPECTED_ERROR.value, message)
+                await _report_unpassed(state, body, failed, logger)
+                result = PassResult(settled=False, delay=state.config.progress_seconds * 5)
+            await _pause(stopped, state, uid, result.delay)
+    finally:
+        state.wakeups.ended(uid)
+
+
+async def _pause(
+    stopped: kopf.DaemonStopped, state: OperatorState, uid: str, seconds: float
+) -> None:
+    """Until `seconds` have passed, the daemon is stopped, or the write budget set a token aside
+    for the capture: a write it refused had its turn. A refused retention delete would otherwise
+    wait for the next resync, minutes after its token went back (handlers/wakeups.py)."""
+    nudged = state.wakeups.pausing(uid, None, None)
+    deadline = state.monotonic() + seconds
+    while not stopped:
+        nudged.clear()
+        left = deadline - state.monotonic()
+        if left <= 0 or state.wakeups.take_due(uid):
+            return
+        await first_of(stopped, nudged, left)
 
 
 async def _one_pass(state: OperatorState, body: kopf.Body, index: Mapping[Any, Any]) -> PassResult:
@@ -101,7 +121,10 @@ async def _one_pass(state: OperatorState, body: kopf.Body, index: Mapping[Any, A
         return await failed.run()
     builder = capture.spec.source.builder
     async with borrow_captures(
-        state.azure, found, location=builder.location if builder is not None else ""
+        state.azure,
+        found,
+        location=builder.location if builder is not None else "",
+        owner=capture.metadata.uid or "",
     ) as gateway:
         one = CapturePass(
             capture, gateway, sink, events, state.clock(), progress_seconds=progress,
@@ -223,5 +246,7 @@ async def _clean_up(
     # DISPOSE: a builder, and an account that admits the capture.
     assert found is not None
     assert builder is not None
-    async with borrow_captures(state.azure, found, location=builder.location) as gateway:
+    async with borrow_captures(
+        state.azure, found, location=builder.location, owner=capture.metadata.uid or ""
+    ) as gateway:
         return await deletion.dispose(gateway)

@@ -22,7 +22,6 @@ cannot be read, a status that cannot be written all end in a condition and an ev
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Mapping
 from contextlib import AsyncExitStack
@@ -39,6 +38,7 @@ from vmroll.handlers.policies import POLICY_INDEX, matching_policies, policy_wak
 from vmroll.handlers.pool_inputs import account_view, namespace_labels, template_inputs
 from vmroll.handlers.pruning import Live, forget_pool, prune_if_due
 from vmroll.handlers.state import OperatorState
+from vmroll.handlers.wakeups import first_of
 from vmroll.metrics.pool_figures import pool_figures
 from vmroll.metrics.registry import PassResult
 from vmroll.plan.reasons import Reason
@@ -373,17 +373,7 @@ async def _pause(
         left = deadline - state.monotonic()
         if left <= 0 or state.wakeups.take_due(uid) or _wake_key(body, *index) != wake:
             return
-        await _first_of(stopped, nudged, left)
-
-
-async def _first_of(stopped: kopf.DaemonStopped, nudged: asyncio.Event, seconds: float) -> None:
-    waits = {asyncio.ensure_future(stopped.wait()), asyncio.ensure_future(nudged.wait())}
-    try:
-        await asyncio.wait(waits, timeout=seconds, return_when=asyncio.FIRST_COMPLETED)
-    finally:
-        for waiting in waits:
-            waiting.cancel()
-        await asyncio.gather(*waits, return_exceptions=True)
+        await first_of(stopped, nudged, left)
 
 
 @kopf.on.delete(GROUP, VERSION, PLURAL)

@@ -68,7 +68,8 @@ class OperatorState:
     )
     """Each account as last validated from the index, by name, with its (uid, resourceVersion)."""
     wakeups: Wakeups = field(default_factory=Wakeups)
-    """Each paused pool's event, set by the watch (handlers/wakeups.py)."""
+    """Each paused pool's event, set by the watch, and each paused ImageCapture's, set when the
+    write budget sets a token aside for it (handlers/wakeups.py)."""
     turns: Turns = field(init=False)
     """The turns of pools to run a pass (`RunConfig.concurrent_passes`), passes coming back
     from a wait on Azure first."""
@@ -90,8 +91,9 @@ class OperatorState:
         self.metrics.track(self.tracked)
 
     def token_set_aside(self, uid: str) -> None:
-        """The write budget set a token aside for the pool: its next pass is due now, and may
-        send the creates it held back until its turn (PoolMemory.token_set_aside)."""
+        """The write budget set a token aside for the pool (or ImageCapture, whose loop pauses on
+        the same wakeups): its next pass is due now, and may send the creates it held back until
+        its turn (PoolMemory.token_set_aside)."""
         memory = self.memories.get(uid)
         if memory is not None:
             memory.token_set_aside()

@@ -11,13 +11,17 @@ a pass.
 
 One nudge ends the pause whatever it compares: `due`, from the write budget, when a token is set
 aside for a pool it refused (azure/budget.py: the pool's ticket had its turn), so that the pool
-takes it now rather than at the end of the estimate it was given.
+takes it now rather than at the end of the estimate it was given. An ImageCapture's loop pauses
+here too, for that nudge alone (handlers/captures.py): its writes wait in the budget under its
+UID as a pool's under the pool's.
 """
 
 from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass, field
+
+import kopf
 
 
 @dataclass
@@ -29,7 +33,8 @@ class _Paused:
 
 
 class Wakeups:
-    """One entry per running pool daemon, from its first pause until the daemon ends."""
+    """One entry per running pool or ImageCapture daemon, from its first pause until the daemon
+    ends."""
 
     def __init__(self) -> None:
         self._pools: dict[str, _Paused] = {}
@@ -79,3 +84,14 @@ class Wakeups:
 
     def __len__(self) -> int:
         return len(self._pools)
+
+
+async def first_of(stopped: kopf.DaemonStopped, nudged: asyncio.Event, seconds: float) -> None:
+    """Until the daemon is stopped, `nudged` is set, or `seconds` have passed."""
+    waits = {asyncio.ensure_future(stopped.wait()), asyncio.ensure_future(nudged.wait())}
+    try:
+        await asyncio.wait(waits, timeout=seconds, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for waiting in waits:
+            waiting.cancel()
+        await asyncio.gather(*waits, return_exceptions=True)
