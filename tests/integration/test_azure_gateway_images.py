@@ -6,6 +6,8 @@ emulator's CA bundle), so these tests run vmroll's real credential, client and S
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 from emulator_clients import connection_of
 
@@ -19,7 +21,10 @@ from vmroll.azure import (
     TerminalAzureError,
     VmSpec,
 )
+from vmroll.azure.budget import ArmBucket, BudgetSettings
 from vmroll.azure.clients import ClientOptions, build_clients
+from vmroll.azure.errors import WriteBudgetExhausted
+from vmroll.azure.gateway import AzureGateways
 from vmroll.emulator.server import Emulator
 from vmroll.plan.ownership import PoolIdentity
 from vmroll.plan.reasons import Reason
@@ -30,6 +35,8 @@ HOUR = 3600.0
 UBUNTU = MarketplaceRef("Canonical", "ubuntu-24_04-lts", "server")
 RABBITMQ = MarketplaceRef("bitnami", "rabbitmq", "rabbitmq")
 RABBITMQ_PLAN = MarketplacePlan(name="rabbitmq", publisher="bitnami", product="rabbitmq")
+POOL = "uid-mq"
+"""The pool accepting the terms: the queue the acceptance waits in in the write budget."""
 
 
 def gallery_image(emulator: Emulator, name: str) -> str:
@@ -170,7 +177,7 @@ async def test_terms_not_accepted_stop_a_pool_that_does_not_accept_them(
     gateway: ComputeGateway,
 ) -> None:
     with pytest.raises(TerminalAzureError) as raised:
-        await gateway.ensure_terms(RABBITMQ_PLAN, accept=False)
+        await gateway.ensure_terms(RABBITMQ_PLAN, accept=False, owner=POOL)
     assert raised.value.reason == Reason.TERMS_NOT_ACCEPTED
     assert "acceptTerms" in raised.value.message
 
@@ -178,8 +185,36 @@ async def test_terms_not_accepted_stop_a_pool_that_does_not_accept_them(
 async def test_terms_accepted_when_the_pool_says_so(
     emulator: Emulator, gateway: ComputeGateway
 ) -> None:
-    await gateway.ensure_terms(RABBITMQ_PLAN, accept=True)
-    await gateway.ensure_terms(RABBITMQ_PLAN, accept=False)
+    await gateway.ensure_terms(RABBITMQ_PLAN, accept=True, owner=POOL)
+    await gateway.ensure_terms(RABBITMQ_PLAN, accept=False, owner=POOL)
+    agreements = emulator.context.images.snapshot()["agreements"]
+    assert [(a["plan"], a["accepted"]) for a in agreements] == [("rabbitmq", True)]
+
+
+async def test_a_refused_acceptance_wakes_its_pool_at_its_turn_and_takes_its_token(
+    emulator: Emulator,
+) -> None:
+    woken: list[str] = []
+    gateways = AzureGateways(
+        budget_settings=BudgetSettings(reserve=0.0, max_wait=0.0), token_set_aside=woken.append
+    )
+    creds = emulator.credentials
+    try:
+        async with gateways.borrow(connection_of(creds), location=creds.location) as gateway:
+            budget = gateways.budgets.for_subscription(creds.subscription_id)
+            budget.defer([("arm", ArmBucket.WRITES.value)], 0.2)
+            with pytest.raises(WriteBudgetExhausted):
+                await gateway.ensure_terms(RABBITMQ_PLAN, accept=True, owner=POOL)
+            for _ in range(100):
+                if woken:
+                    break
+                await asyncio.sleep(0.05)
+            assert woken == [POOL]
+            assert budget.set_aside() == 1
+            await gateway.ensure_terms(RABBITMQ_PLAN, accept=True, owner=POOL)
+            assert budget.set_aside() == 0
+    finally:
+        await gateways.close()
     agreements = emulator.context.images.snapshot()["agreements"]
     assert [(a["plan"], a["accepted"]) for a in agreements] == [("rabbitmq", True)]
 
@@ -187,7 +222,7 @@ async def test_terms_accepted_when_the_pool_says_so(
 async def test_terms_revoked_after_acceptance_are_asked_again(
     emulator: Emulator, gateway: ComputeGateway
 ) -> None:
-    await gateway.ensure_terms(RABBITMQ_PLAN, accept=True)
+    await gateway.ensure_terms(RABBITMQ_PLAN, accept=True, owner=POOL)
     clients = build_clients(connection_of(emulator.credentials), ClientOptions())
     try:
         await clients.agreements.marketplace_agreements.cancel("bitnami", "rabbitmq", "rabbitmq")
@@ -201,7 +236,7 @@ async def test_terms_revoked_after_acceptance_are_asked_again(
         image=await gateway.resolve_image(creds.location, RABBITMQ, max_age=HOUR),
         subnet_id=creds.subnet_id,
         admin_username="azureuser",
-        owner=PoolIdentity(namespace="team", name="mq", uid="uid-mq"),
+        owner=PoolIdentity(namespace="team", name="mq", uid=POOL),
         revision="r1",
         ssh_public_keys=("ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIVmroll",),
     )
@@ -209,7 +244,7 @@ async def test_terms_revoked_after_acceptance_are_asked_again(
         await gateway.create_vm(creds.resource_group, spec)
     assert revoked.value.reason == Reason.TERMS_NOT_ACCEPTED
     with pytest.raises(TerminalAzureError):
-        await gateway.ensure_terms(RABBITMQ_PLAN, accept=False)
+        await gateway.ensure_terms(RABBITMQ_PLAN, accept=False, owner=POOL)
 
 
 @pytest.mark.parametrize(

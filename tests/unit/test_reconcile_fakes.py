@@ -108,8 +108,8 @@ class FakeAzure:
         self.log.append("versions")
         return tuple(ImageVersionInfo(v) for v in self.available)
 
-    async def ensure_terms(self, plan: MarketplacePlan, *, accept: bool) -> None:
-        self.log.append(f"terms accept={accept}")
+    async def ensure_terms(self, plan: MarketplacePlan, *, accept: bool, owner: str) -> None:
+        self.log.append(f"terms accept={accept} owner={owner}")
         if not self.terms_accepted and not accept:
             raise TerminalAzureError("TermsNotAccepted", f"terms of {plan.name} not accepted")
         self.terms_accepted = True

@@ -58,7 +58,7 @@ async def test_accept_terms_accepts_and_creates() -> None:
 
     await world.pass_().run()
 
-    assert "terms accept=True" in world.log
+    assert "terms accept=True owner=uid-1" in world.log  # waits in the pool's own queue
     assert len(world.azure.vms) == 3
 
 

@@ -172,7 +172,7 @@ class AzureCaptureGateway:
         return await self._vms.resolve_image(location, image, max_age=0.0)
 
     async def ensure_terms(self, plan: MarketplacePlan, *, accept: bool) -> None:
-        await self._vms.ensure_terms(plan, accept=accept)
+        await self._vms.ensure_terms(plan, accept=accept, owner=self._owner)
 
     async def read_builder(self, vm_id: str, uid_tag: str) -> BuilderInfo | None:
         compute = self._clients.compute

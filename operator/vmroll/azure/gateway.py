@@ -121,7 +121,7 @@ class AzureGateway:
 
         return (await self._version_lists.get(key, max_age, listed)).image
 
-    async def ensure_terms(self, plan: MarketplacePlan, *, accept: bool) -> None:
+    async def ensure_terms(self, plan: MarketplacePlan, *, accept: bool, owner: str) -> None:
         key = (self._subscription.lower(), plan)
         if key in self._accepted_plans:
             return
@@ -129,7 +129,7 @@ class AzureGateway:
         if not await terms.terms_accepted(agreements, plan):
             if not accept:
                 raise terms.terms_not_accepted(plan)
-            write = Write("", ArmBucket.WRITES, None, "")
+            write = Write(owner, ArmBucket.WRITES, None, "")
             await self._write(write, None, lambda: terms.accept_terms(agreements, plan))
         self._accepted_plans.add(key)
 

@@ -38,8 +38,10 @@ class ComputeGateway(Protocol):
         listed at most once per `max_age` seconds, for all pools."""
         ...
 
-    async def ensure_terms(self, plan: MarketplacePlan, *, accept: bool) -> None:
-        """Return when the plan's terms are accepted, accepting them only if `accept`."""
+    async def ensure_terms(self, plan: MarketplacePlan, *, accept: bool, owner: str) -> None:
+        """Return when the plan's terms are accepted, accepting them only if `accept`; the
+        acceptance waits for the write budget in `owner`'s queue (the pool's or capture's UID),
+        so that `owner` is woken when its turn comes after a refusal."""
         ...
 
     async def list_pool_vms(self, resource_group: str, pool: PoolIdentity) -> PoolListing:

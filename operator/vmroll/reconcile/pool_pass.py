@@ -457,7 +457,9 @@ class PoolPass:
         creates = [a for a in plan.actions if isinstance(a, CreateVM)]
         target = images.of(plan.target.revision).image
         if creates and target.plan is not None:
-            await gateway.ensure_terms(target.plan, accept=spec.image.accept_terms)
+            await gateway.ensure_terms(
+                target.plan, accept=spec.image.accept_terms, owner=self.identity.uid
+            )
         owned = seen.owned
         taken = [*owned, *seen.look_alikes, *self.memory.pending, *self.memory.refused_names]
         names = allocate_vm_names(self.identity.name, self.identity.uid, taken, len(creates))

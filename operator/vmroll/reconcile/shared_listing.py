@@ -451,8 +451,8 @@ class SharedReads:
     ) -> tuple[ImageVersionInfo, ...]:
         return await self._gateway.image_versions(location, image, max_age=max_age)
 
-    async def ensure_terms(self, plan: MarketplacePlan, *, accept: bool) -> None:
-        await self._gateway.ensure_terms(plan, accept=accept)
+    async def ensure_terms(self, plan: MarketplacePlan, *, accept: bool, owner: str) -> None:
+        await self._gateway.ensure_terms(plan, accept=accept, owner=owner)
 
     async def read_vm(self, resource_group: str, name: str) -> ReadVm | None:
         # Asked only for a VM the list did not show: the next pass wants a newer list, or where
