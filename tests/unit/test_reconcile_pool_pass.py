@@ -76,6 +76,19 @@ async def test_creates_are_recorded_in_status_before_they_are_sent() -> None:
     assert outcome.next is Next.PROGRESSING
 
 
+async def test_a_pass_writes_its_creates_tokens_with_its_progress_not_on_their_own() -> None:
+    world = World()
+
+    await world.pass_().run()
+
+    recorded = [p for p in world.sinks.patches if "pendingOperations" in p]
+    assert [sorted(p) for p in recorded] == [
+        ["pendingOperations"],
+        ["conditions", "history", "image", "pendingOperations", "progress", "updateRevision"],
+    ]
+    assert all(op["resumeToken"] for op in recorded[1]["pendingOperations"])
+
+
 async def test_creates_are_reported_once_a_list_shows_them() -> None:
     world = World()
 

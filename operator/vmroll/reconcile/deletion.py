@@ -131,7 +131,7 @@ class PoolDeletion:
             pool_uid=pool.metadata.uid or "",
             subscription_id=account.spec.subscription_id,
             memory=p.memory,
-            status=p.status,
+            recorder=report,
             events=p.events,
             resource_group=pool.spec.resource_group,
             concurrency=p.settings.concurrency,
@@ -146,6 +146,7 @@ class PoolDeletion:
         message = f"deleting {len(owned)} VMs (deletionPolicy Delete)"
         await report.write(deleting(message))
         errors = await actor.start([], to_delete, report.now)
+        await report.record_pending()
         errors += (await actor.follow(owned, report.now)).errors
         terminal = next((e for e in errors if isinstance(e, TerminalAzureError)), None)
         if terminal is not None:

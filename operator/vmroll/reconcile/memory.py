@@ -276,6 +276,12 @@ class StatusSink(Protocol):
     async def patch_status(self, patch: Mapping[str, Any]) -> None: ...
 
 
+class PendingRecorder(Protocol):
+    """Writes `PoolMemory.pending` to the pool's status as it is now."""
+
+    async def record_pending(self) -> None: ...
+
+
 class EventSink(Protocol):
     """Posts a Kubernetes event on the pool."""
 

@@ -309,7 +309,7 @@ class PoolPass:
         before = before_pass(report.current)
         plan = self._plan(seen, images, history, report.now)
         requests = await self._requests(gateway, plan, images, seen)
-        actor = self._actor(gateway)
+        actor = self._actor(gateway, report)
         if report.current.observed_generation is None:
             await report.write(starting(self.pool.metadata.generation))
         # Writes wait for their turn in the subscription's write budget (up to its max_wait):
@@ -481,14 +481,14 @@ class PoolPass:
         orphans = unsent_deletes(self.memory, owned)
         return Requests(specs, [*deletes, *orphans], reimages)
 
-    def _actor(self, gateway: ComputeGateway) -> Actor:
+    def _actor(self, gateway: ComputeGateway, report: Reporter) -> Actor:
         assert isinstance(self.account, AccountView)
         return Actor(
             gateway=gateway,
             pool_uid=self.identity.uid,
             subscription_id=self.account.spec.subscription_id,
             memory=self.memory,
-            status=self.status,
+            recorder=report,
             events=self.events,
             resource_group=self.pool.spec.resource_group,
             concurrency=self.settings.concurrency,

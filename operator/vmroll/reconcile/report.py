@@ -300,16 +300,21 @@ class Reporter:
     async def record_subscription(self, subscription_id: str) -> None:
         """Record the subscription the pool's VMs live in; a pool's first status also says
         Reconciling (see `starting`), never the field alone."""
-        old = self.current
-        if old.observed_generation is None:
+        if self.current.observed_generation is None:
             verdict = starting(self.pool.metadata.generation)
             await self.write(verdict, subscription_id=subscription_id)
             return
+        await self._record(subscription_id=subscription_id)
+
+    async def record_pending(self) -> None:
+        """Write the operations recorded (reconcile/act.py), kept as written: the pass's next
+        `write` then sends only what changed since."""
+        await self._record()
+
+    async def _record(self, **fields: Any) -> None:
+        old = self.current
         new = old.model_copy(
-            update={
-                "subscription_id": subscription_id,
-                "pending_operations": list(self.memory.pending.values()),
-            }
+            update={**fields, "pending_operations": list(self.memory.pending.values())}
         )
         before, after = old.to_wire(), new.to_wire()
         if before != after:
