@@ -20,7 +20,7 @@ from test_reconcile_list_lag import LAG, LaggingAzure, lagging_world
 from vmroll.azure.errors import TransientAzureError, WriteBudgetExhausted
 from vmroll.azure.lro import LroKind, OperationRecord
 from vmroll.azure.vm_body import VmSpec
-from vmroll.azure.vms import PoolVm
+from vmroll.azure.vms import PoolVm, ReadVm
 from vmroll.plan.list_pacing import HighCostReport
 from vmroll.plan.naming import vm_name
 from vmroll.plan.ownership import POOL_UID_TAG, OwnershipIndex, PoolIdentity, ownership_tags
@@ -754,3 +754,48 @@ async def test_a_pool_at_work_follows_on_the_newest_list_while_the_next_one_is_r
     assert len(seen.owned) == 10
     azure.release.set()
     await slow
+
+
+@dataclass
+class HeldReads(FakeAzure):
+    """A GET of a name in `held` waits for `release`: other pools' lists run meanwhile."""
+
+    held: set[str] = field(default_factory=set)
+    release: asyncio.Event = field(default_factory=asyncio.Event)
+
+    async def read_vm(self, resource_group: str, name: str) -> ReadVm | None:
+        if name in self.held:
+            await self.release.wait()
+        return await super().read_vm(resource_group, name)
+
+
+async def test_a_pass_reading_by_name_keeps_what_it_read_before_though_a_newer_list_ends() -> None:
+    """A pool at work in a group of 1,000 VMs saw `pool0-0` deleted by name on the newest list
+    (which still shows it). While its next pass reads another VM by name on that same list, a
+    newer list ends and is taken by another pool, which forgets what the first pool read before
+    that list: the pass must still see `pool0-0` gone, not as that list shows it (it would
+    delete it again, or a VM made under its name since)."""
+    azure = HeldReads([])
+    azure.vms = fleet(pools=100, vms_each=10).vms
+    clock, _, sleep = paced_clock()
+    listings = GroupListings(WINDOW, clock, sleep=sleep)
+    worker = listings.for_pool(azure, CONNECTION, "uid-0")
+    await worker.list_pool_vms(RG, identity(0))
+    await worker.delete_vm(azure.vms["pool0-0"], "uid-0")
+    azure.end_running()
+    clock.now += 1.0
+    assert "pool0-0" not in {v.name for v in (await worker.list_pool_vms(RG, identity(0))).owned}
+    azure.held.add("pool0-1")
+    listings.mark("uid-0", ["pool0-1"])
+    clock.now += 1.0
+
+    held = asyncio.create_task(worker.list_pool_vms(RG, identity(0)))
+    await asyncio.sleep(0)
+    listings.mark("uid-1")
+    await listings.for_pool(azure, CONNECTION, "uid-1").list_group_vms(RG)
+    await listings.for_pool(azure, CONNECTION, "uid-2").list_group_vms(RG)
+    azure.release.set()
+    seen = await held
+
+    assert azure.log.count("list") == 2
+    assert "pool0-0" not in {v.name for v in seen.owned}

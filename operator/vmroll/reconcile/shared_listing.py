@@ -416,12 +416,16 @@ class SharedReads:
             may_follow=True,
         )
         share = served.index.share(pool)
-        due = reads_due(listings.followed(uid, number), number, listings.clock())
+        followed = listings.followed(uid, number)
+        due = reads_due(followed, number, listings.clock())
         found = await asyncio.gather(*(self._gateway.read_vm(resource_group, n) for n in due))
         for name, read in zip(due, found, strict=True):
             listings.mark(uid, [name], read.vm if read is not None else None)
+        # A newer list may have ended during the reads, and `_sweep` forgotten what the pool
+        # followed before it: list `number` still shows those VMs as they were before it.
+        followed = {**followed, **listings.followed(uid, number)}
         listed = {vm.name: vm for vm in share.owned}
-        owned = overlay(listed, listings.followed(uid, number), number, pool.uid)
+        owned = overlay(listed, followed, number, pool.uid)
         # Each VM read here came with its instance view: the pass takes its health from it
         # rather than reading the view again.
         views = {
