@@ -25,7 +25,8 @@ phase (a pool is Ready once its last VM is available), create + minReadySeconds 
 rollout); creates and deletes started per 15 s against what their buckets allow (where writes
 fell behind Azure's pace, where deletes lagged creates); the emulator's requests
 (`/_emulator/requests`, by operation and status) and 429s by throttling policy
-(`throttledByPolicy`); the operator's CPU (utime + stime from /proc/<pid>/stat, as % of one core
+(`throttledByPolicy`); the pools' status writes the API server answered (its
+`apiserver_request_total`), per VM and per second; the operator's CPU (utime + stime from /proc/<pid>/stat, as % of one core
 over the phase) and RSS (VmRSS at the end, VmHWM the peak so far); and the CPU of the emulator,
 kube-apiserver and etcd the same way, so that a machine at its limit shows (2 cores = 200 %).
 For the rollout, the delete lag: how long after a new VM became available its pool's next old
@@ -156,14 +157,16 @@ class Snapshot:
     cpu: dict[str, float]
     requests: Requests
     throttled: dict[str, int]
+    status_writes: int
 
 
-def snapshot(processes: dict[str, int], emulator: Emulator) -> Snapshot:
+def snapshot(processes: dict[str, int], emulator: Emulator, fleet: Fleet) -> Snapshot:
     return Snapshot(
         time.monotonic(),
         {name: cpu_seconds(pid) for name, pid in processes.items()},
         emulator.requests(),
         emulator.throttled_by_policy(),
+        fleet.status_writes(),
     )
 
 
@@ -176,6 +179,7 @@ class Phase:
     cpu_percent: dict[str, float]
     rss: dict[str, float]
     done: bool
+    status_writes: int
 
 
 def phase(name: str, before: Snapshot, after: Snapshot, operator: int, done: bool) -> Phase:
@@ -187,7 +191,14 @@ def phase(name: str, before: Snapshot, after: Snapshot, operator: int, done: boo
     }
     cpu = {p: 100 * (after.cpu[p] - before.cpu[p]) / seconds for p in after.cpu}
     return Phase(
-        name, seconds, after.requests - before.requests, throttled, cpu, memory_mib(operator), done
+        name,
+        seconds,
+        after.requests - before.requests,
+        throttled,
+        cpu,
+        memory_mib(operator),
+        done,
+        after.status_writes - before.status_writes,
     )
 
 
@@ -197,6 +208,7 @@ class Fleet:
     def __init__(self, dev: DevStack, emulator: Emulator, count: int, replicas: int) -> None:
         api_client = config.new_client_from_config(config_file=str(dev.kubeconfig))  # type: ignore[no-untyped-call]
         self._api = client.CustomObjectsApi(api_client)
+        self._client = api_client
         self._emulator = emulator
         self.names = [f"fleet-{index:04d}" for index in range(count)]
         self.replicas = replicas
@@ -217,6 +229,24 @@ class Fleet:
             manifests.append(manifest)
         create = self._api.create_namespaced_custom_object
         self._all(partial(create, GROUP, VERSION, NAMESPACE, PLURAL, m) for m in manifests)
+
+    def status_writes(self) -> int:
+        """The pools' status writes the API server has answered so far (its own count,
+        `apiserver_request_total`, every code): the load a fleet's passes put on it."""
+        request = self._client.param_serialize(
+            method="GET", resource_path="/metrics", auth_settings=["BearerToken"]
+        )
+        answer = self._client.call_api(*request)
+        answer.read()
+        text = answer.data.decode()
+        return sum(
+            int(float(line.rsplit(" ", 1)[1]))
+            for line in text.splitlines()
+            if line.startswith("apiserver_request_total{")
+            and f'resource="{PLURAL}"' in line
+            and 'subresource="status"' in line
+            and 'verb="PATCH"' in line
+        )
 
     def bump(self) -> None:
         patch = {"spec": {"image": {"marketplace": {"version": NEW}}}}
@@ -327,6 +357,7 @@ def steady(
     before: Snapshot,
     seconds: float,
     progress: Callable[[str], None],
+    fleet: Fleet,
 ) -> Snapshot:
     """The steady window, with a line a minute: the operator's CPU and the instance views and
     list pages in that minute, which show when pools' passes are full ones (views refreshed)."""
@@ -334,7 +365,7 @@ def steady(
     last = before
     while (left := end - time.monotonic()) > 0:
         time.sleep(min(STEADY_STEP_SECONDS, left))
-        now = snapshot(processes, emulator)
+        now = snapshot(processes, emulator, fleet)
         minute = phase("steady", last, now, operator, True)
         progress(
             f"steady: operator {minute.cpu_percent['operator']:.1f}%, "
@@ -356,12 +387,12 @@ def steady_window(
     """The steady window and its report, sampled with py-spy when asked; only for a window of
     some length (`--steady-seconds 0` skips it: its figures are per second)."""
     operator = processes["operator"]
-    before = snapshot(processes, emulator)
+    before = snapshot(processes, emulator, fleet)
     stacks = Path(f"/tmp/vmroll-fleet-{os.getpid()}.collapsed")
     sampler = None
     if args.py_spy:
         sampler = _sampling.sample(args.py_spy, operator, args.steady_seconds, stacks)
-    after = steady(processes, emulator, operator, before, args.steady_seconds, progress)
+    after = steady(processes, emulator, operator, before, args.steady_seconds, progress, fleet)
     report(phase("steady", before, after, operator, True), fleet, resync, None)
     if sampler is not None:
         sampler.wait()
@@ -409,6 +440,11 @@ def report(
             f"per pool {per_pass / len(fleet.names):.2f}"
         )
     print(f"  429s by policy {result.throttled or 'none'}")
+    written = result.status_writes
+    print(
+        f"  pool status writes {written} ({written / max(vms, 1):.2f} per VM, "
+        f"{written / result.seconds:.1f} a second)"
+    )
     cpu = ", ".join(f"{name} {percent:.1f}%" for name, percent in result.cpu_percent.items())
     print(f"  CPU (% of one core) {cpu}")
     print(f"  operator VmRSS {result.rss['VmRSS']:.0f} MiB, VmHWM {result.rss['VmHWM']:.0f} MiB")
@@ -627,12 +663,12 @@ def main() -> None:
             def progress(line: str) -> None:
                 print(f"  {time.monotonic() - started:7.1f}s {line}", flush=True)
 
-            before = snapshot(processes, emulator)
+            before = snapshot(processes, emulator, fleet)
             at_start = scrape_passes(metrics)
             fleet.create()
             progress(f"{args.pools} pools created ({fleet.webhook_timeouts} webhook timeouts)")
             done = wait_settled(fleet, False, OLD, time.monotonic() + args.timeout, progress)
-            after = snapshot(processes, emulator)
+            after = snapshot(processes, emulator, fleet)
             report(
                 phase("create", before, after, operator, done),
                 fleet,
@@ -647,7 +683,7 @@ def main() -> None:
                 progress(f"resting {rest:.0f}s: the write buckets fill again before the rollout")
                 time.sleep(rest)
                 started = time.monotonic()
-                before = snapshot(processes, emulator)
+                before = snapshot(processes, emulator, fleet)
                 at_bump = scrape_passes(metrics)
                 if args.invariants:
                     fleet.watch()
@@ -655,7 +691,7 @@ def main() -> None:
                 fleet.bump()
                 progress(f"patched to {NEW} ({fleet.webhook_timeouts} webhook timeouts in all)")
                 done = wait_settled(fleet, True, NEW, time.monotonic() + args.timeout, progress)
-                after = snapshot(processes, emulator)
+                after = snapshot(processes, emulator, fleet)
                 tail = create + MIN_READY_SECONDS + delete
                 result = phase("rollout", before, after, operator, done)
                 report(result, fleet, resync, ideal(catalog, vms, vms, tail))
