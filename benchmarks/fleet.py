@@ -26,9 +26,10 @@ rollout); creates and deletes started per 15 s against what their buckets allow 
 fell behind Azure's pace, where deletes lagged creates); the emulator's requests
 (`/_emulator/requests`, by operation and status) and 429s by throttling policy
 (`throttledByPolicy`); the pools' status writes the API server answered (its
-`apiserver_request_total`), per VM and per second; the operator's CPU (utime + stime from /proc/<pid>/stat, as % of one core
-over the phase) and RSS (VmRSS at the end, VmHWM the peak so far); and the CPU of the emulator,
-kube-apiserver and etcd the same way, so that a machine at its limit shows (2 cores = 200 %).
+`apiserver_request_total`), per VM and per second; the operator's CPU (utime + stime from
+/proc/<pid>/stat, as % of one core over the phase) and RSS (VmRSS at the end, VmHWM the peak so
+far); and the CPU of the emulator, kube-apiserver and etcd the same way, so that a machine at
+its limit shows (2 cores = 200 %).
 For the rollout, the delete lag: how long after a new VM became available its pool's next old
 VM was deleted (`delete_lag`). For the steady window: ARM requests per pass (one pass of every
 pool: requests x resync interval / window) and per pool.
@@ -103,6 +104,7 @@ from vmroll.handlers.run_config import RunConfig
 OLD, NEW = "24.04.202609160", "24.04.202610220"
 RAISED_QUOTA_VCPUS = 10_000_000
 POLL_SECONDS = 2.0
+OPERATIONS_READ_SECONDS = 60.0
 STEADY_STEP_SECONDS = 60.0
 SENDERS = 16
 MIN_READY_SECONDS = 5
@@ -332,11 +334,43 @@ def _ready(pool: dict[str, Any]) -> bool:
     )
 
 
+class OperationLog:
+    """Every long-running operation the emulator started, kept here as it answered them: the
+    emulator keeps only its last 10,000 (`vmroll.emulator.lro.KEPT_OPERATIONS`), fewer than a
+    1,000 x 10 rollout starts, so a phase's timeline read at its end alone would begin half-way
+    through it. Read once a minute (16 writes a second at most: well within what it keeps), and
+    once more when asked."""
+
+    def __init__(self, emulator: Emulator) -> None:
+        self._emulator = emulator
+        self._seen: dict[str, dict[str, Any]] = {}
+        self._read_at = -math.inf
+
+    def __call__(self) -> list[dict[str, Any]]:
+        self.read()
+        return list(self._seen.values())
+
+    def read(self) -> None:
+        for operation in self._emulator.operations():
+            self._seen[operation["operation_id"]] = operation
+        self._read_at = time.monotonic()
+
+    def read_if_due(self) -> None:
+        if time.monotonic() - self._read_at >= OPERATIONS_READ_SECONDS:
+            self.read()
+
+
 def wait_settled(
-    fleet: Fleet, rolled: bool, version: str, deadline: float, progress: Callable[[str], None]
+    fleet: Fleet,
+    rolled: bool,
+    version: str,
+    deadline: float,
+    progress: Callable[[str], None],
+    operations: OperationLog,
 ) -> bool:
     last = ""
     while time.monotonic() < deadline:
+        operations.read_if_due()
         ready, line = fleet.settled(rolled)
         if ready == len(fleet.names):
             done, vms = fleet.vms_on(version)
@@ -476,14 +510,14 @@ def refill_seconds(catalog: dict[str, Any]) -> float:
 
 
 def timeline(
-    emulator: Emulator, catalog: dict[str, Any], since: float, window: float = 15.0
+    operations: OperationLog, catalog: dict[str, Any], since: float, window: float = 15.0
 ) -> None:
     """Creates and deletes the emulator started per `window` seconds after `since` (its clock),
     each against what its buckets allow by then (capacity, then refill; the smaller binds):
     where the writes fell behind the buckets, where deletes lagged creates, and the tail."""
     kinds = write_buckets(catalog)
-    operations = [o for o in emulator.operations() if o["started"] > since]
-    starts = {kind: sorted(o["started"] for o in operations if o["kind"] == kind) for kind in kinds}
+    started = [o for o in operations() if o["started"] > since]
+    starts = {kind: sorted(o["started"] for o in started if o["kind"] == kind) for kind in kinds}
     shown = [kind for kind in kinds if starts[kind]]
     if not shown:
         return
@@ -509,13 +543,13 @@ def timeline(
         print(f"  last {name} started {starts[kind][-1] - first:.1f}s after the first write")
 
 
-def per_pool(fleet: Fleet, emulator: Emulator, since: float) -> None:
+def per_pool(fleet: Fleet, emulator: Emulator, operations: OperationLog, since: float) -> None:
     """Creates and deletes per pool (operations the emulator started after `since`, its clock)
     and each pool's invariant record: which pools made VMs beyond the plan, and whether any
     exceeded replicas + maxSurge or made a second live VM of one revision."""
     made: Counter[str] = Counter()
     removed: Counter[str] = Counter()
-    for operation in emulator.operations():
+    for operation in operations():
         if operation["started"] <= since:
             continue
         pool = operation["target"].rsplit("/", 1)[-1].rsplit("-", 2)[0]
@@ -536,14 +570,14 @@ def per_pool(fleet: Fleet, emulator: Emulator, since: float) -> None:
     print(f"  peakOwned over pools: max {max(peaks, default=0)}; by peak {dict(Counter(peaks))}")
 
 
-def delete_lag(emulator: Emulator, since: float, min_ready: float) -> None:
+def delete_lag(operations: OperationLog, since: float, min_ready: float) -> None:
     """How long each pool left an old VM standing once a new one allowed its delete: per pool,
     the k-th delete started (emulator's clock) less the k-th create's end plus minReadySeconds
     (with maxUnavailable 0, each new VM available lets one old VM go). Seconds over every
     delete of the rollout: where the passes, not the buckets, held deletes back."""
     ended: defaultdict[str, list[float]] = defaultdict(list)
     deletes: defaultdict[str, list[float]] = defaultdict(list)
-    for operation in emulator.operations():
+    for operation in operations():
         if operation["started"] <= since:
             continue
         pool = operation["target"].rsplit("/", 1)[-1].rsplit("-", 2)[0]
@@ -659,6 +693,7 @@ def main() -> None:
             create = parsed.latencies.create * parsed.time_scale
             delete = parsed.latencies.delete * parsed.time_scale
             started = time.monotonic()
+            operations = OperationLog(emulator)
 
             def progress(line: str) -> None:
                 print(f"  {time.monotonic() - started:7.1f}s {line}", flush=True)
@@ -667,7 +702,9 @@ def main() -> None:
             at_start = scrape_passes(metrics)
             fleet.create()
             progress(f"{args.pools} pools created ({fleet.webhook_timeouts} webhook timeouts)")
-            done = wait_settled(fleet, False, OLD, time.monotonic() + args.timeout, progress)
+            done = wait_settled(
+                fleet, False, OLD, time.monotonic() + args.timeout, progress, operations
+            )
             after = snapshot(processes, emulator, fleet)
             report(
                 phase("create", before, after, operator, done),
@@ -675,7 +712,7 @@ def main() -> None:
                 resync,
                 ideal(catalog, vms, 0, create + MIN_READY_SECONDS),
             )
-            timeline(emulator, catalog, since=float("-inf"))
+            timeline(operations, catalog, since=float("-inf"))
             at_created = scrape_passes(metrics)
             pass_figures(at_start, at_created)
             if not args.no_rollout and done:
@@ -687,19 +724,21 @@ def main() -> None:
                 at_bump = scrape_passes(metrics)
                 if args.invariants:
                     fleet.watch()
-                since = max((o["started"] for o in emulator.operations()), default=0.0)
+                since = max((o["started"] for o in operations()), default=0.0)
                 fleet.bump()
                 progress(f"patched to {NEW} ({fleet.webhook_timeouts} webhook timeouts in all)")
-                done = wait_settled(fleet, True, NEW, time.monotonic() + args.timeout, progress)
+                done = wait_settled(
+                    fleet, True, NEW, time.monotonic() + args.timeout, progress, operations
+                )
                 after = snapshot(processes, emulator, fleet)
                 tail = create + MIN_READY_SECONDS + delete
                 result = phase("rollout", before, after, operator, done)
                 report(result, fleet, resync, ideal(catalog, vms, vms, tail))
-                timeline(emulator, catalog, since)
-                delete_lag(emulator, since, MIN_READY_SECONDS)
+                timeline(operations, catalog, since)
+                delete_lag(operations, since, MIN_READY_SECONDS)
                 pass_figures(at_bump, scrape_passes(metrics))
                 if args.invariants:
-                    per_pool(fleet, emulator, since)
+                    per_pool(fleet, emulator, operations, since)
             if args.steady_seconds > 0:
                 steady_window(processes, emulator, fleet, resync, args, progress)
             print(f"\n{load_average()}")
