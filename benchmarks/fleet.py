@@ -25,9 +25,11 @@ phase (a pool is Ready once its last VM is available), create + minReadySeconds 
 rollout); creates and deletes started per 15 s against what their buckets allow (where writes
 fell behind Azure's pace, where deletes lagged creates); the emulator's requests
 (`/_emulator/requests`, by operation and status) and 429s by throttling policy
-(`throttledByPolicy`); the operator's CPU (utime + stime from /proc/<pid>/stat, as % of one core
-over the phase) and RSS (VmRSS at the end, VmHWM the peak so far); and the CPU of the emulator,
-kube-apiserver and etcd the same way, so that a machine at its limit shows (2 cores = 200 %).
+(`throttledByPolicy`); the pools' status writes the API server answered (its
+`apiserver_request_total`), per VM and per second; the operator's CPU (utime + stime from
+/proc/<pid>/stat, as % of one core over the phase) and RSS (VmRSS at the end, VmHWM the peak so
+far); and the CPU of the emulator, kube-apiserver and etcd the same way, so that a machine at
+its limit shows (2 cores = 200 %).
 For the rollout, the delete lag: how long after a new VM became available its pool's next old
 VM was deleted (`delete_lag`). For the steady window: ARM requests per pass (one pass of every
 pool: requests x resync interval / window) and per pool.
@@ -102,6 +104,7 @@ from vmroll.handlers.run_config import RunConfig
 OLD, NEW = "24.04.202609160", "24.04.202610220"
 RAISED_QUOTA_VCPUS = 10_000_000
 POLL_SECONDS = 2.0
+OPERATIONS_READ_SECONDS = 60.0
 STEADY_STEP_SECONDS = 60.0
 SENDERS = 16
 MIN_READY_SECONDS = 5
@@ -156,14 +159,16 @@ class Snapshot:
     cpu: dict[str, float]
     requests: Requests
     throttled: dict[str, int]
+    status_writes: int
 
 
-def snapshot(processes: dict[str, int], emulator: Emulator) -> Snapshot:
+def snapshot(processes: dict[str, int], emulator: Emulator, fleet: Fleet) -> Snapshot:
     return Snapshot(
         time.monotonic(),
         {name: cpu_seconds(pid) for name, pid in processes.items()},
         emulator.requests(),
         emulator.throttled_by_policy(),
+        fleet.status_writes(),
     )
 
 
@@ -176,6 +181,7 @@ class Phase:
     cpu_percent: dict[str, float]
     rss: dict[str, float]
     done: bool
+    status_writes: int
 
 
 def phase(name: str, before: Snapshot, after: Snapshot, operator: int, done: bool) -> Phase:
@@ -187,7 +193,14 @@ def phase(name: str, before: Snapshot, after: Snapshot, operator: int, done: boo
     }
     cpu = {p: 100 * (after.cpu[p] - before.cpu[p]) / seconds for p in after.cpu}
     return Phase(
-        name, seconds, after.requests - before.requests, throttled, cpu, memory_mib(operator), done
+        name,
+        seconds,
+        after.requests - before.requests,
+        throttled,
+        cpu,
+        memory_mib(operator),
+        done,
+        after.status_writes - before.status_writes,
     )
 
 
@@ -197,6 +210,7 @@ class Fleet:
     def __init__(self, dev: DevStack, emulator: Emulator, count: int, replicas: int) -> None:
         api_client = config.new_client_from_config(config_file=str(dev.kubeconfig))  # type: ignore[no-untyped-call]
         self._api = client.CustomObjectsApi(api_client)
+        self._client = api_client
         self._emulator = emulator
         self.names = [f"fleet-{index:04d}" for index in range(count)]
         self.replicas = replicas
@@ -217,6 +231,24 @@ class Fleet:
             manifests.append(manifest)
         create = self._api.create_namespaced_custom_object
         self._all(partial(create, GROUP, VERSION, NAMESPACE, PLURAL, m) for m in manifests)
+
+    def status_writes(self) -> int:
+        """The pools' status writes the API server has answered so far (its own count,
+        `apiserver_request_total`, every code): the load a fleet's passes put on it."""
+        request = self._client.param_serialize(
+            method="GET", resource_path="/metrics", auth_settings=["BearerToken"]
+        )
+        answer = self._client.call_api(*request)
+        answer.read()
+        text = answer.data.decode()
+        return sum(
+            int(float(line.rsplit(" ", 1)[1]))
+            for line in text.splitlines()
+            if line.startswith("apiserver_request_total{")
+            and f'resource="{PLURAL}"' in line
+            and 'subresource="status"' in line
+            and 'verb="PATCH"' in line
+        )
 
     def bump(self) -> None:
         patch = {"spec": {"image": {"marketplace": {"version": NEW}}}}
@@ -302,11 +334,43 @@ def _ready(pool: dict[str, Any]) -> bool:
     )
 
 
+class OperationLog:
+    """Every long-running operation the emulator started, kept here as it answered them: the
+    emulator keeps only its last 10,000 (`vmroll.emulator.lro.KEPT_OPERATIONS`), fewer than a
+    1,000 x 10 rollout starts, so a phase's timeline read at its end alone would begin half-way
+    through it. Read once a minute (16 writes a second at most: well within what it keeps), and
+    once more when asked."""
+
+    def __init__(self, emulator: Emulator) -> None:
+        self._emulator = emulator
+        self._seen: dict[str, dict[str, Any]] = {}
+        self._read_at = -math.inf
+
+    def __call__(self) -> list[dict[str, Any]]:
+        self.read()
+        return list(self._seen.values())
+
+    def read(self) -> None:
+        for operation in self._emulator.operations():
+            self._seen[operation["operation_id"]] = operation
+        self._read_at = time.monotonic()
+
+    def read_if_due(self) -> None:
+        if time.monotonic() - self._read_at >= OPERATIONS_READ_SECONDS:
+            self.read()
+
+
 def wait_settled(
-    fleet: Fleet, rolled: bool, version: str, deadline: float, progress: Callable[[str], None]
+    fleet: Fleet,
+    rolled: bool,
+    version: str,
+    deadline: float,
+    progress: Callable[[str], None],
+    operations: OperationLog,
 ) -> bool:
     last = ""
     while time.monotonic() < deadline:
+        operations.read_if_due()
         ready, line = fleet.settled(rolled)
         if ready == len(fleet.names):
             done, vms = fleet.vms_on(version)
@@ -327,6 +391,7 @@ def steady(
     before: Snapshot,
     seconds: float,
     progress: Callable[[str], None],
+    fleet: Fleet,
 ) -> Snapshot:
     """The steady window, with a line a minute: the operator's CPU and the instance views and
     list pages in that minute, which show when pools' passes are full ones (views refreshed)."""
@@ -334,7 +399,7 @@ def steady(
     last = before
     while (left := end - time.monotonic()) > 0:
         time.sleep(min(STEADY_STEP_SECONDS, left))
-        now = snapshot(processes, emulator)
+        now = snapshot(processes, emulator, fleet)
         minute = phase("steady", last, now, operator, True)
         progress(
             f"steady: operator {minute.cpu_percent['operator']:.1f}%, "
@@ -356,12 +421,12 @@ def steady_window(
     """The steady window and its report, sampled with py-spy when asked; only for a window of
     some length (`--steady-seconds 0` skips it: its figures are per second)."""
     operator = processes["operator"]
-    before = snapshot(processes, emulator)
+    before = snapshot(processes, emulator, fleet)
     stacks = Path(f"/tmp/vmroll-fleet-{os.getpid()}.collapsed")
     sampler = None
     if args.py_spy:
         sampler = _sampling.sample(args.py_spy, operator, args.steady_seconds, stacks)
-    after = steady(processes, emulator, operator, before, args.steady_seconds, progress)
+    after = steady(processes, emulator, operator, before, args.steady_seconds, progress, fleet)
     report(phase("steady", before, after, operator, True), fleet, resync, None)
     if sampler is not None:
         sampler.wait()
@@ -409,6 +474,11 @@ def report(
             f"per pool {per_pass / len(fleet.names):.2f}"
         )
     print(f"  429s by policy {result.throttled or 'none'}")
+    written = result.status_writes
+    print(
+        f"  pool status writes {written} ({written / max(vms, 1):.2f} per VM, "
+        f"{written / result.seconds:.1f} a second)"
+    )
     cpu = ", ".join(f"{name} {percent:.1f}%" for name, percent in result.cpu_percent.items())
     print(f"  CPU (% of one core) {cpu}")
     print(f"  operator VmRSS {result.rss['VmRSS']:.0f} MiB, VmHWM {result.rss['VmHWM']:.0f} MiB")
@@ -440,14 +510,14 @@ def refill_seconds(catalog: dict[str, Any]) -> float:
 
 
 def timeline(
-    emulator: Emulator, catalog: dict[str, Any], since: float, window: float = 15.0
+    operations: OperationLog, catalog: dict[str, Any], since: float, window: float = 15.0
 ) -> None:
     """Creates and deletes the emulator started per `window` seconds after `since` (its clock),
     each against what its buckets allow by then (capacity, then refill; the smaller binds):
     where the writes fell behind the buckets, where deletes lagged creates, and the tail."""
     kinds = write_buckets(catalog)
-    operations = [o for o in emulator.operations() if o["started"] > since]
-    starts = {kind: sorted(o["started"] for o in operations if o["kind"] == kind) for kind in kinds}
+    started = [o for o in operations() if o["started"] > since]
+    starts = {kind: sorted(o["started"] for o in started if o["kind"] == kind) for kind in kinds}
     shown = [kind for kind in kinds if starts[kind]]
     if not shown:
         return
@@ -473,13 +543,13 @@ def timeline(
         print(f"  last {name} started {starts[kind][-1] - first:.1f}s after the first write")
 
 
-def per_pool(fleet: Fleet, emulator: Emulator, since: float) -> None:
+def per_pool(fleet: Fleet, emulator: Emulator, operations: OperationLog, since: float) -> None:
     """Creates and deletes per pool (operations the emulator started after `since`, its clock)
     and each pool's invariant record: which pools made VMs beyond the plan, and whether any
     exceeded replicas + maxSurge or made a second live VM of one revision."""
     made: Counter[str] = Counter()
     removed: Counter[str] = Counter()
-    for operation in emulator.operations():
+    for operation in operations():
         if operation["started"] <= since:
             continue
         pool = operation["target"].rsplit("/", 1)[-1].rsplit("-", 2)[0]
@@ -500,14 +570,14 @@ def per_pool(fleet: Fleet, emulator: Emulator, since: float) -> None:
     print(f"  peakOwned over pools: max {max(peaks, default=0)}; by peak {dict(Counter(peaks))}")
 
 
-def delete_lag(emulator: Emulator, since: float, min_ready: float) -> None:
+def delete_lag(operations: OperationLog, since: float, min_ready: float) -> None:
     """How long each pool left an old VM standing once a new one allowed its delete: per pool,
     the k-th delete started (emulator's clock) less the k-th create's end plus minReadySeconds
     (with maxUnavailable 0, each new VM available lets one old VM go). Seconds over every
     delete of the rollout: where the passes, not the buckets, held deletes back."""
     ended: defaultdict[str, list[float]] = defaultdict(list)
     deletes: defaultdict[str, list[float]] = defaultdict(list)
-    for operation in emulator.operations():
+    for operation in operations():
         if operation["started"] <= since:
             continue
         pool = operation["target"].rsplit("/", 1)[-1].rsplit("-", 2)[0]
@@ -623,23 +693,26 @@ def main() -> None:
             create = parsed.latencies.create * parsed.time_scale
             delete = parsed.latencies.delete * parsed.time_scale
             started = time.monotonic()
+            operations = OperationLog(emulator)
 
             def progress(line: str) -> None:
                 print(f"  {time.monotonic() - started:7.1f}s {line}", flush=True)
 
-            before = snapshot(processes, emulator)
+            before = snapshot(processes, emulator, fleet)
             at_start = scrape_passes(metrics)
             fleet.create()
             progress(f"{args.pools} pools created ({fleet.webhook_timeouts} webhook timeouts)")
-            done = wait_settled(fleet, False, OLD, time.monotonic() + args.timeout, progress)
-            after = snapshot(processes, emulator)
+            done = wait_settled(
+                fleet, False, OLD, time.monotonic() + args.timeout, progress, operations
+            )
+            after = snapshot(processes, emulator, fleet)
             report(
                 phase("create", before, after, operator, done),
                 fleet,
                 resync,
                 ideal(catalog, vms, 0, create + MIN_READY_SECONDS),
             )
-            timeline(emulator, catalog, since=float("-inf"))
+            timeline(operations, catalog, since=float("-inf"))
             at_created = scrape_passes(metrics)
             pass_figures(at_start, at_created)
             if not args.no_rollout and done:
@@ -647,23 +720,25 @@ def main() -> None:
                 progress(f"resting {rest:.0f}s: the write buckets fill again before the rollout")
                 time.sleep(rest)
                 started = time.monotonic()
-                before = snapshot(processes, emulator)
+                before = snapshot(processes, emulator, fleet)
                 at_bump = scrape_passes(metrics)
                 if args.invariants:
                     fleet.watch()
-                since = max((o["started"] for o in emulator.operations()), default=0.0)
+                since = max((o["started"] for o in operations()), default=0.0)
                 fleet.bump()
                 progress(f"patched to {NEW} ({fleet.webhook_timeouts} webhook timeouts in all)")
-                done = wait_settled(fleet, True, NEW, time.monotonic() + args.timeout, progress)
-                after = snapshot(processes, emulator)
+                done = wait_settled(
+                    fleet, True, NEW, time.monotonic() + args.timeout, progress, operations
+                )
+                after = snapshot(processes, emulator, fleet)
                 tail = create + MIN_READY_SECONDS + delete
                 result = phase("rollout", before, after, operator, done)
                 report(result, fleet, resync, ideal(catalog, vms, vms, tail))
-                timeline(emulator, catalog, since)
-                delete_lag(emulator, since, MIN_READY_SECONDS)
+                timeline(operations, catalog, since)
+                delete_lag(operations, since, MIN_READY_SECONDS)
                 pass_figures(at_bump, scrape_passes(metrics))
                 if args.invariants:
-                    per_pool(fleet, emulator, since)
+                    per_pool(fleet, emulator, operations, since)
             if args.steady_seconds > 0:
                 steady_window(processes, emulator, fleet, resync, args, progress)
             print(f"\n{load_average()}")
