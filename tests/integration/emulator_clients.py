@@ -7,6 +7,7 @@ principal) build their clients by name, the same way the fixtures do.
 
 from __future__ import annotations
 
+import asyncio
 import ssl
 from collections.abc import Awaitable, Callable
 
@@ -18,10 +19,12 @@ from azure.mgmt.marketplaceordering.aio import MarketplaceOrderingAgreements
 from vmroll.azure import (
     AccountConnection,
     AzureEndpoint,
+    AzureGateways,
     CaBundleFile,
     ComputeGateway,
     ServicePrincipalSecret,
 )
+from vmroll.azure.budget import BudgetSettings
 from vmroll.azure.observer import RetryCause
 from vmroll.emulator.server import Emulator, EmulatorCredentials
 
@@ -117,3 +120,20 @@ class Counted:
 
     def budget_exhausted(self) -> None:
         pass
+
+
+def refusing_gateways(woken: list[str]) -> AzureGateways:
+    """Gateways whose write budget keeps no reserve and lets no write wait: a write that meets
+    an empty bucket is refused at once, and each owner a token is then set aside for (its
+    ticket's turn) is appended to `woken`."""
+    return AzureGateways(
+        budget_settings=BudgetSettings(reserve=0.0, max_wait=0.0), token_set_aside=woken.append
+    )
+
+
+async def until_woken(woken: list[str]) -> None:
+    """Until the write budget has woken an owner, 5 s at most."""
+    for _ in range(100):
+        if woken:
+            return
+        await asyncio.sleep(0.05)

@@ -13,10 +13,10 @@ from typing import Any
 
 import pytest
 from azure.mgmt.compute.aio import ComputeManagementClient
-from emulator_clients import connection_of
+from emulator_clients import connection_of, refusing_gateways, until_woken
 
 from vmroll.azure import AzureGateways
-from vmroll.azure.budget import ArmBucket, BudgetSettings
+from vmroll.azure.budget import ArmBucket
 from vmroll.azure.capture_gateway import CaptureGateway, borrow_captures
 from vmroll.azure.captures import BuilderInfo, SourceInfo, TargetRegionSpec, VersionRequest
 from vmroll.azure.errors import TerminalAzureError, WriteBudgetExhausted
@@ -225,9 +225,7 @@ async def test_a_refused_write_keeps_the_captures_place_and_wakes_it_at_its_turn
 ) -> None:
     """Whatever it writes: the token set aside is the capture's, not the resource's."""
     woken: list[str] = []
-    gateways = AzureGateways(
-        budget_settings=BudgetSettings(reserve=0.0, max_wait=0.0), token_set_aside=woken.append
-    )
+    gateways = refusing_gateways(woken)
     creds = emulator.credentials
     vm_id = f"/subscriptions/{creds.subscription_id}/resourceGroups/{GROUP}/providers/"
     vm_id += "Microsoft.Compute/virtualMachines/golden-source"
@@ -239,10 +237,7 @@ async def test_a_refused_write_keeps_the_captures_place_and_wakes_it_at_its_turn
             budget.defer([("arm", ArmBucket.WRITES.value)], 0.2)
             with pytest.raises(WriteBudgetExhausted):
                 await gateway.deallocate(vm_id)
-            for _ in range(100):
-                if woken:
-                    break
-                await asyncio.sleep(0.05)
+            await until_woken(woken)
     finally:
         await gateways.close()
     assert woken == [CAPTURE]

@@ -6,10 +6,8 @@ emulator's CA bundle), so these tests run vmroll's real credential, client and S
 
 from __future__ import annotations
 
-import asyncio
-
 import pytest
-from emulator_clients import connection_of
+from emulator_clients import connection_of, refusing_gateways, until_woken
 
 from vmroll.azure import (
     AzureImageKind,
@@ -21,10 +19,9 @@ from vmroll.azure import (
     TerminalAzureError,
     VmSpec,
 )
-from vmroll.azure.budget import ArmBucket, BudgetSettings
+from vmroll.azure.budget import ArmBucket
 from vmroll.azure.clients import ClientOptions, build_clients
 from vmroll.azure.errors import WriteBudgetExhausted
-from vmroll.azure.gateway import AzureGateways
 from vmroll.emulator.server import Emulator
 from vmroll.plan.ownership import PoolIdentity
 from vmroll.plan.reasons import Reason
@@ -195,9 +192,7 @@ async def test_a_refused_acceptance_wakes_its_pool_at_its_turn_and_takes_its_tok
     emulator: Emulator,
 ) -> None:
     woken: list[str] = []
-    gateways = AzureGateways(
-        budget_settings=BudgetSettings(reserve=0.0, max_wait=0.0), token_set_aside=woken.append
-    )
+    gateways = refusing_gateways(woken)
     creds = emulator.credentials
     try:
         async with gateways.borrow(connection_of(creds), location=creds.location) as gateway:
@@ -205,10 +200,7 @@ async def test_a_refused_acceptance_wakes_its_pool_at_its_turn_and_takes_its_tok
             budget.defer([("arm", ArmBucket.WRITES.value)], 0.2)
             with pytest.raises(WriteBudgetExhausted):
                 await gateway.ensure_terms(RABBITMQ_PLAN, accept=True, owner=POOL)
-            for _ in range(100):
-                if woken:
-                    break
-                await asyncio.sleep(0.05)
+            await until_woken(woken)
             assert woken == [POOL]
             assert budget.set_aside() == 1
             await gateway.ensure_terms(RABBITMQ_PLAN, accept=True, owner=POOL)
