@@ -4,6 +4,7 @@ the headroom Azure reports, round-robin between pools, and `max_wait` for queued
 from __future__ import annotations
 
 import asyncio
+from contextlib import AsyncExitStack
 
 import pytest
 from fake_time import FakeTime
@@ -451,3 +452,66 @@ async def test_a_token_set_aside_and_not_taken_goes_back_to_its_buckets() -> Non
     assert bucket.set_aside() == 0
     assert bucket.headroom(create()) == pytest.approx(1.0)
     assert bucket.tickets() == 0
+
+
+async def test_writes_let_in_together_are_sent_as_azures_bucket_refills() -> None:
+    time = FakeTime()
+    bucket = budget(time)
+    sent: list[float] = []
+
+    async def send() -> None:
+        async with bucket.sending(delete("a")):
+            sent.append(time.now)
+
+    for _ in range(3):  # let in, sent later (tokens set aside for pools that come together)
+        await bucket.acquire(delete("a"))
+    time.now += 10  # Azure's bucket, full, holds 3: not the 3 let in and the 3 refilled
+    for _ in range(3):
+        await bucket.acquire(delete("a"))
+    await asyncio.gather(*(send() for _ in range(6)))
+    assert sent == [1010.0, 1010.0, 1010.0, 1011.0, 1012.0, 1013.0]
+
+
+async def test_writes_in_flight_fill_azures_bucket_until_they_are_answered() -> None:
+    time = FakeTime()
+    bucket = budget(time)
+    sent: list[float] = []
+
+    async def send() -> None:
+        async with bucket.sending(delete("a")):
+            sent.append(time.now)
+
+    async with AsyncExitStack() as flying:
+        for _ in range(3):
+            await bucket.acquire(delete("a"))
+            await flying.enter_async_context(bucket.sending(delete("a")))
+        time.now += 10
+        await bucket.acquire(delete("a"))  # refilled, but Azure's bucket holds the three
+        fourth = asyncio.create_task(send())
+        for _ in range(5):
+            await asyncio.sleep(0)
+        assert sent == []
+    answered = time.now
+    await fourth
+    assert sent == [answered + 1.0]
+
+
+async def test_azures_count_is_lowered_by_the_other_writes_in_flight() -> None:
+    time = FakeTime()
+    bucket = budget(time, capacity=10)
+    sent: list[float] = []
+
+    async def send() -> None:
+        async with bucket.sending(delete("a")):
+            sent.append(time.now)
+
+    async with AsyncExitStack() as flying:
+        for _ in range(3):
+            await bucket.acquire(delete("a"))
+            await flying.enter_async_context(bucket.sending(delete("a")))
+        # Azure answered one of the three with 6 left: the two others will take theirs.
+        bucket.report(("arm", "deletes"), 6)
+        for _ in range(5):
+            await bucket.acquire(delete("a"))
+        await asyncio.gather(*(send() for _ in range(5)))
+    assert sent == [1000.0] * 4 + [1001.0]

@@ -4,17 +4,18 @@
 sequences. Images go through the shared `LatestCache`; every write (create, delete, reimage,
 the release tag of a retained VM, accepting terms) first takes a token from each of Azure's
 buckets it draws on in the subscription's `WriteBudget` (ARM's writes or deletes; Compute's Put,
-Update or Delete VM in the VM's region), waiting in its pool's queue, and runs in a `CallScope`
-so that the counts Azure reports, and a 429's `Retry-After`, reach that budget: all pools of the
-subscription slow down or back off together. A list of a group's VMs runs in one too, so that
-what each page's answer says of the High-cost get bucket reaches `HighCostReports`, by which the
-groups' lists of the subscription and region are paced (reconcile/shared_listing.py); a read of
-one VM (its GET, its instance view, the read-back of a create whose name exists, the GET that
-ends a create or a tag update) waits out and feeds the Low-cost holds: a 429 for an empty
-Low-cost get bucket holds every pool's reads of the subscription and region until its
-`Retry-After` (`LowCostHolds`). A gateway is always built for one region, the one its reads and
-writes are counted in (no VM URL names it). Waiting
-for an operation polls no faster than `Retry-After` and the VM's Get Operation budget allow
+Update or Delete VM in the VM's region), waiting in its pool's queue, is sent when Azure's count
+of those buckets holds a token and counted in flight until it ends (budget.py `sending`), and
+runs in a `CallScope` so that the counts Azure reports, and a 429's `Retry-After`, reach that
+budget: all pools of the subscription slow down or back off together. A list of a group's VMs
+runs in one too, so that what each page's answer says of the High-cost get bucket reaches
+`HighCostReports`, by which the groups' lists of the subscription and region are paced
+(reconcile/shared_listing.py); a read of one VM (its GET, its instance view, the read-back of a
+create whose name exists, the GET that ends a create or a tag update) waits out and feeds the
+Low-cost holds: a 429 for an empty Low-cost get bucket holds every pool's reads of the
+subscription and region until its `Retry-After` (`LowCostHolds`). A gateway is always built
+for one region, the one its reads and writes are counted in (no VM URL names it). Waiting for an
+operation polls no faster than `Retry-After` and the VM's Get Operation budget allow
 (`PollPacer`).
 
 `AzureGateways` owns what the gateways share: the SDK clients per connection, the image
@@ -278,8 +279,9 @@ async def paced_write(
     """Send one write once the budget grants it, its answers feeding the budget and the polls
     of `resource_id`'s operation."""
     await budget.acquire(write)
-    with call_scope(CallScope(polls, resource_id, budget, write)):
-        return await send()
+    async with budget.sending(write):
+        with call_scope(CallScope(polls, resource_id, budget, write)):
+            return await send()
 
 
 def _check_owner(vm: PoolVm, pool_uid: str) -> None:
