@@ -6,22 +6,30 @@ refilled 10 a second; Compute's Put VM and Delete VM 1,500 refilled 500 a minute
 each left to others), on a simulated clock: an event loop whose time jumps to its next timer,
 so the figures are seconds of the budget's schedule, not of this machine, and the same on every
 run. Each pool runs its passes as the operator does: a pass costs `--pass-seconds` (its list and
-reads), then sends its phase's outstanding writes, `--concurrency` at a time; a pass whose
-writes were refused comes back after the largest `retry_after` (at least 1 s, failures.py), or
-sooner when the budget names it to `token_set_aside` (its ticket's turn came). A pool whose
+reads) and, with `--list-seconds`, waits for the next list of the group (one every that many
+seconds, shared by every pool that asked meanwhile: reconcile/shared_listing.py), then sends
+its phase's outstanding writes, `--concurrency` at a time; a pass whose writes were refused
+comes back after the largest `retry_after` (at least 1 s, failures.py), or sooner when the
+budget names it to `token_set_aside` (its ticket's turn came). A pool whose
 creates were all sent deletes its old VMs `--ready-seconds` later (the new ones boot), and is
 done when they are sent; with `--rolling`, it deletes an old VM as each new one is ready, in the
 passes that still send its creates, as a rollout surging with `maxUnavailable: 0` does.
 
 Printed: writes per second per window, the last create and the end against the ideal, the
 longest a pool went without a write while it wanted some (round-robin: about pools / refill),
-refusals and pool passes against the writes, and the CPU seconds the simulation took (the
-budget's cost per token and per acquire, at this many pools).
+refusals and pool passes against the writes, the writes Azure would have answered 429, and the
+CPU seconds the simulation took (the budget's cost per token and per acquire, at this many
+pools). Azure's buckets are modelled as the emulator keeps them (emulator/throttling.py): each
+write the budget lets go takes a token of each bucket it draws on when sent (`sending`: once
+let go or its pool takes a token set aside for it, when the budget's count of Azure's buckets
+allows), answered at once; one that finds a bucket empty is counted, its answer not told to the
+budget.
 
 The ideal: creates are bound by ARM's writes bucket and Put VM, deletes by ARM's deletes bucket
 and Delete VM, each pair apart; the last deletes follow the last creates by `--ready-seconds`.
 
     .venv/bin/python benchmarks/budget_share.py [--pools 1000] [--replicas 10] [--rolling]
+        [--pass-seconds 2] [--list-seconds 0]
 """
 
 from __future__ import annotations
@@ -41,7 +49,10 @@ from vmroll.azure.budget import (
     Write,
     WriteBudget,
     WriteBudgetExhausted,
+    bucket_keys,
 )
+from vmroll.azure.budget_lines import BucketKey
+from vmroll.emulator.throttling import TokenBucket
 from vmroll.reconcile.failures import MIN_BUDGET_WAIT
 
 WINDOW = 60.0
@@ -78,16 +89,45 @@ class Tally:
     longest: dict[str, float] = field(default_factory=dict)
     """Per pool, the longest it went without a write while it wanted some."""
     refused: int = 0
+    throttled: Counter[str] = field(default_factory=Counter)
+    """Writes a bucket of Azure's found empty, by bucket."""
     passes: int = 0
     last_create: float = 0.0
     done: float = 0.0
 
 
+class AzureBuckets:
+    """Azure's buckets, with the published limits the budget assumes, as Azure spends them."""
+
+    def __init__(self, settings: BudgetSettings, tally: Tally) -> None:
+        self._settings = settings
+        self._tally = tally
+        self._buckets: dict[BucketKey, TokenBucket] = {}
+
+    def send(self, write: Write, now: float) -> None:
+        for key in bucket_keys(write):
+            bucket = self._buckets.get(key)
+            if bucket is None:
+                limit = self._settings.arm if key[0] == "arm" else self._settings.compute
+                bucket = TokenBucket(int(limit.capacity), limit.refill_per_second)
+                self._buckets[key] = bucket
+            if not bucket.take(now):
+                self._tally.throttled[f"{key[0]} {key[-1]}"] += 1
+
+
 class Pool:
-    def __init__(self, name: str, args: argparse.Namespace, budget: WriteBudget, tally: Tally):
+    def __init__(
+        self,
+        name: str,
+        args: argparse.Namespace,
+        budget: WriteBudget,
+        azure: AzureBuckets,
+        tally: Tally,
+    ):
         self.name = name
         self.args = args
         self.budget = budget
+        self.azure = azure
         self.tally = tally
         self.nudged = asyncio.Event()
         self.since = 0.0
@@ -105,6 +145,8 @@ class Pool:
                 self.since = loop.time()
                 continue
             await asyncio.sleep(self.args.pass_seconds)
+            if self.args.list_seconds:
+                await asyncio.sleep(-loop.time() % self.args.list_seconds)
             self.tally.passes += 1
             window = int(loop.time() // WINDOW)
             self.tally.wanting.setdefault(window, set()).add(self.name)
@@ -149,7 +191,9 @@ class Pool:
             except WriteBudgetExhausted as error:
                 self.tally.refused += 1
                 return error.retry_after or 0.0
-        now = asyncio.get_running_loop().time()
+        async with self.budget.sending(write):
+            now = asyncio.get_running_loop().time()
+            self.azure.send(write, now)
         window = int(now // WINDOW)
         self.tally.granted[(window, write.arm.value)] += 1
         self.tally.progressed.setdefault(window, set()).add(write.pool)
@@ -175,9 +219,10 @@ async def simulate(args: argparse.Namespace) -> Tally:
     budget = WriteBudget(
         BudgetSettings(), clock=loop.time, sleep=asyncio.sleep, token_set_aside=token_set_aside
     )
+    azure = AzureBuckets(BudgetSettings(), tally)
     for index in range(args.pools):
         name = f"pool-{index:04d}"
-        pools[name] = Pool(name, args, budget, tally)
+        pools[name] = Pool(name, args, budget, azure, tally)
     await asyncio.gather(*(pool.run() for pool in pools.values()))
     return tally
 
@@ -196,6 +241,7 @@ def main() -> None:
     parser.add_argument("--replicas", type=int, default=10)
     parser.add_argument("--pass-seconds", type=float, default=2.0)
     parser.add_argument("--ready-seconds", type=float, default=60.0)
+    parser.add_argument("--list-seconds", type=float, default=0.0)
     parser.add_argument("--concurrency", type=int, default=10)
     parser.add_argument(
         "--rolling",
@@ -236,6 +282,8 @@ def main() -> None:
         f"writes {2 * writes}, refused {tally.refused}; pool passes {tally.passes} (each lists "
         f"and reads)"
     )
+    throttled = ", ".join(f"{key} {count}" for key, count in sorted(tally.throttled.items()))
+    print(f"writes Azure's buckets would have answered 429: {throttled or 'none'}")
     print(f"CPU of the simulation: {cpu:.1f}s")
 
 
