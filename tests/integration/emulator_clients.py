@@ -1,5 +1,6 @@
 """How integration tests connect to the emulator: SDK credentials and clients, vmroll's own
-gateway connection, a TLS context that trusts the emulator's CA, and an admin API session.
+gateway connection, a TLS context that trusts the emulator's CA, an admin API session, and
+what the budget tests share: a small ARM deletes bucket, a pool's VM to delete.
 
 Kept apart from conftest.py so that tests which start their own emulator (a restart, a second
 principal) build their clients by name, the same way the fixtures do.
@@ -24,8 +25,10 @@ from vmroll.azure import (
     ComputeGateway,
     ServicePrincipalSecret,
 )
-from vmroll.azure.budget import BudgetSettings
+from vmroll.azure.budget import BudgetSettings, Limit
 from vmroll.azure.observer import RetryCause
+from vmroll.azure.vms import PoolVm, vm_resource_id
+from vmroll.emulator.catalog import Bucket, Catalog
 from vmroll.emulator.server import Emulator, EmulatorCredentials
 
 POLLING_INTERVAL = 0.02
@@ -137,3 +140,21 @@ async def until_woken(woken: list[str]) -> None:
         if woken:
             return
         await asyncio.sleep(0.05)
+
+
+def with_deletes_bucket(catalog: Catalog, deletes: Limit) -> Catalog:
+    """`catalog` with ARM's deletes bucket of `deletes`, small enough for a test to empty."""
+    bucket = Bucket(capacity=int(deletes.capacity), refill_per_second=deletes.refill_per_second)
+    throttling = catalog.throttling.model_copy(update={"deletes": bucket})
+    return catalog.model_copy(update={"throttling": throttling})
+
+
+def pool_vm(emulator: Emulator, pool: str) -> PoolVm:
+    """The one VM of `pool` in the emulator's resource group, as its pool lists it."""
+    creds = emulator.credentials
+    name = f"{pool}-0"
+    resource_id = vm_resource_id(creds.subscription_id, creds.resource_group, name)
+    return PoolVm(
+        name=name, resource_id=resource_id, resource_group=creds.resource_group, pool_uid=pool,
+        provisioning_state="Succeeded", zone=None, revision="r1", image_version=None, tags={},
+    )  # fmt: skip

@@ -9,14 +9,13 @@ import asyncio
 from collections.abc import AsyncIterator
 
 import pytest
-from emulator_clients import POLLING_INTERVAL
+from emulator_clients import POLLING_INTERVAL, pool_vm, with_deletes_bucket
 
 from vmroll.azure import AzureGateways, ComputeGateway
 from vmroll.azure.budget import BudgetSettings, Limit
 from vmroll.azure.clients import ClientOptions
 from vmroll.azure.transport import CONNECTIONS
-from vmroll.azure.vms import PoolVm, vm_resource_id
-from vmroll.emulator.catalog import Bucket, Catalog, FaultRule, Faults
+from vmroll.emulator.catalog import Catalog, FaultRule, Faults
 from vmroll.emulator.server import Emulator
 
 pytestmark = pytest.mark.integration
@@ -29,9 +28,7 @@ BUSY_SECONDS = 1.0
 
 @pytest.fixture
 def emulator_catalog(emulator_catalog: Catalog) -> Catalog:
-    deletes = Bucket(capacity=int(DELETES.capacity), refill_per_second=DELETES.refill_per_second)
-    throttling = emulator_catalog.throttling.model_copy(update={"deletes": deletes})
-    return emulator_catalog.model_copy(update={"throttling": throttling})
+    return with_deletes_bucket(emulator_catalog, DELETES)
 
 
 @pytest.fixture
@@ -44,16 +41,6 @@ async def gateways() -> AsyncIterator[AzureGateways]:
         yield built
     finally:
         await built.close()
-
-
-def pool_vm(emulator: Emulator, pool: str) -> PoolVm:
-    creds = emulator.credentials
-    name = f"{pool}-0"
-    resource_id = vm_resource_id(creds.subscription_id, creds.resource_group, name)
-    return PoolVm(
-        name=name, resource_id=resource_id, resource_group=creds.resource_group, pool_uid=pool,
-        provisioning_state="Succeeded", zone=None, revision="r1", image_version=None, tags={},
-    )  # fmt: skip
 
 
 async def test_writes_waiting_for_a_connection_are_not_sent_beyond_arms_bucket(

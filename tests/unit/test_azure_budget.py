@@ -4,6 +4,7 @@ the headroom Azure reports, round-robin between pools, and `max_wait` for queued
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 from contextlib import AsyncExitStack
 
 import pytest
@@ -454,14 +455,28 @@ async def test_a_token_set_aside_and_not_taken_goes_back_to_its_buckets() -> Non
     assert bucket.tickets() == 0
 
 
-async def test_writes_let_in_together_are_sent_as_azures_bucket_refills() -> None:
-    time = FakeTime()
-    bucket = budget(time)
-    sent: list[float] = []
+def sender(bucket: WriteBudget, time: FakeTime, sent: list[float]) -> Callable[[], Awaitable[None]]:
+    """Sends a delete of pool "a" that `bucket` let in, putting when it was sent in `sent`."""
 
     async def send() -> None:
         async with bucket.sending(delete("a")):
             sent.append(time.now)
+
+    return send
+
+
+async def in_flight(bucket: WriteBudget, flying: AsyncExitStack, count: int) -> None:
+    """Lets in and sends `count` deletes of pool "a", unanswered until `flying` closes."""
+    for _ in range(count):
+        await bucket.acquire(delete("a"))
+        await flying.enter_async_context(bucket.sending(delete("a")))
+
+
+async def test_writes_let_in_together_are_sent_as_azures_bucket_refills() -> None:
+    time = FakeTime()
+    bucket = budget(time)
+    sent: list[float] = []
+    send = sender(bucket, time, sent)
 
     for _ in range(3):  # let in, sent later (tokens set aside for pools that come together)
         await bucket.acquire(delete("a"))
@@ -476,15 +491,10 @@ async def test_writes_in_flight_fill_azures_bucket_until_they_are_answered() -> 
     time = FakeTime()
     bucket = budget(time)
     sent: list[float] = []
-
-    async def send() -> None:
-        async with bucket.sending(delete("a")):
-            sent.append(time.now)
+    send = sender(bucket, time, sent)
 
     async with AsyncExitStack() as flying:
-        for _ in range(3):
-            await bucket.acquire(delete("a"))
-            await flying.enter_async_context(bucket.sending(delete("a")))
+        await in_flight(bucket, flying, 3)
         time.now += 10
         await bucket.acquire(delete("a"))  # refilled, but Azure's bucket holds the three
         fourth = asyncio.create_task(send())
@@ -500,15 +510,10 @@ async def test_azures_count_is_lowered_by_the_other_writes_in_flight() -> None:
     time = FakeTime()
     bucket = budget(time, capacity=10)
     sent: list[float] = []
-
-    async def send() -> None:
-        async with bucket.sending(delete("a")):
-            sent.append(time.now)
+    send = sender(bucket, time, sent)
 
     async with AsyncExitStack() as flying:
-        for _ in range(3):
-            await bucket.acquire(delete("a"))
-            await flying.enter_async_context(bucket.sending(delete("a")))
+        await in_flight(bucket, flying, 3)
         # Azure answered one of the three with 6 left: the two others will take theirs.
         bucket.report(("arm", "deletes"), 6)
         for _ in range(5):
