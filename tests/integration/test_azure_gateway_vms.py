@@ -21,6 +21,7 @@ from vmroll.azure import (
     AzureGateways,
     CaBundlePem,
     ComputeGateway,
+    ImageRef,
     LroKind,
     MarketplaceRef,
     NotOwnedError,
@@ -54,7 +55,7 @@ async def vm_spec(
     gateway: ComputeGateway,
     name: str,
     owner: PoolIdentity = WEB,
-    image: MarketplaceRef = UBUNTU,
+    image: ImageRef = UBUNTU,
 ) -> VmSpec:
     creds = emulator.credentials
     return VmSpec(

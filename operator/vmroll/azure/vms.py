@@ -20,7 +20,7 @@ SDK's retry was refused) is `AlreadyCreated`; a name held by any other VM is `Na
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, cast
 
 from azure.core import MatchConditions
@@ -142,6 +142,19 @@ def to_pool_vm(
         image_version=shared.string(version) if version is not None else None,
         tags=tags,
     )
+
+
+def accepted_create(spec: VmSpec, resource_id: str, resource_group: str) -> PoolVm:
+    """The VM as a GET shows it once Azure accepted its create: Creating, as the create's body
+    made it."""
+    body = build_vm_body(spec)
+    body["properties"]["provisioningState"] = "Creating"
+    return to_pool_vm({**body, "name": spec.name, "id": resource_id}, resource_group)
+
+
+def accepted_delete(vm: PoolVm) -> PoolVm:
+    """The VM as a GET shows it once Azure accepted its delete."""
+    return replace(vm, provisioning_state="Deleting")
 
 
 def _gallery_version(image_id: str | None) -> str | None:

@@ -64,6 +64,11 @@ def _polled(op: PendingOperation, vm: PoolVm | None, now: datetime, poll_after: 
 # a rollout (create, see it healthy, delete), for VMs it could read one by one in a Low-cost GET.
 # Once the group's lists are that far apart, the pool takes the newest list for what other hands
 # change and reads each VM it wrote since that list started (or saw changing) by name.
+# A rollout then spends ARM's reads bucket (25 a second per principal) on these GETs more than on
+# anything else, so what is already known is not read again: an accepted create's answer shows
+# its VM Creating and an accepted delete's shows it Deleting, as a GET right after would, and a
+# VM a list shows changing is as that list showed it when it started. Each is read by name
+# `READ_AGAIN_AFTER` after that; a write whose answer was lost is read at once.
 FOLLOW_BY_READS_AFTER = 5.0
 """Seconds between a group's lists at work above which its pools follow their writes by GETs."""
 READ_AGAIN_AFTER = 15.0

@@ -66,6 +66,8 @@ from vmroll.azure.vms import (
     PoolVm,
     ReadVm,
     VmRuntime,
+    accepted_create,
+    accepted_delete,
     kept_unchanged,
 )
 from vmroll.plan.list_pacing import (
@@ -105,6 +107,8 @@ class GroupList:
 
     vms: Listed
     index: OwnershipIndex[PoolVm]
+    started_at: float
+    """When the list was started: it shows each VM as it was then, or later."""
 
 
 @dataclass
@@ -169,15 +173,16 @@ class GroupListings:
         for name in names:
             followed[name] = Followed(self.lists_started, read, self.clock())
 
-    def changing(self, pool_uid: str, names: Iterable[str]) -> None:
-        """The pool saw `names` changing: as `mark`, keeping what a GET last read of each, so
-        that a VM read changing is not read again before `READ_AGAIN_AFTER`."""
+    def changing(self, pool_uid: str, vms: Iterable[PoolVm], listed_at: float) -> None:
+        """The pool saw `vms` changing: as `mark`, keeping what a GET last read of each, so that
+        a VM read changing is not read again before `READ_AGAIN_AFTER`; one only a list started
+        at `listed_at` showed counts as read then."""
         self._marks[pool_uid] = self.lists_started
         followed = self._followed.setdefault(pool_uid, {})
-        for name in names:
-            known = followed.get(name)
-            followed[name] = (
-                Followed(self.lists_started)
+        for vm in vms:
+            known = followed.get(vm.name)
+            followed[vm.name] = (
+                Followed(self.lists_started, vm, listed_at)
                 if known is None
                 else replace(known, after=self.lists_started)
             )
@@ -317,7 +322,7 @@ class GroupListings:
     ) -> _List:
         self.lists_started += 1
         previous = group.latest.task.result().vms if group.latest is not None else ()
-        task = asyncio.ensure_future(_indexed_list(gateway, resource_group, previous))
+        task = asyncio.ensure_future(_indexed_list(gateway, resource_group, previous, now))
         started = _List(self.lists_started, now, pace, task)
         group.in_flight = started
         task.add_done_callback(lambda _: self._ended(group, started))
@@ -374,10 +379,10 @@ class GroupListings:
 
 
 async def _indexed_list(
-    gateway: ComputeGateway, resource_group: str, previous: Listed
+    gateway: ComputeGateway, resource_group: str, previous: Listed, started_at: float
 ) -> GroupList:
     vms = kept_unchanged(previous, await gateway.list_group_vms(resource_group))
-    return GroupList(vms, OwnershipIndex(vms))
+    return GroupList(vms, OwnershipIndex(vms), started_at)
 
 
 class SharedReads:
@@ -433,11 +438,11 @@ class SharedReads:
             for read in found
             if read is not None and owned.get(read.vm.name) is read.vm
         }
-        changing = [vm.name for vm in owned.values() if vm.provisioning_state not in SETTLED]
+        changing = [vm for vm in owned.values() if vm.provisioning_state not in SETTLED]
         if changing:
             # The pool waits on a change under way (a delete the list still shows, say):
             # waiting a window to see it end would slow every step of a rollout.
-            listings.changing(uid, changing)
+            listings.changing(uid, changing, served.started_at)
         return PoolListing(tuple(owned.values()), share.look_alikes, views)
 
     async def _group_list(self, resource_group: str) -> GroupList:
@@ -478,12 +483,20 @@ class SharedReads:
     async def create_vm(
         self, resource_group: str, spec: VmSpec
     ) -> OperationRecord | AlreadyCreated:
-        with self._marked_if_sent(spec.name):
-            return await self._gateway.create_vm(resource_group, spec)
+        with self._marked_if_sent(spec.name) as answer:
+            result = await self._gateway.create_vm(resource_group, spec)
+            answer.vm = (
+                result.vm
+                if isinstance(result, AlreadyCreated)
+                else accepted_create(spec, result.resource_id, resource_group)
+            )
+            return result
 
     async def delete_vm(self, vm: PoolVm, pool_uid: str, *, force: bool = False) -> OperationRecord:
-        with self._marked_if_sent(vm.name):
-            return await self._gateway.delete_vm(vm, pool_uid, force=force)
+        with self._marked_if_sent(vm.name) as answer:
+            record = await self._gateway.delete_vm(vm, pool_uid, force=force)
+            answer.vm = accepted_delete(vm)
+            return record
 
     async def reimage_vm(
         self, vm: PoolVm, pool_uid: str, exact_version: str | None
@@ -506,16 +519,26 @@ class SharedReads:
             await self._gateway.retag_vm(vm, tags)
 
     @contextmanager
-    def _marked_if_sent(self, name: str) -> Iterator[None]:
+    def _marked_if_sent(self, name: str) -> Iterator[_Answer]:
         """Mark the pool after a write that may have reached Azure. One that vmroll's own write
         budget refused sent nothing: no newer list would show anything of it, and a pool marked
         for it would wait for the group's next list (a minute apart in a large group) to decide
-        on what the list it has already shows."""
+        on what the list it has already shows. A write whose answer says what a GET would show
+        now (`_Answer`) counts as that read."""
+        answer = _Answer()
         try:
-            yield
+            yield answer
         except WriteBudgetExhausted:
             raise
         except BaseException:
             self._listings.mark(self._pool_uid, [name])
             raise
-        self._listings.mark(self._pool_uid, [name])
+        self._listings.mark(self._pool_uid, [name], answer.vm)
+
+
+@dataclass
+class _Answer:
+    """What a write's answer says of its VM: an accepted create shows it Creating, an accepted
+    delete Deleting, as a GET right after would (following.py)."""
+
+    vm: PoolVm | Unread = UNREAD
