@@ -8,7 +8,6 @@ new version.
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import pytest
@@ -18,15 +17,12 @@ from pool_helpers import (
     Operator,
     RolloutBounds,
     apply,
-    condition,
-    current,
     fast_catalog_data,
-    get_pool,
     pool_manifest,
     start_vms_out_of_band,
     wait_condition,
 )
-from test_pool_lost_responses import VM_WRITES, lost_responses, peak_of
+from test_pool_lost_responses import VM_WRITES, lost_responses, peak_of, ubuntu, wait_rolled
 
 from vmroll.plan.list_pacing import AT_WORK, list_period, pages
 from vmroll.plan.ownership import POOL_UID_TAG
@@ -55,11 +51,6 @@ def emulator_catalog() -> dict[str, Any]:
     return data
 
 
-def _ubuntu(version: str) -> dict[str, Any]:
-    return {"marketplace": {"publisher": "Canonical", "offer": "ubuntu-24_04-lts",
-                            "sku": "server", "version": version}}  # fmt: skip
-
-
 def _crowd(emulator: EmulatorProcess) -> None:
     group = emulator.credentials["resourceGroup"]
     start_vms_out_of_band(emulator, group, [f"other-{i}" for i in range(OTHERS)], OTHERS_TAGS)
@@ -83,7 +74,7 @@ def test_a_pool_in_a_crowded_group_follows_its_writes_by_name_and_rolls_within_b
     adversity: str,
 ) -> None:
     _crowd(emulator)
-    manifest = pool_manifest("web", account, emulator, replicas=REPLICAS, image=_ubuntu(OLD))
+    manifest = pool_manifest("web", account, emulator, replicas=REPLICAS, image=ubuntu(OLD))
     manifest["spec"]["strategy"] = {
         "type": "RollingReplace", "rollingUpdate": {"maxSurge": REPLICAS, "maxUnavailable": 0}
     }  # fmt: skip
@@ -94,7 +85,7 @@ def test_a_pool_in_a_crowded_group_follows_its_writes_by_name_and_rolls_within_b
 
     if adversity == "lost-responses":
         lost_responses(emulator)
-    manifest["spec"]["image"] = _ubuntu(NEW)
+    manifest["spec"]["image"] = ubuntu(NEW)
     bounds = RolloutBounds(emulator, namespace, REPLICAS, REPLICAS, 0)
     apply(kubectl, namespace, manifest)
     if adversity == "operator-killed":
@@ -104,19 +95,7 @@ def test_a_pool_in_a_crowded_group_follows_its_writes_by_name_and_rolls_within_b
         operator.kill()
         operator.start()
 
-    def rolled() -> bool | None:
-        vms = bounds.poll()
-        pool = get_pool(kubectl, namespace, "web")
-        ready = condition(pool, "Ready")
-        done = current(pool) and ready is not None and ready["status"] == "True"
-        return True if done and all(vm["exactVersion"] == NEW for vm in vms) else None
-
-    def describe() -> str:
-        pool = get_pool(kubectl, namespace, "web")
-        status = json.dumps(pool.get("status"), indent=1)
-        return f"status: {status}\nVMs: {json.dumps(emulator.vms(namespace))}\n{operator.output()}"
-
-    wait_for("the rollout", rolled, timeout=240, describe=describe)
+    wait_rolled(kubectl, namespace, emulator, operator, bounds, NEW)
 
     vms = emulator.vms(namespace)
     others = [vm for vm in emulator.all_vms() if vm["tags"] == OTHERS_TAGS]

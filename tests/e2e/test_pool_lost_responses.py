@@ -38,9 +38,36 @@ LIST_LAG_SECONDS = 3.0
 VM_WRITES = ("VirtualMachines_CreateOrUpdate", "VirtualMachines_Delete", "VirtualMachines_Reimage")
 
 
-def _ubuntu(version: str) -> dict[str, Any]:
+def ubuntu(version: str) -> dict[str, Any]:
     return {"marketplace": {"publisher": "Canonical", "offer": "ubuntu-24_04-lts",
                             "sku": "server", "version": version}}  # fmt: skip
+
+
+def wait_rolled(
+    kubectl: Kubectl,
+    namespace: str,
+    emulator: EmulatorProcess,
+    operator: Operator,
+    bounds: RolloutBounds,
+    version: str,
+) -> None:
+    """Until pool "web" is Ready for its generation with every VM on `version`, checking the
+    rollout's bounds at every poll."""
+
+    def rolled() -> bool | None:
+        vms = bounds.poll()
+        pool = get_pool(kubectl, namespace, "web")
+        ready = condition(pool, "Ready")
+        done = current(pool) and ready is not None and ready["status"] == "True"
+        return True if done and all(vm["exactVersion"] == version for vm in vms) else None
+
+    def describe() -> str:
+        pool = get_pool(kubectl, namespace, "web")
+        status = json.dumps(pool.get("status"), indent=1)
+        vms = json.dumps(emulator.vms(namespace), indent=1)
+        return f"status: {status}\nVMs: {vms}\n{operator.output()}"
+
+    wait_for("the rollout", rolled, timeout=240, describe=describe)
 
 
 def lost_responses(emulator: EmulatorProcess) -> None:
@@ -75,7 +102,7 @@ def test_a_pool_rolls_without_duplicates_or_excess_under(
     unavailable: int,
 ) -> None:
     adversity(emulator)
-    manifest = pool_manifest("web", account, emulator, replicas=REPLICAS, image=_ubuntu(OLD))
+    manifest = pool_manifest("web", account, emulator, replicas=REPLICAS, image=ubuntu(OLD))
     manifest["spec"]["strategy"] = {
         "type": strategy, "rollingUpdate": {"maxSurge": surge, "maxUnavailable": unavailable}
     }  # fmt: skip
@@ -86,24 +113,10 @@ def test_a_pool_rolls_without_duplicates_or_excess_under(
     assert len(created) == REPLICAS
     assert peak_of(emulator, uid) == REPLICAS
 
-    manifest["spec"]["image"] = _ubuntu(NEW)
+    manifest["spec"]["image"] = ubuntu(NEW)
     bounds = RolloutBounds(emulator, namespace, REPLICAS, surge, unavailable)
     apply(kubectl, namespace, manifest)
-
-    def rolled() -> bool | None:
-        vms = bounds.poll()
-        pool = get_pool(kubectl, namespace, "web")
-        ready = condition(pool, "Ready")
-        done = current(pool) and ready is not None and ready["status"] == "True"
-        return True if done and all(vm["exactVersion"] == NEW for vm in vms) else None
-
-    def describe() -> str:
-        pool = get_pool(kubectl, namespace, "web")
-        status = json.dumps(pool.get("status"), indent=1)
-        vms = json.dumps(emulator.vms(namespace), indent=1)
-        return f"status: {status}\nVMs: {vms}\n{operator.output()}"
-
-    wait_for("the rollout", rolled, timeout=180, describe=describe)
+    wait_rolled(kubectl, namespace, emulator, operator, bounds, NEW)
 
     vms = emulator.vms(namespace)
     pool = get_pool(kubectl, namespace, "web")
