@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 from azure.core.exceptions import ResourceNotFoundError
 from azure.mgmt.compute.aio import ComputeManagementClient
+from azure.mgmt.compute.models import VirtualMachineUpdate
 from conftest import ManualClock
 from emulator_clients import admin_session
 
@@ -121,3 +122,27 @@ async def test_peaks_count_the_most_vms_per_tag_value_at_any_moment(
 
     assert sorted(vm["name"] for vm in emulator.vms()) == ["a-2", "b-0"]
     assert peaks == {"tags": {"pool": {"a": 3, "b": 1}}}
+
+
+async def test_a_retagged_vm_counts_under_its_new_tag_only(
+    emulator: Emulator,
+    compute_client: ComputeManagementClient,
+    vm_body: Any,
+    manual_clock: ManualClock,
+) -> None:
+    """a-1 moves to pool b before a-2 is created: pool a never had three VMs at once."""
+    group = emulator.credentials.resource_group
+    vms = compute_client.virtual_machines
+    for name in ("a-0", "a-1"):
+        await vms.begin_create_or_update(group, name, vm_body(tags={"pool": "a"}))
+    manual_clock.advance(1)
+    await vms.begin_update(group, "a-1", VirtualMachineUpdate(tags={"pool": "b"}))
+    manual_clock.advance(1)
+    await vms.begin_create_or_update(group, "a-2", vm_body(tags={"pool": "a"}))
+    async with (
+        admin_session(emulator) as session,
+        session.get(f"{emulator.base_url}/_emulator/peaks") as response,
+    ):
+        peaks = await response.json()
+
+    assert peaks == {"tags": {"pool": {"a": 2, "b": 1}}}

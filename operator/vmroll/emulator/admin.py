@@ -112,11 +112,9 @@ async def reset_throttling(request: web.Request) -> web.Response:
 async def reset_resources(request: web.Request) -> web.Response:
     """Forget every VM, implied resource and operation; counters and buckets start afresh."""
     context = _context(request)
-    context.vms.records.clear()
+    context.vms.clear()
     context.vms.resources.clear()
     context.operations.clear()
-    context.vms.list_lag.departed.clear()
-    context.vms.peaks.clear()
     context.vms.invariants.clear()
     context.counters.reset()
     context.throttler.reset()

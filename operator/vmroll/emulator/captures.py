@@ -39,7 +39,7 @@ class Captures:
 
     def source_vm(self, resource_id: str) -> SourceVm | None:
         self._operations.settle()
-        record = self._vms.records.get(resource_id.lower())
+        record = self._vms.records.get(resource_id)
         if record is None:
             return None
         return SourceVm(

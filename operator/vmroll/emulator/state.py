@@ -63,5 +63,5 @@ def load(context: EmulatorContext, path: Path) -> None:
         raise StateError(
             f"state file {path} cannot be read ({exc}); delete it to start empty"
         ) from None
-    context.vms.records = {record.resource_id.lower(): record for record in records}
+    context.vms.restore(records)
     context.vms.resources = {item["id"].lower(): item for item in data["resources"]}

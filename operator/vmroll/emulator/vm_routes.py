@@ -8,7 +8,9 @@ middleware uses to count requests and match fault rules.
 
 from __future__ import annotations
 
+import base64
 import dataclasses
+import json
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -23,6 +25,7 @@ from vmroll.emulator.lro import Operation
 from vmroll.emulator.middleware import operation_name
 from vmroll.emulator.validation import check_create_request, check_tags, check_vm_name
 from vmroll.emulator.vm_model import VmRecord
+from vmroll.emulator.vm_records import ListKey
 from vmroll.emulator.vms import Accepting
 
 JSON = dict[str, Any]
@@ -125,49 +128,71 @@ async def instance_view(request: web.Request) -> web.Response:
     return web.json_response(answer["properties"]["instanceView"])
 
 
-def _page(request: web.Request, records: list[VmRecord]) -> web.Response:
+def _page(
+    request: web.Request,
+    subscription_id: str,
+    group: str | None = None,
+    where: Callable[[VmRecord], bool] | None = None,
+) -> web.Response:
     context = _context(request)
-    size = context.catalog.page_size
-    token = request.query.get("$skiptoken", "0")
-    if not token.isdigit():
-        raise ArmError(
-            400,
-            "InvalidParameter",
-            f"The value '{token}' of $skiptoken is invalid.",
-            target="$skiptoken",
-        )
-    start = int(token)
+    token = request.query.get("$skiptoken")
+    records, last = context.vms.list_page(
+        subscription_id,
+        group,
+        None if token is None else _list_key(token),
+        context.catalog.page_size,
+        where,
+    )
     expand = (
         request.query.get("$expand") == "instanceView"
         or request.query.get("statusOnly", "").lower() == "true"
     )
     now = context.clock()
-    body: JSON = {
-        "value": [r.answer(instance_view=expand, now=now) for r in records[start : start + size]]
-    }
-    if start + size < len(records):
+    body: JSON = {"value": [r.answer(instance_view=expand, now=now) for r in records]}
+    if last is not None:
         query = {k: v for k, v in request.query.items() if k != "$skiptoken"}
-        next_url = request.url.with_query({**query, "$skiptoken": str(start + size)})
+        next_url = request.url.with_query({**query, "$skiptoken": _skip_token(last)})
         body["nextLink"] = f"{context.base_url}{next_url.raw_path_qs}"
     return web.json_response(body)
+
+
+def _skip_token(key: ListKey) -> str:
+    """The next page's `$skiptoken`: the last key shown, opaque to clients as ARM's are."""
+    return base64.urlsafe_b64encode(json.dumps(key).encode()).decode().rstrip("=")
+
+
+def _list_key(token: str) -> ListKey:
+    try:
+        group, name = json.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
+        if isinstance(group, str) and isinstance(name, str):
+            return group, name
+    except (ValueError, TypeError):
+        pass
+    raise ArmError(
+        400,
+        "InvalidParameter",
+        f"The value '{token}' of $skiptoken is invalid.",
+        target="$skiptoken",
+    )
 
 
 async def list_by_resource_group(request: web.Request) -> web.Response:
     api_version(request, API_VERSIONS, "virtualMachines")
     subscription_id, group = resource_group(request)
-    return _page(request, _context(request).vms.listed(subscription_id, group))
+    return _page(request, subscription_id, group)
 
 
 async def list_all(request: web.Request) -> web.Response:
     api_version(request, API_VERSIONS, "virtualMachines")
-    return _page(request, _context(request).vms.listed(request.match_info["subscriptionId"]))
+    return _page(request, request.match_info["subscriptionId"])
 
 
 async def list_by_location(request: web.Request) -> web.Response:
     api_version(request, API_VERSIONS, "virtualMachines")
     location = request.match_info["location"].replace(" ", "").lower()
-    records = _context(request).vms.listed(request.match_info["subscriptionId"])
-    return _page(request, [r for r in records if r.location == location])
+    return _page(
+        request, request.match_info["subscriptionId"], where=lambda r: r.location == location
+    )
 
 
 async def delete(request: web.Request) -> web.Response:

@@ -13,9 +13,10 @@ from __future__ import annotations
 
 import copy
 import hashlib
+import itertools
 import json
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -35,6 +36,7 @@ from vmroll.emulator.vm_model import (
     echoed_properties,
     vm_id,
 )
+from vmroll.emulator.vm_records import ListKey, VmRecords, list_key
 
 if TYPE_CHECKING:
     from vmroll.emulator.images.resolve import ResolvedImage
@@ -72,7 +74,7 @@ class VirtualMachines:
     ) -> None:
         self.catalog, self.images, self.operations = catalog, images, operations
         self.faults, self.clock = faults, clock
-        self.records: dict[str, VmRecord] = {}
+        self.records = VmRecords()
         self.resources: dict[str, JSON] = {}
         self.list_lag = ListLag(catalog.list_lag_seconds, clock)
         self.peaks = TagPeaks()
@@ -84,26 +86,36 @@ class VirtualMachines:
         self.operations.settle()
         return self.records.get(vm_id(subscription_id, resource_group, name).lower())
 
-    def listing(self, subscription_id: str, resource_group: str | None = None) -> list[VmRecord]:
+    def listing(self, subscription_id: str) -> list[VmRecord]:
+        """The subscription's VMs as they are now, in list order."""
         self.operations.settle()
-        found = [
-            r
-            for r in self.records.values()
-            if r.subscription_id.lower() == subscription_id.lower()
-            and (resource_group is None or r.resource_group.lower() == resource_group.lower())
-        ]
-        return sorted(found, key=lambda r: (r.resource_group.lower(), r.name.lower()))
+        return [record for _, record in self.records.after(subscription_id)]
 
-    def listed(self, subscription_id: str, resource_group: str | None = None) -> list[VmRecord]:
-        """What ARM's list operations show: the listing as it was `listLagSeconds` ago."""
-        truth = self.listing(subscription_id, resource_group)
-        found = [
-            r
-            for r in self.list_lag.visible(truth)
-            if r.subscription_id.lower() == subscription_id.lower()
-            and (resource_group is None or r.resource_group.lower() == resource_group.lower())
-        ]
-        return sorted(found, key=lambda r: (r.resource_group.lower(), r.name.lower()))
+    def list_page(
+        self,
+        subscription_id: str,
+        resource_group: str | None,
+        after: ListKey | None,
+        size: int,
+        where: Callable[[VmRecord], bool] | None = None,
+    ) -> tuple[list[VmRecord], ListKey | None]:
+        """One page of what ARM's list operations show (the VMs as they were `listLagSeconds`
+        ago, those of `resource_group` or of the whole subscription, `where` they match), from
+        the first above `after`; and the key the next page starts after, None on the last."""
+        self.operations.settle()
+        subscription = subscription_id.lower()
+        group = resource_group.lower() if resource_group is not None else None
+
+        def listed(record: VmRecord) -> bool:
+            return record.subscription_id.lower() == subscription and (
+                group is None or record.resource_group.lower() == group
+            )
+
+        truth = self.records.after(subscription_id, after, resource_group)
+        shown = self.list_lag.shown(truth, listed, after)
+        page = list(itertools.islice(filter(where, shown) if where else shown, size + 1))
+        more = len(page) > size
+        return page[:size], list_key(page[size - 1]) if more else None
 
     def repeated(self, record: VmRecord, body: JSON) -> Operation | None:
         """The operation in progress on `record` that this very PUT body started, if any."""
@@ -111,6 +123,20 @@ class VirtualMachines:
         if active is not None and active.payload.get("request") == _digest(body):
             return active
         return None
+
+    def restore(self, records: Iterable[VmRecord]) -> None:
+        """Keep `records` (a saved state's) instead of those kept now."""
+        self.records.clear()
+        for record in records:
+            self.records.add(record)
+        self.peaks.restored(self.records.values())
+
+    def clear(self) -> None:
+        """Forget every VM, and the peaks of their tags."""
+        self.records.clear()
+        self.list_lag.departed.clear()
+        self.peaks.restored(())
+        self.peaks.clear()
 
     def _duration(self, kind: str) -> float:
         azure_seconds = getattr(self.catalog.latencies, LATENCY_FIELDS.get(kind, kind))
@@ -225,8 +251,8 @@ class VirtualMachines:
         for resource in [*nics, *network.implied_disks(record, now)]:
             self.resources[resource["id"].lower()] = resource
             record.implied_resources[resource["id"]] = resource["properties"]["deleteOption"]
-        self.records[record.resource_id.lower()] = record
-        self.peaks.note(record, self.records.values())
+        self.records.add(record)
+        self.peaks.added(record)
         operation = self._start(record, "create", request, {"request": _digest(body)})
         self._applied(record)
         return record, operation
@@ -251,8 +277,9 @@ class VirtualMachines:
             check_cores_quota(self.catalog, record.subscription_id, record.location, size, others)
             record.vcpus, record.family = size.vcpus, size.family
         if "tags" in body:
+            self.peaks.removed(record)
             record.body["tags"] = copy.deepcopy(body["tags"])
-            self.peaks.note(record, self.records.values())
+            self.peaks.added(record)
         for key, value in echoed_properties(properties).items():
             if key not in ("storageProfile", "osProfile", "networkProfile"):
                 record.properties[key] = copy.deepcopy(value)
@@ -344,11 +371,11 @@ class VirtualMachines:
         self.invariants.written(record, request.user_agent, request.operation, self.clock())
 
     def _complete(self, operation: Operation) -> None:
-        record = self.records.get(operation.target.lower())
+        record = self.records.get(operation.target)
         if record is None:
             return
         self._apply_completion(record, operation)
-        present = self.records.get(operation.target.lower()) is record
+        present = self.records.get(operation.target) is record
         self.invariants.applied(record, present, operation.ended or self.clock())
 
     def _apply_completion(self, record: VmRecord, operation: Operation) -> None:
@@ -374,7 +401,8 @@ class VirtualMachines:
                 record.properties["storageProfile"]["imageReference"] = image["image_reference"]
 
     def _remove(self, record: VmRecord) -> None:
-        del self.records[record.resource_id.lower()]
+        self.records.remove(record)
+        self.peaks.removed(record)
         for resource_id, delete_option in record.implied_resources.items():
             if delete_option == "Delete":
                 self.resources.pop(resource_id.lower(), None)
