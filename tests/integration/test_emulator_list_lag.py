@@ -29,6 +29,15 @@ def emulator_catalog(emulator_catalog: Catalog) -> Catalog:
     return emulator_catalog.model_copy(update={"list_lag_seconds": LAG})
 
 
+async def tag_peaks(emulator: Emulator) -> Any:
+    """The emulator's peaks, through its admin API."""
+    async with (
+        admin_session(emulator) as session,
+        session.get(f"{emulator.base_url}/_emulator/peaks") as response,
+    ):
+        return await response.json()
+
+
 async def listed(compute: ComputeManagementClient, group: str) -> list[str]:
     return [vm.name or "" async for vm in compute.virtual_machines.list(group)]
 
@@ -114,11 +123,7 @@ async def test_peaks_count_the_most_vms_per_tag_value_at_any_moment(
     manual_clock.advance(1)
     await vms.begin_delete(group, "a-1")
     manual_clock.advance(1)
-    async with (
-        admin_session(emulator) as session,
-        session.get(f"{emulator.base_url}/_emulator/peaks") as response,
-    ):
-        peaks = await response.json()
+    peaks = await tag_peaks(emulator)
 
     assert sorted(vm["name"] for vm in emulator.vms()) == ["a-2", "b-0"]
     assert peaks == {"tags": {"pool": {"a": 3, "b": 1}}}
@@ -139,10 +144,6 @@ async def test_a_retagged_vm_counts_under_its_new_tag_only(
     await vms.begin_update(group, "a-1", VirtualMachineUpdate(tags={"pool": "b"}))
     manual_clock.advance(1)
     await vms.begin_create_or_update(group, "a-2", vm_body(tags={"pool": "a"}))
-    async with (
-        admin_session(emulator) as session,
-        session.get(f"{emulator.base_url}/_emulator/peaks") as response,
-    ):
-        peaks = await response.json()
+    peaks = await tag_peaks(emulator)
 
     assert peaks == {"tags": {"pool": {"a": 2, "b": 1}}}
