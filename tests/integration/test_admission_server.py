@@ -1,11 +1,15 @@
 """The webhook's HTTPS endpoint on loopback, as the API server calls it: TLS verified against the
-CA the local stack registers, AdmissionReviews in and out; and `vmroll run --webhook` refusing
-to start, saying which flag to fix, when it cannot serve."""
+CA the local stack registers, AdmissionReviews in and out, answered from the webhook's own
+thread while the operator's loop is busy; and `vmroll run --webhook` refusing to start, saying
+which flag to fix, when it cannot serve."""
 
 from __future__ import annotations
 
+import http.client
+import json
 import socket
 import ssl
+import threading
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -13,7 +17,7 @@ from typing import Any
 import aiohttp
 import pytest
 
-from vmroll.admission.server import PATH, ServingCertificate, serve_webhook
+from vmroll.admission.server import PATH, ServingCertificate, WebhookThread
 from vmroll.handlers.cli import with_webhook
 from vmroll.handlers.run_config import ListenAddress
 from vmroll.pki.webhook import WebhookCertificates, write_webhook_certificates
@@ -46,13 +50,13 @@ def certificates(tmp_path: Path) -> WebhookCertificates:
 @pytest.fixture
 async def url(certificates: WebhookCertificates) -> AsyncIterator[str]:
     port = _free_port()
-    runner = await serve_webhook(
+    webhook = await WebhookThread.start(
         "127.0.0.1", port, ServingCertificate.in_directory(certificates.directory)
     )
     try:
         yield f"https://127.0.0.1:{port}{PATH}"
     finally:
-        await runner.cleanup()
+        await webhook.stop()
 
 
 async def test_answers_a_review_over_tls_verified_by_its_ca(
@@ -85,6 +89,54 @@ async def test_what_is_not_a_review_gets_400(url: str, certificates: WebhookCert
         session.post(url, data=b"not json", ssl=trust) as response,
     ):
         assert response.status == 400
+
+
+async def test_answers_while_the_loop_that_started_it_is_blocked(
+    certificates: WebhookCertificates,
+) -> None:
+    """The operator's passes hold its loop; a review must not wait for them. This request is
+    sent synchronously from the loop that started the webhook, holding it for the whole call."""
+    port = _free_port()
+    webhook = await WebhookThread.start(
+        "127.0.0.1", port, ServingCertificate.in_directory(certificates.directory)
+    )
+    try:
+        trust = ssl.create_default_context(cadata=certificates.ca_pem.decode())
+        connection = http.client.HTTPSConnection("127.0.0.1", port, timeout=10, context=trust)
+        try:
+            connection.request(
+                "POST", PATH, json.dumps(POOL_REVIEW), {"Content-Type": "application/json"}
+            )
+            response = connection.getresponse()
+            answer = json.loads(response.read())
+        finally:
+            connection.close()
+    finally:
+        await webhook.stop()
+    assert response.status == 200
+    assert answer["response"]["uid"] == "u-7"
+
+
+async def test_stop_frees_the_port_and_ends_the_thread(certificates: WebhookCertificates) -> None:
+    port = _free_port()
+    certificate = ServingCertificate.in_directory(certificates.directory)
+    webhook = await WebhookThread.start("127.0.0.1", port, certificate)
+    await webhook.stop()
+    assert "vmroll-webhook" not in {thread.name for thread in threading.enumerate()}
+    again = await WebhookThread.start("127.0.0.1", port, certificate)
+    await again.stop()
+
+
+async def test_a_port_in_use_raises_and_leaves_no_thread(
+    certificates: WebhookCertificates,
+) -> None:
+    certificate = ServingCertificate.in_directory(certificates.directory)
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        with pytest.raises(OSError, match=r"(?i)address already in use"):
+            await WebhookThread.start("127.0.0.1", taken.getsockname()[1], certificate)
+    assert "vmroll-webhook" not in {thread.name for thread in threading.enumerate()}
 
 
 async def test_run_stops_naming_the_flags_when_the_certificate_is_missing(

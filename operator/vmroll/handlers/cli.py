@@ -238,7 +238,7 @@ async def with_webhook(
     from kubernetes.config import ConfigException
 
     from vmroll.admission.policy_check import DenyPolicies
-    from vmroll.admission.server import ServingCertificate, serve_webhook
+    from vmroll.admission.server import ServingCertificate, WebhookThread
     from vmroll.handlers.kube import KubeApi, load_api_client
 
     certificate = ServingCertificate.in_directory(cert_dir)
@@ -246,7 +246,7 @@ async def with_webhook(
         # The certificate first: a missing one is the likelier mistake, and names its flag.
         certificate.ssl_context()
         deny = DenyPolicies(KubeApi(load_api_client()), lambda: datetime.now(UTC))
-        runner = await serve_webhook(address.host, address.port, certificate, [deny])
+        webhook = await WebhookThread.start(address.host, address.port, certificate, [deny])
     except OSError as error:
         print(
             f"vmroll run: error: cannot serve the webhook on {address.host}:{address.port} "
@@ -264,7 +264,7 @@ async def with_webhook(
     try:
         return await operate()
     finally:
-        await runner.cleanup()
+        await webhook.stop()
 
 
 def _listen_address(text: str) -> ListenAddress:
