@@ -61,10 +61,11 @@ class ListLag:
         (`listed`) shown where the truth has none of theirs visible."""
         horizon = self.clock() - self.seconds
         self.departed = {k: (r, at) for k, (r, at) in self.departed.items() if at > horizon}
+        covered = ((list_key(record), record) for record, _ in self.departed.values())
         departed = sorted(
-            (list_key(record), record)
-            for record, _ in self.departed.values()
-            if listed(record) and (after is None or list_key(record) > after)
+            (key, record)
+            for key, record in covered
+            if listed(record) and (after is None or key > after)
         )
         shown: Iterable[tuple[ListKey, int, VmRecord]] = heapq.merge(
             ((key, 0, record) for key, record in truth),

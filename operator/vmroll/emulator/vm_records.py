@@ -71,13 +71,14 @@ class VmRecords:
         subscription = subscription_id.lower()
         keys = self._keys.get(subscription, [])
         by_key = self._by_key.get(subscription, {})
+        wanted = None if group is None else group.lower()
         start = after
-        if group is not None and (start is None or start[0] < group.lower()):
-            start = (group.lower(), "")
+        if wanted is not None and (start is None or start[0] < wanted):
+            start = (wanted, "")
         index = 0 if start is None else bisect.bisect_right(keys, start)
         while index < len(keys):
             key = keys[index]
-            if group is not None and key[0] != group.lower():
+            if wanted is not None and key[0] != wanted:
                 return
             yield key, by_key[key]
             index += 1
