@@ -29,8 +29,8 @@ MAX_FIELDS_SHOWN = 3
 PoolCheck = Callable[[VirtualMachinePool, VirtualMachinePool | None], Awaitable[str | None]]
 """A further rule on a parsed pool and, on update, the pool as it was (None on create, or when
 the old one does not parse), such as an ImagePolicy's: a refusal message, or None. Awaited on
-the server's event loop, so a check that reads the API server does so without blocking it; it
-raises `CheckUnavailable` when it cannot decide."""
+the webhook's own event loop (admission/server.py), so a check that reads the API server does
+so without blocking it; it raises `CheckUnavailable` when it cannot decide."""
 
 UNAVAILABLE_CODE = 503
 
