@@ -1,6 +1,7 @@
 """ARM's reads bucket paced on vmroll's side (250, then 25 a second), driven by a hand-moved
 clock: reads go at once while tokens last, then one per refill, lowered to what ARM reports and
-held back after ARM's own 429; a Compute 429 holds nothing back."""
+held back after ARM's own 429; a Compute 429 holds nothing back; reads on the wire are not in
+ARM's count yet, and its full bucket does not refill for them."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from fake_time import FakeTime
 
 from vmroll.azure.headroom import read_headroom
 from vmroll.azure.read_pacing import NoSpareRead, ReadPacer, spare_reads
+from vmroll.emulator.throttling import TokenBucket
 
 
 def pacer(time: FakeTime, reserve: float = 5.0) -> ReadPacer:
@@ -71,6 +73,52 @@ async def test_a_compute_429_with_reads_left_holds_nothing_back() -> None:
     await reads.before_read()
 
     assert time.slept == []
+
+
+async def test_reads_on_the_wire_while_arms_bucket_is_full_leave_no_tokens_for_another_burst() -> (
+    None
+):
+    time, arrived = FakeTime(), asyncio.Event()
+    reads = pacer(time)
+    arm = TokenBucket(250, 25.0)  # the emulator's own model of ARM's bucket, on the same clock
+    refused = 0
+
+    async def read() -> None:
+        nonlocal refused
+        async with reads.sending():
+            await arrived.wait()  # queued for a connection, or for ARM's turn
+            if arm.take(time.now):
+                reads.answered(200, remaining=arm.remaining(time.now), retry_after=None)
+            else:
+                refused += 1
+                reads.answered(429, remaining=0, retry_after=arm.retry_after(time.now))
+
+    first = [asyncio.create_task(read()) for _ in range(245)]
+    await asyncio.sleep(0)
+    time.now += 10.0  # ARM's bucket, full, gained nothing; 245 reads are still to reach it
+    assert reads.delay() > 0
+    second = [asyncio.create_task(read()) for _ in range(245)]
+    await asyncio.sleep(0)
+    arrived.set()
+
+    await asyncio.gather(*first, *second)
+
+    assert refused == 0
+    # The second burst went at the refill: ARM's 250 less the first 245, then 25 a second.
+    assert time.now - 1010.0 > (245 - 5) / 25 - 1.0
+
+
+async def test_a_read_that_fails_on_the_wire_leaves_it() -> None:
+    time = FakeTime()
+    reads = pacer(time)
+    for _ in range(245):
+        with pytest.raises(ConnectionResetError):
+            async with reads.sending():
+                raise ConnectionResetError
+
+    time.now += 10.0
+
+    assert reads.delay() == 0
 
 
 def test_the_reads_left_are_read_from_arms_header() -> None:

@@ -14,6 +14,15 @@ reports) holds a token above `reserve`, and until the `Retry-After` of a 429 has
 go one at a time, so that the refill is handed out a token at a time and not to every waiter at
 once. Reads that find tokens do not wait at all.
 
+A read's token is taken when it is let go, but ARM counts it only when it arrives, and a read
+let go may still wait for one of the session's connections (transport.py) and for the emulator's
+or ARM's turn: meanwhile ARM's bucket, full, refills no further, while a count refilled by the
+clock alone did, and let the next burst go on tokens ARM never had (issue 12's 1,000 x 10
+rollout: 352 reads answered 429, each holding every read back for its `Retry-After`). So reads
+are counted on the wire from their token to their answer (`sending`), as the write budget counts
+writes in flight: the count refills to no more than the capacity less the reads on the wire, and
+a count ARM reports is lowered by the other reads on the wire, which it may not have counted yet.
+
 Waiters go in arrival order. Reads sent inside `spare_reads()` never wait: they are the
 refreshes of healthy VMs' instance views, which no pass waits on. One that finds no token free
 now, or other reads waiting, raises `NoSpareRead` before anything is sent, and the pass tries it
@@ -32,8 +41,8 @@ from __future__ import annotations
 
 import asyncio
 from collections import deque
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from contextvars import ContextVar
 
 from vmroll.azure.budget import Clock, Limit, Sleep
@@ -82,6 +91,8 @@ class ReadPacer:
         self._not_before = self._updated
         self._held = False
         self._waiting: deque[asyncio.Future[None]] = deque()
+        self._on_the_wire = 0
+        """Reads let go (`sending`) and not answered yet: maybe not in ARM's count."""
         self._refreshed: dict[str, tuple[int, float]] = {}
         """VMs each pool refreshes through this bucket, and when it last said so."""
         self._refreshed_sum = 0
@@ -108,23 +119,39 @@ class ReadPacer:
         finally:
             self._pass_turn()
 
+    @asynccontextmanager
+    async def sending(self) -> AsyncIterator[None]:
+        """Around one read's send: take its token (`before_read`); until the block ends the read
+        is on the wire, maybe not yet in ARM's count. Its answer is told inside the block."""
+        await self.before_read()
+        self._on_the_wire += 1
+        try:
+            yield
+        finally:
+            self._refill()
+            self._on_the_wire -= 1
+
     def answered(self, status: int, *, remaining: int | None, retry_after: float | None) -> None:
-        """ARM's answer to a read: what is `remaining` of the bucket; on a 429 of this bucket
-        (one naming no count, or none left), read nothing more until `retry_after` (one second
-        when it names none) has passed. A 429 with reads left is Compute's, of one policy or
-        one VM: other reads may go (Compute's buckets are paced where they are spent)."""
+        """ARM's answer to a read (inside its `sending`): `remaining` of the bucket, of which the
+        other reads on the wire will take theirs; on a 429 of this bucket (one naming no count,
+        or none left), read nothing more until `retry_after` (one second when it names none)
+        has passed. A 429 with reads left is Compute's, of one policy or one VM: other reads
+        may go (Compute's buckets are paced where they are spent)."""
         self._refill()
         if remaining is not None:
-            self._tokens = min(self._tokens, float(remaining))
+            others = max(0, self._on_the_wire - 1)
+            self._tokens = min(self._tokens, float(remaining) - others)
         if status == 429 and not remaining:
-            self._tokens = 0.0
+            self._tokens = min(self._tokens, 0.0)
             self._not_before = max(self._not_before, self._updated + (retry_after or 1.0))
 
     def _refill(self) -> None:
         now = self._clock()
         if now > self._updated:
             gained = (now - self._updated) * self._limit.refill_per_second
-            self._tokens = min(self._limit.capacity, self._tokens + gained)
+            # ARM's bucket holds the reads on the wire too, and no more than its capacity.
+            ceiling = self._limit.capacity - self._on_the_wire
+            self._tokens = min(ceiling, self._tokens + gained)
             self._updated = now
 
     def refresh_period(self, pool: str, vms: int, configured: float) -> float:

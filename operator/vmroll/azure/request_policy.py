@@ -14,6 +14,7 @@ ARM's logs.
 
 from __future__ import annotations
 
+from contextlib import AbstractAsyncContextManager, nullcontext
 from typing import Any
 
 from azure.core.pipeline import PipelineRequest, PipelineResponse
@@ -55,10 +56,11 @@ VM_READS = frozenset({"VirtualMachines_Get", "VirtualMachines_InstanceView"})
 
 
 class HeadroomPolicy(AsyncHTTPPolicy[HttpRequest, AsyncHttpResponse]):
-    """Pace each read by the connection's ARM reads bucket (read_pacing.py) and each operation
-    status read of a VM (poll_pacing.py), hold each read of one VM while the Low-cost get
-    bucket of its subscription and region is empty (low_cost_holds.py), and hand what every
-    answer says about Azure's buckets to the call that sent it (headroom.py).
+    """Pace each read by the connection's ARM reads bucket (read_pacing.py; on the wire until
+    answered) and each operation status read of a VM (poll_pacing.py), hold each read of one VM
+    while the Low-cost get bucket of its subscription and region is empty (low_cost_holds.py),
+    and hand what every answer says about Azure's buckets to the call that sent it
+    (headroom.py).
 
     Also after the retry policy, so that a 429 retried in the pipeline still holds back the
     buckets it named, and a retried read or poll waits like the first one."""
@@ -80,17 +82,19 @@ class HeadroomPolicy(AsyncHTTPPolicy[HttpRequest, AsyncHttpResponse]):
         if held is not None:
             await held.before_read()
         read = http.method.upper() == "GET"
-        if read:
-            await self._reads.before_read()
-        response: PipelineResponse[HttpRequest, AsyncHttpResponse] = await self.next.send(request)
-        answer = response.http_response
-        headroom = read_headroom(answer.headers)
+        pacing: AbstractAsyncContextManager[None] = self._reads.sending() if read else nullcontext()
+        async with pacing:
+            response: PipelineResponse[HttpRequest, AsyncHttpResponse] = await self.next.send(
+                request
+            )
+            answer = response.http_response
+            headroom = read_headroom(answer.headers)
+            if read:
+                self._reads.answered(
+                    answer.status_code, remaining=headroom.reads, retry_after=headroom.retry_after
+                )
         if held is not None:
             held.answered(answer.status_code, headroom)
-        if read:
-            self._reads.answered(
-                answer.status_code, remaining=headroom.reads, retry_after=headroom.retry_after
-            )
         if scope is not None:
             scope.answered(http.method.upper(), answer.status_code, headroom)
         return response
