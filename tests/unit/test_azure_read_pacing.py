@@ -142,19 +142,32 @@ def held_until(time: FakeTime, arrived: asyncio.Event) -> ReadPacer:
     return reads
 
 
-async def test_a_spare_read_goes_on_a_free_token_and_is_refused_when_it_would_wait() -> None:
+async def test_a_spare_read_goes_above_half_the_bucket_and_is_refused_below_it() -> None:
     time = FakeTime()
     reads = pacer(time)
-    reads.answered(200, remaining=6, retry_after=None)  # one above the reserve of 5
+    reads.answered(200, remaining=126, retry_after=None)  # one above half of 250
     with spare_reads():
         await reads.before_read()
         with pytest.raises(NoSpareRead):
             await reads.before_read()
 
     assert time.slept == []
-    # The refused read took nothing: the next read of the connection waits one refill at most.
+    # The refused read took nothing; a read a pass waits on goes on the tokens below the floor.
+    for _ in range(120):
+        await reads.before_read()
+    assert time.slept == []
     await reads.before_read()
     assert abs(sum(time.slept) - 1 / 25) < 1e-9
+
+
+async def test_a_spare_read_is_refused_while_arm_holds_reads_back() -> None:
+    time = FakeTime()
+    reads = pacer(time)
+    reads.answered(429, remaining=None, retry_after=10)
+    time.now += 6.0  # 150 tokens again, above the floor; ARM's Retry-After has 4 s left
+
+    with spare_reads(), pytest.raises(NoSpareRead):
+        await reads.before_read()
 
 
 async def test_a_spare_read_is_refused_while_another_read_waits() -> None:

@@ -24,10 +24,15 @@ writes in flight: the count refills to no more than the capacity less the reads 
 a count ARM reports is lowered by the other reads on the wire, which it may not have counted yet.
 
 Waiters go in arrival order. Reads sent inside `spare_reads()` never wait: they are the
-refreshes of healthy VMs' instance views, which no pass waits on. One that finds no token free
-now, or other reads waiting, raises `NoSpareRead` before anything is sent, and the pass tries it
-again at a later pass: a pass held by refreshes while the bucket is spent (issue 12's rollout,
-where they asked for more than the refill) delayed the reads of every pool behind it.
+refreshes of healthy VMs' instance views, which no pass waits on. One that finds other reads
+waiting, or fewer than `SPARE_FLOOR` of the capacity left, raises `NoSpareRead` before anything
+is sent, and the pass tries it again at a later pass: a pass held by refreshes while the bucket
+is spent (issue 12's rollout, where they asked for more than the refill) delayed the reads of
+every pool behind it. The floor keeps half the bucket for the reads passes wait on: refreshes
+that took every token above the reserve kept the bucket empty through a rollout bound by ARM's
+refill, so that each burst of lists, GETs and first views of new VMs went at the refill alone,
+and the longer rollout brought more refreshes due (issue 12's 1,000 x 10 rollouts: 11,580 of
+21,580 views were refreshes). A bucket that refills above the floor has reads no pass asks for.
 
 How often they come is paced here too: each pool tells the pacer how many VMs it refreshes
 (`refresh_period`), and the period grows with their sum so that the refreshes of every VM of the
@@ -49,6 +54,8 @@ from vmroll.azure.budget import Clock, Limit, Sleep
 from vmroll.plan.view_refresh import refresh_period
 
 ARM_READS = Limit(250.0, 25.0)
+SPARE_FLOOR = 0.5
+"""Share of the bucket's capacity a spare read leaves for the reads passes wait on."""
 _EPSILON = 1e-6
 """Waits below this are none: a timer woken at the computed instant must find its token."""
 _SPARE: ContextVar[bool] = ContextVar("vmroll_spare_reads", default=False)
@@ -106,9 +113,9 @@ class ReadPacer:
 
     async def before_read(self) -> None:
         """Wait for a token (behind earlier waiters), then take it; a spare read that would
-        wait raises `NoSpareRead` instead."""
-        if reads_spare() and (self._held or self.delay() > _EPSILON):
-            raise NoSpareRead("no token of ARM's reads bucket is free now")
+        wait, or take the bucket below `SPARE_FLOOR`, raises `NoSpareRead` instead."""
+        if reads_spare() and (self._held or not self._spare_token()):
+            raise NoSpareRead("no token of ARM's reads bucket is spare now")
         await self._take_turn()
         try:
             wait = self.delay()
@@ -144,6 +151,11 @@ class ReadPacer:
         if status == 429 and not remaining:
             self._tokens = min(self._tokens, 0.0)
             self._not_before = max(self._not_before, self._updated + (retry_after or 1.0))
+
+    def _spare_token(self) -> bool:
+        """Whether a read may go now and leave `SPARE_FLOOR` of the capacity."""
+        floor = max(self._reserve, SPARE_FLOOR * self._limit.capacity)
+        return self.delay() <= _EPSILON and self._tokens >= 1.0 + floor
 
     def _refill(self) -> None:
         now = self._clock()
