@@ -660,9 +660,9 @@ class PoolPass:
         refreshes = [vm for vm in due if vm not in waited_on]
         if refreshes:
             # Refreshes of healthy VMs go only on tokens of ARM's reads bucket no other read
-            # waits for (azure/read_pacing.py); the first that finds none ends them, and the
-            # views left unread are due again at the next pass. The pass lends its turn among
-            # pools back meanwhile: nothing it plans waits on them.
+            # waits for, above half of it (azure/read_pacing.py); the first that finds none
+            # ends them, and the views left unread are due again at the next pass. The pass
+            # lends its turn among pools back meanwhile: nothing it plans waits on them.
             async with self.lend():
                 with spare_reads(), suppress(NoSpareRead):
                     for vm in refreshes:
