@@ -17,8 +17,8 @@ once. Reads that find tokens do not wait at all.
 A read's token is taken when it is let go, but ARM counts it only when it arrives, and a read
 let go may still wait for one of the session's connections (transport.py) and for the emulator's
 or ARM's turn: meanwhile ARM's bucket, full, refills no further, while a count refilled by the
-clock alone did, and let the next burst go on tokens ARM never had (issue 12's 1,000 x 10
-rollout: 352 reads answered 429, each holding every read back for its `Retry-After`). So reads
+clock alone did, and let the next burst go on tokens ARM never had (each 429 then holds every
+read back for its `Retry-After`; issue 12's 1,000 x 10 rollout met 352 of them). So reads
 are counted on the wire from their token to their answer (`sending`), as the write budget counts
 writes in flight: the count refills to no more than the capacity less the reads on the wire, and
 a count ARM reports is lowered by the other reads on the wire, which it may not have counted yet.
