@@ -31,8 +31,9 @@ is spent (issue 12's rollout, where they asked for more than the refill) delayed
 every pool behind it. The floor keeps half the bucket for the reads passes wait on: refreshes
 that took every token above the reserve kept the bucket empty through a rollout bound by ARM's
 refill, so that each burst of lists, GETs and first views of new VMs went at the refill alone,
-and the longer rollout brought more refreshes due (issue 12's 1,000 x 10 rollouts: 11,580 of
-21,580 views were refreshes). A bucket that refills above the floor has reads no pass asks for.
+and the longer rollout brought more refreshes due (issue 12's 1,000 x 10 rollout read 21,580
+views, 11,580 more than one per new VM; 10,816 with the floor). A bucket that refills above the
+floor has reads no pass asks for.
 
 How often they come is paced here too: each pool tells the pacer how many VMs it refreshes
 (`refresh_period`), and the period grows with their sum so that the refreshes of every VM of the
