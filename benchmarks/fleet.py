@@ -224,8 +224,7 @@ class PoolStates:
         self._watch = Watch()  # type: ignore[no-untyped-call]
         self._stopped = threading.Event()
         self._failure: BaseException | None = None
-        self._thread = threading.Thread(target=self._follow, name="pool-states", daemon=True)
-        self._thread.start()
+        threading.Thread(target=self._follow, name="pool-states", daemon=True).start()
 
     def counts(self, rolled: bool) -> int:
         """Pools Ready for their generation (and fully updated, when `rolled`)."""
