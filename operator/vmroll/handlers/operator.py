@@ -6,11 +6,13 @@ finalizer is vmroll's, and only warnings are posted as events from logs (vmroll 
 events for VMs created and deleted). Startup waits until the API server serves vmroll's
 resources (discovery.py), so that kopf's one scan finds them. With `--metrics`, the Prometheus
 endpoint starts here and stops in cleanup, so that SIGTERM closes it with the operator; an
-address it cannot listen on stops the operator at startup.
+address it cannot listen on stops the operator at startup. The heap's free pages go back to the
+system every few seconds from startup to cleanup (heap_trim.py).
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from typing import Any
 
@@ -25,6 +27,7 @@ from vmroll.handlers import (  # noqa: F401  (importing registers them)
     pools,
 )
 from vmroll.handlers.discovery import wait_until_served
+from vmroll.handlers.heap_trim import start_trimming
 from vmroll.handlers.kube import KubeApi, load_api_client
 from vmroll.handlers.run_config import RunConfig
 from vmroll.handlers.state import OperatorState
@@ -52,6 +55,7 @@ async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) 
     await wait_until_served(api_client)
     state = OperatorState(config=config, kube=KubeApi(api_client))
     memo.state = state
+    memo.heap_trim = start_trimming()
     if config.metrics is not None:
         address = config.metrics
         try:
@@ -68,6 +72,9 @@ async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) 
 
 @kopf.on.cleanup()
 async def close(memo: kopf.Memo, **_: Any) -> None:
+    trimming: asyncio.Task[None] | None = memo.get("heap_trim")
+    if trimming is not None:
+        trimming.cancel()
     server: web.AppRunner | None = memo.get("metrics_server")
     if server is not None:
         await server.cleanup()
