@@ -343,6 +343,37 @@ async def test_subscriptions_have_separate_budgets_shared_by_their_pools() -> No
     assert budgets.for_subscription("sub-a").headroom(create()) == 0
 
 
+async def test_the_writes_waiting_are_counted_over_every_subscription() -> None:
+    time = FakeTime()
+    settings = BudgetSettings(arm=Limit(1, 1), compute=Limit(1, 1), reserve=0, max_wait=1.5)
+    told: list[str] = []
+    both = asyncio.Event()
+
+    def set_aside(pool: str) -> None:
+        told.append(pool)
+        if len(told) == 2:
+            both.set()
+
+    budgets = WriteBudgets(settings, clock=time.clock, sleep=time.sleep, token_set_aside=set_aside)
+    each = [budgets.for_subscription(subscription) for subscription in ("sub-a", "sub-b")]
+    for budget in each:
+        await budget.acquire(create("a"))
+    queued = [asyncio.create_task(budget.acquire(create("a"))) for budget in each]  # in 1 s
+    await asyncio.sleep(0)
+    for budget in each:
+        with pytest.raises(WriteBudgetExhausted):
+            await budget.acquire(create("a"))  # in 2 s: kept as a ticket
+    assert budgets.waiting() == {
+        "budget_writes_queued": 2, "budget_tickets": 2, "budget_tokens_set_aside": 0,
+    }  # fmt: skip
+
+    await asyncio.gather(*queued)
+    await both.wait()
+    assert budgets.waiting() == {
+        "budget_writes_queued": 0, "budget_tickets": 0, "budget_tokens_set_aside": 2,
+    }  # fmt: skip
+
+
 @pytest.mark.parametrize(
     ("headers", "expected"),
     [

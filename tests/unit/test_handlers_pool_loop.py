@@ -284,6 +284,30 @@ async def test_a_token_set_aside_ends_the_pools_pause_and_lets_its_held_creates_
     await other.stop()
 
 
+async def test_a_token_set_aside_puts_the_pools_next_pass_before_passes_not_yet_started() -> None:
+    operator = state(Clock())
+    operator.memories = {"a": PoolMemory()}
+    busy = [operator.turns.taken(f"busy-{n}") for n in range(operator.config.concurrent_passes)]
+    for turn in busy:
+        await turn.__aenter__()
+    started: list[str] = []
+
+    async def one_pass(uid: str) -> None:
+        async with operator.turns.taken(uid):
+            started.append(uid)
+
+    waiting = asyncio.create_task(one_pass("b"))
+    await asyncio.sleep(0)
+    operator.token_set_aside("a")  # the write budget: a's ticket had its turn, its pass paused
+    hurried = asyncio.create_task(one_pass("a"))
+    await asyncio.sleep(0)
+    await busy[0].__aexit__(None, None, None)  # one turn free: a's, then b's when a ends
+    await asyncio.gather(hurried, waiting)
+    assert started == ["a", "b"]
+    for turn in busy[1:]:
+        await turn.__aexit__(None, None, None)
+
+
 async def test_an_account_change_wakes_the_pools_that_use_it() -> None:
     operator, index = state(Clock()), accounts()
     using = Paused(operator, pool("a", "prod"), index, {})

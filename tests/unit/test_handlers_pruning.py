@@ -184,6 +184,8 @@ async def test_prune_drops_what_is_kept_for_pools_and_accounts_that_are_gone(
         "pool_memories": 1, "pool_locks": 1, "account_connections": 1, "group_listings": 0,
         "sdk_clients": 1, "write_budgets": 1, "operation_polls": 0, "image_resolutions": 1,
         "accepted_plans": 1, "high_cost_reports": 0, "low_cost_holds": 0,
+        "turns_returning": 0, "turns_starting": 0,
+        "budget_writes_queued": 0, "budget_tickets": 0, "budget_tokens_set_aside": 0,
     }  # fmt: skip
 
 

@@ -1,6 +1,6 @@
 """Turns among pools' passes: bounded, first come first served, lent back while a pass waits
-on Azure and taken again after, before any pass not yet started, and never released twice
-(cancellation included)."""
+on Azure and taken again after, before any pass not yet started, as is the pass of a pool a
+token waits for, and never released twice (cancellation included)."""
 
 from __future__ import annotations
 
@@ -151,3 +151,73 @@ async def test_a_pass_cancelled_as_it_is_granted_a_turn_hands_it_to_the_next() -
     await asyncio.gather(granted, queued, return_exceptions=True)
     async with turns.taken("d"):
         pass
+
+
+async def test_a_hurried_pass_waiting_to_start_goes_before_those_queued_ahead_of_it() -> None:
+    turns = Turns(1)
+    passes = Passes(turns)
+    holder = asyncio.create_task(passes.plain("a"))
+    await settle()
+    queued = [asyncio.create_task(passes.plain(uid)) for uid in "bcd"]
+    await settle()
+    assert turns.waiting() == {"turns_returning": 0, "turns_starting": 3}
+
+    turns.hurry("d")  # the write budget set a token aside for d
+    assert turns.waiting() == {"turns_returning": 1, "turns_starting": 2}
+    for uid in "adbc":
+        passes.end(uid)
+        await settle()
+    await asyncio.gather(holder, *queued)
+    assert passes.log == ["a", "d", "b", "c"]
+    assert turns.waiting() == {"turns_returning": 0, "turns_starting": 0}
+
+
+async def test_a_pool_hurried_between_passes_has_its_next_pass_go_first_once() -> None:
+    turns = Turns(1)
+    passes = Passes(turns)
+    holder = asyncio.create_task(passes.plain("a"))
+    await settle()
+    first = asyncio.create_task(passes.plain("b"))
+    await settle()
+
+    turns.hurry("c")  # c's pass is paused; the token wakes it
+    hurried = asyncio.create_task(passes.plain("c"))
+    await settle()
+    passes.end("a")
+    await settle()
+    assert passes.log == ["a", "c"]
+    passes.end("c")
+    await settle()
+    again = asyncio.create_task(passes.plain("c"))  # no token this time: behind b
+    await settle()
+    for uid in "bc":
+        passes.end(uid)
+        await settle()
+    await asyncio.gather(holder, first, hurried, again)
+    assert passes.log == ["a", "c", "b", "c"]
+
+
+async def test_a_forgotten_pool_is_not_hurried_and_a_cancelled_hurried_pass_leaves_its_line() -> (
+    None
+):
+    turns = Turns(1)
+    passes = Passes(turns)
+    holder = asyncio.create_task(passes.plain("a"))
+    await settle()
+    turns.hurry("gone")
+    turns.forget("gone")  # its loop ended
+    queued = asyncio.create_task(passes.plain("b"))
+    await settle()
+    late = asyncio.create_task(passes.plain("gone"))
+    cancelled = asyncio.create_task(passes.plain("c"))
+    await settle()
+    turns.hurry("c")
+    cancelled.cancel()
+    await asyncio.gather(cancelled, return_exceptions=True)
+    assert turns.waiting() == {"turns_returning": 0, "turns_starting": 2}
+
+    for uid in ("a", "b", "gone"):
+        passes.end(uid)
+        await settle()
+    await asyncio.gather(holder, queued, late)
+    assert passes.log == ["a", "b", "gone"]

@@ -521,5 +521,14 @@ class WriteBudgets:
         for key in [key for key in self._budgets if key not in subscriptions]:
             del self._budgets[key]
 
+    def waiting(self) -> dict[str, int]:
+        """Over every subscription: writes queued, tickets kept and tokens set aside."""
+        budgets = self._budgets.values()
+        return {
+            "budget_writes_queued": sum(budget.queued() for budget in budgets),
+            "budget_tickets": sum(budget.tickets() for budget in budgets),
+            "budget_tokens_set_aside": sum(budget.set_aside() for budget in budgets),
+        }
+
     def __len__(self) -> int:
         return len(self._budgets)

@@ -379,6 +379,7 @@ class AzureGateways:
             "low_cost_holds": len(self.low_cost),
             "image_resolutions": len(self.latest) + len(self.version_lists),
             "accepted_plans": len(self.accepted_plans),
+            **self.budgets.waiting(),
         }
 
     async def close(self) -> None:

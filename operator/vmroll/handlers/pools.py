@@ -166,6 +166,7 @@ async def pool_loop(
             await _pause(stopped, body, indexes, wake, delay, state)
     finally:
         state.wakeups.ended(uid)
+        state.turns.forget(uid)
 
 
 async def _one_pass(

@@ -93,10 +93,11 @@ class OperatorState:
     def token_set_aside(self, uid: str) -> None:
         """The write budget set a token aside for the pool (or ImageCapture, whose loop pauses on
         the same wakeups): its next pass is due now, and may send the creates it held back until
-        its turn (PoolMemory.token_set_aside)."""
+        its turn (PoolMemory.token_set_aside), before the passes not yet started (Turns.hurry)."""
         memory = self.memories.get(uid)
         if memory is not None:
             memory.token_set_aside()
+            self.turns.hurry(uid)
         self.wakeups.due(uid)
 
     def tracked(self) -> dict[str, int]:
@@ -106,6 +107,7 @@ class OperatorState:
             "pool_locks": len(self.locks),
             "account_connections": len(self.connections),
             "group_listings": len(self.listings),
+            **self.turns.waiting(),
             **self.azure.tracked(),
         }
         # Scraped outside the event loop (a unit test), there are no tasks to count.
