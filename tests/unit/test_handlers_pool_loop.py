@@ -286,7 +286,7 @@ async def test_a_token_set_aside_ends_the_pools_pause_and_lets_its_held_creates_
 
 async def test_a_token_set_aside_puts_the_pools_next_pass_before_passes_not_yet_started() -> None:
     operator = state(Clock())
-    operator.memories = {"a": PoolMemory()}
+    operator.memories = {"a": PoolMemory(), "gone": PoolMemory()}  # gone: its daemon ended
     busy = [operator.turns.taken(f"busy-{n}") for n in range(operator.config.concurrent_passes)]
     for turn in busy:
         await turn.__aenter__()
@@ -298,14 +298,22 @@ async def test_a_token_set_aside_puts_the_pools_next_pass_before_passes_not_yet_
 
     waiting = asyncio.create_task(one_pass("b"))
     await asyncio.sleep(0)
-    operator.token_set_aside("a")  # the write budget: a's ticket had its turn, its pass paused
+    operator.wakeups.pausing("a", "prod", None)  # a's daemon, paused
+    operator.token_set_aside("a")  # the write budget: a's ticket had its turn
     hurried = asyncio.create_task(one_pass("a"))
     await asyncio.sleep(0)
     await busy[0].__aexit__(None, None, None)  # one turn free: a's, then b's when a ends
     await asyncio.gather(hurried, waiting)
     assert started == ["a", "b"]
+
+    operator.token_set_aside("gone")  # no daemon of it runs: nothing to hurry
+    last = asyncio.create_task(one_pass("c"))
+    gone = asyncio.create_task(one_pass("gone"))
+    await asyncio.sleep(0)
     for turn in busy[1:]:
         await turn.__aexit__(None, None, None)
+    await asyncio.gather(last, gone)
+    assert started == ["a", "b", "c", "gone"]
 
 
 async def test_an_account_change_wakes_the_pools_that_use_it() -> None:

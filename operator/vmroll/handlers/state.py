@@ -97,8 +97,8 @@ class OperatorState:
         memory = self.memories.get(uid)
         if memory is not None:
             memory.token_set_aside()
+        if self.wakeups.due(uid) and memory is not None:
             self.turns.hurry(uid)
-        self.wakeups.due(uid)
 
     def tracked(self) -> dict[str, int]:
         """What is kept per pool and per account, for `vmroll_tracked_entries`."""

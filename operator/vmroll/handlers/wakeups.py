@@ -53,12 +53,15 @@ class Wakeups:
         if paused is not None:
             paused.nudged.set()
 
-    def due(self, uid: str) -> None:
-        """The pool's next pass is due now, whatever its pause was for."""
+    def due(self, uid: str) -> bool:
+        """The pool's next pass is due now, whatever its pause was for; False when no daemon of
+        it runs."""
         paused = self._pools.get(uid)
-        if paused is not None:
-            paused.due = True
-            paused.nudged.set()
+        if paused is None:
+            return False
+        paused.due = True
+        paused.nudged.set()
+        return True
 
     def take_due(self, uid: str) -> bool:
         """Whether the pool's pass was made due since last asked (and no longer is)."""
