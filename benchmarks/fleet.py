@@ -38,11 +38,12 @@ pool: requests x resync interval / window) and per pool.
 
     .venv/bin/python benchmarks/fleet.py [--pools 50] [--replicas 10] [--steady-seconds 180]
         [--no-rollout] [--timeout 3600] [--resync-interval SECONDS] [--invariants]
-        [--metrics] [--py-spy BINARY]
+        [--metrics] [--py-spy BINARY] [--concurrent-passes N]
 
 `--metrics` serves the operator's metrics (`vmroll run --metrics`) and prints, per phase, its
 reconcile passes by how they ended with the median and 90th percentile of their duration (the
-histogram's bucket bounds).
+histogram's bucket bounds), the passes' waits for a turn by line and how long they held one, each
+with its mean. `--concurrent-passes` is the operator's flag of that name (default 50).
 
 `--invariants` registers an emulator invariant watch per pool before the rollout (at most
 replicas + maxSurge VMs, none below replicas available, at most replicas live VMs of one
@@ -660,40 +661,73 @@ def delete_lag(operations: OperationLog, since: float, min_ready: float) -> None
     )
 
 
-Passes = dict[str, dict[float, float]]
-"""Per `result` label, the cumulative count of passes by duration bucket (`le`, seconds)."""
+@dataclass
+class Histogram:
+    """One series of a Prometheus histogram: cumulative counts by upper bound (`le`, seconds)
+    and the sum of what was observed."""
+
+    buckets: dict[float, float]
+    total: float = 0.0
+
+    def since(self, before: Histogram | None) -> Histogram:
+        if before is None:
+            return self
+        buckets = {le: n - before.buckets.get(le, 0.0) for le, n in sorted(self.buckets.items())}
+        return Histogram(buckets, self.total - before.total)
+
+
+Passes = dict[str, Histogram]
+"""The operator's histograms of passes and their turns, by what they measure: `passes <result>`
+(vmroll_reconcile_duration_seconds), `turn waits <line>` (vmroll_pass_turn_wait_seconds) and
+`turns held` (vmroll_pass_turn_held_seconds)."""
+
+SERIES = {
+    "vmroll_reconcile_duration_seconds": ("passes", "result"),
+    "vmroll_pass_turn_wait_seconds": ("turn waits", "line"),
+    "vmroll_pass_turn_held_seconds": ("turns held", None),
+}
 
 
 def scrape_passes(url: str | None) -> Passes:
-    """The operator's vmroll_reconcile_duration_seconds buckets, served by `--metrics`."""
+    """The operator's histograms of passes and turns, served by `--metrics`."""
     if url is None:
         return {}
     with urllib.request.urlopen(url, timeout=10) as answer:
         text = answer.read().decode()
-    passes: Passes = defaultdict(dict)
+    passes: Passes = {}
     for family in text_string_to_metric_families(text):
         for sample in family.samples:
-            if sample.name == "vmroll_reconcile_duration_seconds_bucket":
-                passes[sample.labels["result"]][float(sample.labels["le"])] = sample.value
-    return dict(passes)
+            base, _, part = sample.name.rpartition("_")
+            if base not in SERIES or part not in ("bucket", "sum"):
+                continue
+            what, label = SERIES[base]
+            key = what if label is None else f"{what} {sample.labels[label]}"
+            series = passes.setdefault(key, Histogram({}))
+            if part == "sum":
+                series.total = sample.value
+            else:
+                series.buckets[float(sample.labels["le"])] = sample.value
+    return passes
 
 
 def pass_figures(before: Passes, after: Passes) -> None:
     """Passes in the phase by how they ended, with the bucket bounds their median and 90th
     percentile of duration fall in (from the turn taken to the pass's end, its lent waits
-    included)."""
-    for result, buckets in sorted(after.items()):
-        counts = {le: n - before.get(result, {}).get(le, 0.0) for le, n in sorted(buckets.items())}
-        total = counts.get(math.inf, 0.0)
+    included); then the waits for a turn, by line, and how long a turn was held, up to the pass's
+    end or a lend, with their mean."""
+    for key, series in sorted(after.items()):
+        counts = series.since(before.get(key))
+        total = counts.buckets.get(math.inf, 0.0)
         if total <= 0:
             continue
 
-        def quantile(q: float, counts: dict[float, float] = counts, total: float = total) -> str:
-            bound = next(le for le, n in counts.items() if n >= q * total)
+        def quantile(q: float, counts: Histogram = counts, total: float = total) -> str:
+            bound = next(le for le, n in counts.buckets.items() if n >= q * total)
             return f"<= {bound:g}s" if bound != math.inf else "> 120s"
 
         print(
-            f"  passes {result}: {total:.0f}, duration median {quantile(0.5)}, p90 {quantile(0.9)}"
+            f"  {key}: {total:.0f}, median {quantile(0.5)}, p90 {quantile(0.9)}, "
+            f"mean {counts.total / total:.2f}s"
         )
 
 
@@ -720,7 +754,12 @@ def main() -> None:
         "--metrics",
         action="store_true",
         help="serve the operator's metrics and print its passes per phase, by how they ended, "
-        "with their duration's median and 90th percentile",
+        "with their duration's median and 90th percentile, and their waits for turns",
+    )
+    parser.add_argument(
+        "--concurrent-passes",
+        type=int,
+        help="the operator's `--concurrent-passes` (how many pools pass at once)",
     )
     parser.add_argument(
         "--invariants",
@@ -732,6 +771,8 @@ def main() -> None:
     stack.WEBHOOK_READY_TIMEOUT_SECONDS = max(stack.WEBHOOK_READY_TIMEOUT_SECONDS, STARTUP_SECONDS)
     resync = args.resync_interval or RunConfig().resync_seconds
     operator_args = [] if args.resync_interval is None else ["--resync-interval", str(resync)]
+    if args.concurrent_passes is not None:
+        operator_args += ["--concurrent-passes", str(args.concurrent_passes)]
     metrics = None
     if args.metrics:
         port = free_port()

@@ -203,6 +203,13 @@ def test_metrics_agree_with_azure_and_the_status_during_and_after_a_rollout(
         assert passes >= lists - 1, "a pass lists the pool's VMs once, and one may be under way"
         assert value(samples, "vmroll_reconcile_passes_total", result="error") == 0
         assert value(samples, "vmroll_reconcile_duration_seconds_count") == passes
+        turns = value(samples, "vmroll_pass_turn_wait_seconds_count")
+        assert turns is not None
+        assert (
+            value(samples, "vmroll_pass_turn_wait_seconds_count", line="starting") or 0
+        ) >= passes
+        held = value(samples, "vmroll_pass_turn_held_seconds_count")
+        assert held in (turns - 1, turns), "every turn taken is given back, but one held now"
         throttled = value(samples, "vmroll_azure_throttled_requests_total") or 0
         assert throttled == emulator.admin("GET", "requests")["throttled"]
 

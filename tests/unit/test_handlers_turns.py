@@ -1,12 +1,36 @@
 """Turns among pools' passes: bounded, first come first served, lent back while a pass waits
 on Azure and taken again after, before any pass not yet started, as is the pass of a pool a
-token waits for, and never released twice (cancellation included)."""
+token waits for, and never released twice (cancellation included); each wait for a turn and
+each stretch held is reported."""
 
 from __future__ import annotations
 
 import asyncio
 
-from vmroll.handlers.turns import Turns
+from vmroll.handlers.turns import RETURNING, STARTING, Turns
+
+
+class Observed:
+    """A manual clock, and what Turns reported."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+        self.waits: list[tuple[str, float]] = []
+        self.holds: list[float] = []
+
+    def clock(self) -> float:
+        return self.now
+
+    def turn_waited(self, line: str, seconds: float) -> None:
+        self.waits.append((line, seconds))
+
+    def turn_held(self, seconds: float) -> None:
+        self.holds.append(seconds)
+
+
+def new_turns(at_once: int, observed: Observed | None = None) -> Turns:
+    observed = observed or Observed()
+    return Turns(at_once, observed.clock, observed)
 
 
 async def settle() -> None:
@@ -45,7 +69,7 @@ class Passes:
 
 
 async def test_a_pass_waiting_on_azure_lends_its_turn_and_reports_before_new_passes() -> None:
-    passes = Passes(Turns(1))
+    passes = Passes(new_turns(1))
     lender = asyncio.create_task(passes.waiting_on_azure("a"))
     await settle()
     others = [asyncio.create_task(passes.plain(uid)) for uid in "bc"]
@@ -67,7 +91,7 @@ async def test_a_pass_waiting_on_azure_lends_its_turn_and_reports_before_new_pas
 
 
 async def test_passes_coming_back_take_turns_first_come_first_served() -> None:
-    passes = Passes(Turns(2))
+    passes = Passes(new_turns(2))
     lenders = [asyncio.create_task(passes.waiting_on_azure(uid)) for uid in "ab"]
     await settle()
     holders = [asyncio.create_task(passes.plain(uid)) for uid in "cd"]
@@ -94,7 +118,7 @@ async def test_passes_coming_back_take_turns_first_come_first_served() -> None:
 
 
 async def test_a_pass_holding_no_turn_lends_nothing() -> None:
-    turns = Turns(1)
+    turns = new_turns(1)
     passes = Passes(turns)
     async with turns.lender("a")():
         holder = asyncio.create_task(passes.plain("b"))
@@ -110,7 +134,7 @@ async def test_a_pass_holding_no_turn_lends_nothing() -> None:
 
 
 async def test_a_pass_cancelled_while_it_queues_to_report_frees_no_turn_it_does_not_hold() -> None:
-    passes = Passes(Turns(1))
+    passes = Passes(new_turns(1))
     lender = asyncio.create_task(passes.waiting_on_azure("a"))
     await settle()
     holder = asyncio.create_task(passes.plain("b"))
@@ -134,7 +158,7 @@ async def test_a_pass_cancelled_while_it_queues_to_report_frees_no_turn_it_does_
 
 
 async def test_a_pass_cancelled_as_it_is_granted_a_turn_hands_it_to_the_next() -> None:
-    turns = Turns(1)
+    turns = new_turns(1)
     passes = Passes(turns)
     first = turns.taken("a")
     await first.__aenter__()
@@ -154,7 +178,7 @@ async def test_a_pass_cancelled_as_it_is_granted_a_turn_hands_it_to_the_next() -
 
 
 async def test_a_hurried_pass_waiting_to_start_goes_before_those_queued_ahead_of_it() -> None:
-    turns = Turns(1)
+    turns = new_turns(1)
     passes = Passes(turns)
     holder = asyncio.create_task(passes.plain("a"))
     await settle()
@@ -173,7 +197,7 @@ async def test_a_hurried_pass_waiting_to_start_goes_before_those_queued_ahead_of
 
 
 async def test_a_pool_hurried_between_passes_has_its_next_pass_go_first_once() -> None:
-    turns = Turns(1)
+    turns = new_turns(1)
     passes = Passes(turns)
     holder = asyncio.create_task(passes.plain("a"))
     await settle()
@@ -200,7 +224,7 @@ async def test_a_pool_hurried_between_passes_has_its_next_pass_go_first_once() -
 async def test_a_forgotten_pool_is_not_hurried_and_a_cancelled_hurried_pass_leaves_its_line() -> (
     None
 ):
-    turns = Turns(1)
+    turns = new_turns(1)
     passes = Passes(turns)
     holder = asyncio.create_task(passes.plain("a"))
     await settle()
@@ -221,3 +245,27 @@ async def test_a_forgotten_pool_is_not_hurried_and_a_cancelled_hurried_pass_leav
         await settle()
     await asyncio.gather(holder, queued, late)
     assert passes.log == ["a", "b", "gone"]
+
+
+async def test_waits_for_a_turn_are_reported_by_line_and_holds_up_to_a_lend_or_the_end() -> None:
+    observed = Observed()
+    passes = Passes(new_turns(1, observed))
+    lender = asyncio.create_task(passes.waiting_on_azure("a"))
+    await settle()
+    plain = asyncio.create_task(passes.plain("b"))
+    await settle()
+    assert (observed.waits, observed.holds) == ([(STARTING, 0.0), (STARTING, 0.0)], [0.0])
+
+    observed.now = 2.0
+    passes.end("a-wait")
+    await settle()
+    observed.now = 5.0
+    passes.end("b")
+    await settle()
+    assert observed.waits == [(STARTING, 0.0), (STARTING, 0.0), (RETURNING, 3.0)]
+    assert observed.holds == [0.0, 5.0]
+
+    observed.now = 6.5
+    passes.end("a")
+    await asyncio.gather(lender, plain)
+    assert observed.holds == [0.0, 5.0, 1.5]

@@ -123,6 +123,18 @@ def test_every_pass_result_is_exposed_from_zero() -> None:
     assert scraped[key("vmroll_reconcile_duration_seconds_sum", result="settled")] == 0.2
 
 
+def test_turn_waits_are_exposed_by_line_and_holds_in_one_series() -> None:
+    metrics = OperatorMetrics()
+    metrics.turn_waited("starting", 0.5)
+    metrics.turn_waited("returning", 2.0)
+    metrics.turn_waited("returning", 1.0)
+    metrics.turn_held(0.25)
+    scraped = samples(metrics)
+    assert scraped[key("vmroll_pass_turn_wait_seconds_count", line="starting")] == 1
+    assert scraped[key("vmroll_pass_turn_wait_seconds_sum", line="returning")] == 3.0
+    assert scraped[key("vmroll_pass_turn_held_seconds_sum")] == 0.25
+
+
 def test_two_operators_count_apart() -> None:
     first, second = OperatorMetrics(), OperatorMetrics()
     first.request("VirtualMachines_Get", "429")

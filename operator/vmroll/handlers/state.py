@@ -84,7 +84,7 @@ class OperatorState:
             observer=self.metrics,
             token_set_aside=self.token_set_aside,
         )
-        self.turns = Turns(self.config.concurrent_passes)
+        self.turns = Turns(self.config.concurrent_passes, self.monotonic, self.metrics)
         self.listings = GroupListings(
             self.config.resync_seconds / 2, self.monotonic, reports=self.azure.high_cost.latest
         )

@@ -90,6 +90,19 @@ class OperatorMetrics:
             "Azure writes put off to a later pass because the write budget's wait was too long.",
             registry=registry,
         )  # fmt: skip
+        self._turn_waits = Histogram(
+            "vmroll_pass_turn_wait_seconds",
+            "Waits of pools' passes for a turn among --concurrent-passes, by line: starting (a "
+            "pass's first turn) or returning (after a wait on Azure, or a write's token set "
+            "aside).",
+            ["line"], buckets=DURATION_BUCKETS, registry=registry,
+        )  # fmt: skip
+        self._turn_holds = Histogram(
+            "vmroll_pass_turn_held_seconds",
+            "How long a pool's pass held its turn, up to its end or a wait on Azure it lent the "
+            "turn back for.",
+            buckets=DURATION_BUCKETS, registry=registry,
+        )  # fmt: skip
         for result in PassResult:
             self._passes.labels(result.value)
         self._pools = PoolCollector()
@@ -106,6 +119,12 @@ class OperatorMetrics:
     def reconcile_pass(self, result: PassResult, seconds: float) -> None:
         self._passes.labels(result.value).inc()
         self._duration.labels(result.value).observe(seconds)
+
+    def turn_waited(self, line: str, seconds: float) -> None:
+        self._turn_waits.labels(line).observe(seconds)
+
+    def turn_held(self, seconds: float) -> None:
+        self._turn_holds.observe(seconds)
 
     def pool(self, namespace: str, name: str, figures: PoolFigures) -> None:
         self._pools.figures[(namespace, name)] = figures
