@@ -62,31 +62,59 @@ async def test_accept_terms_accepts_and_creates() -> None:
     assert len(world.azure.vms) == 3
 
 
-async def test_creates_are_recorded_in_status_before_they_are_sent() -> None:
+async def test_creates_are_recorded_in_status_with_the_progress_before_they_are_sent() -> None:
     world = World()
 
     outcome = await world.pass_().run()
 
     first_create = next(i for i, e in enumerate(world.log) if e.startswith("create"))
-    recorded = world.sinks.patches[1]["pendingOperations"]
-    assert world.log[first_create - 1] == "status ['pendingOperations']"
+    written = world.sinks.patches[1]
+    assert world.log[first_create - 1] == f"status {sorted(written)}"
+    assert sorted(written) == [
+        "conditions", "history", "image", "pendingOperations", "progress", "updateRevision"
+    ]  # fmt: skip
+    recorded = written["pendingOperations"]
     assert sorted(op["vmName"] for op in recorded) == sorted(world.azure.vms)
     assert all("resumeToken" not in op for op in recorded)
-    assert all(op["resumeToken"] for op in world.sinks.patches[2]["pendingOperations"])
     assert outcome.next is Next.PROGRESSING
 
 
-async def test_a_pass_writes_its_creates_tokens_with_its_progress_not_on_their_own() -> None:
+async def test_a_sending_pass_writes_its_status_once_and_its_tokens_with_the_next() -> None:
+    """The record goes with the progress; the creates' tokens wait for the status that follows,
+    which here is the next pass's (its list shows the VMs, which leave the record)."""
     world = World()
 
     await world.pass_().run()
 
-    recorded = [p for p in world.sinks.patches if "pendingOperations" in p]
-    assert [sorted(p) for p in recorded] == [
-        ["pendingOperations"],
-        ["conditions", "history", "image", "pendingOperations", "progress", "updateRevision"],
-    ]
-    assert all(op["resumeToken"] for op in recorded[1]["pendingOperations"])
+    assert len(world.sinks.patches) == 2  # the first status (Reconciling), then the progress
+    status = world.memory.status
+    assert status is not None
+    assert all(op.resume_token is None for op in status.pending_operations)
+    assert all(op.resume_token for op in world.memory.pending.values())
+
+    world.tick()
+    await world.pass_().run()
+
+    assert world.sinks.patches[-1]["pendingOperations"] == []
+
+
+async def test_an_operator_killed_after_sending_creates_finds_them_and_creates_no_more() -> None:
+    world = World()
+    await world.pass_().run()
+    assert world.memory.status is not None
+    restarted = World(pool=world.pool, memory=PoolMemory.from_status(world.memory.status))
+    restarted.azure.vms, restarted.azure.running = world.azure.vms, world.azure.running
+    restarted.now = world.now
+    restarted.tick()
+
+    await restarted.pass_().run()
+
+    assert not [e for e in restarted.log if e.startswith("create")]
+    assert sorted(world.azure.vms) == sorted(
+        op["vmName"] for op in world.sinks.patches[1]["pendingOperations"]
+    )
+    assert restarted.memory.pending == {}
+    assert [e[1] for e in restarted.sinks.events].count("Created") == 3
 
 
 async def test_creates_are_reported_once_a_list_shows_them() -> None:
@@ -114,8 +142,9 @@ async def test_a_new_pools_first_status_says_reconciling_before_any_operation_is
     assert {(c["type"], c["status"]) for c in first["conditions"]} == {
         ("Ready", "False"), ("Reconciling", "True")
     }  # fmt: skip
+    assert world.sinks.patches[1]["pendingOperations"]
     assert world.log.index(f"status {sorted(first)}") < world.log.index(
-        "status ['pendingOperations']"
+        f"status {sorted(world.sinks.patches[1])}"
     )
 
 

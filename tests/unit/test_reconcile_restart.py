@@ -70,6 +70,7 @@ async def test_an_operator_restarted_while_a_restart_reimage_runs_still_retags_t
     assert world.memory.status is not None
     pending = world.memory.status.pending_operations
     assert [(op.kind.value, op.retag_restart) for op in pending] == [("Reimage", STAMP)]
+    assert all(op.resume_token for op in pending)  # no list proves a reimage ended (act.py)
 
     restarted = World(pool=world.pool, memory=PoolMemory.from_status(world.memory.status))
     restarted.azure.vms = world.azure.vms

@@ -1,16 +1,22 @@
 """Apply a plan's actions to Azure, recording each one in status before waiting on it.
 
 Order per batch, so that a process killed at any point leaves nothing untracked:
-1. the VM names and operations are written to `status.pendingOperations` (one status write);
-2. the requests are sent, with bounded concurrency;
-3. their resume tokens are written with the status that follows, not in a write of their own
-   (one status write less per sending pass, a fifth of a fleet's): a pool's pass writes its
-   progress right after, deletion's cleanup writes them at once. An operator killed
-   in between finds the operations as if killed while sending them (below);
-4. (`follow`, after the pass has reported) the operations the group's list does not follow
-   (reconcile/following.py) are polled for a bounded time, the pass's turn among pools lent back
-   meanwhile (handlers/turns.py); finished ones leave the record. The others are settled by the
-   next passes' lists (observe.settle_pending).
+1. the VM names and operations are recorded (`record`) and written to `status.pendingOperations`
+   by the caller's next status write, before anything is sent: a pool's pass writes them with
+   its progress (one status write per sending pass, not one for the record and one for the
+   progress: a status write is what bounds a fleet's passes), deletion's cleanup with its
+   `Deleting` condition;
+2. the requests are sent (`send`), with bounded concurrency;
+3. their resume tokens are written with the status that follows, not in a write of their own:
+   the next pass's, or deletion's at once. An operator killed in between finds the operations
+   as if killed while sending them (below), which for a create or a delete a list settles. A
+   pass writes the record again at once after sending when a send was refused (the status
+   must not go on claiming an operation that left the record) or when it sent a reimage, whose
+   end no list can prove (following.py): its token follows it after a restart;
+4. (`follow`) the operations the group's list does not follow (reconcile/following.py) are
+   polled for a bounded time, the pass's turn among pools lent back meanwhile
+   (handlers/turns.py); finished ones leave the record. The others are settled by the next
+   passes' lists (observe.settle_pending).
 A restarted operator finds the record: named VMs that Azure lists are the pool's (their tags say
 so), names Azure never saw are forgotten, tokens are resumed. A create stays recorded after a
 transient error (its answer may be what was lost) and after it succeeds, until a list shows
@@ -51,6 +57,19 @@ after (handlers/turns.py)."""
 
 
 @dataclass(frozen=True)
+class Batch:
+    """The operations one pass recorded, to send once the record is written."""
+
+    creates: tuple[VmSpec, ...]
+    deletes: tuple[PoolVm, ...]
+    reimages: tuple[tuple[PoolVm, ReimageVM], ...]
+    now: datetime
+
+    def __bool__(self) -> bool:
+        return bool(self.creates or self.deletes or self.reimages)
+
+
+@dataclass(frozen=True)
 class Started:
     name: str
     kind: OperationKind
@@ -81,15 +100,14 @@ class Actor:
     """Seconds after which an operation no list settled is polled (following.py)."""
     lend: Lend = nullcontext
 
-    async def start(
+    def record(
         self,
         creates: Sequence[VmSpec],
         deletes: Sequence[PoolVm],
         now: datetime,
         reimages: Sequence[tuple[PoolVm, ReimageVM]] = (),
-    ) -> tuple[AzureGatewayError, ...]:
-        """Record, then send; the errors of the requests Azure refused. The answers' tokens
-        are in `memory.pending`, for the caller's next status write."""
+    ) -> Batch:
+        """Record the operations in `memory.pending`; the caller writes them before `send`."""
         for spec in creates:
             self.memory.pending[spec.name] = PendingOperation(
                 vm_name=spec.name,
@@ -107,12 +125,15 @@ class Actor:
                 vm_name=vm.name, kind=OperationKind.REIMAGE, revision=action.revision,
                 started_at=now, retag_restart=None if retag is None else retag.restart or "",
             )  # fmt: skip
-        if creates or deletes or reimages:
-            await self.recorder.record_pending()
+        return Batch(tuple(creates), tuple(deletes), tuple(reimages), now)
+
+    async def send(self, batch: Batch) -> tuple[AzureGatewayError, ...]:
+        """Send what `record` recorded; the errors of the requests Azure refused. The answers'
+        tokens are in `memory.pending`, for the caller's next status write."""
         calls: list[Callable[[], Awaitable[tuple[str, OperationRecord | AlreadyCreated]]]] = [
-            *(self._begin_create(spec, now) for spec in creates),
-            *(self._begin_delete(vm) for vm in deletes),
-            *(self._begin_reimage(vm, action) for vm, action in reimages),
+            *(self._begin_create(spec, batch.now) for spec in batch.creates),
+            *(self._begin_delete(vm) for vm in batch.deletes),
+            *(self._begin_reimage(vm, action) for vm, action in batch.reimages),
         ]
         begun = await self._bounded(calls)
         errors: list[AzureGatewayError] = []

@@ -144,8 +144,9 @@ class PoolDeletion:
             if vm.name not in p.memory.pending and vm.provisioning_state != "Deleting"
         ] + unsent_deletes(p.memory, owned)
         message = f"deleting {len(owned)} VMs (deletionPolicy Delete)"
+        batch = actor.record([], to_delete, report.now)
         await report.write(deleting(message))
-        errors = await actor.start([], to_delete, report.now)
+        errors = await actor.send(batch)
         await report.record_pending()
         errors += (await actor.follow(owned, report.now)).errors
         terminal = next((e for e in errors if isinstance(e, TerminalAzureError)), None)

@@ -110,7 +110,6 @@ from vmroll.reconcile.report import (
     progress_record,
     progress_verdict,
     stalled,
-    starting,
 )
 from vmroll.reconcile.restart_tags import apply_retags, note_restart_reimages
 from vmroll.reconcile.revision_images import RevisionImages, revision_images
@@ -310,23 +309,24 @@ class PoolPass:
         plan = self._plan(seen, images, history, report.now)
         requests = await self._requests(gateway, plan, images, seen)
         actor = self._actor(gateway, report)
-        if report.current.observed_generation is None:
-            await report.write(starting(self.pool.metadata.generation))
-        # Writes wait for their turn in the subscription's write budget (up to its max_wait):
-        # at fleet scale every pass's creates do, and 50 passes holding their turns among pools
-        # for it let a few passes a second through, deletes included (handlers/turns.py).
         creates, withheld = self._paced_creates(requests.creates, report.now)
-        lend = self.lend if creates or requests.deletes or requests.reimages else nullcontext
-        async with lend():
-            errors = await actor.start(creates, requests.deletes, report.now, requests.reimages)
-        errors += withheld
-        self._report_name_holders(errors)
+        batch = actor.record(creates, requests.deletes, report.now, requests.reimages)
         progress = self._progress(report, plan, seen, target_image, images)
         captured_by = images.of(plan.target.revision).image.captured_by
         self._post_rollout_events(
             before, plan, progress.next_window, report.now, audit, captured_by
         )
+        # The progress carries the operations recorded: written before any is sent (act.py).
         stalled_now = await self._write_progress(report, progress, audit)
+        # Writes wait for their turn in the subscription's write budget (up to its max_wait):
+        # at fleet scale every pass's creates do, and 50 passes holding their turns among pools
+        # for it let a few passes a second through, deletes included (handlers/turns.py).
+        async with self.lend() if batch else nullcontext():
+            errors = await actor.send(batch)
+        if errors or batch.reimages:
+            await report.record_pending()  # why now, not with the next status: act.py
+        errors += withheld
+        self._report_name_holders(errors)
         followed = await actor.follow(seen.owned, report.now) if not _terminal(errors) else None
         if followed is not None:
             errors += followed.errors
