@@ -1,7 +1,7 @@
 """Turns among pools' passes: bounded, first come first served, lent back while a pass waits
 on Azure and taken again after, before any pass not yet started, as is the pass of a pool a
-token waits for, and never released twice (cancellation included); each wait for a turn and
-each stretch held is reported."""
+token waits for, or given up for good, and never released twice (cancellation included); each
+wait for a turn and each stretch held is reported."""
 
 from __future__ import annotations
 
@@ -115,6 +115,38 @@ async def test_passes_coming_back_take_turns_first_come_first_served() -> None:
     passes.end("a")
     passes.end("e")
     await asyncio.gather(*lenders, *holders, late)
+
+
+async def test_a_pass_that_gives_its_turn_up_hands_it_on_once_and_lends_nothing_after() -> None:
+    observed = Observed()
+    turns = new_turns(1, observed)
+    passes = Passes(turns)
+    given_up = asyncio.Event()
+
+    async def sending(uid: str) -> None:
+        async with turns.taken(uid):
+            observed.now += 2
+            turns.releaser(uid)()
+            turns.releaser(uid)()
+            async with turns.lender(uid)():
+                given_up.set()
+                await passes.ends.setdefault(uid, asyncio.Event()).wait()
+
+    sender = asyncio.create_task(sending("a"))
+    await given_up.wait()
+    others = [asyncio.create_task(passes.plain(uid)) for uid in "bc"]
+    await settle()
+    assert passes.log == ["b"]  # a's turn went to b, and only to b
+    passes.end("a")
+    await sender
+    await settle()
+    assert passes.log == ["b"]  # a ended holding nothing: c still waits for b's
+    passes.end("b")
+    await settle()
+    passes.end("c")
+    await asyncio.gather(*others)
+    assert passes.log == ["b", "c"]
+    assert observed.holds[0] == 2
 
 
 async def test_a_pass_holding_no_turn_lends_nothing() -> None:

@@ -6,8 +6,6 @@ reads by name where the group's list is costly."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 
@@ -151,47 +149,28 @@ async def test_creates_and_deletes_cost_no_status_read_when_the_list_settles_the
     assert (reasons.count("Created"), reasons.count("Deleted")) == (3, 2)
 
 
-def lent_spans(log: list[str]) -> list[list[str]]:
-    """What the pass did between each "lent" and its "back"."""
-    spans, start = [], None
-    for index, entry in enumerate(log):
-        if entry == "lent":
-            start = index + 1
-        elif entry == "back" and start is not None:
-            spans.append(log[start:index])
-            start = None
-    return spans
-
-
-async def test_the_pass_lends_its_turn_back_only_while_it_waits_on_azure() -> None:
-    """While its writes wait on the write budget and are sent, and while it follows them; not
-    while it lists, plans or reports."""
+async def test_the_pass_gives_its_turn_up_once_its_status_is_written() -> None:
+    """It lists, plans and reports holding its turn; its sends and its follow hold none."""
     world = World()
     world.azure = FailingCreates(world.log)
 
-    @asynccontextmanager
-    async def lent() -> AsyncIterator[None]:
-        world.log.append("lent")
-        yield
-        world.log.append("back")
+    def give_up() -> None:
+        world.log.append("given up")
 
-    await replace(world.pass_(), lend=lent).run()
-    (writes,) = lent_spans(world.log)
-    assert [e for e in writes if e.startswith("create")] == [
-        e for e in world.log if e.startswith("create")
-    ]
-    assert len([e for e in writes if e.startswith("create")]) == 3
-    assert not any(e.startswith(("list", "resolve", "status")) for e in writes)
-    before_writes = world.log[: world.log.index("lent")]
-    assert any(e.startswith("status") for e in before_writes)
+    await replace(world.pass_(), give_up=give_up).run()
+    given = world.log.index("given up")
+    assert world.log[given - 1].startswith("status")
+    assert "pendingOperations" in world.log[given - 1]
+    assert len([e for e in world.log[given:] if e.startswith("create")]) == 3
+    assert not any(e.startswith(("list", "resolve", "create")) for e in world.log[:given])
 
     world.log.clear()
     world.tick()
-    await replace(world.pass_(), lend=lent).run()
+    await replace(world.pass_(), give_up=give_up).run()
 
-    (waits,) = lent_spans(world.log)
-    assert waits == [e for e in world.log if e.startswith("wait")]
+    waits = [e for e in world.log if e.startswith("wait")]
     assert len(waits) == 3
+    assert world.log.index("given up") < world.log.index(waits[0])
 
 
 NOW = 1000.0

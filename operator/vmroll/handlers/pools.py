@@ -113,6 +113,7 @@ async def build_pass(
         settings=state.pass_settings,
         policies=await matching_policies(state.kube, policies or {}, pool, namespaces),
         lend=state.turns.lender(pool.metadata.uid or ""),
+        give_up=state.turns.releaser(pool.metadata.uid or ""),
     )
 
 

@@ -174,6 +174,8 @@ class PoolPass:
     """The ImagePolicies that apply to the pool."""
     lend: Lend = nullcontext
     """Lends the pass's turn back while it waits on Azure (handlers/turns.py)."""
+    give_up: Callable[[], None] = lambda: None
+    """Gives the pass's turn up for the rest of the pass, once its status is written."""
 
     @property
     def identity(self) -> PoolIdentity:
@@ -318,11 +320,10 @@ class PoolPass:
         )
         # The progress carries the operations recorded: written before any is sent (act.py).
         stalled_now = await self._write_progress(report, progress, audit)
-        # Writes wait for their turn in the subscription's write budget (up to its max_wait):
-        # at fleet scale every pass's creates do, and 50 passes holding their turns among pools
-        # for it let a few passes a second through, deletes included (handlers/turns.py).
-        async with self.lend() if batch else nullcontext():
-            errors = await actor.send(batch)
+        # The sends wait for the write budget (up to its max_wait), follow and conclude: no turn
+        # bounds them, and a pass that took one back only to end held its pool's next pass back.
+        self.give_up()
+        errors = await actor.send(batch)
         if errors or batch.reimages:
             await report.record_pending()  # why now, not with the next status: act.py
         errors += withheld
