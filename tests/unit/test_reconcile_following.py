@@ -1,8 +1,8 @@
 """Recorded operations followed by the group's list: what a list proves done, what is polled
 (a VM listed Failed, a reimage, an operation the list has not settled in time), that a
 create Azure failed still reaches the condition and the event with Azure's code and message,
-that the pass lends its turn among pools back only while it waits, and which VMs a pool at work
-reads by name where the group's list is costly."""
+that the pass gives its turn among pools up before it sends and follows, and which VMs a pool
+at work reads by name where the group's list is costly."""
 
 from __future__ import annotations
 

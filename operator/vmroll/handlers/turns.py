@@ -40,7 +40,7 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Protocol
 
-from vmroll.reconcile.act import Lend
+from vmroll.reconcile.shared_listing import Lend
 
 STARTING = "starting"
 RETURNING = "returning"

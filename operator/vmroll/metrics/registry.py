@@ -99,8 +99,8 @@ class OperatorMetrics:
         )  # fmt: skip
         self._turn_holds = Histogram(
             "vmroll_pass_turn_held_seconds",
-            "How long a pool's pass held its turn, up to its end or a wait on Azure it lent the "
-            "turn back for.",
+            "How long a pool's pass held its turn, up to its status written, its end, or a wait "
+            "on Azure it lent the turn back for.",
             buckets=DURATION_BUCKETS, registry=registry,
         )  # fmt: skip
         for result in PassResult:

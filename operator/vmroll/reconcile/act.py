@@ -14,9 +14,9 @@ Order per batch, so that a process killed at any point leaves nothing untracked:
    must not go on claiming an operation that left the record) or when it sent a reimage, whose
    end no list can prove (following.py): its token follows it after a restart;
 4. (`follow`) the operations the group's list does not follow (reconcile/following.py) are
-   polled for a bounded time, the pass's turn among pools lent back meanwhile
-   (handlers/turns.py); finished ones leave the record. The others are settled by the next
-   passes' lists (observe.settle_pending).
+   polled for a bounded time, the pass holding no turn among pools by then (handlers/turns.py);
+   finished ones leave the record. The others are settled by the next passes' lists
+   (observe.settle_pending).
 A restarted operator finds the record: named VMs that Azure lists are the pool's (their tags say
 so), names Azure never saw are forgotten, tokens are resumed. A create stays recorded after a
 transient error (its answer may be what was lost) and after it succeeds, until a list shows
@@ -33,7 +33,6 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from contextlib import AbstractAsyncContextManager, nullcontext
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TypeVar
@@ -49,11 +48,6 @@ from vmroll.reconcile.following import to_poll
 from vmroll.reconcile.memory import NORMAL, EventSink, PendingRecorder, PoolMemory
 
 T = TypeVar("T")
-
-
-Lend = Callable[[], AbstractAsyncContextManager[None]]
-"""Gives the pass's turn among pools' passes back while it waits on Azure, and takes one again
-after (handlers/turns.py)."""
 
 
 @dataclass(frozen=True)
@@ -98,7 +92,6 @@ class Actor:
     operation_wait: float
     poll_after: float
     """Seconds after which an operation no list settled is polled (following.py)."""
-    lend: Lend = nullcontext
 
     def record(
         self,
@@ -155,8 +148,7 @@ class Actor:
         waiting = to_poll(self.memory.pending.values(), listed, now, self.poll_after)
         if not waiting:
             return BatchResult((), ())
-        async with self.lend():
-            results = await self._bounded([self._wait(op) for op in waiting])
+        results = await self._bounded([self._wait(op) for op in waiting])
         finished: list[Started] = []
         errors: list[AzureGatewayError] = []
         for op, result in zip(waiting, results, strict=True):

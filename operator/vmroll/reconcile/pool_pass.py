@@ -57,7 +57,7 @@ from vmroll.plan.rollout_model import (
     RolloutPhase,
 )
 from vmroll.plan.subscription import Choice, SubscriptionCheck, decide_subscription
-from vmroll.reconcile.act import Actor, Lend
+from vmroll.reconcile.act import Actor
 from vmroll.reconcile.at_rest import (
     SETTLED,
     Watched,
@@ -113,6 +113,7 @@ from vmroll.reconcile.report import (
 )
 from vmroll.reconcile.restart_tags import apply_retags, note_restart_reimages
 from vmroll.reconcile.revision_images import RevisionImages, revision_images
+from vmroll.reconcile.shared_listing import Lend
 from vmroll.reconcile.spec_map import as_reimaged, image_status, restart_stamp, rollout_spec
 from vmroll.reconcile.target import (
     ResolvedTarget,
@@ -495,7 +496,6 @@ class PoolPass:
             concurrency=self.settings.concurrency,
             operation_wait=self.settings.operation_wait,
             poll_after=self.settings.poll_after,
-            lend=self.lend,
         )
 
     def _post_rollout_events(

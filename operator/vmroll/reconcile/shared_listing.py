@@ -53,7 +53,7 @@ import asyncio
 import math
 import time
 from collections.abc import Awaitable, Callable, Hashable, Iterable, Iterator
-from contextlib import contextmanager, nullcontext
+from contextlib import AbstractAsyncContextManager, contextmanager, nullcontext
 from dataclasses import dataclass, field, replace
 
 from vmroll.azure.errors import WriteBudgetExhausted
@@ -80,7 +80,6 @@ from vmroll.plan.list_pacing import (
     refill_wait,
 )
 from vmroll.plan.ownership import OwnershipIndex, PoolIdentity
-from vmroll.reconcile.act import Lend
 from vmroll.reconcile.following import (
     SETTLED,
     UNREAD,
@@ -93,6 +92,9 @@ from vmroll.reconcile.following import (
 
 Listed = tuple[PoolVm, ...]
 Reports = Callable[[Hashable], HighCostReport | None]
+Lend = Callable[[], AbstractAsyncContextManager[None]]
+"""Gives the pass's turn among pools' passes back while it waits on Azure (a newer list, spare
+reads for refreshes), and takes one again after (handlers/turns.py)."""
 _EPSILON = 1e-6
 """Waits below this are none: a timer woken at the computed instant may start its list."""
 
