@@ -4,12 +4,15 @@ their pass and disappear with their deletion, so memory stays flat."""
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import cast
 
 import pytest
 from prometheus_client import generate_latest
 from prometheus_client.parser import text_string_to_metric_families
+from test_reconcile_fakes import pool_object
 
 from vmroll.api.image import ImageSourceKind
+from vmroll.api.pool import VirtualMachinePool
 from vmroll.api.pool_status import (
     Health,
     ImageStatus,
@@ -18,9 +21,13 @@ from vmroll.api.pool_status import (
     VirtualMachinePoolStatus,
 )
 from vmroll.api.types import Condition, ConditionStatus
-from vmroll.handlers.run_config import ListenAddress
-from vmroll.metrics.pool_figures import PoolState, pool_figures, pool_state
+from vmroll.handlers import pools
+from vmroll.handlers.kube import KubeApi
+from vmroll.handlers.run_config import ListenAddress, RunConfig
+from vmroll.handlers.state import OperatorState
+from vmroll.metrics.pool_figures import PoolFigures, PoolState, pool_figures, pool_state
 from vmroll.metrics.registry import OperatorMetrics, PassResult, PolicyFigures
+from vmroll.reconcile.memory import PoolMemory
 
 NOW = datetime(2026, 11, 28, tzinfo=UTC)
 OLD, NEW = "24.04.202609160", "24.04.202610220"
@@ -187,3 +194,34 @@ def test_image_policy_gauges_appear_with_their_status_and_go_with_the_policy() -
         ("vmroll_imagepolicy_vms", "patched-30d"): 7.0,
         ("vmroll_imagepolicy_non_compliant_pools", "patched-30d"): 2.0,
     }
+
+
+def test_a_pools_figures_are_computed_again_only_when_its_status_or_replicas_change(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    computed: list[int] = []
+
+    def counted(desired: int, status: VirtualMachinePoolStatus) -> PoolFigures:
+        computed.append(desired)
+        return pool_figures(desired, status)
+
+    monkeypatch.setattr(pools, "pool_figures", counted)
+    state = OperatorState(config=RunConfig(), kube=cast(KubeApi, object()))
+    pool = VirtualMachinePool.model_validate(pool_object(replicas=4))
+    memory = state.memories["uid-1"] = PoolMemory(status=rolling_status())
+    web = {"namespace": "team", "pool": "web"}
+
+    pools._report_figures(state, pool)
+    pools._report_figures(state, pool)  # a pass at rest: the same status
+    assert computed == [4]
+    assert samples(state.metrics)[key("vmroll_pool_replicas_updated", **web)] == 1
+
+    memory.status = rolling_status().model_copy(update={"updated_replicas": 2})
+    pools._report_figures(state, pool)
+    assert computed == [4, 4]
+    assert samples(state.metrics)[key("vmroll_pool_replicas_updated", **web)] == 2
+
+    pools._report_figures(state, pool.model_copy(update={"spec": pool.spec.model_copy(
+        update={"replicas": 5})}))  # fmt: skip
+    assert computed == [4, 4, 5]
+    assert samples(state.metrics)[key("vmroll_pool_replicas_desired", **web)] == 5

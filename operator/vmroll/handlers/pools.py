@@ -310,11 +310,18 @@ def _result(outcome: Outcome) -> PassResult:
 
 
 def _report_figures(state: OperatorState, pool: VirtualMachinePool) -> None:
-    """Under the pool's lock, so that a deletion that dropped the figures stays last."""
+    """Under the pool's lock, so that a deletion that dropped the figures stays last. Only
+    when the status or the replicas changed: the figures are theirs alone, and computing them
+    again was a twelfth of a pass at rest's CPU at 1,000 pools."""
     memory = state.memories.get(pool.metadata.uid or "")
     if memory is None or memory.status is None:
         return
-    figures = pool_figures(pool.spec.replicas, memory.status)
+    source = (pool.spec.replicas, memory.status)
+    figured = memory.figured
+    if figured is not None and figured[0] == source[0] and figured[1] is source[1]:
+        return
+    memory.figured = source
+    figures = pool_figures(*source)
     state.metrics.pool(pool.metadata.namespace or "", pool.metadata.name, figures)
 
 
@@ -339,19 +346,22 @@ def _wake_key(
     body: kopf.Body, index: Any, policies: Any, namespaces: Any = None
 ) -> tuple[Any, ...]:
     """What, when it changes, ends the pause early: spec, labels, annotations, the account,
-    the ImagePolicies, the namespace's labels."""
-    account_name = (body.spec.get("accountRef") or {}).get("name")
+    the ImagePolicies, the namespace's labels. Read from the body's dicts as they are: each
+    field read through kopf's views resolves its path again, and the key is taken twice a pass
+    (a tenth of a pass at rest's CPU at 1,000 pools)."""
+    metadata = body.get("metadata") or {}
+    account_name = ((body.get("spec") or {}).get("accountRef") or {}).get("name")
     account = [
         (a.get("metadata", {}).get("generation"), a.get("metadata", {}).get("uid"))
         for a in index.get(account_name, ())
     ]
     return (
-        body.metadata.get("generation"),
-        repr(dict(body.metadata.annotations)),
-        repr(dict(body.metadata.labels)),
+        metadata.get("generation"),
+        repr(metadata.get("annotations") or {}),
+        repr(metadata.get("labels") or {}),
         repr(account),
         policy_wake_key(policies),
-        repr(indexed_labels(namespaces, body.metadata.namespace or "")),
+        repr(indexed_labels(namespaces, metadata.get("namespace") or "")),
     )
 
 

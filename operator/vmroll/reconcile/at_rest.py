@@ -52,8 +52,9 @@ class Watched:
         self._events.event(type_, reason, message)
 
 
-NOT_STATE = frozenset({"at_rest", "validated"})
-"""The memory's fields a pass's decisions never read: the rest itself and the validated body."""
+NOT_STATE = frozenset({"at_rest", "validated", "figured"})
+"""The memory's fields a pass's decisions never read: the rest itself, the validated body and
+what the pool's gauges were computed from."""
 
 
 STATE = tuple(f.name for f in fields(PoolMemory) if f.name not in NOT_STATE)

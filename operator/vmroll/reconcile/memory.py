@@ -111,6 +111,9 @@ class PoolMemory:
     """Set by a full pass that changed nothing; a pass with the same inputs may skip its work."""
     validated: tuple[str, VirtualMachinePool] | None = None
     """The pool's body as last validated, with its resourceVersion (handlers/pools.py)."""
+    figured: tuple[int, VirtualMachinePoolStatus] | None = None
+    """The replicas and the status the pool's gauges were last computed from (handlers/
+    pools.py): a pass that wrote nothing leaves them as they are."""
 
     @classmethod
     def from_status(cls, status: VirtualMachinePoolStatus | None) -> PoolMemory:

@@ -278,7 +278,6 @@ class PoolPass:
     async def _run(self, report: Reporter, watched: Watched) -> Outcome:
         """The pass as a story: admitted, target image, observe, plan, send, report, follow;
         a pool at rest whose inputs did not change stops before observing (at_rest.py)."""
-        found_in = memory_state(self.memory)
         resting, self.memory.at_rest = self.memory.at_rest, None
         refused = await self._refuse(report)
         if refused is not None:
@@ -307,6 +306,9 @@ class PoolPass:
         if rest is not None:
             self.memory.at_rest = rest
             return rest.outcome
+        # Taken where a pass at rest compares the memory: what comes before (the history kept
+        # for the generation, the policies' verdicts) a pass of the same inputs does again.
+        found_in = memory_state(self.memory)
         seen = await self._observe(gateway, images.wanted.inputs, report.now)
         before = before_pass(report.current)
         plan = self._plan(seen, images, history, report.now)
