@@ -7,12 +7,14 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
 import kopf
 import pytest
+from test_reconcile_fakes import pool_object
 
+from vmroll.api.pool import VirtualMachinePool
 from vmroll.handlers import pools
 from vmroll.handlers.accounts import account_event
 from vmroll.handlers.kube import KubeApi
@@ -21,7 +23,11 @@ from vmroll.handlers.policies import POLICY_INDEX, policy_event
 from vmroll.handlers.pools import _pause, _wake_key, pool_loop, pool_wakeups
 from vmroll.handlers.run_config import RunConfig
 from vmroll.handlers.state import OperatorState
-from vmroll.reconcile.memory import PoolMemory
+from vmroll.metrics.registry import PassResult
+from vmroll.plan.ownership import PoolIdentity
+from vmroll.reconcile.inputs import Next, Outcome
+from vmroll.reconcile.memory import AtRest, PoolMemory
+from vmroll.reconcile.resting_pools import RestingPools
 
 
 def pool_body(**metadata: Any) -> dict[str, Any]:
@@ -572,3 +578,37 @@ async def test_a_namespace_change_wakes_the_pools_in_it() -> None:
     assert await inside.settled()
     assert not await outside.settled()
     await outside.stop()
+
+
+async def test_a_pool_at_rest_behind_its_groups_sentinel_pauses_until_its_views_are_due(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    now = datetime(2026, 11, 25, tzinfo=UTC)
+    operator = OperatorState(
+        config=RunConfig(), kube=cast(KubeApi, object()), monotonic=Clock(), clock=lambda: now
+    )
+    woken: list[str] = []
+    monkeypatch.setattr(operator.wakeups, "due", woken.append)
+    operator.listings.resting = RestingPools(operator.wakeups.due)
+    group = ("connection", "rg")
+    rest = AtRest((), ((), ()), (), now + timedelta(seconds=900), Outcome(Next.SETTLED))
+    operator.memories["uid-1"] = PoolMemory(at_rest=rest)
+    model = VirtualMachinePool.model_validate(pool_object())
+    operator.listings.resting.rest(group, "uid-1", PoolIdentity("team", "web", "uid-1"), ((), ()))
+    assert pools._settled_pause(operator, model) == RunConfig().resync_seconds  # the sentinel
+
+    operator.listings.resting.rest(group, "uid-0", PoolIdentity("team", "db", "uid-0"), ((), ()))
+    operator.listings.resting.leave("uid-1")
+    operator.listings.resting.rest(group, "uid-1", PoolIdentity("team", "web", "uid-1"), ((), ()))
+    assert woken == ["uid-0"]
+    assert pools._settled_pause(operator, model) == 900
+
+    async def full_pass(*args: object) -> tuple[PassResult, float]:
+        operator.memories["uid-0"].at_rest = None
+        return PassResult.SETTLED, 60.0
+
+    operator.memories["uid-0"] = PoolMemory(at_rest=rest)
+    monkeypatch.setattr(pools, "_run_pass", full_pass)
+    await pools._one_pass(operator, kopf.Body(pool_body(uid="uid-0")), {}, None, {}, {})
+    assert woken == ["uid-0", "uid-1"]  # the sentinel left the rest: the next one takes over
+    assert operator.listings.resting.sentinel("uid-1")

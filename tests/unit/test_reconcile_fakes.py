@@ -90,6 +90,8 @@ class FakeAzure:
     """Creates and deletes sent and not ended: they end when waited on or by the next list."""
     refresh_floor: float = 0.0
     """The period views are refreshed by when more than the configured one (a large fleet)."""
+    resting: dict[str, tuple[tuple[PoolVm, ...], ...]] = field(default_factory=dict)
+    """Per pool: the share it last came to rest with (`rests`)."""
 
     async def resolve_image(
         self, location: str, image: ImageRef, *, max_age: float
@@ -140,6 +142,11 @@ class FakeAzure:
 
     def refresh_period(self, pool: str, vms: int, configured: float) -> float:
         return max(configured, self.refresh_floor)
+
+    def rests(
+        self, resource_group: str, pool: PoolIdentity, share: tuple[tuple[PoolVm, ...], ...]
+    ) -> None:
+        self.resting[pool.uid] = share
 
     async def create_vm(self, resource_group: str, spec: VmSpec) -> OperationRecord:
         self.log.append(f"create {spec.name}")

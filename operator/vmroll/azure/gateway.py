@@ -163,6 +163,11 @@ class AzureGateway:
     def refresh_period(self, pool: str, vms: int, configured: float) -> float:
         return self._clients.reads.refresh_period(pool, vms, configured)
 
+    def rests(
+        self, resource_group: str, pool: PoolIdentity, share: tuple[tuple[PoolVm, ...], ...]
+    ) -> None:
+        """Lists are shared, and wake pools at rest, one level up (SharedReads)."""
+
     async def _low_cost_read(self, call: Callable[[], Awaitable[T]]) -> T:
         """`call`, its reads of one VM held and told to the Low-cost holds of the region."""
         with self._low_cost.held(high_cost_key(self._subscription, self._location)):

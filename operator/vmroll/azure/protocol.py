@@ -67,6 +67,14 @@ class ComputeGateway(Protocol):
         VMs through the connection's ARM reads bucket (plan/view_refresh.py)."""
         ...
 
+    def rests(
+        self, resource_group: str, pool: PoolIdentity, share: tuple[tuple[PoolVm, ...], ...]
+    ) -> None:
+        """The pool is at rest with `share` of the group's list (its VMs, its look-alikes): a
+        later list that shows it otherwise wakes it (reconcile/resting_pools.py); nothing where
+        lists are not shared."""
+        ...
+
     async def create_vm(
         self, resource_group: str, spec: VmSpec
     ) -> OperationRecord | AlreadyCreated:

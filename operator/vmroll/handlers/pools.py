@@ -4,7 +4,8 @@ Why a daemon rather than a timer plus change handlers: a pool's passes must neve
 passes would both create the missing VMs), and a daemon is one task per pool that runs them in
 sequence by construction. It re-reads the live spec at the start of every pass, and between
 passes it waits for the time the last pass asked for (seconds while operations progress, the
-resync interval when settled, long when Stalled) or until the spec, the pool's labels or
+resync interval when settled, longer for a pool at rest that its group's lists wake
+(reconcile/resting_pools.py), long when Stalled) or until the spec, the pool's labels or
 annotations, its account or the ImagePolicies change, whichever comes first: the watch sets the
 pool's event (handlers/wakeups.py; the pool's own events through an index, which kopf calls
 silently on every event before any handler), and the woken daemon compares; it never polls.
@@ -56,6 +57,7 @@ from vmroll.reconcile.inputs import Next, Outcome
 from vmroll.reconcile.memory import PoolMemory
 from vmroll.reconcile.pool_pass import PoolPass
 from vmroll.reconcile.report import Reporter
+from vmroll.reconcile.resting_pools import rest_pause
 
 ACCOUNT_INDEX = "accounts_by_name"
 """kopf passes each index to handlers as a keyword named after the index function."""
@@ -168,6 +170,7 @@ async def pool_loop(
     finally:
         state.wakeups.ended(uid)
         state.turns.forget(uid)
+        state.listings.resting.leave(uid)
 
 
 async def _one_pass(
@@ -181,6 +184,10 @@ async def _one_pass(
     started = state.monotonic()
     result, delay = await _run_pass(state, body, index, logger, policies, namespaces)
     state.metrics.reconcile_pass(result, state.monotonic() - started)
+    uid = body.metadata.uid or ""
+    memory = state.memories.get(uid)
+    if memory is None or memory.at_rest is None:
+        state.listings.resting.leave(uid)
     return delay
 
 
@@ -214,7 +221,18 @@ async def _run_pass(
         # loop must not end, and the next pass observes again from scratch.
         logger.error(f"reconcile pass failed; retrying: {describe_error(error)}")
         return PassResult.ERROR, state.config.progress_seconds * 5
-    return _result(outcome), _delay(state, outcome)
+    return _result(outcome), _delay(state, outcome, _settled_pause(state, pool))
+
+
+def _settled_pause(state: OperatorState, pool: VirtualMachinePool) -> float:
+    """The resync interval, or longer for a pool at rest that its group's lists wake
+    (reconcile/resting_pools.py)."""
+    uid = pool.metadata.uid or ""
+    memory = state.memories.get(uid)
+    rest = memory.at_rest if memory is not None else None
+    resting = state.listings.resting
+    resync = state.config.resync_seconds
+    return rest_pause(rest, pool, resting.sentinel(uid), state.clock(), resync)
 
 
 def _validated(state: OperatorState, body: kopf.Body) -> VirtualMachinePool:
@@ -325,11 +343,12 @@ def _report_figures(state: OperatorState, pool: VirtualMachinePool) -> None:
     state.metrics.pool(pool.metadata.namespace or "", pool.metadata.name, figures)
 
 
-def _delay(state: OperatorState, outcome: Outcome) -> float:
+def _delay(state: OperatorState, outcome: Outcome, settled: float | None = None) -> float:
+    """`settled`: how long a Settled pool pauses, when not the resync interval."""
     config = state.config
     match outcome.next:
         case Next.SETTLED:
-            return config.resync_seconds
+            return config.resync_seconds if settled is None else settled
         case Next.PROGRESSING:
             # A rollout waiting hours for its window still gets a pass every resync: repairs
             # and scaling are never held back.

@@ -34,6 +34,7 @@ from vmroll.plan.account_trust import TrustPolicy
 from vmroll.plan.backoff import BackoffPolicy
 from vmroll.reconcile.inputs import PassSettings
 from vmroll.reconcile.memory import PoolMemory
+from vmroll.reconcile.resting_pools import RestingPools
 from vmroll.reconcile.shared_listing import GroupListings
 
 
@@ -86,7 +87,10 @@ class OperatorState:
         )
         self.turns = Turns(self.config.concurrent_passes, self.monotonic, self.metrics)
         self.listings = GroupListings(
-            self.config.resync_seconds / 2, self.monotonic, reports=self.azure.high_cost.latest
+            self.config.resync_seconds / 2,
+            self.monotonic,
+            reports=self.azure.high_cost.latest,
+            resting=RestingPools(self.wakeups.due),
         )
         self.metrics.track(self.tracked)
 

@@ -304,7 +304,7 @@ class PoolPass:
         inputs = self._rest_inputs(target_image, audit, images)
         rest = await self._still_at_rest(gateway, resting, inputs, report.now)
         if rest is not None:
-            self.memory.at_rest = rest
+            self._rest(gateway, rest)
             return rest.outcome
         # Taken where a pass at rest compares the memory: what comes before (the history kept
         # for the generation, the policies' verdicts) a pass of the same inputs does again.
@@ -338,7 +338,9 @@ class PoolPass:
         outcome = await self._conclude(report, progress, stalled_now, errors, finished)
         quiet = not (watched.touched or errors or finished or seen.unlisted)
         if inputs is not None and quiet and outcome == SETTLED:
-            self._record_rest(inputs, seen, plan, found_in)
+            rest = self._rest_after(inputs, seen, plan, found_in)
+            if rest is not None:
+                self._rest(gateway, rest)
         return outcome
 
     def _rest_inputs(
@@ -383,16 +385,22 @@ class PoolPass:
         # 10,000 VMs, ~4 MiB) is then not kept alive by the pools resting on it.
         return replace(resting, share=share)
 
-    def _record_rest(
+    def _rest_after(
         self, inputs: tuple[object, ...], seen: Seen, plan: Plan, found_in: tuple[object, ...]
-    ) -> None:
+    ) -> AtRest | None:
         """A Settled pass that wrote, posted and sent nothing: at rest if it left its memory as
         it found it, or only read instance views again that said the same, and the clock
         changes nothing for a while."""
         until = rest_until(self.memory, plan, seen.share[0], seen.refresh)
         left = memory_state(self.memory)
         if until is not None and (left == found_in or views_refreshed_only(found_in, left)):
-            self.memory.at_rest = AtRest(inputs, seen.share, left, until, SETTLED)
+            return AtRest(inputs, seen.share, left, until, SETTLED)
+        return None
+
+    def _rest(self, gateway: ComputeGateway, rest: AtRest) -> None:
+        """At rest until a list shows the pool's share changed (reconcile/resting_pools.py)."""
+        self.memory.at_rest = rest
+        gateway.rests(self.pool.spec.resource_group, self.identity, rest.share)
 
     async def _refuse(self, report: Reporter) -> Outcome | None:
         """Stalled before reaching Azure: the account refuses the pool, or inputs are missing."""

@@ -45,6 +45,10 @@ Health otherwise stays with the instance view, read per VM only while unknown or
 `$filter`, and `statusOnly=true` exists only on the subscription's list of all VMs, which reads
 every group of the subscription (a High-cost get all the same), not the group an account is
 admitted to.
+
+Pools at rest do not come for these lists each: one pool per group, its sentinel, does, and
+each list wakes the other pools resting on the group whose share it shows changed, when it
+ends (`resting`, reconcile/resting_pools.py).
 """
 
 from __future__ import annotations
@@ -89,6 +93,7 @@ from vmroll.reconcile.following import (
     overlay,
     reads_due,
 )
+from vmroll.reconcile.resting_pools import GroupKey, RestingPools, Share
 
 Listed = tuple[PoolVm, ...]
 Reports = Callable[[Hashable], HighCostReport | None]
@@ -123,6 +128,7 @@ class _List:
     pace: Hashable
     """The subscription and region whose High-cost get bucket it drew on."""
     task: asyncio.Task[GroupList]
+    group: GroupKey
 
 
 @dataclass
@@ -151,6 +157,9 @@ class GroupListings:
     """Per subscription and region: the pages of its groups' newest lists, one bucket's."""
     _followed: dict[str, dict[str, Followed]] = field(default_factory=dict)
     """Per pool: the VMs it wrote or saw changing, until a list started after shows them."""
+    resting: RestingPools = field(default_factory=RestingPools)
+    """The pools at rest on each group's lists, which each list wakes if it shows them
+    changed (reconcile/resting_pools.py)."""
 
     def for_pool(
         self,
@@ -290,7 +299,7 @@ class GroupListings:
                 await asyncio.wait([flight.task])
 
     def __len__(self) -> int:
-        return len(self._groups) + len(self._marks)
+        return len(self._groups) + len(self._marks) + len(self.resting)
 
     def _period(
         self, pace: Hashable, latest: _List, report: HighCostReport | None, now: float
@@ -327,7 +336,7 @@ class GroupListings:
         self.lists_started += 1
         previous = group.latest.task.result().vms if group.latest is not None else ()
         task = asyncio.ensure_future(_indexed_list(gateway, resource_group, previous, now))
-        started = _List(self.lists_started, now, pace, task)
+        started = _List(self.lists_started, now, pace, task, (scope, resource_group.lower()))
         group.in_flight = started
         task.add_done_callback(lambda _: self._ended(group, started))
         return started
@@ -342,6 +351,17 @@ class GroupListings:
             self._count(group.latest, -1)
             group.latest = ended
             self._count(ended, 1)
+            self.resting.listed(ended.group, ended.task.result().index, self._stale(ended.number))
+
+    def _stale(self, number: int) -> Callable[[str], bool]:
+        """Whether list `number` would not serve a pool as it is: the pool wrote since it
+        started, or follows VMs it wrote that the list may not show as they are."""
+
+        def stale(uid: str) -> bool:
+            followed = self._followed.get(uid, {}).values()
+            return self._marks.get(uid, 0) >= number or any(f.after >= number for f in followed)
+
+        return stale
 
     def _count(self, listed: _List | None, sign: int) -> None:
         if listed is None:
@@ -448,6 +468,11 @@ class SharedReads:
             # waiting a window to see it end would slow every step of a rollout.
             listings.changing(uid, changing, served.started_at)
         return PoolListing(tuple(owned.values()), share.look_alikes, views)
+
+    def rests(self, resource_group: str, pool: PoolIdentity, share: Share) -> None:
+        self._listings.resting.rest(
+            (self._scope, resource_group.lower()), self._pool_uid, pool, share
+        )
 
     async def _group_list(self, resource_group: str) -> GroupList:
         return await self._listings.listing(
