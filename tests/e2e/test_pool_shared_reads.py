@@ -1,8 +1,8 @@
 """Pools in one resource group share its list: at rest only the group's sentinel passes at each
-resync and takes the group's lists, about one per list window (half the resync interval); a VM
-deleted out of band is seen by the next list, which wakes its pool to make it again; and the
-pools still become Ready, roll to a new version and make no VM twice. The image lookups are
-shared too: none at rest, fewer than one per pool when they all move to a version.
+resync and takes the group's lists, at most one a pass; a VM deleted out of band is seen by the
+next list, which wakes its pool to make it again; and the pools still become Ready, roll to a
+new version and make no VM twice. The image lookups are shared too: none at rest, fewer than
+one per pool when they all move to a version.
 
 The operator runs with a 10 s resync (a 5 s window); its passes are counted from its metrics
 endpoint, the lists from the emulator's admin API.
