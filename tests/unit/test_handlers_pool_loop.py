@@ -589,17 +589,18 @@ async def test_a_pool_at_rest_behind_its_groups_sentinel_pauses_until_its_views_
     )
     woken: list[str] = []
     monkeypatch.setattr(operator.wakeups, "due", woken.append)
-    operator.listings.resting = RestingPools(operator.wakeups.due)
+    resting = operator.listings.resting = RestingPools(operator.wakeups.due)
     group = ("connection", "rg")
     rest = AtRest((), ((), ()), (), now + timedelta(seconds=900), Outcome(Next.SETTLED))
     operator.memories["uid-1"] = PoolMemory(at_rest=rest)
     model = VirtualMachinePool.model_validate(pool_object())
-    operator.listings.resting.rest(group, "uid-1", PoolIdentity("team", "web", "uid-1"), ((), ()))
+    web, db = PoolIdentity("team", "web", "uid-1"), PoolIdentity("team", "db", "uid-0")
+    resting.rest(group, "ubuntu", "uid-1", web, ((), ()))
     assert pools._settled_pause(operator, model) == RunConfig().resync_seconds  # the sentinel
 
-    operator.listings.resting.rest(group, "uid-0", PoolIdentity("team", "db", "uid-0"), ((), ()))
-    operator.listings.resting.leave("uid-1")
-    operator.listings.resting.rest(group, "uid-1", PoolIdentity("team", "web", "uid-1"), ((), ()))
+    resting.rest(group, "ubuntu", "uid-0", db, ((), ()))
+    resting.leave("uid-1")
+    resting.rest(group, "ubuntu", "uid-1", web, ((), ()))
     assert woken == ["uid-0"]
     assert pools._settled_pause(operator, model) == 900
 
@@ -611,4 +612,4 @@ async def test_a_pool_at_rest_behind_its_groups_sentinel_pauses_until_its_views_
     monkeypatch.setattr(pools, "_run_pass", full_pass)
     await pools._one_pass(operator, kopf.Body(pool_body(uid="uid-0")), {}, None, {}, {})
     assert woken == ["uid-0", "uid-1"]  # the sentinel left the rest: the next one takes over
-    assert operator.listings.resting.sentinel("uid-1")
+    assert resting.sentinel("uid-1")

@@ -4,7 +4,7 @@ create it describes."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Hashable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -144,7 +144,11 @@ class FakeAzure:
         return max(configured, self.refresh_floor)
 
     def rests(
-        self, resource_group: str, pool: PoolIdentity, share: tuple[tuple[PoolVm, ...], ...]
+        self,
+        resource_group: str,
+        pool: PoolIdentity,
+        share: tuple[tuple[PoolVm, ...], ...],
+        image: Hashable,
     ) -> None:
         self.resting[pool.uid] = share
 

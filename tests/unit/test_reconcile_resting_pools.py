@@ -23,19 +23,20 @@ from vmroll.api.pool import VirtualMachinePool
 from vmroll.plan.ownership import POOL_UID_TAG
 from vmroll.reconcile.inputs import Next, Outcome
 from vmroll.reconcile.memory import AtRest
-from vmroll.reconcile.resting_pools import RestingPools, rest_pause
+from vmroll.reconcile.resting_pools import RestingPools, image_key, rest_pause
 from vmroll.reconcile.shared_listing import GroupListings, SharedReads
 
 RESYNC = 60.0
 NOW = datetime(2026, 11, 25, tzinfo=UTC)
 GROUP = (CONNECTION, RG.lower())
 OTHER_GROUP = (CONNECTION, "other")
+IMAGE, OTHER_IMAGE = "ubuntu", "debian"
 
 
 async def rest_all(listings: GroupListings, gateways: list[SharedReads]) -> None:
     for n, gateway in enumerate(gateways):
         listing = await gateway.list_pool_vms(RG, identity(n))
-        gateway.rests(RG, identity(n), (listing.owned, listing.look_alikes))
+        gateway.rests(RG, identity(n), (listing.owned, listing.look_alikes), IMAGE)
 
 
 async def test_a_list_wakes_the_resting_pools_whose_share_it_shows_changed_and_no_other() -> None:
@@ -83,10 +84,10 @@ def test_the_first_pool_to_rest_on_a_group_is_its_sentinel_and_hands_over_when_i
     resting = RestingPools(woken.append)
     share = ((), ())
     for n in range(3):
-        resting.rest(GROUP, f"uid-{n}", identity(n), share)
+        resting.rest(GROUP, IMAGE, f"uid-{n}", identity(n), share)
     assert [resting.sentinel(f"uid-{n}") for n in range(3)] == [True, False, False]
 
-    resting.rest(GROUP, "uid-0", identity(0), share)  # resting again: keeps its place
+    resting.rest(GROUP, IMAGE, "uid-0", identity(0), share)  # resting again: keeps its place
     assert resting.sentinel("uid-0")
     resting.leave("uid-2")
     assert woken == []
@@ -94,8 +95,8 @@ def test_the_first_pool_to_rest_on_a_group_is_its_sentinel_and_hands_over_when_i
     assert woken == ["uid-1"]  # woken to pass at the resync interval from now on
     assert resting.sentinel("uid-1")
 
-    resting.rest(GROUP, "uid-0", identity(0), share)
-    resting.rest(OTHER_GROUP, "uid-1", identity(1), share)  # moved (another account, say)
+    resting.rest(GROUP, IMAGE, "uid-0", identity(0), share)
+    resting.rest(OTHER_GROUP, IMAGE, "uid-1", identity(1), share)  # moved (another account)
     assert woken == ["uid-1", "uid-0"]
     assert resting.sentinel("uid-0")
     assert resting.sentinel("uid-1")
@@ -103,6 +104,22 @@ def test_the_first_pool_to_rest_on_a_group_is_its_sentinel_and_hands_over_when_i
     resting.leave("uid-0")
     resting.leave("uid-1")
     assert len(resting) == 0
+
+
+def test_pools_of_a_group_that_look_up_other_images_have_a_sentinel_each() -> None:
+    woken: list[str] = []
+    resting = RestingPools(woken.append)
+    share = ((), ())
+    for n, image in enumerate([IMAGE, OTHER_IMAGE, IMAGE, OTHER_IMAGE]):
+        resting.rest(GROUP, image, f"uid-{n}", identity(n), share)
+    assert [resting.sentinel(f"uid-{n}") for n in range(4)] == [True, True, False, False]
+
+    resting.leave("uid-1")  # found a newer image: the next pool of that image looks too
+    assert woken == ["uid-3"]
+    resting.rest(GROUP, OTHER_IMAGE, "uid-2", identity(2), share)  # its spec moved it
+    assert woken == ["uid-3"]  # not the first of its image: no hand-over
+    assert resting.sentinel("uid-0")
+    assert not resting.sentinel("uid-2")
 
 
 def at_rest(until: datetime) -> AtRest:
@@ -113,17 +130,24 @@ def pool(**spec: object) -> VirtualMachinePool:
     return VirtualMachinePool.model_validate(pool_object(**spec))
 
 
-def test_a_pool_at_rest_that_is_no_sentinel_pauses_until_its_views_or_image_are_due() -> None:
+def test_a_pool_at_rest_that_is_no_sentinel_pauses_until_its_views_are_due() -> None:
     plain = pool()
     views_due = at_rest(NOW + timedelta(seconds=900))
     assert rest_pause(views_due, plain, False, NOW, RESYNC) == 900
-    assert rest_pause(at_rest(NOW + timedelta(hours=3)), plain, False, NOW, RESYNC) == 3600
-    checked = pool(updatePolicy={"checkInterval": "5m"})
-    assert rest_pause(views_due, checked, False, NOW, RESYNC) == 300
     assert rest_pause(at_rest(NOW + timedelta(seconds=10)), plain, False, NOW, RESYNC) == RESYNC
 
     assert rest_pause(views_due, plain, True, NOW, RESYNC) == RESYNC  # the sentinel
     assert rest_pause(None, plain, False, NOW, RESYNC) == RESYNC  # not at rest
+
+
+def test_pools_share_a_sentinel_only_when_they_look_their_image_up_alike() -> None:
+    ubuntu = image_key(pool())
+    assert image_key(pool(replicas=5)) == ubuntu
+    assert image_key(pool(location="eastus")) != ubuntu
+    assert image_key(pool(updatePolicy={"checkInterval": "5m"})) != ubuntu
+    assert image_key(pool(updatePolicy={"track": "Pinned"})) != ubuntu
+    debian = {"marketplace": {"publisher": "Debian", "offer": "debian-12", "sku": "12"}}
+    assert image_key(pool(image=debian)) != ubuntu
 
 
 def test_a_pool_whose_template_reads_a_secret_or_config_map_keeps_the_resync_interval() -> None:

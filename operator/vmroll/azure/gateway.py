@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Collection
+from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Hashable
 from contextlib import asynccontextmanager
 from typing import TypeVar
 
@@ -164,7 +164,11 @@ class AzureGateway:
         return self._clients.reads.refresh_period(pool, vms, configured)
 
     def rests(
-        self, resource_group: str, pool: PoolIdentity, share: tuple[tuple[PoolVm, ...], ...]
+        self,
+        resource_group: str,
+        pool: PoolIdentity,
+        share: tuple[tuple[PoolVm, ...], ...],
+        image: Hashable,
     ) -> None:
         """Lists are shared, and wake pools at rest, one level up (SharedReads)."""
 

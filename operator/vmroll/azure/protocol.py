@@ -12,6 +12,7 @@ both use.
 
 from __future__ import annotations
 
+from collections.abc import Hashable
 from typing import Protocol
 
 from vmroll.azure.image_versions import ImageVersionInfo
@@ -68,11 +69,15 @@ class ComputeGateway(Protocol):
         ...
 
     def rests(
-        self, resource_group: str, pool: PoolIdentity, share: tuple[tuple[PoolVm, ...], ...]
+        self,
+        resource_group: str,
+        pool: PoolIdentity,
+        share: tuple[tuple[PoolVm, ...], ...],
+        image: Hashable,
     ) -> None:
-        """The pool is at rest with `share` of the group's list (its VMs, its look-alikes): a
-        later list that shows it otherwise wakes it (reconcile/resting_pools.py); nothing where
-        lists are not shared."""
+        """The pool is at rest with `share` of the group's list (its VMs, its look-alikes),
+        looking up `image` (resting_pools.image_key): a later list that shows its share
+        otherwise wakes it (reconcile/resting_pools.py); nothing where lists are not shared."""
         ...
 
     async def create_vm(

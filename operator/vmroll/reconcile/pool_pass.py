@@ -112,6 +112,7 @@ from vmroll.reconcile.report import (
     stalled,
 )
 from vmroll.reconcile.restart_tags import apply_retags, note_restart_reimages
+from vmroll.reconcile.resting_pools import image_key
 from vmroll.reconcile.revision_images import RevisionImages, revision_images
 from vmroll.reconcile.shared_listing import Lend
 from vmroll.reconcile.spec_map import as_reimaged, image_status, restart_stamp, rollout_spec
@@ -400,7 +401,8 @@ class PoolPass:
     def _rest(self, gateway: ComputeGateway, rest: AtRest) -> None:
         """At rest until a list shows the pool's share changed (reconcile/resting_pools.py)."""
         self.memory.at_rest = rest
-        gateway.rests(self.pool.spec.resource_group, self.identity, rest.share)
+        group = self.pool.spec.resource_group
+        gateway.rests(group, self.identity, rest.share, image_key(self.pool))
 
     async def _refuse(self, report: Reporter) -> Outcome | None:
         """Stalled before reaching Azure: the account refuses the pool, or inputs are missing."""

@@ -46,9 +46,9 @@ Health otherwise stays with the instance view, read per VM only while unknown or
 every group of the subscription (a High-cost get all the same), not the group an account is
 admitted to.
 
-Pools at rest do not come for these lists each: one pool per group, its sentinel, does, and
-each list wakes the other pools resting on the group whose share it shows changed, when it
-ends (`resting`, reconcile/resting_pools.py).
+Pools at rest do not come for these lists each: one pool per group and image, its sentinel,
+does, and each list wakes the other pools resting on the group whose share it shows changed,
+when it ends (`resting`, reconcile/resting_pools.py).
 """
 
 from __future__ import annotations
@@ -469,10 +469,9 @@ class SharedReads:
             listings.changing(uid, changing, served.started_at)
         return PoolListing(tuple(owned.values()), share.look_alikes, views)
 
-    def rests(self, resource_group: str, pool: PoolIdentity, share: Share) -> None:
-        self._listings.resting.rest(
-            (self._scope, resource_group.lower()), self._pool_uid, pool, share
-        )
+    def rests(self, resource_group: str, pool: PoolIdentity, share: Share, image: Hashable) -> None:
+        key = (self._scope, resource_group.lower())
+        self._listings.resting.rest(key, image, self._pool_uid, pool, share)
 
     async def _group_list(self, resource_group: str) -> GroupList:
         return await self._listings.listing(
