@@ -22,7 +22,7 @@ from vmroll.azure.images import (
 )
 from vmroll.azure.lro import LroKind, OperationRecord, OperationState
 from vmroll.azure.vm_body import VmSpec, build_vm_body
-from vmroll.azure.vms import PoolListing, PoolVm, ReadVm, VmRuntime
+from vmroll.azure.vms import ListedShare, PoolListing, PoolVm, ReadVm, VmRuntime
 from vmroll.plan.ownership import PoolIdentity, partition
 from vmroll.reconcile.inputs import AccountView, PassSettings, TemplateInputs
 from vmroll.reconcile.memory import PoolMemory
@@ -144,11 +144,7 @@ class FakeAzure:
         return max(configured, self.refresh_floor)
 
     def rests(
-        self,
-        resource_group: str,
-        pool: PoolIdentity,
-        share: tuple[tuple[PoolVm, ...], ...],
-        image: Hashable,
+        self, resource_group: str, pool: PoolIdentity, share: ListedShare, image: Hashable
     ) -> None:
         self.resting[pool.uid] = share
 

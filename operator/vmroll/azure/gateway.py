@@ -61,7 +61,14 @@ from vmroll.azure.poll_pacing import PollPacer
 from vmroll.azure.protocol import ComputeGateway
 from vmroll.azure.settings import AccountConnection
 from vmroll.azure.vm_body import VmSpec, made_by
-from vmroll.azure.vms import AlreadyCreated, PoolListing, PoolVm, VmRuntime, vm_resource_id
+from vmroll.azure.vms import (
+    AlreadyCreated,
+    ListedShare,
+    PoolListing,
+    PoolVm,
+    VmRuntime,
+    vm_resource_id,
+)
 from vmroll.plan.ownership import PoolIdentity
 from vmroll.plan.reasons import Reason
 
@@ -164,11 +171,7 @@ class AzureGateway:
         return self._clients.reads.refresh_period(pool, vms, configured)
 
     def rests(
-        self,
-        resource_group: str,
-        pool: PoolIdentity,
-        share: tuple[tuple[PoolVm, ...], ...],
-        image: Hashable,
+        self, resource_group: str, pool: PoolIdentity, share: ListedShare, image: Hashable
     ) -> None:
         """Lists are shared, and wake pools at rest, one level up (SharedReads)."""
 

@@ -19,7 +19,7 @@ from vmroll.azure.image_versions import ImageVersionInfo
 from vmroll.azure.images import ImageRef, MarketplacePlan, ResolvedImage
 from vmroll.azure.lro import OperationRecord, OperationState
 from vmroll.azure.vm_body import VmSpec
-from vmroll.azure.vms import AlreadyCreated, PoolListing, PoolVm, ReadVm, VmRuntime
+from vmroll.azure.vms import AlreadyCreated, ListedShare, PoolListing, PoolVm, ReadVm, VmRuntime
 from vmroll.plan.ownership import PoolIdentity
 
 
@@ -69,11 +69,7 @@ class ComputeGateway(Protocol):
         ...
 
     def rests(
-        self,
-        resource_group: str,
-        pool: PoolIdentity,
-        share: tuple[tuple[PoolVm, ...], ...],
-        image: Hashable,
+        self, resource_group: str, pool: PoolIdentity, share: ListedShare, image: Hashable
     ) -> None:
         """The pool is at rest with `share` of the group's list (its VMs, its look-alikes),
         looking up `image` (resting_pools.image_key): a later list that shows its share

@@ -200,6 +200,10 @@ class PoolListing:
     """Instance views read with VMs of `owned` for this listing (by `read_vm`), by name."""
 
 
+ListedShare = tuple[tuple[PoolVm, ...], ...]
+"""A pool's VMs and its look-alikes as one list shows them (`PoolListing` without views)."""
+
+
 _READ_ERRORS: Mapping[int, type[HttpResponseError]] = {
     401: ClientAuthenticationError,
     404: ResourceNotFoundError,

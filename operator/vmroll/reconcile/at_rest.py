@@ -17,7 +17,8 @@ pool's other views with it (observe.runtimes_due), so the next rest lasts about 
 period instead of until the next VM's. A later pass that reads the same before `until` would do the
 same again, so it returns the same outcome and does nothing else; anything else that differs runs a
 full pass.
-Backoff and operations in flight never rest: they are not Settled.
+Backoff and operations in flight never rest: they are not Settled. How often a pool at rest
+passes at all, and what wakes it sooner, is reconcile/resting_pools.py's.
 """
 
 from __future__ import annotations

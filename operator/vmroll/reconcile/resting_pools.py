@@ -26,12 +26,10 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from vmroll.api.pool import VirtualMachinePool
-from vmroll.azure.vms import PoolVm
+from vmroll.azure.vms import ListedShare, PoolVm
 from vmroll.plan.ownership import OwnershipIndex, PoolIdentity
 from vmroll.reconcile.memory import AtRest
 
-Share = tuple[tuple[PoolVm, ...], ...]
-"""A pool's VMs and its look-alikes as a list shows them (AtRest.share)."""
 GroupKey = tuple[Hashable, str]
 """A group's lists' key: the connection and the resource group (reconcile/shared_listing.py)."""
 
@@ -39,7 +37,7 @@ GroupKey = tuple[Hashable, str]
 @dataclass(frozen=True)
 class _Resting:
     identity: PoolIdentity
-    share: Share
+    share: ListedShare
 
 
 def _no_wake(uid: str) -> None:
@@ -56,7 +54,7 @@ class RestingPools:
         self._place_of: dict[str, tuple[GroupKey, Hashable]] = {}
 
     def rest(
-        self, key: GroupKey, image: Hashable, uid: str, identity: PoolIdentity, share: Share
+        self, key: GroupKey, image: Hashable, uid: str, identity: PoolIdentity, share: ListedShare
     ) -> None:
         """The pool rests on the group's lists with `share`, looking up `image`; one resting
         there already keeps its place (a sentinel stays one)."""

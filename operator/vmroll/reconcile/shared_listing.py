@@ -68,6 +68,7 @@ from vmroll.azure.protocol import ComputeGateway
 from vmroll.azure.vm_body import VmSpec
 from vmroll.azure.vms import (
     AlreadyCreated,
+    ListedShare,
     PoolListing,
     PoolVm,
     ReadVm,
@@ -93,7 +94,7 @@ from vmroll.reconcile.following import (
     overlay,
     reads_due,
 )
-from vmroll.reconcile.resting_pools import GroupKey, RestingPools, Share
+from vmroll.reconcile.resting_pools import GroupKey, RestingPools
 
 Listed = tuple[PoolVm, ...]
 Reports = Callable[[Hashable], HighCostReport | None]
@@ -469,7 +470,9 @@ class SharedReads:
             listings.changing(uid, changing, served.started_at)
         return PoolListing(tuple(owned.values()), share.look_alikes, views)
 
-    def rests(self, resource_group: str, pool: PoolIdentity, share: Share, image: Hashable) -> None:
+    def rests(
+        self, resource_group: str, pool: PoolIdentity, share: ListedShare, image: Hashable
+    ) -> None:
         key = (self._scope, resource_group.lower())
         self._listings.resting.rest(key, image, self._pool_uid, pool, share)
 
