@@ -11,7 +11,9 @@ a pass.
 
 One nudge ends the pause whatever it compares: `due`, from the write budget, when a token is set
 aside for a pool it refused (azure/budget.py: the pool's ticket had its turn), so that the pool
-takes it now rather than at the end of the estimate it was given. An ImageCapture's loop pauses
+takes it now rather than at the end of the estimate it was given; and from a group's list that
+shows a pool at rest changed, or from its sentinel's leaving (reconcile/resting_pools.py), so
+that a pool sleeping until its views are due passes now. An ImageCapture's loop pauses
 here too, for that nudge alone (handlers/captures.py): its writes wait in the budget under its
 UID as a pool's under the pool's.
 """
