@@ -98,7 +98,8 @@ def register(commands: argparse._SubParsersAction[Any]) -> None:
         "--resync-interval",
         type=float,
         default=defaults.resync_seconds,
-        help="seconds between observations of a settled pool",
+        help="seconds between observations of a settled pool (pools at rest in one resource "
+        "group: one list of it each interval)",
     )
     parser.add_argument(
         "--stalled-interval",

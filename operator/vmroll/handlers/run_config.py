@@ -33,7 +33,9 @@ class RunConfig:
     """Loop timing, concurrency and trust; `vmroll run` flags, defaults for production."""
 
     resync_seconds: float = 60.0
-    """How often a settled pool is observed again (finds VMs deleted out of band)."""
+    """How often a settled pool is observed again (finds VMs deleted out of band): pools at
+    rest through their group's lists, which their sentinel takes at this interval
+    (reconcile/resting_pools.py)."""
     stalled_seconds: float = 600.0
     """How long a Stalled pool waits before trying again when nothing changes."""
     progress_seconds: float = 2.0
