@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import fields, replace
 from datetime import UTC, datetime, timedelta
+from itertools import pairwise
 from typing import Any
 
 import pytest
@@ -19,6 +20,7 @@ from vmroll.api.pool_status import OperationKind, PendingOperation
 from vmroll.azure.vms import VmRuntime
 from vmroll.plan import rollout
 from vmroll.plan.read_pacing import ReadAllowance
+from vmroll.plan.view_refresh import RefreshSchedule, refresh_phase
 from vmroll.reconcile import pool_pass
 from vmroll.reconcile.at_rest import NOT_STATE, memory_state, same_state, views_refreshed_only
 from vmroll.reconcile.inputs import Next, Outcome, TemplateInputs
@@ -165,13 +167,24 @@ async def test_changed_template_inputs_or_namespace_labels_make_a_full_pass(
     assert plans == [1, 1]
 
 
+def schedule(world: World, period: float = REFRESH) -> RefreshSchedule:
+    """The refresh moments of the world's pool: every `period`, at its UID's phase."""
+    return RefreshSchedule(period, refresh_phase(world.pool["metadata"]["uid"]))
+
+
+def views_due(world: World) -> datetime:
+    """When every healthy view the pool has read is due a refresh by the default period."""
+    return max(map(schedule(world).due_at, (s.read_at for s in world.memory.runtimes.values())))
+
+
 async def test_an_instance_view_due_a_refresh_makes_a_full_pass(plans: list[int]) -> None:
     world = await resting_world(plans)
-    world.tick(REFRESH - 30)
+    due = schedule(world).due_at(min(seen.read_at for seen in world.memory.runtimes.values()))
+    world.now = due - timedelta(seconds=30)
     await world.pass_().run()
     assert plans == []
 
-    world.tick(60)
+    world.now = due
     await world.pass_().run()
 
     assert plans == [1]
@@ -181,33 +194,40 @@ async def test_an_instance_view_due_a_refresh_makes_a_full_pass(plans: list[int]
 async def test_a_pool_whose_views_were_read_apart_refreshes_them_together(
     plans: list[int],
 ) -> None:
-    """VMs read 0, 150 and 400 s apart (healthy at different moments): the first refresh also
-    reads the view read 350 s before, the next one all three, and from then on the settled pool
-    reads each view once per refresh, in one pass, its only full one: the views said what they
-    said before, so it rests at once."""
+    """VMs read 0, 150 and 400 s apart (healthy at different moments), then passes a minute
+    apart: at most two refreshes read some of the views, and from then on the settled pool reads
+    all three together once per period, at its own moments, in one pass, its only full one: the
+    views said what they said before, so it rests at once."""
     world = await resting_world(plans)
+    moments = schedule(world)
     first, second, third = sorted(world.memory.runtimes)
     for name, age in ((first, 0), (second, 150), (third, 400)):
         seen = world.memory.runtimes[name]
         world.memory.runtimes[name] = replace(seen, read_at=world.now - timedelta(seconds=age))
     await world.pass_().run()
     plans.clear()
-    reads: list[tuple[int, list[str]]] = []
-    full: list[int] = []
-    for minute in range(1, 51):
+    reads: list[tuple[datetime, list[str]]] = []
+    full: list[datetime] = []
+    for _ in range(50):
         world.tick(60)
         world.log.clear()
         planned = len(plans)
         await world.pass_().run()
         read = sorted(e.split()[1] for e in world.log if e.startswith("runtime"))
         if read:
-            reads.append((minute, read))
+            reads.append((world.now, read))
         if len(plans) > planned:
-            full.append(minute)
+            full.append(world.now)
 
-    assert reads[:2] == [(4, [second, third]), (10, [first, second, third])]
-    assert reads[2:] == [(minute, [first, second, third]) for minute in (20, 30, 40, 50)]
-    assert full == [minute for minute, _ in reads]
+    together = [n for n, (_, read) in enumerate(reads) if read == [first, second, third]]
+    assert together[0] <= 2
+    assert together == list(range(together[0], len(reads)))
+    assert len(together) >= 4
+    at = [when for when, _ in reads]
+    assert all(b - a == timedelta(seconds=REFRESH) for a, b in pairwise(at[together[0] :]))
+    offset = moments.phase * REFRESH
+    assert all((when.timestamp() - offset) % REFRESH < 60 for when in at)
+    assert full == at
 
 
 async def test_a_changed_memory_makes_a_full_pass(plans: list[int]) -> None:

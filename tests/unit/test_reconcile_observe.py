@@ -13,6 +13,7 @@ from vmroll.api.pool import VirtualMachinePool
 from vmroll.api.pool_status import OperationKind, PendingOperation
 from vmroll.azure.vms import VmRuntime
 from vmroll.plan.revision import revision_of
+from vmroll.plan.view_refresh import RefreshSchedule
 from vmroll.reconcile.memory import PoolMemory, SeenRuntime
 from vmroll.reconcile.observe import (
     keep_views,
@@ -134,7 +135,7 @@ def test_which_vms_instance_views_are_read(
     if seen is not None:
         memory.runtimes["web-1"] = SeenRuntime(seen, T0)
     listed = vm("web-1", "uid-1", {}, state=state)
-    assert needs_runtime(listed, memory, T0, refresh_seconds=60) is wanted
+    assert needs_runtime(listed, memory, T0, RefreshSchedule(60.0)) is wanted
 
 
 HEALTHY = VmRuntime("running", None)
@@ -164,42 +165,54 @@ def test_a_view_read_with_a_vm_spares_reading_it_again(
 
     assert ("web-1" in memory.runtimes) is kept
     if kept and state == "Succeeded":
-        assert not needs_runtime(listed, memory, T0, refresh_seconds=600)
+        assert not needs_runtime(listed, memory, T0, RefreshSchedule(600.0))
 
 
 @pytest.mark.parametrize(
-    ("read", "busy", "wanted"),
+    ("read", "phase", "busy", "wanted"),
     [
         pytest.param(
             {"web-1": (HEALTHY, 600), "web-2": (HEALTHY, 350), "web-3": (HEALTHY, 200)},
+            0.0,
             False,
             ["web-1", "web-2"],
-            id="one-due-brings-those-read-over-half-a-refresh-ago",
+            id="at-its-moment-those-read-over-half-a-period-ago",
+        ),
+        pytest.param(
+            {"web-1": (HEALTHY, 650), "web-2": (HEALTHY, 590), "web-3": (HEALTHY, 350)},
+            0.5,
+            False,
+            ["web-1"],
+            id="between-its-moments-those-due-at-the-last-one",
         ),
         pytest.param(
             {"web-1": (HEALTHY, 590), "web-2": (HEALTHY, 350), "web-3": (HEALTHY, 200)},
+            0.5,
             False,
             [],
-            id="none-due",
+            id="between-its-moments-none-due",
         ),
         pytest.param(
-            {"web-1": (STOPPED, 10), "web-2": (HEALTHY, 350), "web-3": None},
+            {"web-1": (STOPPED, 10), "web-2": (HEALTHY, 200), "web-3": None},
+            0.0,
             False,
             ["web-1", "web-3"],
-            id="unhealthy-or-unread-brings-no-healthy-one",
+            id="unhealthy-or-unread-at-once",
         ),
         pytest.param(
-            {"web-1": (HEALTHY, 900), "web-2": (HEALTHY, 350), "web-3": (HEALTHY, 400)},
+            {"web-1": (HEALTHY, 900), "web-2": (HEALTHY, 200), "web-3": (HEALTHY, 250)},
+            0.0,
             True,
             [],
-            id="one-with-an-operation-brings-none",
+            id="none-with-an-operation",
         ),
     ],
 )
-def test_a_due_refresh_reads_the_pools_healthy_views_together(
-    read: dict[str, tuple[VmRuntime, float] | None], busy: bool, wanted: list[str]
+def test_a_pools_healthy_views_fall_due_together_at_its_moments(
+    read: dict[str, tuple[VmRuntime, float] | None], phase: float, busy: bool, wanted: list[str]
 ) -> None:
-    """Refresh 600 s, ages in seconds; `busy`: web-1 has an operation in flight."""
+    """Refresh period 600 s, its moments at `phase` of it (T0 is a multiple of 600 s since the
+    epoch), ages in seconds at T0; `busy`: web-1 has an operation in flight."""
     memory = PoolMemory()
     for name, seen in read.items():
         if seen is not None:
@@ -209,6 +222,6 @@ def test_a_due_refresh_reads_the_pools_healthy_views_together(
         memory.pending["web-1"] = pending(OperationKind.REIMAGE, "t")
     listed = [vm(name, "uid-1", {}) for name in read]
 
-    due = runtimes_due(listed, memory, T0, refresh_seconds=600)
+    due = runtimes_due(listed, memory, T0, RefreshSchedule(600.0, phase))
 
     assert [v.name for v in due] == wanted

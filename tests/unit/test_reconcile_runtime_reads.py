@@ -10,7 +10,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, replace
 from datetime import timedelta
 
-from test_reconcile_at_rest import REFRESH, settle
+from test_reconcile_at_rest import REFRESH, schedule, settle, views_due
 from test_reconcile_fakes import FakeAzure, World
 
 from vmroll.azure.read_pacing import NoSpareRead, reads_spare
@@ -44,7 +44,7 @@ async def test_views_a_pass_waits_on_go_first_and_refreshes_go_spare_with_the_tu
     world.azure = ReadsLogged(world.log)
     await settle(world)
     first, *others = sorted(world.memory.runtimes)
-    world.tick(REFRESH + 1)
+    world.now = views_due(world)
     del world.memory.runtimes[first]  # unknown again: the pass waits on its view
     world.log.clear()
 
@@ -70,7 +70,7 @@ async def test_refreshes_without_a_spare_read_end_and_are_read_at_a_later_pass()
     azure = world.azure = ReadsLogged(world.log)
     await settle(world)
     names = sorted(world.memory.runtimes)
-    world.tick(REFRESH + 1)
+    world.now = views_due(world)
     world.log.clear()
     azure.spare_tokens = 1
 
@@ -91,17 +91,19 @@ async def test_views_are_refreshed_by_the_period_the_connection_names_for_its_fl
     world = World()
     world.azure = ReadsLogged(world.log, refresh_floor=2 * REFRESH)
     await settle(world)
-    first_read = min(seen.read_at for seen in world.memory.runtimes.values())
+    reads = [seen.read_at for seen in world.memory.runtimes.values()]
+    due = schedule(world, 2 * REFRESH).due_at(min(reads))
     resting = world.memory.at_rest
     assert resting is not None
-    assert resting.until == first_read + timedelta(seconds=2 * REFRESH)
+    assert resting.until == due
+    assert due != schedule(world).due_at(min(reads))  # not the configured period's moment
     world.memory.at_rest = None  # a full pass: the views themselves are not due yet
     world.log.clear()
-    world.tick(REFRESH + 1)
+    world.now = due - timedelta(seconds=1)
 
     await world.pass_().run()
     assert views(world) == []
 
-    world.tick(REFRESH)
+    world.now = due
     await world.pass_().run()
     assert len(views(world)) == len(world.memory.runtimes)

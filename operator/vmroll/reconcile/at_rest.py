@@ -12,11 +12,11 @@ rest), and the pool Settled. And only when the clock cannot change its result be
 VM available (minReadySeconds is behind it; the grace period only concerns unhealthy VMs), no
 rollout in progress (its deadline follows the clock; a complete pool's stopped clock is restarted by
 whichever pass reads it next), no maintenance window and no ImagePolicy (their rules follow the
-clock), and `until` is when the first VM's instance view is due a refresh; that refresh reads the
-pool's other views with it (observe.runtimes_due), so the next rest lasts about a whole refresh
-period instead of until the next VM's. A later pass that reads the same before `until` would do the
-same again, so it returns the same outcome and does nothing else; anything else that differs runs a
-full pass.
+clock), and `until` is when the first VM's instance view is due a refresh, at the pool's own
+moment (plan/view_refresh.py); the pool's other views fall due at the same moment, so the next rest
+lasts about a whole refresh period instead of until the next VM's. A later pass that reads the
+same before `until` would do the same again, so it returns the same outcome and does nothing else;
+anything else that differs runs a full pass.
 Backoff and operations in flight never rest: they are not Settled. How often a pool at rest
 passes at all, and what wakes it sooner, is reconcile/resting_pools.py's.
 """
@@ -25,12 +25,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import fields, replace
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any, cast
 
 from vmroll.azure.vms import PoolVm
 from vmroll.plan.availability import Readiness
 from vmroll.plan.rollout_model import Plan, RolloutHistory
+from vmroll.plan.view_refresh import RefreshSchedule
 from vmroll.reconcile.inputs import Next, Outcome
 from vmroll.reconcile.memory import EventSink, PoolMemory, SeenRuntime, StatusSink
 
@@ -124,7 +125,7 @@ def rest_until(
     memory: PoolMemory,
     plan: Plan,
     owned: Sequence[PoolVm],
-    runtime_refresh: float,
+    refresh: RefreshSchedule,
 ) -> datetime | None:
     """When the clock could first change what a pass of this settled pool does; None when it
     could at any time (a VM not available, a rollout in progress, an instance view unread)."""
@@ -142,4 +143,4 @@ def rest_until(
     reads = [memory.runtimes[vm.name].read_at for vm in owned if vm.name in memory.runtimes]
     if not owned or len(reads) != len(owned):
         return None
-    return min(reads) + timedelta(seconds=runtime_refresh)
+    return refresh.due_at(min(reads))

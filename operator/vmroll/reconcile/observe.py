@@ -24,6 +24,7 @@ from vmroll.azure.vms import PoolVm, VmRuntime
 from vmroll.plan.availability import AppHealth, HealthSignals, PowerState, ProvisioningState
 from vmroll.plan.ownership import RESTART_TAG
 from vmroll.plan.rollout_model import InFlight, ObservedInstance
+from vmroll.plan.view_refresh import RefreshSchedule
 from vmroll.reconcile.memory import PoolMemory, SeenRuntime
 
 TERMINAL_STATES = frozenset({"Succeeded", "Failed"})
@@ -130,9 +131,9 @@ def keep_views(
             memory.runtimes[name] = SeenRuntime(runtime, now)
 
 
-def needs_runtime(vm: PoolVm, memory: PoolMemory, now: datetime, refresh_seconds: float) -> bool:
-    """A running VM's health until it is healthy, then every `refresh_seconds`; a failed VM's
-    instance view once, for the code that says whether the failure is Azure's own."""
+def needs_runtime(vm: PoolVm, memory: PoolMemory, now: datetime, refresh: RefreshSchedule) -> bool:
+    """A running VM's health until it is healthy, then at the pool's refresh moments; a failed
+    VM's instance view once, for the code that says whether the failure is Azure's own."""
     if vm.name in memory.pending:
         return False
     seen = memory.runtimes.get(vm.name)
@@ -142,37 +143,20 @@ def needs_runtime(vm: PoolVm, memory: PoolMemory, now: datetime, refresh_seconds
         return False
     if seen is None or not _healthy(vm, seen.runtime):
         return True
-    return (now - seen.read_at).total_seconds() >= refresh_seconds
+    return refresh.due(seen.read_at, now)
 
 
 def runtimes_due(
-    owned: Iterable[PoolVm], memory: PoolMemory, now: datetime, refresh_seconds: float
+    owned: Iterable[PoolVm], memory: PoolMemory, now: datetime, refresh: RefreshSchedule
 ) -> list[PoolVm]:
-    """The VMs whose instance view a pass reads: those `needs_runtime` names and, once a healthy
-    VM's refresh is due, every healthy VM read more than half `refresh_seconds` ago with it.
+    """The VMs whose instance view a pass reads: those `needs_runtime` names.
 
     A pool's VMs become healthy, and so are read, at different moments; refreshed one by one,
     each would end the pool's rest on its own (reconcile/at_rest.py), about once a minute for 10
-    VMs. Read together, the views converge on one moment within two refreshes, and a settled pool
-    runs one full pass per `refresh_seconds`; no view is read more often than every half of it.
+    VMs. Due at the pool's moments (plan/view_refresh.py), its healthy views are read together
+    from the second refresh on, and a settled pool runs one full pass per period.
     """
-    vms = list(owned)
-    refresh = refresh_seconds
-    if any(_refresh_due(vm, memory, now, refresh_seconds) for vm in vms):
-        refresh = refresh_seconds / 2
-    return [vm for vm in vms if needs_runtime(vm, memory, now, refresh)]
-
-
-def _refresh_due(vm: PoolVm, memory: PoolMemory, now: datetime, refresh_seconds: float) -> bool:
-    """A healthy VM's view read at least `refresh_seconds` ago (not a VM still being watched)."""
-    seen = memory.runtimes.get(vm.name)
-    return (
-        seen is not None
-        and vm.name not in memory.pending
-        and vm.provisioning_state == "Succeeded"
-        and _healthy(vm, seen.runtime)
-        and (now - seen.read_at).total_seconds() >= refresh_seconds
-    )
+    return [vm for vm in owned if needs_runtime(vm, memory, now, refresh)]
 
 
 def observe(owned: Iterable[PoolVm], memory: PoolMemory, now: datetime) -> list[ObservedInstance]:

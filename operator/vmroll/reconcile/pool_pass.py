@@ -13,7 +13,6 @@ VMs live in (vmroll.plan.subscription): recorded in status before the first writ
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Mapping, Sequence
 from contextlib import nullcontext, suppress
 from dataclasses import dataclass, field, replace
@@ -57,6 +56,7 @@ from vmroll.plan.rollout_model import (
     RolloutPhase,
 )
 from vmroll.plan.subscription import Choice, SubscriptionCheck, decide_subscription
+from vmroll.plan.view_refresh import NEVER, RefreshSchedule, refresh_phase
 from vmroll.reconcile.act import Actor
 from vmroll.reconcile.at_rest import (
     SETTLED,
@@ -140,8 +140,9 @@ class Seen:
     """The pool's VMs and look-alikes as the list showed them."""
     unlisted: frozenset[str]
     """VMs only a GET by name found."""
-    refresh: float
-    """Seconds between two reads of a healthy VM's view, for the connection's fleet."""
+    refresh: RefreshSchedule
+    """When a healthy VM's view is read again: the period for the connection's fleet, at the
+    pool's own moment in it."""
 
 
 @dataclass(frozen=True)
@@ -433,8 +434,9 @@ class PoolPass:
                 self.events.event(NORMAL, verb, f"{verb.lower()} VM {done.name}")
         keep_views(self.memory, owned, listing.views, now)
         await apply_retags(gateway, self.memory, owned)
-        refresh = gateway.refresh_period(
-            self.identity.uid, len(owned), self.settings.runtime_refresh
+        refresh = RefreshSchedule(
+            gateway.refresh_period(self.identity.uid, len(owned), self.settings.runtime_refresh),
+            refresh_phase(self.identity.uid),
         )
         await self._read_runtimes(gateway, owned, now, refresh)
         instances = tuple(observe(owned.values(), self.memory, now))
@@ -658,7 +660,7 @@ class PoolPass:
         gateway: ComputeGateway,
         owned: Mapping[str, PoolVm],
         now: datetime,
-        refresh: float,
+        refresh: RefreshSchedule,
     ) -> None:
         due = [
             vm
@@ -667,7 +669,7 @@ class PoolPass:
         ]
         # A view the pass waits on is one it would read were refreshes never due: health unknown,
         # not healthy yet, a failure's code.
-        waited_on = [vm for vm in due if needs_runtime(vm, self.memory, now, math.inf)]
+        waited_on = [vm for vm in due if needs_runtime(vm, self.memory, now, NEVER)]
         for vm in waited_on:
             await self._read_runtime(gateway, vm, now)
         refreshes = [vm for vm in due if vm not in waited_on]
