@@ -13,7 +13,8 @@ on a gateway borrowed from `AzureGateways` (the clients, credential, transport a
 policies the operator builds, reporting to `OperatorMetrics`), the runtime kept. A pool's pass
 starts every 10 / `--rate` seconds: 17 views a second by default, 10,000 VMs' views every 600 s,
 below ARM's refill, as at 1,000 x 10 at rest (a higher rate makes the reads wait for the
-pacer). Each round is 600 s later on the pools' clock, so that every view is due.
+pacer). Each round is 600 s later on the pools' clock, from one of the refresh moments on, so
+that every view is due.
 
 Prints the process CPU (`time.process_time`, user + system, every thread) per view over the
 reads alone, the wall time, and with `--profile` a cProfile of the reads: the top entries by
@@ -35,6 +36,7 @@ import cProfile
 import io
 import json
 import logging
+import math
 import pstats
 import ssl
 import tempfile
@@ -63,12 +65,14 @@ from vmroll.azure.settings import (
 from vmroll.azure.vms import PoolVm
 from vmroll.emulator.catalog import default_catalog_data
 from vmroll.metrics.registry import OperatorMetrics
+from vmroll.plan.view_refresh import RefreshSchedule
 from vmroll.reconcile.memory import PoolMemory, SeenRuntime
 from vmroll.reconcile.observe import runtimes_due
 
 REPLICAS = 10
-REFRESH_SECONDS = 600.0
-"""`PassSettings.runtime_refresh`: how often a healthy VM's view is read again."""
+SCHEDULE = RefreshSchedule(600.0)
+"""`PassSettings.runtime_refresh`: how often a healthy VM's view is read again, at moments
+600 s apart (plan/view_refresh.py)."""
 
 
 def write_catalog(directory: Path, page_size: int) -> Path:
@@ -127,7 +131,7 @@ async def read_pool(
 ) -> int:
     """One pool's views as its pass reads them (pool_pass.py `_read_runtimes`); how many."""
     read = 0
-    for vm in runtimes_due(owned, memory, now, REFRESH_SECONDS):
+    for vm in runtimes_due(owned, memory, now, SCHEDULE):
         if memory.may_read_runtime(vm.name, now):
             runtime = await gateway.get_vm_runtime(vm)
             read += 1
@@ -144,10 +148,11 @@ async def read_views(
 ) -> int:
     """Every pool's views, `rounds` times: a pool's pass started every 10 / `rate` seconds, so
     that views are asked for at `rate` a second; the views read."""
-    start = datetime.now(UTC)
+    period = SCHEDULE.period
+    start = datetime.fromtimestamp(math.ceil(time.time() / period) * period, UTC)
     passes = []
     for round_ in range(rounds):
-        now = start + timedelta(seconds=REFRESH_SECONDS * (round_ + 1))
+        now = start + timedelta(seconds=period * (round_ + 1))
         for memory, owned in pools:
             passes.append(asyncio.create_task(read_pool(gateway, memory, owned, now)))
             await asyncio.sleep(len(owned) / rate)
